@@ -1,0 +1,1 @@
+"""Keneya core: config, record store, domain services, clinical rules, reports, CLI."""

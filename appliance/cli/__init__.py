@@ -1,0 +1,1 @@
+"""The `keneya` command: thin adapters over the service layer."""

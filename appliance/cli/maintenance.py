@@ -1,0 +1,164 @@
+"""Maintenance commands (no staff login): database, backups, the synthetic facility, demo."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from appliance.cli.common import emit, json_option, paths
+from appliance.ids import FACILITY_CODE
+from appliance.store import Store
+from appliance.store import backup as backups
+
+
+# -- db --------------------------------------------------------------------------------------
+@click.group()
+def db() -> None:
+    """Create and check the record store."""
+
+
+@db.command("init")
+@click.option("--facility-code", help="2–6 capital letters, printed in every health number.")
+@click.option("--facility-name")
+@json_option
+@click.pass_context
+def db_init(ctx, facility_code, facility_name, as_json):
+    """Create the database (or bring it up to date). Safe to run again."""
+    if facility_code is not None and not FACILITY_CODE.match(facility_code):
+        raise click.UsageError(f"--facility-code {facility_code!r}: 2–6 capital letters")
+    with Store(paths(ctx).database, create=True) as store:
+        code = store.get_setting("facility_code")
+        if facility_code and code and code != facility_code:
+            raise click.UsageError(f"this database belongs to facility {code}; "
+                                   f"it cannot become {facility_code}")
+        if facility_code and not code:
+            store.set_setting("facility_code", facility_code)
+        if facility_name:
+            store.set_setting("facility_name", facility_name)
+        out = {"database": str(store.path), "schema_version": store.schema_version(),
+               "facility_code": store.get_setting("facility_code")}
+    emit(out, as_json, f"{out['database']}: schema version {out['schema_version']}")
+
+
+@db.command("status")
+@json_option
+@click.pass_context
+def db_status(ctx, as_json):
+    """Schema version, row counts and integrity."""
+    with Store(paths(ctx).database) as store:
+        problems = store.integrity_check()
+        out = {"database": str(store.path), "schema_version": store.schema_version(),
+               "facility_code": store.get_setting("facility_code"),
+               "counts": store.counts(), "integrity": problems or "ok",
+               "bytes": store.path.stat().st_size}
+    emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
+
+
+# -- backup ----------------------------------------------------------------------------------
+@click.group()
+def backup() -> None:
+    """Online backups, their check, and restore."""
+
+
+@backup.command("create")
+@click.option("--to", "dest", type=click.Path(file_okay=False), help="Default: the backups folder.")
+@json_option
+@click.pass_context
+def backup_create(ctx, dest, as_json):
+    """Copy the live database to a checked backup file."""
+    with Store(paths(ctx).database) as store:
+        report = backups.create(store, dest or paths(ctx).backups_dir)
+    emit(report, as_json, f"backup written: {report['file']} ({report['bytes']} bytes, checked)")
+
+
+@backup.command("verify")
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option
+@click.pass_context
+def backup_verify(ctx, file, as_json):
+    """Check a backup file; exit 1 when it is not sound."""
+    report = backups.verify(file)
+    emit(report, as_json, f"{file}: {'ok' if report['ok'] else 'NOT OK ' + str(report['problems'])}")
+    if not report["ok"]:
+        raise SystemExit(1)
+
+
+@backup.command("restore")
+@click.argument("file", type=click.Path(dir_okay=False))
+@json_option
+@click.pass_context
+def backup_restore(ctx, file, as_json):
+    """Replace the database with a backup; the replaced one is kept aside."""
+    report = backups.restore(file, paths(ctx).database)
+    emit(report, as_json, f"restored from {file}; replaced database kept at "
+                          f"{report['replaced_kept_at']}")
+
+
+# -- seed and demo ---------------------------------------------------------------------------
+@click.command("seed")
+@click.option("--patients", "n_patients", type=click.IntRange(1, 2_000_000), default=500,
+              show_default=True)
+@click.option("--seed", "seed", type=int, default=1, show_default=True)
+@click.option("--years", type=click.IntRange(1, 10), default=3, show_default=True)
+@click.option("--logins-dir", type=click.Path(file_okay=False),
+              help="Where demo-logins.txt goes (default: the home folder).")
+@json_option
+@click.pass_context
+def seed(ctx, n_patients, seed, years, logins_dir, as_json):
+    """Fill an empty database with a realistic synthetic facility (for demo and tests)."""
+    from appliance.seed.facility import seed_facility
+
+    p = paths(ctx)
+    summary = seed_facility(p.database, patients=n_patients, seed=seed, years=years,
+                            logins_dir=Path(logins_dir) if logins_dir else p.data_dir)
+    emit(summary, as_json, _summary_text(summary))
+
+
+def _summary_text(s: dict) -> str:
+    lines = [f"Synthetic facility {s['facility_code']} — {s['facility_name']}",
+             f"  patients: {s['patients']}  encounters: {s['encounters']}",
+             "  by type: " + ", ".join(f"{k} {v}" for k, v in s["encounters_by_type"].items()),
+             f"  near-duplicates planted: {s['near_duplicates']}",
+             f"  demo logins (username role pin): {s['logins_file']}"]
+    lines += [f"    {line}" for line in s["logins"]]
+    return "\n".join(lines)
+
+
+@click.command("demo")
+@click.option("--patients", "n_patients", type=click.IntRange(1, 200_000), default=2000,
+              show_default=True)
+@click.option("--seed", "seed", type=int, default=1, show_default=True)
+@json_option
+@click.pass_context
+def demo(ctx, n_patients, seed, as_json):
+    """Create (once) and describe a demo facility in the home folder."""
+    from appliance.seed.facility import seed_facility
+
+    p = paths(ctx)
+    if p.config_dir == Path("/etc/keneya"):
+        raise click.UsageError("the demo needs a home folder: --home DIR or KENEYA_HOME")
+    logins = p.data_dir / "demo-logins.txt"
+    if p.database.exists() and logins.exists():
+        with Store(p.database) as store:
+            counts = store.counts()
+            summary = {"facility_code": store.get_setting("facility_code"),
+                       "facility_name": store.get_setting("facility_name"),
+                       "patients": counts["patients"], "encounters": counts["encounters"],
+                       "encounters_by_type": dict(store.conn.execute(
+                           "SELECT type, COUNT(*) FROM encounters GROUP BY type ORDER BY 2 DESC"
+                       ).fetchall()),
+                       "near_duplicates": int(store.get_setting("seed_near_duplicates", "0")),
+                       "logins_file": str(logins),
+                       "logins": logins.read_text().splitlines()}
+    else:
+        summary = seed_facility(p.database, patients=n_patients, seed=seed, years=3,
+                                logins_dir=p.data_dir)
+    summary["home"] = str(p.data_dir)
+    emit(summary, as_json, f"Demo home: {summary['home']}\n" + _summary_text(summary) + "\n"
+         "Try:  KENEYA_PIN=<pin> .venv/bin/keneya --home " + re.sub(r"\s", "\\ ", summary["home"])
+         + " patient search traore --as <username>")
+
+
+COMMANDS = (db, backup, seed, demo)

@@ -1,0 +1,292 @@
+"""WHO Child Growth Standards (2006) z-scores and acute-malnutrition status, 0-5 years.
+
+Computed the way WHO's igrowup macros (2007) and the WHO anthro R package compute them:
+LMS z-scores from WHO's expanded tables (by day of age, by 0.1 cm of length/height), with
+WHO's restricted application beyond +/-3 SD for the weight-based indicators. Tables and their
+source: data/who_growth/README.md. Pure functions, stdlib only; each table is read once, on
+first use, into lists indexed by day or by round(cm * 10).
+
+The functions return the unrounded z-score; round(z, 2) gives what igrowup/anthro report.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from functools import cache
+from pathlib import Path
+
+_DATA = Path(__file__).parent / "data" / "who_growth"
+
+# igrowup computes z-scores while the rounded age in days is below 61 * 30.4375, i.e. 0-1856
+# days; the expanded tables stop there too.
+MAX_AGE_DAYS = 1856
+# WHO: recumbent length is the standard below 24 months (age < 731 days), standing height
+# from 731 days; the standards put height 0.7 cm below length (Methods and development, 2006).
+HEIGHT_FROM_DAYS = 731
+LENGTH_HEIGHT_OFFSET_CM = 0.7
+# WHO anthro, when neither age nor measure is known: length table below 87 cm.
+_LENGTH_BELOW_CM = 87.0
+# MUAC is a criterion for 6-59 months (WHO/UNICEF joint statement 2009); the day range
+# follows the age window of the tables.
+MUAC_FROM_DAYS, MUAC_TO_DAYS = 183, MAX_AGE_DAYS
+MUAC_SAM_MM, MUAC_MAM_MM = 115, 125
+
+_SEX = {"M": 1, "F": 2}
+_MEASURED = ("lying", "standing")
+# file, first and last valid key (day, or cm * 10)
+_WFL = ("wflanthro", 450, 1100)
+_WFH = ("wfhanthro", 650, 1200)
+_EPS = 1e-9  # absorbs binary noise in cm * 10 (e.g. 44.3 + 0.7)
+
+# WHO flags for biologically implausible values (igrowup / WHO anthro): z below/above.
+_FLAG_LIMITS = {"wfa": (-6.0, 5.0), "hfa": (-6.0, 6.0), "wfh": (-5.0, 5.0), "acfa": (-5.0, 5.0)}
+_FLAG_ALIASES = {"lhfa": "hfa", "wfl": "wfh", "wflh": "wfh"}
+
+
+def _sd(k: float, L: float, M: float, S: float) -> float:
+    """Measure at k SD: M(1 + L*S*k)^(1/L), the Box-Cox inverse (M e^(S*k) when L == 0)."""
+    return M * math.exp(S * k) if L == 0 else M * (1.0 + L * S * k) ** (1.0 / L)
+
+
+def zscore_lms(x: float, L: float, M: float, S: float, restricted: bool = True) -> float:
+    """LMS z-score z = ((x/M)^L - 1) / (L*S), with WHO's restricted application beyond 3 SD.
+
+    Source: WHO Child Growth Standards, Methods and development (2006), chapter 7
+    "Computation of centiles and z-scores" (also in igrowup and WHO anthro). In the tails the
+    Box-Cox power L makes the distance between successive SD lines grow or shrink, which
+    distorts extreme z-scores; past +/-3 SD WHO measures in units of the SD2-SD3 gap instead:
+        z > 3:  z = 3 + (x - SD3pos) / (SD3pos - SD2pos)
+        z < -3: z = -3 + (x - SD3neg) / (SD2neg - SD3neg)
+    WHO applies this to weight-for-age, weight-for-length/height, BMI and arm circumference,
+    not to length/height-for-age (L = 1 there, the distribution is normal): pass
+    restricted=False for those.
+    """
+    if not x > 0:
+        raise ValueError(f"measure must be positive, got {x!r}")
+    z = math.log(x / M) / S if L == 0 else ((x / M) ** L - 1.0) / (L * S)
+    if restricted:
+        if z > 3.0:
+            sd3 = _sd(3.0, L, M, S)
+            z = 3.0 + (x - sd3) / (sd3 - _sd(2.0, L, M, S))
+        elif z < -3.0:
+            sd3 = _sd(-3.0, L, M, S)
+            z = -3.0 + (x - sd3) / (_sd(-2.0, L, M, S) - sd3)
+    return z
+
+
+@cache
+def _table(name: str) -> dict[int, tuple[int, list[tuple[float, float, float]]]]:
+    """{sex code: (first key, [(L, M, S), ...])}; a key is a day, or cm * 10 for length."""
+    by_cm = name in (_WFL[0], _WFH[0])
+    rows: dict[int, list[tuple[int, float, float, float]]] = {1: [], 2: []}
+    with open(_DATA / f"{name}.csv", newline="") as f:
+        reader = csv.reader(f)
+        next(reader)
+        for sex, key, L, M, S in reader:
+            k = round(float(key) * 10) if by_cm else int(key)
+            rows[int(sex)].append((k, float(L), float(M), float(S)))
+    out = {}
+    for sex, r in rows.items():
+        r.sort()
+        if not r or [k for k, *_ in r] != list(range(r[0][0], r[0][0] + len(r))):
+            raise ValueError(f"{name}.csv: keys for sex {sex} are not one contiguous run")
+        out[sex] = (r[0][0], [(L, M, S) for _, L, M, S in r])
+    return out
+
+
+def _sex(sex: str | None) -> int | None:
+    if sex is None:
+        return None
+    if sex not in _SEX:
+        raise ValueError(f"sex must be 'M' or 'F', got {sex!r}")
+    return _SEX[sex]
+
+
+def _day(age_days: float | None) -> int | None:
+    """Age in whole days, rounded half up as igrowup (round(x, 1)) and anthro (round_up) do."""
+    if age_days is None:
+        return None
+    a = float(age_days)
+    if not 0.0 <= a < math.inf:  # negative or NaN
+        return None
+    day = math.floor(a + 0.5)
+    return day if day <= MAX_AGE_DAYS else None
+
+
+def _positive(x: float | None) -> bool:
+    return x is not None and 0.0 < x < math.inf
+
+
+def _check_measured(measured: str | None) -> None:
+    if measured is not None and measured not in _MEASURED:
+        raise ValueError(f"measured must be 'lying', 'standing' or None, got {measured!r}")
+
+
+def _adjust(day: int, cm: float, measured: str | None) -> float:
+    """WHO: +0.7 cm for a standing height under 731 days, -0.7 cm for a length from 731 days."""
+    if measured == "standing" and day < HEIGHT_FROM_DAYS:
+        return cm + LENGTH_HEIGHT_OFFSET_CM
+    if measured == "lying" and day >= HEIGHT_FROM_DAYS:
+        return cm - LENGTH_HEIGHT_OFFSET_CM
+    return cm
+
+
+def _by_age(name: str, sex: str | None, day: int | None) -> tuple[float, float, float] | None:
+    code = _sex(sex)
+    if code is None or day is None:
+        return None
+    first, rows = _table(name)[code]
+    i = day - first
+    return rows[i] if 0 <= i < len(rows) else None
+
+
+def wfa(
+    sex: str, age_days: float | None, weight_kg: float | None, oedema: bool = False
+) -> float | None:
+    """Weight-for-age z (restricted beyond 3 SD), or None; None with bilateral oedema (WHO)."""
+    if oedema or not _positive(weight_kg):
+        return None
+    lms = _by_age("weianthro", sex, _day(age_days))
+    return None if lms is None else zscore_lms(weight_kg, *lms)
+
+
+def hfa(
+    sex: str, age_days: float | None, height_cm: float | None, measured: str | None = None
+) -> float | None:
+    """Length/height-for-age z (plain LMS, no restriction), or None.
+
+    measured: "lying" (recumbent length), "standing" (height) or None (taken to be the
+    position WHO prescribes for the age: length under 731 days, height from 731 days).
+    """
+    _check_measured(measured)
+    day = _day(age_days)
+    if day is None or not _positive(height_cm):
+        return None
+    lms = _by_age("lenanthro", sex, day)
+    if lms is None:
+        return None
+    return zscore_lms(_adjust(day, height_cm, measured), *lms, restricted=False)
+
+
+def wfh(
+    sex: str,
+    age_days: float | None,
+    weight_kg: float | None,
+    height_cm: float | None,
+    measured: str | None = None,
+    oedema: bool = False,
+) -> float | None:
+    """Weight-for-length (age < 731 days) or weight-for-height (from 731 days) z, or None.
+
+    With the age unknown (age_days=None) the table follows the measure, as in WHO anthro:
+    "lying" -> weight-for-length, "standing" -> weight-for-height, neither -> length table
+    below 87 cm; no 0.7 cm conversion is then possible. None outside 45-110 cm (length) or
+    65-120 cm (height) after conversion, above 1856 days, or with bilateral oedema.
+    """
+    _check_measured(measured)
+    code = _sex(sex)
+    if oedema or code is None or not _positive(weight_kg) or not _positive(height_cm):
+        return None
+    if age_days is None:
+        cm = height_cm
+        by_length = height_cm < _LENGTH_BELOW_CM if measured is None else measured == "lying"
+    else:
+        day = _day(age_days)
+        if day is None:
+            return None
+        cm = _adjust(day, height_cm, measured)
+        by_length = day < HEIGHT_FROM_DAYS
+    name, lo, hi = _WFL if by_length else _WFH
+    x10 = cm * 10.0
+    if not lo - _EPS <= x10 <= hi + _EPS:
+        return None
+    # WHO anthro: lower row trunc(cm * 10) / 10, the next row above, and L, M and S each
+    # interpolated linearly by the fraction of 0.1 cm between them; exact rows are used as is.
+    # igrowup (2007) interpolated the two rows' z-scores instead: same result for lengths in
+    # whole mm; with 0.01 cm the two differ by at most ~0.001 z (0.01 after rounding, rarely).
+    i = min(math.floor(x10 + _EPS), hi)
+    frac = x10 - i
+    first, rows = _table(name)[code]
+    L, M, S = rows[i - first]
+    if frac > _EPS and i < hi:
+        L1, M1, S1 = rows[i - first + 1]
+        L, M, S = L + frac * (L1 - L), M + frac * (M1 - M), S + frac * (S1 - S)
+    return zscore_lms(weight_kg, L, M, S)
+
+
+def acfa(sex: str, age_days: float | None, muac_mm: float | None) -> float | None:
+    """Arm-circumference-for-age z (restricted beyond 3 SD), or None; table is 91-1856 days."""
+    if not _positive(muac_mm):
+        return None
+    lms = _by_age("acanthro", sex, _day(age_days))
+    return None if lms is None else zscore_lms(muac_mm / 10.0, *lms)
+
+
+def flagged(index_name: str, z: float | None) -> bool:
+    """WHO flag for a biologically implausible z: wfa < -6 or > 5, hfa < -6 or > 6,
+    wfh < -5 or > 5 (acfa < -5 or > 5). Source: igrowup / WHO anthro flag limits."""
+    name = _FLAG_ALIASES.get(index_name, index_name)
+    if name not in _FLAG_LIMITS:
+        raise ValueError(f"unknown index {index_name!r}")
+    lo, hi = _FLAG_LIMITS[name]
+    return z is not None and (z < lo or z > hi)
+
+
+def _r2(z: float | None) -> float | None:
+    return None if z is None else round(z, 2)
+
+
+def nutrition_status(
+    sex: str,
+    age_days: float | None,
+    weight_kg: float | None = None,
+    height_cm: float | None = None,
+    muac_mm: float | None = None,
+    oedema: bool = False,
+    measured: str | None = None,
+) -> dict:
+    """Acute malnutrition status from oedema, MUAC and weight-for-length/height.
+
+    Sources: WHO/UNICEF joint statement "WHO child growth standards and the identification of
+    severe acute malnutrition in infants and children" (2009); WHO guideline "Updates on the
+    management of severe acute malnutrition in infants and children" (2013).
+      sam: bilateral pitting oedema, or MUAC < 115 mm (6-59 months), or wfh < -3;
+      mam: MUAC 115-124 mm (6-59 months), or -3 <= wfh < -2;
+      normal: oedema, MUAC or wfh could be judged and none of the above; else unknown.
+    Cut-offs apply to z rounded to 2 decimals, as WHO's software classifies its output.
+    "reasons" lists each criterion met, and "<index> implausible" for a WHO-flagged z
+    (re-measure: the value is kept, not dropped).
+    """
+    z = {
+        "wfa": _r2(wfa(sex, age_days, weight_kg, oedema)),
+        "hfa": _r2(hfa(sex, age_days, height_cm, measured)),
+        "wfh": _r2(wfh(sex, age_days, weight_kg, height_cm, measured, oedema)),
+    }
+    reasons: list[str] = []
+    judged = bool(oedema)
+    if oedema:
+        reasons.append("oedema")
+    day = _day(age_days)
+    if _positive(muac_mm) and day is not None and MUAC_FROM_DAYS <= day <= MUAC_TO_DAYS:
+        judged = True
+        if muac_mm < MUAC_SAM_MM:
+            reasons.append(f"muac<{MUAC_SAM_MM}")
+        elif muac_mm < MUAC_MAM_MM:
+            reasons.append(f"muac<{MUAC_MAM_MM}")
+    if z["wfh"] is not None:
+        judged = True
+        if z["wfh"] < -3:
+            reasons.append("wfh<-3")
+        elif z["wfh"] < -2:
+            reasons.append("wfh<-2")
+    if not judged:
+        status = "unknown"
+    elif {"oedema", f"muac<{MUAC_SAM_MM}", "wfh<-3"} & set(reasons):
+        status = "sam"
+    elif reasons:
+        status = "mam"
+    else:
+        status = "normal"
+    reasons += [f"{name} implausible" for name, v in z.items() if flagged(name, v)]
+    return {**z, "status": status, "reasons": reasons}

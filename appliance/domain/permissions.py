@@ -1,0 +1,50 @@
+"""Who may do what: the one permission table. The service layer checks it on every call."""
+
+from __future__ import annotations
+
+from appliance.domain.encounters import ENCOUNTER_TYPES
+
+ROLES = ("admin", "doctor", "midwife", "nurse", "matron", "health_worker", "technician")
+
+READ_PATIENT = "patient.read"
+REGISTER_PATIENT = "patient.register"
+EDIT_PATIENT = "patient.edit"
+MERGE_PATIENTS = "patient.merge"
+READ_AUDIT = "audit.read"
+MANAGE_STAFF = "staff.manage"
+VIEW_REPORTS = "report.view"
+VIEW_STATUS = "status.view"
+CONFIRM_CLOCK = "clock.confirm"
+
+
+def write(encounter_type: str) -> str:
+    return f"encounter.write.{encounter_type}"
+
+
+_CLINICAL_ALL = {READ_PATIENT, REGISTER_PATIENT, EDIT_PATIENT, CONFIRM_CLOCK, VIEW_REPORTS,
+                 VIEW_STATUS} | {write(t) for t in ENCOUNTER_TYPES}
+_MIDWIFE_TYPES = ("anc", "delivery", "postnatal", "family_planning", "immunization", "growth")
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    # Runs the facility: staff, merges, reports, the audit trail. Also sees records (a small
+    # CSCom's head is often its doctor) but records care only with a clinical role.
+    "admin": frozenset({READ_PATIENT, REGISTER_PATIENT, EDIT_PATIENT, MERGE_PATIENTS,
+                        READ_AUDIT, MANAGE_STAFF, VIEW_REPORTS, VIEW_STATUS, CONFIRM_CLOCK}),
+    "doctor": frozenset(_CLINICAL_ALL | {MERGE_PATIENTS}),
+    "nurse": frozenset(_CLINICAL_ALL),
+    "midwife": frozenset({READ_PATIENT, REGISTER_PATIENT, EDIT_PATIENT, CONFIRM_CLOCK,
+                          VIEW_REPORTS, VIEW_STATUS} | {write(t) for t in _MIDWIFE_TYPES}),
+    # Matrons (matrones) are auxiliary midwives: the same maternal and child care.
+    "matron": frozenset({READ_PATIENT, REGISTER_PATIENT, CONFIRM_CLOCK, VIEW_STATUS}
+                        | {write(t) for t in _MIDWIFE_TYPES}),
+    "health_worker": frozenset({READ_PATIENT, REGISTER_PATIENT, CONFIRM_CLOCK, VIEW_STATUS,
+                                write("immunization"), write("growth")}),
+    # Keeps the machine running; sees power, modem and queue status, never a patient.
+    "technician": frozenset({VIEW_STATUS}),
+}
+
+assert set(PERMISSIONS) == set(ROLES), "every role needs a row in the permission table"
+
+
+def allowed(role: str, permission: str) -> bool:
+    return permission in PERMISSIONS.get(role, frozenset())

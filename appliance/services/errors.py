@@ -1,0 +1,46 @@
+"""Errors the service layer raises; adapters turn them into one clear line or message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ServiceError(Exception):
+    """Base of the service layer's errors."""
+
+
+class PermissionDenied(ServiceError, PermissionError):
+    pass
+
+
+class NotFound(ServiceError, LookupError):
+    pass
+
+
+class LoginFailed(ServiceError, PermissionError):
+    pass
+
+
+class AccountLocked(LoginFailed):
+    pass
+
+
+class NotProvisioned(ServiceError, RuntimeError):
+    pass
+
+
+class Conflict(ServiceError, ValueError):
+    pass
+
+
+class PossibleDuplicates(ServiceError):
+    """Registration stopped: similar patients exist. Register anyway only after a person has
+    looked at `candidates`."""
+
+    def __init__(self, candidates: list[dict[str, Any]]):
+        self.candidates = candidates
+        names = ", ".join(
+            f"{c['health_number']} {c['family_name']} {c['given_names']} ({c['birth_date']})"
+            for c in candidates[:5]
+        )
+        super().__init__(f"{len(candidates)} similar patient(s) already registered: {names}")

@@ -1,0 +1,235 @@
+"""Registering, finding, opening and merging patient records."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from appliance.domain.names import fold, name_key
+from appliance.domain.patient import estimated_birth_date, normalise_phone, validate_patient
+from appliance.domain.permissions import (
+    EDIT_PATIENT,
+    MERGE_PATIENTS,
+    READ_PATIENT,
+    REGISTER_PATIENT,
+)
+from appliance.ids import parse_health_number
+from appliance.services.context import Actor, Context
+from appliance.services.errors import Conflict, NotFound, PossibleDuplicates
+from appliance.store.patients import search_columns
+
+# Search tiers: every word matches exactly, every word is the start of a name, every word
+# sounds like (phonetic key) the start of a name. Exact results come first.
+TIER_SCORES = (1.0, 0.8, 0.6)
+
+
+def _fts_word(word: str) -> str:
+    return '"' + word.replace('"', "") + '"'
+
+
+def _tier_queries(words: list[str]) -> list[str]:
+    exact = " AND ".join(f"search_names:{_fts_word(w)}" for w in words)
+    prefix = " AND ".join(f"search_names:{_fts_word(w)}*" for w in words)
+    sounds = " AND ".join(
+        f"(search_names:{_fts_word(w)}* OR search_keys:{_fts_word(name_key(w))}*)"
+        for w in words
+    )
+    return [exact, prefix, sounds]
+
+
+def _with_score(rows: list[dict[str, Any]], score: float) -> list[dict[str, Any]]:
+    return [{**r, "score": score} for r in rows]
+
+
+def search(ctx: Context, actor: Actor, query: str, *, sex: str | None = None,
+           age_min: int | None = None, age_max: int | None = None,
+           village: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    """Find patients by health number, phone number or name (accents, case and the usual
+    spelling variants ignored; the last word may be unfinished). Best matches first."""
+    ctx.require(actor, READ_PATIENT)
+    reading = ctx.now()
+    query = (query or "").strip()
+    if not query:
+        raise ValueError("type a name, a health number or a phone number")
+    if sex is not None and sex.upper() not in ("F", "M"):
+        raise ValueError(f"sex {sex!r}: expected F or M")
+    today = reading.today
+    born_after = born_before = None
+    if age_max is not None:
+        born_after = (estimated_birth_date(today, years=age_max + 1)).isoformat()
+    if age_min is not None:
+        born_before = estimated_birth_date(today, years=age_min).isoformat()
+    results: list[dict[str, Any]] = []
+    number = parse_health_number(query)
+    if number is not None:
+        _code, sequence, check_ok = number
+        row = ctx.store.patients.get_by_sequence(sequence)
+        if row is not None and check_ok is not False:
+            results = [{**row, "score": 1.0}]
+    elif any(ch.isdigit() for ch in query):
+        try:
+            phone = normalise_phone(query)
+        except Exception:
+            raise ValueError(f"{query!r} is neither a name, a health number nor a phone number") \
+                from None
+        results = _with_score(ctx.store.query(
+            "SELECT id FROM patients WHERE phone = ? AND merged_into IS NULL", (phone,)), 0.9)
+        results = [{**ctx.store.patients.get(r["id"]), "score": r["score"]} for r in results]
+    else:
+        words = [w for w in fold(query).split() if w]
+        seen: set[str] = set()
+        for fts, score in zip(_tier_queries(words), TIER_SCORES, strict=True):
+            if len(results) >= limit:
+                break
+            rows = ctx.store.patients.match(
+                fts, sex=sex.upper() if sex else None, born_after=born_after,
+                born_before=born_before, village=village, exclude=seen,
+                limit=limit - len(results))
+            seen.update(r["id"] for r in rows)
+            results += _with_score(rows, score)
+    ctx.audit(actor, "patient.search", detail={"query": query, "results": len(results)},
+              reading=reading)
+    return results[:limit]
+
+
+def find_duplicates(ctx: Context, fields: dict[str, Any]) -> list[dict[str, Any]]:
+    """Already-registered patients that may be this one: a family name that sounds the same,
+    a given name in common, born within a year, and the same village or the same phone."""
+    keys = search_columns(fields["family_name"], fields["given_names"])
+    given = {name_key(w) for w in fold(fields["given_names"]).split()}
+    year = int(fields["birth_date"][:4])
+    candidates = ctx.store.patients.similar(
+        family_key=keys["family_key"], born_from=f"{year - 1}-01-01", born_to=f"{year + 1}-12-31")
+    village = fold(fields.get("village") or "")
+    found = []
+    for c in candidates:
+        c_given = {name_key(w) for w in fold(c["given_names"]).split()}
+        same_place = (village and fold(c["village"] or "") == village) or (
+            fields.get("phone") and c["phone"] == fields["phone"])
+        if given & c_given and same_place and c["sex"] == fields["sex"]:
+            found.append(c)
+    if fields.get("phone"):
+        for row in ctx.store.query(
+            "SELECT id FROM patients WHERE phone = ? AND merged_into IS NULL"
+            " AND substr(birth_date, 1, 4) BETWEEN ? AND ?",
+            (fields["phone"], str(year - 1), str(year + 1)),
+        ):
+            if row["id"] not in {f["id"] for f in found}:
+                c = ctx.store.patients.get(row["id"])
+                if c and c["sex"] == fields["sex"] and given & {
+                        name_key(w) for w in fold(c["given_names"]).split()}:
+                    found.append(c)
+    return found
+
+
+def register(ctx: Context, actor: Actor, data: dict[str, Any], *,
+             accept_duplicates: bool = False) -> dict[str, Any]:
+    """Register a patient. Raises PossibleDuplicates (with the candidates) unless a person
+    has looked at them and chose to register anyway."""
+    ctx.require(actor, REGISTER_PATIENT)
+    reading = ctx.now()
+    fields = validate_patient(data, today=reading.today).fields()
+    if fields.get("mother_id"):
+        mother = ctx.store.patients.get(fields["mother_id"])
+        if mother is None:
+            raise NotFound(f"no patient {fields['mother_id']} (mother)")
+        if mother["sex"] != "F":
+            raise ValueError("mother_id must be a woman's record")
+    if not accept_duplicates:
+        candidates = find_duplicates(ctx, fields)
+        if candidates:
+            raise PossibleDuplicates(candidates)
+    row = ctx.store.patients.insert(
+        fields, registered_by=actor.id, registered_at=reading.iso(),
+        facility_code=ctx.facility_code)
+    ctx.audit(actor, "patient.register", patient_id=row["id"],
+              detail={"duplicates_accepted": accept_duplicates}, reading=reading)
+    return row
+
+
+def get(ctx: Context, actor: Actor, patient_id: str) -> dict[str, Any]:
+    """One patient's demographics, without the encounters (audited as a read)."""
+    ctx.require(actor, READ_PATIENT)
+    row = ctx.store.patients.get(patient_id)
+    if row is None:
+        raise NotFound(f"no patient {patient_id}")
+    ctx.audit(actor, "patient.view_summary", patient_id=patient_id)
+    return row
+
+
+def resolve(ctx: Context, patient_ref: str) -> dict[str, Any]:
+    """A patient by id or by health number."""
+    row = ctx.store.patients.get(patient_ref)
+    if row is None:
+        number = parse_health_number(patient_ref)
+        if number is not None and number[2] is not False:
+            row = ctx.store.patients.get_by_sequence(number[1])
+    if row is None:
+        raise NotFound(f"no patient {patient_ref}")
+    return row
+
+
+def record(ctx: Context, actor: Actor, patient_ref: str) -> dict[str, Any]:
+    """The whole record: demographics, mother and children, every current encounter."""
+    ctx.require(actor, READ_PATIENT)
+    reading = ctx.now()
+    patient = resolve(ctx, patient_ref)
+    pid = patient["id"]
+    encounters = ctx.store.encounters.for_patient(pid)
+    mother = ctx.store.patients.get(patient["mother_id"]) if patient["mother_id"] else None
+    out = {
+        **patient,
+        "age_days": (reading.today - date.fromisoformat(patient["birth_date"])).days,
+        "mother": mother and {k: mother[k] for k in ("id", "health_number", "family_name",
+                                                    "given_names", "phone")},
+        "children": [{k: c[k] for k in ("id", "health_number", "given_names", "birth_date",
+                                        "sex")} for c in ctx.store.patients.children(pid)],
+        "merged_from": [r["merged_id"] for r in ctx.store.query(
+            "SELECT merged_id FROM merges WHERE kept_id = ? ORDER BY at", (pid,))],
+        "encounters": encounters,
+    }
+    ctx.audit(actor, "patient.view", patient_id=pid, detail={"encounters": len(encounters)},
+              reading=reading)
+    return out
+
+
+def update(ctx: Context, actor: Actor, patient_id: str, changes: dict[str, Any]) -> dict:
+    """Correct demographics; the previous values stay in patient_history."""
+    ctx.require(actor, EDIT_PATIENT)
+    reading = ctx.now()
+    current = resolve(ctx, patient_id)
+    keep = {k: current[k] for k in ("family_name", "given_names", "sex", "birth_date",
+                                    "birth_date_estimated", "village", "phone", "mother_id")}
+    merged = {**keep, **changes}
+    if "age_years" in changes or "age_months" in changes:
+        merged.pop("birth_date", None)
+    fields = validate_patient(merged, today=reading.today).fields()
+    changed = {k: v for k, v in fields.items() if current.get(k) != v}
+    if changed:
+        ctx.store.patients.update(current["id"], changed)
+    ctx.audit(actor, "patient.update", patient_id=current["id"],
+              detail={"fields": sorted(changed)}, reading=reading)
+    return ctx.store.patients.get(current["id"])  # type: ignore[return-value]
+
+
+def merge(ctx: Context, actor: Actor, *, keep: str, merge_from: str,
+          reason: str) -> dict[str, Any]:
+    """Merge a duplicate into the record kept: every encounter moves, nothing is deleted."""
+    ctx.require(actor, MERGE_PATIENTS)
+    reading = ctx.now()
+    kept, other = resolve(ctx, keep), resolve(ctx, merge_from)
+    if kept["id"] == other["id"]:
+        raise Conflict("a record cannot be merged into itself")
+    for p in (kept, other):
+        if p["merged_into"]:
+            raise Conflict(f"{p['health_number']} was already merged into {p['merged_into']}")
+    if len((reason or "").strip()) < 3:
+        raise ValueError("say why the two records are the same person (reason)")
+    moved = ctx.store.patients.merge(kept_id=kept["id"], merged_id=other["id"],
+                                     staff_id=actor.id, at=reading.iso(), reason=reason.strip())
+    detail = {"kept": kept["id"], "merged": other["id"], "encounters_moved": moved,
+              "reason": reason.strip()}
+    ctx.audit(actor, "patient.merge", patient_id=kept["id"], detail=detail, reading=reading)
+    ctx.audit(actor, "patient.merged_into", patient_id=other["id"], detail=detail,
+              reading=reading)
+    return {"kept": kept["id"], "merged": other["id"], "encounters_moved": moved}

@@ -1,0 +1,186 @@
+"""The SQLite connection, its settings, migrations and transactions.
+
+Every process on the Pi (web, kiosk, power, modem) opens its own Store on the same file; they
+share state only through it. WAL lets readers go on while one writer writes; `synchronous=FULL`
+makes every commit survive a power cut; `busy_timeout` makes a writer wait its turn instead of
+failing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from appliance.store.schema import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+class StoreError(Exception):
+    """Base of the store's errors."""
+
+
+class SchemaTooNew(StoreError):
+    """The database was written by a newer Keneya than this one."""
+
+
+class NotInitialised(StoreError, FileNotFoundError):
+    """No database at that path yet (run `keneya db init`)."""
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def split_sql(script: str) -> list[str]:
+    """Split a script into statements (triggers keep their inner semicolons)."""
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            if current.strip():
+                statements.append(current.strip())
+            current = ""
+    if current.strip():
+        raise StoreError(f"incomplete SQL statement: {current.strip()[:60]}")
+    return statements
+
+
+class Store:
+    """One connection to the record store. Use as a context manager, or call close()."""
+
+    def __init__(self, path: str | Path, *, create: bool = False, migrate: bool = True):
+        self.path = Path(path)
+        if not create and not self.path.exists():
+            raise NotInitialised(f"no database at {self.path} (run `keneya db init`)")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the write
+        # lock up front (waiting on busy_timeout) instead of failing half-way through.
+        self.conn = sqlite3.connect(
+            self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = FULL")
+        self.conn.execute("PRAGMA foreign_keys = ON")
+        self.db = sqlite_utils.Database(self.conn)
+        self._depth = 0
+        if migrate:
+            self.migrate()
+        from appliance.store.repos import attach_repositories
+
+        attach_repositories(self)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError:
+                pass  # another process holds the database; its close will checkpoint
+            self.conn.close()
+            self.conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions ------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One short write transaction; nested calls join the outer one."""
+        if self._depth:
+            self._depth += 1
+            try:
+                yield self.conn
+            finally:
+                self._depth -= 1
+            return
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._depth = 1
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._depth = 0
+
+    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.conn.execute(sql, params)]
+
+    def query_one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        row = self.conn.execute(sql, params).fetchone()
+        return dict(row) if row is not None else None
+
+    # -- schema ------------------------------------------------------------------------------
+    def schema_version(self) -> int:
+        if "schema_migrations" not in self.db.table_names():
+            return 0
+        row = self.conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        return row[0] or 0
+
+    def migrate(self) -> list[int]:
+        """Apply the steps not yet applied, each in its own transaction. Idempotent."""
+        with self.transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+        current = self.schema_version()
+        latest = MIGRATIONS[-1][0]
+        if current > latest:
+            raise SchemaTooNew(
+                f"{self.path} has schema version {current}; this Keneya knows up to {latest}"
+            )
+        applied = []
+        for version, name, sql in MIGRATIONS:
+            if version <= current:
+                continue
+            with self.transaction() as conn:
+                for statement in split_sql(sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (version, name, utc_now_iso()),
+                )
+            applied.append(version)
+        return applied
+
+    # -- settings ----------------------------------------------------------------------------
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?)"
+                " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # -- health ------------------------------------------------------------------------------
+    def integrity_check(self) -> list[str]:
+        """Empty when the file is sound; else SQLite's complaints."""
+        rows = [r[0] for r in self.conn.execute("PRAGMA integrity_check")]
+        problems = [] if rows == ["ok"] else rows
+        problems += [
+            f"foreign key: {tuple(r)}" for r in self.conn.execute("PRAGMA foreign_key_check")
+        ]
+        return problems
+
+    def counts(self) -> dict[str, int]:
+        tables = ("staff", "patients", "encounters", "audit", "merges", "clock_events")
+        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}

@@ -1,0 +1,91 @@
+"""SQL for encounters: append-only versions, each correction superseding the one before."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from appliance.store.db import Store
+
+COLUMNS = (
+    "id", "patient_id", "origin_patient_id", "type", "care_date", "data", "supersedes",
+    "correction_reason", "voided", "staff_id", "recorded_at", "clock_trusted", "boot_id",
+)
+_SELECT = f"SELECT {', '.join('e.' + c for c in COLUMNS)} FROM encounters e"
+# The current version of a chain is the one nothing supersedes.
+CURRENT = "NOT EXISTS (SELECT 1 FROM encounters s WHERE s.supersedes = e.id)"
+
+
+def _decode(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is not None:
+        row["data"] = json.loads(row["data"])
+        row["voided"] = bool(row["voided"])
+        row["clock_trusted"] = bool(row["clock_trusted"])
+    return row
+
+
+def encode(row: dict[str, Any]) -> tuple[Any, ...]:
+    values = {**row, "data": json.dumps(row["data"], ensure_ascii=False, sort_keys=True)}
+    values["voided"] = int(bool(values.get("voided")))
+    values["clock_trusted"] = int(bool(values["clock_trusted"]))
+    return tuple(values.get(c) for c in COLUMNS)
+
+
+_INSERT = f"INSERT INTO encounters ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+class EncounterRepo:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def insert(self, row: dict[str, Any]) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(_INSERT, encode(row))
+
+    def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        with self.store.transaction() as conn:
+            conn.executemany(_INSERT, [encode(r) for r in rows])
+
+    def get(self, encounter_id: str) -> dict[str, Any] | None:
+        return _decode(self.store.query_one(f"{_SELECT} WHERE e.id = ?", (encounter_id,)))
+
+    def superseded_by(self, encounter_id: str) -> str | None:
+        row = self.store.conn.execute(
+            "SELECT id FROM encounters WHERE supersedes = ?", (encounter_id,)
+        ).fetchone()
+        return row[0] if row else None
+
+    def for_patient(self, patient_id: str, *, include_history: bool = False,
+                    include_voided: bool = False) -> list[dict[str, Any]]:
+        """A patient's encounters, oldest care first. By default only current, non-voided
+        versions — what a clinician and the reports should see."""
+        where = ["e.patient_id = ?"]
+        if not include_history:
+            where.append(CURRENT)
+        if not include_voided:
+            where.append("e.voided = 0")
+        rows = self.store.query(
+            f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY e.care_date, e.recorded_at",
+            (patient_id,),
+        )
+        return [_decode(r) for r in rows]  # type: ignore[misc]
+
+    def chain(self, encounter_id: str) -> list[dict[str, Any]]:
+        """Every version of one encounter, first written first."""
+        rows = self.store.query(
+            f"""WITH RECURSIVE back(id, supersedes) AS (
+                    SELECT id, supersedes FROM encounters WHERE id = :id
+                    UNION SELECT e.id, e.supersedes FROM encounters e JOIN back b
+                          ON e.id = b.supersedes),
+                fwd(id) AS (
+                    SELECT :id UNION SELECT e.id FROM encounters e JOIN fwd f
+                          ON e.supersedes = f.id)
+                {_SELECT} WHERE e.id IN (SELECT id FROM back UNION SELECT id FROM fwd)
+                ORDER BY e.recorded_at, e.id""",
+            {"id": encounter_id},
+        )
+        return [_decode(r) for r in rows]  # type: ignore[misc]
+
+    def count(self) -> int:
+        return self.store.conn.execute("SELECT COUNT(*) FROM encounters").fetchone()[0]

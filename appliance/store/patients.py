@@ -1,0 +1,167 @@
+"""SQL for patients: registration, look-up, name search, duplicate candidates, merge."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from appliance.domain.names import fold, name_key, name_keys
+from appliance.ids import health_number, uuid7
+
+if TYPE_CHECKING:
+    from appliance.store.db import Store
+
+PATIENT_COLUMNS = (
+    "id, sequence, health_number, family_name, given_names, sex, birth_date, "
+    "birth_date_estimated, village, phone, mother_id, registered_by, registered_at, merged_into"
+)
+_P_COLUMNS = ", ".join(f"p.{c.strip()}" for c in PATIENT_COLUMNS.split(","))
+
+
+def search_columns(family_name: str, given_names: str) -> dict[str, str]:
+    """What the search index holds for a name: folded words and their phonetic keys."""
+    family_words = fold(family_name).split()
+    return {
+        "search_names": fold(f"{family_name} {given_names}"),
+        "search_keys": " ".join(name_keys(f"{family_name} {given_names}")),
+        "family_key": "".join(name_key(w) for w in family_words),
+    }
+
+
+def _clean(row: dict[str, Any] | None) -> dict[str, Any] | None:
+    if row is not None:
+        row["birth_date_estimated"] = bool(row["birth_date_estimated"])
+    return row
+
+
+class PatientRepo:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def insert(self, fields: dict[str, Any], *, registered_by: str | None, registered_at: str,
+               facility_code: str, patient_id: str | None = None) -> dict[str, Any]:
+        """Register one patient; the sequence and health number are taken in the same
+        transaction so two tablets can never get the same number."""
+        with self.store.transaction() as conn:
+            seq = conn.execute("SELECT COALESCE(MAX(sequence), 0) + 1 FROM patients").fetchone()[0]
+            row = {
+                "id": patient_id or uuid7(),
+                "sequence": seq,
+                "health_number": health_number(facility_code, seq),
+                "family_name": fields["family_name"],
+                "given_names": fields["given_names"],
+                "sex": fields["sex"],
+                "birth_date": fields["birth_date"],
+                "birth_date_estimated": int(bool(fields.get("birth_date_estimated"))),
+                "village": fields.get("village"),
+                "phone": fields.get("phone"),
+                "mother_id": fields.get("mother_id"),
+                "registered_by": registered_by,
+                "registered_at": registered_at,
+                **search_columns(fields["family_name"], fields["given_names"]),
+            }
+            conn.execute(
+                f"INSERT INTO patients ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                tuple(row.values()),
+            )
+        return self.get(row["id"])  # type: ignore[return-value]
+
+    def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        """Bulk load for the synthetic facility: rows already carry id, sequence, number."""
+        if not rows:
+            return
+        rows = [{**r, **search_columns(r["family_name"], r["given_names"])} for r in rows]
+        cols = list(rows[0])
+        with self.store.transaction() as conn:
+            conn.executemany(
+                f"INSERT INTO patients ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [tuple(r[c] for c in cols) for r in rows],
+            )
+
+    def get(self, patient_id: str) -> dict[str, Any] | None:
+        return _clean(self.store.query_one(
+            f"SELECT {PATIENT_COLUMNS} FROM patients WHERE id = ?", (patient_id,)
+        ))
+
+    def get_by_sequence(self, sequence: int) -> dict[str, Any] | None:
+        return _clean(self.store.query_one(
+            f"SELECT {PATIENT_COLUMNS} FROM patients WHERE sequence = ?", (sequence,)
+        ))
+
+    def children(self, mother_id: str) -> list[dict[str, Any]]:
+        return [_clean(r) for r in self.store.query(
+            f"SELECT {PATIENT_COLUMNS} FROM patients WHERE mother_id = ? AND merged_into IS NULL"
+            " ORDER BY birth_date", (mother_id,)
+        )]
+
+    def match(self, fts_query: str, *, sex: str | None = None, born_after: str | None = None,
+              born_before: str | None = None, village: str | None = None,
+              exclude: set[str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+        """Patients whose indexed names match an FTS5 query, filtered, best bm25 first."""
+        where, params = ["patients_fts MATCH ?", "p.merged_into IS NULL"], [fts_query]
+        if sex:
+            where.append("p.sex = ?")
+            params.append(sex)
+        if born_after:
+            where.append("p.birth_date >= ?")
+            params.append(born_after)
+        if born_before:
+            where.append("p.birth_date <= ?")
+            params.append(born_before)
+        if village:
+            where.append("p.village = ? COLLATE NOCASE")
+            params.append(village)
+        if exclude:
+            where.append(f"p.id NOT IN ({', '.join('?' * len(exclude))})")
+            params.extend(exclude)
+        sql = (
+            f"SELECT {_P_COLUMNS} FROM patients_fts JOIN patients p ON p.rowid = patients_fts.rowid"
+            f" WHERE {' AND '.join(where)} ORDER BY patients_fts.rank LIMIT ?"
+        )
+        return [_clean(r) for r in self.store.query(sql, (*params, limit))]
+
+    def similar(self, *, family_key: str, born_from: str, born_to: str) -> list[dict[str, Any]]:
+        """Possible duplicates: same phonetic family name, birth date in a range."""
+        return [_clean(r) for r in self.store.query(
+            f"SELECT {PATIENT_COLUMNS} FROM patients"
+            " WHERE family_key = ? AND birth_date BETWEEN ? AND ? AND merged_into IS NULL",
+            (family_key, born_from, born_to),
+        )]
+
+    def update(self, patient_id: str, fields: dict[str, Any]) -> None:
+        allowed = {"family_name", "given_names", "sex", "birth_date", "birth_date_estimated",
+                   "village", "phone", "mother_id"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        current = self.get(patient_id)
+        if current is None:
+            raise KeyError(patient_id)
+        merged = {**current, **fields}
+        fields = {**fields, **search_columns(merged["family_name"], merged["given_names"])}
+        with self.store.transaction() as conn:
+            conn.execute(
+                f"UPDATE patients SET {', '.join(f'{k} = ?' for k in fields)} WHERE id = ?",
+                (*fields.values(), patient_id),
+            )
+
+    def merge(self, *, kept_id: str, merged_id: str, staff_id: str, at: str,
+              reason: str) -> int:
+        """Move every encounter (and child link) of `merged_id` to `kept_id`; keep the other
+        record as merged-into. Returns the number of encounters moved."""
+        with self.store.transaction() as conn:
+            moved = conn.execute(
+                "UPDATE encounters SET patient_id = ? WHERE patient_id = ?", (kept_id, merged_id)
+            ).rowcount
+            conn.execute(
+                "UPDATE patients SET mother_id = ? WHERE mother_id = ?", (kept_id, merged_id)
+            )
+            conn.execute("UPDATE patients SET merged_into = ? WHERE id = ?", (kept_id, merged_id))
+            conn.execute(
+                "INSERT INTO merges (id, kept_id, merged_id, staff_id, at, reason,"
+                " encounters_moved) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (uuid7(), kept_id, merged_id, staff_id, at, reason, moved),
+            )
+        return moved
+
+    def count(self) -> int:
+        return self.store.conn.execute("SELECT COUNT(*) FROM patients").fetchone()[0]

@@ -1,0 +1,22 @@
+"""Attach one repository per area to a Store (store.patients, store.encounters, ...)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from appliance.store.db import Store
+
+
+def attach_repositories(store: Store) -> None:
+    from appliance.store.audit import AuditRepo
+    from appliance.store.clock import ClockRepo
+    from appliance.store.encounters import EncounterRepo
+    from appliance.store.patients import PatientRepo
+    from appliance.store.staff import StaffRepo
+
+    store.patients = PatientRepo(store)
+    store.encounters = EncounterRepo(store)
+    store.staff = StaffRepo(store)
+    store.audit = AuditRepo(store)
+    store.clock = ClockRepo(store)

@@ -1,0 +1,194 @@
+"""Numbered schema migrations. Each step runs in its own transaction, once.
+
+Never edit a step that has shipped: add a new one. Steps are SQL so that a technician can read
+the schema in one place; the runner lives in db.py.
+"""
+
+from __future__ import annotations
+
+from appliance.domain.encounters import ENCOUNTER_TYPES
+from appliance.domain.permissions import ROLES
+
+
+def _in(values: tuple[str, ...]) -> str:
+    return ", ".join(f"'{v}'" for v in values)
+
+
+# Columns of encounters that can never change once written. patient_id is left out on purpose:
+# a merge of duplicate patients moves encounters to the kept record (origin_patient_id keeps
+# where each was first written).
+_FROZEN_ENCOUNTER_COLUMNS = (
+    "id",
+    "origin_patient_id",
+    "type",
+    "care_date",
+    "data",
+    "supersedes",
+    "correction_reason",
+    "voided",
+    "staff_id",
+    "recorded_at",
+    "clock_trusted",
+    "boot_id",
+)
+
+M001_INITIAL = f"""
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE staff (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL,
+    role TEXT NOT NULL CHECK (role IN ({_in(ROLES)})),
+    pin_hash TEXT,
+    password_hash TEXT,
+    failed_attempts INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT,
+    active INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    created_by TEXT REFERENCES staff(id)
+);
+
+CREATE TABLE patients (
+    id TEXT PRIMARY KEY,
+    sequence INTEGER NOT NULL UNIQUE,
+    health_number TEXT NOT NULL UNIQUE,
+    family_name TEXT NOT NULL,
+    given_names TEXT NOT NULL,
+    sex TEXT NOT NULL CHECK (sex IN ('F', 'M')),
+    birth_date TEXT NOT NULL,
+    birth_date_estimated INTEGER NOT NULL DEFAULT 0,
+    village TEXT,
+    phone TEXT,
+    mother_id TEXT REFERENCES patients(id),
+    registered_by TEXT REFERENCES staff(id),
+    registered_at TEXT NOT NULL,
+    merged_into TEXT REFERENCES patients(id),
+    -- search columns, written by the store from appliance.domain.names
+    search_names TEXT NOT NULL,
+    search_keys TEXT NOT NULL,
+    family_key TEXT NOT NULL
+);
+CREATE INDEX patients_family_key ON patients(family_key, birth_date);
+CREATE INDEX patients_phone ON patients(phone) WHERE phone IS NOT NULL;
+CREATE INDEX patients_mother ON patients(mother_id) WHERE mother_id IS NOT NULL;
+CREATE INDEX patients_village ON patients(village);
+
+-- What a patient row looked like before each change: demographics are corrected in place,
+-- but nothing is lost.
+CREATE TABLE patient_history (
+    id INTEGER PRIMARY KEY,
+    patient_id TEXT NOT NULL,
+    replaced_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+    old TEXT NOT NULL
+);
+CREATE TRIGGER patients_keep_history AFTER UPDATE ON patients BEGIN
+    INSERT INTO patient_history (patient_id, old) VALUES (OLD.id, json_object(
+        'health_number', OLD.health_number, 'family_name', OLD.family_name,
+        'given_names', OLD.given_names, 'sex', OLD.sex, 'birth_date', OLD.birth_date,
+        'birth_date_estimated', OLD.birth_date_estimated, 'village', OLD.village,
+        'phone', OLD.phone, 'mother_id', OLD.mother_id, 'merged_into', OLD.merged_into));
+END;
+CREATE TRIGGER patients_never_deleted BEFORE DELETE ON patients BEGIN
+    SELECT RAISE(ABORT, 'patients are never deleted: merge duplicates instead');
+END;
+
+CREATE VIRTUAL TABLE patients_fts USING fts5(
+    search_names, search_keys,
+    content='patients', content_rowid='rowid',
+    tokenize='unicode61 remove_diacritics 2', prefix='1 2 3'
+);
+CREATE TRIGGER patients_fts_insert AFTER INSERT ON patients BEGIN
+    INSERT INTO patients_fts (rowid, search_names, search_keys)
+    VALUES (NEW.rowid, NEW.search_names, NEW.search_keys);
+END;
+CREATE TRIGGER patients_fts_update AFTER UPDATE OF search_names, search_keys ON patients BEGIN
+    INSERT INTO patients_fts (patients_fts, rowid, search_names, search_keys)
+    VALUES ('delete', OLD.rowid, OLD.search_names, OLD.search_keys);
+    INSERT INTO patients_fts (rowid, search_names, search_keys)
+    VALUES (NEW.rowid, NEW.search_names, NEW.search_keys);
+END;
+
+CREATE TABLE encounters (
+    id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL REFERENCES patients(id),
+    origin_patient_id TEXT NOT NULL REFERENCES patients(id),
+    type TEXT NOT NULL CHECK (type IN ({_in(ENCOUNTER_TYPES)})),
+    care_date TEXT NOT NULL,
+    data TEXT NOT NULL CHECK (json_valid(data)),
+    supersedes TEXT REFERENCES encounters(id),
+    correction_reason TEXT,
+    voided INTEGER NOT NULL DEFAULT 0,
+    staff_id TEXT NOT NULL REFERENCES staff(id),
+    recorded_at TEXT NOT NULL,
+    clock_trusted INTEGER NOT NULL,
+    boot_id TEXT NOT NULL,
+    CHECK ((supersedes IS NULL) = (correction_reason IS NULL))
+);
+CREATE INDEX encounters_patient ON encounters(patient_id, care_date);
+CREATE INDEX encounters_type_date ON encounters(type, care_date);
+-- A version is corrected at most once: corrections form a chain, never a fork.
+CREATE UNIQUE INDEX encounters_supersedes ON encounters(supersedes) WHERE supersedes IS NOT NULL;
+CREATE TRIGGER encounters_append_only BEFORE UPDATE ON encounters
+WHEN {" OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _FROZEN_ENCOUNTER_COLUMNS)}
+BEGIN
+    SELECT RAISE(ABORT, 'encounters are append-only: record a correction instead');
+END;
+CREATE TRIGGER encounters_never_deleted BEFORE DELETE ON encounters BEGIN
+    SELECT RAISE(ABORT, 'encounters are append-only: record a correction instead');
+END;
+
+CREATE TABLE merges (
+    id TEXT PRIMARY KEY,
+    kept_id TEXT NOT NULL REFERENCES patients(id),
+    merged_id TEXT NOT NULL REFERENCES patients(id),
+    staff_id TEXT NOT NULL REFERENCES staff(id),
+    at TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    encounters_moved INTEGER NOT NULL
+);
+
+CREATE TABLE audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    clock_trusted INTEGER NOT NULL,
+    staff_id TEXT,
+    username TEXT,
+    role TEXT,
+    action TEXT NOT NULL,
+    patient_id TEXT,
+    encounter_id TEXT,
+    detail TEXT
+);
+CREATE INDEX audit_patient ON audit(patient_id, id) WHERE patient_id IS NOT NULL;
+CREATE TRIGGER audit_append_only BEFORE UPDATE ON audit BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+CREATE TRIGGER audit_never_deleted BEFORE DELETE ON audit BEGIN
+    SELECT RAISE(ABORT, 'the audit trail is append-only');
+END;
+
+-- Moments the clock was found right (NTP, the modem's network time, a staff member): the
+-- offset measured then lets untrusted times recorded earlier in the same boot be read right.
+CREATE TABLE clock_events (
+    id INTEGER PRIMARY KEY,
+    boot_id TEXT NOT NULL,
+    source TEXT NOT NULL CHECK (source IN ('ntp', 'modem', 'staff')),
+    machine_time TEXT NOT NULL,
+    true_time TEXT NOT NULL,
+    offset_s REAL NOT NULL,
+    staff_id TEXT REFERENCES staff(id)
+);
+CREATE INDEX clock_events_boot ON clock_events(boot_id, id);
+CREATE TRIGGER clock_events_append_only BEFORE UPDATE ON clock_events BEGIN
+    SELECT RAISE(ABORT, 'clock events are append-only');
+END;
+"""
+
+# (version, name, sql). Append only.
+MIGRATIONS: list[tuple[int, str, str]] = [
+    (1, "initial record store", M001_INITIAL),
+]

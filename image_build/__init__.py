@@ -1,0 +1,1 @@
+"""SD-card image: mmdebstrap recipe, overlay files, assembler and emulated boot test."""

@@ -1,0 +1,1 @@
+"""Kivy touchscreen kiosk: screens, widgets and view-models over the appliance services."""

@@ -1,0 +1,29 @@
+"""Exceptions of the power package.
+
+Every exception derives from :class:`PowerError` and also from the built-in a
+caller would naturally catch, so ``except OSError`` around a sensor read still
+sees a :class:`SensorFault`.
+"""
+
+from __future__ import annotations
+
+
+class PowerError(Exception):
+    """Base class of every error raised by :mod:`power`."""
+
+
+class SensorFault(PowerError, IOError):
+    """The sensor could not produce a trustworthy reading.
+
+    Raised after retries are exhausted (bus errors, persistent overflow,
+    inconsistent or frozen registers). A fault is never reported as a zero
+    reading: callers must treat it as "unknown", not as "no current".
+    """
+
+
+class DeviceBusy(PowerError, RuntimeError):
+    """The (bus, address) pair is already claimed by another driver in this process."""
+
+
+class ConfigurationError(PowerError, ValueError):
+    """Parameters that cannot work together (shunt, range, calibration...)."""

@@ -1,0 +1,1 @@
+"""Provisioning: facility file schema and validation, first-boot apply, hotspot configuration, secrets."""

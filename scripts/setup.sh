@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Prepare this machine for `make demo` / `make test`: Debian packages (installed when run as
+# root, otherwise the exact apt-get line is printed), then .venv with the project inside.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_extra="${1:-}"
+# python3-venv: Debian's python3 cannot create a venv without it.
+packages=(python3-venv sqlite3)
+if [ "$want_extra" = "test" ]; then
+    packages+=()
+fi
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+    for p in "${packages[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+    if [ "$(id -u)" -eq 0 ]; then
+        echo "setup: installing Debian packages: ${missing[*]}"
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    else
+        echo "setup: these Debian packages are missing. Run as root:" >&2
+        echo "    apt-get update && apt-get install -y ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+
+stamp=.venv/.installed
+if [ ! -x .venv/bin/python ]; then
+    python3 -m venv .venv
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e ".[test]"
+    touch "$stamp"
+fi

@@ -1,0 +1,80 @@
+"""Shared fixtures: a real SQLite store in a temp folder, a clock we move by hand, one staff
+member per role."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from appliance.services import auth
+from appliance.services.context import Actor, Context
+from appliance.store import Store
+
+# PINs of the fixture staff (tests only; they never ship)
+PINS = {
+    "admin": "482913", "doctor": "739104", "midwife": "615208", "nurse": "904716",
+    "matron": "357190", "health_worker": "268051", "technician": "840362",
+}
+START = datetime(2026, 10, 15, 9, 30, tzinfo=UTC)
+
+
+class FakeTime:
+    """The machine clock, moved by hand."""
+
+    def __init__(self, start: datetime = START):
+        self.t = start.timestamp()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+@pytest.fixture
+def pins() -> dict[str, str]:
+    return dict(PINS)
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store(tmp_path / "keneya.db", create=True) as s:
+        s.set_setting("facility_code", "KLB")
+        yield s
+
+
+@pytest.fixture
+def ctx(store: Store, fake_time: FakeTime) -> Context:
+    return Context.open(store, machine_time=fake_time, boot_id="boot-1")
+
+
+@pytest.fixture
+def actors(ctx: Context) -> dict[str, Actor]:
+    """One logged-in staff member per role."""
+    admin_row = auth.add_staff(ctx, None, username="admin", display_name="Admin", role="admin",
+                               pin=PINS["admin"])
+    admin = auth.login(ctx, admin_row["username"], pin=PINS["admin"])
+    out = {"admin": admin}
+    for role, pin in PINS.items():
+        if role == "admin":
+            continue
+        auth.add_staff(ctx, admin, username=role.replace("_", "."), display_name=role.title(),
+                       role=role, pin=pin)
+        out[role] = auth.login(ctx, role.replace("_", "."), pin=pin)
+    return out
+
+
+@pytest.fixture
+def aminata(ctx: Context, actors: dict[str, Actor]) -> dict:
+    from appliance.services import patients
+
+    return patients.register(ctx, actors["nurse"], {
+        "family_name": "Traoré", "given_names": "Aminata", "sex": "F",
+        "birth_date": "1995-03-14", "village": "Kalaban", "phone": "76 12 34 56"})
