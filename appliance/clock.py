@@ -84,8 +84,14 @@ _PROCESS_BOOT_ID = str(uuid.uuid4())
 class Clock:
     """`now()` with its trust flag, backed by the store's clock events."""
 
-    def __init__(self, store: Store, *, machine_time: Callable[[], float] = time.time,
-                 boot_id: str | None = None, boot_id_path: Path = BOOT_ID_PATH):
+    def __init__(
+        self,
+        store: Store,
+        *,
+        machine_time: Callable[[], float] = time.time,
+        boot_id: str | None = None,
+        boot_id_path: Path = BOOT_ID_PATH,
+    ):
         self.store = store
         self.machine_time = machine_time
         self.boot_id = boot_id or read_boot_id(boot_id_path)
@@ -103,8 +109,9 @@ class Clock:
             corrected(machine, last["offset_s"]), machine, True, last["source"], self.boot_id
         )
 
-    def mark_trusted(self, source: str, true_time: datetime, *,
-                     staff_id: str | None = None) -> ClockReading:
+    def mark_trusted(
+        self, source: str, true_time: datetime, *, staff_id: str | None = None
+    ) -> ClockReading:
         """Record that, right now, the true time is `true_time` (from `source`)."""
         if source not in TRUST_SOURCES:
             raise ClockError(f"unknown time source {source!r} (expected one of {TRUST_SOURCES})")
@@ -115,8 +122,12 @@ class Clock:
         machine = self._machine()
         offset = (true_time - machine).total_seconds()
         self.store.clock.add(
-            boot_id=self.boot_id, source=source, machine_time=to_iso(machine),
-            true_time=to_iso(true_time), offset_s=offset, staff_id=staff_id,
+            boot_id=self.boot_id,
+            source=source,
+            machine_time=to_iso(machine),
+            true_time=to_iso(true_time),
+            offset_s=offset,
+            staff_id=staff_id,
         )
         return self.now()
 

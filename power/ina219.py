@@ -254,7 +254,7 @@ def calibration_for(shunt_ohms: float, current_lsb_a: float) -> int:
 
 def smallest_gain(max_shunt_v: float) -> Gain:
     for gain in Gain:
-        if max_shunt_v <= gain.range_v:
+        if max_shunt_v <= gain.range_v * (1 + 1e-9):  # 3.2 A x 0.1 ohm is 0.32000000000000006
             return gain
     raise ConfigurationError(
         f"{max_shunt_v * 1000:.0f} mV across the shunt exceeds the 320 mV PGA range"
@@ -350,7 +350,7 @@ class Ina219:
             bus_adc=Adc.SAMPLES128,
             shunt_adc=Adc.SAMPLES128,
         )
-        if max_current_a * shunt_ohms > self.config.gain.range_v * 1.0001:
+        if max_current_a * shunt_ohms > self.config.gain.range_v * (1 + 1e-9):
             raise ConfigurationError(
                 f"{max_current_a} A x {shunt_ohms} ohm exceeds the "
                 f"{self.config.gain.range_v * 1000:.0f} mV PGA range"

@@ -14,8 +14,13 @@ from appliance.store import Store
 
 # PINs of the fixture staff (tests only; they never ship)
 PINS = {
-    "admin": "482913", "doctor": "739104", "midwife": "615208", "nurse": "904716",
-    "matron": "357190", "health_worker": "268051", "technician": "840362",
+    "admin": "482913",
+    "doctor": "739104",
+    "midwife": "615208",
+    "nurse": "904716",
+    "matron": "357190",
+    "health_worker": "268051",
+    "technician": "840362",
 }
 START = datetime(2026, 10, 15, 9, 30, tzinfo=UTC)
 
@@ -58,15 +63,22 @@ def ctx(store: Store, fake_time: FakeTime) -> Context:
 @pytest.fixture
 def actors(ctx: Context) -> dict[str, Actor]:
     """One logged-in staff member per role."""
-    admin_row = auth.add_staff(ctx, None, username="admin", display_name="Admin", role="admin",
-                               pin=PINS["admin"])
+    admin_row = auth.add_staff(
+        ctx, None, username="admin", display_name="Admin", role="admin", pin=PINS["admin"]
+    )
     admin = auth.login(ctx, admin_row["username"], pin=PINS["admin"])
     out = {"admin": admin}
     for role, pin in PINS.items():
         if role == "admin":
             continue
-        auth.add_staff(ctx, admin, username=role.replace("_", "."), display_name=role.title(),
-                       role=role, pin=pin)
+        auth.add_staff(
+            ctx,
+            admin,
+            username=role.replace("_", "."),
+            display_name=role.title(),
+            role=role,
+            pin=pin,
+        )
         out[role] = auth.login(ctx, role.replace("_", "."), pin=pin)
     return out
 
@@ -75,6 +87,15 @@ def actors(ctx: Context) -> dict[str, Actor]:
 def aminata(ctx: Context, actors: dict[str, Actor]) -> dict:
     from appliance.services import patients
 
-    return patients.register(ctx, actors["nurse"], {
-        "family_name": "Traoré", "given_names": "Aminata", "sex": "F",
-        "birth_date": "1995-03-14", "village": "Kalaban", "phone": "76 12 34 56"})
+    return patients.register(
+        ctx,
+        actors["nurse"],
+        {
+            "family_name": "Traoré",
+            "given_names": "Aminata",
+            "sex": "F",
+            "birth_date": "1995-03-14",
+            "village": "Kalaban",
+            "phone": "76 12 34 56",
+        },
+    )

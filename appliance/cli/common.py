@@ -53,8 +53,10 @@ def actor_pin() -> str:
 
 def login_as(ctx: Context, username: str | None) -> Actor:
     if not username:
-        raise click.UsageError("this command reads or writes patient data: say who you are "
-                               "with --as USERNAME (PIN on stdin or in KENEYA_PIN)")
+        raise click.UsageError(
+            "this command reads or writes patient data: say who you are "
+            "with --as USERNAME (PIN on stdin or in KENEYA_PIN)"
+        )
     return auth.login(ctx, username, pin=actor_pin())
 
 
@@ -66,10 +68,17 @@ def emit(data: Any, as_json: bool, human: str | None = None) -> None:
     if as_json:
         click.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
     else:
-        click.echo(human if human is not None else json.dumps(data, ensure_ascii=False,
-                                                              indent=2, default=str))
+        click.echo(
+            human
+            if human is not None
+            else json.dumps(data, ensure_ascii=False, indent=2, default=str)
+        )
 
 
-as_option = click.option("--as", "as_user", metavar="USERNAME",
-                         help="Act as this staff member (PIN on stdin or in KENEYA_PIN).")
+as_option = click.option(
+    "--as",
+    "as_user",
+    metavar="USERNAME",
+    help="Act as this staff member (PIN on stdin or in KENEYA_PIN).",
+)
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")

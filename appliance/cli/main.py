@@ -16,8 +16,12 @@ EXIT_BAD_INPUT = 2
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--home", type=click.Path(file_okay=False), envvar="KENEYA_HOME",
-              help="One folder holding config and data (default: /etc/keneya, /var/lib/keneya).")
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="KENEYA_HOME",
+    help="One folder holding config and data (default: /etc/keneya, /var/lib/keneya).",
+)
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
     """Keneya: the health centre's records, reports, power and modem."""

@@ -31,14 +31,18 @@ def db_init(ctx, facility_code, facility_name, as_json):
     with Store(paths(ctx).database, create=True) as store:
         code = store.get_setting("facility_code")
         if facility_code and code and code != facility_code:
-            raise click.UsageError(f"this database belongs to facility {code}; "
-                                   f"it cannot become {facility_code}")
+            raise click.UsageError(
+                f"this database belongs to facility {code}; it cannot become {facility_code}"
+            )
         if facility_code and not code:
             store.set_setting("facility_code", facility_code)
         if facility_name:
             store.set_setting("facility_name", facility_name)
-        out = {"database": str(store.path), "schema_version": store.schema_version(),
-               "facility_code": store.get_setting("facility_code")}
+        out = {
+            "database": str(store.path),
+            "schema_version": store.schema_version(),
+            "facility_code": store.get_setting("facility_code"),
+        }
     emit(out, as_json, f"{out['database']}: schema version {out['schema_version']}")
 
 
@@ -49,10 +53,14 @@ def db_status(ctx, as_json):
     """Schema version, row counts and integrity."""
     with Store(paths(ctx).database) as store:
         problems = store.integrity_check()
-        out = {"database": str(store.path), "schema_version": store.schema_version(),
-               "facility_code": store.get_setting("facility_code"),
-               "counts": store.counts(), "integrity": problems or "ok",
-               "bytes": store.path.stat().st_size}
+        out = {
+            "database": str(store.path),
+            "schema_version": store.schema_version(),
+            "facility_code": store.get_setting("facility_code"),
+            "counts": store.counts(),
+            "integrity": problems or "ok",
+            "bytes": store.path.stat().st_size,
+        }
     emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
 
 
@@ -80,7 +88,9 @@ def backup_create(ctx, dest, as_json):
 def backup_verify(ctx, file, as_json):
     """Check a backup file; exit 1 when it is not sound."""
     report = backups.verify(file)
-    emit(report, as_json, f"{file}: {'ok' if report['ok'] else 'NOT OK ' + str(report['problems'])}")
+    emit(
+        report, as_json, f"{file}: {'ok' if report['ok'] else 'NOT OK ' + str(report['problems'])}"
+    )
     if not report["ok"]:
         raise SystemExit(1)
 
@@ -92,18 +102,25 @@ def backup_verify(ctx, file, as_json):
 def backup_restore(ctx, file, as_json):
     """Replace the database with a backup; the replaced one is kept aside."""
     report = backups.restore(file, paths(ctx).database)
-    emit(report, as_json, f"restored from {file}; replaced database kept at "
-                          f"{report['replaced_kept_at']}")
+    emit(
+        report,
+        as_json,
+        f"restored from {file}; replaced database kept at {report['replaced_kept_at']}",
+    )
 
 
 # -- seed and demo ---------------------------------------------------------------------------
 @click.command("seed")
-@click.option("--patients", "n_patients", type=click.IntRange(1, 2_000_000), default=500,
-              show_default=True)
+@click.option(
+    "--patients", "n_patients", type=click.IntRange(1, 2_000_000), default=500, show_default=True
+)
 @click.option("--seed", "seed", type=int, default=1, show_default=True)
 @click.option("--years", type=click.IntRange(1, 10), default=3, show_default=True)
-@click.option("--logins-dir", type=click.Path(file_okay=False),
-              help="Where demo-logins.txt goes (default: the home folder).")
+@click.option(
+    "--logins-dir",
+    type=click.Path(file_okay=False),
+    help="Where demo-logins.txt goes (default: the home folder).",
+)
 @json_option
 @click.pass_context
 def seed(ctx, n_patients, seed, years, logins_dir, as_json):
@@ -111,24 +128,32 @@ def seed(ctx, n_patients, seed, years, logins_dir, as_json):
     from appliance.seed.facility import seed_facility
 
     p = paths(ctx)
-    summary = seed_facility(p.database, patients=n_patients, seed=seed, years=years,
-                            logins_dir=Path(logins_dir) if logins_dir else p.data_dir)
+    summary = seed_facility(
+        p.database,
+        patients=n_patients,
+        seed=seed,
+        years=years,
+        logins_dir=Path(logins_dir) if logins_dir else p.data_dir,
+    )
     emit(summary, as_json, _summary_text(summary))
 
 
 def _summary_text(s: dict) -> str:
-    lines = [f"Synthetic facility {s['facility_code']} — {s['facility_name']}",
-             f"  patients: {s['patients']}  encounters: {s['encounters']}",
-             "  by type: " + ", ".join(f"{k} {v}" for k, v in s["encounters_by_type"].items()),
-             f"  near-duplicates planted: {s['near_duplicates']}",
-             f"  demo logins (username role pin): {s['logins_file']}"]
+    lines = [
+        f"Synthetic facility {s['facility_code']} — {s['facility_name']}",
+        f"  patients: {s['patients']}  encounters: {s['encounters']}",
+        "  by type: " + ", ".join(f"{k} {v}" for k, v in s["encounters_by_type"].items()),
+        f"  near-duplicates planted: {s['near_duplicates']}",
+        f"  demo logins (username role pin): {s['logins_file']}",
+    ]
     lines += [f"    {line}" for line in s["logins"]]
     return "\n".join(lines)
 
 
 @click.command("demo")
-@click.option("--patients", "n_patients", type=click.IntRange(1, 200_000), default=2000,
-              show_default=True)
+@click.option(
+    "--patients", "n_patients", type=click.IntRange(1, 200_000), default=2000, show_default=True
+)
 @click.option("--seed", "seed", type=int, default=1, show_default=True)
 @json_option
 @click.pass_context
@@ -143,22 +168,33 @@ def demo(ctx, n_patients, seed, as_json):
     if p.database.exists() and logins.exists():
         with Store(p.database) as store:
             counts = store.counts()
-            summary = {"facility_code": store.get_setting("facility_code"),
-                       "facility_name": store.get_setting("facility_name"),
-                       "patients": counts["patients"], "encounters": counts["encounters"],
-                       "encounters_by_type": dict(store.conn.execute(
-                           "SELECT type, COUNT(*) FROM encounters GROUP BY type ORDER BY 2 DESC"
-                       ).fetchall()),
-                       "near_duplicates": int(store.get_setting("seed_near_duplicates", "0")),
-                       "logins_file": str(logins),
-                       "logins": logins.read_text().splitlines()}
+            summary = {
+                "facility_code": store.get_setting("facility_code"),
+                "facility_name": store.get_setting("facility_name"),
+                "patients": counts["patients"],
+                "encounters": counts["encounters"],
+                "encounters_by_type": dict(
+                    store.conn.execute(
+                        "SELECT type, COUNT(*) FROM encounters GROUP BY type ORDER BY 2 DESC"
+                    ).fetchall()
+                ),
+                "near_duplicates": int(store.get_setting("seed_near_duplicates", "0")),
+                "logins_file": str(logins),
+                "logins": logins.read_text().splitlines(),
+            }
     else:
-        summary = seed_facility(p.database, patients=n_patients, seed=seed, years=3,
-                                logins_dir=p.data_dir)
+        summary = seed_facility(
+            p.database, patients=n_patients, seed=seed, years=3, logins_dir=p.data_dir
+        )
     summary["home"] = str(p.data_dir)
-    emit(summary, as_json, f"Demo home: {summary['home']}\n" + _summary_text(summary) + "\n"
-         "Try:  KENEYA_PIN=<pin> .venv/bin/keneya --home " + re.sub(r"\s", "\\ ", summary["home"])
-         + " patient search traore --as <username>")
+    emit(
+        summary,
+        as_json,
+        f"Demo home: {summary['home']}\n" + _summary_text(summary) + "\n"
+        "Try:  KENEYA_PIN=<pin> .venv/bin/keneya --home "
+        + re.sub(r"\s", "\\ ", summary["home"])
+        + " patient search traore --as <username>",
+    )
 
 
 COMMANDS = (db, backup, seed, demo)

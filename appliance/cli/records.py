@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,6 @@ from appliance.cli.common import (
     open_context,
     secret_from_stdin,
 )
-from datetime import UTC
 from appliance.domain.names import fold
 from appliance.services import audit as audit_service
 from appliance.services import auth
@@ -28,8 +27,10 @@ from appliance.services.errors import PossibleDuplicates
 
 def _line(p: dict[str, Any]) -> str:
     est = "~" if p.get("birth_date_estimated") else ""
-    return (f"{p['health_number']}  {p['family_name'].upper()} {p['given_names']}  {p['sex']}"
-            f"  {est}{p['birth_date']}  {p.get('village') or ''}")
+    return (
+        f"{p['health_number']}  {p['family_name'].upper()} {p['given_names']}  {p['sex']}"
+        f"  {est}{p['birth_date']}  {p.get('village') or ''}"
+    )
 
 
 # -- patients --------------------------------------------------------------------------------
@@ -52,8 +53,16 @@ def patient_search(ctx, query, sex, age_min, age_max, village, limit, as_user, a
     """Search by name (accents and spelling variants ignored), health number or phone."""
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
-        rows = patient_service.search(kctx, actor, query, sex=sex, age_min=age_min,
-                                      age_max=age_max, village=village, limit=limit)
+        rows = patient_service.search(
+            kctx,
+            actor,
+            query,
+            sex=sex,
+            age_min=age_min,
+            age_max=age_max,
+            village=village,
+            limit=limit,
+        )
     emit(rows, as_json, "\n".join(_line(r) for r in rows) or "no patient found")
 
 
@@ -67,8 +76,9 @@ def patient_show(ctx, patient_ref, as_user, as_json):
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
         rec = patient_service.record(kctx, actor, patient_ref)
-    human = "\n".join([_line(rec)] + [
-        f"  {e['care_date']}  {e['type']:<16} {e['id']}" for e in rec["encounters"]])
+    human = "\n".join(
+        [_line(rec)] + [f"  {e['care_date']}  {e['type']:<16} {e['id']}" for e in rec["encounters"]]
+    )
     emit(rec, as_json, human)
 
 
@@ -80,8 +90,9 @@ def _json_arg(text: str | None, file: str | None) -> dict[str, Any]:
     try:
         value = json.loads(text)
     except json.JSONDecodeError as e:
-        raise click.UsageError(f"the data is not valid JSON: {e.msg} at line {e.lineno} "
-                               f"column {e.colno}") from None
+        raise click.UsageError(
+            f"the data is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
+        ) from None
     if not isinstance(value, dict):
         raise click.UsageError("the data must be a JSON object")
     return value
@@ -97,8 +108,11 @@ def _json_arg(text: str | None, file: str | None) -> dict[str, Any]:
 @click.option("--village")
 @click.option("--phone")
 @click.option("--mother", "mother_id", help="The mother's or guardian's record id.")
-@click.option("--accept-duplicates", is_flag=True,
-              help="Register even though similar patients exist (after checking them).")
+@click.option(
+    "--accept-duplicates",
+    is_flag=True,
+    help="Register even though similar patients exist (after checking them).",
+)
 @as_option
 @json_option
 @click.pass_context
@@ -108,8 +122,7 @@ def patient_register(ctx, accept_duplicates, as_user, as_json, **fields):
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
         try:
-            row = patient_service.register(kctx, actor, data,
-                                           accept_duplicates=accept_duplicates)
+            row = patient_service.register(kctx, actor, data, accept_duplicates=accept_duplicates)
         except PossibleDuplicates as dup:
             if as_json:
                 emit({"registered": False, "duplicates": dup.candidates}, True)
@@ -117,8 +130,9 @@ def patient_register(ctx, accept_duplicates, as_user, as_json, **fields):
                 click.echo("Similar patients are already registered:", err=True)
                 for c in dup.candidates:
                     click.echo("  " + _line(c), err=True)
-                click.echo("Open one of them, or register anyway with --accept-duplicates.",
-                           err=True)
+                click.echo(
+                    "Open one of them, or register anyway with --accept-duplicates.", err=True
+                )
             raise SystemExit(3) from None
     emit(row, as_json, _line(row))
 
@@ -134,8 +148,7 @@ def patient_merge(ctx, keep, merge_from, reason, as_user, as_json):
     """Merge a duplicate record into the one kept (every encounter moves)."""
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
-        out = patient_service.merge(kctx, actor, keep=keep, merge_from=merge_from,
-                                    reason=reason)
+        out = patient_service.merge(kctx, actor, keep=keep, merge_from=merge_from, reason=reason)
     emit(out, as_json, f"merged; {out['encounters_moved']} encounter(s) moved")
 
 
@@ -203,9 +216,15 @@ def encounter_history(ctx, encounter_id, as_user, as_json):
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
         rows = encounter_service.history(kctx, actor, encounter_id)
-    emit(rows, as_json, "\n".join(
-        f"{r['recorded_at']}  {r['id']}  {'VOID ' if r['voided'] else ''}"
-        f"{r['correction_reason'] or 'first version'}" for r in rows))
+    emit(
+        rows,
+        as_json,
+        "\n".join(
+            f"{r['recorded_at']}  {r['id']}  {'VOID ' if r['voided'] else ''}"
+            f"{r['correction_reason'] or 'first version'}"
+            for r in rows
+        ),
+    )
 
 
 # -- audit -----------------------------------------------------------------------------------
@@ -219,9 +238,14 @@ def audit(ctx, patient_ref, as_user, as_json):
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
         rows = audit_service.for_patient(kctx, actor, patient_ref)
-    emit(rows, as_json, "\n".join(
-        f"{r['at']}  {r['username'] or '-':<12} {r['role'] or '-':<13} {r['action']}"
-        for r in rows))
+    emit(
+        rows,
+        as_json,
+        "\n".join(
+            f"{r['at']}  {r['username'] or '-':<12} {r['role'] or '-':<13} {r['action']}"
+            for r in rows
+        ),
+    )
 
 
 # -- staff -----------------------------------------------------------------------------------
@@ -235,14 +259,18 @@ def staff() -> None:
 @click.option("--role", required=True)
 @click.option("--username", help="Default: made from the name.")
 @click.option("--pin-stdin", is_flag=True, help="Read the new PIN from standard input.")
-@click.option("--password-stdin", is_flag=True,
-              help="Read the new password from standard input (after the PIN, if both).")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the new password from standard input (after the PIN, if both).",
+)
 @click.option("--no-password", is_flag=True, help="Kiosk PIN only; no tablet password.")
 @as_option
 @json_option
 @click.pass_context
-def staff_add(ctx, display_name, role, username, pin_stdin, password_stdin, no_password,
-              as_user, as_json):
+def staff_add(
+    ctx, display_name, role, username, pin_stdin, password_stdin, no_password, as_user, as_json
+):
     """Add a staff member. Secrets are asked for (or read from stdin), never given as flags.
 
     With --as and secrets on stdin, the first line is your own PIN (unless KENEYA_PIN is set),
@@ -250,16 +278,27 @@ def staff_add(ctx, display_name, role, username, pin_stdin, password_stdin, no_p
     username = username or ".".join(fold(display_name).split())[:32]
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user) if as_user else None
-        pin = secret_from_stdin("new PIN") if pin_stdin else click.prompt(
-            "New PIN (4–8 digits)", hide_input=True, confirmation_prompt=True)
+        pin = (
+            secret_from_stdin("new PIN")
+            if pin_stdin
+            else click.prompt("New PIN (4–8 digits)", hide_input=True, confirmation_prompt=True)
+        )
         password = None
         if password_stdin:
             password = secret_from_stdin("new password")
         elif not no_password and not pin_stdin:
-            password = click.prompt("New tablet password (8+ characters)", hide_input=True,
-                                    confirmation_prompt=True)
-        row = auth.add_staff(kctx, actor, username=username, display_name=display_name,
-                             role=role.lower(), pin=pin, password=password)
+            password = click.prompt(
+                "New tablet password (8+ characters)", hide_input=True, confirmation_prompt=True
+            )
+        row = auth.add_staff(
+            kctx,
+            actor,
+            username=username,
+            display_name=display_name,
+            role=role.lower(),
+            pin=pin,
+            password=password,
+        )
     emit(row, as_json, f"added {row['username']} ({row['role']})")
 
 
@@ -272,9 +311,15 @@ def staff_list(ctx, as_user, as_json):
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
         rows = auth.list_staff(kctx, actor)
-    emit(rows, as_json, "\n".join(
-        f"{r['username']:<20} {r['role']:<14} {r['display_name']}"
-        f"{'' if r['active'] else '  (inactive)'}" for r in rows))
+    emit(
+        rows,
+        as_json,
+        "\n".join(
+            f"{r['username']:<20} {r['role']:<14} {r['display_name']}"
+            f"{'' if r['active'] else '  (inactive)'}"
+            for r in rows
+        ),
+    )
 
 
 @staff.command("unlock")
@@ -302,13 +347,20 @@ def clock_status(ctx, as_json):
     """Now, and whether it is trusted since this boot."""
     with open_context(ctx) as kctx:
         status = kctx.clock.status()
-    emit(status, as_json, f"{status['now']}  "
-                          f"{'trusted (' + status['source'] + ')' if status['trusted'] else 'NOT trusted'}")
+    emit(
+        status,
+        as_json,
+        f"{status['now']}  "
+        f"{'trusted (' + status['source'] + ')' if status['trusted'] else 'NOT trusted'}",
+    )
 
 
 @clock.command("confirm")
-@click.option("--time", "true_time", help="The right date and time (YYYY-MM-DDTHH:MM, UTC = "
-                                          "Mali time), if the shown one is wrong.")
+@click.option(
+    "--time",
+    "true_time",
+    help="The right date and time (YYYY-MM-DDTHH:MM, UTC = Mali time), if the shown one is wrong.",
+)
 @as_option
 @json_option
 @click.pass_context

@@ -48,26 +48,75 @@ BirthWeightG = Annotated[int, _range(300, 6500, "g")]
 Count = Annotated[int, Field(ge=0, le=30)]
 
 DIAGNOSES = (
-    "malaria_confirmed", "malaria_severe", "malaria_suspected", "pneumonia",
-    "respiratory_infection", "diarrhoea", "dysentery", "malnutrition", "anaemia", "measles",
-    "meningitis", "skin_infection", "eye_infection", "ear_infection", "urinary_infection",
-    "sti", "typhoid", "hypertension", "diabetes", "hiv", "tuberculosis", "trauma",
-    "intestinal_worms", "other",
+    "malaria_confirmed",
+    "malaria_severe",
+    "malaria_suspected",
+    "pneumonia",
+    "respiratory_infection",
+    "diarrhoea",
+    "dysentery",
+    "malnutrition",
+    "anaemia",
+    "measles",
+    "meningitis",
+    "skin_infection",
+    "eye_infection",
+    "ear_infection",
+    "urinary_infection",
+    "sti",
+    "typhoid",
+    "hypertension",
+    "diabetes",
+    "hiv",
+    "tuberculosis",
+    "trauma",
+    "intestinal_worms",
+    "other",
 )
 IMCI_DANGER_SIGNS = ("unable_to_drink", "vomits_everything", "convulsions", "lethargic")
 # WHO ANC digital adaptation kit, ANC.DT.01 (danger signs).
 ANC_DANGER_SIGNS = (
-    "bleeding", "convulsions", "fever", "severe_headache", "visual_disturbance",
-    "imminent_delivery", "looks_very_ill", "severe_vomiting", "severe_abdominal_pain",
-    "unconscious", "central_cyanosis",
+    "bleeding",
+    "convulsions",
+    "fever",
+    "severe_headache",
+    "visual_disturbance",
+    "imminent_delivery",
+    "looks_very_ill",
+    "severe_vomiting",
+    "severe_abdominal_pain",
+    "unconscious",
+    "central_cyanosis",
 )
-ANTIGENS = ("bcg", "opv", "penta", "pcv", "rota", "ipv", "mr", "yf", "menafrivac", "malaria",
-            "hpv", "td")
-FP_METHODS = ("pill_coc", "pill_pop", "injectable_dmpa_im", "injectable_dmpa_sc", "implant",
-              "iud", "condom_male", "condom_female", "lam", "standard_days", "tubal_ligation",
-              "vasectomy")
-CHRONIC_CONDITIONS = ("hypertension", "diabetes", "hiv", "tb", "epilepsy", "asthma",
-                      "sickle_cell")
+ANTIGENS = (
+    "bcg",
+    "opv",
+    "penta",
+    "pcv",
+    "rota",
+    "ipv",
+    "mr",
+    "yf",
+    "menafrivac",
+    "malaria",
+    "hpv",
+    "td",
+)
+FP_METHODS = (
+    "pill_coc",
+    "pill_pop",
+    "injectable_dmpa_im",
+    "injectable_dmpa_sc",
+    "implant",
+    "iud",
+    "condom_male",
+    "condom_female",
+    "lam",
+    "standard_days",
+    "tubal_ligation",
+    "vasectomy",
+)
+CHRONIC_CONDITIONS = ("hypertension", "diabetes", "hiv", "tb", "epilepsy", "asthma", "sickle_cell")
 
 
 class _Model(BaseModel):
@@ -104,12 +153,16 @@ class EncounterData(_Model):
         today, birth = ctx.get("today"), ctx.get("birth_date")
         if today and self.care_date > today:
             raise PydanticCustomError(
-                "future_date", "care_date {d} is in the future (today is {t})",
-                {"d": self.care_date.isoformat(), "t": today.isoformat()})
+                "future_date",
+                "care_date {d} is in the future (today is {t})",
+                {"d": self.care_date.isoformat(), "t": today.isoformat()},
+            )
         if birth and self.care_date < birth:
             raise PydanticCustomError(
-                "before_birth", "care_date {d} is before the birth date {b}",
-                {"d": self.care_date.isoformat(), "b": birth.isoformat()})
+                "before_birth",
+                "care_date {d} is before the birth date {b}",
+                {"d": self.care_date.isoformat(), "b": birth.isoformat()},
+            )
         return self
 
 
@@ -170,11 +223,14 @@ class Anc(_BloodPressure):
     def _lmp(self) -> Anc:
         if self.lmp is not None and not 0 <= (self.care_date - self.lmp).days <= 44 * 7:
             raise PydanticCustomError(
-                "lmp_range", "lmp {lmp} must be 0–44 weeks before the care date",
-                {"lmp": self.lmp.isoformat()})
+                "lmp_range",
+                "lmp {lmp} must be 0–44 weeks before the care date",
+                {"lmp": self.lmp.isoformat()},
+            )
         if self.gravida is not None and self.parity is not None and self.parity >= self.gravida:
             raise PydanticCustomError(
-                "parity", "parity (births before) must be lower than gravida (pregnancies)")
+                "parity", "parity (births before) must be lower than gravida (pregnancies)"
+            )
         return self
 
 
@@ -187,8 +243,17 @@ class Delivery(_BloodPressure):
     birth_weight_g: BirthWeightG | None = None
     baby_sex: Literal["F", "M"] | None = None
     child_id: str | None = None
-    complications: list[Literal["pph", "eclampsia", "obstructed_labour", "sepsis",
-                                "retained_placenta", "perineal_tear", "other"]] = []
+    complications: list[
+        Literal[
+            "pph",
+            "eclampsia",
+            "obstructed_labour",
+            "sepsis",
+            "retained_placenta",
+            "perineal_tear",
+            "other",
+        ]
+    ] = []
     referral: Referral | None = None
 
 
@@ -220,7 +285,8 @@ class Growth(EncounterData):
     def _something_measured(self) -> Growth:
         if self.weight_kg is None and self.height_cm is None and self.muac_mm is None:
             raise PydanticCustomError(
-                "no_measure", "give at least one of weight_kg, height_cm, muac_mm")
+                "no_measure", "give at least one of weight_kg, height_cm, muac_mm"
+            )
         return self
 
 
@@ -277,13 +343,15 @@ def problems_of(error: PydanticValidationError) -> list[tuple[str, str]]:
     return out
 
 
-def validate(kind: str, data: dict[str, Any], *, today: date,
-             birth_date: date | None = None) -> EncounterData:
+def validate(
+    kind: str, data: dict[str, Any], *, today: date, birth_date: date | None = None
+) -> EncounterData:
     """Check one encounter's data; raise InvalidEncounter naming each bad field."""
     model = MODELS.get(kind)
     if model is None:
-        raise InvalidEncounter([("type", f"unknown encounter type {kind!r}; "
-                                         f"expected one of {', '.join(MODELS)}")])
+        raise InvalidEncounter(
+            [("type", f"unknown encounter type {kind!r}; expected one of {', '.join(MODELS)}")]
+        )
     try:
         return model.model_validate(data, context={"today": today, "birth_date": birth_date})
     except PydanticValidationError as e:

@@ -29,8 +29,10 @@ def normalise_phone(text: str) -> str:
         digits = digits[4:]
     if not re.fullmatch(r"\d{8}", digits):
         raise PydanticCustomError(
-            "phone", "{p!r} is not a Mali phone number (8 digits, optionally after +223)",
-            {"p": text})
+            "phone",
+            "{p!r} is not a Mali phone number (8 digits, optionally after +223)",
+            {"p": text},
+        )
     return "+223" + digits
 
 
@@ -64,8 +66,9 @@ class PatientIn(BaseModel):
     def _letters(cls, v: str) -> str:
         v = " ".join(v.split())
         if not _NAME.match(v):
-            raise PydanticCustomError("name", "{v!r} must be letters (spaces, - and ' allowed)",
-                                      {"v": v})
+            raise PydanticCustomError(
+                "name", "{v!r} must be letters (spaces, - and ' allowed)", {"v": v}
+            )
         return v
 
     @field_validator("phone")
@@ -90,18 +93,23 @@ class PatientIn(BaseModel):
             if today is None:
                 raise PydanticCustomError("birth", "an age needs today's date")
             self.birth_date = estimated_birth_date(
-                today, years=self.age_years or 0, months=self.age_months or 0)
+                today, years=self.age_years or 0, months=self.age_months or 0
+            )
             self.birth_date_estimated = True
             self.age_years = self.age_months = None
         if today is not None:
             if self.birth_date > today:  # type: ignore[operator]
                 raise PydanticCustomError(
-                    "birth_future", "birth_date {b} is in the future",
-                    {"b": self.birth_date.isoformat()})  # type: ignore[union-attr]
+                    "birth_future",
+                    "birth_date {b} is in the future",
+                    {"b": self.birth_date.isoformat()},
+                )  # type: ignore[union-attr]
             if (today - self.birth_date).days > MAX_AGE_YEARS * 366:  # type: ignore[operator]
                 raise PydanticCustomError(
-                    "birth_past", "birth_date {b} is more than {n} years ago",
-                    {"b": self.birth_date.isoformat(), "n": MAX_AGE_YEARS})  # type: ignore[union-attr]
+                    "birth_past",
+                    "birth_date {b} is more than {n} years ago",
+                    {"b": self.birth_date.isoformat(), "n": MAX_AGE_YEARS},
+                )  # type: ignore[union-attr]
         return self
 
     def fields(self) -> dict[str, Any]:

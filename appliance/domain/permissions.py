@@ -21,24 +21,53 @@ def write(encounter_type: str) -> str:
     return f"encounter.write.{encounter_type}"
 
 
-_CLINICAL_ALL = {READ_PATIENT, REGISTER_PATIENT, EDIT_PATIENT, CONFIRM_CLOCK, VIEW_REPORTS,
-                 VIEW_STATUS} | {write(t) for t in ENCOUNTER_TYPES}
+_CLINICAL_ALL = {
+    READ_PATIENT,
+    REGISTER_PATIENT,
+    EDIT_PATIENT,
+    CONFIRM_CLOCK,
+    VIEW_REPORTS,
+    VIEW_STATUS,
+} | {write(t) for t in ENCOUNTER_TYPES}
 _MIDWIFE_TYPES = ("anc", "delivery", "postnatal", "family_planning", "immunization", "growth")
 
 PERMISSIONS: dict[str, frozenset[str]] = {
     # Runs the facility: staff, merges, reports, the audit trail. Also sees records (a small
     # CSCom's head is often its doctor) but records care only with a clinical role.
-    "admin": frozenset({READ_PATIENT, REGISTER_PATIENT, EDIT_PATIENT, MERGE_PATIENTS,
-                        READ_AUDIT, MANAGE_STAFF, VIEW_REPORTS, VIEW_STATUS, CONFIRM_CLOCK}),
+    "admin": frozenset(
+        {
+            READ_PATIENT,
+            REGISTER_PATIENT,
+            EDIT_PATIENT,
+            MERGE_PATIENTS,
+            READ_AUDIT,
+            MANAGE_STAFF,
+            VIEW_REPORTS,
+            VIEW_STATUS,
+            CONFIRM_CLOCK,
+        }
+    ),
     "doctor": frozenset(_CLINICAL_ALL | {MERGE_PATIENTS}),
     "nurse": frozenset(_CLINICAL_ALL),
-    "midwife": frozenset({READ_PATIENT, REGISTER_PATIENT, EDIT_PATIENT, CONFIRM_CLOCK,
-                          VIEW_REPORTS, VIEW_STATUS} | {write(t) for t in _MIDWIFE_TYPES}),
+    "midwife": frozenset(
+        {READ_PATIENT, REGISTER_PATIENT, EDIT_PATIENT, CONFIRM_CLOCK, VIEW_REPORTS, VIEW_STATUS}
+        | {write(t) for t in _MIDWIFE_TYPES}
+    ),
     # Matrons (matrones) are auxiliary midwives: the same maternal and child care.
-    "matron": frozenset({READ_PATIENT, REGISTER_PATIENT, CONFIRM_CLOCK, VIEW_STATUS}
-                        | {write(t) for t in _MIDWIFE_TYPES}),
-    "health_worker": frozenset({READ_PATIENT, REGISTER_PATIENT, CONFIRM_CLOCK, VIEW_STATUS,
-                                write("immunization"), write("growth")}),
+    "matron": frozenset(
+        {READ_PATIENT, REGISTER_PATIENT, CONFIRM_CLOCK, VIEW_STATUS}
+        | {write(t) for t in _MIDWIFE_TYPES}
+    ),
+    "health_worker": frozenset(
+        {
+            READ_PATIENT,
+            REGISTER_PATIENT,
+            CONFIRM_CLOCK,
+            VIEW_STATUS,
+            write("immunization"),
+            write("growth"),
+        }
+    ),
     # Keeps the machine running; sees power, modem and queue status, never a patient.
     "technician": frozenset({VIEW_STATUS}),
 }

@@ -10,18 +10,49 @@ from typing import Any
 
 # Approximate WHO 2006 medians (boys) by age in months, for plausible synthetic measures only.
 # Consultation diagnoses, weights by season: (code, rainy-season weight, dry-season weight)
-DIAGNOSES = (("malaria_confirmed", 38, 12), ("malaria_suspected", 6, 3),
-             ("respiratory_infection", 14, 24), ("pneumonia", 4, 6), ("diarrhoea", 12, 9),
-             ("skin_infection", 5, 6), ("intestinal_worms", 4, 5), ("urinary_infection", 3, 4),
-             ("eye_infection", 2, 4), ("anaemia", 2, 3), ("trauma", 4, 5), ("other", 6, 10))
+DIAGNOSES = (
+    ("malaria_confirmed", 38, 12),
+    ("malaria_suspected", 6, 3),
+    ("respiratory_infection", 14, 24),
+    ("pneumonia", 4, 6),
+    ("diarrhoea", 12, 9),
+    ("skin_infection", 5, 6),
+    ("intestinal_worms", 4, 5),
+    ("urinary_infection", 3, 4),
+    ("eye_infection", 2, 4),
+    ("anaemia", 2, 3),
+    ("trauma", 4, 5),
+    ("other", 6, 10),
+)
 # EPI doses (antigen, dose, age in days, share of children who receive it)
-EPI = (("bcg", 0, 0, 0.95), ("opv", 0, 0, 0.90), ("penta", 1, 42, 0.90), ("opv", 1, 42, 0.89),
-       ("pcv", 1, 42, 0.89), ("rota", 1, 42, 0.88), ("penta", 2, 70, 0.83), ("opv", 2, 70, 0.82),
-       ("pcv", 2, 70, 0.82), ("rota", 2, 70, 0.81), ("penta", 3, 98, 0.76), ("opv", 3, 98, 0.75),
-       ("pcv", 3, 98, 0.75), ("ipv", 1, 98, 0.74), ("mr", 1, 274, 0.70), ("yf", 1, 274, 0.68),
-       ("menafrivac", 1, 274, 0.66), ("mr", 2, 456, 0.50))
-FP_METHODS = (("injectable_dmpa_im", 45, 91), ("implant", 22, 1095), ("pill_coc", 18, 84),
-              ("condom_male", 8, 30), ("iud", 4, 1825), ("injectable_dmpa_sc", 3, 91))
+EPI = (
+    ("bcg", 0, 0, 0.95),
+    ("opv", 0, 0, 0.90),
+    ("penta", 1, 42, 0.90),
+    ("opv", 1, 42, 0.89),
+    ("pcv", 1, 42, 0.89),
+    ("rota", 1, 42, 0.88),
+    ("penta", 2, 70, 0.83),
+    ("opv", 2, 70, 0.82),
+    ("pcv", 2, 70, 0.82),
+    ("rota", 2, 70, 0.81),
+    ("penta", 3, 98, 0.76),
+    ("opv", 3, 98, 0.75),
+    ("pcv", 3, 98, 0.75),
+    ("ipv", 1, 98, 0.74),
+    ("mr", 1, 274, 0.70),
+    ("yf", 1, 274, 0.68),
+    ("menafrivac", 1, 274, 0.66),
+    ("mr", 2, 456, 0.50),
+)
+FP_METHODS = (
+    ("injectable_dmpa_im", 45, 91),
+    ("implant", 22, 1095),
+    ("pill_coc", 18, 84),
+    ("condom_male", 8, 30),
+    ("iud", 4, 1825),
+    ("injectable_dmpa_sc", 3, 91),
+)
 ANC_WEEKS = (12, 20, 26, 30, 34, 36, 38, 40)
 # Share of pregnant women reaching ANC1..ANC8 (falls from ANC1 to ANC4 and beyond).
 ANC_SHARES = (0.85, 0.70, 0.55, 0.42, 0.25, 0.15, 0.10, 0.06)
@@ -80,8 +111,13 @@ class CarePlan:
                 dropped = dropped or antigen == "penta"
                 continue
             day = birth + timedelta(days=age_days + int(self.rng.expovariate(1 / 12)))
-            self.add(p, "immunization", day, {"antigen": antigen, "dose": dose,
-                                              "outreach": self.rng.random() < 0.3}, "health_worker")
+            self.add(
+                p,
+                "immunization",
+                day,
+                {"antigen": antigen, "dose": dose, "outreach": self.rng.random() < 0.3},
+                "health_worker",
+            )
 
     def _growth(self, p: dict[str, Any], birth: date) -> None:
         day = birth + timedelta(days=30)
@@ -113,29 +149,54 @@ class CarePlan:
             codes, rain_w, dry_w = zip(*DIAGNOSES, strict=True)
             code = self.rng.choices(codes, rain_w if rainy else dry_w)[0]
             months = (t - birth).days / 30.4375
-            weight = (self._measures(p["id"], birth, t)[0] if months < 60
-                      else round(self.rng.uniform(45, 80), 1) if age >= 15
-                      else round(_interp(_MONTHS, _WEIGHT, 60) + (months - 60) * 0.2, 1))
-            data: dict[str, Any] = {"new_case": self.rng.random() < 0.85, "weight_kg": weight,
-                                    "diagnoses": [{"code": code,
-                                                   "confirmed": code != "malaria_suspected"}]}
+            weight = (
+                self._measures(p["id"], birth, t)[0]
+                if months < 60
+                else round(self.rng.uniform(45, 80), 1)
+                if age >= 15
+                else round(_interp(_MONTHS, _WEIGHT, 60) + (months - 60) * 0.2, 1)
+            )
+            data: dict[str, Any] = {
+                "new_case": self.rng.random() < 0.85,
+                "weight_kg": weight,
+                "diagnoses": [{"code": code, "confirmed": code != "malaria_suspected"}],
+            }
             rx = []
             if code.startswith("malaria"):
                 data["temperature_c"] = round(self.rng.uniform(37.8, 39.8), 1)
                 data["malaria_rdt"] = "positive" if code == "malaria_confirmed" else "not_done"
-                rx.append({"drug": "artemether-lumefantrine 20/120",
-                           "dose": f"{_al_tablets(weight)} cp", "times_per_day": 2, "days": 3})
+                rx.append(
+                    {
+                        "drug": "artemether-lumefantrine 20/120",
+                        "dose": f"{_al_tablets(weight)} cp",
+                        "times_per_day": 2,
+                        "days": 3,
+                    }
+                )
             elif code == "pneumonia":
-                rx.append({"drug": "amoxicillin 250 mg dispersible", "dose": "2 cp",
-                           "times_per_day": 2, "days": 5})
+                rx.append(
+                    {
+                        "drug": "amoxicillin 250 mg dispersible",
+                        "dose": "2 cp",
+                        "times_per_day": 2,
+                        "days": 5,
+                    }
+                )
             elif code == "diarrhoea":
                 rx.append({"drug": "ORS", "dose": "1 sachet", "times_per_day": 3, "days": 3})
-                rx.append({"drug": "zinc 20 mg", "dose": "1 cp" if months >= 6 else "1/2 cp",
-                           "times_per_day": 1, "days": 10})
+                rx.append(
+                    {
+                        "drug": "zinc 20 mg",
+                        "dose": "1 cp" if months >= 6 else "1/2 cp",
+                        "times_per_day": 1,
+                        "days": 10,
+                    }
+                )
             else:
                 data["temperature_c"] = round(self.rng.uniform(36.4, 37.6), 1)
-                rx.append({"drug": "paracetamol 500 mg", "dose": "1 cp", "times_per_day": 3,
-                           "days": 3})
+                rx.append(
+                    {"drug": "paracetamol 500 mg", "dose": "1 cp", "times_per_day": 3, "days": 3}
+                )
             data["prescriptions"] = rx
             self.add(p, "consultation", t, data, self.rng.choice(("doctor", "nurse", "nurse")))
 
@@ -157,11 +218,16 @@ class CarePlan:
                 if end and day >= end:
                     break
                 systolic = int(self.rng.gauss(112, 12 if age_years < 35 else 16))
-                data = {"contact_number": k + 1, "lmp": lmp.isoformat(),
-                        "gravida": gravida, "parity": min(parity, gravida - 1),
-                        "bp_systolic": systolic, "bp_diastolic": int(systolic * 0.65),
-                        "weight_kg": round(self.rng.uniform(48, 75), 1),
-                        "hb_g_dl": round(self.rng.gauss(10.8, 1.4), 1)}
+                data = {
+                    "contact_number": k + 1,
+                    "lmp": lmp.isoformat(),
+                    "gravida": gravida,
+                    "parity": min(parity, gravida - 1),
+                    "bp_systolic": systolic,
+                    "bp_diastolic": int(systolic * 0.65),
+                    "weight_kg": round(self.rng.uniform(48, 75), 1),
+                    "hb_g_dl": round(self.rng.gauss(10.8, 1.4), 1),
+                }
                 if k == 0:
                     data["height_cm"] = round(self.rng.gauss(160, 6), 1)
                 if k in (0, 2):
@@ -174,23 +240,38 @@ class CarePlan:
                 self._delivery(p, end)
 
     def _delivery(self, mother: dict[str, Any], day: date) -> None:
-        child = next((c for c in self.children.get(mother["id"], [])
-                      if c["birth_date"] == day.isoformat()), None)
+        child = next(
+            (c for c in self.children.get(mother["id"], []) if c["birth_date"] == day.isoformat()),
+            None,
+        )
         if self.rng.random() < 0.65:
-            data = {"place": "facility", "mode": "vaginal" if self.rng.random() < 0.96
-                    else "assisted", "skilled_attendant": True, "outcome": "live_birth",
-                    "birth_weight_g": int(self.rng.gauss(3000, 420))}
+            data = {
+                "place": "facility",
+                "mode": "vaginal" if self.rng.random() < 0.96 else "assisted",
+                "skilled_attendant": True,
+                "outcome": "live_birth",
+                "birth_weight_g": int(self.rng.gauss(3000, 420)),
+            }
             if child:
                 data["child_id"], data["baby_sex"] = child["id"], child["sex"]
             self.add(mother, "delivery", day, data, self.rng.choice(("midwife", "matron")))
             for days, share in ((0, 0.9), (3, 0.5), (10, 0.35), (42, 0.25)):
                 if self.rng.random() < share:
-                    self.add(mother, "postnatal", day + timedelta(days=days),
-                             {"subject": "mother", "days_after_birth": days}, "midwife")
+                    self.add(
+                        mother,
+                        "postnatal",
+                        day + timedelta(days=days),
+                        {"subject": "mother", "days_after_birth": days},
+                        "midwife",
+                    )
                     if child:
-                        self.add(child, "postnatal", day + timedelta(days=days),
-                                 {"subject": "newborn", "days_after_birth": days,
-                                  "breastfeeding": True}, "midwife")
+                        self.add(
+                            child,
+                            "postnatal",
+                            day + timedelta(days=days),
+                            {"subject": "newborn", "days_after_birth": days, "breastfeeding": True},
+                            "midwife",
+                        )
 
     def _family_planning(self, p: dict[str, Any]) -> None:
         if self.rng.random() > 0.16:
@@ -222,16 +303,17 @@ class CarePlan:
             day = self.gen.day_between(self.gen.start, self.gen.today)
             while day <= self.gen.today:
                 gap = 30 if condition == "tb" else self.rng.choice((30, 60, 90))
-                data: dict[str, Any] = {"condition": condition,
-                                        "adherence": self.rng.choice(("good", "good", "partial",
-                                                                      "poor")),
-                                        "next_visit": (day + timedelta(days=gap)).isoformat()}
+                data: dict[str, Any] = {
+                    "condition": condition,
+                    "adherence": self.rng.choice(("good", "good", "partial", "poor")),
+                    "next_visit": (day + timedelta(days=gap)).isoformat(),
+                }
                 if condition == "hypertension":
                     s = int(self.rng.gauss(150, 18))
                     data.update(bp_systolic=s, bp_diastolic=int(s * 0.62))
                 if condition == "diabetes":
                     data["glucose_mmol_l"] = round(self.rng.uniform(5.5, 14), 1)
                 self.add(p, "chronic", day, data, "doctor")
-                day += timedelta(days=gap + (self.rng.randrange(20, 60)
-                                             if self.rng.random() < 0.2 else 0))
-
+                day += timedelta(
+                    days=gap + (self.rng.randrange(20, 60) if self.rng.random() < 0.2 else 0)
+                )

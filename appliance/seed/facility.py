@@ -9,6 +9,7 @@ children, and a few deliberate near-duplicate registrations.
 
 from __future__ import annotations
 
+import bisect
 import json
 import random
 import uuid
@@ -27,20 +28,29 @@ FACILITY_CODE = "DEMO"
 FACILITY_NAME = "CSCom de démonstration"
 SEED_BOOT = "seed"
 # (lowest age, highest age, share of the population)
-AGE_BANDS = ((0, 4, 0.175), (5, 14, 0.295), (15, 24, 0.19), (25, 49, 0.25), (50, 64, 0.06),
-             (65, 90, 0.03))
+AGE_BANDS = (
+    (0, 4, 0.175),
+    (5, 14, 0.295),
+    (15, 24, 0.19),
+    (25, 49, 0.25),
+    (50, 64, 0.06),
+    (65, 90, 0.03),
+)
 STAFF = (  # username, role, display name
-    ("admin.keita", "admin", "Mariam Keïta"), ("dr.traore", "doctor", "Dr Moussa Traoré"),
-    ("sf.coulibaly", "midwife", "Awa Coulibaly"), ("inf.diarra", "nurse", "Seydou Diarra"),
-    ("mat.dembele", "matron", "Fatoumata Dembélé"), ("asc.sangare", "health_worker",
-                                                      "Bakary Sangaré"),
+    ("admin.keita", "admin", "Mariam Keïta"),
+    ("dr.traore", "doctor", "Dr Moussa Traoré"),
+    ("sf.coulibaly", "midwife", "Awa Coulibaly"),
+    ("inf.diarra", "nurse", "Seydou Diarra"),
+    ("mat.dembele", "matron", "Fatoumata Dembélé"),
+    ("asc.sangare", "health_worker", "Bakary Sangaré"),
     ("tech.maiga", "technician", "Ibrahim Maïga"),
 )
 
 
 def _names() -> dict[str, Any]:
-    return json.loads(resources.files("appliance.seed").joinpath("data/names.json").read_text(
-        encoding="utf-8"))
+    return json.loads(
+        resources.files("appliance.seed").joinpath("data/names.json").read_text(encoding="utf-8")
+    )
 
 
 class _Gen:
@@ -63,12 +73,14 @@ class _Gen:
 
     def moment(self, day: date) -> datetime:
         return datetime(day.year, day.month, day.day, 8, tzinfo=UTC) + timedelta(
-            minutes=self.rng.randrange(9 * 60))
+            minutes=self.rng.randrange(9 * 60)
+        )
 
     def phone(self) -> str:
         prefix = self.rng.choice(self.names["phone_prefixes"])["prefix"]
-        return "+223" + prefix + "".join(str(self.rng.randrange(10))
-                                         for _ in range(8 - len(prefix)))
+        return (
+            "+223" + prefix + "".join(str(self.rng.randrange(10)) for _ in range(8 - len(prefix)))
+        )
 
     def given(self, sex: str) -> str:
         first = self.rng.choice(self.names["given_names"][sex])
@@ -82,8 +94,15 @@ class _Gen:
         return a + timedelta(days=self.rng.randrange(max(1, (b - a).days + 1)))
 
 
-def seed_facility(database: Path, *, patients: int, seed: int, years: int = 3,
-                  logins_dir: Path, today: date | None = None) -> dict[str, Any]:
+def seed_facility(
+    database: Path,
+    *,
+    patients: int,
+    seed: int,
+    years: int = 3,
+    logins_dir: Path,
+    today: date | None = None,
+) -> dict[str, Any]:
     """Create a synthetic facility in an empty database; refuse to touch one with patients."""
     today = today or datetime.now(UTC).date()
     with Store(database, create=True) as store:
@@ -104,11 +123,18 @@ def seed_facility(database: Path, *, patients: int, seed: int, years: int = 3,
         logins_dir.mkdir(parents=True, exist_ok=True)
         logins_file = logins_dir / "demo-logins.txt"
         logins_file.write_text("\n".join(logins) + "\n", encoding="utf-8")
-        return {"facility_code": code, "facility_name": store.get_setting("facility_name"),
-                "patients": store.patients.count(), "encounters": store.encounters.count(),
-                "encounters_by_type": dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
-                "near_duplicates": near_dups, "logins_file": str(logins_file),
-                "logins": logins, "seed": seed, "today": today.isoformat()}
+        return {
+            "facility_code": code,
+            "facility_name": store.get_setting("facility_name"),
+            "patients": store.patients.count(),
+            "encounters": store.encounters.count(),
+            "encounters_by_type": dict(sorted(by_type.items(), key=lambda kv: -kv[1])),
+            "near_duplicates": near_dups,
+            "logins_file": str(logins_file),
+            "logins": logins,
+            "seed": seed,
+            "today": today.isoformat(),
+        }
 
 
 def _staff(ctx: Context, gen: _Gen) -> tuple[dict[str, str], list[str]]:
@@ -117,8 +143,15 @@ def _staff(ctx: Context, gen: _Gen) -> tuple[dict[str, str], list[str]]:
         pin = "".join(str(gen.rng.randrange(10)) for _ in range(6))
         while len(set(pin)) < 3:
             pin = "".join(str(gen.rng.randrange(10)) for _ in range(6))
-        row = auth.add_staff(ctx, admin, username=username, display_name=name, role=role,
-                             pin=pin, password=f"demo-{pin}")
+        row = auth.add_staff(
+            ctx,
+            admin,
+            username=username,
+            display_name=name,
+            role=role,
+            pin=pin,
+            password=f"demo-{pin}",
+        )
         if admin is None:
             admin = auth.login(ctx, username, pin=pin)
         ids[role] = row["id"]
@@ -126,23 +159,42 @@ def _staff(ctx: Context, gen: _Gen) -> tuple[dict[str, str], list[str]]:
     return ids, logins
 
 
-def _person(gen: _Gen, seq: int, code: str, sex: str, birth: date, village: str,
-            registered_by: str, **extra: Any) -> dict[str, Any]:
+def _person(
+    gen: _Gen,
+    seq: int,
+    code: str,
+    sex: str,
+    birth: date,
+    village: str,
+    registered_by: str,
+    **extra: Any,
+) -> dict[str, Any]:
     registered = max(birth, gen.start) + timedelta(days=gen.rng.randrange(30))
     registered = min(registered, gen.today)
     at = gen.moment(registered)
-    row = {"id": gen.uid(at), "sequence": seq, "health_number": health_number(code, seq),
-           "family_name": extra.pop("family_name", None) or gen.rng.choice(gen.families),
-           "given_names": gen.given(sex), "sex": sex, "birth_date": birth.isoformat(),
-           "birth_date_estimated": 0, "village": village, "phone": None, "mother_id": None,
-           "registered_by": registered_by,
-           "registered_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "merged_into": None}
+    row = {
+        "id": gen.uid(at),
+        "sequence": seq,
+        "health_number": health_number(code, seq),
+        "family_name": extra.pop("family_name", None) or gen.rng.choice(gen.families),
+        "given_names": gen.given(sex),
+        "sex": sex,
+        "birth_date": birth.isoformat(),
+        "birth_date_estimated": 0,
+        "village": village,
+        "phone": None,
+        "mother_id": None,
+        "registered_by": registered_by,
+        "registered_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "merged_into": None,
+    }
     row.update(extra)
     return row
 
 
-def _people(gen: _Gen, n: int, code: str,
-            staff: dict[str, str]) -> tuple[list[dict[str, Any]], int]:
+def _people(
+    gen: _Gen, n: int, code: str, staff: dict[str, str]
+) -> tuple[list[dict[str, Any]], int]:
     rng, people = gen.rng, []
     n_dups = max(3, n // 200) if n >= 50 else 0
     n_real = n - n_dups
@@ -151,7 +203,7 @@ def _people(gen: _Gen, n: int, code: str,
         ages += [rng.randint(lo, hi) for _ in range(round(share * n_real))]
     ages = (ages + [rng.randint(15, 49) for _ in range(n_real)])[:n_real]
     adults_first = sorted(ages, reverse=True)
-    mothers_by_village: dict[str, list[dict[str, Any]]] = {}
+    mothers_by_village: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
     registrar = staff["health_worker"]
     for age in adults_first:
         seq = len(people) + 1
@@ -164,16 +216,21 @@ def _people(gen: _Gen, n: int, code: str,
             if rng.random() < 0.55:
                 extra["phone"] = gen.phone()
         else:
-            mothers = [m for m in mothers_by_village.get(village, [])
-                       if 15 <= (birth - date.fromisoformat(m["birth_date"])).days / 365 <= 45]
-            if mothers:
-                mother = rng.choice(mothers[-40:])
+            # a woman of the same village who was 15 to 45 when the child was born
+            births, mothers = mothers_by_village.get(village, ([], []))
+            lo = bisect.bisect_left(births, (birth - timedelta(days=45 * 365)).toordinal())
+            hi = bisect.bisect_right(births, (birth - timedelta(days=15 * 365)).toordinal())
+            if hi > lo:
+                mother = mothers[rng.randrange(lo, hi)]
                 extra["mother_id"] = mother["id"]
                 extra["phone"] = mother["phone"]
         person = _person(gen, seq, code, sex, birth, village, registrar, **extra)
         people.append(person)
         if sex == "F" and 15 <= age <= 49:
-            mothers_by_village.setdefault(village, []).append(person)
+            births, mothers = mothers_by_village.setdefault(village, ([], []))
+            at = bisect.bisect(births, birth.toordinal())
+            births.insert(at, birth.toordinal())
+            mothers.insert(at, person)
     # Near-duplicates: the same person registered again, another spelling, an estimated age.
     groups = gen.names["spelling_variants"]
     originals = [p for p in people if p["birth_date_estimated"] == 0 and p["sex"] == "F"]
@@ -182,18 +239,27 @@ def _people(gen: _Gen, n: int, code: str,
         original = rng.choice(originals)
         original["family_name"] = group[0]
         birth = date.fromisoformat(original["birth_date"])
-        copy = _person(gen, len(people) + 1, code, original["sex"],
-                       birth.replace(month=1, day=1) if birth.month != 2 else birth,
-                       original["village"], registrar, family_name=group[1 % len(group)],
-                       given_names=original["given_names"], birth_date_estimated=1,
-                       phone=original["phone"])
+        copy = _person(
+            gen,
+            len(people) + 1,
+            code,
+            original["sex"],
+            birth.replace(month=1, day=1) if birth.month != 2 else birth,
+            original["village"],
+            registrar,
+            family_name=group[1 % len(group)],
+            given_names=original["given_names"],
+            birth_date_estimated=1,
+            phone=original["phone"],
+        )
         copy["given_names"] = original["given_names"]
         people.append(copy)
     return people, n_dups
 
 
-def _encounters(store: Store, gen: _Gen, people: list[dict[str, Any]],
-                staff: dict[str, str]) -> dict[str, int]:
+def _encounters(
+    store: Store, gen: _Gen, people: list[dict[str, Any]], staff: dict[str, str]
+) -> dict[str, int]:
     by_type: dict[str, int] = {}
     batch: list[dict[str, Any]] = []
 
@@ -201,12 +267,23 @@ def _encounters(store: Store, gen: _Gen, people: list[dict[str, Any]],
         if day > gen.today or day < date.fromisoformat(person["birth_date"]):
             return
         at = gen.moment(day)
-        batch.append({"id": gen.uid(at), "patient_id": person["id"],
-                      "origin_patient_id": person["id"], "type": kind,
-                      "care_date": day.isoformat(), "data": {"care_date": day.isoformat(), **data},
-                      "supersedes": None, "correction_reason": None, "voided": False,
-                      "staff_id": staff[role], "recorded_at": at.strftime(
-                          "%Y-%m-%dT%H:%M:%S.%fZ"), "clock_trusted": True, "boot_id": SEED_BOOT})
+        batch.append(
+            {
+                "id": gen.uid(at),
+                "patient_id": person["id"],
+                "origin_patient_id": person["id"],
+                "type": kind,
+                "care_date": day.isoformat(),
+                "data": {"care_date": day.isoformat(), **data},
+                "supersedes": None,
+                "correction_reason": None,
+                "voided": False,
+                "staff_id": staff[role],
+                "recorded_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "clock_trusted": True,
+                "boot_id": SEED_BOOT,
+            }
+        )
         by_type[kind] = by_type.get(kind, 0) + 1
         if len(batch) >= 20_000:
             store.encounters.insert_many(batch)
@@ -217,4 +294,3 @@ def _encounters(store: Store, gen: _Gen, people: list[dict[str, Any]],
         plan.for_person(person)
     store.encounters.insert_many(batch)
     return by_type
-

@@ -25,6 +25,10 @@ def confirm_clock(ctx: Context, actor: Actor, true_time: datetime | None = None)
     before = ctx.now()
     when = true_time or before.now
     reading = ctx.clock.mark_trusted("staff", when, staff_id=actor.id)
-    ctx.audit(actor, "clock.confirm", detail={"machine": before.machine_iso(),
-                                              "confirmed": reading.iso()}, reading=reading)
+    ctx.audit(
+        actor,
+        "clock.confirm",
+        detail={"machine": before.machine_iso(), "confirmed": reading.iso()},
+        reading=reading,
+    )
     return reading

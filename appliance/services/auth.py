@@ -46,8 +46,16 @@ def lock_duration(failures: int) -> timedelta | None:
     return min(FIRST_LOCK * 2 ** (failures - FREE_ATTEMPTS), LONGEST_LOCK)
 
 
-def add_staff(ctx: Context, actor: Actor | None, *, username: str, display_name: str, role: str,
-              pin: str | None = None, password: str | None = None) -> dict[str, Any]:
+def add_staff(
+    ctx: Context,
+    actor: Actor | None,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    pin: str | None = None,
+    password: str | None = None,
+) -> dict[str, Any]:
     """Create an account. The very first account (an admin) needs no actor; after that only an
     admin may add staff."""
     if ctx.store.staff.count() == 0:
@@ -84,8 +92,9 @@ def add_staff(ctx: Context, actor: Actor | None, *, username: str, display_name:
     return ctx.store.staff.get(row["id"])  # type: ignore[return-value]
 
 
-def login(ctx: Context, username: str, *, pin: str | None = None,
-          password: str | None = None) -> Actor:
+def login(
+    ctx: Context, username: str, *, pin: str | None = None, password: str | None = None
+) -> Actor:
     """Check a PIN or a password. Every failure counts towards the lockout; the reply never
     says whether the username exists."""
     reading = ctx.now()
@@ -95,8 +104,10 @@ def login(ctx: Context, username: str, *, pin: str | None = None,
         raise LoginFailed("wrong username or secret")
     if row["locked_until"] and from_iso(row["locked_until"]) > reading.now:
         ctx.audit(None, "login.locked", detail={"username": row["username"]}, reading=reading)
-        raise AccountLocked(f"{row['username']} is locked until {row['locked_until']} "
-                            "after too many wrong attempts (an admin can unlock)")
+        raise AccountLocked(
+            f"{row['username']} is locked until {row['locked_until']} "
+            "after too many wrong attempts (an admin can unlock)"
+        )
     stored = row["pin_hash"] if pin is not None else row["password_hash"]
     secret = pin if pin is not None else password
     ok = False
@@ -109,10 +120,16 @@ def login(ctx: Context, username: str, *, pin: str | None = None,
         failures = row["failed_attempts"] + 1
         lock = lock_duration(failures)
         ctx.store.staff.set_login_state(
-            row["id"], failed_attempts=failures,
-            locked_until=to_iso(reading.now + lock) if lock else None)
-        ctx.audit(None, "login.failed", detail={"username": row["username"],
-                                                "failures": failures}, reading=reading)
+            row["id"],
+            failed_attempts=failures,
+            locked_until=to_iso(reading.now + lock) if lock else None,
+        )
+        ctx.audit(
+            None,
+            "login.failed",
+            detail={"username": row["username"], "failures": failures},
+            reading=reading,
+        )
         raise LoginFailed("wrong username or secret")
     if row["failed_attempts"] or row["locked_until"]:
         ctx.store.staff.set_login_state(row["id"], failed_attempts=0, locked_until=None)

@@ -49,18 +49,27 @@ class Context:
         if not allowed(actor.role, permission):
             raise PermissionDenied(f"{actor.username} ({actor.role}) may not {permission}")
 
-    def audit(self, actor: Actor | None, action: str, *, patient_id: str | None = None,
-              encounter_id: str | None = None, detail: Any = None,
-              reading: ClockReading | None = None) -> None:
+    def audit(
+        self,
+        actor: Actor | None,
+        action: str,
+        *,
+        patient_id: str | None = None,
+        encounter_id: str | None = None,
+        detail: Any = None,
+        reading: ClockReading | None = None,
+    ) -> None:
         reading = reading or self.now()
-        self.store.audit.append({
-            "at": reading.iso(),
-            "clock_trusted": reading.trusted,
-            "staff_id": actor.id if actor else None,
-            "username": actor.username if actor else None,
-            "role": actor.role if actor else None,
-            "action": action,
-            "patient_id": patient_id,
-            "encounter_id": encounter_id,
-            "detail": detail,
-        })
+        self.store.audit.append(
+            {
+                "at": reading.iso(),
+                "clock_trusted": reading.trusted,
+                "staff_id": actor.id if actor else None,
+                "username": actor.username if actor else None,
+                "role": actor.role if actor else None,
+                "action": action,
+                "patient_id": patient_id,
+                "encounter_id": encounter_id,
+                "detail": detail,
+            }
+        )

@@ -13,15 +13,26 @@ from appliance.services.errors import Conflict, NotFound
 from appliance.services.patients import resolve
 
 
-def _check(ctx: Context, kind: str, data: dict[str, Any], patient: dict[str, Any],
-           today: date) -> dict[str, Any]:
+def _check(
+    ctx: Context, kind: str, data: dict[str, Any], patient: dict[str, Any], today: date
+) -> dict[str, Any]:
     model = validate(kind, data, today=today, birth_date=date.fromisoformat(patient["birth_date"]))
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def _row(ctx: Context, actor: Actor, *, patient_id: str, kind: str, data: dict[str, Any],
-         reading: Any, supersedes: str | None = None, reason: str | None = None,
-         voided: bool = False, origin: str | None = None) -> dict[str, Any]:
+def _row(
+    ctx: Context,
+    actor: Actor,
+    *,
+    patient_id: str,
+    kind: str,
+    data: dict[str, Any],
+    reading: Any,
+    supersedes: str | None = None,
+    reason: str | None = None,
+    voided: bool = False,
+    origin: str | None = None,
+) -> dict[str, Any]:
     return {
         "id": uuid7(),
         "patient_id": patient_id,
@@ -39,8 +50,9 @@ def _row(ctx: Context, actor: Actor, *, patient_id: str, kind: str, data: dict[s
     }
 
 
-def add(ctx: Context, actor: Actor, patient_ref: str, kind: str,
-        data: dict[str, Any]) -> dict[str, Any]:
+def add(
+    ctx: Context, actor: Actor, patient_ref: str, kind: str, data: dict[str, Any]
+) -> dict[str, Any]:
     """Record one encounter for a patient after checking its data."""
     if kind not in MODELS:
         raise ValueError(f"unknown encounter type {kind!r}; expected one of {', '.join(MODELS)}")
@@ -48,13 +60,21 @@ def add(ctx: Context, actor: Actor, patient_ref: str, kind: str,
     reading = ctx.now()
     patient = resolve(ctx, patient_ref)
     if patient["merged_into"]:
-        raise Conflict(f"{patient['health_number']} was merged into {patient['merged_into']}: "
-                       "record care on the kept record")
+        raise Conflict(
+            f"{patient['health_number']} was merged into {patient['merged_into']}: "
+            "record care on the kept record"
+        )
     clean = _check(ctx, kind, data, patient, reading.today)
     row = _row(ctx, actor, patient_id=patient["id"], kind=kind, data=clean, reading=reading)
     ctx.store.encounters.insert(row)
-    ctx.audit(actor, "encounter.add", patient_id=patient["id"], encounter_id=row["id"],
-              detail={"type": kind}, reading=reading)
+    ctx.audit(
+        actor,
+        "encounter.add",
+        patient_id=patient["id"],
+        encounter_id=row["id"],
+        detail={"type": kind},
+        reading=reading,
+    )
     return ctx.store.encounters.get(row["id"])  # type: ignore[return-value]
 
 
@@ -64,15 +84,17 @@ def _latest(ctx: Context, encounter_id: str) -> dict[str, Any]:
         raise NotFound(f"no encounter {encounter_id}")
     newer = ctx.store.encounters.superseded_by(encounter_id)
     if newer:
-        raise Conflict(f"encounter {encounter_id} was already corrected by {newer}: "
-                       "correct the latest version")
+        raise Conflict(
+            f"encounter {encounter_id} was already corrected by {newer}: correct the latest version"
+        )
     if old["voided"]:
         raise Conflict(f"encounter {encounter_id} is voided")
     return old
 
 
-def correct(ctx: Context, actor: Actor, encounter_id: str, data: dict[str, Any], *,
-            reason: str) -> dict[str, Any]:
+def correct(
+    ctx: Context, actor: Actor, encounter_id: str, data: dict[str, Any], *, reason: str
+) -> dict[str, Any]:
     """Write a new version that supersedes `encounter_id`; the old one stays, readable."""
     old = _latest(ctx, encounter_id)
     ctx.require(actor, write(old["type"]))
@@ -81,12 +103,26 @@ def correct(ctx: Context, actor: Actor, encounter_id: str, data: dict[str, Any],
     reading = ctx.now()
     patient = resolve(ctx, old["patient_id"])
     clean = _check(ctx, old["type"], data, patient, reading.today)
-    row = _row(ctx, actor, patient_id=old["patient_id"], kind=old["type"], data=clean,
-               reading=reading, supersedes=old["id"], reason=reason.strip(),
-               origin=old["origin_patient_id"])
+    row = _row(
+        ctx,
+        actor,
+        patient_id=old["patient_id"],
+        kind=old["type"],
+        data=clean,
+        reading=reading,
+        supersedes=old["id"],
+        reason=reason.strip(),
+        origin=old["origin_patient_id"],
+    )
     ctx.store.encounters.insert(row)
-    ctx.audit(actor, "encounter.correct", patient_id=old["patient_id"], encounter_id=row["id"],
-              detail={"supersedes": old["id"], "reason": reason.strip()}, reading=reading)
+    ctx.audit(
+        actor,
+        "encounter.correct",
+        patient_id=old["patient_id"],
+        encounter_id=row["id"],
+        detail={"supersedes": old["id"], "reason": reason.strip()},
+        reading=reading,
+    )
     return ctx.store.encounters.get(row["id"])  # type: ignore[return-value]
 
 
@@ -97,12 +133,27 @@ def void(ctx: Context, actor: Actor, encounter_id: str, *, reason: str) -> dict[
     if len((reason or "").strip()) < 3:
         raise ValueError("say why the encounter is voided (reason)")
     reading = ctx.now()
-    row = _row(ctx, actor, patient_id=old["patient_id"], kind=old["type"], data=old["data"],
-               reading=reading, supersedes=old["id"], reason=reason.strip(), voided=True,
-               origin=old["origin_patient_id"])
+    row = _row(
+        ctx,
+        actor,
+        patient_id=old["patient_id"],
+        kind=old["type"],
+        data=old["data"],
+        reading=reading,
+        supersedes=old["id"],
+        reason=reason.strip(),
+        voided=True,
+        origin=old["origin_patient_id"],
+    )
     ctx.store.encounters.insert(row)
-    ctx.audit(actor, "encounter.void", patient_id=old["patient_id"], encounter_id=row["id"],
-              detail={"supersedes": old["id"], "reason": reason.strip()}, reading=reading)
+    ctx.audit(
+        actor,
+        "encounter.void",
+        patient_id=old["patient_id"],
+        encounter_id=row["id"],
+        detail={"supersedes": old["id"], "reason": reason.strip()},
+        reading=reading,
+    )
     return ctx.store.encounters.get(row["id"])  # type: ignore[return-value]
 
 
@@ -112,6 +163,7 @@ def history(ctx: Context, actor: Actor, encounter_id: str) -> list[dict[str, Any
     versions = ctx.store.encounters.chain(encounter_id)
     if not versions:
         raise NotFound(f"no encounter {encounter_id}")
-    ctx.audit(actor, "encounter.history", patient_id=versions[-1]["patient_id"],
-              encounter_id=encounter_id)
+    ctx.audit(
+        actor, "encounter.history", patient_id=versions[-1]["patient_id"], encounter_id=encounter_id
+    )
     return versions

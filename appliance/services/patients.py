@@ -31,8 +31,7 @@ def _tier_queries(words: list[str]) -> list[str]:
     exact = " AND ".join(f"search_names:{_fts_word(w)}" for w in words)
     prefix = " AND ".join(f"search_names:{_fts_word(w)}*" for w in words)
     sounds = " AND ".join(
-        f"(search_names:{_fts_word(w)}* OR search_keys:{_fts_word(name_key(w))}*)"
-        for w in words
+        f"(search_names:{_fts_word(w)}* OR search_keys:{_fts_word(name_key(w))}*)" for w in words
     )
     return [exact, prefix, sounds]
 
@@ -41,9 +40,17 @@ def _with_score(rows: list[dict[str, Any]], score: float) -> list[dict[str, Any]
     return [{**r, "score": score} for r in rows]
 
 
-def search(ctx: Context, actor: Actor, query: str, *, sex: str | None = None,
-           age_min: int | None = None, age_max: int | None = None,
-           village: str | None = None, limit: int = 20) -> list[dict[str, Any]]:
+def search(
+    ctx: Context,
+    actor: Actor,
+    query: str,
+    *,
+    sex: str | None = None,
+    age_min: int | None = None,
+    age_max: int | None = None,
+    village: str | None = None,
+    limit: int = 20,
+) -> list[dict[str, Any]]:
     """Find patients by health number, phone number or name (accents, case and the usual
     spelling variants ignored; the last word may be unfinished). Best matches first."""
     ctx.require(actor, READ_PATIENT)
@@ -70,10 +77,15 @@ def search(ctx: Context, actor: Actor, query: str, *, sex: str | None = None,
         try:
             phone = normalise_phone(query)
         except Exception:
-            raise ValueError(f"{query!r} is neither a name, a health number nor a phone number") \
-                from None
-        results = _with_score(ctx.store.query(
-            "SELECT id FROM patients WHERE phone = ? AND merged_into IS NULL", (phone,)), 0.9)
+            raise ValueError(
+                f"{query!r} is neither a name, a health number nor a phone number"
+            ) from None
+        results = _with_score(
+            ctx.store.query(
+                "SELECT id FROM patients WHERE phone = ? AND merged_into IS NULL", (phone,)
+            ),
+            0.9,
+        )
         results = [{**ctx.store.patients.get(r["id"]), "score": r["score"]} for r in results]
     else:
         words = [w for w in fold(query).split() if w]
@@ -82,13 +94,19 @@ def search(ctx: Context, actor: Actor, query: str, *, sex: str | None = None,
             if len(results) >= limit:
                 break
             rows = ctx.store.patients.match(
-                fts, sex=sex.upper() if sex else None, born_after=born_after,
-                born_before=born_before, village=village, exclude=seen,
-                limit=limit - len(results))
+                fts,
+                sex=sex.upper() if sex else None,
+                born_after=born_after,
+                born_before=born_before,
+                village=village,
+                exclude=seen,
+                limit=limit - len(results),
+            )
             seen.update(r["id"] for r in rows)
             results += _with_score(rows, score)
-    ctx.audit(actor, "patient.search", detail={"query": query, "results": len(results)},
-              reading=reading)
+    ctx.audit(
+        actor, "patient.search", detail={"query": query, "results": len(results)}, reading=reading
+    )
     return results[:limit]
 
 
@@ -99,13 +117,15 @@ def find_duplicates(ctx: Context, fields: dict[str, Any]) -> list[dict[str, Any]
     given = {name_key(w) for w in fold(fields["given_names"]).split()}
     year = int(fields["birth_date"][:4])
     candidates = ctx.store.patients.similar(
-        family_key=keys["family_key"], born_from=f"{year - 1}-01-01", born_to=f"{year + 1}-12-31")
+        family_key=keys["family_key"], born_from=f"{year - 1}-01-01", born_to=f"{year + 1}-12-31"
+    )
     village = fold(fields.get("village") or "")
     found = []
     for c in candidates:
         c_given = {name_key(w) for w in fold(c["given_names"]).split()}
         same_place = (village and fold(c["village"] or "") == village) or (
-            fields.get("phone") and c["phone"] == fields["phone"])
+            fields.get("phone") and c["phone"] == fields["phone"]
+        )
         if given & c_given and same_place and c["sex"] == fields["sex"]:
             found.append(c)
     if fields.get("phone"):
@@ -116,14 +136,18 @@ def find_duplicates(ctx: Context, fields: dict[str, Any]) -> list[dict[str, Any]
         ):
             if row["id"] not in {f["id"] for f in found}:
                 c = ctx.store.patients.get(row["id"])
-                if c and c["sex"] == fields["sex"] and given & {
-                        name_key(w) for w in fold(c["given_names"]).split()}:
+                if (
+                    c
+                    and c["sex"] == fields["sex"]
+                    and given & {name_key(w) for w in fold(c["given_names"]).split()}
+                ):
                     found.append(c)
     return found
 
 
-def register(ctx: Context, actor: Actor, data: dict[str, Any], *,
-             accept_duplicates: bool = False) -> dict[str, Any]:
+def register(
+    ctx: Context, actor: Actor, data: dict[str, Any], *, accept_duplicates: bool = False
+) -> dict[str, Any]:
     """Register a patient. Raises PossibleDuplicates (with the candidates) unless a person
     has looked at them and chose to register anyway."""
     ctx.require(actor, REGISTER_PATIENT)
@@ -140,10 +164,15 @@ def register(ctx: Context, actor: Actor, data: dict[str, Any], *,
         if candidates:
             raise PossibleDuplicates(candidates)
     row = ctx.store.patients.insert(
-        fields, registered_by=actor.id, registered_at=reading.iso(),
-        facility_code=ctx.facility_code)
-    ctx.audit(actor, "patient.register", patient_id=row["id"],
-              detail={"duplicates_accepted": accept_duplicates}, reading=reading)
+        fields, registered_by=actor.id, registered_at=reading.iso(), facility_code=ctx.facility_code
+    )
+    ctx.audit(
+        actor,
+        "patient.register",
+        patient_id=row["id"],
+        detail={"duplicates_accepted": accept_duplicates},
+        reading=reading,
+    )
     return row
 
 
@@ -180,16 +209,27 @@ def record(ctx: Context, actor: Actor, patient_ref: str) -> dict[str, Any]:
     out = {
         **patient,
         "age_days": (reading.today - date.fromisoformat(patient["birth_date"])).days,
-        "mother": mother and {k: mother[k] for k in ("id", "health_number", "family_name",
-                                                    "given_names", "phone")},
-        "children": [{k: c[k] for k in ("id", "health_number", "given_names", "birth_date",
-                                        "sex")} for c in ctx.store.patients.children(pid)],
-        "merged_from": [r["merged_id"] for r in ctx.store.query(
-            "SELECT merged_id FROM merges WHERE kept_id = ? ORDER BY at", (pid,))],
+        "mother": mother
+        and {k: mother[k] for k in ("id", "health_number", "family_name", "given_names", "phone")},
+        "children": [
+            {k: c[k] for k in ("id", "health_number", "given_names", "birth_date", "sex")}
+            for c in ctx.store.patients.children(pid)
+        ],
+        "merged_from": [
+            r["merged_id"]
+            for r in ctx.store.query(
+                "SELECT merged_id FROM merges WHERE kept_id = ? ORDER BY at", (pid,)
+            )
+        ],
         "encounters": encounters,
     }
-    ctx.audit(actor, "patient.view", patient_id=pid, detail={"encounters": len(encounters)},
-              reading=reading)
+    ctx.audit(
+        actor,
+        "patient.view",
+        patient_id=pid,
+        detail={"encounters": len(encounters)},
+        reading=reading,
+    )
     return out
 
 
@@ -198,8 +238,19 @@ def update(ctx: Context, actor: Actor, patient_id: str, changes: dict[str, Any])
     ctx.require(actor, EDIT_PATIENT)
     reading = ctx.now()
     current = resolve(ctx, patient_id)
-    keep = {k: current[k] for k in ("family_name", "given_names", "sex", "birth_date",
-                                    "birth_date_estimated", "village", "phone", "mother_id")}
+    keep = {
+        k: current[k]
+        for k in (
+            "family_name",
+            "given_names",
+            "sex",
+            "birth_date",
+            "birth_date_estimated",
+            "village",
+            "phone",
+            "mother_id",
+        )
+    }
     merged = {**keep, **changes}
     if "age_years" in changes or "age_months" in changes:
         merged.pop("birth_date", None)
@@ -207,13 +258,17 @@ def update(ctx: Context, actor: Actor, patient_id: str, changes: dict[str, Any])
     changed = {k: v for k, v in fields.items() if current.get(k) != v}
     if changed:
         ctx.store.patients.update(current["id"], changed)
-    ctx.audit(actor, "patient.update", patient_id=current["id"],
-              detail={"fields": sorted(changed)}, reading=reading)
+    ctx.audit(
+        actor,
+        "patient.update",
+        patient_id=current["id"],
+        detail={"fields": sorted(changed)},
+        reading=reading,
+    )
     return ctx.store.patients.get(current["id"])  # type: ignore[return-value]
 
 
-def merge(ctx: Context, actor: Actor, *, keep: str, merge_from: str,
-          reason: str) -> dict[str, Any]:
+def merge(ctx: Context, actor: Actor, *, keep: str, merge_from: str, reason: str) -> dict[str, Any]:
     """Merge a duplicate into the record kept: every encounter moves, nothing is deleted."""
     ctx.require(actor, MERGE_PATIENTS)
     reading = ctx.now()
@@ -225,11 +280,19 @@ def merge(ctx: Context, actor: Actor, *, keep: str, merge_from: str,
             raise Conflict(f"{p['health_number']} was already merged into {p['merged_into']}")
     if len((reason or "").strip()) < 3:
         raise ValueError("say why the two records are the same person (reason)")
-    moved = ctx.store.patients.merge(kept_id=kept["id"], merged_id=other["id"],
-                                     staff_id=actor.id, at=reading.iso(), reason=reason.strip())
-    detail = {"kept": kept["id"], "merged": other["id"], "encounters_moved": moved,
-              "reason": reason.strip()}
+    moved = ctx.store.patients.merge(
+        kept_id=kept["id"],
+        merged_id=other["id"],
+        staff_id=actor.id,
+        at=reading.iso(),
+        reason=reason.strip(),
+    )
+    detail = {
+        "kept": kept["id"],
+        "merged": other["id"],
+        "encounters_moved": moved,
+        "reason": reason.strip(),
+    }
     ctx.audit(actor, "patient.merge", patient_id=kept["id"], detail=detail, reading=reading)
-    ctx.audit(actor, "patient.merged_into", patient_id=other["id"], detail=detail,
-              reading=reading)
+    ctx.audit(actor, "patient.merged_into", patient_id=other["id"], detail=detail, reading=reading)
     return {"kept": kept["id"], "merged": other["id"], "encounters_moved": moved}

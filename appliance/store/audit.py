@@ -8,8 +8,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from appliance.store.db import Store
 
-_COLUMNS = ("at", "clock_trusted", "staff_id", "username", "role", "action", "patient_id",
-            "encounter_id", "detail")
+_COLUMNS = (
+    "at",
+    "clock_trusted",
+    "staff_id",
+    "username",
+    "role",
+    "action",
+    "patient_id",
+    "encounter_id",
+    "detail",
+)
 
 
 class AuditRepo:
@@ -22,7 +31,8 @@ class AuditRepo:
             row["detail"] = json.dumps(row["detail"], ensure_ascii=False, sort_keys=True)
         with self.store.transaction() as conn:
             conn.execute(
-                f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                f"INSERT INTO audit ({', '.join(_COLUMNS)})"
+                f" VALUES ({', '.join('?' * len(_COLUMNS))})",
                 tuple(row.get(c) for c in _COLUMNS),
             )
 

@@ -56,8 +56,10 @@ def verify(path: str | Path) -> dict[str, Any]:
         try:
             integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
             version = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
-            counts = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                      for t in ("staff", "patients", "encounters", "audit")}
+            counts = {
+                t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("staff", "patients", "encounters", "audit")
+            }
         finally:
             conn.close()
     except sqlite3.DatabaseError as e:
@@ -65,8 +67,14 @@ def verify(path: str | Path) -> dict[str, Any]:
     problems = [] if integrity == ["ok"] else integrity
     if version is None or version > MIGRATIONS[-1][0]:
         problems.append(f"schema version {version} is not one this Keneya can read")
-    return {"file": str(path), "ok": not problems, "problems": problems,
-            "schema_version": version, "counts": counts, "bytes": path.stat().st_size}
+    return {
+        "file": str(path),
+        "ok": not problems,
+        "problems": problems,
+        "schema_version": version,
+        "counts": counts,
+        "bytes": path.stat().st_size,
+    }
 
 
 def create(store: Store, dest_dir: str | Path, *, moment: datetime | None = None) -> dict[str, Any]:
@@ -83,8 +91,9 @@ def create(store: Store, dest_dir: str | Path, *, moment: datetime | None = None
     return report
 
 
-def restore(backup_file: str | Path, database: str | Path, *,
-            moment: datetime | None = None) -> dict[str, Any]:
+def restore(
+    backup_file: str | Path, database: str | Path, *, moment: datetime | None = None
+) -> dict[str, Any]:
     """Replace `database` with a verified backup; the replaced file is kept beside it."""
     report = verify(backup_file)
     if not report["ok"]:
@@ -106,6 +115,11 @@ def restore(backup_file: str | Path, database: str | Path, *,
     with Store(database) as restored:  # brings an older backup up to today's schema
         problems = restored.integrity_check()
         counts = restored.counts()
-    return {"restored_from": str(backup_file), "database": str(database),
-            "replaced_kept_at": str(aside) if aside else None, "ok": not problems,
-            "problems": problems, "counts": counts}
+    return {
+        "restored_from": str(backup_file),
+        "database": str(database),
+        "replaced_kept_at": str(aside) if aside else None,
+        "ok": not problems,
+        "problems": problems,
+        "counts": counts,
+    }

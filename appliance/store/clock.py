@@ -12,8 +12,16 @@ class ClockRepo:
     def __init__(self, store: Store):
         self.store = store
 
-    def add(self, *, boot_id: str, source: str, machine_time: str, true_time: str,
-            offset_s: float, staff_id: str | None = None) -> None:
+    def add(
+        self,
+        *,
+        boot_id: str,
+        source: str,
+        machine_time: str,
+        true_time: str,
+        offset_s: float,
+        staff_id: str | None = None,
+    ) -> None:
         with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO clock_events (boot_id, source, machine_time, true_time, offset_s,"

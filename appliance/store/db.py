@@ -8,6 +8,7 @@ failing.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -81,10 +82,9 @@ class Store:
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:
         if self.conn is not None:
-            try:
+            # another process may hold the database; its own close will checkpoint
+            with contextlib.suppress(sqlite3.OperationalError):
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.OperationalError:
-                pass  # another process holds the database; its close will checkpoint
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
 

@@ -9,8 +9,19 @@ if TYPE_CHECKING:
     from appliance.store.db import Store
 
 COLUMNS = (
-    "id", "patient_id", "origin_patient_id", "type", "care_date", "data", "supersedes",
-    "correction_reason", "voided", "staff_id", "recorded_at", "clock_trusted", "boot_id",
+    "id",
+    "patient_id",
+    "origin_patient_id",
+    "type",
+    "care_date",
+    "data",
+    "supersedes",
+    "correction_reason",
+    "voided",
+    "staff_id",
+    "recorded_at",
+    "clock_trusted",
+    "boot_id",
 )
 _SELECT = f"SELECT {', '.join('e.' + c for c in COLUMNS)} FROM encounters e"
 # The current version of a chain is the one nothing supersedes.
@@ -56,8 +67,9 @@ class EncounterRepo:
         ).fetchone()
         return row[0] if row else None
 
-    def for_patient(self, patient_id: str, *, include_history: bool = False,
-                    include_voided: bool = False) -> list[dict[str, Any]]:
+    def for_patient(
+        self, patient_id: str, *, include_history: bool = False, include_voided: bool = False
+    ) -> list[dict[str, Any]]:
         """A patient's encounters, oldest care first. By default only current, non-voided
         versions — what a clinician and the reports should see."""
         where = ["e.patient_id = ?"]

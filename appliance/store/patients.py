@@ -37,8 +37,15 @@ class PatientRepo:
     def __init__(self, store: Store):
         self.store = store
 
-    def insert(self, fields: dict[str, Any], *, registered_by: str | None, registered_at: str,
-               facility_code: str, patient_id: str | None = None) -> dict[str, Any]:
+    def insert(
+        self,
+        fields: dict[str, Any],
+        *,
+        registered_by: str | None,
+        registered_at: str,
+        facility_code: str,
+        patient_id: str | None = None,
+    ) -> dict[str, Any]:
         """Register one patient; the sequence and health number are taken in the same
         transaction so two tablets can never get the same number."""
         with self.store.transaction() as conn:
@@ -78,24 +85,40 @@ class PatientRepo:
             )
 
     def get(self, patient_id: str) -> dict[str, Any] | None:
-        return _clean(self.store.query_one(
-            f"SELECT {PATIENT_COLUMNS} FROM patients WHERE id = ?", (patient_id,)
-        ))
+        return _clean(
+            self.store.query_one(
+                f"SELECT {PATIENT_COLUMNS} FROM patients WHERE id = ?", (patient_id,)
+            )
+        )
 
     def get_by_sequence(self, sequence: int) -> dict[str, Any] | None:
-        return _clean(self.store.query_one(
-            f"SELECT {PATIENT_COLUMNS} FROM patients WHERE sequence = ?", (sequence,)
-        ))
+        return _clean(
+            self.store.query_one(
+                f"SELECT {PATIENT_COLUMNS} FROM patients WHERE sequence = ?", (sequence,)
+            )
+        )
 
     def children(self, mother_id: str) -> list[dict[str, Any]]:
-        return [_clean(r) for r in self.store.query(
-            f"SELECT {PATIENT_COLUMNS} FROM patients WHERE mother_id = ? AND merged_into IS NULL"
-            " ORDER BY birth_date", (mother_id,)
-        )]
+        return [
+            _clean(r)
+            for r in self.store.query(
+                f"SELECT {PATIENT_COLUMNS} FROM patients"
+                " WHERE mother_id = ? AND merged_into IS NULL ORDER BY birth_date",
+                (mother_id,),
+            )
+        ]
 
-    def match(self, fts_query: str, *, sex: str | None = None, born_after: str | None = None,
-              born_before: str | None = None, village: str | None = None,
-              exclude: set[str] | None = None, limit: int = 20) -> list[dict[str, Any]]:
+    def match(
+        self,
+        fts_query: str,
+        *,
+        sex: str | None = None,
+        born_after: str | None = None,
+        born_before: str | None = None,
+        village: str | None = None,
+        exclude: set[str] | None = None,
+        limit: int = 20,
+    ) -> list[dict[str, Any]]:
         """Patients whose indexed names match an FTS5 query, filtered, best bm25 first."""
         where, params = ["patients_fts MATCH ?", "p.merged_into IS NULL"], [fts_query]
         if sex:
@@ -121,15 +144,26 @@ class PatientRepo:
 
     def similar(self, *, family_key: str, born_from: str, born_to: str) -> list[dict[str, Any]]:
         """Possible duplicates: same phonetic family name, birth date in a range."""
-        return [_clean(r) for r in self.store.query(
-            f"SELECT {PATIENT_COLUMNS} FROM patients"
-            " WHERE family_key = ? AND birth_date BETWEEN ? AND ? AND merged_into IS NULL",
-            (family_key, born_from, born_to),
-        )]
+        return [
+            _clean(r)
+            for r in self.store.query(
+                f"SELECT {PATIENT_COLUMNS} FROM patients"
+                " WHERE family_key = ? AND birth_date BETWEEN ? AND ? AND merged_into IS NULL",
+                (family_key, born_from, born_to),
+            )
+        ]
 
     def update(self, patient_id: str, fields: dict[str, Any]) -> None:
-        allowed = {"family_name", "given_names", "sex", "birth_date", "birth_date_estimated",
-                   "village", "phone", "mother_id"}
+        allowed = {
+            "family_name",
+            "given_names",
+            "sex",
+            "birth_date",
+            "birth_date_estimated",
+            "village",
+            "phone",
+            "mother_id",
+        }
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")
@@ -144,8 +178,7 @@ class PatientRepo:
                 (*fields.values(), patient_id),
             )
 
-    def merge(self, *, kept_id: str, merged_id: str, staff_id: str, at: str,
-              reason: str) -> int:
+    def merge(self, *, kept_id: str, merged_id: str, staff_id: str, at: str, reason: str) -> int:
         """Move every encounter (and child link) of `merged_id` to `kept_id`; keep the other
         record as merged-into. Returns the number of encounters moved."""
         with self.store.transaction() as conn:

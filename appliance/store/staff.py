@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from appliance.store.db import Store
 
-_PUBLIC = "id, username, display_name, role, active, created_at, created_by, failed_attempts, locked_until"
+_PUBLIC = (
+    "id, username, display_name, role, active, created_at, created_by, failed_attempts,"
+    " locked_until"
+)
 
 
 class StaffRepo:
@@ -34,16 +37,18 @@ class StaffRepo:
     def count(self) -> int:
         return self.store.conn.execute("SELECT COUNT(*) FROM staff").fetchone()[0]
 
-    def set_login_state(self, staff_id: str, *, failed_attempts: int,
-                        locked_until: str | None) -> None:
+    def set_login_state(
+        self, staff_id: str, *, failed_attempts: int, locked_until: str | None
+    ) -> None:
         with self.store.transaction() as conn:
             conn.execute(
                 "UPDATE staff SET failed_attempts = ?, locked_until = ? WHERE id = ?",
                 (failed_attempts, locked_until, staff_id),
             )
 
-    def set_secret(self, staff_id: str, *, pin_hash: str | None = None,
-                   password_hash: str | None = None) -> None:
+    def set_secret(
+        self, staff_id: str, *, pin_hash: str | None = None, password_hash: str | None = None
+    ) -> None:
         with self.store.transaction() as conn:
             if pin_hash is not None:
                 conn.execute("UPDATE staff SET pin_hash = ? WHERE id = ?", (pin_hash, staff_id))

@@ -28,6 +28,7 @@ class RunResult:
     events: Counter[EventKind] = field(default_factory=Counter)
     states: Counter[str] = field(default_factory=Counter)
     shutdowns_while_charging: int = 0
+    condition_samples: int = 0  # good samples on which some shutdown condition held
     decisions: tuple[Decision, ...] = ()
 
     @property
@@ -58,7 +59,7 @@ def simulate(
     events: Counter[EventKind] = Counter()
     states: Counter[str] = Counter()
     decisions: list[Decision] = []
-    samples = faults = while_charging = 0
+    samples = faults = while_charging = conditions = 0
     shutdown_at: float | None = None
     reason = ""
     with scenario.build() as rig, rig.open_sensor() as sensor:
@@ -75,7 +76,9 @@ def simulate(
             else:
                 est = estimator.update(t, r.bus_v, r.current_a)
                 runtime = None if math.isinf(est.runtime_min) else est.runtime_min
-                d = policy.feed(Sample(t, r.bus_v, r.current_a, est.soc, runtime))
+                sample = Sample(t, r.bus_v, r.current_a, est.soc, runtime)
+                conditions += bool(policy.reasons(sample))
+                d = policy.feed(sample)
                 if d.shutdown and r.current_a > th.charging_a:
                     while_charging += 1
             rig.model.advance_to(rig.clock.now)
@@ -99,5 +102,6 @@ def simulate(
         events=events,
         states=states,
         shutdowns_while_charging=while_charging,
+        condition_samples=conditions,
         decisions=tuple(decisions),
     )

@@ -19,8 +19,14 @@ def run(home: Path, *args: str, stdin: str = "", pin: str | None = None):
     env = {k: v for k, v in os.environ.items() if k not in ("KENEYA_HOME", "KENEYA_PIN")}
     if pin is not None:
         env["KENEYA_PIN"] = pin
-    return subprocess.run([KENEYA, "--home", str(home), *args], input=stdin,
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [KENEYA, "--home", str(home), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +51,15 @@ def search(home, logins, query, role="nurse"):
 
 
 def test_seed_wrote_one_login_per_role(logins):
-    assert set(logins) == {"admin", "doctor", "midwife", "nurse", "matron", "health_worker",
-                           "technician"}
+    assert set(logins) == {
+        "admin",
+        "doctor",
+        "midwife",
+        "nurse",
+        "matron",
+        "health_worker",
+        "technician",
+    }
     assert all(pin.isdigit() and 4 <= len(pin) <= 8 for _, pin in logins.values())
 
 
@@ -61,8 +74,15 @@ def test_search_json_contract(home, logins):
     rows = search(home, logins, "a")
     assert rows, "a one-letter prefix finds someone in 300 patients"
     for row in rows:
-        assert {"id", "health_number", "family_name", "given_names", "sex", "birth_date",
-                "score"} <= set(row)
+        assert {
+            "id",
+            "health_number",
+            "family_name",
+            "given_names",
+            "sex",
+            "birth_date",
+            "score",
+        } <= set(row)
 
 
 def test_show_json_has_all_encounters_and_is_audited(home, logins):
@@ -86,29 +106,84 @@ def test_pin_from_stdin(home, logins):
 
 def test_register_then_encounter_then_correct(home, logins):
     user, pin = logins["nurse"]
-    r = run(home, "patient", "register", "--family-name", "Dembélé", "--given-names", "Sali",
-            "--sex", "F", "--age-years", "24", "--village", "Kalaban", "--json", "--as", user,
-            pin=pin)
+    r = run(
+        home,
+        "patient",
+        "register",
+        "--family-name",
+        "Dembélé",
+        "--given-names",
+        "Sali",
+        "--sex",
+        "F",
+        "--age-years",
+        "24",
+        "--village",
+        "Kalaban",
+        "--json",
+        "--as",
+        user,
+        pin=pin,
+    )
     assert r.returncode == 0, r.stderr
     patient = json.loads(r.stdout)
     assert patient["birth_date_estimated"] is True
-    data = json.dumps({"care_date": "2026-01-05",
-                       "diagnoses": [{"code": "malaria_confirmed", "confirmed": True}]})
-    r = run(home, "encounter", "add", patient["health_number"], "--type", "consultation",
-            "--data", data, "--json", "--as", user, pin=pin)
+    data = json.dumps(
+        {"care_date": "2026-01-05", "diagnoses": [{"code": "malaria_confirmed", "confirmed": True}]}
+    )
+    r = run(
+        home,
+        "encounter",
+        "add",
+        patient["health_number"],
+        "--type",
+        "consultation",
+        "--data",
+        data,
+        "--json",
+        "--as",
+        user,
+        pin=pin,
+    )
     assert r.returncode == 0, r.stderr
     enc = json.loads(r.stdout)
-    r = run(home, "encounter", "correct", enc["id"], "--data", data, "--reason",
-            "typing error", "--json", "--as", user, pin=pin)
+    r = run(
+        home,
+        "encounter",
+        "correct",
+        enc["id"],
+        "--data",
+        data,
+        "--reason",
+        "typing error",
+        "--json",
+        "--as",
+        user,
+        pin=pin,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["supersedes"] == enc["id"]
 
 
 def test_registering_a_duplicate_lists_candidates(home, logins):
     user, pin = logins["nurse"]
-    args = ["patient", "register", "--family-name", "Guindo", "--given-names", "Yacouba",
-            "--sex", "M", "--birth-date", "1990-02-03", "--village", "Kalaban", "--json",
-            "--as", user]
+    args = [
+        "patient",
+        "register",
+        "--family-name",
+        "Guindo",
+        "--given-names",
+        "Yacouba",
+        "--sex",
+        "M",
+        "--birth-date",
+        "1990-02-03",
+        "--village",
+        "Kalaban",
+        "--json",
+        "--as",
+        user,
+    ]
     assert run(home, *args, pin=pin).returncode == 0
     r = run(home, *args, pin=pin)
     assert r.returncode == 3
@@ -117,9 +192,21 @@ def test_registering_a_duplicate_lists_candidates(home, logins):
 
 def test_staff_add_reads_secrets_from_stdin(home, logins):
     admin, admin_pin = logins["admin"]
-    r = run(home, "staff", "add", "--name", "Nana Konaté", "--role", "midwife",
-            "--pin-stdin", "--password-stdin", "--as", admin, "--json",
-            stdin=f"{admin_pin}\n582039\nsecret-password\n")
+    r = run(
+        home,
+        "staff",
+        "add",
+        "--name",
+        "Nana Konaté",
+        "--role",
+        "midwife",
+        "--pin-stdin",
+        "--password-stdin",
+        "--as",
+        admin,
+        "--json",
+        stdin=f"{admin_pin}\n582039\nsecret-password\n",
+    )
     assert r.returncode == 0, r.stderr
     user = json.loads(r.stdout)["username"]
     assert user == "nana.konate"  # made from the name, accents folded
@@ -150,22 +237,77 @@ BAD = [
     ("patient", "search", "", "--as", "@nurse"),
     ("patient", "show", "no-such-patient", "--as", "@nurse"),
     ("patient", "show", "x", "--as", "@technician"),
-    ("patient", "register", "--family-name", "X1", "--given-names", "Y", "--sex", "F",
-     "--birth-date", "2001-01-01", "--as", "@nurse"),
-    ("patient", "register", "--family-name", "Sow", "--given-names", "Awa", "--sex", "F",
-     "--birth-date", "3001-01-01", "--as", "@nurse"),
-    ("patient", "register", "--family-name", "Sow", "--given-names", "Awa", "--sex", "Q",
-     "--birth-date", "2001-01-01", "--as", "@nurse"),
+    (
+        "patient",
+        "register",
+        "--family-name",
+        "X1",
+        "--given-names",
+        "Y",
+        "--sex",
+        "F",
+        "--birth-date",
+        "2001-01-01",
+        "--as",
+        "@nurse",
+    ),
+    (
+        "patient",
+        "register",
+        "--family-name",
+        "Sow",
+        "--given-names",
+        "Awa",
+        "--sex",
+        "F",
+        "--birth-date",
+        "3001-01-01",
+        "--as",
+        "@nurse",
+    ),
+    (
+        "patient",
+        "register",
+        "--family-name",
+        "Sow",
+        "--given-names",
+        "Awa",
+        "--sex",
+        "Q",
+        "--birth-date",
+        "2001-01-01",
+        "--as",
+        "@nurse",
+    ),
     ("patient", "merge", "--keep", "a", "--merge", "b", "--reason", "r", "--as", "@nurse"),
     ("encounter", "add", "x", "--type", "growth", "--data", "{not json", "--as", "@nurse"),
-    ("encounter", "add", "@patient", "--type", "growth", "--data",
-     '{"care_date": "2026-01-01", "weight_kg": 300}', "--as", "@nurse"),
+    (
+        "encounter",
+        "add",
+        "@patient",
+        "--type",
+        "growth",
+        "--data",
+        '{"care_date": "2026-01-01", "weight_kg": 300}',
+        "--as",
+        "@nurse",
+    ),
     ("encounter", "add", "@patient", "--type", "surgery", "--data", "{}", "--as", "@nurse"),
     ("encounter", "correct", "no-such", "--data", "{}", "--reason", "x", "--as", "@nurse"),
     ("encounter", "void", "no-such", "--reason", "x", "--as", "@nurse"),
     ("audit", "--patient", "@patient", "--as", "@nurse"),
-    ("staff", "add", "--name", "X", "--role", "chief", "--pin-stdin", "--no-password",
-     "--as", "@admin"),
+    (
+        "staff",
+        "add",
+        "--name",
+        "X",
+        "--role",
+        "chief",
+        "--pin-stdin",
+        "--no-password",
+        "--as",
+        "@admin",
+    ),
     ("staff", "list", "--as", "@nurse"),
     ("clock", "confirm", "--time", "yesterday", "--as", "@nurse"),
     ("backup", "verify", "/nonexistent/file.db"),
@@ -193,8 +335,7 @@ def test_bad_input_gives_one_line_and_status_2(home, logins, args):
     stdin = ""
     if "staff" in args and "add" in args:
         stdin = f"{pins['pin']}\n482913\n"
-    r = run(home, *resolved, pin=pins.get("pin", "000000") if "--as" in args else None,
-            stdin=stdin)
+    r = run(home, *resolved, pin=pins.get("pin", "000000") if "--as" in args else None, stdin=stdin)
     assert r.returncode == 2, (r.returncode, r.stdout, r.stderr)
     assert "Traceback" not in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr

@@ -27,12 +27,18 @@ PEOPLE = [
 def people(ctx, actors):
     out = {}
     for fam, given, sex, birth, village, phone in PEOPLE:
-        data = {"family_name": fam, "given_names": given, "sex": sex, "birth_date": birth,
-                "village": village}
+        data = {
+            "family_name": fam,
+            "given_names": given,
+            "sex": sex,
+            "birth_date": birth,
+            "village": village,
+        }
         if phone:
             data["phone"] = phone
-        out[f"{fam} {given}"] = patients.register(ctx, actors["nurse"], data,
-                                                  accept_duplicates=True)
+        out[f"{fam} {given}"] = patients.register(
+            ctx, actors["nurse"], data, accept_duplicates=True
+        )
     return out
 
 
@@ -40,41 +46,52 @@ def names(rows):
     return [f"{r['family_name']} {r['given_names']}" for r in rows]
 
 
-@pytest.mark.parametrize("query,expected", [
-    ("Traore", "Traoré Aminata"),
-    ("TRAORÉ aminata", "Traoré Aminata"),
-    ("Kulibali", "Coulibaly Moussa"),
-    ("Koulibaly", "Coulibaly Moussa"),
-    ("Keita", "Keïta Djénéba"),
-    ("Kéita", "Keïta Djénéba"),
-    ("Jara", "Diarra Oumar"),
-    ("Sidibe", "Sidibé Fatoumata"),
-    ("Ture", "Touré Boubacar"),
-    ("Maiga", "Maïga Haoua"),
-    ("jeneba", "Keïta Djénéba"),
-])
+@pytest.mark.parametrize(
+    "query,expected",
+    [
+        ("Traore", "Traoré Aminata"),
+        ("TRAORÉ aminata", "Traoré Aminata"),
+        ("Kulibali", "Coulibaly Moussa"),
+        ("Koulibaly", "Coulibaly Moussa"),
+        ("Keita", "Keïta Djénéba"),
+        ("Kéita", "Keïta Djénéba"),
+        ("Jara", "Diarra Oumar"),
+        ("Sidibe", "Sidibé Fatoumata"),
+        ("Ture", "Touré Boubacar"),
+        ("Maiga", "Maïga Haoua"),
+        ("jeneba", "Keïta Djénéba"),
+    ],
+)
 def test_spelling_variants_find_the_patient(ctx, actors, people, query, expected):
     assert expected in names(patients.search(ctx, actors["nurse"], query))
 
 
-@pytest.mark.parametrize("query,absent", [
-    ("Traore", "Touré Boubacar"),
-    ("Diarra", "Diallo Kadiatou"),
-    ("Toure", "Traoré Aminata"),
-])
+@pytest.mark.parametrize(
+    "query,absent",
+    [
+        ("Traore", "Touré Boubacar"),
+        ("Diarra", "Diallo Kadiatou"),
+        ("Toure", "Traoré Aminata"),
+    ],
+)
 def test_different_names_are_not_confused(ctx, actors, people, query, absent):
     assert absent not in names(patients.search(ctx, actors["nurse"], query))
 
 
 def test_prefix_while_typing(ctx, actors, people):
     assert set(names(patients.search(ctx, actors["nurse"], "tra"))) == {
-        "Traoré Aminata", "Traoré Mamadou"}
+        "Traoré Aminata",
+        "Traoré Mamadou",
+    }
     assert names(patients.search(ctx, actors["nurse"], "traoré ami")) == ["Traoré Aminata"]
 
 
 def test_exact_matches_rank_before_variants(ctx, actors, people):
-    patients.register(ctx, actors["nurse"], {"family_name": "Kulibali", "given_names": "Awa",
-                                             "sex": "F", "birth_date": "1999-01-01"})
+    patients.register(
+        ctx,
+        actors["nurse"],
+        {"family_name": "Kulibali", "given_names": "Awa", "sex": "F", "birth_date": "1999-01-01"},
+    )
     rows = patients.search(ctx, actors["nurse"], "Kulibali")
     assert names(rows)[0] == "Kulibali Awa"
     assert rows[0]["score"] > rows[-1]["score"]
@@ -106,8 +123,15 @@ def test_phone_number(ctx, actors, people):
 
 def test_result_fields(ctx, actors, people):
     row = patients.search(ctx, actors["nurse"], "Maïga")[0]
-    assert {"id", "health_number", "family_name", "given_names", "sex", "birth_date",
-            "score"} <= set(row)
+    assert {
+        "id",
+        "health_number",
+        "family_name",
+        "given_names",
+        "sex",
+        "birth_date",
+        "score",
+    } <= set(row)
 
 
 def test_merged_records_are_not_found(ctx, actors, people):

@@ -9,6 +9,7 @@ import pytest
 
 from appliance.domain.permissions import ROLES
 from appliance.services import audit, auth, encounters, patients
+from appliance.services.context import Actor
 from appliance.services.errors import (
     AccountLocked,
     Conflict,
@@ -17,19 +18,26 @@ from appliance.services.errors import (
     PermissionDenied,
     PossibleDuplicates,
 )
-from appliance.services.context import Actor
 
 pytestmark = pytest.mark.component
 
 IMMUNIZATION = {"care_date": "2026-10-14", "antigen": "penta", "dose": 1}
 ANC = {"care_date": "2026-10-14", "lmp": "2026-06-01", "gravida": 2, "parity": 1}
-CONSULTATION = {"care_date": "2026-10-14",
-                "diagnoses": [{"code": "malaria_confirmed", "confirmed": True}]}
+CONSULTATION = {
+    "care_date": "2026-10-14",
+    "diagnoses": [{"code": "malaria_confirmed", "confirmed": True}],
+}
 
 
 def child(ctx, actor, mother_id=None, **kw):
-    data = {"family_name": "Coulibaly", "given_names": "Issa", "sex": "M",
-            "birth_date": "2026-06-01", "village": "Kalaban", **kw}
+    data = {
+        "family_name": "Coulibaly",
+        "given_names": "Issa",
+        "sex": "M",
+        "birth_date": "2026-06-01",
+        "village": "Kalaban",
+        **kw,
+    }
     if mother_id:
         data["mother_id"] = mother_id
     return patients.register(ctx, actor, data)
@@ -68,8 +76,13 @@ def test_registering_follows_the_table(ctx, actors, role):
 
 def test_health_worker_may_vaccinate_but_not_consult(ctx, actors, aminata):
     hw = actors["health_worker"]
-    assert encounters.add(ctx, hw, aminata["id"], "immunization", {
-        "care_date": "2026-10-14", "antigen": "td", "dose": 1})
+    assert encounters.add(
+        ctx,
+        hw,
+        aminata["id"],
+        "immunization",
+        {"care_date": "2026-10-14", "antigen": "td", "dose": 1},
+    )
     with pytest.raises(PermissionDenied):
         encounters.add(ctx, hw, aminata["id"], "consultation", CONSULTATION)
 
@@ -147,8 +160,9 @@ def test_no_secret_is_stored_in_clear(ctx, store, actors, pins):
 @pytest.mark.parametrize("pin", ["123", "abcd", "1111", "1234", "123456789"])
 def test_weak_or_malformed_pins_are_refused(ctx, actors, pin):
     with pytest.raises(ValueError):
-        auth.add_staff(ctx, actors["admin"], username="new.one", display_name="New",
-                       role="nurse", pin=pin)
+        auth.add_staff(
+            ctx, actors["admin"], username="new.one", display_name="New", role="nurse", pin=pin
+        )
 
 
 def test_first_account_must_be_admin_and_later_ones_need_an_admin(tmp_path, store, ctx):
@@ -159,17 +173,18 @@ def test_first_account_must_be_admin_and_later_ones_need_an_admin(tmp_path, stor
         auth.add_staff(ctx, None, username="n2", display_name="N", role="nurse", pin="482914")
     nurse_like = Actor("x", "boss", "nurse", "Boss")
     with pytest.raises(PermissionDenied):
-        auth.add_staff(ctx, nurse_like, username="n3", display_name="N", role="nurse",
-                       pin="482915")
+        auth.add_staff(ctx, nurse_like, username="n3", display_name="N", role="nurse", pin="482915")
 
 
 # -- encounters: append-only, corrections, voids ---------------------------------------------
 def test_correction_supersedes_and_keeps_the_old_version(ctx, store, actors, aminata):
     nurse = actors["nurse"]
-    first = encounters.add(ctx, nurse, aminata["id"], "consultation",
-                           {**CONSULTATION, "weight_kg": 6.2})
-    fixed = encounters.correct(ctx, nurse, first["id"], {**CONSULTATION, "weight_kg": 62},
-                               reason="decimal point slipped")
+    first = encounters.add(
+        ctx, nurse, aminata["id"], "consultation", {**CONSULTATION, "weight_kg": 6.2}
+    )
+    fixed = encounters.correct(
+        ctx, nurse, first["id"], {**CONSULTATION, "weight_kg": 62}, reason="decimal point slipped"
+    )
     current = patients.record(ctx, nurse, aminata["id"])["encounters"]
     assert [e["id"] for e in current] == [fixed["id"]]
     assert current[0]["data"]["weight_kg"] == 62
@@ -215,14 +230,24 @@ def test_encounter_keeps_machine_time_and_trust(ctx, actors, aminata):
 
 def test_care_in_the_future_of_the_clock_is_refused(ctx, actors, aminata):
     with pytest.raises(ValueError, match="future"):
-        encounters.add(ctx, actors["nurse"], aminata["id"], "consultation",
-                       {**CONSULTATION, "care_date": "2026-12-01"})
+        encounters.add(
+            ctx,
+            actors["nurse"],
+            aminata["id"],
+            "consultation",
+            {**CONSULTATION, "care_date": "2026-12-01"},
+        )
 
 
 # -- duplicates and merge --------------------------------------------------------------------
 def test_registering_a_spelling_variant_warns_with_candidates(ctx, actors, aminata):
-    again = {"family_name": "Traore", "given_names": "Aminata", "sex": "F",
-             "birth_date": "1996-01-01", "village": "kalaban"}
+    again = {
+        "family_name": "Traore",
+        "given_names": "Aminata",
+        "sex": "F",
+        "birth_date": "1996-01-01",
+        "village": "kalaban",
+    }
     with pytest.raises(PossibleDuplicates) as e:
         patients.register(ctx, actors["nurse"], again)
     assert [c["id"] for c in e.value.candidates] == [aminata["id"]]
@@ -232,37 +257,66 @@ def test_registering_a_spelling_variant_warns_with_candidates(ctx, actors, amina
 
 def test_same_phone_is_a_duplicate_even_in_another_village(ctx, actors, aminata):
     with pytest.raises(PossibleDuplicates):
-        patients.register(ctx, actors["nurse"], {
-            "family_name": "Traoré", "given_names": "Aminata", "sex": "F",
-            "birth_date": "1994-05-05", "village": "Ségou", "phone": "+223 76123456"})
+        patients.register(
+            ctx,
+            actors["nurse"],
+            {
+                "family_name": "Traoré",
+                "given_names": "Aminata",
+                "sex": "F",
+                "birth_date": "1994-05-05",
+                "village": "Ségou",
+                "phone": "+223 76123456",
+            },
+        )
 
 
-@pytest.mark.parametrize("change", [
-    {"birth_date": "1990-01-01"},  # born 5 years apart
-    {"given_names": "Kadiatou"},  # another woman of the family
-    {"village": "Ségou", "phone": None},  # elsewhere, no shared phone
-    {"sex": "M", "given_names": "Aminata"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"birth_date": "1990-01-01"},  # born 5 years apart
+        {"given_names": "Kadiatou"},  # another woman of the family
+        {"village": "Ségou", "phone": None},  # elsewhere, no shared phone
+        {"sex": "M", "given_names": "Aminata"},
+    ],
+)
 def test_not_a_duplicate(ctx, actors, aminata, change):
-    data = {"family_name": "Traore", "given_names": "Aminata", "sex": "F",
-            "birth_date": "1995-06-01", "village": "Kalaban", **change}
+    data = {
+        "family_name": "Traore",
+        "given_names": "Aminata",
+        "sex": "F",
+        "birth_date": "1995-06-01",
+        "village": "Kalaban",
+        **change,
+    }
     data = {k: v for k, v in data.items() if v is not None}
     assert patients.register(ctx, actors["nurse"], data)["id"] != aminata["id"]
 
 
 def test_merge_moves_every_encounter_and_keeps_the_other_record(ctx, store, actors, aminata):
     doctor = actors["doctor"]
-    dup = patients.register(ctx, doctor, {
-        "family_name": "Traore", "given_names": "Aminata", "sex": "F", "age_years": 31,
-        "village": "Kalaban"}, accept_duplicates=True)
+    dup = patients.register(
+        ctx,
+        doctor,
+        {
+            "family_name": "Traore",
+            "given_names": "Aminata",
+            "sex": "F",
+            "age_years": 31,
+            "village": "Kalaban",
+        },
+        accept_duplicates=True,
+    )
     baby = child(ctx, doctor, mother_id=dup["id"])
     e1 = encounters.add(ctx, doctor, dup["id"], "anc", ANC)
     encounters.add(ctx, doctor, aminata["id"], "consultation", CONSULTATION)
     with pytest.raises(PermissionDenied):
-        patients.merge(ctx, actors["nurse"], keep=aminata["id"], merge_from=dup["id"],
-                       reason="same woman")
-    out = patients.merge(ctx, doctor, keep=aminata["id"], merge_from=dup["id"],
-                         reason="same woman, same phone")
+        patients.merge(
+            ctx, actors["nurse"], keep=aminata["id"], merge_from=dup["id"], reason="same woman"
+        )
+    out = patients.merge(
+        ctx, doctor, keep=aminata["id"], merge_from=dup["id"], reason="same woman, same phone"
+    )
     assert out["encounters_moved"] == 1
     rec = patients.record(ctx, doctor, aminata["id"])
     assert {e["id"] for e in rec["encounters"]} >= {e1["id"]}

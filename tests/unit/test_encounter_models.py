@@ -8,22 +8,49 @@ from appliance.domain.patient import InvalidPatient, estimated_birth_date, valid
 TODAY = date(2026, 10, 15)
 
 VALID = {
-    "consultation": {"care_date": "2026-10-14", "temperature_c": 38.6, "weight_kg": 14.2,
-                     "malaria_rdt": "positive",
-                     "diagnoses": [{"code": "malaria_confirmed", "confirmed": True}],
-                     "prescriptions": [{"drug": "artemether-lumefantrine 20/120", "dose": "1 cp",
-                                        "times_per_day": 2, "days": 3}]},
-    "anc": {"care_date": "2026-10-14", "lmp": "2026-06-01", "gravida": 3, "parity": 2,
-            "bp_systolic": 118, "bp_diastolic": 76, "hb_g_dl": 10.5, "td_dose": 1},
+    "consultation": {
+        "care_date": "2026-10-14",
+        "temperature_c": 38.6,
+        "weight_kg": 14.2,
+        "malaria_rdt": "positive",
+        "diagnoses": [{"code": "malaria_confirmed", "confirmed": True}],
+        "prescriptions": [
+            {
+                "drug": "artemether-lumefantrine 20/120",
+                "dose": "1 cp",
+                "times_per_day": 2,
+                "days": 3,
+            }
+        ],
+    },
+    "anc": {
+        "care_date": "2026-10-14",
+        "lmp": "2026-06-01",
+        "gravida": 3,
+        "parity": 2,
+        "bp_systolic": 118,
+        "bp_diastolic": 76,
+        "hb_g_dl": 10.5,
+        "td_dose": 1,
+    },
     "delivery": {"care_date": "2026-10-14", "mode": "vaginal", "birth_weight_g": 3100},
     "postnatal": {"care_date": "2026-10-14", "subject": "newborn", "days_after_birth": 3},
     "immunization": {"care_date": "2026-10-14", "antigen": "penta", "dose": 1},
-    "growth": {"care_date": "2026-10-14", "weight_kg": 8.1, "height_cm": 70.2,
-               "measured": "lying", "muac_mm": 131},
-    "family_planning": {"care_date": "2026-10-14", "method": "injectable_dmpa_sc",
-                        "user": "new"},
-    "chronic": {"care_date": "2026-10-14", "condition": "hypertension", "bp_systolic": 162,
-                "bp_diastolic": 98, "next_visit": "2026-11-14"},
+    "growth": {
+        "care_date": "2026-10-14",
+        "weight_kg": 8.1,
+        "height_cm": 70.2,
+        "measured": "lying",
+        "muac_mm": 131,
+    },
+    "family_planning": {"care_date": "2026-10-14", "method": "injectable_dmpa_sc", "user": "new"},
+    "chronic": {
+        "care_date": "2026-10-14",
+        "condition": "hypertension",
+        "bp_systolic": 162,
+        "bp_diastolic": 98,
+        "next_visit": "2026-11-14",
+    },
 }
 
 
@@ -92,8 +119,9 @@ def test_unknown_type_is_named():
 
 
 def test_patient_with_age_gets_an_estimated_birth_date():
-    p = validate_patient({"family_name": "Diarra", "given_names": "Oumar", "sex": "m",
-                          "age_years": 30}, today=TODAY)
+    p = validate_patient(
+        {"family_name": "Diarra", "given_names": "Oumar", "sex": "m", "age_years": 30}, today=TODAY
+    )
     assert p.birth_date == date(1996, 10, 15) and p.birth_date_estimated and p.sex == "M"
 
 
@@ -101,13 +129,16 @@ def test_estimated_birth_date_handles_month_ends():
     assert estimated_birth_date(date(2026, 3, 31), months=1) == date(2026, 2, 1)
 
 
-@pytest.mark.parametrize("data,field", [
-    ({"birth_date": "2027-01-01"}, "future"),
-    ({"birth_date": "1890-01-01"}, "years ago"),
-    ({"phone": "1234"}, "phone"),
-    ({"family_name": "Tr4oré"}, "letters"),
-    ({"sex": "X"}, "sex"),
-])
+@pytest.mark.parametrize(
+    "data,field",
+    [
+        ({"birth_date": "2027-01-01"}, "future"),
+        ({"birth_date": "1890-01-01"}, "years ago"),
+        ({"phone": "1234"}, "phone"),
+        ({"family_name": "Tr4oré"}, "letters"),
+        ({"sex": "X"}, "sex"),
+    ],
+)
 def test_patient_bad_input_is_explained(data, field):
     base = {"family_name": "Keïta", "given_names": "Awa", "sex": "F", "birth_date": "1990-01-01"}
     with pytest.raises(InvalidPatient) as e:
@@ -116,6 +147,14 @@ def test_patient_bad_input_is_explained(data, field):
 
 
 def test_phone_is_normalised():
-    p = validate_patient({"family_name": "Keïta", "given_names": "Awa", "sex": "F",
-                          "birth_date": "1990-01-01", "phone": "00223 76 12 34 56"}, today=TODAY)
+    p = validate_patient(
+        {
+            "family_name": "Keïta",
+            "given_names": "Awa",
+            "sex": "F",
+            "birth_date": "1990-01-01",
+            "phone": "00223 76 12 34 56",
+        },
+        today=TODAY,
+    )
     assert p.phone == "+22376123456"

@@ -2,8 +2,16 @@ import pytest
 
 from appliance.domain import permissions as p
 
-CLINICAL_TYPES = ("consultation", "anc", "delivery", "postnatal", "immunization", "growth",
-                  "family_planning", "chronic")
+CLINICAL_TYPES = (
+    "consultation",
+    "anc",
+    "delivery",
+    "postnatal",
+    "immunization",
+    "growth",
+    "family_planning",
+    "chronic",
+)
 
 # The expected table, written out role by role so a change to it is a visible decision.
 EXPECTED_WRITES = {
