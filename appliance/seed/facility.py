@@ -189,6 +189,9 @@ def _person(
         "merged_into": None,
     }
     row.update(extra)
+    if sex == "F" and row["family_name"].startswith("Ag "):
+        # Tamasheq patronymics: "Ag" (son of) for men, "Walet" (daughter of) for women
+        row["family_name"] = "Walet " + row["family_name"][3:]
     return row
 
 

@@ -133,13 +133,15 @@ class Store:
 
     def migrate(self) -> list[int]:
         """Apply the steps not yet applied, each in its own transaction. Idempotent."""
+        latest = MIGRATIONS[-1][0]
+        if self.schema_version() == latest:
+            return []  # the usual case: no write lock taken just to open the store
         with self.transaction() as conn:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations ("
                 " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
             )
         current = self.schema_version()
-        latest = MIGRATIONS[-1][0]
         if current > latest:
             raise SchemaTooNew(
                 f"{self.path} has schema version {current}; this Keneya knows up to {latest}"
