@@ -77,7 +77,7 @@ def main() -> None:
         figures["db_bytes"] = size
         figures["db_mb_per_100k_patients"] = round(size / 1e6 * 100_000 / counts["patients"], 1)
         ctx = Context.open(store, boot_id="bench")
-        _, user, pin = logins["nurse"]
+        user, _, pin = logins["nurse"]
         nurse = auth.login(ctx, user, pin=pin)
         sample = store.query(
             "SELECT id, family_name, given_names FROM patients"

@@ -1,1 +1,4 @@
-"""Solar and battery monitoring: INA219 driver, battery model, shutdown policy, power daemon, simulator."""
+"""Solar and battery monitoring.
+
+INA219 driver, battery model, shutdown policy, power daemon, simulator.
+"""

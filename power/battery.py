@@ -142,7 +142,9 @@ class SocEstimator:
             soc = self._soc + mean * dt / 3600 / self.capacity_ah * 100
             self._soc = min(100.0, max(0.0, soc))
             alpha = 1 - math.exp(-dt / self.smoothing_s) if self.smoothing_s > 0 else 1.0
-            self._load_a = i_f if self._load_a is None else self._load_a + alpha * (i_f - self._load_a)
+            self._load_a = (
+                i_f if self._load_a is None else self._load_a + alpha * (i_f - self._load_a)
+            )
 
         if abs(current_a) < self.rest_current_a:
             if self._rest_since is None:

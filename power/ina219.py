@@ -420,7 +420,9 @@ class Ina219:
     def read_register(self, register: int) -> int:
         """One register word (big-endian value), with retries."""
         with self._lock:
-            return self._retrying(f"read of register {register:#04x}", lambda: self._read_word(register))
+            return self._retrying(
+                f"read of register {register:#04x}", lambda: self._read_word(register)
+            )
 
     def configure(self) -> None:
         """Write configuration and calibration and verify them by reading back."""
@@ -468,9 +470,10 @@ class Ina219:
             return "overflow (OVF) set"
         if not consistent(raw, self.calibration):
             # A brown-out resets the chip to Cal = 0: current and power then read 0.
-            if self._read_word(REG_CALIBRATION) != self.calibration or self._read_word(
-                REG_CONFIG
-            ) != self.config.encode():
+            if (
+                self._read_word(REG_CALIBRATION) != self.calibration
+                or self._read_word(REG_CONFIG) != self.config.encode()
+            ):
                 self._configure_once()
                 return "chip lost its configuration; reprogrammed"
             return "registers inconsistent"

@@ -172,11 +172,11 @@ class ShutdownPolicy:
             return []
         why = []
         if s.voltage_v < th.v_low:
-            why.append(f"voltage {s.voltage_v:.2f} V < {th.v_low:.2f} V")
+            why.append(f"voltage {s.voltage_v:.3f} V < {th.v_low:g} V")
         if s.soc is not None and s.soc < th.soc_low:
-            why.append(f"charge {s.soc:.0f} % < {th.soc_low:.0f} %")
+            why.append(f"charge {s.soc:.1f} % < {th.soc_low:g} %")
         if s.runtime_min is not None and s.runtime_min < th.runtime_min:
-            why.append(f"runtime {s.runtime_min:.0f} min < {th.runtime_min:.0f} min")
+            why.append(f"runtime {s.runtime_min:.1f} min < {th.runtime_min:g} min")
         return why
 
     def _sample(self, s: Sample) -> Decision:

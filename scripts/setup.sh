@@ -35,7 +35,12 @@ if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
-    .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[test]"
+    echo "setup: installing Keneya and its dependencies into .venv (log: .venv/pip.log)"
+    if ! { .venv/bin/python -m pip install --upgrade pip \
+           && .venv/bin/python -m pip install -e ".[test]"; } >.venv/pip.log 2>&1; then
+        tail -n 30 .venv/pip.log >&2
+        echo "setup: pip failed; the whole log is in .venv/pip.log" >&2
+        exit 1
+    fi
     touch "$stamp"
 fi

@@ -184,9 +184,12 @@ class FakeIna219:
     def _transaction(self, now: float) -> FaultWindow | None:
         self.transactions += 1
         fault = self.fault_at(now)
-        if fault is not None and fault.mode is FaultMode.OSERROR:
-            if self._fault_rng.random() < fault.probability:
-                raise OSError(errno.EREMOTEIO, "Remote I/O error")
+        if (
+            fault is not None
+            and fault.mode is FaultMode.OSERROR
+            and self._fault_rng.random() < fault.probability
+        ):
+            raise OSError(errno.EREMOTEIO, "Remote I/O error")
         if fault is None or fault.mode is not FaultMode.STUCK:
             self._frozen = None
         elif self._frozen is None:

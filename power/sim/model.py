@@ -198,7 +198,9 @@ class SolarSystem:
             self._step(self.t, self.step_s)
             self.t += self.step_s
 
-    def _ocv(self) -> float:
+    @property
+    def ocv_v(self) -> float:
+        """Open-circuit (fully rested) voltage at the present SoC."""
         return voltage_from_soc(self.soc, self.battery.chemistry)
 
     def _acceptance_a(self) -> float:
@@ -216,7 +218,7 @@ class SolarSystem:
         reaches the absorption set-point there instead of jumping to it.
         """
         b, c = self.battery, self.controller
-        v = self._ocv() + i * b.r0_ohm * b.resistance_factor + self.v_pol
+        v = self.ocv_v + i * b.r0_ohm * b.resistance_factor + self.v_pol
         if i > 0:
             headroom = max(0.0, c.v_absorb - voltage_from_soc(b.absorb_soc, b.chemistry))
             scale = min(1.0, i / (0.05 * b.effective_capacity_ah))

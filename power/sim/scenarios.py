@@ -163,9 +163,7 @@ SCENARIOS: dict[str, Scenario] = {
             "the sunny week with noisy readings and one-conversion spikes "
             "(-6 A, -1.5 V) on ~2 % of conversions",
             days=7,
-            noise=Noise(
-                shunt_sigma_lsb=8.0, bus_sigma_lsb=2.0, spike_probability=0.02
-            ),
+            noise=Noise(shunt_sigma_lsb=8.0, bus_sigma_lsb=2.0, spike_probability=0.02),
         ),
     )
 }

@@ -383,6 +383,6 @@ def test_injected_bus_is_not_closed_by_driver():
 
 def test_missing_i2c_device_is_a_sensor_fault():
     clock = SimClock()
-    with Ina219(FakeSMBus(), retries=1, sleep=clock.advance) as dev:  # nothing answers
-        with pytest.raises(SensorFault, match="I/O error"):
-            dev.read()
+    dev = Ina219(FakeSMBus(), retries=1, sleep=clock.advance)  # nothing answers
+    with dev, pytest.raises(SensorFault, match="I/O error"):
+        dev.read()

@@ -79,7 +79,8 @@ def test_low_voltage_shuts_down_after_n_consecutive_samples():
     d = f(voltage=11.3)
     assert d.shutdown
     assert d.state is State.SHUTDOWN_PENDING
-    assert "voltage 11.30 V" in next(e.reason for e in d.events if e.kind is EventKind.SHUTDOWN)
+    reasons = [e.reason for e in d.events if e.kind is EventKind.SHUTDOWN]
+    assert reasons == ["voltage 11.300 V < 11.4 V"]
     assert f.events.count(EventKind.SHUTDOWN) == 1
     f(voltage=11.2, n=10)
     assert f.events.count(EventKind.SHUTDOWN) == 1  # decided once, not every sample
@@ -109,7 +110,7 @@ def test_low_soc_shuts_down():
     f = Feeder()
     d = f(voltage=12.2, soc=14.0, n=5)
     assert d.shutdown
-    assert [e.reason for e in d.events if e.kind is EventKind.SHUTDOWN] == ["charge 14 % < 15 %"]
+    assert [e.reason for e in d.events if e.kind is EventKind.SHUTDOWN] == ["charge 14.0 % < 15 %"]
 
 
 def test_short_runtime_shuts_down():

@@ -56,7 +56,7 @@ def test_frozen_chip_is_reported_after_stuck_after_reads():
             s.read()
         chip.clear_fault()
         clock.advance(60)
-        assert s.read().current_a == pytest.approx(-0.4, abs=2e-3)
+        assert s.read().current_a == pytest.approx(-0.4, abs=0.02)
 
 
 def test_stuck_check_can_be_disabled():
