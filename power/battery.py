@@ -47,12 +47,12 @@ def _interp(x: float, xs: tuple[float, ...], ys: tuple[float, ...]) -> float:
     return y0 + (y1 - y0) * (x - x0) / (x1 - x0)
 
 
-def soc_from_voltage(voltage_v: float, chemistry: Chemistry = Chemistry.LEAD_ACID) -> float:
+def soc_from_voltage(voltage_v: float, *, chemistry: Chemistry = Chemistry.LEAD_ACID) -> float:
     """SoC (%) from a resting voltage, linear between table points, clamped to 0-100."""
     return _interp(voltage_v, RESTING_VOLTAGE[Chemistry(chemistry)], _SOC_POINTS)
 
 
-def voltage_from_soc(soc: float, chemistry: Chemistry = Chemistry.LEAD_ACID) -> float:
+def voltage_from_soc(soc: float, *, chemistry: Chemistry = Chemistry.LEAD_ACID) -> float:
     """Resting voltage at a SoC (%), the inverse of :func:`soc_from_voltage`."""
     return _interp(soc, _SOC_POINTS, RESTING_VOLTAGE[Chemistry(chemistry)])
 
@@ -122,7 +122,7 @@ class SocEstimator:
     def anchor(self, voltage_v: float, current_a: float = 0.0) -> float:
         """Set the SoC from the curve, correcting the terminal voltage for I x R."""
         ocv = voltage_v - current_a * self.r_internal_ohm
-        self._soc = soc_from_voltage(ocv, self.chemistry)
+        self._soc = soc_from_voltage(ocv, chemistry=self.chemistry)
         return self._soc
 
     def update(self, t: float, voltage_v: float, current_a: float) -> SocEstimate:

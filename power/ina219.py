@@ -1,7 +1,8 @@
 """INA219 current/power monitor driver over an smbus2-compatible bus.
 
 All section, table and equation numbers refer to the TI datasheet SBOS448G
-(INA219, revised December 2015).
+(INA219, revised December 2015); the equations are those of §8.5.1 and the
+worked example is the one in §9.2.2.1.
 
 Byte order: the INA219 sends and receives the most significant byte first
 (§8.5.6, "register bytes are sent most-significant byte first"), while SMBus
@@ -25,12 +26,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
 from enum import IntEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from power.errors import ConfigurationError, DeviceBusy, SensorFault
 
 DEFAULT_BUS_NUMBER = 1  # /dev/i2c-1, the Raspberry Pi header bus
-DEFAULT_ADDRESS = 0x40  # A0 = A1 = GND (§8.5.5.1, Table 1)
+DEFAULT_ADDRESS = 0x40  # A0 = A1 = GND (§8.5.5.1)
 # The common INA219 breakout carries a 0.1 ohm ("R100") shunt: +/-320 mV is +/-3.2 A.
 DEFAULT_SHUNT_OHMS = 0.1
 DEFAULT_MAX_CURRENT_A = 3.2
@@ -49,7 +50,7 @@ SHUNT_LSB_V = 10e-6  # §8.6.3.1
 BUS_LSB_V = 4e-3  # §8.6.3.2
 BUS_CNVR = 0x0002  # conversion ready, bit 1 (§8.6.3.2)
 BUS_OVF = 0x0001  # math overflow, bit 0 (§8.6.3.2)
-CAL_SCALE = Decimal("0.04096")  # Equation 1 constant
+CAL_SCALE = Decimal("0.04096")  # §8.5.1, Equation 1: internal scaling constant
 POWER_LSB_FACTOR = 20  # Equation 3: Power_LSB = 20 x Current_LSB
 
 
@@ -61,7 +62,7 @@ class BusRange(IntEnum):
 
 
 class Gain(IntEnum):
-    """PG, bits 12-11: PGA divider and shunt full-scale range (§8.6.2.1, Table 4)."""
+    """PG, bits 12-11: PGA divider and shunt full-scale range (§8.6.2.1)."""
 
     DIV1_40MV = 0
     DIV2_80MV = 1
@@ -74,7 +75,7 @@ class Gain(IntEnum):
 
 
 class Adc(IntEnum):
-    """BADC bits 10-7 / SADC bits 6-3: resolution or averaging (§8.6.2.1, Table 5)."""
+    """BADC bits 10-7 / SADC bits 6-3: resolution or averaging (§8.6.2.1, ADC settings)."""
 
     BITS9 = 0b0000
     BITS10 = 0b0001
@@ -90,7 +91,7 @@ class Adc(IntEnum):
 
     @classmethod
     def from_code(cls, code: int) -> Adc:
-        # Table 5: bit 2 is "don't care" when bit 3 is 0, and 1000 is plain 12-bit.
+        # ADC settings table: bit 2 is "don't care" when bit 3 is 0, and 1000 is plain 12-bit.
         code &= 0b1111
         if code & 0b1000 == 0:
             return cls(code & 0b0011)
@@ -101,7 +102,7 @@ class Adc(IntEnum):
         return _CONVERSION_TIME_S[self]
 
 
-_CONVERSION_TIME_S = {  # Table 5, conversion time column
+_CONVERSION_TIME_S = {  # §8.6.2.1, ADC settings, conversion time column
     Adc.BITS9: 84e-6,
     Adc.BITS10: 148e-6,
     Adc.BITS11: 276e-6,
@@ -117,7 +118,7 @@ _CONVERSION_TIME_S = {  # Table 5, conversion time column
 
 
 class Mode(IntEnum):
-    """MODE, bits 2-0 (§8.6.2.1, Table 6)."""
+    """MODE, bits 2-0 (§8.6.2.1, mode settings)."""
 
     POWER_DOWN = 0b000
     SHUNT_TRIGGERED = 0b001
@@ -215,9 +216,9 @@ def to_signed16(word: int) -> int:
 
 
 def choose_current_lsb(max_current_a: float) -> float:
-    """Current_LSB for a maximum expected current (Equation 1, rounded up).
+    """Current_LSB for a maximum expected current (Equation 2, rounded up).
 
-    Equation 1 gives the smallest LSB, Max_Expected_I / 2**15. It is rounded
+    Equation 2 gives the smallest LSB, Max_Expected_I / 2**15. It is rounded
     up to the next value of the 1-2-5 series (100 uA, 200 uA, 500 uA, 1 mA...)
     so that register counts convert to round decimal amps and the calibration
     value stays well inside 16 bits; the range lost is at most 2.5x.
@@ -395,7 +396,7 @@ class Ina219:
     def _write_word(self, register: int, value: int) -> None:
         self._get_bus().write_word_data(self.address, register, swap16(value & 0xFFFF))
 
-    def _retrying(self, what: str, attempt_once: Callable[[], object]):
+    def _retrying(self, what: str, attempt_once: Callable[[], Any]) -> Any:
         last = "no attempt"
         for attempt in range(self.retries + 1):
             if attempt:

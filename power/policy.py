@@ -79,7 +79,7 @@ class Decision:
         return any(e.kind is EventKind.SHUTDOWN for e in self.events)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Thresholds:
     """Voltages are terminal voltages under the appliance's load (~0.3-0.8 A)."""
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import sys
+from importlib.metadata import entry_points
 
 import click
 
@@ -13,9 +14,29 @@ from appliance.services.errors import ServiceError
 from appliance.store.db import StoreError
 
 EXIT_BAD_INPUT = 2
+# Other packages (power, modem, provisioning, …) add their subcommands through this entry-point
+# group, so that `appliance` never imports them (dependencies point one way).
+PLUGIN_GROUP = "keneya.commands"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class PluginGroup(click.Group):
+    """A click group that also offers the subcommands other packages declare, loaded only when
+    used so that `keneya patient …` does not pay for importing the modem driver."""
+
+    def _plugins(self) -> dict[str, object]:
+        return {ep.name: ep for ep in entry_points(group=PLUGIN_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._plugins()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in (plugins := self._plugins()):
+            command = plugins[name].load()  # type: ignore[attr-defined]
+        return command
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option(
     "--home",
     type=click.Path(file_okay=False),

@@ -23,6 +23,7 @@ from enum import StrEnum
 
 from power.ina219 import (
     BUS_CNVR,
+    BUS_LSB_V,
     BUS_OVF,
     CONFIG_RESET,
     POWER_ON_CONFIG,
@@ -32,6 +33,7 @@ from power.ina219 import (
     REG_CURRENT,
     REG_POWER,
     REG_SHUNT_VOLTAGE,
+    SHUNT_LSB_V,
     BusRange,
     Config,
     Mode,
@@ -136,15 +138,17 @@ class FakeIna219:
         current_a, bus_v = self._source(now)
         shunt_v = current_a * self.shunt_ohms
         n = self.noise
-        shunt_v += self._noise_rng.gauss(0.0, n.shunt_sigma_lsb) * 10e-6 if n.shunt_sigma_lsb else 0
-        bus_v += self._noise_rng.gauss(0.0, n.bus_sigma_lsb) * 4e-3 if n.bus_sigma_lsb else 0
+        if n.shunt_sigma_lsb:
+            shunt_v += self._noise_rng.gauss(0.0, n.shunt_sigma_lsb) * SHUNT_LSB_V
+        if n.bus_sigma_lsb:
+            bus_v += self._noise_rng.gauss(0.0, n.bus_sigma_lsb) * BUS_LSB_V
         if n.spike_probability and self._noise_rng.random() < n.spike_probability:
             shunt_v += n.spike_current_a * self.shunt_ohms
             bus_v += n.spike_bus_v
         overflow = False
         if cfg.mode & 0b001:
             limit = round(cfg.gain.range_v * 100_000)
-            counts = round(shunt_v / 10e-6)
+            counts = round(shunt_v / SHUNT_LSB_V)
             if abs(counts) > limit:  # beyond the PGA range: clip and flag
                 overflow = True
                 counts = max(-limit, min(limit, counts))
@@ -153,7 +157,7 @@ class FakeIna219:
         bus_counts = self.regs[REG_BUS_VOLTAGE] >> 3
         if cfg.mode & 0b010:
             full_scale = 0x1FFF if cfg.bus_range is BusRange.V32 else 0x0FFF
-            bus_counts = max(0, min(full_scale, round(bus_v / 4e-3)))
+            bus_counts = max(0, min(full_scale, round(bus_v / BUS_LSB_V)))
         cal = self.regs[REG_CALIBRATION]
         current = int(shunt * cal / 4096)  # Equation 4, truncated toward zero
         if not -0x8000 <= current <= 0x7FFF:

@@ -22,7 +22,7 @@ from power.battery import CHARGE_EFFICIENCY, Chemistry, voltage_from_soc
 from power.sim.clock import SECONDS_PER_DAY
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class DayWeather:
     clearness: float = 1.0  # fraction of clear-sky output; heavy overcast ~0.1-0.2
     dust: float = 1.0  # harmattan dust haze transmission (Dec-Mar), e.g. 0.6-0.8
@@ -34,7 +34,7 @@ OVERCAST = DayWeather(clearness=0.12, variability=0.5)
 HARMATTAN = DayWeather(dust=0.65)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Panel:
     """Clear-sky output is ``wp x derate x sin^2`` between sunrise and sunset.
 
@@ -68,7 +68,7 @@ class Panel:
         return self.wp * self.derate * shape * factor
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Load:
     """The appliance on the 12 V load output, through a 5 V converter.
 
@@ -95,7 +95,7 @@ class Load:
         return p / self.converter_efficiency
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class BatterySpec:
     """A 12 V battery: R0 series resistance, R1/tau polarisation (sag and recovery).
 
@@ -136,7 +136,7 @@ class BatterySpec:
         return CHARGE_EFFICIENCY[self.chemistry]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ControllerSpec:
     """Three-stage charge controller with a low-voltage disconnect (LVD) of the load."""
 
@@ -161,7 +161,7 @@ class Stage(StrEnum):
     FLOAT = "float"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class SolarSystem:
     panel: Panel = field(default_factory=Panel)
     battery: BatterySpec = field(default_factory=BatterySpec)
@@ -186,7 +186,7 @@ class SolarSystem:
         self.t = self.start_s
         self.stage_since = self.start_s
         self.soc = self.initial_soc
-        self.voltage_v = voltage_from_soc(self.soc, self.battery.chemistry)
+        self.voltage_v = voltage_from_soc(self.soc, chemistry=self.battery.chemistry)
 
     def sense(self, t: float) -> tuple[float, float]:
         """(battery current, terminal voltage) at ``t`` -- the shunt's view."""
@@ -201,7 +201,7 @@ class SolarSystem:
     @property
     def ocv_v(self) -> float:
         """Open-circuit (fully rested) voltage at the present SoC."""
-        return voltage_from_soc(self.soc, self.battery.chemistry)
+        return voltage_from_soc(self.soc, chemistry=self.battery.chemistry)
 
     def _acceptance_a(self) -> float:
         b = self.battery
@@ -220,7 +220,7 @@ class SolarSystem:
         b, c = self.battery, self.controller
         v = self.ocv_v + i * b.r0_ohm * b.resistance_factor + self.v_pol
         if i > 0:
-            headroom = max(0.0, c.v_absorb - voltage_from_soc(b.absorb_soc, b.chemistry))
+            headroom = max(0.0, c.v_absorb - voltage_from_soc(b.absorb_soc, chemistry=b.chemistry))
             scale = min(1.0, i / (0.05 * b.effective_capacity_ah))
             v += headroom * min(1.0, self.soc / b.absorb_soc) ** 6 * scale
         return v

@@ -8,7 +8,7 @@ caller advances the :class:`SimClock`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import KW_ONLY, dataclass, field, replace
 
 from power.ina219 import DEFAULT_ADDRESS, Ina219
 from power.sensor import Ina219Sensor
@@ -35,7 +35,8 @@ HOUR = 3600.0
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    description: str
+    _: KW_ONLY
+    description: str = ""
     days: float
     weather: tuple[DayWeather, ...] = (SUNNY,)
     panel_wp: float = 100.0
@@ -128,19 +129,19 @@ SCENARIOS: dict[str, Scenario] = {
     for s in (
         Scenario(
             "sunny",
-            "a clear week in the dry season; the battery is full every afternoon",
+            description="a clear week in the dry season; the battery is full every afternoon",
             days=7,
         ),
         Scenario(
             "cloudy",
-            "three overcast days in a row starting from a two-thirds-full battery",
+            description="three overcast days in a row starting from a two-thirds-full battery",
             days=3,
             weather=(OVERCAST,),
             initial_soc=65.0,
         ),
         Scenario(
             "ageing",
-            "a neglected battery (60 % capacity, 2.2x resistance) in harmattan dust, "
+            description="a neglected battery (60 % capacity, 2.2x resistance) in harmattan dust, "
             "then overcast; the estimator still believes the 40 Ah label",
             days=4,
             weather=(HARMATTAN, OVERCAST),
@@ -149,7 +150,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "sensor-fault",
-            "a loose shunt wire: intermittent bus errors on day 1, then garbage "
+            description="a loose shunt wire: intermittent bus errors on day 1, then garbage "
             "overnight, then frozen registers on day 2, then repaired",
             days=3,
             faults=(
@@ -160,7 +161,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "spikes",
-            "the sunny week with noisy readings and one-conversion spikes "
+            description="the sunny week with noisy readings and one-conversion spikes "
             "(-6 A, -1.5 V) on ~2 % of conversions",
             days=7,
             noise=Noise(shunt_sigma_lsb=8.0, bus_sigma_lsb=2.0, spike_probability=0.02),

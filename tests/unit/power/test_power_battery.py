@@ -27,8 +27,8 @@ TABLE_POINTS = [
 
 @pytest.mark.parametrize(("chem", "volts", "soc"), TABLE_POINTS)
 def test_curve_table_points(chem, volts, soc):
-    assert soc_from_voltage(volts, chem) == pytest.approx(soc, abs=1e-9)
-    assert voltage_from_soc(soc, chem) == pytest.approx(volts, abs=1e-9)
+    assert soc_from_voltage(volts, chemistry=chem) == pytest.approx(soc, abs=1e-9)
+    assert voltage_from_soc(soc, chemistry=chem) == pytest.approx(volts, abs=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -41,15 +41,15 @@ def test_curve_table_points(chem, volts, soc):
     ],
 )
 def test_curve_interpolates_between_points(chem, volts, soc):
-    assert soc_from_voltage(volts, chem) == pytest.approx(soc)
-    assert voltage_from_soc(soc, chem) == pytest.approx(volts)
+    assert soc_from_voltage(volts, chemistry=chem) == pytest.approx(soc)
+    assert voltage_from_soc(soc, chemistry=chem) == pytest.approx(volts)
 
 
 def test_curve_clamps_outside_table():
     assert soc_from_voltage(14.4) == 100.0  # charging voltage is not 130 %
     assert soc_from_voltage(9.0) == 0.0
-    assert soc_from_voltage(11.0, "lifepo4") == 0.0
-    assert voltage_from_soc(120.0, Chemistry.LIFEPO4) == 13.60
+    assert soc_from_voltage(11.0, chemistry="lifepo4") == 0.0
+    assert voltage_from_soc(120.0, chemistry=Chemistry.LIFEPO4) == 13.60
 
 
 @given(
@@ -59,12 +59,13 @@ def test_curve_clamps_outside_table():
 )
 def test_curve_is_monotonic(chem, v1, v2):
     lo, hi = sorted((v1, v2))
-    assert soc_from_voltage(lo, chem) <= soc_from_voltage(hi, chem)
+    assert soc_from_voltage(lo, chemistry=chem) <= soc_from_voltage(hi, chemistry=chem)
 
 
 @given(st.sampled_from(list(Chemistry)), st.floats(min_value=0.0, max_value=100.0))
 def test_curve_inverse(chem, soc):
-    assert soc_from_voltage(voltage_from_soc(soc, chem), chem) == pytest.approx(soc, abs=1e-6)
+    v = voltage_from_soc(soc, chemistry=chem)
+    assert soc_from_voltage(v, chemistry=chem) == pytest.approx(soc, abs=1e-6)
 
 
 def test_tables_are_strictly_increasing():
