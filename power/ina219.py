@@ -291,13 +291,15 @@ def consistent(raw: RawRegisters, calibration: int) -> bool:
     return abs(raw.power - expected_power) <= 2 + expected_power // 128
 
 
-_claims: dict[tuple[object, int], object] = {}
+# Claimed (bus, address) pairs. A bus is its number when the driver opens it,
+# or the id() of an injected bus object (alive as long as the claiming driver).
+_claims: set[tuple[str, int, int]] = set()
 _claims_lock = threading.Lock()
 
 
-def _release(key: tuple[object, int], bus: SMBusLike | None, owned: bool) -> None:
+def _release(key: tuple[str, int, int], bus: SMBusLike | None, owned: bool) -> None:
     with _claims_lock:
-        _claims.pop(key, None)
+        _claims.discard(key)
     if owned and bus is not None:
         bus.close()
 
@@ -365,16 +367,15 @@ class Ina219:
         self._sleep = sleep
         self._bus_number = bus_number
         self._bus = bus
-        self._owned = bus is None
         self._configured = False
         self._closed = False
         self._lock = threading.RLock()
-        self._key: tuple[object, int] = (bus_number if bus is None else bus, address)
+        self._key = ("number", bus_number, address) if bus is None else ("object", id(bus), address)
         with _claims_lock:
             if self._key in _claims:
                 where = f"bus {bus_number}" if bus is None else "this bus"
                 raise DeviceBusy(f"INA219 at {address:#04x} on {where} is already in use")
-            _claims[self._key] = self
+            _claims.add(self._key)
         self._finalizer = weakref.finalize(self, _release, self._key, None, False)
 
     # -- bus access ---------------------------------------------------------

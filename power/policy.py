@@ -10,7 +10,9 @@ solar battery rather than a UPS:
 * every condition must hold for ``n_consecutive`` samples, so one spike never
   shuts down;
 * a pending shutdown is cancelled only after ``n_consecutive`` samples above
-  ``v_low + cancel_margin_v`` with no condition holding (hysteresis);
+  ``v_low + cancel_margin_v`` with no condition holding (hysteresis) -- even
+  while charging: a weak charge into a nearly empty battery is no reason to
+  call off a decided shutdown;
 * the warning clears after ``n_consecutive`` samples charging or above
   ``v_warn + cancel_margin_v / 2``;
 * a sensor fault raises an alert and is otherwise ignored: an unknown reading
@@ -193,7 +195,7 @@ class ShutdownPolicy:
         why = self.reasons(s)
         self._low = self._low + 1 if why else 0
         self._weak = self._weak + 1 if discharging and s.voltage_v < th.v_warn else 0
-        healthy = not why and (charging or s.voltage_v > th.v_low + th.cancel_margin_v)
+        healthy = not why and s.voltage_v > th.v_low + th.cancel_margin_v
         self._recovered = self._recovered + 1 if healthy else 0
         strong = charging or s.voltage_v > th.v_warn + th.cancel_margin_v / 2
         self._strong = self._strong + 1 if strong and not why else 0

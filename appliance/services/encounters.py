@@ -92,17 +92,27 @@ def _latest(ctx: Context, encounter_id: str) -> dict[str, Any]:
     return old
 
 
-def correct(
-    ctx: Context, actor: Actor, encounter_id: str, data: dict[str, Any], *, reason: str
+def _supersede(
+    ctx: Context,
+    actor: Actor,
+    encounter_id: str,
+    data: dict[str, Any] | None,
+    *,
+    reason: str,
+    voided: bool,
 ) -> dict[str, Any]:
-    """Write a new version that supersedes `encounter_id`; the old one stays, readable."""
+    """A new version superseding `encounter_id` (corrected data, or the same data voided)."""
     old = _latest(ctx, encounter_id)
     ctx.require(actor, write(old["type"]))
+    what = "voided" if voided else "corrected"
     if len((reason or "").strip()) < 3:
-        raise ValueError("say why the encounter is corrected (reason)")
+        raise ValueError(f"say why the encounter is {what} (reason)")
     reading = ctx.now()
-    patient = resolve(ctx, old["patient_id"])
-    clean = _check(ctx, old["type"], data, patient, reading.today)
+    if voided:
+        clean = old["data"]
+    else:
+        patient = resolve(ctx, old["patient_id"])
+        clean = _check(ctx, old["type"], data or {}, patient, reading.today)
     row = _row(
         ctx,
         actor,
@@ -112,49 +122,31 @@ def correct(
         reading=reading,
         supersedes=old["id"],
         reason=reason.strip(),
+        voided=voided,
         origin=old["origin_patient_id"],
     )
     ctx.store.encounters.insert(row)
     ctx.audit(
         actor,
-        "encounter.correct",
+        "encounter.void" if voided else "encounter.correct",
         patient_id=old["patient_id"],
         encounter_id=row["id"],
         detail={"supersedes": old["id"], "reason": reason.strip()},
         reading=reading,
     )
     return ctx.store.encounters.get(row["id"])  # type: ignore[return-value]
+
+
+def correct(
+    ctx: Context, actor: Actor, encounter_id: str, data: dict[str, Any], *, reason: str
+) -> dict[str, Any]:
+    """Write a new version that supersedes `encounter_id`; the old one stays, readable."""
+    return _supersede(ctx, actor, encounter_id, data, reason=reason, voided=False)
 
 
 def void(ctx: Context, actor: Actor, encounter_id: str, *, reason: str) -> dict[str, Any]:
     """Withdraw an encounter entered in error (wrong patient): a voiding version supersedes it."""
-    old = _latest(ctx, encounter_id)
-    ctx.require(actor, write(old["type"]))
-    if len((reason or "").strip()) < 3:
-        raise ValueError("say why the encounter is voided (reason)")
-    reading = ctx.now()
-    row = _row(
-        ctx,
-        actor,
-        patient_id=old["patient_id"],
-        kind=old["type"],
-        data=old["data"],
-        reading=reading,
-        supersedes=old["id"],
-        reason=reason.strip(),
-        voided=True,
-        origin=old["origin_patient_id"],
-    )
-    ctx.store.encounters.insert(row)
-    ctx.audit(
-        actor,
-        "encounter.void",
-        patient_id=old["patient_id"],
-        encounter_id=row["id"],
-        detail={"supersedes": old["id"], "reason": reason.strip()},
-        reading=reading,
-    )
-    return ctx.store.encounters.get(row["id"])  # type: ignore[return-value]
+    return _supersede(ctx, actor, encounter_id, None, reason=reason, voided=True)
 
 
 def history(ctx: Context, actor: Actor, encounter_id: str) -> list[dict[str, Any]]:

@@ -16,7 +16,7 @@ from appliance.domain.permissions import (
 from appliance.ids import parse_health_number
 from appliance.services.context import Actor, Context
 from appliance.services.errors import Conflict, NotFound, PossibleDuplicates
-from appliance.store.patients import search_columns
+from appliance.store.patients import EDITABLE_FIELDS, search_columns
 
 # Search tiers: every word matches exactly, every word is the start of a name, every word
 # sounds like (phonetic key) the start of a name. Exact results come first.
@@ -238,19 +238,7 @@ def update(ctx: Context, actor: Actor, patient_id: str, changes: dict[str, Any])
     ctx.require(actor, EDIT_PATIENT)
     reading = ctx.now()
     current = resolve(ctx, patient_id)
-    keep = {
-        k: current[k]
-        for k in (
-            "family_name",
-            "given_names",
-            "sex",
-            "birth_date",
-            "birth_date_estimated",
-            "village",
-            "phone",
-            "mother_id",
-        )
-    }
+    keep = {k: current[k] for k in EDITABLE_FIELDS}
     merged = {**keep, **changes}
     if "age_years" in changes or "age_months" in changes:
         merged.pop("birth_date", None)

@@ -5,24 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from appliance.store.schema import ENCOUNTER_COLUMNS
+
 if TYPE_CHECKING:
     from appliance.store.db import Store
 
-COLUMNS = (
-    "id",
-    "patient_id",
-    "origin_patient_id",
-    "type",
-    "care_date",
-    "data",
-    "supersedes",
-    "correction_reason",
-    "voided",
-    "staff_id",
-    "recorded_at",
-    "clock_trusted",
-    "boot_id",
-)
+COLUMNS = ENCOUNTER_COLUMNS
 _SELECT = f"SELECT {', '.join('e.' + c for c in COLUMNS)} FROM encounters e"
 # The current version of a chain is the one nothing supersedes.
 CURRENT = "NOT EXISTS (SELECT 1 FROM encounters s WHERE s.supersedes = e.id)"

@@ -14,6 +14,17 @@ PATIENT_COLUMNS = (
     "id, sequence, health_number, family_name, given_names, sex, birth_date, "
     "birth_date_estimated, village, phone, mother_id, registered_by, registered_at, merged_into"
 )
+# What staff may correct on a registration (the rest is assigned by the store).
+EDITABLE_FIELDS = (
+    "family_name",
+    "given_names",
+    "sex",
+    "birth_date",
+    "birth_date_estimated",
+    "village",
+    "phone",
+    "mother_id",
+)
 _P_COLUMNS = ", ".join(f"p.{c.strip()}" for c in PATIENT_COLUMNS.split(","))
 
 
@@ -154,16 +165,7 @@ class PatientRepo:
         ]
 
     def update(self, patient_id: str, fields: dict[str, Any]) -> None:
-        allowed = {
-            "family_name",
-            "given_names",
-            "sex",
-            "birth_date",
-            "birth_date_estimated",
-            "village",
-            "phone",
-            "mother_id",
-        }
+        allowed = set(EDITABLE_FIELDS)
         unknown = set(fields) - allowed
         if unknown:
             raise ValueError(f"cannot update {sorted(unknown)}")

@@ -14,11 +14,9 @@ def _in(values: tuple[str, ...]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-# Columns of encounters that can never change once written. patient_id is left out on purpose:
-# a merge of duplicate patients moves encounters to the kept record (origin_patient_id keeps
-# where each was first written).
-_FROZEN_ENCOUNTER_COLUMNS = (
+ENCOUNTER_COLUMNS = (
     "id",
+    "patient_id",
     "origin_patient_id",
     "type",
     "care_date",
@@ -31,6 +29,10 @@ _FROZEN_ENCOUNTER_COLUMNS = (
     "clock_trusted",
     "boot_id",
 )
+# Columns of encounters that can never change once written: all but patient_id, which a merge
+# of duplicate patients moves to the kept record (origin_patient_id keeps where each was first
+# written).
+_FROZEN_ENCOUNTER_COLUMNS = tuple(c for c in ENCOUNTER_COLUMNS if c != "patient_id")
 
 M001_INITIAL = f"""
 CREATE TABLE settings (

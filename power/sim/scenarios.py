@@ -34,6 +34,12 @@ HOUR = 3600.0
 
 @dataclass(frozen=True)
 class Scenario:
+    """A reproducible configuration: weather, hardware, start state, sensor noise and faults.
+
+    ``build()`` makes a fresh model, chip and bus; the same scenario always
+    produces the same run (seeded noise, clouds and faults).
+    """
+
     name: str
     _: KW_ONLY
     description: str = ""

@@ -386,3 +386,12 @@ def test_missing_i2c_device_is_a_sensor_fault():
     dev = Ina219(FakeSMBus(), retries=1, sleep=clock.advance)  # nothing answers
     with dev, pytest.raises(SensorFault, match="I/O error"):
         dev.read()
+
+
+def test_forgotten_driver_releases_its_claim():
+    import gc
+
+    bus = FakeSMBus()
+    Ina219(bus)  # dropped without close()
+    gc.collect()
+    Ina219(bus).close()

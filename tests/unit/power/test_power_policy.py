@@ -191,6 +191,14 @@ def test_pending_for_low_soc_not_cancelled_by_voltage_alone():
     assert f.policy.state is State.SHUTDOWN_PENDING
 
 
+def test_weak_charge_below_margin_does_not_cancel():
+    f = Feeder()
+    f(voltage=11.3, n=5)
+    d = f(voltage=11.6, current=0.5, n=30)
+    assert d.state is State.SHUTDOWN_PENDING
+    assert f.events.count(EventKind.SHUTDOWN) == 1  # decided once, never on a charging sample
+
+
 def test_charging_cancels_pending_through_voltage():
     f = Feeder()
     f(voltage=11.3, n=5)
