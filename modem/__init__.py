@@ -1,1 +1,2 @@
-"""3G modem: AT-command driver, state machine, data link, outbox uploader, SMS fallback, simulator."""
+"""3G modem: AT-command driver, state machine, data link, outbox uploader, SMS fallback,
+simulator."""

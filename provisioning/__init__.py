@@ -1,1 +1,2 @@
-"""Provisioning: facility file schema and validation, first-boot apply, hotspot configuration, secrets."""
+"""Provisioning: facility file schema and validation, first-boot apply, hotspot configuration,
+secrets."""

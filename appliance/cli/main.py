@@ -50,9 +50,9 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def _register() -> None:
-    from appliance.cli import maintenance, records
+    from appliance.cli import clinical, maintenance, records
 
-    for group in (*maintenance.COMMANDS, *records.COMMANDS):
+    for group in (*maintenance.COMMANDS, *records.COMMANDS, *clinical.COMMANDS):
         cli.add_command(group)
 
 

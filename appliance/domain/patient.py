@@ -30,7 +30,7 @@ def normalise_phone(text: str) -> str:
     if not re.fullmatch(r"\d{8}", digits):
         raise PydanticCustomError(
             "phone",
-            "{p!r} is not a Mali phone number (8 digits, optionally after +223)",
+            "'{p}' is not a Mali phone number (8 digits, optionally after +223)",
             {"p": text},
         )
     return "+223" + digits
@@ -67,7 +67,7 @@ class PatientIn(BaseModel):
         v = " ".join(v.split())
         if not _NAME.match(v):
             raise PydanticCustomError(
-                "name", "{v!r} must be letters (spaces, - and ' allowed)", {"v": v}
+                "name", "'{v}' must be letters (spaces, - and ' allowed)", {"v": v}
             )
         return v
 

@@ -144,6 +144,15 @@ def test_patient_bad_input_is_explained(data, field):
     with pytest.raises(InvalidPatient) as e:
         validate_patient({**base, **data}, today=TODAY)
     assert field in str(e.value)
+    assert "{" not in str(e.value)  # every placeholder of the message was filled
+
+
+def test_the_refused_value_is_quoted_in_the_message():
+    with pytest.raises(InvalidPatient, match="'Tr4oré' must be letters"):
+        validate_patient(
+            {"family_name": "Tr4oré", "given_names": "Awa", "sex": "F", "birth_date": "1990-01-01"},
+            today=TODAY,
+        )
 
 
 def test_phone_is_normalised():
