@@ -1,0 +1,366 @@
+"""Prescription assistance: dose suggestions that the clinician reads, corrects and confirms.
+
+Nothing here prescribes. Each function returns Suggestions, or raises DosingRefused when the
+weight is missing or implausible for the age, or the patient is outside the table (then the
+clinician refers or doses by hand). Every table names its source where it is defined. Forms
+assumed stocked at the CSCom: artemether-lumefantrine 20/120 mg tablets, amoxicillin 250 mg
+dispersible tablets, paracetamol 100 mg and 500 mg tablets and 120 mg/5 mL syrup, reduced-
+osmolarity ORS sachets, zinc 20 mg dispersible tablets.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from appliance.clinical import growth
+
+# Ages in days, from WHO's average month (30.4375 d) and year (365.25 d).
+YOUNG_INFANT_DAYS = 61  # "2 months": IMCI's young infant is 0 up to 2 months (< 60.9 days)
+SIX_MONTHS_DAYS = 183  # 182.6 days: first whole day of the 7th month, as growth.MUAC_FROM_DAYS
+TWO_YEARS_DAYS = 731  # as growth.HEIGHT_FROM_DAYS
+FIVE_YEARS_DAYS = 1827  # 1826.25 days: IMCI's "up to 5 years" ends before this day
+TEN_YEARS_DAYS = 3653
+FIFTEEN_YEARS_DAYS = 5479
+
+# Weight plausibility. Under 5, WHO weight-for-age: a z beyond +/-5 is a typing slip (grams
+# for kilograms, a lost decimal point) rather than a child (WHO flags wfa below -6 or above 5
+# as implausible; -5 is kept symmetrical here, still far beyond severe underweight at -3).
+WFA_Z_LIMIT = 5.0
+# From 5 years there is no WHO weight-for-age standard; these bounds only catch slips and
+# make no clinical judgement: (age below, in days; lowest kg; highest kg).
+_BOUNDS = ((TEN_YEARS_DAYS, 10.0, 80.0), (FIFTEEN_YEARS_DAYS, 15.0, 150.0), (math.inf, 25.0, 250.0))
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    drug: str
+    dose: str  # per intake, in units the carer measures, with the mg
+    times_per_day: int | None  # None: "after each loose stool" (ORS) or a test
+    days: int | None
+    quantity: int | None  # units to dispense (tablets, sachets); None if not countable
+    note: str
+    source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class DosingRefused(ValueError):
+    """No suggestion: `code` says why (weight_missing, weight_implausible, age_missing,
+    below_band, young_infant, outside_table, no_practical_dose); the message is French / English."""
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _dec(x: float) -> str:
+    return f"{x:g}".replace(".", ",")
+
+
+def _age(age_days: int | None) -> int:
+    if age_days is None or age_days < 0:
+        raise DosingRefused("age_missing", "Âge manquant ou invalide. / Age missing or invalid.")
+    return int(age_days)
+
+
+def check_weight(weight_kg: float | None, age_days: int, sex: str | None = None) -> float:
+    """The weight, if plausible for the age; else DosingRefused. With the sex unknown, a
+    weight is kept if it is plausible for either sex."""
+    age = _age(age_days)
+    if weight_kg is None:
+        raise DosingRefused(
+            "weight_missing",
+            "Poids manquant : peser le patient avant de calculer la dose. / "
+            "Weight missing: weigh the patient before dosing.",
+        )
+    w = float(weight_kg)
+    refused = DosingRefused(
+        "weight_implausible",
+        f"Poids {_dec(w)} kg invraisemblable pour l'âge : repeser et vérifier la saisie. / "
+        f"Weight {w:g} kg implausible for the age: weigh again and check the entry.",
+    )
+    if not 0 < w < math.inf:
+        raise refused
+    if age <= growth.MAX_AGE_DAYS:
+        zs = [growth.wfa(s, age, w) for s in ((sex,) if sex else ("M", "F"))]
+        if not any(z is not None and -WFA_Z_LIMIT <= z <= WFA_Z_LIMIT for z in zs):
+            raise refused
+        return w
+    lo, hi = next((lo, hi) for below, lo, hi in _BOUNDS if age < below)
+    if not lo <= w <= hi:
+        raise refused
+    return w
+
+
+_FRACTIONS = {0.25: "¼", 0.5: "½", 0.75: "¾"}
+
+
+def _units(n: float, unit: str) -> str:
+    """1.5 -> "1½ comprimé"; plural from 2, as French writes it."""
+    whole, frac = int(n), n - int(n)
+    text = (str(whole) if whole else "") + _FRACTIONS.get(frac, "")
+    return f"{text} {unit}{'s' if n >= 2 else ''}"
+
+
+def _measure(n: float, unit: str) -> str:
+    return _units(n, unit) if unit == "comprimé" else f"{_dec(n)} {unit}"
+
+
+# -- artemether-lumefantrine ----------------------------------------------------------------
+
+# WHO Guidelines for the treatment of malaria, 3rd ed. (2015), AL dosing table, unchanged in
+# the WHO guidelines for malaria (living guideline): 20/120 mg tablets by weight band,
+# twice daily for 3 days (6 doses). (lowest kg of the band, tablets per dose)
+_AL_BANDS = ((5.0, 1), (15.0, 2), (25.0, 3), (35.0, 4))
+_AL_SOURCE = "OMS, Guidelines for the treatment of malaria, 3e éd. 2015 : AL 20/120 mg par poids"
+
+
+def artemether_lumefantrine(
+    weight_kg: float | None, age_days: int, *, sex: str | None = None
+) -> Suggestion:
+    """Uncomplicated falciparum malaria (confirmed by a test): AL 20/120 mg."""
+    w = check_weight(weight_kg, age_days, sex)
+    if w < _AL_BANDS[0][0]:
+        raise DosingRefused(
+            "below_band",
+            f"Poids {_dec(w)} kg < 5 kg : hors des tranches de l'artéméther-luméfantrine, "
+            "référer au CSRéf. / Below the 5 kg AL band: refer.",
+        )
+    n = [tablets for lowest, tablets in _AL_BANDS if w >= lowest][-1]
+    return Suggestion(
+        drug="Artéméther-luméfantrine 20/120 mg, comprimé",
+        dose=_units(n, "comprimé") + f" par prise ({20 * n}/{120 * n} mg)",
+        times_per_day=2,
+        days=3,
+        quantity=6 * n,
+        note=(
+            "6 prises en 3 jours : 2e prise 8 heures après la 1re, puis matin et soir les "
+            "jours 2 et 3. Avec un repas ou du lait (les graisses aident l'absorption)."
+        ),
+        source=_AL_SOURCE,
+    )
+
+
+# -- amoxicillin ----------------------------------------------------------------------------
+
+# WHO/UNICEF IMCI chart booklet (March 2014), "Give an appropriate oral antibiotic":
+# amoxicillin 250 mg dispersible tablet, twice daily for 5 days, by age or weight:
+# 2 up to 12 months (4 - <10 kg): 1; 12 months up to 3 years (10 - <14 kg): 2;
+# 3 up to 5 years (14-19 kg): 3. Bands are chosen by weight (measured here); age only bounds
+# the table. (lowest kg of the band, tablets per dose)
+_AMOX_BANDS = ((4.0, 1), (10.0, 2), (14.0, 3))
+_AMOX_TOP_KG = 19.0
+_AMOX_SOURCE = "OMS/UNICEF, PCIME livret des tableaux 2014 : amoxicilline 250 mg, 2 fois/j, 5 j"
+
+
+def amoxicillin_pneumonia(
+    weight_kg: float | None, age_days: int, *, sex: str | None = None
+) -> Suggestion:
+    """Pneumonia (fast breathing or chest indrawing), child 2 months up to 5 years."""
+    w = check_weight(weight_kg, age_days, sex)
+    if age_days < YOUNG_INFANT_DAYS:
+        raise DosingRefused(
+            "young_infant",
+            "Nourrisson de moins de 2 mois : infection bactérienne grave possible, référer en "
+            "urgence (PCIME). / Young infant under 2 months: refer urgently.",
+        )
+    if age_days >= FIVE_YEARS_DAYS:
+        raise DosingRefused(
+            "outside_table",
+            "5 ans ou plus : hors du tableau PCIME, dose à fixer par le prescripteur. / "
+            "5 years or older: outside the IMCI table, dose by hand.",
+        )
+    if w < _AMOX_BANDS[0][0]:
+        raise DosingRefused(
+            "below_band",
+            f"Poids {_dec(w)} kg < 4 kg : sous le tableau PCIME, référer. / "
+            "Below the 4 kg IMCI band: refer.",
+        )
+    n = [tablets for lowest, tablets in _AMOX_BANDS if w >= lowest][-1]
+    note = "Disperser le comprimé dans un peu d'eau ou de lait maternel."
+    if w > _AMOX_TOP_KG:
+        note += f" Poids > {_dec(_AMOX_TOP_KG)} kg : au-delà du tableau, vérifier ~40 mg/kg/prise."
+    return Suggestion(
+        drug="Amoxicilline 250 mg, comprimé dispersible",
+        dose=_units(n, "comprimé") + f" par prise ({250 * n} mg)",
+        times_per_day=2,
+        days=5,
+        quantity=10 * n,
+        note=note,
+        source=_AMOX_SOURCE,
+    )
+
+
+# -- paracetamol ----------------------------------------------------------------------------
+
+# 10-15 mg/kg per dose every 6 hours, at most 4 doses in 24 h (WHO Pocket book of hospital
+# care for children, 2nd ed. 2013, drug doses annex; IMCI chart booklet 2014: every 6 hours),
+# 1 g per dose at most (adult dose). Each form comes in the amounts a carer can measure:
+# (drug, unit, what the unit is, mg per unit, amounts in units). Syrup goes by the 5 mL spoon
+# and its half. Those leave a gap between 60 and 100 mg that infants of 6-6.7 kg fall into:
+# only then is the syrup measured with an oral syringe (_SYRINGE_ML). With it, no two
+# successive amounts are more than 1.5 times apart, so every weight from 4 kg has one within
+# 10-15 mg/kg.
+_PARA_FORMS = (
+    (
+        "Paracétamol 100 mg, comprimé",
+        "comprimé",
+        " à 100 mg",
+        100,
+        (0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4),
+    ),
+    ("Paracétamol 500 mg, comprimé", "comprimé", " à 500 mg", 500, (0.25, 0.5, 1, 1.5, 2)),
+    (
+        "Paracétamol sirop 120 mg/5 mL",
+        "mL",
+        " de sirop à 120 mg/5 mL",
+        24,
+        (2.5, 5, 7.5, 10, 15),
+    ),
+)
+_SYRINGE_ML = (3, 4)
+_PARA_MG_PER_KG = (10.0, 15.0)
+_PARA_MAX_MG = 1000.0
+_PARA_DAYS = 3
+_PARA_SOURCE = "OMS, Pocket book 2013 et PCIME 2014 : 10-15 mg/kg toutes les 6 h, max 4 prises/24 h"
+
+
+def _nearest(forms, lo: float, hi: float, target: float) -> list[tuple]:
+    """Per form, its amount within lo-hi nearest the target: (distance, pieces, amount, form),
+    best first; a tie goes to fewer tablets."""
+    fits = []
+    for form in forms:
+        mg, amounts = form[3], form[4]
+        ok = [n for n in amounts if lo - 1e-9 <= n * mg <= hi + 1e-9]
+        if ok:
+            n = min(ok, key=lambda n: abs(n * mg - target))
+            fits.append((abs(n * mg - target), n if form[1] == "comprimé" else 1, n, form))
+    return sorted(fits, key=lambda f: f[:2])
+
+
+def paracetamol(weight_kg: float | None, age_days: int, *, sex: str | None = None) -> Suggestion:
+    """Fever or pain: the measurable amount nearest 12.5 mg/kg within 10-15 mg/kg; a tie goes
+    to the fewer tablets. The other forms that fit are listed in the note."""
+    w = check_weight(weight_kg, age_days, sex)
+    if age_days < YOUNG_INFANT_DAYS:
+        raise DosingRefused(
+            "young_infant",
+            "Nourrisson de moins de 2 mois : la fièvre est un signe de danger, référer "
+            "(PCIME). / Young infant under 2 months with fever: refer.",
+        )
+    lo, hi = (min(k * w, _PARA_MAX_MG) for k in _PARA_MG_PER_KG)
+    target = (lo + hi) / 2
+    fits = _nearest(_PARA_FORMS, lo, hi, target)
+    if not fits:
+        syrup = _PARA_FORMS[-1]
+        fits = _nearest([(*syrup[:4], _SYRINGE_ML)], lo, hi, target)
+    if not fits:
+        raise DosingRefused(
+            "no_practical_dose",
+            f"Aucune forme mesurable entre {lo:.0f} et {hi:.0f} mg pour {_dec(w)} kg : "
+            "dose à fixer par le prescripteur. / No measurable form fits: dose by hand.",
+        )
+    _, _, n, (drug, unit, what, mg, _) = fits[0]
+    others = [_measure(m, form[1]) + form[2] for _, _, m, form in fits[1:]]
+    note = "Toutes les 6 heures si fièvre ou douleur, au plus 4 prises par 24 h ; réévaluer à 3 j."
+    if unit == "mL" and n % 2.5:
+        note += " Mesurer avec une seringue orale."
+    if others:
+        note += " Autres formes possibles : " + " ; ".join(others) + "."
+    per_day = 4
+    tablets = math.ceil(n * per_day * _PARA_DAYS) if unit == "comprimé" else None
+    return Suggestion(
+        drug=drug,
+        dose=f"{_measure(n, unit)}{what} par prise ({n * mg:g} mg)",
+        times_per_day=per_day,
+        days=_PARA_DAYS,
+        quantity=tablets,
+        note=note,
+        source=_PARA_SOURCE,
+    )
+
+
+# -- diarrhoea: ORS and zinc ----------------------------------------------------------------
+
+# IMCI Plan A and WHO "The treatment of diarrhoea" (2005): ORS after each loose stool,
+# 50-100 mL under 2 years, 100-200 mL from 2 up to 10 years, as much as wanted from 10 years;
+# give the mother 2 sachets. Zinc: WHO/UNICEF joint statement (2004), 10 mg a day under
+# 6 months, 20 mg a day from 6 months, 10-14 days (IMCI 2014: 10 days); children under 5.
+_ORS_SOURCE = "OMS, The treatment of diarrhoea 2005 et PCIME 2014 : plan A"
+_ZINC_SOURCE = "OMS/UNICEF, déclaration conjointe 2004 ; PCIME 2014 : zinc 10 jours"
+
+
+def ors_zinc(age_days: int) -> list[Suggestion]:
+    """Diarrhoea without dehydration (IMCI Plan A): ORS, and zinc for children under 5."""
+    age = _age(age_days)
+    if age < TWO_YEARS_DAYS:
+        volume = "50 à 100 mL"
+    elif age < TEN_YEARS_DAYS:
+        volume = "100 à 200 mL"
+    else:
+        volume = "autant que souhaité"
+    out = [
+        Suggestion(
+            drug="SRO (sels de réhydratation orale, osmolarité réduite), sachet",
+            dose=f"{volume} après chaque selle liquide",
+            times_per_day=None,
+            days=None,
+            quantity=2,
+            note=(
+                "Jusqu'à l'arrêt de la diarrhée ; continuer l'allaitement et l'alimentation. "
+                "Plan A : sans déshydratation (plan B ou C sinon)."
+            ),
+            source=_ORS_SOURCE,
+        )
+    ]
+    if age < FIVE_YEARS_DAYS:
+        half = age < SIX_MONTHS_DAYS
+        out.append(
+            Suggestion(
+                drug="Zinc 20 mg, comprimé dispersible",
+                dose=("½ comprimé (10 mg)" if half else "1 comprimé (20 mg)") + " par jour",
+                times_per_day=1,
+                days=10,
+                quantity=5 if half else 10,
+                note="Disperser dans un peu d'eau ou de lait maternel ; 10 jours même si la "
+                "diarrhée s'arrête.",
+                source=_ZINC_SOURCE,
+            )
+        )
+    return out
+
+
+# -- by diagnosis ---------------------------------------------------------------------------
+
+
+def _malaria_test() -> Suggestion:
+    return Suggestion(
+        drug="TDR paludisme (test de diagnostic rapide)",
+        dose="1 test avant tout antipaludique",
+        times_per_day=None,
+        days=None,
+        quantity=1,
+        note="Artéméther-luméfantrine seulement si le test est positif (paludisme confirmé).",
+        source="OMS, Guidelines for malaria : confirmation parasitologique avant traitement",
+    )
+
+
+def suggest(
+    diagnosis_code: str, weight_kg: float | None, age_days: int, *, sex: str | None = None
+) -> list[Suggestion]:
+    """Suggestions for one diagnosis code (the encounter model's, plus "fever"); [] for a
+    diagnosis without a rule here. DosingRefused propagates: the clinician must see why."""
+    if diagnosis_code == "malaria_confirmed":
+        return [artemether_lumefantrine(weight_kg, age_days, sex=sex)]
+    if diagnosis_code == "malaria_suspected":
+        return [_malaria_test()]
+    if diagnosis_code == "pneumonia":
+        return [amoxicillin_pneumonia(weight_kg, age_days, sex=sex)]
+    if diagnosis_code == "diarrhoea":
+        return ors_zinc(age_days)
+    if diagnosis_code == "fever":
+        return [paracetamol(weight_kg, age_days, sex=sex)]
+    return []
