@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from appliance.cli.common import emit, json_option
+from appliance.cli.common import as_option, emit, json_option, login_as, open_context
 from appliance.clinical.growth import MAX_AGE_DAYS, nutrition_status
+from appliance.services import clinical
 
 
 @click.command("zscore")
@@ -44,4 +45,43 @@ def zscore(sex, age_days, weight_kg, height_cm, muac_mm, oedema, measured, as_js
     emit(result, as_json, "  ".join(f"{k}: {v}" for k, v in result.items()))
 
 
-COMMANDS = (zscore,)
+@click.command("due")
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--village", help="Only this village (outreach).")
+@click.option("--by-village", is_flag=True, help="Group the list by village.")
+@as_option
+@json_option
+@click.pass_context
+def due(ctx, start, end, village, by_village, as_user, as_json):
+    """Who is due or overdue (vaccines, ANC, PNC, weighing, family planning, chronic care)."""
+    with open_context(ctx) as kctx:
+        actor = login_as(kctx, as_user)
+        items = clinical.facility_due(
+            kctx, actor, start=start.date(), end=end.date(), village=village
+        )
+    if by_village:
+        grouped: dict[str, list] = {}
+        for item in items:
+            grouped.setdefault(item["contact"].get("village") or "", []).append(item)
+        emit(
+            grouped,
+            as_json,
+            "\n".join(
+                f"{v or '(village inconnu)'}: {len(rows)}" for v, rows in sorted(grouped.items())
+            ),
+        )
+        return
+    emit(
+        items,
+        as_json,
+        "\n".join(
+            f"P{i['priority']}  {i['due_date']}  {i['days_overdue']:>3} j  {i['reason']:<28}"
+            f"  {i['contact'].get('village') or ''}  {i['contact'].get('phone') or ''}"
+            for i in items
+        )
+        or "nobody is due",
+    )
+
+
+COMMANDS = (zscore, due)

@@ -173,11 +173,7 @@ def demo(ctx, n_patients, seed, as_json):
                 "facility_name": store.get_setting("facility_name"),
                 "patients": counts["patients"],
                 "encounters": counts["encounters"],
-                "encounters_by_type": dict(
-                    store.conn.execute(
-                        "SELECT type, COUNT(*) FROM encounters GROUP BY type ORDER BY 2 DESC"
-                    ).fetchall()
-                ),
+                "encounters_by_type": store.encounters.count_by_type(),
                 "near_duplicates": int(store.get_setting("seed_near_duplicates", "0")),
                 "logins_file": str(logins),
                 "logins": logins.read_text().splitlines(),

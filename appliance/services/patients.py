@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from appliance.clinical.summary import clinical_summary
 from appliance.domain.names import fold, name_key
 from appliance.domain.patient import estimated_birth_date, normalise_phone, validate_patient
 from appliance.domain.permissions import (
@@ -80,13 +81,7 @@ def search(
             raise ValueError(
                 f"{query!r} is neither a name, a health number nor a phone number"
             ) from None
-        results = _with_score(
-            ctx.store.query(
-                "SELECT id FROM patients WHERE phone = ? AND merged_into IS NULL", (phone,)
-            ),
-            0.9,
-        )
-        results = [{**ctx.store.patients.get(r["id"]), "score": r["score"]} for r in results]
+        results = _with_score(ctx.store.patients.by_phone(phone), 0.9)
     else:
         words = [w for w in fold(query).split() if w]
         seen: set[str] = set()
@@ -129,19 +124,14 @@ def find_duplicates(ctx: Context, fields: dict[str, Any]) -> list[dict[str, Any]
         if given & c_given and same_place and c["sex"] == fields["sex"]:
             found.append(c)
     if fields.get("phone"):
-        for row in ctx.store.query(
-            "SELECT id FROM patients WHERE phone = ? AND merged_into IS NULL"
-            " AND substr(birth_date, 1, 4) BETWEEN ? AND ?",
-            (fields["phone"], str(year - 1), str(year + 1)),
-        ):
-            if row["id"] not in {f["id"] for f in found}:
-                c = ctx.store.patients.get(row["id"])
-                if (
-                    c
-                    and c["sex"] == fields["sex"]
-                    and given & {name_key(w) for w in fold(c["given_names"]).split()}
-                ):
-                    found.append(c)
+        for c in ctx.store.patients.by_phone(fields["phone"]):
+            if (
+                c["id"] not in {f["id"] for f in found}
+                and abs(int(c["birth_date"][:4]) - year) <= 1
+                and c["sex"] == fields["sex"]
+                and given & {name_key(w) for w in fold(c["given_names"]).split()}
+            ):
+                found.append(c)
     return found
 
 
@@ -215,14 +205,18 @@ def record(ctx: Context, actor: Actor, patient_ref: str) -> dict[str, Any]:
             {k: c[k] for k in ("id", "health_number", "given_names", "birth_date", "sex")}
             for c in ctx.store.patients.children(pid)
         ],
-        "merged_from": [
-            r["merged_id"]
-            for r in ctx.store.query(
-                "SELECT merged_id FROM merges WHERE kept_id = ? ORDER BY at", (pid,)
-            )
-        ],
+        "merged_from": ctx.store.patients.merged_into_this(pid),
         "encounters": encounters,
     }
+    out.update(
+        clinical_summary(
+            patient,
+            encounters,
+            reading.today,
+            mother=mother,
+            malaria_vaccine=ctx.store.get_setting("malaria_vaccine", "0") == "1",
+        )
+    )
     ctx.audit(
         actor,
         "patient.view",

@@ -11,6 +11,17 @@ if TYPE_CHECKING:
     from appliance.store.db import Store
 
 COLUMNS = ENCOUNTER_COLUMNS
+# The encounter fields the due-list rules read (appliance/clinical/due.py), by type.
+DUE_FIELDS = {
+    "immunization": ("antigen", "dose"),
+    "growth": ("weight_kg",),
+    "anc": ("lmp", "gestational_age_weeks", "td_dose", "iptp_dose"),
+    "delivery": ("child_id", "outcome"),
+    "postnatal": ("subject", "days_after_birth"),
+    "family_planning": ("method", "removal", "quantity", "user"),
+    "chronic": ("condition", "next_visit"),
+}
+DUE_WIDTH = max(len(f) for f in DUE_FIELDS.values())
 _SELECT = f"SELECT {', '.join('e.' + c for c in COLUMNS)} FROM encounters e"
 # The current version of a chain is the one nothing supersedes.
 CURRENT = "NOT EXISTS (SELECT 1 FROM encounters s WHERE s.supersedes = e.id)"
@@ -86,6 +97,43 @@ class EncounterRepo:
             {"id": encounter_id},
         )
         return [_decode(r) for r in rows]  # type: ignore[misc]
+
+    def for_due_list(self, *, recent_from: str) -> list[tuple[str, str, str, str, dict]]:
+        """What can make someone due, facility-wide, as (patient_id, id, type, care_date,
+        data), `data` holding only the fields the due rules read: every vaccine, the latest
+        weighing of each patient, pregnancies and births since `recent_from`, family
+        planning and chronic care. Consultations never make anyone due and are not read;
+        json_extract in SQL is far cheaper than decoding whole records in Python."""
+        branches, params = [], {"recent": recent_from}
+        for kind, fields in DUE_FIELDS.items():
+            cols = ", ".join(f"json_extract(e.data, '$.{f}')" for f in fields)
+            where = f"e.type = '{kind}' AND e.voided = 0 AND {CURRENT}"
+            if kind in ("anc", "delivery", "postnatal"):
+                where += " AND e.care_date >= :recent"
+            pad = ", NULL" * (DUE_WIDTH - len(fields))
+            if kind == "growth":  # only the latest weighing matters
+                branches.append(
+                    f"SELECT e.patient_id, e.id, e.type, MAX(e.care_date), {cols}{pad}"
+                    f" FROM encounters e WHERE {where}"
+                    " AND json_extract(e.data, '$.weight_kg') IS NOT NULL GROUP BY e.patient_id"
+                )
+            else:
+                branches.append(
+                    f"SELECT e.patient_id, e.id, e.type, e.care_date, {cols}{pad}"
+                    f" FROM encounters e WHERE {where}"
+                )
+        out = []
+        rows = self.store.conn.execute(" UNION ALL ".join(branches), params)
+        for pid, eid, kind, care_date, *values in rows:
+            data = {k: v for k, v in zip(DUE_FIELDS[kind], values, strict=False) if v is not None}
+            out.append((pid, eid, kind, care_date, data))
+        return out
+
+    def count_by_type(self) -> dict[str, int]:
+        rows = self.store.conn.execute(
+            "SELECT type, COUNT(*) FROM encounters GROUP BY type ORDER BY 2 DESC"
+        )
+        return dict(rows.fetchall())
 
     def count(self) -> int:
         return self.store.conn.execute("SELECT COUNT(*) FROM encounters").fetchone()[0]

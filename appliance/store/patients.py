@@ -109,6 +109,41 @@ class PatientRepo:
             )
         )
 
+    def active(self) -> list[dict[str, Any]]:
+        """Every patient not merged into another record, with what a facility-wide list
+        shows (names, sex, birth date, village, phone, mother)."""
+        cols = (
+            "id",
+            "family_name",
+            "given_names",
+            "sex",
+            "birth_date",
+            "village",
+            "phone",
+            "mother_id",
+        )
+        rows = self.store.conn.execute(
+            f"SELECT {', '.join(cols)} FROM patients WHERE merged_into IS NULL"
+        )
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def by_phone(self, phone: str) -> list[dict[str, Any]]:
+        return [
+            _clean(r)
+            for r in self.store.query(
+                f"SELECT {PATIENT_COLUMNS} FROM patients"
+                " WHERE phone = ? AND merged_into IS NULL ORDER BY sequence",
+                (phone,),
+            )
+        ]
+
+    def merged_into_this(self, patient_id: str) -> list[str]:
+        """Ids of the duplicate records merged into this one, oldest merge first."""
+        rows = self.store.query(
+            "SELECT merged_id FROM merges WHERE kept_id = ? ORDER BY at", (patient_id,)
+        )
+        return [r["merged_id"] for r in rows]
+
     def children(self, mother_id: str) -> list[dict[str, Any]]:
         return [
             _clean(r)

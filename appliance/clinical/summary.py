@@ -1,0 +1,68 @@
+"""What the clinical engine says about one patient on one day: alerts, due items and, for a
+child under five, the latest z-scores and nutrition status. Pure: the date is passed in."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from appliance.clinical.alerts import alerts_for
+from appliance.clinical.due import due_for_patient
+from appliance.clinical.growth import MAX_AGE_DAYS, nutrition_status
+
+
+def latest_growth(
+    patient: dict[str, Any], encounters: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """z-scores and status from the child's latest growth measure (None past 59 months)."""
+    birth = date.fromisoformat(patient["birth_date"])
+    for e in reversed(encounters):  # oldest first in, so the latest is last
+        if e["type"] != "growth":
+            continue
+        care = date.fromisoformat(e["care_date"])
+        age_days = (care - birth).days
+        if age_days > MAX_AGE_DAYS:
+            return None
+        d = e["data"]
+        out = nutrition_status(
+            patient["sex"],
+            age_days,
+            weight_kg=d.get("weight_kg"),
+            height_cm=d.get("height_cm"),
+            muac_mm=d.get("muac_mm"),
+            oedema=bool(d.get("oedema")),
+            measured=d.get("measured"),
+        )
+        return {
+            "zscores": {"wfa": out["wfa"], "hfa": out["hfa"], "wfh": out["wfh"]},
+            "nutrition_status": out["status"],
+            "nutrition_reasons": out["reasons"],
+            "measured_on": e["care_date"],
+            "age_days_at_measure": age_days,
+        }
+    return None
+
+
+def clinical_summary(
+    patient: dict[str, Any],
+    encounters: list[dict[str, Any]],
+    on: date,
+    *,
+    mother: dict[str, Any] | None = None,
+    malaria_vaccine: bool = False,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "alerts": [a.to_json() for a in alerts_for(patient, encounters, on)],
+        "due": [
+            d.to_json()
+            for d in due_for_patient(
+                patient, encounters, on, mother=mother, malaria_vaccine=malaria_vaccine
+            )
+        ],
+    }
+    if (on - date.fromisoformat(patient["birth_date"])).days <= MAX_AGE_DAYS:
+        growth = latest_growth(patient, encounters)
+        out["zscores"] = growth["zscores"] if growth else None
+        out["nutrition_status"] = growth["nutrition_status"] if growth else "unknown"
+        out["growth"] = growth
+    return out

@@ -1,0 +1,191 @@
+"""The clinical engine through the service layer and the CLI: a record's alerts, due items
+and z-scores; the facility due list."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from appliance.services import clinical, encounters, patients
+from appliance.services.errors import PermissionDenied
+
+pytestmark = pytest.mark.component
+KENEYA = str(Path(sys.executable).parent / "keneya")
+TODAY = date(2026, 10, 15)  # the fixture clock's date
+
+
+@pytest.fixture
+def baby(ctx, actors, aminata):
+    return patients.register(
+        ctx,
+        actors["nurse"],
+        {
+            "family_name": "Coulibaly",
+            "given_names": "Issa",
+            "sex": "M",
+            "birth_date": "2026-05-01",
+            "village": "Kalaban",
+            "mother_id": aminata["id"],
+        },
+    )
+
+
+def test_record_of_a_malnourished_child_has_alerts_zscores_and_due(ctx, actors, baby):
+    nurse = actors["nurse"]
+    encounters.add(
+        ctx,
+        nurse,
+        baby["id"],
+        "growth",
+        {
+            "care_date": "2026-10-14",
+            "weight_kg": 5.2,
+            "height_cm": 64.0,
+            "measured": "lying",
+            "muac_mm": 110,
+        },
+    )
+    rec = patients.record(ctx, nurse, baby["id"])
+    assert rec["nutrition_status"] == "sam"
+    assert set(rec["zscores"]) == {"wfa", "hfa", "wfh"} and rec["zscores"]["wfa"] < -3
+    codes = [a["code"] for a in rec["alerts"]]
+    assert "child.sam" in codes
+    assert all({"code", "severity", "reason", "action"} <= set(a) for a in rec["alerts"])
+    due_codes = {d["reason_code"] for d in rec["due"]}
+    assert "penta:1" in due_codes  # never vaccinated: Penta 1 is due (catch-up)
+    # the child has no phone: the contact is the mother's
+    penta = next(d for d in rec["due"] if d["reason_code"] == "penta:1")
+    assert penta["contact"]["phone"] == "+22376123456"
+
+
+def test_giving_the_vaccine_resolves_the_due_item(ctx, actors, baby):
+    hw = actors["health_worker"]
+    encounters.add(
+        ctx,
+        hw,
+        baby["id"],
+        "immunization",
+        {"care_date": "2026-10-15", "antigen": "penta", "dose": 1},
+    )
+    due_codes = {d["reason_code"] for d in patients.record(ctx, hw, baby["id"])["due"]}
+    assert "penta:1" not in due_codes
+
+
+def test_pregnancy_with_severe_hypertension_raises_an_urgent_alert(ctx, actors, aminata):
+    midwife = actors["midwife"]
+    encounters.add(
+        ctx,
+        midwife,
+        aminata["id"],
+        "anc",
+        {
+            "care_date": "2026-10-14",
+            "lmp": "2026-04-01",
+            "bp_systolic": 165,
+            "bp_diastolic": 112,
+            "gravida": 2,
+            "parity": 1,
+        },
+    )
+    rec = patients.record(ctx, midwife, aminata["id"])
+    urgent = [a for a in rec["alerts"] if a["severity"] == "urgent"]
+    assert any(a["code"] == "anc.hypertension.severe" for a in urgent)
+    assert any(d["kind"] == "anc" for d in rec["due"])
+    assert "zscores" not in rec  # an adult has no growth z-scores
+
+
+def test_facility_due_list(ctx, actors, baby, aminata):
+    items = clinical.facility_due(ctx, actors["nurse"], start=TODAY, end=date(2026, 10, 22))
+    assert items and all(
+        {"patient_id", "reason", "kind", "due_date", "days_overdue", "priority", "contact"}
+        <= set(i)
+        for i in items
+    )
+    assert [i["priority"] for i in items] == sorted(i["priority"] for i in items)
+    assert {i["patient_id"] for i in items} == {baby["id"]}
+    other = clinical.facility_due(
+        ctx, actors["nurse"], start=TODAY, end=date(2026, 10, 22), village="Ségou"
+    )
+    assert other == []
+    with pytest.raises(PermissionDenied):
+        clinical.facility_due(ctx, actors["technician"], start=TODAY, end=TODAY)
+    with pytest.raises(ValueError):
+        clinical.facility_due(ctx, actors["nurse"], start=TODAY, end=date(2026, 10, 1))
+
+
+def _run(*args, pin=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("KENEYA_HOME", "KENEYA_PIN")}
+    if pin:
+        env["KENEYA_PIN"] = pin
+    return subprocess.run([KENEYA, *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_zscore_command_contract():
+    r = _run(
+        "zscore", "--sex", "F", "--age-days", "365", "--weight", "8.9", "--height", "74.0", "--json"
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= {"wfa", "hfa", "wfh", "nutrition_status"}
+    assert abs(out["wfa"]) < 0.1 and out["nutrition_status"] == "normal"  # the WHO median girl
+    r = _run("zscore", "--sex", "M", "--age-days", "400", "--muac", "112", "--json")
+    assert json.loads(r.stdout)["nutrition_status"] == "sam"
+    assert json.loads(r.stdout)["wfa"] is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("zscore", "--sex", "X", "--age-days", "10", "--weight", "3"),
+        ("zscore", "--sex", "F", "--age-days", "5000", "--weight", "3"),
+        ("zscore", "--sex", "F", "--age-days", "100"),
+        ("zscore", "--sex", "F", "--age-days", "100", "--weight", "300"),
+    ],
+)
+def test_zscore_bad_input(args):
+    r = _run(*args)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_due_command_on_a_seeded_facility(tmp_path):
+    assert _run("--home", str(tmp_path), "seed", "--patients", "300").returncode == 0
+    user, _, pin = next(
+        line.split()
+        for line in (tmp_path / "demo-logins.txt").read_text().splitlines()
+        if " nurse " in line
+    )
+    today = date.today().isoformat()
+    r = _run(
+        "--home",
+        str(tmp_path),
+        "due",
+        "--from",
+        today,
+        "--to",
+        today,
+        "--json",
+        "--as",
+        user,
+        pin=pin,
+    )
+    assert r.returncode == 0, r.stderr
+    items = json.loads(r.stdout)
+    assert items and {
+        "patient_id",
+        "reason",
+        "kind",
+        "due_date",
+        "days_overdue",
+        "priority",
+        "contact",
+    } <= set(items[0])
+    r = _run(
+        "--home", str(tmp_path), "due", "--from", "2026-13-01", "--to", today, "--as", user, pin=pin
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
