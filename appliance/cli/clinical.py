@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from appliance.cli.common import as_option, emit, json_option, login_as, open_context
+from appliance.clinical.dosing import DosingRefused, suggest
 from appliance.clinical.growth import MAX_AGE_DAYS, nutrition_status
 from appliance.services import clinical
 
@@ -84,4 +85,37 @@ def due(ctx, start, end, village, by_village, as_user, as_json):
     )
 
 
-COMMANDS = (zscore, due)
+@click.command("dose")
+@click.option(
+    "--diagnosis",
+    required=True,
+    help="malaria_confirmed, malaria_suspected, pneumonia, diarrhoea, fever",
+)
+@click.option("--weight", "weight_kg", type=float, help="kg")
+@click.option("--age-days", required=True, type=click.IntRange(0, 45_000))
+@click.option("--sex", type=click.Choice(["F", "M"], case_sensitive=False))
+@json_option
+def dose(diagnosis, weight_kg, age_days, sex, as_json):
+    """Suggested treatment by weight band, for the clinician to confirm (never automatic)."""
+    try:
+        rows = [
+            s.to_json()
+            for s in suggest(diagnosis, weight_kg, age_days, sex=sex.upper() if sex else None)
+        ]
+    except DosingRefused as e:
+        raise click.UsageError(str(e)) from None
+    emit(
+        rows,
+        as_json,
+        "\n".join(
+            f"{r['drug']}: {r['dose']}"
+            + (f", {r['times_per_day']}×/j" if r["times_per_day"] else "")
+            + (f", {r['days']} j" if r["days"] else "")
+            + (f"  ({r['note']})" if r["note"] else "")
+            for r in rows
+        )
+        or "no suggestion for this diagnosis",
+    )
+
+
+COMMANDS = (zscore, due, dose)

@@ -189,3 +189,15 @@ def test_due_command_on_a_seeded_facility(tmp_path):
         "--home", str(tmp_path), "due", "--from", "2026-13-01", "--to", today, "--as", user, pin=pin
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_dose_command_suggests_by_weight_band_and_refuses_bad_weights():
+    r = _run(
+        "dose", "--diagnosis", "malaria_confirmed", "--weight", "15", "--age-days", "1500", "--json"
+    )
+    assert r.returncode == 0, r.stderr
+    al = json.loads(r.stdout)[0]
+    assert "artéméther" in al["drug"].lower() and al["dose"].startswith("2")
+    assert al["times_per_day"] == 2 and al["days"] == 3
+    r = _run("dose", "--diagnosis", "malaria_confirmed", "--weight", "300", "--age-days", "1500")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
