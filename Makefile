@@ -8,8 +8,15 @@ KENEYA_HOME ?= $(CURDIR)/demo-home
 setup:
 	@scripts/setup.sh
 
+# The facility, then a cloudy day and a half of the solar battery on the simulator (about
+# 20 s): the power monitor warns, decides a safe shutdown and counts down.
 demo: setup
 	@$(BIN)/keneya --home "$(KENEYA_HOME)" demo
+	@echo
+	@echo "Power monitor on the simulator (cloudy days, 2 simulated hours per second):"
+	@$(BIN)/keneya --home "$(KENEYA_HOME)" power run --simulate cloudy --speed 7200 \
+		--start-hour 12 --report-every 7200 --duration 194400
+	@$(BIN)/keneya --home "$(KENEYA_HOME)" power status
 
 test: setup lint
 	$(BIN)/python -m pytest -q

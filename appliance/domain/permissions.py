@@ -15,6 +15,9 @@ MANAGE_STAFF = "staff.manage"
 VIEW_REPORTS = "report.view"
 VIEW_STATUS = "status.view"
 CONFIRM_CLOCK = "clock.confirm"
+# Call off a pending low-battery shutdown when the power comes back: whoever runs the day
+# (admin, doctor, nurse, midwife) and the technician, since it is a power matter.
+CANCEL_SHUTDOWN = "power.cancel_shutdown"
 
 
 def write(encounter_type: str) -> str:
@@ -36,6 +39,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # CSCom's head is often its doctor) but records care only with a clinical role.
     "admin": frozenset(
         {
+            CANCEL_SHUTDOWN,
             READ_PATIENT,
             REGISTER_PATIENT,
             EDIT_PATIENT,
@@ -47,10 +51,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             CONFIRM_CLOCK,
         }
     ),
-    "doctor": frozenset(_CLINICAL_ALL | {MERGE_PATIENTS}),
-    "nurse": frozenset(_CLINICAL_ALL),
+    "doctor": frozenset(_CLINICAL_ALL | {MERGE_PATIENTS, CANCEL_SHUTDOWN}),
+    "nurse": frozenset(_CLINICAL_ALL | {CANCEL_SHUTDOWN}),
     "midwife": frozenset(
         {READ_PATIENT, REGISTER_PATIENT, EDIT_PATIENT, CONFIRM_CLOCK, VIEW_REPORTS, VIEW_STATUS}
+        | {CANCEL_SHUTDOWN}
         | {write(t) for t in _MIDWIFE_TYPES}
     ),
     # Matrons (matrones) are auxiliary midwives: the same maternal and child care.
@@ -69,7 +74,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
         }
     ),
     # Keeps the machine running; sees power, modem and queue status, never a patient.
-    "technician": frozenset({VIEW_STATUS}),
+    "technician": frozenset({VIEW_STATUS, CANCEL_SHUTDOWN}),
 }
 
 assert set(PERMISSIONS) == set(ROLES), "every role needs a row in the permission table"

@@ -13,6 +13,7 @@ def attach_repositories(store: Store) -> None:
     from appliance.store.clock import ClockRepo
     from appliance.store.encounters import EncounterRepo
     from appliance.store.patients import PatientRepo
+    from appliance.store.power import PowerRepo
     from appliance.store.staff import StaffRepo
 
     store.patients = PatientRepo(store)
@@ -20,3 +21,4 @@ def attach_repositories(store: Store) -> None:
     store.staff = StaffRepo(store)
     store.audit = AuditRepo(store)
     store.clock = ClockRepo(store)
+    store.power = PowerRepo(store)

@@ -190,7 +190,80 @@ CREATE TRIGGER clock_events_append_only BEFORE UPDATE ON clock_events BEGIN
 END;
 """
 
+
+# Part of migration 2 (three identical tables): frozen with it, like the SQL below.
+def _power_samples_table(name: str) -> str:
+    return f"""
+CREATE TABLE {name} (
+    start_s INTEGER PRIMARY KEY,
+    samples INTEGER NOT NULL,
+    faults INTEGER NOT NULL DEFAULT 0,
+    v_avg REAL,
+    v_min REAL,
+    v_max REAL,
+    i_avg REAL,
+    soc_last REAL,
+    state TEXT NOT NULL CHECK (state IN ('ok', 'warn', 'sensor_fault', 'shutdown_pending')),
+    clock_trusted INTEGER NOT NULL
+);
+"""
+
+
+# The battery monitor (keneya-power). Readings every few seconds are aggregated before they
+# reach the SD card: one row per minute kept 48 hours, per 15 minutes kept 90 days, per day
+# forever. A bucket is keyed by its start in Unix seconds (UTC): an integer rowid key is the
+# smallest row and needs no separate index. `samples` counts good readings, `faults` the
+# readings the sensor could not give; averages are over good readings (NULL when none);
+# `state` is the worst state seen in the bucket.
+M002_POWER = f"""
+{_power_samples_table("power_samples_1m")}
+{_power_samples_table("power_samples_15m")}
+{_power_samples_table("power_samples_1d")}
+
+CREATE TABLE power_events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    clock_trusted INTEGER NOT NULL,
+    boot_id TEXT,
+    kind TEXT NOT NULL CHECK (kind IN ('warn', 'warn_cleared', 'shutdown_decided',
+        'shutdown_cancelled', 'shutdown_executed', 'sensor_fault', 'sensor_recovered',
+        'outage')),
+    reason TEXT,
+    voltage_v REAL,
+    soc REAL,
+    detail TEXT CHECK (detail IS NULL OR json_valid(detail))
+);
+CREATE INDEX power_events_kind ON power_events(kind, id);
+CREATE TRIGGER power_events_append_only BEFORE UPDATE ON power_events BEGIN
+    SELECT RAISE(ABORT, 'power events are append-only');
+END;
+
+-- One row: what the kiosk and the web app show. The daemon owns every column but the
+-- cancel_* ones, which a staff member's cancel request writes (for the pending shutdown
+-- named by shutdown_event_id) and the daemon reads.
+CREATE TABLE power_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sampled_at TEXT NOT NULL,
+    clock_trusted INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    voltage_v REAL,
+    current_a REAL,
+    power_w REAL,
+    soc REAL,
+    runtime_min REAL,
+    charging INTEGER,
+    state TEXT NOT NULL CHECK (state IN ('ok', 'warn', 'sensor_fault', 'shutdown_pending')),
+    reason TEXT,
+    shutdown_event_id INTEGER REFERENCES power_events(id),
+    shutdown_deadline TEXT,
+    cancel_for INTEGER,
+    cancel_requested_by TEXT,
+    cancel_requested_at TEXT
+);
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
+    (2, "power samples, events and state", M002_POWER),
 ]

@@ -39,8 +39,6 @@ def test_reading_patients(role):
 @pytest.mark.parametrize("role", p.ROLES)
 def test_technician_sees_status_only(role):
     assert p.allowed(role, p.VIEW_STATUS)
-    if role == "technician":
-        assert p.PERMISSIONS[role] == {p.VIEW_STATUS}
 
 
 @pytest.mark.parametrize("role", p.ROLES)
@@ -52,6 +50,16 @@ def test_staff_management_and_audit_are_admin_only(role):
 @pytest.mark.parametrize("role", p.ROLES)
 def test_merge(role):
     assert p.allowed(role, p.MERGE_PATIENTS) == (role in ("admin", "doctor"))
+
+
+@pytest.mark.parametrize("role", p.ROLES)
+def test_cancelling_a_low_battery_shutdown(role):
+    expected = role in ("admin", "doctor", "nurse", "midwife", "technician")
+    assert p.allowed(role, p.CANCEL_SHUTDOWN) == expected
+
+
+def test_technician_sees_status_and_power_only():
+    assert p.PERMISSIONS["technician"] == {p.VIEW_STATUS, p.CANCEL_SHUTDOWN}
 
 
 def test_unknown_role_has_nothing():

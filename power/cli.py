@@ -1,0 +1,292 @@
+"""`keneya power …`: battery status and history from the store, the daemon, and calling off a
+pending shutdown. `appliance.cli.main` loads this group through the `keneya.commands` entry
+point; heavy imports (the daemon, gpiozero) wait until `run` is called.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import warnings
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from appliance.cli.common import as_option, emit, json_option, login_as, open_context, paths
+from appliance.clock import Clock
+from appliance.services.errors import PermissionDenied
+from appliance.store import Store
+from power import views
+from power.shutdown import CANCEL_ROLES, may_cancel
+from power.sim.scenarios import SCENARIOS
+
+if TYPE_CHECKING:
+    from power.config import PowerConfig
+    from power.daemon import PowerDaemon, Summary
+    from power.gpio import StatusPanel
+
+MAX_HOURS = 24 * 366 * 20
+
+
+@click.group()
+def power() -> None:
+    """Battery and solar: status, history, the monitor daemon, a pending shutdown."""
+
+
+@power.command("status")
+@json_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """The latest reading and state, as keneya-power last recorded them."""
+    database = paths(ctx).database
+    row, now = None, datetime.now(UTC)
+    if database.exists():  # no database yet is "no sample yet", not an error
+        with Store(database) as store:
+            row = store.power.state()
+            now = Clock(store).now().now
+    out = views.status(row, now=now)
+    emit(out, as_json, views.status_text(out))
+
+
+@power.command("history")
+@click.option(
+    "--hours",
+    type=click.FloatRange(min=0, min_open=True, max=MAX_HOURS),
+    default=24.0,
+    show_default=True,
+    help="How far back from the latest sample (or now, if later).",
+)
+@json_option
+@click.pass_context
+def history(ctx: click.Context, hours: float, as_json: bool) -> None:
+    """Stored points: per minute for 48 h, per 15 min for 90 days, per day before that."""
+    database = paths(ctx).database
+    points = []
+    if database.exists():
+        with Store(database) as store:
+            now_s = Clock(store).now().now.timestamp()
+            latest = store.power.latest_sample()
+            # A simulation can run ahead of the clock: the window ends at whichever is later.
+            end_s = max(now_s, latest["start_s"] + latest["resolution_s"]) if latest else now_s
+            points = views.history_points(store.power.history(end_s - hours * 3600, until_s=end_s))
+    emit(points, as_json, views.history_text(points))
+
+
+@power.command("events")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
+@json_option
+@click.pass_context
+def events(ctx: click.Context, limit: int, as_json: bool) -> None:
+    """The latest power events, newest first."""
+    database = paths(ctx).database
+    rows = []
+    if database.exists():
+        with Store(database) as store:
+            rows = store.power.events(limit=limit)
+    emit(rows, as_json, views.events_text(rows))
+
+
+@power.command("cancel-shutdown")
+@as_option
+@json_option
+@click.pass_context
+def cancel_shutdown(ctx: click.Context, as_user: str | None, as_json: bool) -> None:
+    """Call off a pending shutdown (the power came back). The daemon acts on it within one
+    sample; if the battery is still low it will decide again."""
+    if not as_user:
+        raise click.UsageError("say who is cancelling: --as USERNAME (PIN on stdin or KENEYA_PIN)")
+    with open_context(ctx) as kctx:
+        actor = login_as(kctx, as_user)
+        if not may_cancel(actor.role):
+            allowed = ", ".join(sorted(CANCEL_ROLES))
+            raise PermissionDenied(
+                f"{actor.username} ({actor.role}) may not cancel a shutdown (roles: {allowed})"
+            )
+        reading = kctx.now()
+        row = kctx.store.power.request_cancel(by=actor.username, at=reading.iso())
+        if row is not None:
+            kctx.audit(
+                actor,
+                "power.cancel_shutdown",
+                detail={"shutdown_event_id": row["shutdown_event_id"]},
+                reading=reading,
+            )
+    out = {
+        "cancel_requested": row is not None,
+        "shutdown_deadline": row["shutdown_deadline"] if row else None,
+        "by": actor.username,
+        "message": (
+            "cancel requested: keneya-power calls off the shutdown at its next reading"
+            if row
+            else "no shutdown is pending"
+        ),
+    }
+    emit(out, as_json, out["message"])
+
+
+@power.command("run")
+@click.option(
+    "--simulate",
+    "scenario",
+    type=click.Choice(sorted(SCENARIOS)),
+    help="Read a simulated INA219 instead of the real one (bus 1).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0, min_open=True),
+    help="With --simulate: simulated seconds per real second (3600: an hour a second).",
+)
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many seconds of (simulated) time.",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.5, max=3600),
+    help="Seconds between sensor reads (default: [power] sample_s, else 5).",
+)
+@click.option(
+    "--start-hour",
+    type=click.FloatRange(min=0, max=24, max_open=True),
+    help="With --simulate: simulated time of day (UTC) to start at (default: now's).",
+)
+@click.option(
+    "--report-every",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    help="Print a status line every this many (simulated) seconds; 0: events only.",
+)
+@json_option
+@click.pass_context
+def run(
+    ctx: click.Context,
+    scenario: str | None,
+    speed: float | None,
+    duration: float | None,
+    interval: float | None,
+    start_hour: float | None,
+    report_every: float,
+    as_json: bool,
+) -> None:
+    """The battery monitor (the keneya-power service). Stops cleanly on SIGTERM."""
+    from power import config
+    from power.daemon import Settings
+    from power.sdnotify import Notifier
+    from power.sim import get as get_scenario
+    from power.simulated import simulated_daemon
+    from power.timebase import SimTime
+
+    if scenario is None and (speed is not None or start_hour is not None):
+        raise click.UsageError("--speed and --start-hour only make sense with --simulate")
+    p = paths(ctx)
+    cfg = config.load(p.facility_file)
+    settings = Settings(
+        sample_s=interval or cfg.sample_s, batch_s=cfg.batch_s, report_every_s=report_every
+    )
+
+    def echo(line: str) -> None:
+        click.echo(line, err=as_json)  # --json keeps stdout for the summary
+
+    with ExitStack() as stack:
+        store = stack.enter_context(Store(p.database, create=True))
+        clock = Clock(store)
+        common = {
+            "settings": settings,
+            "notifier": stack.enter_context(Notifier()),
+            "boot_id": clock.boot_id,
+            "echo": echo,
+        }
+        if scenario is not None:
+            reading = clock.now()
+            start_s = (
+                start_hour * 3600
+                if start_hour is not None
+                else SimTime.seconds_into_day(reading.now)
+            )
+            sim = stack.enter_context(
+                simulated_daemon(
+                    store,
+                    get_scenario(scenario).with_(start_s=math.floor(start_s)),
+                    origin=reading.now,
+                    speed=speed or 1.0,
+                    trusted=reading.trusted,
+                    grace_s=cfg.grace_s,
+                    **common,
+                )
+            )
+            daemon = sim.daemon
+        else:
+            daemon = _hardware(stack, store, clock, cfg, common)
+        summary = _run_with_signals(daemon, duration)
+    out = summary.to_dict()
+    emit(
+        out,
+        as_json,
+        f"stopped ({out['stopped_by']}): {out['samples']} readings, {out['faults']} failed,"
+        f" {out['writes']} writes; state {out['state']}",
+    )
+
+
+def _run_with_signals(daemon: PowerDaemon, duration: float | None) -> Summary:
+    """SIGTERM (systemd) and SIGINT (Ctrl-C) stop the loop; the daemon then flushes."""
+
+    def handler(signum: int, frame: object) -> None:
+        daemon.stop()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        return daemon.run(duration_s=duration)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _hardware(
+    stack: ExitStack, store: Store, clock: Clock, cfg: PowerConfig, common: dict[str, Any]
+) -> PowerDaemon:
+    """The INA219 on the Pi's I2C bus, systemctl for real, the GPIO panel if there is one."""
+    from power.battery import SocEstimator
+    from power.daemon import PowerDaemon
+    from power.sensor import Ina219Sensor
+    from power.shutdown import SafeShutdown
+    from power.timebase import RealTime
+
+    sensor = Ina219Sensor.open(
+        bus_number=cfg.bus_number,
+        address=cfg.address,
+        shunt_ohms=cfg.shunt_ohms,
+        max_current_a=cfg.max_current_a,
+        invert=cfg.invert,
+    )
+    stack.enter_context(sensor)
+
+    def panel_factory(request: Callable[[], None]) -> StatusPanel | None:
+        if not cfg.gpio.pins():
+            return None
+        try:
+            from power.gpio import StatusPanel
+
+            with warnings.catch_warnings():  # one line below says it if no factory works
+                warnings.simplefilter("ignore")
+                return StatusPanel(cfg.gpio, on_shutdown_request=request)
+        except Exception as exc:  # no GPIO (a laptop): the battery is still watched
+            click.echo(f"keneya power: no GPIO panel ({exc})", err=True)
+            return None
+
+    daemon = PowerDaemon(
+        store,
+        sensor,
+        time_base=RealTime(clock),
+        estimator=SocEstimator(cfg.capacity_ah, chemistry=cfg.chemistry),
+        thresholds=cfg.thresholds(),
+        shutdown=SafeShutdown(grace_s=cfg.grace_s),
+        source="ina219",
+        panel_factory=panel_factory,
+        **common,
+    )
+    stack.callback(daemon.close)
+    return daemon

@@ -1,0 +1,536 @@
+"""keneya-power: read the battery every few seconds, keep its history, shut down in time.
+
+One loop, one thread (gpiozero's button thread only raises a flag). Each step reads the
+sensor, feeds the SoC estimator and the shutdown policy, and adds the reading to the open
+minute. Writes are batched: closed minutes and the current state go to the store in one
+transaction every `batch_s` (default 60 s), and at once when something happens (an event, a
+change of state, a shutdown decided or cancelled). Shares state with the kiosk and web app only
+through the store (`power_state`, `power_events`, `power_samples_*`).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sqlite3
+import threading
+import time
+from collections import Counter, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from appliance.clock import from_iso, to_iso
+from power.aggregate import MinuteAggregator
+from power.battery import SocEstimate, SocEstimator
+from power.errors import SensorFault
+from power.policy import (
+    Decision,
+    EventKind,
+    FaultSample,
+    Sample,
+    ShutdownPolicy,
+    State,
+    Thresholds,
+)
+from power.sdnotify import Notifier
+from power.sensor import PowerSensor, Reading
+from power.shutdown import ExecutionReport, PendingShutdown, SafeShutdown
+
+if TYPE_CHECKING:
+    from appliance.store import Store
+    from power.gpio import StatusPanel
+    from power.timebase import TimeBase
+
+log = logging.getLogger(__name__)
+
+# policy event -> stored event kind
+EVENT_KINDS = {
+    EventKind.WARN: "warn",
+    EventKind.WARN_CLEARED: "warn_cleared",
+    EventKind.SHUTDOWN: "shutdown_decided",
+    EventKind.SHUTDOWN_CANCELLED: "shutdown_cancelled",
+    EventKind.SENSOR_FAULT: "sensor_fault",
+    EventKind.SENSOR_RECOVERED: "sensor_recovered",
+}
+BUTTON_REASON = "shutdown button held"
+# Closed minutes kept while the database refuses writes (two days), retried at each write.
+MAX_UNWRITTEN_ROWS = 2 * 1440
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    sample_s: float = 5.0  # sensor read period (loop time)
+    batch_s: float = 60.0  # at most this long between writes when nothing happens
+    rollup_every_s: float = 3600.0  # fold old minutes into coarser rows this often
+    report_every_s: float = 0.0  # a status line through `echo` this often (0: events only)
+
+    def __post_init__(self) -> None:
+        if not (self.sample_s > 0 and self.batch_s > 0 and self.rollup_every_s > 0):
+            raise ValueError("sample_s, batch_s and rollup_every_s must be positive")
+
+
+@dataclass
+class Summary:
+    samples: int = 0
+    faults: int = 0
+    writes: int = 0  # write transactions
+    write_errors: int = 0  # writes the database refused (kept for the next write)
+    event_counts: Counter[str] = field(default_factory=Counter)
+    events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
+    stopped_by: str = ""  # "duration", "signal" or "shutdown"
+    state: str = ""
+    first_at: str | None = None
+    last_at: str | None = None
+    execution: ExecutionReport | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "faults": self.faults,
+            "writes": self.writes,
+            "write_errors": self.write_errors,
+            "events": dict(self.event_counts),
+            "stopped_by": self.stopped_by,
+            "state": self.state,
+            "first_sample_at": self.first_at,
+            "last_sample_at": self.last_at,
+            "shutdown_executed": self.execution is not None,
+        }
+
+
+def iso(wall_s: float) -> str:
+    return to_iso(datetime.fromtimestamp(wall_s, UTC))
+
+
+class PowerDaemon:
+    """The loop. The caller owns (and closes) the store, the sensor and the notifier; the
+    daemon owns the status panel it makes with `panel_factory`."""
+
+    def __init__(
+        self,
+        store: Store,
+        sensor: PowerSensor,
+        *,
+        time_base: TimeBase,
+        estimator: SocEstimator,
+        thresholds: Thresholds,
+        shutdown: SafeShutdown,
+        settings: Settings | None = None,
+        source: str = "ina219",
+        boot_id: str | None = None,
+        notifier: Notifier | None = None,
+        panel_factory: Callable[[Callable[[], None]], StatusPanel] | None = None,
+        echo: Callable[[str], object] | None = None,
+    ) -> None:
+        self.store = store
+        self.repo = store.power
+        self.sensor = sensor
+        self.time = time_base
+        self.estimator = estimator
+        self.thresholds = thresholds
+        self.policy = ShutdownPolicy(thresholds)
+        self.shutdown = shutdown
+        self.settings = settings or Settings()
+        self.source = source
+        self.boot_id = boot_id
+        self.notifier = notifier or Notifier(address="")
+        self.echo = echo
+        self.summary = Summary()
+        self.pending: PendingShutdown | None = None
+        self.aggregator = MinuteAggregator()
+        self._stop = threading.Event()
+        self._button = threading.Event()
+        self._rows: list[dict[str, Any]] = []  # closed minutes not yet written
+        self._last: tuple[Reading, SocEstimate] | None = None  # this step's good reading
+        self._fault_reason: str | None = None
+        self._warn_reason: str | None = None
+        self._written_state: State | None = None
+        self._last_write_t: float | None = None
+        self._last_rollup_t: float | None = None
+        self._last_report_t: float | None = None
+        self._last_ping = -math.inf
+        self._last_wall: tuple[float, bool] | None = None  # of the latest step
+        self._notified_state: State | None = None
+        self._started = False
+        self._ready = False
+        self._closed = False
+        self.panel = panel_factory(self.request_shutdown) if panel_factory else None
+
+    # -- control from other threads and signal handlers --------------------------------------
+    def stop(self) -> None:
+        if not self.summary.stopped_by:
+            self.summary.stopped_by = "signal"
+        self._stop.set()
+
+    def request_shutdown(self) -> None:
+        """Ask for a safe shutdown (the panel button); acted on at the next step."""
+        self._button.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    @property
+    def state(self) -> State:
+        return State.SHUTDOWN_PENDING if self.pending else self.policy.state
+
+    # -- the loop ----------------------------------------------------------------------------
+    def run(self, *, duration_s: float | None = None) -> Summary:
+        """Step every `sample_s` until stopped, until `duration_s` of loop time has passed, or
+        until the safe shutdown has run."""
+        try:
+            self.start()
+            t0 = self.time.now()
+            next_t = t0
+            while not self._stop.is_set():
+                self.step()
+                if not self._ready:
+                    # ready once the first reading is stored: `power status` has a state
+                    self._ready = True
+                    self.notifier.ready(f"{self.source}: {self.state}")
+                    self._ping()
+                if self._stop.is_set():
+                    break
+                next_t = max(next_t + self.settings.sample_s, self.time.now())
+                if duration_s is not None and next_t - t0 > duration_s + 1e-9:
+                    self.summary.stopped_by = "duration"
+                    break
+                self._wait_until(next_t)
+        finally:
+            self.close()
+        return self.summary
+
+    def start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        wall_s, trusted = self.time.wall()
+        self._record_outage(wall_s, trusted)
+
+    def step(self) -> None:
+        """One reading, its decisions, and the writes they call for."""
+        self.start()
+        t = self.time.now()
+        wall_s, trusted = self.time.wall()
+        self._last_wall = (wall_s, trusted)
+        decision = self._read(t)
+        events: list[dict[str, Any]] = []
+        start: tuple[str, str] | None = None  # (origin, reason) of a shutdown to begin
+        cancel: dict[str, Any] | None = None  # detail of a cancel
+        for e in decision.events:
+            events.append(self._event(EVENT_KINDS[e.kind], e.reason, wall_s, trusted))
+            if e.kind is EventKind.WARN:
+                self._warn_reason = e.reason
+            if e.kind is EventKind.SHUTDOWN and self.pending is None:
+                start = ("policy", e.reason)
+            elif e.kind is EventKind.SHUTDOWN_CANCELLED and self._pending_from("policy"):
+                cancel = {"by": "policy", "reason": e.reason}
+        if self._button.is_set():
+            self._button.clear()
+            if self.pending is None and start is None:
+                start = ("button", BUTTON_REASON)
+                events.append(self._event("shutdown_decided", BUTTON_REASON, wall_s, trusted))
+        if self.pending is not None and cancel is None:
+            cancel = self._staff_cancel(wall_s, trusted, events)
+
+        if cancel is not None:
+            self.pending = None
+            if cancel["by"] != "policy" and self.policy.pending:
+                # a fresh policy: the staff member saw the power return before the policy's
+                # hysteresis did; if the battery is in fact still low it decides again.
+                self.policy = ShutdownPolicy(self.thresholds)
+        # the shutdown about to be recorded counts already for this reading's minute and LED
+        state = State.SHUTDOWN_PENDING if start is not None else self.state
+        self._rows += self._aggregate(wall_s, trusted, state)
+        urgent = bool(events) or state != self._written_state
+        batch_due = self._last_write_t is None or t - self._last_write_t >= self.settings.batch_s
+        if urgent or (self._rows and batch_due):
+            self._write(t, wall_s, trusted, events, start=start, changed=bool(start or cancel))
+        for e in events:
+            self._note_event(e)
+        self._show(state)
+        if self.pending is not None and self.pending.due(t):
+            self._execute(t, wall_s, trusted)
+            return
+        self._maybe_rollup(t, wall_s)
+        self._maybe_report(t, wall_s)
+
+    # -- pieces of a step --------------------------------------------------------------------
+    def _read(self, t: float) -> Decision:
+        self._last = None
+        try:
+            r = self.sensor.read()
+        except SensorFault as exc:
+            self.summary.faults += 1
+            self._fault_reason = str(exc)
+            return self.policy.feed(FaultSample(t, str(exc)))
+        self.summary.samples += 1
+        est = self.estimator.update(t, r.bus_v, r.current_a)
+        runtime = None if math.isinf(est.runtime_min) else est.runtime_min
+        self._last = (r, est)
+        return self.policy.feed(Sample(t, r.bus_v, r.current_a, est.soc, runtime))
+
+    def _pending_from(self, origin: str) -> bool:
+        return self.pending is not None and self.pending.origin == origin
+
+    def _staff_cancel(
+        self, wall_s: float, trusted: bool, events: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """A cancel request written by `keneya power cancel-shutdown` for this shutdown."""
+        assert self.pending is not None
+        row = self._safely("read a cancel request", self.repo.state)
+        if not row or row["cancel_for"] != self.pending.event_id:
+            return None
+        by = row["cancel_requested_by"] or "staff"
+        detail = {"by": by, "requested_at": row["cancel_requested_at"]}
+        events.append(
+            self._event("shutdown_cancelled", f"cancelled by {by}", wall_s, trusted, detail)
+        )
+        return detail
+
+    def _aggregate(self, wall_s: float, trusted: bool, state: State) -> list[dict[str, Any]]:
+        if self._last is None:
+            return self.aggregator.add(wall_s, state=state, trusted=trusted)
+        r, est = self._last
+        return self.aggregator.add(
+            wall_s,
+            state=state,
+            trusted=trusted,
+            voltage_v=r.bus_v,
+            current_a=r.current_a,
+            soc=est.soc,
+        )
+
+    def _event(
+        self,
+        kind: str,
+        reason: str,
+        wall_s: float,
+        trusted: bool,
+        detail: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        r_est = self._last
+        return {
+            "at": iso(wall_s),
+            "clock_trusted": trusted,
+            "boot_id": self.boot_id,
+            "kind": kind,
+            "reason": reason or None,
+            "voltage_v": round(r_est[0].bus_v, 3) if r_est else None,
+            "soc": round(r_est[1].soc, 1) if r_est else None,
+            "detail": detail,
+        }
+
+    def _state_row(self, wall_s: float, trusted: bool) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "sampled_at": iso(wall_s),
+            "clock_trusted": trusted,
+            "source": self.source,
+            "state": str(self.state),
+            "reason": self._why(),
+        }
+        if self._last is not None:
+            r, est = self._last
+            row |= {
+                "voltage_v": round(r.bus_v, 3),
+                "current_a": round(r.current_a, 3),
+                "power_w": round(r.bus_v * r.current_a, 2),
+                "soc": round(est.soc, 1),
+                "runtime_min": None if math.isinf(est.runtime_min) else round(est.runtime_min),
+                "charging": r.current_a > self.thresholds.charging_a,
+            }
+        if self.pending is not None:
+            recorded = self.pending.event_id > 0  # not when the decision could not be written
+            row["shutdown_event_id"] = self.pending.event_id if recorded else None
+            row["shutdown_deadline"] = iso(self.pending.deadline_wall_s)
+        return row
+
+    def _why(self) -> str | None:
+        """What the state row says about the present state."""
+        if self.pending is not None:
+            return self.pending.reason
+        if self.policy.faulted:
+            return self._fault_reason
+        return self._warn_reason if self.policy.warning else None
+
+    def _write(
+        self,
+        t: float,
+        wall_s: float,
+        trusted: bool,
+        events: list[dict[str, Any]],
+        *,
+        start: tuple[str, str] | None = None,
+        changed: bool = False,
+    ) -> bool:
+        """Closed minutes, events and the state row in one transaction. A database that
+        refuses the write never stops the daemon: rows wait for the next write, and a shutdown
+        being decided goes ahead without its record -- the battery does not wait."""
+        pending_before = self.pending
+        try:
+            with self.repo.transaction():
+                self.repo.add_samples(self._rows)
+                for e in events:
+                    event_id = self.repo.add_event(e)
+                    if start is not None and e["kind"] == "shutdown_decided":
+                        self._begin(t, wall_s, start, event_id)
+                self.repo.set_state(self._state_row(wall_s, trusted), clear_cancel=changed)
+        except sqlite3.Error as exc:
+            self.summary.write_errors += 1
+            log.error("power: could not write to the database: %s", exc)
+            if start is not None:
+                # the decision's event was rolled back: no cancel request can name it (-1)
+                self.pending = pending_before
+                self._begin(t, wall_s, start, event_id=-1)
+            del self._rows[:-MAX_UNWRITTEN_ROWS]
+            return False
+        self._rows = []
+        self._written_state = self.state
+        self._last_write_t = t
+        self.summary.writes += 1
+        at = iso(wall_s)
+        self.summary.first_at = self.summary.first_at or at
+        self.summary.last_at = at
+        return True
+
+    def _begin(self, t: float, wall_s: float, start: tuple[str, str], event_id: int) -> None:
+        if self.pending is None:
+            origin, reason = start
+            self.pending = self.shutdown.start(
+                t, wall_s=wall_s, event_id=event_id, origin=origin, reason=reason
+            )
+
+    def _safely(self, what: str, action: Callable[[], Any]) -> Any:
+        """A read or housekeeping write that may fail without stopping the loop."""
+        try:
+            return action()
+        except sqlite3.Error as exc:
+            log.error("power: could not %s: %s", what, exc)
+            return None
+
+    def _note_event(self, e: dict[str, Any]) -> None:
+        self.summary.event_counts[e["kind"]] += 1
+        self.summary.events.append(e)
+        detail = f"  ({e['voltage_v']:.2f} V, {e['soc']:.1f} %)" if e["voltage_v"] else ""
+        line = f"{e['at'][:19].replace('T', ' ')}Z  {e['kind']}  {e['reason'] or ''}{detail}"
+        log.info(line)
+        if self.echo:
+            self.echo(line)
+
+    def _show(self, state: State) -> None:
+        if self.panel is not None:
+            self.panel.show(state)
+        if state != self._notified_state:
+            self._notified_state = state
+            self.notifier.status(f"{self.source}: {state}")
+
+    def _execute(self, t: float, wall_s: float, trusted: bool) -> None:
+        assert self.pending is not None
+        p = self.pending
+        event = self._event(
+            "shutdown_executed",
+            p.reason,
+            wall_s,
+            trusted,
+            {"decided_event_id": p.event_id, "origin": p.origin, "grace_s": self.shutdown.grace_s},
+        )
+        self._rows += self.aggregator.flush()
+        self._write(t, wall_s, trusted, [event])
+        self._note_event(event)
+        self.summary.stopped_by = "shutdown"
+        self._stop.set()
+        self.summary.execution = self.shutdown.execute(self.store)
+
+    def _maybe_rollup(self, t: float, wall_s: float) -> None:
+        if self._last_rollup_t is None or t - self._last_rollup_t >= self.settings.rollup_every_s:
+            self._last_rollup_t = t
+            self._safely("fold old samples", lambda: self.repo.rollup(wall_s))
+
+    def _maybe_report(self, t: float, wall_s: float) -> None:
+        every = self.settings.report_every_s
+        if not (every and self.echo):
+            return
+        if self._last_report_t is not None and t - self._last_report_t < every:
+            return
+        self._last_report_t = t
+        if self._last is None:
+            self.echo(f"{iso(wall_s)[:16].replace('T', ' ')}Z  {self.state}  (no reading)")
+            return
+        r, est = self._last
+        runtime = "" if math.isinf(est.runtime_min) else f"  {est.runtime_min / 60:.1f} h left"
+        self.echo(
+            f"{iso(wall_s)[:16].replace('T', ' ')}Z  {self.state:<16} {r.bus_v:6.2f} V"
+            f" {r.current_a:+6.2f} A  {est.soc:5.1f} %{runtime}"
+        )
+
+    def _record_outage(self, wall_s: float, trusted: bool) -> None:
+        """After a safe shutdown, note at the next start how long the appliance was off. On a
+        Pi without a clock battery the duration is only right once the clock is trusted
+        (`duration_trusted`); the event also keeps the boot id for later correction."""
+        last = self._safely(
+            "read the last shutdown", lambda: self.repo.last_event(("shutdown_executed", "outage"))
+        )
+        if last is None or last["kind"] != "shutdown_executed":
+            return
+        off_s = max(0.0, wall_s - from_iso(last["at"]).timestamp())
+        detail = {
+            "shutdown_at": last["at"],
+            "shutdown_event_id": last["id"],
+            "duration_s": round(off_s),
+            "duration_trusted": bool(trusted and last["clock_trusted"]),
+            "soc_at_shutdown": last["soc"],
+        }
+        soc = "" if last["soc"] is None else f" at {last['soc']:.0f} %"
+        event = self._event(
+            "outage", f"off {off_s / 3600:.1f} h after a safe shutdown{soc}", wall_s, trusted
+        )
+        event |= {"detail": detail, "soc": last["soc"], "voltage_v": last["voltage_v"]}
+        if self._safely("record the outage", lambda: self.repo.add_event(event)) is not None:
+            self._note_event(event)
+
+    # -- waiting -----------------------------------------------------------------------------
+    def _ping(self) -> None:
+        period = self.notifier.watchdog_s
+        if period is None:
+            return
+        now = time.monotonic()  # systemd's watchdog runs on real time, even in a simulation
+        if now - self._last_ping >= period:
+            self._last_ping = now
+            self.notifier.watchdog()
+
+    def _wait_until(self, next_t: float) -> None:
+        period = self.notifier.watchdog_s
+        while not self._stop.is_set():
+            remaining = next_t - self.time.now()
+            if remaining <= 0:
+                break
+            if period is not None and self.time.real_rate > 0:
+                remaining = min(remaining, period / self.time.real_rate)
+            self.time.sleep(remaining, self._stop)
+            self._ping()
+        self._ping()
+
+    # -- the end -----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Flush the open minute and the state, tell systemd, release the panel."""
+        if self._closed:
+            return
+        self._closed = True
+        self.notifier.stopping()
+        try:
+            if self.store.conn is not None and self._last_wall is not None:
+                self._rows += self.aggregator.flush()
+                if self._rows:
+                    self._write(self.time.now(), *self._last_wall, [])
+        finally:
+            self.summary.state = str(self.state)
+            if self.panel is not None:
+                self.panel.close()
+
+    def __enter__(self) -> PowerDaemon:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

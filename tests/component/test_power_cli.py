@@ -1,0 +1,253 @@
+"""`keneya power …` as scripts and systemd use it: the real executable in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from appliance.store import Store
+from power.views import STATUS_FIELDS
+
+pytestmark = pytest.mark.component
+
+KENEYA = str(Path(sys.executable).parent / "keneya")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KENEYA_HOME", "KENEYA_PIN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+    }
+    return env | extra
+
+
+def keneya(home: Path, *args: str, pin: str | None = None, timeout: float = 120):
+    env = clean_env(**({"KENEYA_PIN": pin} if pin else {}))
+    return subprocess.run(
+        [KENEYA, "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture(scope="module")
+def simulated_day(tmp_path_factory):
+    """A home where the daemon ran one simulated sunny day (from midnight) on the simulator."""
+    home = tmp_path_factory.mktemp("home")
+    r = keneya(
+        home,
+        *("power", "run", "--simulate", "sunny", "--speed", "100000"),
+        *("--duration", "86400", "--start-hour", "0", "--json"),
+    )
+    assert r.returncode == 0, r.stderr
+    return home, json.loads(r.stdout)
+
+
+def test_simulated_day_completes_and_leaves_samples(simulated_day):
+    home, summary = simulated_day
+    assert summary["stopped_by"] == "duration"
+    assert summary["samples"] == 86400 // 5 + 1 and summary["faults"] == 0
+    assert summary["shutdown_executed"] is False
+    with Store(home / "keneya.db") as store:
+        assert store.integrity_check() == []
+        totals = store.power.totals()
+        assert sum(t["samples"] for t in totals.values()) == summary["samples"]
+
+
+def test_status_json_fields(simulated_day):
+    home, _ = simulated_day
+    r = keneya(home, "power", "status", "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert set(STATUS_FIELDS) <= set(s)
+    assert 11.0 < s["voltage_v"] < 15.0
+    assert isinstance(s["current_a"], float) and isinstance(s["power_w"], float)
+    assert 0 <= s["soc_pct"] <= 100
+    assert s["runtime_min"] is None or s["runtime_min"] > 0
+    assert isinstance(s["charging"], bool)
+    assert s["state"] == "ok"
+    assert s["last_sample_at"].endswith("Z") and isinstance(s["sample_age_s"], int)
+    assert s["source"] == "simulator:sunny"
+    human = keneya(home, "power", "status")
+    assert human.returncode == 0 and "last sample" in human.stdout
+
+
+def test_history_json_is_a_list_of_points(simulated_day):
+    home, _ = simulated_day
+    r = keneya(home, "power", "history", "--hours", "24", "--json")
+    assert r.returncode == 0, r.stderr
+    points = json.loads(r.stdout)
+    assert 1400 <= len(points) <= 1441  # one per minute
+    for p in points:
+        assert {"time", "voltage_v", "current_a", "soc_pct", "state"} <= set(p)
+        assert p["resolution_s"] == 60
+    times = [p["time"] for p in points]
+    assert times == sorted(times)
+    assert max(p["current_a"] for p in points) > 1  # the panel charged at noon
+    assert keneya(home, "power", "history", "--hours", "2").stdout.count("\n") >= 100
+
+
+def test_no_sample_yet_is_nulls_and_exit_0(tmp_path):
+    r = keneya(tmp_path, "power", "status", "--json")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout)
+    assert all(s[f] is None for f in STATUS_FIELDS)
+    assert "no power sample" in s["message"]
+    assert not (tmp_path / "keneya.db").exists()  # reading never creates the database
+    human = keneya(tmp_path, "power", "status")
+    assert human.returncode == 0 and "no power sample" in human.stdout
+    assert json.loads(keneya(tmp_path, "power", "history", "--json").stdout) == []
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("power", "run", "--simulate", "rainy"),
+        ("power", "run", "--simulate", "sunny", "--speed", "-1"),
+        ("power", "run", "--simulate", "sunny", "--speed", "0"),
+        ("power", "run", "--speed", "10"),
+        ("power", "history", "--hours", "0"),
+        ("power", "history", "--hours", "-3"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args):
+    r = keneya(tmp_path, *args)
+    assert r.returncode == 2
+    assert r.stderr.startswith("keneya: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+def test_a_broken_facility_file_is_one_line_and_exit_2(tmp_path):
+    (tmp_path / "facility.toml").write_text('[power]\nchemistry = "nickel-iron"\n')
+    r = keneya(tmp_path, "power", "run", "--simulate", "sunny", "--duration", "10")
+    assert r.returncode == 2
+    assert "chemistry" in r.stderr and r.stderr.count("\n") == 1
+
+
+# -- cancel-shutdown -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def staffed(tmp_path_factory):
+    home = tmp_path_factory.mktemp("staffed")
+    r = keneya(home, "seed", "--patients", "5", "--seed", "3")
+    assert r.returncode == 0, r.stderr
+    lines = (home / "demo-logins.txt").read_text().splitlines()
+    logins = {role: (user, pin) for user, role, pin in (line.split() for line in lines)}
+    return home, logins
+
+
+def pend_shutdown(home: Path) -> int:
+    """What the daemon writes when it decides a shutdown."""
+    with Store(home / "keneya.db") as store:
+        eid = store.power.add_event(
+            {"at": "2026-10-15T04:30:00Z", "clock_trusted": 1, "kind": "shutdown_decided"}
+        )
+        store.power.set_state(
+            {
+                "sampled_at": "2026-10-15T04:30:00Z",
+                "clock_trusted": 1,
+                "source": "ina219",
+                "state": "shutdown_pending",
+                "shutdown_event_id": eid,
+                "shutdown_deadline": "2026-10-15T04:32:00Z",
+            },
+            clear_cancel=True,
+        )
+    return eid
+
+
+def test_nurse_may_cancel_a_pending_shutdown(staffed):
+    home, logins = staffed
+    eid = pend_shutdown(home)
+    user, pin = logins["nurse"]
+    r = keneya(home, "power", "cancel-shutdown", "--as", user, "--json", pin=pin)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["cancel_requested"] is True and out["by"] == user
+    with Store(home / "keneya.db") as store:
+        state = store.power.state()
+        assert state["cancel_for"] == eid and state["cancel_requested_by"] == user
+        audit = store.query("SELECT * FROM audit WHERE action = 'power.cancel_shutdown'")
+        assert audit and audit[-1]["username"] == user
+
+
+@pytest.mark.parametrize("role", ["matron", "health_worker"])
+def test_other_roles_may_not(staffed, role):
+    home, logins = staffed
+    pend_shutdown(home)
+    user, pin = logins[role]
+    r = keneya(home, "power", "cancel-shutdown", "--as", user, pin=pin)
+    assert r.returncode == 2
+    assert "may not cancel" in r.stderr and r.stderr.count("\n") == 1
+    with Store(home / "keneya.db") as store:
+        assert store.power.state()["cancel_for"] is None
+
+
+def test_cancel_needs_a_login_and_says_when_nothing_is_pending(staffed):
+    home, logins = staffed
+    r = keneya(home, "power", "cancel-shutdown")
+    assert r.returncode == 2 and "--as" in r.stderr
+    with Store(home / "keneya.db") as store:
+        store.power.set_state(
+            {"sampled_at": "2026-10-15T05:00:00Z", "clock_trusted": 1, "source": "ina219"}
+            | {"state": "ok"},
+            clear_cancel=True,
+        )
+    user, pin = logins["technician"]
+    r = keneya(home, "power", "cancel-shutdown", "--as", user, "--json", pin=pin)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["cancel_requested"] is False
+
+
+# -- systemd: notify socket and SIGTERM ------------------------------------------------------
+
+
+def test_sigterm_stops_the_daemon_cleanly(tmp_path):
+    with tempfile.TemporaryDirectory(prefix="kn", dir="/tmp") as d:
+        address = str(Path(d) / "notify")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        listener.bind(address)
+        listener.settimeout(60.0)  # bounded waits: start-up, then one ping
+        env = clean_env(NOTIFY_SOCKET=address, WATCHDOG_USEC="2000000")
+        proc = subprocess.Popen(
+            [KENEYA, "--home", str(tmp_path), "power", "run", "--simulate", "sunny"]
+            + ["--speed", "1"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            messages = [listener.recv(4096).decode()]
+            while not any(m.startswith("READY=1") for m in messages):
+                messages.append(listener.recv(4096).decode())
+            while "WATCHDOG=1" not in messages:
+                messages.append(listener.recv(4096).decode())
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+            while "STOPPING=1" not in messages:
+                messages.append(listener.recv(4096).decode())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            listener.close()
+    assert proc.returncode == 0, err
+    assert "stopped (signal)" in out
+    with Store(tmp_path / "keneya.db") as store:
+        assert store.integrity_check() == []
+        assert sum(t["samples"] for t in store.power.totals().values()) >= 1
+        assert store.power.state()["source"] == "simulator:sunny"
