@@ -32,7 +32,10 @@ def _tier_queries(words: list[str]) -> list[str]:
     exact = " AND ".join(f"search_names:{_fts_word(w)}" for w in words)
     prefix = " AND ".join(f"search_names:{_fts_word(w)}*" for w in words)
     sounds = " AND ".join(
-        f"(search_names:{_fts_word(w)}* OR search_keys:{_fts_word(name_key(w))}*)" for w in words
+        f"(search_names:{_fts_word(w)}* OR search_keys:{_fts_word(name_key(w))}*)"
+        if name_key(w)
+        else f"search_names:{_fts_word(w)}*"
+        for w in words
     )
     return [exact, prefix, sounds]
 
@@ -84,6 +87,8 @@ def search(
         results = _with_score(ctx.store.patients.by_phone(phone), 0.9)
     else:
         words = [w for w in fold(query).split() if w]
+        if not words:
+            raise ValueError(f"{query!r} has no letters to search for")
         seen: set[str] = set()
         for fts, score in zip(_tier_queries(words), TIER_SCORES, strict=True):
             if len(results) >= limit:

@@ -140,10 +140,15 @@ def test_merged_records_are_not_found(ctx, actors, people):
     assert names(patients.search(ctx, actors["nurse"], "traore")) == ["Traoré Aminata"]
 
 
-@pytest.mark.parametrize("query", ["", "   ", "12ab34"])
+@pytest.mark.parametrize("query", ["", "   ", "12ab34", "'", "--", '"'])
 def test_bad_queries_are_explained(ctx, actors, people, query):
     with pytest.raises(ValueError):
         patients.search(ctx, actors["nurse"], query)
+
+
+@pytest.mark.parametrize("query", ["محمد", "Traoré*", 'Dia"rra', "OR", "NEAR(a b)"])
+def test_odd_queries_never_break_the_index(ctx, actors, people, query):
+    assert isinstance(patients.search(ctx, actors["nurse"], query), list)
 
 
 def test_technician_cannot_search(ctx, actors, people):
