@@ -4,12 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_extra="${1:-}"
-# python3-venv: Debian's python3 cannot create a venv without it.
-packages=(python3-venv sqlite3)
-if [ "$want_extra" = "test" ]; then
-    packages+=()
-fi
+# python3-venv: Debian's python3 cannot create a venv without it; sqlite3: the database shell
+# for a technician; openssl: the tests make a private CA for the HTTPS sender.
+packages=(python3-venv sqlite3 openssl)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

@@ -50,9 +50,14 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def _register() -> None:
-    from appliance.cli import clinical, maintenance, records
+    from appliance.cli import clinical, maintenance, outbox, records
 
-    for group in (*maintenance.COMMANDS, *records.COMMANDS, *clinical.COMMANDS):
+    for group in (
+        *maintenance.COMMANDS,
+        *records.COMMANDS,
+        *clinical.COMMANDS,
+        *outbox.COMMANDS,
+    ):
         cli.add_command(group)
 
 

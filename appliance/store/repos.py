@@ -12,6 +12,7 @@ def attach_repositories(store: Store) -> None:
     from appliance.store.audit import AuditRepo
     from appliance.store.clock import ClockRepo
     from appliance.store.encounters import EncounterRepo
+    from appliance.store.outbox import OutboxRepo
     from appliance.store.patients import PatientRepo
     from appliance.store.power import PowerRepo
     from appliance.store.staff import StaffRepo
@@ -22,3 +23,4 @@ def attach_repositories(store: Store) -> None:
     store.audit = AuditRepo(store)
     store.clock = ClockRepo(store)
     store.power = PowerRepo(store)
+    store.outbox = OutboxRepo(store)

@@ -262,8 +262,57 @@ CREATE TABLE power_state (
 );
 """
 
+# The outbox: reports waiting to leave for the district's DHIS2 over a 3G link that comes and
+# goes. One row per version of a report (facility, dataSet, period); a newer version replaces
+# an older one that has not left yet (status 'superseded'), so DHIS2 only ever receives the
+# latest figures. A row in 'sending' belongs to the one drainer that claimed it.
+M003_OUTBOX = """
+CREATE TABLE outbox (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('dhis2-datavalueset', 'dhis2-adx')),
+    idempotency_key TEXT NOT NULL UNIQUE,
+    facility TEXT NOT NULL,
+    dataset TEXT NOT NULL,
+    period TEXT NOT NULL,
+    version INTEGER NOT NULL CHECK (version >= 1),
+    payload TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'queued'
+        CHECK (status IN ('queued', 'sending', 'delivered', 'failed', 'superseded')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    claimed_at TEXT,
+    last_error TEXT,
+    delivered_at TEXT,
+    import_summary TEXT CHECK (import_summary IS NULL OR json_valid(import_summary)),
+    created_at TEXT NOT NULL,
+    superseded_by TEXT REFERENCES outbox(id),
+    UNIQUE (facility, dataset, period, version)
+);
+CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+
+-- Every try, kept for the technician: what DHIS2 (or the network) answered and how long it took.
+CREATE TABLE outbox_attempts (
+    id INTEGER PRIMARY KEY,
+    item_id TEXT NOT NULL REFERENCES outbox(id),
+    at TEXT NOT NULL,
+    http_status INTEGER,
+    error TEXT,
+    reply_excerpt TEXT,
+    duration_ms INTEGER NOT NULL
+);
+CREATE INDEX outbox_attempts_item ON outbox_attempts(item_id, id);
+CREATE TRIGGER outbox_attempts_append_only BEFORE UPDATE ON outbox_attempts BEGIN
+    SELECT RAISE(ABORT, 'outbox attempts are append-only');
+END;
+CREATE TRIGGER outbox_attempts_never_deleted BEFORE DELETE ON outbox_attempts BEGIN
+    SELECT RAISE(ABORT, 'outbox attempts are append-only');
+END;
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
     (2, "power samples, events and state", M002_POWER),
+    (3, "outbox for DHIS2 reports", M003_OUTBOX),
 ]
