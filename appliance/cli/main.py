@@ -50,13 +50,14 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def _register() -> None:
-    from appliance.cli import clinical, maintenance, outbox, records
+    from appliance.cli import clinical, maintenance, outbox, records, reports
 
     for group in (
         *maintenance.COMMANDS,
         *records.COMMANDS,
         *clinical.COMMANDS,
         *outbox.COMMANDS,
+        *reports.COMMANDS,
     ):
         cli.add_command(group)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -150,6 +151,16 @@ def _summary_text(s: dict) -> str:
     return "\n".join(lines)
 
 
+def _sent_text(sent: dict) -> str:
+    counts = (sent.get("import_summary") or {}).get("importCount") or {}
+    return (
+        f"Report {sent['period']}: {sent['values']} values sent to a DHIS2 simulator on"
+        f" 127.0.0.1 — {sent['status']}; imported {counts.get('imported', 0)},"
+        f" updated {counts.get('updated', 0)}, ignored {counts.get('ignored', 0)}"
+        f" ({sent['unmapped']} values not in the demo mapping)"
+    )
+
+
 @click.command("demo")
 @click.option(
     "--patients", "n_patients", type=click.IntRange(1, 200_000), default=2000, show_default=True
@@ -183,13 +194,18 @@ def demo(ctx, n_patients, seed, as_json):
             p.database, patients=n_patients, seed=seed, years=3, logins_dir=p.data_dir
         )
     summary["home"] = str(p.data_dir)
+    from appliance.seed.demo_send import send_last_month
+
+    sent = send_last_month(p.database, p.config_dir, logins, datetime.now(UTC).date())
+    summary["report_sent"] = sent
     emit(
         summary,
         as_json,
         f"Demo home: {summary['home']}\n" + _summary_text(summary) + "\n"
         "Try:  KENEYA_PIN=<pin> .venv/bin/keneya --home "
         + re.sub(r"\s", "\\ ", summary["home"])
-        + " patient search traore --as <username>",
+        + " patient search traore --as <username>\n"
+        + _sent_text(summary["report_sent"]),
     )
 
 

@@ -26,7 +26,7 @@ DIAGNOSES = (
 )
 # EPI doses (antigen, dose, age in days, share of children who receive it)
 EPI = (
-    ("bcg", 0, 0, 0.95),
+    ("bcg", 1, 0, 0.95),
     ("opv", 0, 0, 0.90),
     ("penta", 1, 42, 0.90),
     ("opv", 1, 42, 0.89),
@@ -36,6 +36,7 @@ EPI = (
     ("opv", 2, 70, 0.82),
     ("pcv", 2, 70, 0.82),
     ("rota", 2, 70, 0.81),
+    ("rota", 3, 98, 0.74),
     ("penta", 3, 98, 0.76),
     ("opv", 3, 98, 0.75),
     ("pcv", 3, 98, 0.75),

@@ -15,6 +15,7 @@ def attach_repositories(store: Store) -> None:
     from appliance.store.outbox import OutboxRepo
     from appliance.store.patients import PatientRepo
     from appliance.store.power import PowerRepo
+    from appliance.store.reports import ReportRepo
     from appliance.store.staff import StaffRepo
 
     store.patients = PatientRepo(store)
@@ -24,3 +25,4 @@ def attach_repositories(store: Store) -> None:
     store.clock = ClockRepo(store)
     store.power = PowerRepo(store)
     store.outbox = OutboxRepo(store)
+    store.reports = ReportRepo(store)

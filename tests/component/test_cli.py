@@ -345,3 +345,40 @@ def test_bad_input_gives_one_line_and_status_2(home, logins, args):
 def test_bad_input_on_a_missing_database(tmp_path):
     r = run(tmp_path / "empty", "patient", "search", "x", "--as", "nurse", pin="1234")
     assert r.returncode == 2 and "keneya db init" in r.stderr
+
+
+def test_demo_builds_a_facility_and_sends_last_months_report(tmp_path):
+    r = run(tmp_path, "demo", "--patients", "300", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["patients"] == 300 and len(out["logins"]) == 7
+    sent = out["report_sent"]
+    assert sent["status"] == "delivered" and sent["values"] > 0
+    assert sent["import_summary"]["importCount"]["imported"] == sent["values"]
+    assert (tmp_path / "dhis2-mapping.json").is_file()
+    again = json.loads(run(tmp_path, "demo", "--json").stdout)["report_sent"]
+    assert again["status"] == "delivered"  # the same figures are not queued twice
+    assert again["drain"]["attempts"] == 0
+
+
+def test_report_send_queues_once_per_version(home, logins):
+    user, pin = logins["admin"]
+    r = run(home, "report", "send", "--period", "2026-10", "--json", "--as", user, pin=pin)
+    assert r.returncode == 2 and "mapping" in r.stderr  # nothing provisioned yet
+    mapping = Path(__file__).parents[2] / "appliance/reports/data/mapping-demo.json"
+    args = [
+        "report",
+        "send",
+        "--period",
+        "2026-10",
+        "--mapping",
+        str(mapping),
+        "--json",
+        "--as",
+        user,
+    ]
+    first = json.loads(run(home, *args, pin=pin).stdout)["item"]
+    second = json.loads(run(home, *args, pin=pin).stdout)["item"]
+    assert first["id"] == second["id"] and first["status"] == "queued"
+    listed = json.loads(run(home, "outbox", "list", "--json").stdout)
+    assert [i["id"] for i in listed] == [first["id"]]

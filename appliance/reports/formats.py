@@ -1,0 +1,241 @@
+"""The report's output formats: DHIS2 dataValueSet JSON, ADX XML, CSV and a French text table.
+
+DHIS2: the payload of `POST /api/dataValueSets` (DHIS2 developer guide, "Data values"), with
+our (indicator, disaggregation) mapped to the district's UIDs by a mapping file (see
+data/mapping-demo.json). ADX: IHE QRPH Aggregate Data Exchange (2015), code id scheme: our
+indicator codes and disaggregation values as they are.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from appliance.reports.definitions import BY_CODE, DIMENSIONS, INDICATORS
+from appliance.reports.monthly import Key, Report, key
+
+ADX_NS = "urn:ihe:qrph:adx:2015"
+DEMO_MAPPING = Path(__file__).parent / "data" / "mapping-demo.json"
+# A DHIS2 UID: a letter then ten letters or digits (DHIS2 CodeGenerator).
+UID = re.compile(r"[A-Za-z][A-Za-z0-9]{10}")
+DEFAULT_COMBO = "default"
+
+
+class MappingError(ValueError):
+    """The DHIS2 mapping file is not usable; the message names the faulty entry."""
+
+
+def _check_uid(value: Any, where: str) -> None:
+    if not isinstance(value, str) or not UID.fullmatch(value):
+        raise MappingError(
+            f"{where}: {value!r} is not a DHIS2 UID (a letter then 10 alphanumerics)"
+        )
+
+
+def load_mapping(path: str | Path | None = None) -> dict[str, Any]:
+    """Read and check a mapping file (the shipped demo one when `path` is None)."""
+    mapping = json.loads(Path(path or DEMO_MAPPING).read_text(encoding="utf-8"))
+    for name in ("dataSet", "orgUnit"):
+        _check_uid(mapping.get(name), name)
+    if mapping.get("attributeOptionCombo") is not None:
+        _check_uid(mapping["attributeOptionCombo"], "attributeOptionCombo")
+    combos = mapping.get("categoryCombos") or {}
+    for name, combo in combos.items():
+        for option, uid in combo["options"].items():
+            _check_uid(uid, f"categoryCombos.{name}.{option}")
+    for n, de in enumerate(mapping.get("dataElements") or []):
+        _check_uid(de.get("dataElement"), f"dataElements[{n}]")
+        if de.get("indicator") not in BY_CODE:
+            raise MappingError(f"dataElements[{n}]: unknown indicator {de.get('indicator')!r}")
+        if de.get("categoryCombo", DEFAULT_COMBO) not in combos:
+            raise MappingError(f"dataElements[{n}]: unknown categoryCombo")
+    for uid in mapping.get("zeroSignificant") or []:
+        _check_uid(uid, "zeroSignificant")
+    return mapping
+
+
+def _option(dims: list[str], disaggregation: dict[str, str]) -> str:
+    return "|".join(disaggregation[d] for d in dims)
+
+
+def _find(mapping: dict[str, Any], code: str, disaggregation: dict[str, str]) -> tuple | None:
+    """(dataElement, categoryOptionCombo) of one value, or None when the mapping lacks it."""
+    combos = mapping["categoryCombos"]
+    for de in mapping["dataElements"]:
+        match = de.get("match") or {}
+        if de["indicator"] != code or any(disaggregation.get(k) != v for k, v in match.items()):
+            continue
+        combo = combos[de.get("categoryCombo", DEFAULT_COMBO)]
+        rest = {k: v for k, v in disaggregation.items() if k not in match}
+        if set(rest) != set(combo["dimensions"]):
+            continue
+        coc = combo["options"].get(_option(combo["dimensions"], rest))
+        if coc is not None:
+            return de["dataElement"], coc
+    return None
+
+
+def to_dhis2(
+    report: Report, mapping: dict[str, Any], *, complete_date: date | None = None
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The dataValueSet and the values the mapping does not cover (never silently dropped)."""
+    sums: dict[tuple[str, str], int] = {}
+    unmapped = []
+    for code, disaggregation, value in report.rows():
+        target = _find(mapping, code, disaggregation)
+        if target is None:
+            unmapped.append({"indicator": code, "disaggregation": disaggregation, "value": value})
+        else:  # two of our values mapped to one DHIS2 cell add up (e.g. merged age groups)
+            sums[target] = sums.get(target, 0) + value
+    # DHIS2 stores no zeros unless the data element is zero-significant: send zeros only there.
+    zero = set(mapping.get("zeroSignificant") or [])
+    for de in mapping["dataElements"]:
+        if de["dataElement"] in zero:
+            combo = mapping["categoryCombos"][de.get("categoryCombo", DEFAULT_COMBO)]
+            for coc in combo["options"].values():
+                sums.setdefault((de["dataElement"], coc), 0)
+    aoc = mapping.get("attributeOptionCombo")
+    values = []
+    for (de, coc), value in sorted(sums.items()):
+        row = {"dataElement": de, "categoryOptionCombo": coc}
+        if aoc:
+            row["attributeOptionCombo"] = aoc
+        row["value"] = str(value)
+        values.append(row)
+    payload: dict[str, Any] = {
+        "dataSet": mapping["dataSet"],
+        "period": f"{report.period.year:04d}{report.period.month:02d}",
+        "orgUnit": mapping["orgUnit"],
+        "completeDate": (complete_date or report.generated_on or report.period.end).isoformat(),
+        "dataValues": values,
+    }
+    if report.meta.get("complete") is False and complete_date is None:
+        # A month still running must not be registered complete in DHIS2.
+        del payload["completeDate"]
+    return payload, unmapped
+
+
+def to_adx(
+    report: Report, *, data_set: str = "KENEYA_MONTHLY", exported: datetime | None = None
+) -> bytes:
+    ET.register_namespace("", ADX_NS)
+    when = exported or datetime.combine(
+        report.generated_on or report.period.end, datetime.min.time()
+    )
+    root = ET.Element(f"{{{ADX_NS}}}adx", {"exported": when.isoformat()})
+    group = ET.SubElement(
+        root,
+        f"{{{ADX_NS}}}group",
+        {
+            "dataSet": data_set,
+            "orgUnit": report.facility_code or "UNKNOWN",
+            "period": f"{report.period.start.isoformat()}/P1M",
+        },
+    )
+    for code, disaggregation, value in report.rows():
+        attrs = {"dataElement": code, "value": str(value)}
+        attrs.update({k.upper(): v for k, v in disaggregation.items()})
+        ET.SubElement(group, f"{{{ADX_NS}}}dataValue", attrs)
+    return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
+
+
+CSV_COLUMNS = ("indicator", *DIMENSIONS, "value")
+
+
+def to_csv(report: Report) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for code, disaggregation, value in report.rows():
+        writer.writerow({"indicator": code, **disaggregation, "value": value})
+    return out.getvalue()
+
+
+def from_csv(text: str) -> dict[Key, int]:
+    """Values back from to_csv's output (empty cells are dimensions the indicator lacks)."""
+    values = {}
+    for row in csv.DictReader(io.StringIO(text)):
+        disaggregation = {d: row[d] for d in DIMENSIONS if row.get(d)}
+        values[key(row["indicator"], disaggregation)] = int(row["value"])
+    return values
+
+
+LABELS_FR = {
+    "sex": "sexe",
+    "age": "âge",
+    "case": "cas",
+    "diagnosis": "diagnostic",
+    "subject": "sujet",
+    "antigen": "antigène",
+    "dose": "dose",
+    "method": "méthode",
+    "user": "utilisatrice",
+    "condition": "affection",
+    "source": "origine",
+    "new": "nouveau",
+    "returning": "ancien",
+    "continuing": "ancienne",
+    "mother": "mère",
+    "newborn": "nouveau-né",
+    # Diagnoses (appliance.domain.encounters.DIAGNOSES)
+    "malaria_confirmed": "paludisme confirmé",
+    "malaria_severe": "paludisme grave",
+    "malaria_suspected": "paludisme suspect",
+    "pneumonia": "pneumonie",
+    "respiratory_infection": "infection respiratoire",
+    "diarrhoea": "diarrhée",
+    "dysentery": "dysenterie",
+    "malnutrition": "malnutrition",
+    "anaemia": "anémie",
+    "measles": "rougeole",
+    "meningitis": "méningite",
+    "skin_infection": "infection cutanée",
+    "eye_infection": "infection oculaire",
+    "ear_infection": "otite",
+    "urinary_infection": "infection urinaire",
+    "sti": "IST",
+    "typhoid": "fièvre typhoïde",
+    "hypertension": "hypertension artérielle",
+    "diabetes": "diabète",
+    "hiv": "VIH",
+    "tuberculosis": "tuberculose",
+    "trauma": "traumatisme",
+    "intestinal_worms": "parasitoses intestinales",
+    "other": "autre",
+}
+
+
+def label_fr(value: str) -> str:
+    return LABELS_FR.get(value, value)
+
+
+def describe_fr(dimensions: tuple[str, ...], disaggregation: dict[str, str]) -> str:
+    """'sexe F, âge 1-4y' for one value's disaggregation."""
+    return ", ".join(f"{label_fr(k)} {label_fr(disaggregation[k])}" for k in dimensions)
+
+
+def to_table(report: Report) -> str:
+    """A French plain-text table for the terminal: one block per indicator, with its total."""
+    lines = [
+        f"Rapport mensuel d'activités — {report.facility_name or 'centre de santé'}"
+        f" ({report.facility_code})",
+        f"Période : {report.period}",
+        "",
+    ]
+    rows = report.rows()
+    for indicator in INDICATORS:
+        mine = [(d, v) for c, d, v in rows if c == indicator.code and d]
+        lines.append(f"{indicator.label} [{indicator.code}] : {report.total(indicator.code)}")
+        for disaggregation, value in mine:
+            lines.append(f"    {describe_fr(indicator.dimensions, disaggregation):<60} {value:>6}")
+    top = report.top_diagnoses()
+    if top:
+        lines += ["", "Diagnostics les plus fréquents :"]
+        lines += [f"    {n:>2}. {label_fr(code):<56} {v:>6}" for n, (code, v) in enumerate(top, 1)]
+    return "\n".join(lines)

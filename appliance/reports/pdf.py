@@ -1,0 +1,76 @@
+"""The monthly report as a French PDF to print, sign and file (fpdf2, pure Python)."""
+
+from __future__ import annotations
+
+from fpdf import FPDF
+
+from appliance.reports.definitions import INDICATORS
+from appliance.reports.formats import describe_fr, label_fr
+from appliance.reports.monthly import Report
+
+MONTHS_FR = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def _latin1(text: str) -> str:
+    # The PDF core fonts cover Latin-1 only, which holds every French letter; no font to ship.
+    return text.replace("—", "-").replace("’", "'").encode("latin-1", "replace").decode("latin-1")
+
+
+def to_pdf(report: Report) -> bytes:
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 14)
+
+    def line(text: str, h: float = 6, **kw) -> None:
+        pdf.cell(0, h, _latin1(text), new_x="LMARGIN", new_y="NEXT", **kw)
+
+    line(f"{report.facility_name or 'Centre de santé'} ({report.facility_code})", 8)
+    line("Rapport mensuel d'activités", 8)
+    pdf.set_font("Helvetica", "", 11)
+    line(f"Période : {MONTHS_FR[report.period.month - 1]} {report.period.year}")
+    if report.generated_on:
+        line(f"Établi le {report.generated_on.strftime('%d/%m/%Y')}")
+    pdf.ln(3)
+    rows = report.rows()
+    for indicator in INDICATORS:
+        mine = [(d, v) for c, d, v in rows if c == indicator.code and d]
+        pdf.set_font("Helvetica", "B", 10)
+        pdf.cell(150, 6, _latin1(f"{indicator.label} ({indicator.code})"), border="B")
+        pdf.cell(30, 6, str(report.total(indicator.code)), border="B", align="R")
+        pdf.ln()
+        pdf.set_font("Helvetica", "", 9)
+        for disaggregation, value in mine:
+            pdf.cell(10, 5, "")
+            pdf.cell(140, 5, _latin1(describe_fr(indicator.dimensions, disaggregation)))
+            pdf.cell(30, 5, str(value), align="R")
+            pdf.ln()
+        pdf.ln(1)
+    top = report.top_diagnoses()
+    if top:
+        pdf.set_font("Helvetica", "B", 10)
+        line("Diagnostics les plus fréquents")
+        pdf.set_font("Helvetica", "", 9)
+        for n, (code, value) in enumerate(top, 1):
+            pdf.cell(150, 5, _latin1(f"{n}. {label_fr(code)}"))
+            pdf.cell(30, 5, str(value), align="R")
+            pdf.ln()
+    pdf.ln(10)
+    pdf.set_font("Helvetica", "", 11)
+    line("Le Chef de poste médical")
+    line("Date : ____ / ____ / ________", 10)
+    line("Signature et cachet :", 10)
+    return bytes(pdf.output())

@@ -1,0 +1,48 @@
+"""The monthly activity report over the store, for staff allowed to see reports."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from appliance.domain.permissions import VIEW_REPORTS
+from appliance.reports.monthly import Period, Report, compute
+from appliance.services.context import Actor, Context
+
+
+def _year_before(day: date) -> date:
+    try:
+        return day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        return date(day.year - 1, 2, 28)
+
+
+def monthly(ctx: Context, actor: Actor, period: str) -> Report:
+    """The report of one month (YYYY-MM); a month that has not started is refused."""
+    ctx.require(actor, VIEW_REPORTS)
+    month = Period.parse(period)
+    reading = ctx.now()
+    if month.start > reading.today:
+        raise ValueError(f"period {month} has not started yet (today is {reading.today})")
+    repo = ctx.store.reports
+    visits = repo.visits(start=month.start, end=month.end, growth_from=month.lookback_start)
+    # Children whose first birthday falls in the month (one day wider for 29 February).
+    doses = repo.doses_of_children_born(
+        born_from=_year_before(month.start) - timedelta(days=1),
+        born_to=_year_before(month.end),
+    )
+    values = compute(month, visits, doses)
+    report = Report(
+        month,
+        values,
+        facility_code=ctx.store.get_setting("facility_code") or "",
+        facility_name=ctx.store.get_setting("facility_name") or "",
+        generated_on=reading.today,
+        meta={"complete": month.end < reading.today},
+    )
+    ctx.audit(
+        actor,
+        "report.monthly",
+        detail={"period": str(month), "values": len(values)},
+        reading=reading,
+    )
+    return report
