@@ -48,6 +48,28 @@ def outbox_list(ctx, statuses, as_json):
     emit(items, as_json, "\n".join(lines) or "the outbox is empty")
 
 
+@outbox.command("show")
+@click.argument("item_id")
+@json_option
+@click.pass_context
+def outbox_show(ctx, item_id, as_json):
+    """One item with its whole history: every attempt, error and server reply."""
+    with Store(paths(ctx).database) as store:
+        item = store.outbox.get(item_id)
+        if item is None:
+            raise click.UsageError(f"no outbox item {item_id}")
+        out = {
+            **{k: item[k] for k in LIST_FIELDS},
+            "created_at": item["created_at"],
+            "history": store.outbox.attempts(item_id),
+        }
+    lines = [f"{out['period']} {out['dataset']} v{out['version']}: {out['status']}"]
+    lines += [
+        f"  {a['at']}  HTTP {a['http_status'] or '-'}  {a['error'] or 'ok'}" for a in out["history"]
+    ]
+    emit(out, as_json, "\n".join(lines))
+
+
 def _read_token(path: Path) -> str:
     if not path.exists():
         raise click.UsageError(f"no DHIS2 API token at {path} (one line, file mode 0600)")

@@ -359,6 +359,9 @@ def test_demo_builds_a_facility_and_sends_last_months_report(tmp_path):
     again = json.loads(run(tmp_path, "demo", "--json").stdout)["report_sent"]
     assert again["status"] == "delivered"  # the same figures are not queued twice
     assert again["drain"]["attempts"] == 0
+    item = json.loads(run(tmp_path, "outbox", "list", "--json").stdout)[0]
+    history = json.loads(run(tmp_path, "outbox", "show", item["id"], "--json").stdout)["history"]
+    assert [a["http_status"] for a in history] == [200]
 
 
 def test_report_send_queues_once_per_version(home, logins):
@@ -382,3 +385,6 @@ def test_report_send_queues_once_per_version(home, logins):
     assert first["id"] == second["id"] and first["status"] == "queued"
     listed = json.loads(run(home, "outbox", "list", "--json").stdout)
     assert [i["id"] for i in listed] == [first["id"]]
+    shown = json.loads(run(home, "outbox", "show", first["id"], "--json").stdout)
+    assert shown["status"] == "queued" and shown["history"] == []  # never tried yet
+    assert run(home, "outbox", "show", "no-such-item").returncode == 2
