@@ -32,9 +32,14 @@ def uuid7(unix_ms: int | None = None) -> str:
         else:
             _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF  # leave room to count up
         _last_ms = ms
-        rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
-        value = (ms & ((1 << 48) - 1)) << 80
-        value |= 0x7 << 76 | _counter << 64 | 0b10 << 62 | rand_b
+        return uuid7_from(ms, _counter, int.from_bytes(os.urandom(8), "big"))
+
+
+def uuid7_from(unix_ms: int, rand_a: int, rand_b: int) -> str:
+    """The UUIDv7 layout (RFC 9562 §5.7): 48-bit ms, version 7, 12 bits of `rand_a`, the RFC
+    variant, 62 bits of `rand_b`. The synthetic facility feeds it seeded bits."""
+    value = (unix_ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76 | (rand_a & 0xFFF) << 64 | 0b10 << 62 | (rand_b & ((1 << 62) - 1))
     return str(uuid.UUID(int=value))
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 import bisect
 import json
 import random
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from appliance.ids import health_number
+from appliance.ids import health_number, uuid7_from
 from appliance.seed.care import CarePlan
 from appliance.services import auth
 from appliance.services.context import Context
@@ -66,10 +65,8 @@ class _Gen:
 
     def uid(self, moment: datetime) -> str:
         """A UUIDv7 whose time is `moment` and whose random bits come from the seed."""
-        ms = int(moment.timestamp() * 1000) & ((1 << 48) - 1)
         bits = self.rng.getrandbits(74)
-        value = ms << 80 | 0x7 << 76 | (bits >> 62) << 64 | 0b10 << 62 | (bits & ((1 << 62) - 1))
-        return str(uuid.UUID(int=value))
+        return uuid7_from(int(moment.timestamp() * 1000), bits >> 62, bits)
 
     def moment(self, day: date) -> datetime:
         return datetime(day.year, day.month, day.day, 8, tzinfo=UTC) + timedelta(
