@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 
 from appliance.cli.common import as_option, emit, json_option, login_as, open_context, paths
-from appliance.outbox import enqueue_report
 from appliance.reports import formats
 from appliance.services import reports
 
@@ -84,27 +83,7 @@ def send(ctx, period, mapping, as_user, as_json):
         )
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
-        result = reports.monthly(kctx, actor, period)
-        payload, unmapped = formats.to_dhis2(result, formats.load_mapping(mapping))
-        item = enqueue_report(
-            kctx.store,
-            facility=kctx.facility_code,
-            dataset=payload["dataSet"],
-            period=payload["period"],
-            payload=payload,
-            now=kctx.now().iso(),
-        )
-        kctx.audit(
-            actor,
-            "report.send",
-            detail={
-                "period": period,
-                "outbox_item": item["id"],
-                "version": item["version"],
-                "values": len(payload["dataValues"]),
-                "unmapped": len(unmapped),
-            },
-        )
+        item, payload, unmapped = reports.queue_for_dhis2(kctx, actor, period, mapping)
     out = {"item": item, "values": len(payload["dataValues"]), "unmapped": unmapped}
     emit(
         out,

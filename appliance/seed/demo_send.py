@@ -10,10 +10,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from appliance.outbox import enqueue_report
 from appliance.outbox.dhis2_sim import Dhis2Metadata, Dhis2Sim
 from appliance.outbox.sender import Dhis2Config, drain
-from appliance.reports import formats
 from appliance.services import auth, reports
 from appliance.services.context import Context
 from appliance.store import Store
@@ -39,16 +37,7 @@ def send_last_month(
     with Store(database) as store, Dhis2Sim(metadata, tokens={DEMO_TOKEN}) as sim:
         ctx = Context.open(store)
         admin = auth.login(ctx, user, pin=pin)
-        report = reports.monthly(ctx, admin, period)
-        payload, unmapped = formats.to_dhis2(report, formats.load_mapping(mapping))
-        item = enqueue_report(
-            store,
-            facility=ctx.facility_code,
-            dataset=payload["dataSet"],
-            period=payload["period"],
-            payload=payload,
-            now=ctx.now().iso(),
-        )
+        item, payload, unmapped = reports.queue_for_dhis2(ctx, admin, period, mapping)
         summary = drain(store, Dhis2Config(sim.url, token=DEMO_TOKEN)).as_dict()
         item = store.outbox.get(item["id"])
     return {

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
 
 from appliance.domain.permissions import VIEW_REPORTS
+from appliance.outbox import enqueue_report
+from appliance.reports import formats
 from appliance.reports.monthly import Period, Report, compute
 from appliance.services.context import Actor, Context
 
@@ -46,3 +50,32 @@ def monthly(ctx: Context, actor: Actor, period: str) -> Report:
         reading=reading,
     )
     return report
+
+
+def queue_for_dhis2(
+    ctx: Context, actor: Actor, period: str, mapping: Path
+) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]:
+    """Put the month's report in the outbox as a DHIS2 dataValueSet. Returns the outbox item,
+    the payload and the values the district's mapping does not cover."""
+    report = monthly(ctx, actor, period)
+    payload, unmapped = formats.to_dhis2(report, formats.load_mapping(mapping))
+    item = enqueue_report(
+        ctx.store,
+        facility=ctx.facility_code,
+        dataset=payload["dataSet"],
+        period=payload["period"],
+        payload=payload,
+        now=ctx.now().iso(),
+    )
+    ctx.audit(
+        actor,
+        "report.send",
+        detail={
+            "period": period,
+            "outbox_item": item["id"],
+            "version": item["version"],
+            "values": len(payload["dataValues"]),
+            "unmapped": len(unmapped),
+        },
+    )
+    return item, payload, unmapped
