@@ -118,6 +118,11 @@ _AL_BANDS = ((5.0, 1), (15.0, 2), (25.0, 3), (35.0, 4))
 _AL_SOURCE = "OMS, Guidelines for the treatment of malaria, 3e éd. 2015 : AL 20/120 mg par poids"
 
 
+def _band(bands: tuple[tuple[float, int], ...], weight: float) -> int:
+    """Tablets of the highest weight band whose lower bound the weight reaches."""
+    return [tablets for lowest, tablets in bands if weight >= lowest][-1]
+
+
 def artemether_lumefantrine(
     weight_kg: float | None, age_days: int, *, sex: str | None = None
 ) -> Suggestion:
@@ -129,7 +134,7 @@ def artemether_lumefantrine(
             f"Poids {_dec(w)} kg < 5 kg : hors des tranches de l'artéméther-luméfantrine, "
             "référer au CSRéf. / Below the 5 kg AL band: refer.",
         )
-    n = [tablets for lowest, tablets in _AL_BANDS if w >= lowest][-1]
+    n = _band(_AL_BANDS, w)
     return Suggestion(
         drug="Artéméther-luméfantrine 20/120 mg, comprimé",
         dose=_units(n, "comprimé") + f" par prise ({20 * n}/{120 * n} mg)",
@@ -179,7 +184,7 @@ def amoxicillin_pneumonia(
             f"Poids {_dec(w)} kg < 4 kg : sous le tableau PCIME, référer. / "
             "Below the 4 kg IMCI band: refer.",
         )
-    n = [tablets for lowest, tablets in _AMOX_BANDS if w >= lowest][-1]
+    n = _band(_AMOX_BANDS, w)
     note = "Disperser le comprimé dans un peu d'eau ou de lait maternel."
     if w > _AMOX_TOP_KG:
         note += f" Poids > {_dec(_AMOX_TOP_KG)} kg : au-delà du tableau, vérifier ~40 mg/kg/prise."

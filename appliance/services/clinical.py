@@ -45,7 +45,7 @@ def facility_due(
     ):
         encounters[pid].append({"id": eid, "type": kind, "care_date": care_date, "data": data})
     patients = {p["id"]: p for p in ctx.store.patients.active()}
-    vaccine = ctx.store.get_setting("malaria_vaccine", "0") == "1"
+    vaccine = ctx.malaria_vaccine
     items = []
     for pid, patient in patients.items():
         history = encounters.get(pid)

@@ -40,6 +40,11 @@ class Context:
             )
         return code
 
+    @property
+    def malaria_vaccine(self) -> bool:
+        """Whether the district gives the malaria vaccine (a provisioned facility setting)."""
+        return self.store.get_setting("malaria_vaccine", "0") == "1"
+
     def now(self) -> ClockReading:
         return self.clock.now()
 

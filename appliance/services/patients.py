@@ -219,7 +219,7 @@ def record(ctx: Context, actor: Actor, patient_ref: str) -> dict[str, Any]:
             encounters,
             reading.today,
             mother=mother,
-            malaria_vaccine=ctx.store.get_setting("malaria_vaccine", "0") == "1",
+            malaria_vaccine=ctx.malaria_vaccine,
         )
     )
     ctx.audit(
