@@ -18,6 +18,7 @@ from importlib import resources
 from typing import Any
 
 from appliance.clinical import growth
+from appliance.clinical.dates import as_date
 
 SEVERITIES = ("urgent", "high", "moderate")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -68,18 +69,14 @@ def _check_severities(node: Any, where: str) -> None:
 # -- small helpers ------------------------------------------------------------------------
 
 
-def _day(value: date | str) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)
-
-
 def _data(enc: dict) -> dict:
     return enc.get("data") or {}
 
 
 def _upto(encounters: list[dict], on: date, kind: str) -> list[dict]:
     """Encounters of one type up to `on`, oldest first (stable for same-day ones)."""
-    found = [e for e in encounters if e.get("type") == kind and _day(e["care_date"]) <= on]
-    return sorted(found, key=lambda e: _day(e["care_date"]))
+    found = [e for e in encounters if e.get("type") == kind and as_date(e["care_date"]) <= on]
+    return sorted(found, key=lambda e: as_date(e["care_date"]))
 
 
 def _num(x: float) -> str:
@@ -88,7 +85,7 @@ def _num(x: float) -> str:
 
 
 def _dmy(d: date | str) -> str:
-    return _day(d).strftime("%d/%m/%Y")
+    return as_date(d).strftime("%d/%m/%Y")
 
 
 def _age_years(birth: date, on: date) -> int:
@@ -97,7 +94,7 @@ def _age_years(birth: date, on: date) -> int:
 
 def _birth(patient: dict) -> date | None:
     b = patient.get("birth_date")
-    return _day(b) if b else None
+    return as_date(b) if b else None
 
 
 def _latest(encs: list[dict], *keys: str) -> tuple[dict, list] | None:
@@ -165,25 +162,25 @@ def _current_pregnancy(
         return [], None, None
     basis = "lmp" if lmp is not None else None
     if lmp is None:
-        newest = _day(contacts[-1]["care_date"])
-        chain = [c for c in contacts if (newest - _day(c["care_date"])).days <= max_days]
+        newest = as_date(contacts[-1]["care_date"])
+        chain = [c for c in contacts if (newest - as_date(c["care_date"])).days <= max_days]
         for c in reversed(chain):
             d = _data(c)
             if d.get("lmp"):
-                lmp, basis = _day(d["lmp"]), "lmp"
+                lmp, basis = as_date(d["lmp"]), "lmp"
                 break
             if d.get("gestational_age_weeks"):
-                care = _day(c["care_date"])
+                care = as_date(c["care_date"])
                 lmp, basis = care - timedelta(weeks=d["gestational_age_weeks"]), "ga"
                 break
         if lmp is None:
-            start = _day(chain[0]["care_date"])
+            start = as_date(chain[0]["care_date"])
             return (
                 (chain, start, "first_contact")
                 if (on - start).days <= max_days
                 else ([], None, None)
             )
-    chain = [c for c in contacts if _day(c["care_date"]) >= lmp]
+    chain = [c for c in contacts if as_date(c["care_date"]) >= lmp]
     if not chain or (on - lmp).days > max_days:
         return [], None, None
     return chain, lmp, basis
@@ -195,7 +192,7 @@ def pregnancy_alerts(
     """Alerts for the pregnancy under way: danger signs of the latest contact, latest vitals
     and BP, and high-risk factors from any contact of this pregnancy."""
     cfg = thresholds()["pregnancy"]
-    lmp = _day(pregnancy_lmp) if pregnancy_lmp else None
+    lmp = as_date(pregnancy_lmp) if pregnancy_lmp else None
     contacts, start, basis = _current_pregnancy(
         _upto(anc_encounters, on, "anc"), on, lmp, 7 * cfg["max_weeks"]["value"]
     )
@@ -329,7 +326,7 @@ def _high_risk(
 
     if found := _latest(contacts, "last_birth_date"):
         enc, (last,) = found
-        days = (start - _day(last)).days
+        days = (start - as_date(last)).days
         limit = cfg["short_birth_interval"]["days_under"]
         if 0 <= days < limit:
             months, limit_months = int(days / 30.4375), round(limit / 30.4375)
@@ -391,14 +388,14 @@ def child_alerts(patient: dict, encounters: list[dict], on: date) -> list[Alert]
 def _nutrition(
     patient: dict, birth: date, measures: list[dict], on: date, recent: int, cfg: dict
 ) -> list[Alert]:
-    if not measures or (on - _day(measures[-1]["care_date"])).days > recent:
+    if not measures or (on - as_date(measures[-1]["care_date"])).days > recent:
         return []
     enc = measures[-1]
     d = _data(enc)
     sex = patient.get("sex") if patient.get("sex") in ("M", "F") else None
     result = growth.nutrition_status(
         sex,
-        (_day(enc["care_date"]) - birth).days,
+        (as_date(enc["care_date"]) - birth).days,
         weight_kg=d.get("weight_kg"),
         height_cm=d.get("height_cm"),
         muac_mm=d.get("muac_mm"),
@@ -438,9 +435,9 @@ def _faltering(measures: list[dict], on: date, recent: int, rule: dict) -> list[
     if len(weighings) < 2:
         return []
     prev, last = weighings[-2], weighings[-1]
-    gap = (_day(last["care_date"]) - _day(prev["care_date"])).days
+    gap = (as_date(last["care_date"]) - as_date(prev["care_date"])).days
     w0, w1 = _data(prev)["weight_kg"], _data(last)["weight_kg"]
-    if (on - _day(last["care_date"])).days > recent:
+    if (on - as_date(last["care_date"])).days > recent:
         return []
     if not rule["interval_days_min"] <= gap <= rule["interval_days_max"] or w1 > w0:
         return []
@@ -459,7 +456,7 @@ def _imci_signs(consultations: list[dict], on: date, rule: dict) -> list[Alert]:
     if not consultations:
         return []
     last = consultations[-1]
-    if (on - _day(last["care_date"])).days > rule["recent_days"]:
+    if (on - as_date(last["care_date"])).days > rule["recent_days"]:
         return []
     action = f"{_REFER_NOW} après le traitement pré-transfert (PCIME : maladie très grave)"
     what = "Signe général de danger : {} (consultation du " + _dmy(last["care_date"]) + ")"
@@ -500,7 +497,7 @@ def chronic_alerts(patient: dict, chronic_encounters: list[dict], on: date) -> l
     missed = cfg["missed_follow_up"]
     for cond, v in latest.items():
         nv = _data(v).get("next_visit")
-        if nv is None or (late := (on - _day(nv)).days) <= missed["grace_days"]:
+        if nv is None or (late := (on - as_date(nv)).days) <= missed["grace_days"]:
             continue
         severity = missed.get("severity_by_condition", {}).get(cond, missed["severity"])
         rule = {**missed, "severity": severity}
@@ -510,11 +507,11 @@ def chronic_alerts(patient: dict, chronic_encounters: list[dict], on: date) -> l
 
     crisis = cfg["bp_crisis"]
     if visits:
-        last_day = _day(visits[-1]["care_date"])
+        last_day = as_date(visits[-1]["care_date"])
         for v in visits:
             d = _data(v)
             s, dia = d.get("bp_systolic"), d.get("bp_diastolic")
-            if _day(v["care_date"]) != last_day or s is None or dia is None:
+            if as_date(v["care_date"]) != last_day or s is None or dia is None:
                 continue
             if _exceeds(s, dia, crisis):
                 reason = f"TA {s}/{dia} mmHg (visite du {_dmy(last_day)})"
@@ -533,14 +530,14 @@ def chronic_alerts(patient: dict, chronic_encounters: list[dict], on: date) -> l
 def alerts_for(patient: dict, encounters: list[dict], on: date) -> list[Alert]:
     """All alerts for a patient on a date: deduplicated (same code from the same encounter),
     urgent first, then high, then moderate; rule order within a severity."""
-    encounters = [e for e in encounters if _day(e["care_date"]) <= on]
+    encounters = [e for e in encounters if as_date(e["care_date"]) <= on]
     out: list[Alert] = []
     if patient.get("sex") != "M":
         # ANC contacts up to a recorded delivery belong to that finished pregnancy.
-        births = [_day(e["care_date"]) for e in encounters if e.get("type") == "delivery"]
+        births = [as_date(e["care_date"]) for e in encounters if e.get("type") == "delivery"]
         anc = [e for e in encounters if e.get("type") == "anc"]
         if births:
-            anc = [e for e in anc if _day(e["care_date"]) > max(births)]
+            anc = [e for e in anc if as_date(e["care_date"]) > max(births)]
         out += pregnancy_alerts(patient, anc, on)
     out += child_alerts(patient, encounters, on)
     out += chronic_alerts(patient, encounters, on)

@@ -23,6 +23,7 @@ from typing import Any
 
 from appliance.clinical import immunization as imm
 from appliance.clinical import pregnancy as preg
+from appliance.clinical.dates import as_date
 
 KINDS = (
     "immunization",
@@ -156,12 +157,6 @@ def priority_of(kind: str, status: str, reason_code: str = "") -> int:
     return {"overdue": 2, "due": 3}.get(status, 4)
 
 
-def _d(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(value)
-
-
 def _add_years(d: date, years: int) -> date:
     try:
         return d.replace(year=d.year + years)
@@ -251,7 +246,7 @@ def due_for_patient(
     """Every item due, overdue or due within `horizon_days` for one patient on `on`."""
     pid = patient["id"]
     sex = patient.get("sex")
-    birth = _d(patient.get("birth_date"))
+    birth = as_date(patient.get("birth_date"))
     age = (on - birth).days if birth is not None else None
     horizon = on + timedelta(days=horizon_days)
 
@@ -267,7 +262,7 @@ def due_for_patient(
         kind = e["type"]
         data = e.get("data") or {}
         if kind == "immunization":
-            when = _d(e["care_date"])
+            when = as_date(e["care_date"])
             if data.get("antigen") == "td":
                 td.append((data["dose"], when))
             else:
@@ -275,18 +270,18 @@ def due_for_patient(
         elif kind == "anc":
             anc.append(e)
             if data.get("td_dose"):
-                td.append((data["td_dose"], _d(e["care_date"])))
+                td.append((data["td_dose"], as_date(e["care_date"])))
         elif kind == "delivery":
             deliveries.append(e)
         elif kind == "postnatal":
             postnatal.append(e)
         elif kind == "growth":
             if data.get("weight_kg") is not None:
-                weighings.append(_d(e["care_date"]))
+                weighings.append(as_date(e["care_date"]))
         elif kind == "family_planning":
-            fps.append((_d(e["care_date"]), data))
+            fps.append((as_date(e["care_date"]), data))
         elif kind == "chronic":
-            when = _d(e["care_date"])
+            when = as_date(e["care_date"])
             cond = data.get("condition")
             if cond not in chronic or when >= chronic[cond][0]:
                 chronic[cond] = (when, data)
@@ -371,7 +366,7 @@ def due_for_patient(
                     status,
                 )
 
-    delivery_dates = sorted(d for e in deliveries if (d := _d(e["care_date"])) <= on)
+    delivery_dates = sorted(d for e in deliveries if (d := as_date(e["care_date"])) <= on)
 
     # Pregnancy: ANC contacts, referral at 41 weeks, Td, IPTp
     if anc and sex != "M":
@@ -409,7 +404,7 @@ def due_for_patient(
                     t.status,
                 )
             iptp = [
-                (e["data"]["iptp_dose"], _d(e["care_date"]))
+                (e["data"]["iptp_dose"], as_date(e["care_date"]))
                 for e in anc
                 if (e.get("data") or {}).get("iptp_dose")
             ]
@@ -429,10 +424,11 @@ def due_for_patient(
     if delivery_dates and (on - delivery_dates[-1]).days <= preg.PNC_LAST_DAY:
         born = delivery_dates[-1]
         latest = max(
-            (e for e in deliveries if _d(e["care_date"]) == born), key=lambda e: e.get("id", "")
+            (e for e in deliveries if as_date(e["care_date"]) == born),
+            key=lambda e: e.get("id", ""),
         )
         ldata = latest.get("data") or {}
-        after = [e for e in postnatal if _d(e["care_date"]) >= born]
+        after = [e for e in postnatal if as_date(e["care_date"]) >= born]
         subjects = ["mother"]
         if not ldata.get("child_id") and ldata.get("outcome", "live_birth") != "stillbirth":
             subjects.append("newborn")
@@ -467,7 +463,7 @@ def due_for_patient(
 
     # Chronic follow-up: the latest visit per condition
     for cond, (when, data) in chronic.items():
-        due = _d(data.get("next_visit"))
+        due = as_date(data.get("next_visit"))
         if due is None:
             days = config.chronic_interval_days.get(cond, config.chronic_default_days)
             due = when + timedelta(days=days)

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from appliance.clinical.dates import as_date
+
 EDD_DAYS = 280
 MAX_PREGNANCY_DAYS = 44 * 7  # beyond this since LMP the pregnancy is over (or misdated)
 
@@ -50,12 +52,6 @@ PNC_CONTACTS = (
     (4, "6sem", 42, 35, 49),
 )
 PNC_LAST_DAY = 60  # postnatal records stop at day 60 (encounter model)
-
-
-def _d(value: Any) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    return date.fromisoformat(value)
 
 
 def edd_from_lmp(lmp: date) -> date:
@@ -120,11 +116,11 @@ def current_pregnancy(
     44 weeks since the LMP, ends it."""
     dated: tuple[date, date, str] | None = None  # (care date, lmp, how)
     for e in anc_encounters:
-        care = _d(e["care_date"])
+        care = as_date(e["care_date"])
         if care > on or (dated is not None and care < dated[0]):
             continue
         data = e.get("data") or {}
-        lmp = _d(data.get("lmp"))
+        lmp = as_date(data.get("lmp"))
         if lmp is not None:
             dated = (care, lmp, "lmp")
         elif data.get("gestational_age_weeks") is not None:
@@ -136,13 +132,13 @@ def current_pregnancy(
         return None
     start = lmp
     for e in delivery_encounters:
-        when = _d(e["care_date"])
+        when = as_date(e["care_date"])
         if when > on:
             continue
         if when >= care:
             return None
         start = max(start, when + timedelta(days=1))  # an earlier birth: not this pregnancy
-    visits = sorted({d for e in anc_encounters if start <= (d := _d(e["care_date"])) <= on})
+    visits = sorted({d for e in anc_encounters if start <= (d := as_date(e["care_date"])) <= on})
     return Pregnancy(
         lmp=lmp, edd=edd_from_lmp(lmp), dated_by=how, dated_on=care, anc_dates=tuple(visits)
     )
@@ -295,7 +291,7 @@ def pnc_schedule(
             continue
         day = data.get("days_after_birth")
         if day is None:
-            day = _d(e["care_date"]).toordinal() - birth
+            day = as_date(e["care_date"]).toordinal() - birth
         seen.add(day)
     out = []
     for k, (number, code, _day, first, last) in enumerate(contacts):
