@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from datetime import date, timedelta
+from datetime import date
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from appliance.clinical import growth
 from appliance.clinical.dates import as_date
+from appliance.clinical.pregnancy import lmp_from_ga
 
 SEVERITIES = ("urgent", "high", "moderate")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -171,7 +172,7 @@ def _current_pregnancy(
                 break
             if d.get("gestational_age_weeks"):
                 care = as_date(c["care_date"])
-                lmp, basis = care - timedelta(weeks=d["gestational_age_weeks"]), "ga"
+                lmp, basis = lmp_from_ga(d["gestational_age_weeks"], care), "ga"
                 break
         if lmp is None:
             start = as_date(chain[0]["care_date"])
