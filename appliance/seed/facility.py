@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from appliance.clock import to_iso
 from appliance.ids import health_number, uuid7_from
 from appliance.seed.care import CarePlan
 from appliance.services import auth
@@ -182,7 +183,7 @@ def _person(
         "phone": None,
         "mother_id": None,
         "registered_by": registered_by,
-        "registered_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "registered_at": to_iso(at),
         "merged_into": None,
     }
     row.update(extra)
@@ -279,7 +280,7 @@ def _encounters(
                 "correction_reason": None,
                 "voided": False,
                 "staff_id": staff[role],
-                "recorded_at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                "recorded_at": to_iso(at),
                 "clock_trusted": True,
                 "boot_id": SEED_BOOT,
             }

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlite_utils
 
+from appliance.clock import to_iso
 from appliance.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
@@ -36,7 +37,7 @@ class NotInitialised(StoreError, FileNotFoundError):
 
 
 def utc_now_iso() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return to_iso(datetime.now(UTC))
 
 
 def split_sql(script: str) -> list[str]:
