@@ -50,7 +50,7 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def _register() -> None:
-    from appliance.cli import clinical, maintenance, outbox, records, reports
+    from appliance.cli import clinical, maintenance, outbox, records, reports, web
 
     for group in (
         *maintenance.COMMANDS,
@@ -58,6 +58,7 @@ def _register() -> None:
         *clinical.COMMANDS,
         *outbox.COMMANDS,
         *reports.COMMANDS,
+        *web.COMMANDS,
     ):
         cli.add_command(group)
 

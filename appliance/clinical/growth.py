@@ -223,6 +223,52 @@ def acfa(sex: str, age_days: float | None, muac_mm: float | None) -> float | Non
     return None if lms is None else zscore_lms(muac_mm / 10.0, *lms)
 
 
+_CURVE_TABLES = {"wfa": "weianthro", "hfa": "lenanthro"}
+
+
+def reference_curves(
+    index: str,
+    sex: str,
+    *,
+    z_values: tuple[float, ...] = (-3, -2, 0, 2, 3),
+    day_from: int = 0,
+    day_to: int = MAX_AGE_DAYS,
+    step_days: int = 30,
+) -> dict[int, list[tuple[float, float]]]:
+    """WHO reference lines {z: [(age_days, value), ...]} for "wfa" (kg) or "hfa" (cm).
+
+    Days run from day_from every step_days, and day_to is always included. Each value is the
+    inverse of the z-score the module computes, so it scores back to its z: for weight-for-age
+    beyond +/-3 SD that is WHO's restricted rule (the SD2-SD3 gap extended linearly), for
+    length/height-for-age the plain LMS inverse (the table's length below 731 days, height
+    from 731 days, hence the 0.7 cm step there).
+    """
+    if index not in _CURVE_TABLES:
+        raise ValueError(f"index must be 'wfa' or 'hfa', got {index!r}")
+    if sex not in _SEX:
+        raise ValueError(f"sex must be 'M' or 'F', got {sex!r}")
+    if not 0 <= day_from <= day_to <= MAX_AGE_DAYS or step_days < 1:
+        raise ValueError(f"bad day range {day_from}..{day_to} step {step_days}")
+    days = list(range(day_from, day_to + 1, step_days))
+    if days[-1] != day_to:
+        days.append(day_to)
+    restricted = index == "wfa"
+    out: dict[int, list[tuple[float, float]]] = {}
+    for z in z_values:
+        points = []
+        for day in days:
+            L, M, S = _by_age(_CURVE_TABLES[index], sex, day)
+            if restricted and abs(z) > 3:
+                k = math.copysign(3.0, z)
+                sd3, sd2 = _sd(k, L, M, S), _sd(math.copysign(2.0, z), L, M, S)
+                value = sd3 + (z - k) * abs(sd3 - sd2)
+            else:
+                value = _sd(z, L, M, S)
+            points.append((float(day), value))
+        out[z] = points
+    return out
+
+
 def flagged(index_name: str, z: float | None) -> bool:
     """WHO flag for a biologically implausible z: wfa < -6 or > 5, hfa < -6 or > 6,
     wfh < -5 or > 5 (acfa < -5 or > 5). Source: igrowup / WHO anthro flag limits."""

@@ -330,8 +330,11 @@ ENCOUNTER_TYPES = tuple(MODELS)
 class InvalidEncounter(ValueError):
     """The encounter was refused; `problems` lists (field, message) for each error."""
 
-    def __init__(self, problems: list[tuple[str, str]]):
+    def __init__(self, problems: list[tuple[str, str]], details: list[dict[str, Any]] = ()):
         self.problems = problems
+        # pydantic's error dicts (loc, type, ctx): what a form needs to explain each error in
+        # the reader's language
+        self.details = list(details)
         super().__init__("; ".join(f"{f}: {m}" if f else m for f, m in problems))
 
 
@@ -355,4 +358,4 @@ def validate(
     try:
         return model.model_validate(data, context={"today": today, "birth_date": birth_date})
     except PydanticValidationError as e:
-        raise InvalidEncounter(problems_of(e)) from None
+        raise InvalidEncounter(problems_of(e), e.errors()) from None

@@ -123,4 +123,4 @@ def validate_patient(data: dict[str, Any], *, today: date) -> PatientIn:
     try:
         return PatientIn.model_validate(data, context={"today": today})
     except PydanticValidationError as e:
-        raise InvalidPatient(problems_of(e)) from None
+        raise InvalidPatient(problems_of(e), e.errors()) from None

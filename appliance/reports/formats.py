@@ -220,6 +220,25 @@ def describe_fr(dimensions: tuple[str, ...], disaggregation: dict[str, str]) -> 
     return ", ".join(f"{label_fr(k)} {label_fr(disaggregation[k])}" for k in dimensions)
 
 
+def table_rows(report: Report) -> list[dict[str, Any]]:
+    """One block per indicator: its French label, total and disaggregated values (what the
+    terminal table and the web page show)."""
+    rows = report.rows()
+    return [
+        {
+            "code": indicator.code,
+            "label": indicator.label,
+            "total": report.total(indicator.code),
+            "values": [
+                (describe_fr(indicator.dimensions, d), v)
+                for c, d, v in rows
+                if c == indicator.code and d
+            ],
+        }
+        for indicator in INDICATORS
+    ]
+
+
 def to_table(report: Report) -> str:
     """A French plain-text table for the terminal: one block per indicator, with its total."""
     lines = [
@@ -228,12 +247,10 @@ def to_table(report: Report) -> str:
         f"Période : {report.period}",
         "",
     ]
-    rows = report.rows()
-    for indicator in INDICATORS:
-        mine = [(d, v) for c, d, v in rows if c == indicator.code and d]
-        lines.append(f"{indicator.label} [{indicator.code}] : {report.total(indicator.code)}")
-        for disaggregation, value in mine:
-            lines.append(f"    {describe_fr(indicator.dimensions, disaggregation):<60} {value:>6}")
+    for block in table_rows(report):
+        lines.append(f"{block['label']} [{block['code']}] : {block['total']}")
+        for description, value in block["values"]:
+            lines.append(f"    {description:<60} {value:>6}")
     top = report.top_diagnoses()
     if top:
         lines += ["", "Diagnostics les plus fréquents :"]

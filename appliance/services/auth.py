@@ -155,3 +155,12 @@ def unlock(ctx: Context, actor: Actor, username: str) -> None:
 def list_staff(ctx: Context, actor: Actor) -> list[dict[str, Any]]:
     ctx.require(actor, MANAGE_STAFF)
     return ctx.store.staff.all()
+
+
+def actor_for(ctx: Context, staff_id: str) -> Actor | None:
+    """The Actor behind a session opened by `login`, or None once the account is disabled
+    (a browser session outlives no deactivation)."""
+    row = ctx.store.staff.get(staff_id)
+    if row is None or not row["active"]:
+        return None
+    return Actor(row["id"], row["username"], row["role"], row["display_name"])

@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import date, timedelta
 from typing import Any
 
+from appliance.clinical.alerts import alerts_for
 from appliance.clinical.due import due_for_patient, due_list
 from appliance.clinical.immunization import load_schedule
 from appliance.domain.permissions import READ_PATIENT
@@ -78,3 +79,25 @@ def facility_due(
         reading=reading,
     )
     return [i.to_json() for i in chosen]
+
+
+def facility_alerts(
+    ctx: Context, actor: Actor, *, since: date, on: date, severities=("urgent", "high")
+) -> list[dict[str, Any]]:
+    """Gravity alerts of the patients seen since `since`: who needs attention first."""
+    ctx.require(actor, READ_PATIENT)
+    out = []
+    for pid in ctx.store.encounters.patients_seen_since(since.isoformat()):
+        patient = ctx.store.patients.get(pid)
+        if patient is None or patient["merged_into"]:
+            continue
+        alerts = [
+            a.to_json()
+            for a in alerts_for(patient, ctx.store.encounters.for_patient(pid), on)
+            if a.severity in severities
+        ]
+        if alerts:
+            out.append({"patient": patient, "alerts": alerts})
+    out.sort(key=lambda p: min(severities.index(a["severity"]) for a in p["alerts"]))
+    ctx.audit(actor, "alerts.list", detail={"since": since.isoformat(), "patients": len(out)})
+    return out

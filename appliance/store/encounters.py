@@ -98,6 +98,15 @@ class EncounterRepo:
         )
         return [_decode(r) for r in rows]  # type: ignore[misc]
 
+    def patients_seen_since(self, care_from: str) -> list[str]:
+        """Patients with current care dated `care_from` or later, most recent first."""
+        rows = self.store.conn.execute(
+            f"SELECT e.patient_id FROM encounters e WHERE e.care_date >= ? AND e.voided = 0"
+            f" AND {CURRENT} GROUP BY e.patient_id ORDER BY MAX(e.care_date) DESC",
+            (care_from,),
+        )
+        return [r[0] for r in rows]
+
     def for_due_list(self, *, recent_from: str) -> list[tuple[str, str, str, str, dict]]:
         """What can make someone due, facility-wide, as (patient_id, id, type, care_date,
         data), `data` holding only the fields the due rules read: every vaccine, the latest

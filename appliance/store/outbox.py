@@ -229,3 +229,26 @@ class OutboxRepo:
             "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'queued'"
         )
         return row["t"] if row else None
+
+    # -- status page -------------------------------------------------------------------------
+    def counts(self) -> dict[str, int]:
+        """How many items are in each status; every status is present, zero when none."""
+        rows = self.store.query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+        out = dict.fromkeys(STATUSES, 0)
+        out.update({r["status"]: r["n"] for r in rows})
+        return out
+
+    def last_delivered_at(self) -> str | None:
+        row = self.store.query_one(
+            "SELECT MAX(delivered_at) AS t FROM outbox WHERE status = 'delivered'"
+        )
+        return row["t"] if row else None
+
+    def pending_error(self) -> str | None:
+        """The error of the newest item still waiting (queued for a retry, or failed): what a
+        technician has to look at. A delivered item's warning is not counted."""
+        row = self.store.query_one(
+            "SELECT last_error FROM outbox WHERE status IN ('queued', 'failed')"
+            " AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1"
+        )
+        return row["last_error"] if row else None

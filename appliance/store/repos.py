@@ -17,6 +17,7 @@ def attach_repositories(store: Store) -> None:
     from appliance.store.power import PowerRepo
     from appliance.store.reports import ReportRepo
     from appliance.store.staff import StaffRepo
+    from appliance.store.web_sessions import WebSessionRepo
 
     store.patients = PatientRepo(store)
     store.encounters = EncounterRepo(store)
@@ -26,3 +27,4 @@ def attach_repositories(store: Store) -> None:
     store.power = PowerRepo(store)
     store.outbox = OutboxRepo(store)
     store.reports = ReportRepo(store)
+    store.web_sessions = WebSessionRepo(store)

@@ -310,9 +310,25 @@ CREATE TRIGGER outbox_attempts_never_deleted BEFORE DELETE ON outbox_attempts BE
 END;
 """
 
+# Tablet browser sessions. The cookie carries a random token; only its SHA-256 is stored, so a
+# copy of the database opens no live session. A row exists before login (it holds the CSRF
+# token and the language of the login page); logging in replaces it with a new one.
+M004_WEB_SESSIONS = """
+CREATE TABLE web_sessions (
+    token_hash TEXT PRIMARY KEY,
+    staff_id TEXT REFERENCES staff(id),
+    csrf TEXT NOT NULL,
+    lang TEXT NOT NULL DEFAULT 'fr' CHECK (lang IN ('fr', 'en')),
+    created_s REAL NOT NULL,
+    last_seen_s REAL NOT NULL
+);
+CREATE INDEX web_sessions_seen ON web_sessions(last_seen_s);
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
     (2, "power samples, events and state", M002_POWER),
     (3, "outbox for DHIS2 reports", M003_OUTBOX),
+    (4, "tablet browser sessions", M004_WEB_SESSIONS),
 ]

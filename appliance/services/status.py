@@ -1,0 +1,230 @@
+"""The technician status page in one call: battery, modem, hotspot, outbox, disk and clock.
+
+Machine status only, never patient data: the technician role may call it, and it audits no
+patient. The power daemon, the modem daemon and dnsmasq each leave their state somewhere (store
+rows, store settings, the leases file); this reads them and never imports those packages.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import math
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from appliance.clock import from_iso, to_iso
+from appliance.domain.permissions import VIEW_STATUS
+from appliance.services.context import Actor, Context
+
+HISTORY_S = 24 * 3600
+# Enough for a chart on the kiosk's screen; 24 h of minute rows would be 1440.
+MAX_HISTORY_POINTS = 300
+# The daemon writes its state at least once a minute; three missed writes mean it is not
+# running (the same rule as `keneya power status`).
+STALE_AFTER_S = 180.0
+POWER_STATES = ("ok", "warn", "sensor_fault", "shutdown_pending")
+_MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+
+
+def status(
+    ctx: Context,
+    actor: Actor,
+    *,
+    data_dir: Path,
+    leases_file: Path | None = None,
+    now_s: float | None = None,
+) -> dict[str, Any]:
+    """Everything the status page shows, JSON-serialisable. `now_s` (Unix seconds) fixes the
+    end of the power history window; by default it is the clock's best estimate of now."""
+    ctx.require(actor, VIEW_STATUS)
+    reading = ctx.now()
+    out = {
+        "power": _power(ctx, now_s),
+        "modem": _modem(ctx),
+        "hotspot": _hotspot(leases_file),
+        "outbox": _outbox(ctx),
+        "disk": _disk(ctx, data_dir),
+        "clock": _clock(ctx),
+    }
+    ctx.audit(actor, "status.view", reading=reading)
+    return out
+
+
+# -- power -----------------------------------------------------------------------------------
+def _r(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def _power(ctx: Context, now_s: float | None) -> dict[str, Any]:
+    repo = ctx.store.power
+    if now_s is None:
+        end_s = ctx.now().now.timestamp()
+        # A simulation can run ahead of the clock: the window then ends at the latest sample,
+        # as in `keneya power history`.
+        latest = repo.latest_sample()
+        if latest is not None:
+            end_s = max(end_s, latest["start_s"] + latest["resolution_s"])
+    else:
+        end_s = now_s
+    history = thin(repo.history(end_s - HISTORY_S, until_s=end_s), MAX_HISTORY_POINTS)
+
+    row = repo.state()
+    if row is None:
+        return {
+            "state": "unknown",
+            "reason": None,
+            "voltage_v": None,
+            "current_a": None,
+            "soc_pct": None,
+            "runtime_min": None,
+            "shutdown_deadline": None,
+            "sampled_at": None,
+            "stale": None,
+            "history": history,
+        }
+    try:
+        age_s: float | None = end_s - from_iso(row["sampled_at"]).timestamp()
+    except (TypeError, ValueError):
+        age_s = None
+    return {
+        "state": row["state"] if row["state"] in POWER_STATES else "unknown",
+        "reason": row["reason"],
+        "voltage_v": _r(row["voltage_v"], 3),
+        "current_a": _r(row["current_a"], 3),
+        "soc_pct": _r(row["soc"], 1),
+        # Written by the daemon from its own estimate; None when it had none.
+        "runtime_min": _r(row["runtime_min"], 1),
+        "shutdown_deadline": row["shutdown_deadline"],
+        "sampled_at": row["sampled_at"],
+        "stale": None if age_s is None else age_s > STALE_AFTER_S,
+        "history": history,
+    }
+
+
+def thin(rows: list[dict[str, Any]], max_points: int) -> list[dict[str, Any]]:
+    """Store sample rows -> at most `max_points` chart points. Consecutive rows are merged
+    (averages weighted by sample counts, the last state of charge), never skipped, so a short
+    dip still moves its point."""
+    if not rows:
+        return []
+    size = max(1, math.ceil(len(rows) / max_points))
+    points = []
+    for i in range(0, len(rows), size):
+        group = rows[i : i + size]
+        soc = [r["soc_last"] for r in group if r["soc_last"] is not None]
+        points.append(
+            {
+                "t": int(group[0]["start_s"]),
+                "voltage_v": _r(_weighted(group, "v_avg"), 3),
+                "current_a": _r(_weighted(group, "i_avg"), 3),
+                "soc_pct": _r(soc[-1] if soc else None, 1),
+            }
+        )
+    return points
+
+
+def _weighted(group: list[dict[str, Any]], col: str) -> float | None:
+    pairs = [(r[col], r["samples"] or 0) for r in group if r[col] is not None]
+    weight = sum(n for _, n in pairs)
+    if weight:
+        return sum(v * n for v, n in pairs) / weight
+    # Rows with a value but no sample count (should not happen): a plain mean.
+    return sum(v for v, _ in pairs) / len(pairs) if pairs else None
+
+
+# -- modem -----------------------------------------------------------------------------------
+def _modem(ctx: Context) -> dict[str, Any]:
+    """The modem daemon's last report, kept as store settings `modem.*`."""
+    get = ctx.store.get_setting
+    signal = get("modem.signal_dbm")
+    try:
+        signal_dbm = None if signal is None else int(float(signal))
+    except (ValueError, OverflowError):
+        signal_dbm = None
+    return {
+        "state": get("modem.state") or "unknown",
+        "operator": get("modem.operator"),
+        "signal_dbm": signal_dbm,
+        "registration": get("modem.registration"),
+        "last_upload_at": get("modem.last_upload_at"),
+        "updated_at": get("modem.updated_at"),
+    }
+
+
+# -- hotspot ---------------------------------------------------------------------------------
+def _hotspot(leases_file: Path | None) -> dict[str, Any]:
+    if leases_file is None:
+        return {"clients": [], "leases_file": None, "available": False}
+    try:
+        text = Path(leases_file).read_text(encoding="utf-8", errors="replace")
+    except OSError:  # missing, unreadable: dnsmasq not running or not installed
+        return {"clients": [], "leases_file": str(leases_file), "available": False}
+    return {
+        "clients": parse_leases(text),
+        "leases_file": str(leases_file),
+        "available": True,
+    }
+
+
+def parse_leases(text: str) -> list[dict[str, Any]]:
+    """dnsmasq leases, one per line: `<expiry epoch> <mac> <ip> <hostname|*> <client-id|*>`
+    (expiry 0: never). Lines that do not fit (the DHCPv6 `duid` line, IPv6 leases, a line cut
+    by a power failure) are skipped."""
+    clients = []
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        expiry, mac, ip, hostname = fields[:4]
+        mac = mac.lower()
+        if not expiry.isdigit() or not _MAC.match(mac):
+            continue
+        try:
+            ipaddress.ip_address(ip)
+            expires = None if int(expiry) == 0 else to_iso(datetime.fromtimestamp(int(expiry), UTC))
+        except (ValueError, OverflowError, OSError):
+            continue
+        clients.append(
+            {
+                "mac": mac,
+                "ip": ip,
+                "hostname": None if hostname == "*" else hostname,
+                "expires": expires,
+            }
+        )
+    return clients
+
+
+# -- outbox, disk, clock ---------------------------------------------------------------------
+def _outbox(ctx: Context) -> dict[str, Any]:
+    repo = ctx.store.outbox
+    return {
+        **repo.counts(),
+        "next_attempt_at": repo.next_due_at(),
+        "last_delivered_at": repo.last_delivered_at(),
+        "last_error": repo.pending_error(),
+    }
+
+
+def _disk(ctx: Context, data_dir: Path) -> dict[str, Any]:
+    usage = shutil.disk_usage(data_dir)
+    database = Path(ctx.store.path)
+    size = 0
+    for path in (database, database.with_name(database.name + "-wal")):
+        with contextlib.suppress(FileNotFoundError):  # no WAL right after a checkpoint
+            size += path.stat().st_size
+    return {
+        "total_bytes": usage.total,
+        "free_bytes": usage.free,
+        "used_pct": round(usage.used / usage.total * 100, 1) if usage.total else 0.0,
+        "database_bytes": size,
+    }
+
+
+def _clock(ctx: Context) -> dict[str, Any]:
+    # Clock.status() already carries "now" (best estimate) and "trusted".
+    return ctx.clock.status()

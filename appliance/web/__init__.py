@@ -1,0 +1,1 @@
+"""The tablet web app served over the hotspot."""

@@ -1,0 +1,159 @@
+"""The JSON API under /api/v1, for tablet apps to come. Same sessions and the same service
+calls as the pages; a write also needs the session's CSRF token in the X-CSRF-Token header."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from appliance.domain.encounters import ENCOUNTER_TYPES, InvalidEncounter
+from appliance.services import auth, clinical, encounters, patients
+from appliance.services.errors import Conflict, LoginFailed, PossibleDuplicates
+from appliance.services.status import status
+from appliance.web.core import Web
+
+
+class Credentials(BaseModel):
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+class PatientBody(BaseModel):
+    family_name: str = Field(max_length=80)
+    given_names: str = Field(max_length=120)
+    sex: Literal["F", "M"]
+    birth_date: date | None = None
+    age_years: int | None = Field(None, ge=0, le=120)
+    age_months: int | None = Field(None, ge=0, le=71)
+    village: str | None = Field(None, max_length=80)
+    phone: str | None = Field(None, max_length=20)
+    mother_id: str | None = Field(None, max_length=40)
+
+
+class EncounterBody(BaseModel):
+    type: Literal[ENCOUNTER_TYPES]  # type: ignore[valid-type]
+    data: dict[str, Any]
+
+
+def _problems(e: InvalidEncounter) -> list[dict[str, str]]:
+    return [{"field": f, "message": m} for f, m in e.problems]
+
+
+def _call(fn: Callable[[], Any], *, created: bool = False) -> Any:
+    """Service errors a client can fix become 4xx replies with the reason."""
+    try:
+        result = fn()
+    except PossibleDuplicates as e:
+        return JSONResponse(
+            {"error": "possible duplicates", "candidates": e.candidates}, status_code=409
+        )
+    except InvalidEncounter as e:
+        return JSONResponse({"error": "invalid", "problems": _problems(e)}, status_code=422)
+    except Conflict as e:
+        return JSONResponse({"error": str(e)}, status_code=409)
+    except ValueError as e:
+        return JSONResponse({"error": str(e)}, status_code=422)
+    return JSONResponse(result, status_code=201) if created else result
+
+
+def router(web_dependency) -> APIRouter:
+    r = APIRouter(tags=["api"])
+    W = Depends(web_dependency)
+
+    def writer(web: Web, token: str | None) -> None:
+        web.require_login()
+        web.check_csrf(token)
+
+    @r.post("/session", summary="Log in; the reply carries the CSRF token for writes")
+    def login(body: Credentials, web: Web = W) -> Any:
+        try:
+            actor = auth.login(web.ctx, body.username, password=body.password)
+        except (LoginFailed, ValueError) as e:
+            return web.finish(JSONResponse({"error": str(e)}, status_code=401))
+        web.start_login_session(actor)
+        payload = {
+            "csrf_token": web.csrf,
+            "staff": {"username": actor.username, "role": actor.role, "name": actor.display_name},
+        }
+        return web.finish(JSONResponse(payload))
+
+    @r.delete("/session", summary="Log out")
+    def logout(web: Web = W, x_csrf_token: str | None = Header(None)) -> Any:
+        writer(web, x_csrf_token)
+        web.end_session()
+        return web.finish(JSONResponse({"ok": True}))
+
+    @r.get("/patients", summary="Search by name, health number or phone")
+    def search(
+        web: Web = W,
+        q: str = Query(min_length=1, max_length=100),
+        limit: int = Query(20, ge=1, le=100),
+    ) -> Any:
+        actor = web.require_login()
+        return _call(lambda: patients.search(web.ctx, actor, q, limit=limit))
+
+    @r.post("/patients", status_code=201, summary="Register a patient")
+    def register(
+        body: PatientBody,
+        web: Web = W,
+        accept_duplicates: bool = False,
+        x_csrf_token: str | None = Header(None),
+    ) -> Any:
+        writer(web, x_csrf_token)
+        data = body.model_dump(mode="json", exclude_none=True)
+        return _call(
+            lambda: patients.register(
+                web.ctx, web.actor, data, accept_duplicates=accept_duplicates
+            ),
+            created=True,
+        )
+
+    @r.get("/patients/{patient_id}", summary="The whole record, with alerts and due items")
+    def record(patient_id: str, web: Web = W) -> Any:
+        actor = web.require_login()
+        return _call(lambda: patients.record(web.ctx, actor, patient_id))
+
+    @r.post("/patients/{patient_id}/encounters", status_code=201, summary="Record care")
+    def add_encounter(
+        patient_id: str,
+        body: EncounterBody,
+        web: Web = W,
+        x_csrf_token: str | None = Header(None),
+    ) -> Any:
+        writer(web, x_csrf_token)
+        return _call(
+            lambda: encounters.add(web.ctx, web.actor, patient_id, body.type, body.data),
+            created=True,
+        )
+
+    @r.get("/due", summary="Who is due (overdue ones always) in the next days")
+    def due(
+        web: Web = W,
+        days: int = Query(7, ge=0, le=366),
+        village: str | None = Query(None, max_length=80),
+    ) -> Any:
+        actor = web.require_login()
+        today = web.ctx.now().today
+        return _call(
+            lambda: clinical.facility_due(
+                web.ctx, actor, start=today, end=today + timedelta(days=days), village=village
+            )
+        )
+
+    @r.get("/status", summary="Power, modem, hotspot, outbox, disk and clock")
+    def technician_status(web: Web = W) -> Any:
+        actor = web.require_login()
+        return status(
+            web.ctx,
+            actor,
+            data_dir=web.settings.paths.data_dir,
+            leases_file=web.settings.leases_file,
+            now_s=web.settings.now(),
+        )
+
+    return r

@@ -1,0 +1,187 @@
+"""The tablet web app: FastAPI with server-rendered pages (Jinja2, htmx) and a JSON API under
+/api/v1. Every page goes through the service layer as the logged-in staff member."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from appliance.clock import Clock
+from appliance.services.context import Context
+from appliance.services.errors import NotFound, PermissionDenied
+from appliance.web.core import CsrfRefused, NeedLogin, StorePool, Web, WebSettings
+from appliance.web.i18n import Translator
+
+log = logging.getLogger("keneya.web")
+STATIC = Path(__file__).parent / "static"
+API_PREFIX = "/api/v1"
+
+# No inline script or style anywhere: htmx is told (meta htmx-config) not to add its own
+# style element, and charts use SVG presentation attributes.
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """Headers on every response; no-store on everything but the static files, so no patient
+    page stays in a shared tablet's cache."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        static = scope["path"].startswith("/static/")
+
+        async def with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = [
+                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
+                ]
+                headers += SECURITY_HEADERS
+                headers.append(
+                    (b"cache-control", b"public, max-age=86400" if static else b"no-store")
+                )
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+def create_app(settings: WebSettings) -> FastAPI:
+    pool = StorePool(settings.paths.database, settings.pool_size)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        pool.close()
+
+    app = FastAPI(
+        lifespan=lifespan,
+        title="Keneya",
+        version="1",
+        description="Records of one health centre, for tablets on its Wi-Fi.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.pool = pool
+
+    def web(request: Request) -> Iterator[Web]:
+        with pool.store() as store:
+            clock = Clock(store, machine_time=settings.now, **settings.clock_options)
+            w = Web.load(request, settings, Context(store, clock))
+            request.state.web = w
+            yield w
+
+    app.state.web_dependency = web
+
+    def error_page(request: Request, status: int, title: str, message: str, ref: str = ""):
+        w: Web | None = getattr(request.state, "web", None)
+        if request.url.path.startswith(API_PREFIX):
+            body = {"error": message, **({"reference": ref} if ref else {})}
+            return JSONResponse(body, status_code=status)
+        if w is None:
+            t = Translator("fr")
+            return HTMLResponse(
+                f"<!doctype html><title>{status}</title><p>{t(message)}</p>", status
+            )
+        return w.render("error.html", status_code=status, title=title, message=message, ref=ref)
+
+    @app.exception_handler(NeedLogin)
+    async def need_login(request: Request, exc: NeedLogin):
+        if request.url.path.startswith(API_PREFIX):
+            return JSONResponse({"error": "login required"}, status_code=401)
+        w: Web = request.state.web
+        target = "/?expired=1" if exc.expired else "/"
+        return w.redirect(target)
+
+    @app.exception_handler(CsrfRefused)
+    async def csrf_refused(request: Request, exc: CsrfRefused):
+        return error_page(
+            request,
+            403,
+            "Formulaire refusé",
+            "Ce formulaire a expiré ou ne vient pas de cette page. Rechargez la page et "
+            "recommencez.",
+        )
+
+    @app.exception_handler(PermissionDenied)
+    async def denied(request: Request, exc: PermissionDenied):
+        return error_page(
+            request, 403, "Accès refusé", "Votre rôle ne permet pas d'ouvrir cette page."
+        )
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound):
+        return error_page(request, 404, "Introuvable", "Ce dossier ou cette page n'existe pas.")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 404:
+            return error_page(request, 404, "Introuvable", "Cette page n'existe pas.")
+        if exc.status_code == 405:
+            return error_page(request, 405, "Méthode refusée", "Cette page ne s'ouvre pas ainsi.")
+        return error_page(request, exc.status_code, "Erreur", str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def bad_request(request: Request, exc: RequestValidationError):
+        if request.url.path.startswith(API_PREFIX):
+            return JSONResponse(
+                {"error": "invalid request", "problems": _problems(exc)}, status_code=422
+            )
+        return error_page(request, 400, "Demande incorrecte", "Cette adresse est incomplète.")
+
+    @app.exception_handler(Exception)
+    async def crashed(request: Request, exc: Exception):
+        ref = secrets.token_hex(4)
+        log.exception("error %s on %s %s", ref, request.method, request.url.path)
+        return error_page(
+            request,
+            500,
+            "Erreur inattendue",
+            "Une erreur est survenue ; rien n'a été perdu de ce qui était déjà enregistré. "
+            "Donnez cette référence au technicien :",
+            ref,
+        )
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    from appliance.web import api
+    from appliance.web.routes import pages, records, reports, status
+
+    for module in (pages, records, reports, status):
+        app.include_router(module.router(web), include_in_schema=False)
+    app.include_router(api.router(web), prefix=API_PREFIX)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)
+
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def _problems(exc: RequestValidationError) -> list[dict[str, str]]:
+    return [
+        {"field": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
+        for e in exc.errors()
+    ]

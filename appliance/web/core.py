@@ -1,0 +1,229 @@
+"""What every page needs: a store connection from the pool, the browser session, the logged-in
+staff member, the translator, and responses that carry the session cookie and no-store."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import queue
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from appliance.paths import Paths
+from appliance.services.auth import actor_for
+from appliance.services.context import Actor, Context
+from appliance.store import Store
+from appliance.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
+
+COOKIE = "keneya_session"
+IDLE_TIMEOUT_S = 15 * 60
+# last_seen is written at most once a minute per session: 20 tablets must not queue on the
+# database's one writer just to say they are still there.
+TOUCH_EVERY_S = 60
+ANONYMOUS_KEEP_S = 24 * 3600
+
+
+class NeedLogin(Exception):
+    """No staff member is logged in (or the session timed out)."""
+
+    def __init__(self, expired: bool = False):
+        self.expired = expired
+
+
+class CsrfRefused(Exception):
+    pass
+
+
+@dataclass
+class WebSettings:
+    paths: Paths
+    idle_timeout_s: float = IDLE_TIMEOUT_S
+    now: Callable[[], float] = time.time  # the machine clock, injectable for tests
+    clock_options: dict[str, Any] = field(default_factory=dict)
+    leases_file: Path | None = None
+    pool_size: int = 8
+
+
+class StorePool:
+    """One SQLite connection per concurrent request, reused. A connection is never used by
+    two requests at once (the store's transaction depth is per connection)."""
+
+    def __init__(self, path: Path, size: int):
+        Store(path).close()  # migrate once, before any request
+        self.path = path
+        self._free: queue.LifoQueue[Store] = queue.LifoQueue()
+        self._slots = queue.Queue(size)
+        for _ in range(size):
+            self._slots.put(None)
+
+    @contextmanager
+    def store(self) -> Iterator[Store]:
+        self._slots.get()
+        try:
+            try:
+                store = self._free.get_nowait()
+            except queue.Empty:
+                store = Store(self.path, migrate=False)
+            try:
+                yield store
+            finally:
+                if store.conn is not None and store.conn.in_transaction:
+                    store.conn.execute("ROLLBACK")
+                self._free.put(store)
+        finally:
+            self._slots.put(None)
+
+    def close(self) -> None:
+        while True:
+            try:
+                self._free.get_nowait().close()
+            except queue.Empty:
+                return
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass
+class Web:
+    """One request's view of the app."""
+
+    request: Request
+    settings: WebSettings
+    ctx: Context
+    session: dict[str, Any] | None = None
+    token: str | None = None
+    actor: Actor | None = None
+    expired: bool = False
+    _set_cookie: str | None = None
+    _clear_cookie: bool = False
+
+    # -- sessions --------------------------------------------------------------------------
+    @classmethod
+    def load(cls, request: Request, settings: WebSettings, ctx: Context) -> Web:
+        web = cls(request, settings, ctx)
+        token = request.cookies.get(COOKIE)
+        if not token:
+            return web
+        row = ctx.store.web_sessions.get(_hash(token))
+        if row is None:
+            web._clear_cookie = True
+            return web
+        now = settings.now()
+        idle = now - row["last_seen_s"]
+        if row["staff_id"] and idle > settings.idle_timeout_s:
+            ctx.store.web_sessions.delete(row["token_hash"])
+            web._clear_cookie = True
+            web.expired = True
+            return web
+        web.session, web.token = row, token
+        if row["staff_id"]:
+            web.actor = actor_for(ctx, row["staff_id"])
+        if idle > TOUCH_EVERY_S:
+            ctx.store.web_sessions.touch(row["token_hash"], now)
+        return web
+
+    def _open(self, *, staff_id: str | None, lang: str) -> None:
+        token = secrets.token_urlsafe(32)
+        now = self.settings.now()
+        self.ctx.store.web_sessions.create(
+            token_hash=_hash(token),
+            csrf=secrets.token_urlsafe(32),
+            lang=lang,
+            staff_id=staff_id,
+            now_s=now,
+        )
+        self.token, self._set_cookie = token, token
+        self.session = self.ctx.store.web_sessions.get(_hash(token))
+
+    def ensure_session(self) -> None:
+        """A visitor gets an anonymous session: it carries the login form's CSRF token."""
+        if self.session is None:
+            self._open(staff_id=None, lang=DEFAULT_LANGUAGE)
+
+    def start_login_session(self, actor: Actor) -> None:
+        """A new token at login (the one from before login is never promoted)."""
+        lang = self.lang
+        if self.session is not None:
+            self.ctx.store.web_sessions.delete(self.session["token_hash"])
+        self.ctx.store.web_sessions.prune(idle_before_s=self.settings.now() - ANONYMOUS_KEEP_S)
+        self._open(staff_id=actor.id, lang=lang)
+        self.actor = actor
+
+    def end_session(self) -> None:
+        if self.session is not None:
+            self.ctx.store.web_sessions.delete(self.session["token_hash"])
+        self.session = self.actor = None
+        self._clear_cookie = True
+
+    def set_lang(self, lang: str) -> None:
+        if lang not in LANGUAGES:
+            raise ValueError(f"language {lang!r}: expected one of {', '.join(LANGUAGES)}")
+        self.ensure_session()
+        self.ctx.store.web_sessions.set_lang(self.session["token_hash"], lang)  # type: ignore[index]
+        self.session = {**self.session, "lang": lang}  # type: ignore[dict-item]
+
+    @property
+    def lang(self) -> str:
+        return self.session["lang"] if self.session else DEFAULT_LANGUAGE
+
+    @property
+    def t(self) -> Translator:
+        return Translator(self.lang)
+
+    @property
+    def csrf(self) -> str:
+        self.ensure_session()
+        return self.session["csrf"]  # type: ignore[index]
+
+    def check_csrf(self, sent: str | None) -> None:
+        if (
+            self.session is None
+            or not sent
+            or not hmac.compare_digest(str(sent), self.session["csrf"])
+        ):
+            raise CsrfRefused()
+
+    def require_login(self) -> Actor:
+        if self.actor is None:
+            raise NeedLogin(expired=self.expired)
+        return self.actor
+
+    @property
+    def is_htmx(self) -> bool:
+        return self.request.headers.get("HX-Request") == "true"
+
+    # -- responses -------------------------------------------------------------------------
+    def finish(self, response: Response) -> Response:
+        if self._set_cookie:
+            response.set_cookie(
+                COOKIE,
+                self._set_cookie,
+                httponly=True,
+                samesite="strict",
+                path="/",
+                # No max_age: the cookie ends with the browser; the server ends it sooner.
+            )
+        elif self._clear_cookie:
+            response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        return response
+
+    def render(self, template: str, *, status_code: int = 200, **values: Any) -> Response:
+        from appliance.web.render import render
+
+        html = render(template, web=self, **values)
+        return self.finish(HTMLResponse(html, status_code=status_code))
+
+    def redirect(self, url: str) -> Response:
+        if self.is_htmx:
+            return self.finish(Response(status_code=204, headers={"HX-Redirect": url}))
+        return self.finish(RedirectResponse(url, status_code=303))

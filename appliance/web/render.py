@@ -1,0 +1,74 @@
+"""Server-side HTML: one Jinja2 environment, autoescaped, with the few filters pages share."""
+
+from __future__ import annotations
+
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
+
+from appliance.domain.encounters import DIAGNOSES
+from appliance.web import labels
+
+if TYPE_CHECKING:
+    from appliance.web.core import Web
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def dmy(value: Any) -> str:
+    """31/12/2026: how dates are written in Mali."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value.strftime("%d/%m/%Y")
+
+
+def age_text(days: int, t: Any) -> str:
+    if days < 61:
+        return t("%(n)s j") % {"n": days}
+    months = days * 12 // 365
+    if months < 24:
+        return t("%(n)s mois") % {"n": months}
+    return t("%(n)s ans") % {"n": days // 365}
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(["html", "svg"]),
+        undefined=ChainableUndefined,  # an optional key left out renders as nothing
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["dmy"] = dmy
+    env.globals["labels"] = labels
+    env.globals["labels_diagnoses"] = DIAGNOSES
+    return env
+
+
+def render(template: str, *, web: Web, **values: Any) -> str:
+    t = web.t
+    return (
+        environment()
+        .get_template(template)
+        .render(
+            web=web,
+            actor=web.actor,
+            lang=web.lang,
+            csrf=web.csrf,
+            _=t,
+            age=lambda days: age_text(days, t),
+            label=lambda key: t(labels.label(key)),
+            svg=Markup,  # charts are built by appliance.web.charts, which escapes every label
+            **values,
+        )
+    )

@@ -1,0 +1,1 @@
+"""Page routes of the tablet web app, one module per area."""

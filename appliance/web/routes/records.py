@@ -1,0 +1,231 @@
+"""Patients: search while typing, registration with the duplicate warning, the record, the
+encounter forms and the due list."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from appliance.clinical.growth import MAX_AGE_DAYS
+from appliance.clinical.pregnancy import anc_schedule, current_pregnancy
+from appliance.domain.encounters import MODELS, InvalidEncounter
+from appliance.domain.permissions import READ_PATIENT, REGISTER_PATIENT, allowed, write
+from appliance.services import clinical, encounters, patients
+from appliance.services.errors import Conflict, PossibleDuplicates
+from appliance.web import charts, forms
+from appliance.web.core import Web
+
+PATIENT_FIELDS = (
+    "family_name",
+    "given_names",
+    "sex",
+    "birth_date",
+    "age_years",
+    "age_months",
+    "village",
+    "phone",
+)
+
+
+def writable_types(role: str) -> list[str]:
+    return [k for k in MODELS if allowed(role, write(k))]
+
+
+def growth_charts(web: Web, record: dict[str, Any]) -> list[str]:
+    """Weight-for-age and length/height-for-age with the WHO curves, for a child under five."""
+    if record["age_days"] > MAX_AGE_DAYS:
+        return []
+    birth = date.fromisoformat(record["birth_date"])
+    t = web.t
+    out = []
+    for index, key, title, unit in (
+        ("wfa", "weight_kg", "Poids pour l'âge", "kg"),
+        ("hfa", "height_cm", "Taille pour l'âge", "cm"),
+    ):
+        points = [
+            ((date.fromisoformat(e["care_date"]) - birth).days, e["data"][key])
+            for e in record["encounters"]
+            if e["type"] == "growth" and e["data"].get(key) is not None
+        ]
+        out.append(
+            charts.growth_chart_svg(
+                index=index,
+                sex=record["sex"],
+                points=points,
+                labels={"title": t(title), "x": t("Âge (mois)"), "y": unit, "months": t("mois")},
+            )
+        )
+    return out
+
+
+def pregnancy_view(record: dict[str, Any], today: date) -> dict[str, Any] | None:
+    if record["sex"] != "F":
+        return None
+    by_type = {"anc": [], "delivery": []}
+    for e in record["encounters"]:
+        if e["type"] in by_type:
+            by_type[e["type"]].append(e)
+    pregnancy = current_pregnancy(by_type["anc"], by_type["delivery"], today)
+    if pregnancy is None:
+        return None
+    return {
+        "pregnancy": pregnancy,
+        "ga_weeks": (today - pregnancy.lmp).days // 7,
+        "contacts": anc_schedule(pregnancy, pregnancy.anc_dates, today),
+    }
+
+
+def immunization_card(record: dict[str, Any]) -> list[dict[str, Any]]:
+    given = [e for e in record["encounters"] if e["type"] == "immunization"]
+    due = [d for d in record["due"] if d["kind"] in ("immunization", "td")]
+    return given, due
+
+
+def router(web_dependency) -> APIRouter:
+    r = APIRouter()
+    W = Depends(web_dependency)
+
+    @r.get("/patients")
+    def search(web: Web = W, q: str = "") -> Response:
+        actor = web.require_login()
+        web.ctx.require(actor, READ_PATIENT)
+        results, error = [], None
+        if q.strip():
+            try:
+                results = patients.search(web.ctx, actor, q)
+            except ValueError as e:
+                error = str(e)
+        template = "_results.html" if web.is_htmx else "search.html"
+        return web.render(template, q=q, results=results, error=error, today=web.ctx.now().today)
+
+    @r.get("/patients/new")
+    def register_form(web: Web = W) -> Response:
+        actor = web.require_login()
+        web.ctx.require(actor, REGISTER_PATIENT)
+        return web.render("register.html", values={"sex": ""}, errors={}, duplicates=[])
+
+    @r.post("/patients/new")
+    async def register(request: Request, web: Web = W) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(_register, web, form)
+
+    def _register(web: Web, form) -> Response:
+        web.check_csrf(form.get("csrf"))
+        actor = web.require_login()
+        values = {k: (form.get(k) or "").strip() for k in PATIENT_FIELDS}
+        data = {k: v for k, v in values.items() if v}
+        for k in ("age_years", "age_months"):
+            if k in data:
+                data[k] = forms._number(data[k])
+        if data.get("birth_date") and ("age_years" in data or "age_months" in data):
+            data.pop("age_years", None), data.pop("age_months", None)
+        try:
+            row = patients.register(
+                web.ctx, actor, data, accept_duplicates=form.get("accept_duplicates") == "1"
+            )
+        except PossibleDuplicates as e:
+            return web.render(
+                "register.html", status_code=409, values=values, errors={}, duplicates=e.candidates
+            )
+        except InvalidEncounter as e:
+            return web.render(
+                "register.html",
+                status_code=422,
+                values=values,
+                errors=forms.explain(e.details, web.t),
+                duplicates=[],
+            )
+        return web.redirect(f"/patients/{row['id']}")
+
+    @r.get("/patients/{patient_id}")
+    def record(patient_id: str, web: Web = W) -> Response:
+        actor = web.require_login()
+        rec = patients.record(web.ctx, actor, patient_id)
+        today = web.ctx.now().today
+        given, due = immunization_card(rec)
+        return web.render(
+            "record.html",
+            p=rec,
+            today=today,
+            charts=growth_charts(web, rec),
+            pregnancy=pregnancy_view(rec, today),
+            vaccines_given=given,
+            vaccines_due=due,
+            types=writable_types(actor.role),
+            timeline=list(reversed(rec["encounters"])),
+            saved=web.request.query_params.get("saved"),
+        )
+
+    @r.get("/patients/{patient_id}/encounters/new")
+    def encounter_form(patient_id: str, web: Web = W, type: str = "consultation") -> Response:
+        actor = web.require_login()
+        if type not in MODELS:
+            type = "consultation"
+        web.ctx.require(actor, write(type))
+        patient = patients.resolve(web.ctx, patient_id)
+        web.ctx.require(actor, READ_PATIENT)
+        return web.render(
+            "encounter.html",
+            p=patient,
+            kind=type,
+            fields=forms.fields_of(type),
+            values={"care_date": web.ctx.now().today.isoformat()},
+            form=None,
+            errors={},
+        )
+
+    @r.post("/patients/{patient_id}/encounters/new")
+    async def encounter_save(patient_id: str, request: Request, web: Web = W) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(_encounter_save, web, patient_id, form)
+
+    def _encounter_save(web: Web, patient_id: str, form) -> Response:
+        web.check_csrf(form.get("csrf"))
+        actor = web.require_login()
+        kind = form.get("type") or ""
+        if kind not in MODELS:
+            return web.redirect(f"/patients/{patient_id}")
+        data = forms.parse(kind, form)
+        try:
+            saved = encounters.add(web.ctx, actor, patient_id, kind, data)
+        except (InvalidEncounter, Conflict) as e:
+            patient = patients.resolve(web.ctx, patient_id)
+            errors = (
+                forms.explain(e.details, web.t)
+                if isinstance(e, InvalidEncounter)
+                else {"": [str(e)]}
+            )
+            return web.render(
+                "encounter.html",
+                status_code=422,
+                p=patient,
+                kind=kind,
+                fields=forms.fields_of(kind),
+                values=dict(form),
+                form=form,
+                errors=errors,
+            )
+        return web.redirect(f"/patients/{saved['patient_id']}?saved={kind}")
+
+    @r.get("/due")
+    def due(web: Web = W, village: str = "", days: int = 7) -> Response:
+        actor = web.require_login()
+        today = web.ctx.now().today
+        days = max(0, min(days, 90))
+        items = clinical.facility_due(
+            web.ctx,
+            actor,
+            start=today,
+            end=today + timedelta(days=days),
+            village=village.strip() or None,
+        )
+        villages = sorted({(i["contact"].get("village") or "") for i in items} - {""})
+        return web.render(
+            "due.html", items=items, village=village, days=days, villages=villages, today=today
+        )
+
+    return r

@@ -1,0 +1,45 @@
+"""The technician's status page: power, modem, hotspot, outbox, disk, clock. No patient data."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from appliance.services.status import status
+from appliance.web import charts
+from appliance.web.core import Web
+
+
+def router(web_dependency) -> APIRouter:
+    r = APIRouter()
+    W = Depends(web_dependency)
+
+    @r.get("/status")
+    def page(web: Web = W) -> Response:
+        actor = web.require_login()
+        s = status(
+            web.ctx,
+            actor,
+            data_dir=web.settings.paths.data_dir,
+            leases_file=web.settings.leases_file,
+            now_s=web.settings.now(),
+        )
+        now = web.settings.now()
+        t = web.t
+        chart = charts.power_chart_svg(
+            samples=[
+                {"start_s": p["t"], "v_avg": p["voltage_v"], "i_avg": p["current_a"]}
+                for p in s["power"]["history"]
+            ],
+            start_s=now - 86400,
+            end_s=now,
+            labels={
+                "title": t("Batterie sur 24 heures"),
+                "voltage": t("Tension (V)"),
+                "current": t("Courant (A)"),
+                "empty": t("Pas encore de mesures"),
+            },
+        )
+        return web.render("status.html", s=s, chart=chart)
+
+    return r
