@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # python3-venv: Debian's python3 cannot create a venv without it; sqlite3: the database shell
-# for a technician; openssl: the tests make a private CA for the HTTPS sender.
-packages=(python3-venv sqlite3 openssl)
+# for a technician; openssl: the tests make a private CA for the HTTPS sender; chromium: the
+# browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
+packages=(python3-venv sqlite3 openssl chromium)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
