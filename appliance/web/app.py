@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from html import escape
 import secrets
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -19,11 +20,12 @@ from appliance.clock import Clock
 from appliance.services.context import Context
 from appliance.services.errors import NotFound, PermissionDenied
 from appliance.web.core import CsrfRefused, NeedLogin, StorePool, Web, WebSettings
-from appliance.web.i18n import Translator
+from appliance.web.i18n import N_, Translator
 
 log = logging.getLogger("keneya.web")
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
+BACK_HOME = "Retour à l'accueil"
 
 # No inline script or style anywhere: htmx is told (meta htmx-config) not to add its own
 # style element, and charts use SVG presentation attributes.
@@ -100,11 +102,18 @@ def create_app(settings: WebSettings) -> FastAPI:
         if request.url.path.startswith(API_PREFIX):
             body = {"error": message, **({"reference": ref} if ref else {})}
             return JSONResponse(body, status_code=status)
-        if w is None:
+        if w is None:  # before any session was read (an unknown address): French, plain
             t = Translator("fr")
-            return HTMLResponse(
-                f"<!doctype html><title>{status}</title><p>{t(message)}</p>", status
+            page = (
+                '<!doctype html><html lang="fr"><meta charset="utf-8">'
+                '<meta name="viewport" content="width=device-width, initial-scale=1">'
+                f'<title>{escape(t(title))}</title><link rel="stylesheet" href="/static/app.css">'
+                f'<main><section class="card narrow"><h1>{escape(t(title))}</h1>'
+                f"<p>{escape(t(message))}</p>"
+                f'<p><a class="button" href="/">{escape(t(BACK_HOME))}</a></p>'
+                "</section></main></html>"
             )
+            return HTMLResponse(page, status)
         return w.render("error.html", status_code=status, title=title, message=message, ref=ref)
 
     @app.exception_handler(NeedLogin)
@@ -120,28 +129,37 @@ def create_app(settings: WebSettings) -> FastAPI:
         return error_page(
             request,
             403,
-            "Formulaire refusé",
-            "Ce formulaire a expiré ou ne vient pas de cette page. Rechargez la page et "
-            "recommencez.",
+            N_("Formulaire refusé"),
+            N_(
+                "Ce formulaire a expiré ou ne vient pas de cette page. Rechargez la page et "
+                "recommencez."
+            ),
         )
 
     @app.exception_handler(PermissionDenied)
     async def denied(request: Request, exc: PermissionDenied):
         return error_page(
-            request, 403, "Accès refusé", "Votre rôle ne permet pas d'ouvrir cette page."
+            request,
+            403,
+            N_("Accès refusé"),
+            N_("Votre rôle ne permet pas d'ouvrir cette page."),
         )
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound):
-        return error_page(request, 404, "Introuvable", "Ce dossier ou cette page n'existe pas.")
+        return error_page(
+            request, 404, N_("Introuvable"), N_("Ce dossier ou cette page n'existe pas.")
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         if exc.status_code == 404:
-            return error_page(request, 404, "Introuvable", "Cette page n'existe pas.")
+            return error_page(request, 404, N_("Introuvable"), N_("Cette page n'existe pas."))
         if exc.status_code == 405:
-            return error_page(request, 405, "Méthode refusée", "Cette page ne s'ouvre pas ainsi.")
-        return error_page(request, exc.status_code, "Erreur", str(exc.detail))
+            return error_page(
+                request, 405, N_("Méthode refusée"), N_("Cette page ne s'ouvre pas ainsi.")
+            )
+        return error_page(request, exc.status_code, N_("Erreur"), str(exc.detail))
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError):
@@ -149,7 +167,9 @@ def create_app(settings: WebSettings) -> FastAPI:
             return JSONResponse(
                 {"error": "invalid request", "problems": _problems(exc)}, status_code=422
             )
-        return error_page(request, 400, "Demande incorrecte", "Cette adresse est incomplète.")
+        return error_page(
+            request, 400, N_("Demande incorrecte"), N_("Cette adresse est incomplète.")
+        )
 
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception):
@@ -158,9 +178,11 @@ def create_app(settings: WebSettings) -> FastAPI:
         return error_page(
             request,
             500,
-            "Erreur inattendue",
-            "Une erreur est survenue ; rien n'a été perdu de ce qui était déjà enregistré. "
-            "Donnez cette référence au technicien :",
+            N_("Erreur inattendue"),
+            N_(
+                "Une erreur est survenue ; rien n'a été perdu de ce qui était déjà enregistré. "
+                "Donnez cette référence au technicien :"
+            ),
             ref,
         )
 

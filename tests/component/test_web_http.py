@@ -1,0 +1,559 @@
+"""The tablet web app over HTTP: every route for every role, sessions, CSRF, forms, API."""
+
+from __future__ import annotations
+
+import logging
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from appliance.paths import Paths
+from appliance.services import auth, patients
+from appliance.web.app import create_app
+from appliance.web.core import COOKIE, WebSettings
+from tests.conftest import PINS
+
+pytestmark = pytest.mark.component
+
+PASSWORDS = {role: f"pass-{pin}" for role, pin in PINS.items()}
+USERNAMES = {role: role.replace("_", ".") for role in PINS}
+
+
+@pytest.fixture
+def staff(ctx):
+    admin = None
+    for role in PINS:
+        auth.add_staff(
+            ctx,
+            admin,
+            username=USERNAMES[role],
+            display_name=f"{role.title()} Test",
+            role=role,
+            password=PASSWORDS[role],
+        )
+        if admin is None:
+            admin = auth.login(ctx, "admin", password=PASSWORDS["admin"])
+    return {r: auth.login(ctx, USERNAMES[r], password=PASSWORDS[r]) for r in PINS}
+
+
+@pytest.fixture
+def app(tmp_path, store, fake_time, staff):
+    return create_app(
+        WebSettings(Paths.for_home(tmp_path), now=fake_time, clock_options={"boot_id": "boot-1"})
+    )
+
+
+@pytest.fixture
+def client(app):
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as c:
+        yield c
+
+
+def csrf_of(html: str) -> str:
+    m = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert m, "no CSRF field in the page"
+    return m.group(1)
+
+
+def login(client: TestClient, role: str) -> str:
+    token = csrf_of(client.get("/").text)
+    r = client.post(
+        "/login", data={"username": USERNAMES[role], "password": PASSWORDS[role], "csrf": token}
+    )
+    assert r.status_code == 303, r.text
+    return csrf_of(client.get("/").text)
+
+
+@pytest.fixture
+def woman(ctx, staff):
+    return patients.register(
+        ctx,
+        staff["midwife"],
+        {
+            "family_name": "Traoré",
+            "given_names": "Aminata",
+            "sex": "F",
+            "birth_date": "1998-03-14",
+            "village": "Kalaban",
+            "phone": "76 12 34 56",
+        },
+    )
+
+
+@pytest.fixture
+def child(ctx, staff, woman):
+    return patients.register(
+        ctx,
+        staff["midwife"],
+        {
+            "family_name": "Traoré",
+            "given_names": "Issa",
+            "sex": "M",
+            "birth_date": "2026-01-10",
+            "village": "Kalaban",
+            "mother_id": woman["id"],
+        },
+    )
+
+
+# -- visitors, cookies, headers ---------------------------------------------------------------
+def test_visitor_gets_the_french_login_page_with_a_csrf_field(client):
+    r = client.get("/")
+    assert r.status_code == 200
+    assert '<html lang="fr">' in r.text
+    assert 'action="/login"' in r.text and csrf_of(r.text)
+    cookie = r.headers["set-cookie"]
+    assert COOKIE in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+
+
+def test_every_form_carries_a_csrf_field(client, woman):
+    login(client, "midwife")
+    for url in (
+        "/",
+        "/patients/new",
+        f"/patients/{woman['id']}/encounters/new?type=anc",
+        "/reports",
+        "/due",
+    ):
+        html = client.get(url).text
+        forms = re.findall(r"<form\b.*?</form>", html, flags=re.S)
+        posts = [f for f in forms if 'method="post"' in f]
+        assert posts, url
+        for f in posts:
+            assert 'name="csrf"' in f, (url, f[:200])
+
+
+def test_security_headers(client):
+    r = client.get("/")
+    csp = r.headers["content-security-policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["cache-control"] == "no-store"
+    assert client.get("/static/app.css").headers["cache-control"].startswith("public")
+
+
+def test_no_inline_script_or_style_in_pages(client, woman):
+    login(client, "midwife")
+    for url in ("/", f"/patients/{woman['id']}", "/patients/new"):
+        html = client.get(url).text
+        assert not re.search(r"<script(?![^>]*\bsrc=)", html), url
+        assert " style=" not in html and "<style" not in html, url
+        assert " onclick=" not in html.lower(), url
+
+
+def test_lang_switch_gives_english(client):
+    token = csrf_of(client.get("/").text)
+    r = client.post("/lang", data={"lang": "en", "csrf": token, "back": "/"})
+    assert r.status_code == 303
+    assert '<html lang="en">' in client.get("/").text
+
+
+# -- login, lockout, sessions -----------------------------------------------------------------
+def test_wrong_password_is_refused_without_saying_which_part(client):
+    token = csrf_of(client.get("/").text)
+    r = client.post("/login", data={"username": "nurse", "password": "nope-nope", "csrf": token})
+    assert r.status_code == 401
+    assert "incorrect" in r.text
+    assert 'value="nurse"' in r.text  # the username typed is kept
+
+
+def test_lockout_after_repeated_failures(client):
+    token = csrf_of(client.get("/").text)
+    for _ in range(5):
+        client.post("/login", data={"username": "nurse", "password": "wrong-one", "csrf": token})
+    r = client.post(
+        "/login", data={"username": "nurse", "password": PASSWORDS["nurse"], "csrf": token}
+    )
+    assert r.status_code == 401 and "bloqué" in r.text
+
+
+def test_forged_csrf_token_is_refused(client):
+    client.get("/")
+    r = client.post(
+        "/login", data={"username": "nurse", "password": PASSWORDS["nurse"], "csrf": "forged"}
+    )
+    assert r.status_code == 403
+    assert "Formulaire refusé" in r.text
+
+
+def test_forged_csrf_on_a_clinical_form_records_nothing(client, ctx, woman):
+    login(client, "midwife")
+    r = client.post(
+        f"/patients/{woman['id']}/encounters/new",
+        data={"csrf": "forged", "type": "anc", "care_date": "2026-10-15"},
+    )
+    assert r.status_code == 403
+    assert ctx.store.encounters.for_patient(woman["id"]) == []
+
+
+def test_login_rotates_the_session_token(client):
+    client.get("/")
+    before = client.cookies.get(COOKIE)
+    login(client, "nurse")
+    assert client.cookies.get(COOKIE) != before
+
+
+def test_next_never_leaves_the_site(client):
+    token = csrf_of(client.get("/").text)
+    r = client.post(
+        "/login",
+        data={
+            "username": "nurse",
+            "password": PASSWORDS["nurse"],
+            "csrf": token,
+            "next": "//evil.example/",
+        },
+    )
+    assert r.headers["location"] == "/"
+
+
+def test_idle_session_expires_after_15_minutes(client, fake_time):
+    login(client, "nurse")
+    fake_time.advance(14 * 60)
+    assert client.get("/patients").status_code == 200
+    fake_time.advance(16 * 60)
+    r = client.get("/patients")
+    assert r.status_code == 303 and r.headers["location"] == "/?expired=1"
+    assert "expiré" in client.get(r.headers["location"]).text
+
+
+def test_logout_ends_the_session(client):
+    token = login(client, "nurse")
+    cookie = client.cookies.get(COOKIE)
+    assert client.post("/logout", data={"csrf": token}).status_code == 303
+    client.cookies.set(COOKIE, cookie)  # a copy of the old cookie opens nothing
+    assert client.get("/patients").status_code == 303
+
+
+def test_htmx_request_without_session_is_told_to_redirect(client):
+    client.get("/")
+    r = client.get("/patients?q=tra", headers={"HX-Request": "true"})
+    assert r.status_code == 204 and r.headers["HX-Redirect"] == "/"
+
+
+# -- every route, every role ------------------------------------------------------------------
+CLINICAL = ("doctor", "nurse", "midwife", "matron", "health_worker")
+
+
+@pytest.mark.parametrize("role", list(PINS))
+def test_pages_by_role(client, role, woman):
+    login(client, role)
+    pid = woman["id"]
+    patient_pages = ["/patients", "/patients?q=traore", "/patients/new", f"/patients/{pid}", "/due"]
+    for url in patient_pages:
+        r = client.get(url)
+        if role == "technician":
+            assert r.status_code == 403, url
+            assert "Traoré" not in r.text
+        else:
+            assert r.status_code == 200, (url, r.text[:300])
+    assert client.get("/status").status_code == 200
+    reports = client.get("/reports").status_code
+    assert reports == (200 if role in ("admin", "doctor", "nurse", "midwife") else 403)
+
+
+@pytest.mark.parametrize(
+    ("role", "kind", "allowed"),
+    [
+        ("midwife", "anc", True),
+        ("midwife", "consultation", False),
+        ("health_worker", "growth", True),
+        ("health_worker", "anc", False),
+        ("doctor", "chronic", True),
+        ("technician", "growth", False),
+        ("admin", "consultation", False),
+    ],
+)
+def test_encounter_forms_follow_the_permission_table(client, role, kind, allowed, woman):
+    login(client, role)
+    r = client.get(f"/patients/{woman['id']}/encounters/new?type={kind}")
+    assert r.status_code == (200 if allowed else 403)
+
+
+def test_technician_status_page_shows_no_patient(client, woman):
+    login(client, "technician")
+    r = client.get("/status")
+    assert r.status_code == 200
+    assert "Énergie" in r.text and "Modem 3G" in r.text and "envoi vers le district" in r.text
+    assert "Traoré" not in r.text and woman["health_number"] not in r.text
+    home = client.get("/")
+    assert "Traoré" not in home.text and "/patients" not in home.text
+
+
+# -- search, registration, record ---------------------------------------------------------------
+def test_live_search_returns_a_fragment(client, woman):
+    login(client, "nurse")
+    r = client.get("/patients?q=trao", headers={"HX-Request": "true"})
+    assert r.status_code == 200
+    assert "<html" not in r.text and "Aminata" in r.text
+    full = client.get("/patients?q=trao")
+    assert "<html" in full.text and "Aminata" in full.text
+
+
+def test_search_with_no_letters_is_explained(client):
+    login(client, "nurse")
+    r = client.get("/patients?q=%25%25")
+    assert r.status_code == 200 and 'class="error"' in r.text
+
+
+def test_registration_warns_of_a_near_duplicate_then_registers(client, ctx, woman):
+    token = login(client, "midwife")
+    form = {
+        "csrf": token,
+        "family_name": "Traore",
+        "given_names": "Aminata",
+        "sex": "F",
+        "birth_date": "1998-06-01",
+        "village": "Kalaban",
+    }
+    r = client.post("/patients/new", data=form)
+    assert r.status_code == 409
+    assert "déjà enregistré" in r.text and woman["health_number"] in r.text
+    assert 'value="Traore"' in r.text  # what was typed is kept
+    r = client.post("/patients/new", data={**form, "accept_duplicates": "1"})
+    assert r.status_code == 303 and r.headers["location"].startswith("/patients/")
+    assert ctx.store.patients.count() == 2
+
+
+def test_registration_errors_are_shown_beside_their_field(client):
+    token = login(client, "midwife")
+    r = client.post(
+        "/patients/new",
+        data={
+            "csrf": token,
+            "family_name": "K3ita",
+            "given_names": "Awa",
+            "sex": "F",
+            "birth_date": "2000-01-01",
+        },
+    )
+    assert r.status_code == 422
+    assert "Lettres seulement" in r.text
+    assert 'value="K3ita"' in r.text
+    r = client.post(
+        "/patients/new",
+        data={
+            "csrf": token,
+            "family_name": "Keita",
+            "given_names": "Awa",
+            "sex": "F",
+            "birth_date": "2030-01-01",
+        },
+    )
+    assert r.status_code == 422 and "dans le futur" in r.text
+
+
+def test_record_view_is_audited(client, ctx, woman):
+    login(client, "nurse")
+    assert client.get(f"/patients/{woman['id']}").status_code == 200
+    actions = [a["action"] for a in ctx.store.audit.for_patient(woman["id"])]
+    assert actions.count("patient.view") == 1
+
+
+def test_record_by_health_number_and_unknown_record(client, woman):
+    login(client, "nurse")
+    assert client.get(f"/patients/{woman['health_number']}").status_code == 200
+    r = client.get("/patients/no-such-patient")
+    assert r.status_code == 404 and "existe pas" in r.text
+
+
+# -- encounters -----------------------------------------------------------------------------
+def test_anc_with_high_blood_pressure_raises_the_alert(client, ctx, woman):
+    token = login(client, "midwife")
+    r = client.post(
+        f"/patients/{woman['id']}/encounters/new",
+        data={
+            "csrf": token,
+            "type": "anc",
+            "care_date": "2026-10-15",
+            "gestational_age_weeks": "16",
+            "bp_systolic": "150",
+            "bp_diastolic": "95",
+        },
+    )
+    assert r.status_code == 303, r.text
+    assert r.headers["location"] == f"/patients/{woman['id']}?saved=anc"
+    page = client.get(r.headers["location"]).text
+    assert 'class="alert' in page and "150/95" in page
+    assert "Grossesse en cours" in page and "CPN" in page
+    [enc] = ctx.store.encounters.for_patient(woman["id"])
+    assert enc["data"]["bp_systolic"] == 150 and enc["data"]["gestational_age_weeks"] == 16
+
+
+def test_invalid_growth_keeps_what_was_typed_and_explains(client, ctx, child):
+    token = login(client, "health_worker")
+    r = client.post(
+        f"/patients/{child['id']}/encounters/new",
+        data={
+            "csrf": token,
+            "type": "growth",
+            "care_date": "2026-10-15",
+            "weight_kg": "400",
+            "height_cm": "71,5",
+            "measured": "lying",
+        },
+    )
+    assert r.status_code == 422
+    assert "hors des valeurs plausibles" in r.text
+    assert 'value="400"' in r.text and 'value="71,5"' in r.text
+    assert ctx.store.encounters.for_patient(child["id"]) == []
+
+
+def test_growth_shows_zscores_and_chart_point(client, child):
+    token = login(client, "health_worker")
+    r = client.post(
+        f"/patients/{child['id']}/encounters/new",
+        data={
+            "csrf": token,
+            "type": "growth",
+            "care_date": "2026-10-15",
+            "weight_kg": "8,4",
+            "height_cm": "71.5",
+            "measured": "lying",
+            "muac_mm": "140",
+        },
+    )
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert re.search(r'<span class="z">WFA [+-]\d\.\d</span>', page)
+    assert page.count('class="point"') >= 2  # one per chart (weight and length)
+
+
+def test_consultation_with_diagnosis_and_prescription(client, ctx, woman):
+    token = login(client, "nurse")
+    r = client.post(
+        f"/patients/{woman['id']}/encounters/new",
+        data={
+            "csrf": token,
+            "type": "consultation",
+            "care_date": "2026-10-15",
+            "temperature_c": "38,6",
+            "malaria_rdt": "positive",
+            "diagnoses-0-code": "malaria_confirmed",
+            "diagnoses-0-confirmed": "confirmed",
+            "prescriptions-0-drug": "Artéméther-luméfantrine",
+            "prescriptions-0-dose": "4 cp",
+            "prescriptions-0-times_per_day": "2",
+            "prescriptions-0-days": "3",
+            "new_case": "on",
+        },
+    )
+    assert r.status_code == 303, r.text
+    [enc] = ctx.store.encounters.for_patient(woman["id"])
+    assert enc["data"]["diagnoses"] == [{"code": "malaria_confirmed", "confirmed": True}]
+    assert enc["data"]["prescriptions"][0]["times_per_day"] == 2
+    assert enc["data"]["temperature_c"] == 38.6
+
+
+def test_consultation_without_diagnosis_is_refused(client, woman):
+    token = login(client, "nurse")
+    r = client.post(
+        f"/patients/{woman['id']}/encounters/new",
+        data={"csrf": token, "type": "consultation", "care_date": "2026-10-15"},
+    )
+    assert r.status_code == 422 and "au moins une ligne" in r.text
+
+
+# -- due list, reports, clock ---------------------------------------------------------------
+def test_due_list_by_village_with_phone(client, child):
+    login(client, "nurse")
+    r = client.get("/due?village=Kalaban&days=30")
+    assert r.status_code == 200
+    assert "Issa" in r.text
+    assert 'href="tel:+22376123456"' in r.text and "(mère)" in r.text  # the mother's phone
+    assert "Issa" not in client.get("/due?village=Ailleurs&days=30").text
+
+
+def test_report_page_downloads_and_send(client, ctx, tmp_path, woman):
+    token = login(client, "doctor")
+    r = client.get("/reports?period=2026-09")
+    assert r.status_code == 200 and "CONSULT" in r.text
+    assert client.get("/reports?period=2026-13").status_code == 200  # explained, not a crash
+    for fmt, kind in (("csv", "text/csv"), ("pdf", "application/pdf"), ("adx", "adx+xml")):
+        d = client.get(f"/reports/2026-09.{fmt}")
+        assert d.status_code == 200 and kind in d.headers["content-type"], fmt
+        assert "attachment" in d.headers["content-disposition"]
+    assert client.get("/reports/2026-09.pdf").content.startswith(b"%PDF")
+    r = client.post("/reports/2026-09/send", data={"csrf": token})
+    assert r.status_code == 409 and "correspondance DHIS2" in r.text
+    mapping = Path(__file__).parents[2] / "appliance/reports/data/mapping-demo.json"
+    shutil.copy(mapping, tmp_path / "dhis2-mapping.json")
+    r = client.post("/reports/2026-09/send", data={"csrf": token})
+    assert r.status_code == 303
+    assert [i["period"] for i in ctx.store.outbox.list()] == ["202609"]
+
+
+def test_untrusted_clock_is_confirmed_by_staff(client, ctx):
+    token = login(client, "nurse")
+    assert "est pas confirmée" in client.get("/").text
+    r = client.post("/clock", data={"csrf": token, "date": "2026-10-15", "time_of_day": "10:05"})
+    assert r.status_code == 303
+    assert ctx.now().trusted and ctx.now().source == "staff"
+    assert "est pas confirmée" not in client.get("/").text
+
+
+# -- errors ----------------------------------------------------------------------------------
+def test_unexpected_error_gives_a_friendly_page_with_a_logged_reference(
+    client, monkeypatch, caplog, woman
+):
+    login(client, "nurse")
+
+    def broken(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(patients, "record", broken)
+    with caplog.at_level(logging.ERROR, logger="keneya.web"):
+        r = client.get(f"/patients/{woman['id']}")
+    assert r.status_code == 500
+    assert "Traceback" not in r.text and "disk on fire" not in r.text
+    ref = re.search(r'class="ref">([0-9a-f]{8})<', r.text).group(1)
+    assert ref in caplog.text and "disk on fire" in caplog.text
+
+
+def test_unknown_page_is_a_friendly_404(client):
+    r = client.get("/nowhere")
+    assert r.status_code == 404 and "<html" in r.text
+
+
+# -- API -------------------------------------------------------------------------------------
+def test_openapi_description_is_served(client):
+    r = client.get("/api/v1/openapi.json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    assert "/api/v1/patients" in paths and "/api/v1/status" in paths
+    assert not any(p.startswith("/patients") for p in paths)  # pages stay out of the API
+
+
+def test_api_needs_login_and_csrf_for_writes(client, ctx, woman):
+    assert client.get("/api/v1/patients?q=trao").status_code == 401
+    r = client.post("/api/v1/session", json={"username": "midwife", "password": "wrong-pass"})
+    assert r.status_code == 401
+    r = client.post(
+        "/api/v1/session", json={"username": "midwife", "password": PASSWORDS["midwife"]}
+    )
+    assert r.status_code == 200
+    token = r.json()["csrf_token"]
+    assert [p["id"] for p in client.get("/api/v1/patients?q=trao").json()] == [woman["id"]]
+    body = {"type": "growth", "data": {"care_date": "2026-10-15", "weight_kg": 60}}
+    url = f"/api/v1/patients/{woman['id']}/encounters"
+    assert client.post(url, json=body).status_code == 403
+    r = client.post(url, json=body, headers={"X-CSRF-Token": token})
+    assert r.status_code == 201 and r.json()["type"] == "growth"
+    bad = {"type": "growth", "data": {"care_date": "2026-10-15"}}
+    r = client.post(url, json=bad, headers={"X-CSRF-Token": token})
+    assert r.status_code == 422 and r.json()["problems"]
+    record = client.get(f"/api/v1/patients/{woman['id']}").json()
+    assert len(record["encounters"]) == 1
+
+
+def test_api_technician_gets_status_not_patients(client):
+    client.post(
+        "/api/v1/session", json={"username": "technician", "password": PASSWORDS["technician"]}
+    )
+    assert client.get("/api/v1/patients?q=trao").status_code == 403
+    status = client.get("/api/v1/status")
+    assert status.status_code == 200 and "power" in status.json()
