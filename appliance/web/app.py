@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import logging
-from html import escape
 import secrets
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
+from html import escape
 from pathlib import Path
 
 from fastapi import FastAPI, Request
