@@ -14,6 +14,7 @@ from appliance.domain.permissions import CONFIRM_CLOCK, READ_PATIENT, allowed
 from appliance.services import auth, clinical
 from appliance.services.errors import AccountLocked, LoginFailed
 from appliance.web.core import Web
+from appliance.web.i18n import N_
 
 # The home page's facility-wide lists cost a pass over every record: they are kept for a
 # minute, so twenty tablets opening the home page cost one computation.
@@ -81,12 +82,12 @@ def router(web_dependency) -> APIRouter:
         try:
             actor = auth.login(web.ctx, username, password=password)
         except AccountLocked:
-            error = (
+            error = N_(
                 "Trop d'essais : ce compte est bloqué un moment. "
                 "Un administrateur peut le débloquer."
             )
         except (LoginFailed, ValueError):
-            error = "Nom d'utilisateur ou mot de passe incorrect."
+            error = N_("Nom d'utilisateur ou mot de passe incorrect.")
         else:
             web.start_login_session(actor)
             return web.redirect(safe_next(next))
@@ -130,8 +131,8 @@ def router(web_dependency) -> APIRouter:
             return web.render(
                 "error.html",
                 status_code=400,
-                title="Date refusée",
-                message="Cette date ou cette heure n'est pas valable.",
+                title=N_("Date refusée"),
+                message=N_("Cette date ou cette heure n'est pas valable."),
                 ref="",
             )
         web.ctx.audit(actor, "clock.confirm", detail={"true_time": true_time.isoformat()})

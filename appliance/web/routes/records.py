@@ -18,6 +18,7 @@ from appliance.services import clinical, encounters, patients
 from appliance.services.errors import Conflict, PossibleDuplicates
 from appliance.web import charts, forms
 from appliance.web.core import Web
+from appliance.web.i18n import N_
 
 PATIENT_FIELDS = (
     "family_name",
@@ -43,8 +44,8 @@ def growth_charts(web: Web, record: dict[str, Any]) -> list[str]:
     t = web.t
     out = []
     for index, key, title, unit in (
-        ("wfa", "weight_kg", "Poids pour l'âge", "kg"),
-        ("hfa", "height_cm", "Taille pour l'âge", "cm"),
+        ("wfa", "weight_kg", N_("Poids pour l'âge"), "kg"),
+        ("hfa", "height_cm", N_("Taille pour l'âge"), "cm"),
     ):
         points = [
             ((date.fromisoformat(e["care_date"]) - birth).days, e["data"][key])

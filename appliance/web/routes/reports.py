@@ -12,6 +12,7 @@ from appliance.reports import formats
 from appliance.reports.monthly import Period
 from appliance.services import reports
 from appliance.web.core import Web
+from appliance.web.i18n import N_
 
 DOWNLOADS = {
     "csv": "text/csv; charset=utf-8",
@@ -89,9 +90,11 @@ def router(web_dependency) -> APIRouter:
             return web.render(
                 "error.html",
                 status_code=409,
-                title="Envoi impossible",
-                message="Le fichier de correspondance DHIS2 manque : l'appareil doit être "
-                "configuré (provisionné) pour le district.",
+                title=N_("Envoi impossible"),
+                message=N_(
+                    "Le fichier de correspondance DHIS2 manque : l'appareil doit être "
+                    "configuré (provisionné) pour le district."
+                ),
                 ref="",
             )
         item, _payload, _unmapped = reports.queue_for_dhis2(
