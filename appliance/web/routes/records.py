@@ -20,6 +20,8 @@ from appliance.web import charts, forms
 from appliance.web.core import Web
 from appliance.web.i18n import N_
 
+# A tablet page stays light: past this many rows, choose a village.
+DUE_ROWS = 300
 PATIENT_FIELDS = (
     "family_name",
     "given_names",
@@ -226,7 +228,13 @@ def router(web_dependency) -> APIRouter:
         )
         villages = sorted({(i["contact"].get("village") or "") for i in items} - {""})
         return web.render(
-            "due.html", items=items, village=village, days=days, villages=villages, today=today
+            "due.html",
+            items=items[:DUE_ROWS],
+            total=len(items),
+            village=village,
+            days=days,
+            villages=villages,
+            today=today,
         )
 
     return r
