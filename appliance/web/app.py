@@ -25,7 +25,7 @@ from appliance.web.i18n import N_, Translator
 log = logging.getLogger("keneya.web")
 STATIC = Path(__file__).parent / "static"
 API_PREFIX = "/api/v1"
-BACK_HOME = "Retour à l'accueil"
+BACK_HOME = N_("Retour à l'accueil")
 
 # No inline script or style anywhere: htmx is told (meta htmx-config) not to add its own
 # style element, and charts use SVG presentation attributes.

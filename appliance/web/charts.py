@@ -26,7 +26,7 @@ _Z_COLOURS = {-3: "#c0392b", -2: "#e67e22", 0: "#27ae60", 2: "#e67e22", 3: "#c03
 _POINT_COLOUR = "#1f3a93"
 _VOLT_COLOUR, _AMP_COLOUR = "#1f6fb2", "#8e44ad"
 _TEXT, _AXIS, _GRID = "#333333", "#666666", "#dddddd"
-_FONT_SIZE = 12
+_FONT_SIZE = 16  # read at arm's length on a 7" tablet, where 640 units are ~480 px
 
 Scale = Callable[[float], float]
 
@@ -179,7 +179,7 @@ def growth_chart_svg(
     )
     values = [v for curve in curves.values() for _, v in curve] + [v for _, v in kept]
     y_ticks = _ticks(min(values), max(values), 6)
-    box = _Box(56, 32, width - 16, height - 48)
+    box = _Box(64, 36, width - 40, height - 52)  # room at the right for the curves' z labels
     sx = _scale(0, MAX_AGE_DAYS, box.left, box.right)
     sy = _scale(y_ticks[0], y_ticks[-1], box.bottom, box.top)
     x_ticks = [(m * DAYS_PER_MONTH, str(m)) for m in range(0, 61, X_TICK_MONTHS)]
@@ -187,20 +187,31 @@ def growth_chart_svg(
     for z, curve in curves.items():
         body.append(
             f'<path class="curve z{z}" d="{_path([curve], sx, sy)}" fill="none"'
-            f' stroke="{_Z_COLOURS[z]}" stroke-width="{2 if z == 0 else 1.5}"/>'
+            f' stroke="{_Z_COLOURS[z]}" stroke-width="{2.5 if z == 0 else 2}"/>'
+        )
+        end = curve[-1][1]
+        body.append(
+            _text(
+                box.right + 4,
+                sy(end) + 5,
+                f"{z:+d}" if z else "0",
+                anchor="start",
+                cls="z-label",
+                fill=_Z_COLOURS[z],
+            )
         )
     if kept:
         joined = " ".join(_xy(sx(d), sy(v)) for d, v in kept)
         body.append(
             f'<polyline class="measurements" points="{joined}"'
-            f' fill="none" stroke="{_POINT_COLOUR}" stroke-width="1.5"/>'
+            f' fill="none" stroke="{_POINT_COLOUR}" stroke-width="2.5"/>'
         )
     months = labels.get("months", "months")
     for d, v in kept:
         tip = f"{d / DAYS_PER_MONTH:.1f} {months}, {_num(round(v, 2))} {unit}"
         body.append(
-            f'<circle class="point" cx="{sx(d):.1f}" cy="{sy(v):.1f}" r="4"'
-            f' fill="{_POINT_COLOUR}" stroke="#ffffff" stroke-width="1">'
+            f'<circle class="point" cx="{sx(d):.1f}" cy="{sy(v):.1f}" r="7"'
+            f' fill="{_POINT_COLOUR}" stroke="#ffffff" stroke-width="2">'
             f"<title>{escape(tip)}</title></circle>"
         )
     return _svg(width, height, labels["title"], body)

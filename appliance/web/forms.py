@@ -227,12 +227,15 @@ def explain(details: list[dict[str, Any]], t: Translator) -> dict[str, list[str]
             except (KeyError, TypeError, ValueError):
                 text = t(message)
         if len(loc) > 1 and loc[1].isdigit():
-            text = f"{t('Ligne')} {int(loc[1]) + 1} : {text}"
+            line = t("Ligne")
+            text = f"{line} {int(loc[1]) + 1} : {text}"
         out.setdefault(field, []).append(text)
     return out
 
 
 def _show(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # "400 kg", not "400.0 kg"
     if isinstance(value, str) and len(value) == 10 and value[4] == "-":
         from appliance.web.render import dmy
 

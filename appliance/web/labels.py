@@ -209,6 +209,13 @@ CHOICES = {
     "perineal_tear": N_("Déchirure périnéale"),
 }
 
+# WHO growth indices, as French clinics name them
+ZSCORES = {
+    "wfa": N_("Poids/âge"),
+    "hfa": N_("Taille/âge"),
+    "wfh": N_("Poids/taille"),
+}
+
 STATUS = {
     "due": N_("à faire"),
     "overdue": N_("en retard"),

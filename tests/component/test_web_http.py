@@ -419,7 +419,7 @@ def test_growth_shows_zscores_and_chart_point(client, child):
     )
     assert r.status_code == 303, r.text
     page = client.get(r.headers["location"]).text
-    assert re.search(r'<span class="z">WFA [+-]\d\.\d</span>', page)
+    assert re.search(r'<span class="z">Poids/âge [+-]\d\.\d</span>', page)
     assert page.count('class="point"') >= 2  # one per chart (weight and length)
 
 
