@@ -3,6 +3,7 @@ encounter forms and the due list."""
 
 from __future__ import annotations
 
+import logging
 from datetime import date, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from appliance.web import charts, forms
 from appliance.web.core import Web
 from appliance.web.i18n import N_
 
+log = logging.getLogger("keneya.web")
 # A tablet page stays light: past this many rows, choose a village.
 DUE_ROWS = 300
 PATIENT_FIELDS = (
@@ -101,7 +103,10 @@ def router(web_dependency) -> APIRouter:
             try:
                 results = patients.search(web.ctx, actor, q)
             except ValueError as e:
-                error = str(e)
+                log.info("search refused: %s", e)
+                error = N_(
+                    "Tapez un nom (des lettres), un numéro de santé ou un numéro de téléphone."
+                )
         template = "_results.html" if web.is_htmx else "search.html"
         return web.render(template, q=q, results=results, error=error, today=web.ctx.now().today)
 

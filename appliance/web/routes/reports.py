@@ -43,8 +43,8 @@ def router(web_dependency) -> APIRouter:
         try:
             period = _period(web, period)
             report = reports.monthly(web.ctx, actor, period)
-        except ValueError as e:
-            error = str(e)
+        except ValueError:
+            error = N_("Choisissez un mois déjà commencé (AAAA-MM).")
         return web.render(
             "report.html",
             period=period,
