@@ -21,6 +21,7 @@ from appliance.services.context import Context
 from appliance.services.errors import NotFound, PermissionDenied
 from appliance.web.core import CsrfRefused, NeedLogin, StorePool, Web, WebSettings
 from appliance.web.i18n import N_, Translator
+from appliance.web.routes.pages import MinuteCache
 
 log = logging.getLogger("keneya.web")
 STATIC = Path(__file__).parent / "static"
@@ -87,6 +88,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.pool = pool
+    app.state.home_cache = MinuteCache()
 
     def web(request: Request) -> Iterator[Web]:
         with pool.store() as store:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,16 +21,23 @@ from appliance.web.i18n import N_
 # minute, so twenty tablets opening the home page cost one computation.
 HOME_CACHE_S = 60
 ALERT_DAYS = 14
-_cache: dict[tuple, tuple[float, Any]] = {}
 
 
-def cached(key: tuple, compute):
-    hit = _cache.get(key)
-    if hit and hit[0] > time.monotonic():
-        return hit[1]
-    value = compute()
-    _cache[key] = (time.monotonic() + HOME_CACHE_S, value)
-    return value
+class MinuteCache:
+    """Values kept for HOME_CACHE_S, one cache per app (so per database)."""
+
+    def __init__(self, ttl_s: float = HOME_CACHE_S):
+        self.ttl_s = ttl_s
+        self._values: dict[tuple, tuple[float, Any]] = {}
+
+    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        hit = self._values.get(key)
+        if hit and hit[0] > time.monotonic():
+            return hit[1]
+        value = compute()
+        self._values = {k: v for k, v in self._values.items() if v[0] > time.monotonic()}
+        self._values[key] = (time.monotonic() + self.ttl_s, value)
+        return value
 
 
 def safe_next(url: str | None) -> str:
@@ -58,11 +66,12 @@ def router(web_dependency) -> APIRouter:
         today = reading.today
         values: dict[str, Any] = {"reading": reading, "due": [], "alerts": []}
         if allowed(actor.role, READ_PATIENT):
-            values["due"] = cached(
+            cache: MinuteCache = request.app.state.home_cache
+            values["due"] = cache.get(
                 ("due", today),
                 lambda: clinical.facility_due(web.ctx, actor, start=today, end=today),
             )
-            values["alerts"] = cached(
+            values["alerts"] = cache.get(
                 ("alerts", today),
                 lambda: clinical.facility_alerts(
                     web.ctx, actor, since=today - timedelta(days=ALERT_DAYS), on=today

@@ -84,7 +84,8 @@ def pregnancy_view(record: dict[str, Any], today: date) -> dict[str, Any] | None
     }
 
 
-def immunization_card(record: dict[str, Any]) -> list[dict[str, Any]]:
+def immunization_card(record: dict[str, Any]) -> tuple[list[dict], list[dict]]:
+    """Doses given, and doses due (child vaccines and Td)."""
     given = [e for e in record["encounters"] if e["type"] == "immunization"]
     due = [d for d in record["due"] if d["kind"] in ("immunization", "td")]
     return given, due
