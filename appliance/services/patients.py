@@ -59,7 +59,8 @@ def search(
     spelling variants ignored; the last word may be unfinished). Best matches first."""
     ctx.require(actor, READ_PATIENT)
     reading = ctx.now()
-    query = (query or "").strip()
+    # Control characters (a NUL ends an FTS5 string early) are never part of a name or number.
+    query = "".join(ch if ch.isprintable() else " " for ch in query or "").strip()
     if not query:
         raise ValueError("type a name, a health number or a phone number")
     if sex is not None and sex.upper() not in ("F", "M"):

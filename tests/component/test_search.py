@@ -154,3 +154,11 @@ def test_odd_queries_never_break_the_index(ctx, actors, people, query):
 def test_technician_cannot_search(ctx, actors, people):
     with pytest.raises(PermissionDenied):
         patients.search(ctx, actors["technician"], "traore")
+
+
+def test_control_characters_never_reach_the_full_text_query(ctx, actors, aminata):
+    from appliance.services import patients
+
+    assert [p["id"] for p in patients.search(ctx, actors["nurse"], "Traoré\x00")] == [aminata["id"]]
+    with pytest.raises(ValueError):
+        patients.search(ctx, actors["nurse"], "\x00\x01")
