@@ -90,11 +90,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(home: Path, port: int, stderr) -> subprocess.Popen:
+def start_server(home: Path, port: int, stderr, workers: int = 1) -> subprocess.Popen:
     keneya = Path(sys.executable).with_name("keneya")
     command = [str(keneya)] if keneya.exists() else [sys.executable, "-m", "appliance.cli.main"]
     server = subprocess.Popen(
-        [*command, "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            *command,
+            "--home",
+            str(home),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=stderr,
     )
@@ -252,6 +263,7 @@ def main() -> None:
     ap.add_argument("--patients", type=int, default=100_000)
     ap.add_argument("--tablets", type=int, default=20)
     ap.add_argument("--duration", type=float, default=60, help="seconds of load")
+    ap.add_argument("--workers", type=int, default=2, help="keneya serve --workers")
     args = ap.parse_args()
     home = (args.home or Path(tempfile.mkdtemp(prefix="keneya-bench-web-"))).resolve()
     figures: dict[str, object] = {"seed": ensure_home(home, args.patients)}
@@ -269,7 +281,7 @@ def main() -> None:
     port = free_port()
     stderr_path = home / "bench-server.stderr"
     with stderr_path.open("wb") as stderr:
-        server = start_server(home, port, stderr)
+        server = start_server(home, port, stderr, args.workers)
         try:
             base = f"http://127.0.0.1:{port}"
             t0 = time.perf_counter()
@@ -312,6 +324,7 @@ def main() -> None:
     figures.update(
         {
             "tablets": args.tablets,
+            "workers": args.workers,
             "roles": {r: sum(1 for t in tablets if t.role == r) for r in CLINICAL_ROLES},
             "duration_s": round(elapsed, 1),
             "steps": {s: summary([ms for t in tablets for ms in t.times[s]]) for s in STEPS},

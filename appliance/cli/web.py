@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -23,8 +24,15 @@ from appliance.cli.common import paths
     type=click.Path(dir_okay=False),
     help="dnsmasq leases file, for the hotspot clients on the status page.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 8),
+    help="Processes serving requests (one per CPU core the other services can spare).",
+)
 @click.pass_context
-def serve(ctx, host, port, leases_file):
+def serve(ctx, host, port, leases_file, workers):
     """Serve the records to the tablets' browsers until stopped (Ctrl-C or SIGTERM)."""
     import uvicorn
 
@@ -36,7 +44,6 @@ def serve(ctx, host, port, leases_file):
         raise click.UsageError(
             f"no database at {p.database}: provision the appliance, or run `keneya demo` first"
         )
-    app = create_app(WebSettings(p, leases_file=Path(leases_file) if leases_file else None))
     logins = p.data_dir / "demo-logins.txt"
     click.echo(f"Keneya web app on http://{host}:{port}/  (Ctrl-C to stop)")
     if logins.exists():
@@ -45,7 +52,19 @@ def serve(ctx, host, port, leases_file):
             username, role, pin = line.split()
             click.echo(f"  {username:<12} demo-{pin:<10} {role}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    if workers == 1:
+        leases = Path(leases_file) if leases_file else None
+        uvicorn.run(create_app(WebSettings(p, leases_file=leases)), **options)
+    else:
+        # Worker processes import the app themselves, from the environment.
+        if p.config_dir == p.data_dir:  # a home folder (else the system paths, as here)
+            os.environ["KENEYA_HOME"] = str(p.data_dir)
+        if leases_file:
+            os.environ["KENEYA_LEASES_FILE"] = str(Path(leases_file).resolve())
+        uvicorn.run(
+            "appliance.web.app:app_from_environment", factory=True, workers=workers, **options
+        )
 
 
 COMMANDS = (serve,)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -17,11 +18,12 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from appliance.clock import Clock
+from appliance.paths import Paths
 from appliance.services.context import Context
 from appliance.services.errors import NotFound, PermissionDenied
 from appliance.web.core import CsrfRefused, NeedLogin, StorePool, Web, WebSettings
+from appliance.web.home import HomeLists
 from appliance.web.i18n import N_, Translator
-from appliance.web.routes.pages import MinuteCache
 
 log = logging.getLogger("keneya.web")
 STATIC = Path(__file__).parent / "static"
@@ -88,7 +90,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.pool = pool
-    app.state.home_cache = MinuteCache()
+    app.state.home_lists = HomeLists(settings)
 
     def web(request: Request) -> Iterator[Web]:
         with pool.store() as store:
@@ -209,3 +211,10 @@ def _problems(exc: RequestValidationError) -> list[dict[str, str]]:
         {"field": ".".join(str(p) for p in e.get("loc", ())), "message": str(e.get("msg", ""))}
         for e in exc.errors()
     ]
+
+
+def app_from_environment() -> FastAPI:
+    """The app of `keneya serve --workers N`: each worker process builds its own from
+    KENEYA_HOME and KENEYA_LEASES_FILE (set by the serve command)."""
+    leases = os.environ.get("KENEYA_LEASES_FILE")
+    return create_app(WebSettings(Paths.resolve(), leases_file=Path(leases) if leases else None))

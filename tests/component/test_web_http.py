@@ -557,3 +557,32 @@ def test_api_technician_gets_status_not_patients(client):
     assert client.get("/api/v1/patients?q=trao").status_code == 403
     status = client.get("/api/v1/status")
     assert status.status_code == 200 and "power" in status.json()
+
+
+def test_home_lists_load_the_alerts_and_due_items(client, ctx, staff, woman, child):
+    from appliance.services import encounters
+
+    encounters.add(
+        ctx,
+        staff["midwife"],
+        woman["id"],
+        "anc",
+        {
+            "care_date": "2026-10-14",
+            "gestational_age_weeks": 20,
+            "bp_systolic": 160,
+            "bp_diastolic": 110,
+        },
+    )
+    login(client, "nurse")
+    home = client.get("/").text
+    assert 'hx-get="/home/lists"' in home  # the page itself comes at once
+    lists = client.get("/home/lists", headers={"HX-Request": "true"})
+    assert lists.status_code == 200 and "<html" not in lists.text
+    assert "Aminata" in lists.text and "160/110" in lists.text  # the gravity alert
+    assert "Issa" in lists.text  # a newborn due for his first vaccines
+
+
+def test_home_lists_are_not_for_the_technician(client):
+    login(client, "technician")
+    assert client.get("/home/lists").status_code == 403

@@ -2,42 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from appliance.clock import ClockError
-from appliance.domain.permissions import CONFIRM_CLOCK, READ_PATIENT, allowed
-from appliance.services import auth, clinical
+from appliance.domain.permissions import CONFIRM_CLOCK, READ_PATIENT
+from appliance.services import auth
 from appliance.services.errors import AccountLocked, LoginFailed
 from appliance.web.core import Web
 from appliance.web.i18n import N_
-
-# The home page's facility-wide lists cost a pass over every record: they are kept for a
-# minute, so twenty tablets opening the home page cost one computation.
-HOME_CACHE_S = 60
-ALERT_DAYS = 14
-
-
-class MinuteCache:
-    """Values kept for HOME_CACHE_S, one cache per app (so per database)."""
-
-    def __init__(self, ttl_s: float = HOME_CACHE_S):
-        self.ttl_s = ttl_s
-        self._values: dict[tuple, tuple[float, Any]] = {}
-
-    def get(self, key: tuple, compute: Callable[[], Any]) -> Any:
-        hit = self._values.get(key)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
-        value = compute()
-        self._values = {k: v for k, v in self._values.items() if v[0] > time.monotonic()}
-        self._values[key] = (time.monotonic() + self.ttl_s, value)
-        return value
 
 
 def safe_next(url: str | None) -> str:
@@ -61,23 +36,15 @@ def router(web_dependency) -> APIRouter:
                 expired=bool(expired or web.expired),
                 next=safe_next(request.query_params.get("next")),
             )
-        actor = web.actor
-        reading = web.ctx.now()
-        today = reading.today
-        values: dict[str, Any] = {"reading": reading, "due": [], "alerts": []}
-        if allowed(actor.role, READ_PATIENT):
-            cache: MinuteCache = request.app.state.home_cache
-            values["due"] = cache.get(
-                ("due", today),
-                lambda: clinical.facility_due(web.ctx, actor, start=today, end=today),
-            )
-            values["alerts"] = cache.get(
-                ("alerts", today),
-                lambda: clinical.facility_alerts(
-                    web.ctx, actor, since=today - timedelta(days=ALERT_DAYS), on=today
-                ),
-            )
-        return web.render("home.html", **values)
+        return web.render("home.html", reading=web.ctx.now())
+
+    @r.get("/home/lists")
+    def home_lists(request: Request, web: Web = W) -> Response:
+        """The due list and alerts, loaded into the home page once they are ready."""
+        actor = web.require_login()
+        web.ctx.require(actor, READ_PATIENT)
+        lists = request.app.state.home_lists.get(actor)
+        return web.render("_home_lists.html", lists=lists)
 
     @r.post("/login")
     def login(
