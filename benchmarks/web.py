@@ -20,7 +20,9 @@ import argparse
 import json
 import random
 import re
+import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -59,6 +61,9 @@ def ensure_home(home: Path, patients: int) -> dict[str, object]:
 
 # Common family names of the seed's villages: what a receptionist types.
 NAMES = ("Traoré", "Coulibaly", "Diarra", "Koné", "Dembélé", "Samaké", "Sangaré", "Keita")
+# With a given name too, so that the tablets open records across the facility rather than the
+# twenty oldest of each family name.
+GIVEN = ("Aminata", "Fatoumata", "Mariam", "Awa", "Moussa", "Mamadou", "Ibrahim", "Seydou")
 CLINICAL_ROLES = ("doctor", "nurse", "midwife")
 STEPS = ("search", "open_record", "save_encounter")
 # A search result: the record's id, then "Femme · 14/03/1995" (the French labels).
@@ -190,7 +195,7 @@ class Tablet:
             self.errors.append(message)
 
     def visit(self, today: date) -> None:
-        name = self.rng.choice(NAMES)
+        name = f"{self.rng.choice(NAMES)} {self.rng.choice(GIVEN)}"
         found = self._step(
             "search",
             lambda: self.client.get(
@@ -278,10 +283,16 @@ def main() -> None:
         (role, *logins[role])
         for role in (CLINICAL_ROLES[i % len(CLINICAL_ROLES)] for i in range(args.tablets))
     ]
+    # The server works on a copy: the encounters a run saves never slow down the next run.
+    work = Path(tempfile.mkdtemp(prefix="keneya-bench-web-run-"))
+    with Store(Paths.resolve(home).database) as source:
+        target = sqlite3.connect(Paths.resolve(work).database)
+        source.conn.backup(target)
+        target.close()
     port = free_port()
     stderr_path = home / "bench-server.stderr"
     with stderr_path.open("wb") as stderr:
-        server = start_server(home, port, stderr, args.workers)
+        server = start_server(work, port, stderr, args.workers)
         try:
             base = f"http://127.0.0.1:{port}"
             t0 = time.perf_counter()
@@ -317,6 +328,7 @@ def main() -> None:
                 server.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 server.kill()
+            shutil.rmtree(work, ignore_errors=True)
     log = stderr_path.read_text(encoding="utf-8", errors="replace")
 
     requests = sum(len(t.times[s]) for t in tablets for s in STEPS)
