@@ -164,3 +164,8 @@ def actor_for(ctx: Context, staff_id: str) -> Actor | None:
     if row is None or not row["active"]:
         return None
     return Actor(row["id"], row["username"], row["role"], row["display_name"])
+
+
+def kiosk_accounts(ctx: Context) -> list[dict[str, Any]]:
+    """Who can log in on the kiosk (names and roles only, no secrets): its staff picker."""
+    return ctx.store.staff.kiosk_accounts()

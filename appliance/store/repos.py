@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 def attach_repositories(store: Store) -> None:
     from appliance.store.audit import AuditRepo
     from appliance.store.clock import ClockRepo
+    from appliance.store.drafts import DraftRepo
     from appliance.store.encounters import EncounterRepo
     from appliance.store.outbox import OutboxRepo
     from appliance.store.patients import PatientRepo
@@ -28,3 +29,4 @@ def attach_repositories(store: Store) -> None:
     store.outbox = OutboxRepo(store)
     store.reports = ReportRepo(store)
     store.web_sessions = WebSessionRepo(store)
+    store.drafts = DraftRepo(store)

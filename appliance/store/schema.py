@@ -325,10 +325,25 @@ CREATE TABLE web_sessions (
 CREATE INDEX web_sessions_seen ON web_sessions(last_seen_s);
 """
 
+# What a kiosk form held when the power went or the screen locked: offered back to the same
+# staff member afterwards. One draft per (staff member, patient, encounter type); a draft is
+# not a record of care and is deleted once the encounter is saved or discarded.
+M005_DRAFTS = """
+CREATE TABLE drafts (
+    staff_id TEXT NOT NULL REFERENCES staff(id),
+    patient_id TEXT NOT NULL REFERENCES patients(id),
+    kind TEXT NOT NULL,
+    data TEXT NOT NULL CHECK (json_valid(data)),
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (staff_id, patient_id, kind)
+);
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
     (2, "power samples, events and state", M002_POWER),
     (3, "outbox for DHIS2 reports", M003_OUTBOX),
     (4, "tablet browser sessions", M004_WEB_SESSIONS),
+    (5, "kiosk form drafts", M005_DRAFTS),
 ]

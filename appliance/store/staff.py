@@ -34,6 +34,13 @@ class StaffRepo:
     def all(self) -> list[dict[str, Any]]:
         return self.store.query(f"SELECT {_PUBLIC} FROM staff ORDER BY role, username")
 
+    def kiosk_accounts(self) -> list[dict[str, Any]]:
+        """Active staff who can log in with a PIN: the kiosk's staff picker."""
+        return self.store.query(
+            "SELECT id, username, display_name, role FROM staff"
+            " WHERE active = 1 AND pin_hash IS NOT NULL ORDER BY display_name"
+        )
+
     def count(self) -> int:
         return self.store.conn.execute("SELECT COUNT(*) FROM staff").fetchone()[0]
 
