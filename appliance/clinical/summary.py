@@ -9,6 +9,7 @@ from typing import Any
 from appliance.clinical.alerts import alerts_for
 from appliance.clinical.due import due_for_patient
 from appliance.clinical.growth import MAX_AGE_DAYS, nutrition_status
+from appliance.clinical.pregnancy import Pregnancy, current_pregnancy
 
 
 def latest_growth(
@@ -66,3 +67,38 @@ def clinical_summary(
         out["nutrition_status"] = growth["nutrition_status"] if growth else "unknown"
         out["growth"] = growth
     return out
+
+
+# Views of a whole record (the dict of services.patients.record) that the web page and the
+# kiosk both show.
+GROWTH_INDICES = (("wfa", "weight_kg"), ("hfa", "height_cm"))
+
+
+def growth_points(record: dict[str, Any]) -> dict[str, list[tuple[int, float]]]:
+    """Every measure as (age in days, value): weight-for-age ("wfa", kg) and length/height-
+    for-age ("hfa", cm), oldest first."""
+    birth = date.fromisoformat(record["birth_date"])
+    return {
+        index: [
+            ((date.fromisoformat(e["care_date"]) - birth).days, e["data"][key])
+            for e in record["encounters"]
+            if e["type"] == "growth" and e["data"].get(key) is not None
+        ]
+        for index, key in GROWTH_INDICES
+    }
+
+
+def pregnancy_of(record: dict[str, Any], on: date) -> Pregnancy | None:
+    """The woman's pregnancy in progress on `on`, if any."""
+    if record["sex"] != "F":
+        return None
+    anc = [e for e in record["encounters"] if e["type"] == "anc"]
+    deliveries = [e for e in record["encounters"] if e["type"] == "delivery"]
+    return current_pregnancy(anc, deliveries, on)
+
+
+def vaccine_card(record: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Doses given (immunization encounters) and doses due (child vaccines and Td)."""
+    given = [e for e in record["encounters"] if e["type"] == "immunization"]
+    due = [d for d in record["due"] if d["kind"] in ("immunization", "td")]
+    return given, due

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 
 from appliance.domain.encounters import MODELS, Diagnosis, Prescription, Referral
-from appliance.web.i18n import N_, Translator
+from appliance.web.i18n import N_, Translator, dmy
 
 ROWS = {"diagnoses": 3, "prescriptions": 3, "treatment": 3}
 _NESTED_LISTS = {Diagnosis: "diagnoses", Prescription: "prescriptions"}
@@ -237,7 +237,5 @@ def _show(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)  # "400 kg", not "400.0 kg"
     if isinstance(value, str) and len(value) == 10 and value[4] == "-":
-        from appliance.web.render import dmy
-
         return dmy(value)
     return value

@@ -3,8 +3,10 @@ speaks French); `locale/en/LC_MESSAGES/messages.po` translates them to English."
 
 from __future__ import annotations
 
+from datetime import date
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from babel.messages.pofile import read_po
 
@@ -38,3 +40,24 @@ class Translator:
 def N_(message: str) -> str:
     """Marks a string for extraction; it is translated where it is shown."""
     return message
+
+
+def dmy(value: Any) -> str:
+    """31/12/2026: how dates are written in Mali."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value[:10])
+        except ValueError:
+            return value
+    return value.strftime("%d/%m/%Y")
+
+
+def age_text(days: int, t: Any) -> str:
+    if days < 61:
+        return t("%(n)s j") % {"n": days}
+    months = days * 12 // 365
+    if months < 24:
+        return t("%(n)s mois") % {"n": months}
+    return t("%(n)s ans") % {"n": days // 365}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,32 +11,12 @@ from markupsafe import Markup
 
 from appliance.domain.encounters import DIAGNOSES
 from appliance.web import labels
+from appliance.web.i18n import age_text, dmy
 
 if TYPE_CHECKING:
     from appliance.web.core import Web
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-def dmy(value: Any) -> str:
-    """31/12/2026: how dates are written in Mali."""
-    if not value:
-        return ""
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value[:10])
-        except ValueError:
-            return value
-    return value.strftime("%d/%m/%Y")
-
-
-def age_text(days: int, t: Any) -> str:
-    if days < 61:
-        return t("%(n)s j") % {"n": days}
-    months = days * 12 // 365
-    if months < 24:
-        return t("%(n)s mois") % {"n": months}
-    return t("%(n)s ans") % {"n": days // 365}
 
 
 @cache

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
 from appliance.clock import ClockError
-from appliance.domain.permissions import CONFIRM_CLOCK, READ_PATIENT
-from appliance.services import auth
+from appliance.domain.permissions import READ_PATIENT
+from appliance.services import audit, auth
 from appliance.services.errors import AccountLocked, LoginFailed
 from appliance.web.core import Web
 from appliance.web.i18n import N_
@@ -98,11 +98,10 @@ def router(web_dependency) -> APIRouter:
         network time; from then on records carry a trusted time."""
         web.check_csrf(csrf)
         actor = web.require_login()
-        web.ctx.require(actor, CONFIRM_CLOCK)
         try:
             local = datetime.fromisoformat(f"{date}T{time_of_day or '00:00'}")
             true_time = local.replace(tzinfo=UTC)  # Mali keeps UTC all year
-            web.ctx.clock.mark_trusted("staff", true_time, staff_id=actor.id)
+            audit.confirm_clock(web.ctx, actor, true_time)
         except (ValueError, ClockError):
             return web.render(
                 "error.html",
@@ -111,7 +110,6 @@ def router(web_dependency) -> APIRouter:
                 message=N_("Cette date ou cette heure n'est pas valable."),
                 ref="",
             )
-        web.ctx.audit(actor, "clock.confirm", detail={"true_time": true_time.isoformat()})
         return web.redirect("/")
 
     return r

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from appliance.clinical import summary
 from appliance.clinical.growth import MAX_AGE_DAYS
-from appliance.clinical.pregnancy import anc_schedule, current_pregnancy
+from appliance.clinical.pregnancy import anc_schedule
 from appliance.domain.encounters import MODELS, InvalidEncounter
 from appliance.domain.permissions import READ_PATIENT, REGISTER_PATIENT, allowed, write
 from appliance.services import clinical, encounters, patients
@@ -44,37 +45,24 @@ def growth_charts(web: Web, record: dict[str, Any]) -> list[str]:
     """Weight-for-age and length/height-for-age with the WHO curves, for a child under five."""
     if record["age_days"] > MAX_AGE_DAYS:
         return []
-    birth = date.fromisoformat(record["birth_date"])
     t = web.t
-    out = []
-    for index, key, title, unit in (
-        ("wfa", "weight_kg", N_("Poids pour l'âge"), "kg"),
-        ("hfa", "height_cm", N_("Taille pour l'âge"), "cm"),
-    ):
-        points = [
-            ((date.fromisoformat(e["care_date"]) - birth).days, e["data"][key])
-            for e in record["encounters"]
-            if e["type"] == "growth" and e["data"].get(key) is not None
-        ]
-        out.append(
-            charts.growth_chart_svg(
-                index=index,
-                sex=record["sex"],
-                points=points,
-                labels={"title": t(title), "x": t("Âge (mois)"), "y": unit, "months": t("mois")},
-            )
+    points = summary.growth_points(record)
+    return [
+        charts.growth_chart_svg(
+            index=index,
+            sex=record["sex"],
+            points=points[index],
+            labels={"title": t(title), "x": t("Âge (mois)"), "y": unit, "months": t("mois")},
         )
-    return out
+        for index, title, unit in (
+            ("wfa", N_("Poids pour l'âge"), "kg"),
+            ("hfa", N_("Taille pour l'âge"), "cm"),
+        )
+    ]
 
 
 def pregnancy_view(record: dict[str, Any], today: date) -> dict[str, Any] | None:
-    if record["sex"] != "F":
-        return None
-    by_type = {"anc": [], "delivery": []}
-    for e in record["encounters"]:
-        if e["type"] in by_type:
-            by_type[e["type"]].append(e)
-    pregnancy = current_pregnancy(by_type["anc"], by_type["delivery"], today)
+    pregnancy = summary.pregnancy_of(record, today)
     if pregnancy is None:
         return None
     return {
@@ -82,13 +70,6 @@ def pregnancy_view(record: dict[str, Any], today: date) -> dict[str, Any] | None
         "ga_weeks": (today - pregnancy.lmp).days // 7,
         "contacts": anc_schedule(pregnancy, pregnancy.anc_dates, today),
     }
-
-
-def immunization_card(record: dict[str, Any]) -> tuple[list[dict], list[dict]]:
-    """Doses given, and doses due (child vaccines and Td)."""
-    given = [e for e in record["encounters"] if e["type"] == "immunization"]
-    due = [d for d in record["due"] if d["kind"] in ("immunization", "td")]
-    return given, due
 
 
 def router(web_dependency) -> APIRouter:
@@ -155,7 +136,7 @@ def router(web_dependency) -> APIRouter:
         actor = web.require_login()
         rec = patients.record(web.ctx, actor, patient_id)
         today = web.ctx.now().today
-        given, due = immunization_card(rec)
+        given, due = summary.vaccine_card(rec)
         return web.render(
             "record.html",
             p=rec,

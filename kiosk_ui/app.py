@@ -1,0 +1,309 @@
+"""The touchscreen kiosk: KioskApp for the appliance, build_root(state) for tests (mount the
+root on the Window and drive the event loop, no App.run()).
+
+Kivy reads its environment when first imported: call `kivy_env()` before importing this
+module's Kivy-using parts (the `keneya kiosk` command and the tests do)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+
+def kivy_env(*, headless: bool = False) -> None:
+    """Kivy's environment, set only where nobody chose otherwise. Must run before `import
+    kivy`: quiet logs, Kivy never parses our argv, its config in a temp folder (not ~/.kivy)."""
+    os.environ.setdefault("KIVY_NO_ARGS", "1")
+    os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
+    os.environ.setdefault("KIVY_NO_FILELOG", "1")
+    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="keneya-kivy-"))
+    if headless:
+        os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")
+
+
+kivy_env()  # harmless if already set; the CLI never imports this module for other commands
+
+from kivy.app import App  # noqa: E402
+from kivy.clock import Clock  # noqa: E402
+from kivy.metrics import dp, sp  # noqa: E402
+from kivy.uix.boxlayout import BoxLayout  # noqa: E402
+from kivy.uix.floatlayout import FloatLayout  # noqa: E402
+from kivy.uix.screenmanager import NoTransition, ScreenManager  # noqa: E402
+
+from kiosk_ui.screens.base import KioskScreen  # noqa: E402
+from kiosk_ui.screens.forms import EncounterScreen, RegisterScreen  # noqa: E402
+from kiosk_ui.screens.home import HomeScreen  # noqa: E402
+from kiosk_ui.screens.lists import DueScreen, StatusScreen  # noqa: E402
+from kiosk_ui.screens.login import ClockScreen, LoginScreen  # noqa: E402
+from kiosk_ui.screens.record import RecordScreen  # noqa: E402
+from kiosk_ui.screens.search import SearchScreen  # noqa: E402
+from kiosk_ui.viewmodels.power import PowerVM  # noqa: E402
+from kiosk_ui.viewmodels.state import KioskState  # noqa: E402
+from kiosk_ui.widgets.power import PowerBanner, ShutdownCountdown  # noqa: E402
+from kiosk_ui.widgets.theme import (  # noqa: E402
+    BG,
+    HEADER,
+    PRIMARY,
+    SECONDARY,
+    WHITE,
+    BigButton,
+    Text,
+    paint,
+)
+
+POWER_POLL_S = 5
+LOCK_CHECK_S = 1
+
+# The kiosk's own words in English, until the shared catalogue has them (the web's
+# Translator returns the French msgid for anything it does not know).
+KIOSK_EN = {
+    "Qui êtes-vous ?": "Who are you?",
+    "Touchez votre nom": "Touch your name",
+    "Code PIN de {name}": "PIN of {name}",
+    "Effacer": "Delete",
+    "Entrer": "Enter",
+    "Vérifiez la date et l'heure": "Check the date and time",
+    "Confirmer": "Confirm",
+    "Rechercher": "Search",
+    "Nouveau patient": "New patient",
+    "À revoir": "Follow-up",
+    "État": "Status",
+    "État de l'appareil": "Device status",
+    "Chargement…": "Loading…",
+    "À revoir aujourd'hui : {n}": "To see today: {n}",
+    "Reprendre : {name} — {kind}": "Resume: {name} — {kind}",
+    "Alertes": "Alerts",
+    "Nom, numéro de santé ou téléphone": "Name, health number or phone",
+    "Masquer le clavier": "Hide keyboard",
+    "Clavier": "Keyboard",
+    "À faire": "To do",
+    "Croissance": "Growth",
+    "Poids pour l'âge (kg)": "Weight for age (kg)",
+    "Taille pour l'âge (cm)": "Height for age (cm)",
+    "Vaccins": "Vaccines",
+    "Historique": "History",
+    "Oui": "Yes",
+    "Non": "No",
+    "Annuler": "Cancel",
+    "Enregistrer": "Save",
+    "Corrigez les champs en rouge.": "Correct the fields in red.",
+    "Nom de famille": "Family name",
+    "Prénoms": "Given names",
+    "Sexe": "Sex",
+    "Âge (années)": "Age (years)",
+    "Âge (mois)": "Age (months)",
+    "Date de naissance": "Date of birth",
+    "Téléphone": "Phone",
+    "Féminin": "Female",
+    "Masculin": "Male",
+    "Ce patient existe peut-être déjà :": "This patient may already exist:",
+    "Enregistrer quand même": "Save anyway",
+    "Aujourd'hui": "Today",
+    "7 jours": "7 days",
+    "30 jours": "30 days",
+    "Personne à revoir.": "Nobody to see.",
+    "Accueil": "Home",
+    "Verrouiller": "Lock",
+}
+
+
+class Header(BoxLayout):
+    """Staff name, language toggle, Home and Lock buttons: above every screen."""
+
+    def __init__(self, kiosk: KioskRoot, **kw):
+        super().__init__(size_hint_y=None, height=dp(60), padding=dp(4), spacing=dp(6), **kw)
+        paint(self, HEADER)
+        self.kiosk = kiosk
+        self.name_label = Text("", font_size=sp(22), color=WHITE, bold=True, grow=False)
+        self.add_widget(self.name_label)
+        self.lang_button = BigButton(
+            "", colour=SECONDARY, size_hint_x=None, width=dp(96), height=dp(52), font_size=sp(20)
+        )
+        self.lang_button.bind(on_release=lambda *_: kiosk.toggle_lang())
+        self.home_button = BigButton(
+            "", colour=PRIMARY, size_hint_x=None, width=dp(150), height=dp(52)
+        )
+        self.home_button.bind(on_release=lambda *_: kiosk.go("home"))
+        self.lock_button = BigButton(
+            "", colour=SECONDARY, size_hint_x=None, width=dp(150), height=dp(52)
+        )
+        self.lock_button.bind(on_release=lambda *_: kiosk.lock())
+        self.add_widget(self.lang_button)
+
+    def refresh(self, screen: KioskScreen) -> None:
+        kiosk, actor = self.kiosk, self.kiosk.state.actor
+        self.name_label.text = actor.display_name if actor else "Keneya"
+        self.lang_button.text = "EN" if kiosk.state.lang == "fr" else "FR"
+        self.home_button.text = kiosk.tr("Accueil")
+        self.lock_button.text = kiosk.tr("Verrouiller")
+        for b in (self.home_button, self.lock_button):
+            if b.parent:
+                self.remove_widget(b)
+        if actor is not None and screen.show_home:
+            self.add_widget(self.home_button)
+        if actor is not None:
+            self.add_widget(self.lock_button)
+
+
+class KioskRoot(FloatLayout):
+    """The whole kiosk: header, power banner and screens, the shutdown overlay on top.
+    Screens are reached with go(name, **arguments)."""
+
+    def __init__(
+        self, state: KioskState, *, power: PowerVM | None = None, timers: bool = True, **kw
+    ):
+        super().__init__(**kw)
+        paint(self, BG)  # screenshots get an opaque background
+        self.state = state
+        self.power = power if power is not None else PowerVM(state.ctx.store)
+        column_ = BoxLayout(orientation="vertical")
+        self.header = Header(self)
+        self.banner = PowerBanner()
+        self.manager = ScreenManager(transition=NoTransition())
+        column_.add_widget(self.header)
+        column_.add_widget(self.banner)
+        column_.add_widget(self.manager)
+        self.add_widget(column_)
+        self.countdown = ShutdownCountdown()
+        self.screens: dict[str, KioskScreen] = {}
+        for cls in (
+            LoginScreen,
+            ClockScreen,
+            HomeScreen,
+            SearchScreen,
+            RecordScreen,
+            EncounterScreen,
+            RegisterScreen,
+            DueScreen,
+            StatusScreen,
+        ):
+            screen = cls(self)
+            self.screens[screen.name] = screen
+            self.manager.add_widget(screen)
+        self._events = []
+        if timers:
+            self._events = [
+                Clock.schedule_interval(lambda _dt: self.poll_power(), POWER_POLL_S),
+                Clock.schedule_interval(lambda _dt: self.check_lock(), LOCK_CHECK_S),
+            ]
+        self.go("login")
+        self.poll_power()
+
+    # -- navigation --------------------------------------------------------------------------
+    def screen(self, name: str) -> KioskScreen:
+        return self.screens[name]
+
+    @property
+    def current(self) -> str:
+        return self.manager.current
+
+    def go(self, name: str, **arguments: Any) -> None:
+        if name != "login" and self.state.actor is None:
+            name, arguments = "login", {}
+        screen = self.screens[name]
+        screen.enter(**arguments)
+        self.manager.current = name
+        self.header.refresh(screen)
+
+    def logged_in(self, *, clock: bool) -> None:
+        self.go("clock" if clock else "home")
+
+    def lock(self) -> None:
+        """Back to the PIN screen; an encounter form in progress stays as its draft (the
+        view-model saved it on every change)."""
+        self.state.lock()
+        for name in ("encounter", "register"):
+            numpad = getattr(self.screens[name], "numpad", None)
+            if numpad is not None:
+                numpad.dismiss()
+        self.go("login")
+
+    def check_lock(self) -> None:
+        if self.state.should_lock():
+            self.lock()
+
+    # -- language ----------------------------------------------------------------------------
+    def tr(self, msgid: str) -> str:
+        text = self.state.t(msgid)
+        if self.state.lang == "en" and text == msgid:
+            return KIOSK_EN.get(msgid, msgid)
+        return text
+
+    def toggle_lang(self) -> None:
+        self.state.set_lang("en" if self.state.lang == "fr" else "fr")
+        self.power.set_lang(self.state.lang)
+        self.banner.show(self.power.banner)
+        screen = self.screens[self.current]
+        screen.refresh()
+        self.header.refresh(screen)
+
+    # -- power -------------------------------------------------------------------------------
+    def poll_power(self) -> None:
+        try:
+            self.power.poll()
+        except Exception:  # a broken power row must never take the kiosk down
+            return
+        self.banner.show(self.power.banner)
+        self.show_countdown()
+
+    def show_countdown(self) -> None:
+        seconds = self.power.countdown_s
+        if seconds is None:
+            if self.countdown.parent:
+                self.remove_widget(self.countdown)
+            if getattr(self, "_tick", None):
+                self._tick.cancel()
+                self._tick = None
+            return
+        self.countdown.show(self.power.countdown_text(seconds))
+        if self.countdown.parent is None:
+            self.add_widget(self.countdown)
+            self._tick = Clock.schedule_interval(lambda _dt: self._tick_countdown(), 1)
+
+    def _tick_countdown(self) -> None:
+        seconds = self.power.countdown_s
+        if seconds is not None:
+            self.countdown.show(self.power.countdown_text(seconds))
+
+    # -- input -------------------------------------------------------------------------------
+    def on_touch_down(self, touch):
+        self.state.touch()
+        return super().on_touch_down(touch)
+
+    def stop(self) -> None:
+        for ev in self._events:
+            ev.cancel()
+
+
+def build_root(state: KioskState, **options: Any) -> KioskRoot:
+    return KioskRoot(state, **options)
+
+
+class KioskApp(App):
+    title = "Keneya"
+
+    def __init__(self, state: KioskState, **kw):
+        super().__init__(**kw)
+        self.state = state
+
+    def build(self) -> KioskRoot:
+        return build_root(self.state)
+
+
+def run(
+    database, *, size: tuple[int, int] = (800, 480), fullscreen: bool = False, lang: str = "fr"
+) -> None:
+    """Open the facility's database and run the kiosk until the window closes."""
+    from kivy.core.window import Window
+
+    from appliance.services.context import Context
+    from appliance.store import Store
+
+    if fullscreen:
+        Window.fullscreen = "auto"
+    else:
+        Window.size = size
+    with Store(database) as store:
+        state = KioskState(Context.open(store), lang=lang, data_dir=database.parent)
+        KioskApp(state).run()

@@ -1,0 +1,42 @@
+"""`keneya kiosk`: the touchscreen kiosk on the facility's database. Kivy is imported only
+when the command runs (never for other `keneya` commands)."""
+
+from __future__ import annotations
+
+import click
+
+from appliance.cli.common import paths
+
+
+def _size(_ctx, _param, value: str) -> tuple[int, int]:
+    try:
+        w, h = (int(p) for p in value.lower().split("x"))
+    except ValueError:
+        raise click.BadParameter("expected WIDTHxHEIGHT, e.g. 800x480") from None
+    if not (320 <= w <= 7680 and 240 <= h <= 4320):
+        raise click.BadParameter(f"{value}: out of range")
+    return w, h
+
+
+@click.command()
+@click.option(
+    "--size",
+    default="800x480",
+    show_default=True,
+    callback=_size,
+    help='Window size (the official 7" screen is 800x480; also 1024x600, 1280x800).',
+)
+@click.option("--fullscreen", is_flag=True, help="Fill the screen (the appliance).")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.pass_context
+def kiosk(ctx: click.Context, size: tuple[int, int], fullscreen: bool, lang: str) -> None:
+    """The touchscreen: staff PIN login, search, records, forms, the due list."""
+    database = paths(ctx).database
+    if not database.exists():
+        raise click.UsageError(f"{database}: no database (run `keneya db init` first)")
+    from kiosk_ui.app import kivy_env
+
+    kivy_env()
+    from kiosk_ui.app import run
+
+    run(database, size=size, fullscreen=fullscreen, lang=lang)

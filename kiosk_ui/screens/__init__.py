@@ -1,0 +1,1 @@
+"""The kiosk's screens: thin Kivy views over kiosk_ui.viewmodels."""

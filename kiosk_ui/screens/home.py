@@ -1,0 +1,120 @@
+"""Home: today's due count, gravity alerts, drafts offered back, and the big buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.metrics import dp, sp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+
+from kiosk_ui.screens.base import KioskScreen, column, scrolling
+from kiosk_ui.viewmodels.home import HomeVM
+from kiosk_ui.widgets.theme import (
+    DANGER,
+    OK,
+    PRIMARY,
+    SECONDARY,
+    SELECTED,
+    BigButton,
+    Box,
+    Text,
+    Title,
+    severity_colour,
+)
+
+
+class HomeScreen(KioskScreen):
+    screen_name = "home"
+
+    def __init__(self, kiosk, **kw):
+        super().__init__(kiosk, **kw)
+        self.vm: HomeVM | None = None
+        self.loaded = False
+        self.error: str | None = None
+        self.body.orientation = "horizontal"
+        self.info = column()
+        self.body.add_widget(scrolling(self.info))
+        self.buttons = GridLayout(cols=1, spacing=dp(8), size_hint_x=0.42)
+        self.body.add_widget(self.buttons)
+        self.button_by_name: dict[str, BigButton] = {}
+
+    def enter(self, **kw: Any) -> None:
+        self.vm = HomeVM(self.state)
+        self.loaded, self.error = False, None
+        self.refresh()
+        vm = self.vm
+        self.in_background(vm.load, lambda result: self._loaded(vm, result))
+
+    def _loaded(self, vm: HomeVM, result: Any) -> None:
+        if vm is not self.vm:
+            return  # a newer visit replaced it
+        self.loaded = True
+        if isinstance(result, Exception):
+            self.error = self.state.error_text(result)
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.vm is None:
+            return
+        t, vm = self.t, self.vm
+        self.buttons.clear_widgets()
+        self.button_by_name = {}
+        names = [("status", t("État de l'appareil"), SECONDARY)]
+        if not vm.is_technician:
+            names = [
+                ("search", t("Rechercher"), PRIMARY),
+                ("register", t("Nouveau patient"), OK),
+                ("due", t("À revoir"), SELECTED),
+                ("status", t("État"), SECONDARY),
+            ]
+        for name, text, colour in names:
+            b = BigButton(text, colour=colour, height=dp(72), size_hint_y=None, font_size=sp(24))
+            b.bind(on_release=lambda _b, n=name: self.kiosk.go(n))
+            self.button_by_name[name] = b
+            self.buttons.add_widget(b)
+        self.buttons.add_widget(BoxLayout())
+
+        self.info.clear_widgets()
+        if not self.loaded:
+            self.info.add_widget(Title(t("Chargement…")))
+            return
+        if self.error:
+            self.info.add_widget(Box(self.error, colour=DANGER))
+            return
+        self.info.add_widget(Title(vm.greeting))
+        if vm.is_technician:
+            return
+        self.info.add_widget(
+            Text(
+                t("À revoir aujourd'hui : {n}").format(n=vm.due_today), font_size=sp(24), bold=True
+            )
+        )
+        for draft in vm.drafts:
+            b = BigButton(
+                t("Reprendre : {name} — {kind}").format(
+                    name=draft["name"], kind=draft["kind_label"]
+                ),
+                colour=SELECTED,
+                font_size=sp(20),
+            )
+            b.bind(
+                on_release=lambda _b, d=draft: self.kiosk.go(
+                    "encounter", patient_id=d["patient_id"], kind=d["kind"]
+                )
+            )
+            self.info.add_widget(b)
+        if vm.alerts:
+            self.info.add_widget(Text(t("Alertes"), font_size=sp(22), bold=True))
+        for alert in vm.alerts:
+            box = BigButton(
+                f"{alert['name']} — {alert['reason']}",
+                colour=severity_colour(alert["severity"]),
+                font_size=sp(19),
+                height=dp(64),
+            )
+            box.halign = "left"
+            box.bind(
+                on_release=lambda _b, a=alert: self.kiosk.go("record", patient_id=a["patient_id"])
+            )
+            self.info.add_widget(box)

@@ -1,0 +1,202 @@
+"""Staff picker + PIN pad, and the clock confirmation shown after login when the clock is
+not trusted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.metrics import dp, sp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+from kivy.uix.label import Label
+
+from kiosk_ui.screens.base import KioskScreen, column, scrolling
+from kiosk_ui.viewmodels.login import ClockVM, LoginVM
+from kiosk_ui.widgets.pads import DOTS_FONT, PinPad
+from kiosk_ui.widgets.theme import (
+    DANGER,
+    HUGE,
+    OK,
+    PRIMARY,
+    SECONDARY,
+    SELECTED,
+    TEXT,
+    BigButton,
+    Box,
+    Text,
+    Title,
+    paint,
+)
+
+
+class LoginScreen(KioskScreen):
+    screen_name = "login"
+    show_home = False
+
+    def __init__(self, kiosk, **kw):
+        super().__init__(kiosk, **kw)
+        self.vm: LoginVM | None = None
+        self.staff_buttons: dict[str, BigButton] = {}
+        self.body.orientation = "horizontal"
+        left = BoxLayout(orientation="vertical", spacing=dp(6), size_hint_x=0.48)
+        self.pick_title = Title("", font_size=sp(24))
+        left.add_widget(self.pick_title)
+        self.staff_list = column()
+        left.add_widget(scrolling(self.staff_list))
+        right = BoxLayout(orientation="vertical", spacing=dp(6), size_hint_x=0.52)
+        self.who = Text("", font_size=sp(22), bold=True)
+        right.add_widget(self.who)
+        self.dots = Label(
+            text="",
+            font_name=DOTS_FONT,
+            font_size=HUGE,
+            color=TEXT,
+            size_hint_y=None,
+            height=dp(56),
+        )
+        paint(self.dots, (1, 1, 1, 1))
+        right.add_widget(self.dots)
+        self.error = Box("", colour=DANGER)
+        self.error_holder = BoxLayout(size_hint_y=None, height=0)
+        right.add_widget(self.error_holder)
+        self.pad = PinPad()
+        self.pad.bind(on_digit=self._digit, on_backspace=self._backspace, on_ok=self._ok)
+        right.add_widget(self.pad)
+        right.add_widget(Label())
+        self.body.add_widget(left)
+        self.body.add_widget(right)
+
+    def enter(self, **kw: Any) -> None:
+        self.vm = LoginVM(self.state)
+        self.staff_list.clear_widgets()
+        self.staff_buttons = {}
+        for acc in self.vm.accounts:
+            b = BigButton(
+                f"{acc['display_name']}\n{acc['role_label']}",
+                colour=SECONDARY,
+                height=dp(64),
+                font_size=sp(19),
+            )
+            b.bind(on_release=lambda _b, u=acc["username"]: self.select(u))
+            self.staff_buttons[acc["username"]] = b
+            self.staff_list.add_widget(b)
+        self.refresh()
+
+    def select(self, username: str) -> None:
+        self.vm.select(username)
+        self.refresh()
+
+    def _digit(self, _pad, digit: str) -> None:
+        if self.vm.selected:
+            self.vm.press(digit)
+            self.refresh()
+
+    def _backspace(self, _pad) -> None:
+        self.vm.backspace()
+        self.refresh()
+
+    def _ok(self, _pad) -> None:
+        if not self.vm.selected:
+            return
+        if self.vm.submit():
+            self.kiosk.logged_in(clock=self.vm.clock_needs_confirmation)
+        else:
+            self.refresh()
+
+    def refresh(self) -> None:
+        if self.vm is None:
+            return
+        t = self.t
+        self.pick_title.text = t("Qui êtes-vous ?")
+        for username, b in self.staff_buttons.items():
+            b.set_colour(SELECTED if username == self.vm.selected else SECONDARY)
+        chosen = next((a for a in self.vm.accounts if a["username"] == self.vm.selected), None)
+        self.who.text = (
+            t("Code PIN de {name}").format(name=chosen["display_name"])
+            if chosen
+            else t("Touchez votre nom")
+        )
+        self.dots.text = self.vm.dots
+        self.pad.set_texts(t("Effacer"), t("Entrer"))
+        self.error_holder.clear_widgets()
+        if self.vm.error:
+            self.error.text = self.vm.error
+            self.error_holder.add_widget(self.error)
+            self.error_holder.height = dp(56)
+        else:
+            self.error_holder.height = 0
+
+
+PARTS = ("day", "month", "year", "hour", "minute")
+
+
+class ClockScreen(KioskScreen):
+    screen_name = "clock"
+    show_home = False
+
+    def __init__(self, kiosk, **kw):
+        super().__init__(kiosk, **kw)
+        self.vm: ClockVM | None = None
+        self.title = Title("")
+        self.body.add_widget(self.title)
+        self.big = Label(
+            text="", font_size=sp(48), bold=True, color=TEXT, size_hint_y=None, height=dp(64)
+        )
+        self.body.add_widget(self.big)
+        self.grid = GridLayout(cols=5, spacing=dp(6), size_hint_y=None, height=dp(3 * 60 + 12))
+        self.values: dict[str, Label] = {}
+        self.part_buttons: dict[tuple[str, int], BigButton] = {}
+        for delta in (1, None, -1):
+            for part in PARTS:
+                if delta is None:
+                    lab = Label(
+                        text="",
+                        font_size=sp(30),
+                        bold=True,
+                        color=TEXT,
+                        size_hint_y=None,
+                        height=dp(60),
+                    )
+                    self.values[part] = lab
+                    self.grid.add_widget(lab)
+                else:
+                    b = BigButton("+" if delta > 0 else "−", colour=PRIMARY, font_size=sp(32))
+                    b.bind(on_release=lambda _b, p=part, d=delta: self.adjust(p, d))
+                    self.part_buttons[(part, delta)] = b
+                    self.grid.add_widget(b)
+        self.body.add_widget(self.grid)
+        self.error = Text("", color=DANGER)
+        self.body.add_widget(self.error)
+        self.confirm_button = BigButton("", colour=OK, height=dp(64))
+        self.confirm_button.bind(on_release=lambda *_: self.confirm())
+        self.body.add_widget(self.confirm_button)
+        self.body.add_widget(Label())
+
+    def enter(self, **kw: Any) -> None:
+        self.vm = ClockVM(self.state)
+        self.error.text = ""
+        self.refresh()
+
+    def adjust(self, part: str, delta: int) -> None:
+        self.vm.adjust(part, delta)
+        self.refresh()
+
+    def confirm(self) -> None:
+        try:
+            self.vm.confirm()
+        except Exception as e:
+            self.error.text = self.state.error_text(e)
+            return
+        self.kiosk.go("home")
+
+    def refresh(self) -> None:
+        if self.vm is None:
+            return
+        t = self.t
+        self.title.text = t("Vérifiez la date et l'heure")
+        self.big.text = f"{self.vm.date_text}   {self.vm.time_text}"
+        day, month, year = self.vm.date_text.split("/")
+        hour, minute = self.vm.time_text.split(":")
+        for part, value in zip(PARTS, (day, month, year, hour, minute), strict=True):
+            self.values[part].text = value
+        self.confirm_button.text = t("Confirmer")

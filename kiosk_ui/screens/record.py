@@ -1,0 +1,128 @@
+"""A patient's record: facts, alerts by severity, due care, timeline, vaccines, growth chart
+for under-fives, and a button per encounter kind the staff member may record."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kivy.metrics import dp, sp
+from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.gridlayout import GridLayout
+
+from kiosk_ui.screens.base import KioskScreen, column, scrolling
+from kiosk_ui.viewmodels.record import RecordVM
+from kiosk_ui.widgets.growth_chart import GrowthChart
+from kiosk_ui.widgets.theme import (
+    DANGER,
+    MUTED,
+    OK,
+    BigButton,
+    Box,
+    Text,
+    Title,
+    severity_colour,
+)
+
+STATUS_COLOURS = {"overdue": DANGER, "due": (0.80, 0.32, 0.0, 1), "given": OK, "done": OK}
+
+
+class RecordScreen(KioskScreen):
+    screen_name = "record"
+
+    def __init__(self, kiosk, **kw):
+        super().__init__(kiosk, **kw)
+        self.vm: RecordVM | None = None
+        self.error: str | None = None
+        self.body.orientation = "horizontal"
+        self.content = column(spacing=dp(4))
+        self.body.add_widget(scrolling(self.content))
+        self.actions = GridLayout(cols=1, spacing=dp(8), size_hint_x=0.3)
+        self.body.add_widget(self.actions)
+        self.action_buttons: dict[str, BigButton] = {}
+        self.charts: list[GrowthChart] = []
+
+    def enter(self, patient_id: str | None = None, **kw: Any) -> None:
+        if patient_id is not None:
+            self.vm = RecordVM(self.state, patient_id)
+        self.error = None
+        try:
+            self.vm.open()
+        except Exception as e:
+            self.error = self.state.error_text(e)
+        self.refresh()
+
+    def _heading(self, text: str) -> None:
+        self.content.add_widget(Text(text, font_size=sp(22), bold=True))
+
+    def refresh(self) -> None:
+        if self.vm is None:
+            return
+        t, vm = self.t, self.vm
+        self.content.clear_widgets()
+        self.actions.clear_widgets()
+        self.action_buttons = {}
+        self.charts = []
+        if self.error:
+            self.content.add_widget(Box(self.error, colour=DANGER))
+            return
+        self.content.add_widget(Title(vm.title))
+        for fact in vm.facts:
+            self.content.add_widget(Text(fact, color=MUTED))
+        for alert in vm.alerts:
+            text = alert["reason"] + (f" — {alert['action']}" if alert.get("action") else "")
+            self.content.add_widget(Box(text, colour=severity_colour(alert["severity"])))
+        if vm.due:
+            self._heading(t("À faire"))
+            for item in vm.due:
+                self.content.add_widget(
+                    Text(
+                        f"{item['text']} — {item['status_label']}",
+                        color=STATUS_COLOURS.get(item["status"], MUTED),
+                    )
+                )
+        growth = vm.growth
+        if growth:
+            self._heading(t("Croissance") + f" — {growth.get('status_label', '')}")
+            for index, title in (
+                ("wfa", t("Poids pour l'âge (kg)")),
+                ("hfa", t("Taille pour l'âge (cm)")),
+            ):
+                points = growth["points"].get(index) or []
+                chart = GrowthChart(
+                    index=index,
+                    sex=growth["sex"],
+                    points=list(points),
+                    title=title,
+                    size_hint_y=None,
+                    height=dp(240),
+                )
+                self.charts.append(chart)
+                self.content.add_widget(chart)
+        if vm.vaccines:
+            self._heading(t("Vaccins"))
+            for v in vm.vaccines:
+                self.content.add_widget(
+                    Text(
+                        f"{v['antigen_label']} {v['dose']} — {v['date']}",
+                        color=STATUS_COLOURS.get(v["status"], MUTED),
+                    )
+                )
+        if vm.timeline:
+            self._heading(t("Historique"))
+            for item in vm.timeline:
+                self.content.add_widget(
+                    Text(
+                        f"{item['date']} · {item['kind_label']} — {item['summary']}",
+                        font_size=sp(18),
+                    )
+                )
+        for action in vm.actions:
+            b = BigButton(action["label"], colour=OK, font_size=sp(20))
+            b.bind(
+                on_release=lambda _b, k=action["kind"]: self.kiosk.go(
+                    "encounter", patient_id=vm.patient_id, kind=k
+                )
+            )
+            self.action_buttons[action["kind"]] = b
+            self.actions.add_widget(b)
+        self.actions.add_widget(BoxLayout())

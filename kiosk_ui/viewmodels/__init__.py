@@ -1,0 +1,1 @@
+"""Kiosk view-models: every screen's logic as plain Python, tested without a window."""

@@ -1,0 +1,173 @@
+"""The login screen (staff picker and PIN pad) and the clock confirmation that follows it
+when the machine's time is not trusted."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from datetime import datetime, timedelta
+from typing import Any
+
+from appliance.clock import ClockError, from_iso
+from appliance.domain.permissions import CONFIRM_CLOCK
+from appliance.services import audit, auth
+from appliance.services.errors import AccountLocked, LoginFailed, ServiceError
+from appliance.web.i18n import N_
+from appliance.web.labels import ROLES
+from kiosk_ui.viewmodels.state import BAD_DATE, DENIED, KioskState
+
+MAX_PIN = 8
+MIN_PIN = 4
+DOT = "●"
+WRONG_PIN = N_("Code PIN incorrect.")
+CHOOSE_ACCOUNT = N_("Touchez d'abord votre nom.")
+PIN_TOO_SHORT = N_("Le code PIN a au moins 4 chiffres.")
+LOCKED_UNTIL = N_(
+    "Trop d'essais : ce compte est bloqué jusqu'à %(time)s. Un administrateur peut le débloquer."
+)
+LOCKED = N_("Trop d'essais : ce compte est bloqué un moment. Un administrateur peut le débloquer.")
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
+
+
+class LoginVM:
+    def __init__(self, state: KioskState):
+        self.state = state
+        self.selected: str | None = None
+        self.pin = ""
+        self.error: str | None = None
+
+    @property
+    def accounts(self) -> list[dict[str, Any]]:
+        t = self.state.t
+        try:
+            rows = auth.kiosk_accounts(self.state.ctx)
+        except ServiceError as e:
+            self.error = self.state.error_text(e)
+            return []
+        return [
+            {
+                "username": r["username"],
+                "display_name": r["display_name"],
+                "role": r["role"],
+                "role_label": t(ROLES.get(r["role"], r["role"])),
+            }
+            for r in rows
+        ]
+
+    def select(self, username: str) -> None:
+        self.state.touch()
+        self.selected = username
+        self.pin = ""
+        self.error = None
+
+    @property
+    def dots(self) -> str:
+        return DOT * len(self.pin)
+
+    def press(self, digit: str) -> None:
+        self.state.touch()
+        if len(digit) == 1 and digit.isdigit() and len(self.pin) < MAX_PIN:
+            self.pin += digit
+
+    def backspace(self) -> None:
+        self.state.touch()
+        self.pin = self.pin[:-1]
+
+    def clear(self) -> None:
+        self.state.touch()
+        self.pin = ""
+
+    def submit(self) -> bool:
+        """Check the PIN; on success the state's actor is set. The PIN is always cleared."""
+        self.state.touch()
+        pin, self.pin = self.pin, ""
+        t = self.state.t
+        if not self.selected:
+            self.error = t(CHOOSE_ACCOUNT)
+            return False
+        if len(pin) < MIN_PIN:
+            self.error = t(PIN_TOO_SHORT)
+            return False
+        try:
+            actor = auth.login(self.state.ctx, self.selected, pin=pin)
+        except AccountLocked as e:
+            self.error = _locked_text(str(e), t)
+            return False
+        except (LoginFailed, ValueError):
+            self.error = t(WRONG_PIN)
+            return False
+        except ServiceError as e:
+            self.error = self.state.error_text(e)
+            return False
+        self.state.actor = actor
+        self.error = None
+        return True
+
+    @property
+    def clock_needs_confirmation(self) -> bool:
+        return self.state.actor is not None and not self.state.ctx.now().trusted
+
+
+def _locked_text(message: str, t: Any) -> str:
+    # AccountLocked carries the time only in its (English) message.
+    found = _ISO.search(message)
+    if not found:
+        return t(LOCKED)
+    until = from_iso(found.group(0))
+    return t(LOCKED_UNTIL) % {"time": until.strftime("%H:%M")}
+
+
+class ClockVM:
+    """Date and time as the staff member sees them, adjusted with +/− buttons, then confirmed."""
+
+    PARTS = ("day", "month", "year", "hour", "minute")
+
+    def __init__(self, state: KioskState):
+        self.state = state
+        self.shown: datetime = state.ctx.now().now.replace(second=0, microsecond=0)
+        self.error: str | None = None
+        self.confirmed = False
+
+    @property
+    def date_text(self) -> str:
+        return self.shown.strftime("%d/%m/%Y")
+
+    @property
+    def time_text(self) -> str:
+        return self.shown.strftime("%H:%M")
+
+    def adjust(self, part: str, delta: int) -> None:
+        self.state.touch()
+        s = self.shown
+        if part == "day":
+            self.shown = s + timedelta(days=delta)
+        elif part == "hour":
+            self.shown = s + timedelta(hours=delta)
+        elif part == "minute":
+            self.shown = s + timedelta(minutes=delta)
+        elif part in ("month", "year"):
+            months = s.year * 12 + s.month - 1 + (delta if part == "month" else 12 * delta)
+            year, month = divmod(months, 12)
+            month += 1
+            if not 1 <= year <= 9999:
+                return
+            day = min(s.day, calendar.monthrange(year, month)[1])
+            self.shown = s.replace(year=year, month=month, day=day)
+        else:
+            raise ValueError(f"part {part!r}: expected one of {self.PARTS}")
+
+    def confirm(self) -> None:
+        """Record the shown time as the true time (source "staff"); `error` says why not."""
+        self.state.touch()
+        t = self.state.t
+        actor = self.state.actor
+        if actor is None or not self.state.may(CONFIRM_CLOCK):
+            self.error = t(DENIED)
+            return
+        try:
+            audit.confirm_clock(self.state.ctx, actor, self.shown)
+        except ClockError:
+            self.error = t(BAD_DATE)
+            return
+        self.error = None
+        self.confirmed = True

@@ -1,0 +1,87 @@
+"""The power banner every screen shows: low battery, a failed sensor, the shutdown countdown.
+
+It reads only the power monitor's published state row (store.power.state()); it needs no
+login, so it takes the store, not a KioskState, and its own language."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from appliance.clock import from_iso
+from appliance.store import Store
+from appliance.web.i18n import DEFAULT_LANGUAGE, N_, Translator
+
+LOW = N_("Batterie faible : %(soc)s %%")
+LOW_RUNTIME = N_("Batterie faible : %(soc)s %% (environ %(min)s min)")
+LOW_UNKNOWN = N_("Batterie faible")
+SENSOR_FAULT = N_("Capteur d'énergie en panne")
+COUNTDOWN = N_("Arrêt dans %(time)s — enregistrez votre travail")
+SHUTDOWN_SOON = N_("Arrêt imminent — enregistrez votre travail")
+
+
+class PowerVM:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        now: Callable[[], float] = time.time,
+        lang: str = DEFAULT_LANGUAGE,
+    ):
+        self.store = store
+        self._now = now
+        self.t = Translator(lang)
+        self.row: dict[str, Any] | None = None
+
+    def set_lang(self, lang: str) -> None:
+        self.t = Translator(lang)
+
+    def poll(self) -> None:
+        self.row = self.store.power.state()
+
+    @property
+    def state(self) -> str | None:
+        return self.row["state"] if self.row else None
+
+    @property
+    def countdown_s(self) -> int | None:
+        row = self.row
+        if not row or row["state"] != "shutdown_pending" or not row.get("shutdown_deadline"):
+            return None
+        try:
+            deadline = from_iso(row["shutdown_deadline"]).timestamp()
+        except (TypeError, ValueError):
+            return None
+        return max(0, round(deadline - self._now()))
+
+    def countdown_text(self, t: Any = None) -> str:
+        """ "Arrêt dans 1:45 — …". `t` is the seconds left (default: countdown_s), or a
+        Translator to write it with."""
+        seconds = t if isinstance(t, (int, float)) and not isinstance(t, bool) else None
+        tr = t if callable(t) else self.t
+        if seconds is None:
+            seconds = self.countdown_s
+        if seconds is None:
+            return tr(SHUTDOWN_SOON)
+        seconds = max(0, int(seconds))
+        return tr(COUNTDOWN) % {"time": f"{seconds // 60}:{seconds % 60:02d}"}
+
+    @property
+    def banner(self) -> str | None:
+        row, t = self.row, self.t
+        if not row:
+            return None
+        state = row["state"]
+        if state == "warn":
+            soc = row.get("soc")
+            if soc is None:
+                return t(LOW_UNKNOWN)
+            if row.get("runtime_min") is not None:
+                return t(LOW_RUNTIME) % {"soc": round(soc), "min": round(row["runtime_min"])}
+            return t(LOW) % {"soc": round(soc)}
+        if state == "sensor_fault":
+            return t(SENSOR_FAULT)
+        if state == "shutdown_pending":
+            return self.countdown_text()
+        return None

@@ -1,0 +1,194 @@
+"""One patient's record on the touchscreen: facts, alerts, what is due, history, vaccines,
+growth points, and the forms this staff member may open."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.clinical import summary
+from appliance.clinical.growth import MAX_AGE_DAYS
+from appliance.domain.permissions import write
+from appliance.services import patients
+from appliance.services.errors import ServiceError
+from appliance.web.labels import CHOICES, ENCOUNTER_TYPES, STATUS, ZSCORES, label
+from kiosk_ui.viewmodels.encounter import KIOSK_KINDS
+from kiosk_ui.viewmodels.state import KioskState, age_text, dmy
+
+# What the timeline's one line shows for each kind, in order.
+SUMMARY_KEYS = {
+    "consultation": ("diagnoses", "temperature_c", "weight_kg"),
+    "anc": ("gestational_age_weeks", "bp_systolic", "weight_kg"),
+    "delivery": ("outcome", "mode", "birth_weight_g"),
+    "postnatal": ("subject", "days_after_birth"),
+    "immunization": ("antigen", "dose"),
+    "growth": ("weight_kg", "height_cm", "muac_mm"),
+    "family_planning": ("method", "user"),
+    "chronic": ("condition", "bp_systolic", "glucose_mmol_l"),
+}
+
+
+class RecordVM:
+    def __init__(self, state: KioskState, patient_ref: str):
+        self.state = state
+        self.patient_ref = patient_ref
+        self.record: dict[str, Any] | None = None
+        self.error: str | None = None
+
+    def open(self) -> None:
+        """Read the record (audited). A refusal (the technician, a record that does not exist)
+        becomes `error`; the lists stay empty."""
+        self.state.touch()
+        try:
+            self.record = patients.record(self.state.ctx, self.state.actor, self.patient_ref)
+        except ServiceError as e:
+            self.record, self.error = None, self.state.error_text(e)
+        else:
+            self.error = None
+
+    # -- header ------------------------------------------------------------------------------
+    @property
+    def patient_id(self) -> str | None:
+        return self.record["id"] if self.record else None
+
+    @property
+    def title(self) -> str:
+        r = self.record
+        return f"{r['family_name']} {r['given_names']}" if r else ""
+
+    @property
+    def facts(self) -> list[str]:
+        r, t = self.record, self.state.t
+        if not r:
+            return []
+        born = dmy(r["birth_date"])
+        if r.get("birth_date_estimated"):
+            born += ", " + t("estimée")
+        out = [r["health_number"], t(CHOICES.get(r["sex"], r["sex"]))]
+        out.append(f"{age_text(r['age_days'], t)} ({born})")
+        out += [v for v in (r.get("village"), r.get("phone")) if v]
+        if r.get("mother"):
+            m = r["mother"]
+            out.append(f"{t('Mère :')} {m['family_name']} {m['given_names']}")
+        pregnancy = self._pregnancy()
+        if pregnancy:
+            weeks = (self.state.today - pregnancy.lmp).days // 7
+            out.append(
+                f"{t('Grossesse en cours')} : {weeks} {t('semaines')}, "
+                f"{t('terme prévu')} {dmy(pregnancy.edd)}"
+            )
+        return out
+
+    def _pregnancy(self) -> Any:
+        return summary.pregnancy_of(self.record, self.state.today) if self.record else None
+
+    # -- lists -------------------------------------------------------------------------------
+    @property
+    def alerts(self) -> list[dict[str, Any]]:
+        if not self.record:
+            return []
+        return [
+            {"severity": a["severity"], "reason": a["reason"], "action": a["action"]}
+            for a in self.record["alerts"]
+        ]
+
+    @property
+    def due(self) -> list[dict[str, Any]]:
+        if not self.record:
+            return []
+        return [self._due_row(d) for d in self.record["due"]]
+
+    def _due_row(self, d: dict[str, Any]) -> dict[str, Any]:
+        t = self.state.t
+        return {
+            "text": f"{d['reason']} — {dmy(d['due_date'])}",
+            "status": d["status"],
+            "status_label": t(STATUS.get(d["status"], d["status"])),
+        }
+
+    @property
+    def timeline(self) -> list[dict[str, Any]]:
+        if not self.record:
+            return []
+        t = self.state.t
+        return [
+            {
+                "date": dmy(e["care_date"]),
+                "kind_label": t(ENCOUNTER_TYPES.get(e["type"], e["type"])),
+                "summary": self._summary(e),
+            }
+            for e in reversed(self.record["encounters"])
+        ]
+
+    def _summary(self, e: dict[str, Any]) -> str:
+        t, data = self.state.t, e["data"]
+        parts = []
+        for key in SUMMARY_KEYS.get(e["type"], ()):
+            value = data.get(key)
+            if value is None or value == []:
+                continue
+            if key == "diagnoses":
+                parts.append(", ".join(t(label(d["code"])) for d in value))
+            elif key == "bp_systolic":
+                parts.append(f"TA {value}/{data.get('bp_diastolic')}")
+            elif isinstance(value, str):
+                parts.append(t(label(value)))
+            else:
+                shown = f"{value:g}".replace(".", ",") if isinstance(value, float) else value
+                parts.append(f"{t(label(key))} {shown}")
+        return " · ".join(parts)
+
+    @property
+    def vaccines(self) -> list[dict[str, Any]]:
+        """Doses given (oldest first), then doses due (child vaccines and Td)."""
+        if not self.record:
+            return []
+        t = self.state.t
+        doses, due_items = summary.vaccine_card(self.record)
+        given = [
+            {
+                "antigen_label": t(label(e["data"]["antigen"])),
+                "dose": str(e["data"].get("dose", "")),
+                "date": dmy(e["care_date"]),
+                "status": "given",
+            }
+            for e in doses
+        ]
+        due = [
+            {
+                "antigen_label": d["reason"],
+                "dose": "",
+                "date": dmy(d["due_date"]),
+                "status": d["status"],
+            }
+            for d in due_items
+        ]
+        return given + due
+
+    @property
+    def growth(self) -> dict[str, Any] | None:
+        """Weight-for-age and height-for-age points for the chart; None past five years."""
+        r = self.record
+        if not r or r["age_days"] > MAX_AGE_DAYS:
+            return None
+        t = self.state.t
+        points = summary.growth_points(r)
+        status = r.get("nutrition_status") or "unknown"
+        return {
+            "sex": r["sex"],
+            "points": points,
+            "zscores": dict(r.get("zscores") or {}),
+            "zscore_labels": {k: t(v) for k, v in ZSCORES.items()},
+            "status": status,
+            "status_label": t(STATUS.get(status, status)),
+        }
+
+    @property
+    def actions(self) -> list[dict[str, str]]:
+        if not self.record or self.record.get("merged_into"):
+            return []
+        t = self.state.t
+        return [
+            {"kind": k, "label": t(ENCOUNTER_TYPES[k])}
+            for k in KIOSK_KINDS
+            if self.state.may(write(k))
+        ]

@@ -1,0 +1,103 @@
+"""Registering a new patient, with the near-duplicate check a person must look at."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from appliance.domain.encounters import InvalidEncounter
+from appliance.services import patients
+from appliance.services.errors import PossibleDuplicates, ServiceError
+from appliance.web import forms
+from appliance.web.labels import CHOICES, label
+from kiosk_ui.viewmodels.state import KioskState, age_text, dmy, iso_date
+
+# (name, widget, keyboard)
+FIELDS = (
+    ("family_name", "text", "text"),
+    ("given_names", "text", "text"),
+    ("sex", "select", "none"),
+    ("age_years", "number", "numeric"),
+    ("age_months", "number", "numeric"),
+    ("birth_date", "date", "numeric"),
+    ("village", "text", "text"),
+    ("phone", "text", "numeric"),
+)
+FIELD_NAMES = tuple(f[0] for f in FIELDS)
+
+
+class RegisterVM:
+    def __init__(self, state: KioskState):
+        self.state = state
+        self.values: dict[str, str] = dict.fromkeys(FIELD_NAMES, "")
+        self.errors: dict[str, list[str]] = {}
+        self.duplicates: list[dict[str, Any]] = []
+        self.saved: dict[str, Any] | None = None
+
+    @property
+    def fields(self) -> list[dict[str, Any]]:
+        t = self.state.t
+        return [
+            {
+                "name": name,
+                "label": t(label(name)),
+                "widget": widget,
+                "keyboard": keyboard,
+                "required": name in ("family_name", "given_names", "sex"),
+                "choices": [(c, t(CHOICES[c])) for c in ("F", "M")] if name == "sex" else [],
+            }
+            for name, widget, keyboard in FIELDS
+        ]
+
+    def set(self, name: str, value: Any) -> None:
+        if name not in FIELD_NAMES:
+            raise KeyError(f"{name!r} is not a registration field")
+        self.state.touch()
+        self.values[name] = "" if value is None else str(value)
+        self.errors.pop(name, None)
+        self.duplicates = []  # the data changed: the duplicates must be looked for again
+
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = {k: v.strip() for k, v in self.values.items() if v and v.strip()}
+        for k in ("age_years", "age_months"):
+            if k in data:
+                data[k] = forms._number(data[k])
+        if "birth_date" in data:
+            data["birth_date"] = iso_date(data["birth_date"])
+            data.pop("age_years", None), data.pop("age_months", None)
+        return data
+
+    def save(self, accept_duplicates: bool = False) -> str | None:
+        """The new patient's id; None with `errors`, or with `duplicates` to look at first."""
+        self.state.touch()
+        state = self.state
+        try:
+            row = patients.register(
+                state.ctx, state.actor, self.data(), accept_duplicates=accept_duplicates
+            )
+        except PossibleDuplicates as e:
+            self.errors = {}
+            self.duplicates = [self._candidate(c) for c in e.candidates]
+            return None
+        except InvalidEncounter as e:  # InvalidPatient
+            self.errors = forms.explain(e.details, state.t)
+            self.duplicates = []
+            return None
+        except ServiceError as e:
+            self.errors = {"": [state.error_text(e)]}
+            return None
+        self.errors, self.duplicates, self.saved = {}, [], row
+        return row["id"]
+
+    def _candidate(self, c: dict[str, Any]) -> dict[str, Any]:
+        t = self.state.t
+        age_days = (self.state.today - date.fromisoformat(c["birth_date"])).days
+        detail = [t(CHOICES.get(c["sex"], c["sex"])), f"{age_text(age_days, t)}"]
+        detail.append(dmy(c["birth_date"]))
+        detail += [v for v in (c.get("village"), c.get("phone")) if v]
+        return {
+            "id": c["id"],
+            "name": f"{c['family_name']} {c['given_names']}",
+            "detail": " · ".join(detail),
+            "health_number": c["health_number"],
+        }

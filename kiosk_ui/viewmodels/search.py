@@ -1,0 +1,59 @@
+"""Patient search while typing: name, health number or phone number."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from appliance.services import patients
+from appliance.services.errors import ServiceError
+from appliance.web.i18n import N_
+from appliance.web.labels import CHOICES
+from kiosk_ui.viewmodels.state import KioskState, age_text
+
+MIN_CHARS = 2
+TOO_SHORT = N_("Tapez au moins 2 lettres")
+# The web search page's messages
+NOT_A_QUERY = N_("Tapez un nom (des lettres), un numéro de santé ou un numéro de téléphone.")
+NO_RESULTS = N_("Aucun patient trouvé.")
+
+
+class SearchVM:
+    def __init__(self, state: KioskState):
+        self.state = state
+        self.query = ""
+        self.results: list[dict[str, Any]] = []
+        self.message: str | None = None
+
+    def set_query(self, text: str) -> None:
+        state, t = self.state, self.state.t
+        state.touch()
+        self.query = text or ""
+        self.results = []
+        if sum(ch.isalnum() for ch in self.query) < MIN_CHARS:
+            self.message = t(TOO_SHORT)
+            return
+        try:
+            rows = patients.search(state.ctx, state.actor, self.query)
+        except ServiceError as e:
+            self.message = state.error_text(e)
+            return
+        except ValueError:
+            self.message = t(NOT_A_QUERY)
+            return
+        today = state.today
+        self.results = [self._row(r, today) for r in rows]
+        self.message = None if self.results else t(NO_RESULTS)
+
+    def _row(self, r: dict[str, Any], today: date) -> dict[str, Any]:
+        t = self.state.t
+        age_days = (today - date.fromisoformat(r["birth_date"])).days
+        detail = [t(CHOICES.get(r["sex"], r["sex"])), age_text(age_days, t)]
+        if r.get("village"):
+            detail.append(r["village"])
+        return {
+            "id": r["id"],
+            "name": f"{r['family_name']} {r['given_names']}",
+            "detail": " · ".join(detail),
+            "health_number": r["health_number"],
+        }

@@ -1,0 +1,107 @@
+"""The technician's status screen: power, modem, hotspot, outbox, disk, clock. No patient
+data. The labels are the web status page's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from appliance.clock import from_iso
+from appliance.services import status as status_service
+from appliance.services.errors import ServiceError
+from appliance.web.labels import STATUS
+from kiosk_ui.viewmodels.state import KioskState
+
+NONE = "—"
+
+
+def _when(iso: str | None) -> str:
+    if not iso:
+        return NONE
+    try:
+        return from_iso(iso).strftime("%d/%m/%Y %H:%M")
+    except ValueError:
+        return iso
+
+
+def _fmt(pattern: str, value: Any) -> str:
+    return NONE if value is None else (pattern % value).replace(".", ",")
+
+
+class StatusVM:
+    def __init__(self, state: KioskState):
+        self.state = state
+        self.sections: list[dict[str, Any]] = []
+        self.raw: dict[str, Any] | None = None
+        self.error: str | None = None
+
+    def load(self) -> None:
+        state = self.state
+        try:
+            s = status_service.status(state.ctx, state.actor, data_dir=state.data_dir)
+        except (ServiceError, OSError) as e:
+            self.sections, self.error = [], state.error_text(e)
+            return
+        self.raw, self.error = s, None
+        t = state.t
+        pw, modem, disk, clock = s["power"], s["modem"], s["disk"], s["clock"]
+        power_rows = [
+            (t("État"), t(STATUS.get(pw["state"], pw["state"]))),
+            (t("Tension"), _fmt("%.2f V", pw["voltage_v"])),
+            (t("Courant"), _fmt("%+.2f A", pw["current_a"])),
+            (t("Charge"), _fmt("%.0f %%", pw["soc_pct"])),
+            (t("Autonomie"), _fmt("%.0f min", pw["runtime_min"])),
+        ]
+        if pw["shutdown_deadline"]:
+            power_rows.append((t("Arrêt prévu"), _when(pw["shutdown_deadline"])))
+        if pw["reason"]:
+            power_rows.append((t("Raison"), pw["reason"]))
+        if pw["stale"]:
+            power_rows.append((t("État"), t("mesures anciennes : le moniteur ne répond plus")))
+        outbox = s["outbox"]
+        outbox_rows = [
+            (t(STATUS[k]), str(outbox.get(k, 0)))
+            for k in ("queued", "sending", "delivered", "failed")
+        ]
+        outbox_rows.append((t("Dernier envoi réussi"), _when(outbox.get("last_delivered_at"))))
+        if outbox.get("last_error"):
+            outbox_rows.append((t("Dernière erreur"), str(outbox["last_error"])))
+        trusted = t("confirmée") if clock["trusted"] else t("non confirmée")
+        if clock["trusted"] and clock.get("source"):
+            trusted += f" ({clock['source']})"
+        self.sections = [
+            {"title": t("Énergie"), "rows": power_rows},
+            {
+                "title": t("Modem 3G"),
+                "rows": [
+                    (t("État"), modem["state"]),
+                    (t("Opérateur"), modem["operator"] or NONE),
+                    (t("Signal"), _fmt("%d dBm", modem["signal_dbm"])),
+                    (t("Enregistrement"), modem["registration"] or NONE),
+                    (t("Dernier envoi"), _when(modem["last_upload_at"])),
+                ],
+            },
+            {
+                "title": t("Point d'accès Wi-Fi"),
+                "rows": [
+                    (t("tablette(s) connectée(s)"), str(len(s["hotspot"]["clients"])))
+                    if s["hotspot"]["available"]
+                    else (t("État"), t("Pas d'information (point d'accès non configuré)."))
+                ],
+            },
+            {"title": t("File d'envoi vers le district"), "rows": outbox_rows},
+            {
+                "title": t("Stockage et horloge"),
+                "rows": [
+                    (
+                        t("Espace libre"),
+                        f"{disk['free_bytes'] / 1e9:.1f} {t('Go')} "
+                        f"({100 - disk['used_pct']:.0f} %)".replace(".", ","),
+                    ),
+                    (
+                        t("Base de données"),
+                        f"{disk['database_bytes'] / 1e6:.1f} {t('Mo')}".replace(".", ","),
+                    ),
+                    (t("Heure"), f"{_when(clock['now'])} · {trusted}"),
+                ],
+            },
+        ]

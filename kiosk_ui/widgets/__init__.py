@@ -1,0 +1,1 @@
+"""Kivy widgets of the kiosk: no view-model knowledge, no data access."""
