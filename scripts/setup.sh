@@ -6,8 +6,10 @@ cd "$(dirname "$0")/.."
 
 # python3-venv: Debian's python3 cannot create a venv without it; sqlite3: the database shell
 # for a technician; openssl: the tests make a private CA for the HTTPS sender; chromium: the
-# browser tests drive Debian's Chromium through Playwright (never a downloaded browser).
-packages=(python3-venv sqlite3 openssl chromium)
+# browser tests drive Debian's Chromium through Playwright (never a downloaded browser);
+# libegl1, libgl1, libgl1-mesa-dri: the kiosk's OpenGL window (Kivy's SDL2 draws offscreen
+# with Mesa's software renderer when there is no screen, as in the tests).
+packages=(python3-venv sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
