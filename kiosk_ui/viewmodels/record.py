@@ -190,5 +190,5 @@ class RecordVM:
         return [
             {"kind": k, "label": t(ENCOUNTER_TYPES[k])}
             for k in KIOSK_KINDS
-            if self.state.may(write(k))
+            if k in summary.suitable_kinds(self.record) and self.state.may(write(k))
         ]

@@ -37,8 +37,10 @@ PATIENT_FIELDS = (
 )
 
 
-def writable_types(role: str) -> list[str]:
-    return [k for k in MODELS if allowed(role, write(k))]
+def writable_types(role: str, record: dict[str, Any]) -> list[str]:
+    """The forms this staff member may fill for this patient."""
+    suitable = summary.suitable_kinds(record)
+    return [k for k in MODELS if k in suitable and allowed(role, write(k))]
 
 
 def growth_charts(web: Web, record: dict[str, Any]) -> list[str]:
@@ -145,7 +147,7 @@ def router(web_dependency) -> APIRouter:
             pregnancy=pregnancy_view(rec, today),
             vaccines_given=given,
             vaccines_due=due,
-            types=writable_types(actor.role),
+            types=writable_types(actor.role, rec),
             timeline=list(reversed(rec["encounters"])),
             saved=web.request.query_params.get("saved"),
         )
