@@ -55,58 +55,6 @@ from kiosk_ui.widgets.theme import (  # noqa: E402
 POWER_POLL_S = 5
 LOCK_CHECK_S = 1
 
-# The kiosk's own words in English, until the shared catalogue has them (the web's
-# Translator returns the French msgid for anything it does not know).
-KIOSK_EN = {
-    "Qui êtes-vous ?": "Who are you?",
-    "Touchez votre nom": "Touch your name",
-    "Code PIN de {name}": "PIN of {name}",
-    "Effacer": "Delete",
-    "Entrer": "Enter",
-    "Vérifiez la date et l'heure": "Check the date and time",
-    "Confirmer": "Confirm",
-    "Rechercher": "Search",
-    "Nouveau patient": "New patient",
-    "À revoir": "Follow-up",
-    "État": "Status",
-    "État de l'appareil": "Device status",
-    "Chargement…": "Loading…",
-    "À revoir aujourd'hui : {n}": "To see today: {n}",
-    "Reprendre : {name} — {kind}": "Resume: {name} — {kind}",
-    "Alertes": "Alerts",
-    "Nom, numéro de santé ou téléphone": "Name, health number or phone",
-    "Masquer le clavier": "Hide keyboard",
-    "Clavier": "Keyboard",
-    "À faire": "To do",
-    "Croissance": "Growth",
-    "Poids pour l'âge (kg)": "Weight for age (kg)",
-    "Taille pour l'âge (cm)": "Height for age (cm)",
-    "Vaccins": "Vaccines",
-    "Historique": "History",
-    "Oui": "Yes",
-    "Non": "No",
-    "Annuler": "Cancel",
-    "Enregistrer": "Save",
-    "Corrigez les champs en rouge.": "Correct the fields in red.",
-    "Nom de famille": "Family name",
-    "Prénoms": "Given names",
-    "Sexe": "Sex",
-    "Âge (années)": "Age (years)",
-    "Âge (mois)": "Age (months)",
-    "Date de naissance": "Date of birth",
-    "Téléphone": "Phone",
-    "Féminin": "Female",
-    "Masculin": "Male",
-    "Ce patient existe peut-être déjà :": "This patient may already exist:",
-    "Enregistrer quand même": "Save anyway",
-    "Aujourd'hui": "Today",
-    "7 jours": "7 days",
-    "30 jours": "30 days",
-    "Personne à revoir.": "Nobody to see.",
-    "Accueil": "Home",
-    "Verrouiller": "Lock",
-}
-
 
 class Header(BoxLayout):
     """Staff name, language toggle, Home and Lock buttons: above every screen."""
@@ -225,10 +173,7 @@ class KioskRoot(FloatLayout):
 
     # -- language ----------------------------------------------------------------------------
     def tr(self, msgid: str) -> str:
-        text = self.state.t(msgid)
-        if self.state.lang == "en" and text == msgid:
-            return KIOSK_EN.get(msgid, msgid)
-        return text
+        return self.state.t(msgid)
 
     def toggle_lang(self) -> None:
         self.state.set_lang("en" if self.state.lang == "fr" else "fr")

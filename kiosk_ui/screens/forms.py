@@ -11,6 +11,7 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.spinner import Spinner, SpinnerOption
 from kivy.uix.textinput import TextInput
 
+from appliance.web.i18n import N_
 from appliance.web.labels import ENCOUNTER_TYPES
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
 from kiosk_ui.viewmodels.encounter import EncounterVM
@@ -241,14 +242,14 @@ class EncounterScreen(KioskScreen):
 
 
 REGISTER_FIELDS = (  # name, label msgid, input
-    ("family_name", "Nom de famille", "text"),
-    ("given_names", "Prénoms", "text"),
-    ("sex", "Sexe", "sex"),
-    ("age_years", "Âge (années)", "number"),
-    ("age_months", "Âge (mois)", "number"),
-    ("birth_date", "Date de naissance", "date"),
-    ("village", "Village", "text"),
-    ("phone", "Téléphone", "number"),
+    ("family_name", N_("Nom de famille"), "text"),
+    ("given_names", N_("Prénoms"), "text"),
+    ("sex", N_("Sexe"), "sex"),
+    ("age_years", N_("Âge (années)"), "number"),
+    ("age_months", N_("Âge (mois)"), "number"),
+    ("birth_date", N_("Date de naissance"), "date"),
+    ("village", N_("Village"), "text"),
+    ("phone", N_("Téléphone"), "number"),
 )
 
 

@@ -8,6 +8,7 @@ from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
+from appliance.web.i18n import N_
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
 from kiosk_ui.viewmodels.due import DueVM
 from kiosk_ui.viewmodels.status import StatusVM
@@ -23,7 +24,7 @@ from kiosk_ui.widgets.theme import (
     Title,
 )
 
-PERIODS = ((0, "Aujourd'hui"), (7, "7 jours"), (30, "30 jours"))
+PERIODS = ((0, N_("Aujourd'hui")), (7, N_("7 jours")), (30, N_("30 jours")))
 
 
 class DueScreen(KioskScreen):
@@ -34,6 +35,7 @@ class DueScreen(KioskScreen):
         self.vm: DueVM | None = None
         self.days = 0
         self.error: str | None = None
+        self.loading = False
         self.body.spacing = dp(4)
         self.periods = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
         self.body.add_widget(self.periods)
@@ -45,11 +47,18 @@ class DueScreen(KioskScreen):
         self.load(self.days)
 
     def load(self, days: int) -> None:
-        self.days, self.error = days, None
-        try:
-            self.vm.load(days=days)
-        except Exception as e:
-            self.error = self.state.error_text(e)
+        """A pass over every record: off the UI thread, with a word while it runs."""
+        self.days, self.error, self.loading = days, None, True
+        self.refresh()
+        vm = self.vm
+        self.in_background(lambda: vm.load(days=days), lambda result: self._loaded(vm, result))
+
+    def _loaded(self, vm: DueVM, result: Any) -> None:
+        if vm is not self.vm:
+            return  # the screen was left and entered again meanwhile
+        self.loading = False
+        if isinstance(result, Exception):
+            self.error = self.state.error_text(result)
         self.refresh()
 
     def refresh(self) -> None:
@@ -71,8 +80,19 @@ class DueScreen(KioskScreen):
         self.items.clear_widgets()
         if self.error:
             self.items.add_widget(Box(self.error, colour=DANGER))
+        if self.loading:
+            self.items.add_widget(Text(t("Calcul de la liste en cours…"), color=MUTED))
+            return
         if not self.vm.items and not self.error:
             self.items.add_widget(Text(t("Personne à revoir."), color=MUTED))
+        if self.vm.total > len(self.vm.items):
+            self.items.add_widget(
+                Text(
+                    t("%(n)s personnes : les %(shown)s premières sont affichées.")
+                    % {"n": self.vm.total, "shown": len(self.vm.items)},
+                    color=MUTED,
+                )
+            )
         for item in self.vm.items:
             b = BigButton(
                 f"{item['name']} — {item['reason']}\n{item['due_date']} · "

@@ -71,6 +71,7 @@ def test_kiosk_window(tmp_path: Path) -> None:
     assert seen["countdown_shown"] and "Arrêt dans" in seen["countdown"]
     assert seen["draft_kept"], "the growth form in progress must stay as a draft"
     assert seen["locked_screen"] == "login"
+    assert 0 < seen["due_rows"] <= 60
     for name in SCREENS:
         png = SHOTS / f"{name}.png"
         assert png.exists() and png.stat().st_size > 5000, name
@@ -254,7 +255,12 @@ def _scenario(home: Path, out: Path) -> dict:
         root.poll_power()
 
         # ---- the other screens
-        for name in ("due", "register", "status"):
+        root.go("due")
+        due = root.screen("due")
+        wait(lambda: not due.loading)  # the list is worked out on a thread
+        seen["due_rows"] = len(due.vm.items)
+        shot("due")
+        for name in ("register", "status"):
             root.go(name)
             idle(3)
             shot(name)
