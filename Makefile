@@ -9,8 +9,8 @@ setup:
 	@scripts/setup.sh
 
 # The facility, then a cloudy day and a half of the solar battery on the simulator (about
-# 20 s): the power monitor warns, decides a safe shutdown and counts down. Then the tablet web
-# app on http://127.0.0.1:8080 until Ctrl-C.
+# 20 s): the power monitor warns, decides a safe shutdown and counts down. Then the kiosk (when
+# there is a screen) and the tablet web app on http://127.0.0.1:8080 until Ctrl-C.
 demo: setup
 	@$(BIN)/keneya --home "$(KENEYA_HOME)" demo
 	@echo
@@ -19,7 +19,7 @@ demo: setup
 		--start-hour 12 --report-every 7200 --duration 194400
 	@$(BIN)/keneya --home "$(KENEYA_HOME)" power status
 	@echo
-	@$(BIN)/keneya --home "$(KENEYA_HOME)" serve --port 8080
+	@scripts/demo-ui.sh "$(KENEYA_HOME)"
 
 test: setup lint
 	$(BIN)/python -m pytest -q

@@ -121,6 +121,12 @@ def main() -> None:
             lambda: root.go("encounter", patient_id=patient_id, kind="consultation")
         )
         changes["due"] = timed(lambda: root.go("due"))
+        due = root.screen("due")
+        t0 = time.perf_counter()
+        while due.loading:  # the list is worked out on a thread; the screen answers meanwhile
+            time.sleep(0.02)
+            idle(1)
+        due_list_ready_s = round(time.perf_counter() - t0, 2)
         changes["status"] = timed(lambda: root.go("status"))
         changes["home_again"] = timed(lambda: root.go("home"))
         changes = {k: round(v, 1) for k, v in changes.items()}
@@ -134,6 +140,7 @@ def main() -> None:
                 "startup_to_pin_screen_s": round(startup_s, 2),
                 "login_pin_ms": round(login_ms, 1),
                 "screen_change_ms": changes,
+                "due_list_ready_after_s": due_list_ready_s,
                 "search_while_typing_ms": {
                     "per_keystroke": [round(v, 1) for v in per_key],
                     "p50": round(statistics.median(per_key), 1),
