@@ -4,6 +4,7 @@ idle lock; and the helpers that turn service errors and dates into what the scre
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,9 @@ UNEXPECTED = N_(
 )
 
 
+_ONE_PASS = threading.Lock()
+
+
 class KioskState:
     """Shared by every view-model of one kiosk session."""
 
@@ -70,10 +74,11 @@ class KioskState:
 
     @contextmanager
     def own_context(self) -> Iterator[Context]:
-        """A second connection to the same database and clock, for work on another thread
-        (one SQLite connection is never shared between threads at once)."""
+        """A second connection to the same database and clock, for a facility-wide pass on
+        another thread (one SQLite connection is never shared between threads at once). One
+        pass at a time: each holds every patient in memory, and a Pi 3 has 1 GB for all."""
         clock = self.ctx.clock
-        with Store(self.ctx.store.path, migrate=False) as store:
+        with _ONE_PASS, Store(self.ctx.store.path, migrate=False) as store:
             yield Context(
                 store, Clock(store, machine_time=clock.machine_time, boot_id=clock.boot_id)
             )
