@@ -59,6 +59,24 @@ class KioskScreen(Screen):
     def refresh(self) -> None:
         pass
 
+    def load_in_background(self, work: Callable[[], Any]) -> None:
+        """Run the view-model's blocking load (a facility-wide pass) off the UI thread, then
+        refresh, unless the screen was entered again meanwhile. `loading` says it runs; an
+        exception becomes `error`."""
+        vm = self.vm
+
+        def done(result: Any) -> None:
+            if vm is not self.vm:
+                return
+            self.loading = False
+            if isinstance(result, Exception):
+                self.error = self.state.error_text(result)
+            self.refresh()
+
+        self.loading = True
+        self.refresh()
+        self.in_background(work, done)
+
     def in_background(self, work: Callable[[], Any], done: Callable[[Any], None]) -> None:
         """Run a blocking view-model call off the UI thread; `done(result or exception)`
         runs back on the Kivy thread."""

@@ -30,7 +30,7 @@ class HomeScreen(KioskScreen):
     def __init__(self, kiosk, **kw):
         super().__init__(kiosk, **kw)
         self.vm: HomeVM | None = None
-        self.loaded = False
+        self.loading = False
         self.error: str | None = None
         self.body.orientation = "horizontal"
         self.info = column()
@@ -41,18 +41,12 @@ class HomeScreen(KioskScreen):
 
     def enter(self, **kw: Any) -> None:
         self.vm = HomeVM(self.state)
-        self.loaded, self.error = False, None
-        self.refresh()
-        vm = self.vm
-        self.in_background(vm.load, lambda result: self._loaded(vm, result))
+        self.error = None
+        self.load_in_background(self.vm.load)
 
-    def _loaded(self, vm: HomeVM, result: Any) -> None:
-        if vm is not self.vm:
-            return  # a newer visit replaced it
-        self.loaded = True
-        if isinstance(result, Exception):
-            self.error = self.state.error_text(result)
-        self.refresh()
+    @property
+    def loaded(self) -> bool:
+        return not self.loading
 
     def refresh(self) -> None:
         if self.vm is None:

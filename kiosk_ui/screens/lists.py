@@ -48,18 +48,9 @@ class DueScreen(KioskScreen):
 
     def load(self, days: int) -> None:
         """A pass over every record: off the UI thread, with a word while it runs."""
-        self.days, self.error, self.loading = days, None, True
-        self.refresh()
+        self.days, self.error = days, None
         vm = self.vm
-        self.in_background(lambda: vm.load(days=days), lambda result: self._loaded(vm, result))
-
-    def _loaded(self, vm: DueVM, result: Any) -> None:
-        if vm is not self.vm:
-            return  # the screen was left and entered again meanwhile
-        self.loading = False
-        if isinstance(result, Exception):
-            self.error = self.state.error_text(result)
-        self.refresh()
+        self.load_in_background(lambda: vm.load(days=days))
 
     def refresh(self) -> None:
         if self.vm is None:
