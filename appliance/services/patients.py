@@ -22,6 +22,8 @@ from appliance.store.patients import EDITABLE_FIELDS, search_columns
 # Search tiers: every word matches exactly, every word is the start of a name, every word
 # sounds like (phonetic key) the start of a name. Exact results come first.
 TIER_SCORES = (1.0, 0.8, 0.6)
+# A mother younger than this at the birth is a wrong record or a wrong date, not a mother.
+MIN_MOTHER_AGE_YEARS = 10
 
 
 def _fts_word(word: str) -> str:
@@ -155,6 +157,13 @@ def register(
             raise NotFound(f"no patient {fields['mother_id']} (mother)")
         if mother["sex"] != "F":
             raise ValueError("mother_id must be a woman's record")
+        if (
+            date.fromisoformat(fields["birth_date"]) - date.fromisoformat(mother["birth_date"])
+        ).days < MIN_MOTHER_AGE_YEARS * 365:
+            raise ValueError(
+                f"the mother ({mother['health_number']}, born {mother['birth_date']}) would have"
+                f" been under {MIN_MOTHER_AGE_YEARS} at this birth: check the mother or the date"
+            )
     if not accept_duplicates:
         candidates = find_duplicates(ctx, fields)
         if candidates:

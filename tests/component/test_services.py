@@ -346,3 +346,30 @@ def test_child_registration_checks_the_mother(ctx, actors, aminata):
     boy = child(ctx, actors["nurse"])
     with pytest.raises(ValueError, match="woman"):
         child(ctx, actors["nurse"], mother_id=boy["id"], given_names="Awa", sex="F")
+
+
+def test_a_child_cannot_be_the_mother(ctx, actors, aminata):
+    girl = patients.register(
+        ctx,
+        actors["nurse"],
+        {
+            "family_name": "Traoré",
+            "given_names": "Bintou",
+            "sex": "F",
+            "birth_date": "2026-06-08",
+            "village": "Kalaban",
+            "mother_id": aminata["id"],
+        },
+    )
+    with pytest.raises(ValueError, match="under 10"):
+        patients.register(
+            ctx,
+            actors["nurse"],
+            {
+                "family_name": "Traoré",
+                "given_names": "Bébé",
+                "sex": "M",
+                "birth_date": "2026-10-01",
+                "mother_id": girl["id"],
+            },
+        )
