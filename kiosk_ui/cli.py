@@ -34,6 +34,10 @@ def kiosk(ctx: click.Context, size: tuple[int, int], fullscreen: bool, lang: str
     database = paths(ctx).database
     if not database.exists():
         raise click.UsageError(f"{database}: no database (run `keneya db init` first)")
+    import os
+
+    # Kivy makes its window on first import, from its config: the size goes in before that.
+    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = map(str, size)
     from kiosk_ui.app import kivy_env
 
     kivy_env()

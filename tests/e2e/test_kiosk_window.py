@@ -77,7 +77,92 @@ def test_kiosk_window(tmp_path: Path) -> None:
         assert png.exists() and png.stat().st_size > 5000, name
 
 
-# --------------------------------------------------------------------------- the scenario
+@pytest.mark.e2e
+@pytest.mark.parametrize("size", ["1024x600", "1280x800"])
+def test_kiosk_other_screen_sizes(tmp_path: Path, size: str) -> None:
+    """The 7" screen is not the only one sold: the main screens at 1024x600 and 1280x800."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_HOME": str(tmp_path / "kivy")}
+    env.pop("KENEYA_HOME", None)
+    proc = subprocess.run(
+        [sys.executable, __file__, str(tmp_path / "home"), str(SHOTS), size],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    w, h = (int(v) for v in size.split("x"))
+    assert seen["window"] == [w, h] and seen["root"] == [w, h]
+    assert seen["screens"] == ["home", "record"]
+    for name in seen["screens"]:
+        png = SHOTS / f"{name}-{size}.png"
+        assert png.exists() and png.stat().st_size > 5000, png
+
+
+# --------------------------------------------------------------------------- the scenarios
+def _window(w: int, h: int):
+    # The window is made when a kiosk module first imports Kivy's Window: its size must be in
+    # Kivy's config by then (an offscreen surface does not grow afterwards).
+    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(w), str(h)
+    from kiosk_ui.app import kivy_env
+
+    kivy_env(headless=True)
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(w))
+    Config.set("graphics", "height", str(h))
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+
+    EventLoop.ensure_window()
+    Window.size = (w, h)
+    return EventLoop, Window
+
+
+def _sized(home: Path, out: Path, size: str) -> dict:
+    """Log in (through the view-model) and shoot the home and a child's record at `size`."""
+    w, h = (int(v) for v in size.split("x"))
+    EventLoop, Window = _window(w, h)
+    from appliance.paths import Paths
+    from appliance.seed.facility import seed_facility
+    from appliance.services import auth
+    from appliance.services.context import Context
+    from appliance.store import Store
+    from kiosk_ui.app import build_root
+    from kiosk_ui.viewmodels.state import KioskState
+
+    database = Paths.for_home(home).database
+    seed_facility(database, patients=60, seed=7, years=3, logins_dir=home)
+    username, _role, pin = next(
+        line.split()
+        for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines()
+        if line.split()[1] == "nurse"
+    )
+    shots = []
+    with Store(database) as store:
+        child = store.query_one("SELECT id FROM patients ORDER BY birth_date DESC LIMIT 1")
+        state = KioskState(Context.open(store), data_dir=home)
+        root = build_root(state, timers=False)
+        Window.add_widget(root)
+        state.actor = auth.login(state.ctx, username, pin=pin)
+        for name, args in (("home", {}), ("record", {"patient_id": child["id"]})):
+            root.go(name, **args)
+            end = time.monotonic() + 20
+            while getattr(root.screen(name), "loading", False) and time.monotonic() < end:
+                time.sleep(0.02)
+                EventLoop.idle()
+            for _ in range(5):
+                EventLoop.idle()
+            made = Window.screenshot(name=str(out / f"{name}-{size}.png"))
+            Path(made).replace(out / f"{name}-{size}.png")
+            shots.append(name)
+        seen = {"window": list(Window.size), "root": [int(root.width), int(root.height)]}
+        root.stop()
+    return {**seen, "screens": shots}
+
+
 def _scenario(home: Path, out: Path) -> dict:
     from kiosk_ui.app import kivy_env
 
@@ -312,7 +397,7 @@ if __name__ == "__main__":
     home, out = Path(sys.argv[1]), Path(sys.argv[2])
     os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kiosk-kivy-"))
     try:
-        result = _scenario(home, out)
+        result = _sized(home, out, sys.argv[3]) if len(sys.argv) > 3 else _scenario(home, out)
     except BaseException:
         import traceback
 
