@@ -394,15 +394,7 @@ def _nutrition(
     enc = measures[-1]
     d = _data(enc)
     sex = patient.get("sex") if patient.get("sex") in ("M", "F") else None
-    result = growth.nutrition_status(
-        sex,
-        (as_date(enc["care_date"]) - birth).days,
-        weight_kg=d.get("weight_kg"),
-        height_cm=d.get("height_cm"),
-        muac_mm=d.get("muac_mm"),
-        oedema=bool(d.get("oedema")),
-        measured=d.get("measured"),
-    )
+    result = growth.nutrition_of(sex, (as_date(enc["care_date"]) - birth).days, d)
     status = result["status"]
     if status not in ("sam", "mam"):
         return []

@@ -15,6 +15,7 @@ import csv
 import math
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 _DATA = Path(__file__).parent / "data" / "who_growth"
 
@@ -336,3 +337,17 @@ def nutrition_status(
         status = "normal"
     reasons += [f"{name} implausible" for name, v in z.items() if flagged(name, v)]
     return {**z, "status": status, "reasons": reasons}
+
+
+def nutrition_of(sex: str | None, age_days: float | None, data: dict[str, Any]) -> dict:
+    """nutrition_status of one growth encounter's data (weight, height, MUAC, oedema, how the
+    child was measured), as the record, the alerts, the reports and the kiosk read it."""
+    return nutrition_status(
+        sex,  # type: ignore[arg-type]
+        age_days,
+        weight_kg=data.get("weight_kg"),
+        height_cm=data.get("height_cm"),
+        muac_mm=data.get("muac_mm"),
+        oedema=bool(data.get("oedema")),
+        measured=data.get("measured"),
+    )

@@ -8,7 +8,7 @@ from typing import Any
 
 from appliance.clinical.alerts import alerts_for
 from appliance.clinical.due import due_for_patient
-from appliance.clinical.growth import MAX_AGE_DAYS, nutrition_status
+from appliance.clinical.growth import MAX_AGE_DAYS, nutrition_of
 from appliance.clinical.pregnancy import Pregnancy, current_pregnancy
 
 
@@ -25,15 +25,7 @@ def latest_growth(
         if age_days > MAX_AGE_DAYS:
             return None
         d = e["data"]
-        out = nutrition_status(
-            patient["sex"],
-            age_days,
-            weight_kg=d.get("weight_kg"),
-            height_cm=d.get("height_cm"),
-            muac_mm=d.get("muac_mm"),
-            oedema=bool(d.get("oedema")),
-            measured=d.get("measured"),
-        )
+        out = nutrition_of(patient["sex"], age_days, d)
         return {
             "zscores": {"wfa": out["wfa"], "hfa": out["hfa"], "wfh": out["wfh"]},
             "nutrition_status": out["status"],

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from appliance.clinical.growth import nutrition_status
+from appliance.clinical.growth import nutrition_of
 from appliance.clinical.immunization import (
     Schedule,
     fully_immunized_before_12_months,
@@ -232,15 +232,7 @@ def _growth(
     d = v.data
     if in_month and d.get("weight_kg") is not None:
         distinct[key("WEIGHED", {"sex": v.sex})].add(v.patient_id)
-    status = nutrition_status(
-        v.sex,
-        (v.care_date - v.birth_date).days,
-        weight_kg=d.get("weight_kg"),
-        height_cm=d.get("height_cm"),
-        muac_mm=d.get("muac_mm"),
-        oedema=bool(d.get("oedema")),
-        measured=d.get("measured"),
-    )["status"]
+    status = nutrition_of(v.sex, (v.care_date - v.birth_date).days, d)["status"]
     if status in ("mam", "sam"):
         nutrition[v.patient_id].append((v.care_date, status))
         sexes[v.patient_id] = v.sex

@@ -101,7 +101,7 @@ def fields_of(kind: str) -> tuple[Field, ...]:
     return tuple(out)
 
 
-def _number(text: str) -> Any:
+def number(text: str) -> Any:
     """Numbers as typed on a French keyboard (12,5); anything else is left for the model to
     refuse with its own message."""
     text = text.strip().replace(",", ".").replace(" ", "")
@@ -121,12 +121,24 @@ def _rows(form: Any, prefix: str, keys: tuple[str, ...], numeric: set[str]) -> l
         for key in keys:
             value = (form.get(f"{prefix}-{i}-{key}") or "").strip()
             if value:
-                row[key] = _number(value) if key in numeric else value
+                row[key] = number(value) if key in numeric else value
         if any(k != "confirmed" for k in row):
             if "confirmed" in keys:
                 row["confirmed"] = "confirmed" in row
             rows.append(row)
     return rows
+
+
+def patient_data(values: dict[str, str]) -> dict[str, Any]:
+    """Registration fields as typed → what services.patients.register expects: empty fields
+    left out, ages as numbers, and a birth date (when given) winning over an age."""
+    data: dict[str, Any] = {k: v.strip() for k, v in values.items() if v and v.strip()}
+    for k in ("age_years", "age_months"):
+        if k in data:
+            data[k] = number(data[k])
+    if "birth_date" in data:
+        data.pop("age_years", None), data.pop("age_months", None)
+    return data
 
 
 PRESCRIPTION_KEYS = ("drug", "dose", "times_per_day", "days", "quantity")
@@ -159,7 +171,7 @@ def parse(kind: str, form: Any) -> dict[str, Any]:
                     "urgent": form.get("referral-urgent") is not None,
                 }
         elif raw is not None and str(raw).strip() != "":
-            data[f.name] = _number(raw) if f.widget in ("number", "decimal") else str(raw).strip()
+            data[f.name] = number(raw) if f.widget in ("number", "decimal") else str(raw).strip()
     return data
 
 

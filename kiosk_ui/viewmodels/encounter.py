@@ -9,7 +9,7 @@ from typing import Any
 
 from appliance.clinical import dosing
 from appliance.clinical.alerts import alerts_for
-from appliance.clinical.growth import nutrition_status
+from appliance.clinical.growth import nutrition_of
 from appliance.domain.encounters import DIAGNOSES, InvalidEncounter, validate
 from appliance.domain.permissions import write
 from appliance.services import drafts, encounters, patients
@@ -264,15 +264,7 @@ class EncounterVM:
         measures = ("weight_kg", "height_cm", "muac_mm")
         if not data.get("oedema") and all(data.get(k) is None for k in measures):
             return []
-        out = nutrition_status(
-            r["sex"],  # type: ignore[index]
-            age,
-            weight_kg=data.get("weight_kg"),
-            height_cm=data.get("height_cm"),
-            muac_mm=data.get("muac_mm"),
-            oedema=bool(data.get("oedema")),
-            measured=data.get("measured"),
-        )
+        out = nutrition_of(r["sex"], age, data)  # type: ignore[index]
         live = []
         status = out["status"]
         if status in _NUTRITION_SEVERITY:

@@ -58,13 +58,9 @@ class RegisterVM:
         self.duplicates = []  # the data changed: the duplicates must be looked for again
 
     def data(self) -> dict[str, Any]:
-        data: dict[str, Any] = {k: v.strip() for k, v in self.values.items() if v and v.strip()}
-        for k in ("age_years", "age_months"):
-            if k in data:
-                data[k] = forms._number(data[k])
-        if "birth_date" in data:
+        data = forms.patient_data(self.values)
+        if "birth_date" in data:  # typed JJ/MM/AAAA on the kiosk
             data["birth_date"] = iso_date(data["birth_date"])
-            data.pop("age_years", None), data.pop("age_months", None)
         return data
 
     def save(self, accept_duplicates: bool = False) -> str | None:

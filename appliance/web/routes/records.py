@@ -109,12 +109,7 @@ def router(web_dependency) -> APIRouter:
         web.check_csrf(form.get("csrf"))
         actor = web.require_login()
         values = {k: (form.get(k) or "").strip() for k in PATIENT_FIELDS}
-        data = {k: v for k, v in values.items() if v}
-        for k in ("age_years", "age_months"):
-            if k in data:
-                data[k] = forms._number(data[k])
-        if data.get("birth_date") and ("age_years" in data or "age_months" in data):
-            data.pop("age_years", None), data.pop("age_months", None)
+        data = forms.patient_data(values)
         try:
             row = patients.register(
                 web.ctx, actor, data, accept_duplicates=form.get("accept_duplicates") == "1"
