@@ -88,8 +88,6 @@ def create_app(settings: WebSettings) -> FastAPI:
         docs_url=None,
         redoc_url=None,
     )
-    app.state.settings = settings
-    app.state.pool = pool
     app.state.home_lists = HomeLists(settings)
 
     def web(request: Request) -> Iterator[Web]:
@@ -98,8 +96,6 @@ def create_app(settings: WebSettings) -> FastAPI:
             w = Web.load(request, settings, Context(store, clock))
             request.state.web = w
             yield w
-
-    app.state.web_dependency = web
 
     def error_page(request: Request, status: int, title: str, message: str, ref: str = ""):
         w: Web | None = getattr(request.state, "web", None)
