@@ -14,6 +14,7 @@ from appliance.services.context import Actor, Context
 
 GROWTH_DAYS = 5 * 365 + 1  # growth monitoring: children under five
 PREGNANCY_AND_POSTNATAL_DAYS = 44 * 7 + 60
+RECENT_ALERT_DAYS = 14  # the start-of-day lists: alerts of patients seen this fortnight
 
 
 def facility_due(
@@ -101,3 +102,13 @@ def facility_alerts(
     out.sort(key=lambda p: min(severities.index(a["severity"]) for a in p["alerts"]))
     ctx.audit(actor, "alerts.list", detail={"since": since.isoformat(), "patients": len(out)})
     return out
+
+
+def todays_lists(ctx: Context, actor: Actor, on: date) -> dict[str, Any]:
+    """What staff see first (web home page, kiosk home): who is due on `on` and the gravity
+    alerts of the patients seen in the last RECENT_ALERT_DAYS."""
+    return {
+        "today": on,
+        "due": facility_due(ctx, actor, start=on, end=on),
+        "alerts": facility_alerts(ctx, actor, since=on - timedelta(days=RECENT_ALERT_DAYS), on=on),
+    }

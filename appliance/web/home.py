@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import timedelta
 from typing import Any
 
 from appliance.clock import Clock
@@ -20,7 +19,6 @@ from appliance.store import Store
 
 log = logging.getLogger("keneya.web")
 REFRESH_S = 300
-ALERT_DAYS = 14
 
 
 class HomeLists:
@@ -55,14 +53,7 @@ class HomeLists:
                     store,
                     Clock(store, machine_time=self.settings.now, **self.settings.clock_options),
                 )
-                today = ctx.now().today
-                value = {
-                    "today": today,
-                    "due": clinical.facility_due(ctx, actor, start=today, end=today),
-                    "alerts": clinical.facility_alerts(
-                        ctx, actor, since=today - timedelta(days=ALERT_DAYS), on=today
-                    ),
-                }
+                value = clinical.todays_lists(ctx, actor, ctx.now().today)
             with self._lock:
                 self._value = value
                 self._expires = time.monotonic() + self.refresh_s

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from appliance.clinical.alerts import SEVERITIES
@@ -13,7 +12,6 @@ from appliance.services.errors import ServiceError
 from appliance.web.labels import ENCOUNTER_TYPES
 from kiosk_ui.viewmodels.state import KioskState, dmy
 
-ALERT_DAYS = 14  # as the web home page
 MAX_ALERTS = 10
 
 
@@ -45,16 +43,12 @@ class HomeVM:
             if actor is None or not state.may(READ_PATIENT):
                 self.due_today, self.alerts = 0, []
                 return
-            today = state.today
             try:
-                due = clinical.facility_due(ctx, actor, start=today, end=today)
-                found = clinical.facility_alerts(
-                    ctx, actor, since=today - timedelta(days=ALERT_DAYS), on=today
-                )
+                lists = clinical.todays_lists(ctx, actor, state.today)
             except (ServiceError, ValueError) as e:
                 self.error = state.error_text(e)
                 return
-        self.due_today = sum(1 for i in due if i["status"] != "upcoming")
+        self.due_today = sum(1 for i in lists["due"] if i["status"] != "upcoming")
         alerts = [
             {
                 "patient_id": p["patient"]["id"],
@@ -63,7 +57,7 @@ class HomeVM:
                 "reason": a["reason"],
                 "action": a["action"],
             }
-            for p in found
+            for p in lists["alerts"]
             for a in p["alerts"]
         ]
         alerts.sort(key=lambda a: SEVERITIES.index(a["severity"]))  # stable: urgent first
