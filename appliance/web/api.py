@@ -14,8 +14,8 @@ from pydantic import BaseModel, Field
 from appliance.domain.encounters import ENCOUNTER_TYPES, InvalidEncounter
 from appliance.services import auth, clinical, encounters, patients
 from appliance.services.errors import Conflict, LoginFailed, PossibleDuplicates
-from appliance.services.status import status
 from appliance.web.core import Web
+from appliance.web.routes.status import appliance_status
 
 
 class Credentials(BaseModel):
@@ -148,12 +148,6 @@ def router(web_dependency) -> APIRouter:
     @r.get("/status", summary="Power, modem, hotspot, outbox, disk and clock")
     def technician_status(web: Web = W) -> Any:
         actor = web.require_login()
-        return status(
-            web.ctx,
-            actor,
-            data_dir=web.settings.paths.data_dir,
-            leases_file=web.settings.leases_file,
-            now_s=web.settings.now(),
-        )
+        return appliance_status(web, actor, web.settings.now())
 
     return r

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from appliance.services.context import Actor
 from appliance.services.status import status
 from appliance.web import charts
 from appliance.web.core import Web
+
+
+def appliance_status(web: Web, actor: Actor, now_s: float) -> dict[str, Any]:
+    """The status service with this app's paths: the page and the API show the same."""
+    return status(
+        web.ctx,
+        actor,
+        data_dir=web.settings.paths.data_dir,
+        leases_file=web.settings.leases_file,
+        now_s=now_s,
+    )
 
 
 def router(web_dependency) -> APIRouter:
@@ -17,14 +31,8 @@ def router(web_dependency) -> APIRouter:
     @r.get("/status")
     def page(web: Web = W) -> Response:
         actor = web.require_login()
-        s = status(
-            web.ctx,
-            actor,
-            data_dir=web.settings.paths.data_dir,
-            leases_file=web.settings.leases_file,
-            now_s=web.settings.now(),
-        )
         now = web.settings.now()
+        s = appliance_status(web, actor, now)
         t = web.t
         chart = charts.power_chart_svg(
             samples=[
