@@ -173,9 +173,9 @@ def run(
     as_json: bool,
 ) -> None:
     """The battery monitor (the keneya-power service). Stops cleanly on SIGTERM."""
+    from appliance.sdnotify import Notifier
     from power import config
     from power.daemon import Settings
-    from power.sdnotify import Notifier
     from power.sim import get as get_scenario
     from power.simulated import simulated_daemon
     from power.timebase import SimTime

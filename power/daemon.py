@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from appliance.clock import from_iso, to_iso
+from appliance.sdnotify import Notifier
 from power.aggregate import MinuteAggregator
 from power.battery import SocEstimate, SocEstimator
 from power.errors import SensorFault
@@ -34,7 +35,6 @@ from power.policy import (
     State,
     Thresholds,
 )
-from power.sdnotify import Notifier
 from power.sensor import PowerSensor, Reading
 from power.shutdown import ExecutionReport, PendingShutdown, SafeShutdown
 

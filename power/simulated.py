@@ -18,9 +18,9 @@ from power.sim.scenarios import Scenario, SimRig
 from power.timebase import SimTime
 
 if TYPE_CHECKING:
+    from appliance.sdnotify import Notifier
     from appliance.store import Store
     from power.gpio import StatusPanel
-    from power.sdnotify import Notifier
 
 
 @dataclass

@@ -70,15 +70,9 @@ def outbox_show(ctx, item_id, as_json):
     emit(out, as_json, "\n".join(lines))
 
 
-def _read_token(path: Path) -> str:
-    if not path.exists():
-        raise click.UsageError(f"no DHIS2 API token at {path} (one line, file mode 0600)")
-    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+def _warn_if_readable(path: Path) -> None:
+    if path.exists() and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         click.echo(f"keneya: warning: {path} is readable by others; chmod 600 it", err=True)
-    token = path.read_text(encoding="utf-8").strip()
-    if not token:
-        raise click.UsageError(f"{path} is empty: put the DHIS2 API token in it")
-    return token
 
 
 @outbox.command("drain")
@@ -98,21 +92,23 @@ def _read_token(path: Path) -> str:
 @click.pass_context
 def outbox_drain(ctx, url, token_file, ca_file, timeout, as_json):
     """Send every report that is due now."""
-    from appliance.outbox.sender import Dhis2Config, drain
+    from appliance.outbox.sender import Dhis2SetupError, config_from_settings, drain
 
     with Store(paths(ctx).database) as store:
-        url = url or store.get_setting("dhis2_url")
-        if not url:
-            raise click.UsageError(
-                "no DHIS2 address: give --url or set the dhis2_url setting when provisioning"
+        token_path = Path(token_file) if token_file else paths(ctx).secrets_dir / "dhis2_token"
+        _warn_if_readable(token_path)
+        try:
+            config = config_from_settings(
+                store,
+                paths(ctx).secrets_dir,
+                url=url,
+                token_file=token_path,
+                ca_file=ca_file,
+                timeout_s=timeout,
             )
-        token = _read_token(token_file or paths(ctx).secrets_dir / "dhis2_token")
-        config = Dhis2Config(
-            base_url=url,
-            token=token,
-            cafile=ca_file or store.get_setting("dhis2_ca_file"),
-            timeout_s=timeout,
-        )
+        except Dhis2SetupError as e:
+            hint = " (or give --url)" if "address" in str(e) else ""
+            raise click.UsageError(f"{e}{hint}") from None
         clock = Clock(store)
         result = drain(store, config, now=lambda: clock.now().now).as_dict()
     human = (

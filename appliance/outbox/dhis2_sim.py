@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gzip
 import json
 import socket
 import ssl
@@ -124,6 +125,7 @@ class Dhis2Sim:
     ):
         self.metadata = metadata
         self.tokens = set(tokens)
+        self.compressed_requests = 0  # bodies that came gzipped
         self.users = dict(users or {})
         self.data_file = Path(data_file) if data_file else None
         self.values: dict[tuple[str, ...], dict[str, Any]] = {}
@@ -290,7 +292,12 @@ def _handler(sim: Dhis2Sim) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(raw)
 
         def _body(self) -> bytes:
-            return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            # like DHIS2's import, which unzips a stream that starts with gzip's magic bytes
+            if raw[:2] == b"\x1f\x8b":
+                sim.compressed_requests += 1
+                return gzip.decompress(raw)
+            return raw
 
         def _authorised(self) -> bool:
             header = self.headers.get("Authorization") or ""

@@ -166,6 +166,19 @@ class Store:
         row = self.conn.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
         return row[0] if row else default
 
+    def set_settings(self, values: dict[str, str | None]) -> None:
+        """Several settings in one transaction; None deletes a key."""
+        with self.transaction() as conn:
+            for key, value in values.items():
+                if value is None:
+                    conn.execute("DELETE FROM settings WHERE key = ?", (key,))
+                else:
+                    conn.execute(
+                        "INSERT INTO settings (key, value) VALUES (?, ?)"
+                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (key, value),
+                    )
+
     def set_setting(self, key: str, value: str) -> None:
         with self.transaction() as conn:
             conn.execute(

@@ -9,6 +9,7 @@ queued or failed → superseded when a newer version of the same report is enque
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from appliance.ids import uuid7
@@ -192,6 +193,16 @@ class OutboxRepo:
             (error, next_attempt_at),
         )
 
+    def retry_now(self, *, now: str) -> int:
+        """Make every queued item due now: called when the data link comes back, since the
+        backoff was waiting out the outage, not a sick server."""
+        with self.store.transaction() as conn:
+            return conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE status = 'queued'"
+                " AND next_attempt_at > ?",
+                (now, now),
+            ).rowcount
+
     def requeue(self, item_id: str, *, now: str) -> dict[str, Any]:
         """Send a failed item again (after the technician fixed the cause)."""
         with self.store.transaction() as conn:
@@ -229,6 +240,64 @@ class OutboxRepo:
             "SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'queued'"
         )
         return row["t"] if row else None
+
+    # -- SMS fallback ------------------------------------------------------------------------
+    def waiting_since(self) -> list[dict[str, Any]]:
+        """Items not delivered and not replaced (queued, sending or failed), oldest first,
+        each with its SMS row's fields (`sms_sent_at`, `sms_parts_sent`, …) when it has one."""
+        return self.store.query(
+            "SELECT o.id, o.facility, o.dataset, o.period, o.version, o.kind, o.status,"
+            " o.created_at, s.message_id AS sms_message_id, s.sent_at AS sms_sent_at,"
+            " s.parts_sent AS sms_parts_sent, s.attempts AS sms_attempts"
+            " FROM outbox o LEFT JOIN outbox_sms s ON s.item_id = o.id"
+            " WHERE o.status IN ('queued', 'sending', 'failed') ORDER BY o.id"
+        )
+
+    def sms_start(
+        self, item_id: str, *, number: str, encode: Callable[[int], list[str]], now: str
+    ) -> dict[str, Any]:
+        """The SMS row of an item. The first call picks a message id and stores the texts
+        `encode(message_id)` gives; later calls give the same row back, so a send resumed after
+        a power cut sends the same texts under the same id."""
+        with self.store.transaction() as conn:
+            row = conn.execute("SELECT 1 FROM outbox_sms WHERE item_id = ?", (item_id,)).fetchone()
+            if row is None:
+                # ids cycle through 1..9999; the gateway tells reports apart by facility and
+                # period too, so a repeat years later is harmless
+                last = conn.execute(
+                    "SELECT message_id FROM outbox_sms ORDER BY rowid DESC LIMIT 1"
+                ).fetchone()
+                message_id = (last[0] % 9999 + 1) if last else 1
+                conn.execute(
+                    "INSERT INTO outbox_sms (item_id, message_id, number, texts, started_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (item_id, message_id, number, json.dumps(encode(message_id)), now),
+                )
+        return self.sms_of(item_id)  # type: ignore[return-value]
+
+    def sms_part_sent(self, item_id: str, *, message_ref: int, now: str) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox_sms SET parts_sent = parts_sent + 1,"
+                " message_refs = json_insert(message_refs, '$[#]', ?),"
+                " sent_at = CASE WHEN parts_sent + 1 >= json_array_length(texts) THEN ?"
+                " ELSE sent_at END WHERE item_id = ?",
+                (message_ref, now, item_id),
+            )
+
+    def sms_failed(self, item_id: str, *, error: str) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE outbox_sms SET attempts = attempts + 1, last_error = ? WHERE item_id = ?",
+                (error, item_id),
+            )
+
+    def sms_of(self, item_id: str) -> dict[str, Any] | None:
+        row = self.store.query_one("SELECT * FROM outbox_sms WHERE item_id = ?", (item_id,))
+        if row is not None:
+            row["texts"] = json.loads(row["texts"])
+            row["message_refs"] = json.loads(row["message_refs"])
+        return row
 
     # -- status page -------------------------------------------------------------------------
     def counts(self) -> dict[str, int]:

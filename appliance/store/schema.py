@@ -339,6 +339,24 @@ CREATE TABLE drafts (
 );
 """
 
+# Reports sent by SMS when the 3G data link failed them for days: one row per outbox item, with
+# how many of its parts have left, so a power cut between two parts resumes where it stopped
+# (the part in flight may go twice; the gateway keeps one per message id and part number).
+M006_OUTBOX_SMS = """
+CREATE TABLE outbox_sms (
+    item_id TEXT PRIMARY KEY REFERENCES outbox(id),
+    message_id INTEGER NOT NULL,
+    number TEXT NOT NULL,
+    texts TEXT NOT NULL CHECK (json_valid(texts)),
+    parts_sent INTEGER NOT NULL DEFAULT 0,
+    message_refs TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(message_refs)),
+    started_at TEXT NOT NULL,
+    sent_at TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -346,4 +364,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (3, "outbox for DHIS2 reports", M003_OUTBOX),
     (4, "tablet browser sessions", M004_WEB_SESSIONS),
     (5, "kiosk form drafts", M005_DRAFTS),
+    (6, "reports sent by SMS", M006_OUTBOX_SMS),
 ]

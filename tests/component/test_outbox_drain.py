@@ -308,3 +308,30 @@ def test_a_missing_ca_file_gives_the_item_back(store, sim, clock):
     got = store.outbox.get(item["id"])
     assert got["status"] == "queued"
     assert "FileNotFoundError" in got["last_error"]
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_reports_travel_gzipped_unless_told_not_to(store, sim, clock, compress):
+    item = put(store, clock=clock)
+    cfg = config(sim, compress=compress)
+    summary = drain(store, cfg, now=clock.now, sleep=clock.sleep, rand=lambda: 0.5)
+    assert summary.delivered == [item["id"]]
+    assert sim.compressed_requests == (1 if compress else 0)
+    values = sim.query(dataset="dsMonthly01", period="202610", org_unit="ouKalaban01")
+    assert {v["value"] for v in values} == {"41", "7"}
+
+
+def test_the_settings_say_where_dhis2_is_and_whether_to_compress(store, tmp_path):
+    from appliance.outbox.sender import Dhis2SetupError, config_from_settings
+
+    with pytest.raises(Dhis2SetupError, match="dhis2_url"):
+        config_from_settings(store, tmp_path)
+    store.set_settings({"dhis2_url": "https://dhis2.example.org", "dhis2_gzip": "0"})
+    with pytest.raises(Dhis2SetupError, match="dhis2_token"):
+        config_from_settings(store, tmp_path)
+    (tmp_path / "dhis2_token").write_text("\n")
+    with pytest.raises(Dhis2SetupError, match="empty"):
+        config_from_settings(store, tmp_path)
+    (tmp_path / "dhis2_token").write_text("d2p_x\n")
+    cfg = config_from_settings(store, tmp_path)
+    assert cfg.token == "d2p_x" and cfg.compress is False and cfg.base_url.startswith("https")

@@ -196,3 +196,44 @@ def test_two_connections_never_claim_the_same_item(tmp_path):
         t.join()
     assert sorted(claimed[0] + claimed[1]) == sorted(ids)
     assert not set(claimed[0]) & set(claimed[1])
+
+
+def test_an_sms_resumes_where_a_power_cut_stopped_it(tmp_path):
+    path = tmp_path / "k.db"
+    with Store(path, create=True) as store:
+        item = enqueue(store, 41)
+        ids = []
+        row = store.outbox.sms_start(
+            item["id"],
+            number="+22370000000",
+            encode=lambda mid: ids.append(mid) or ["a", "b"],
+            now=T0,
+        )
+        assert row["texts"] == ["a", "b"] and row["parts_sent"] == 0 and ids == [1]
+        store.outbox.sms_part_sent(item["id"], message_ref=17, now=T0)
+        assert store.outbox.sms_of(item["id"])["sent_at"] is None
+    with Store(path) as store:  # after the cut: the same texts, the same id, one part left
+        again = store.outbox.sms_start(
+            item["id"], number="+22370000000", encode=lambda mid: ["other"], now=T1
+        )
+        assert again["texts"] == ["a", "b"] and again["message_id"] == 1
+        assert again["parts_sent"] == 1 and again["message_refs"] == [17]
+        store.outbox.sms_part_sent(item["id"], message_ref=18, now=T1)
+        done = store.outbox.sms_of(item["id"])
+        assert done["sent_at"] == T1 and done["message_refs"] == [17, 18]
+        waiting = store.outbox.waiting_since()
+        assert [(w["id"], w["sms_sent_at"]) for w in waiting] == [(item["id"], T1)]
+        second = enqueue(store, 5, period="202611")
+        row = store.outbox.sms_start(
+            second["id"], number="+1", encode=lambda mid: [str(mid)], now=T1
+        )
+        assert row["message_id"] == 2 and row["texts"] == ["2"]
+
+
+def test_retry_now_makes_waiting_items_due_when_the_link_returns(store):
+    item = enqueue(store, 41)
+    claimed = store.outbox.claim_next(now=T0)
+    store.outbox.mark_retry(claimed["id"], error="network", next_attempt_at=T1)
+    assert store.outbox.claim_next(now=T0) is None
+    assert store.outbox.retry_now(now=T0) == 1
+    assert store.outbox.claim_next(now=T0)["id"] == item["id"]

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from appliance.sdnotify import Notifier, watchdog_period_s
 from appliance.store import Store
 from power.daemon import Settings
-from power.sdnotify import Notifier, watchdog_period_s
 from power.sim import get
 from power.simulated import simulated_daemon
 
