@@ -1,0 +1,373 @@
+"""`keneya modem …`: the modem's status, the daemon, a test SMS, and the E173 simulator.
+
+`appliance.cli.main` loads this group through the `keneya.commands` entry point; the driver,
+the links and the simulator are imported only by the commands that use them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import signal
+import time
+from contextlib import ExitStack
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from appliance.cli.common import emit, json_option, paths
+from appliance.clock import Clock, from_iso, plausible
+from appliance.store import Store
+
+if TYPE_CHECKING:
+    from appliance.paths import Paths
+    from modem.config import ModemConfig
+    from modem.daemon import ModemDaemon
+    from modem.link import DataLink
+
+log = logging.getLogger(__name__)
+
+# The status is stale when the daemon has not written it for this long (status_every_s is 30).
+STALE_AFTER_S = 180
+STATUS_FIELDS = (
+    "present",
+    "model",
+    "imei",
+    "sim",
+    "registration",
+    "operator",
+    "mcc_mnc",
+    "signal_dbm",
+    "signal_bars",
+    "link_up",
+)
+
+
+@click.group()
+def modem() -> None:
+    """The 3G modem: status, the daemon that sends reports, a test SMS, a simulator."""
+
+
+# -- status -----------------------------------------------------------------------------------
+def read_status(store: Store, *, now: datetime) -> dict[str, Any]:
+    """What keneya-modem last wrote, with the outbox figures, and whether it is fresh."""
+    raw = store.get_setting("modem.status")
+    try:
+        saved = json.loads(raw) if raw else {}
+    except ValueError:
+        saved = {}
+    out: dict[str, Any] = {key: saved.get(key) for key in STATUS_FIELDS}
+    out["present"] = bool(out["present"])
+    out["link_up"] = bool(out["link_up"])
+    out["signal_bars"] = out["signal_bars"] or 0
+    counts = store.outbox.counts()
+    updated = store.get_setting("modem.updated_at")
+    age = (now - from_iso(updated)).total_seconds() if updated else None
+    out.update(
+        state=saved.get("state", "unknown"),
+        since=saved.get("since"),
+        error=saved.get("error") or saved.get("upload_error"),
+        link=saved.get("link"),
+        last_upload_at=store.get_setting("modem.last_upload_at")
+        or store.outbox.last_delivered_at(),
+        outbox_pending=counts["queued"] + counts["sending"],
+        outbox_failed=counts["failed"],
+        updated_at=updated,
+        daemon_running=age is not None and age <= STALE_AFTER_S,
+    )
+    return out
+
+
+def status_text(s: dict[str, Any]) -> str:
+    if s["updated_at"] is None:
+        head = "modem: keneya-modem has not run yet"
+    else:
+        head = f"modem: {s['state']} since {s['since']}"
+        if not s["daemon_running"]:
+            head += f" (keneya-modem silent since {s['updated_at']})"
+    lines = [head]
+    if s["present"]:
+        lines.append(f"  {s['model'] or '?'}  IMEI {s['imei'] or '?'}  SIM {s['sim'] or '?'}")
+        signal_text = "unknown" if s["signal_dbm"] is None else f"{s['signal_dbm']} dBm"
+        lines.append(
+            f"  network {s['operator'] or '-'} ({s['mcc_mnc'] or '-'}), {s['registration']},"
+            f" signal {signal_text} [{'|' * s['signal_bars']:<5}]"
+        )
+    lines.append(f"  data link {'up' if s['link_up'] else 'down'}")
+    if s["error"]:
+        lines.append(f"  ! {s['error']}")
+    lines.append(
+        f"  outbox: {s['outbox_pending']} waiting, {s['outbox_failed']} failed;"
+        f" last upload {s['last_upload_at'] or 'never'}"
+    )
+    return "\n".join(lines)
+
+
+@modem.command("status")
+@json_option
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """What keneya-modem last saw: SIM, network, signal, data link, reports waiting."""
+    database = paths(ctx).database
+    if not database.exists():
+        raise click.UsageError(f"no database at {database}: run `keneya init` first")
+    with Store(database) as store:
+        out = read_status(store, now=Clock(store).now().machine)
+    emit(out, as_json, status_text(out))
+
+
+# -- the daemon -------------------------------------------------------------------------------
+@modem.command("run")
+@click.option("--simulate", is_flag=True, help="Drive a simulated E173 and a flaky link.")
+@click.option(
+    "--device", help="The modem's AT port (default: [modem] device, else found by USB id)."
+)
+@click.option(
+    "--outage",
+    type=(click.FloatRange(min=1), click.FloatRange(min=1)),
+    default=(120.0, 60.0),
+    show_default=True,
+    help="With --simulate: mean seconds the link stays up, then down.",
+)
+@click.option("--seed", type=int, default=1, show_default=True, help="With --simulate.")
+@click.option(
+    "--duration",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Stop after this many seconds (default: until SIGTERM).",
+)
+@click.pass_context
+def run(ctx, simulate, device, outage, seed, duration) -> None:
+    """The modem daemon (the keneya-modem service). Stops cleanly on SIGTERM."""
+    from appliance.sdnotify import Notifier
+    from modem import config as modem_config
+    from modem.errors import ConfigurationError
+
+    p = paths(ctx)
+    try:
+        cfg = modem_config.load(p.facility_file)
+    except ConfigurationError as e:
+        raise click.UsageError(str(e)) from None
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    with ExitStack() as stack:
+        store = stack.enter_context(Store(p.database, create=True))
+        notifier = stack.enter_context(Notifier())
+        daemon = build_daemon(
+            stack,
+            store,
+            p,
+            cfg,
+            simulate=simulate,
+            device=device,
+            outage=outage,
+            seed=seed,
+            notifier=notifier,
+        )
+        _run_with_signals(daemon, duration)
+        snap = daemon.snapshot()
+    click.echo(f"keneya-modem stopped: {snap['state']}, link {'up' if snap['link_up'] else 'down'}")
+
+
+def _run_with_signals(daemon: ModemDaemon, duration: float | None) -> None:
+    def handler(signum: int, frame: object) -> None:
+        daemon.stop()
+
+    previous = {
+        s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM)
+    }
+    if duration:
+        signal.setitimer(signal.ITIMER_REAL, duration)
+    try:
+        daemon.run()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def build_daemon(
+    stack: ExitStack,
+    store: Store,
+    p: Paths,
+    cfg: ModemConfig,
+    *,
+    simulate: bool,
+    device: str | None,
+    outage: tuple[float, float] = (120.0, 60.0),
+    seed: int = 1,
+    notifier: Any = None,
+) -> ModemDaemon:
+    """Everything keneya-modem needs, from the facility file, the secrets and the store."""
+    from appliance.outbox.sender import config_from_settings
+    from appliance.reports import formats
+    from modem import sms
+    from modem.config import read_secret
+    from modem.daemon import ModemDaemon
+    from modem.machine import ModemMachine
+    from modem.uploader import SmsFallback, Uploader
+
+    clock = Clock(store)
+
+    def now() -> datetime:
+        return clock.now().now
+
+    link: DataLink
+    if simulate:
+        from modem.link import SimulatedLink, flaky_schedule
+        from modem.simulator import E173Simulator
+
+        if device is None:
+            sim = stack.enter_context(E173Simulator(seed=seed, registration_delay_s=2.0).start())
+            device = sim.device
+        link = SimulatedLink(
+            schedule=flaky_schedule(seed, mean_up_s=outage[0], mean_down_s=outage[1])
+        )
+    else:
+        link = _real_link(cfg)
+    stack.callback(link.close)
+
+    machine = None
+    if not link.owns_modem:
+        from modem.ports import find_at_port
+
+        chosen = device or cfg.device or None
+        machine = ModemMachine(
+            find_port=(lambda: chosen if chosen and Path(chosen).exists() else None)
+            if chosen
+            else find_at_port,
+            sim_pin=read_secret(p.secrets_dir / "sim_pin"),
+            pin_rejected=lambda pin: store.get_setting("modem.rejected_pin") == _digest(pin),
+            remember_rejected_pin=lambda pin: store.set_setting("modem.rejected_pin", _digest(pin)),
+            apn_override=cfg.apn or None,
+            on_network_time=lambda moment: _network_time(clock, moment),
+        )
+        stack.callback(machine.close)
+
+    uploader = Uploader(
+        store,
+        link=link,
+        dhis2=lambda: config_from_settings(store, p.secrets_dir),
+        pay_per_minute=cfg.pay_per_minute,
+        now=now,
+    )
+    fallback = send_sms = None
+    if cfg.sms_gateway and machine is not None:
+        mapping_file = p.config_dir / "dhis2-mapping.json"
+        fallback = SmsFallback(
+            store,
+            gateway=cfg.sms_gateway,
+            after_days=cfg.sms_after_days,
+            mapping=formats.load_mapping(mapping_file if mapping_file.exists() else None),
+            facility=store.get_setting("facility_code") or "?",
+            now=now,
+        )
+
+        def send_sms(number: str, text: str) -> int:
+            machine.command("AT+CMGF=0")
+            ref = None
+            for pdu, octets in sms.submit_pdus(number, text, reference=0):
+                ref = machine.port.send_sms_pdu(pdu, octets)
+            return ref
+
+    return ModemDaemon(
+        store,
+        config=cfg,
+        link=link,
+        uploader=uploader,
+        machine=machine,
+        sms=fallback,
+        send_sms=send_sms,
+        notifier=notifier,
+        now=now,
+    )
+
+
+def _real_link(cfg: ModemConfig, device: str | None) -> DataLink:
+    from modem import link as links
+
+    return links.choose_link(
+        preference=cfg.link, apn=cfg.apn or None, device=device or cfg.device or None
+    )
+
+
+def _digest(pin: str) -> str:
+    return hashlib.sha256(pin.encode()).hexdigest()
+
+
+def _network_time(clock: Clock, moment: datetime) -> None:
+    """Network time (NITZ) makes the clock trusted when nothing better has; a modem that never
+    received it prints its own power-on date, which `plausible` rejects."""
+    reading = clock.now()
+    if reading.trusted or not plausible(moment):
+        return
+    clock.mark_trusted("modem", moment)
+    log.info("clock set from the network time: %s", moment.isoformat())
+
+
+# -- a test SMS -------------------------------------------------------------------------------
+@modem.command("sms-test")
+@click.argument("number")
+@click.option("--device", help="The modem's AT port (default: found by USB id).")
+@json_option
+@click.pass_context
+def sms_test(ctx, number, device, as_json) -> None:
+    """Send one short SMS to NUMBER, to check the SIM's credit and the SMS centre."""
+    from modem import sms
+    from modem.at import AtPort
+    from modem.errors import ModemError
+    from modem.ports import find_at_port
+
+    cleaned = number.replace(" ", "")
+    if not (cleaned.lstrip("+").isdigit() and 3 <= len(cleaned) <= 16):
+        raise click.UsageError(f"{number!r} is not a phone number (e.g. +22370000000)")
+    port_path = device or find_at_port()
+    if port_path is None:
+        raise click.UsageError("no modem found (is the 3G stick plugged in?); or give --device")
+    code = ""
+    with Store(paths(ctx).database) as store:
+        code = store.get_setting("facility_code") or ""
+    text = f"Keneya {code}: SMS de test {datetime.now(UTC):%Y-%m-%d %H:%M} UTC".replace("  ", " ")
+    started = time.monotonic()
+    try:
+        with AtPort(port_path) as port:
+            port.command("ATE0")
+            port.command("AT+CMEE=1")
+            port.command("AT+CMGF=0")
+            ref = None
+            for pdu, octets in sms.submit_pdus(cleaned, text, reference=0):
+                ref = port.send_sms_pdu(pdu, octets)
+    except ModemError as e:
+        raise click.ClickException(f"the SMS did not leave: {e}") from None
+    out = {
+        "number": cleaned,
+        "text": text,
+        "message_ref": ref,
+        "seconds": round(time.monotonic() - started, 2),
+    }
+    emit(out, as_json, f"sent to {cleaned} (message reference {ref})")
+
+
+# -- the simulator ----------------------------------------------------------------------------
+@modem.command("simulate")
+@click.option(
+    "--pty-link",
+    "pty_link",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A symlink to the simulated port (it changes when the stick re-enumerates).",
+)
+@click.option("--pin", help="The SIM asks for this PIN.")
+@click.option("--registration-delay", type=click.FloatRange(min=0), default=3.0, show_default=True)
+@click.option("--seed", type=int)
+def simulate(pty_link, pin, registration_delay, seed) -> None:
+    """A Huawei E173 on a pseudo-terminal, for the laptop demo and tests. Stops on SIGTERM."""
+    from modem.simulator import E173Simulator, run_until_signalled
+
+    sim = E173Simulator(
+        link_path=pty_link, pin=pin, registration_delay_s=registration_delay, seed=seed
+    )
+    sim.start()
+    click.echo(f"E173 simulator on {sim.device} (link {pty_link})", err=True)
+    run_until_signalled(sim)

@@ -1,0 +1,228 @@
+"""keneya-modem: keep the 3G modem usable, send reports when the link is up, SMS when not.
+
+One loop, one thread. Each tick asks the state machine where the modem stands (every
+`status_every_s`), writes what the technician sees to the store (settings `modem.*`, read by
+the status page and `keneya modem status`), sends due reports when the modem is ready, and
+sends overdue reports by SMS. Between ticks it waits on the AT port, so an unsolicited
+signal or registration change is read as it comes and an idle daemon costs next to nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from appliance.clock import to_iso
+from modem import answers
+from modem.machine import ModemMachine, ModemStatus
+
+if TYPE_CHECKING:
+    from appliance.sdnotify import Notifier
+    from appliance.store import Store
+    from modem.at import Urc
+    from modem.config import ModemConfig
+    from modem.link import DataLink
+    from modem.uploader import SmsFallback, Uploader
+
+log = logging.getLogger(__name__)
+
+TICK_S = 2.0
+# A link that would not come up is tried again after this, doubling up to send_every_s.
+LINK_RETRY_FIRST_S = 60.0
+SMS_CHECK_EVERY_S = 3600.0
+
+
+class ModemDaemon:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        config: ModemConfig,
+        link: DataLink,
+        uploader: Uploader,
+        machine: ModemMachine | None = None,
+        sms: SmsFallback | None = None,
+        send_sms: Callable[[str, str], int] | None = None,
+        notifier: Notifier | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        tick_s: float = TICK_S,
+    ):
+        self.store = store
+        self.config = config
+        self.link = link
+        self.uploader = uploader
+        self.machine = machine
+        self.sms = sms
+        self.send_sms = send_sms
+        self.notifier = notifier
+        self.monotonic = monotonic
+        self.now = now
+        self.tick_s = tick_s
+        self._stop = threading.Event()
+        self._next_status = 0.0
+        self._next_link_try = 0.0
+        self._link_retry_s = LINK_RETRY_FIRST_S
+        self._next_sms_check = 0.0
+        self.status = ModemStatus()
+        self.link_up = False
+        self.ticks = 0
+        if machine is not None:
+            machine.add_urc_listener(self._on_urc)
+
+    # -- the loop -----------------------------------------------------------------------------
+    def start(self) -> None:
+        """What a start after a crash or power cut needs before the first tick."""
+        recovered = self.store.outbox.recover()  # the only drainer, starting: no claim is live
+        if recovered:
+            log.info("%d report(s) left half-sent by the last run put back in the queue", recovered)
+        if self.notifier:
+            self.notifier.ready("modem: starting")
+
+    def run(self) -> None:
+        self.start()
+        try:
+            while not self._stop.is_set():
+                self.tick()
+                if self.notifier:
+                    self.notifier.watchdog()
+                self._wait(self.tick_s)
+        finally:
+            if self.notifier:
+                self.notifier.stopping()
+            self._write_status()
+            if self.machine is not None:
+                self.machine.close()
+            self.link.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def tick(self) -> None:
+        self.ticks += 1
+        t = self.monotonic()
+        if t >= self._next_status:
+            self._next_status = t + self.config.status_every_s
+            self._refresh()
+        if self._ready() and self.uploader.due() and self._may_try_link(t):
+            if self.status.apn and hasattr(self.link, "apn"):
+                self.link.apn = self.status.apn  # the APN of the network found, unless overridden
+            summary = self.uploader.run_once()
+            self._link_result(t, self.link.is_up() or summary is not None)
+            self.link_up = self.link.is_up()
+            self._write_status()
+        if self.sms is not None and t >= self._next_sms_check and self._registered():
+            self._next_sms_check = t + SMS_CHECK_EVERY_S
+            self._send_overdue_sms()
+
+    # -- pieces -------------------------------------------------------------------------------
+    def _wait(self, seconds: float) -> None:
+        if self.machine is not None and self.machine.port is not None:
+            self.machine.poll(seconds)
+        else:
+            self._stop.wait(seconds)
+
+    def _refresh(self) -> None:
+        if self.machine is not None and getattr(self.link, "owns_modem", False):
+            # a stick plugged in after start went to ModemManager: leave its ports alone
+            self.machine.close()
+            self.machine = None
+        if self.machine is not None:
+            self.status = self.machine.step()
+        else:
+            self.status = _from_link(self.link, self.status, self.now)
+        self.link_up = self.link.is_up()
+        self._write_status()
+
+    def _ready(self) -> bool:
+        return self.status.state == "ready"
+
+    def _registered(self) -> bool:
+        return self.status.registration in answers.REGISTERED and self.send_sms is not None
+
+    def _may_try_link(self, t: float) -> bool:
+        return self.link.is_up() or t >= self._next_link_try
+
+    def _link_result(self, t: float, worked: bool) -> None:
+        if worked:
+            self._link_retry_s = LINK_RETRY_FIRST_S
+            self._next_link_try = t
+        else:
+            self._next_link_try = t + self._link_retry_s
+            self._link_retry_s = min(self._link_retry_s * 2, self.config.send_every_s)
+
+    def _send_overdue_sms(self) -> None:
+        assert self.sms is not None and self.send_sms is not None
+        try:
+            self.sms.send_overdue(self.send_sms)
+        except Exception as e:  # a refused SMS must not stop the daemon: next check retries
+            log.warning("SMS fallback: %s", e)
+
+    def _on_urc(self, urc: Urc) -> None:
+        # ^RSSI:<n> (Huawei) carries the same 0..31 scale as AT+CSQ
+        if urc.name == "^RSSI":
+            try:
+                dbm = answers.csq_dbm(int(urc.args.strip()))
+            except ValueError:
+                return
+            self.status.signal_dbm = dbm
+            self.status.signal_bars = answers.bars(dbm)
+        elif urc.name in ("+CREG", "+CGREG"):
+            self._next_status = 0.0  # registration changed: climb the ladder again now
+
+    def snapshot(self) -> dict[str, Any]:
+        out = self.status.as_dict()
+        out["link_up"] = self.link_up
+        out["link"] = getattr(self.link, "name", type(self.link).__name__)
+        out["upload_error"] = self.uploader.last_error
+        return out
+
+    def _write_status(self) -> None:
+        snap = self.snapshot()
+        st = self.status
+        try:
+            self.store.set_settings(
+                {
+                    "modem.status": json.dumps(snap, sort_keys=True),
+                    "modem.state": "link_up" if self.link_up else st.state,
+                    "modem.operator": st.operator,
+                    "modem.signal_dbm": None if st.signal_dbm is None else str(st.signal_dbm),
+                    "modem.registration": st.registration,
+                    "modem.updated_at": to_iso(self.now()),
+                }
+            )
+        except Exception as e:  # a busy or full database must not stop the modem
+            log.warning("modem status not written: %s", e)
+
+
+def _from_link(link: DataLink, previous: ModemStatus, now: Callable[[], datetime]) -> ModemStatus:
+    """The status when ModemManager or a HiLink stick owns the modem: read, never driven."""
+    try:
+        ls = link.status()
+    except Exception as e:
+        st = ModemStatus(state="absent", history=previous.history, error=str(e))
+        return st
+    registered = ls.registration in answers.REGISTERED
+    state = "ready" if registered else (ls.registration or "absent")
+    if state not in ("ready", "searching", "denied"):
+        state = "absent" if ls.registration is None else "searching"
+    st = ModemStatus(
+        state=state,
+        since=previous.since if previous.state == state else to_iso(now()),
+        present=ls.registration is not None,
+        registration=ls.registration,
+        operator=ls.operator,
+        mcc_mnc=ls.mcc_mnc,
+        signal_dbm=ls.signal_dbm,
+        signal_bars=answers.bars(ls.signal_dbm),
+        error=ls.detail if not registered else None,
+        history=previous.history,
+    )
+    if previous.state != state:
+        st.history.append((st.since or "", state))
+    return st
