@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # The status is stale when the daemon has not written it for this long (status_every_s is 30).
 STALE_AFTER_S = 180
+# The simulated SIM's SMS centre (a real SIM carries its operator's).
+SIMULATED_SMSC = "+22300000000"
 STATUS_FIELDS = (
     "present",
     "model",
@@ -219,7 +221,9 @@ def build_daemon(
         from modem.simulator import E173Simulator
 
         if device is None:
-            sim = stack.enter_context(E173Simulator(seed=seed, registration_delay_s=2.0).start())
+            sim = stack.enter_context(
+                E173Simulator(seed=seed, registration_delay_s=2.0, smsc=SIMULATED_SMSC).start()
+            )
             device = sim.device
         link = SimulatedLink(
             schedule=flaky_schedule(seed, mean_up_s=outage[0], mean_down_s=outage[1])
@@ -284,12 +288,21 @@ def build_daemon(
     )
 
 
-def _real_link(cfg: ModemConfig, device: str | None) -> DataLink:
+def _real_link(cfg: ModemConfig) -> DataLink:
+    """The backend for the stick that is plugged in (see `modem.link.choose_link`); when none
+    is, one that keeps looking, so the daemon runs degraded instead of restart-looping."""
     from modem import link as links
 
-    return links.choose_link(
-        preference=cfg.link, apn=cfg.apn or None, device=device or cfg.device or None
-    )
+    def find() -> DataLink:
+        return links.choose_link(preference=cfg.link, apn=cfg.apn or None)
+
+    try:
+        return find()
+    except links.ModemGone as e:
+        log.warning("%s; looking again every minute", e)
+        pending = links.PendingLink(find)
+        pending.why = str(e)
+        return pending
 
 
 def _digest(pin: str) -> str:
@@ -366,7 +379,11 @@ def simulate(pty_link, pin, registration_delay, seed) -> None:
     from modem.simulator import E173Simulator, run_until_signalled
 
     sim = E173Simulator(
-        link_path=pty_link, pin=pin, registration_delay_s=registration_delay, seed=seed
+        link_path=pty_link,
+        pin=pin,
+        registration_delay_s=registration_delay,
+        seed=seed,
+        smsc=SIMULATED_SMSC,
     )
     sim.start()
     click.echo(f"E173 simulator on {sim.device} (link {pty_link})", err=True)

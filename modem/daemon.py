@@ -35,6 +35,8 @@ TICK_S = 2.0
 # A link that would not come up is tried again after this, doubling up to send_every_s.
 LINK_RETRY_FIRST_S = 60.0
 SMS_CHECK_EVERY_S = 3600.0
+CLIMBING_EVERY_S = 5.0
+HEARTBEAT_S = 60.0
 
 
 class ModemDaemon:
@@ -72,6 +74,8 @@ class ModemDaemon:
         self.status = ModemStatus()
         self.link_up = False
         self.ticks = 0
+        self._written: dict[str, Any] | None = None
+        self._written_at = 0.0
         if machine is not None:
             machine.add_urc_listener(self._on_urc)
 
@@ -107,8 +111,10 @@ class ModemDaemon:
         self.ticks += 1
         t = self.monotonic()
         if t >= self._next_status:
-            self._next_status = t + self.config.status_every_s
             self._refresh()
+            # while the modem is still climbing (SIM, registration) look again sooner
+            every = self.config.status_every_s
+            self._next_status = t + (every if self._ready() else min(every, CLIMBING_EVERY_S))
         if self._ready() and self.uploader.due() and self._may_try_link(t):
             if self.status.apn and hasattr(self.link, "apn"):
                 self.link.apn = self.status.apn  # the APN of the network found, unless overridden
@@ -183,7 +189,13 @@ class ModemDaemon:
         return out
 
     def _write_status(self) -> None:
+        """To the store when something changed, else once a minute to show the daemon is
+        alive: a status polled every few seconds must not become an SD-card write each time."""
         snap = self.snapshot()
+        t = self.monotonic()
+        if snap == self._written and t - self._written_at < HEARTBEAT_S:
+            return
+        self._written, self._written_at = snap, t
         st = self.status
         try:
             self.store.set_settings(

@@ -13,6 +13,7 @@ the modem is ready for one.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -23,7 +24,14 @@ from typing import Any
 from modem import answers
 from modem.apn import apn_for, operator_name
 from modem.at import AtPort
-from modem.errors import CmeError, ModemError, ModemGone, ModemTimeout, SimWrongPassword
+from modem.errors import (
+    CmeError,
+    CommandError,
+    ModemError,
+    ModemGone,
+    ModemTimeout,
+    SimWrongPassword,
+)
 
 log = logging.getLogger(__name__)
 
@@ -211,6 +219,10 @@ class ModemMachine:
                 port.add_urc_listener(listener)
             port.command("ATE0")  # no echo: fewer bytes, simpler logs
             port.command("AT+CMEE=1")  # numeric +CME ERROR codes
+            # registration changes as they happen (+CREG: <stat>), not at the next poll
+            port.command("AT+CREG=1")
+            with contextlib.suppress(CommandError):
+                port.command("AT+CGREG=1")
         except ModemError:
             port.close()
             raise

@@ -1,0 +1,197 @@
+"""`keneya modem …` as systemd and a technician use it: the real executable in a subprocess,
+the E173 simulator on a real pty, the DHIS2 simulator on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from appliance.outbox import enqueue_report
+from appliance.outbox.dhis2_sim import Dhis2Metadata, Dhis2Sim
+from appliance.store import Store
+
+pytestmark = pytest.mark.component
+
+KENEYA = str(Path(sys.executable).parent / "keneya")
+TOKEN = "d2p_cli_token"
+CONTRACT = {
+    "present",
+    "model",
+    "imei",
+    "sim",
+    "registration",
+    "operator",
+    "mcc_mnc",
+    "signal_dbm",
+    "signal_bars",
+    "link_up",
+    "last_upload_at",
+    "outbox_pending",
+}
+
+
+def env(**extra: str) -> dict[str, str]:
+    drop = ("KENEYA_HOME", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+    return {k: v for k, v in os.environ.items() if k not in drop} | extra
+
+
+def keneya(home: Path, *args: str, timeout: float = 60):
+    return subprocess.run(
+        [KENEYA, "--home", str(home), *args],
+        capture_output=True,
+        text=True,
+        env=env(),
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def wait_for(predicate, *, seconds: float, what: str):
+    deadline = time.monotonic() + seconds  # a guard against hanging, not a measure
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_status_before_the_daemon_ever_ran(tmp_path):
+    Store(tmp_path / "keneya.db", create=True).close()
+    r = keneya(tmp_path, "modem", "status", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert set(out) >= CONTRACT
+    assert out["present"] is False and out["link_up"] is False and out["outbox_pending"] == 0
+    assert out["daemon_running"] is False and out["updated_at"] is None
+    text = keneya(tmp_path, "modem", "status")
+    assert "has not run yet" in text.stdout
+
+
+def test_status_without_a_database_is_a_clear_error(tmp_path):
+    r = keneya(tmp_path, "modem", "status")
+    assert r.returncode == 2 and "keneya init" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_daemon_sends_a_queued_report_over_the_simulated_modem_and_link(tmp_path):
+    meta = {"dataSets": ["dsCli"], "dataElements": ["deCli"], "orgUnits": ["ouCli"]}
+    with Dhis2Sim(Dhis2Metadata(meta), tokens=(TOKEN,)) as dhis2:
+        with Store(tmp_path / "keneya.db", create=True) as store:
+            store.set_settings({"dhis2_url": dhis2.url, "facility_code": "CLI"})
+            item = enqueue_report(
+                store,
+                facility="CLI",
+                dataset="dsCli",
+                period="202610",
+                payload={
+                    "dataSet": "dsCli",
+                    "period": "202610",
+                    "orgUnit": "ouCli",
+                    "dataValues": [{"dataElement": "deCli", "value": "12"}],
+                },
+            )
+        secrets = tmp_path / "secrets"
+        secrets.mkdir(mode=0o700)
+        (secrets / "dhis2_token").write_text(TOKEN + "\n")
+        with tempfile.TemporaryDirectory(prefix="kn", dir="/tmp") as d:
+            address = str(Path(d) / "notify")
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            listener.bind(address)
+            listener.settimeout(60.0)
+            proc = subprocess.Popen(
+                [KENEYA, "--home", str(tmp_path), "modem", "run", "--simulate"]
+                + ["--outage", "3600", "1", "--seed", "3"],
+                env=env(NOTIFY_SOCKET=address, WATCHDOG_USEC="4000000"),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                messages = [listener.recv(4096).decode()]
+                while not any(m.startswith("READY=1") for m in messages):
+                    messages.append(listener.recv(4096).decode())
+
+                def delivered():
+                    with Store(tmp_path / "keneya.db") as s:
+                        return s.outbox.get(item["id"])["status"] == "delivered"
+
+                wait_for(delivered, seconds=60, what="the report to be delivered")
+                status = json.loads(keneya(tmp_path, "modem", "status", "--json").stdout)
+                while "WATCHDOG=1" not in messages:
+                    messages.append(listener.recv(4096).decode())
+                proc.send_signal(signal.SIGTERM)
+                out, err = proc.communicate(timeout=30)
+                while "STOPPING=1" not in messages:
+                    messages.append(listener.recv(4096).decode())
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+                listener.close()
+        values = dhis2.query(dataset="dsCli", period="202610", org_unit="ouCli")
+    assert proc.returncode == 0, err
+    assert "keneya-modem stopped" in out
+    assert [v["value"] for v in values] == ["12"] and dhis2.compressed_requests == 1
+    assert status["state"] == "ready" and status["present"] is True
+    assert status["model"] == "E173" and status["imei"].endswith("4567")
+    assert status["registration"] == "home" and status["mcc_mnc"] == "61002"
+    assert status["link_up"] is True and status["outbox_pending"] == 0
+    assert status["last_upload_at"] and status["daemon_running"] is True
+    with Store(tmp_path / "keneya.db") as store:
+        # the modem's network time made the clock trusted (the simulator's is plausible)
+        assert store.get_setting("modem.state") in ("ready", "link_up")
+        assert store.integrity_check() == []
+
+
+def test_without_a_stick_the_daemon_runs_degraded_instead_of_failing(tmp_path):
+    r = keneya(tmp_path, "modem", "run", "--duration", "3")
+    assert r.returncode == 0, r.stderr
+    status = json.loads(keneya(tmp_path, "modem", "status", "--json").stdout)
+    assert status["state"] == "absent" and status["present"] is False
+    assert "plugged in" in status["error"]
+
+
+@pytest.fixture
+def simulated_stick(tmp_path):
+    link = tmp_path / "ttyE173"
+    proc = subprocess.Popen(
+        [KENEYA, "--home", str(tmp_path), "modem", "simulate", "--pty-link", str(link)]
+        + ["--registration-delay", "0.1", "--seed", "5"],
+        env=env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(link.exists, seconds=30, what="the simulated port")
+        yield link
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 0
+
+
+def test_sms_test_through_the_simulated_stick(tmp_path, simulated_stick):
+    Store(tmp_path / "keneya.db", create=True).close()
+    time.sleep(0.3)  # registration delay of the simulated network
+    r = keneya(tmp_path, "modem", "sms-test", "+22370000000", "--device", str(simulated_stick))
+    assert r.returncode == 0, r.stderr
+    assert "sent to +22370000000 (message reference" in r.stdout
+
+
+def test_sms_test_refuses_a_bad_number_and_says_when_there_is_no_stick(tmp_path):
+    Store(tmp_path / "keneya.db", create=True).close()
+    r = keneya(tmp_path, "modem", "sms-test", "district")
+    assert r.returncode == 2 and "not a phone number" in r.stderr
+    r = keneya(tmp_path, "modem", "sms-test", "+22370000000")
+    assert r.returncode == 2 and "plugged in" in r.stderr and "Traceback" not in r.stderr
