@@ -204,7 +204,6 @@ def build_daemon(
     """Everything keneya-modem needs, from the facility file, the secrets and the store."""
     from appliance.outbox.sender import config_from_settings
     from appliance.reports import formats
-    from modem import sms
     from modem.config import read_secret
     from modem.daemon import ModemDaemon
     from modem.machine import ModemMachine
@@ -268,12 +267,7 @@ def build_daemon(
             now=now,
         )
 
-        def send_sms(number: str, text: str) -> int:
-            machine.command("AT+CMGF=0")
-            ref = None
-            for pdu, octets in sms.submit_pdus(number, text, reference=0):
-                ref = machine.port.send_sms_pdu(pdu, octets)
-            return ref
+        send_sms = machine.send_sms
 
     return ModemDaemon(
         store,
@@ -327,9 +321,9 @@ def _network_time(clock: Clock, moment: datetime) -> None:
 @click.pass_context
 def sms_test(ctx, number, device, as_json) -> None:
     """Send one short SMS to NUMBER, to check the SIM's credit and the SMS centre."""
-    from modem import sms
     from modem.at import AtPort
     from modem.errors import ModemError
+    from modem.machine import send_sms
     from modem.ports import find_at_port
 
     cleaned = number.replace(" ", "")
@@ -347,10 +341,7 @@ def sms_test(ctx, number, device, as_json) -> None:
         with AtPort(port_path) as port:
             port.command("ATE0")
             port.command("AT+CMEE=1")
-            port.command("AT+CMGF=0")
-            ref = None
-            for pdu, octets in sms.submit_pdus(cleaned, text, reference=0):
-                ref = port.send_sms_pdu(pdu, octets)
+            ref = send_sms(port, cleaned, text)
     except ModemError as e:
         raise click.ClickException(f"the SMS did not leave: {e}") from None
     out = {

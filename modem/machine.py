@@ -162,6 +162,12 @@ class ModemMachine:
             raise ModemGone("no modem port open")
         return self.port.command(cmd, timeout_s=timeout_s)
 
+    def send_sms(self, number: str, text: str) -> int:
+        """One SMS on the port this machine keeps open; its message reference."""
+        if self.port is None:
+            raise ModemGone("no modem port open")
+        return send_sms(self.port, number, text)
+
     def close(self) -> None:
         if self.port is not None:
             self.port.close()
@@ -365,6 +371,19 @@ class ModemMachine:
         st.history.append((st.since, state))
         del st.history[: -self.history_size]
         log.info("modem: %s", state)
+
+
+def send_sms(port: AtPort, number: str, text: str) -> int:
+    """Send `text` to `number` in PDU mode (GSM 7-bit, concatenated if long); the message
+    reference of the last part. PDU mode works with every stick's firmware and any number
+    format; the SIM's own SMS centre is used."""
+    from modem import sms
+
+    port.command("AT+CMGF=0")
+    ref = -1
+    for pdu, octets in sms.submit_pdus(number, text, reference=0):
+        ref = port.send_sms_pdu(pdu, octets)
+    return ref
 
 
 def _one(lines: list[str]) -> str | None:
