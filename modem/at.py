@@ -73,6 +73,7 @@ URC_NAMES = frozenset(
 _FAILURES = ("NO CARRIER", "NO DIALTONE", "BUSY", "NO ANSWER", "ERROR")
 _SMS_PROMPT = b">"
 _READ_SLICE_S = 0.05
+_IDLE_SLICE_S = 1.0
 # What a port that went away raises: pyserial's wrapper, a raw OSError (EIO), or termios.error
 # from tcdrain(), which is not an OSError.
 _PORT_ERRORS = (serial.SerialException, OSError, termios.error)
@@ -241,7 +242,10 @@ class AtPort:
         deadline = time.monotonic() + timeout_s
         count = 0
         while True:
-            self._fill(wait=time.monotonic() < deadline)
+            # idle: block in one read for the time left (up to a second), not in 50 ms slices,
+            # so a daemon waiting for URCs costs next to no CPU
+            left = deadline - time.monotonic()
+            self._fill(wait=left > 0, slice_s=min(max(left, _READ_SLICE_S), _IDLE_SLICE_S))
             for raw in self._take_lines():
                 line = self._decode(raw)
                 if line is None:
@@ -381,10 +385,12 @@ class AtPort:
         except _PORT_ERRORS as exc:
             raise ModemGone(f"{self.path}: {exc}") from exc
 
-    def _fill(self, *, wait: bool) -> None:
-        """Append what the port has to the buffer; with ``wait``, block one short slice."""
+    def _fill(self, *, wait: bool, slice_s: float = _READ_SLICE_S) -> None:
+        """Append what the port has to the buffer; with ``wait``, block one slice."""
         port = self._require()
         try:
+            if wait and port.timeout != slice_s:
+                port.timeout = slice_s
             waiting = port.in_waiting
             if waiting or wait:
                 chunk = port.read(max(1, waiting))

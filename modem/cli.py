@@ -115,7 +115,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """What keneya-modem last saw: SIM, network, signal, data link, reports waiting."""
     database = paths(ctx).database
     if not database.exists():
-        raise click.UsageError(f"no database at {database}: run `keneya init` first")
+        raise click.UsageError(f"no database at {database}: run `keneya db init` first")
     with Store(database) as store:
         out = read_status(store, now=Clock(store).now().machine)
     emit(out, as_json, status_text(out))

@@ -78,7 +78,7 @@ def test_status_before_the_daemon_ever_ran(tmp_path):
 
 def test_status_without_a_database_is_a_clear_error(tmp_path):
     r = keneya(tmp_path, "modem", "status")
-    assert r.returncode == 2 and "keneya init" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "keneya db init" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_the_daemon_sends_a_queued_report_over_the_simulated_modem_and_link(tmp_path):
