@@ -254,6 +254,7 @@ def build_daemon(
         dhis2=lambda: config_from_settings(store, p.secrets_dir),
         pay_per_minute=cfg.pay_per_minute,
         now=now,
+        between_items=notifier.watchdog if notifier else lambda: None,
     )
     fallback = send_sms = None
     if cfg.sms_gateway and machine is not None:

@@ -127,6 +127,14 @@ class Uploader:
                 self.was_up = False
         if total.delivered:
             self.store.set_setting("modem.last_upload_at", to_iso(self.now()))
+        if total.attempts:
+            log.info(
+                "outbox: %d sent, %d delivered, %d to retry, %d refused",
+                total.attempts,
+                len(total.delivered),
+                len(total.retrying),
+                len(total.failed),
+            )
         self.last_error = None
         return total
 

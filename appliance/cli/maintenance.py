@@ -194,10 +194,11 @@ def demo(ctx, n_patients, seed, as_json):
             p.database, patients=n_patients, seed=seed, years=3, logins_dir=p.data_dir
         )
     summary["home"] = str(p.data_dir)
-    from appliance.seed.demo_send import send_last_month
+    from appliance.seed.demo_send import point_at_demo_dhis2, send_last_month
 
     sent = send_last_month(p.database, p.config_dir, logins, datetime.now(UTC).date())
     summary["report_sent"] = sent
+    point_at_demo_dhis2(p.database, p.config_dir)
     emit(
         summary,
         as_json,

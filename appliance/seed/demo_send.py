@@ -17,6 +17,8 @@ from appliance.services.context import Context
 from appliance.store import Store
 
 DEMO_TOKEN = "d2pat_demo-only-token"  # the simulator's; a real facility's is provisioned
+# Where `make demo` runs the DHIS2 simulator for the modem daemon to send to.
+DEMO_DHIS2_URL = "http://127.0.0.1:8099"
 
 
 def _data(name: str) -> Path:
@@ -48,3 +50,19 @@ def send_last_month(
         "import_summary": item["import_summary"],
         "drain": summary,
     }
+
+
+def point_at_demo_dhis2(database: Path, config_dir: Path) -> Path:
+    """Set up the demo home as provisioning would a facility, but towards the DHIS2 simulator
+    `make demo` starts: the dhis2_url setting, the token in secrets/ (0600), and the
+    simulator's metadata beside them. Returns the metadata file."""
+    secrets = config_dir / "secrets"
+    secrets.mkdir(mode=0o700, exist_ok=True)
+    token = secrets / "dhis2_token"
+    token.touch(mode=0o600)
+    token.write_text(DEMO_TOKEN + "\n", encoding="utf-8")
+    metadata = config_dir / "dhis2-demo-metadata.json"
+    shutil.copyfile(_data("dhis2-demo-metadata.json"), metadata)
+    with Store(database) as store:
+        store.set_setting("dhis2_url", DEMO_DHIS2_URL)
+    return metadata

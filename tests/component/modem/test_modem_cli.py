@@ -195,3 +195,16 @@ def test_sms_test_refuses_a_bad_number_and_says_when_there_is_no_stick(tmp_path)
     assert r.returncode == 2 and "not a phone number" in r.stderr
     r = keneya(tmp_path, "modem", "sms-test", "+22370000000")
     assert r.returncode == 2 and "plugged in" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_systemd_unit_runs_the_daemon_with_notify_and_a_watchdog():
+    import configparser
+
+    unit = configparser.ConfigParser(strict=True, interpolation=None)
+    unit.optionxform = str
+    unit.read(Path(__file__).parents[3] / "image_build" / "units" / "keneya-modem.service")
+    service = unit["Service"]
+    assert service["Type"] == "notify" and service["ExecStart"].endswith("keneya modem run")
+    # the watchdog outlasts the longest wait between pings: a 60 s send or SMS
+    assert int(service["WatchdogSec"]) > 2 * 60
+    assert unit["Install"]["WantedBy"] == "multi-user.target"
