@@ -238,6 +238,25 @@ STATUS = {
     "normal": N_("normal"),
 }
 
+# The modem daemon's states and the network registration (modem.machine, modem.answers).
+MODEM = {
+    "unknown": N_("inconnu (le service modem n'a pas encore tourné)"),
+    "absent": N_("pas de modem (clé 3G branchée ?)"),
+    "detected": N_("modem détecté"),
+    "sim_missing": N_("pas de carte SIM"),
+    "sim_locked": N_("SIM verrouillée : code PIN manquant ou refusé"),
+    "sim_blocked": N_("SIM bloquée : code PUK de l'opérateur nécessaire"),
+    "searching": N_("recherche du réseau"),
+    "denied": N_("réseau refusé : appeler l'opérateur"),
+    "registered": N_("sur le réseau"),
+    "no_apn": N_("APN inconnu pour ce réseau"),
+    "ready": N_("prêt (pas de connexion en cours)"),
+    "link_up": N_("connecté"),
+    "home": N_("réseau national"),
+    "roaming": N_("itinérance"),
+    "not_registered": N_("non enregistré"),
+}
+
 
 def label(key: str) -> str:
     """The French msgid for a code, or the code itself when it has no label."""

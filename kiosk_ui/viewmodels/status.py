@@ -8,7 +8,7 @@ from typing import Any
 from appliance.clock import from_iso
 from appliance.services import status as status_service
 from appliance.services.errors import ServiceError
-from appliance.web.labels import STATUS
+from appliance.web.labels import MODEM, STATUS
 from kiosk_ui.viewmodels.state import KioskState
 
 NONE = "—"
@@ -73,10 +73,15 @@ class StatusVM:
             {
                 "title": t("Modem 3G"),
                 "rows": [
-                    (t("État"), modem["state"]),
+                    (t("État"), t(MODEM.get(modem["state"], modem["state"]))),
                     (t("Opérateur"), modem["operator"] or NONE),
                     (t("Signal"), _fmt("%d dBm", modem["signal_dbm"])),
-                    (t("Enregistrement"), modem["registration"] or NONE),
+                    (
+                        t("Enregistrement"),
+                        t(MODEM.get(modem["registration"], modem["registration"]))
+                        if modem["registration"]
+                        else NONE,
+                    ),
                     (t("Dernier envoi"), _when(modem["last_upload_at"])),
                 ],
             },

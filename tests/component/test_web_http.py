@@ -284,6 +284,14 @@ def test_technician_status_page_shows_no_patient(client, woman):
     assert "Traoré" not in home.text and "/patients" not in home.text
 
 
+def test_status_page_says_the_modem_state_in_french(client, ctx):
+    ctx.store.set_settings({"modem.state": "sim_locked", "modem.registration": "roaming"})
+    login(client, "technician")
+    r = client.get("/status")
+    assert "SIM verrouillée : code PIN manquant ou refusé" in r.text and "itinérance" in r.text
+    assert "sim_locked" not in r.text
+
+
 # -- search, registration, record ---------------------------------------------------------------
 def test_live_search_returns_a_fragment(client, woman):
     login(client, "nurse")
