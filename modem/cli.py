@@ -257,7 +257,11 @@ def build_daemon(
         between_items=notifier.watchdog if notifier else lambda: None,
     )
     fallback = send_sms = None
-    if cfg.sms_gateway and machine is not None:
+    if machine is not None:
+        send_sms = machine.send_sms
+    elif hasattr(link, "send_sms"):
+        send_sms = link.send_sms  # ModemManager holds the stick: it sends
+    if cfg.sms_gateway and send_sms is not None:
         mapping_file = p.config_dir / "dhis2-mapping.json"
         fallback = SmsFallback(
             store,
@@ -267,8 +271,6 @@ def build_daemon(
             facility=store.get_setting("facility_code") or "?",
             now=now,
         )
-
-        send_sms = machine.send_sms
 
     return ModemDaemon(
         store,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from appliance.clock import to_iso
 from modem import answers
+from modem.apn import apn_for
 from modem.machine import ModemMachine, ModemStatus
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class ModemDaemon:
         if self.machine is not None:
             self.status = self.machine.step()
         else:
-            self.status = _from_link(self.link, self.status, self.now)
+            self.status = _from_link(self.link, self.status, self.now, apn_override=self.config.apn)
         self.link_up = self.link.is_up()
         self._write_status()
 
@@ -212,7 +213,9 @@ class ModemDaemon:
             log.warning("modem status not written: %s", e)
 
 
-def _from_link(link: DataLink, previous: ModemStatus, now: Callable[[], datetime]) -> ModemStatus:
+def _from_link(
+    link: DataLink, previous: ModemStatus, now: Callable[[], datetime], *, apn_override: str = ""
+) -> ModemStatus:
     """The status when ModemManager or a HiLink stick owns the modem: read, never driven."""
     try:
         ls = link.status()
@@ -235,6 +238,10 @@ def _from_link(link: DataLink, previous: ModemStatus, now: Callable[[], datetime
         error=ls.detail if not registered else None,
         history=previous.history,
     )
+    apn = apn_for(ls.mcc_mnc, override=apn_override or None)
+    st.apn = apn.name if apn else None
+    if registered and apn is None:
+        st.state, st.error = "no_apn", f"no APN known for network {ls.mcc_mnc}: set [modem] apn"
     if previous.state != state:
         st.history.append((st.since or "", state))
     return st

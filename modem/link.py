@@ -231,6 +231,7 @@ class ModemManagerLink(DataLink):
 
     name = "modemmanager"
     owns_modem = True  # ModemManager probes and keeps the stick's AT ports
+    CONNECTIONS_DIR = Path("/etc/NetworkManager/system-connections")
 
     def __init__(
         self,
@@ -240,12 +241,66 @@ class ModemManagerLink(DataLink):
         run: Runner = subprocess.run,
         modem: str = "any",
         command_timeout_s: float = 20.0,
+        connections_dir: Path | None = None,
     ) -> None:
         self.connection = connection
         self.apn = None if apn is None else _check_apn(apn)  # only the keyfile needs it
         self.modem = modem
         self.command_timeout_s = command_timeout_s
+        self.connections_dir = connections_dir or self.CONNECTIONS_DIR
         self._run = run
+
+    def ensure_profile(self) -> bool:
+        """Write the NetworkManager profile for the APN in use when it is missing or names
+        another APN (the network found decides it), then have NetworkManager reload. The file
+        is root's, 0600 (it may hold the SIM PIN), written whole then renamed. True when it
+        changed."""
+        if self.apn is None:
+            raise ConfigurationError("no APN yet: the network has not been identified")
+        path = self.connections_dir / f"{self.connection}.nmconnection"
+        text = self.keyfile()
+        try:
+            if path.read_text(encoding="utf-8") == text:
+                return False
+        except FileNotFoundError:
+            pass
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        args = ["nmcli", "connection", "reload"]
+        result = _run_command(self._run, args, timeout_s=self.command_timeout_s)
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout or "").strip()
+            raise LinkError(f"NetworkManager did not reload: {message}", command=args)
+        return True
+
+    def send_sms(self, number: str, text: str) -> int:
+        """An SMS through ModemManager, which holds the AT ports: create it, then send it
+        (mmcli(1) "--messaging-create-sms", "--send"). Returns ModemManager's SMS index."""
+        if "'" in text or "'" in number or "," in number:
+            raise ConfigurationError("an SMS text or number for mmcli may not hold ' or ,")
+        create = [
+            "mmcli",
+            "-m",
+            self.modem,
+            f"--messaging-create-sms=text='{text}',number='{number}'",
+        ]
+        result = _run_command(self._run, create, timeout_s=self.command_timeout_s)
+        path = (result.stdout or "").strip().split()[-1:] if result.returncode == 0 else []
+        if not path or "/SMS/" not in path[0]:
+            message = (result.stderr or result.stdout or "").strip()
+            raise LinkError(f"ModemManager did not create the SMS: {message}", command=create)
+        index = path[0].rsplit("/", 1)[1]
+        send = ["mmcli", "-s", index, "--send"]
+        result = _run_command(self._run, send, timeout_s=max(60.0, self.command_timeout_s))
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout or "").strip()
+            raise LinkError(f"ModemManager did not send the SMS: {message}", command=send)
+        return int(index)
 
     def keyfile(self, *, sim_pin: str | None = None) -> str:
         return nm_connection_keyfile(self.apn, name=self.connection, sim_pin=sim_pin)
@@ -294,6 +349,8 @@ class ModemManagerLink(DataLink):
         return _run_command(self._run, args, timeout_s=wait_s + self.command_timeout_s)
 
     def up(self, *, timeout_s: float = 60) -> bool:
+        if self.apn is not None:
+            self.ensure_profile()
         result = self._nmcli("up", wait_s=timeout_s)
         if result.returncode == 0:
             return True

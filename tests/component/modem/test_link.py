@@ -83,11 +83,30 @@ class FakeRun:
 
 @pytest.fixture
 def run() -> FakeRun:
-    return FakeRun()
+    fake = FakeRun()
+    fake.on("nmcli", "connection", "reload")
+    return fake
 
 
-def mm_link(run: FakeRun) -> ModemManagerLink:
-    return ModemManagerLink(connection="keneya-3g", apn="internet", run=run)
+@pytest.fixture(autouse=True)
+def _connections(tmp_path, monkeypatch):
+    """NetworkManager's profiles go to a temp folder, never /etc."""
+    monkeypatch.setattr(ModemManagerLink, "CONNECTIONS_DIR", tmp_path / "system-connections")
+    (tmp_path / "system-connections").mkdir()
+
+
+def mm_link(run: FakeRun, *, profile_written: bool = True) -> ModemManagerLink:
+    """A link whose NetworkManager profile is already in place (unless told otherwise), so
+    up() goes straight to nmcli."""
+    link = ModemManagerLink(
+        connection="keneya-3g",
+        apn="internet",
+        run=run,
+        connections_dir=ModemManagerLink.CONNECTIONS_DIR,
+    )
+    if profile_written:
+        (link.connections_dir / "keneya-3g.nmconnection").write_text(link.keyfile())
+    return link
 
 
 def test_status_of_a_connected_modem(run: FakeRun):
@@ -597,3 +616,35 @@ def test_ppp_link_learns_its_apn_late_and_rewrites_the_chat_script(ppp_paths, ru
     link.apn = "web.malitel3.ml"
     link.up(timeout_s=1)
     assert '"web.malitel3.ml"' in (ppp_paths["peers"] / "keneya.chat").read_text()
+
+
+def test_up_writes_the_profile_for_the_apn_once_and_reloads(run: FakeRun, tmp_path):
+    run.on("nmcli", "--wait")
+    link = mm_link(run, profile_written=False)
+    assert link.up() is True
+    profile = tmp_path / "system-connections" / "keneya-3g.nmconnection"
+    assert "apn=internet" in profile.read_text() and profile.stat().st_mode & 0o777 == 0o600
+    assert link.up() is True  # unchanged: not written or reloaded again
+    assert run.commands().count(["nmcli", "connection", "reload"]) == 1
+    link.apn = "web.malitel3.ml"  # another SIM: another network
+    link.up()
+    assert "apn=web.malitel3.ml" in profile.read_text()
+    assert run.commands().count(["nmcli", "connection", "reload"]) == 2
+
+
+def test_an_sms_through_modemmanager(run: FakeRun):
+    run.on(
+        "mmcli",
+        "-m",
+        "any",
+        stdout="Successfully created new SMS: /org/freedesktop/ModemManager1/SMS/21\n",
+    )
+    run.on("mmcli", "-s", "21", "--send", stdout="successfully sent the SMS\n")
+    assert mm_link(run).send_sms("+22370000000", "K1 KLB 3 1/2 abc") == 21
+    create = run.commands()[0]
+    assert create[-1] == "--messaging-create-sms=text='K1 KLB 3 1/2 abc',number='+22370000000'"
+    with pytest.raises(ConfigurationError):
+        mm_link(run).send_sms("+22370000000", "it's")
+    run.on("mmcli", "-s", "21", "--send", rc=1, stderr="error: couldn't send the SMS")
+    with pytest.raises(LinkError, match="did not send"):
+        mm_link(run).send_sms("+22370000000", "x")
