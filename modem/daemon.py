@@ -119,7 +119,14 @@ class ModemDaemon:
         if self._ready() and self.uploader.due() and self._may_try_link(t):
             if self.status.apn and hasattr(self.link, "apn"):
                 self.link.apn = self.status.apn  # the APN of the network found, unless overridden
-            summary = self.uploader.run_once()
+            try:
+                summary = self.uploader.run_once()
+            except Exception as e:
+                # nmcli or pppd refusing, a CA file gone: the reason goes on the status page
+                # and the next try comes after the link backoff; the daemon keeps running
+                log.exception("sending reports failed")
+                self.uploader.last_error = f"{type(e).__name__}: {e}"
+                summary = None
             self._link_result(t, self.link.is_up() or summary is not None)
             self.link_up = self.link.is_up()
             self._write_status()

@@ -138,8 +138,9 @@ class ModemMachine:
             self._failures = 0
         except (ModemTimeout, ModemGone) as e:
             self._failed(e)
-        except ModemError as e:
-            # an answer we did not expect on the way up: say it, try again next step
+        except (ModemError, ValueError) as e:
+            # an error or an answer we did not expect on the way up (firmware differ): say
+            # it, try again next step
             self.status.error = str(e)
             log.warning("modem: %s", e)
         return self.status

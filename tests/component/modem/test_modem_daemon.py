@@ -97,3 +97,45 @@ def test_a_month_without_data_reaches_the_district_by_sms(store, make_sim):
         assert store.outbox.get(item["id"])["status"] == "queued"  # data still tried later
     finally:
         machine.close()
+
+
+def test_a_link_that_raises_is_reported_and_the_daemon_goes_on(store):
+    from modem.errors import ConfigurationError
+
+    class Broken(SimulatedLink):
+        def up(self, *, timeout_s: float = 60) -> bool:
+            raise ConfigurationError("NetworkManager is not running")
+
+    enqueue_report(
+        store,
+        facility="KLB",
+        dataset="ds",
+        period="202610",
+        payload={"dataSet": "ds", "period": "202610", "orgUnit": "ou", "dataValues": []},
+        now="2026-11-01T08:00:00.000000Z",
+    )
+    now = datetime(2026, 11, 2, tzinfo=UTC)
+    link = Broken()
+    uploader = Uploader(
+        store,
+        link=link,
+        dhis2=lambda: Dhis2Config(base_url="http://127.0.0.1:9", token="x"),
+        now=lambda: now,
+    )
+    t = [0.0]
+    daemon = ModemDaemon(
+        store,
+        config=ModemConfig(),
+        link=link,
+        uploader=uploader,
+        monotonic=lambda: t[0],
+        now=lambda: now,
+    )
+    daemon.start()
+    daemon.tick()
+    assert daemon.snapshot()["upload_error"] == "ConfigurationError: NetworkManager is not running"
+    t[0] += 10  # within the link backoff: not tried again
+    daemon.tick()
+    t[0] += 61
+    daemon.tick()  # after it: tried again, still no traceback out of the loop
+    assert daemon.status.state == "ready"
