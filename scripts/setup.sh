@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # browser tests drive Debian's Chromium through Playwright (never a downloaded browser);
 # libegl1, libgl1, libgl1-mesa-dri: the kiosk's OpenGL window (Kivy's SDL2 draws offscreen
 # with Mesa's software renderer when there is no screen, as in the tests).
-packages=(python3-venv sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri)
+packages=(python3-venv sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri mtools dosfstools fdisk dnsmasq-base)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
