@@ -237,7 +237,12 @@ class KioskApp(App):
 
 
 def run(
-    database, *, size: tuple[int, int] = (800, 480), fullscreen: bool = False, lang: str = "fr"
+    database,
+    *,
+    size: tuple[int, int] = (800, 480),
+    fullscreen: bool = False,
+    lang: str = "fr",
+    config_dir=None,
 ) -> None:
     """Open the facility's database and run the kiosk until the window closes."""
     from kivy.core.window import Window
@@ -250,5 +255,7 @@ def run(
     else:
         Window.size = size
     with Store(database) as store:
-        state = KioskState(Context.open(store), lang=lang, data_dir=database.parent)
+        state = KioskState(
+            Context.open(store), lang=lang, data_dir=database.parent, config_dir=config_dir
+        )
         KioskApp(state).run()

@@ -43,4 +43,10 @@ def kiosk(ctx: click.Context, size: tuple[int, int], fullscreen: bool, lang: str
     kivy_env()
     from kiosk_ui.app import run
 
-    run(database, size=size, fullscreen=fullscreen, lang=lang)
+    run(
+        database,
+        size=size,
+        fullscreen=fullscreen,
+        lang=lang,
+        config_dir=paths(ctx).config_dir,
+    )

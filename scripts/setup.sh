@@ -8,8 +8,12 @@ cd "$(dirname "$0")/.."
 # for a technician; openssl: the tests make a private CA for the HTTPS sender; chromium: the
 # browser tests drive Debian's Chromium through Playwright (never a downloaded browser);
 # libegl1, libgl1, libgl1-mesa-dri: the kiosk's OpenGL window (Kivy's SDL2 draws offscreen
-# with Mesa's software renderer when there is no screen, as in the tests).
-packages=(python3-venv sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri mtools dosfstools fdisk dnsmasq-base)
+# with Mesa's software renderer when there is no screen, as in the tests); mtools, dosfstools,
+# fdisk: `provision write-card` and its tests write a card image's FAT without mounting it;
+# dnsmasq-base, network-manager: the hotspot's generated files are checked by `dnsmasq --test`
+# and `nmcli --offline`.
+packages=(python3-venv sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
+    mtools dosfstools fdisk dnsmasq-base network-manager)
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then

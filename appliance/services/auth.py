@@ -55,9 +55,12 @@ def add_staff(
     role: str,
     pin: str | None = None,
     password: str | None = None,
+    pin_hash: str | None = None,
+    password_hash: str | None = None,
 ) -> dict[str, Any]:
     """Create an account. The very first account (an admin) needs no actor; after that only an
-    admin may add staff."""
+    admin may add staff. Provisioning gives the first admin's PIN and password already hashed
+    (`pin_hash`, `password_hash`: argon2id), so they never travel in clear on the card."""
     if ctx.store.staff.count() == 0:
         if role != "admin":
             raise Conflict("the first account must be an admin")
@@ -72,7 +75,10 @@ def add_staff(
         raise ValueError(f"role {role!r}: expected one of {', '.join(ROLES)}")
     if not (display_name or "").strip():
         raise ValueError("the name must not be empty")
-    if pin is None and password is None:
+    for given in (pin_hash, password_hash):
+        if given is not None and not given.startswith("$argon2id$"):
+            raise ValueError("a given hash must be an argon2id hash ($argon2id$…)")
+    if pin is None and password is None and pin_hash is None and password_hash is None:
         raise ValueError("give a PIN (kiosk) or a password (tablets), or both")
     if ctx.store.staff.by_username(username):
         raise Conflict(f"username {username!r} is taken")
@@ -82,8 +88,10 @@ def add_staff(
         "username": username,
         "display_name": display_name.strip(),
         "role": role,
-        "pin_hash": HASHER.hash(check_pin(pin)) if pin is not None else None,
-        "password_hash": HASHER.hash(check_password(password)) if password is not None else None,
+        "pin_hash": HASHER.hash(check_pin(pin)) if pin is not None else pin_hash,
+        "password_hash": (
+            HASHER.hash(check_password(password)) if password is not None else password_hash
+        ),
         "created_at": reading.iso(),
         "created_by": actor.id if actor else None,
     }

@@ -28,6 +28,14 @@ MAX_HISTORY_POINTS = 300
 STALE_AFTER_S = 180.0
 POWER_STATES = ("ok", "warn", "sensor_fault", "shutdown_pending")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
+# The hotspot NetworkManager makes (provisioning/hotspot.py writes its profile); tablets open
+# keneya.lan because Android resolves .local names poorly.
+LAN_NAME = "keneya.lan"
+HOTSPOT_ADDRESS = "10.42.0.1"
+HOTSPOT_SSID_SETTING = "hotspot.ssid"
+HOTSPOT_PASSPHRASE_FILE = "hotspot_passphrase"  # in the secrets folder, root 0600
+# Who may see the Wi-Fi passphrase (inside the join QR code): not the clinical staff.
+HOTSPOT_JOIN_ROLES = frozenset({"admin", "technician"})
 
 
 def status(
@@ -36,16 +44,19 @@ def status(
     *,
     data_dir: Path,
     leases_file: Path | None = None,
+    secrets_dir: Path | None = None,
     now_s: float | None = None,
 ) -> dict[str, Any]:
     """Everything the status page shows, JSON-serialisable. `now_s` (Unix seconds) fixes the
-    end of the power history window; by default it is the clock's best estimate of now."""
+    end of the power history window; by default it is the clock's best estimate of now.
+    `secrets_dir` holds the hotspot passphrase: the admin and the technician get what joins
+    the hotspot (its SSID, the address to open and the QR code's text)."""
     ctx.require(actor, VIEW_STATUS)
     reading = ctx.now()
     out = {
         "power": _power(ctx, now_s),
         "modem": _modem(ctx),
-        "hotspot": _hotspot(leases_file),
+        "hotspot": _hotspot(leases_file) | _hotspot_join(ctx, actor, secrets_dir),
         "outbox": _outbox(ctx),
         "disk": _disk(ctx, data_dir),
         "clock": _clock(ctx),
@@ -168,6 +179,41 @@ def _hotspot(leases_file: Path | None) -> dict[str, Any]:
         "leases_file": str(leases_file),
         "available": True,
     }
+
+
+def _hotspot_join(ctx: Context, actor: Actor, secrets_dir: Path | None) -> dict[str, Any]:
+    """SSID, address and join payload, only for a role that may see the passphrase and only
+    when first boot has set both; otherwise nothing (the page then shows no QR code)."""
+    if actor.role not in HOTSPOT_JOIN_ROLES or secrets_dir is None:
+        return {}
+    ssid = ctx.store.get_setting(HOTSPOT_SSID_SETTING)
+    try:
+        passphrase = (Path(secrets_dir) / HOTSPOT_PASSPHRASE_FILE).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):  # not provisioned yet, or this process is not root
+        return {}
+    passphrase = passphrase.strip("\r\n")
+    if not ssid or not passphrase:
+        return {}
+    return {
+        "ssid": ssid,
+        "address": f"http://{LAN_NAME}/",
+        "address_ip": f"http://{HOTSPOT_ADDRESS}/",
+        "join_payload": wifi_join_payload(ssid, passphrase),
+    }
+
+
+# Characters the Wi-Fi QR format (ZXing's "WIFI:" barcode contents, which Android and iOS
+# cameras read) requires to be escaped with a backslash inside a field.
+_WIFI_SPECIAL = frozenset('\\;,:"')
+
+
+def _wifi_escape(value: str) -> str:
+    return "".join("\\" + c if c in _WIFI_SPECIAL else c for c in value)
+
+
+def wifi_join_payload(ssid: str, passphrase: str) -> str:
+    """The text of a QR code that joins a WPA2 network: `WIFI:T:WPA;S:<ssid>;P:<psk>;;`."""
+    return f"WIFI:T:WPA;S:{_wifi_escape(ssid)};P:{_wifi_escape(passphrase)};;"
 
 
 def parse_leases(text: str) -> list[dict[str, Any]]:

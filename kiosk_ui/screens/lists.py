@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
+from kivy.core.image import Image as CoreImage
 from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
 
 from appliance.web.i18n import N_
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
@@ -130,6 +133,13 @@ class StatusScreen(KioskScreen):
         if self.error:
             self.content.add_widget(Box(self.error, colour=DANGER))
             return
+        if self.vm.join_png:
+            # The hotspot's join QR code: a tablet's camera joins the Wi-Fi from it.
+            texture = CoreImage(io.BytesIO(self.vm.join_png), ext="png").texture
+            self.content.add_widget(
+                Image(texture=texture, size_hint_y=None, height=dp(220), fit_mode="contain")
+            )
+            self.content.add_widget(Box(self.vm.join_text, colour=PRIMARY))
         for section in self.vm.sections:
             self.content.add_widget(Box(section["title"], colour=PRIMARY, bold=True))
             for label, value in section["rows"]:

@@ -55,6 +55,7 @@ class KioskState:
         idle_lock_s: float = 120,
         monotonic: Callable[[], float] = time.monotonic,
         data_dir: Path | None = None,
+        config_dir: Path | None = None,
     ):
         self.ctx = ctx
         self.actor: Actor | None = None
@@ -62,6 +63,9 @@ class KioskState:
         self._monotonic = monotonic
         self._last_input = monotonic()
         self.data_dir = data_dir if data_dir is not None else Path(ctx.store.path).parent
+        # The secrets (the hotspot passphrase) live in the config folder; with KENEYA_HOME it
+        # is the data folder.
+        self.secrets_dir = (config_dir if config_dir is not None else self.data_dir) / "secrets"
         self.lang = DEFAULT_LANGUAGE
         self._t = Translator(DEFAULT_LANGUAGE)
         self.set_lang(lang)

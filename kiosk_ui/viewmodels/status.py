@@ -3,7 +3,10 @@ data. The labels are the web status page's."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
+
+import segno
 
 from appliance.clock import from_iso
 from appliance.services import status as status_service
@@ -33,16 +36,31 @@ class StatusVM:
         self.sections: list[dict[str, Any]] = []
         self.raw: dict[str, Any] | None = None
         self.error: str | None = None
+        # The hotspot's join QR code (PNG) and the address to open, for the admin and the
+        # technician once first boot has made the hotspot; None otherwise.
+        self.join_png: bytes | None = None
+        self.join_text: str | None = None
 
     def load(self) -> None:
         state = self.state
         try:
-            s = status_service.status(state.ctx, state.actor, data_dir=state.data_dir)
+            s = status_service.status(
+                state.ctx, state.actor, data_dir=state.data_dir, secrets_dir=state.secrets_dir
+            )
         except (ServiceError, OSError) as e:
             self.sections, self.error = [], state.error_text(e)
+            self.join_png = self.join_text = None
             return
         self.raw, self.error = s, None
         t = state.t
+        hotspot = s["hotspot"]
+        self.join_png = join_qr_png(hotspot["join_payload"]) if "join_payload" in hotspot else None
+        self.join_text = (
+            f"{t('Scannez pour rejoindre le réseau')} {hotspot['ssid']}, "
+            f"{t('puis ouvrez')} {hotspot['address']} ({t('ou')} {hotspot['address_ip']})"
+            if self.join_png
+            else None
+        )
         pw, modem, disk, clock = s["power"], s["modem"], s["disk"], s["clock"]
         power_rows = [
             (t("État"), t(STATUS.get(pw["state"], pw["state"]))),
@@ -110,3 +128,10 @@ class StatusVM:
                 ],
             },
         ]
+
+
+def join_qr_png(payload: str, *, scale: int = 6) -> bytes:
+    """The join QR code as PNG bytes (kivy's CoreImage reads them from memory)."""
+    out = io.BytesIO()
+    segno.make(payload, error="m").save(out, kind="png", scale=scale, border=4)
+    return out.getvalue()

@@ -292,6 +292,40 @@ def test_status_page_says_the_modem_state_in_french(client, ctx):
     assert "sim_locked" not in r.text
 
 
+HOTSPOT_PSK = "k7rw-m3ha-9xte"
+
+
+@pytest.fixture
+def hotspot(ctx, tmp_path):
+    """What first boot leaves: the SSID setting and the passphrase in secrets/ (0600)."""
+    ctx.store.set_settings({"hotspot.ssid": "CSCom Kalaban"})
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(mode=0o700, exist_ok=True)
+    (secrets / "hotspot_passphrase").write_text(HOTSPOT_PSK + "\n")
+    (secrets / "hotspot_passphrase").chmod(0o600)
+
+
+@pytest.mark.parametrize("role", ["admin", "technician"])
+def test_status_page_shows_the_hotspot_join_qr_code(client, hotspot, role):
+    login(client, role)
+    r = client.get("/status")
+    assert r.status_code == 200
+    assert "CSCom Kalaban" in r.text and "<svg" in r.text and "Rejoindre le Wi-Fi" in r.text
+    assert "http://keneya.lan/" in r.text and "http://10.42.0.1/" in r.text
+    api = client.get("/api/v1/status").json()["hotspot"]
+    assert api["join_payload"] == f"WIFI:T:WPA;S:CSCom Kalaban;P:{HOTSPOT_PSK};;"
+
+
+@pytest.mark.parametrize("role", ["nurse", "doctor"])
+def test_clinical_staff_never_get_the_hotspot_passphrase(client, hotspot, role):
+    login(client, role)
+    for url in ("/status", "/api/v1/status"):
+        r = client.get(url)
+        assert r.status_code == 200
+        assert HOTSPOT_PSK not in r.text and "WIFI:" not in r.text
+    assert "Rejoindre le Wi-Fi" not in client.get("/status").text
+
+
 # -- search, registration, record ---------------------------------------------------------------
 def test_live_search_returns_a_fragment(client, woman):
     login(client, "nurse")

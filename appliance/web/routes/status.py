@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import segno
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
@@ -20,8 +21,16 @@ def appliance_status(web: Web, actor: Actor, now_s: float) -> dict[str, Any]:
         actor,
         data_dir=web.settings.paths.data_dir,
         leases_file=web.settings.leases_file,
+        secrets_dir=web.settings.paths.secrets_dir,
         now_s=now_s,
     )
+
+
+def join_qr_svg(payload: str, title: str) -> str:
+    """The hotspot's join QR code as inline SVG (segno escapes the title): a viewBox and no
+    size, so the stylesheet sizes it; presentation attributes only, as the CSP wants."""
+    qr = segno.make(payload, error="m")
+    return qr.svg_inline(scale=1, border=4, title=title, omitsize=True, light="#fff")
 
 
 def router(web_dependency) -> APIRouter:
@@ -48,6 +57,8 @@ def router(web_dependency) -> APIRouter:
                 "empty": t("Pas encore de mesures"),
             },
         )
-        return web.render("status.html", s=s, chart=chart)
+        payload = s["hotspot"].get("join_payload")
+        join_qr = join_qr_svg(payload, t("Rejoindre le Wi-Fi")) if payload else None
+        return web.render("status.html", s=s, chart=chart, join_qr=join_qr)
 
     return r

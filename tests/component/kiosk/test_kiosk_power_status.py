@@ -88,3 +88,17 @@ def test_status_needs_a_login(kiosk):
     vm = StatusVM(kiosk())
     vm.load()
     assert vm.sections == [] and vm.error == "Votre rôle ne permet pas de faire cela."
+
+
+def test_status_shows_the_hotspot_join_qr_code_to_the_technician_only(kiosk, store, tmp_path):
+    store.set_settings({"hotspot.ssid": "CSCom Kalaban"})
+    (tmp_path / "secrets").mkdir(mode=0o700)
+    (tmp_path / "secrets" / "hotspot_passphrase").write_text("k7rw-m3ha-9xte\n")
+    vm = StatusVM(kiosk("technician"))
+    vm.load()
+    assert vm.join_png is not None and vm.join_png.startswith(b"\x89PNG\r\n\x1a\n")
+    assert "CSCom Kalaban" in vm.join_text and "http://keneya.lan/" in vm.join_text
+    nurse = StatusVM(kiosk("nurse"))
+    nurse.load()
+    assert nurse.error is None and nurse.join_png is None and nurse.join_text is None
+    assert "k7rw-m3ha-9xte" not in repr(nurse.raw) + repr(nurse.sections)

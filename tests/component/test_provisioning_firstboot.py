@@ -1,0 +1,253 @@
+"""First boot on a fake root folder: the facility file applied all or nothing, its secrets
+moved off the card, a failure half-way leaving everything as it was, and a new card applied
+later without losing records."""
+
+from __future__ import annotations
+
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from appliance.services import auth
+from appliance.services.context import Context
+from appliance.store import Store
+from provisioning.facility import parse
+from provisioning.firstboot import FirstBootError, SystemPaths, apply
+
+pytestmark = pytest.mark.component
+
+EXAMPLE = (Path(__file__).parents[2] / "provisioning" / "facility.example.toml").read_text()
+KENEYA = str(Path(sys.executable).parent / "keneya")
+PIN_HASH = auth.HASHER.hash("482916")
+CMDLINE = "console=serial0,115200 console=tty1 root=LABEL=keneya-root rootwait\n"
+HOSTS = "127.0.0.1\tlocalhost\n127.0.1.1\tkeneya\n::1\tlocalhost ip6-localhost\n"
+
+
+def card_text(**changes: str) -> str:
+    text = EXAMPLE.replace('# pin_hash = "$argon2id$v=19$…"    #', f'pin_hash = "{PIN_HASH}"  #', 1)
+    for old, new in changes.items():
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    return text
+
+
+@pytest.fixture
+def root(tmp_path) -> SystemPaths:
+    sp = SystemPaths(root=tmp_path / "root")
+    (sp.boot / "keneya").mkdir(parents=True)
+    (sp.boot / "cmdline.txt").write_text(CMDLINE)
+    (sp.root / "etc").mkdir(parents=True)
+    (sp.root / "etc" / "hosts").write_text(HOSTS)
+    (sp.root / "etc" / "hostname").write_text("keneya\n")
+    return sp
+
+
+def snapshot(folder: Path) -> dict[str, bytes | str]:
+    """Every file (bytes), symlink (its target) and folder under `folder`."""
+    out: dict[str, bytes | str] = {}
+    for p in sorted(folder.rglob("*")):
+        rel = str(p.relative_to(folder))
+        if p.is_symlink():
+            out[rel] = "-> " + str(p.readlink())
+        elif p.is_file():
+            out[rel] = p.read_bytes()
+        else:
+            out[rel] = "dir"
+    return out
+
+
+def test_first_boot_applies_everything(root):
+    root.card_file.write_text(card_text())
+    receipt = apply(root, image_version="1.0.0")
+    etc = root.root / "etc"
+    config = root.app.config_dir
+    assert receipt["status"] == "applied" and receipt["facility"] == "BONI"
+    assert (etc / "hostname").read_text() == "keneya-boni\n"
+    assert "127.0.1.1\tkeneya-boni keneya-boni.lan" in (etc / "hosts").read_text()
+    assert "127.0.1.1\tkeneya\n" not in (etc / "hosts").read_text()
+    assert (etc / "timezone").read_text() == "Africa/Bamako\n"
+    assert str((etc / "localtime").readlink()) == "/usr/share/zoneinfo/Africa/Bamako"
+    # the secrets: root's only, never on the card any more
+    secrets = config / "secrets"
+    assert stat.S_IMODE(secrets.stat().st_mode) == 0o700
+    names = sorted(p.name for p in secrets.iterdir())
+    assert names == ["dhis2_token", "hotspot_passphrase", "sim_pin"]
+    for p in secrets.iterdir():
+        assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    token = (secrets / "dhis2_token").read_text().strip()
+    passphrase = (secrets / "hotspot_passphrase").read_text().strip()
+    card_now = root.card_file.read_text()
+    assert token not in card_now and passphrase not in card_now and "passphrase" not in card_now
+    public = (config / "facility.toml").read_text()
+    assert token not in public and passphrase not in public
+    assert parse(public, secrets_elsewhere=True).code == "BONI"
+    # the hotspot, with the Wi-Fi key only in the root-only keyfile
+    keyfile = etc / "NetworkManager" / "system-connections" / "keneya-hotspot.nmconnection"
+    assert stat.S_IMODE(keyfile.stat().st_mode) == 0o600
+    assert "ssid=Keneya-BONI" in keyfile.read_text() and f"psk={passphrase}" in keyfile.read_text()
+    dropin = (etc / "NetworkManager" / "dnsmasq-shared.d" / "keneya.conf").read_text()
+    assert "keneya.lan" in dropin and "keneya-boni" in dropin
+    assert "cfg80211.ieee80211_regdom=ML" in (root.boot / "cmdline.txt").read_text()
+    assert (root.boot / "cmdline.txt").read_text().count("\n") == 1
+    # the database: the facility's settings and its first admin, who can log in
+    with Store(root.app.database) as store:
+        assert store.get_setting("facility_code") == "BONI"
+        assert store.get_setting("hotspot.ssid") == "Keneya-BONI"
+        assert store.get_setting("dhis2_url") == "https://dhis2.sante.gov.ml"
+        actor = auth.login(Context.open(store), "awa.traore", pin="482916")
+        assert actor.role == "admin"
+    # the receipt on the card, the marker, no error left
+    receipt_text = root.receipt.read_text()
+    assert "BONI" in receipt_text and "1.0.0" in receipt_text and "dhis2_token" in receipt_text
+    assert json.loads(root.marker.read_text())["code"] == "BONI"
+    assert not root.error_file.exists() and not root.card_error.exists()
+    # no staged or backup file left anywhere
+    leftovers = [p for p in root.root.rglob("*") if ".keneya-" in p.name]
+    assert leftovers == []
+
+
+def test_running_again_with_the_same_card_changes_nothing(root):
+    root.card_file.write_text(card_text())
+    apply(root)
+    before = snapshot(root.root)
+    assert apply(root)["status"] == "unchanged"
+    assert snapshot(root.root) == before
+
+
+@pytest.mark.parametrize("step", ["staged", "database", "swapped"])
+def test_a_failure_half_way_changes_nothing(root, step):
+    root.card_file.write_text(card_text())
+    before = snapshot(root.root)
+    with pytest.raises(FirstBootError, match=f"injected failure at step '{step}'"):
+        apply(root, fail_at=step)
+    after = snapshot(root.root)
+    # only the error reports were added: for the kiosk, and on the card for the technician
+    added = set(after) - set(before)
+    assert added <= {
+        "etc/keneya",
+        "etc/keneya/firstboot-error.txt",
+        "boot/firmware/keneya/ERREUR.txt",
+        "etc/keneya/secrets",
+        "var",
+        "var/lib",
+        "var/lib/keneya",
+        "var/lib/keneya/keneya.db",
+        "etc/NetworkManager",
+        "etc/NetworkManager/system-connections",
+        "etc/NetworkManager/dnsmasq-shared.d",
+    }, added
+    for name, content in before.items():
+        assert after[name] == content, name
+    # the card still holds the secrets: nothing was applied, so nothing was removed
+    assert "d2p_" in root.card_file.read_text()
+    with Store(root.app.database) as store:
+        assert store.get_setting("facility_code") is None and store.staff.count() == 0
+
+
+def test_an_invalid_card_is_refused_with_its_problems_and_nothing_changes(root):
+    root.card_file.write_text(card_text(**{"channel = 6": "channel = 14"}))
+    before = snapshot(root.root)
+    with pytest.raises(FirstBootError, match="hotspot.channel"):
+        apply(root)
+    error = root.error_file.read_text()
+    assert "n'a pas été appliquée" in error and "hotspot.channel" in error
+    assert "hotspot.channel" in root.card_error.read_text()
+    assert {k: v for k, v in snapshot(root.root).items() if k in before} == before
+
+
+def test_a_new_card_later_reprovisions_and_keeps_the_records(root):
+    root.card_file.write_text(card_text())
+    apply(root)
+    with Store(root.app.database) as store:
+        ctx = Context.open(store)
+        admin = auth.login(ctx, "awa.traore", pin="482916")
+        from appliance.services import patients
+
+        patients.register(
+            ctx,
+            admin,
+            {
+                "family_name": "Konaté",
+                "given_names": "Mariam",
+                "sex": "F",
+                "birth_date": "1998-03-02",
+                "village": "Boni",
+            },
+        )
+    # the district changes the Wi-Fi name and the DHIS2 address; a second admin
+    root.card_file.write_text(
+        card_text(
+            **{
+                'ssid = "Keneya-BONI"': 'ssid = "CSCom-Boni"',
+                'url = "https://dhis2.sante.gov.ml"': 'url = "https://dhis2.mopti.ml"',
+                'username = "awa.traore"': 'username = "moussa.diallo"',
+                'name = "Awa Traoré"': 'name = "Moussa Diallo"',
+            }
+        )
+    )
+    receipt = apply(root)
+    assert receipt["status"] == "applied" and receipt["admin_added"] is True
+    etc = root.root / "etc"
+    keyfile = etc / "NetworkManager" / "system-connections" / "keneya-hotspot.nmconnection"
+    assert "ssid=CSCom-Boni" in keyfile.read_text()
+    with Store(root.app.database) as store:
+        assert store.get_setting("dhis2_url") == "https://dhis2.mopti.ml"
+        assert store.counts()["patients"] == 1
+        assert {s["username"] for s in store.staff.all()} == {"awa.traore", "moussa.diallo"}
+
+
+def test_a_card_of_another_facility_is_refused(root):
+    root.card_file.write_text(card_text())
+    apply(root)
+    root.card_file.write_text(card_text(**{'code = "BONI"': 'code = "DTZ"'}))
+    with pytest.raises(FirstBootError, match="holds the records of facility BONI"):
+        apply(root)
+    with Store(root.app.database) as store:
+        assert store.get_setting("facility_code") == "BONI"
+
+
+def test_no_pin_on_the_card_leaves_the_admin_to_the_kiosk(root):
+    root.card_file.write_text(EXAMPLE)
+    apply(root)
+    with Store(root.app.database) as store:
+        assert store.staff.count() == 0
+        assert store.get_setting("provision.admin_username") == "awa.traore"
+
+
+def test_no_card_file_on_a_new_appliance_is_an_error(root):
+    with pytest.raises(FirstBootError, match="no facility file on the card"):
+        apply(root)
+
+
+def test_the_command_applies_and_says_so(root):
+    root.card_file.write_text(card_text())
+    (root.root / "etc" / "keneya-release").write_text("1.2.3\n")
+    r = subprocess.run(
+        [KENEYA, "provision", "firstboot", "--root", str(root.root), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["facility"] == "BONI" and out["image_version"] == "1.2.3"
+    again = subprocess.run(
+        [KENEYA, "provision", "firstboot", "--root", str(root.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0 and "nothing to do" in again.stdout
+    root.card_file.write_text("[facility\n")
+    bad = subprocess.run(
+        [KENEYA, "provision", "firstboot", "--root", str(root.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and "nothing changed" in bad.stderr
+    assert "Traceback" not in bad.stderr
