@@ -245,6 +245,7 @@ def apply_database(facility: Facility, store: Store, sp: SystemPaths) -> dict[st
         "dhis2_org_unit": facility.org_unit,
         "dhis2_data_set": facility.data_set,
         "dhis2_url": facility.dhis2_url,
+        "dhis2_username": facility.dhis2_username,
         "dhis2_ca_file": str(sp.app.config_dir / "dhis2-ca.pem") if facility.ca_bundle else None,
         "hotspot.ssid": facility.ssid,
         "language": facility.language,

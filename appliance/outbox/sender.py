@@ -99,21 +99,30 @@ def config_from_settings(
     ca_file: str | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
 ) -> Dhis2Config:
-    """The DHIS2 address, token and CA from what provisioning left: the `dhis2_url`,
-    `dhis2_ca_file` and `dhis2_gzip` settings and `secrets/dhis2_token`. Raises
+    """The DHIS2 address, credentials and CA from what provisioning left: the `dhis2_url`,
+    `dhis2_ca_file`, `dhis2_gzip` and `dhis2_username` settings, and `secrets/dhis2_token` (or
+    `secrets/dhis2_password` for an account). Raises
     Dhis2SetupError (a ValueError) saying what is missing."""
     url = url or store.get_setting("dhis2_url")
     if not url:
         raise Dhis2SetupError("no DHIS2 address: set the dhis2_url setting when provisioning")
     token_path = token_file or secrets_dir / "dhis2_token"
-    if not token_path.exists():
+    username, password = store.get_setting("dhis2_username"), None
+    password_path = secrets_dir / "dhis2_password"
+    token = None
+    if token_path.exists():
+        token = token_path.read_text(encoding="utf-8").strip()
+        if not token:
+            raise Dhis2SetupError(f"{token_path} is empty: put the DHIS2 API token in it")
+    elif username and password_path.exists():
+        password = password_path.read_text(encoding="utf-8").strip()  # an account, not a token
+    else:
         raise Dhis2SetupError(f"no DHIS2 API token at {token_path} (one line, file mode 0600)")
-    token = token_path.read_text(encoding="utf-8").strip()
-    if not token:
-        raise Dhis2SetupError(f"{token_path} is empty: put the DHIS2 API token in it")
     return Dhis2Config(
         base_url=url,
         token=token,
+        username=None if token else username,
+        password=password,
         cafile=ca_file or store.get_setting("dhis2_ca_file"),
         timeout_s=timeout_s,
         compress=store.get_setting("dhis2_gzip", "1") != "0",

@@ -335,3 +335,9 @@ def test_the_settings_say_where_dhis2_is_and_whether_to_compress(store, tmp_path
     (tmp_path / "dhis2_token").write_text("d2p_x\n")
     cfg = config_from_settings(store, tmp_path)
     assert cfg.token == "d2p_x" and cfg.compress is False and cfg.base_url.startswith("https")
+    # an account instead of a token
+    (tmp_path / "dhis2_token").unlink()
+    store.set_setting("dhis2_username", "cscom.boni")
+    (tmp_path / "dhis2_password").write_text("s3cret\n")
+    cfg = config_from_settings(store, tmp_path)
+    assert cfg.token is None and cfg.authorization().startswith("Basic ")
