@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-import secrets as secrets_module
 import ssl
 import tomllib
 import zoneinfo
@@ -35,6 +34,7 @@ from modem.errors import ConfigurationError as ModemConfigurationError
 from power import config as power_config
 from power.errors import ConfigurationError as PowerConfigurationError
 from power.policy import Thresholds
+from provisioning.hotspot import generate_passphrase
 
 EXAMPLE_FILE = "provisioning/facility.example.toml"
 
@@ -92,8 +92,6 @@ DHIS2_UID = re.compile(r"^[A-Za-z][A-Za-z0-9]{10}$")
 # The rule of appliance/services/auth.py add_staff (2-32 characters, a letter first).
 USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 SIM_PIN = re.compile(r"^\d{4,8}$")  # 3GPP TS 31.102: a PIN is 4 to 8 digits
-# Letters and digits nobody confuses when reading them off a sheet of paper.
-_PASSPHRASE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 # Keys a technician might write in [admin] instead of the hashes.
 PLAIN_SECRETS = {"pin": "PIN", "password": "password"}
 
@@ -271,12 +269,6 @@ def check_passphrase(value: str) -> str:
             f'use at most {PASSPHRASE_MAX}, or "{GENERATE}"',
         )
     return value
-
-
-def generate_passphrase() -> str:
-    """Three groups of four unambiguous characters (about 59 bits), easy to type on a tablet."""
-    groups = ("".join(secrets_module.choice(_PASSPHRASE_ALPHABET) for _ in range(4)) for _ in "abc")
-    return "-".join(groups)
 
 
 def check_channel(value: int) -> int:

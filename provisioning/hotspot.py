@@ -9,14 +9,11 @@ Raspberry Pi OS bookworm; its "shared" IPv4 method runs dnsmasq for DHCP and DNS
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import re
 import secrets
 import uuid as uuid_module
 from collections.abc import Iterable
-
-import segno
 
 from appliance.services.status import HOTSPOT_ADDRESS, LAN_NAME, wifi_join_payload
 
@@ -30,8 +27,6 @@ __all__ = [
     "dnsmasq_dropin",
     "generate_passphrase",
     "nm_keyfile",
-    "qr_png",
-    "qr_svg",
     "regulatory_domain_arg",
     "wifi_qr_payload",
 ]
@@ -296,29 +291,6 @@ def wifi_qr_payload(ssid: str, passphrase: str) -> str:
     """The text of the QR code that joins the hotspot (one implementation, in appliance, which
     the status page and the kiosk use too)."""
     return wifi_join_payload(ssid, passphrase)
-
-
-def _qr(payload: str) -> segno.QRCode:
-    if not payload:
-        raise HotspotConfigError("QR code: nothing to encode")
-    # Error correction M (15 %): survives a smudged screen, still a small symbol.
-    return segno.make(payload, error="m", micro=False)
-
-
-def qr_svg(payload: str, *, title: str = "QR code Wi-Fi") -> str:
-    """Inline SVG for an HTML page: no XML declaration, a <title> for screen readers, and a
-    viewBox without width/height so CSS sets its size."""
-    # A white quiet zone: a dark page theme must not swallow the symbol's border.
-    return _qr(payload).svg_inline(scale=1, border=4, title=title, omitsize=True, light="#fff")
-
-
-def qr_png(payload: str, *, scale: int = 8) -> bytes:
-    """PNG for the kiosk's screen."""
-    if not 1 <= scale <= 64:
-        raise HotspotConfigError(f"QR code scale {scale}: choose 1 to 64")
-    out = io.BytesIO()
-    _qr(payload).save(out, kind="png", scale=scale, border=4)
-    return out.getvalue()
 
 
 # -- passphrase --------------------------------------------------------------------------------

@@ -3,15 +3,13 @@ data. The labels are the web status page's."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
-
-import segno
 
 from appliance.clock import from_iso
 from appliance.services import status as status_service
 from appliance.services.errors import ServiceError
 from appliance.web.labels import MODEM, STATUS
+from appliance.web.qr import qr_png
 from kiosk_ui.viewmodels.state import KioskState
 
 NONE = "—"
@@ -54,7 +52,9 @@ class StatusVM:
         self.raw, self.error = s, None
         t = state.t
         hotspot = s["hotspot"]
-        self.join_png = join_qr_png(hotspot["join_payload"]) if "join_payload" in hotspot else None
+        self.join_png = (
+            qr_png(hotspot["join_payload"], scale=6) if "join_payload" in hotspot else None
+        )
         self.join_text = (
             f"{t('Scannez pour rejoindre le réseau')} {hotspot['ssid']}, "
             f"{t('puis ouvrez')} {hotspot['address']} ({t('ou')} {hotspot['address_ip']})"
@@ -128,10 +128,3 @@ class StatusVM:
                 ],
             },
         ]
-
-
-def join_qr_png(payload: str, *, scale: int = 6) -> bytes:
-    """The join QR code as PNG bytes (kivy's CoreImage reads them from memory)."""
-    out = io.BytesIO()
-    segno.make(payload, error="m").save(out, kind="png", scale=scale, border=4)
-    return out.getvalue()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import segno
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
@@ -12,6 +11,7 @@ from appliance.services.context import Actor
 from appliance.services.status import status
 from appliance.web import charts
 from appliance.web.core import Web
+from appliance.web.qr import qr_svg
 
 
 def appliance_status(web: Web, actor: Actor, now_s: float) -> dict[str, Any]:
@@ -24,13 +24,6 @@ def appliance_status(web: Web, actor: Actor, now_s: float) -> dict[str, Any]:
         secrets_dir=web.settings.paths.secrets_dir,
         now_s=now_s,
     )
-
-
-def join_qr_svg(payload: str, title: str) -> str:
-    """The hotspot's join QR code as inline SVG (segno escapes the title): a viewBox and no
-    size, so the stylesheet sizes it; presentation attributes only, as the CSP wants."""
-    qr = segno.make(payload, error="m")
-    return qr.svg_inline(scale=1, border=4, title=title, omitsize=True, light="#fff")
 
 
 def router(web_dependency) -> APIRouter:
@@ -58,7 +51,7 @@ def router(web_dependency) -> APIRouter:
             },
         )
         payload = s["hotspot"].get("join_payload")
-        join_qr = join_qr_svg(payload, t("Rejoindre le Wi-Fi")) if payload else None
+        join_qr = qr_svg(payload, title=t("Rejoindre le Wi-Fi")) if payload else None
         return web.render("status.html", s=s, chart=chart, join_qr=join_qr)
 
     return r
