@@ -1,5 +1,5 @@
-"""Staff picker + PIN pad, and the clock confirmation shown after login when the clock is
-not trusted."""
+"""Staff picker + PIN pad (at first boot: the first admin's PIN setup, first boot's error),
+and the clock confirmation shown after login when the clock is not trusted."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
 
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
-from kiosk_ui.viewmodels.login import ClockVM, LoginVM
+from kiosk_ui.viewmodels.login import (
+    FIRST_ADMIN,
+    LOGIN,
+    UNCONFIGURED_MODE,
+    ClockVM,
+    LoginVM,
+)
 from kiosk_ui.widgets.pads import DOTS_FONT, PinPad
 from kiosk_ui.widgets.theme import (
     DANGER,
@@ -28,8 +34,13 @@ from kiosk_ui.widgets.theme import (
     paint,
 )
 
+BANNER_MAX_H = dp(150)  # longer first-boot errors scroll
+
 
 class LoginScreen(KioskScreen):
+    """Thin: what it shows comes from LoginVM (the picker and pad, or at first boot the first
+    admin's PIN setup or the "not configured" notice; above all, first boot's error)."""
+
     screen_name = "login"
     show_home = False
 
@@ -38,14 +49,33 @@ class LoginScreen(KioskScreen):
         self.vm: LoginVM | None = None
         self.staff_buttons: dict[str, BigButton] = {}
         self.body.orientation = "horizontal"
+        # 800x480: the PIN pad fills the right column's height, so every message (first
+        # boot's error on top, then the title, the notice or the error) is in the left one.
         left = BoxLayout(orientation="vertical", spacing=dp(6), size_hint_x=0.48)
+        self.firstboot_box = Box("", colour=DANGER, font_size=sp(18))
+        self.banner_holder = column(height=0)
+        banner_scroll = scrolling(self.banner_holder)
+        banner_scroll.size_hint_y = None
+        banner_scroll.height = 0
+        self.banner_holder.bind(
+            minimum_height=lambda _w, h: setattr(banner_scroll, "height", min(h, BANNER_MAX_H))
+        )
+        left.add_widget(banner_scroll)
         self.pick_title = Title("", font_size=sp(24))
         left.add_widget(self.pick_title)
+        self.info = Text("", font_size=sp(20))
+        self.info_holder = column(height=0)
+        left.add_widget(self.info_holder)
+        self.error = Box("", colour=DANGER)
+        self.notice = Box("", colour=OK)
+        self.error_holder = column(height=0)
+        left.add_widget(self.error_holder)
         self.staff_list = column()
         left.add_widget(scrolling(self.staff_list))
         right = BoxLayout(orientation="vertical", spacing=dp(6), size_hint_x=0.52)
         self.who = Text("", font_size=sp(22), bold=True)
-        right.add_widget(self.who)
+        self.who_holder = column(height=0)
+        right.add_widget(self.who_holder)
         self.dots = Label(
             text="",
             font_name=DOTS_FONT,
@@ -56,9 +86,6 @@ class LoginScreen(KioskScreen):
         )
         paint(self.dots, (1, 1, 1, 1))
         right.add_widget(self.dots)
-        self.error = Box("", colour=DANGER)
-        self.error_holder = BoxLayout(size_hint_y=None, height=0)
-        right.add_widget(self.error_holder)
         self.pad = PinPad()
         self.pad.bind(on_digit=self._digit, on_backspace=self._backspace, on_ok=self._ok)
         right.add_widget(self.pad)
@@ -68,8 +95,14 @@ class LoginScreen(KioskScreen):
 
     def enter(self, **kw: Any) -> None:
         self.vm = LoginVM(self.state)
+        self._build_staff()
+        self.refresh()
+
+    def _build_staff(self) -> None:
         self.staff_list.clear_widgets()
         self.staff_buttons = {}
+        if self.vm.mode != LOGIN:
+            return
         for acc in self.vm.accounts:
             b = BigButton(
                 f"{acc['display_name']}\n{acc['role_label']}",
@@ -80,14 +113,13 @@ class LoginScreen(KioskScreen):
             b.bind(on_release=lambda _b, u=acc["username"]: self.select(u))
             self.staff_buttons[acc["username"]] = b
             self.staff_list.add_widget(b)
-        self.refresh()
 
     def select(self, username: str) -> None:
         self.vm.select(username)
         self.refresh()
 
     def _digit(self, _pad, digit: str) -> None:
-        if self.vm.selected:
+        if self.vm.selected or self.vm.mode == FIRST_ADMIN:
             self.vm.press(digit)
             self.refresh()
 
@@ -96,6 +128,11 @@ class LoginScreen(KioskScreen):
         self.refresh()
 
     def _ok(self, _pad) -> None:
+        if self.vm.mode == FIRST_ADMIN:
+            self.vm.create_first_admin()
+            self._build_staff()  # the new admin (or whoever was added meanwhile)
+            self.refresh()
+            return
         if not self.vm.selected:
             return
         if self.vm.submit():
@@ -107,24 +144,44 @@ class LoginScreen(KioskScreen):
         if self.vm is None:
             return
         t = self.t
-        self.pick_title.text = t("Qui êtes-vous ?")
-        for username, b in self.staff_buttons.items():
-            b.set_colour(SELECTED if username == self.vm.selected else SECONDARY)
-        chosen = next((a for a in self.vm.accounts if a["username"] == self.vm.selected), None)
-        self.who.text = (
-            t("Code PIN de {name}").format(name=chosen["display_name"])
-            if chosen
-            else t("Touchez votre nom")
-        )
-        self.dots.text = self.vm.dots
-        self.pad.set_texts(t("Effacer"), t("Entrer"))
-        self.error_holder.clear_widgets()
-        if self.vm.error:
-            self.error.text = self.vm.error
-            self.error_holder.add_widget(self.error)
-            self.error_holder.height = dp(56)
+        vm = self.vm
+        self._show(self.banner_holder, self.firstboot_box, vm.firstboot_banner)
+        setup = vm.first_admin if vm.mode == FIRST_ADMIN else None
+        if setup is not None:
+            self.pick_title.text = setup.title
+            info, who = setup.prompt, ""
+        elif vm.mode == LOGIN:
+            self.pick_title.text = t("Qui êtes-vous ?")
+            info = None
+            chosen = next((a for a in vm.accounts if a["username"] == vm.selected), None)
+            who = (
+                t("Code PIN de {name}").format(name=chosen["display_name"])
+                if chosen
+                else t("Touchez votre nom")
+            )
         else:
-            self.error_holder.height = 0
+            self.pick_title.text = "Keneya"
+            info, who = vm.unconfigured_text, ""
+        self._show(self.info_holder, self.info, info)
+        self._show(self.who_holder, self.who, who)
+        for username, b in self.staff_buttons.items():
+            b.set_colour(SELECTED if username == vm.selected else SECONDARY)
+        self.dots.text = vm.dots
+        self.pad.disabled = vm.mode == UNCONFIGURED_MODE
+        self.pad.opacity = self.dots.opacity = 0 if self.pad.disabled else 1
+        self.pad.set_texts(t("Effacer"), t("Entrer"))
+        if vm.error:
+            self._show(self.error_holder, self.error, vm.error)
+        else:
+            self._show(self.error_holder, self.notice, vm.notice)
+
+    @staticmethod
+    def _show(holder, box, text: str | None) -> None:
+        """`box` in `holder` with `text`, or nothing there (the holder shrinks to nothing)."""
+        holder.clear_widgets()
+        if text:
+            box.text = text
+            holder.add_widget(box)
 
 
 PARTS = ("day", "month", "year", "hour", "minute")

@@ -14,6 +14,14 @@ from appliance.services import audit, auth
 from appliance.services.errors import AccountLocked, LoginFailed, ServiceError
 from appliance.web.i18n import N_
 from appliance.web.labels import ROLES
+from kiosk_ui.viewmodels.first_admin import (
+    BANNER_HEADING,
+    UNCONFIGURED,
+    FirstAdminVM,
+    firstboot_error_lines,
+    firstboot_error_path,
+    pending_admin,
+)
 from kiosk_ui.viewmodels.state import BAD_DATE, DENIED, KioskState
 
 MAX_PIN = 8
@@ -26,15 +34,70 @@ LOCKED_UNTIL = N_(
     "Trop d'essais : ce compte est bloqué jusqu'à %(time)s. Un administrateur peut le débloquer."
 )
 LOCKED = N_("Trop d'essais : ce compte est bloqué un moment. Un administrateur peut le débloquer.")
+ADMIN_CREATED = N_("Le compte est créé. Tapez votre code PIN pour vous connecter.")
+ALREADY_STAFF = N_("Un compte a été créé entre-temps : touchez votre nom.")
+# What the login screen shows instead of (or before) the staff picker.
+LOGIN = "login"
+FIRST_ADMIN = "first_admin"
+UNCONFIGURED_MODE = "unconfigured"
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 
 
 class LoginVM:
+    """The staff picker and PIN pad; at first boot, the first admin's PIN setup instead, or
+    the reason the appliance cannot be used yet."""
+
     def __init__(self, state: KioskState):
         self.state = state
         self.selected: str | None = None
         self.pin = ""
         self.error: str | None = None
+        self.notice: str | None = None
+        self.first_admin: FirstAdminVM | None = None
+        self.mode = self._mode()
+
+    def _mode(self) -> str:
+        store = self.state.ctx.store
+        if store.staff.count() != 0:
+            self.first_admin = None
+            return LOGIN
+        pending = pending_admin(self.state)
+        if pending is None:
+            self.first_admin = None
+            return UNCONFIGURED_MODE
+        username, name = pending
+        self.first_admin = FirstAdminVM(self.state, username=username, display_name=name)
+        return FIRST_ADMIN
+
+    @property
+    def unconfigured_text(self) -> str | None:
+        return self.state.t(UNCONFIGURED) if self.mode == UNCONFIGURED_MODE else None
+
+    @property
+    def firstboot_banner(self) -> str | None:
+        """The red banner when first boot could not apply the facility file: read each time,
+        so it goes away as soon as a later boot succeeds."""
+        lines = firstboot_error_lines(firstboot_error_path(self.state))
+        if lines is None:
+            return None
+        return "\n".join([self.state.t(BANNER_HEADING), *lines])
+
+    def create_first_admin(self) -> bool:
+        """One press of Enter on the setup panel (the PIN, then the same PIN again). True once
+        the admin exists: the panel is then the normal login with that account selected."""
+        vm = self.first_admin
+        if self.mode != FIRST_ADMIN or vm is None:
+            return False
+        if vm.submit():
+            self.mode = self._mode()
+            self.select(vm.created["username"])
+            self.notice = self.state.t(ADMIN_CREATED)
+            return True
+        self.error = vm.error
+        if self.state.ctx.store.staff.count() != 0:  # someone else created an account meanwhile
+            self.mode = self._mode()
+            self.error = self.state.t(ALREADY_STAFF)
+        return False
 
     @property
     def accounts(self) -> list[dict[str, Any]]:
@@ -59,21 +122,33 @@ class LoginVM:
         self.selected = username
         self.pin = ""
         self.error = None
+        self.notice = None
 
     @property
     def dots(self) -> str:
+        if self.first_admin is not None:
+            return self.first_admin.dots
         return DOT * len(self.pin)
 
     def press(self, digit: str) -> None:
+        if self.first_admin is not None:
+            self.first_admin.press(digit)
+            return
         self.state.touch()
         if len(digit) == 1 and digit.isdigit() and len(self.pin) < MAX_PIN:
             self.pin += digit
 
     def backspace(self) -> None:
+        if self.first_admin is not None:
+            self.first_admin.backspace()
+            return
         self.state.touch()
         self.pin = self.pin[:-1]
 
     def clear(self) -> None:
+        if self.first_admin is not None:
+            self.first_admin.clear()
+            return
         self.state.touch()
         self.pin = ""
 
@@ -81,6 +156,7 @@ class LoginVM:
         """Check the PIN; on success the state's actor is set. The PIN is always cleared."""
         self.state.touch()
         pin, self.pin = self.pin, ""
+        self.notice = None
         t = self.state.t
         if not self.selected:
             self.error = t(CHOOSE_ACCOUNT)
@@ -101,6 +177,7 @@ class LoginVM:
             return False
         self.state.actor = actor
         self.error = None
+        self.notice = None
         return True
 
     @property

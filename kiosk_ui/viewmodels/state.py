@@ -63,9 +63,10 @@ class KioskState:
         self._monotonic = monotonic
         self._last_input = monotonic()
         self.data_dir = data_dir if data_dir is not None else Path(ctx.store.path).parent
-        # The secrets (the hotspot passphrase) live in the config folder; with KENEYA_HOME it
-        # is the data folder.
-        self.secrets_dir = (config_dir if config_dir is not None else self.data_dir) / "secrets"
+        # The config folder holds the secrets (the hotspot passphrase) and first boot's error
+        # report; with KENEYA_HOME it is the data folder.
+        self.config_dir = config_dir if config_dir is not None else self.data_dir
+        self.secrets_dir = self.config_dir / "secrets"
         self.lang = DEFAULT_LANGUAGE
         self._t = Translator(DEFAULT_LANGUAGE)
         self.set_lang(lang)
