@@ -34,6 +34,7 @@ from appliance.seed.facility import seed_facility  # noqa: E402
 from appliance.services import auth  # noqa: E402
 from appliance.services import reports as report_service  # noqa: E402
 from appliance.services.context import Context  # noqa: E402
+from appliance.services.status import modem_report  # noqa: E402
 from appliance.store import Store  # noqa: E402
 from modem.sms import sms_figures  # noqa: E402
 
@@ -136,8 +137,8 @@ def idle_cpu(window_s: float) -> dict[str, object]:
             while time.monotonic() < deadline:
                 if (Path(home) / "keneya.db").exists():
                     with Store(Path(home) / "keneya.db") as store:
-                        state = store.get_setting("modem.state")
-                if state in ("ready", "link_up"):
+                        state = modem_report(store).get("state")
+                if state == "ready":
                     break
                 time.sleep(0.5)
             time.sleep(5)  # past the start-up imports

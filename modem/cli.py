@@ -7,7 +7,6 @@ the links and the simulator are imported only by the commands that use them.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import signal
 import time
@@ -20,6 +19,7 @@ import click
 
 from appliance.cli.common import emit, json_option, paths
 from appliance.clock import Clock, from_iso, plausible
+from appliance.services.status import modem_report
 from appliance.store import Store
 
 if TYPE_CHECKING:
@@ -56,25 +56,20 @@ def modem() -> None:
 # -- status -----------------------------------------------------------------------------------
 def read_status(store: Store, *, now: datetime) -> dict[str, Any]:
     """What keneya-modem last wrote, with the outbox figures, and whether it is fresh."""
-    raw = store.get_setting("modem.status")
-    try:
-        saved = json.loads(raw) if raw else {}
-    except ValueError:
-        saved = {}
+    saved = modem_report(store)
     out: dict[str, Any] = {key: saved.get(key) for key in STATUS_FIELDS}
     out["present"] = bool(out["present"])
     out["link_up"] = bool(out["link_up"])
     out["signal_bars"] = out["signal_bars"] or 0
     counts = store.outbox.counts()
-    updated = store.get_setting("modem.updated_at")
+    updated = saved["updated_at"]
     age = (now - from_iso(updated)).total_seconds() if updated else None
     out.update(
         state=saved.get("state", "unknown"),
         since=saved.get("since"),
         error=saved.get("error") or saved.get("upload_error"),
         link=saved.get("link"),
-        last_upload_at=store.get_setting("modem.last_upload_at")
-        or store.outbox.last_delivered_at(),
+        last_upload_at=saved["last_upload_at"] or store.outbox.last_delivered_at(),
         outbox_pending=counts["queued"] + counts["sending"],
         outbox_failed=counts["failed"],
         updated_at=updated,

@@ -204,15 +204,11 @@ class ModemDaemon:
         if snap == self._written and t - self._written_at < HEARTBEAT_S:
             return
         self._written, self._written_at = snap, t
-        st = self.status
         try:
+            # one JSON setting, read by appliance.services.status.modem_report
             self.store.set_settings(
                 {
                     "modem.status": json.dumps(snap, sort_keys=True),
-                    "modem.state": "link_up" if self.link_up else st.state,
-                    "modem.operator": st.operator,
-                    "modem.signal_dbm": None if st.signal_dbm is None else str(st.signal_dbm),
-                    "modem.registration": st.registration,
                     "modem.updated_at": to_iso(self.now()),
                 }
             )

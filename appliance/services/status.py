@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import json
 import math
 import re
 import shutil
@@ -148,21 +149,36 @@ def _weighted(group: list[dict[str, Any]], col: str) -> float | None:
 
 
 # -- modem -----------------------------------------------------------------------------------
-def _modem(ctx: Context) -> dict[str, Any]:
-    """The modem daemon's last report, kept as store settings `modem.*`."""
-    get = ctx.store.get_setting
-    signal = get("modem.signal_dbm")
+def modem_report(store: Any) -> dict[str, Any]:
+    """What keneya-modem last wrote: its status as one JSON setting (`modem.status`: state,
+    since, SIM, registration, operator, signal, link, error…), when it wrote it, and the last
+    upload. Empty fields when the daemon never ran or the value is unreadable."""
+    raw = store.get_setting("modem.status")
     try:
-        signal_dbm = None if signal is None else int(float(signal))
-    except (ValueError, OverflowError):
+        saved = json.loads(raw) if raw else {}
+    except ValueError:
+        saved = {}
+    if not isinstance(saved, dict):
+        saved = {}
+    saved["updated_at"] = store.get_setting("modem.updated_at")
+    saved["last_upload_at"] = store.get_setting("modem.last_upload_at")
+    return saved
+
+
+def _modem(ctx: Context) -> dict[str, Any]:
+    """The modem daemon's last report, for the status page."""
+    report = modem_report(ctx.store)
+    try:
+        signal_dbm = None if report.get("signal_dbm") is None else int(report["signal_dbm"])
+    except (TypeError, ValueError, OverflowError):
         signal_dbm = None
     return {
-        "state": get("modem.state") or "unknown",
-        "operator": get("modem.operator"),
+        "state": "link_up" if report.get("link_up") else (report.get("state") or "unknown"),
+        "operator": report.get("operator"),
         "signal_dbm": signal_dbm,
-        "registration": get("modem.registration"),
-        "last_upload_at": get("modem.last_upload_at"),
-        "updated_at": get("modem.updated_at"),
+        "registration": report.get("registration"),
+        "last_upload_at": report["last_upload_at"],
+        "updated_at": report["updated_at"],
     }
 
 

@@ -241,16 +241,26 @@ def test_modem_unknown_until_the_daemon_writes(ctx, actors, tmp_path):
     }
 
 
+def modem_wrote(store, **status) -> None:
+    """As keneya-modem leaves its report: one JSON setting, its time, the last upload."""
+    store.set_settings(
+        {
+            "modem.status": json.dumps(status),
+            "modem.updated_at": "2026-10-15T09:29:00.000000Z",
+            "modem.last_upload_at": "2026-10-15T07:00:00.000000Z",
+        }
+    )
+
+
 def test_modem_settings(ctx, actors, store, tmp_path):
-    for key, value in {
-        "state": "registered",
-        "operator": "Orange Mali",
-        "signal_dbm": "-87",
-        "registration": "home",
-        "last_upload_at": "2026-10-15T07:00:00.000000Z",
-        "updated_at": "2026-10-15T09:29:00.000000Z",
-    }.items():
-        store.set_setting(f"modem.{key}", value)
+    modem_wrote(
+        store,
+        state="registered",
+        operator="Orange Mali",
+        signal_dbm=-87,
+        registration="home",
+        link_up=False,
+    )
     modem = call(ctx, actors["technician"], tmp_path)["modem"]
     assert modem == {
         "state": "registered",
@@ -260,8 +270,11 @@ def test_modem_settings(ctx, actors, store, tmp_path):
         "last_upload_at": "2026-10-15T07:00:00.000000Z",
         "updated_at": "2026-10-15T09:29:00.000000Z",
     }
-    store.set_setting("modem.signal_dbm", "garbage")
-    assert call(ctx, actors["technician"], tmp_path)["modem"]["signal_dbm"] is None
+    modem_wrote(store, state="ready", signal_dbm="garbage", link_up=True)
+    modem = call(ctx, actors["technician"], tmp_path)["modem"]
+    assert modem["signal_dbm"] is None and modem["state"] == "link_up"
+    store.set_setting("modem.status", "{not json")
+    assert call(ctx, actors["technician"], tmp_path)["modem"]["state"] == "unknown"
 
 
 def test_disk_numbers(ctx, actors, store, tmp_path):

@@ -285,7 +285,9 @@ def test_technician_status_page_shows_no_patient(client, woman):
 
 
 def test_status_page_says_the_modem_state_in_french(client, ctx):
-    ctx.store.set_settings({"modem.state": "sim_locked", "modem.registration": "roaming"})
+    ctx.store.set_setting(
+        "modem.status", '{"state": "sim_locked", "registration": "roaming", "link_up": false}'
+    )
     login(client, "technician")
     r = client.get("/status")
     assert "SIM verrouillée : code PIN manquant ou refusé" in r.text and "itinérance" in r.text
