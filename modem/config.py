@@ -15,11 +15,11 @@ The SIM PIN is a secret: `secrets/sim_pin` (root, 0600), never in this file.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from appliance.facility_file import read_section
 from modem.errors import ConfigurationError
 
 LINKS = ("auto", "modemmanager", "ppp", "hilink")
@@ -76,17 +76,7 @@ def from_mapping(section: dict[str, Any]) -> ModemConfig:
 
 def load(facility_file: Path) -> ModemConfig:
     """The `[modem]` section of the facility file; defaults when the file or section is absent."""
-    try:
-        with open(facility_file, "rb") as f:
-            doc = tomllib.load(f)
-    except FileNotFoundError:
-        return ModemConfig()
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{facility_file}: {exc}") from None
-    section = doc.get("modem", {})
-    if not isinstance(section, dict):
-        raise ConfigurationError(f"{facility_file}: [modem] must be a table")
-    return from_mapping(section)
+    return from_mapping(read_section(facility_file, "modem", error=ConfigurationError))
 
 
 def read_secret(path: Path) -> str | None:

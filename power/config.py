@@ -29,11 +29,11 @@ hold_s = 3                   # how long the button is held to ask for a shutdown
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from appliance.facility_file import read_section
 from power.battery import Chemistry
 from power.errors import ConfigurationError
 from power.ina219 import DEFAULT_ADDRESS, DEFAULT_BUS_NUMBER
@@ -157,14 +157,4 @@ def from_mapping(section: dict[str, Any]) -> PowerConfig:
 
 def load(facility_file: Path) -> PowerConfig:
     """The `[power]` section of the facility file; defaults when the file or section is absent."""
-    try:
-        with open(facility_file, "rb") as f:
-            doc = tomllib.load(f)
-    except FileNotFoundError:
-        return PowerConfig()
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{facility_file}: {exc}") from None
-    section = doc.get("power", {})
-    if not isinstance(section, dict):
-        raise ConfigurationError(f"{facility_file}: [power] must be a table")
-    return from_mapping(section)
+    return from_mapping(read_section(facility_file, "power", error=ConfigurationError))
