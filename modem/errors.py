@@ -110,18 +110,24 @@ class CommandError(ModemError):
         super().__init__(message or f"{command!r} failed: {result}")
 
 
-class CmeError(CommandError):
-    """``+CME ERROR: <err>`` (3GPP TS 27.007 §9.2), numeric or verbose form."""
+class CodedError(CommandError):
+    """A failing result code that carries a number: ``+CME ERROR`` or ``+CMS ERROR``."""
 
-    default_code: int | None = None
+    family = ""
 
     def __init__(self, command: str, code: int | None, meaning: str, result: str = "") -> None:
         self.code = code
         self.meaning = meaning
-        number = f" (CME {code})" if code is not None else ""
+        number = f" ({self.family} {code})" if code is not None else ""
         super().__init__(
-            command, result or f"+CME ERROR: {code}", f"{command!r}: {meaning}{number}"
+            command, result or f"+{self.family} ERROR: {code}", f"{command!r}: {meaning}{number}"
         )
+
+
+class CmeError(CodedError):
+    """``+CME ERROR: <err>`` (3GPP TS 27.007 §9.2), numeric or verbose form."""
+
+    family = "CME"
 
 
 class SimNotInserted(CmeError):
@@ -140,16 +146,10 @@ class SimWrongPassword(CmeError):
     """CME 16: the PIN or PUK given was wrong (each try counts against the SIM)."""
 
 
-class CmsError(CommandError):
+class CmsError(CodedError):
     """``+CMS ERROR: <err>`` (3GPP TS 27.005 §3.2.5) from an SMS command."""
 
-    def __init__(self, command: str, code: int | None, meaning: str, result: str = "") -> None:
-        self.code = code
-        self.meaning = meaning
-        number = f" (CMS {code})" if code is not None else ""
-        super().__init__(
-            command, result or f"+CMS ERROR: {code}", f"{command!r}: {meaning}{number}"
-        )
+    family = "CMS"
 
 
 CME_CLASSES: dict[int, type[CmeError]] = {
