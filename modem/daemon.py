@@ -74,7 +74,6 @@ class ModemDaemon:
         self._next_sms_check = 0.0
         self.status = ModemStatus()
         self.link_up = False
-        self.ticks = 0
         self._written: dict[str, Any] | None = None
         self._written_at = 0.0
         if machine is not None:
@@ -109,7 +108,6 @@ class ModemDaemon:
         self._stop.set()
 
     def tick(self) -> None:
-        self.ticks += 1
         t = self.monotonic()
         if t >= self._next_status:
             self._refresh()

@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from appliance.clock import to_iso
@@ -207,7 +207,3 @@ class SmsFallback:
             log.info("report %s sent by SMS in %d part(s)", item["period"], len(row["texts"]))
             done.append(item["id"])
         return done
-
-
-def today_utc(now: datetime) -> date:
-    return now.astimezone(UTC).date()
