@@ -125,8 +125,8 @@ class ModemDaemon:
                 log.exception("sending reports failed")
                 self.uploader.last_error = f"{type(e).__name__}: {e}"
                 summary = None
-            self._link_result(t, self.link.is_up() or summary is not None)
-            self.link_up = self.link.is_up()
+            self.link_up = self.link.is_up()  # with ModemManager, an mmcli call: once
+            self._link_result(t, self.link_up or summary is not None)
             self._write_status()
         if self.sms is not None and t >= self._next_sms_check and self._registered():
             self._next_sms_check = t + SMS_CHECK_EVERY_S
