@@ -146,9 +146,12 @@ class ModemDaemon:
             self.machine = None
         if self.machine is not None:
             self.status = self.machine.step()
+            self.link_up = self.link.is_up()
         else:
-            self.status = _from_link(self.link, self.status, self.now, apn_override=self.config.apn)
-        self.link_up = self.link.is_up()
+            # the link's status already says whether it is up: no second mmcli call
+            self.status, self.link_up = _from_link(
+                self.link, self.status, self.now, apn_override=self.config.apn
+            )
         self._write_status()
 
     def _ready(self) -> bool:
@@ -216,13 +219,13 @@ class ModemDaemon:
 
 def _from_link(
     link: DataLink, previous: ModemStatus, now: Callable[[], datetime], *, apn_override: str = ""
-) -> ModemStatus:
-    """The status when ModemManager or a HiLink stick owns the modem: read, never driven."""
+) -> tuple[ModemStatus, bool]:
+    """The status, and whether the link is up, when ModemManager or a HiLink stick owns the
+    modem: read, never driven."""
     try:
         ls = link.status()
     except Exception as e:
-        st = ModemStatus(state="absent", history=previous.history, error=str(e))
-        return st
+        return ModemStatus(state="absent", history=previous.history, error=str(e)), False
     registered = ls.registration in answers.REGISTERED
     state = "ready" if registered else (ls.registration or "absent")
     if state not in ("ready", "searching", "denied"):
@@ -245,4 +248,4 @@ def _from_link(
         st.state, st.error = "no_apn", f"no APN known for network {ls.mcc_mnc}: set [modem] apn"
     if previous.state != state:
         st.history.append((st.since or "", state))
-    return st
+    return st, ls.up
