@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 KENEYA_HOME ?= $(CURDIR)/demo-home
 
-.PHONY: setup demo test lint unit component bench clean
+.PHONY: setup demo test lint unit component bench clean image image-test
 
 setup:
 	@scripts/setup.sh
@@ -30,6 +30,16 @@ lint: setup
 
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit
+
+# The SD-card image (as root; the root filesystem is cached in /var/cache/keneya-image, or
+# $KENEYA_IMAGE_CACHE) and its boot test under qemu.
+image: setup
+	@scripts/setup.sh image
+	$(BIN)/python -m image_build build
+
+image-test: setup
+	@scripts/setup.sh image
+	$(BIN)/python -m image_build test
 
 bench: setup
 	$(BIN)/python benchmarks/store.py

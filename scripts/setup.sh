@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepare this machine for `make demo` / `make test`: Debian packages (installed when run as
-# root, otherwise the exact apt-get line is printed), then .venv with the project inside.
+# Prepare this machine for `make demo` / `make test` (and, with the argument `image`, for
+# `make image` / `make image-test`): Debian packages (installed when run as root, otherwise the
+# exact apt-get line is printed), then .venv with the project inside.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,12 @@ cd "$(dirname "$0")/.."
 # and `nmcli --offline`.
 packages=(python3-venv sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
     mtools dosfstools fdisk dnsmasq-base network-manager)
+# The image: mmdebstrap builds the arm64 root, running its programs through qemu-user-static;
+# e2fsprogs, dosfstools, mtools and fdisk make the partitions without mounting anything; xz
+# compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test.
+if [ "${1:-}" = image ]; then
+    packages+=(mmdebstrap qemu-user-static e2fsprogs xz-utils qemu-system-arm qemu-utils)
+fi
 
 missing=()
 if command -v dpkg-query >/dev/null 2>&1; then
@@ -41,7 +48,7 @@ fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
     echo "setup: installing Keneya and its dependencies into .venv (log: .venv/pip.log)"
     if ! { .venv/bin/python -m pip install --upgrade pip \
-           && .venv/bin/python -m pip install -e ".[test]"; } >.venv/pip.log 2>&1; then
+           && .venv/bin/python -m pip install -e ".[test,image]"; } >.venv/pip.log 2>&1; then
         tail -n 30 .venv/pip.log >&2
         echo "setup: pip failed; the whole log is in .venv/pip.log" >&2
         exit 1

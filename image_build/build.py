@@ -1,0 +1,629 @@
+"""The SD-card image: Debian bookworm arm64 from packages, the app in a venv, one file to flash.
+
+Stages (each line of progress on stderr says which, with the seconds since the start):
+1. root filesystem: `mmdebstrap --arch=arm64` with the packages of `packages.txt` and the hooks
+   in `hooks/`, to a tar cached by the recipe's hash (a rebuild after an app change skips it);
+2. wheels: the app built as a wheel, its dependencies downloaded as aarch64 wheels for the
+   target's Python, so the Pi never compiles anything;
+3. assembly: the tar unpacked, the venv laid out in /opt/keneya/venv, the systemd units
+   installed and enabled, fstab, /etc/keneya-release;
+4. partitions: FAT boot (mkfs.vfat + mtools), ext4 root and ext4 data (`mke2fs -d`), an MBR
+   written with sfdisk on the image file — nothing is mounted, so it runs in CI;
+5. `keneya-<version>-arm64.img.xz`, its `.sha256` and a manifest (packages and versions).
+
+Runs as root (mmdebstrap's root mode, and the files' owners survive into the ext4 images).
+"""
+
+from __future__ import annotations
+
+import compileall
+import configparser
+import datetime as dt
+import hashlib
+import json
+import os
+import platform
+import py_compile
+import re
+import shutil
+import subprocess
+import sys
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+PROJECT = HERE.parent
+
+SUITE = "bookworm"
+# raspi-firmware and firmware-brcm80211 are in non-free-firmware.
+APT_SOURCES = (
+    f"deb http://deb.debian.org/debian {SUITE} main non-free-firmware",
+    f"deb http://deb.debian.org/debian {SUITE}-updates main non-free-firmware",
+    f"deb http://deb.debian.org/debian-security {SUITE}-security main non-free-firmware",
+)
+# Wheels built for glibc 2.17 (manylinux2014) up to bookworm's 2.36 run on the Pi; pip is given
+# each tag (it does not widen a given tag to the older ones).
+WHEEL_PLATFORMS = ("manylinux2014_aarch64", *(f"manylinux_2_{n}_aarch64" for n in range(17, 37)))
+VENV = "/opt/keneya/venv"
+
+BOOT_LABEL = "KENEYA-BOOT"  # FAT: at most 11 characters
+ROOT_LABEL = "keneya-root"
+DATA_LABEL = "keneya-data"
+MIB = 1024 * 1024
+FIRST_SECTOR = 8192  # partitions start at 4 MiB, on an erase-block boundary of most SD cards
+BOOT_MIB = 256
+DATA_MIB = 128  # grows to the rest of the card at first boot (keneya-growdata)
+ROOT_SPARE_MIB = 384  # free space on the root for logs and an update
+
+# Debian packages the build itself needs on the host, by the command that shows they are there.
+HOST_TOOLS = {
+    "mmdebstrap": "mmdebstrap",
+    "mke2fs": "e2fsprogs",
+    "e2fsck": "e2fsprogs",
+    "mkfs.vfat": "dosfstools",
+    "mcopy": "mtools",
+    "sfdisk": "fdisk",
+    "xz": "xz-utils",
+}
+QEMU_USER = Path("/usr/libexec/qemu-binfmt/aarch64-binfmt-P")
+BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
+BINFMT_CONF = Path("/usr/lib/binfmt.d/qemu-aarch64.conf")
+
+
+class BuildError(Exception):
+    """What stopped the build, in words a technician can act on."""
+
+
+_t0 = time.monotonic()
+
+
+def progress(message: str) -> None:
+    print(f"[{time.monotonic() - _t0:7.1f} s] {message}", file=sys.stderr, flush=True)
+
+
+def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a command; a failure becomes a BuildError with the end of its output."""
+    proc = subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-25:])
+        raise BuildError(f"{cmd[0]} failed (exit {proc.returncode}):\n{tail}")
+    return proc
+
+
+# --- the recipe ----------------------------------------------------------------------------
+
+
+def debian_packages(path: Path = HERE / "packages.txt") -> list[str]:
+    names = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            names.append(line)
+    return names
+
+
+def recipe_files() -> list[Path]:
+    return [HERE / "packages.txt", *sorted((HERE / "hooks").iterdir())]
+
+
+def recipe_hash() -> str:
+    """What the cached root filesystem depends on: the package list, the hooks, the sources."""
+    h = hashlib.sha256()
+    h.update(json.dumps([SUITE, APT_SOURCES]).encode())
+    for path in recipe_files():
+        h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def app_version() -> str:
+    """pyproject's version and the commit, e.g. 0.1.0-915ea8c (-dirty with local changes)."""
+    version = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(PROJECT), "describe", "--always", "--dirty", "--abbrev=7"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return version
+    return f"{version}-{rev}"
+
+
+# --- host checks ---------------------------------------------------------------------------
+
+
+def check_host() -> None:
+    if os.geteuid() != 0:
+        raise BuildError("the image build runs as root (sudo make image)")
+    missing = sorted({pkg for tool, pkg in HOST_TOOLS.items() if shutil.which(tool) is None})
+    if platform.machine() != "aarch64" and not QEMU_USER.exists():
+        missing.append("qemu-user-static")
+    if missing:
+        raise BuildError(
+            "missing Debian packages for the image build: "
+            f"apt-get install {' '.join(missing)}  (make image installs them)"
+        )
+    ensure_binfmt()
+
+
+def ensure_binfmt() -> None:
+    """arm64 programs run in the chroot through qemu-user, registered with binfmt_misc."""
+    if platform.machine() == "aarch64":
+        return
+    if not (BINFMT_DIR / "register").exists():
+        proc = subprocess.run(
+            ["mount", "-t", "binfmt_misc", "binfmt_misc", str(BINFMT_DIR)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise BuildError(
+                f"cannot mount binfmt_misc on {BINFMT_DIR} ({proc.stderr.strip()}): arm64"
+                " programs cannot run here. On a container host: modprobe binfmt_misc, or"
+                " run the build on a machine (or VM) where root may mount it."
+            )
+    if not (BINFMT_DIR / "qemu-aarch64").exists():
+        if not BINFMT_CONF.exists():
+            raise BuildError(f"{BINFMT_CONF} is missing: apt-get install qemu-user-static")
+        rule = BINFMT_CONF.read_text().strip().splitlines()[-1]
+        try:
+            (BINFMT_DIR / "register").write_text(rule)
+        except OSError as e:
+            raise BuildError(f"cannot register qemu-aarch64 with binfmt_misc: {e}") from e
+    if (BINFMT_DIR / "qemu-aarch64").read_text().splitlines()[0] != "enabled":
+        (BINFMT_DIR / "qemu-aarch64").write_text("1")
+
+
+# --- stage 1: root filesystem --------------------------------------------------------------
+
+
+def build_rootfs(cache: Path) -> Path:
+    key = recipe_hash()[:16]
+    tar = cache / f"rootfs-{SUITE}-arm64-{key}.tar"
+    if tar.exists():
+        progress(f"root filesystem: cached ({tar})")
+        return tar
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = tar.with_suffix(".partial")
+    hooks = HERE / "hooks"
+    cmd = [
+        "mmdebstrap",
+        "--arch=arm64",
+        "--variant=minbase",
+        "--mode=root",
+        "--format=tar",
+        "--components=main,non-free-firmware",
+        f"--include={','.join(debian_packages())}",
+        f'--essential-hook={hooks / "essential.sh"} "$1"',
+        f'--customize-hook={hooks / "customize.sh"} "$1"',
+        SUITE,
+        str(partial),
+        *APT_SOURCES,
+    ]
+    progress(f"root filesystem: mmdebstrap {SUITE} arm64 (cold: 5 to 20 minutes under qemu-user)")
+    env = dict(os.environ, KENEYA_HOOKS=str(hooks))
+    lines: list[str] = []
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    ) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if line.startswith(("I: ", "E: ", "W: ")) or "update-initramfs" in line:
+                progress("  " + line.rstrip())
+    if proc.returncode != 0:
+        partial.unlink(missing_ok=True)
+        raise BuildError("mmdebstrap failed:\n" + "\n".join(lines[-30:]))
+    partial.rename(tar)
+    progress(f"root filesystem: {tar.stat().st_size / MIB:.0f} MiB tar in the cache")
+    return tar
+
+
+# --- stage 2: wheels -----------------------------------------------------------------------
+
+
+def fetch_wheels(dest: Path, python_version: str) -> list[Path]:
+    """The app as a wheel, and every dependency as a wheel for aarch64 and the target Python."""
+    dest.mkdir(parents=True, exist_ok=True)
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
+    progress("wheels: building the app's wheel")
+    run([*pip, "wheel", "--no-deps", "--wheel-dir", str(dest), str(source_tree(dest / "src"))])
+    shutil.rmtree(dest / "src")
+    (app,) = dest.glob("keneya-*.whl")
+    progress(f"wheels: downloading the dependencies for aarch64, Python {python_version}")
+    major, minor = python_version.split(".")[:2]
+    try:
+        run(
+            [
+                *pip,
+                "download",
+                "--dest",
+                str(dest),
+                "--only-binary=:all:",
+                *(f"--platform={tag}" for tag in WHEEL_PLATFORMS),
+                f"--python-version={major}.{minor}",
+                "--implementation=cp",
+                f"--abi=cp{major}{minor}",
+                str(app),
+            ]
+        )
+    except BuildError as e:
+        raise BuildError(
+            f"{e}\nA dependency has no aarch64 wheel for Python {major}.{minor}: the Pi would"
+            " have to compile it. Pin a version that has one."
+        ) from e
+    return sorted(dest.glob("*.whl"))
+
+
+def source_tree(dest: Path) -> Path:
+    """The project's files that git knows (tracked, or new and not ignored), copied to dest.
+
+    The wheel is built from this copy, so nothing ignored (setuptools' own build/ folder with
+    files of modules since deleted, a demo home, caches) can slip into the image.
+    """
+    listed = run(
+        ["git", "-C", str(PROJECT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"]
+    ).stdout.split("\0")
+    for name in filter(None, listed):
+        src = PROJECT / name
+        if src.is_file():
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, dest / name)
+    return dest
+
+
+# --- stage 3: assembly ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Sizes and offsets of the three partitions, in bytes."""
+
+    boot: int
+    root: int
+    data: int
+
+    @property
+    def boot_start(self) -> int:
+        return FIRST_SECTOR * 512
+
+    @property
+    def root_start(self) -> int:
+        return self.boot_start + self.boot
+
+    @property
+    def data_start(self) -> int:
+        return self.root_start + self.root
+
+    @property
+    def total(self) -> int:
+        return self.data_start + self.data
+
+    def sfdisk_script(self) -> str:
+        """MBR (the Pi 3's boot ROM reads no GPT); a fixed disk id keeps the build repeatable."""
+
+        def sectors(n: int) -> int:
+            return n // 512
+
+        return (
+            "label: dos\n"
+            "label-id: 0x4b4e5941\n"
+            "unit: sectors\n\n"
+            f"start={sectors(self.boot_start)}, size={sectors(self.boot)}, type=c, bootable\n"
+            f"start={sectors(self.root_start)}, size={sectors(self.root)}, type=83\n"
+            f"start={sectors(self.data_start)}, size={sectors(self.data)}, type=83\n"
+        )
+
+
+def round_mib(n: int) -> int:
+    return -(-n // MIB) * MIB
+
+
+def tree_size(path: Path) -> int:
+    """Bytes the files under path take, in 4 KiB blocks as ext4 stores them.
+
+    Hard links count once: Mesa installs one 24 MB driver under 43 names.
+    """
+    total = 0
+    seen: set[int] = set()
+    for dirpath, dirnames, filenames in os.walk(path):
+        total += 4096 * (1 + len(dirnames))
+        for name in filenames:
+            st = os.lstat(os.path.join(dirpath, name))
+            if st.st_nlink > 1:
+                if st.st_ino in seen:
+                    continue
+                seen.add(st.st_ino)
+            total += -(-st.st_size // 4096) * 4096
+    return total
+
+
+def target_python(root: Path) -> str:
+    """The X.Y.Z of the root's python3, from dpkg's record (the chroot cannot be run here)."""
+    status = (root / "var/lib/dpkg/status").read_text(encoding="utf-8")
+    for block in status.split("\n\n"):
+        if re.search(r"^Package: python3\.\d+-minimal$", block, re.M):
+            version = re.search(r"^Version: (\d+\.\d+\.\d+)", block, re.M)
+            if version:
+                return version.group(1)
+    raise BuildError("no python3.X-minimal in the root filesystem: is python3 in packages.txt?")
+
+
+def install_venv(root: Path, wheels: list[Path], python_version: str) -> None:
+    """/opt/keneya/venv as `python3 -m venv` would make it, filled from the wheels.
+
+    The target's Python cannot run here, so the venv is laid out by hand (it is three symlinks
+    and pyvenv.cfg) and the wheels are unpacked by `installer` with the target's interpreter in
+    the scripts' #! lines. Bytecode is compiled now, so the Pi does not do it at first start.
+    """
+    from installer import install
+    from installer.destinations import SchemeDictionaryDestination
+    from installer.sources import WheelFile
+
+    xy = ".".join(python_version.split(".")[:2])
+    venv = root / VENV.lstrip("/")
+    (venv / "bin").mkdir(parents=True)
+    site = f"{VENV}/lib/python{xy}/site-packages"
+    (root / site.lstrip("/")).mkdir(parents=True)
+    (venv / "lib64").symlink_to("lib")
+    (venv / "bin/python3").symlink_to(f"/usr/bin/python{xy}")
+    (venv / "bin/python").symlink_to("python3")
+    (venv / f"bin/python{xy}").symlink_to("python3")
+    (venv / "pyvenv.cfg").write_text(
+        f"home = /usr/bin\ninclude-system-site-packages = false\nversion = {python_version}\n"
+        f"executable = /usr/bin/python{xy}\ncommand = /usr/bin/python3 -m venv {VENV}\n"
+    )
+    scheme = {
+        "purelib": site,
+        "platlib": site,
+        "headers": f"{VENV}/include/site/python{xy}",
+        "scripts": f"{VENV}/bin",
+        "data": VENV,
+    }
+    destination = SchemeDictionaryDestination(
+        scheme, interpreter=f"{VENV}/bin/python3", script_kind="posix", destdir=str(root)
+    )
+    for wheel in wheels:
+        with WheelFile.open(wheel) as source:
+            install(source, destination, additional_metadata={"INSTALLER": b"keneya-image\n"})
+    # Hash-checked .pyc files, each naming its source by the path it has on the Pi.
+    ok = compileall.compile_dir(
+        root / site.lstrip("/"),
+        quiet=2,
+        stripdir=str(root),
+        prependdir="/",
+        workers=os.cpu_count() or 1,
+        invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+    )
+    if not ok:
+        progress("wheels: some files did not compile to bytecode (they will be compiled on use)")
+
+
+def enable_units(root: Path, units: list[Path]) -> list[str]:
+    """Install units into /usr/lib/systemd/system and link them as `systemctl enable` would."""
+    enabled = []
+    lib = root / "usr/lib/systemd/system"
+    for unit in units:
+        shutil.copy2(unit, lib / unit.name)
+        parser = configparser.ConfigParser(strict=False, interpolation=None)
+        parser.optionxform = str  # keys are case-sensitive in systemd
+        parser.read(unit)
+        for target in parser.get("Install", "WantedBy", fallback="").split():
+            wants = root / "etc/systemd/system" / f"{target}.wants"
+            wants.mkdir(parents=True, exist_ok=True)
+            link = wants / unit.name
+            link.unlink(missing_ok=True)
+            link.symlink_to(f"/usr/lib/systemd/system/{unit.name}")
+            enabled.append(f"{target}: {unit.name}")
+    return enabled
+
+
+FSTAB = f"""\
+# Written by the Keneya image build. Partitions are found by label, so the card works in any
+# reader. The data partition holds the records; it grows to the whole card at first boot.
+LABEL={ROOT_LABEL}  /                ext4  defaults,noatime,errors=remount-ro  0  1
+LABEL={BOOT_LABEL}  /boot/firmware   vfat  defaults,noatime,fmask=0077,dmask=0077  0  2
+LABEL={DATA_LABEL}  /var/lib/keneya  ext4  defaults,noatime,x-systemd.growfs  0  2
+"""
+
+CARD_README = """\
+Keneya - carte de démarrage / boot card
+
+FR: Déposez ici le fichier de la structure de santé, facility.toml, préparé avec
+    « keneya provision new » puis « keneya provision write-card ». Au premier démarrage le
+    Pi l'applique, retire ses secrets de la carte et écrit receipt.txt (ou ERREUR.txt).
+EN: Put the facility file, facility.toml, here (made with `keneya provision new`, written with
+    `keneya provision write-card`). At first boot the Pi applies it, removes its secrets from
+    the card and writes receipt.txt (or ERREUR.txt).
+"""
+
+
+def assemble(tar: Path, wheels: list[Path], work: Path, version: str) -> tuple[Path, Path, Path]:
+    """Unpack the root filesystem and add the app; returns (boot, root, data) folders."""
+    root, boot, data = work / "root", work / "boot", work / "data"
+    for d in (root, boot, data):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+    progress("assembly: unpacking the root filesystem")
+    run(["tar", "-C", str(root), "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf",
+         str(tar)])  # fmt: skip
+    python_version = target_python(root)
+    progress(f"assembly: /opt/keneya/venv for Python {python_version} from {len(wheels)} wheels")
+    install_venv(root, wheels, python_version)
+    (root / "usr/local/bin/keneya").symlink_to(f"{VENV}/bin/keneya")
+
+    units = sorted((HERE / "units").glob("*.service"))
+    for script in sorted((HERE / "units").glob("keneya-*")):
+        if script.suffix != ".service":
+            dest = root / "usr/lib/keneya" / script.name
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(script, dest)
+            dest.chmod(0o755)
+    enabled = enable_units(root, units)
+    names = sorted({entry.split(": ")[1] for entry in enabled})
+    progress(f"assembly: units enabled: {', '.join(names)}")
+
+    (root / "etc/fstab").write_text(FSTAB)
+    (root / "etc/keneya-release").write_text(version + "\n")
+    (root / "var/lib/keneya").mkdir(parents=True, exist_ok=True)
+    (root / "var/lib/keneya").chmod(0o750)
+
+    # The firmware, kernel, initrd and device trees go to the FAT partition; the root keeps the
+    # empty mount point.
+    firmware = root / "boot/firmware"
+    for item in firmware.iterdir():
+        shutil.move(str(item), boot / item.name)
+    (boot / "keneya").mkdir()
+    (boot / "keneya/LISEZ-MOI.txt").write_text(CARD_README, encoding="utf-8")
+    data.chmod(0o750)
+    return boot, root, data
+
+
+# --- stage 4: partitions and the image -----------------------------------------------------
+
+
+def make_fat(boot: Path, out: Path, size: int) -> None:
+    with open(out, "wb") as f:
+        f.truncate(size)
+    # -s 2: with default clusters mtools reads a 256 MiB FAT32 as FAT16 ("No directory slots").
+    run(["mkfs.vfat", "-F", "32", "-s", "2", "-n", BOOT_LABEL, "-i", "4b4e5941", str(out)])
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    items = [str(p) for p in sorted(boot.iterdir())]
+    run(["mcopy", "-s", "-p", "-m", "-i", str(out), *items, "::/"], env=env)
+
+
+def make_ext4(tree: Path, out: Path, size: int, label: str) -> None:
+    out.unlink(missing_ok=True)
+    run(["mke2fs", "-q", "-t", "ext4", "-L", label, "-d", str(tree), "-F", str(out),
+         f"{size // 1024}k"])  # fmt: skip
+    run(["e2fsck", "-fn", str(out)])
+
+
+def copy_sparse(src: Path, dst, offset: int) -> None:
+    """Copy src into the open image at offset, skipping zero blocks (the image stays sparse)."""
+    block = MIB
+    zero = bytes(block)
+    with open(src, "rb") as f:
+        pos = offset
+        while chunk := f.read(block):
+            if chunk != zero[: len(chunk)]:
+                dst.seek(pos)
+                dst.write(chunk)
+            pos += len(chunk)
+
+
+def make_image(boot: Path, root: Path, data: Path, work: Path, image: Path) -> Layout:
+    root_size = round_mib(tree_size(root) * 11 // 10 + ROOT_SPARE_MIB * MIB)
+    layout = Layout(boot=BOOT_MIB * MIB, root=root_size, data=DATA_MIB * MIB)
+    progress(f"partitions: boot {BOOT_MIB} MiB FAT32, root {root_size // MIB} MiB ext4,"
+             f" data {DATA_MIB} MiB ext4")  # fmt: skip
+    fat, root_img, data_img = work / "boot.fat", work / "root.ext4", work / "data.ext4"
+    make_fat(boot, fat, layout.boot)
+    progress("partitions: root filesystem (mke2fs -d)")
+    make_ext4(root, root_img, layout.root, ROOT_LABEL)
+    make_ext4(data, data_img, layout.data, DATA_LABEL)
+    image.unlink(missing_ok=True)
+    with open(image, "wb") as f:
+        f.truncate(layout.total)
+    run(["sfdisk", "--quiet", "--no-reread", "--no-tell-kernel", str(image)],
+        input=layout.sfdisk_script())  # fmt: skip
+    with open(image, "r+b") as f:
+        copy_sparse(fat, f, layout.boot_start)
+        copy_sparse(root_img, f, layout.root_start)
+        copy_sparse(data_img, f, layout.data_start)
+    for part in (fat, root_img, data_img):
+        part.unlink()
+    return layout
+
+
+# --- stage 5: the file to flash, its checksum and manifest ---------------------------------
+
+
+def dpkg_packages(root: Path) -> dict[str, str]:
+    installed = {}
+    status = (root / "var/lib/dpkg/status").read_text(encoding="utf-8")
+    for block in status.split("\n\n"):
+        fields = dict(re.findall(r"^(Package|Version|Status): (.*)$", block, re.M))
+        if fields.get("Status", "").endswith(" installed") and "Package" in fields:
+            installed[fields["Package"]] = fields["Version"]
+    return dict(sorted(installed.items()))
+
+
+def wheel_versions(wheels: list[Path]) -> dict[str, str]:
+    pairs = (w.name.split("-")[:2] for w in wheels)
+    return dict(sorted((name.replace("_", "-").lower(), version) for name, version in pairs))
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(4 * MIB):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def compress(image: Path) -> Path:
+    xz = image.with_name(image.name + ".xz")
+    xz.unlink(missing_ok=True)
+    progress(f"compressing: xz -6 on {os.cpu_count()} threads")
+    run(["xz", "-6", "-T0", "--keep", "--force", str(image)])
+    (xz.with_name(xz.name + ".sha256")).write_text(f"{sha256_of(xz)}  {xz.name}\n")
+    return xz
+
+
+def build(out: Path, cache: Path, work: Path, keep_raw: bool = True) -> dict:
+    check_host()
+    version = app_version()
+    tar = build_rootfs(cache)
+    # The target's Python version decides which wheels fit: read it from the cached root.
+    python_version = target_python_from_tar(tar, work)
+    wheel_dir = work / "wheels"
+    if wheel_dir.exists():
+        shutil.rmtree(wheel_dir)
+    wheels = fetch_wheels(wheel_dir, python_version)
+    boot, root, data = assemble(tar, wheels, work, version)
+    out.mkdir(parents=True, exist_ok=True)
+    image = out / f"keneya-{version}-arm64.img"
+    layout = make_image(boot, root, data, work, image)
+    xz = compress(image)
+    manifest = {
+        "app_version": version,
+        "build_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "recipe_hash": recipe_hash(),
+        "suite": SUITE,
+        "image": xz.name,
+        "image_sha256": sha256_of(xz),
+        "raw_bytes": layout.total,
+        "compressed_bytes": xz.stat().st_size,
+        "partitions": {
+            BOOT_LABEL: [layout.boot_start, layout.boot],
+            ROOT_LABEL: [layout.root_start, layout.root],
+            DATA_LABEL: [layout.data_start, layout.data],
+        },
+        "python": python_version,
+        "python_packages": wheel_versions(wheels),
+        "debian_packages": dpkg_packages(root),
+    }
+    manifest_path = out / f"keneya-{version}-arm64.manifest.json"
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n")
+    if not keep_raw:
+        image.unlink()
+    for d in (boot, root, data, wheel_dir):
+        shutil.rmtree(d)
+    return manifest
+
+
+def target_python_from_tar(tar: Path, work: Path) -> str:
+    """Read dpkg's status file out of the tar without unpacking the rest."""
+    scratch = work / "dpkg-status"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    run(["tar", "-C", str(scratch), "-xf", str(tar), "./var/lib/dpkg/status"])
+    version = target_python(scratch)
+    shutil.rmtree(scratch)
+    return version

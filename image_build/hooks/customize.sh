@@ -1,0 +1,47 @@
+#!/bin/sh
+# mmdebstrap customize hook ($1 = the root being built): runs once every package is in.
+set -eu
+root="$1"
+
+# Boot partition contents (raspi-firmware's kernel hook writes them into /boot/firmware, which
+# the assembler moves into the FAT partition): the root by label, the serial console on the
+# Pi's mini UART (GPIO 14/15) and the screen.
+cat > "$root/etc/default/raspi-firmware" <<'CONF'
+# Written by the Keneya image build.
+ROOTPART=LABEL=keneya-root
+CONSOLES="tty1 ttyS1,115200"
+CMA=64M
+KERNEL_ARCH=arm64
+CONF
+# Appended to config.txt. Debian boots the mainline device trees, which already enable I2C bus 1
+# and the vc4 KMS display driver (checked with dtc on bcm2837-rpi-3-b.dtb and bcm2711-rpi-4-b.dtb);
+# dtparam keeps I2C on should the Raspberry Pi device trees be used instead.
+cat > "$root/etc/default/raspi-firmware-custom" <<'CONF'
+# Keneya: INA219 power sensor on I2C bus 1 (GPIO 2/3)
+dtparam=i2c_arm=on
+# The touchscreen or HDMI screen edge to edge
+disable_overscan=1
+# Serial console on GPIO 14/15 (ttyS1, 115200 baud) for the technician
+enable_uart=1
+CONF
+printf 'i2c-dev\n' > "$root/etc/modules-load.d/keneya.conf"
+
+# Restore update-initramfs, then build the one initramfs; raspi-firmware's hooks copy it, the
+# kernel and the device trees into /boot/firmware and write config.txt and cmdline.txt.
+rm "$root/usr/sbin/update-initramfs"
+chroot "$root" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
+install -m 0755 "$KENEYA_HOOKS/initramfs-storage" "$root/etc/initramfs-tools/hooks/keneya-storage"
+chroot "$root" update-initramfs -c -k all
+for kernel in "$root"/boot/vmlinuz-*; do
+    chroot "$root" /etc/kernel/postinst.d/z50-raspi-firmware "${kernel#"$root"/boot/vmlinuz-}"
+done
+
+# Every card gets its own identity at first boot: machine id and SSH host keys (sshd is off
+# unless the facility file gives a key; its keys are made when it first starts).
+: > "$root/etc/machine-id"
+rm -f "$root"/etc/ssh/ssh_host_*
+mkdir -p "$root/etc/systemd/system/ssh.service.d"
+printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' \
+    > "$root/etc/systemd/system/ssh.service.d/keneya-host-keys.conf"
+chroot "$root" systemctl disable ssh.service
+echo keneya > "$root/etc/hostname"
