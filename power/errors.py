@@ -21,6 +21,11 @@ class SensorFault(PowerError, IOError):
     """
 
 
+class SensorMissing(SensorFault, FileNotFoundError):
+    """The I2C bus itself is absent (no ``/dev/i2c-N``: I2C not enabled, or no Pi at all, as
+    under qemu). Not retried at once: the driver tries to open the bus again a minute later."""
+
+
 class DeviceBusy(PowerError, RuntimeError):
     """The (bus, address) pair is already claimed by another driver in this process."""
 

@@ -28,13 +28,15 @@ from decimal import ROUND_DOWN, Decimal
 from enum import IntEnum
 from typing import Any, Protocol
 
-from power.errors import ConfigurationError, DeviceBusy, SensorFault
+from power.errors import ConfigurationError, DeviceBusy, SensorFault, SensorMissing
 
 DEFAULT_BUS_NUMBER = 1  # /dev/i2c-1, the Raspberry Pi header bus
 DEFAULT_ADDRESS = 0x40  # A0 = A1 = GND (§8.5.5.1)
 # The common INA219 breakout carries a 0.1 ohm ("R100") shunt: +/-320 mV is +/-3.2 A.
 DEFAULT_SHUNT_OHMS = 0.1
 DEFAULT_MAX_CURRENT_A = 3.2
+# A missing /dev/i2c-N is not retried at every read: it is opened again this often.
+REOPEN_MISSING_BUS_S = 60.0
 
 # Register pointers (§8.6.1, Table 2).
 REG_CONFIG = 0x00
@@ -320,6 +322,10 @@ class Ina219:
     A read that raises OSError, reports OVF or has inconsistent registers is
     retried ``retries`` times, ``retry_delay_s`` apart (default: one conversion
     cycle, so the retry sees fresh data), then :class:`SensorFault` is raised.
+
+    A bus number whose ``/dev/i2c-N`` does not exist raises :class:`SensorMissing` at
+    once, and the same fault without touching the system until ``reopen_s`` (on the
+    ``monotonic`` clock) have passed since the failed open.
     """
 
     def __init__(
@@ -335,6 +341,8 @@ class Ina219:
         retries: int = 3,
         retry_delay_s: float | None = None,
         sleep: Callable[[float], object] = time.sleep,
+        reopen_s: float = REOPEN_MISSING_BUS_S,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if not 0x40 <= address <= 0x4F:
             raise ConfigurationError(f"INA219 addresses are 0x40-0x4F, got {address:#x}")
@@ -367,6 +375,9 @@ class Ina219:
         self._sleep = sleep
         self._bus_number = bus_number
         self._bus = bus
+        self.reopen_s = reopen_s
+        self._monotonic = monotonic
+        self._missing: tuple[float, str] | None = None  # (when, why) of a failed open
         self._configured = False
         self._closed = False
         self._lock = threading.RLock()
@@ -386,7 +397,21 @@ class Ina219:
         if self._bus is None:
             import smbus2  # deferred: importing the driver must not need the I2C stack
 
-            self._bus = smbus2.SMBus(self._bus_number)
+            if self._missing is not None:
+                failed_at, why = self._missing
+                if self._monotonic() - failed_at < self.reopen_s:
+                    raise SensorMissing(why)
+            try:
+                self._bus = smbus2.SMBus(self._bus_number)
+            except FileNotFoundError as exc:
+                why = (
+                    f"INA219 sensor not found: no I2C bus {self._bus_number}"
+                    f" ({exc.filename or f'/dev/i2c-{self._bus_number}'} missing)"
+                    f" / capteur INA219 introuvable sur le bus I2C {self._bus_number}"
+                )
+                self._missing = (self._monotonic(), why)
+                raise SensorMissing(why) from None
+            self._missing = None
             self._finalizer.detach()
             self._finalizer = weakref.finalize(self, _release, self._key, self._bus, True)
         return self._bus

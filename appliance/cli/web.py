@@ -1,4 +1,9 @@
-"""`keneya serve`: the tablet web app (uvicorn)."""
+"""`keneya serve`: the tablet web app (uvicorn).
+
+Under systemd (`Type=notify`, keneya-web.service) it says READY=1 once uvicorn listens,
+pings the watchdog from the event loop that serves the requests, and says STOPPING=1 when
+asked to stop. Without $NOTIFY_SOCKET all of that is a no-op.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 import click
 
 from appliance.cli.common import paths
+from appliance.sdnotify import Notifier, watchdog_period_s
 
 
 @click.command("serve")
@@ -38,12 +44,16 @@ def serve(ctx, host, port, leases_file, workers):
 
     from appliance.web.app import create_app
     from appliance.web.core import WebSettings
+    from appliance.web.systemd import NotifyingServer, run_workers
 
     p = paths(ctx)
     if not p.database.exists():
         raise click.UsageError(
             f"no database at {p.database}: provision the appliance, or run `keneya demo` first"
         )
+    if workers > 1 and watchdog_period_s() is not None:
+        # Several processes: no single event loop can vouch for all of them.
+        raise click.UsageError("--workers above 1 cannot keep systemd's watchdog: use one")
     logins = p.data_dir / "demo-logins.txt"
     click.echo(f"Keneya web app on http://{host}:{port}/  (Ctrl-C to stop)")
     if logins.exists():
@@ -53,17 +63,28 @@ def serve(ctx, host, port, leases_file, workers):
             click.echo(f"  {username:<12} demo-{pin:<10} {role}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
-    if workers == 1:
-        leases = Path(leases_file) if leases_file else None
-        uvicorn.run(create_app(WebSettings(p, leases_file=leases)), **options)
-    else:
+    with Notifier() as notifier:
+        if workers == 1:
+            leases = Path(leases_file) if leases_file else None
+            app = create_app(WebSettings(p, leases_file=leases))
+            server = NotifyingServer(uvicorn.Config(app, **options), notifier)
+            server.run()
+            if not server.started:  # the port was taken, or the app failed to start
+                ctx.exit(1)
+            return
         # Worker processes import the app themselves, from the environment.
         if p.config_dir == p.data_dir:  # a home folder (else the system paths, as here)
             os.environ["KENEYA_HOME"] = str(p.data_dir)
         if leases_file:
             os.environ["KENEYA_LEASES_FILE"] = str(Path(leases_file).resolve())
-        uvicorn.run(
-            "appliance.web.app:app_from_environment", factory=True, workers=workers, **options
+        run_workers(
+            uvicorn.Config(
+                "appliance.web.app:app_from_environment",
+                factory=True,
+                workers=workers,
+                **options,
+            ),
+            notifier,
         )
 
 

@@ -251,3 +251,55 @@ def test_sigterm_stops_the_daemon_cleanly(tmp_path):
         assert store.integrity_check() == []
         assert sum(t["samples"] for t in store.power.totals().values()) >= 1
         assert store.power.state()["source"] == "simulator:sunny"
+
+
+def test_without_the_sensor_the_daemon_runs_degraded_and_says_why(tmp_path):
+    """Under qemu (the boot test) or on a Pi with I2C off there is no /dev/i2c-N: the daemon
+    still tells systemd it is ready, keeps pinging, and status names the missing sensor."""
+    bus = 99
+    assert not Path(f"/dev/i2c-{bus}").exists()
+    (tmp_path / "facility.toml").write_text(f"[power]\nbus_number = {bus}\n", encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="kn", dir="/tmp") as d:
+        address = str(Path(d) / "notify")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        listener.bind(address)
+        listener.settimeout(60.0)
+        env = clean_env(NOTIFY_SOCKET=address, WATCHDOG_USEC="2000000")
+        proc = subprocess.Popen(
+            [KENEYA, "--home", str(tmp_path), "power", "run", "--interval", "0.5"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            messages = [listener.recv(4096).decode()]
+            while not any(m.startswith("READY=1") for m in messages):
+                messages.append(listener.recv(4096).decode())
+            ready = next(m for m in messages if m.startswith("READY=1"))
+            while "WATCHDOG=1" not in messages:
+                messages.append(listener.recv(4096).decode())
+            running = proc.poll() is None
+            status = keneya(tmp_path, "power", "status", "--json")
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            listener.close()
+    assert "STATUS=ina219: sensor_fault" in ready
+    assert running, err
+    assert status.returncode == 0, status.stderr
+    state = json.loads(status.stdout)
+    assert state["state"] == "sensor_fault"
+    assert f"capteur INA219 introuvable sur le bus I2C {bus}" in state["reason"]
+    assert f"/dev/i2c-{bus} missing" in state["reason"]
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert "state sensor_fault" in out
+    # a missing bus is opened again once a minute, not at every reading: one open, one fault
+    with Store(tmp_path / "keneya.db") as store:
+        kinds = [e["kind"] for e in store.power.events(limit=100)]
+    assert kinds.count("sensor_fault") == 1

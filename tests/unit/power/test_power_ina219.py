@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from power.errors import ConfigurationError, DeviceBusy, PowerError, SensorFault
+from power.errors import ConfigurationError, DeviceBusy, PowerError, SensorFault, SensorMissing
 from power.ina219 import (
     POWER_ON_CONFIG,
     REG_BUS_VOLTAGE,
@@ -395,3 +395,35 @@ def test_forgotten_driver_releases_its_claim():
     Ina219(bus)  # dropped without close()
     gc.collect()
     Ina219(bus).close()
+
+
+def test_absent_i2c_bus_is_named_and_opened_again_only_a_minute_later(monkeypatch):
+    import smbus2
+
+    clock = SimClock()
+    attempts = []
+
+    def no_bus(number):
+        attempts.append(number)
+        raise FileNotFoundError(2, "No such file or directory", f"/dev/i2c-{number}")
+
+    monkeypatch.setattr(smbus2, "SMBus", no_bus)
+    dev = Ina219(bus_number=99, sleep=clock.advance, monotonic=clock)
+    with pytest.raises(SensorMissing, match="capteur INA219 introuvable sur le bus I2C 99") as e:
+        dev.read()
+    assert isinstance(e.value, SensorFault) and "/dev/i2c-99 missing" in str(e.value)
+    assert attempts == [99]  # not retried like a flaky transfer
+    clock.advance(59)
+    with pytest.raises(SensorMissing):
+        dev.read()
+    assert attempts == [99]  # the same answer without touching the system
+    clock.advance(1)
+
+    def bus_appears(number):
+        attempts.append(number)
+        return FakeSMBus({0x40: FakeIna219(lambda t: (0.5, 12.6), clock=clock)})
+
+    monkeypatch.setattr(smbus2, "SMBus", bus_appears)
+    assert dev.read().current_a == pytest.approx(0.5, abs=2e-4)
+    assert attempts == [99, 99]
+    dev.close()

@@ -1,0 +1,385 @@
+"""The systemd units of the SD-card image (image_build/units): what they run exists, the
+notify protocol they declare is the one the code speaks, and systemd itself finds nothing to
+say about them. The commands run here for real, as the units run them, in a temp home."""
+
+from __future__ import annotations
+
+import configparser
+import http.client
+import os
+import shlex
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from appliance.store import Store
+
+pytestmark = pytest.mark.component
+
+ROOT = Path(__file__).parents[2]
+UNITS = ROOT / "image_build" / "units"
+KENEYA = str(Path(sys.executable).parent / "keneya")
+APP = "/opt/keneya/venv/bin/keneya"
+GROWDATA_SCRIPT = UNITS / "keneya-growdata"
+GROWDATA_INSTALLED = "/usr/lib/keneya/keneya-growdata"
+SERVICES = sorted(UNITS.glob("*.service"))
+# Units that run before keneya-firstboot (it is After=local-fs.target) or are it.
+EARLY = {"keneya-firstboot.service", "keneya-growdata.service"}
+ENV_DROPPED = ("KENEYA_HOME", "KENEYA_PIN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+
+
+def parse(path: Path) -> configparser.ConfigParser:
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # keys are case-sensitive in systemd
+    unit.read(path, encoding="utf-8")
+    return unit
+
+
+def values(path: Path, section: str, key: str) -> list[str]:
+    """Every value of a key that systemd allows more than once (configparser keeps the last)."""
+    out, current = [], None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        line = line.strip()
+        if line.startswith("["):
+            current = line.strip("[]")
+        elif current == section and line.startswith(f"{key}="):
+            out.append(line.split("=", 1)[1])
+    return out
+
+
+def words(value: str) -> list[str]:
+    return value.split()
+
+
+def exec_start(path: Path) -> list[str]:
+    argv = shlex.split(parse(path)["Service"]["ExecStart"])
+    argv[0] = argv[0].lstrip("-@:+!")  # systemd's prefixes
+    return argv
+
+
+def keneya_units() -> list[Path]:
+    return [p for p in SERVICES if exec_start(p)[0] == APP]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k not in ENV_DROPPED} | extra
+
+
+def test_the_expected_units_are_there():
+    names = {p.name for p in SERVICES}
+    assert {
+        "keneya-firstboot.service",
+        "keneya-modem.service",
+        "keneya-web.service",
+        "keneya-power.service",
+        "keneya-kiosk.service",
+        "keneya-growdata.service",
+    } <= names
+
+
+@pytest.mark.parametrize("path", SERVICES, ids=lambda p: p.name)
+def test_each_unit_is_enabled_for_the_boot_and_ordered(path):
+    unit = parse(path)
+    assert "multi-user.target" in words(unit["Install"]["WantedBy"])
+    assert unit["Unit"]["Description"].strip()
+    if path.name not in EARLY:
+        assert "keneya-firstboot.service" in words(unit["Unit"].get("After", ""))
+
+
+@pytest.mark.parametrize("path", keneya_units(), ids=lambda p: p.name)
+def test_the_command_of_each_unit_exists_with_these_options(path):
+    argv = exec_start(path)
+    # the same arguments minus the system paths (and the options that name them)
+    args: list[str] = []
+    for a in argv[1:]:
+        if a.startswith("/"):
+            if args and args[-1].startswith("--"):
+                args.pop()
+        else:
+            args.append(a)
+    assert args[0] in {"serve", "kiosk", "power", "modem", "provision"}
+    r = subprocess.run(
+        [KENEYA, *args, "--help"],
+        capture_output=True,
+        text=True,
+        env=clean_env(),
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stderr
+    for option in (a for a in args if a.startswith("--")):
+        assert option in r.stdout
+
+
+def test_the_app_units_are_skipped_on_a_card_never_provisioned():
+    """`keneya serve` and `keneya kiosk` stop with a usage error without a database: their
+    units do not start then, instead of restarting."""
+    for name in ("keneya-web.service", "keneya-kiosk.service"):
+        unit = parse(UNITS / name)
+        assert unit["Unit"]["ConditionPathExists"] == "/var/lib/keneya/keneya.db"
+        assert unit["Service"]["Restart"] == "on-failure"
+        assert int(unit["Unit"]["StartLimitBurst"]) >= 1
+    with tempfile.TemporaryDirectory() as home:
+        for args in (["serve"], ["kiosk"]):
+            r = subprocess.run(
+                [KENEYA, "--home", home, *args],
+                capture_output=True,
+                text=True,
+                env=clean_env(),
+                stdin=subprocess.DEVNULL,
+                timeout=60,
+            )
+            assert r.returncode == 2 and "no database" in r.stderr, r.stderr
+
+
+def test_the_web_unit_listens_everywhere_on_port_80_with_the_hotspot_leases():
+    argv = exec_start(UNITS / "keneya-web.service")
+    assert argv[1] == "serve"
+    opts = dict(zip(argv[2::2], argv[3::2], strict=True))
+    assert opts["--host"] == "0.0.0.0" and opts["--port"] == "80"
+    assert opts["--leases-file"] == "/var/lib/NetworkManager/dnsmasq-wlan0.leases"
+    assert "--workers" not in opts  # one process: READY and the watchdog speak for it
+    service = parse(UNITS / "keneya-web.service")["Service"]
+    assert service["ProtectSystem"] == "full" and service["ReadWritePaths"] == "/var/lib/keneya"
+    assert service["NoNewPrivileges"] == "yes" and service["ProtectHome"] == "yes"
+
+
+def test_the_kiosk_unit_drives_the_screen_with_sdl2_on_kms():
+    path = UNITS / "keneya-kiosk.service"
+    unit = parse(path)
+    env = dict(v.split("=", 1) for v in values(path, "Service", "Environment"))
+    assert env["SDL_VIDEODRIVER"] == "kmsdrm" and env["KIVY_WINDOW"] == "sdl2"
+    assert exec_start(path)[1:] == ["kiosk", "--fullscreen"]
+    assert "getty@tty1.service" in words(unit["Unit"]["Conflicts"])
+    assert unit["Service"]["Restart"] == "on-failure" and unit["Service"]["RestartSec"] == "5"
+
+
+def kiosk_screen_check(tmp_path: Path) -> str:
+    """The unit's ExecCondition script, pointed at a fake /sys/class/drm, without the waits."""
+    argv = shlex.split(parse(UNITS / "keneya-kiosk.service")["Service"]["ExecCondition"])
+    assert argv[:2] == ["/bin/sh", "-c"]
+    script = argv[2]
+    assert "/sys/class/drm/" in script and "sleep 1" in script
+    return script.replace("/sys/class/drm/", f"{tmp_path}/drm/").replace("sleep 1", "sleep 0")
+
+
+def test_the_kiosk_starts_only_with_a_connected_screen(tmp_path):
+    script = kiosk_screen_check(tmp_path)
+    drm = tmp_path / "drm"
+    (drm / "card1-HDMI-A-1").mkdir(parents=True)
+    (drm / "card1-HDMI-A-1" / "status").write_text("disconnected\n")
+    r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    # 1..254: systemd skips the unit (not failed, so not restarted)
+    assert r.returncode == 1 and "no screen connected" in r.stdout
+    (drm / "card1-DSI-1").mkdir()
+    (drm / "card1-DSI-1" / "status").write_text("connected\n")
+    r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stdout
+
+
+def test_systemd_finds_nothing_to_say_about_the_units(tmp_path):
+    """`systemd-analyze verify` on copies whose executables point at this checkout (the
+    venv's keneya, the growdata script): any diagnostic at all fails the test."""
+    assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
+    copies = []
+    for path in SERVICES:
+        text = path.read_text(encoding="utf-8")
+        assert APP in text or GROWDATA_INSTALLED in text  # else the rewrite proves nothing
+        text = text.replace(APP, KENEYA).replace(GROWDATA_INSTALLED, str(GROWDATA_SCRIPT))
+        copy = tmp_path / path.name
+        copy.write_text(text, encoding="utf-8")
+        copies.append(str(copy))
+    r = subprocess.run(
+        ["systemd-analyze", "verify", *copies],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(SYSTEMD_LOG_COLOR="0"),
+    )
+    assert (r.returncode, r.stdout + r.stderr) == (0, "")
+
+
+# -- Type=notify: run each unit's command as systemd would --------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(listener: socket.socket, messages: list[str], prefix: str, limit: int = 200) -> None:
+    """Receive until a message starting with `prefix` (bounded: each receive by the socket's
+    timeout, the whole by a number of other messages, e.g. pings without READY)."""
+    while not any(m.startswith(prefix) for m in messages):
+        assert len(messages) < limit, f"no {prefix} among {messages[-5:]}"
+        messages.append(listener.recv(4096).decode())
+
+
+def notify_units() -> list[Path]:
+    return [p for p in SERVICES if parse(p)["Service"].get("Type") == "notify"]
+
+
+def test_the_long_running_units_speak_the_notify_protocol():
+    names = {p.name for p in notify_units()}
+    assert {"keneya-web.service", "keneya-power.service", "keneya-modem.service"} <= names
+
+
+@pytest.mark.parametrize("path", notify_units(), ids=lambda p: p.name)
+def test_each_notify_unit_is_ready_pings_its_watchdog_and_says_stopping(path, tmp_path):
+    """The unit's own command line, run here without the Pi's hardware (no INA219, no 3G
+    stick: both must run degraded, not exit) and with port 80 replaced by a free port. READY=1
+    must come; WATCHDOG=1 must follow if and only if the unit sets WatchdogSec (the code pings
+    it); SIGTERM must bring STOPPING=1 and a clean end."""
+    service = parse(path)["Service"]
+    argv = [KENEYA, "--home", str(tmp_path), *exec_start(path)[1:]]
+    port = None
+    if "--port" in argv:
+        port = free_port()
+        argv[argv.index("--port") + 1] = str(port)
+        argv[argv.index("--host") + 1] = "127.0.0.1"
+    Store(tmp_path / "keneya.db", create=True).close()
+    # a bus that cannot exist here, whatever this machine has on bus 1
+    (tmp_path / "facility.toml").write_text("[power]\nbus_number = 99\n", encoding="utf-8")
+    watchdog = "WatchdogSec" in service
+    with tempfile.TemporaryDirectory(prefix="kn", dir="/tmp") as d:
+        address = str(Path(d) / "notify")
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        listener.bind(address)
+        listener.settimeout(60.0)  # bounded waits: a missing message fails, it never hangs
+        env = clean_env(NOTIFY_SOCKET=address, WATCHDOG_USEC="2000000" if watchdog else "0")
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+        )
+        answer = None
+        try:
+            messages: list[str] = []
+            wait_for(listener, messages, "READY=1")
+            if port is not None:  # READY means listening: the very next request is answered
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.request("GET", "/favicon.ico")
+                answer = conn.getresponse().status
+                conn.close()
+            if watchdog:
+                wait_for(listener, messages, "WATCHDOG=1")
+            still_running = proc.poll() is None
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+            wait_for(listener, messages, "STOPPING=1")
+            if not watchdog:
+                listener.settimeout(0)
+                try:
+                    while True:
+                        messages.append(listener.recv(4096).decode())
+                except BlockingIOError:
+                    pass
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            listener.close()
+    assert still_running, err
+    if port is not None:
+        assert answer is not None and answer < 500
+    assert ("WATCHDOG=1" in messages) is watchdog
+    # systemd counts an exit by SIGTERM as clean, as it does status 0 (uvicorn re-raises it)
+    assert proc.returncode in (0, -signal.SIGTERM), err
+    assert "Traceback" not in err
+
+
+# -- keneya-growdata -------------------------------------------------------------------------
+
+
+def test_growdata_runs_before_the_mount_and_never_holds_the_boot():
+    unit = parse(UNITS / "keneya-growdata.service")
+    assert unit["Unit"]["DefaultDependencies"] == "no"
+    assert "var-lib-keneya.mount" in words(unit["Unit"]["Before"])
+    assert unit["Service"]["Type"] == "oneshot"
+    assert exec_start(UNITS / "keneya-growdata.service") == [GROWDATA_INSTALLED]
+    assert GROWDATA_SCRIPT.stat().st_mode & stat.S_IXUSR
+    assert GROWDATA_SCRIPT.read_text().startswith("#!/bin/sh\n")
+
+
+def fake_tools(tmp_path: Path, *, label: str | None, growpart: tuple[int, str]) -> dict[str, str]:
+    """blkid, lsblk and growpart as small scripts that log their arguments, and a fake /sys
+    where mmcblk0p3 is partition 3 of mmcblk0."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    log = tmp_path / "calls"
+
+    def tool(name: str, body: str) -> None:
+        p = bin_dir / name
+        p.write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\n{body}\n')
+        p.chmod(0o755)
+
+    tool("blkid", "echo /dev/mmcblk0p3; exit 0" if label else "exit 2")
+    tool("lsblk", "echo mmcblk0")
+    rc, text = growpart
+    tool("growpart", f"echo '{text}'; exit {rc}")
+    part = tmp_path / "sys" / "class" / "block" / "mmcblk0p3"
+    part.mkdir(parents=True)
+    (part / "partition").write_text("3\n")
+    return {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "KENEYA_SYSFS": str(tmp_path / "sys"),
+        "LC_ALL": "C",
+    }
+
+
+def run_growdata(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["sh", str(GROWDATA_SCRIPT)], capture_output=True, text=True, env=env, timeout=60
+    )
+
+
+def test_growdata_grows_partition_3_of_the_card(tmp_path):
+    env = fake_tools(
+        tmp_path, label="keneya-data", growpart=(0, "CHANGED: partition=3 start=1 old: size=2")
+    )
+    r = run_growdata(env)
+    assert r.returncode == 0
+    calls = (tmp_path / "calls").read_text().splitlines()
+    assert calls == [
+        "blkid -L keneya-data",
+        "lsblk -no PKNAME /dev/mmcblk0p3",
+        "growpart /dev/mmcblk0 3",
+    ]
+    assert "grew /dev/mmcblk0p3 (/dev/mmcblk0 partition 3)" in r.stdout
+    assert "CHANGED" in r.stdout
+
+
+def test_growdata_says_nothing_to_do_on_nochange(tmp_path):
+    env = fake_tools(
+        tmp_path, label="keneya-data", growpart=(1, "NOCHANGE: partition 3 is size 100.")
+    )
+    r = run_growdata(env)
+    assert r.returncode == 0
+    assert "already fills the card: nothing to do" in r.stdout
+
+
+def test_a_failed_growpart_is_logged_and_does_not_fail_the_boot(tmp_path):
+    env = fake_tools(tmp_path, label="keneya-data", growpart=(2, "FAILED: sfdisk said no"))
+    r = run_growdata(env)
+    assert r.returncode == 0
+    assert "could not grow /dev/mmcblk0p3" in r.stdout and "FAILED: sfdisk said no" in r.stdout
+
+
+def test_growdata_without_the_partition_does_nothing(tmp_path):
+    env = fake_tools(tmp_path, label=None, growpart=(0, ""))
+    r = run_growdata(env)
+    assert r.returncode == 0
+    assert "no partition labelled keneya-data" in r.stdout
+    assert "growpart" not in (tmp_path / "calls").read_text()
