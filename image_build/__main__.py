@@ -45,5 +45,18 @@ def build_command(out: str, cache: str, work: str, no_raw: bool) -> None:
     click.echo(json.dumps(figures))
 
 
+@cli.command(
+    "test",
+    context_settings={"ignore_unknown_options": True, "help_option_names": []},
+    add_help_option=False,
+)
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def test_command(args: tuple[str, ...]) -> None:
+    """Boot-test an image under qemu (options: python -m image_build test --help)."""
+    from image_build.boottest import main
+
+    sys.exit(main(list(args)))
+
+
 if __name__ == "__main__":
     cli()

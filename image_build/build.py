@@ -54,7 +54,7 @@ DATA_LABEL = "keneya-data"
 MIB = 1024 * 1024
 FIRST_SECTOR = 8192  # partitions start at 4 MiB, on an erase-block boundary of most SD cards
 BOOT_MIB = 256
-DATA_MIB = 128  # grows to the rest of the card at first boot (keneya-growdata)
+DATA_MIB = 128  # grown to the rest of the card at first boot (hooks/initramfs-growdata)
 ROOT_SPARE_MIB = 384  # free space on the root for logs and an update
 
 # Debian packages the build itself needs on the host, by the command that shows they are there.
@@ -423,7 +423,8 @@ def enable_units(root: Path, units: list[Path]) -> list[str]:
 
 FSTAB = f"""\
 # Written by the Keneya image build. Partitions are found by label, so the card works in any
-# reader. The data partition holds the records; it grows to the whole card at first boot.
+# reader. The data partition holds the records; the initramfs grows it to the whole card at
+# first boot (x-systemd.growfs finishes the file system should that have been cut short).
 LABEL={ROOT_LABEL}  /                ext4  defaults,noatime,errors=remount-ro  0  1
 LABEL={BOOT_LABEL}  /boot/firmware   vfat  defaults,noatime,fmask=0077,dmask=0077  0  2
 LABEL={DATA_LABEL}  /var/lib/keneya  ext4  defaults,noatime,x-systemd.growfs  0  2
@@ -456,14 +457,7 @@ def assemble(tar: Path, wheels: list[Path], work: Path, version: str) -> tuple[P
     install_venv(root, wheels, python_version)
     (root / "usr/local/bin/keneya").symlink_to(f"{VENV}/bin/keneya")
 
-    units = sorted((HERE / "units").glob("*.service"))
-    for script in sorted((HERE / "units").glob("keneya-*")):
-        if script.suffix != ".service":
-            dest = root / "usr/lib/keneya" / script.name
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(script, dest)
-            dest.chmod(0o755)
-    enabled = enable_units(root, units)
+    enabled = enable_units(root, sorted((HERE / "units").glob("*.service")))
     names = sorted({entry.split(": ")[1] for entry in enabled})
     progress(f"assembly: units enabled: {', '.join(names)}")
 

@@ -31,6 +31,8 @@ printf 'i2c-dev\n' > "$root/etc/modules-load.d/keneya.conf"
 rm "$root/usr/sbin/update-initramfs"
 chroot "$root" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-initramfs
 install -m 0755 "$KENEYA_HOOKS/initramfs-storage" "$root/etc/initramfs-tools/hooks/keneya-storage"
+install -D -m 0755 "$KENEYA_HOOKS/initramfs-growdata" \
+    "$root/etc/initramfs-tools/scripts/local-premount/keneya-growdata"
 chroot "$root" update-initramfs -c -k all
 for kernel in "$root"/boot/vmlinuz-*; do
     chroot "$root" /etc/kernel/postinst.d/z50-raspi-firmware "${kernel#"$root"/boot/vmlinuz-}"

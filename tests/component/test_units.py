@@ -27,11 +27,10 @@ ROOT = Path(__file__).parents[2]
 UNITS = ROOT / "image_build" / "units"
 KENEYA = str(Path(sys.executable).parent / "keneya")
 APP = "/opt/keneya/venv/bin/keneya"
-GROWDATA_SCRIPT = UNITS / "keneya-growdata"
-GROWDATA_INSTALLED = "/usr/lib/keneya/keneya-growdata"
+HOOKS = UNITS.parent / "hooks"
 SERVICES = sorted(UNITS.glob("*.service"))
 # Units that run before keneya-firstboot (it is After=local-fs.target) or are it.
-EARLY = {"keneya-firstboot.service", "keneya-growdata.service"}
+EARLY = {"keneya-firstboot.service"}
 ENV_DROPPED = ("KENEYA_HOME", "KENEYA_PIN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
@@ -80,7 +79,6 @@ def test_the_expected_units_are_there():
         "keneya-web.service",
         "keneya-power.service",
         "keneya-kiosk.service",
-        "keneya-growdata.service",
     } <= names
 
 
@@ -186,13 +184,13 @@ def test_the_kiosk_starts_only_with_a_connected_screen(tmp_path):
 
 def test_systemd_finds_nothing_to_say_about_the_units(tmp_path):
     """`systemd-analyze verify` on copies whose executables point at this checkout (the
-    venv's keneya, the growdata script): any diagnostic at all fails the test."""
+    venv's keneya): any diagnostic at all fails the test."""
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
     copies = []
     for path in SERVICES:
         text = path.read_text(encoding="utf-8")
-        assert APP in text or GROWDATA_INSTALLED in text  # else the rewrite proves nothing
-        text = text.replace(APP, KENEYA).replace(GROWDATA_INSTALLED, str(GROWDATA_SCRIPT))
+        assert APP in text  # else the rewrite proves nothing
+        text = text.replace(APP, KENEYA)
         copy = tmp_path / path.name
         copy.write_text(text, encoding="utf-8")
         copies.append(str(copy))
@@ -300,22 +298,14 @@ def test_each_notify_unit_is_ready_pings_its_watchdog_and_says_stopping(path, tm
     assert "Traceback" not in err
 
 
-# -- keneya-growdata -------------------------------------------------------------------------
+# -- growing the data partition (initramfs local-premount script) ---------------------------
+
+GROWDATA_SCRIPT = HOOKS / "initramfs-growdata"
 
 
-def test_growdata_runs_before_the_mount_and_never_holds_the_boot():
-    unit = parse(UNITS / "keneya-growdata.service")
-    assert unit["Unit"]["DefaultDependencies"] == "no"
-    assert "var-lib-keneya.mount" in words(unit["Unit"]["Before"])
-    assert unit["Service"]["Type"] == "oneshot"
-    assert exec_start(UNITS / "keneya-growdata.service") == [GROWDATA_INSTALLED]
-    assert GROWDATA_SCRIPT.stat().st_mode & stat.S_IXUSR
-    assert GROWDATA_SCRIPT.read_text().startswith("#!/bin/sh\n")
-
-
-def fake_tools(tmp_path: Path, *, label: str | None, growpart: tuple[int, str]) -> dict[str, str]:
-    """blkid, lsblk and growpart as small scripts that log their arguments, and a fake /sys
-    where mmcblk0p3 is partition 3 of mmcblk0."""
+def fake_card(tmp_path: Path, *, label: bool, size: int, sfdisk_rc: int = 0, fsck_rc: int = 0):
+    """blkid, sfdisk, e2fsck, resize2fs and udevadm as small scripts that log their arguments,
+    and a fake /sys where mmcblk0p3 is partition 3 of a 2,000,000-sector mmcblk0."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     log = tmp_path / "calls"
@@ -325,18 +315,19 @@ def fake_tools(tmp_path: Path, *, label: str | None, growpart: tuple[int, str]) 
         p.write_text(f'#!/bin/sh\necho "{name} $*" >> {log}\n{body}\n')
         p.chmod(0o755)
 
-    tool("blkid", "echo /dev/mmcblk0p3; exit 0" if label else "exit 2")
-    tool("lsblk", "echo mmcblk0")
-    rc, text = growpart
-    tool("growpart", f"echo '{text}'; exit {rc}")
-    part = tmp_path / "sys" / "class" / "block" / "mmcblk0p3"
-    part.mkdir(parents=True)
-    (part / "partition").write_text("3\n")
-    return {
-        "PATH": f"{bin_dir}:/usr/bin:/bin",
-        "KENEYA_SYSFS": str(tmp_path / "sys"),
-        "LC_ALL": "C",
-    }
+    tool("blkid", "echo /dev/mmcblk0p3" if label else "exit 2")
+    tool("sfdisk", f"cat >> {log}; exit {sfdisk_rc}")
+    tool("e2fsck", f"exit {fsck_rc}")
+    tool("resize2fs", "echo 'The filesystem on /dev/mmcblk0p3 is now 245760 (4k) blocks long.'")
+    tool("udevadm", "exit 0")
+    block = tmp_path / "sys" / "class" / "block"
+    (block / "mmcblk0").mkdir(parents=True)
+    (block / "mmcblk0" / "size").write_text("2000000\n")
+    (block / "mmcblk0p3").mkdir()
+    for name, value in (("partition", 3), ("start", 1_000_000), ("size", size)):
+        (block / "mmcblk0p3" / name).write_text(f"{value}\n")
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "KENEYA_SYSFS": str(tmp_path / "sys")}
+    return env, log
 
 
 def run_growdata(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -345,41 +336,60 @@ def run_growdata(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_growdata_grows_partition_3_of_the_card(tmp_path):
-    env = fake_tools(
-        tmp_path, label="keneya-data", growpart=(0, "CHANGED: partition=3 start=1 old: size=2")
-    )
+def test_growdata_is_an_initramfs_script_the_image_installs():
+    assert GROWDATA_SCRIPT.stat().st_mode & stat.S_IXUSR
+    assert GROWDATA_SCRIPT.read_text().startswith("#!/bin/sh\n")
+    r = subprocess.run(["sh", str(GROWDATA_SCRIPT), "prereqs"], capture_output=True, text=True)
+    assert (r.returncode, r.stdout) == (0, "\n")
+    customize = (HOOKS / "customize.sh").read_text()
+    assert "scripts/local-premount/keneya-growdata" in customize
+    storage = (HOOKS / "initramfs-storage").read_text()
+    for tool in ("blkid", "sfdisk", "e2fsck", "resize2fs"):
+        assert f"copy_exec /sbin/{tool} " in storage
+
+
+def test_growdata_grows_partition_3_then_its_file_system(tmp_path):
+    env, log = fake_card(tmp_path, label=True, size=262144)
     r = run_growdata(env)
     assert r.returncode == 0
-    calls = (tmp_path / "calls").read_text().splitlines()
+    calls = log.read_text().splitlines()
     assert calls == [
-        "blkid -L keneya-data",
-        "lsblk -no PKNAME /dev/mmcblk0p3",
-        "growpart /dev/mmcblk0 3",
+        "blkid -l -o device -t LABEL=keneya-data",
+        "sfdisk --quiet -N 3 /dev/mmcblk0",
+        ", +",
+        "udevadm settle --timeout=30",
+        "e2fsck -f -p /dev/mmcblk0p3",
+        "resize2fs /dev/mmcblk0p3",
     ]
-    assert "grew /dev/mmcblk0p3 (/dev/mmcblk0 partition 3)" in r.stdout
-    assert "CHANGED" in r.stdout
+    assert "grown: The filesystem on /dev/mmcblk0p3 is now 245760" in r.stdout
 
 
-def test_growdata_says_nothing_to_do_on_nochange(tmp_path):
-    env = fake_tools(
-        tmp_path, label="keneya-data", growpart=(1, "NOCHANGE: partition 3 is size 100.")
-    )
+def test_growdata_does_nothing_when_the_partition_fills_the_card(tmp_path):
+    env, log = fake_card(tmp_path, label=True, size=1_000_000 - 1024)
+    r = run_growdata(env)
+    assert (r.returncode, r.stdout) == (0, "")
+    assert log.read_text().splitlines() == ["blkid -l -o device -t LABEL=keneya-data"]
+
+
+def test_a_refused_sfdisk_is_logged_and_does_not_fail_the_boot(tmp_path):
+    env, log = fake_card(tmp_path, label=True, size=262144, sfdisk_rc=1)
     r = run_growdata(env)
     assert r.returncode == 0
-    assert "already fills the card: nothing to do" in r.stdout
+    assert "sfdisk could not grow it, kept at its size" in r.stdout
+    assert "resize2fs" not in log.read_text()
 
 
-def test_a_failed_growpart_is_logged_and_does_not_fail_the_boot(tmp_path):
-    env = fake_tools(tmp_path, label="keneya-data", growpart=(2, "FAILED: sfdisk said no"))
+def test_a_damaged_file_system_is_not_resized(tmp_path):
+    env, log = fake_card(tmp_path, label=True, size=262144, fsck_rc=4)
     r = run_growdata(env)
     assert r.returncode == 0
-    assert "could not grow /dev/mmcblk0p3" in r.stdout and "FAILED: sfdisk said no" in r.stdout
+    assert "e2fsck found problems" in r.stdout
+    assert "resize2fs" not in log.read_text()
 
 
 def test_growdata_without_the_partition_does_nothing(tmp_path):
-    env = fake_tools(tmp_path, label=None, growpart=(0, ""))
+    env, log = fake_card(tmp_path, label=False, size=262144)
     r = run_growdata(env)
     assert r.returncode == 0
     assert "no partition labelled keneya-data" in r.stdout
-    assert "growpart" not in (tmp_path / "calls").read_text()
+    assert "sfdisk" not in log.read_text()
