@@ -318,7 +318,8 @@ def fake_card(tmp_path: Path, *, label: bool, size: int, sfdisk_rc: int = 0, fsc
     tool("blkid", "echo /dev/mmcblk0p3" if label else "exit 2")
     tool("sfdisk", f"cat >> {log}; exit {sfdisk_rc}")
     tool("e2fsck", f"exit {fsck_rc}")
-    tool("resize2fs", "echo 'The filesystem on /dev/mmcblk0p3 is now 245760 (4k) blocks long.'")
+    grown = "The filesystem on /dev/mmcblk0p3 is now 245760 (4k) blocks long."
+    tool("resize2fs", f"echo 'resize2fs 1.47.0'; echo; echo '{grown}'; echo")
     tool("udevadm", "exit 0")
     block = tmp_path / "sys" / "class" / "block"
     (block / "mmcblk0").mkdir(parents=True)
@@ -326,13 +327,15 @@ def fake_card(tmp_path: Path, *, label: bool, size: int, sfdisk_rc: int = 0, fsc
     (block / "mmcblk0p3").mkdir()
     for name, value in (("partition", 3), ("start", 1_000_000), ("size", size)):
         (block / "mmcblk0p3" / name).write_text(f"{value}\n")
-    env = {"PATH": f"{bin_dir}:/usr/bin:/bin", "KENEYA_SYSFS": str(tmp_path / "sys")}
+    # Nothing else on the PATH but cat: the initramfs has no tail, sed or awk.
+    (bin_dir / "cat").symlink_to(shutil.which("cat"))
+    env = {"PATH": str(bin_dir), "KENEYA_SYSFS": str(tmp_path / "sys")}
     return env, log
 
 
 def run_growdata(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        ["sh", str(GROWDATA_SCRIPT)], capture_output=True, text=True, env=env, timeout=60
+        ["/bin/sh", str(GROWDATA_SCRIPT)], capture_output=True, text=True, env=env, timeout=60
     )
 
 
