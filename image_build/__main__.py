@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -30,8 +31,10 @@ def cli() -> None:
 @click.option("--no-raw", is_flag=True, help="Keep only the .img.xz, not the raw .img beside it.")
 def build_command(out: str, cache: str, work: str, no_raw: bool) -> None:
     """Build build/keneya-<version>-arm64.img.xz, its .sha256 and its manifest."""
-    from image_build.build import BuildError, build, progress
+    from image_build.build import BuildError, build, progress, rootfs_tar
 
+    started = time.monotonic()
+    cached = rootfs_tar(Path(cache)).exists()
     try:
         manifest = build(Path(out), Path(cache), Path(work), keep_raw=not no_raw)
     except BuildError as e:
@@ -42,6 +45,7 @@ def build_command(out: str, cache: str, work: str, no_raw: bool) -> None:
         f" ({manifest['raw_bytes'] / 1e6:.0f} MB raw)"
     )
     figures = {k: manifest[k] for k in ("image", "app_version", "raw_bytes", "compressed_bytes")}
+    figures.update(rootfs_cached=cached, build_seconds=round(time.monotonic() - started, 1))
     click.echo(json.dumps(figures))
 
 

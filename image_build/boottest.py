@@ -155,6 +155,28 @@ def pick_boot_file(names: Iterable[str], prefix: str) -> str | None:
     return max(found, key=lambda n: (len(n) > len(prefix), version_key(n)))
 
 
+def _qemu_command(
+    machine: list[str],
+    devices: list[str],
+    *,
+    kernel: Path,
+    initrd: Path,
+    append: str,
+    log: Path,
+    monitor: Path,
+    qemu: str,
+) -> list[str]:
+    """What both boots share: the image's kernel and initrd, the console to a file, the
+    monitor on a unix socket (for system_powerdown)."""
+    return [
+        qemu, *machine, "-nographic",
+        "-kernel", str(kernel), "-initrd", str(initrd), "-append", append,
+        *devices,
+        "-serial", f"file:{log}",
+        "-monitor", f"unix:{monitor},server,nowait",
+    ]  # fmt: skip
+
+
 def virt_command(
     *,
     kernel: Path,
@@ -166,23 +188,17 @@ def virt_command(
     monitor: Path,
     qemu: str = "qemu-system-aarch64",
 ) -> list[str]:
-    return [
-        qemu,
-        "-M", "virt",
-        "-cpu", "cortex-a72",
-        "-m", "1024",
-        "-smp", "2",
-        "-nographic",
-        "-kernel", str(kernel),
-        "-initrd", str(initrd),
-        "-append", append,
+    machine = ["-M", "virt", "-cpu", "cortex-a72", "-m", "1024", "-smp", "2"]
+    devices = [
         "-drive", f"file={disk},format=raw,if=virtio",
         "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80",
         "-device", "virtio-net-pci,netdev=n0,romfile=",  # no iPXE ROM needed (or installed)
         "-device", "virtio-rng-pci",
-        "-serial", f"file:{log}",
-        "-monitor", f"unix:{monitor},server,nowait",
     ]  # fmt: skip
+    return _qemu_command(
+        machine, devices, kernel=kernel, initrd=initrd, append=append, log=log,
+        monitor=monitor, qemu=qemu,
+    )  # fmt: skip
 
 
 def raspi_command(
@@ -196,20 +212,12 @@ def raspi_command(
     monitor: Path,
     qemu: str = "qemu-system-aarch64",
 ) -> list[str]:
-    return [
-        qemu,
-        "-M", "raspi3b",
-        "-m", "1G",
-        "-smp", "4",
-        "-nographic",
-        "-kernel", str(kernel),
-        "-initrd", str(initrd),
-        "-dtb", str(dtb),
-        "-append", append,
-        "-drive", f"file={disk},format=raw,if=sd",
-        "-serial", f"file:{log}",
-        "-monitor", f"unix:{monitor},server,nowait",
-    ]  # fmt: skip
+    machine = ["-M", "raspi3b", "-m", "1G", "-smp", "4"]
+    devices = ["-dtb", str(dtb), "-drive", f"file={disk},format=raw,if=sd"]
+    return _qemu_command(
+        machine, devices, kernel=kernel, initrd=initrd, append=append, log=log,
+        monitor=monitor, qemu=qemu,
+    )  # fmt: skip
 
 
 _STATUS_LINE = re.compile(

@@ -180,9 +180,13 @@ def ensure_binfmt() -> None:
 # --- stage 1: root filesystem --------------------------------------------------------------
 
 
+def rootfs_tar(cache: Path) -> Path:
+    """Where the root filesystem of this recipe is (or will be) cached."""
+    return cache / f"rootfs-{SUITE}-arm64-{recipe_hash()[:16]}.tar"
+
+
 def build_rootfs(cache: Path) -> Path:
-    key = recipe_hash()[:16]
-    tar = cache / f"rootfs-{SUITE}-arm64-{key}.tar"
+    tar = rootfs_tar(cache)
     if tar.exists():
         progress(f"root filesystem: cached ({tar})")
         return tar

@@ -3,6 +3,8 @@ member per role."""
 
 from __future__ import annotations
 
+import socket
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,6 +38,46 @@ class FakeTime:
 
     def advance(self, seconds: float) -> None:
         self.t += seconds
+
+
+class NotifyListener:
+    """Where systemd would listen for sd_notify: an AF_UNIX datagram socket at a short path
+    (AF_UNIX allows ~107 bytes); each receive waits 60 s at most, so a missing message fails."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="kn", dir="/tmp")
+        self.address = str(Path(self._dir.name) / "notify")
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(self.address)
+        self.sock.settimeout(60.0)
+        self.messages: list[str] = []
+
+    def wait_for(self, prefix: str, limit: int = 200) -> str:
+        """The first message (received so far or next) starting with `prefix`; at most `limit`
+        messages in all, so pings without READY cannot keep it waiting forever."""
+        while not any(m.startswith(prefix) for m in self.messages):
+            assert len(self.messages) < limit, f"no {prefix} among {self.messages[-5:]}"
+            self.messages.append(self.sock.recv(4096).decode())
+        return next(m for m in self.messages if m.startswith(prefix))
+
+    def drain(self) -> list[str]:
+        """Receive what has already arrived, without waiting."""
+        try:
+            while True:
+                self.messages.append(self.sock.recv(4096, socket.MSG_DONTWAIT).decode())
+        except BlockingIOError:
+            return self.messages
+
+    def close(self) -> None:
+        self.sock.close()
+        self._dir.cleanup()
+
+
+@pytest.fixture
+def notify_listener():
+    listener = NotifyListener()
+    yield listener
+    listener.close()
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ import marshal
 import os
 import shutil
 import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -155,3 +156,16 @@ def test_image_has_three_labelled_partitions_readable_without_mounting(tmp_path,
         labels.append(next(ln.split(":", 1)[1].strip() for ln in out.splitlines()
                            if ln.startswith("Filesystem volume name")))  # fmt: skip
     assert labels == ["keneya-root", "keneya-data"]
+
+
+def test_the_boot_test_of_a_missing_image_says_what_to_do(tmp_path):
+    r = subprocess.run(
+        [sys.executable, "-m", "image_build", "test", str(tmp_path / "none.img.xz")],
+        capture_output=True,
+        text=True,
+        cwd=build.PROJECT,
+        timeout=120,
+    )
+    assert r.returncode == 1
+    assert "no image at" in r.stderr and "make image" in r.stderr
+    assert "Traceback" not in r.stderr

@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -214,37 +212,26 @@ def test_cancel_needs_a_login_and_says_when_nothing_is_pending(staffed):
 # -- systemd: notify socket and SIGTERM ------------------------------------------------------
 
 
-def test_sigterm_stops_the_daemon_cleanly(tmp_path):
-    with tempfile.TemporaryDirectory(prefix="kn", dir="/tmp") as d:
-        address = str(Path(d) / "notify")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        listener.bind(address)
-        listener.settimeout(60.0)  # bounded waits: start-up, then one ping
-        env = clean_env(NOTIFY_SOCKET=address, WATCHDOG_USEC="2000000")
-        proc = subprocess.Popen(
-            [KENEYA, "--home", str(tmp_path), "power", "run", "--simulate", "sunny"]
-            + ["--speed", "1"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            messages = [listener.recv(4096).decode()]
-            while not any(m.startswith("READY=1") for m in messages):
-                messages.append(listener.recv(4096).decode())
-            while "WATCHDOG=1" not in messages:
-                messages.append(listener.recv(4096).decode())
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
-            while "STOPPING=1" not in messages:
-                messages.append(listener.recv(4096).decode())
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            listener.close()
+def test_sigterm_stops_the_daemon_cleanly(tmp_path, notify_listener):
+    env = clean_env(NOTIFY_SOCKET=notify_listener.address, WATCHDOG_USEC="2000000")
+    proc = subprocess.Popen(
+        [KENEYA, "--home", str(tmp_path), "power", "run", "--simulate", "sunny", "--speed", "1"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        notify_listener.wait_for("READY=1")
+        notify_listener.wait_for("WATCHDOG=1")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        notify_listener.wait_for("STOPPING=1")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 0, err
     assert "stopped (signal)" in out
     with Store(tmp_path / "keneya.db") as store:
@@ -253,42 +240,32 @@ def test_sigterm_stops_the_daemon_cleanly(tmp_path):
         assert store.power.state()["source"] == "simulator:sunny"
 
 
-def test_without_the_sensor_the_daemon_runs_degraded_and_says_why(tmp_path):
+def test_without_the_sensor_the_daemon_runs_degraded_and_says_why(tmp_path, notify_listener):
     """Under qemu (the boot test) or on a Pi with I2C off there is no /dev/i2c-N: the daemon
     still tells systemd it is ready, keeps pinging, and status names the missing sensor."""
     bus = 99
     assert not Path(f"/dev/i2c-{bus}").exists()
     (tmp_path / "facility.toml").write_text(f"[power]\nbus_number = {bus}\n", encoding="utf-8")
-    with tempfile.TemporaryDirectory(prefix="kn", dir="/tmp") as d:
-        address = str(Path(d) / "notify")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        listener.bind(address)
-        listener.settimeout(60.0)
-        env = clean_env(NOTIFY_SOCKET=address, WATCHDOG_USEC="2000000")
-        proc = subprocess.Popen(
-            [KENEYA, "--home", str(tmp_path), "power", "run", "--interval", "0.5"],
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            messages = [listener.recv(4096).decode()]
-            while not any(m.startswith("READY=1") for m in messages):
-                messages.append(listener.recv(4096).decode())
-            ready = next(m for m in messages if m.startswith("READY=1"))
-            while "WATCHDOG=1" not in messages:
-                messages.append(listener.recv(4096).decode())
-            running = proc.poll() is None
-            status = keneya(tmp_path, "power", "status", "--json")
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            listener.close()
+    env = clean_env(NOTIFY_SOCKET=notify_listener.address, WATCHDOG_USEC="2000000")
+    proc = subprocess.Popen(
+        [KENEYA, "--home", str(tmp_path), "power", "run", "--interval", "0.5"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = notify_listener.wait_for("READY=1")
+        notify_listener.wait_for("WATCHDOG=1")
+        running = proc.poll() is None
+        status = keneya(tmp_path, "power", "status", "--json")
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert "STATUS=ina219: sensor_fault" in ready
     assert running, err
     assert status.returncode == 0, status.stderr

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import socket
-import tempfile
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -20,24 +18,12 @@ from power.simulated import simulated_daemon
 pytestmark = pytest.mark.component
 
 
-@pytest.fixture
-def listener():
-    """A socket where systemd would listen; short path (AF_UNIX allows ~107 bytes)."""
-    with tempfile.TemporaryDirectory(prefix="kn", dir="/tmp") as d:
-        path = str(Path(d) / "notify")
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.bind(path)
-        sock.settimeout(10.0)  # bounded: a missing message fails, it never hangs
-        yield sock, path
-        sock.close()
-
-
 def receive(sock: socket.socket, n: int) -> list[str]:
     return [sock.recv(4096).decode() for _ in range(n)]
 
 
-def test_ready_watchdog_stopping_reach_the_socket(listener):
-    sock, path = listener
+def test_ready_watchdog_stopping_reach_the_socket(notify_listener):
+    sock, path = notify_listener.sock, notify_listener.address
     with Notifier(environ={"NOTIFY_SOCKET": path}) as n:
         assert n.enabled
         assert n.ready("battery ok") and n.watchdog() and n.stopping()
@@ -74,8 +60,8 @@ def test_watchdog_period_is_half_of_watchdog_usec():
     assert watchdog_period_s({}) is None
 
 
-def test_the_daemon_says_ready_pings_and_says_stopping(listener, tmp_path):
-    sock, path = listener
+def test_the_daemon_says_ready_pings_and_says_stopping(notify_listener, tmp_path):
+    sock, path = notify_listener.sock, notify_listener.address
     env = {"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "2000000"}
     with (
         Store(tmp_path / "keneya.db", create=True) as store,

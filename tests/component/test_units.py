@@ -213,14 +213,6 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(listener: socket.socket, messages: list[str], prefix: str, limit: int = 200) -> None:
-    """Receive until a message starting with `prefix` (bounded: each receive by the socket's
-    timeout, the whole by a number of other messages, e.g. pings without READY)."""
-    while not any(m.startswith(prefix) for m in messages):
-        assert len(messages) < limit, f"no {prefix} among {messages[-5:]}"
-        messages.append(listener.recv(4096).decode())
-
-
 def notify_units() -> list[Path]:
     return [p for p in SERVICES if parse(p)["Service"].get("Type") == "notify"]
 
@@ -231,7 +223,9 @@ def test_the_long_running_units_speak_the_notify_protocol():
 
 
 @pytest.mark.parametrize("path", notify_units(), ids=lambda p: p.name)
-def test_each_notify_unit_is_ready_pings_its_watchdog_and_says_stopping(path, tmp_path):
+def test_each_notify_unit_is_ready_pings_its_watchdog_and_says_stopping(
+    path, tmp_path, notify_listener
+):
     """The unit's own command line, run here without the Pi's hardware (no INA219, no 3G
     stick: both must run degraded, not exit) and with port 80 replaced by a free port. READY=1
     must come; WATCHDOG=1 must follow if and only if the unit sets WatchdogSec (the code pings
@@ -247,52 +241,42 @@ def test_each_notify_unit_is_ready_pings_its_watchdog_and_says_stopping(path, tm
     # a bus that cannot exist here, whatever this machine has on bus 1
     (tmp_path / "facility.toml").write_text("[power]\nbus_number = 99\n", encoding="utf-8")
     watchdog = "WatchdogSec" in service
-    with tempfile.TemporaryDirectory(prefix="kn", dir="/tmp") as d:
-        address = str(Path(d) / "notify")
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        listener.bind(address)
-        listener.settimeout(60.0)  # bounded waits: a missing message fails, it never hangs
-        env = clean_env(NOTIFY_SOCKET=address, WATCHDOG_USEC="2000000" if watchdog else "0")
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=tmp_path,
-        )
-        answer = None
-        try:
-            messages: list[str] = []
-            wait_for(listener, messages, "READY=1")
-            if port is not None:  # READY means listening: the very next request is answered
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-                conn.request("GET", "/favicon.ico")
-                answer = conn.getresponse().status
-                conn.close()
-            if watchdog:
-                wait_for(listener, messages, "WATCHDOG=1")
-            still_running = proc.poll() is None
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
-            wait_for(listener, messages, "STOPPING=1")
-            if not watchdog:
-                listener.settimeout(0)
-                try:
-                    while True:
-                        messages.append(listener.recv(4096).decode())
-                except BlockingIOError:
-                    pass
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            listener.close()
+    env = clean_env(
+        NOTIFY_SOCKET=notify_listener.address, WATCHDOG_USEC="2000000" if watchdog else "0"
+    )
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
+    answer = None
+    try:
+        notify_listener.wait_for("READY=1")
+        if port is not None:  # READY means listening: the very next request is answered
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", "/favicon.ico")
+            answer = conn.getresponse().status
+            conn.close()
+        if watchdog:
+            notify_listener.wait_for("WATCHDOG=1")
+        still_running = proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+        notify_listener.wait_for("STOPPING=1")
+        if not watchdog:
+            notify_listener.drain()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert still_running, err
     if port is not None:
         assert answer is not None and answer < 500
-    assert ("WATCHDOG=1" in messages) is watchdog
+    assert ("WATCHDOG=1" in notify_listener.messages) is watchdog
     # systemd counts an exit by SIGTERM as clean, as it does status 0 (uvicorn re-raises it)
     assert proc.returncode in (0, -signal.SIGTERM), err
     assert "Traceback" not in err
@@ -374,19 +358,21 @@ def test_growdata_does_nothing_when_the_partition_fills_the_card(tmp_path):
     assert log.read_text().splitlines() == ["blkid -l -o device -t LABEL=keneya-data"]
 
 
-def test_a_refused_sfdisk_is_logged_and_does_not_fail_the_boot(tmp_path):
-    env, log = fake_card(tmp_path, label=True, size=262144, sfdisk_rc=1)
+@pytest.mark.parametrize(
+    ("failure", "said"),
+    [
+        ({"sfdisk_rc": 1}, "sfdisk could not grow it, kept at its size"),
+        ({"fsck_rc": 4}, "e2fsck found problems"),
+    ],
+    ids=["sfdisk-refused", "fs-damaged"],
+)
+def test_a_failure_is_logged_leaves_the_file_system_alone_and_never_fails_the_boot(
+    tmp_path, failure, said
+):
+    env, log = fake_card(tmp_path, label=True, size=262144, **failure)
     r = run_growdata(env)
     assert r.returncode == 0
-    assert "sfdisk could not grow it, kept at its size" in r.stdout
-    assert "resize2fs" not in log.read_text()
-
-
-def test_a_damaged_file_system_is_not_resized(tmp_path):
-    env, log = fake_card(tmp_path, label=True, size=262144, fsck_rc=4)
-    r = run_growdata(env)
-    assert r.returncode == 0
-    assert "e2fsck found problems" in r.stdout
+    assert said in r.stdout
     assert "resize2fs" not in log.read_text()
 
 

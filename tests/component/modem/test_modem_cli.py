@@ -6,10 +6,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -81,7 +79,9 @@ def test_status_without_a_database_is_a_clear_error(tmp_path):
     assert r.returncode == 2 and "keneya db init" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_the_daemon_sends_a_queued_report_over_the_simulated_modem_and_link(tmp_path):
+def test_the_daemon_sends_a_queued_report_over_the_simulated_modem_and_link(
+    tmp_path, notify_listener
+):
     meta = {"dataSets": ["dsCli"], "dataElements": ["deCli"], "orgUnits": ["ouCli"]}
     with Dhis2Sim(Dhis2Metadata(meta), tokens=(TOKEN,)) as dhis2:
         with Store(tmp_path / "keneya.db", create=True) as store:
@@ -101,42 +101,32 @@ def test_the_daemon_sends_a_queued_report_over_the_simulated_modem_and_link(tmp_
         secrets = tmp_path / "secrets"
         secrets.mkdir(mode=0o700)
         (secrets / "dhis2_token").write_text(TOKEN + "\n")
-        with tempfile.TemporaryDirectory(prefix="kn", dir="/tmp") as d:
-            address = str(Path(d) / "notify")
-            listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            listener.bind(address)
-            listener.settimeout(60.0)
-            proc = subprocess.Popen(
-                [KENEYA, "--home", str(tmp_path), "modem", "run", "--simulate"]
-                + ["--outage", "3600", "1", "--seed", "3"],
-                env=env(NOTIFY_SOCKET=address, WATCHDOG_USEC="4000000"),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-            try:
-                messages = [listener.recv(4096).decode()]
-                while not any(m.startswith("READY=1") for m in messages):
-                    messages.append(listener.recv(4096).decode())
+        proc = subprocess.Popen(
+            [KENEYA, "--home", str(tmp_path), "modem", "run", "--simulate"]
+            + ["--outage", "3600", "1", "--seed", "3"],
+            env=env(NOTIFY_SOCKET=notify_listener.address, WATCHDOG_USEC="4000000"),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            notify_listener.wait_for("READY=1")
 
-                def delivered():
-                    with Store(tmp_path / "keneya.db") as s:
-                        return s.outbox.get(item["id"])["status"] == "delivered"
+            def delivered():
+                with Store(tmp_path / "keneya.db") as s:
+                    return s.outbox.get(item["id"])["status"] == "delivered"
 
-                wait_for(delivered, seconds=60, what="the report to be delivered")
-                status = json.loads(keneya(tmp_path, "modem", "status", "--json").stdout)
-                while "WATCHDOG=1" not in messages:
-                    messages.append(listener.recv(4096).decode())
-                proc.send_signal(signal.SIGTERM)
-                out, err = proc.communicate(timeout=30)
-                while "STOPPING=1" not in messages:
-                    messages.append(listener.recv(4096).decode())
-            finally:
-                if proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-                listener.close()
+            wait_for(delivered, seconds=60, what="the report to be delivered")
+            status = json.loads(keneya(tmp_path, "modem", "status", "--json").stdout)
+            notify_listener.wait_for("WATCHDOG=1")
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+            notify_listener.wait_for("STOPPING=1")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
         values = dhis2.query(dataset="dsCli", period="202610", org_unit="ouCli")
     assert proc.returncode == 0, err
     assert "keneya-modem stopped" in out
