@@ -496,8 +496,10 @@ def make_fat(boot: Path, out: Path, size: int) -> None:
 
 def make_ext4(tree: Path, out: Path, size: int, label: str) -> None:
     out.unlink(missing_ok=True)
-    run(["mke2fs", "-q", "-t", "ext4", "-L", label, "-d", str(tree), "-F", str(out),
-         f"{size // 1024}k"])  # fmt: skip
+    # -T default: 4 KiB blocks. mke2fs would pick its "small" type (1 KiB blocks, an inode per
+    # 4 KiB) for the 128 MiB data partition, which keeps that shape when grown to the card.
+    run(["mke2fs", "-q", "-t", "ext4", "-T", "default", "-L", label, "-d", str(tree), "-F",
+         str(out), f"{size // 1024}k"])  # fmt: skip
     run(["e2fsck", "-fn", str(out)])
 
 

@@ -156,6 +156,8 @@ def test_image_has_three_labelled_partitions_readable_without_mounting(tmp_path,
         labels.append(next(ln.split(":", 1)[1].strip() for ln in out.splitlines()
                            if ln.startswith("Filesystem volume name")))  # fmt: skip
     assert labels == ["keneya-root", "keneya-data"]
+    # 4 KiB blocks even on the small data partition (it grows to the whole card)
+    assert "Block size:               4096" in out
 
 
 def test_the_boot_test_of_a_missing_image_says_what_to_do(tmp_path):
