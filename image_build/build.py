@@ -446,7 +446,9 @@ EN: Put the facility file, facility.toml, here (made with `keneya provision new`
 """
 
 
-def assemble(tar: Path, wheels: list[Path], work: Path, version: str) -> tuple[Path, Path, Path]:
+def assemble(
+    tar: Path, wheels: list[Path], work: Path, version: str, python_version: str
+) -> tuple[Path, Path, Path]:
     """Unpack the root filesystem and add the app; returns (boot, root, data) folders."""
     root, boot, data = work / "root", work / "boot", work / "data"
     for d in (root, boot, data):
@@ -456,7 +458,6 @@ def assemble(tar: Path, wheels: list[Path], work: Path, version: str) -> tuple[P
     progress("assembly: unpacking the root filesystem")
     run(["tar", "-C", str(root), "--numeric-owner", "--xattrs", "--xattrs-include=*", "-xpf",
          str(tar)])  # fmt: skip
-    python_version = target_python(root)
     progress(f"assembly: /opt/keneya/venv for Python {python_version} from {len(wheels)} wheels")
     install_venv(root, wheels, python_version)
     (root / "usr/local/bin/keneya").symlink_to(f"{VENV}/bin/keneya")
@@ -566,13 +567,27 @@ def sha256_of(path: Path) -> str:
     return h.hexdigest()
 
 
-def compress(image: Path) -> Path:
+def compress(image: Path) -> tuple[Path, str]:
+    """The .img.xz and its sha256 (also written beside it, as sha256sum -c reads it)."""
     xz = image.with_name(image.name + ".xz")
     xz.unlink(missing_ok=True)
     progress(f"compressing: xz -6 on {os.cpu_count()} threads")
     run(["xz", "-6", "-T0", "--keep", "--force", str(image)])
-    (xz.with_name(xz.name + ".sha256")).write_text(f"{sha256_of(xz)}  {xz.name}\n")
-    return xz
+    digest = sha256_of(xz)
+    (xz.with_name(xz.name + ".sha256")).write_text(f"{digest}  {xz.name}\n")
+    return xz, digest
+
+
+def target_python_from_tar(tar: Path, work: Path) -> str:
+    """Read dpkg's status file out of the tar without unpacking the rest."""
+    scratch = work / "dpkg-status"
+    if scratch.exists():
+        shutil.rmtree(scratch)
+    scratch.mkdir(parents=True)
+    run(["tar", "-C", str(scratch), "-xf", str(tar), "./var/lib/dpkg/status"])
+    version = target_python(scratch)
+    shutil.rmtree(scratch)
+    return version
 
 
 def build(out: Path, cache: Path, work: Path, keep_raw: bool = True) -> dict:
@@ -585,18 +600,18 @@ def build(out: Path, cache: Path, work: Path, keep_raw: bool = True) -> dict:
     if wheel_dir.exists():
         shutil.rmtree(wheel_dir)
     wheels = fetch_wheels(wheel_dir, python_version)
-    boot, root, data = assemble(tar, wheels, work, version)
+    boot, root, data = assemble(tar, wheels, work, version, python_version)
     out.mkdir(parents=True, exist_ok=True)
     image = out / f"keneya-{version}-arm64.img"
     layout = make_image(boot, root, data, work, image)
-    xz = compress(image)
+    xz, digest = compress(image)
     manifest = {
         "app_version": version,
         "build_date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "recipe_hash": recipe_hash(),
         "suite": SUITE,
         "image": xz.name,
-        "image_sha256": sha256_of(xz),
+        "image_sha256": digest,
         "raw_bytes": layout.total,
         "compressed_bytes": xz.stat().st_size,
         "partitions": {
@@ -615,15 +630,3 @@ def build(out: Path, cache: Path, work: Path, keep_raw: bool = True) -> dict:
     for d in (boot, root, data, wheel_dir):
         shutil.rmtree(d)
     return manifest
-
-
-def target_python_from_tar(tar: Path, work: Path) -> str:
-    """Read dpkg's status file out of the tar without unpacking the rest."""
-    scratch = work / "dpkg-status"
-    if scratch.exists():
-        shutil.rmtree(scratch)
-    scratch.mkdir(parents=True)
-    run(["tar", "-C", str(scratch), "-xf", str(tar), "./var/lib/dpkg/status"])
-    version = target_python(scratch)
-    shutil.rmtree(scratch)
-    return version
