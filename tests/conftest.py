@@ -3,8 +3,12 @@ member per role."""
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import socket
+import subprocess
 import tempfile
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -71,6 +75,32 @@ class NotifyListener:
     def close(self) -> None:
         self.sock.close()
         self._dir.cleanup()
+
+
+@contextlib.contextmanager
+def running(argv: list[str], env: dict[str, str], **popen) -> Iterator[subprocess.Popen]:
+    """A daemon under test, its output in pipes; killed if a failing test left it running."""
+    proc = subprocess.Popen(
+        argv,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def sigterm(proc: subprocess.Popen, timeout: float = 30) -> tuple[str, str]:
+    """Stop it as systemd does; its stdout and stderr."""
+    proc.send_signal(signal.SIGTERM)
+    return proc.communicate(timeout=timeout)
 
 
 @pytest.fixture

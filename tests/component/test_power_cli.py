@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 
 from appliance.store import Store
 from power.views import STATUS_FIELDS
+from tests.conftest import running, sigterm
 
 pytestmark = pytest.mark.component
 
@@ -214,24 +214,12 @@ def test_cancel_needs_a_login_and_says_when_nothing_is_pending(staffed):
 
 def test_sigterm_stops_the_daemon_cleanly(tmp_path, notify_listener):
     env = clean_env(NOTIFY_SOCKET=notify_listener.address, WATCHDOG_USEC="2000000")
-    proc = subprocess.Popen(
-        [KENEYA, "--home", str(tmp_path), "power", "run", "--simulate", "sunny", "--speed", "1"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    argv = [KENEYA, "--home", str(tmp_path), "power", "run", "--simulate", "sunny", "--speed", "1"]
+    with running(argv, env) as proc:
         notify_listener.wait_for("READY=1")
         notify_listener.wait_for("WATCHDOG=1")
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = sigterm(proc)
         notify_listener.wait_for("STOPPING=1")
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, err
     assert "stopped (signal)" in out
     with Store(tmp_path / "keneya.db") as store:
@@ -247,27 +235,15 @@ def test_without_the_sensor_the_daemon_runs_degraded_and_says_why(tmp_path, noti
     assert not Path(f"/dev/i2c-{bus}").exists()
     (tmp_path / "facility.toml").write_text(f"[power]\nbus_number = {bus}\n", encoding="utf-8")
     env = clean_env(NOTIFY_SOCKET=notify_listener.address, WATCHDOG_USEC="2000000")
-    proc = subprocess.Popen(
-        [KENEYA, "--home", str(tmp_path), "power", "run", "--interval", "0.5"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    argv = [KENEYA, "--home", str(tmp_path), "power", "run", "--interval", "0.5"]
+    with running(argv, env) as proc:
         ready = notify_listener.wait_for("READY=1")
         notify_listener.wait_for("WATCHDOG=1")
-        running = proc.poll() is None
+        still_running = proc.poll() is None
         status = keneya(tmp_path, "power", "status", "--json")
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        out, err = sigterm(proc)
     assert "STATUS=ina219: sensor_fault" in ready
-    assert running, err
+    assert still_running, err
     assert status.returncode == 0, status.stderr
     state = json.loads(status.stdout)
     assert state["state"] == "sensor_fault"

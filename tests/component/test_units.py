@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from appliance.store import Store
+from tests.conftest import running, sigterm
 
 pytestmark = pytest.mark.component
 
@@ -244,17 +245,8 @@ def test_each_notify_unit_is_ready_pings_its_watchdog_and_says_stopping(
     env = clean_env(
         NOTIFY_SOCKET=notify_listener.address, WATCHDOG_USEC="2000000" if watchdog else "0"
     )
-    proc = subprocess.Popen(
-        argv,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
     answer = None
-    try:
+    with running(argv, env, cwd=tmp_path) as proc:
         notify_listener.wait_for("READY=1")
         if port is not None:  # READY means listening: the very next request is answered
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -264,15 +256,10 @@ def test_each_notify_unit_is_ready_pings_its_watchdog_and_says_stopping(
         if watchdog:
             notify_listener.wait_for("WATCHDOG=1")
         still_running = proc.poll() is None
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        out, err = sigterm(proc, timeout=60)
         notify_listener.wait_for("STOPPING=1")
         if not watchdog:
             notify_listener.drain()
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert still_running, err
     if port is not None:
         assert answer is not None and answer < 500

@@ -16,6 +16,7 @@ import pytest
 from appliance.outbox import enqueue_report
 from appliance.outbox.dhis2_sim import Dhis2Metadata, Dhis2Sim
 from appliance.store import Store
+from tests.conftest import running, sigterm
 
 pytestmark = pytest.mark.component
 
@@ -101,16 +102,10 @@ def test_the_daemon_sends_a_queued_report_over_the_simulated_modem_and_link(
         secrets = tmp_path / "secrets"
         secrets.mkdir(mode=0o700)
         (secrets / "dhis2_token").write_text(TOKEN + "\n")
-        proc = subprocess.Popen(
-            [KENEYA, "--home", str(tmp_path), "modem", "run", "--simulate"]
-            + ["--outage", "3600", "1", "--seed", "3"],
-            env=env(NOTIFY_SOCKET=notify_listener.address, WATCHDOG_USEC="4000000"),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        try:
+        argv = [KENEYA, "--home", str(tmp_path), "modem", "run", "--simulate"]
+        argv += ["--outage", "3600", "1", "--seed", "3"]
+        daemon_env = env(NOTIFY_SOCKET=notify_listener.address, WATCHDOG_USEC="4000000")
+        with running(argv, daemon_env) as proc:
             notify_listener.wait_for("READY=1")
 
             def delivered():
@@ -120,13 +115,8 @@ def test_the_daemon_sends_a_queued_report_over_the_simulated_modem_and_link(
             wait_for(delivered, seconds=60, what="the report to be delivered")
             status = json.loads(keneya(tmp_path, "modem", "status", "--json").stdout)
             notify_listener.wait_for("WATCHDOG=1")
-            proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=30)
+            out, err = sigterm(proc)
             notify_listener.wait_for("STOPPING=1")
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
         values = dhis2.query(dataset="dsCli", period="202610", org_unit="ouCli")
     assert proc.returncode == 0, err
     assert "keneya-modem stopped" in out
