@@ -12,9 +12,11 @@ cd "$(dirname "$0")/.."
 # with Mesa's software renderer when there is no screen, as in the tests); mtools, dosfstools,
 # fdisk: `provision write-card` and its tests write a card image's FAT without mounting it;
 # dnsmasq-base, network-manager: the hotspot's generated files are checked by `dnsmasq --test`
-# and `nmcli --offline`; systemd: `systemd-analyze verify` checks the image's units.
+# and `nmcli --offline`; systemd: `systemd-analyze verify` checks the image's units; age:
+# backups leave the appliance encrypted to the district's public keys (and the technician's
+# laptop decrypts them to restore).
 packages=(python3-venv sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
-    mtools dosfstools fdisk dnsmasq-base network-manager systemd)
+    mtools dosfstools fdisk dnsmasq-base network-manager systemd age)
 # The image: mmdebstrap builds the arm64 root, running its programs through qemu-user-static;
 # e2fsprogs, dosfstools, mtools and fdisk make the partitions without mounting anything; xz
 # compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test.

@@ -9,7 +9,10 @@ failing.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,6 +37,43 @@ class SchemaTooNew(StoreError):
 
 class NotInitialised(StoreError, FileNotFoundError):
     """No database at that path yet (run `keneya db init`)."""
+
+
+class RestoreInProgress(StoreError, TimeoutError):
+    """A restore holds the database: writes wait for it, then give up with this."""
+
+
+def lock_path(database: Path) -> Path:
+    """The file a restore locks exclusively and every write transaction shares (flock)."""
+    return database.with_name(database.name + ".lock")
+
+
+def open_lock(database: Path) -> int | None:
+    """An fd on the lock file, or None when the folder cannot hold one (a read-only home:
+    nothing can be written there anyway)."""
+    try:
+        return os.open(lock_path(database), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        try:
+            return os.open(lock_path(database), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return None
+
+
+def take_lock(fd: int, mode: int, timeout_s: float) -> None:
+    """flock with a deadline (flock itself has none); polls, since waits are rare and short."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise RestoreInProgress(
+                    "une restauration de sauvegarde est en cours : réessayez dans une minute"
+                    " / a backup restore is in progress: try again in a minute"
+                ) from None
+            time.sleep(0.05)
 
 
 def utc_now_iso() -> str:
@@ -74,6 +114,7 @@ class Store:
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.db = sqlite_utils.Database(self.conn)
         self._depth = 0
+        self._lock_fd: int | None = None
         if migrate:
             self.migrate()
         from appliance.store.repos import attach_repositories
@@ -88,6 +129,9 @@ class Store:
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def __enter__(self) -> Store:
         return self
@@ -98,7 +142,11 @@ class Store:
     # -- transactions ------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One short write transaction; nested calls join the outer one."""
+        """One short write transaction; nested calls join the outer one.
+
+        Every outermost transaction holds a shared flock on the database's lock file, which a
+        restore takes exclusively: a write is then either wholly before a restore (and in the
+        copy it keeps of the replaced database) or wholly after it (in the restored one)."""
         if self._depth:
             self._depth += 1
             try:
@@ -106,17 +154,25 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._depth = 1
+        if self._lock_fd is None:
+            self._lock_fd = open_lock(self.path)
+        if self._lock_fd is not None:
+            take_lock(self._lock_fd, fcntl.LOCK_SH, BUSY_TIMEOUT_MS / 1000)
         try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
+            finally:
+                self._depth = 0
         finally:
-            self._depth = 0
+            if self._lock_fd is not None:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute(sql, params)]

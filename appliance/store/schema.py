@@ -357,6 +357,13 @@ CREATE TABLE outbox_sms (
 );
 """
 
+# Which database this is: written once, kept by every backup, so a restore can tell its own
+# backups from another facility's or another card's (a database made anew has a new identity).
+M007_DATABASE_ID = """
+INSERT OR IGNORE INTO settings (key, value)
+VALUES ('database_id', lower(hex(randomblob(16))));
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -365,4 +372,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (4, "tablet browser sessions", M004_WEB_SESSIONS),
     (5, "kiosk form drafts", M005_DRAFTS),
     (6, "reports sent by SMS", M006_OUTBOX_SMS),
+    (7, "database identity", M007_DATABASE_ID),
 ]
