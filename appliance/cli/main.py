@@ -50,10 +50,11 @@ def cli(ctx: click.Context, home: str | None) -> None:
 
 
 def _register() -> None:
-    from appliance.cli import clinical, maintenance, outbox, records, reports, web
+    from appliance.cli import backup, clinical, maintenance, outbox, records, reports, web
 
     for group in (
         *maintenance.COMMANDS,
+        *backup.COMMANDS,
         *records.COMMANDS,
         *clinical.COMMANDS,
         *outbox.COMMANDS,

@@ -1,4 +1,4 @@
-"""Maintenance commands (no staff login): database, backups, the synthetic facility, demo."""
+"""Maintenance commands (no staff login): database, the synthetic facility, demo."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import click
 from appliance.cli.common import emit, json_option, paths
 from appliance.ids import FACILITY_CODE
 from appliance.store import Store
-from appliance.store import backup as backups
 
 
 # -- db --------------------------------------------------------------------------------------
@@ -63,51 +62,6 @@ def db_status(ctx, as_json):
             "bytes": store.path.stat().st_size,
         }
     emit(out, as_json, "\n".join(f"{k}: {v}" for k, v in out.items()))
-
-
-# -- backup ----------------------------------------------------------------------------------
-@click.group()
-def backup() -> None:
-    """Online backups, their check, and restore."""
-
-
-@backup.command("create")
-@click.option("--to", "dest", type=click.Path(file_okay=False), help="Default: the backups folder.")
-@json_option
-@click.pass_context
-def backup_create(ctx, dest, as_json):
-    """Copy the live database to a checked backup file."""
-    with Store(paths(ctx).database) as store:
-        report = backups.create(store, dest or paths(ctx).backups_dir)
-    emit(report, as_json, f"backup written: {report['file']} ({report['bytes']} bytes, checked)")
-
-
-@backup.command("verify")
-@click.argument("file", type=click.Path(dir_okay=False))
-@json_option
-@click.pass_context
-def backup_verify(ctx, file, as_json):
-    """Check a backup file; exit 1 when it is not sound."""
-    report = backups.verify(file)
-    emit(
-        report, as_json, f"{file}: {'ok' if report['ok'] else 'NOT OK ' + str(report['problems'])}"
-    )
-    if not report["ok"]:
-        raise SystemExit(1)
-
-
-@backup.command("restore")
-@click.argument("file", type=click.Path(dir_okay=False))
-@json_option
-@click.pass_context
-def backup_restore(ctx, file, as_json):
-    """Replace the database with a backup; the replaced one is kept aside."""
-    report = backups.restore(file, paths(ctx).database)
-    emit(
-        report,
-        as_json,
-        f"restored from {file}; replaced database kept at {report['replaced_kept_at']}",
-    )
 
 
 # -- seed and demo ---------------------------------------------------------------------------
@@ -210,4 +164,4 @@ def demo(ctx, n_patients, seed, as_json):
     )
 
 
-COMMANDS = (db, backup, seed, demo)
+COMMANDS = (db, seed, demo)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from appliance.backup import local, usb
 from appliance.clock import from_iso, to_iso
 from appliance.domain.permissions import VIEW_STATUS
 from appliance.services.context import Actor, Context
@@ -61,6 +62,7 @@ def status(
         "outbox": _outbox(ctx),
         "disk": _disk(ctx, data_dir),
         "clock": _clock(ctx),
+        "backup": backup_status(ctx.store, data_dir / "backups", reading.now),
     }
     ctx.audit(actor, "status.view", reading=reading)
     return out
@@ -285,6 +287,12 @@ def _disk(ctx: Context, data_dir: Path) -> dict[str, Any]:
         "used_pct": round(usage.used / usage.total * 100, 1) if usage.total else 0.0,
         "database_bytes": size,
     }
+
+
+def backup_status(store: Any, backups_dir: Path, now: datetime) -> dict[str, Any]:
+    """The newest good backup on the data partition (its age; `warn` after 2 days or with
+    none) and the last USB stick backup (writing, done: the stick may be removed, failed)."""
+    return {**local.newest(backups_dir, now=now), "usb": usb.read_status(store)}
 
 
 def _clock(ctx: Context) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pytest
 from appliance.clock import Clock, ClockError, corrected, from_iso, offsets_by_boot
 from appliance.services import encounters
 from appliance.store import Store
-from appliance.store import backup as backups
+from appliance.backup import copy as backups
 from appliance.store.db import NotInitialised, SchemaTooNew, split_sql
 from appliance.store.schema import MIGRATIONS
 
