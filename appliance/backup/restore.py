@@ -12,7 +12,6 @@ aside; one after it is in the restored database.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sqlite3
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from appliance.backup.copy import (
     private_temp,
     verify,
 )
-from appliance.store.db import Store, lock_path, open_lock, take_lock
+from appliance.store.db import DatabaseLock, Store, lock_paths
 
 # Where the copy of a replaced database goes, under the backups folder; never rotated away.
 BEFORE_RESTORE = "avant-restauration"
@@ -49,8 +48,11 @@ def check(
 ) -> None:
     """Refuse, with one line, a backup that must not replace the current database."""
     if not backup["ok"]:
+        first = " ".join(str(backup["problems"][0]).split())[:160]
+        more = len(backup["problems"]) - 1
         raise BackupRefused(
-            f"{backup['file']}: backup not sound, nothing restored: {'; '.join(backup['problems'])}"
+            f"{backup['file']}: backup not sound, nothing restored: {first}"
+            + (f" (and {more} more problems)" if more else "")
         )
     if current is None:
         return
@@ -96,7 +98,8 @@ def restore(
                 src.close()
             with Store(staged) as upgraded:
                 problems = upgraded.integrity_check()
-            lock_path(staged).unlink(missing_ok=True)
+            for path in lock_paths(staged):
+                path.unlink(missing_ok=True)
             if problems:
                 raise BackupRefused(f"{backup_file}: not sound once upgraded: {problems}")
             if current is None:
@@ -123,11 +126,9 @@ def _swap(
     staged: Path, database: Path, backups_dir: Path, moment: datetime, lock_timeout_s: float
 ) -> str:
     """With every writer held at the lock: keep the live database aside, then copy in."""
-    fd = open_lock(database)
-    if fd is None:
-        raise BackupError(f"cannot lock {database} for the restore (read-only folder?)")
+    lock = DatabaseLock(database)
     try:
-        take_lock(fd, fcntl.LOCK_EX, lock_timeout_s)
+        lock.take_all(lock_timeout_s)
         live = sqlite3.connect(database, isolation_level=None)
         try:
             live.execute("PRAGMA busy_timeout = 10000")
@@ -157,5 +158,5 @@ def _swap(
         finally:
             live.close()
     finally:
-        os.close(fd)  # releases the lock
+        lock.close()  # releases both
     return str(aside)

@@ -43,26 +43,23 @@ class RestoreInProgress(StoreError, TimeoutError):
     """A restore holds the database: writes wait for it, then give up with this."""
 
 
-def lock_path(database: Path) -> Path:
-    """The file a restore locks exclusively and every write transaction shares (flock)."""
-    return database.with_name(database.name + ".lock")
+def lock_paths(database: Path) -> tuple[Path, Path]:
+    """The two files a restore and every write transaction lock (flock): the lock and its gate."""
+    return database.with_name(database.name + ".lock"), database.with_name(database.name + ".gate")
 
 
-def open_lock(database: Path) -> int | None:
-    """An fd on the lock file, or None when the folder cannot hold one (a read-only home:
-    nothing can be written there anyway)."""
+def _open_lock_file(path: Path) -> int | None:
     try:
-        return os.open(lock_path(database), os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError:
         try:
-            return os.open(lock_path(database), os.O_RDONLY | os.O_CLOEXEC)
+            return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         except OSError:
-            return None
+            return None  # a read-only home: nothing can be written there anyway
 
 
-def take_lock(fd: int, mode: int, timeout_s: float) -> None:
+def _flock(fd: int, mode: int, deadline: float) -> None:
     """flock with a deadline (flock itself has none); polls, since waits are rare and short."""
-    deadline = time.monotonic() + timeout_s
     while True:
         try:
             fcntl.flock(fd, mode | fcntl.LOCK_NB)
@@ -73,7 +70,70 @@ def take_lock(fd: int, mode: int, timeout_s: float) -> None:
                     "une restauration de sauvegarde est en cours : réessayez dans une minute"
                     " / a backup restore is in progress: try again in a minute"
                 ) from None
-            time.sleep(0.05)
+            time.sleep(0.02)
+
+
+class DatabaseLock:
+    """What keeps a restore and the writers of every process apart.
+
+    Each write transaction holds `.lock` shared; a restore holds it exclusively. Under load the
+    shared holders overlap without a gap, so a restore would wait for ever: it first closes
+    the gate (`.gate` exclusively), which writers hold only while taking their shared lock,
+    then waits for the transactions under way to end."""
+
+    def __init__(self, database: Path):
+        self.database = database
+        self._fds: tuple[int, int] | None = None
+
+    def _open(self) -> tuple[int, int] | None:
+        if self._fds is None:
+            fds = [_open_lock_file(p) for p in lock_paths(self.database)]
+            if None in fds:
+                for fd in fds:
+                    if fd is not None:
+                        os.close(fd)
+                return None
+            self._fds = (fds[0], fds[1])  # type: ignore[assignment]
+        return self._fds
+
+    def share(self, timeout_s: float) -> bool:
+        """Take the writer's share; False when no lock file can exist here."""
+        fds = self._open()
+        if fds is None:
+            return False
+        lock, gate = fds
+        deadline = time.monotonic() + timeout_s
+        _flock(gate, fcntl.LOCK_SH, deadline)
+        try:
+            _flock(lock, fcntl.LOCK_SH, deadline)
+        finally:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+        return True
+
+    def take_all(self, timeout_s: float) -> None:
+        """The restore's: the gate, then the lock, both exclusively."""
+        fds = self._open()
+        if fds is None:
+            raise StoreError(f"cannot lock {self.database} (read-only folder?)")
+        lock, gate = fds
+        deadline = time.monotonic() + timeout_s
+        _flock(gate, fcntl.LOCK_EX, deadline)
+        try:
+            _flock(lock, fcntl.LOCK_EX, deadline)
+        except BaseException:
+            fcntl.flock(gate, fcntl.LOCK_UN)
+            raise
+
+    def release(self) -> None:
+        if self._fds is not None:
+            for fd in self._fds:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fds is not None:
+            for fd in self._fds:
+                os.close(fd)  # closing also releases
+            self._fds = None
 
 
 def utc_now_iso() -> str:
@@ -114,7 +174,7 @@ class Store:
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.db = sqlite_utils.Database(self.conn)
         self._depth = 0
-        self._lock_fd: int | None = None
+        self.lock = DatabaseLock(self.path)
         if migrate:
             self.migrate()
         from appliance.store.repos import attach_repositories
@@ -129,9 +189,7 @@ class Store:
                 self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self.conn.close()
             self.conn = None  # type: ignore[assignment]
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        self.lock.close()
 
     def __enter__(self) -> Store:
         return self
@@ -154,10 +212,7 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        if self._lock_fd is None:
-            self._lock_fd = open_lock(self.path)
-        if self._lock_fd is not None:
-            take_lock(self._lock_fd, fcntl.LOCK_SH, BUSY_TIMEOUT_MS / 1000)
+        locked = self.lock.share(BUSY_TIMEOUT_MS / 1000)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
@@ -171,8 +226,8 @@ class Store:
             finally:
                 self._depth = 0
         finally:
-            if self._lock_fd is not None:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            if locked:
+                self.lock.release()
 
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         return [dict(r) for r in self.conn.execute(sql, params)]

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from appliance.clock import Clock, ClockError, corrected, from_iso, offsets_by_boot
-from appliance.services import encounters
 from appliance.store import Store
-from appliance.backup import copy as backups
 from appliance.store.db import NotInitialised, SchemaTooNew, split_sql
 from appliance.store.schema import MIGRATIONS
 
@@ -77,64 +73,6 @@ def test_foreign_keys_are_enforced(store):
 def test_patients_are_never_deleted(store, aminata):
     with pytest.raises(sqlite3.IntegrityError, match="merge"):
         store.conn.execute("DELETE FROM patients")
-
-
-# -- backups ---------------------------------------------------------------------------------
-def test_backup_create_verify_restore_keeps_the_replaced_database(
-    tmp_path, store, ctx, actors, aminata
-):
-    report = backups.create(store, tmp_path / "backups")
-    assert report["ok"] and report["counts"]["patients"] == 1
-    assert backups.verify(report["file"])["ok"]
-    # work goes on after the backup...
-    encounters.add(
-        ctx,
-        actors["nurse"],
-        aminata["id"],
-        "immunization",
-        {"care_date": "2026-10-14", "antigen": "td", "dose": 1},
-    )
-    db_path = store.path
-    store.close()
-    out = backups.restore(report["file"], db_path)
-    assert out["ok"] and out["counts"]["encounters"] == 0
-    with Store(out["replaced_kept_at"]) as aside:
-        assert aside.counts()["encounters"] == 1  # nothing lost: the replaced db is kept
-    with Store(db_path) as restored:
-        assert restored.patients.get(aminata["id"])["family_name"] == "Traoré"
-        assert restored.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-
-
-def test_verify_refuses_a_damaged_file(tmp_path, store, aminata):
-    report = backups.create(store, tmp_path / "b")
-    root = store.query_one("SELECT rootpage FROM sqlite_master WHERE name = 'patients'")
-    page = store.conn.execute("PRAGMA page_size").fetchone()[0]
-    data = bytearray(Path(report["file"]).read_bytes())
-    start = (root["rootpage"] - 1) * page
-    data[start : start + 12] = b"\xff" * 12  # scribble over the patients table's page header
-    damaged = tmp_path / "damaged.db"
-    damaged.write_bytes(bytes(data))
-    result = None
-    with contextlib.suppress(backups.BackupError):  # unreadable is also a refusal
-        result = backups.verify(damaged)
-    assert result is None or not result["ok"]
-
-
-def test_verify_refuses_what_is_not_a_database(tmp_path):
-    junk = tmp_path / "junk.db"
-    junk.write_text("not a database at all" * 100)
-    with pytest.raises(backups.BackupError):
-        backups.verify(junk)
-    with pytest.raises(backups.BackupError):
-        backups.verify(tmp_path / "absent.db")
-
-
-def test_restore_of_an_unsound_file_changes_nothing(tmp_path, store, aminata):
-    junk = tmp_path / "junk.db"
-    junk.write_text("garbage" * 500)
-    with pytest.raises(backups.BackupError):
-        backups.restore(junk, store.path)
-    assert store.patients.get(aminata["id"]) is not None
 
 
 # -- the clock -------------------------------------------------------------------------------
