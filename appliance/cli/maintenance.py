@@ -34,10 +34,12 @@ def db_init(ctx, facility_code, facility_name, as_json):
             raise click.UsageError(
                 f"this database belongs to facility {code}; it cannot become {facility_code}"
             )
+        settings = {}
         if facility_code and not code:
-            store.set_setting("facility_code", facility_code)
+            settings["facility_code"] = facility_code
         if facility_name:
-            store.set_setting("facility_name", facility_name)
+            settings["facility_name"] = facility_name
+        store.set_settings(settings)  # both in one transaction
         out = {
             "database": str(store.path),
             "schema_version": store.schema_version(),

@@ -24,11 +24,12 @@ def confirm_clock(ctx: Context, actor: Actor, true_time: datetime | None = None)
     ctx.require(actor, CONFIRM_CLOCK)
     before = ctx.now()
     when = true_time or before.now
-    reading = ctx.clock.mark_trusted("staff", when, staff_id=actor.id)
-    ctx.audit(
-        actor,
-        "clock.confirm",
-        detail={"machine": before.machine_iso(), "confirmed": reading.iso()},
-        reading=reading,
-    )
+    with ctx.store.transaction():
+        reading = ctx.clock.mark_trusted("staff", when, staff_id=actor.id)
+        ctx.audit(
+            actor,
+            "clock.confirm",
+            detail={"machine": before.machine_iso(), "confirmed": reading.iso()},
+            reading=reading,
+        )
     return reading

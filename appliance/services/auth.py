@@ -95,8 +95,10 @@ def add_staff(
         "created_at": reading.iso(),
         "created_by": actor.id if actor else None,
     }
-    ctx.store.staff.insert(row)
-    ctx.audit(actor, "staff.add", detail={"username": username, "role": role}, reading=reading)
+    # hashed above, outside the write lock (argon2 takes a noticeable time on a Pi)
+    with ctx.store.transaction():
+        ctx.store.staff.insert(row)
+        ctx.audit(actor, "staff.add", detail={"username": username, "role": role}, reading=reading)
     return ctx.store.staff.get(row["id"])  # type: ignore[return-value]
 
 
@@ -125,29 +127,33 @@ def login(
         except (VerificationError, InvalidHashError):
             ok = False
     if not ok:
-        failures = row["failed_attempts"] + 1
-        lock = lock_duration(failures)
-        ctx.store.staff.set_login_state(
-            row["id"],
-            failed_attempts=failures,
-            locked_until=to_iso(reading.now + lock) if lock else None,
-        )
-        ctx.audit(
-            None,
-            "login.failed",
-            detail={"username": row["username"], "failures": failures},
-            reading=reading,
-        )
+        with ctx.store.transaction():
+            # counted under the write lock: two wrong attempts at once both count
+            failures = ctx.store.staff.get(row["id"])["failed_attempts"] + 1  # type: ignore[index]
+            lock = lock_duration(failures)
+            ctx.store.staff.set_login_state(
+                row["id"],
+                failed_attempts=failures,
+                locked_until=to_iso(reading.now + lock) if lock else None,
+            )
+            ctx.audit(
+                None,
+                "login.failed",
+                detail={"username": row["username"], "failures": failures},
+                reading=reading,
+            )
         raise LoginFailed("wrong username or secret")
-    if row["failed_attempts"] or row["locked_until"]:
-        ctx.store.staff.set_login_state(row["id"], failed_attempts=0, locked_until=None)
-    if HASHER.check_needs_rehash(stored):
-        if pin is not None:
-            ctx.store.staff.set_secret(row["id"], pin_hash=HASHER.hash(secret))
-        else:
-            ctx.store.staff.set_secret(row["id"], password_hash=HASHER.hash(secret))
+    rehashed: dict[str, str] = {}
+    if HASHER.check_needs_rehash(stored):  # hashed before the write lock is taken
+        key = "pin_hash" if pin is not None else "password_hash"
+        rehashed[key] = HASHER.hash(secret)  # type: ignore[arg-type]
     actor = Actor(row["id"], row["username"], row["role"], row["display_name"])
-    ctx.audit(actor, "login", reading=reading)
+    with ctx.store.transaction():
+        if row["failed_attempts"] or row["locked_until"]:
+            ctx.store.staff.set_login_state(row["id"], failed_attempts=0, locked_until=None)
+        if rehashed:
+            ctx.store.staff.set_secret(row["id"], **rehashed)
+        ctx.audit(actor, "login", reading=reading)
     return actor
 
 
@@ -156,8 +162,9 @@ def unlock(ctx: Context, actor: Actor, username: str) -> None:
     row = ctx.store.staff.by_username(username.strip().lower())
     if row is None:
         raise NotFound(f"no staff member {username!r}")
-    ctx.store.staff.set_login_state(row["id"], failed_attempts=0, locked_until=None)
-    ctx.audit(actor, "staff.unlock", detail={"username": row["username"]})
+    with ctx.store.transaction():
+        ctx.store.staff.set_login_state(row["id"], failed_attempts=0, locked_until=None)
+        ctx.audit(actor, "staff.unlock", detail={"username": row["username"]})
 
 
 def list_staff(ctx: Context, actor: Actor) -> list[dict[str, Any]]:

@@ -66,27 +66,34 @@ def add(
         )
     clean = _check(ctx, kind, data, patient, reading.today)
     row = _row(ctx, actor, patient_id=patient["id"], kind=kind, data=clean, reading=reading)
-    ctx.store.encounters.insert(row)
-    ctx.audit(
-        actor,
-        "encounter.add",
-        patient_id=patient["id"],
-        encounter_id=row["id"],
-        detail={"type": kind},
-        reading=reading,
-    )
+    # The record and its audit row commit together: a process killed between two commits
+    # left care recorded by nobody.
+    with ctx.store.transaction():
+        ctx.store.encounters.insert(row)
+        ctx.audit(
+            actor,
+            "encounter.add",
+            patient_id=patient["id"],
+            encounter_id=row["id"],
+            detail={"type": kind},
+            reading=reading,
+        )
     return ctx.store.encounters.get(row["id"])  # type: ignore[return-value]
+
+
+def _not_superseded(ctx: Context, encounter_id: str) -> None:
+    newer = ctx.store.encounters.superseded_by(encounter_id)
+    if newer:
+        raise Conflict(
+            f"encounter {encounter_id} was already corrected by {newer}: correct the latest version"
+        )
 
 
 def _latest(ctx: Context, encounter_id: str) -> dict[str, Any]:
     old = ctx.store.encounters.get(encounter_id)
     if old is None:
         raise NotFound(f"no encounter {encounter_id}")
-    newer = ctx.store.encounters.superseded_by(encounter_id)
-    if newer:
-        raise Conflict(
-            f"encounter {encounter_id} was already corrected by {newer}: correct the latest version"
-        )
+    _not_superseded(ctx, encounter_id)
     if old["voided"]:
         raise Conflict(f"encounter {encounter_id} is voided")
     return old
@@ -125,15 +132,18 @@ def _supersede(
         voided=voided,
         origin=old["origin_patient_id"],
     )
-    ctx.store.encounters.insert(row)
-    ctx.audit(
-        actor,
-        "encounter.void" if voided else "encounter.correct",
-        patient_id=old["patient_id"],
-        encounter_id=row["id"],
-        detail={"supersedes": old["id"], "reason": reason.strip()},
-        reading=reading,
-    )
+    with ctx.store.transaction():
+        # checked again under the write lock: another tablet may have corrected it meanwhile
+        _not_superseded(ctx, old["id"])
+        ctx.store.encounters.insert(row)
+        ctx.audit(
+            actor,
+            "encounter.void" if voided else "encounter.correct",
+            patient_id=old["patient_id"],
+            encounter_id=row["id"],
+            detail={"supersedes": old["id"], "reason": reason.strip()},
+            reading=reading,
+        )
     return ctx.store.encounters.get(row["id"])  # type: ignore[return-value]
 
 

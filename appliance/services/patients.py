@@ -168,16 +168,19 @@ def register(
         candidates = find_duplicates(ctx, fields)
         if candidates:
             raise PossibleDuplicates(candidates)
-    row = ctx.store.patients.insert(
-        fields, registered_by=actor.id, registered_at=reading.iso(), facility_code=ctx.facility_code
-    )
-    ctx.audit(
-        actor,
-        "patient.register",
-        patient_id=row["id"],
-        detail={"duplicates_accepted": accept_duplicates},
-        reading=reading,
-    )
+    facility_code = ctx.facility_code
+    # the record and its audit row commit together, or neither does
+    with ctx.store.transaction():
+        row = ctx.store.patients.insert(
+            fields, registered_by=actor.id, registered_at=reading.iso(), facility_code=facility_code
+        )
+        ctx.audit(
+            actor,
+            "patient.register",
+            patient_id=row["id"],
+            detail={"duplicates_accepted": accept_duplicates},
+            reading=reading,
+        )
     return row
 
 
@@ -253,15 +256,16 @@ def update(ctx: Context, actor: Actor, patient_id: str, changes: dict[str, Any])
         merged.pop("birth_date", None)
     fields = validate_patient(merged, today=reading.today).fields()
     changed = {k: v for k, v in fields.items() if current.get(k) != v}
-    if changed:
-        ctx.store.patients.update(current["id"], changed)
-    ctx.audit(
-        actor,
-        "patient.update",
-        patient_id=current["id"],
-        detail={"fields": sorted(changed)},
-        reading=reading,
-    )
+    with ctx.store.transaction():
+        if changed:
+            ctx.store.patients.update(current["id"], changed)
+        ctx.audit(
+            actor,
+            "patient.update",
+            patient_id=current["id"],
+            detail={"fields": sorted(changed)},
+            reading=reading,
+        )
     return ctx.store.patients.get(current["id"])  # type: ignore[return-value]
 
 
@@ -277,19 +281,22 @@ def merge(ctx: Context, actor: Actor, *, keep: str, merge_from: str, reason: str
             raise Conflict(f"{p['health_number']} was already merged into {p['merged_into']}")
     if len((reason or "").strip()) < 3:
         raise ValueError("say why the two records are the same person (reason)")
-    moved = ctx.store.patients.merge(
-        kept_id=kept["id"],
-        merged_id=other["id"],
-        staff_id=actor.id,
-        at=reading.iso(),
-        reason=reason.strip(),
-    )
-    detail = {
-        "kept": kept["id"],
-        "merged": other["id"],
-        "encounters_moved": moved,
-        "reason": reason.strip(),
-    }
-    ctx.audit(actor, "patient.merge", patient_id=kept["id"], detail=detail, reading=reading)
-    ctx.audit(actor, "patient.merged_into", patient_id=other["id"], detail=detail, reading=reading)
+    with ctx.store.transaction():
+        moved = ctx.store.patients.merge(
+            kept_id=kept["id"],
+            merged_id=other["id"],
+            staff_id=actor.id,
+            at=reading.iso(),
+            reason=reason.strip(),
+        )
+        detail = {
+            "kept": kept["id"],
+            "merged": other["id"],
+            "encounters_moved": moved,
+            "reason": reason.strip(),
+        }
+        ctx.audit(actor, "patient.merge", patient_id=kept["id"], detail=detail, reading=reading)
+        ctx.audit(
+            actor, "patient.merged_into", patient_id=other["id"], detail=detail, reading=reading
+        )
     return {"kept": kept["id"], "merged": other["id"], "encounters_moved": moved}

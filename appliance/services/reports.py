@@ -59,23 +59,27 @@ def queue_for_dhis2(
     the payload and the values the district's mapping does not cover."""
     report = monthly(ctx, actor, period)
     payload, unmapped = formats.to_dhis2(report, formats.load_mapping(mapping))
-    item = enqueue_report(
-        ctx.store,
-        facility=ctx.facility_code,
-        dataset=payload["dataSet"],
-        period=payload["period"],
-        payload=payload,
-        now=ctx.now().iso(),
-    )
-    ctx.audit(
-        actor,
-        "report.send",
-        detail={
-            "period": period,
-            "outbox_item": item["id"],
-            "version": item["version"],
-            "values": len(payload["dataValues"]),
-            "unmapped": len(unmapped),
-        },
-    )
+    reading, facility = ctx.now(), ctx.facility_code
+    # the outbox item and its audit row commit together
+    with ctx.store.transaction():
+        item = enqueue_report(
+            ctx.store,
+            facility=facility,
+            dataset=payload["dataSet"],
+            period=payload["period"],
+            payload=payload,
+            now=reading.iso(),
+        )
+        ctx.audit(
+            actor,
+            "report.send",
+            detail={
+                "period": period,
+                "outbox_item": item["id"],
+                "version": item["version"],
+                "values": len(payload["dataValues"]),
+                "unmapped": len(unmapped),
+            },
+            reading=reading,
+        )
     return item, payload, unmapped

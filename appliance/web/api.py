@@ -85,7 +85,9 @@ def router(web_dependency) -> APIRouter:
     @r.delete("/session", summary="Log out")
     def logout(web: Web = W, x_csrf_token: str | None = Header(None)) -> Any:
         writer(web, x_csrf_token)
-        web.end_session()
+        with web.ctx.store.transaction():  # as the page's logout: audited, in one commit
+            web.ctx.audit(web.actor, "logout")
+            web.end_session()
         return web.finish(JSONResponse({"ok": True}))
 
     @r.get("/patients", summary="Search by name, health number or phone")

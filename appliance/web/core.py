@@ -153,10 +153,11 @@ class Web:
     def start_login_session(self, actor: Actor) -> None:
         """A new token at login (the one from before login is never promoted)."""
         lang = self.lang
-        if self.session is not None:
-            self.ctx.store.web_sessions.delete(self.session["token_hash"])
-        self.ctx.store.web_sessions.prune(idle_before_s=self.settings.now() - ANONYMOUS_KEEP_S)
-        self._open(staff_id=actor.id, lang=lang)
+        with self.ctx.store.transaction():
+            if self.session is not None:
+                self.ctx.store.web_sessions.delete(self.session["token_hash"])
+            self.ctx.store.web_sessions.prune(idle_before_s=self.settings.now() - ANONYMOUS_KEEP_S)
+            self._open(staff_id=actor.id, lang=lang)
         self.actor = actor
 
     def end_session(self) -> None:

@@ -79,9 +79,10 @@ def router(web_dependency) -> APIRouter:
     @r.post("/logout")
     def logout(web: Web = W, csrf: str = Form("")) -> Response:
         web.check_csrf(csrf)
-        if web.actor is not None:
-            web.ctx.audit(web.actor, "logout")
-        web.end_session()
+        with web.ctx.store.transaction():  # the session ends and its audit row, together
+            if web.actor is not None:
+                web.ctx.audit(web.actor, "logout")
+            web.end_session()
         return web.redirect("/")
 
     @r.post("/lang")
