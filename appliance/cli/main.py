@@ -12,6 +12,7 @@ from appliance.cli.common import Env
 from appliance.paths import Paths
 from appliance.services.errors import ServiceError
 from appliance.store.db import StoreError
+from appliance.store.diskspace import DiskProblem, classify
 
 EXIT_BAD_INPUT = 2
 # Other packages (power, modem, provisioning, …) add their subcommands through this entry-point
@@ -46,15 +47,21 @@ class PluginGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, home: str | None) -> None:
     """Keneya: the health centre's records, reports, power and modem."""
-    ctx.obj = Env(Paths.resolve(home))
+    global _paths
+    ctx.obj = Env(_paths := Paths.resolve(home))
+
+
+# The paths of the command being run: main() judges a database or OS error on their folder.
+_paths: Paths | None = None
 
 
 def _register() -> None:
-    from appliance.cli import backup, clinical, maintenance, outbox, records, reports, web
+    from appliance.cli import backup, clinical, maintenance, outbox, records, reports, status, web
 
     for group in (
         *maintenance.COMMANDS,
         *backup.COMMANDS,
+        *status.COMMANDS,
         *records.COMMANDS,
         *clinical.COMMANDS,
         *outbox.COMMANDS,
@@ -77,6 +84,13 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     except click.ClickException as e:
         click.echo(f"keneya: {e.format_message()}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except (DiskProblem, sqlite3.Error, OSError) as e:
+        # a full or read-only data folder is said as such, whatever layer noticed it
+        problem = classify(e, _paths.database if _paths else None)
+        if problem is None:
+            _other_error(e)
+        click.echo(f"keneya: {problem}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except (ServiceError, StoreError, ValueError, LookupError, PermissionError) as e:
         click.echo(f"keneya: {e}", err=True)

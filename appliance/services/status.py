@@ -55,17 +55,26 @@ def status(
     the hotspot (its SSID, the address to open and the QR code's text)."""
     ctx.require(actor, VIEW_STATUS)
     reading = ctx.now()
-    out = {
+    out = machine_status(ctx, data_dir=data_dir, leases_file=leases_file, now_s=now_s)
+    out["hotspot"] |= _hotspot_join(ctx, actor, secrets_dir)
+    ctx.audit(actor, "status.view", reading=reading)
+    return out
+
+
+def machine_status(
+    ctx: Context, *, data_dir: Path, leases_file: Path | None = None, now_s: float | None = None
+) -> dict[str, Any]:
+    """The same without the hotspot's passphrase: what `keneya status` prints on the Pi's own
+    console (no login: nothing here is patient data or a secret)."""
+    return {
         "power": _power(ctx, now_s),
         "modem": _modem(ctx),
-        "hotspot": _hotspot(leases_file) | _hotspot_join(ctx, actor, secrets_dir),
+        "hotspot": _hotspot(leases_file),
         "outbox": _outbox(ctx),
         "disk": _disk(ctx, data_dir),
         "clock": _clock(ctx),
-        "backup": backup_status(ctx.store, data_dir / "backups", reading.now),
+        "backup": backup_status(ctx.store, data_dir / "backups", ctx.now().now),
     }
-    ctx.audit(actor, "status.view", reading=reading)
-    return out
 
 
 # -- power -----------------------------------------------------------------------------------

@@ -261,3 +261,43 @@ MODEM = {
 def label(key: str) -> str:
     """The French msgid for a code, or the code itself when it has no label."""
     return FIELDS.get(key) or CHOICES.get(key) or STATUS.get(key) or key
+
+
+BACKUP_TITLE = N_("Sauvegardes")
+BACKUP_LAST = N_("Dernière sauvegarde")
+BACKUP_NONE = N_("aucune sauvegarde")
+BACKUP_AGE_H = N_("il y a %(hours)s h")
+BACKUP_WARN = N_("plus de 2 jours sans sauvegarde : vérifiez l'appareil")
+BACKUP_COUNT = N_("Sauvegardes gardées")
+BACKUP_USB = N_("Clé USB")
+USB_STATES = {
+    "writing": N_("écriture en cours"),
+    "done": N_("sauvegarde écrite et relue"),
+    "failed": N_("échec"),
+}
+
+
+def backup_rows(b: dict, t) -> list[tuple[str, str, bool]]:
+    """(label, value, warn) rows of the status's `backup` part, for the web page and kiosk."""
+    if b.get("made_at"):
+        when = b["made_at"].replace("T", " ").rstrip("Z")
+        last = f"{when} UTC ({t(BACKUP_AGE_H) % {'hours': b['age_s'] // 3600}})"
+    else:
+        last = t(BACKUP_NONE)
+    rows = [(t(BACKUP_LAST), last, bool(b.get("warn")))]
+    if b.get("warn"):
+        rows.append(("", t(BACKUP_WARN), True))
+    rows.append((t(BACKUP_COUNT), str(b.get("count", 0)), False))
+    usb = b.get("usb")
+    if usb:
+        state = t(USB_STATES.get(usb.get("state"), usb.get("state") or "—"))
+        detail = usb.get("file") if usb.get("state") == "done" else usb.get("message")
+        when = str(usb.get("at", ""))[:16].replace("T", " ")
+        rows.append(
+            (
+                t(BACKUP_USB),
+                f"{state} · {when}" + (f" · {detail}" if detail else ""),
+                usb.get("state") == "failed",
+            )
+        )
+    return rows

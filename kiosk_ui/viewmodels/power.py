@@ -1,7 +1,9 @@
-"""The power banner every screen shows: low battery, a failed sensor, the shutdown countdown.
+"""The power banner every screen shows: low battery, a failed sensor, the shutdown countdown,
+and, when the power is fine, what became of a USB stick's backup (remove the stick, or why not).
 
-It reads only the power monitor's published state row (store.power.state()); it needs no
-login, so it takes the store, not a KioskState, and its own language."""
+It reads only the power monitor's published state row (store.power.state()) and the USB
+backup's outcome (the `backup.usb` setting); it needs no login, so it takes the store, not a
+KioskState, and its own language."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from appliance.backup.usb import read_status as read_usb_status
 from appliance.clock import from_iso
 from appliance.store import Store
 from appliance.web.i18n import DEFAULT_LANGUAGE, N_, Translator
@@ -19,6 +22,20 @@ LOW_UNKNOWN = N_("Batterie faible")
 SENSOR_FAULT = N_("Capteur d'énergie en panne")
 COUNTDOWN = N_("Arrêt dans %(time)s — enregistrez votre travail")
 SHUTDOWN_SOON = N_("Arrêt imminent — enregistrez votre travail")
+USB_WRITING = N_("Sauvegarde sur la clé USB en cours — ne retirez pas la clé")
+USB_DONE = N_("Sauvegarde sur la clé USB terminée : vous pouvez retirer la clé")
+USB_FAILED = N_("Sauvegarde sur la clé USB impossible : %(reason)s")
+USB_REASONS = {
+    "full": N_("la clé est pleine, libérez de la place ou utilisez une autre clé"),
+    "read_only": N_("la clé est en lecture seule, déverrouillez-la"),
+    "pulled": N_("la clé a été retirée pendant l'écriture, remettez-la"),
+    "no_recipients": N_("aucune clé publique du district n'est configurée"),
+    "unsupported": N_("formatez la clé en FAT32 ou exFAT"),
+}
+USB_OTHER = N_("réessayez avec une autre clé")
+# How long the outcome of a USB backup stays on the banner (the stick is usually pulled out
+# within a minute; a writing state older than this was cut by a power failure).
+USB_SHOWN_S = 600
 
 
 class PowerVM:
@@ -33,12 +50,14 @@ class PowerVM:
         self._now = now
         self.t = Translator(lang)
         self.row: dict[str, Any] | None = None
+        self.usb: dict[str, Any] | None = None
 
     def set_lang(self, lang: str) -> None:
         self.t = Translator(lang)
 
     def poll(self) -> None:
         self.row = self.store.power.state()
+        self.usb = read_usb_status(self.store)
 
     @property
     def state(self) -> str | None:
@@ -71,7 +90,7 @@ class PowerVM:
     def banner(self) -> str | None:
         row, t = self.row, self.t
         if not row:
-            return None
+            return self.usb_text
         state = row["state"]
         if state == "warn":
             soc = row.get("soc")
@@ -84,4 +103,22 @@ class PowerVM:
             return t(SENSOR_FAULT)
         if state == "shutdown_pending":
             return self.countdown_text()
-        return None
+        return self.usb_text
+
+    @property
+    def usb_text(self) -> str | None:
+        usb, t = self.usb, self.t
+        if not usb:
+            return None
+        try:
+            age_s = self._now() - from_iso(usb["at"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return None
+        if not -60 <= age_s <= USB_SHOWN_S:
+            return None
+        if usb.get("state") == "writing":
+            return t(USB_WRITING)
+        if usb.get("state") == "done":
+            return t(USB_DONE)
+        reason = USB_REASONS.get(usb.get("reason") or "", USB_OTHER)
+        return t(USB_FAILED) % {"reason": t(reason)}

@@ -8,7 +8,7 @@ from typing import Any
 from appliance.clock import from_iso
 from appliance.services import status as status_service
 from appliance.services.errors import ServiceError
-from appliance.web.labels import MODEM, STATUS
+from appliance.web.labels import BACKUP_TITLE, MODEM, STATUS, backup_rows
 from appliance.web.qr import qr_png
 from kiosk_ui.viewmodels.state import KioskState
 
@@ -126,5 +126,9 @@ class StatusVM:
                     ),
                     (t("Heure"), f"{_when(clock['now'])} · {trusted}"),
                 ],
+            },
+            {
+                "title": t(BACKUP_TITLE),
+                "rows": [(label, value) for label, value, _ in backup_rows(s["backup"], t)],
             },
         ]

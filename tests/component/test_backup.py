@@ -436,3 +436,52 @@ def test_a_stick_pulled_out_mid_write_keeps_its_previous_backup(
     assert caught.value.reason == "pulled" and "retirée" in str(caught.value)
     now = {p.name: p.read_bytes() for p in (stick / usb.STICK_FOLDER).iterdir()}
     assert now == previous
+
+
+# -- what staff and the technician see ----------------------------------------------------------
+def test_the_kiosk_banner_says_when_the_stick_may_be_removed(store):
+    from appliance.clock import to_iso
+    from kiosk_ui.viewmodels.power import PowerVM
+
+    now = [datetime(2026, 12, 4, 10, 0, tzinfo=UTC).timestamp()]
+    vm = PowerVM(store, now=lambda: now[0])
+    for state, fields, expected in (
+        ("writing", {}, "ne retirez pas la clé"),
+        ("done", {"file": "k.age"}, "vous pouvez retirer la clé"),
+        ("failed", {"reason": "full"}, "la clé est pleine"),
+        ("failed", {"reason": "read_only"}, "lecture seule"),
+        ("failed", {"reason": "something new"}, "réessayez avec une autre clé"),
+    ):
+        at = to_iso(datetime.fromtimestamp(now[0] - 30, UTC))
+        store.set_setting(usb.STATUS_SETTING, json.dumps({"state": state, "at": at, **fields}))
+        vm.poll()
+        assert expected in vm.banner, (state, vm.banner)
+    now[0] += usb_banner_seconds() + 60  # long after: the banner is gone
+    vm.poll()
+    assert vm.banner is None
+    vm.set_lang("en")
+    now[0] -= usb_banner_seconds()
+    store.set_setting(
+        usb.STATUS_SETTING,
+        json.dumps({"state": "done", "at": to_iso(datetime.fromtimestamp(now[0], UTC))}),
+    )
+    vm.poll()
+    assert vm.banner == "Backup to the USB stick finished: you may remove the stick"
+
+
+def usb_banner_seconds() -> int:
+    from kiosk_ui.viewmodels.power import USB_SHOWN_S
+
+    return USB_SHOWN_S
+
+
+def test_status_shows_backups_on_the_page_the_kiosk_and_the_console(home):
+    r = run(home, "status")
+    assert r.returncode == 0, r.stderr
+    assert "! Dernière sauvegarde: aucune sauvegarde" in r.stdout
+    assert run(home, "backup", "nightly").returncode == 0
+    r = run(home, "status", "--json")
+    backup = json.loads(r.stdout)["backup"]
+    assert backup["count"] == 1 and not backup["warn"]
+    r = run(home, "status", "--lang", "en")
+    assert "  Last backup: " in r.stdout and "(0 h ago)" in r.stdout and "!" not in r.stdout

@@ -74,14 +74,17 @@ def test_status_for_the_technician_has_no_patient_data(kiosk, aminata, store):
         "Point d'accès Wi-Fi",
         "File d'envoi vers le district",
         "Stockage et horloge",
+        "Sauvegardes",
     ]
     power = dict(vm.sections[0]["rows"])
     assert power["État"] == "batterie faible" and power["Charge"] == "23 %"
     shown = repr(vm.sections)
     for secret in (aminata["family_name"], aminata["given_names"], aminata["health_number"]):
         assert secret not in shown
-    clock = dict(vm.sections[-1]["rows"])
+    clock = dict(vm.sections[-2]["rows"])
     assert clock["Heure"].startswith("15/10/2026 09:30")
+    backups = dict(vm.sections[-1]["rows"])
+    assert backups["Dernière sauvegarde"] == "aucune sauvegarde"
 
 
 def test_status_needs_a_login(kiosk):

@@ -1,0 +1,44 @@
+"""`keneya status`: the technician's view on the Pi's console (power, modem, hotspot, queue,
+disk, clock, backups), with no login since it holds no patient data."""
+
+from __future__ import annotations
+
+import click
+
+from appliance.cli.common import emit, json_option, open_context, paths
+from appliance.services.status import machine_status
+from appliance.web.i18n import Translator
+from appliance.web.labels import backup_rows
+
+
+@click.command("status")
+@click.option("--leases-file", type=click.Path(dir_okay=False), help="dnsmasq's leases file.")
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@json_option
+@click.pass_context
+def status(ctx, leases_file, lang, as_json):
+    """The appliance's state in one screen; a line starting with ! needs looking at."""
+    p = paths(ctx)
+    with open_context(ctx) as c:
+        s = machine_status(c, data_dir=p.data_dir, leases_file=leases_file)
+    t = Translator(lang)
+    power, modem, disk, clock = s["power"], s["modem"], s["disk"], s["clock"]
+    lines = [
+        f"power:   {power['state']}"
+        + (f", {power['voltage_v']} V, {power['soc_pct']} %" if power["voltage_v"] else ""),
+        f"modem:   {modem['state']}" + (f" ({modem['operator']})" if modem["operator"] else ""),
+        f"hotspot: {len(s['hotspot']['clients'])} client(s)"
+        if s["hotspot"]["available"]
+        else "hotspot: no information",
+        "outbox:  " + ", ".join(f"{k} {s['outbox'].get(k, 0)}" for k in ("queued", "failed")),
+        f"disk:    {disk['free_bytes'] // 2**20} MiB free ({100 - disk['used_pct']:.0f} %)",
+        f"clock:   {clock['now']} ({'trusted' if clock['trusted'] else 'NOT confirmed'})",
+    ]
+    for label, value, warn in backup_rows(s["backup"], t):
+        lines.append(f"{'!' if warn else ' '} {label or t('Sauvegardes')}: {value}")
+    emit(
+        s | {"power": {k: v for k, v in power.items() if k != "history"}}, as_json, "\n".join(lines)
+    )
+
+
+COMMANDS = (status,)
