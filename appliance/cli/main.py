@@ -12,7 +12,7 @@ from appliance.cli.common import Env
 from appliance.paths import Paths
 from appliance.services.errors import ServiceError
 from appliance.store.db import StoreError
-from appliance.store.diskspace import DiskProblem, classify
+from appliance.store.diskspace import classify
 
 EXIT_BAD_INPUT = 2
 # Other packages (power, modem, provisioning, …) add their subcommands through this entry-point
@@ -85,24 +85,34 @@ def main(argv: list[str] | None = None) -> None:
     except click.ClickException as e:
         click.echo(f"keneya: {e.format_message()}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    except (DiskProblem, sqlite3.Error, OSError) as e:
-        # a full or read-only data folder is said as such, whatever layer noticed it
-        problem = classify(e, _paths.database if _paths else None)
-        if problem is None:
-            _other_error(e)
-        click.echo(f"keneya: {problem}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except (ServiceError, StoreError, ValueError, LookupError, PermissionError) as e:
-        click.echo(f"keneya: {e}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except sqlite3.DatabaseError as e:
-        click.echo(f"keneya: database problem: {e}", err=True)
-        sys.exit(EXIT_BAD_INPUT)
-    except OSError as e:
-        click.echo(f"keneya: {e.strerror or e}: {e.filename or ''}".rstrip(": "), err=True)
+    except (
+        ServiceError,
+        StoreError,
+        ValueError,
+        LookupError,
+        sqlite3.DatabaseError,
+        OSError,
+    ) as e:
+        click.echo(f"keneya: {one_line(e)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+def one_line(e: Exception) -> str:
+    """What went wrong, in one line: a full or read-only data folder first, whichever layer
+    noticed it (SQLite or the OS)."""
+    if isinstance(e, sqlite3.DatabaseError | OSError):
+        problem = classify(e, _paths.database if _paths else None)
+        if problem is not None:
+            return str(problem)
+    if isinstance(e, ServiceError | StoreError | ValueError | LookupError | PermissionError):
+        return str(e)
+    if isinstance(e, sqlite3.DatabaseError):
+        return f"database problem: {e}"
+    if isinstance(e, OSError):
+        return f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")
+    return str(e)
 
 
 if __name__ == "__main__":

@@ -157,25 +157,42 @@ def split_sql(script: str) -> list[str]:
 class Store:
     """One connection to the record store. Use as a context manager, or call close()."""
 
-    def __init__(self, path: str | Path, *, create: bool = False, migrate: bool = True):
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = False,
+        migrate: bool = True,
+        read_only: bool = False,
+    ):
+        """`read_only`: the file as it is on disk, through SQLite's immutable mode (no -shm or
+        -wal file made, no migration, every write refused), for reading a full or read-only
+        disk where a normal open fails: see diskspace.open_store, the one caller."""
         self.path = Path(path)
-        if not create and not self.path.exists():
+        self.read_only = read_only
+        if (read_only or not create) and not self.path.exists():
             raise NotInitialised(f"no database at {self.path} (run `keneya db init`)")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the write
         # lock up front (waiting on busy_timeout) instead of failing half-way through.
         self.conn = sqlite3.connect(
-            self.path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+            f"{self.path.resolve().as_uri()}?mode=ro&immutable=1" if read_only else self.path,
+            uri=read_only,
+            isolation_level=None,
+            timeout=BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
         )
         self.conn.row_factory = sqlite3.Row
         self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.execute("PRAGMA synchronous = FULL")
+        if not read_only:
+            self.conn.execute("PRAGMA journal_mode = WAL")
+            self.conn.execute("PRAGMA synchronous = FULL")
         self.conn.execute("PRAGMA foreign_keys = ON")
         self.db = sqlite_utils.Database(self.conn)
         self._depth = 0
         self.lock = DatabaseLock(self.path)
-        if migrate:
+        if migrate and not read_only:
             self.migrate()
         from appliance.store.repos import attach_repositories
 
