@@ -301,7 +301,14 @@ def _disk(ctx: Context, data_dir: Path) -> dict[str, Any]:
 def backup_status(store: Any, backups_dir: Path, now: datetime) -> dict[str, Any]:
     """The newest good backup on the data partition (its age; `warn` after 2 days or with
     none) and the last USB stick backup (writing, done: the stick may be removed, failed)."""
-    return {**local.newest(backups_dir, now=now), "usb": usb.read_status(store)}
+    stick = usb.read_status(store)
+    if stick and stick.get("state") == "writing":
+        # A write takes a minute or two; one "writing" for longer was cut (a power failure),
+        # or came back with a restored database.
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            if (now - from_iso(stick["at"])).total_seconds() > 15 * 60:
+                stick["state"] = "interrupted"
+    return {**local.newest(backups_dir, now=now), "usb": stick}
 
 
 def _clock(ctx: Context) -> dict[str, Any]:

@@ -274,6 +274,7 @@ USB_STATES = {
     "writing": N_("écriture en cours"),
     "done": N_("sauvegarde écrite et relue"),
     "failed": N_("échec"),
+    "interrupted": N_("interrompue"),
 }
 
 

@@ -485,3 +485,13 @@ def test_status_shows_backups_on_the_page_the_kiosk_and_the_console(home):
     assert backup["count"] == 1 and not backup["warn"]
     r = run(home, "status", "--lang", "en")
     assert "  Last backup: " in r.stdout and "(0 h ago)" in r.stdout and "!" not in r.stdout
+
+
+def test_a_usb_backup_cut_by_a_power_failure_shows_as_interrupted(store, tmp_path):
+    from appliance.clock import to_iso
+
+    now = datetime(2026, 12, 4, 10, 0, tzinfo=UTC)
+    for minutes, expected in ((2, "writing"), (40, "interrupted")):
+        at = to_iso(now - timedelta(minutes=minutes))
+        store.set_setting(usb.STATUS_SETTING, json.dumps({"state": "writing", "at": at}))
+        assert backup_status(store, tmp_path, now)["usb"]["state"] == expected
