@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from pathlib import Path
 
 import click
@@ -112,35 +113,84 @@ def check(file: str, as_json: bool) -> None:
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--image", type=click.Path(dir_okay=False), help="A flashed image file.")
 @click.option("--device", type=click.Path(dir_okay=False), help="The card, e.g. /dev/sdb.")
+@click.option(
+    "--restore",
+    "backup",
+    type=click.Path(dir_okay=False),
+    help="A backup of this facility (.db.gz.age from a USB stick, or .db.gz / .db) that first"
+    " boot installs as the database: the new card comes back with its records.",
+)
+@click.option(
+    "--identity",
+    type=click.Path(dir_okay=False),
+    help="The district's age key (district.key) that decrypts the --restore backup.",
+)
 @json_option
-def write_card(file: str, image: str | None, device: str | None, as_json: bool) -> None:
+def write_card(
+    file: str,
+    image: str | None,
+    device: str | None,
+    backup: str | None,
+    identity: str | None,
+    as_json: bool,
+) -> None:
     """Copy FILE onto the card's boot partition (keneya/facility.toml), without mounting, and
     read it back to verify. The file is checked first: a card with a bad file would not boot
-    into a working appliance."""
-    from provisioning import card
+    into a working appliance. With --restore, the backup is decrypted and checked here and
+    written beside it (keneya/restore.db.gz) for first boot to install."""
+    from provisioning import card, restore_card
     from provisioning.facility import FacilityFileError, load
 
+    if identity and not backup:
+        raise click.UsageError("--identity goes with --restore BACKUP")
     try:
         facility = load(Path(file))
     except FacilityFileError as e:
         click.echo(str(e), err=True)
         click.echo("keneya: the card was not written: fix the file first", err=True)
         sys.exit(EXIT_INVALID)
-    try:
-        target = card.check_target(
-            image=Path(image) if image else None, device=Path(device) if device else None
+    with tempfile.TemporaryDirectory(prefix="keneya-restore-") as scratch:
+        prepared = None
+        try:
+            target = card.check_target(
+                image=Path(image) if image else None, device=Path(device) if device else None
+            )
+            if backup:
+                prepared = restore_card.prepare(
+                    Path(backup),
+                    identity=Path(identity) if identity else None,
+                    facility_code=facility.code,
+                    work_dir=Path(scratch),
+                )
+                room = restore_card.check_room(target, prepared.path.stat().st_size)
+            if facility.mapping_file:  # first boot reads it from beside the facility file
+                mapping = Path(file).parent / facility.mapping_file
+                card.write_file(
+                    target, mapping.read_bytes(), dest=f"keneya/{facility.mapping_file}"
+                )
+            restored = restore_card.write(target, prepared) if prepared else None
+            # the facility file last: it is what makes first boot act
+            result = card.write_file(target, Path(file).read_bytes())
+        except restore_card.RestoreRefused as e:
+            click.echo(f"keneya: the card was not written: {e}", err=True)
+            sys.exit(EXIT_INVALID)
+        except card.CardError as e:
+            raise click.ClickException(str(e)) from None
+        except OSError as e:  # the laptop's own disk (the decrypted copy), or a file unread
+            where = f"{e.filename}: " if e.filename else ""
+            raise click.ClickException(f"{where}{e.strerror or e}") from None
+    text = f"wrote {result['dest']} ({result['bytes']} bytes) on {result['target']}"
+    text += " and read it back"
+    if restored:
+        result["restore"] = restored | room
+        counts = restored["counts"]
+        text += (
+            f"\nwrote {restored['dest']} ({restored['bytes']} bytes, facility"
+            f" {restored['facility_code']}: {counts.get('patients', '?')} patients,"
+            f" {counts.get('encounters', '?')} encounters) and read it back; first boot installs"
+            " it, then erases it from the card"
         )
-        if facility.mapping_file:  # first boot reads it from beside the facility file
-            mapping = Path(file).parent / facility.mapping_file
-            card.write_file(target, mapping.read_bytes(), dest=f"keneya/{facility.mapping_file}")
-        result = card.write_file(target, Path(file).read_bytes())
-    except card.CardError as e:
-        raise click.ClickException(str(e)) from None
-    emit(
-        result,
-        as_json,
-        f"wrote {result['dest']} ({result['bytes']} bytes) on {result['target']} and read it back",
-    )
+    emit(result, as_json, text)
 
 
 @provision.command("firstboot")

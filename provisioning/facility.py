@@ -7,7 +7,8 @@ would be right, and an unknown key is an error: a typo must never be silently ig
 
 The `[power]` and `[modem]` tables are validated by `power.config` and `modem.config` (their
 own `from_mapping`), so the rules live in one place; only `[modem] sim_pin`, a secret, is
-taken out here first.
+taken out here first. `[backup]` is checked by `provisioning.backup_table`: its recipients are
+age public keys, so they stay on the card and in /etc/keneya/facility.toml.
 """
 
 from __future__ import annotations
@@ -34,12 +35,14 @@ from modem.errors import ConfigurationError as ModemConfigurationError
 from power import config as power_config
 from power.errors import ConfigurationError as PowerConfigurationError
 from power.policy import Thresholds
+from provisioning import backup_table
+from provisioning.backup_table import KEEP_DAILY, KEEP_WEEKLY
 from provisioning.hotspot import generate_passphrase
 
 EXAMPLE_FILE = "provisioning/facility.example.toml"
 
 # Tables and keys in the documented order (also the order `dump` writes them in).
-TABLES = ("facility", "dhis2", "hotspot", "admin", "modem", "power")
+TABLES = ("facility", "dhis2", "hotspot", "admin", "modem", "power", "backup")
 TOP_LEVEL_VALUES = ("time_zone", "language")
 REQUIRED_TABLES = ("facility", "dhis2", "hotspot", "admin")
 KEYS: dict[str, tuple[str, ...]] = {
@@ -47,6 +50,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "dhis2": ("url", "data_set", "token", "username", "password", "ca_bundle", "mapping"),
     "hotspot": ("ssid", "passphrase", "channel"),
     "admin": ("name", "username", "pin_hash", "password_hash"),
+    "backup": ("recipients", "keep_daily", "keep_weekly"),
 }
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "facility": ("name", "code", "district", "region", "org_unit"),
@@ -76,6 +80,7 @@ EXAMPLES: dict[str, str] = {
     "admin.pin_hash": '"$argon2id$…"',
     "admin.password_hash": '"$argon2id$…"',
     "modem.sim_pin": '"1234"',
+    "backup.recipients": '["age1…"]',
     "time_zone": '"Africa/Bamako"',
     "language": '"fr"',
 }
@@ -157,6 +162,9 @@ class Facility:
     modem: dict[str, Any] = field(default_factory=dict)
     sim_pin: str | None = None
     power: dict[str, Any] = field(default_factory=dict)
+    backup_recipients: tuple[str, ...] = ()
+    keep_daily: int = KEEP_DAILY
+    keep_weekly: int = KEEP_WEEKLY
     time_zone: str = DEFAULT_TIME_ZONE
     language: str = DEFAULT_LANGUAGE
     warnings: tuple[str, ...] = ()
@@ -206,7 +214,21 @@ class Facility:
             data["modem"] = dict(self.modem)
         if self.power:
             data["power"] = dict(self.power)
+        if self.backup_toml():
+            data["backup"] = self.backup_toml()
         return dump(data)
+
+    def backup_toml(self) -> dict[str, Any]:
+        """`[backup]` as written back: the keys (public), and the kept counts when not the
+        defaults; {} when there is nothing to say."""
+        table: dict[str, Any] = {}
+        if self.backup_recipients:
+            table["recipients"] = list(self.backup_recipients)
+        if self.keep_daily != KEEP_DAILY:
+            table["keep_daily"] = self.keep_daily
+        if self.keep_weekly != KEEP_WEEKLY:
+            table["keep_weekly"] = self.keep_weekly
+        return table
 
 
 # --- one rule per value (new.py asks with the same rules) -----------------------------------
@@ -437,6 +459,7 @@ class _Checker:
 
     def __init__(self, text: str, source: str, secrets_elsewhere: bool) -> None:
         self.index = line_index(text)
+        self.lines = text.split("\n")
         self.source = source
         self.secrets_elsewhere = secrets_elsewhere
         self.problems: list[Problem] = []
@@ -451,6 +474,17 @@ class _Checker:
 
     def add(self, key: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem(key, self.line(key), message, hint, self.source))
+
+    def add_at_value(self, key: str, value: str | None, message: str, hint: str = "") -> None:
+        """A problem with one item of a list, at the line that holds it (a list may span
+        several lines); the key's own line when the item cannot be found."""
+        line = self.line(key)
+        if line is not None and value:
+            for number in range(line, len(self.lines) + 1):
+                if value in self.lines[number - 1]:
+                    line = number
+                    break
+        self.problems.append(Problem(key, line, message, hint, self.source))
 
     def warn(self, key: str, message: str) -> None:
         line = self.line(key)
@@ -652,6 +686,12 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
     power = dict(tables["power"] or {})
     if tables["power"] is not None:
         check.delegate("power", power, power_config.from_mapping)
+    backup = tables["backup"] or {}
+    backup_settings = backup_table.check(backup)
+    for found in backup_settings.problems:
+        check.add_at_value(f"backup.{found.key}", found.value, found.message, found.hint)
+    if not backup_settings.recipients and not backup_settings.problems:
+        check.warn("backup.recipients", backup_table.NO_RECIPIENT_WARNING)
 
     time_zone = check.text(doc, "", "time_zone", required=False, rule=check_time_zone)
     language = check.text(doc, "", "language", required=False, rule=check_language)
@@ -684,6 +724,9 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         modem=modem,
         sim_pin=sim_pin,
         power=power,
+        backup_recipients=backup_settings.recipients,
+        keep_daily=backup_settings.keep_daily,
+        keep_weekly=backup_settings.keep_weekly,
         time_zone=time_zone or DEFAULT_TIME_ZONE,
         language=language or DEFAULT_LANGUAGE,
         warnings=tuple(check.warnings),

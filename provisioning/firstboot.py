@@ -11,8 +11,14 @@ it all or nothing:
 
 An error anywhere undoes what was done (old files back, transaction rolled back, new files
 removed) and leaves `firstboot-error.txt` for the kiosk and the technician. Only then are the
-secrets removed from the FAT partition (anyone who pulls the card can read FAT): the card keeps
-the facility file without them, and a receipt. A later card with a different facility file is
+secrets removed from the FAT partition (anyone who pulls the card can read FAT, and a deleted
+file's bytes stay there until overwritten): the card keeps the facility file without them,
+and a receipt.
+
+A card written with `write-card --restore` also carries `keneya/restore.db.gz`, a backup of the
+facility: when no database with records is there yet it becomes the database before the
+facility is applied (provisioning.restore_card), undone with the rest on an error, and scrubbed
+off the card once first boot has succeeded. A later card with a different facility file is
 applied the same way: the records stay, the settings and files are replaced; a card of another
 facility code is refused, since it would relabel another facility's records.
 """
@@ -36,7 +42,7 @@ from appliance.paths import Paths
 from appliance.services import auth
 from appliance.services.context import Context
 from appliance.store import Store
-from provisioning import hotspot
+from provisioning import hotspot, restore_card
 from provisioning.facility import Facility, FacilityFileError, parse
 
 log = logging.getLogger(__name__)
@@ -63,6 +69,10 @@ class SystemPaths:
     @property
     def card_file(self) -> Path:
         return self.boot / CARD_FOLDER / "facility.toml"
+
+    @property
+    def restore_file(self) -> Path:
+        return self.boot / CARD_FOLDER / restore_card.RESTORE_NAME
 
     @property
     def receipt(self) -> Path:
@@ -300,7 +310,8 @@ def apply(
         )
     raw = card_file.read_bytes()
     marker = _read_marker(sp)
-    if marker and marker.get("card_sha256") == _sha256(raw):
+    restore_pending = sp.restore_file.exists()
+    if marker and marker.get("card_sha256") == _sha256(raw) and not restore_pending:
         return {"status": "unchanged", "facility": marker.get("code")}
     try:
         facility = parse(raw.decode("utf-8"), source=str(card_file), secrets_elsewhere=bool(marker))
@@ -310,28 +321,23 @@ def apply(
         raise _fail(sp, str(e)) from None
     if marker:
         facility = _with_kept_secrets(facility, sp)
-    files = StagedFiles()
     sp.app.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(sp.app.database, create=True)
+    restored = _install_backup(facility, sp) if restore_pending else None
     try:
-        with store.transaction():
-            try:
-                stage_system_files(facility, files, sp, card_folder=card_file.parent)
-                _maybe_fail(fail_at, "staged")
-                db = apply_database(facility, store, sp)
-                _maybe_fail(fail_at, "database")
-                files.swap_in()
-                _maybe_fail(fail_at, "swapped")
-            except BaseException:
-                files.undo()
-                raise
-        files.finish()
-    except (FirstBootError, ValueError, OSError) as e:
+        db = _apply_files_and_database(facility, sp, fail_at)
+    except FirstBootError as e:
+        if restored is not None:
+            restore_card.undo(sp.app.database)
+            e = FirstBootError(
+                f"{e}\nLa sauvegarde de la carte n'a pas été installée ; elle reste sur la carte"
+                " pour le prochain essai / the card's backup was not installed; it stays on the"
+                " card for the next try"
+            )
         raise _fail(sp, str(e)) from None
-    finally:
-        store.close()
     applied_at = now().strftime("%Y-%m-%dT%H:%M:%SZ")
     public = facility.public_toml()
+    if restored is not None:
+        restore_card.scrub(sp.restore_file)  # the records in clear leave the FAT
     receipt = {
         "status": "applied",
         "facility": facility.code,
@@ -342,9 +348,11 @@ def apply(
         "secrets_moved": sorted(facility.secrets()),
         "admin_added": db["admin_added"],
         "warnings": list(facility.warnings),
+        "restored": _restored_summary(restored),
     }
-    # The secrets leave the FAT partition: the card keeps the file without them.
-    _write_plain(card_file, public)
+    # The secrets leave the FAT partition: the card keeps the file without them, and the old
+    # file's bytes are overwritten where they lie.
+    _replace_scrubbing(card_file, public)
     _write_plain(sp.receipt, _receipt_text(receipt))
     sp.card_error.unlink(missing_ok=True)
     sp.error_file.unlink(missing_ok=True)
@@ -362,6 +370,79 @@ def apply(
     )
     log.info("facility %s applied", facility.code)
     return receipt
+
+
+def _apply_files_and_database(
+    facility: Facility, sp: SystemPaths, fail_at: str | None
+) -> dict[str, Any]:
+    """The files and the database changes, swapped in together; undone together on error."""
+    files = StagedFiles()
+    store = Store(sp.app.database, create=True)
+    try:
+        with store.transaction():
+            try:
+                stage_system_files(facility, files, sp, card_folder=sp.card_file.parent)
+                _maybe_fail(fail_at, "staged")
+                db = apply_database(facility, store, sp)
+                _maybe_fail(fail_at, "database")
+                files.swap_in()
+                _maybe_fail(fail_at, "swapped")
+            except BaseException:
+                files.undo()
+                raise
+        files.finish()
+    except (FirstBootError, ValueError, OSError) as e:
+        raise FirstBootError(str(e)) from None
+    finally:
+        store.close()
+    return db
+
+
+def _install_backup(facility: Facility, sp: SystemPaths) -> dict[str, Any]:
+    """The card's backup as the database, before the facility is applied. Refused when the
+    appliance already holds records: then the copy is scrubbed off the card (the records in
+    clear must not stay on the FAT) and first boot stops, saying so."""
+    if _read_marker(sp) is not None or restore_card.holds_records(sp.app.database):
+        restore_card.scrub(sp.restore_file)
+        raise _fail(
+            sp,
+            "une base de données avec des dossiers existe déjà sur cet appareil : la sauvegarde"
+            " de la carte n'a pas été installée et a été effacée de la carte / this appliance"
+            " already holds records: the backup on the card was not installed, and was erased"
+            " from the card. To replace the records: keneya backup restore FILE --identity"
+            " district.key",
+        )
+    try:
+        return restore_card.install(
+            sp.restore_file,
+            sp.app.database,
+            backups_dir=sp.app.backups_dir,
+            facility_code=facility.code,
+        )
+    except restore_card.RestoreRefused as e:
+        raise _fail(sp, str(e)) from None
+
+
+def _restored_summary(report: dict[str, Any] | None) -> dict[str, Any] | None:
+    if report is None:
+        return None
+    return {"facility": report.get("facility_code"), "counts": report.get("counts") or {}}
+
+
+def _replace_scrubbing(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically, then overwrite the old file's bytes in place
+    (held open across the rename) so that nothing of it stays on the FAT."""
+    try:
+        old = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        old = None
+    try:
+        _write_plain(path, text)
+        if old is not None:
+            restore_card.overwrite(old)
+    finally:
+        if old is not None:
+            os.close(old)
 
 
 def _with_kept_secrets(facility: Facility, sp: SystemPaths) -> Facility:
@@ -406,6 +487,15 @@ def _receipt_text(receipt: dict[str, Any]) -> str:
         "secrets retirés de la carte / secrets removed from the card: "
         + (", ".join(receipt["secrets_moved"]) or "-"),
     ]
+    restored = receipt.get("restored")
+    if restored:
+        counts = restored["counts"]
+        lines.append(
+            "dossiers restaurés depuis la sauvegarde / records restored from the backup:"
+            f" {counts.get('patients', 0)} patients, {counts.get('encounters', 0)}"
+            " consultations et actes / encounters (copie effacée de la carte / copy erased"
+            " from the card)"
+        )
     lines += [f"attention / warning: {w}" for w in receipt["warnings"]]
     return "\n".join(lines) + "\n"
 

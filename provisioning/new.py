@@ -14,6 +14,7 @@ from typing import Any
 from appliance.services.auth import HASHER, check_password, check_pin
 from modem import config as modem_config
 from modem.errors import ConfigurationError as ModemConfigurationError
+from provisioning import backup_table
 from provisioning import facility as schema
 from provisioning.facility import FacilityFileError, FieldError, Problem
 
@@ -97,6 +98,13 @@ def _sms_gateway(answer: str) -> str:
     except ModemConfigurationError as exc:
         raise FieldError(str(exc).removeprefix("[modem] "), "e.g. +22370000000") from None
     return answer
+
+
+def _recipients(answer: str) -> tuple[str, ...]:
+    try:
+        return backup_table.parse_recipients(answer)
+    except backup_table.RecipientError as exc:
+        raise FieldError(exc.message, exc.hint) from None
 
 
 def _pin(answer: str) -> str:
@@ -213,6 +221,13 @@ QUESTIONS: list[tuple[str, str, str, Validator]] = [
         _optional(schema.check_sim_pin),
     ),
     (
+        "backup.recipients",
+        "Clé(s) publique(s) age du district pour les sauvegardes sur clé USB, age1… (vide:"
+        " aucune) / District's age public key(s) for USB backups (empty: none)",
+        "",
+        _optional(_recipients),
+    ),
+    (
         "time_zone",
         "Fuseau horaire / Time zone",
         schema.DEFAULT_TIME_ZONE,
@@ -314,6 +329,8 @@ def build(answers: dict[str, str]) -> tuple[str, dict[str, str]]:
     }
     if modem:
         data["modem"] = modem
+    if values["backup.recipients"]:
+        data["backup"] = {"recipients": list(_recipients(values["backup.recipients"]))}
     text = schema.dump(data)
     schema.parse(text, source=SOURCE)  # what we write must be what first boot accepts
     keep_safe = {

@@ -3,8 +3,10 @@ a real FAT image made with mkfs.vfat and read back with mtools."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from provisioning.facility import load
+from tests.component.backups_for_cards import age_identity, encrypted, facts, seeded_backup
 
 pytestmark = pytest.mark.component
 
@@ -33,9 +36,11 @@ ANSWERS = {
 }
 
 
-def keneya(*args: str, cwd: Path | None = None, stdin: str | None = None):
+def keneya(*args: str, cwd: Path | None = None, stdin: str | None = None, tmp: Path | None = None):
     env = {k: v for k, v in os.environ.items() if k != "KENEYA_HOME"}
     env["MTOOLS_SKIP_CHECK"] = "1"
+    if tmp is not None:  # where the command's temporary files go (TMPDIR)
+        env["TMPDIR"] = str(tmp)
     return subprocess.run(
         [KENEYA, *args], capture_output=True, text=True, timeout=120, env=env, cwd=cwd, input=stdin
     )
@@ -156,3 +161,118 @@ def test_write_card_refuses_a_bad_file_and_leaves_the_card_alone(tmp_path, fat_i
     assert fat_image.read_bytes() == before
     neither = keneya("provision", "write-card", str(EXAMPLE))
     assert neither.returncode == 2 and "exactly one target" in neither.stderr
+
+
+# -- write-card --restore: the new card comes back with its records --------------------------
+
+
+def mtools_read(image: Path, path: str) -> bytes:
+    return subprocess.run(
+        ["mtype", "-i", str(image), f"::{path}"],
+        capture_output=True,
+        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
+        check=True,
+    ).stdout
+
+
+@pytest.fixture(scope="module")
+def stick_backup(tmp_path_factory) -> dict:
+    """A USB stick's backup of BONI (gzipped, encrypted to the district's key)."""
+    folder = tmp_path_factory.mktemp("stick")
+    key, public = age_identity(folder)
+    plain = seeded_backup(folder, "BONI", patients=20)
+    age_file = encrypted(plain, folder / "keneya-BONI.db.gz.age", public)
+    return {"key": key, "public": public, "plain": plain, "age": age_file, "folder": folder}
+
+
+def test_write_card_restore_decrypts_checks_and_writes_the_backup(
+    tmp_path, fat_image, stick_backup
+):
+    facility = tmp_path / "facility.toml"
+    facility.write_text(EXAMPLE.read_text())
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    r = keneya(
+        "provision", "write-card", str(facility), "--image", str(fat_image),
+        "--restore", str(stick_backup["age"]), "--identity", str(stick_backup["key"]), "--json",
+        tmp=scratch,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["dest"] == "keneya/facility.toml"
+    restore = out["restore"]
+    assert restore["dest"] == "keneya/restore.db.gz" and restore["facility_code"] == "BONI"
+    assert restore["counts"]["patients"] == 20
+    on_card = mtools_read(fat_image, "keneya/restore.db.gz")
+    assert len(on_card) == restore["bytes"]
+    unpacked = tmp_path / "back.db"
+    unpacked.write_bytes(gzip.decompress(on_card))
+    assert facts(unpacked) == {"facility_code": "BONI", "patients": 20}
+    # nothing decrypted stays behind on the laptop
+    assert list(scratch.iterdir()) == []
+    assert not list(stick_backup["folder"].glob("*.db.gz"))
+    human = keneya(
+        "provision", "write-card", str(facility), "--image", str(fat_image),
+        "--restore", str(stick_backup["plain"]),
+    )  # fmt: skip
+    assert human.returncode == 0, human.stderr
+    assert "20 patients" in human.stdout and "restore.db.gz" in human.stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("other facility", "is a backup of facility DTZ, the facility file is BONI"),
+        ("no identity", "is encrypted: give the district's key with --identity"),
+        ("wrong identity", "cannot decrypt"),
+        ("not a backup", "is not a Keneya backup"),
+    ],
+)
+def test_write_card_restore_refuses_in_one_line_and_leaves_the_card_alone(
+    tmp_path, fat_image, stick_backup, case, said
+):
+    facility = tmp_path / "facility.toml"
+    facility.write_text(EXAMPLE.read_text())
+    args = ["--restore", str(stick_backup["age"]), "--identity", str(stick_backup["key"])]
+    if case == "other facility":
+        other = seeded_backup(tmp_path, "DTZ", patients=2)
+        args = ["--restore", str(encrypted(other, tmp_path / "dtz.age", stick_backup["public"]))]
+        args += ["--identity", str(stick_backup["key"])]
+    elif case == "no identity":
+        args = args[:2]
+    elif case == "wrong identity":
+        args[3] = str(age_identity(tmp_path)[0])
+    elif case == "not a backup":
+        (tmp_path / "notes.txt").write_text("pas une sauvegarde\n")
+        args = ["--restore", str(tmp_path / "notes.txt")]
+    before = fat_image.read_bytes()
+    r = keneya("provision", "write-card", str(facility), "--image", str(fat_image), *args)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert said in r.stderr and "the card was not written" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+    assert fat_image.read_bytes() == before
+
+
+def test_write_card_restore_refuses_a_backup_too_big_for_the_fat(tmp_path):
+    small = tmp_path / "small.img"
+    with open(small, "wb") as f:
+        f.truncate(8 * 1024 * 1024)
+    subprocess.run(
+        ["mkfs.vfat", "-F", "16", "-s", "1", str(small)], check=True, capture_output=True
+    )
+    big = seeded_backup(tmp_path, "BONI", patients=2)
+    conn = sqlite3.connect(big)
+    conn.execute("CREATE TABLE ballast (b BLOB)")
+    conn.execute("INSERT INTO ballast VALUES (?)", (os.urandom(9 * 1024 * 1024),))
+    conn.commit()
+    conn.close()
+    facility = tmp_path / "facility.toml"
+    facility.write_text(EXAMPLE.read_text())
+    before = small.read_bytes()
+    r = keneya(
+        "provision", "write-card", str(facility), "--image", str(small), "--restore", str(big)
+    )
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "ne tient pas sur la partition de démarrage" in r.stderr
+    assert "keneya backup restore" in r.stderr and "Traceback" not in r.stderr
+    assert small.read_bytes() == before

@@ -5,6 +5,7 @@ later without losing records."""
 from __future__ import annotations
 
 import json
+import os
 import stat
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from appliance.services.context import Context
 from appliance.store import Store
 from provisioning.facility import parse
 from provisioning.firstboot import FirstBootError, SystemPaths, apply
+from tests.component.backups_for_cards import gzipped, seeded_backup
 
 pytestmark = pytest.mark.component
 
@@ -110,6 +112,99 @@ def test_first_boot_applies_everything(root):
     assert leftovers == []
 
 
+def test_the_secrets_are_overwritten_where_they_lay_not_only_unlinked(root):
+    """On FAT a deleted file's bytes stay on the card: the file that held the secrets is
+    overwritten in place. A hard link to it (on the test's file system) sees the old inode."""
+    root.card_file.write_text(card_text())
+    old_inode = root.boot / "old-facility-file"
+    os.link(root.card_file, old_inode)
+    size = old_inode.stat().st_size
+    apply(root)
+    assert old_inode.read_bytes() == bytes(size)
+    assert "d2p_" not in root.card_file.read_text()
+    assert parse(root.card_file.read_text(), secrets_elsewhere=True).code == "BONI"
+
+
+# -- a card that comes back with its records (write-card --restore) -------------------------
+
+
+@pytest.fixture(scope="module")
+def boni_backup(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("backups")
+    return gzipped(seeded_backup(folder, "BONI", patients=25), folder / "boni.db.gz")
+
+
+def test_the_cards_backup_becomes_the_database_and_leaves_the_card(root, boni_backup):
+    root.card_file.write_text(card_text())
+    root.restore_file.write_bytes(boni_backup.read_bytes())
+    old_inode = root.boot / "old-restore"
+    os.link(root.restore_file, old_inode)
+    receipt = apply(root, image_version="1.0.0")
+    assert receipt["restored"]["facility"] == "BONI"
+    assert receipt["restored"]["counts"]["patients"] == 25
+    assert receipt["admin_added"] is True  # the facility file's admin, beside the seeded staff
+    with Store(root.app.database) as store:
+        assert store.counts()["patients"] == 25
+        assert store.get_setting("facility_code") == "BONI"
+        assert store.get_setting("hotspot.ssid") == "Keneya-BONI"
+        assert auth.login(Context.open(store), "awa.traore", pin="482916").role == "admin"
+    # the records in clear left the FAT: overwritten in place, then deleted
+    assert not root.restore_file.exists()
+    assert old_inode.read_bytes() == bytes(boni_backup.stat().st_size)
+    assert "25 patients" in root.receipt.read_text()
+    assert "effacée de la carte" in root.receipt.read_text()
+    # and the next boot has nothing to do
+    assert apply(root)["status"] == "unchanged"
+
+
+def test_an_appliance_with_records_is_never_overwritten_from_a_card(root, boni_backup):
+    root.card_file.write_text(card_text())
+    apply(root)
+    with Store(root.app.database) as store:
+        staff_before = store.staff.count()
+    root.card_file.write_text(card_text(**{'ssid = "Keneya-BONI"': 'ssid = "Autre"'}))
+    root.restore_file.write_bytes(boni_backup.read_bytes())
+    with pytest.raises(FirstBootError, match="already holds records"):
+        apply(root)
+    with Store(root.app.database) as store:
+        assert store.counts()["patients"] == 0 and store.staff.count() == staff_before
+        assert store.get_setting("hotspot.ssid") == "Keneya-BONI"  # the new card not applied
+    assert not root.restore_file.exists()  # patient data in clear does not stay on the FAT
+    said = root.card_error.read_text()
+    assert "existe déjà" in said and "keneya backup restore" in said
+
+
+def test_an_empty_database_left_by_a_failed_first_boot_is_replaced(root, boni_backup):
+    root.card_file.write_text(card_text())
+    root.restore_file.write_bytes(boni_backup.read_bytes())
+    Store(root.app.database, create=True).close()  # migrated, nothing in it
+    receipt = apply(root)
+    assert receipt["restored"]["counts"]["patients"] == 25
+
+
+def test_a_backup_of_another_facility_is_refused_and_nothing_stays(root, tmp_path):
+    other = gzipped(seeded_backup(tmp_path, "DTZ", patients=3), tmp_path / "dtz.db.gz")
+    root.card_file.write_text(card_text())
+    root.restore_file.write_bytes(other.read_bytes())
+    with pytest.raises(FirstBootError, match="DTZ"):
+        apply(root)
+    assert not root.app.database.exists()
+    assert not root.marker.exists() and "DTZ" in root.error_file.read_text()
+
+
+@pytest.mark.parametrize("step", ["staged", "database", "swapped"])
+def test_a_failure_after_the_restore_removes_it_and_keeps_the_cards_copy(root, boni_backup, step):
+    root.card_file.write_text(card_text())
+    root.restore_file.write_bytes(boni_backup.read_bytes())
+    with pytest.raises(FirstBootError, match="reste sur la carte"):
+        apply(root, fail_at=step)
+    assert not root.app.database.exists()
+    assert root.restore_file.read_bytes() == boni_backup.read_bytes()
+    assert "d2p_" in root.card_file.read_text()
+    # the next boot (the fault gone) installs it
+    assert apply(root)["restored"]["counts"]["patients"] == 25
+
+
 def test_running_again_with_the_same_card_changes_nothing(root):
     root.card_file.write_text(card_text())
     apply(root)
@@ -136,6 +231,9 @@ def test_a_failure_half_way_changes_nothing(root, step):
         "var/lib",
         "var/lib/keneya",
         "var/lib/keneya/keneya.db",
+        # the database's own lock files (appliance.store.db.lock_paths)
+        "var/lib/keneya/keneya.db.lock",
+        "var/lib/keneya/keneya.db.gate",
         "etc/NetworkManager",
         "etc/NetworkManager/system-connections",
         "etc/NetworkManager/dnsmasq-shared.d",

@@ -35,6 +35,9 @@ U9KoRS0eXIHGoxxvdC3r40geM/xSzcFOMtOD
 -----END CERTIFICATE-----
 """
 TOKEN = "d2p_Rk4uVq9ZcWn2Ts7LxH3mPb8YeJ6aFg1D0oNiQ5lCzA"
+RECIPIENT = "age1ce4zfd86junxgdmdqdh3359jz8uw0ay5lnclh0w6wehve4dx77aqh9l9cl"  # the example's
+# What `age-keygen` writes on its last line (a key made for these tests, never used).
+SECRET_KEY = "AGE-SECRET-KEY-1NMKYSTJ5NARG87J2CEMX823XA0WE0FZW2UQZHQ7ZEAECNQCE7WRSMSF58G"
 
 
 def changed(old: str, new_text: str, text: str = EX) -> str:
@@ -67,7 +70,7 @@ BAD_FILES: list[tuple[str, str, str]] = [
         "unknown top-level key",
         changed('language = "fr"', 'language = "fr"\ncolour = "blue"'),
         "facility.toml:16: colour: unknown key; known keys: facility, dhis2, hotspot, admin, "
-        "modem, power, time_zone, language",
+        "modem, power, backup, time_zone, language",
     ),
     (
         "typo nmae",
@@ -287,6 +290,41 @@ BAD_FILES: list[tuple[str, str, str]] = [
         "facility.toml:33: dhis2.ca_bundle: holds a certificate that does not decode; "
         "paste the PEM text, -----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----",
     ),
+    (
+        "recipient mistyped",
+        changed(RECIPIENT, f'{RECIPIENT}",\n  "{RECIPIENT[:20]}x{RECIPIENT[21:]}'),
+        f'facility.toml:90: backup.recipients: "{RECIPIENT[:20]}x{RECIPIENT[21:]}" fails its '
+        "checksum: a character was changed in copying; copy the key again, do not retype it: "
+        "the public key line age-keygen printed, or the output of age-keygen -y district.key",
+    ),
+    (
+        "secret key as recipient",
+        changed(RECIPIENT, SECRET_KEY),
+        "facility.toml:89: backup.recipients: this is the district's SECRET key, which must "
+        "never be on the appliance or its card; put only the public key here (the public key "
+        "line age-keygen printed, or the output of age-keygen -y district.key); district.key "
+        "stays with the district",
+    ),
+    (
+        "recipients as text",
+        EX[: EX.index("recipients = [")]
+        + f'recipients = "{RECIPIENT}"'
+        + EX[EX.index("\n]") + 2 :],
+        "facility.toml:88: backup.recipients: must be a list, even of one key; write it in "
+        f'brackets: recipients = ["{RECIPIENT}"]',
+    ),
+    (
+        "keep_daily zero",
+        changed("keep_daily = 7 ", "keep_daily = 0 "),
+        "facility.toml:95: backup.keep_daily: 0 is out of range; a whole number from 1 to 60, "
+        "e.g. keep_daily = 7",
+    ),
+    (
+        "typo in backup",
+        changed("keep_weekly = 4 ", "keep_weeks = 4 "),
+        'facility.toml:96: backup.keep_weeks: unknown key; did you mean "keep_weekly"? known '
+        "keys: recipients, keep_daily, keep_weekly",
+    ),
 ]
 
 
@@ -499,6 +537,7 @@ def test_dump_round_trips_in_documented_order() -> None:
         "[power]",
         "[power.thresholds]",
         "[power.gpio]",
+        "[backup]",
     ]
     assert text.startswith('time_zone = "Africa/Bamako"\nlanguage = "fr"\n')
 
@@ -519,6 +558,7 @@ ANSWERS = {
     "admin.password": "soleil-du-sahel",
     "hotspot.passphrase": "tablettes-du-cscom",
     "modem.sim_pin": "4821",
+    "backup.recipients": RECIPIENT,
 }
 
 
@@ -533,6 +573,7 @@ def test_build_writes_a_file_that_parses_with_verifiable_hashes() -> None:
     assert facility.ssid == "Keneya-BONI" and facility.channel == 6
     assert facility.passphrase == "tablettes-du-cscom"
     assert facility.sim_pin == "4821" and facility.dhis2_token == TOKEN
+    assert facility.backup_recipients == (RECIPIENT,)
     assert facility.warnings == ()
     assert keep_safe == {
         "PIN de l'administrateur": "482913",
@@ -590,3 +631,40 @@ def test_validators_return_the_problem_or_none() -> None:
     assert "too easy to guess" in (validators["admin.pin"]("1234") or "")
     assert validators["facility.name"]("") == "must not be empty; type a value"
     assert len(set(new.WORDS)) == len(new.WORDS) >= 128
+
+
+def test_the_backup_keys_stay_in_the_public_file_with_the_kept_counts() -> None:
+    text = changed("keep_weekly = 4 ", "keep_weekly = 8 ")
+    facility = F.parse(text)
+    assert facility.backup_recipients == (RECIPIENT,)
+    assert (facility.keep_daily, facility.keep_weekly) == (7, 8)
+    public = F.parse(facility.public_toml(), secrets_elsewhere=True)
+    assert public.backup_recipients == (RECIPIENT,) and public.keep_weekly == 8
+    # the defaults are not written back
+    assert tomllib.loads(facility.public_toml())["backup"] == {
+        "recipients": [RECIPIENT],
+        "keep_weekly": 8,
+    }
+
+
+def test_no_recipient_is_a_warning_that_names_the_usb_backup() -> None:
+    text = EX[: EX.index("\n[backup]")] + "\n"
+    facility = F.parse(text)
+    assert facility.backup_recipients == () and facility.keep_daily == 7
+    assert "[backup]" not in facility.public_toml()
+    (warning,) = [w for w in facility.warnings if "backup.recipients" in w]
+    assert "USB stick will be refused" in warning and "age-keygen" in warning
+
+
+def test_provision_new_takes_several_keys_and_refuses_a_bad_one() -> None:
+    second = "age18c6e2yf3qjq95yq3cw35fgnnrv28ahskpct9plm6zchxueqzdqqsl226qv"
+    text, _ = new.build(dict(ANSWERS, **{"backup.recipients": f"{RECIPIENT}, {second}"}))
+    assert F.parse(text).backup_recipients == (RECIPIENT, second)
+    validate = {key: v for key, _p, _d, v in new.QUESTIONS}["backup.recipients"]
+    assert validate("") is None
+    assert "fails its checksum" in (validate(second[:-1] + "q") or "")
+    assert "listed twice" in (validate(f"{second} {second}") or "")
+    with pytest.raises(F.FacilityFileError) as caught:
+        new.build(dict(ANSWERS, **{"backup.recipients": SECRET_KEY}))
+    assert [p.key for p in caught.value.problems] == ["backup.recipients"]
+    assert "SECRET key" in caught.value.problems[0].message
