@@ -60,6 +60,7 @@ ROOT_SPARE_MIB = 384  # free space on the root for logs and an update
 # Debian packages the build itself needs on the host, by the command that shows they are there.
 HOST_TOOLS = {
     "mmdebstrap": "mmdebstrap",
+    "arch-test": "arch-test",  # mmdebstrap needs it for --arch=arm64 (only a Recommends)
     "mke2fs": "e2fsprogs",
     "e2fsck": "e2fsprogs",
     "mkfs.vfat": "dosfstools",

@@ -19,9 +19,10 @@ packages=(python3-venv sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
     mtools dosfstools fdisk dnsmasq-base network-manager systemd age)
 # The image: mmdebstrap builds the arm64 root, running its programs through qemu-user-static;
 # e2fsprogs, dosfstools, mtools and fdisk make the partitions without mounting anything; xz
-# compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test.
+# compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test;
+# arch-test: mmdebstrap refuses a foreign architecture without it (only a Recommends of it).
 if [ "${1:-}" = image ]; then
-    packages+=(mmdebstrap qemu-user-static e2fsprogs xz-utils qemu-system-arm qemu-utils)
+    packages+=(mmdebstrap arch-test qemu-user-static e2fsprogs xz-utils qemu-system-arm qemu-utils)
 fi
 
 missing=()
