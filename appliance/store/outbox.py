@@ -215,6 +215,30 @@ class OutboxRepo:
                 raise OutboxError(f"outbox item {item_id} is not a failed item")
         return self.get(item_id)  # type: ignore[return-value]
 
+    # -- pruning -----------------------------------------------------------------------------
+    def prune_oldest_sent(self, created_before: str, *, limit: int) -> int:
+        """Delete at most `limit` of the oldest items that have left or were replaced
+        (delivered, superseded) and were queued before `created_before` (ISO), with their
+        attempts and SMS rows, in one transaction: pruning.make_room calls it when the data
+        folder runs short of space. Items still waiting are never pruned. A superseded item is
+        older than the one that replaced it, so oldest first never leaves a dangling
+        `superseded_by`. Returns how many items went."""
+        with self.store.transaction() as conn:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM outbox WHERE status IN ('delivered', 'superseded')"
+                    " AND created_at < ? ORDER BY id LIMIT ?",
+                    (created_before, limit),
+                )
+            ]
+            if not ids:
+                return 0
+            marks = ", ".join("?" * len(ids))
+            for table in ("outbox_sms", "outbox_attempts"):
+                conn.execute(f"DELETE FROM {table} WHERE item_id IN ({marks})", ids)
+            return conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", ids).rowcount
+
     # -- reading -----------------------------------------------------------------------------
     def get(self, item_id: str) -> dict[str, Any] | None:
         return _decode(self.store.query_one("SELECT * FROM outbox WHERE id = ?", (item_id,)))

@@ -185,6 +185,38 @@ class PowerRepo:
                 ).rowcount
         return out
 
+    def prune_oldest(self, before_s: float, *, limit: int) -> int:
+        """Delete at most `limit` of the oldest buckets that start before `before_s`, coarsest
+        table first (its rows are the oldest), in one transaction: pruning.make_room calls it
+        when the data folder runs short of space. Returns how many went."""
+        left = limit
+        with self.store.transaction() as conn:
+            for table, _ in reversed(TABLES):
+                if left <= 0:
+                    break
+                left -= conn.execute(
+                    f"DELETE FROM {table} WHERE start_s IN (SELECT start_s FROM {table}"
+                    " WHERE start_s < ? ORDER BY start_s LIMIT ?)",
+                    (int(before_s), left),
+                ).rowcount
+        return limit - left
+
+    def prune_oldest_events(self, before: str, *, limit: int) -> int:
+        """Delete at most `limit` of the oldest events recorded before `before` (ISO), except
+        the shutdown the state row names and the last executed shutdown (the next start
+        reports the outage from it). One transaction; returns how many went."""
+        with self.store.transaction() as conn:
+            return conn.execute(
+                "DELETE FROM power_events WHERE id IN (SELECT id FROM power_events"
+                " WHERE at < ?"
+                " AND id NOT IN (SELECT shutdown_event_id FROM power_state"
+                "  WHERE shutdown_event_id IS NOT NULL)"
+                " AND id != COALESCE((SELECT MAX(id) FROM power_events"
+                "  WHERE kind = 'shutdown_executed'), -1)"
+                " ORDER BY id LIMIT ?)",
+                (before, limit),
+            ).rowcount
+
     def history(self, since_s: float, *, until_s: float) -> list[dict[str, Any]]:
         """Every stored bucket overlapping [since_s, until_s], oldest first, each at the
         resolution it is kept at (`resolution_s`)."""

@@ -364,6 +364,18 @@ INSERT OR IGNORE INTO settings (key, value)
 VALUES ('database_id', lower(hex(randomblob(16))));
 """
 
+# The attempts of an item that has left (delivered) or was replaced (superseded) may go when the
+# data folder runs short of space (appliance/store/pruning.py); those of an item still waiting
+# stay: they are what a technician reads to see why it has not left.
+M008_PRUNABLE_ATTEMPTS = """
+DROP TRIGGER outbox_attempts_never_deleted;
+CREATE TRIGGER outbox_attempts_kept_while_waiting BEFORE DELETE ON outbox_attempts
+WHEN (SELECT status FROM outbox WHERE id = OLD.item_id) NOT IN ('delivered', 'superseded')
+BEGIN
+    SELECT RAISE(ABORT, 'outbox attempts are append-only while their item waits');
+END;
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -373,4 +385,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (5, "kiosk form drafts", M005_DRAFTS),
     (6, "reports sent by SMS", M006_OUTBOX_SMS),
     (7, "database identity", M007_DATABASE_ID),
+    (8, "prunable attempts of sent outbox items", M008_PRUNABLE_ATTEMPTS),
 ]
