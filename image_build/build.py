@@ -407,8 +407,26 @@ def install_venv(root: Path, wheels: list[Path], python_version: str) -> None:
         progress("wheels: some files did not compile to bytecode (they will be compiled on use)")
 
 
+def unit_files(units: Path = HERE / "units") -> list[Path]:
+    """The systemd units of the image: services (a template among them) and timers."""
+    return sorted([*units.glob("*.service"), *units.glob("*.timer")])
+
+
+def install_udev_rules(root: Path, rules: Path = HERE / "udev") -> list[str]:
+    """udev rules into /usr/lib/udev/rules.d (a stick in: its backup unit)."""
+    dest = root / "usr/lib/udev/rules.d"
+    dest.mkdir(parents=True, exist_ok=True)
+    names = []
+    for rule in sorted(rules.glob("*.rules")):
+        shutil.copyfile(rule, dest / rule.name)
+        (dest / rule.name).chmod(0o644)
+        names.append(rule.name)
+    return names
+
+
 def enable_units(root: Path, units: list[Path]) -> list[str]:
-    """Install units into /usr/lib/systemd/system and link them as `systemctl enable` would."""
+    """Install units into /usr/lib/systemd/system and link them as `systemctl enable` would.
+    A unit without [Install] (started by a timer, or by udev) is installed, not enabled."""
     enabled = []
     lib = root / "usr/lib/systemd/system"
     for unit in units:
@@ -463,9 +481,10 @@ def assemble(
     install_venv(root, wheels, python_version)
     (root / "usr/local/bin/keneya").symlink_to(f"{VENV}/bin/keneya")
 
-    enabled = enable_units(root, sorted((HERE / "units").glob("*.service")))
+    enabled = enable_units(root, unit_files())
     names = sorted({entry.split(": ")[1] for entry in enabled})
     progress(f"assembly: units enabled: {', '.join(names)}")
+    progress(f"assembly: udev rules: {', '.join(install_udev_rules(root))}")
 
     (root / "etc/fstab").write_text(FSTAB)
     (root / "etc/keneya-release").write_text(version + "\n")

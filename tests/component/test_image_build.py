@@ -73,14 +73,28 @@ def test_venv_is_laid_out_for_the_pi_with_its_interpreter_and_compiled_bytecode(
 def test_units_are_installed_and_enabled_like_systemctl_enable(tmp_path):
     root = tmp_path / "root"
     (root / "usr/lib/systemd/system").mkdir(parents=True)
-    units = sorted((build.HERE / "units").glob("*.service"))
+    units = build.unit_files()
     enabled = build.enable_units(root, units)
     assert "multi-user.target: keneya-modem.service" in enabled
+    assert "timers.target: keneya-backup.timer" in enabled
     link = root / "etc/systemd/system/multi-user.target.wants/keneya-firstboot.service"
     assert os.readlink(link) == "/usr/lib/systemd/system/keneya-firstboot.service"
     assert (root / "usr/lib/systemd/system/keneya-firstboot.service").is_file()
-    # Every unit the repository holds is enabled somewhere.
-    assert {e.split(": ")[1] for e in enabled} == {u.name for u in units}
+    # Every unit the repository holds is installed, and enabled somewhere unless a timer or
+    # udev starts it.
+    started_by_others = {"keneya-backup.service", "keneya-usb-backup@.service"}
+    assert {e.split(": ")[1] for e in enabled} == {u.name for u in units} - started_by_others
+    for name in started_by_others:
+        assert (root / "usr/lib/systemd/system" / name).is_file()
+    assert not list((root / "etc/systemd/system").rglob("keneya-usb-backup@*"))
+
+
+def test_the_usb_stick_rule_goes_where_udev_reads_it(tmp_path):
+    root = tmp_path / "root"
+    assert build.install_udev_rules(root) == ["90-keneya-usb-backup.rules"]
+    rule = root / "usr/lib/udev/rules.d/90-keneya-usb-backup.rules"
+    assert rule.read_bytes() == (build.HERE / "udev/90-keneya-usb-backup.rules").read_bytes()
+    assert rule.stat().st_mode & 0o777 == 0o644
 
 
 def test_partition_layout_is_aligned_and_fills_the_image():

@@ -5,8 +5,10 @@ say about them. The commands run here for real, as the units run them, in a temp
 from __future__ import annotations
 
 import configparser
+import fnmatch
 import http.client
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -30,8 +32,12 @@ KENEYA = str(Path(sys.executable).parent / "keneya")
 APP = "/opt/keneya/venv/bin/keneya"
 HOOKS = UNITS.parent / "hooks"
 SERVICES = sorted(UNITS.glob("*.service"))
+TIMERS = sorted(UNITS.glob("*.timer"))
+RULES = UNITS.parent / "udev" / "90-keneya-usb-backup.rules"
 # Units that run before keneya-firstboot (it is After=local-fs.target) or are it.
 EARLY = {"keneya-firstboot.service"}
+# Services with no [Install]: what starts them instead.
+STARTED_BY = {"keneya-backup.service": "keneya-backup.timer", "keneya-usb-backup@.service": "udev"}
 ENV_DROPPED = ("KENEYA_HOME", "KENEYA_PIN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
@@ -86,7 +92,10 @@ def test_the_expected_units_are_there():
 @pytest.mark.parametrize("path", SERVICES, ids=lambda p: p.name)
 def test_each_unit_is_enabled_for_the_boot_and_ordered(path):
     unit = parse(path)
-    assert "multi-user.target" in words(unit["Install"]["WantedBy"])
+    if path.name in STARTED_BY:
+        assert not unit.has_section("Install")  # never enabled: the timer or udev starts it
+    else:
+        assert "multi-user.target" in words(unit["Install"]["WantedBy"])
     assert unit["Unit"]["Description"].strip()
     if path.name not in EARLY:
         assert "keneya-firstboot.service" in words(unit["Unit"].get("After", ""))
@@ -103,7 +112,7 @@ def test_the_command_of_each_unit_exists_with_these_options(path):
                 args.pop()
         else:
             args.append(a)
-    assert args[0] in {"serve", "kiosk", "power", "modem", "provision"}
+    assert args[0] in {"serve", "kiosk", "power", "modem", "provision", "backup"}
     r = subprocess.run(
         [KENEYA, *args, "--help"],
         capture_output=True,
@@ -188,6 +197,9 @@ def test_systemd_finds_nothing_to_say_about_the_units(tmp_path):
     venv's keneya): any diagnostic at all fails the test."""
     assert shutil.which("systemd-analyze"), "systemd-analyze missing: apt-get install systemd"
     copies = []
+    for path in TIMERS:
+        shutil.copy(path, tmp_path / path.name)
+        copies.append(str(tmp_path / path.name))
     for path in SERVICES:
         text = path.read_text(encoding="utf-8")
         assert APP in text  # else the rewrite proves nothing
@@ -369,3 +381,190 @@ def test_growdata_without_the_partition_does_nothing(tmp_path):
     assert r.returncode == 0
     assert "no partition labelled keneya-data" in r.stdout
     assert "sfdisk" not in log.read_text()
+
+
+# -- backups: the nightly timer, the USB stick's rule and unit ------------------------------
+
+
+def test_the_nightly_backup_runs_around_half_past_two_and_catches_up_after_a_night_off():
+    timer = parse(UNITS / "keneya-backup.timer")
+    assert timer["Timer"]["OnCalendar"] == "*-*-* 02:30:00"
+    assert timer["Timer"]["Persistent"] == "yes"  # the Pi was off at 02:30: at the next boot
+    delay = timer["Timer"]["RandomizedDelaySec"]
+    assert delay.endswith("min") and 0 < int(delay[:-3]) <= 30
+    assert timer["Timer"]["Unit"] == "keneya-backup.service"
+    assert words(timer["Install"]["WantedBy"]) == ["timers.target"]
+    r = subprocess.run(
+        ["systemd-analyze", "calendar", "--iterations=2", timer["Timer"]["OnCalendar"]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(SYSTEMD_LOG_COLOR="0", TZ="UTC"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("02:30:00") >= 2  # every day, at 02:30
+
+
+def test_the_nightly_backup_gives_way_to_the_staff_and_can_touch_only_the_data():
+    service = parse(UNITS / "keneya-backup.service")["Service"]
+    assert service["Type"] == "oneshot" and "Restart" not in service
+    assert exec_start(UNITS / "keneya-backup.service")[1:] == ["backup", "nightly"]
+    assert int(service["Nice"]) >= 10 and service["IOSchedulingClass"] == "idle"
+    assert service["ProtectSystem"] == "strict" and service["ReadWritePaths"] == "/var/lib/keneya"
+    assert service["PrivateNetwork"] == "yes" and service["CapabilityBoundingSet"] == ""
+    unit = parse(UNITS / "keneya-backup.service")["Unit"]
+    assert unit["ConditionPathExists"] == "/var/lib/keneya/keneya.db"
+
+
+def exposure(path: Path, tmp_path: Path) -> float:
+    """`systemd-analyze security --offline` of a unit file (0 safest, 10 most exposed)."""
+    copy = tmp_path / path.name.replace("@.", "@sda1.")
+    copy.write_text(path.read_text(encoding="utf-8").replace(APP, KENEYA), encoding="utf-8")
+    r = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(SYSTEMD_LOG_COLOR="0"),
+    )
+    found = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", r.stdout)
+    assert found, r.stdout[-500:] + r.stderr
+    return float(found[1])
+
+
+def test_the_backup_units_are_hardened(tmp_path):
+    assert exposure(UNITS / "keneya-backup.service", tmp_path) <= 2.0
+    # it mounts the stick (CAP_SYS_ADMIN), so it cannot be as closed as the nightly one
+    assert exposure(UNITS / "keneya-usb-backup@.service", tmp_path) <= 5.0
+
+
+def test_the_unit_of_a_stick_mounts_it_as_root_and_is_never_restarted():
+    path = UNITS / "keneya-usb-backup@.service"
+    unit = parse(path)
+    assert exec_start(path)[1:] == ["backup", "usb", "/dev/%I"]
+    service = unit["Service"]
+    assert service["Type"] == "oneshot" and "Restart" not in service
+    assert service["User"] == "root" and "CAP_SYS_ADMIN" in service["CapabilityBoundingSet"]
+    assert 60 <= int(service["TimeoutStartSec"]) <= 3600
+    assert "PrivateDevices" not in service  # it must see /dev/sdX
+    assert "keneya-firstboot.service" in words(unit["Unit"]["After"])
+    assert "BindsTo" not in unit["Unit"]  # a stick pulled out is reported, not killed
+
+
+def test_the_nightly_command_writes_a_checked_backup(tmp_path):
+    """What keneya-backup.service runs, in a temp home: a backup that `backup verify` accepts."""
+    home = tmp_path / "home"
+    with Store(home / "keneya.db", create=True) as store:
+        store.set_setting("facility_code", "BONI")
+    argv = [KENEYA, "--home", str(home), *exec_start(UNITS / "keneya-backup.service")[1:]]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=clean_env())
+    assert r.returncode == 0, r.stderr
+    (made,) = (home / "backups").glob("keneya-BONI-*.db")
+    check = subprocess.run(
+        [KENEYA, "--home", str(home), "backup", "verify", str(made), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env(),
+    )
+    assert check.returncode == 0 and '"ok": true' in check.stdout, check.stdout + check.stderr
+
+
+# The udev rule, read by a small evaluator of the few things it uses (match on ACTION,
+# SUBSYSTEM and ENV{...} with == and != and |-alternatives, GOTO/LABEL, TAG+=, ENV{...}+=).
+# Anything else in the rule fails the test, so the evaluator cannot silently skip it. The
+# emulated boot test (image_build/boottest.py) runs the rule in the real udev.
+
+_RULE_TERM = re.compile(r'\s*([A-Z_]+(?:\{[A-Z_]+\})?)\s*(==|!=|\+=|=)\s*"([^"]*)"\s*(?:,|$)')
+
+
+def parse_rules(text: str) -> list[list[tuple[str, str, str]]]:
+    rules = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        terms, pos = [], 0
+        while pos < len(line):
+            m = _RULE_TERM.match(line, pos)
+            assert m, f"cannot read {line[pos:]!r}"
+            terms.append(m.groups())
+            pos = m.end()
+        rules.append(terms)
+    return rules
+
+
+def udev_event(rules, properties: dict[str, str]) -> dict[str, list[str]]:
+    """Run the rules on one event; the tags and SYSTEMD_WANTS they add."""
+    out: dict[str, list[str]] = {"TAGS": [], "SYSTEMD_WANTS": []}
+    skipping_to = None
+    for terms in rules:
+        if skipping_to is not None:
+            if ("LABEL", "=", skipping_to) in terms:
+                skipping_to = None
+            continue
+        matched = True
+        for key, op, value in terms:
+            if op in ("==", "!="):
+                have = properties.get(key.removeprefix("ENV{").rstrip("}"), "")
+                hit = any(fnmatch.fnmatchcase(have, alt) for alt in value.split("|"))
+                matched = matched and (hit if op == "==" else not hit)
+        if not matched:
+            continue
+        for key, op, value in terms:
+            if op in ("==", "!="):
+                continue
+            if key == "GOTO":
+                skipping_to = value
+            elif key == "LABEL":
+                pass
+            elif key == "TAG" and op == "+=":
+                out["TAGS"].append(value)
+            elif key == "ENV{SYSTEMD_WANTS}" and op == "+=":
+                out["SYSTEMD_WANTS"].append(value.replace("%k", properties["KERNEL"]))
+            else:
+                raise AssertionError(f"the test's evaluator does not know {key}{op}: extend it")
+    assert skipping_to is None, f"GOTO {skipping_to} has no LABEL"
+    return out
+
+
+def stick(kernel: str, **env: str) -> dict[str, str]:
+    base = {"ACTION": "add", "SUBSYSTEM": "block", "KERNEL": kernel, "ID_BUS": "usb"}
+    return base | env
+
+
+@pytest.mark.parametrize(
+    ("event", "wanted"),
+    [
+        (stick("sda1", ID_FS_TYPE="vfat", DEVTYPE="partition"), "sda1"),
+        (stick("sdb", ID_FS_TYPE="vfat", DEVTYPE="disk"), "sdb"),  # FAT with no partition table
+        (stick("sdc1", ID_FS_TYPE="exfat", DEVTYPE="partition"), "sdc1"),
+        (stick("sda", ID_PART_TABLE_TYPE="dos", DEVTYPE="disk"), None),  # its partition will
+        (stick("sda2", ID_FS_TYPE="ext4"), None),
+        (stick("sda1", ID_FS_TYPE="ntfs"), None),
+        (stick("sda1", ID_FS_TYPE="vfat", ID_FS_LABEL="KENEYA-BOOT"), None),  # our own card
+        (stick("sda1", ID_FS_TYPE="vfat", ACTION="change"), None),
+        (stick("sda1", ID_FS_TYPE="vfat", ACTION="remove"), None),
+        (stick("sda1", ID_FS_TYPE="vfat", SUBSYSTEM="usb"), None),
+        (stick("mmcblk0p1", ID_FS_TYPE="vfat", ID_BUS=""), None),  # the SD card's boot
+        (stick("sda1", ID_FS_TYPE="vfat", ID_BUS="ata"), None),
+    ],
+)
+def test_the_udev_rule_wants_a_backup_for_a_fat_or_exfat_usb_stick_only(event, wanted):
+    out = udev_event(parse_rules(RULES.read_text(encoding="utf-8")), event)
+    if wanted is None:
+        assert out == {"TAGS": [], "SYSTEMD_WANTS": []}
+    else:
+        assert out == {
+            "TAGS": ["systemd"],
+            "SYSTEMD_WANTS": [f"keneya-usb-backup@{wanted}.service"],
+        }
+        # the unit it names is the template of the image
+        assert (UNITS / "keneya-usb-backup@.service").is_file()
+
+
+def test_no_desktop_automounter_competes_for_the_stick():
+    packages = (UNITS.parent / "packages.txt").read_text(encoding="utf-8")
+    listed = {line.split("#", 1)[0].strip() for line in packages.splitlines()}
+    assert not listed & {"udisks2", "usbmount", "autofs", "gvfs", "udiskie", "pmount"}
+    assert {"age", "exfatprogs", "dosfstools"} <= listed
