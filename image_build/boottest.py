@@ -7,7 +7,10 @@ kernel, initrd and cmdline.txt taken from its own FAT partition and the web app 
 local port: the login page, an admin login, the technician status (power and modem degraded,
 not restart-looping), last month's report, then a clean poweroff from the monitor, after which
 the card and the data partition are read from outside (no secret left on the FAT, a receipt,
-an intact database holding the facility, a grown data partition). Boot 2 runs a fresh copy
+an intact database holding the facility, a grown data partition). Boot 1's card also carries
+a seeded facility's encrypted backup (`write-card --restore`) that first boot must install, a
+USB stick is plugged in through the monitor and must come back with an encrypted backup, and
+the nightly backup unit runs once (image_build/bootbackup.py). Boot 2 runs a fresh copy
 under `-M raspi3b` with the Pi 3's device tree and checks on the serial console that the
 Keneya units started.
 
@@ -23,23 +26,30 @@ check passed.
 from __future__ import annotations
 
 import argparse
-import http.cookiejar
 import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from image_build import bootbackup
+from image_build.bootmachine import (
+    Http,
+    Qemu,
+    clean_console,
+    free_port,
+    parse_console,
+    say,
+    show_tail,
+    wait_for,
+)
 from provisioning import card
 
 REPO = Path(__file__).resolve().parent.parent
@@ -50,17 +60,16 @@ POWEROFF_TIMEOUT_S = 120.0
 RASPI_POWEROFF_TIMEOUT_S = 60.0
 STATUS_TIMEOUT_S = 180.0  # the daemons write their state about once a minute
 KENEYA_UNITS = ("keneya-firstboot", "keneya-web", "keneya-power", "keneya-modem")
+UDEV_RULE = "90-keneya-usb-backup.rules"
 RASPI_DTB = "bcm2837-rpi-3-b.dtb"
-MULTI_USER = "Reached target multi-user.target"
 SETTLE_S = 180.0  # after multi-user.target, how long a missing unit may still take
 OBSERVE_S = 90.0  # how long after the login page the console is watched for restart loops
-RESTART_LOOP = 2  # this many "Scheduled restart job" lines for one unit in one boot = a loop
 
 # What the test provisions; the admin's password is known so the test can log in over HTTP.
 ADMIN_USER = "awa.test"
 ADMIN_PASSWORD = "boot-test-password"
 ADMIN_PIN = "482913"
-FACILITY_CODE = "BOOT"
+FACILITY_CODE = bootbackup.FACILITY_CODE
 SECRET_VALUES = {
     "dhis2.token": "d2p_BootTestTokenSecret0123456789abcdefghij",
     "hotspot.passphrase": "boot-test-wifi-secret",
@@ -86,8 +95,6 @@ FACILITY_ANSWERS = {
 # Keys that must not stay on the card after first boot: Facility.secrets(). The admin's argon2id
 # hashes stay in the card's copy by design (the same hashes are in the database on the card).
 SECRET_KEYS = ("token", "password", "passphrase", "sim_pin")
-
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class BootTestError(RuntimeError):
@@ -186,8 +193,11 @@ def virt_command(
     port: int,
     log: Path,
     monitor: Path,
+    stick: Path | None = None,
     qemu: str = "qemu-system-aarch64",
 ) -> list[str]:
+    """With `stick`: a USB 3 host controller and the stick's drive, not yet plugged in (the
+    monitor's device_add plugs it, as a hand would)."""
     machine = ["-M", "virt", "-cpu", "cortex-a72", "-m", "1024", "-smp", "2"]
     devices = [
         "-drive", f"file={disk},format=raw,if=virtio",
@@ -195,6 +205,11 @@ def virt_command(
         "-device", "virtio-net-pci,netdev=n0,romfile=",  # no iPXE ROM needed (or installed)
         "-device", "virtio-rng-pci",
     ]  # fmt: skip
+    if stick is not None:
+        devices += [
+            "-device", "qemu-xhci,id=xhci",
+            "-drive", f"if=none,id=stick,format=raw,file={stick}",
+        ]  # fmt: skip
     return _qemu_command(
         machine, devices, kernel=kernel, initrd=initrd, append=append, log=log,
         monitor=monitor, qemu=qemu,
@@ -218,73 +233,6 @@ def raspi_command(
         machine, devices, kernel=kernel, initrd=initrd, append=append, log=log,
         monitor=monitor, qemu=qemu,
     )  # fmt: skip
-
-
-_STATUS_LINE = re.compile(
-    r"(?:\[\s*(?P<tag>OK|FAILED|DEPEND|TIME)\s*\]\s*|systemd\[1\]:\s*)"
-    r"(?P<verb>Started|Finished|Starting|Failed to start|Dependency failed for)\s+"
-    r"(?P<unit>[\w@.\-]+?)"
-    r"(?:\.service)?(?=[\s.]|$)"
-)
-_RESTART = re.compile(r"([\w@.\-]+?)\.service: Scheduled restart job, restart counter is at (\d+)")
-_FAILED_RESULT = re.compile(r"([\w@.\-]+?)\.service: (?:Main process exited|Failed with result)")
-
-
-def clean_console(text: str) -> str:
-    """Serial output without ANSI colours and carriage returns."""
-    return _ANSI.sub("", text).replace("\r", "")
-
-
-@dataclass
-class ConsoleFacts:
-    started: set[str] = field(default_factory=set)
-    starting: set[str] = field(default_factory=set)
-    finished: set[str] = field(default_factory=set)
-    failed: set[str] = field(default_factory=set)
-    restarts: dict[str, int] = field(default_factory=dict)
-    power_down: bool = False
-
-    def up(self, unit: str) -> bool:
-        """A unit reached its running (or, for a oneshot, finished) state."""
-        return unit in self.started or unit in self.finished
-
-    def state(self, unit: str) -> str:
-        """One word for the figures: up, failed, starting (never up), or never (no job ran)."""
-        if unit in self.failed:
-            return "failed"
-        if self.up(unit):
-            return "up"
-        return "starting" if unit in self.starting else "never"
-
-    def looping(self, threshold: int = RESTART_LOOP) -> list[str]:
-        return sorted(u for u, n in self.restarts.items() if n >= threshold)
-
-
-def parse_console(text: str) -> ConsoleFacts:
-    """What systemd said about units on the console: "[  OK  ] Started x.service - …",
-    "[FAILED] Failed to start …", journal lines forwarded to the console ("systemd[1]: …"),
-    "x.service: Scheduled restart job, restart counter is at N", and the kernel's final
-    "reboot: Power down"."""
-    facts = ConsoleFacts()
-    text = clean_console(text)
-    for line in text.splitlines():
-        m = _STATUS_LINE.search(line)
-        if m:
-            unit, verb = m.group("unit"), m.group("verb")
-            if verb == "Started":
-                facts.started.add(unit)
-            elif verb == "Starting":
-                facts.starting.add(unit)
-            elif verb == "Finished":
-                facts.finished.add(unit)
-            else:
-                facts.failed.add(unit)
-        m = _RESTART.search(line)
-        if m:
-            facts.restarts[m.group(1)] = max(facts.restarts.get(m.group(1), 0), int(m.group(2)))
-        if "reboot: Power down" in line:
-            facts.power_down = True
-    return facts
 
 
 def dumpe2fs_block_count(text: str) -> int | None:
@@ -323,10 +271,6 @@ def last_month(today: date) -> str:
 # ---------------------------------------------------------------------------- the machinery
 
 
-def say(message: str) -> None:
-    print(f"[boottest {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def need_tools() -> None:
     needs = {
         "qemu-system-aarch64": "qemu-system-arm",
@@ -336,6 +280,9 @@ def need_tools() -> None:
         "debugfs": "e2fsprogs",
         "dumpe2fs": "e2fsprogs",
         "sfdisk": "fdisk",
+        "mkfs.vfat": "dosfstools",
+        "age": "age",
+        "age-keygen": "age",
     }
     missing = sorted({pkg for tool, pkg in needs.items() if shutil.which(tool) is None})
     if missing:
@@ -391,17 +338,36 @@ def resize(disk: Path, size: int) -> None:
     run_tool(["qemu-img", "resize", "-f", "raw", str(disk), str(size)])
 
 
-def provision(copy: Path, work: Path) -> None:
+def keneya_command() -> Path:
     keneya = REPO / ".venv" / "bin" / "keneya"
-    if not keneya.exists():
-        keneya = Path(shutil.which("keneya") or "keneya")
+    return keneya if keneya.exists() else Path(shutil.which("keneya") or "keneya")
+
+
+def provision(
+    copy: Path,
+    work: Path,
+    *,
+    recipients: str | None = None,
+    restore: Path | None = None,
+    identity: Path | None = None,
+) -> dict:
+    """`provision new` then `write-card` (with --restore when given); write-card's JSON."""
+    keneya = keneya_command()
     facility = work / "facility.toml"
     facility.unlink(missing_ok=True)
     args = [str(keneya), "provision", "new", "--no-input", "-o", str(facility)]
-    for key, value in FACILITY_ANSWERS.items():
+    answers = dict(FACILITY_ANSWERS)
+    if recipients:
+        answers["backup.recipients"] = recipients
+    for key, value in answers.items():
         args += ["--set", f"{key}={value}"]
     run_tool(args, timeout=60)
-    run_tool([str(keneya), "provision", "write-card", str(facility), "--image", str(copy)])
+    write = [str(keneya), "provision", "write-card", str(facility), "--image", str(copy), "--json"]
+    if restore is not None:
+        write += ["--restore", str(restore)]
+    if identity is not None:
+        write += ["--identity", str(identity)]
+    return json.loads(run_tool(write))
 
 
 @dataclass
@@ -446,12 +412,6 @@ def extract_boot_files(disk: Path, work: Path) -> BootFiles:
     )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def ext4_partition(disk: Path, number: int = 3) -> card.Partition:
     parts = {p.number: p for p in card.partitions(disk)}
     if number not in parts:
@@ -463,124 +423,6 @@ def block_count(disk: Path, number: int = 3) -> int | None:
     part = ext4_partition(disk, number)
     out = run_tool(["dumpe2fs", "-h", f"{disk}?offset={part.start}"], check=False)
     return dumpe2fs_block_count(out)
-
-
-class Qemu:
-    """One qemu process: its console log read as it grows, its monitor on a unix socket."""
-
-    def __init__(self, command: list[str], log: Path, monitor: Path):
-        self.command, self.log, self.monitor = command, log, monitor
-        log.unlink(missing_ok=True)
-        monitor.unlink(missing_ok=True)
-        (log.parent / (log.stem + ".cmd")).write_text(" ".join(command) + "\n")
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=open(log.with_suffix(".qemu-out"), "wb"),  # noqa: SIM115
-            stderr=subprocess.STDOUT,
-        )
-
-    def elapsed(self) -> float:
-        return time.monotonic() - self.started
-
-    def console(self) -> str:
-        try:
-            return self.log.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def running(self) -> bool:
-        return self.proc.poll() is None
-
-    def send(self, command: str) -> bool:
-        """A monitor command; False when the monitor cannot be reached."""
-        try:
-            with socket.socket(socket.AF_UNIX) as s:
-                s.settimeout(5)
-                s.connect(str(self.monitor))
-                time.sleep(0.3)
-                s.sendall(command.encode() + b"\n")
-                time.sleep(0.5)
-            return True
-        except OSError:
-            return False
-
-    def wait_exit(self, timeout: float) -> bool:
-        try:
-            self.proc.wait(timeout=timeout)
-            return True
-        except subprocess.TimeoutExpired:
-            return False
-
-    def stop(self) -> None:
-        if self.running():
-            self.send("quit")
-            if not self.wait_exit(10):
-                self.proc.kill()
-                self.proc.wait(10)
-
-    def tail(self, lines: int = 60) -> str:
-        text = "\n".join(clean_console(self.console()).splitlines()[-lines:])
-        if not self.running():
-            said = self.log.with_suffix(".qemu-out").read_text(errors="replace").strip()
-            text += (
-                f"\n(qemu exited with status {self.proc.returncode}{': ' + said if said else ''})"
-            )
-        return text
-
-
-def wait_for(
-    predicate: Callable[[], object],
-    timeout: float,
-    qemu: Qemu | None,
-    every: float = 2.0,
-    settle: float | None = None,
-) -> object:
-    """Poll `predicate` until truthy; None on timeout, when qemu died, or (with `settle`) that
-    many seconds after systemd reached multi-user.target: a unit not up by then never will be
-    (its job failed or was cancelled) and waiting for the whole timeout only hides that."""
-    deadline = time.monotonic() + timeout
-    reached_at = None
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if qemu is not None and not qemu.running():
-            return predicate() or None
-        if settle is not None and qemu is not None:
-            if reached_at is None and MULTI_USER in qemu.console():
-                reached_at = time.monotonic()
-            if reached_at is not None and time.monotonic() - reached_at > settle:
-                say(f"multi-user.target reached {settle:.0f} s ago: not waiting any longer")
-                return None
-        time.sleep(every)
-    return None
-
-
-class Http:
-    """A tiny client with a cookie jar, against the forwarded port."""
-
-    def __init__(self, port: int):
-        self.base = f"http://127.0.0.1:{port}"
-        self.opener = urllib.request.build_opener(
-            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
-        )
-
-    def request(
-        self, path: str, *, data: dict | None = None, timeout: float = 20.0
-    ) -> tuple[int, str]:
-        body = None if data is None else json.dumps(data).encode()
-        req = urllib.request.Request(self.base + path, data=body)
-        if body is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with self.opener.open(req, timeout=timeout) as r:
-                return r.status, r.read().decode("utf-8", "replace")
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode("utf-8", "replace")
-        except (urllib.error.URLError, OSError, TimeoutError):
-            return 0, ""
 
 
 def read_database(disk: Path, work: Path) -> dict:
@@ -597,7 +439,7 @@ def read_database(disk: Path, work: Path) -> dict:
             run_tool(["debugfs", "-R", f"dump /{name} {out_dir / name}", spec], check=False)
             target = out_dir / name
             found[name] = target.stat().st_size if target.exists() else None
-    result = {"files": found, "integrity": None, "facility_code": None}
+    result = {"files": found, "integrity": None, "facility_code": None, "patients": None}
     if not found.get("keneya.db"):
         return result
     conn = sqlite3.connect(out_dir / "keneya.db")
@@ -605,6 +447,7 @@ def read_database(disk: Path, work: Path) -> dict:
         result["integrity"] = conn.execute("PRAGMA integrity_check").fetchone()[0]
         row = conn.execute("SELECT value FROM settings WHERE key = 'facility_code'").fetchone()
         result["facility_code"] = row[0] if row else None
+        result["patients"] = conn.execute("SELECT COUNT(*) FROM patients").fetchone()[0]
     except sqlite3.DatabaseError as e:
         result["integrity"] = f"error: {e}"
     finally:
@@ -624,8 +467,26 @@ def boot_virt(
     if grow:
         resize(disk, disk.stat().st_size + grow)
     blocks_before = block_count(disk, 3)
-    provision(disk, work)
-    say("provisioned the copy with keneya provision new + write-card")
+    try:
+        district = bootbackup.district_key(work)
+        seeded = bootbackup.seeded_backup(work, keneya_command(), district)
+        stick = work / "stick.img"
+        bootbackup.make_stick(stick)
+    except bootbackup.RecordsError as e:
+        raise BootTestError(f"preparing the backup and the USB stick: {e}") from None
+    figures["restore"] = {
+        "seeded_patients": seeded.patients,
+        "backup_gz_bytes": len(seeded.gz),
+        "backup_age_bytes": seeded.encrypted.stat().st_size,
+    }
+    written = provision(
+        disk, work, recipients=district.public, restore=seeded.encrypted, identity=district.key
+    )
+    figures["restore"]["on_card"] = written.get("restore")
+    say(
+        "provisioned the copy with keneya provision new + write-card --restore"
+        f" ({seeded.patients} seeded patients of {FACILITY_CODE})"
+    )
     boot = extract_boot_files(disk, work / "virt-boot")
     root = None
     if re.search(r"root=/dev/mmcblk0p(\d)", boot.cmdline):
@@ -637,6 +498,8 @@ def boot_virt(
             "systemd.show_status=1",
             "systemd.status_unit_format=combined",
             "systemd.journald.forward_to_console=1",
+            # the nightly backup's own unit, once, at this boot (its timer waits for 02:30)
+            "systemd.wants=keneya-backup.service",
         ],
     )
     figures["virt_append"] = append
@@ -645,7 +508,7 @@ def boot_virt(
     qemu = Qemu(
         virt_command(
             kernel=boot.kernel, initrd=boot.initrd, append=append, disk=disk, port=port,
-            log=log, monitor=work / "virt-monitor.sock",
+            log=log, monitor=work / "virt-monitor.sock", stick=stick,
         ),
         log,
         work / "virt-monitor.sock",
@@ -669,17 +532,25 @@ def boot_virt(
             )
             checks["firstboot_admin_login"] = status == 200 and ADMIN_USER in body
             figures["admin_login_status"] = status
+            bootbackup.check_restored_patient(web, seeded, figures, checks)
             _check_status(web, qemu, figures, checks)
             period = last_month(date.today())
             status, body = web.request(f"/reports?period={period}", timeout=120)
             checks["monthly_report"] = status == 200 and f"/reports/{period}.csv" in body
             figures["report"] = {"period": period, "status": status}
+            bootbackup.usb_stick_backup(web, qemu, figures, checks)
         else:
-            checks["firstboot_admin_login"] = False
-            checks["daemons_degraded"] = False
-            checks["monthly_report"] = False
+            for name in (
+                "firstboot_admin_login",
+                "restored_patient_found",
+                "daemons_degraded",
+                "monthly_report",
+                "usb_stick_inserted",
+                "usb_backup_unit_finished",
+            ):
+                checks[name] = False
             say("boot 1 (virt): no login page: console tail follows")
-            _show_tail(qemu)
+            show_tail(qemu)
         if page:
             # Watch a while before judging: a daemon that crashes restarts after RestartSec.
             left = OBSERVE_S - (qemu.elapsed() - figures["boot_to_login_s"])
@@ -687,6 +558,7 @@ def boot_virt(
                 say(f"boot 1 (virt): watching the console {left:.0f} s for restart loops")
                 wait_for(lambda: False, left, qemu, every=2.0)
             checks["web_still_answers"] = web.request("/", timeout=20)[0] == 200
+        bootbackup.check_nightly_unit(qemu, figures, checks)
         facts = parse_console(qemu.console())
         figures["virt_units"] = {u: facts.state(u) for u in KENEYA_UNITS}
         checks["units_up"] = all(facts.state(u) == "up" for u in KENEYA_UNITS)
@@ -694,6 +566,10 @@ def boot_virt(
         checks["no_restart_loop"] = not loops
         figures["virt_restarts"] = facts.restarts
         figures["virt_failed_units"] = sorted(facts.failed)
+        # udev names the file and line of a rule it cannot read
+        complaints = [ln for ln in clean_console(qemu.console()).splitlines() if UDEV_RULE in ln]
+        checks["udev_rule_read_without_complaint"] = not complaints
+        figures["udev_rule_complaints"] = complaints[:5]
         # clean poweroff from the monitor
         say("boot 1 (virt): system_powerdown on the monitor")
         sent = qemu.send("system_powerdown")
@@ -705,11 +581,11 @@ def boot_virt(
         checks["clean_poweroff"] = bool(exited) and facts.power_down
         if not checks["clean_poweroff"]:
             say("boot 1 (virt): no clean poweroff: console tail follows")
-            _show_tail(qemu)
+            show_tail(qemu)
     finally:
         qemu.stop()
     figures["virt_console_log"] = str(log)
-    # After the poweroff: the card, the database, the data partition.
+    # After the poweroff: the card, the database, the data partition, the stick.
     text = (card.read_file(disk, "keneya/facility.toml") or b"").decode("utf-8", "replace")
     left = secrets_left(text)
     receipt = card.read_file(disk, "keneya/receipt.txt")
@@ -718,10 +594,28 @@ def boot_virt(
     figures["firstboot_error"] = error.decode("utf-8", "replace") if error else None
     checks["card_has_no_secret"] = bool(text) and not left
     checks["card_has_receipt"] = receipt is not None
+    receipt_text = (receipt or b"").decode("utf-8", "replace")
+    checks["card_receipt_says_restored"] = f"{seeded.patients} patients" in receipt_text
+    bootbackup.check_card_bytes(disk, seeded, SECRET_VALUES, figures, checks)
     db = read_database(disk, work)
     figures["database"] = db
     checks["database_integrity_ok"] = db["integrity"] == "ok"
     checks["database_holds_facility"] = db["facility_code"] == FACILITY_CODE
+    checks["database_holds_restored_patients"] = db["patients"] == seeded.patients
+    nightly = bootbackup.data_backups(disk, ext4_partition(disk, 3))
+    figures["nightly_backups"] = nightly
+    checks["nightly_backup_on_data_partition"] = any(
+        n.startswith(f"keneya-{FACILITY_CODE}-") for n in nightly
+    )
+    on_stick = bootbackup.read_stick(stick, district, work, seeded.sample)
+    figures["usb_stick"] = on_stick
+    checks["usb_backup_on_stick_decrypts"] = (
+        on_stick.get("integrity") == "ok"
+        and on_stick["facility_code"] == FACILITY_CODE
+        and on_stick["patients"] == seeded.patients
+        and on_stick["sample_found"]
+    )
+    checks["usb_stick_has_no_leftover"] = on_stick.get("files") and not on_stick.get("leftovers")
     table = json.loads(run_tool(["sfdisk", "-J", str(disk)]))
     blocks_after = block_count(disk, 3)
     figures["data_blocks"] = {"before": blocks_before, "after": blocks_after}
@@ -753,11 +647,6 @@ def _check_status(web: Http, qemu: Qemu, figures: dict, checks: dict) -> None:
     ok = wait_for(degraded, STATUS_TIMEOUT_S, qemu, every=10.0)
     checks["daemons_degraded"] = bool(ok)
     figures["status"] = seen
-
-
-def _show_tail(qemu: Qemu) -> None:
-    print(qemu.tail(60), file=sys.stderr)
-    say(f"whole console log: {qemu.log}")
 
 
 def boot_raspi(base: Path, work: Path, figures: dict, checks: dict) -> None:
@@ -809,7 +698,7 @@ def boot_raspi(base: Path, work: Path, figures: dict, checks: dict) -> None:
             say(f"boot 2 (raspi3b): Keneya units up after {figures['raspi3b_units_started_s']} s")
         else:
             say("boot 2 (raspi3b): the Keneya units did not all start: console tail follows")
-            _show_tail(qemu)
+            show_tail(qemu)
         qemu.send("system_powerdown")
         t0 = time.monotonic()
         if qemu.wait_exit(RASPI_POWEROFF_TIMEOUT_S):

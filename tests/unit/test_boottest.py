@@ -84,6 +84,29 @@ def test_virt_command_forwards_the_web_port_and_uses_virtio():
     assert flags["-monitor"] == ["unix:/w/mon.sock,server,nowait"]
 
 
+def test_virt_command_with_a_stick_has_its_drive_but_does_not_plug_it_in():
+    common = dict(
+        kernel=Path("k"), initrd=Path("i"), append="a", disk=Path("/w/virt.img"), port=1,
+        log=Path("l"), monitor=Path("m"),
+    )  # fmt: skip
+    without = bt.virt_command(**common)
+    assert "qemu-xhci,id=xhci" not in without
+    cmd = bt.virt_command(**common, stick=Path("/w/stick.img"))
+    flags = _pairs(cmd)
+    assert "qemu-xhci,id=xhci" in flags["-device"]
+    assert "if=none,id=stick,format=raw,file=/w/stick.img" in flags["-drive"]
+    # plugged in later through the monitor (device_add), as a hand would
+    assert not any(d.startswith("usb-storage") for d in flags["-device"])
+
+
+def test_the_stick_partition_table_is_one_fat32_lba_partition():
+    from image_build import bootbackup
+
+    script = bootbackup.stick_sfdisk_script(64 << 20)
+    assert script.startswith("label: dos\n")
+    assert "start=2048, size=129024, type=c" in script
+
+
 def test_raspi_command_has_the_device_tree_an_sd_card_and_no_network():
     cmd = bt.raspi_command(
         kernel=Path("k"),
