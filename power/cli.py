@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import signal
+import sqlite3
 import warnings
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -16,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from appliance.cli.common import as_option, emit, json_option, login_as, open_context, paths
-from appliance.clock import Clock
+from appliance.clock import Clock, read_boot_id
 from appliance.services.errors import PermissionDenied
-from appliance.store import Store
+from appliance.store import Store, StoreError
+from appliance.store.diskspace import check, open_store
 from power import views
 from power.shutdown import CANCEL_ROLES, may_cancel
 from power.sim.scenarios import SCENARIOS
@@ -29,6 +31,10 @@ if TYPE_CHECKING:
     from power.gpio import StatusPanel
 
 MAX_HOURS = 24 * 366 * 20
+KEPT_IN_MEMORY = (
+    "the battery is watched all the same; readings and events wait in memory until the"
+    " database can be written"
+)
 
 
 @click.group()
@@ -44,7 +50,7 @@ def status(ctx: click.Context, as_json: bool) -> None:
     database = paths(ctx).database
     row, now = None, datetime.now(UTC)
     if database.exists():  # no database yet is "no sample yet", not an error
-        with Store(database) as store:
+        with open_store(database) as store:
             row = store.power.state()
             now = Clock(store).now().now
     out = views.status(row, now=now)
@@ -66,7 +72,7 @@ def history(ctx: click.Context, hours: float, as_json: bool) -> None:
     database = paths(ctx).database
     points = []
     if database.exists():
-        with Store(database) as store:
+        with open_store(database) as store:
             now_s = Clock(store).now().now.timestamp()
             latest = store.power.latest_sample()
             # A simulation can run ahead of the clock: the window ends at whichever is later.
@@ -84,7 +90,7 @@ def events(ctx: click.Context, limit: int, as_json: bool) -> None:
     database = paths(ctx).database
     rows = []
     if database.exists():
-        with Store(database) as store:
+        with open_store(database) as store:
             rows = store.power.events(limit=limit)
     emit(rows, as_json, views.events_text(rows))
 
@@ -185,42 +191,48 @@ def run(
     p = paths(ctx)
     cfg = config.load(p.facility_file)
     settings = Settings(
-        sample_s=interval or cfg.sample_s, batch_s=cfg.batch_s, report_every_s=report_every
+        sample_s=interval or cfg.sample_s,
+        batch_s=cfg.batch_s,
+        report_every_s=report_every,
+        min_free_fraction=cfg.min_free_percent / 100,
     )
 
     def echo(line: str) -> None:
         click.echo(line, err=as_json)  # --json keeps stdout for the summary
 
+    def open_database() -> Store:
+        return open_store(p.database, create=True)
+
     with ExitStack() as stack:
-        store = stack.enter_context(Store(p.database, create=True))
-        clock = Clock(store)
+        store = _open_at_start(open_database)
+        if store is not None:
+            stack.callback(store.close)
+        boot_id = read_boot_id()
         common = {
             "settings": settings,
             "notifier": stack.enter_context(Notifier()),
-            "boot_id": clock.boot_id,
+            "boot_id": boot_id,
             "echo": echo,
+            "reopen": open_database,
+            "database": p.database,
         }
         if scenario is not None:
-            reading = clock.now()
-            start_s = (
-                start_hour * 3600
-                if start_hour is not None
-                else SimTime.seconds_into_day(reading.now)
-            )
+            now, trusted = _now(store, boot_id)
+            start_s = start_hour * 3600 if start_hour is not None else SimTime.seconds_into_day(now)
             sim = stack.enter_context(
                 simulated_daemon(
                     store,
                     get_scenario(scenario).with_(start_s=math.floor(start_s)),
-                    origin=reading.now,
+                    origin=now,
                     speed=speed or 1.0,
-                    trusted=reading.trusted,
+                    trusted=trusted,
                     grace_s=cfg.grace_s,
                     **common,
                 )
             )
             daemon = sim.daemon
         else:
-            daemon = _hardware(stack, store, clock, cfg, common)
+            daemon = _hardware(stack, store, boot_id, cfg, common)
         summary = _run_with_signals(daemon, duration)
     out = summary.to_dict()
     emit(
@@ -229,6 +241,34 @@ def run(
         f"stopped ({out['stopped_by']}): {out['samples']} readings, {out['faults']} failed,"
         f" {out['writes']} writes; state {out['state']}",
     )
+
+
+def _open_at_start(open_database: Callable[[], Store]) -> Store | None:
+    """The database, else None: the battery is watched even when the disk is full, read-only
+    or the database unreadable (the daemon opens it again when it has something to write)."""
+    from appliance.cli.main import one_line
+
+    try:
+        store = open_database()
+    except (sqlite3.DatabaseError, OSError, StoreError) as exc:
+        click.echo(f"keneya power: {one_line(exc)}; {KEPT_IN_MEMORY}", err=True)
+        return None
+    if store.read_only:
+        problem = check(store.path.parent)
+        why = str(problem) if problem else "the database is read-only"
+        click.echo(f"keneya power: {why}; {KEPT_IN_MEMORY}", err=True)
+    return store
+
+
+def _now(store: Store | None, boot_id: str) -> tuple[datetime, bool]:
+    """Now and whether it is trusted; the machine clock, untrusted, without a database."""
+    if store is not None:
+        try:
+            reading = Clock(store, boot_id=boot_id).now()
+            return reading.now, reading.trusted
+        except sqlite3.Error:
+            pass
+    return datetime.now(UTC), False
 
 
 def _run_with_signals(daemon: PowerDaemon, duration: float | None) -> Summary:
@@ -246,7 +286,7 @@ def _run_with_signals(daemon: PowerDaemon, duration: float | None) -> Summary:
 
 
 def _hardware(
-    stack: ExitStack, store: Store, clock: Clock, cfg: PowerConfig, common: dict[str, Any]
+    stack: ExitStack, store: Store | None, boot_id: str, cfg: PowerConfig, common: dict[str, Any]
 ) -> PowerDaemon:
     """The INA219 on the Pi's I2C bus, systemctl for real, the GPIO panel if there is one."""
     from power.battery import SocEstimator
@@ -277,10 +317,15 @@ def _hardware(
             click.echo(f"keneya power: no GPIO panel ({exc})", err=True)
             return None
 
+    daemon: PowerDaemon | None = None
+
+    def current_store() -> Store | None:  # the daemon opens the database again after a failure
+        return daemon.store if daemon is not None else store
+
     daemon = PowerDaemon(
         store,
         sensor,
-        time_base=RealTime(clock),
+        time_base=RealTime(current_store, boot_id=boot_id),
         estimator=SocEstimator(cfg.capacity_ah, chemistry=cfg.chemistry),
         thresholds=cfg.thresholds(),
         shutdown=SafeShutdown(grace_s=cfg.grace_s),

@@ -13,6 +13,8 @@ invert = false               # true for a shunt wired the other way round
 sample_s = 5                 # sensor read period
 batch_s = 60                 # how often aggregates are written (one transaction)
 grace_s = 120                # countdown between the decision and the poweroff (>= 60)
+min_free_percent = 5         # below this much free space on the data folder, old power and
+                             # outbox history is pruned (appliance/store/pruning.py)
 
 [power.thresholds]           # overrides of Thresholds.for_chemistry(chemistry), e.g.
 # v_low = 11.5
@@ -40,6 +42,7 @@ from power.ina219 import DEFAULT_ADDRESS, DEFAULT_BUS_NUMBER
 from power.policy import Thresholds
 
 MIN_GRACE_S = 60.0
+MAX_FREE_PERCENT = 50.0  # above, the history would go whenever the card is half full
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,6 +74,7 @@ class PowerConfig:
     sample_s: float = 5.0
     batch_s: float = 60.0
     grace_s: float = 120.0
+    min_free_percent: float = 5.0
     threshold_overrides: dict[str, float] = field(default_factory=dict)
     gpio: GpioPins = field(default_factory=GpioPins)
 
@@ -80,6 +84,10 @@ class PowerConfig:
                 raise ConfigurationError(f"[power] {name} must be positive")
         if self.grace_s < MIN_GRACE_S:
             raise ConfigurationError(f"[power] grace_s must be at least {MIN_GRACE_S:g} s")
+        if not 0 <= self.min_free_percent <= MAX_FREE_PERCENT:
+            raise ConfigurationError(
+                f"[power] min_free_percent must be between 0 and {MAX_FREE_PERCENT:g}"
+            )
         self.thresholds()  # fail at load time, not at the first low battery
 
     def thresholds(self, chemistry: Chemistry | None = None) -> Thresholds:
@@ -119,7 +127,15 @@ def from_mapping(section: dict[str, Any]) -> PowerConfig:
         except ValueError:
             known = ", ".join(c.value for c in Chemistry)
             raise ConfigurationError(f"[power] chemistry: expected one of {known}") from None
-    for key in ("capacity_ah", "shunt_ohms", "max_current_a", "sample_s", "batch_s", "grace_s"):
+    for key in (
+        "capacity_ah",
+        "shunt_ohms",
+        "max_current_a",
+        "sample_s",
+        "batch_s",
+        "grace_s",
+        "min_free_percent",
+    ):
         if key in data:
             kw[key] = _number("power", key, data.pop(key))
     for key in ("bus_number", "address"):

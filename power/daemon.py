@@ -6,10 +6,18 @@ minute. Writes are batched: closed minutes and the current state go to the store
 transaction every `batch_s` (default 60 s), and at once when something happens (an event, a
 change of state, a shutdown decided or cancelled). Shares state with the kiosk and web app only
 through the store (`power_state`, `power_events`, `power_samples_*`).
+
+A full or read-only disk never stops the monitoring: closed minutes (two days of them) and
+events wait in memory and go with the next write that succeeds; a database that could not be
+opened at all, or only read-only, is opened again at each write. No shutdown decision waits on
+a write. The loop is also what keeps the disk from filling: every `prune_every_s` it prunes
+old power and outbox history when the data folder's free space is under `min_free_fraction`
+(appliance.store.pruning), since keneya-power is the one process that always runs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import sqlite3
@@ -19,10 +27,14 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.clock import from_iso, to_iso
 from appliance.sdnotify import Notifier
+from appliance.store.db import StoreError
+from appliance.store.diskspace import check, classify
+from appliance.store.pruning import DEFAULT_MIN_FREE_FRACTION, make_room
 from power.aggregate import MinuteAggregator
 from power.battery import SocEstimate, SocEstimator
 from power.errors import SensorFault
@@ -57,6 +69,11 @@ EVENT_KINDS = {
 BUTTON_REASON = "shutdown button held"
 # Closed minutes kept while the database refuses writes (two days), retried at each write.
 MAX_UNWRITTEN_ROWS = 2 * 1440
+# Events kept meanwhile (a few a day in a normal week; the oldest go first past this).
+MAX_UNWRITTEN_EVENTS = 1000
+# What a write that fails may raise: SQLite, the OS (the lock files), the store's own errors
+# (a full or read-only disk, a restore in progress).
+WRITE_ERRORS = (sqlite3.Error, OSError, StoreError)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -65,10 +82,19 @@ class Settings:
     batch_s: float = 60.0  # at most this long between writes when nothing happens
     rollup_every_s: float = 3600.0  # fold old minutes into coarser rows this often
     report_every_s: float = 0.0  # a status line through `echo` this often (0: events only)
+    prune_every_s: float = 300.0  # look at the data folder's free space this often
+    min_free_fraction: float = DEFAULT_MIN_FREE_FRACTION  # prune old history below this
 
     def __post_init__(self) -> None:
-        if not (self.sample_s > 0 and self.batch_s > 0 and self.rollup_every_s > 0):
-            raise ValueError("sample_s, batch_s and rollup_every_s must be positive")
+        if not (
+            self.sample_s > 0
+            and self.batch_s > 0
+            and self.rollup_every_s > 0
+            and self.prune_every_s > 0
+        ):
+            raise ValueError("sample_s, batch_s, rollup_every_s and prune_every_s must be positive")
+        if not 0 <= self.min_free_fraction < 1:
+            raise ValueError("min_free_fraction must be in [0, 1)")
 
 
 @dataclass
@@ -77,6 +103,9 @@ class Summary:
     faults: int = 0
     writes: int = 0  # write transactions
     write_errors: int = 0  # writes the database refused (kept for the next write)
+    unwritten_rows: int = 0  # closed minutes still waiting for a write at the end
+    unwritten_events: int = 0
+    pruned: int = 0  # rows of old history pruned to keep room on the disk
     event_counts: Counter[str] = field(default_factory=Counter)
     events: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=1000))
     stopped_by: str = ""  # "duration", "signal" or "shutdown"
@@ -91,6 +120,9 @@ class Summary:
             "faults": self.faults,
             "writes": self.writes,
             "write_errors": self.write_errors,
+            "unwritten_rows": self.unwritten_rows,
+            "unwritten_events": self.unwritten_events,
+            "pruned": self.pruned,
             "events": dict(self.event_counts),
             "stopped_by": self.stopped_by,
             "state": self.state,
@@ -106,11 +138,13 @@ def iso(wall_s: float) -> str:
 
 class PowerDaemon:
     """The loop. The caller owns (and closes) the store, the sensor and the notifier; the
-    daemon owns the status panel it makes with `panel_factory`."""
+    daemon owns the status panel it makes with `panel_factory`, and the stores `reopen` gives
+    it. `store` may be None (the database could not be opened): with `reopen`, the daemon opens
+    it when it has something to write; without, it monitors and keeps what it cannot write."""
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         sensor: PowerSensor,
         *,
         time_base: TimeBase,
@@ -123,9 +157,12 @@ class PowerDaemon:
         notifier: Notifier | None = None,
         panel_factory: Callable[[Callable[[], None]], StatusPanel] | None = None,
         echo: Callable[[str], object] | None = None,
+        reopen: Callable[[], Store] | None = None,
+        database: Path | None = None,
     ) -> None:
         self.store = store
-        self.repo = store.power
+        self._reopen = reopen
+        self.database = database or (store.path if store is not None else None)
         self.sensor = sensor
         self.time = time_base
         self.estimator = estimator
@@ -143,6 +180,13 @@ class PowerDaemon:
         self._stop = threading.Event()
         self._button = threading.Event()
         self._rows: list[dict[str, Any]] = []  # closed minutes not yet written
+        self._unwritten: list[dict[str, Any]] = []  # events not yet written, oldest first
+        self._unwritten_decision: dict[str, Any] | None = None  # the pending shutdown's event
+        self._write_problem: str | None = None  # why the writes fail, said once per streak
+        self._opened: Store | None = None  # a store the daemon opened itself (closes it)
+        self._last_prune_t: float | None = None
+        self._last_open_t: float | None = None
+        self._prune_more = False
         self._last: tuple[Reading, SocEstimate] | None = None  # this step's good reading
         self._fault_reason: str | None = None
         self._warn_reason: str | None = None
@@ -175,6 +219,56 @@ class PowerDaemon:
     @property
     def state(self) -> State:
         return State.SHUTDOWN_PENDING if self.pending else self.policy.state
+
+    # -- the store, which may be missing, full or read-only ----------------------------------
+    @property
+    def repo(self) -> Any:
+        """The power repository of a store that can at least be read, or None."""
+        store = self.store
+        return store.power if store is not None and store.conn is not None else None
+
+    def _writable(self) -> Store | None:
+        """A store that takes writes, opening one (`reopen`) when there is none or only a
+        read-only one; None when the disk still refuses."""
+        store = self.store
+        usable = store is not None and store.conn is not None
+        if usable and not store.read_only:  # type: ignore[union-attr]
+            return store
+        if self._reopen is None or self.summary.execution is not None:
+            return None
+        t = self.time.now()
+        if self._last_open_t is not None and t - self._last_open_t < self.settings.batch_s:
+            return None  # tried a moment ago: the disk has not changed since
+        self._last_open_t = t
+        try:
+            fresh = self._reopen()
+        except WRITE_ERRORS as exc:
+            self._unwritable(exc)
+            return None
+        if fresh.read_only and usable:
+            fresh.close()  # no better than the one in hand
+            return None
+        if store is not None:
+            store.close()
+        self.store = self._opened = fresh
+        return None if fresh.read_only else fresh
+
+    def _unwritable(self, exc: BaseException | str) -> None:
+        """Say once per streak of failed writes why the database refuses them."""
+        if isinstance(exc, BaseException):
+            problem = classify(exc, self.database) if self.database else None
+            why = str(problem or exc)
+        else:
+            why = exc
+        if self._write_problem is None:
+            line = (
+                f"power: cannot write to the database ({why}); readings and events are kept"
+                " in memory (two days at most) until it can"
+            )
+            log.error(line)
+            if self.echo:
+                self.echo(line)
+        self._write_problem = why
 
     # -- the loop ----------------------------------------------------------------------------
     def run(self, *, duration_s: float | None = None) -> Summary:
@@ -255,6 +349,7 @@ class PowerDaemon:
             self._execute(t, wall_s, trusted)
             return
         self._maybe_rollup(t, wall_s)
+        self._maybe_prune(t, wall_s)
         self._maybe_report(t, wall_s)
 
     # -- pieces of a step --------------------------------------------------------------------
@@ -280,7 +375,8 @@ class PowerDaemon:
     ) -> dict[str, Any] | None:
         """A cancel request written by `keneya power cancel-shutdown` for this shutdown."""
         assert self.pending is not None
-        row = self._safely("read a cancel request", self.repo.state)
+        repo = self.repo
+        row = self._safely("read a cancel request", repo.state) if repo is not None else None
         if not row or row["cancel_for"] != self.pending.event_id:
             return None
         by = row["cancel_requested_by"] or "staff"
@@ -365,28 +461,52 @@ class PowerDaemon:
         start: tuple[str, str] | None = None,
         changed: bool = False,
     ) -> bool:
-        """Closed minutes, events and the state row in one transaction. A database that
-        refuses the write never stops the daemon: rows wait for the next write, and a shutdown
-        being decided goes ahead without its record -- the battery does not wait."""
+        """Closed minutes, events (those kept from failed writes first) and the state row in
+        one transaction. A database that refuses the write never stops the daemon: rows and
+        events wait for the next write, and a shutdown being decided goes ahead without its
+        record -- the battery does not wait. Its event, written later while the shutdown is
+        still pending, then gives the state row the id a cancel request names."""
         pending_before = self.pending
+        decided = next((e for e in events if start and e["kind"] == "shutdown_decided"), None)
+        store = self._writable()
         try:
-            with self.repo.transaction():
-                self.repo.add_samples(self._rows)
-                for e in events:
-                    event_id = self.repo.add_event(e)
-                    if start is not None and e["kind"] == "shutdown_decided":
-                        self._begin(t, wall_s, start, event_id)
-                self.repo.set_state(self._state_row(wall_s, trusted), clear_cancel=changed)
-        except sqlite3.Error as exc:
+            if store is None:
+                folder = self.database.parent if self.database else None
+                raise (folder and check(folder)) or StoreError("no database open for writing")
+            repo = store.power
+            with repo.transaction():
+                repo.add_samples(self._rows)
+                for e in [*self._unwritten, *events]:
+                    event_id = repo.add_event(e)
+                    if e is decided:
+                        self._begin(t, wall_s, start, event_id)  # type: ignore[arg-type]
+                    elif e is self._unwritten_decision and self.pending is not None:
+                        self.pending = dataclasses.replace(self.pending, event_id=event_id)
+                repo.set_state(self._state_row(wall_s, trusted), clear_cancel=changed)
+        except WRITE_ERRORS as exc:
             self.summary.write_errors += 1
-            log.error("power: could not write to the database: %s", exc)
-            if start is not None:
-                # the decision's event was rolled back: no cancel request can name it (-1)
-                self.pending = pending_before
-                self._begin(t, wall_s, start, event_id=-1)
+            self._unwritable(exc)
+            self.pending = pending_before  # what the rolled-back transaction did is undone
+            if decided is not None:
+                # the decision's event is not stored: no cancel request can name it (-1)
+                self._begin(t, wall_s, start, event_id=-1)  # type: ignore[arg-type]
+                self._unwritten_decision = decided
+            self._unwritten += events
             del self._rows[:-MAX_UNWRITTEN_ROWS]
+            del self._unwritten[:-MAX_UNWRITTEN_EVENTS]
             return False
-        self._rows = []
+        if self._write_problem is not None:
+            line = (
+                f"power: the database takes writes again ({len(self._rows)} minutes and"
+                f" {len(self._unwritten)} events kept meanwhile are written)"
+            )
+            log.warning(line)
+            if self.echo:
+                self.echo(line)
+            self._write_problem = None
+        self._rows, self._unwritten = [], []
+        if self.pending is None or self.pending.event_id > 0:
+            self._unwritten_decision = None
         self._written_state = self.state
         self._last_write_t = t
         self.summary.writes += 1
@@ -406,7 +526,7 @@ class PowerDaemon:
         """A read or housekeeping write that may fail without stopping the loop."""
         try:
             return action()
-        except sqlite3.Error as exc:
+        except WRITE_ERRORS as exc:
             log.error("power: could not %s: %s", what, exc)
             return None
 
@@ -445,8 +565,42 @@ class PowerDaemon:
 
     def _maybe_rollup(self, t: float, wall_s: float) -> None:
         if self._last_rollup_t is None or t - self._last_rollup_t >= self.settings.rollup_every_s:
+            store = self._writable()
+            if store is None:
+                return  # tried again at the next step
             self._last_rollup_t = t
-            self._safely("fold old samples", lambda: self.repo.rollup(wall_s))
+            self._safely("fold old samples", lambda: store.power.rollup(wall_s))
+
+    def _maybe_prune(self, t: float, wall_s: float) -> None:
+        """Keep room on the data folder: old power and outbox history goes, a few short
+        transactions at a time, while its free space is under the floor."""
+        due = self._last_prune_t is None or t - self._last_prune_t >= self.settings.prune_every_s
+        if not (due or self._prune_more):
+            return
+        self._last_prune_t = t
+        self._prune_more = False
+        store = self._writable()
+        if store is None:
+            return
+        done = self._safely(
+            "prune old history",
+            lambda: make_room(
+                store, now_s=wall_s, min_free_fraction=self.settings.min_free_fraction
+            ),
+        )
+        if done is None:
+            return
+        self._prune_more = done.more
+        if done.total:
+            self.summary.pruned += done.total
+            line = (
+                f"pruned to keep room on the disk: {done.outbox_items} sent outbox items,"
+                f" {done.power_events} power events, {done.power_samples} power samples"
+                f" ({done.after.fraction:.1%} free)"
+            )
+            log.warning(line)
+            if self.echo:
+                self.echo(line)
 
     def _maybe_report(self, t: float, wall_s: float) -> None:
         every = self.settings.report_every_s
@@ -469,8 +623,11 @@ class PowerDaemon:
         """After a safe shutdown, note at the next start how long the appliance was off. On a
         Pi without a clock battery the duration is only right once the clock is trusted
         (`duration_trusted`); the event also keeps the boot id for later correction."""
+        repo = self.repo
+        if repo is None:
+            return
         last = self._safely(
-            "read the last shutdown", lambda: self.repo.last_event(("shutdown_executed", "outage"))
+            "read the last shutdown", lambda: repo.last_event(("shutdown_executed", "outage"))
         )
         if last is None or last["kind"] != "shutdown_executed":
             return
@@ -487,7 +644,11 @@ class PowerDaemon:
             "outage", f"off {off_s / 3600:.1f} h after a safe shutdown{soc}", wall_s, trusted
         )
         event |= {"detail": detail, "soc": last["soc"], "voltage_v": last["voltage_v"]}
-        if self._safely("record the outage", lambda: self.repo.add_event(event)) is not None:
+        store = self._writable()
+        if store is None:
+            self._unwritten.append(event)  # goes with the first write that succeeds
+            self._note_event(event)
+        elif self._safely("record the outage", lambda: store.power.add_event(event)) is not None:
             self._note_event(event)
 
     # -- waiting -----------------------------------------------------------------------------
@@ -520,12 +681,16 @@ class PowerDaemon:
         self._closed = True
         self.notifier.stopping()
         try:
-            if self.store.conn is not None and self._last_wall is not None:
+            if self.summary.execution is None and self._last_wall is not None:
                 self._rows += self.aggregator.flush()
-                if self._rows:
+                if self._rows or self._unwritten:
                     self._write(self.time.now(), *self._last_wall, [])
         finally:
             self.summary.state = str(self.state)
+            self.summary.unwritten_rows = len(self._rows)
+            self.summary.unwritten_events = len(self._unwritten)
+            if self._opened is not None:
+                self._opened.close()
             if self.panel is not None:
                 self.panel.close()
 

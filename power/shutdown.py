@@ -116,12 +116,14 @@ class SafeShutdown:
             deadline_wall_s=wall_s + self.grace_s,
         )
 
-    def execute(self, store: Store) -> ExecutionReport:
-        """Steps 1-4 above. The caller has already recorded the executed-shutdown event."""
-        first = _attempt("checkpoint", store.power.checkpoint)
+    def execute(self, store: Store | None) -> ExecutionReport:
+        """Steps 1-4 above. The caller has already recorded the executed-shutdown event (or
+        kept it, when the disk refused it). No store (none could be opened): 2 and 4 only."""
+        first = _attempt("checkpoint", store.power.checkpoint) if store is not None else None
         stop_status = self.runner(self.stop_services)
-        second = _attempt("checkpoint", store.power.checkpoint)
-        _attempt("close the database", store.close)
+        second = _attempt("checkpoint", store.power.checkpoint) if store is not None else None
+        if store is not None:
+            _attempt("close the database", store.close)
         poweroff_status = self.runner(self.poweroff)
         return ExecutionReport((first, second), stop_status, poweroff_status)
 

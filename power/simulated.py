@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from power.battery import SocEstimator
@@ -32,7 +33,7 @@ class SimulatedRun:
 
 @contextmanager
 def simulated_daemon(
-    store: Store,
+    store: Store | None,
     scenario: Scenario,
     *,
     origin: datetime,
@@ -45,6 +46,8 @@ def simulated_daemon(
     panel_factory: Callable[[Callable[[], None]], StatusPanel | None] | None = None,
     echo: Callable[[str], object] | None = None,
     boot_id: str | None = None,
+    reopen: Callable[[], Store] | None = None,
+    database: Path | None = None,
 ) -> Iterator[SimulatedRun]:
     """A daemon reading `scenario` (simulated second 0 is midnight UTC of `origin`'s day).
     `speed` None runs as fast as the CPU allows. The scenario is the hardware: its battery
@@ -65,6 +68,8 @@ def simulated_daemon(
             notifier=notifier,
             panel_factory=panel_factory,
             echo=echo,
+            reopen=reopen,
+            database=database,
         )
         try:
             yield SimulatedRun(daemon, rig, commands)

@@ -15,10 +15,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Protocol
 
+from appliance.clock import Clock
 from power.sim.clock import SECONDS_PER_DAY, SimClock
 
 if TYPE_CHECKING:
-    from appliance.clock import Clock
+    from appliance.store import Store
 
 
 class TimeBase(Protocol):
@@ -34,20 +35,35 @@ class TimeBase(Protocol):
 
 
 class RealTime:
+    """`stores` gives the daemon's store of the moment (None when none could be opened): the
+    clock's offset lives there; without it the machine's time is untrusted."""
+
     real_rate = 1.0
 
-    def __init__(self, clock: Clock, *, monotonic: Callable[[], float] = time.monotonic):
-        self.clock = clock
+    def __init__(
+        self,
+        stores: Callable[[], Store | None],
+        *,
+        boot_id: str,
+        machine_time: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ):
+        self.stores = stores
+        self.boot_id = boot_id
+        self.machine_time = machine_time
         self._monotonic = monotonic
 
     def now(self) -> float:
         return self._monotonic()
 
     def wall(self) -> tuple[float, bool]:
+        store = self.stores()
+        if store is None or store.conn is None:
+            return self.machine_time(), False
         try:
-            reading = self.clock.now()
-        except sqlite3.Error:  # the offset lives in the store; without it the time is untrusted
-            return self.clock.machine_time(), False
+            reading = Clock(store, machine_time=self.machine_time, boot_id=self.boot_id).now()
+        except sqlite3.Error:
+            return self.machine_time(), False
         return reading.now.timestamp(), reading.trusted
 
     def sleep(self, seconds: float, stop: threading.Event) -> None:

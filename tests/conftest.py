@@ -4,6 +4,8 @@ member per role."""
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 import signal
 import socket
 import subprocess
@@ -101,6 +103,82 @@ def sigterm(proc: subprocess.Popen, timeout: float = 30) -> tuple[str, str]:
     """Stop it as systemd does; its stdout and stderr."""
     proc.send_signal(signal.SIGTERM)
     return proc.communicate(timeout=timeout)
+
+
+class SmallDisk:
+    """A real small filesystem (tmpfs) mounted on `path`, to fill up and to remount read-only:
+    the data folder's failures for real, not a mock. Mounting needs root (CAP_SYS_ADMIN); a
+    test that cannot mount fails and says so (never skips)."""
+
+    def __init__(self, path: Path, size: str = "4M"):
+        self.path = path
+        self.size = size
+        self.filler = path / "filler"
+        self.mounted = False
+
+    def _mount(self, *args: str) -> None:
+        r = subprocess.run(["mount", *args], capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            pytest.fail(
+                f"`mount {' '.join(args)}` failed: {r.stderr.strip() or r.returncode}. These tests"
+                " fill and remount a small tmpfs for real: run them as root (or with"
+                " CAP_SYS_ADMIN, e.g. a privileged container)."
+            )
+
+    def mount(self) -> SmallDisk:
+        self.path.mkdir(parents=True, exist_ok=True)
+        options = f"size={self.size},mode=0755"
+        self._mount("-t", "tmpfs", "-o", options, "keneya-test", str(self.path))
+        self.mounted = True
+        return self
+
+    def fill(self) -> int:
+        """Write a file until the filesystem refuses: nothing is left for anyone."""
+        fd = os.open(self.filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        written = 0
+        try:
+            while True:
+                written += os.write(fd, b"\0" * 65536)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+        try:  # the last pages, smaller than the block written above
+            while True:
+                written += os.write(fd, b"\0" * 512)
+        except OSError as exc:
+            assert exc.errno == errno.ENOSPC, exc
+        finally:
+            os.close(fd)
+        st = os.statvfs(self.path)
+        assert st.f_bavail == 0, f"{st.f_bavail} blocks left after filling"
+        return written
+
+    def free(self) -> None:
+        """Give the space back (the technician deleted what filled the disk)."""
+        self.filler.unlink()
+
+    def read_only(self) -> None:
+        self._mount("-o", "remount,ro", str(self.path))
+
+    def writable(self) -> None:
+        self._mount("-o", "remount,rw", str(self.path))
+
+    def unmount(self) -> None:
+        if not self.mounted:
+            return
+        r = subprocess.run(["umount", str(self.path)], capture_output=True, text=True)
+        if r.returncode != 0:  # a process of a failed test still holds a file: detach it
+            subprocess.run(["umount", "-l", str(self.path)], check=True)
+        self.mounted = False
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A 4 MiB tmpfs at tmp_path/disk, unmounted after the test."""
+    disk = SmallDisk(tmp_path / "disk").mount()
+    try:
+        yield disk
+    finally:
+        disk.unmount()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import click
 from appliance.paths import Paths
 from appliance.services import auth
 from appliance.services.context import Actor, Context
-from appliance.store import Store
+from appliance.store.diskspace import open_store
 
 
 @dataclass
@@ -31,7 +31,9 @@ def paths(ctx: click.Context) -> Paths:
 
 @contextmanager
 def open_context(click_ctx: click.Context, *, create: bool = False) -> Iterator[Context]:
-    with Store(paths(click_ctx).database, create=create) as store:
+    """The service context on the database; read-only when the disk is full or read-only
+    (reads work, a write then fails naming the cause)."""
+    with open_store(paths(click_ctx).database, create=create) as store:
         yield Context.open(store)
 
 

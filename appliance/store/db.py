@@ -192,8 +192,10 @@ class Store:
         self.db = sqlite_utils.Database(self.conn)
         self._depth = 0
         self.lock = DatabaseLock(self.path)
+        # The migrations this opening applied (none in the usual case).
+        self.migrated: list[int] = []
         if migrate and not read_only:
-            self.migrate()
+            self.migrated = self.migrate()
         from appliance.store.repos import attach_repositories
 
         attach_repositories(self)

@@ -15,7 +15,6 @@ records stay readable on a full or read-only disk (writes then fail with the sam
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -28,8 +27,6 @@ from appliance.store.db import StoreError
 
 if TYPE_CHECKING:
     from appliance.store.db import Store
-
-log = logging.getLogger(__name__)
 
 # Below this much free space a folder counts as full: SQLite needs room for its -shm file
 # (32 KiB) and WAL frames, so an I/O error this close to the end is the disk being full.
@@ -264,8 +261,6 @@ def open_store(path: str | os.PathLike[str], **options: Any) -> Store:
         if not database.is_file() or not _wal_is_empty(database):
             raise problem from exc
         try:
-            store = Store(database, read_only=True)
+            return Store(database, read_only=True)
         except (sqlite3.Error, OSError):
             raise problem from exc
-        log.warning("%s: opened read-only (%s)", database, problem)
-        return store

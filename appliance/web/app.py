@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from html import escape
@@ -21,6 +22,8 @@ from appliance.clock import Clock
 from appliance.paths import Paths
 from appliance.services.context import Context
 from appliance.services.errors import NotFound, PermissionDenied
+from appliance.store.diskspace import DiskProblem, classify
+from appliance.web import disk
 from appliance.web.core import CsrfRefused, NeedLogin, StorePool, Web, WebSettings
 from appliance.web.home import HomeLists
 from appliance.web.i18n import N_, Translator
@@ -104,17 +107,21 @@ def create_app(settings: WebSettings) -> FastAPI:
             return JSONResponse(body, status_code=status)
         if w is None:  # before any session was read (an unknown address): French, plain
             t = Translator("fr")
-            page = (
-                '<!doctype html><html lang="fr"><meta charset="utf-8">'
-                '<meta name="viewport" content="width=device-width, initial-scale=1">'
-                f'<title>{escape(t(title))}</title><link rel="stylesheet" href="/static/app.css">'
-                f'<main><section class="card narrow"><h1>{escape(t(title))}</h1>'
-                f"<p>{escape(t(message))}</p>"
-                f'<p><a class="button" href="/">{escape(t(BACK_HOME))}</a></p>'
-                "</section></main></html>"
-            )
-            return HTMLResponse(page, status)
+            return plain_page(t, status, t(title), t(message))
         return w.render("error.html", status_code=status, title=title, message=message, ref=ref)
+
+    def disk_page(request: Request, problem: DiskProblem):
+        """A full or read-only disk, said as such: 507 or 503, never a generic 500. Plain,
+        since the usual page would try to write a session for its forms."""
+        w: Web | None = getattr(request.state, "web", None)
+        t = Translator(w.lang if w is not None else "fr")
+        status = disk.http_status(problem)
+        text = disk.disk_text(problem, t)
+        log.warning("%s %s: %s", request.method, request.url.path, problem)
+        if request.url.path.startswith(API_PREFIX):
+            return JSONResponse({"error": text, **problem.to_dict()}, status_code=status)
+        title = t(disk.TITLES.get(problem.kind, disk.TITLES["disk_full"]))
+        return plain_page(t, status, title, text, t(disk.NOTHING_LOST))
 
     @app.exception_handler(NeedLogin)
     async def need_login(request: Request, exc: NeedLogin):
@@ -171,6 +178,18 @@ def create_app(settings: WebSettings) -> FastAPI:
             request, 400, N_("Demande incorrecte"), N_("Cette adresse est incomplète.")
         )
 
+    @app.exception_handler(DiskProblem)
+    async def disk_problem(request: Request, exc: DiskProblem):
+        return disk_page(request, exc)
+
+    @app.exception_handler(sqlite3.Error)
+    @app.exception_handler(OSError)
+    async def storage_error(request: Request, exc: Exception):
+        problem = classify(exc, settings.paths.database)
+        if problem is None:
+            return await crashed(request, exc)
+        return disk_page(request, problem)
+
     @app.exception_handler(Exception)
     async def crashed(request: Request, exc: Exception):
         ref = secrets.token_hex(4)
@@ -200,6 +219,20 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     app.add_middleware(SecurityHeaders)
     return app
+
+
+def plain_page(t: Translator, status: int, title: str, *paragraphs: str) -> HTMLResponse:
+    """A page that needs no session (and so no write): translated text, the app's style."""
+    text = "".join(f"<p>{escape(p)}</p>" for p in paragraphs)
+    page = (
+        f'<!doctype html><html lang="{t.lang}"><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/app.css">'
+        f'<main><section class="card narrow"><h1>{escape(title)}</h1>{text}'
+        f'<p><a class="button" href="/">{escape(t(BACK_HOME))}</a></p>'
+        "</section></main></html>"
+    )
+    return HTMLResponse(page, status)
 
 
 def _problems(exc: RequestValidationError) -> list[dict[str, str]]:

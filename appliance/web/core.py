@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import queue
 import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,10 @@ from appliance.paths import Paths
 from appliance.services.auth import actor_for
 from appliance.services.context import Actor, Context
 from appliance.store import Store
+from appliance.store.diskspace import DiskProblem, check, disk_errors, open_store
 from appliance.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
+
+log = logging.getLogger("keneya.web")
 
 COOKIE = "keneya_session"
 IDLE_TIMEOUT_S = 15 * 60
@@ -54,10 +59,16 @@ class WebSettings:
 
 class StorePool:
     """One SQLite connection per concurrent request, reused. A connection is never used by
-    two requests at once (the store's transaction depth is per connection)."""
+    two requests at once (the store's transaction depth is per connection). On a full or
+    read-only disk a request gets a read-only connection of its own (not kept: the next
+    request tries a writable one again), and the app starts all the same."""
 
     def __init__(self, path: Path, size: int):
-        Store(path).close()  # migrate once, before any request
+        try:
+            with disk_errors(path):
+                Store(path).close()  # migrate once, before any request
+        except DiskProblem as problem:
+            log.warning("keneya web: %s; starting all the same, pages say so", problem)
         self.path = path
         self._free: queue.LifoQueue[Store] = queue.LifoQueue()
         self._slots = queue.Queue(size)
@@ -71,13 +82,16 @@ class StorePool:
             try:
                 store = self._free.get_nowait()
             except queue.Empty:
-                store = Store(self.path, migrate=False)
+                store = open_store(self.path, migrate=False)
             try:
                 yield store
             finally:
                 if store.conn is not None and store.conn.in_transaction:
                     store.conn.execute("ROLLBACK")
-                self._free.put(store)
+                if store.read_only:
+                    store.close()
+                else:
+                    self._free.put(store)
         finally:
             self._slots.put(None)
 
@@ -121,7 +135,7 @@ class Web:
         now = settings.now()
         idle = now - row["last_seen_s"]
         if row["staff_id"] and idle > settings.idle_timeout_s:
-            ctx.store.web_sessions.delete(row["token_hash"])
+            web._unless_disk_full(lambda: ctx.store.web_sessions.delete(row["token_hash"]))
             web._clear_cookie = True
             web.expired = True
             return web
@@ -129,8 +143,22 @@ class Web:
         if row["staff_id"]:
             web.actor = actor_for(ctx, row["staff_id"])
         if idle > TOUCH_EVERY_S:
-            ctx.store.web_sessions.touch(row["token_hash"], now)
+            web._unless_disk_full(lambda: ctx.store.web_sessions.touch(row["token_hash"], now))
         return web
+
+    def _unless_disk_full(self, write: Callable[[], object]) -> None:
+        """A session's bookkeeping, skipped on a full or read-only disk: pages that only read
+        still open (idle time then counts from the last write that succeeded)."""
+        try:
+            with disk_errors(self.ctx.store.path):
+                write()
+        except DiskProblem as problem:
+            log.warning("session not updated: %s", problem)
+
+    @cached_property
+    def disk_problem(self) -> DiskProblem | None:
+        """The data folder's problem (full, read-only), for the banner every page shows."""
+        return check(self.settings.paths.data_dir)
 
     def _open(self, *, staff_id: str | None, lang: str) -> None:
         token = secrets.token_urlsafe(32)
@@ -183,6 +211,8 @@ class Web:
 
     @property
     def csrf(self) -> str:
+        if self.session is None and self.disk_problem is not None:
+            return ""  # no session can be written: pages show no form that needs one
         self.ensure_session()
         return self.session["csrf"]  # type: ignore[index]
 

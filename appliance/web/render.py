@@ -35,7 +35,10 @@ def environment() -> Environment:
 
 
 def render(template: str, *, web: Web, **values: Any) -> str:
+    from appliance.web.disk import disk_text
+
     t = web.t
+    problem = web.disk_problem
     return (
         environment()
         .get_template(template)
@@ -44,6 +47,7 @@ def render(template: str, *, web: Web, **values: Any) -> str:
             actor=web.actor,
             lang=web.lang,
             csrf=web.csrf,
+            disk=disk_text(problem, t) if problem is not None else None,
             _=t,
             age=lambda days: age_text(days, t),
             label=lambda key: t(labels.label(key)),

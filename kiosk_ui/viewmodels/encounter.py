@@ -17,7 +17,7 @@ from appliance.services.errors import ServiceError
 from appliance.web import forms
 from appliance.web.i18n import N_
 from appliance.web.labels import STATUS, ZSCORES, label
-from kiosk_ui.viewmodels.state import DENIED, KioskState, dmy, iso_date
+from kiosk_ui.viewmodels.state import DENIED, SAVE_ERRORS, KioskState, dmy, iso_date
 
 log = logging.getLogger("keneya.kiosk")
 
@@ -127,8 +127,9 @@ class EncounterVM:
             self.error = state.t(DENIED)
             return
         try:
-            self._record = patients.record(state.ctx, state.actor, self.patient_ref)
-        except ServiceError as e:
+            with state.storage():  # an audited read: a full disk refuses it
+                self._record = patients.record(state.ctx, state.actor, self.patient_ref)
+        except SAVE_ERRORS as e:
             self.error = state.error_text(e)
             return
         self._recompute()
@@ -169,7 +170,11 @@ class EncounterVM:
 
     def discard(self) -> None:
         if self._record is not None and self.state.actor is not None:
-            drafts.discard(self.state.ctx, self.state.actor, self._record["id"], self.kind)
+            try:
+                with self.state.storage():
+                    drafts.discard(self.state.ctx, self.state.actor, self._record["id"], self.kind)
+            except SAVE_ERRORS as e:
+                self.error = self.state.error_text(e)
         self.values = self._defaults()
         self.errors = {}
         self._recompute()
@@ -183,10 +188,11 @@ class EncounterVM:
         self.errors.pop(name, None)
         if self._record is not None:
             try:
-                drafts.save(
-                    self.state.ctx, self.state.actor, self._record["id"], self.kind, self.values
-                )
-            except ServiceError as e:
+                with self.state.storage():
+                    drafts.save(
+                        self.state.ctx, self.state.actor, self._record["id"], self.kind, self.values
+                    )
+            except SAVE_ERRORS as e:  # the value is kept on screen; only the draft is lost
                 self.error = self.state.error_text(e)
         self._recompute()
 
@@ -205,17 +211,22 @@ class EncounterVM:
         if self._record is None:
             return False
         try:
-            self.saved = encounters.add(
-                state.ctx, state.actor, self._record["id"], self.kind, self.data()
-            )
+            with state.storage():
+                self.saved = encounters.add(
+                    state.ctx, state.actor, self._record["id"], self.kind, self.data()
+                )
         except InvalidEncounter as e:
             self.errors = forms.explain(e.details, state.t)
             return False
-        except ServiceError as e:
+        except SAVE_ERRORS as e:  # a full disk: the form keeps every value typed
             self.errors = {"": [state.error_text(e)]}
             return False
         self.errors = {}
-        drafts.discard(state.ctx, state.actor, self._record["id"], self.kind)
+        try:
+            with state.storage():
+                drafts.discard(state.ctx, state.actor, self._record["id"], self.kind)
+        except SAVE_ERRORS as e:  # saved; only the draft stays, offered again later
+            log.warning("kiosk: draft kept after a save: %s", e)
         return True
 
     # -- live hints --------------------------------------------------------------------------

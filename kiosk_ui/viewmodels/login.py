@@ -22,7 +22,7 @@ from kiosk_ui.viewmodels.first_admin import (
     firstboot_error_path,
     pending_admin,
 )
-from kiosk_ui.viewmodels.state import BAD_DATE, DENIED, KioskState
+from kiosk_ui.viewmodels.state import BAD_DATE, DENIED, SAVE_ERRORS, KioskState
 
 MAX_PIN = 8
 MIN_PIN = 4
@@ -165,14 +165,15 @@ class LoginVM:
             self.error = t(PIN_TOO_SHORT)
             return False
         try:
-            actor = auth.login(self.state.ctx, self.selected, pin=pin)
+            with self.state.storage():  # a login writes its audit row
+                actor = auth.login(self.state.ctx, self.selected, pin=pin)
         except AccountLocked as e:
             self.error = _locked_text(str(e), t)
             return False
         except (LoginFailed, ValueError):
             self.error = t(WRONG_PIN)
             return False
-        except ServiceError as e:
+        except SAVE_ERRORS as e:
             self.error = self.state.error_text(e)
             return False
         self.state.actor = actor

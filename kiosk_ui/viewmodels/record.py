@@ -9,10 +9,9 @@ from appliance.clinical import summary
 from appliance.clinical.growth import MAX_AGE_DAYS
 from appliance.domain.permissions import write
 from appliance.services import patients
-from appliance.services.errors import ServiceError
 from appliance.web.labels import CHOICES, ENCOUNTER_TYPES, STATUS, ZSCORES, label
 from kiosk_ui.viewmodels.encounter import KIOSK_KINDS
-from kiosk_ui.viewmodels.state import KioskState, age_text, dmy
+from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, age_text, dmy
 
 # What the timeline's one line shows for each kind, in order.
 SUMMARY_KEYS = {
@@ -39,8 +38,9 @@ class RecordVM:
         becomes `error`; the lists stay empty."""
         self.state.touch()
         try:
-            self.record = patients.record(self.state.ctx, self.state.actor, self.patient_ref)
-        except ServiceError as e:
+            with self.state.storage():  # audited: a full disk refuses the read too
+                self.record = patients.record(self.state.ctx, self.state.actor, self.patient_ref)
+        except SAVE_ERRORS as e:
             self.record, self.error = None, self.state.error_text(e)
         else:
             self.error = None

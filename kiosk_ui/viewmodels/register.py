@@ -7,10 +7,10 @@ from typing import Any
 
 from appliance.domain.encounters import InvalidEncounter
 from appliance.services import patients
-from appliance.services.errors import PossibleDuplicates, ServiceError
+from appliance.services.errors import PossibleDuplicates
 from appliance.web import forms
 from appliance.web.labels import CHOICES, label
-from kiosk_ui.viewmodels.state import KioskState, age_text, dmy, iso_date
+from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, age_text, dmy, iso_date
 
 # (name, widget, keyboard)
 FIELDS = (
@@ -68,9 +68,10 @@ class RegisterVM:
         self.state.touch()
         state = self.state
         try:
-            row = patients.register(
-                state.ctx, state.actor, self.data(), accept_duplicates=accept_duplicates
-            )
+            with state.storage():
+                row = patients.register(
+                    state.ctx, state.actor, self.data(), accept_duplicates=accept_duplicates
+                )
         except PossibleDuplicates as e:
             self.errors = {}
             self.duplicates = [self._candidate(c) for c in e.candidates]
@@ -79,7 +80,7 @@ class RegisterVM:
             self.errors = forms.explain(e.details, state.t)
             self.duplicates = []
             return None
-        except ServiceError as e:
+        except SAVE_ERRORS as e:  # a full disk: the form keeps every value typed
             self.errors = {"": [state.error_text(e)]}
             return None
         self.errors, self.duplicates, self.saved = {}, [], row

@@ -22,13 +22,16 @@ from appliance.services.errors import (
     NotFound,
     NotProvisioned,
     PermissionDenied,
+    ServiceError,
 )
 from appliance.store import Store
+from appliance.store.diskspace import DiskProblem, disk_errors
+from appliance.web.disk import disk_text
 from appliance.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, N_, Translator, age_text, dmy
 
 log = logging.getLogger("keneya.kiosk")
 
-__all__ = ["KioskState", "age_text", "dmy", "iso_date", "error_text"]
+__all__ = ["KioskState", "SAVE_ERRORS", "age_text", "dmy", "iso_date", "error_text"]
 
 DENIED = N_("Votre rôle ne permet pas de faire cela.")
 NOT_FOUND = N_("Ce dossier ou cette page n'existe pas.")
@@ -42,6 +45,9 @@ UNEXPECTED = N_(
 
 
 _ONE_PASS = threading.Lock()
+# What a view-model catches around a service call made under `state.storage()`: the service's
+# refusals and a full or read-only disk, each shown as one line (error_text), never a crash.
+SAVE_ERRORS = (ServiceError, DiskProblem)
 
 
 class KioskState:
@@ -91,6 +97,11 @@ class KioskState:
     def set_lang(self, lang: str) -> None:
         self.lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
+    def storage(self):
+        """Around a service call that writes (or an audited read): a full or read-only disk
+        comes out as its DiskProblem, which error_text says plainly."""
+        return disk_errors(self.ctx.store.path)
+
     # -- idle lock ---------------------------------------------------------------------------
     def touch(self) -> None:
         """Any user input: the idle timer starts again."""
@@ -131,6 +142,9 @@ def error_text(exc: BaseException, t: Callable[[str], str]) -> str:
         return t(NOT_PROVISIONED)
     if isinstance(exc, ClockError):
         return t(BAD_DATE)
+    if isinstance(exc, DiskProblem):
+        log.warning("kiosk: %s", exc)
+        return disk_text(exc, t)
     if isinstance(exc, InvalidEncounter):
         return "; ".join(m for ms in _explain(exc, t).values() for m in ms)
     log.error("kiosk: unexpected error", exc_info=exc)

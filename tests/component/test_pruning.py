@@ -11,9 +11,9 @@ import pytest
 from appliance.clock import to_iso
 from appliance.outbox import enqueue_report
 from appliance.services import patients
+from appliance.store import pruning
 from appliance.store.diskspace import Space
 from appliance.store.power import DAY_S, MINUTE_S, QUARTER_S
-from appliance.store import pruning
 from appliance.store.pruning import OUTBOX_KEEP_S, POWER_KEEP_S, make_room, room
 
 pytestmark = pytest.mark.component

@@ -12,6 +12,7 @@ from appliance.domain.permissions import READ_PATIENT
 from appliance.services import audit, auth
 from appliance.services.errors import AccountLocked, LoginFailed
 from appliance.web.core import Web
+from appliance.web.disk import http_status
 from appliance.web.i18n import N_
 
 
@@ -29,8 +30,10 @@ def router(web_dependency) -> APIRouter:
     @r.get("/")
     def home(request: Request, web: Web = W, expired: int = 0) -> Response:
         if web.actor is None:
+            problem = web.disk_problem  # no login can be written: the page says why
             return web.render(
                 "login.html",
+                status_code=http_status(problem) if problem else 200,
                 username="",
                 error=None,
                 expired=bool(expired or web.expired),
