@@ -132,6 +132,18 @@ def test_a_write_on_a_full_disk_is_disk_full_and_works_again_once_freed(small_di
         assert len(store.get_setting("note")) == 100_000
 
 
+def test_opening_needs_no_write_when_the_schema_is_current(small_disk):
+    """Another process holds the database (its -shm exists, as on the Pi): a new Store opens
+    normally on a full disk, WAL mode and migrations included, since neither writes."""
+    folder = small_disk.path
+    make_home(folder)
+    with Store(folder / "keneya.db"):
+        small_disk.fill()
+        with Store(folder / "keneya.db") as second:
+            assert not second.read_only and second.migrate() == []
+            assert second.get_setting("facility_code") == "KLB"
+
+
 def test_opening_a_full_disk_reads_the_file_as_it_is(small_disk):
     folder = small_disk.path
     patient = make_home(folder)
@@ -289,6 +301,37 @@ def test_the_daemon_started_on_a_full_disk_opens_the_database_once_there_is_room
         summary = d.summary
     store.close()
     assert stored_samples(database) == summary.samples
+
+
+def test_the_daemon_prunes_old_history_when_the_disk_runs_short(small_disk):
+    """keneya-power is the one process that always runs: its loop keeps the floor."""
+    database = small_disk.path / "keneya.db"
+    make_home(small_disk.path)
+    start = int(ORIGIN.timestamp())
+    old = [
+        {"start_s": t, "samples": 180, "faults": 0, "v_avg": 12.5, "v_min": 12.4,
+         "v_max": 12.6, "i_avg": 0.5, "soc_last": 80.0, "state": "ok", "clock_trusted": 1}
+        for t in range(start - 60 * 86400, start - 3 * 86400, 900)
+    ]  # fmt: skip
+    with Store(database) as store:
+        store.power.add_samples(old, table="power_samples_15m")
+    lines: list[str] = []
+    floor = Settings(sample_s=60, batch_s=60, min_free_fraction=0.99)  # always under it
+    with (
+        Store(database) as store,
+        simulated_daemon(
+            store, get("sunny"), origin=ORIGIN, settings=floor, echo=lines.append
+        ) as sim,
+    ):
+        sim.daemon.step()
+        summary = sim.daemon.summary
+        left = store.query_one("SELECT COUNT(*) AS n FROM power_samples_15m")["n"]
+        kept = store.counts()
+    assert summary.pruned == len(old) == 57 * 96 and left == 0
+    assert kept["patients"] == 1 and kept["audit"] > 0 and kept["staff"] == 2
+    assert any(
+        line.startswith("pruned to keep room on the disk: 0 sent outbox items") for line in lines
+    )
 
 
 class Lines:
