@@ -14,7 +14,9 @@ deleted rows do not shrink the file, but the next writes reuse their pages, so a
 does not delete more history for space that is already there.
 
 Each batch is its own short transaction (a few hundred rows: milliseconds; see
-benchmarks/prune.py), so the writers of the other processes wait at most one batch.
+benchmarks/prune.py), and batches are `pause_s` apart: a writer of another process polls for
+the lock (SQLite's busy handler sleeps up to 100 ms between tries), so back-to-back batches
+would keep it out for the whole run although each holds the lock for milliseconds.
 
 keneya-power calls `make_room` from its loop (power.daemon), since it is the one process that
 always runs, full disk or not.
@@ -22,6 +24,7 @@ always runs, full disk or not.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -39,6 +42,7 @@ OUTBOX_KEEP_S = 31 * 86_400
 POWER_KEEP_S = KEEP_MINUTES_S
 POWER_BATCH = 500
 OUTBOX_BATCH = 50  # items carry their report's payload
+PAUSE_S = 0.12  # between batches: longer than the longest sleep of a waiting writer
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +88,10 @@ def make_room(
     *,
     now_s: float,
     min_free_fraction: float = DEFAULT_MIN_FREE_FRACTION,
-    max_batches: int = 20,
+    max_batches: int = 10,
+    pause_s: float = PAUSE_S,
     space_of: Callable[[object], Space | None] = space,
+    sleep: Callable[[float], object] = time.sleep,
 ) -> Pruned:
     """Prune (see the module's docstring) while the folder's free fraction is under
     `min_free_fraction`, at most `max_batches` short transactions per call; `more` says
@@ -119,6 +125,8 @@ def make_room(
             if out.batches >= max_batches:
                 out.more = True
                 return out
+            if out.batches:
+                sleep(pause_s)  # let the other processes' writers in
             n = batch()
             out.batches += 1
             if n == 0:

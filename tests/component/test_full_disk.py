@@ -323,8 +323,13 @@ def test_the_daemon_prunes_old_history_when_the_disk_runs_short(small_disk):
             store, get("sunny"), origin=ORIGIN, settings=floor, echo=lines.append
         ) as sim,
     ):
-        sim.daemon.step()
-        summary = sim.daemon.summary
+        d, clock = sim.daemon, sim.rig.clock
+        d.step()
+        assert 0 < d.summary.pruned < len(old)  # a few short batches per step
+        for _ in range(3):  # the next steps go on, without waiting for the next check
+            clock.advance(60)
+            d.step()
+        summary = d.summary
         left = store.query_one("SELECT COUNT(*) AS n FROM power_samples_15m")["n"]
         kept = store.counts()
     assert summary.pruned == len(old) == 57 * 96 and left == 0

@@ -111,7 +111,11 @@ def test_old_power_history_goes_oldest_first_and_the_last_two_days_stay(store):
     before = counts(store)
     # total chosen so that freeing a few pages inside the file is enough: pruning stops there
     done = make_room(
-        store, now_s=NOW_S, min_free_fraction=0.05, space_of=disk(0, total_bytes=40 * 4096)
+        store,
+        now_s=NOW_S,
+        min_free_fraction=0.05,
+        space_of=disk(0, total_bytes=40 * 4096),
+        pause_s=0,
     )
     after = counts(store)
     assert done.power_samples > 0 and not done.more
@@ -126,7 +130,7 @@ def test_old_power_history_goes_oldest_first_and_the_last_two_days_stay(store):
 
 def test_with_no_room_at_all_only_the_last_two_days_of_power_stay(store):
     power_history(store)
-    done = make_room(store, now_s=NOW_S, max_batches=1000, space_of=disk(0))
+    done = make_room(store, now_s=NOW_S, max_batches=1000, space_of=disk(0), pause_s=0)
     after = counts(store)
     assert after["power_samples_1d"] == after["power_samples_15m"] == 0
     assert after["power_samples_1m"] == 2 * 1440
@@ -137,8 +141,11 @@ def test_with_no_room_at_all_only_the_last_two_days_of_power_stay(store):
 
 def test_batches_are_bounded_and_the_caller_is_told_to_come_back(store):
     power_history(store)
-    done = make_room(store, now_s=NOW_S, max_batches=5, space_of=disk(0))
+    pauses: list[float] = []
+    done = make_room(store, now_s=NOW_S, max_batches=5, space_of=disk(0), sleep=pauses.append)
     assert done.batches == 5 and done.more
+    # a pause between batches, so that the other processes' writers get their turn
+    assert pauses == [pruning.PAUSE_S] * 4 and pruning.PAUSE_S >= 0.1
     # one batch found no outbox item, one no old event; each other batch is one short
     # transaction of 500 rows
     assert done.power_samples == 3 * 500 and done.outbox_items == done.power_events == 0
@@ -163,7 +170,7 @@ def test_power_events_keep_the_pending_shutdown_and_the_last_executed_one(store)
             "shutdown_event_id": ids[4],
         }
     )
-    make_room(store, now_s=NOW_S, max_batches=100, space_of=disk(0))
+    make_room(store, now_s=NOW_S, max_batches=100, space_of=disk(0), pause_s=0)
     left = [e["id"] for e in store.power.events(limit=100)][::-1]
     assert left == [ids[2], ids[4], recent]
     assert store.integrity_check() == []  # foreign keys included
@@ -185,7 +192,7 @@ def test_sent_outbox_items_go_with_their_attempts_and_waiting_ones_stay(store):
         now=iso(old),
     )
     store.outbox.sms_start(first["id"], number="+22300000000", encode=lambda n: ["t"], now="x")
-    done = make_room(store, now_s=NOW_S, max_batches=100, space_of=disk(0))
+    done = make_room(store, now_s=NOW_S, max_batches=100, space_of=disk(0), pause_s=0)
     assert done.outbox_items == 2
     left = {r["id"] for r in store.outbox.list()}
     assert left == {failed["id"], waiting["id"], recent["id"]}
@@ -209,7 +216,7 @@ def test_a_superseded_version_goes_before_the_one_that_replaced_it(store, monkey
     store.outbox.mark_delivered(v2["id"], at=iso(old + 120), import_summary={})
     # one item per batch: the superseded one must go first, or its reference would dangle
     monkeypatch.setattr(pruning, "OUTBOX_BATCH", 1)
-    done = make_room(store, now_s=NOW_S, max_batches=2, space_of=disk(0))
+    done = make_room(store, now_s=NOW_S, max_batches=2, space_of=disk(0), pause_s=0)
     assert done.outbox_items == 2 and done.batches == 2
     assert store.outbox.list() == []
 
@@ -218,7 +225,7 @@ def test_records_encounters_and_audit_are_never_pruned(store, ctx, actors, amina
     power_history(store, days=120)
     patients.record(ctx, actors["nurse"], aminata["id"])  # an audited read
     before = counts(store)
-    make_room(store, now_s=NOW_S, max_batches=10_000, space_of=disk(0))
+    make_room(store, now_s=NOW_S, max_batches=10_000, space_of=disk(0), pause_s=0)
     after = counts(store)
     for table in ("patients", "encounters", "audit", "staff"):
         assert after[table] == before[table]
