@@ -5,10 +5,19 @@ saved, which can be days behind. The machine time is trusted only once, since th
 synchronised it, the modem read the network's time, or a staff member confirmed the date.
 Each such moment is stored with the offset measured then (true − machine), so times recorded
 while the clock was doubted can be read correctly later; the stored times are never rewritten.
+
+The machine clock can also be stepped later in the same boot (chrony once the 3G link is up,
+`date -s`), which makes the stored offset wrong: a staff confirmation under a 1970 clock plus a
+step to 2026 would read 2083. Each event therefore also keeps the boot-relative time
+(CLOCK_BOOTTIME, which no step moves). When the machine clock has moved away from where the
+time elapsed since the event puts it, it was stepped: if NTP now vouches for it, it is trusted
+as it is (a new `ntp` event, offset 0); otherwise it is doubted again until someone confirms it.
 """
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -20,7 +29,15 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from appliance.store import Store
 
+log = logging.getLogger("keneya.clock")
+
 BOOT_ID_PATH = Path("/proc/sys/kernel/random/boot_id")
+# systemd-timesyncd's flag: the fallback where the kernel cannot be asked (see ntp_synchronized)
+TIMESYNC_FLAG = Path("/run/systemd/timesync/synchronized")
+# How far the machine clock may drift from the boot clock before it counts as stepped: NTP
+# slews both alike, so only a step (or a suspend, which a Pi does not do) opens a gap.
+STEP_TOLERANCE_S = 2.0
+TIME_ERROR = 5  # adjtimex: the clock is not synchronised
 TRUST_SOURCES = ("ntp", "modem", "staff")
 # A time before this cannot be right: Keneya did not exist yet.
 EARLIEST_PLAUSIBLE = datetime(2026, 1, 1, tzinfo=UTC)
@@ -56,6 +73,7 @@ class ClockReading:
     trusted: bool
     source: str | None  # what made it trusted (ntp, modem, staff), None when untrusted
     boot_id: str
+    stepped_at: datetime | None = None  # untrusted again: the machine clock was stepped
 
     @property
     def today(self) -> date:
@@ -81,6 +99,37 @@ def read_boot_id(path: Path = BOOT_ID_PATH) -> str:
 _PROCESS_BOOT_ID = str(uuid.uuid4())
 
 
+def boot_seconds() -> float:
+    """Seconds since boot, suspend included, never stepped (CLOCK_BOOTTIME on Linux)."""
+    clock_id = getattr(time, "CLOCK_BOOTTIME", None)
+    return time.clock_gettime(clock_id) if clock_id is not None else time.monotonic()
+
+
+def _adjtimex_state() -> int | None:
+    """The kernel's clock state (adjtimex with no change asked), None if it cannot be asked
+    (not Linux, or a seccomp filter such as systemd's ProtectClock refusing it)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        timex = ctypes.create_string_buffer(512)  # struct timex is 208 bytes; modes = 0
+        state = libc.adjtimex(timex)
+    except (OSError, AttributeError):
+        return None
+    return state if state >= 0 else None
+
+
+def ntp_synchronized(flag_path: Path = TIMESYNC_FLAG) -> bool:
+    """Whether NTP (chrony here) vouches for the system clock now: adjtimex does not return
+    TIME_ERROR — what `timedatectl` shows as "System clock synchronized" (a `date -s` sets the
+    kernel's unsynchronised flag, so a hand-set clock does not count). Where the kernel cannot
+    be asked, systemd-timesyncd's flag file; with neither, no."""
+    state = _adjtimex_state()
+    if state is not None:
+        return state != TIME_ERROR
+    return flag_path.exists()
+
+
 class Clock:
     """`now()` with its trust flag, backed by the store's clock events."""
 
@@ -89,24 +138,127 @@ class Clock:
         store: Store,
         *,
         machine_time: Callable[[], float] = time.time,
+        boot_time: Callable[[], float] | None = None,
         boot_id: str | None = None,
         boot_id_path: Path = BOOT_ID_PATH,
+        synchronized: Callable[[], bool] | None = None,
+        timesync_flag: Path = TIMESYNC_FLAG,
+        step_tolerance_s: float = STEP_TOLERANCE_S,
     ):
         self.store = store
         self.machine_time = machine_time
+        if boot_time is None:
+            # A machine clock moved by hand (tests, the demo) with no boot clock beside it:
+            # its moves are time passing, never a step.
+            boot_time = boot_seconds if machine_time is time.time else machine_time
+        self.boot_time = boot_time
+        self.synchronized = synchronized or (lambda: ntp_synchronized(timesync_flag))
+        self.step_tolerance_s = step_tolerance_s
         self.boot_id = boot_id or read_boot_id(boot_id_path)
 
-    def _machine(self) -> datetime:
-        return datetime.fromtimestamp(self.machine_time(), UTC)
+    def _read(self) -> tuple[datetime, float]:
+        """The machine time and the boot clock, read together."""
+        machine_s = self.machine_time()
+        return datetime.fromtimestamp(machine_s, UTC), self.boot_time()
 
     def now(self) -> ClockReading:
-        machine = self._machine()
-        events = self.store.clock.for_boot(self.boot_id)
-        if not events:
+        machine, boot_s = self._read()
+        last = self.store.clock.last_for_boot(self.boot_id)
+        if last is None:
             return ClockReading(machine, machine, False, None, self.boot_id)
-        last = events[-1]
+        expected = self._expected(last, boot_s)
+        if expected is not None and abs((machine - expected).total_seconds()) > (
+            self.step_tolerance_s
+        ):
+            return self._stepped(last, machine, expected, boot_s)
         return ClockReading(
             corrected(machine, last["offset_s"]), machine, True, last["source"], self.boot_id
+        )
+
+    @staticmethod
+    def _expected(event: dict[str, Any], boot_s: float) -> datetime | None:
+        """Where the machine clock should be now, had nothing stepped it since `event`."""
+        if event.get("boot_s") is None:
+            return None  # an event from before boot times were kept
+        return from_iso(event["machine_time"]) + timedelta(seconds=boot_s - event["boot_s"])
+
+    def _stepped(
+        self, last: dict[str, Any], machine: datetime, expected: datetime, boot_s: float
+    ) -> ClockReading:
+        """The machine clock was stepped since the last event: its offset no longer holds."""
+        step_s = (machine - expected).total_seconds()
+        if plausible(machine) and self.synchronized():
+            try:
+                self._record_ntp(last, machine, boot_s, step_s)
+            except (sqlite3.Error, OSError) as e:  # a full disk, a restore: still say what is true
+                log.warning("clock stepped by %.1f s (NTP): not recorded: %s", step_s, e)
+            return ClockReading(machine, machine, True, "ntp", self.boot_id)
+        step = self.store.clock.step_after(last["id"])
+        if step is None:
+            try:
+                step = self._record_step(last, machine, expected, boot_s, step_s)
+            except (sqlite3.Error, OSError) as e:
+                log.warning("clock stepped by %.1f s: not recorded: %s", step_s, e)
+        stepped_at = from_iso(step["machine_time"]) if step else machine
+        return ClockReading(machine, machine, False, None, self.boot_id, stepped_at=stepped_at)
+
+    def _record_ntp(
+        self, last: dict[str, Any], machine: datetime, boot_s: float, step_s: float
+    ) -> None:
+        with self.store.transaction():
+            current = self.store.clock.last_for_boot(self.boot_id)
+            if current is None or current["id"] != last["id"]:
+                return  # another process recorded it (or someone confirmed) meanwhile
+            self.store.clock.add(
+                boot_id=self.boot_id,
+                source="ntp",
+                machine_time=to_iso(machine),
+                true_time=to_iso(machine),
+                offset_s=0.0,
+                boot_s=boot_s,
+            )
+            self._audit(machine, "clock.step", trusted=True, step_s=step_s, source="ntp")
+        log.info("clock stepped by %.1f s; NTP vouches for it: trusted, offset dropped", step_s)
+
+    def _record_step(
+        self,
+        last: dict[str, Any],
+        machine: datetime,
+        expected: datetime,
+        boot_s: float,
+        step_s: float,
+    ) -> dict[str, Any] | None:
+        with self.store.transaction():
+            if self.store.clock.add_step(
+                boot_id=self.boot_id,
+                after_event=last["id"],
+                machine_time=to_iso(machine),
+                expected_time=to_iso(expected),
+                step_s=step_s,
+                boot_s=boot_s,
+            ):
+                self._audit(machine, "clock.step", trusted=False, step_s=step_s, source=None)
+                log.warning(
+                    "clock stepped by %.1f s with no NTP: untrusted until confirmed", step_s
+                )
+        return self.store.clock.step_after(last["id"])
+
+    def _audit(
+        self, machine: datetime, action: str, *, trusted: bool, step_s: float, source: str | None
+    ) -> None:
+        self.store.audit.append(
+            {
+                "at": to_iso(machine),
+                "clock_trusted": trusted,
+                "action": action,
+                "detail": {
+                    "machine": to_iso(machine),
+                    "step_s": round(step_s, 3),
+                    "trusted": trusted,
+                    "source": source,
+                    "boot_id": self.boot_id,
+                },
+            }
         )
 
     def mark_trusted(
@@ -119,7 +271,7 @@ class Clock:
             raise ClockError("the true time must carry its time zone")
         if not plausible(true_time):
             raise ClockError(f"{to_iso(true_time)} is not a plausible date")
-        machine = self._machine()
+        machine, boot_s = self._read()
         offset = (true_time - machine).total_seconds()
         self.store.clock.add(
             boot_id=self.boot_id,
@@ -128,6 +280,7 @@ class Clock:
             true_time=to_iso(true_time),
             offset_s=offset,
             staff_id=staff_id,
+            boot_s=boot_s,
         )
         return self.now()
 
@@ -139,10 +292,11 @@ class Clock:
             "machine_time": reading.machine_iso(),
             "trusted": reading.trusted,
             "source": reading.source,
-            "offset_s": events[-1]["offset_s"] if events else None,
+            "offset_s": events[-1]["offset_s"] if events and reading.trusted else None,
             "boot_id": self.boot_id,
             "events_this_boot": len(events),
             "plausible": plausible(reading.machine),
+            "stepped_at": to_iso(reading.stepped_at) if reading.stepped_at else None,
         }
 
 

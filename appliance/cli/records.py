@@ -17,6 +17,7 @@ from appliance.cli.common import (
     open_context,
     secret_from_stdin,
 )
+from appliance.domain import limits
 from appliance.domain.names import fold
 from appliance.services import audit as audit_service
 from appliance.services import auth
@@ -84,11 +85,16 @@ def patient_show(ctx, patient_ref, as_user, as_json):
 
 def _json_arg(text: str | None, file: str | None) -> dict[str, Any]:
     if file:
+        size = Path(file).stat().st_size
+        if size > limits.MAX_ENCOUNTER_BYTES:  # said before reading a huge file
+            raise click.UsageError(str(limits.DataTooLarge(size)))
         text = Path(file).read_text(encoding="utf-8")
     if not text:
         raise click.UsageError("give the data as --data JSON or --data-file FILE")
     try:
-        value = json.loads(text)
+        value = limits.loads(text)  # size and nesting checked before parsing
+    except (limits.DataTooLarge, limits.DataTooDeep) as e:
+        raise click.UsageError(str(e)) from None
     except json.JSONDecodeError as e:
         raise click.UsageError(
             f"the data is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}"
@@ -347,12 +353,13 @@ def clock_status(ctx, as_json):
     """Now, and whether it is trusted since this boot."""
     with open_context(ctx) as kctx:
         status = kctx.clock.status()
-    emit(
-        status,
-        as_json,
-        f"{status['now']}  "
-        f"{'trusted (' + status['source'] + ')' if status['trusted'] else 'NOT trusted'}",
-    )
+    if status["trusted"]:
+        trust = f"trusted ({status['source']})"
+    elif status["stepped_at"]:
+        trust = f"NOT trusted: clock stepped at {status['stepped_at']}, confirm it again"
+    else:
+        trust = "NOT trusted"
+    emit(status, as_json, f"{status['now']}  {trust}")
 
 
 @clock.command("confirm")

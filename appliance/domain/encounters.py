@@ -8,7 +8,7 @@ can correct it at once.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, model_validator
@@ -117,6 +117,15 @@ FP_METHODS = (
     "vasectomy",
 )
 CHRONIC_CONDITIONS = ("hypertension", "diabetes", "hiv", "tb", "epilepsy", "asthma", "sickle_cell")
+# Longest lists a real encounter needs: a form has a few rows, a very sick child a dozen
+# diagnoses; anything longer is a mistake or an attack, refused before it is stored.
+MAX_COMPLAINTS = 20
+MAX_DIAGNOSES = 20
+MAX_MEDICINES = 30
+MAX_FREE_LINES = 20
+# Care recorded here cannot predate Keneya by decades: an older date is a typing error (or a
+# clock that was never set).
+EARLIEST_CARE_DATE = date(2000, 1, 1)
 
 
 class _Model(BaseModel):
@@ -151,11 +160,19 @@ class EncounterData(_Model):
     def _dates(self, info: ValidationInfo) -> EncounterData:
         ctx = info.context or {}
         today, birth = ctx.get("today"), ctx.get("birth_date")
-        if today and self.care_date > today:
+        # a day of leeway when today comes from a clock nobody has confirmed
+        latest = today + timedelta(days=ctx.get("future_days", 0)) if today else None
+        if latest and self.care_date > latest:
             raise PydanticCustomError(
                 "future_date",
                 "care_date {d} is in the future (today is {t})",
                 {"d": self.care_date.isoformat(), "t": today.isoformat()},
+            )
+        if self.care_date < EARLIEST_CARE_DATE:
+            raise PydanticCustomError(
+                "too_old",
+                "care_date {d} is before {e}",
+                {"d": self.care_date.isoformat(), "e": EARLIEST_CARE_DATE.isoformat()},
             )
         if birth and self.care_date < birth:
             raise PydanticCustomError(
@@ -181,7 +198,9 @@ class _BloodPressure(EncounterData):
 
 class Consultation(_BloodPressure):
     new_case: bool = True  # first visit for this illness (reports count new and returning)
-    complaints: list[Annotated[str, Field(min_length=2, max_length=200)]] = []
+    complaints: list[Annotated[str, Field(min_length=2, max_length=200)]] = Field(
+        [], max_length=MAX_COMPLAINTS
+    )
     temperature_c: TemperatureC | None = None
     weight_kg: WeightKg | None = None
     height_cm: HeightCm | None = None
@@ -189,9 +208,11 @@ class Consultation(_BloodPressure):
     resp_rate: RespRate | None = None
     spo2_pct: SpO2 | None = None
     malaria_rdt: Literal["positive", "negative", "not_done"] = "not_done"
-    danger_signs: list[Literal[IMCI_DANGER_SIGNS]] = []  # type: ignore[valid-type]
-    diagnoses: list[Diagnosis] = Field(min_length=1)
-    prescriptions: list[Prescription] = []
+    danger_signs: list[Literal[IMCI_DANGER_SIGNS]] = Field(  # type: ignore[valid-type]
+        [], max_length=len(IMCI_DANGER_SIGNS)
+    )
+    diagnoses: list[Diagnosis] = Field(min_length=1, max_length=MAX_DIAGNOSES)
+    prescriptions: list[Prescription] = Field([], max_length=MAX_MEDICINES)
     referral: Referral | None = None
 
 
@@ -213,8 +234,12 @@ class Anc(_BloodPressure):
     pulse_bpm: PulseBpm | None = None
     spo2_pct: SpO2 | None = None
     hb_g_dl: HbGdl | None = None
-    danger_signs: list[Literal[ANC_DANGER_SIGNS]] = []  # type: ignore[valid-type]
-    known_conditions: list[Literal["hypertension", "diabetes", "heart_disease", "hiv"]] = []
+    danger_signs: list[Literal[ANC_DANGER_SIGNS]] = Field(  # type: ignore[valid-type]
+        [], max_length=len(ANC_DANGER_SIGNS)
+    )
+    known_conditions: list[Literal["hypertension", "diabetes", "heart_disease", "hiv"]] = Field(
+        [], max_length=4
+    )
     td_dose: int | None = Field(None, ge=1, le=5)
     iptp_dose: int | None = Field(None, ge=1, le=6)
     referral: Referral | None = None
@@ -242,7 +267,7 @@ class Delivery(_BloodPressure):
     babies: int = Field(1, ge=1, le=4)
     birth_weight_g: BirthWeightG | None = None
     baby_sex: Literal["F", "M"] | None = None
-    child_id: str | None = None
+    child_id: str | None = Field(None, max_length=40)
     complications: list[
         Literal[
             "pph",
@@ -253,7 +278,7 @@ class Delivery(_BloodPressure):
             "perineal_tear",
             "other",
         ]
-    ] = []
+    ] = Field([], max_length=7)
     referral: Referral | None = None
 
 
@@ -262,7 +287,9 @@ class Postnatal(_BloodPressure):
     days_after_birth: int = Field(ge=0, le=60)
     temperature_c: TemperatureC | None = None
     weight_kg: WeightKg | None = None
-    danger_signs: list[Annotated[str, Field(min_length=2, max_length=100)]] = []
+    danger_signs: list[Annotated[str, Field(min_length=2, max_length=100)]] = Field(
+        [], max_length=MAX_FREE_LINES
+    )
     breastfeeding: bool | None = None
     referral: Referral | None = None
 
@@ -302,7 +329,7 @@ class Chronic(_BloodPressure):
     weight_kg: WeightKg | None = None
     glucose_mmol_l: GlucoseMmol | None = None
     adherence: Literal["good", "partial", "poor"] | None = None
-    treatment: list[Prescription] = []
+    treatment: list[Prescription] = Field([], max_length=MAX_MEDICINES)
     next_visit: date | None = None
 
     @model_validator(mode="after")
@@ -347,15 +374,24 @@ def problems_of(error: PydanticValidationError) -> list[tuple[str, str]]:
 
 
 def validate(
-    kind: str, data: dict[str, Any], *, today: date, birth_date: date | None = None
+    kind: str,
+    data: dict[str, Any],
+    *,
+    today: date | None,
+    birth_date: date | None = None,
+    future_days: int = 0,
 ) -> EncounterData:
-    """Check one encounter's data; raise InvalidEncounter naming each bad field."""
+    """Check one encounter's data; raise InvalidEncounter naming each bad field. A care date
+    after `today` + `future_days` is refused; `today` None when no clock can say it."""
     model = MODELS.get(kind)
     if model is None:
         raise InvalidEncounter(
             [("type", f"unknown encounter type {kind!r}; expected one of {', '.join(MODELS)}")]
         )
     try:
-        return model.model_validate(data, context={"today": today, "birth_date": birth_date})
+        return model.model_validate(
+            data,
+            context={"today": today, "birth_date": birth_date, "future_days": future_days},
+        )
     except PydanticValidationError as e:
         raise InvalidEncounter(problems_of(e), e.errors()) from None

@@ -58,8 +58,8 @@ class PatientIn(BaseModel):
     age_months: int | None = Field(None, ge=0, le=11 + 12 * 5)
     birth_date_estimated: bool = False
     village: str | None = Field(None, max_length=80)
-    phone: str | None = None
-    mother_id: str | None = None
+    phone: str | None = Field(None, max_length=30)  # "+223 76 12 34 56", spaces as typed
+    mother_id: str | None = Field(None, max_length=40)  # a record id (36 characters)
 
     @field_validator("family_name", "given_names")
     @classmethod

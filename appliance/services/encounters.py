@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from appliance.clock import ClockReading, plausible
+from appliance.domain import limits
 from appliance.domain.encounters import MODELS, validate
 from appliance.domain.permissions import READ_PATIENT, write
 from appliance.ids import uuid7
@@ -14,9 +16,22 @@ from appliance.services.patients import resolve
 
 
 def _check(
-    ctx: Context, kind: str, data: dict[str, Any], patient: dict[str, Any], today: date
+    ctx: Context, kind: str, data: dict[str, Any], patient: dict[str, Any], reading: ClockReading
 ) -> dict[str, Any]:
-    model = validate(kind, data, today=today, birth_date=date.fromisoformat(patient["birth_date"]))
+    limits.check_data(data)  # before the model walks it
+    if reading.trusted:
+        today, leeway = reading.today, 0
+    elif plausible(reading.now):
+        today, leeway = reading.today, 1  # a clock nobody confirmed may be a little behind
+    else:
+        today, leeway = None, 0  # 1970 after a power cut: no bound to trust (the form warns)
+    model = validate(
+        kind,
+        data,
+        today=today,
+        birth_date=date.fromisoformat(patient["birth_date"]),
+        future_days=leeway,
+    )
     return model.model_dump(mode="json", exclude_none=True)
 
 
@@ -64,7 +79,7 @@ def add(
             f"{patient['health_number']} was merged into {patient['merged_into']}: "
             "record care on the kept record"
         )
-    clean = _check(ctx, kind, data, patient, reading.today)
+    clean = _check(ctx, kind, data, patient, reading)
     row = _row(ctx, actor, patient_id=patient["id"], kind=kind, data=clean, reading=reading)
     # The record and its audit row commit together: a process killed between two commits
     # left care recorded by nobody.
@@ -119,7 +134,7 @@ def _supersede(
         clean = old["data"]
     else:
         patient = resolve(ctx, old["patient_id"])
-        clean = _check(ctx, old["type"], data or {}, patient, reading.today)
+        clean = _check(ctx, old["type"], data or {}, patient, reading)
     row = _row(
         ctx,
         actor,

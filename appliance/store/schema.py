@@ -376,6 +376,26 @@ BEGIN
 END;
 """
 
+# A clock step (chrony, `date -s`) after a trust event makes its offset wrong: each event keeps
+# the boot-relative time it was measured at (CLOCK_BOOTTIME, which no step moves), so a later
+# reading can tell a step from time passing; a step found with no NTP to vouch for the new time
+# is kept, once per event, so `clock status` and the audit say since when the clock is doubted.
+M009_CLOCK_STEPS = """
+ALTER TABLE clock_events ADD COLUMN boot_s REAL;
+CREATE TABLE clock_steps (
+    id INTEGER PRIMARY KEY,
+    boot_id TEXT NOT NULL,
+    after_event INTEGER NOT NULL UNIQUE REFERENCES clock_events(id),
+    machine_time TEXT NOT NULL,
+    expected_time TEXT NOT NULL,
+    step_s REAL NOT NULL,
+    boot_s REAL NOT NULL
+);
+CREATE TRIGGER clock_steps_append_only BEFORE UPDATE ON clock_steps BEGIN
+    SELECT RAISE(ABORT, 'clock steps are append-only');
+END;
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -386,4 +406,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (6, "reports sent by SMS", M006_OUTBOX_SMS),
     (7, "database identity", M007_DATABASE_ID),
     (8, "prunable attempts of sent outbox items", M008_PRUNABLE_ATTEMPTS),
+    (9, "clock steps", M009_CLOCK_STEPS),
 ]

@@ -12,9 +12,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from appliance.domain.encounters import ENCOUNTER_TYPES, InvalidEncounter
+from appliance.domain.limits import DataTooLarge
 from appliance.services import auth, clinical, encounters, patients
 from appliance.services.errors import Conflict, LoginFailed, PossibleDuplicates
 from appliance.web.core import Web
+from appliance.web.forms import explain
+from appliance.web.i18n import N_, Translator
 from appliance.web.routes.status import appliance_status
 
 
@@ -40,11 +43,24 @@ class EncounterBody(BaseModel):
     data: dict[str, Any]
 
 
+REFUSED = N_("Rien n'a été enregistré")
+
+
 def _problems(e: InvalidEncounter) -> list[dict[str, str]]:
     return [{"field": f, "message": m} for f, m in e.problems]
 
 
-def _call(fn: Callable[[], Any], *, created: bool = False) -> Any:
+def _explained(e: InvalidEncounter, t: Translator) -> str:
+    """One line in the reader's language (French unless the session chose English)."""
+    parts = [
+        f"{field} : {message}" if field else message
+        for field, messages in explain(e.details, t).items()
+        for message in messages
+    ]
+    return f"{t(REFUSED)} : " + " ; ".join(parts)
+
+
+def _call(fn: Callable[[], Any], *, created: bool = False, t: Translator | None = None) -> Any:
     """Service errors a client can fix become 4xx replies with the reason."""
     try:
         result = fn()
@@ -53,7 +69,12 @@ def _call(fn: Callable[[], Any], *, created: bool = False) -> Any:
             {"error": "possible duplicates", "candidates": e.candidates}, status_code=409
         )
     except InvalidEncounter as e:
-        return JSONResponse({"error": "invalid", "problems": _problems(e)}, status_code=422)
+        body = {
+            "error": "too large" if isinstance(e, DataTooLarge) else "invalid",
+            "message": _explained(e, t or Translator("fr")),
+            "problems": _problems(e),
+        }
+        return JSONResponse(body, status_code=413 if isinstance(e, DataTooLarge) else 422)
     except Conflict as e:
         return JSONResponse({"error": str(e)}, status_code=409)
     except ValueError as e:
@@ -113,6 +134,7 @@ def router(web_dependency) -> APIRouter:
                 web.ctx, web.actor, data, accept_duplicates=accept_duplicates
             ),
             created=True,
+            t=web.t,
         )
 
     @r.get("/patients/{patient_id}", summary="The whole record, with alerts and due items")
@@ -131,6 +153,7 @@ def router(web_dependency) -> APIRouter:
         return _call(
             lambda: encounters.add(web.ctx, web.actor, patient_id, body.type, body.data),
             created=True,
+            t=web.t,
         )
 
     @r.get("/due", summary="Who is due (overdue ones always) in the next days")

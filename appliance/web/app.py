@@ -27,6 +27,7 @@ from appliance.web import disk
 from appliance.web.core import CsrfRefused, NeedLogin, StorePool, Web, WebSettings
 from appliance.web.home import HomeLists
 from appliance.web.i18n import N_, Translator
+from appliance.web.limits import RequestLimits
 
 log = logging.getLogger("keneya.web")
 STATIC = Path(__file__).parent / "static"
@@ -217,7 +218,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     def favicon() -> Response:
         return Response(status_code=204)
 
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(RequestLimits)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: on the 413s too
     return app
 
 

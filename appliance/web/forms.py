@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from appliance.clock import ClockReading, plausible
 from appliance.domain.encounters import MODELS, Diagnosis, Prescription, Referral
 from appliance.web.i18n import N_, Translator, dmy
 
@@ -142,6 +143,18 @@ def patient_data(values: dict[str, str]) -> dict[str, Any]:
 
 
 PRESCRIPTION_KEYS = ("drug", "dose", "times_per_day", "days", "quantity")
+CLOCK_UNTRUSTED = N_("L'horloge de l'appareil n'est pas confirmée : vérifiez la date des soins")
+
+
+def care_date_default(reading: ClockReading) -> date | None:
+    """The care date a new form starts with: today, unless the clock shows a date that cannot
+    be right (1970 after a power cut), which a busy nurse would save unread: then nothing."""
+    return reading.today if reading.trusted or plausible(reading.now) else None
+
+
+def clock_warnings(reading: ClockReading, t: Translator) -> dict[str, list[str]]:
+    """field → warnings: the care date, while nobody has confirmed the clock since boot."""
+    return {} if reading.trusted else {"care_date": [t(CLOCK_UNTRUSTED)]}
 
 
 def parse(kind: str, form: Any) -> dict[str, Any]:
@@ -187,6 +200,9 @@ MESSAGES = {
     "greater_than_equal": N_("Doit être au moins %(ge)s."),
     "less_than_equal": N_("Doit être au plus %(le)s."),
     "too_short": N_("Indiquez au moins une ligne."),
+    "too_long": N_("Trop de lignes (au plus %(max_length)s)."),
+    "too_large": N_("Trop de données (au plus %(max_kb)s Ko)."),
+    "too_deep": N_("Données imbriquées trop profondément (au plus %(max_depth)s niveaux)."),
     "string_too_short": N_("Trop court."),
     "string_too_long": N_("Trop long (au plus %(max_length)s caractères)."),
     "implausible": N_(
@@ -194,6 +210,7 @@ MESSAGES = {
     ),
     "future_date": N_("Cette date est dans le futur (aujourd'hui : %(t)s)."),
     "before_birth": N_("Cette date est avant la naissance (%(b)s)."),
+    "too_old": N_("Cette date est trop ancienne (au plus tôt le %(e)s) : vérifiez-la."),
     "bp_pair": N_("La tension demande la systolique et la diastolique."),
     "bp_order": N_("La diastolique doit être plus basse que la systolique."),
     "lmp_range": N_("La DDR doit être de 0 à 44 semaines avant la date des soins."),
@@ -217,6 +234,7 @@ _PAIRS = {
     "next_visit": "next_visit",
     "future_date": "care_date",
     "before_birth": "care_date",
+    "too_old": "care_date",
     "birth": "birth_date",
     "birth_future": "birth_date",
     "birth_past": "birth_date",

@@ -3,6 +3,7 @@ and patient registration (with the duplicate warning)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from kivy.metrics import dp, sp
@@ -43,14 +44,16 @@ class BigOption(SpinnerOption):
         self.height = ROW_H
 
 
-def field_row(label: str, widget, errors: list[str]) -> GridLayout:
-    """Label on the left, input on the right, the field's errors in red under it."""
+def field_row(label: str, widget, errors: list[str], warnings: Sequence[str] = ()) -> GridLayout:
+    """Label on the left, input on the right, its warnings then its errors in red under it."""
     row = GridLayout(cols=1, size_hint_y=None, spacing=dp(2))
     row.bind(minimum_height=row.setter("height"))
     line = BoxLayout(size_hint_y=None, height=ROW_H, spacing=dp(6))
     line.add_widget(Text(label, font_size=sp(19), bold=True, grow=False, size_hint_x=0.36))
     line.add_widget(widget)
     row.add_widget(line)
+    for message in warnings:
+        row.add_widget(Text(message, color=severity_colour("high"), font_size=sp(18)))
     for message in errors:
         row.add_widget(Text(message, color=DANGER, font_size=sp(18)))
     return row
@@ -104,6 +107,7 @@ class EncounterScreen(KioskScreen):
         self.form.clear_widgets()
         self.inputs = {}
         errors = vm.errors or {}
+        warnings = vm.warnings
         for field in vm.fields:
             name, kind = field["name"], field["widget"]
             value = vm.values.get(name)
@@ -122,7 +126,9 @@ class EncounterScreen(KioskScreen):
                 w = TextInput(text=str(value or ""), font_size=sp(22), multiline=False)
                 w.bind(text=lambda _w, text, n=name: self.change(n, text))
             self.inputs[name] = w
-            self.form.add_widget(field_row(field["label"], w, errors.get(name, [])))
+            self.form.add_widget(
+                field_row(field["label"], w, errors.get(name, []), warnings.get(name, []))
+            )
 
     def _choices(self, field: dict, value: Any):
         name, choices = field["name"], field.get("choices") or []

@@ -118,8 +118,14 @@ class EncounterVM:
         for name in KIOSK_FIELDS[self.kind]:
             widget = by_name[name].widget
             out[name] = False if widget == "checkbox" else [] if widget == "checkboxes" else ""
-        out["care_date"] = dmy(self.state.today)
+        care_date = forms.care_date_default(self.state.ctx.now())
+        out["care_date"] = dmy(care_date) if care_date else ""
         return out
+
+    @property
+    def warnings(self) -> dict[str, list[str]]:
+        """field → warnings shown beside it (the care date while the clock is unconfirmed)."""
+        return forms.clock_warnings(self.state.ctx.now(), self.state.t)
 
     def _load(self) -> None:
         state = self.state

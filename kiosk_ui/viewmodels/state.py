@@ -91,7 +91,14 @@ class KioskState:
         clock = self.ctx.clock
         with _ONE_PASS, Store(self.ctx.store.path, migrate=False) as store:
             yield Context(
-                store, Clock(store, machine_time=clock.machine_time, boot_id=clock.boot_id)
+                store,
+                Clock(
+                    store,
+                    machine_time=clock.machine_time,
+                    boot_time=clock.boot_time,
+                    boot_id=clock.boot_id,
+                    synchronized=clock.synchronized,
+                ),
             )
 
     def set_lang(self, lang: str) -> None:

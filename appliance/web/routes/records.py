@@ -15,6 +15,7 @@ from appliance.clinical import summary
 from appliance.clinical.growth import MAX_AGE_DAYS
 from appliance.clinical.pregnancy import anc_schedule
 from appliance.domain.encounters import MODELS, InvalidEncounter
+from appliance.domain.limits import DataTooLarge
 from appliance.domain.permissions import READ_PATIENT, REGISTER_PATIENT, allowed, write
 from appliance.services import clinical, encounters, patients
 from appliance.services.errors import Conflict, PossibleDuplicates
@@ -155,14 +156,17 @@ def router(web_dependency) -> APIRouter:
         web.ctx.require(actor, write(type))
         patient = patients.resolve(web.ctx, patient_id)
         web.ctx.require(actor, READ_PATIENT)
+        reading = web.ctx.now()
+        care_date = forms.care_date_default(reading)
         return web.render(
             "encounter.html",
             p=patient,
             kind=type,
             fields=forms.fields_of(type),
-            values={"care_date": web.ctx.now().today.isoformat()},
+            values={"care_date": care_date.isoformat() if care_date else ""},
             form=None,
             errors={},
+            warnings=forms.clock_warnings(reading, web.t),
         )
 
     @r.post("/patients/{patient_id}/encounters/new")
@@ -188,13 +192,14 @@ def router(web_dependency) -> APIRouter:
             )
             return web.render(
                 "encounter.html",
-                status_code=422,
+                status_code=413 if isinstance(e, DataTooLarge) else 422,
                 p=patient,
                 kind=kind,
                 fields=forms.fields_of(kind),
                 values=dict(form),
                 form=form,
                 errors=errors,
+                warnings=forms.clock_warnings(web.ctx.now(), web.t),
             )
         return web.redirect(f"/patients/{saved['patient_id']}?saved={kind}")
 

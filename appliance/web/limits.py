@@ -1,0 +1,120 @@
+"""Request bodies are bounded before the app reads them (uvicorn has no such limit): a body
+over MAX_BODY_BYTES gets 413 without being read in full, and a JSON body of the API nested
+deeper than the encounter data may be gets 422 before anything parses it (a deep enough body
+makes Python's JSON parser give up with a RecursionError).
+
+These replies come before any session is read, so they speak French, the default language.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+
+from appliance.domain import limits
+from appliance.web.i18n import N_, Translator
+
+MAX_BODY_BYTES = 256 * 1024
+# the API's body holds the encounter data one level down: {"type": ..., "data": {...}}
+API_JSON_DEPTH = limits.MAX_DEPTH + 1
+
+TOO_LARGE_TITLE = N_("Envoi trop volumineux")
+TOO_LARGE = N_(
+    "Ce formulaire contient trop de données (au plus %(kb)s Ko) : rien n'a été enregistré."
+)
+TOO_DEEP = N_(
+    "Ces données sont imbriquées trop profondément (au plus %(depth)s niveaux) : "
+    "rien n'a été enregistré."
+)
+
+
+def _reply(path: str, api_prefix: str, status: int, message: str, error: str):
+    body: bytes
+    if path.startswith(api_prefix):
+        body = json.dumps({"error": error, "message": message}, ensure_ascii=False).encode()
+        content_type = b"application/json"
+    else:
+        t = Translator("fr")
+        body = (
+            '<!doctype html><html lang="fr"><meta charset="utf-8">'
+            f"<title>{escape(t(TOO_LARGE_TITLE))}</title>"
+            '<link rel="stylesheet" href="/static/app.css">'
+            f'<main><section class="card narrow"><h1>{escape(t(TOO_LARGE_TITLE))}</h1>'
+            f"<p>{escape(message)}</p></section></main></html>"
+        ).encode()
+        content_type = b"text/html; charset=utf-8"
+    return {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
+    }, {"type": "http.response.body", "body": body}
+
+
+class RequestLimits:
+    """ASGI middleware bounding every request body, and the nesting of the API's JSON."""
+
+    def __init__(
+        self,
+        app,
+        *,
+        max_body: int = MAX_BODY_BYTES,
+        api_prefix: str = "/api/",
+        api_depth: int = API_JSON_DEPTH,
+    ):
+        self.app = app
+        self.max_body = max_body
+        self.api_prefix = api_prefix
+        self.api_depth = api_depth
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        t = Translator("fr")
+        too_large = t(TOO_LARGE) % {"kb": self.max_body // 1024}
+        path = scope.get("path", "")
+
+        async def refuse(status: int, message: str, error: str) -> None:
+            start, body = _reply(path, self.api_prefix, status, message, error)
+            await send(start)
+            await send(body)
+
+        headers = dict(scope.get("headers") or ())
+        length = headers.get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_body:
+            return await refuse(413, too_large, "too large")  # said before reading any of it
+
+        # Read the body here, bounded (one sent without its length, or lying about it, is cut
+        # off at the limit), then hand it on: no upload in this app needs streaming.
+        chunks, received = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left before sending it all
+            chunk = message.get("body", b"")
+            received += len(chunk)
+            if received > self.max_body:
+                return await refuse(413, too_large, "too large")
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        if (
+            body
+            and path.startswith(self.api_prefix)
+            and b"json" in headers.get(b"content-type", b"")
+        ):
+            try:
+                limits.check_text(body, max_bytes=self.max_body, max_depth=self.api_depth)
+            except limits.DataTooDeep:
+                message = t(TOO_DEEP) % {"depth": limits.MAX_DEPTH}
+                return await refuse(422, message, "too deep")
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if replayed:
+                return await receive()  # waits for the client to go, as the server's would
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
