@@ -471,8 +471,8 @@ class PowerDaemon:
         store = self._writable()
         try:
             if store is None:
-                folder = self.database.parent if self.database else None
-                raise (folder and check(folder)) or StoreError("no database open for writing")
+                problem = check(self.database.parent) if self.database else None
+                raise problem or StoreError("no database open for writing")
             repo = store.power
             with repo.transaction():
                 repo.add_samples(self._rows)
@@ -645,11 +645,10 @@ class PowerDaemon:
         )
         event |= {"detail": detail, "soc": last["soc"], "voltage_v": last["voltage_v"]}
         store = self._writable()
-        if store is None:
+        written = store and self._safely("record the outage", lambda: store.power.add_event(event))
+        if written is None:
             self._unwritten.append(event)  # goes with the first write that succeeds
-            self._note_event(event)
-        elif self._safely("record the outage", lambda: store.power.add_event(event)) is not None:
-            self._note_event(event)
+        self._note_event(event)
 
     # -- waiting -----------------------------------------------------------------------------
     def _ping(self) -> None:
