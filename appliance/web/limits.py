@@ -1,7 +1,7 @@
 """Request bodies are bounded before the app reads them (uvicorn has no such limit): a body
 over MAX_BODY_BYTES gets 413 without being read in full, and a JSON body of the API nested
 deeper than the encounter data may be gets 422 before anything parses it (a deep enough body
-makes Python's JSON parser give up with a RecursionError).
+makes Python's JSON parser give up with a RecursionError; the API takes nothing but JSON).
 
 These replies come before any session is read, so they speak French, the default language.
 """
@@ -19,9 +19,7 @@ MAX_BODY_BYTES = 256 * 1024
 API_JSON_DEPTH = limits.MAX_DEPTH + 1
 
 TOO_LARGE_TITLE = N_("Envoi trop volumineux")
-TOO_LARGE = N_(
-    "Ce formulaire contient trop de données (au plus %(kb)s Ko) : rien n'a été enregistré."
-)
+TOO_LARGE = N_("Cet envoi contient trop de données (au plus %(kb)s Ko) : rien n'a été enregistré.")
 TOO_DEEP = N_(
     "Ces données sont imbriquées trop profondément (au plus %(depth)s niveaux) : "
     "rien n'a été enregistré."
@@ -98,11 +96,8 @@ class RequestLimits:
             if not message.get("more_body"):
                 break
         body = b"".join(chunks)
-        if (
-            body
-            and path.startswith(self.api_prefix)
-            and b"json" in headers.get(b"content-type", b"")
-        ):
+        # every API body (FastAPI parses one with no Content-Type as JSON too)
+        if body and path.startswith(self.api_prefix):
             try:
                 limits.check_text(body, max_bytes=self.max_body, max_depth=self.api_depth)
             except limits.DataTooDeep:

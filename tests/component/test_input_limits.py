@@ -116,7 +116,7 @@ def test_api_refuses_a_body_over_256_kb_before_reading_it(client, store, aminata
     headers = api_login(client)
     r = post_encounter(client, headers, aminata["id"], consultation(200_000))
     assert r.status_code == 413
-    assert r.json()["message"].startswith("Ce formulaire contient trop de données (au plus 256 Ko)")
+    assert r.json()["message"].startswith("Cet envoi contient trop de données (au plus 256 Ko)")
     # without a Content-Length (chunked), cut off at the limit all the same
     chunks = (b" " * 65_536 for _ in range(8))
     r = post_encounter(client, headers, aminata["id"], chunks)
@@ -134,6 +134,9 @@ def test_api_refuses_deep_json_before_parsing_it(client, store, aminata):
         "message": "Ces données sont imbriquées trop profondément (au plus 8 niveaux) : "
         "rien n'a été enregistré.",
     }
+    url = f"/api/v1/patients/{aminata['id']}/encounters"
+    r = client.post(url, content=deep.encode(), headers=headers)  # no Content-Type at all
+    assert r.status_code == 422 and r.json()["error"] == "too deep"
     assert encounters_of(store, aminata["id"]) == 0
 
 
@@ -180,7 +183,7 @@ def test_form_with_too_much_data_is_refused_with_the_form_kept(client, store, am
     assert "Trop de données (au plus 64 Ko)." in r.text
     r = client.post(url, data={**form, "complaints": "x" * 300_000})  # over the body limit
     assert r.status_code == 413
-    assert "Ce formulaire contient trop de données (au plus 256 Ko)" in r.text
+    assert "Cet envoi contient trop de données (au plus 256 Ko)" in r.text
     r = client.post(url, data={**form, "complaints": "fièvre\n" * 21})
     assert r.status_code == 422
     assert "Trop de lignes (au plus 20)." in r.text
