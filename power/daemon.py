@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from appliance.backup.usb import read_status as read_usb_status
 from appliance.clock import from_iso, to_iso
 from appliance.sdnotify import Notifier
 from appliance.store.db import StoreError
@@ -38,6 +39,7 @@ from appliance.store.pruning import DEFAULT_MIN_FREE_FRACTION, make_room
 from power.aggregate import MinuteAggregator
 from power.battery import SocEstimate, SocEstimator
 from power.errors import SensorFault
+from power.gpio import usb_signal
 from power.policy import (
     Decision,
     EventKind,
@@ -541,10 +543,19 @@ class PowerDaemon:
 
     def _show(self, state: State) -> None:
         if self.panel is not None:
-            self.panel.show(state)
+            self.panel.show(state, self._usb_signal())
         if state != self._notified_state:
             self._notified_state = state
             self.notifier.status(f"{self.source}: {state}")
+
+    def _usb_signal(self) -> str | None:
+        """The USB backup's outcome for the LED: `keneya backup usb` leaves it in the store
+        (the daemon owns the GPIO pins, so it shows it)."""
+        store = self.store
+        if store is None or store.conn is None:
+            return None
+        status = self._safely("read the USB backup's status", lambda: read_usb_status(store))
+        return usb_signal(status, time.time())
 
     def _execute(self, t: float, wall_s: float, trusted: bool) -> None:
         assert self.pending is not None

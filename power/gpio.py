@@ -6,6 +6,10 @@
 * Button: held for `hold_s` (3 s) it asks for a safe shutdown -- the same countdown as a low
   battery, so a brush against it does nothing and an admin can still cancel.
 * Buzzer (optional): a short beep every 2 s while a shutdown is pending.
+* While the power is fine, the LED also tells staff about a USB stick's backup (the kiosk's
+  banner says the same in words): blinking blue while it is written — leave the stick in —,
+  steady blue once it is written and read back — the stick may be removed —, blinking magenta
+  when it failed (the kiosk says why).
 
 Tests use gpiozero's MockFactory (`pin_factory=`); gpiozero runs blinking and button
 callbacks on its own threads.
@@ -17,6 +21,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from appliance.clock import from_iso
 from power.config import GpioPins
 from power.policy import State
 
@@ -25,6 +30,8 @@ log = logging.getLogger(__name__)
 GREEN = (0, 1, 0)
 AMBER = (1, 1, 0)
 RED = (1, 0, 0)
+BLUE = (0, 0, 1)
+MAGENTA = (1, 0, 1)
 OFF = (0, 0, 0)
 # state -> (colour, blink (on_s, off_s) or None for steady)
 PATTERNS: dict[State, tuple[tuple[int, int, int], tuple[float, float] | None]] = {
@@ -33,6 +40,25 @@ PATTERNS: dict[State, tuple[tuple[int, int, int], tuple[float, float] | None]] =
     State.SHUTDOWN_PENDING: (RED, (0.25, 0.25)),
     State.SENSOR_FAULT: (RED, None),
 }
+USB_PATTERNS: dict[str, tuple[tuple[int, int, int], tuple[float, float] | None]] = {
+    "writing": (BLUE, (0.5, 0.5)),
+    "done": (BLUE, None),
+    "failed": (MAGENTA, (0.25, 0.75)),
+}
+# How long a USB backup's outcome stays on the LED (as on the kiosk's banner); a "writing"
+# older than that was cut by a power failure.
+USB_SHOWN_S = 600
+
+
+def usb_signal(status: dict[str, Any] | None, now_s: float) -> str | None:
+    """What the LED says of the last USB backup (`backup.usb`: state and machine time)."""
+    if not status or status.get("state") not in USB_PATTERNS:
+        return None
+    try:
+        age_s = now_s - from_iso(status["at"]).timestamp()
+    except (KeyError, TypeError, ValueError):
+        return None
+    return status["state"] if -60 <= age_s <= USB_SHOWN_S else None
 
 
 class StatusPanel:
@@ -50,6 +76,7 @@ class StatusPanel:
         self.pins = pins = pins or GpioPins()
         self._on_request = on_shutdown_request
         self.state: State | None = None
+        self.usb: str | None = None
         self.led = self.button = self.buzzer = None
         try:
             if pins.red and pins.green and pins.blue:
@@ -80,12 +107,15 @@ class StatusPanel:
             except Exception:  # gpiozero's thread must survive a bad callback
                 log.exception("shutdown request failed")
 
-    def show(self, state: State) -> None:
-        """Reflect the daemon's state; does nothing when it has not changed."""
-        if state == self.state:
+    def show(self, state: State, usb: str | None = None) -> None:
+        """Reflect the daemon's state, or when it is OK a USB backup's (`usb_signal`); does
+        nothing when neither has changed."""
+        if usb is not None and state is not State.OK:
+            usb = None  # the battery comes first
+        if (state, usb) == (self.state, self.usb):
             return
-        self.state = state
-        colour, blink = PATTERNS[state]
+        self.state, self.usb = state, usb
+        colour, blink = USB_PATTERNS[usb] if usb else PATTERNS[state]
         if self.led is not None:
             if blink is None:
                 self.led.color = colour  # also stops a blink in progress

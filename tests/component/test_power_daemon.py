@@ -3,6 +3,7 @@ waits on the wall clock except bounded polls for gpiozero's thread."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -11,7 +12,8 @@ from pathlib import Path
 import pytest
 from gpiozero.pins.mock import MockFactory
 
-from appliance.clock import from_iso
+from appliance.backup.usb import STATUS_SETTING
+from appliance.clock import from_iso, to_iso
 from appliance.store import Store
 from power.battery import Chemistry, SocEstimator
 from power.config import GpioPins
@@ -351,3 +353,28 @@ def test_a_write_that_fails_once_leaves_no_dangling_shutdown(db, monkeypatch):
     assert got["problems"] == []  # includes the foreign-key check
     assert "shutdown_executed" in kinds(got["events"])
     assert got["samples"] == daemon.summary.samples  # the failed batch was written later
+
+
+def test_the_led_shows_a_usb_backup_written_by_another_process(db):
+    """`keneya backup usb` records its outcome in the store; the daemon, which owns the LED,
+    shows it while the battery is fine."""
+    factory = MockFactory()
+    try:
+        with Store(db, create=True) as store:
+            daemon, clock, _ = scripted(
+                store,
+                lambda t: (12.6, -0.3),
+                panel_factory=lambda request: StatusPanel(GpioPins(), pin_factory=factory),
+            )
+            daemon.step()
+            assert daemon.panel.usb is None
+            with Store(db) as other:
+                other.set_setting(
+                    STATUS_SETTING,
+                    json.dumps({"state": "done", "at": to_iso(datetime.now(UTC))}),
+                )
+            clock.advance(5)
+            daemon.step()
+            assert daemon.panel.state is State.OK and daemon.panel.usb == "done"
+    finally:
+        factory.reset()

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import UTC, datetime
 
 import pytest
 from gpiozero import Device
 from gpiozero.pins.mock import MockFactory
 
+from appliance.clock import to_iso
 from power.config import GpioPins
-from power.gpio import AMBER, GREEN, OFF, RED, StatusPanel
+from power.gpio import AMBER, BLUE, GREEN, MAGENTA, OFF, RED, USB_SHOWN_S, StatusPanel, usb_signal
 from power.policy import State
 
 PINS = GpioPins(red=17, green=27, blue=22, button=26, buzzer=18, hold_s=0.05)
@@ -109,3 +111,23 @@ def test_close_releases_the_pins(factory):
     panel.close()
     with StatusPanel(PINS, pin_factory=factory):  # the same pins can be claimed again
         pass
+
+
+def test_a_usb_backup_shows_blue_while_the_power_is_fine(factory):
+    now = 1_800_000_000.0
+    at = to_iso(datetime.fromtimestamp(now - 5, tz=UTC))
+    assert usb_signal({"state": "writing", "at": at}, now) == "writing"
+    assert usb_signal({"state": "done", "at": at}, now + USB_SHOWN_S) is None  # long gone
+    assert usb_signal({"state": "odd", "at": at}, now) is None
+    assert usb_signal({"state": "done"}, now) is None and usb_signal(None, now) is None
+    with StatusPanel(PINS, pin_factory=factory) as panel:
+        panel.show(State.OK, "writing")
+        assert seen_colours(factory) == {BLUE, OFF}  # leave the stick in
+        panel.show(State.OK, "done")
+        assert rgb(factory) == BLUE  # steady: the stick may be removed
+        panel.show(State.OK, "failed")
+        assert seen_colours(factory) == {MAGENTA, OFF}
+        panel.show(State.WARN, "done")  # the battery comes first
+        assert seen_colours(factory) == {AMBER, OFF}
+        panel.show(State.OK, None)
+        assert rgb(factory) == GREEN
