@@ -14,15 +14,21 @@ cd "$(dirname "$0")/.."
 # dnsmasq-base, network-manager: the hotspot's generated files are checked by `dnsmasq --test`
 # and `nmcli --offline`; systemd: `systemd-analyze verify` checks the image's units; age:
 # backups leave the appliance encrypted to the district's public keys (and the technician's
-# laptop decrypts them to restore).
-packages=(python3-venv sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
-    mtools dosfstools fdisk dnsmasq-base network-manager systemd age)
+# laptop decrypts them to restore); ca-certificates: Debian's pip (the one a new venv starts
+# with) trusts only the system's CA bundle, so it cannot reach PyPI without it; libatomic1:
+# Playwright's driver is a Node.js that links against it (missing on a minimal Debian 12, the
+# browser tests fail with "Connection closed while reading from the driver").
+packages=(python3-venv ca-certificates sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
+    libatomic1 mtools dosfstools fdisk dnsmasq-base network-manager systemd age)
 # The image: mmdebstrap builds the arm64 root, running its programs through qemu-user-static;
 # e2fsprogs, dosfstools, mtools and fdisk make the partitions without mounting anything; xz
 # compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test;
-# arch-test: mmdebstrap refuses a foreign architecture without it (only a Recommends of it).
+# arch-test: mmdebstrap refuses a foreign architecture without it (only a Recommends of it);
+# git: the app's wheel is built from the files git lists (`git ls-files`), so nothing ignored
+# slips into the image.
 if [ "${1:-}" = image ]; then
-    packages+=(mmdebstrap arch-test qemu-user-static e2fsprogs xz-utils qemu-system-arm qemu-utils)
+    packages+=(mmdebstrap arch-test qemu-user-static e2fsprogs xz-utils qemu-system-arm qemu-utils
+        git)
 fi
 
 missing=()
