@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import compileall
 import configparser
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import json
 import os
@@ -610,7 +612,28 @@ def target_python_from_tar(tar: Path, work: Path) -> str:
     return version
 
 
+@contextlib.contextmanager
+def work_folder_lock(work: Path):
+    """One build at a time in a work folder: a second one would unpack its root over the
+    first's, or delete it under it (seen: the first's cleanup removed the second's root)."""
+    work.mkdir(parents=True, exist_ok=True)
+    with open(work / ".build.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildError(
+                f"another image build is running with the work folder {work}: wait for it, or"
+                " give this one another --work"
+            ) from None
+        yield
+
+
 def build(out: Path, cache: Path, work: Path, keep_raw: bool = True) -> dict:
+    with work_folder_lock(work):
+        return _build(out, cache, work, keep_raw)
+
+
+def _build(out: Path, cache: Path, work: Path, keep_raw: bool) -> dict:
     check_host()
     version = app_version()
     tar = build_rootfs(cache)

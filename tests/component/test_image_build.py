@@ -185,3 +185,13 @@ def test_the_boot_test_of_a_missing_image_says_what_to_do(tmp_path):
     assert r.returncode == 1
     assert "no image at" in r.stderr and "make image" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_second_build_in_the_same_work_folder_is_refused(tmp_path):
+    with (
+        build.work_folder_lock(tmp_path / "work"),
+        pytest.raises(build.BuildError, match="another image build is running"),
+    ):
+        build.build(tmp_path / "out", tmp_path / "cache", tmp_path / "work")
+    with build.work_folder_lock(tmp_path / "work"):  # free again once the first is done
+        pass
