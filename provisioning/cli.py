@@ -220,9 +220,14 @@ def firstboot(root: str, boot: str | None, image_version: str, as_json: bool) ->
     if receipt["status"] == "unchanged":
         emit(receipt, as_json, "already provisioned with this card: nothing to do")
     else:
-        emit(
-            receipt,
-            as_json,
+        text = (
             f"applied: {receipt['name']} ({receipt['facility']}), hostname {receipt['hostname']};"
-            f" secrets moved off the card: {', '.join(receipt['secrets_moved']) or 'none'}",
+            f" secrets moved off the card: {', '.join(receipt['secrets_moved']) or 'none'}"
         )
+        if receipt.get("restored"):
+            counts = receipt["restored"]["counts"]
+            text += (
+                f"; records restored from the card's backup: {counts.get('patients', 0)}"
+                f" patients, {counts.get('encounters', 0)} encounters (its copy erased)"
+            )
+        emit(receipt, as_json, text)

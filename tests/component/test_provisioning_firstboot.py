@@ -349,3 +349,16 @@ def test_the_command_applies_and_says_so(root):
     )
     assert bad.returncode == 1 and "nothing changed" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_the_command_says_how_many_records_came_back(root, boni_backup):
+    root.card_file.write_text(card_text())
+    root.restore_file.write_bytes(boni_backup.read_bytes())
+    r = subprocess.run(
+        [KENEYA, "provision", "firstboot", "--root", str(root.root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stderr
+    assert "records restored from the card's backup: 25 patients" in r.stdout
