@@ -221,7 +221,7 @@ BAD_FILES: list[tuple[str, str, str]] = [
         changed("capacity_ah = 40", "capacty_ah = 40"),
         'facility.toml:66: power.capacty_ah: unknown key; did you mean "capacity_ah"? known keys: '
         "chemistry, capacity_ah, shunt_ohms, max_current_a, bus_number, address, invert, "
-        "sample_s, batch_s, grace_s, thresholds, gpio",
+        "sample_s, batch_s, grace_s, min_free_percent, thresholds, gpio",
     ),
     (
         "grace_s too short (delegated)",
