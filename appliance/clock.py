@@ -152,6 +152,9 @@ class Clock:
             # its moves are time passing, never a step.
             boot_time = boot_seconds if machine_time is time.time else machine_time
         self.boot_time = boot_time
+        # The kernel's NTP state speaks of the real clock only: a clock moved by hand (tests,
+        # the demo) is never vouched for by it unless the test says so.
+        self._ntp_speaks = synchronized is not None or machine_time is time.time
         self.synchronized = synchronized or (lambda: ntp_synchronized(timesync_flag))
         self.step_tolerance_s = step_tolerance_s
         self.boot_id = boot_id or read_boot_id(boot_id_path)
@@ -165,6 +168,8 @@ class Clock:
         machine, boot_s = self._read()
         last = self.store.clock.last_for_boot(self.boot_id)
         if last is None:
+            if self._ntp_speaks and plausible(machine) and self.synchronized():
+                return self._first_ntp(machine, boot_s)
             return ClockReading(machine, machine, False, None, self.boot_id)
         expected = self._expected(last, boot_s)
         if expected is not None and abs((machine - expected).total_seconds()) > (
@@ -201,6 +206,24 @@ class Clock:
                 log.warning("clock stepped by %.1f s: not recorded: %s", step_s, e)
         stepped_at = from_iso(step["machine_time"]) if step else machine
         return ClockReading(machine, machine, False, None, self.boot_id, stepped_at=stepped_at)
+
+    def _first_ntp(self, machine: datetime, boot_s: float) -> ClockReading:
+        """NTP synchronised the clock (chrony over the 3G link) before anything else vouched
+        for it this boot: trusted, with no offset, recorded once."""
+        try:
+            with self.store.transaction():
+                if self.store.clock.last_for_boot(self.boot_id) is None:
+                    self.store.clock.add(
+                        boot_id=self.boot_id,
+                        source="ntp",
+                        machine_time=to_iso(machine),
+                        true_time=to_iso(machine),
+                        offset_s=0.0,
+                        boot_s=boot_s,
+                    )
+        except (sqlite3.Error, OSError) as e:  # a full disk, a restore: still say what is true
+            log.warning("NTP synchronised the clock: not recorded: %s", e)
+        return ClockReading(machine, machine, True, "ntp", self.boot_id)
 
     def _record_ntp(
         self, last: dict[str, Any], machine: datetime, boot_s: float, step_s: float

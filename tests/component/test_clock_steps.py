@@ -154,6 +154,30 @@ def test_a_step_ntp_vouches_for_is_trusted_with_the_offset_dropped(store, machin
     assert len(store.clock.for_boot("boot-1")) == 2
 
 
+def test_ntp_before_anything_else_this_boot_trusts_the_clock_once(store):
+    machine = Machine(datetime(2026, 12, 4, 6, 0, tzinfo=UTC))
+    clock = machine.clock(store)
+    assert not clock.now().trusted  # chrony has not synchronised yet
+    machine.advance(90)
+    machine.synced = True  # the 3G link came up and chrony reached a server
+    reading = clock.now()
+    assert reading.trusted and reading.source == "ntp" and reading.now == reading.machine
+    machine.advance(60)
+    assert clock.now().trusted
+    events = store.clock.for_boot("boot-1")
+    assert [(e["source"], e["offset_s"]) for e in events] == [("ntp", 0.0)]  # recorded once
+
+
+def test_ntp_state_says_nothing_of_a_clock_moved_by_hand(store, monkeypatch):
+    import appliance.clock as clock_module
+
+    monkeypatch.setattr(clock_module, "ntp_synchronized", lambda *_: True)
+    moved = Clock(store, machine_time=lambda: EPOCH_BOOT.timestamp() + 3e8, boot_id="b")
+    assert not moved.now().trusted  # a test's or the demo's clock: the kernel's is not it
+    real = Clock(store, boot_id="b2")
+    assert real.now().trusted and real.now().source == "ntp"
+
+
 def test_ntp_cannot_vouch_for_an_implausible_time(store, machine):
     clock = machine.clock(store)
     clock.mark_trusted("staff", TRUE)
