@@ -41,16 +41,33 @@ def newest(backups_dir: Path, *, now: datetime | None = None) -> dict[str, Any]:
     }
 
 
-def check_room(database: Path, folder: Path) -> None:
-    """Refuse a backup that would leave less than SPARE_FRACTION of the disk free."""
+def _room(database: Path, folder: Path) -> tuple[bool, int, int]:
     need = database.stat().st_size
     st = os.statvfs(folder)
     free, total = st.f_bavail * st.f_frsize, st.f_blocks * st.f_frsize
-    if free - need < total * SPARE_FRACTION:
+    return free - need >= total * SPARE_FRACTION, need, free
+
+
+def check_room(database: Path, folder: Path) -> list[str]:
+    """Make room for a backup that would leave less than SPARE_FRACTION of the disk free:
+    the oldest backups go first, the newest is always kept. Returns what was deleted;
+    BackupError when even that is not enough."""
+    deleted: list[str] = []
+    fits, need, free = _room(database, folder)
+    older = sorted(
+        (p for p in map(files.parse, backup_files(folder)) if p), key=lambda p: p.made_at
+    )[:-1]
+    while not fits and older:
+        name = older.pop(0).name
+        (folder / name).unlink(missing_ok=True)
+        deleted.append(name)
+        fits, need, free = _room(database, folder)
+    if not fits:
         raise BackupError(
             f"disque plein : pas de place pour une sauvegarde de {need // 2**20} Mo dans {folder}"
             f" ({free // 2**20} Mo libres) / disk full: no room for a backup"
         )
+    return deleted
 
 
 def nightly(
@@ -62,11 +79,12 @@ def nightly(
     moment: datetime | None = None,
 ) -> dict[str, Any]:
     """A verified backup, then the older ones beyond 7 daily and 4 weekly are deleted (only
-    after the new one is safely written)."""
+    after the new one is safely written, unless the disk has no room for it: then the oldest
+    go first, never the newest)."""
     backups_dir.mkdir(parents=True, exist_ok=True)
-    check_room(store.path, backups_dir)
+    made_room = check_room(store.path, backups_dir)
     report = create(store, backups_dir, moment=moment)
     kept, dropped = files.to_keep(backup_files(backups_dir), daily=keep_daily, weekly=keep_weekly)
     for name in dropped:
         (backups_dir / name).unlink(missing_ok=True)
-    return report | {"kept": kept, "dropped": dropped}
+    return report | {"kept": kept, "dropped": made_room + dropped}

@@ -10,6 +10,9 @@ from appliance.services.status import machine_status
 from appliance.web.i18n import Translator
 from appliance.web.labels import backup_rows
 
+# Under this much free space the data partition's history starts being pruned.
+DISK_WARN_PCT = 5
+
 
 @click.command("status")
 @click.option("--leases-file", type=click.Path(dir_okay=False), help="dnsmasq's leases file.")
@@ -23,19 +26,38 @@ def status(ctx, leases_file, lang, as_json):
         s = machine_status(c, data_dir=p.data_dir, leases_file=leases_file)
     t = Translator(lang)
     power, modem, disk, clock = s["power"], s["modem"], s["disk"], s["clock"]
-    lines = [
-        f"power:   {power['state']}"
-        + (f", {power['voltage_v']} V, {power['soc_pct']} %" if power["voltage_v"] else ""),
-        f"modem:   {modem['state']}" + (f" ({modem['operator']})" if modem["operator"] else ""),
-        f"hotspot: {len(s['hotspot']['clients'])} client(s)"
-        if s["hotspot"]["available"]
-        else "hotspot: no information",
-        "outbox:  " + ", ".join(f"{k} {s['outbox'].get(k, 0)}" for k in ("queued", "failed")),
-        f"disk:    {disk['free_bytes'] // 2**20} MiB free ({100 - disk['used_pct']:.0f} %)",
-        f"clock:   {clock['now']} ({'trusted' if clock['trusted'] else 'NOT confirmed'})",
+    free_pct = 100 - disk["used_pct"]
+    rows = [  # (needs looking at, text)
+        (
+            power["state"] not in ("ok", "unknown") or bool(power["stale"]),
+            f"power:   {power['state']}"
+            + (f", {power['voltage_v']} V, {power['soc_pct']} %" if power["voltage_v"] else ""),
+        ),
+        (
+            False,
+            f"modem:   {modem['state']}" + (f" ({modem['operator']})" if modem["operator"] else ""),
+        ),
+        (
+            False,
+            f"hotspot: {len(s['hotspot']['clients'])} client(s)"
+            if s["hotspot"]["available"]
+            else "hotspot: no information",
+        ),
+        (
+            s["outbox"].get("failed", 0) > 0,
+            "outbox:  " + ", ".join(f"{k} {s['outbox'].get(k, 0)}" for k in ("queued", "failed")),
+        ),
+        (
+            free_pct < DISK_WARN_PCT,
+            f"disk:    {disk['free_bytes'] // 2**20} MiB free ({free_pct:.0f} %)",
+        ),
+        (False, f"clock:   {clock['now']} ({'trusted' if clock['trusted'] else 'NOT confirmed'})"),
     ]
-    for label, value, warn in backup_rows(s["backup"], t):
-        lines.append(f"{'!' if warn else ' '} {label or t('Sauvegardes')}: {value}")
+    rows += [
+        (warn, f"{label or t('Sauvegardes')}: {value}")
+        for label, value, warn in backup_rows(s["backup"], t)
+    ]
+    lines = [f"{'!' if warn else ' '} {text}" for warn, text in rows]
     emit(
         s | {"power": {k: v for k, v in power.items() if k != "history"}}, as_json, "\n".join(lines)
     )

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import shutil
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from appliance.backup import local, usb
 from appliance.clock import from_iso, to_iso
 from appliance.domain.permissions import VIEW_STATUS
 from appliance.services.context import Actor, Context
+from appliance.store.diskspace import classify
 
 HISTORY_S = 24 * 3600
 # Enough for a chart on the kiosk's screen; 24 h of minute rows would be 1440.
@@ -57,7 +59,13 @@ def status(
     reading = ctx.now()
     out = machine_status(ctx, data_dir=data_dir, leases_file=leases_file, now_s=now_s)
     out["hotspot"] |= _hotspot_join(ctx, actor, secrets_dir)
-    ctx.audit(actor, "status.view", reading=reading)
+    try:
+        ctx.audit(actor, "status.view", reading=reading)
+    except (sqlite3.OperationalError, OSError) as e:
+        # Machine state, no patient data: the technician must see it most when the disk is
+        # full, and the page says so itself.
+        if classify(e, ctx.store.path) is None:
+            raise
     return out
 
 

@@ -29,6 +29,7 @@ from appliance.services.context import Context
 from appliance.services.status import backup_status
 from appliance.store import Store
 from appliance.store.db import RestoreInProgress
+from tests.conftest import SmallDisk
 
 pytestmark = pytest.mark.component
 
@@ -349,14 +350,11 @@ def _facility_file(home: Path, recipients: list[str]) -> None:
 @pytest.fixture
 def stick(tmp_path):
     """A small real filesystem standing for the stick (tmpfs: this machine mounts no FAT)."""
-    point = tmp_path / "stick"
-    point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(point)], capture_output=True
-    )
-    assert done.returncode == 0, f"mounting a tmpfs needs root: {done.stderr!r}"
-    yield point
-    subprocess.run(["umount", "--lazy", str(point)], check=False)
+    disk = SmallDisk(tmp_path / "stick").mount()
+    try:
+        yield disk.path
+    finally:
+        disk.unmount()
 
 
 def test_usb_backup_decrypts_with_the_district_key_and_keeps_three(home, district_key, stick):
@@ -412,7 +410,7 @@ def test_a_full_stick_keeps_what_it_had(home, district_key, stick):
 
 def test_a_read_only_stick_says_so(home, district_key, stick):
     _facility_file(home, [district_key[1]])
-    subprocess.run(["mount", "-o", "remount,ro", str(stick)], check=True)
+    assert subprocess.run(["mount", "-o", "remount,ro", str(stick)]).returncode == 0
     r = run(home, "backup", "usb", "--dir", str(stick))
     assert r.returncode == 2 and "lecture seule" in r.stderr, r.stderr
 
@@ -480,13 +478,13 @@ def usb_banner_seconds() -> int:
 def test_status_shows_backups_on_the_page_the_kiosk_and_the_console(home):
     r = run(home, "status")
     assert r.returncode == 0, r.stderr
-    assert "! Dernière sauvegarde: aucune sauvegarde" in r.stdout
+    assert "! Dernière sauvegarde: aucune sauvegarde" in r.stdout and "  disk: " in r.stdout
     assert run(home, "backup", "nightly").returncode == 0
     r = run(home, "status", "--json")
     backup = json.loads(r.stdout)["backup"]
     assert backup["count"] == 1 and not backup["warn"]
     r = run(home, "status", "--lang", "en")
-    assert "  Last backup: " in r.stdout and "(0 h ago)" in r.stdout and "!" not in r.stdout
+    assert "  Last backup: " in r.stdout and "(0 h ago)" in r.stdout and "! Last" not in r.stdout
 
 
 def test_a_usb_backup_cut_by_a_power_failure_shows_as_interrupted(store, tmp_path):
@@ -497,3 +495,53 @@ def test_a_usb_backup_cut_by_a_power_failure_shows_as_interrupted(store, tmp_pat
         at = to_iso(now - timedelta(minutes=minutes))
         store.set_setting(usb.STATUS_SETTING, json.dumps({"state": "writing", "at": at}))
         assert backup_status(store, tmp_path, now)["usb"]["state"] == expected
+
+
+def test_nightly_on_a_nearly_full_disk_deletes_the_oldest_first_and_keeps_the_newest(
+    seeded, tmp_path
+):
+    disk = SmallDisk(tmp_path / "data", size="8M").mount()
+    try:
+        home = disk.path
+        shutil.copy(seeded / "keneya.db", home / "keneya.db")
+        folder = home / "backups"
+        folder.mkdir()
+        now = datetime.now(UTC)
+        size = (home / "keneya.db").stat().st_size
+        old = [files.new_name("DEMO", now - timedelta(days=d)) for d in (9, 8, 1)]
+        for name in old:
+            (folder / name).write_bytes(b"\0" * size)
+        r = run(home, "backup", "nightly", "--json")
+        assert r.returncode == 0, r.stderr
+        out = json.loads(r.stdout)
+        assert old[0] in out["dropped"] and old[2] not in out["dropped"]
+        assert old[2] in local.backup_files(folder)
+        # with no old backup left to delete, a full disk says so in one line
+        for name in local.backup_files(folder):
+            (folder / name).unlink()
+        disk.fill()
+        r = run(home, "backup", "nightly")
+        assert r.returncode == 2 and "disque plein" in r.stderr and "Traceback" not in r.stderr
+    finally:
+        disk.unmount()
+
+
+def test_the_status_page_answers_on_a_full_disk(store, ctx, actors, tmp_path):
+    """Machine state, no patient data: its audit row may wait for room, the page may not."""
+    from appliance.services.status import status
+
+    filler = SmallDisk(tmp_path / "full").mount()
+    try:
+        with Store(filler.path / "keneya.db", create=True) as full:
+            full_ctx = Context.open(full, machine_time=ctx.clock.machine_time, boot_id="b")
+            from appliance.services import auth
+
+            admin = auth.add_staff(
+                full_ctx, None, username="adm", display_name="A", role="admin", pin="482913"
+            )
+            tech = auth.login(full_ctx, admin["username"], pin="482913")
+            filler.fill()
+            out = status(full_ctx, tech, data_dir=filler.path)
+            assert out["disk"]["free_bytes"] == 0 and out["backup"]["warn"]
+    finally:
+        filler.unmount()
