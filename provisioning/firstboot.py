@@ -336,8 +336,16 @@ def apply(
         raise _fail(sp, str(e)) from None
     applied_at = now().strftime("%Y-%m-%dT%H:%M:%SZ")
     public = facility.public_toml()
+    warnings = list(facility.warnings)
     if restored is not None:
-        restore_card.scrub(sp.restore_file)  # the records in clear leave the FAT
+        try:
+            restore_card.scrub(sp.restore_file)  # the records in clear leave the FAT
+        except OSError as e:
+            log.error("could not erase %s: %s", sp.restore_file, e)
+            warnings.append(
+                f"la sauvegarde n'a pas pu être effacée de la carte ({e.strerror or e}) :"
+                " effacez keneya/restore.db.gz / the backup could not be erased from the card"
+            )
     receipt = {
         "status": "applied",
         "facility": facility.code,
@@ -347,7 +355,7 @@ def apply(
         "image_version": image_version,
         "secrets_moved": sorted(facility.secrets()),
         "admin_added": db["admin_added"],
-        "warnings": list(facility.warnings),
+        "warnings": warnings,
         "restored": _restored_summary(restored),
     }
     # The secrets leave the FAT partition: the card keeps the file without them, and the old
@@ -403,7 +411,8 @@ def _install_backup(facility: Facility, sp: SystemPaths) -> dict[str, Any]:
     appliance already holds records: then the copy is scrubbed off the card (the records in
     clear must not stay on the FAT) and first boot stops, saying so."""
     if _read_marker(sp) is not None or restore_card.holds_records(sp.app.database):
-        restore_card.scrub(sp.restore_file)
+        with contextlib.suppress(OSError):  # a read-only card must not hide the real error
+            restore_card.scrub(sp.restore_file)
         raise _fail(
             sp,
             "une base de données avec des dossiers existe déjà sur cet appareil : la sauvegarde"

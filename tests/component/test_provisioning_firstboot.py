@@ -362,3 +362,20 @@ def test_the_command_says_how_many_records_came_back(root, boni_backup):
     )
     assert r.returncode == 0, r.stderr
     assert "records restored from the card's backup: 25 patients" in r.stdout
+
+
+def test_a_backup_that_cannot_be_erased_from_the_card_is_said_in_the_receipt(
+    root, boni_backup, monkeypatch
+):
+    from provisioning import restore_card
+
+    def read_only(path):
+        raise PermissionError(30, "Read-only file system")
+
+    root.card_file.write_text(card_text())
+    root.restore_file.write_bytes(boni_backup.read_bytes())
+    monkeypatch.setattr(restore_card, "scrub", read_only)
+    receipt = apply(root)
+    assert receipt["restored"]["counts"]["patients"] == 25
+    assert any("n'a pas pu être effacée" in w for w in receipt["warnings"])
+    assert "effacez keneya/restore.db.gz" in root.receipt.read_text()
