@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -31,6 +32,27 @@ PINS = {
     "technician": "840362",
 }
 START = datetime(2026, 10, 15, 9, 30, tzinfo=UTC)
+
+
+KENEYA = str(Path(sys.executable).parent / "keneya")
+
+
+def keneya(
+    home: Path, *args: str, stdin: str = "", pin: str | None = None, timeout: float = 180
+) -> subprocess.CompletedProcess[str]:
+    """The `keneya` command as a technician or a script runs it, in `home`, with nothing of
+    this process's KENEYA_HOME or KENEYA_PIN; `pin` goes in KENEYA_PIN."""
+    env = {k: v for k, v in os.environ.items() if k not in ("KENEYA_HOME", "KENEYA_PIN")}
+    if pin is not None:
+        env["KENEYA_PIN"] = pin
+    return subprocess.run(
+        [KENEYA, "--home", str(home), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=timeout,
+    )
 
 
 class FakeTime:

@@ -12,7 +12,6 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -29,23 +28,10 @@ from appliance.services.context import Context
 from appliance.services.status import backup_status
 from appliance.store import Store
 from appliance.store.db import RestoreInProgress
-from tests.conftest import SmallDisk
+from tests.conftest import KENEYA, SmallDisk
+from tests.conftest import keneya as run
 
 pytestmark = pytest.mark.component
-
-KENEYA = str(Path(sys.executable).parent / "keneya")
-
-
-def run(home: Path, *args: str, **kwargs) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("KENEYA_HOME", "KENEYA_PIN")}
-    return subprocess.run(
-        [KENEYA, "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=180,
-        **kwargs,
-    )
 
 
 def fingerprint(database: Path) -> dict[str, str]:

@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.component
+from tests.conftest import keneya
 
-KENEYA = str(Path(sys.executable).parent / "keneya")
+pytestmark = pytest.mark.component
 
 
 def run(home: Path, *args: str, stdin: str = "", pin: str | None = None):
-    env = {k: v for k, v in os.environ.items() if k not in ("KENEYA_HOME", "KENEYA_PIN")}
-    if pin is not None:
-        env["KENEYA_PIN"] = pin
-    return subprocess.run(
-        [KENEYA, "--home", str(home), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return keneya(home, *args, stdin=stdin, pin=pin, timeout=120)
 
 
 @pytest.fixture(scope="module")

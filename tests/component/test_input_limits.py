@@ -4,10 +4,8 @@ line and status 2, 413 or 422 with a French message, and nothing stored."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,10 +17,10 @@ from appliance.store import Store
 from appliance.web.app import create_app
 from appliance.web.core import WebSettings
 from tests.conftest import PINS
+from tests.conftest import keneya as run_keneya
 
 pytestmark = pytest.mark.component
 
-KENEYA = str(Path(sys.executable).parent / "keneya")
 MALARIA = {"code": "malaria_confirmed"}
 
 
@@ -34,15 +32,7 @@ def encounters_of(store, patient_id: str) -> int:
 
 # -- the command line ---------------------------------------------------------------------------
 def keneya(home: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "KENEYA_HOME"}
-    env["KENEYA_PIN"] = PINS["nurse"]
-    return subprocess.run(
-        [KENEYA, "--home", str(home), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    return run_keneya(home, *args, pin=PINS["nurse"], timeout=120)
 
 
 def big_file(tmp_path: Path) -> Path:
