@@ -721,9 +721,9 @@ def run(
 ) -> dict:
     """Both boots (or one); the figures, with `checks` {name: passed}."""
     image, work = Path(image), Path(work)
-    need_tools()
-    if not image.is_file():
+    if not image.is_file():  # first: it is the likelier mistake, and needs no qemu to say
         raise BootTestError(f"no image at {image}: build it first (make image)")
+    need_tools()
     work.mkdir(parents=True, exist_ok=True)
     version = run_tool(["qemu-system-aarch64", "--version"]).splitlines()[0]
     figures: dict = {"image": str(image), "image_bytes": image.stat().st_size, "qemu": version}
