@@ -213,17 +213,21 @@ class Clock:
         try:
             with self.store.transaction():
                 if self.store.clock.last_for_boot(self.boot_id) is None:
-                    self.store.clock.add(
-                        boot_id=self.boot_id,
-                        source="ntp",
-                        machine_time=to_iso(machine),
-                        true_time=to_iso(machine),
-                        offset_s=0.0,
-                        boot_s=boot_s,
-                    )
+                    self._add_ntp_event(machine, boot_s)
         except (sqlite3.Error, OSError) as e:  # a full disk, a restore: still say what is true
             log.warning("NTP synchronised the clock: not recorded: %s", e)
         return ClockReading(machine, machine, True, "ntp", self.boot_id)
+
+    def _add_ntp_event(self, machine: datetime, boot_s: float) -> None:
+        """NTP vouches for the machine time as it is: trusted, no offset."""
+        self.store.clock.add(
+            boot_id=self.boot_id,
+            source="ntp",
+            machine_time=to_iso(machine),
+            true_time=to_iso(machine),
+            offset_s=0.0,
+            boot_s=boot_s,
+        )
 
     def _record_ntp(
         self, last: dict[str, Any], machine: datetime, boot_s: float, step_s: float
@@ -232,14 +236,7 @@ class Clock:
             current = self.store.clock.last_for_boot(self.boot_id)
             if current is None or current["id"] != last["id"]:
                 return  # another process recorded it (or someone confirmed) meanwhile
-            self.store.clock.add(
-                boot_id=self.boot_id,
-                source="ntp",
-                machine_time=to_iso(machine),
-                true_time=to_iso(machine),
-                offset_s=0.0,
-                boot_s=boot_s,
-            )
+            self._add_ntp_event(machine, boot_s)
             self._audit(machine, "clock.step", trusted=True, step_s=step_s, source="ntp")
         log.info("clock stepped by %.1f s; NTP vouches for it: trusted, offset dropped", step_s)
 
