@@ -79,7 +79,7 @@ def encrypt_stream(
     if failure and not isinstance(failure[0], BrokenPipeError):
         raise failure[0]
     if proc.returncode != 0:
-        raise BackupError(f"age could not encrypt: {err.splitlines()[-1] if err else 'failed'}")
+        raise BackupError(f"age could not encrypt: {_age_said(err.encode())}")
     return size, digest.hexdigest()
 
 
@@ -111,15 +111,27 @@ def decrypt(src: str | Path, identity_file: str | Path, dest_dir: str | Path) ->
     name = src.name[: -len(".age")] if src.name.endswith(".age") else src.name + ".gz"
     dest = dest_dir / name
     dest_dir.mkdir(parents=True, exist_ok=True)
-    with open(src, "rb") as ciphertext:
+    dest.unlink(missing_ok=True)
+    # The plaintext records are private from their first byte: the file is made 0600 here
+    # and age writes into it through stdout.
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(src, "rb") as ciphertext, os.fdopen(fd, "wb") as plaintext:
         done = subprocess.run(
-            [age_command(), "--decrypt", "--identity", str(identity_file), "--output", str(dest)],
+            [age_command(), "--decrypt", "--identity", str(identity_file)],
             stdin=ciphertext,
-            capture_output=True,
-            text=True,
+            stdout=plaintext,
+            stderr=subprocess.PIPE,
+            text=False,
         )
     if done.returncode != 0:
         dest.unlink(missing_ok=True)
-        reason = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "failed"
-        raise BackupError(f"cannot decrypt {src} with {identity_file}: {reason}")
+        raise BackupError(f"cannot decrypt {src} with {identity_file}: {_age_said(done.stderr)}")
     return dest
+
+
+def _age_said(stderr: bytes) -> str:
+    """age's own words, every line (its "no identity matched" comes before its last line)."""
+    lines = [ln.strip() for ln in stderr.decode(errors="replace").splitlines() if ln.strip()]
+    # age ends with a line pointing at its bug tracker, which is no help to a technician.
+    lines = [ln for ln in lines if "report" not in ln.lower() or "age" not in ln.lower()]
+    return " ".join(ln.removeprefix("age: ") for ln in lines) or "failed"

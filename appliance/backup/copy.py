@@ -14,6 +14,7 @@ import os
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,6 +55,32 @@ def private_temp(folder: Path, name: str) -> Iterator[Path]:
         yield path
     finally:
         path.unlink(missing_ok=True)
+
+
+# A temporary copy untouched this long belongs to a run that was killed or cut by a power
+# failure (a live copy writes to it all the time): it is a plaintext database, so it goes.
+STALE_PARTIAL_S = 3600.0
+
+
+def sweep_partials(folder: Path, *, older_than_s: float = STALE_PARTIAL_S) -> list[str]:
+    """Delete our temporary files (`.….partial`) left in `folder` by a run that died."""
+    now = time.time()
+    swept = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []
+    for name in names:
+        if not (name.startswith(".") and name.endswith(".partial")):
+            continue
+        path = folder / name
+        try:
+            if now - path.stat().st_mtime >= older_than_s:
+                path.unlink()
+                swept.append(name)
+        except OSError:
+            continue  # gone meanwhile, or not ours to delete
+    return swept
 
 
 def copy_database(src: sqlite3.Connection, dest: Path) -> None:

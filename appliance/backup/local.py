@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.backup import files
-from appliance.backup.copy import BackupError, create
+from appliance.backup.copy import BackupError, create, sweep_partials
 from appliance.store.db import Store
 
 # Room kept free beyond the backup itself, so a backup never fills the disk the records need.
@@ -82,9 +82,16 @@ def nightly(
     after the new one is safely written, unless the disk has no room for it: then the oldest
     go first, never the newest)."""
     backups_dir.mkdir(parents=True, exist_ok=True)
+    swept = sweep_partials(backups_dir) + sweep_partials(store.path.parent)
     made_room = check_room(store.path, backups_dir)
     report = create(store, backups_dir, moment=moment)
+    written = Path(report["file"]).name
     kept, dropped = files.to_keep(backup_files(backups_dir), daily=keep_daily, weekly=keep_weekly)
+    # The rotation goes by the time in the names; with the machine clock behind (a boot with
+    # no network after a power cut) the backup just written would look the oldest. It stays.
+    dropped = [name for name in dropped if name != written]
+    if written not in kept:
+        kept.insert(0, written)
     for name in dropped:
         (backups_dir / name).unlink(missing_ok=True)
-    return report | {"kept": kept, "dropped": made_room + dropped}
+    return report | {"kept": kept, "dropped": made_room + dropped, "swept": swept}

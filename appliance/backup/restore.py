@@ -27,12 +27,15 @@ from appliance.backup.copy import (
     fsync_dir,
     plain_file,
     private_temp,
+    sweep_partials,
     verify,
 )
 from appliance.store.db import DatabaseLock, Store, lock_paths
 
-# Where the copy of a replaced database goes, under the backups folder; never rotated away.
+# Where the copy of a replaced database goes, under the backups folder. The newest few are
+# kept: enough to undo a wrong restore or two, not a full database per restore for ever.
 BEFORE_RESTORE = "avant-restauration"
+KEEP_BEFORE_RESTORE = 3
 LOCK_TIMEOUT_S = 60.0
 
 
@@ -79,11 +82,15 @@ def restore(
     accept_other_database: bool = False,
     moment: datetime | None = None,
     lock_timeout_s: float = LOCK_TIMEOUT_S,
+    keep_aside: int = KEEP_BEFORE_RESTORE,
 ) -> dict[str, Any]:
-    """Replace `database` with the backup (`.db` or `.db.gz`); returns what was done."""
+    """Replace `database` with the backup (`.db` or `.db.gz`); returns what was done. The
+    `keep_aside` newest copies of replaced databases are kept."""
     backup_file, database = Path(backup_file), Path(database)
     moment = moment or datetime.now(UTC)
     database.parent.mkdir(parents=True, exist_ok=True)
+    sweep_partials(database.parent)  # plaintext copies left by a restore that was killed
+    sweep_partials(Path(backups_dir) / BEFORE_RESTORE)
     with plain_file(backup_file, database.parent) as plain:
         report = verify(plain) | {"file": str(backup_file)}
         current = _current(database)
@@ -109,7 +116,9 @@ def restore(
                 fsync_dir(database.parent)
                 kept = None
             else:
-                kept = _swap(staged, database, Path(backups_dir), moment, lock_timeout_s)
+                kept = _swap(
+                    staged, database, Path(backups_dir), moment, lock_timeout_s, keep_aside
+                )
     with Store(database) as restored:  # the copy into the live file is page for page
         counts = restored.counts()
     return {
@@ -123,7 +132,12 @@ def restore(
 
 
 def _swap(
-    staged: Path, database: Path, backups_dir: Path, moment: datetime, lock_timeout_s: float
+    staged: Path,
+    database: Path,
+    backups_dir: Path,
+    moment: datetime,
+    lock_timeout_s: float,
+    keep_aside: int,
 ) -> str:
     """With every writer held at the lock: keep the live database aside, then copy in."""
     lock = DatabaseLock(database)
@@ -148,6 +162,7 @@ def _swap(
                     )
                 os.replace(tmp, aside)
             fsync_dir(aside_dir)
+            _prune_aside(aside_dir, aside.name, keep_aside)
             src = sqlite3.connect(staged)
             try:
                 src.backup(live)
@@ -160,3 +175,14 @@ def _swap(
     finally:
         lock.close()  # releases both
     return str(aside)
+
+
+def _prune_aside(aside_dir: Path, written: str, keep: int) -> None:
+    """Keep the `keep` newest copies set aside (the one just written always)."""
+    names = sorted(
+        (p for p in map(files.parse, os.listdir(aside_dir)) if p and p.name != written),
+        key=lambda p: (p.made_at, p.name),
+        reverse=True,
+    )
+    for p in names[max(0, keep - 1) :]:
+        (aside_dir / p.name).unlink(missing_ok=True)

@@ -16,6 +16,7 @@ import errno
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -25,7 +26,14 @@ from typing import Any
 
 from appliance.backup import files
 from appliance.backup.age import CHUNK, HEADER, encrypt_stream
-from appliance.backup.copy import BackupError, copy_database, fsync_dir, private_temp, verify
+from appliance.backup.copy import (
+    BackupError,
+    copy_database,
+    fsync_dir,
+    private_temp,
+    sweep_partials,
+    verify,
+)
 from appliance.clock import to_iso
 from appliance.store.db import Store, StoreError
 
@@ -118,6 +126,23 @@ def _prune(folder: Path, facility: str, keep: int, written: str) -> list[str]:
     return dropped
 
 
+def _make_room(folder: Path, facility: str, need: int) -> list[str]:
+    """Before writing: our cut writes, then this facility's oldest backups while the stick
+    lacks `need` bytes -- never its newest, which stays until the new one is read back."""
+    freed = [n for n in os.listdir(folder) if n.startswith(".keneya-") and n.endswith(".partial")]
+    for name in freed:
+        (folder / name).unlink(missing_ok=True)
+    mine = sorted(
+        (p for p in map(files.parse, os.listdir(folder)) if p and p.facility == facility),
+        key=lambda p: (p.made_at, p.name),
+    )[:-1]
+    while mine and shutil.disk_usage(folder).free < need:
+        name = mine.pop(0).name
+        (folder / name).unlink(missing_ok=True)
+        freed.append(name)
+    return freed
+
+
 def write_to_folder(
     store: Store,
     folder: Path,
@@ -138,6 +163,7 @@ def write_to_folder(
     facility = store.get_setting("facility_code") or "NOFAC"
     name = files.new_name(facility, moment or datetime.now(UTC), ".db.gz.age")
     work_dir.mkdir(parents=True, exist_ok=True)
+    sweep_partials(work_dir)  # plaintext copies left by a run that was killed
     with private_temp(work_dir, "usb") as plain:
         copy_database(store.conn, plain)
         checked = verify(plain)
@@ -147,6 +173,7 @@ def write_to_folder(
         dest_dir = folder / STICK_FOLDER
         try:
             dest_dir.mkdir(exist_ok=True)
+            freed = _make_room(dest_dir, facility, need)
             with private_temp(dest_dir, name) as tmp:
                 with open(tmp, "wb") as out:
                     size, sha = encrypt_stream(plain, out.write, recipients)
@@ -156,7 +183,7 @@ def write_to_folder(
                     raise UsbError("failed", "la copie sur la clé USB est différente : réessayez")
                 os.replace(tmp, dest_dir / name)
             fsync_dir(dest_dir)
-            dropped = _prune(dest_dir, facility, keep, name)
+            dropped = freed + _prune(dest_dir, facility, keep, name)
         except OSError as e:
             raise _stick_error(e, folder, need) from e
     return {

@@ -242,7 +242,7 @@ def test_restore_under_concurrent_writers_loses_no_acknowledged_write(store, ctx
     try:
         for _ in range(20):
             time.sleep(random.uniform(0.01, 0.1))
-            restore(base, store.path, backups_dir=backups_dir)
+            restore(base, store.path, backups_dir=backups_dir, keep_aside=20)
     finally:
         stop.set()
         for t in threads:
@@ -531,3 +531,75 @@ def test_the_status_page_answers_on_a_full_disk(store, ctx, actors, tmp_path):
             assert out["disk"]["free_bytes"] == 0 and out["backup"]["warn"]
     finally:
         filler.unmount()
+
+
+# -- leftovers of runs that died, a clock behind, the kept-aside copies ------------------------
+def test_nightly_with_the_clock_behind_keeps_the_backup_it_just_wrote(home):
+    folder = home / "backups"
+    folder.mkdir()
+    now = datetime.now(UTC)
+    for d in range(0, 14):  # two weeks of backups made while the clock was right
+        (folder / files.new_name("DEMO", now - timedelta(days=d))).write_bytes(b"")
+    with Store(home / "keneya.db") as store:
+        out = local.nightly(store, folder, moment=now - timedelta(days=400))  # no RTC, no NTP
+    written = Path(out["file"]).name
+    assert (folder / written).exists() and written in out["kept"]
+    assert written not in out["dropped"]
+
+
+def test_copies_left_by_killed_runs_are_swept_and_live_ones_are_not(home):
+    folder = home / "backups"
+    folder.mkdir()
+    old = time.time() - 2 * backups.STALE_PARTIAL_S
+    stale = [folder / ".keneya-DEMO-x.db.abc.partial", home / ".restore.def.partial"]
+    for path in stale:
+        path.write_bytes(b"SQLite format 3\0" + b"\0" * 4096)  # a plaintext copy
+        os.utime(path, (old, old))
+    live = folder / ".keneya-DEMO-y.db.ghi.partial"  # a backup being written right now
+    live.write_bytes(b"SQLite format 3\0")
+    r = run(home, "backup", "nightly", "--json")
+    assert r.returncode == 0, r.stderr
+    assert sorted(json.loads(r.stdout)["swept"]) == sorted(p.name for p in stale)
+    assert not any(p.exists() for p in stale) and live.exists()
+
+
+def test_a_decrypted_backup_is_private_and_a_wrong_key_is_named(
+    home, district_key, stick, tmp_path
+):
+    key, public = district_key
+    _facility_file(home, [public])
+    assert run(home, "backup", "usb", "--dir", str(stick)).returncode == 0
+    (encrypted,) = (stick / usb.STICK_FOLDER).iterdir()
+    out = age.decrypt(encrypted, key, tmp_path / "out")
+    assert out.stat().st_mode & 0o777 == 0o600
+    other = tmp_path / "other.key"
+    subprocess.run(["age-keygen", "-o", str(other)], check=True, capture_output=True)
+    with pytest.raises(backups.BackupError, match="no identity matched"):
+        age.decrypt(encrypted, other, tmp_path / "out2")
+    assert not list((tmp_path / "out2").iterdir())
+
+
+def test_a_full_stick_makes_room_with_this_facilitys_oldest_backups(home, district_key, stick):
+    _facility_file(home, [district_key[1]])
+    for _ in range(2):
+        assert run(home, "backup", "usb", "--dir", str(stick)).returncode == 0
+    before = sorted((stick / usb.STICK_FOLDER).iterdir(), key=lambda p: files.parse(p.name).made_at)
+    size = before[-1].stat().st_size
+    # room for less than one more backup, unless the oldest of ours goes first
+    (stick / "films.bin").write_bytes(b"\0" * (shutil.disk_usage(stick).free - size // 2))
+    r = run(home, "backup", "usb", "--dir", str(stick), "--json")
+    assert r.returncode == 0, r.stderr
+    after = {p.name for p in (stick / usb.STICK_FOLDER).iterdir()}
+    assert before[-1].name in after and before[0].name not in after
+    assert json.loads(r.stdout)["file"].rsplit("/", 1)[-1] in after
+    assert (stick / "films.bin").exists()
+
+
+def test_restores_keep_only_the_newest_copies_set_aside(home, tmp_path):
+    with Store(home / "keneya.db") as store:
+        made = backups.create(store, tmp_path / "b")
+    for _ in range(5):
+        r = run(home, "backup", "restore", made["file"], "--json")
+        assert r.returncode == 0, r.stderr
+    aside = [p for p in (home / "backups" / BEFORE_RESTORE).iterdir() if files.parse(p.name)]
+    assert len(aside) == 3
