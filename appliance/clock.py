@@ -41,8 +41,9 @@ TIME_ERROR = 5  # adjtimex: the clock is not synchronised
 TRUST_SOURCES = ("ntp", "modem", "staff")
 # A time before this cannot be right: Keneya did not exist yet.
 EARLIEST_PLAUSIBLE = datetime(2026, 1, 1, tzinfo=UTC)
-# Nor can a time far in the future (a modem reporting 2080 after a network glitch).
-LATEST_PLAUSIBLE = datetime(2100, 1, 1, tzinfo=UTC)
+# Nor can a time far in the future (a modem reporting 2080 after a network glitch, a year
+# wheel turned one notch too far). A Pi and its card serve years, not decades: twenty years.
+LATEST_PLAUSIBLE = datetime(2046, 1, 1, tzinfo=UTC)
 
 
 class ClockError(ValueError):

@@ -97,6 +97,13 @@ def test_the_reported_bug_a_step_after_a_1970_confirmation(store, actors, aminat
     assert saved["clock_trusted"] is False
 
 
+def test_a_year_turned_decades_too_far_is_not_a_plausible_confirmation(store, actors, machine):
+    ctx = Context(store, machine.clock(store))
+    with pytest.raises(clock_module.ClockError, match="plausible"):
+        audit.confirm_clock(ctx, actors["nurse"], TRUE.replace(year=2083))
+    assert not ctx.now().trusted
+
+
 def test_a_step_forward_without_ntp_is_kept_once_and_audited(store, machine):
     clock = machine.clock(store)
     clock.mark_trusted("staff", TRUE)
