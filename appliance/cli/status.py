@@ -48,8 +48,9 @@ def status(ctx, leases_file, lang, as_json):
             "outbox:  " + ", ".join(f"{k} {s['outbox'].get(k, 0)}" for k in ("queued", "failed")),
         ),
         (
-            free_pct < DISK_WARN_PCT,
-            f"disk:    {disk['free_bytes'] // 2**20} MiB free ({free_pct:.0f} %)",
+            free_pct < DISK_WARN_PCT or disk.get("problem") is not None,
+            f"disk:    {disk['free_bytes'] // 2**20} MiB free ({free_pct:.0f} %)"
+            + (f": {disk['problem']['message']}" if disk.get("problem") else ""),
         ),
         (False, f"clock:   {clock['now']} ({'trusted' if clock['trusted'] else 'NOT confirmed'})"),
     ]

@@ -22,7 +22,7 @@ from appliance.backup import local, usb
 from appliance.clock import from_iso, to_iso
 from appliance.domain.permissions import VIEW_STATUS
 from appliance.services.context import Actor, Context
-from appliance.store.diskspace import classify
+from appliance.store.diskspace import check, classify
 
 HISTORY_S = 24 * 3600
 # Enough for a chart on the kiosk's screen; 24 h of minute rows would be 1440.
@@ -298,11 +298,13 @@ def _disk(ctx: Context, data_dir: Path) -> dict[str, Any]:
     for path in (database, database.with_name(database.name + "-wal")):
         with contextlib.suppress(FileNotFoundError):  # no WAL right after a checkpoint
             size += path.stat().st_size
+    problem = check(data_dir)  # full, or read-only for this process (an SD card with errors)
     return {
         "total_bytes": usage.total,
         "free_bytes": usage.free,
         "used_pct": round(usage.used / usage.total * 100, 1) if usage.total else 0.0,
         "database_bytes": size,
+        "problem": None if problem is None else problem.to_dict() | {"message": str(problem)},
     }
 
 

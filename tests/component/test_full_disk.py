@@ -211,6 +211,10 @@ def test_cli_on_a_read_only_home_names_the_folder(small_disk):
     r = keneya(home, "power", "events", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == []
+    r = keneya(home, "status")  # the technician's console flags it
+    assert r.returncode == 0, r.stderr
+    (disk,) = [line for line in r.stdout.splitlines() if "disk:" in line]
+    assert disk.startswith("!") and read_only_line(home).split(" / ")[0] in disk
 
 
 # -- the power daemon --------------------------------------------------------------------------
