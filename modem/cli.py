@@ -34,6 +34,9 @@ log = logging.getLogger(__name__)
 STALE_AFTER_S = 180
 # The simulated SIM's SMS centre (a real SIM carries its operator's).
 SIMULATED_SMSC = "+22300000000"
+# The networks the simulator plays (modem.simulator.NETWORKS; listed here so --help does not
+# import the simulator).
+SIMULATED_OPERATORS = ("malitel", "orange", "telecel")
 STATUS_FIELDS = (
     "present",
     "model",
@@ -64,6 +67,10 @@ def read_status(store: Store, *, now: datetime) -> dict[str, Any]:
     counts = store.outbox.counts()
     updated = saved["updated_at"]
     age = (now - from_iso(updated)).total_seconds() if updated else None
+    # a clean stop leaves its marker; a killed daemon only goes stale
+    from modem.daemon import STOPPED_AT
+
+    stopped_at = store.get_setting(STOPPED_AT)
     out.update(
         state=saved.get("state", "unknown"),
         since=saved.get("since"),
@@ -73,7 +80,8 @@ def read_status(store: Store, *, now: datetime) -> dict[str, Any]:
         outbox_pending=counts["queued"] + counts["sending"],
         outbox_failed=counts["failed"],
         updated_at=updated,
-        daemon_running=age is not None and age <= STALE_AFTER_S,
+        daemon_running=age is not None and age <= STALE_AFTER_S and stopped_at is None,
+        stopped_at=stopped_at,
     )
     return out
 
@@ -83,7 +91,9 @@ def status_text(s: dict[str, Any]) -> str:
         head = "modem: keneya-modem has not run yet"
     else:
         head = f"modem: {s['state']} since {s['since']}"
-        if not s["daemon_running"]:
+        if s.get("stopped_at"):
+            head += f" (keneya-modem stopped at {s['stopped_at']})"
+        elif not s["daemon_running"]:
             head += f" (keneya-modem silent since {s['updated_at']})"
     lines = [head]
     if s["present"]:
@@ -131,12 +141,19 @@ def status(ctx: click.Context, as_json: bool) -> None:
 )
 @click.option("--seed", type=int, default=1, show_default=True, help="With --simulate.")
 @click.option(
+    "--operator",
+    type=click.Choice(SIMULATED_OPERATORS),
+    default="orange",
+    show_default=True,
+    help="With --simulate: the Malian network the simulated SIM registers on.",
+)
+@click.option(
     "--duration",
     type=click.FloatRange(min=0, min_open=True),
     help="Stop after this many seconds (default: until SIGTERM).",
 )
 @click.pass_context
-def run(ctx, simulate, device, outage, seed, duration) -> None:
+def run(ctx, simulate, device, outage, seed, operator, duration) -> None:
     """The modem daemon (the keneya-modem service). Stops cleanly on SIGTERM."""
     from appliance.sdnotify import Notifier
     from modem import config as modem_config
@@ -160,6 +177,7 @@ def run(ctx, simulate, device, outage, seed, duration) -> None:
             device=device,
             outage=outage,
             seed=seed,
+            operator=operator,
             notifier=notifier,
         )
         _run_with_signals(daemon, duration)
@@ -194,15 +212,17 @@ def build_daemon(
     device: str | None,
     outage: tuple[float, float] = (120.0, 60.0),
     seed: int = 1,
+    operator: str = "orange",
     notifier: Any = None,
 ) -> ModemDaemon:
     """Everything keneya-modem needs, from the facility file, the secrets and the store."""
     from appliance.outbox.sender import config_from_settings
     from appliance.reports import formats
+    from modem.apn import ApnOverrides
     from modem.config import read_secret
     from modem.daemon import ModemDaemon
     from modem.machine import ModemMachine
-    from modem.uploader import SmsFallback, Uploader
+    from modem.uploader import SmsFallback, Uploader, next_concat_reference
 
     clock = Clock(store)
 
@@ -212,15 +232,20 @@ def build_daemon(
     link: DataLink
     if simulate:
         from modem.link import SimulatedLink, flaky_schedule
-        from modem.simulator import E173Simulator
+        from modem.simulator import NETWORKS, E173Simulator
 
+        network = NETWORKS[operator]
         if device is None:
             sim = stack.enter_context(
-                E173Simulator(seed=seed, registration_delay_s=2.0, smsc=SIMULATED_SMSC).start()
+                E173Simulator(
+                    seed=seed, registration_delay_s=2.0, smsc=SIMULATED_SMSC, network=operator
+                ).start()
             )
             device = sim.device
         link = SimulatedLink(
-            schedule=flaky_schedule(seed, mean_up_s=outage[0], mean_down_s=outage[1])
+            schedule=flaky_schedule(seed, mean_up_s=outage[0], mean_down_s=outage[1]),
+            operator=network.long_name,
+            mcc_mnc=network.mcc_mnc,
         )
     else:
         link = _real_link(cfg)
@@ -238,7 +263,8 @@ def build_daemon(
             sim_pin=read_secret(p.secrets_dir / "sim_pin"),
             pin_rejected=lambda pin: store.get_setting("modem.rejected_pin") == _digest(pin),
             remember_rejected_pin=lambda pin: store.set_setting("modem.rejected_pin", _digest(pin)),
-            apn_override=cfg.apn or None,
+            apn_override=ApnOverrides.of(cfg),
+            next_sms_reference=lambda: next_concat_reference(store),
             on_network_time=lambda moment: _network_time(clock, moment),
         )
         stack.callback(machine.close)
@@ -330,16 +356,18 @@ def sms_test(ctx, number, device, as_json) -> None:
     port_path = device or find_at_port()
     if port_path is None:
         raise click.UsageError("no modem found (is the 3G stick plugged in?); or give --device")
+    from modem.uploader import next_concat_reference
+
     code = ""
-    with Store(paths(ctx).database) as store:
-        code = store.get_setting("facility_code") or ""
+    store = Store(paths(ctx).database)
+    code = store.get_setting("facility_code") or ""
     text = f"Keneya {code}: SMS de test {datetime.now(UTC):%Y-%m-%d %H:%M} UTC".replace("  ", " ")
     started = time.monotonic()
     try:
-        with AtPort(port_path) as port:
+        with store, AtPort(port_path) as port:
             port.command("ATE0")
             port.command("AT+CMEE=1")
-            ref = send_sms(port, cleaned, text)
+            ref = send_sms(port, cleaned, text, next_reference=lambda: next_concat_reference(store))
     except ModemError as e:
         raise click.ClickException(f"the SMS did not leave: {e}") from None
     out = {
@@ -349,6 +377,59 @@ def sms_test(ctx, number, device, as_json) -> None:
         "seconds": round(time.monotonic() - started, 2),
     }
     emit(out, as_json, f"sent to {cleaned} (message reference {ref})")
+
+
+# -- the APN ----------------------------------------------------------------------------------
+def apn_text(out: dict[str, Any]) -> str:
+    auth = out["auth"] if out["username"] else "none (no username)"
+    lines = [
+        f"{out['mcc_mnc']} {out['operator'] or '?'}: APN {out['apn']}",
+        f"  username {out['username'] or '-'}  password {out['password'] or '-'}  auth {auth}",
+        f"  from {out['source']}",
+    ]
+    if out["overridden"]:
+        lines.append(f"  [modem] sets: {', '.join(out['overridden'])}")
+    if out["alternatives"]:
+        also = ", ".join(out["alternatives"])
+        lines.append(f"  also listed: {also} (set [modem] apn to use one)")
+    if out["note"]:
+        lines.append(f"  note: {out['note']}")
+    return "\n".join(lines)
+
+
+@modem.command("apn")
+@click.argument("mcc_mnc", metavar="MCCMNC")
+@click.option(
+    "--database",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The mobile-broadband-provider-info XML (default: Debian's, under /usr/share).",
+)
+@json_option
+@click.pass_context
+def apn(ctx: click.Context, mcc_mnc: str, database: Path | None, as_json: bool) -> None:
+    """The APN, username, password and auth the modem would use on network MCCMNC (e.g.
+    61002), and where they come from: the facility file, mobile-broadband-provider-info, or
+    the built-in table for Mali."""
+    from modem import apn as apns
+    from modem import config as modem_config
+    from modem.errors import ConfigurationError
+
+    code = mcc_mnc.strip()
+    if not (code.isdigit() and len(code) in (5, 6)):
+        raise click.UsageError(f"{mcc_mnc!r} is not an MCC-MNC: 5 or 6 digits, e.g. 61002")
+    try:
+        cfg = modem_config.load(paths(ctx).facility_file)
+    except ConfigurationError as e:
+        raise click.UsageError(str(e)) from None
+    path = database or apns.DATABASE
+    found = apns.apn_for(code, override=apns.ApnOverrides.of(cfg), database=path)
+    if found is None:
+        missing = "" if path.exists() else f"; {apns.database_missing_hint(path)}"
+        raise click.ClickException(
+            f"no APN known for network {code}: set [modem] apn in the facility file{missing}"
+        )
+    out = {"mcc_mnc": code, **found.as_dict()}
+    emit(out, as_json, apn_text(out))
 
 
 # -- the simulator ----------------------------------------------------------------------------
@@ -363,7 +444,14 @@ def sms_test(ctx, number, device, as_json) -> None:
 @click.option("--pin", help="The SIM asks for this PIN.")
 @click.option("--registration-delay", type=click.FloatRange(min=0), default=3.0, show_default=True)
 @click.option("--seed", type=int)
-def simulate(pty_link, pin, registration_delay, seed) -> None:
+@click.option(
+    "--operator",
+    type=click.Choice(SIMULATED_OPERATORS),
+    default="orange",
+    show_default=True,
+    help="The Malian network the simulated SIM registers on.",
+)
+def simulate(pty_link, pin, registration_delay, seed, operator) -> None:
     """A Huawei E173 on a pseudo-terminal, for the laptop demo and tests. Stops on SIGTERM."""
     from modem.simulator import E173Simulator, run_until_signalled
 
@@ -373,6 +461,7 @@ def simulate(pty_link, pin, registration_delay, seed) -> None:
         registration_delay_s=registration_delay,
         seed=seed,
         smsc=SIMULATED_SMSC,
+        network=operator,
     )
     sim.start()
     click.echo(f"E173 simulator on {sim.device} (link {pty_link})", err=True)

@@ -3,7 +3,11 @@
 [modem]
 device = ""               # the AT port; empty: found by USB id (/dev/serial/by-id/…-if02-port0)
 link = "auto"             # auto, modemmanager, ppp, hilink
-apn = ""                  # empty: from the table for Mali by the network's MCC-MNC
+apn = ""                  # empty: by the network's MCC-MNC (mobile-broadband-provider-info,
+                          # else the built-in table for Mali); see modem/apn.py
+username = "…"            # absent: the source's; "" for none (set them with a private APN)
+password = "…"
+auth = ""                 # pap, chap, pap-or-chap, none; empty: the source's
 sms_gateway = ""          # the district's SMS gateway number, e.g. "+22370000000"; empty: no SMS
 sms_after_days = 5        # days after a report is due (the 5th) before it goes by SMS
 pay_per_minute = false    # true: the link is up only while sending, then hung up
@@ -20,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.facility_file import read_section
+from modem.apn import AUTH_METHODS, check_credential
 from modem.errors import ConfigurationError
 
 LINKS = ("auto", "modemmanager", "ppp", "hilink")
@@ -30,6 +35,9 @@ class ModemConfig:
     device: str = ""
     link: str = "auto"
     apn: str = ""
+    username: str | None = None  # None: not in the facility file
+    password: str | None = None
+    auth: str = ""
     sms_gateway: str = ""
     sms_after_days: float = 5.0
     pay_per_minute: bool = False
@@ -45,6 +53,12 @@ class ModemConfig:
                 f"[modem] sms_gateway {self.sms_gateway!r} is not a phone number"
                 " (e.g. +22370000000)"
             )
+        if self.auth and self.auth not in AUTH_METHODS:
+            raise ConfigurationError(f"[modem] auth must be one of {', '.join(AUTH_METHODS)}")
+        for key in ("username", "password"):
+            value = getattr(self, key)
+            if value is not None:
+                check_credential(key, value)
         for key in ("sms_after_days", "status_every_s", "send_every_s"):
             if not getattr(self, key) > 0:
                 raise ConfigurationError(f"[modem] {key} must be positive")
@@ -54,6 +68,9 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "device": (str,),
     "link": (str,),
     "apn": (str,),
+    "username": (str,),
+    "password": (str,),
+    "auth": (str,),
     "sms_gateway": (str,),
     "sms_after_days": (int, float),
     "pay_per_minute": (bool,),

@@ -15,11 +15,12 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.clock import to_iso
 from modem import answers
-from modem.apn import apn_for
+from modem.apn import DATABASE, Apn, ApnOverrides, apn_for
 from modem.machine import ModemMachine, ModemStatus
 
 if TYPE_CHECKING:
@@ -38,6 +39,9 @@ LINK_RETRY_FIRST_S = 60.0
 SMS_CHECK_EVERY_S = 3600.0
 CLIMBING_EVERY_S = 5.0
 HEARTBEAT_S = 60.0
+# Written by a clean stop, removed by the next start: `keneya modem status` then says at once
+# that the daemon is not running, instead of after the status has gone stale.
+STOPPED_AT = "modem.stopped_at"
 
 
 class ModemDaemon:
@@ -55,6 +59,7 @@ class ModemDaemon:
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         tick_s: float = TICK_S,
+        apn_database: Path = DATABASE,
     ):
         self.store = store
         self.config = config
@@ -67,6 +72,8 @@ class ModemDaemon:
         self.monotonic = monotonic
         self.now = now
         self.tick_s = tick_s
+        self.apn_database = apn_database
+        self.apn: Apn | None = None  # the network's APN with its credentials, for the link
         self._stop = threading.Event()
         self._next_status = 0.0
         self._next_link_try = 0.0
@@ -85,6 +92,10 @@ class ModemDaemon:
         recovered = self.store.outbox.recover()  # the only drainer, starting: no claim is live
         if recovered:
             log.info("%d report(s) left half-sent by the last run put back in the queue", recovered)
+        try:
+            self.store.set_settings({STOPPED_AT: None})
+        except Exception as e:  # a busy database: the first status write comes soon anyway
+            log.warning("modem: stop marker not cleared: %s", e)
         if self.notifier:
             self.notifier.ready("modem: starting")
 
@@ -99,7 +110,7 @@ class ModemDaemon:
         finally:
             if self.notifier:
                 self.notifier.stopping()
-            self._write_status()
+            self._write_status(stopped=True)
             if self.machine is not None:
                 self.machine.close()
             self.link.close()
@@ -115,8 +126,9 @@ class ModemDaemon:
             every = self.config.status_every_s
             self._next_status = t + (every if self._ready() else min(every, CLIMBING_EVERY_S))
         if self._ready() and self.uploader.due() and self._may_try_link(t):
-            if self.status.apn and hasattr(self.link, "apn"):
-                self.link.apn = self.status.apn  # the APN of the network found, unless overridden
+            if self.apn is not None and hasattr(self.link, "apn"):
+                # the APN and credentials of the network found, unless overridden
+                self.link.apn = self.apn
             try:
                 summary = self.uploader.run_once()
             except Exception as e:
@@ -146,13 +158,22 @@ class ModemDaemon:
             self.machine = None
         if self.machine is not None:
             self.status = self.machine.step()
-            self.link_up = self.link.is_up()
+            self.apn = self.machine.apn
+            # not registered (searching, denied, no SIM): no data link, whatever pppd says
+            self.link_up = self.link.is_up() if self._registered_now() else False
         else:
             # the link's status already says whether it is up: no second mmcli call
-            self.status, self.link_up = _from_link(
-                self.link, self.status, self.now, apn_override=self.config.apn
+            self.status, self.link_up, self.apn = _from_link(
+                self.link,
+                self.status,
+                self.now,
+                apn_override=ApnOverrides.of(self.config),
+                database=self.apn_database,
             )
         self._write_status()
+
+    def _registered_now(self) -> bool:
+        return self.status.registration in answers.REGISTERED
 
     def _ready(self) -> bool:
         return self.status.state == "ready"
@@ -197,35 +218,40 @@ class ModemDaemon:
         out["upload_error"] = self.uploader.last_error
         return out
 
-    def _write_status(self) -> None:
+    def _write_status(self, *, stopped: bool = False) -> None:
         """To the store when something changed, else once a minute to show the daemon is
-        alive: a status polled every few seconds must not become an SD-card write each time."""
+        alive: a status polled every few seconds must not become an SD-card write each time.
+        A stop always writes, with its marker."""
         snap = self.snapshot()
         t = self.monotonic()
-        if snap == self._written and t - self._written_at < HEARTBEAT_S:
+        if not stopped and snap == self._written and t - self._written_at < HEARTBEAT_S:
             return
         self._written, self._written_at = snap, t
+        now = to_iso(self.now())
+        values = {"modem.status": json.dumps(snap, sort_keys=True), "modem.updated_at": now}
+        if stopped:
+            values[STOPPED_AT] = now
         try:
             # one JSON setting, read by appliance.services.status.modem_report
-            self.store.set_settings(
-                {
-                    "modem.status": json.dumps(snap, sort_keys=True),
-                    "modem.updated_at": to_iso(self.now()),
-                }
-            )
+            self.store.set_settings(values)
         except Exception as e:  # a busy or full database must not stop the modem
             log.warning("modem status not written: %s", e)
 
 
 def _from_link(
-    link: DataLink, previous: ModemStatus, now: Callable[[], datetime], *, apn_override: str = ""
-) -> tuple[ModemStatus, bool]:
-    """The status, and whether the link is up, when ModemManager or a HiLink stick owns the
-    modem: read, never driven."""
+    link: DataLink,
+    previous: ModemStatus,
+    now: Callable[[], datetime],
+    *,
+    apn_override: str | ApnOverrides = "",
+    database: Path = DATABASE,
+) -> tuple[ModemStatus, bool, Apn | None]:
+    """The status, whether the link is up, and the APN, when ModemManager or a HiLink stick
+    owns the modem: read, never driven. Not registered: no operator, APN or link."""
     try:
         ls = link.status()
     except Exception as e:
-        return ModemStatus(state="absent", history=previous.history, error=str(e)), False
+        return ModemStatus(state="absent", history=previous.history, error=str(e)), False, None
     registered = ls.registration in answers.REGISTERED
     state = "ready" if registered else (ls.registration or "absent")
     if state not in ("ready", "searching", "denied"):
@@ -235,17 +261,19 @@ def _from_link(
         since=previous.since if previous.state == state else to_iso(now()),
         present=ls.registration is not None,
         registration=ls.registration,
-        operator=ls.operator,
-        mcc_mnc=ls.mcc_mnc,
+        operator=ls.operator if registered else None,
+        mcc_mnc=ls.mcc_mnc if registered else None,
         signal_dbm=ls.signal_dbm,
         signal_bars=answers.bars(ls.signal_dbm),
         error=ls.detail if not registered else None,
         history=previous.history,
     )
-    apn = apn_for(ls.mcc_mnc, override=apn_override or None)
+    apn = apn_for(ls.mcc_mnc, override=apn_override or None, database=database)
+    if not registered:
+        apn = None
     st.apn = apn.name if apn else None
     if registered and apn is None:
         st.state, st.error = "no_apn", f"no APN known for network {ls.mcc_mnc}: set [modem] apn"
     if previous.state != state:
         st.history.append((st.since or "", state))
-    return st, ls.up
+    return st, ls.up and registered, apn

@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import random
+import shlex
 import signal
 import subprocess
 import time
@@ -28,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from modem.apn import Apn, check_credential
 from modem.errors import ConfigurationError, ModemError, ModemGone, ModemTimeout
 from modem.ports import find_data_port, find_hilink_interface
 
@@ -46,6 +48,7 @@ __all__ = [
     "nm_connection_keyfile",
     "parse_mmcli_modem",
     "ppp_peer_file",
+    "ppp_secrets_text",
 ]
 
 Runner = Callable[..., subprocess.CompletedProcess[str]]
@@ -109,14 +112,35 @@ class DataLink(ABC):
         self.close()
 
 
-def _check_apn(apn: str | None) -> str:
+def _check_apn(apn: str | Apn | None) -> str:
     # An APN is a DNS-style label list (3GPP TS 23.003 §9.1); anything with quotes, spaces or
     # line breaks would break the chat script or the keyfile it is written into.
+    if isinstance(apn, Apn):
+        apn = apn.name
     if apn is None:
         raise ConfigurationError("no APN: set [modem] apn or wait until the network is known")
     if not apn or any(c in apn for c in "\"'\\\n\r\t ") or len(apn) > 100:
         raise ConfigurationError(f"invalid APN {apn!r}")
     return apn
+
+
+def _as_apn(apn: str | Apn | None) -> Apn | None:
+    """An APN name alone (the tests, an old caller) is an APN without credentials."""
+    if apn is None:
+        return None
+    settings = apn if isinstance(apn, Apn) else Apn(apn)
+    _check_apn(settings.name)
+    check_credential("username", settings.username)
+    check_credential("password", settings.password)
+    return settings
+
+
+# pppd(8) / nm-settings-nmcli(5) [ppp]: what a stated method refuses. With "pap-or-chap" both
+# stay allowed and the network picks; "none" sends no credentials at all.
+_REFUSE = {
+    "pap": ("chap", "eap", "mschap", "mschapv2"),
+    "chap": ("eap", "mschap", "mschapv2", "pap"),
+}
 
 
 def _run_command(
@@ -131,18 +155,36 @@ def _run_command(
         raise ModemTimeout(f"{' '.join(args)} did not finish in {timeout_s:g} s") from exc
 
 
+def write_private(path: Path, text: str) -> None:
+    """Write a root-only file (mode 0600 from its first byte) whole, then rename it into
+    place: a power cut leaves the old file or the new one, never half of either."""
+    tmp = path.with_name(path.name + ".tmp")  # NetworkManager skips *.tmp
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), 0o600)  # an older tmp file keeps its mode through O_CREAT
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
 # ---------------------------------------------------------------- ModemManager + NetworkManager
 
 
-def nm_connection_keyfile(apn: str, *, name: str = "keneya-3g", sim_pin: str | None = None) -> str:
+def nm_connection_keyfile(
+    apn: str | Apn, *, name: str = "keneya-3g", sim_pin: str | None = None
+) -> str:
     """NetworkManager keyfile text (/etc/NetworkManager/system-connections/<name>.nmconnection,
     mode 0600) for a mobile broadband connection.
 
     Keys from nm-settings-keyfile(5) and nm-settings-nmcli(5): [connection] id/uuid/type
     ("gsm" names the setting), autoconnect=false so only Keneya decides when money is spent;
-    [gsm] apn and pin; [ipv4] method=auto; [ipv6] method=ignore (Keneya asks for an IPv4
-    "IP" PDP context, as the pppd fallback does)."""
-    _check_apn(apn)
+    [gsm] apn, username, password with password-flags=0 (kept in this root-only file, not
+    asked from a secret agent: there is nobody to ask) and pin; [ppp] refuse-* for a stated
+    PAP or CHAP (ModemManager's allowed-auth); [ipv4] method=auto; [ipv6] method=ignore
+    (Keneya asks for an IPv4 "IP" PDP context, as the pppd fallback does)."""
+    settings = _as_apn(apn)
+    assert settings is not None
     if sim_pin is not None and not (sim_pin.isdigit() and 4 <= len(sim_pin) <= 8):
         # 3GPP TS 31.101 §9.9: a PIN is 4 to 8 digits.
         raise ConfigurationError("the SIM PIN must be 4 to 8 digits")
@@ -157,10 +199,18 @@ def nm_connection_keyfile(apn: str, *, name: str = "keneya-3g", sim_pin: str | N
         "autoconnect=false",
         "",
         "[gsm]",
-        f"apn={apn}",
+        f"apn={settings.name}",
     ]
+    if settings.sends_credentials:
+        lines += [
+            f"username={settings.username}",
+            f"password={settings.password}",
+            "password-flags=0",
+        ]
     if sim_pin is not None:
         lines.append(f"pin={sim_pin}")
+    if settings.sends_credentials and settings.auth in _REFUSE:
+        lines += ["", "[ppp]"] + [f"refuse-{m}=true" for m in _REFUSE[settings.auth]]
     lines += ["", "[ipv4]", "method=auto", "", "[ipv6]", "method=ignore", ""]
     return "\n".join(lines)
 
@@ -244,17 +294,25 @@ class ModemManagerLink(DataLink):
         connections_dir: Path | None = None,
     ) -> None:
         self.connection = connection
-        self.apn = None if apn is None else _check_apn(apn)  # only the keyfile needs it
+        self.apn = apn  # only the keyfile needs it
         self.modem = modem
         self.command_timeout_s = command_timeout_s
         self.connections_dir = connections_dir or self.CONNECTIONS_DIR
         self._run = run
 
+    @property
+    def apn(self) -> Apn | None:
+        return self._apn
+
+    @apn.setter
+    def apn(self, value: str | Apn | None) -> None:
+        self._apn = _as_apn(value)
+
     def ensure_profile(self) -> bool:
         """Write the NetworkManager profile for the APN in use when it is missing or names
-        another APN (the network found decides it), then have NetworkManager reload. The file
-        is root's, 0600 (it may hold the SIM PIN), written whole then renamed. True when it
-        changed."""
+        another APN or credentials (the network found decides them), then have NetworkManager
+        reload. The file is root's, 0600 (it holds the APN password and may hold the SIM PIN),
+        written whole then renamed. True when it changed."""
         if self.apn is None:
             raise ConfigurationError("no APN yet: the network has not been identified")
         path = self.connections_dir / f"{self.connection}.nmconnection"
@@ -264,13 +322,7 @@ class ModemManagerLink(DataLink):
                 return False
         except FileNotFoundError:
             pass
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        write_private(path, text)
         args = ["nmcli", "connection", "reload"]
         result = _run_command(self._run, args, timeout_s=self.command_timeout_s)
         if result.returncode != 0:
@@ -303,6 +355,8 @@ class ModemManagerLink(DataLink):
         return int(index)
 
     def keyfile(self, *, sim_pin: str | None = None) -> str:
+        if self.apn is None:
+            raise ConfigurationError("no APN yet: the network has not been identified")
         return nm_connection_keyfile(self.apn, name=self.connection, sim_pin=sim_pin)
 
     def modem_json(self) -> dict[str, Any]:
@@ -403,10 +457,10 @@ def modemmanager_sees_modem(*, run: Runner = subprocess.run, timeout_s: float = 
 # ---------------------------------------------------------------- pppd + chat
 
 
-def chat_script(apn: str) -> str:
+def chat_script(apn: str | Apn) -> str:
     """chat(8) script: abort on the modem's failure words, define PDP context 1 (3GPP TS 27.007
     §10.1.1 +CGDCONT) and dial the packet service (*99#, 3GPP TS 27.007 §10.2.1.1)."""
-    _check_apn(apn)
+    apn = _check_apn(apn)
     return "\n".join(
         [
             "ABORT 'BUSY'",
@@ -426,19 +480,29 @@ def chat_script(apn: str) -> str:
 
 def ppp_peer_file(
     device: str,
-    apn: str,
+    apn: str | Apn,
     *,
     chat_path: str | Path,
     lcp_echo_interval_s: int = 30,
     lcp_echo_failure: int = 4,
+    peer: str = "keneya",
 ) -> str:
     """/etc/ppp/peers/keneya: options from pppd(8). ``nopersist``: Keneya redials itself, when
     it has something to send. LCP echoes every 30 s, four missed = dead link, so a silent
-    drop is noticed in about two minutes. ``replacedefaultroute`` is Debian's pppd option."""
-    _check_apn(apn)
+    drop is noticed in about two minutes. ``replacedefaultroute`` is Debian's pppd option.
+
+    With credentials: ``user`` names them, ``remotename`` ties the lookup to this peer's own
+    line in pap-secrets/chap-secrets (:func:`ppp_secrets_text`), and a stated PAP or CHAP
+    refuses the other methods. ``noauth`` stays: the network is not asked to prove itself."""
+    settings = _as_apn(apn)
+    assert settings is not None
+    auth_lines = []
+    if settings.sends_credentials:
+        auth_lines = [f'user "{settings.username}"', f"remotename {peer}"]
+        auth_lines += [f"refuse-{m}" for m in _REFUSE.get(settings.auth, ())]
     return "\n".join(
         [
-            f"# Keneya 3G data link, APN {apn}: written by modem.link, do not edit",
+            f"# Keneya 3G data link, APN {settings.name}: written by modem.link, do not edit",
             device,
             "460800",
             "noauth",
@@ -449,10 +513,37 @@ def ppp_peer_file(
             "noipdefault",
             f"lcp-echo-interval {lcp_echo_interval_s}",
             f"lcp-echo-failure {lcp_echo_failure}",
+            *auth_lines,
             f'connect "/usr/sbin/chat -v -f {chat_path}"',
             "",
         ]
     )
+
+
+SECRETS_FILES = {"pap": "pap-secrets", "chap": "chap-secrets"}
+_SECRETS_MARK = "# Keneya 3G data link: the next line is written by modem.link"
+
+
+def ppp_secrets_text(existing: str, apn: Apn | None, *, method: str, peer: str = "keneya") -> str:
+    """pap-secrets or chap-secrets (pppd(8) "AUTHENTICATION": client, server, secret, addresses)
+    with this peer's line replaced: the other lines of the file (Debian's comments, another
+    peer's) are kept as they are. The line is there only when the APN's auth allows `method`
+    ("pap-or-chap" puts it in both files)."""
+    kept = []
+    lines = existing.splitlines()
+    for line in lines:
+        if line.strip() == _SECRETS_MARK:
+            continue
+        try:
+            words = shlex.split(line, comments=True)
+        except ValueError:
+            words = []
+        if len(words) >= 2 and words[1] == peer:
+            continue  # ours, from an earlier APN
+        kept.append(line)
+    if apn is not None and apn.sends_credentials and apn.auth in (method, "pap-or-chap"):
+        kept += [_SECRETS_MARK, f'"{apn.username}"\t{peer}\t"{apn.password}"\t*']
+    return "\n".join(kept) + "\n" if kept else ""
 
 
 class PppLink(DataLink):
@@ -464,8 +555,9 @@ class PppLink(DataLink):
         self,
         *,
         device: str,
-        apn: str | None,
+        apn: str | Apn | None,
         peers_dir: Path = Path("/etc/ppp/peers"),
+        secrets_dir: Path | None = None,
         run: Runner = subprocess.run,
         sys_class_net: Path = Path("/sys/class/net"),
         pid_dir: Path = Path("/run"),
@@ -477,8 +569,10 @@ class PppLink(DataLink):
         poll_interval_s: float = 0.25,
     ) -> None:
         self.device = device
-        self.apn = None if apn is None else _check_apn(apn)  # settable: the daemon learns it
+        self.apn = apn  # settable: the daemon learns it
         self.peers_dir = Path(peers_dir)
+        # pap-secrets and chap-secrets live in /etc/ppp, the parent of /etc/ppp/peers
+        self.secrets_dir = Path(secrets_dir) if secrets_dir else self.peers_dir.parent
         self.sys_class_net = Path(sys_class_net)
         self.pid_dir = Path(pid_dir)
         self.peer = peer
@@ -490,6 +584,14 @@ class PppLink(DataLink):
         self._sleep = sleep
 
     @property
+    def apn(self) -> Apn | None:
+        return self._apn
+
+    @apn.setter
+    def apn(self, value: str | Apn | None) -> None:
+        self._apn = _as_apn(value)
+
+    @property
     def peer_path(self) -> Path:
         return self.peers_dir / self.peer
 
@@ -498,14 +600,23 @@ class PppLink(DataLink):
         return self.peers_dir / f"{self.peer}.chat"
 
     def write_config(self) -> None:
-        """Write the peer and chat files (root-only: the chat script names the APN)."""
+        """Write the peer and chat files and this peer's line of pap-secrets and chap-secrets,
+        all root-only (0600): the secrets hold the APN password."""
+        if self.apn is None:
+            raise ConfigurationError("no APN: set [modem] apn or wait until the network is known")
         self.peers_dir.mkdir(parents=True, exist_ok=True)
-        for path, text in (
-            (self.chat_path, chat_script(self.apn)),
-            (self.peer_path, ppp_peer_file(self.device, self.apn, chat_path=self.chat_path)),
-        ):
-            path.write_text(text)
-            path.chmod(0o600)
+        peer = ppp_peer_file(self.device, self.apn, chat_path=self.chat_path, peer=self.peer)
+        write_private(self.chat_path, chat_script(self.apn))
+        write_private(self.peer_path, peer)
+        for method, name in SECRETS_FILES.items():
+            path = self.secrets_dir / name
+            try:
+                existing = path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                existing = ""
+            text = ppp_secrets_text(existing, self.apn, method=method, peer=self.peer)
+            if text != existing or (path.exists() and path.stat().st_mode & 0o077):
+                write_private(path, text)
 
     def is_up(self) -> bool:
         folder = self.sys_class_net / self.interface

@@ -3,7 +3,8 @@
 absent → detected (ATI, AT+CGMI, AT+CGMM) → SIM (AT+CPIN?: READY; SIM PIN → the PIN from the
 secrets, tried once; SIM PUK → stop and alert, never guess) → registered (AT+CREG?/AT+CGREG?:
 home, roaming; searching and denied stop the climb) → signal (AT+CSQ) → operator (AT+COPS?
-numeric and long) → APN (table for Mali, facility file first).
+numeric and long) → APN (facility file, else mobile-broadband-provider-info, else the built-in
+table for Mali: `modem.apn`).
 
 `step()` runs the ladder from the top and stops at the first rung not reached, so a SIM pulled
 out or a registration lost shows at the next step. Each state and the time it was entered are
@@ -19,10 +20,11 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from modem import answers
-from modem.apn import apn_for, operator_name
+from modem.apn import DATABASE, Apn, ApnOverrides, apn_for, operator_name
 from modem.at import AtPort
 from modem.errors import (
     CmeError,
@@ -97,7 +99,9 @@ class ModemMachine:
         sim_pin: str | None = None,
         pin_rejected: Callable[[str], bool] = lambda pin: False,
         remember_rejected_pin: Callable[[str], None] = lambda pin: None,
-        apn_override: str | None = None,
+        apn_override: str | ApnOverrides | None = None,
+        apn_database: Path = DATABASE,
+        next_sms_reference: Callable[[], int] | None = None,
         on_network_time: Callable[[datetime], None] | None = None,
         reset_usb: Callable[[], bool] = lambda: False,
         monotonic: Callable[[], float] = time.monotonic,
@@ -110,6 +114,9 @@ class ModemMachine:
         self.pin_rejected = pin_rejected
         self.remember_rejected_pin = remember_rejected_pin
         self.apn_override = apn_override
+        self.apn_database = apn_database
+        self.next_sms_reference = next_sms_reference
+        self.apn: Apn | None = None  # with its credentials, for the data link
         self.on_network_time = on_network_time
         self.reset_usb = reset_usb
         self.monotonic = monotonic
@@ -167,7 +174,7 @@ class ModemMachine:
         """One SMS on the port this machine keeps open; its message reference."""
         if self.port is None:
             raise ModemGone("no modem port open")
-        return send_sms(self.port, number, text)
+        return send_sms(self.port, number, text, next_reference=self.next_sms_reference)
 
     def close(self) -> None:
         if self.port is not None:
@@ -193,9 +200,12 @@ class ModemMachine:
         if st.state == "absent":
             self._enter("detected")
         if not self._sim(port):
+            self._forget_network()
+            st.registration = None
             return
         reg = self._registration(port)
         if reg not in answers.REGISTERED:
+            self._forget_network()
             self._not_registered(port, reg)
             return
         self._searching_since = None
@@ -204,7 +214,8 @@ class ModemMachine:
         self._operator(port)
         if not self._time_read:
             self._network_time(port)
-        apn = apn_for(st.mcc_mnc, override=self.apn_override)
+        apn = apn_for(st.mcc_mnc, override=self.apn_override, database=self.apn_database)
+        self.apn = apn
         st.apn = apn.name if apn else None
         if apn is None:
             st.error = f"no APN known for network {st.mcc_mnc}: set [modem] apn"
@@ -212,6 +223,13 @@ class ModemMachine:
             return
         st.error = None
         self._enter("ready")
+
+    def _forget_network(self) -> None:
+        """Not registered: the operator, its code and the APN of the last network are not
+        today's, and no data link can be up."""
+        st = self.status
+        st.operator = st.mcc_mnc = st.apn = None
+        self.apn = None
 
     def _open(self) -> bool:
         path = self.find_port()
@@ -330,7 +348,7 @@ class ModemMachine:
         _, st.mcc_mnc = answers.operator(port.command("AT+COPS?"))
         port.command("AT+COPS=3,0")
         name, _ = answers.operator(port.command("AT+COPS?"))
-        st.operator = name or operator_name(st.mcc_mnc)
+        st.operator = name or operator_name(st.mcc_mnc, database=self.apn_database)
 
     def _network_time(self, port: AtPort) -> None:
         self._time_read = True  # once a connection; a failure here is not worth retrying
@@ -374,15 +392,27 @@ class ModemMachine:
         log.info("modem: %s", state)
 
 
-def send_sms(port: AtPort, number: str, text: str) -> int:
+def send_sms(
+    port: AtPort, number: str, text: str, *, next_reference: Callable[[], int] | None = None
+) -> int:
     """Send `text` to `number` in PDU mode (GSM 7-bit, concatenated if long); the message
     reference of the last part. PDU mode works with every stick's firmware and any number
-    format; the SIM's own SMS centre is used."""
+    format; the SIM's own SMS centre is used.
+
+    The parts of a long text share a concatenation reference (TS 23.040 §9.2.3.24.1) that
+    must differ from the previous long text's, or a phone still holding parts of that one
+    joins the two: `next_reference` gives it (`modem.uploader.next_concat_reference` keeps it
+    in the store), asked only when the text needs concatenation; without one, a random byte."""
+    import secrets
+
     from modem import sms
 
     port.command("AT+CMGF=0")
+    reference = 0
+    if sms.gsm7_length(text) > sms.SMS_SEPTETS:
+        reference = next_reference() if next_reference else secrets.randbelow(256)
     ref = -1
-    for pdu, octets in sms.submit_pdus(number, text, reference=0):
+    for pdu, octets in sms.submit_pdus(number, text, reference=reference):
         ref = port.send_sms_pdu(pdu, octets)
     return ref
 

@@ -45,6 +45,27 @@ GSM7_BASIC = (
 )
 
 
+@dataclass(frozen=True)
+class Network:
+    """A Malian network as the simulated SIM sees it (AT+COPS long and short names, MCC-MNC;
+    the IMSI starts with the MCC-MNC, 3GPP TS 23.003 §2.2)."""
+
+    long_name: str
+    short_name: str
+    mcc_mnc: str
+
+    @property
+    def imsi(self) -> str:
+        return (self.mcc_mnc + "0123456789")[:15]
+
+
+NETWORKS = {
+    "malitel": Network("MALITEL", "MALITEL", "61001"),
+    "orange": Network("Orange MALI", "ORANGE", "61002"),
+    "telecel": Network("TELECEL", "TELECEL", "61003"),
+}
+
+
 @dataclass
 class _SmsBody:
     """The state between the ``> `` prompt and Ctrl-Z."""
@@ -101,9 +122,10 @@ class E173Simulator:
         pin: str | None = None,
         puk: str = "12345678",
         imei: str = "867530901234567",
-        imsi: str = "610020123456789",
-        operator: str = "Orange MALI",
-        mcc_mnc: str = "61002",
+        network: str = "orange",
+        imsi: str | None = None,
+        operator: str | None = None,
+        mcc_mnc: str | None = None,
         csq: int = 17,
         registration_delay_s: float = 2.0,
         urc_every_s: tuple[float, float] | None = (5.0, 30.0),
@@ -115,8 +137,14 @@ class E173Simulator:
             raise ConfigurationError("urc_every_s must be (low, high) with 0 < low <= high")
         self.link_path = Path(link_path) if link_path is not None else None
         self.pin, self.puk = pin, puk
-        self.imei, self.imsi = imei, imsi
-        self.operator, self.mcc_mnc = operator, mcc_mnc
+        if network not in NETWORKS:
+            raise ConfigurationError(f"unknown network {network!r}; one of {', '.join(NETWORKS)}")
+        net = NETWORKS[network]
+        self.imei = imei
+        self.mcc_mnc = mcc_mnc or net.mcc_mnc
+        self.imsi = imsi or (self.mcc_mnc + "0123456789")[:15]
+        self.operator = operator or net.long_name
+        self.short_name = net.short_name if operator is None else operator.split()[0].upper()
         self.registration_delay_s = registration_delay_s
         self.urc_every_s = urc_every_s
         self.reboot_s = reboot_s
@@ -664,7 +692,7 @@ class E173Simulator:
             return self._ok(f'+COPS: 0,{self._cops_format},"{name}",2')  # 2 = UTRAN
         if op == "=?":
             return self._ok(
-                f'+COPS: (2,"{self.operator}","ORANGE","{self.mcc_mnc}",2),,(0-4),(0-2)'
+                f'+COPS: (2,"{self.operator}","{self.short_name}","{self.mcc_mnc}",2),,(0-4),(0-2)'
             )
         values = [v.strip() for v in arg.split(",")]
         if values[0] == "3" and len(values) > 1 and values[1] in ("0", "1", "2"):

@@ -32,6 +32,30 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 REPORT_DUE_DAY = 5  # the district expects last month's report by the 5th
+SMS_REFERENCE_SETTING = "modem.sms_concat_ref"
+
+
+def next_concat_reference(store: Store) -> int:
+    """The next 8-bit concatenated-SMS reference (TS 23.040 §9.2.3.24.1), kept in the settings
+    so it goes on incrementing across restarts: read and written in one transaction, so the
+    daemon and `keneya modem sms-test` never hand out the same one. The first is random, so a
+    new or restored database does not start where the receiver may still hold parts."""
+    import secrets
+
+    with store.transaction() as conn:
+        row = conn.execute(
+            "SELECT value FROM settings WHERE key = ?", (SMS_REFERENCE_SETTING,)
+        ).fetchone()
+        try:
+            reference = (int(row[0]) + 1) % 256 if row else secrets.randbelow(256)
+        except ValueError:
+            reference = secrets.randbelow(256)
+        conn.execute(
+            "INSERT INTO settings (key, value) VALUES (?, ?)"
+            " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (SMS_REFERENCE_SETTING, str(reference)),
+        )
+    return reference
 
 
 def report_due(period: str) -> datetime:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 import pytest
 
 from modem import answers
-from modem.apn import Apn, apn_for, operator_name
 from modem.config import ModemConfig, from_mapping, load
 from modem.errors import ConfigurationError
 
@@ -99,15 +98,6 @@ def test_identity_and_imei_masking():
     assert info == {"manufacturer": "huawei", "model": "E173", "imei": "867530901234567"}
     assert answers.mask_imei("867530901234567") == "***********4567"
     assert answers.mask_imei(None) is None
-
-
-def test_apn_table_for_mali_and_the_override():
-    assert apn_for("61002") == Apn("internet")
-    assert apn_for("61001") == Apn("web.malitel3.ml")
-    assert apn_for("61003") is None
-    assert apn_for("61003", override="private.apn") == Apn("private.apn")
-    assert apn_for("61002", override="other") == Apn("other")
-    assert operator_name("61001") == "Moov Africa Malitel"
 
 
 def test_modem_config_defaults_and_errors(tmp_path):

@@ -57,19 +57,26 @@ def test_the_whole_ladder_to_ready(make_sim):
     assert "ATE0" in sim.commands and "AT+CTZU=1" in sim.commands
 
 
-def test_malitel_gets_its_apn_and_an_unknown_network_needs_one(make_sim):
-    sim = make_sim(mcc_mnc="61001", operator="MALITEL")
-    with machine_for(sim) as m:
-        climb(m, "ready")
-        assert m.status.apn == "web.malitel3.ml"
-    sim.close()
-    other = make_sim(mcc_mnc="61003", operator="TELECEL")
+def test_each_malian_network_gets_its_apn_and_an_unknown_one_needs_one(make_sim):
+    expected = {
+        "malitel": ("61001", "web.malitel3.ml", "internet"),
+        "orange": ("61002", "internet", "internet"),
+        "telecel": ("61003", "internet", ""),  # not in the database: the built-in table
+    }
+    for network, (code, apn, username) in expected.items():
+        sim = make_sim(network=network)
+        with machine_for(sim) as m:
+            climb(m, "ready")
+            assert (m.status.mcc_mnc, m.status.apn) == (code, apn), network
+            assert m.apn is not None and m.apn.username == username
+        sim.close()
+    other = make_sim(mcc_mnc="99999", operator="TEST NETWORK")
     with machine_for(other) as m:
         climb(m, "no_apn")
-        assert "[modem] apn" in m.status.error
-    with machine_for(other, apn_override="telecel.apn") as m:
+        assert "[modem] apn" in m.status.error and m.apn is None
+    with machine_for(other, apn_override="private.apn") as m:
         climb(m, "ready")
-        assert m.status.apn == "telecel.apn"
+        assert m.status.apn == "private.apn" and m.apn.source == "facility file"
 
 
 def test_sim_pin_entered_from_the_secrets(make_sim):
