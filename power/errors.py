@@ -32,3 +32,16 @@ class DeviceBusy(PowerError, RuntimeError):
 
 class ConfigurationError(PowerError, ValueError):
     """Parameters that cannot work together (shunt, range, calibration...)."""
+
+
+class CurrentOverflow(SensorFault):
+    """The current overflowed on every attempt (OVF) while the bus voltage read steadily.
+
+    ``bus_v`` is that voltage: the current is unusable (a shunt or range too small for the
+    real current, or the shunt value in `[power]` wrong) but the battery voltage is still
+    known, so the policy can fall back on voltage-only thresholds.
+    """
+
+    def __init__(self, message: str, *, bus_v: float) -> None:
+        super().__init__(message)
+        self.bus_v = bus_v

@@ -1,37 +1,61 @@
-"""When to shut the appliance down cleanly. Pure: samples carry their time, no I/O.
+"""When to stop the appliance's services, and when to bring them back. Pure: samples carry
+their time, no I/O.
 
-Modelled on what NUT (upsmon), apcupsd and Witty Pi do: shut down on low
-battery voltage, low charge or short remaining runtime -- whichever comes
-first -- so the SD card and the records database are closed before the
-charge controller's low-voltage disconnect cuts power. Differences that suit a
-solar battery rather than a UPS:
+Modelled on what NUT (upsmon), apcupsd and Witty Pi do: act on low battery voltage, low
+charge or short remaining runtime -- whichever comes first -- so the SD card and the records
+database are closed before the charge controller's low-voltage disconnect (LVD) cuts power.
+Differences that suit a solar battery rather than a UPS:
 
 * only while discharging (current < -``charging_a``); never while charging;
-* every condition must hold for ``n_consecutive`` samples, so one spike never
-  shuts down;
+* every condition must hold for ``n_consecutive`` samples, so one spike never acts;
 * a pending shutdown is cancelled only after ``n_consecutive`` samples above
-  ``v_low + cancel_margin_v`` with no condition holding (hysteresis) -- even
-  while charging: a weak charge into a nearly empty battery is no reason to
-  call off a decided shutdown;
+  ``v_low + cancel_margin_v`` with no condition holding (hysteresis) -- even while charging:
+  a weak charge into a nearly empty battery is no reason to call off a decided shutdown;
 * the warning clears after ``n_consecutive`` samples charging or above
   ``v_warn + cancel_margin_v / 2``;
-* a sensor fault raises an alert and is otherwise ignored: an unknown reading
-  never shuts the centre's records down.
+* the shutdown is a *low-power wait* (services stopped, sensor still read, see
+  :meth:`ShutdownPolicy.enter_wait`): the services come back (RESUME) once the battery is
+  charging and has recovered to ``soc_resume`` (or, with only the voltage to go on, stays at
+  ``v_resume`` for ``v_resume_s``); a true poweroff (CRITICAL) happens only below
+  ``v_critical`` / ``soc_critical``, just above the controller's LVD, whose reconnect boots
+  the Pi again;
+* readings are checked for plausibility (:mod:`power.plausibility`). Under a named fault
+  that leaves the voltage readable the policy uses voltage-only thresholds (terminal voltage
+  under the appliance's load, whatever the current's sign says); when the sensor is lost it
+  keeps a worst-case estimate -- the last good charge drained at the highest draw measured
+  without sun -- and acts when that estimate reaches the threshold.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from enum import StrEnum
 
-from power.battery import Chemistry
+from power.battery import Chemistry, soc_from_voltage
+from power.plausibility import V_PLAUSIBLE, Change, Fault, PlausibilityMonitor
+
+__all__ = [
+    "DEFAULT_THRESHOLDS",
+    "Decision",
+    "Event",
+    "EventKind",
+    "Fault",
+    "FaultSample",
+    "Sample",
+    "ShutdownPolicy",
+    "State",
+    "Thresholds",
+]
 
 
 class State(StrEnum):
     OK = "ok"
     WARN = "warn"
-    SHUTDOWN_PENDING = "shutdown_pending"
     SENSOR_FAULT = "sensor_fault"
+    SHUTDOWN_PENDING = "shutdown_pending"
+    LOW_POWER_WAIT = "low_power_wait"
+    CRITICAL = "critical"
 
 
 class EventKind(StrEnum):
@@ -41,6 +65,10 @@ class EventKind(StrEnum):
     SHUTDOWN_CANCELLED = "shutdown_cancelled"
     SENSOR_FAULT = "sensor_fault"
     SENSOR_RECOVERED = "sensor_recovered"
+    FAULT = "fault"  # a named plausibility fault began; reason = its detail
+    FAULT_CLEARED = "fault_cleared"
+    RESUME = "resume"  # in the low-power wait, the battery recovered: start the services
+    CRITICAL = "critical"  # power off now
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,21 +80,32 @@ class Event:
 
 @dataclass(frozen=True, slots=True)
 class Sample:
-    """One good measurement. ``soc`` in %, ``runtime_min`` in minutes (None: unknown)."""
+    """One good measurement. ``soc`` in %, ``runtime_min`` in minutes (None: unknown).
+
+    ``shunt_mv`` and ``power_w`` (the chip's own registers) and ``chip_resets`` (how often
+    the driver reprogrammed a chip that lost its calibration) feed the plausibility checks;
+    ``hour`` is the UTC hour of day (0-24) when the clock is trusted, else None.
+    """
 
     t: float
     voltage_v: float
     current_a: float
     soc: float | None = None
     runtime_min: float | None = None
+    shunt_mv: float | None = None
+    power_w: float | None = None
+    hour: float | None = None
+    chip_resets: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FaultSample:
-    """The sensor could not be read at ``t``."""
+    """The sensor could not be read at ``t``. ``voltage_v`` is given when only the current
+    is unusable (persistent overflow): the sample is then a voltage-only one."""
 
     t: float
     reason: str = ""
+    voltage_v: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +113,36 @@ class Decision:
     t: float
     state: State
     events: tuple[Event, ...] = ()
+    fault: Fault | None = None
+    fault_detail: str | None = None
+    planned_shutdown_t: float | None = None  # on the samples' clock
+    minutes_to_shutdown: float | None = None
+
+    def _has(self, kind: EventKind) -> bool:
+        return any(e.kind is kind for e in self.events)
 
     @property
     def shutdown(self) -> bool:
         """True on the sample where the shutdown is decided."""
-        return any(e.kind is EventKind.SHUTDOWN for e in self.events)
+        return self._has(EventKind.SHUTDOWN)
+
+    @property
+    def resume(self) -> bool:
+        """True on the sample where the services should come back."""
+        return self._has(EventKind.RESUME)
+
+    @property
+    def critical(self) -> bool:
+        """True on the sample where the appliance must power off."""
+        return self._has(EventKind.CRITICAL)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Thresholds:
-    """Voltages are terminal voltages under the appliance's load (~0.3-0.8 A)."""
+    """Voltages are terminal voltages under the appliance's load (~0.3-0.8 A).
+
+    The defaults of the fields are the lead-acid values (see :data:`DEFAULT_THRESHOLDS`).
+    """
 
     v_warn: float
     v_low: float
@@ -92,12 +151,39 @@ class Thresholds:
     runtime_min: float = 30.0
     cancel_margin_v: float = 0.4
     charging_a: float = 0.05  # |I| below this is neither charging nor discharging
+    # Power off below these (while not charging): just above the controller's LVD.
+    v_critical: float = 11.15
+    soc_critical: float = 5.0
+    # Services back from the low-power wait: charging and SoC >= soc_resume for resume_s;
+    # with only the voltage to go on (a fault), voltage >= v_resume for v_resume_s.
+    soc_resume: float = 40.0
+    v_resume: float = 13.0
+    resume_s: float = 600.0
+    v_resume_s: float = 1800.0
+    # A lost sensor must stay lost this long (and n_consecutive reads) before the blind
+    # estimate may decide anything: a few failed reads are not a blind monitor.
+    blind_after_s: float = 300.0
+    # The blind estimate's capacity, in % of the label: the worst case is an aged battery the
+    # coulomb count cannot see. A flooded or AGM battery neglected for 2-3 years in Sahel heat
+    # commonly holds 50-60 % of its label (life halves per ~8-10 degC above 25 degC); a
+    # LiFePO4 reaches its rated end of life at 80 %.
+    blind_capacity_pct: float = 60.0
 
     def __post_init__(self) -> None:
         if not self.v_low < self.v_warn:
             raise ValueError("v_low must be below v_warn")
         if self.n_consecutive < 1 or self.cancel_margin_v < 0 or self.charging_a < 0:
             raise ValueError("n_consecutive >= 1, cancel_margin_v >= 0, charging_a >= 0")
+        if not self.v_critical < self.v_low:
+            raise ValueError("v_critical must be below v_low")
+        if not 0 <= self.soc_critical < self.soc_low < self.soc_resume <= 100:
+            raise ValueError("expected 0 <= soc_critical < soc_low < soc_resume <= 100")
+        if not self.v_resume > self.v_critical:
+            raise ValueError("v_resume must be above v_critical")
+        if not 0 < self.blind_capacity_pct <= 100:
+            raise ValueError("blind_capacity_pct must be in (0, 100]")
+        if min(self.resume_s, self.v_resume_s, self.blind_after_s, self.runtime_min) < 0:
+            raise ValueError("resume_s, v_resume_s, blind_after_s, runtime_min must be >= 0")
 
     @classmethod
     def for_chemistry(cls, chemistry: Chemistry) -> Thresholds:
@@ -105,23 +191,41 @@ class Thresholds:
 
 
 DEFAULT_THRESHOLDS = {
-    # Lead-acid: warn near 35 % (11.8 V resting), shut down near 12 % (11.4 V),
-    # well above a typical controller LVD of 11.0 V (~6 %). Cancel only once back
-    # at the warning level (11.8 V), which in practice means the sun is charging.
+    # Lead-acid: warn near 35 % (11.8 V resting), stop the services near 12 % (11.4 V).
+    # Power off at 11.15 V, a notch above the usual controller LVD of 11.0-11.1 V (PWM
+    # controllers of 10-20 A: 11.1 V typical, some 10.8 V), so the poweroff comes first.
+    # Services back at 40 % and charging: the wait ends with a third of the battery
+    # refilled, enough for an evening; 13.0 V for 30 min under the appliance's load is only
+    # reached while a charge is under way (resting full is 12.7 V).
     Chemistry.LEAD_ACID: Thresholds(v_warn=11.8, v_low=11.4),
-    # LiFePO4: flat between 20 and 90 %, so the voltage only matters at the knee:
-    # warn at 12.9 V (~25 %), shut down at 12.6 V (~14 %); the coulomb-counted SoC
-    # and runtime usually trigger first. Cancel at 13.0 V (~40 % resting).
-    Chemistry.LIFEPO4: Thresholds(v_warn=12.9, v_low=12.6),
+    # LiFePO4: flat between 20 and 90 %, so the voltage only matters at the knee: warn at
+    # 12.9 V (~25 %), stop at 12.6 V (~14 %); the coulomb-counted SoC and runtime usually
+    # trigger first. Power off at 12.2 V (~4 %), above the 12.0 V LVD of LiFePO4 settings;
+    # back at 35 %, or 13.5 V held (above the 13.4 V resting-full point: only a charge).
+    Chemistry.LIFEPO4: Thresholds(
+        v_warn=12.9,
+        v_low=12.6,
+        v_critical=12.2,
+        soc_resume=35.0,
+        v_resume=13.5,
+        blind_capacity_pct=80.0,
+    ),
 }
+
+# The blind estimate's SoC when the sensor has never answered: the warning level (the
+# resting-voltage equivalent of v_warn). Not knowing is not the same as being full.
+_GAP_S = 600.0  # a longer gap between samples is not integrated over (daemon restart)
 
 
 class ShutdownPolicy:
     """Feed samples in time order; each :meth:`feed` returns a :class:`Decision`.
 
-    State precedence: shutdown_pending > sensor_fault > warn > ok. A fault does
-    not reset or advance the debounce counters; ``recover_after`` good samples
-    in a row clear the fault.
+    State precedence: critical > low_power_wait > shutdown_pending > sensor_fault > warn > ok.
+    A lost sensor does not reset or advance the debounce counters; ``recover_after`` good
+    samples in a row clear it. ``capacity_ah``, ``max_draw_a`` (the appliance's highest
+    plausible draw: above it the shunt is wrong) and ``default_draw_a`` (the blind
+    estimate's draw when none was ever measured) describe the installation; ``shunt_ohms``
+    (the configured value) only serves the fault's detail.
     """
 
     def __init__(
@@ -129,44 +233,150 @@ class ShutdownPolicy:
         thresholds: Thresholds | None = None,
         *,
         chemistry: Chemistry = Chemistry.LEAD_ACID,
+        capacity_ah: float = 40.0,
         recover_after: int = 10,
+        max_draw_a: float = 2.0,
+        default_draw_a: float = 0.8,
+        shunt_ohms: float | None = None,
     ) -> None:
-        self.thresholds = thresholds or Thresholds.for_chemistry(chemistry)
+        if not (capacity_ah > 0 and max_draw_a > 0 and default_draw_a > 0):
+            raise ValueError("capacity_ah, max_draw_a and default_draw_a must be positive")
+        self.chemistry = Chemistry(chemistry)
+        self.thresholds = thresholds or Thresholds.for_chemistry(self.chemistry)
+        self.capacity_ah = capacity_ah
         self.recover_after = recover_after
+        self.max_draw_a = max_draw_a
+        self.default_draw_a = default_draw_a
+        th = self.thresholds
+        self.plausibility = PlausibilityMonitor(
+            chemistry=self.chemistry,
+            charging_a=th.charging_a,
+            max_draw_a=max_draw_a,
+            n_consecutive=th.n_consecutive,
+            recover_after=recover_after,
+            shunt_ohms=shunt_ohms,
+        )
         self._t: float | None = None
+        self._start_t: float | None = None
+        self.pending = False
+        self.warning = False
+        self.waiting = False
+        self.critical = False
+        self.lost = False  # the sensor answers nothing (sensor_lost)
+        self._lost_since: float | None = None
+        self._lost_reads = 0
+        self._lost_detail: str | None = None
+        self._reset_counters()
+        self._good = 0  # consecutive good samples while lost
+        # the blind estimate: last good SoC, when, and the draws measured
+        self._s0: float | None = None
+        self._t0: float | None = None
+        self._s0_measured = False
+        self._load_t: float | None = None
+        self._load_a: float | None = None  # smoothed current, trusted samples only
+        self._max_draw: float | None = None  # highest smoothed discharge, not charging
+        self._wait_draw: float | None = None  # the same, since enter_wait
+        self._resume_since: float | None = None
+
+    def _reset_counters(self) -> None:
         self._low = 0  # consecutive samples with a shutdown condition
         self._weak = 0  # consecutive samples below v_warn
         self._recovered = 0  # consecutive samples allowing a cancel
         self._strong = 0  # consecutive samples allowing the warning to clear
-        self._good = 0  # consecutive good samples while faulted
-        self.pending = False
-        self.warning = False
-        self.faulted = False
+        self._crit = 0  # consecutive samples below the critical level
+        self._resume = 0  # consecutive samples allowing the services back
+        self._resume_since = None
+
+    # -- state -----------------------------------------------------------------------------
+    @property
+    def fault(self) -> Fault | None:
+        if self.lost:
+            return Fault.SENSOR_LOST
+        return self.plausibility.fault
+
+    @property
+    def fault_detail(self) -> str | None:
+        if self.lost:
+            return self._lost_detail
+        return self.plausibility.detail
+
+    @property
+    def faulted(self) -> bool:
+        return self.fault is not None
 
     @property
     def state(self) -> State:
+        if self.critical:
+            return State.CRITICAL
+        if self.waiting:
+            return State.LOW_POWER_WAIT
         if self.pending:
             return State.SHUTDOWN_PENDING
         if self.faulted:
             return State.SENSOR_FAULT
         return State.WARN if self.warning else State.OK
 
+    # -- what the daemon did ---------------------------------------------------------------
+    def enter_wait(self, t: float) -> None:
+        """The services were stopped: the low-power wait begins."""
+        self.pending = False
+        self.waiting = True
+        self.warning = True
+        self._wait_draw = None
+        self._reset_counters()
+
+    def cancel(self, t: float) -> None:
+        """Staff called off the pending shutdown: back to running; decides again if low."""
+        self.pending = False
+        self._reset_counters()
+
+    def force_resume(self, t: float) -> None:
+        """Staff brought the services back during the wait (the panel button held)."""
+        self.waiting = False
+        self.pending = False
+        self._reset_counters()
+
+    # -- feeding -----------------------------------------------------------------------------
     def feed(self, sample: Sample | FaultSample) -> Decision:
         if self._t is not None and sample.t < self._t:
             raise ValueError("samples must be fed in time order")
         self._t = sample.t
+        if self._start_t is None:
+            self._start_t = sample.t
+        events: list[Event] = []
         if isinstance(sample, FaultSample):
-            return self._fault(sample)
-        return self._sample(sample)
+            v = sample.voltage_v
+            if v is None or not V_PLAUSIBLE[0] <= v <= V_PLAUSIBLE[1]:
+                return self._blind(sample, events)
+            self._good_read(sample.t, events)
+            self._note(self.plausibility.overflow(sample.t, v, sample.reason), sample.t, events)
+            return self._voltage_only(sample.t, v, events)
+        self._good_read(sample.t, events)
+        self._note(self.plausibility.feed(sample), sample.t, events)
+        if not V_PLAUSIBLE[0] <= sample.voltage_v <= V_PLAUSIBLE[1]:
+            return self._finish(sample.t, events, None)  # no reading to act on
+        if self.plausibility.fault is not None:
+            return self._voltage_only(sample.t, sample.voltage_v, events)
+        return self._trusted(sample, events)
 
-    def _fault(self, f: FaultSample) -> Decision:
-        self._good = 0
-        events: tuple[Event, ...] = ()
-        if not self.faulted:
-            self.faulted = True
-            events = (Event(f.t, EventKind.SENSOR_FAULT, f.reason or "sensor fault"),)
-        return Decision(f.t, self.state, events)
+    def _note(self, change: Change | None, t: float, events: list[Event]) -> None:
+        if change is None:
+            return
+        if change.fault is not None:
+            events.append(Event(t, EventKind.FAULT, f"{change.fault}: {change.detail}"))
+        if change.cleared is not None:
+            events.append(Event(t, EventKind.FAULT_CLEARED, str(change.cleared)))
 
+    def _good_read(self, t: float, events: list[Event]) -> None:
+        self._lost_reads = 0
+        if self.lost:
+            self._good += 1
+            if self._good >= self.recover_after:
+                self.lost = False
+                self._lost_since = None
+                events.append(Event(t, EventKind.SENSOR_RECOVERED))
+
+    # -- the three ways to decide ------------------------------------------------------------
     def reasons(self, s: Sample) -> list[str]:
         """Shutdown conditions that hold for this sample (empty unless discharging)."""
         th = self.thresholds
@@ -181,39 +391,251 @@ class ShutdownPolicy:
             why.append(f"runtime {s.runtime_min:.1f} min < {th.runtime_min:g} min")
         return why
 
-    def _sample(self, s: Sample) -> Decision:
+    def _trusted(self, s: Sample, events: list[Event]) -> Decision:
         th = self.thresholds
-        events: list[Event] = []
-        if self.faulted:
-            self._good += 1
-            if self._good >= self.recover_after:
-                self.faulted = False
-                events.append(Event(s.t, EventKind.SENSOR_RECOVERED))
-
-        discharging = s.current_a < -th.charging_a
         charging = s.current_a > th.charging_a
-        why = self.reasons(s)
-        self._low = self._low + 1 if why else 0
-        self._weak = self._weak + 1 if discharging and s.voltage_v < th.v_warn else 0
-        healthy = not why and s.voltage_v > th.v_low + th.cancel_margin_v
-        self._recovered = self._recovered + 1 if healthy else 0
-        strong = charging or s.voltage_v > th.v_warn + th.cancel_margin_v / 2
-        self._strong = self._strong + 1 if strong and not why else 0
+        discharging = s.current_a < -th.charging_a
+        self._track_draw(s.t, s.current_a, charging)
+        if s.soc is not None:
+            self._anchor(s.t, s.soc, measured=True)
+        else:
+            self._anchor(s.t, soc_from_voltage(s.voltage_v, chemistry=self.chemistry))
+        if self.critical:
+            return self._finish(s.t, events, None)
+        crit = []
+        if not charging:
+            if s.voltage_v < th.v_critical:
+                crit.append(f"voltage {s.voltage_v:.3f} V < {th.v_critical:g} V")
+            if s.soc is not None and s.soc < th.soc_critical:
+                crit.append(f"charge {s.soc:.1f} % < {th.soc_critical:g} %")
+        if self._critical(s.t, crit, events):
+            return self._finish(s.t, events, None)
+        if self.waiting:
+            if s.soc is not None:
+                ok = charging and s.soc >= th.soc_resume
+                why = f"charging {s.current_a:+.2f} A, charge {s.soc:.1f} %"
+                self._resume_check(s.t, ok, th.resume_s, why, events)
+            else:
+                ok = s.voltage_v >= th.v_resume
+                self._resume_check(s.t, ok, th.v_resume_s, f"voltage {s.voltage_v:.2f} V", events)
+            return self._finish(s.t, events, None)
 
+        why = self.reasons(s)
+        weak = discharging and s.voltage_v < th.v_warn
+        strong = charging or s.voltage_v > th.v_warn + th.cancel_margin_v / 2
+        self._running(s.t, s.voltage_v, why, weak, strong, events)
+        return self._finish(s.t, events, None if charging else self._minutes(s))
+
+    def _voltage_only(self, t: float, v: float, events: list[Event]) -> Decision:
+        """The current is not to be trusted: the terminal voltage decides, whatever its sign."""
+        th = self.thresholds
+        self._anchor(t, soc_from_voltage(v, chemistry=self.chemistry))
+        if self.critical:
+            return self._finish(t, events, None)
+        crit = [f"voltage {v:.3f} V < {th.v_critical:g} V"] if v < th.v_critical else []
+        if self._critical(t, crit, events):
+            return self._finish(t, events, None)
+        if self.waiting:
+            self._resume_check(t, v >= th.v_resume, th.v_resume_s, f"voltage {v:.2f} V", events)
+            return self._finish(t, events, None)
+        why = (
+            [f"voltage {v:.3f} V < {th.v_low:g} V (voltage only: {self.fault})"]
+            if (v < th.v_low)
+            else []
+        )
+        strong = v > th.v_warn + th.cancel_margin_v / 2
+        self._running(t, v, why, v < th.v_warn, strong, events)
+        return self._finish(t, events, None)
+
+    def _blind(self, f: FaultSample, events: list[Event]) -> Decision:
+        """No reading at all: act on the worst-case estimate once the loss is real."""
+        th = self.thresholds
+        self._good = 0
+        self._lost_reads += 1
+        if not self.lost:
+            self.lost = True
+            self._lost_since = f.t
+            events.append(Event(f.t, EventKind.SENSOR_FAULT, f.reason or "sensor fault"))
+        s0, t0, assumed = self._blind_anchor()
+        draw = self._blind_draw()
+        soc = self._blind_soc(f.t)
+        basis = (
+            f"from {s0:.1f} % {'assumed (no reading since start)' if assumed else 'measured'}"
+            f" {(f.t - t0) / 60:.0f} min ago at {draw:.2f} A"
+        )
+        self._lost_detail = f"sensor lost ({f.reason or 'no reading'}); worst case {soc:.1f} % "
+        self._lost_detail += basis
+        settled = (
+            self._lost_since is not None
+            and f.t - self._lost_since >= th.blind_after_s
+            and self._lost_reads >= th.n_consecutive
+        )
+        planned = None
+        if self.critical:
+            pass
+        elif self.waiting:
+            if settled and soc <= th.soc_critical:
+                self.critical = True
+                events.append(
+                    Event(
+                        f.t,
+                        EventKind.CRITICAL,
+                        f"sensor lost: worst-case estimate {soc:.1f} % <= "
+                        f"{th.soc_critical:g} % ({basis})",
+                    )
+                )
+        elif not self.pending:
+            planned = self._blind_time(th.soc_low)
+            warn_soc = soc_from_voltage(th.v_warn, chemistry=self.chemistry)
+            if settled and f.t >= planned - 1e-3:  # float rounding of the plan
+                self.pending = True
+                events.append(
+                    Event(
+                        f.t,
+                        EventKind.SHUTDOWN,
+                        f"sensor lost: worst-case estimate {soc:.1f} % <= {th.soc_low:g} % "
+                        f"({basis})",
+                    )
+                )
+                planned = None
+            if settled and not self.warning and (self.pending or soc <= warn_soc):
+                self.warning = True
+                events.append(
+                    Event(f.t, EventKind.WARN, f"sensor lost: worst-case estimate {soc:.1f} %")
+                )
+        minutes = None if planned is None else max(0.0, (planned - f.t) / 60)
+        return self._finish(f.t, events, minutes, planned_t=planned)
+
+    # -- shared pieces -----------------------------------------------------------------------
+    def _running(
+        self,
+        t: float,
+        v: float,
+        why: list[str],
+        weak: bool,
+        strong: bool,
+        events: list[Event],
+    ) -> None:
+        th = self.thresholds
+        self._low = self._low + 1 if why else 0
+        self._weak = self._weak + 1 if weak else 0
+        healthy = not why and v > th.v_low + th.cancel_margin_v
+        self._recovered = self._recovered + 1 if healthy else 0
+        self._strong = self._strong + 1 if strong and not why else 0
         if self.pending:
             if self._recovered >= th.n_consecutive:
                 self.pending = False
-                events.append(
-                    Event(s.t, EventKind.SHUTDOWN_CANCELLED, f"voltage {s.voltage_v:.2f} V")
-                )
+                events.append(Event(t, EventKind.SHUTDOWN_CANCELLED, f"voltage {v:.2f} V"))
         elif self._low >= th.n_consecutive:
             self.pending = True
-            events.append(Event(s.t, EventKind.SHUTDOWN, "; ".join(why)))
-
+            events.append(Event(t, EventKind.SHUTDOWN, "; ".join(why)))
         if not self.warning and (self._weak >= th.n_consecutive or self.pending):
             self.warning = True
-            events.append(Event(s.t, EventKind.WARN, f"voltage {s.voltage_v:.2f} V"))
+            events.append(Event(t, EventKind.WARN, f"voltage {v:.2f} V"))
         elif self.warning and not self.pending and self._strong >= th.n_consecutive:
             self.warning = False
-            events.append(Event(s.t, EventKind.WARN_CLEARED))
-        return Decision(s.t, self.state, tuple(events))
+            events.append(Event(t, EventKind.WARN_CLEARED))
+
+    def _critical(self, t: float, why: list[str], events: list[Event]) -> bool:
+        self._crit = self._crit + 1 if why else 0
+        if self._crit >= self.thresholds.n_consecutive:
+            self.critical = True
+            self.pending = False
+            events.append(Event(t, EventKind.CRITICAL, "; ".join(why)))
+        return self.critical
+
+    def _resume_check(
+        self, t: float, ok: bool, hold_s: float, why: str, events: list[Event]
+    ) -> None:
+        if not ok:
+            self._resume, self._resume_since = 0, None
+            return
+        self._resume += 1
+        if self._resume_since is None:
+            self._resume_since = t
+        if self._resume >= self.thresholds.n_consecutive and t - self._resume_since >= hold_s:
+            self.waiting = False
+            self._reset_counters()
+            events.append(Event(t, EventKind.RESUME, why))
+
+    def _finish(
+        self,
+        t: float,
+        events: list[Event],
+        minutes: float | None,
+        *,
+        planned_t: float | None = None,
+    ) -> Decision:
+        if minutes is not None and planned_t is None:
+            planned_t = t + minutes * 60
+        if self.pending or self.waiting or self.critical:
+            minutes = planned_t = None
+        return Decision(
+            t,
+            self.state,
+            tuple(events),
+            fault=self.fault,
+            fault_detail=self.fault_detail,
+            planned_shutdown_t=planned_t,
+            minutes_to_shutdown=minutes,
+        )
+
+    # -- load, runtime and the blind estimate -----------------------------------------------
+    def _track_draw(self, t: float, current_a: float, charging: bool) -> None:
+        """Smooth the current (10 min time constant, as the SoC estimator's runtime) and keep
+        the highest smoothed discharge seen without sun, overall and since the wait began."""
+        if self._load_a is None or self._load_t is None or t - self._load_t > _GAP_S:
+            self._load_a = current_a
+        else:
+            alpha = 1 - math.exp(-(t - self._load_t) / 600.0)
+            self._load_a += alpha * (current_a - self._load_a)
+        self._load_t = t
+        if charging or self._load_a >= 0:
+            return
+        draw = min(-self._load_a, self.max_draw_a)  # above it the reading is not a draw
+        self._max_draw = draw if self._max_draw is None else max(self._max_draw, draw)
+        if self.waiting:
+            self._wait_draw = draw if self._wait_draw is None else max(self._wait_draw, draw)
+
+    def _anchor(self, t: float, soc: float, *, measured: bool = False) -> None:
+        self._s0, self._t0, self._s0_measured = soc, t, measured
+
+    def _blind_anchor(self) -> tuple[float, float, bool]:
+        if self._s0 is not None and self._t0 is not None:
+            return self._s0, self._t0, False
+        warn_soc = soc_from_voltage(self.thresholds.v_warn, chemistry=self.chemistry)
+        return warn_soc, float(self._start_t or 0.0), True
+
+    def _blind_draw(self) -> float:
+        if self.waiting and self._wait_draw is not None:
+            return self._wait_draw
+        return self._max_draw if self._max_draw is not None else self.default_draw_a
+
+    @property
+    def blind_capacity_ah(self) -> float:
+        return self.capacity_ah * self.thresholds.blind_capacity_pct / 100
+
+    def _blind_soc(self, t: float) -> float:
+        s0, t0, _ = self._blind_anchor()
+        return s0 - self._blind_draw() * (t - t0) / 3600 / self.blind_capacity_ah * 100
+
+    def _blind_time(self, soc: float) -> float:
+        """When the worst-case estimate reaches ``soc`` (on the samples' clock)."""
+        s0, t0, _ = self._blind_anchor()
+        ah = max(0.0, s0 - soc) / 100 * self.blind_capacity_ah
+        return t0 + ah / self._blind_draw() * 3600
+
+    def _minutes(self, s: Sample) -> float | None:
+        """Minutes until the first shutdown condition would hold, at the smoothed load."""
+        th = self.thresholds
+        found = []
+        if s.runtime_min is not None:
+            found.append(s.runtime_min - th.runtime_min)
+        if s.soc is not None:
+            if s.runtime_min is not None and s.soc > 0:
+                # the runtime counts to 0 % at the estimator's smoothed load: scale it
+                found.append(s.runtime_min * (s.soc - th.soc_low) / s.soc)
+            elif self._load_a is not None and self._load_a < -th.charging_a:
+                hours = (s.soc - th.soc_low) / 100 * self.capacity_ah / -self._load_a
+                found.append(hours * 60)
+        return max(0.0, min(found)) if found else None

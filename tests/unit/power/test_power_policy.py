@@ -10,6 +10,7 @@ from power.battery import Chemistry
 from power.policy import (
     DEFAULT_THRESHOLDS,
     EventKind,
+    Fault,
     FaultSample,
     Sample,
     ShutdownPolicy,
@@ -207,12 +208,26 @@ def test_charging_cancels_pending_through_voltage():
     assert EventKind.SHUTDOWN_CANCELLED in f.events
 
 
-def test_sensor_fault_alerts_and_never_shuts_down():
+def test_sensor_dead_since_start_plans_from_the_warning_level():
+    # never a reading: the battery is assumed at the warning level (11.8 V resting = 33.3 %)
+    # when the monitor started, drained at default_draw_a from a 60 % aged 40 Ah battery
     f = Feeder()
-    d = f.fault(n=500)
+    d = f.fault(n=10)
     assert d.state is State.SENSOR_FAULT
-    assert f.events == [EventKind.SENSOR_FAULT]  # one alert, not one per sample
+    assert d.fault is Fault.SENSOR_LOST
+    assert f.events == [EventKind.SENSOR_FAULT, EventKind.WARN]  # one alert, not one per read
+    warn_soc = 30 + (11.8 - 11.75) / (11.90 - 11.75) * 10
+    hours = (warn_soc - 15) / 100 * 40 * 0.6 / 0.8
+    assert d.planned_shutdown_t == pytest.approx(60 + hours * 3600)
+    assert d.minutes_to_shutdown == pytest.approx(hours * 60 - 9)
+    assert "assumed" in d.fault_detail
+    d = f.fault(n=round(hours * 60) - 10)
     assert not f.policy.pending
+    d = f.fault()
+    assert d.shutdown and d.t == pytest.approx(60 + hours * 3600)
+    assert f.events.count(EventKind.SHUTDOWN) == 1
+    reason = next(e.reason for e in d.events if e.kind is EventKind.SHUTDOWN)
+    assert reason.startswith("sensor lost: worst-case estimate")
 
 
 def test_sensor_recovers_after_good_samples():
