@@ -5,8 +5,8 @@ Every key is optional; the defaults are these:
 [power]
 chemistry = "lead-acid"      # or "lifepo4"
 capacity_ah = 40
-shunt_ohms = 0.01            # the reference install: 10 mOhm shunt, +/-10 A
-max_current_a = 10
+shunt_ohms = 0.1             # the common INA219 breakout's R100 shunt, +/-3.2 A; a 10 mOhm
+max_current_a = 3.2          # external shunt (reference 100 Wp install) is 0.01 and 10
 bus_number = 1               # /dev/i2c-1
 address = 0x40
 invert = false               # true for a shunt wired the other way round
@@ -15,9 +15,15 @@ batch_s = 60                 # how often aggregates are written (one transaction
 grace_s = 120                # countdown between the decision and the poweroff (>= 60)
 min_free_percent = 5         # below this much free space on the data folder, old power and
                              # outbox history is pruned (appliance/store/pruning.py)
+max_draw_a = 2               # the appliance's highest plausible draw from the battery: a
+                             # discharge above it for 15 min names a wrong shunt value
+default_draw_a = 0.8         # the draw the blind estimate assumes when none was measured
 
 [power.thresholds]           # overrides of Thresholds.for_chemistry(chemistry), e.g.
-# v_low = 11.5
+# v_low = 11.5               # stop the services (low-power wait) below this
+# v_critical = 11.15         # power off below this (just above the controller's LVD)
+# soc_resume = 40            # services back once charging and at this charge
+# v_resume = 13.0            # ... or at this voltage held v_resume_s, when the current is unusable
 
 [power.gpio]                 # BCM pin numbers; 0 or false leaves a part out
 red = 17
@@ -38,8 +44,13 @@ from typing import Any
 from appliance.facility_file import read_section
 from power.battery import Chemistry
 from power.errors import ConfigurationError
-from power.ina219 import DEFAULT_ADDRESS, DEFAULT_BUS_NUMBER
-from power.policy import Thresholds
+from power.ina219 import (
+    DEFAULT_ADDRESS,
+    DEFAULT_BUS_NUMBER,
+    DEFAULT_MAX_CURRENT_A,
+    DEFAULT_SHUNT_OHMS,
+)
+from power.policy import ShutdownPolicy, Thresholds
 
 MIN_GRACE_S = 60.0
 MAX_FREE_PERCENT = 50.0  # above, the history would go whenever the card is half full
@@ -66,8 +77,8 @@ class GpioPins:
 class PowerConfig:
     chemistry: Chemistry = Chemistry.LEAD_ACID
     capacity_ah: float = 40.0
-    shunt_ohms: float = 0.01
-    max_current_a: float = 10.0
+    shunt_ohms: float = DEFAULT_SHUNT_OHMS
+    max_current_a: float = DEFAULT_MAX_CURRENT_A
     bus_number: int = DEFAULT_BUS_NUMBER
     address: int = DEFAULT_ADDRESS
     invert: bool = False
@@ -75,11 +86,21 @@ class PowerConfig:
     batch_s: float = 60.0
     grace_s: float = 120.0
     min_free_percent: float = 5.0
+    max_draw_a: float = 2.0
+    default_draw_a: float = 0.8
     threshold_overrides: dict[str, float] = field(default_factory=dict)
     gpio: GpioPins = field(default_factory=GpioPins)
 
     def __post_init__(self) -> None:
-        for name in ("capacity_ah", "shunt_ohms", "max_current_a", "sample_s", "batch_s"):
+        for name in (
+            "capacity_ah",
+            "shunt_ohms",
+            "max_current_a",
+            "sample_s",
+            "batch_s",
+            "max_draw_a",
+            "default_draw_a",
+        ):
             if not getattr(self, name) > 0:
                 raise ConfigurationError(f"[power] {name} must be positive")
         if self.grace_s < MIN_GRACE_S:
@@ -88,16 +109,37 @@ class PowerConfig:
             raise ConfigurationError(
                 f"[power] min_free_percent must be between 0 and {MAX_FREE_PERCENT:g}"
             )
+        if self.default_draw_a > self.max_draw_a:
+            raise ConfigurationError("[power] default_draw_a must not exceed max_draw_a")
         self.thresholds()  # fail at load time, not at the first low battery
 
     def thresholds(self, chemistry: Chemistry | None = None) -> Thresholds:
         base = Thresholds.for_chemistry(chemistry or self.chemistry)
         if not self.threshold_overrides:
             return base
+        over = dict(self.threshold_overrides)
+        # Files written before the critical and resume levels existed stay valid: a level
+        # the file does not set follows the ones it does.
+        v_low = over.get("v_low", base.v_low)
+        soc_low = over.get("soc_low", base.soc_low)
+        over.setdefault("v_critical", min(base.v_critical, round(v_low - 0.1, 3)))
+        over.setdefault("soc_critical", min(base.soc_critical, soc_low / 3))
+        over.setdefault("soc_resume", min(100.0, max(base.soc_resume, soc_low + 10)))
         try:
-            return dataclasses.replace(base, **self.threshold_overrides)
+            return dataclasses.replace(base, **over)
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"[power.thresholds]: {exc}") from None
+
+    def policy(self) -> ShutdownPolicy:
+        """The shutdown policy this installation calls for."""
+        return ShutdownPolicy(
+            self.thresholds(),
+            chemistry=self.chemistry,
+            capacity_ah=self.capacity_ah,
+            max_draw_a=self.max_draw_a,
+            default_draw_a=self.default_draw_a,
+            shunt_ohms=self.shunt_ohms,
+        )
 
 
 _THRESHOLD_FIELDS = {f.name for f in dataclasses.fields(Thresholds)}
@@ -135,6 +177,8 @@ def from_mapping(section: dict[str, Any]) -> PowerConfig:
         "batch_s",
         "grace_s",
         "min_free_percent",
+        "max_draw_a",
+        "default_draw_a",
     ):
         if key in data:
             kw[key] = _number("power", key, data.pop(key))
@@ -150,8 +194,11 @@ def from_mapping(section: dict[str, Any]) -> PowerConfig:
     unknown = set(overrides) - _THRESHOLD_FIELDS
     if unknown:
         raise ConfigurationError(f"[power.thresholds] unknown keys: {', '.join(sorted(unknown))}")
+    for k, v in overrides.items():
+        if k == "n_consecutive" and (isinstance(v, bool) or not isinstance(v, int)):
+            raise ConfigurationError("[power.thresholds] n_consecutive must be an integer")
     kw["threshold_overrides"] = {
-        k: int(v) if k == "n_consecutive" else _number("power.thresholds", k, v)
+        k: v if k == "n_consecutive" else _number("power.thresholds", k, v)
         for k, v in overrides.items()
     }
     gpio = data.pop("gpio", {}) or {}

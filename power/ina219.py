@@ -23,18 +23,27 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_DOWN, Decimal
 from enum import IntEnum
 from typing import Any, Protocol
 
-from power.errors import ConfigurationError, DeviceBusy, SensorFault, SensorMissing
+from power.errors import (
+    ConfigurationError,
+    CurrentOverflow,
+    DeviceBusy,
+    SensorFault,
+    SensorMissing,
+)
 
 DEFAULT_BUS_NUMBER = 1  # /dev/i2c-1, the Raspberry Pi header bus
 DEFAULT_ADDRESS = 0x40  # A0 = A1 = GND (§8.5.5.1)
 # The common INA219 breakout carries a 0.1 ohm ("R100") shunt: +/-320 mV is +/-3.2 A.
 DEFAULT_SHUNT_OHMS = 0.1
 DEFAULT_MAX_CURRENT_A = 3.2
+# A persistent overflow still yields the bus voltage when every attempt read it within this
+# (25 bus LSB): random words from a floating line never agree that closely.
+OVERFLOW_BUS_SPREAD_V = 0.1
 # A missing /dev/i2c-N is not retried at every read: it is opened again this often.
 REOPEN_MISSING_BUS_S = 60.0
 
@@ -186,6 +195,7 @@ class Reading:
     power_w: float
     overflow: bool
     conversion_ready: bool
+    chip_resets: int = 0  # times the driver reprogrammed a chip that lost its calibration
 
 
 @dataclass(frozen=True, slots=True)
@@ -380,6 +390,8 @@ class Ina219:
         self._missing: tuple[float, str] | None = None  # (when, why) of a failed open
         self._configured = False
         self._closed = False
+        self.reprogrammed = 0  # chips found without their calibration and programmed again
+        self._overflow_bus: list[float] = []  # bus voltages of this read's OVF attempts
         self._lock = threading.RLock()
         self._key = ("number", bus_number, address) if bus is None else ("object", id(bus), address)
         with _claims_lock:
@@ -485,15 +497,25 @@ class Ina219:
             return RawRegisters(shunt=shunt, bus=bus, current=current, power=power)
 
     def read(self) -> Reading:
-        """A checked reading; raises :class:`SensorFault` rather than return a bad one."""
+        """A checked reading; raises :class:`SensorFault` rather than return a bad one, and
+        :class:`CurrentOverflow` (with the bus voltage) when every attempt overflowed."""
         with self._lock:
             if not self._configured:
                 self.configure()
-            return self._retrying("read", self._read_once)
+            self._overflow_bus = []
+            try:
+                reading = self._retrying("read", self._read_once)
+            except SensorFault as exc:
+                bus = self._overflow_bus
+                if len(bus) == self.retries + 1 and max(bus) - min(bus) <= OVERFLOW_BUS_SPREAD_V:
+                    raise CurrentOverflow(str(exc), bus_v=sorted(bus)[len(bus) // 2]) from None
+                raise
+            return replace(reading, chip_resets=self.reprogrammed)
 
     def _read_once(self) -> Reading | str:
         raw = self.read_raw()
         if raw.bus & BUS_OVF:
+            self._overflow_bus.append((raw.bus >> 3) * BUS_LSB_V)
             return "overflow (OVF) set"
         if not consistent(raw, self.calibration):
             # A brown-out resets the chip to Cal = 0: current and power then read 0.
@@ -502,6 +524,7 @@ class Ina219:
                 or self._read_word(REG_CONFIG) != self.config.encode()
             ):
                 self._configure_once()
+                self.reprogrammed += 1
                 return "chip lost its configuration; reprogrammed"
             return "registers inconsistent"
         return decode(raw, current_lsb_a=self.current_lsb_a)

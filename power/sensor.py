@@ -7,9 +7,10 @@ so everything above the register map is the production code.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from power.errors import SensorFault
+from power.errors import CurrentOverflow, SensorFault
 from power.ina219 import (
     DEFAULT_ADDRESS,
     DEFAULT_BUS_NUMBER,
@@ -20,12 +21,14 @@ from power.ina219 import (
     SMBusLike,
 )
 
-__all__ = ["Ina219Sensor", "PowerSensor", "Reading", "SensorFault"]
+__all__ = ["CurrentOverflow", "Ina219Sensor", "PowerSensor", "Reading", "SensorFault"]
 
 
 @runtime_checkable
 class PowerSensor(Protocol):
-    """Battery voltage and current. ``read`` raises :class:`SensorFault`, never returns junk.
+    """Battery voltage and current. ``read`` raises :class:`SensorFault`, never returns junk;
+    :class:`CurrentOverflow` (a SensorFault) carries the bus voltage when only the current
+    overflowed.
 
     Sign convention: ``current_a`` > 0 charges the battery, < 0 discharges it.
     """
@@ -87,15 +90,13 @@ class Ina219Sensor:
         if self.stuck_after is not None and self._same >= self.stuck_after:
             raise SensorFault(f"INA219 readings unchanged for {self._same} reads (frozen chip?)")
         if self.invert:
-            reading = Reading(
-                bus_v=reading.bus_v,
-                shunt_mv=-reading.shunt_mv,
-                current_a=-reading.current_a,
-                power_w=reading.power_w,
-                overflow=reading.overflow,
-                conversion_ready=reading.conversion_ready,
-            )
+            reading = replace(reading, shunt_mv=-reading.shunt_mv, current_a=-reading.current_a)
         return reading
+
+    @property
+    def chip_resets(self) -> int:
+        """How often the chip lost its calibration (brown-out) and was reprogrammed."""
+        return self.device.reprogrammed
 
     def close(self) -> None:
         self.device.close()
