@@ -47,6 +47,7 @@ STATUS_FIELDS = (
     "mcc_mnc",
     "signal_dbm",
     "signal_bars",
+    "apn",
     "link_up",
 )
 
@@ -103,7 +104,8 @@ def status_text(s: dict[str, Any]) -> str:
             f"  network {s['operator'] or '-'} ({s['mcc_mnc'] or '-'}), {s['registration']},"
             f" signal {signal_text} [{'|' * s['signal_bars']:<5}]"
         )
-    lines.append(f"  data link {'up' if s['link_up'] else 'down'}")
+    apn = f", APN {s['apn']}" if s.get("apn") else ""
+    lines.append(f"  data link {'up' if s['link_up'] else 'down'}{apn}")
     if s["error"]:
         lines.append(f"  ! {s['error']}")
     lines.append(

@@ -138,6 +138,7 @@ def test_without_a_stick_the_daemon_runs_degraded_instead_of_failing(tmp_path):
     status = json.loads(keneya(tmp_path, "modem", "status", "--json").stdout)
     assert status["state"] == "absent" and status["present"] is False
     assert "plugged in" in status["error"]
+    assert status["daemon_running"] is False and status["stopped_at"]  # stopped, not stale
 
 
 @pytest.fixture
@@ -188,3 +189,90 @@ def test_the_systemd_unit_runs_the_daemon_with_notify_and_a_watchdog():
     # the watchdog outlasts the longest wait between pings: a 60 s send or SMS
     assert int(service["WatchdogSec"]) > 2 * 60
     assert unit["Install"]["WantedBy"] == "multi-user.target"
+
+
+# -- the APN ----------------------------------------------------------------------------------
+def apn_json(home: Path, *args: str) -> dict:
+    r = keneya(home, "modem", "apn", *args, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_apn_of_each_malian_network_and_where_it_comes_from(tmp_path):
+    from modem.apn import DATABASE, database_missing_hint
+
+    assert DATABASE.exists(), database_missing_hint(DATABASE)
+    orange = apn_json(tmp_path, "61002")
+    assert (orange["apn"], orange["username"], orange["password"]) == (
+        "internet",
+        "internet",
+        "internet",
+    )
+    assert orange["auth"] == "pap-or-chap" and orange["operator"] == "Orange Mali"
+    assert orange["source"].startswith("mobile-broadband-provider-info ")
+    assert str(DATABASE) in orange["source"] and orange["alternatives"] == ["iew"]
+    malitel = apn_json(tmp_path, "61001")
+    assert (malitel["apn"], malitel["username"], malitel["password"]) == (
+        "web.malitel3.ml",
+        "internet",
+        "internet",
+    )
+    telecel = apn_json(tmp_path, "61003")
+    assert telecel["apn"] == "internet" and telecel["source"] == "built-in table"
+    assert telecel["auth"] == "none" and telecel["note"]
+    text = keneya(tmp_path, "modem", "apn", "61001")
+    assert text.returncode == 0
+    assert "APN web.malitel3.ml" in text.stdout and "username internet" in text.stdout
+    assert "from mobile-broadband-provider-info" in text.stdout
+
+
+def test_apn_without_the_database_and_for_an_unknown_network(tmp_path):
+    missing = str(tmp_path / "serviceproviders.xml")
+    fallback = apn_json(tmp_path, "61001", "--database", missing)
+    assert fallback["source"] == "built-in table" and fallback["username"] == "internet"
+    r = keneya(tmp_path, "modem", "apn", "99999")
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "no APN known for network 99999" in r.stderr
+    assert "[modem] apn" in r.stderr and "Traceback" not in r.stderr
+    r = keneya(tmp_path, "modem", "apn", "99999", "--database", missing)
+    assert r.returncode == 2 and "apt-get install mobile-broadband-provider-info" in r.stderr
+    r = keneya(tmp_path, "modem", "apn", "orange")
+    assert r.returncode == 2 and "not an MCC-MNC" in r.stderr
+
+
+def test_apn_from_the_facility_file_wins(tmp_path):
+    (tmp_path / "facility.toml").write_text(
+        '[modem]\napn = "sante.ml"\nusername = "cscom"\npassword = "s3cret"\nauth = "chap"\n'
+    )
+    own = apn_json(tmp_path, "61002")
+    assert (own["apn"], own["username"], own["password"], own["auth"]) == (
+        "sante.ml",
+        "cscom",
+        "s3cret",
+        "chap",
+    )
+    assert own["source"] == "facility file"
+    assert own["overridden"] == ["apn", "username", "password", "auth"]
+    (tmp_path / "facility.toml").write_text('[modem]\nauth = "eap"\n')
+    r = keneya(tmp_path, "modem", "apn", "61002")
+    assert r.returncode == 2 and "auth must be one of" in r.stderr
+
+
+def test_telecel_reaches_ready_and_a_stop_shows_at_once(tmp_path):
+    Store(tmp_path / "keneya.db", create=True).close()
+    argv = [KENEYA, "--home", str(tmp_path), "modem", "run", "--simulate", "--operator", "telecel"]
+    with running(argv + ["--outage", "3600", "1"], env()) as proc:
+
+        def ready():
+            r = keneya(tmp_path, "modem", "status", "--json")
+            return r.returncode == 0 and (s := json.loads(r.stdout))["state"] == "ready" and s
+
+        status = wait_for(ready, seconds=60, what="the simulated Telecel SIM to be ready")
+        _, err = sigterm(proc)
+    assert proc.returncode == 0, err
+    assert status["mcc_mnc"] == "61003" and status["operator"] == "TELECEL"
+    assert status["apn"] == "internet"  # the built-in table: no longer stuck at no_apn
+    assert status["daemon_running"] is True
+    after = json.loads(keneya(tmp_path, "modem", "status", "--json").stdout)
+    assert after["daemon_running"] is False and after["stopped_at"]
+    assert "stopped at" in keneya(tmp_path, "modem", "status").stdout
