@@ -7,6 +7,8 @@ power 0 until calibrated (Table 2 note 2), Equation 4 (current = shunt x Cal /
 conversion and cleared by reading the power register or writing the mode
 (§8.6.3.2). Conversions happen on the simulated clock at the configured
 conversion time and sample a physical source (true shunt current, bus voltage).
+Installation mistakes (:class:`Wiring`) and a brown-out or a noisy line (:class:`FaultMode`)
+change what the chip sees or what the bus returns, never the physics.
 
 On the wire the chip is big-endian; smbus2 word calls are little-endian, so the
 fake returns and accepts byte-swapped words exactly as a real adapter would.
@@ -49,6 +51,8 @@ class FaultMode(StrEnum):
     OSERROR = "oserror"  # NACKs / bus errors, each transaction fails with a probability
     GARBAGE = "garbage"  # reads return random words (floating or shorted lines)
     STUCK = "stuck"  # data registers frozen at their last values
+    RESET = "reset"  # a brown-out as the window opens: the chip restarts at its power-on values
+    BITFLIP = "bitflip"  # a long or noisy line: one bit of a word read flips (probability)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,7 @@ class FaultWindow:
     start_s: float
     end_s: float
     mode: FaultMode
-    probability: float = 1.0  # per transaction, for OSERROR
+    probability: float = 1.0  # per transaction, for OSERROR and BITFLIP
 
     def active(self, t: float) -> bool:
         return self.start_s <= t < self.end_s
@@ -73,6 +77,15 @@ class Noise:
     spike_bus_v: float = -1.5
 
 
+@dataclass(frozen=True, slots=True)
+class Wiring:
+    """How the board is wired when it is not as the README says (the default is right)."""
+
+    swapped_inputs: bool = False  # VIN+ and VIN- swapped: the chip sees the current reversed
+    bus_v: float | None = None  # VIN- not on the battery +: the bus voltage the chip sees
+    # instead (0.0: VIN- loose or no common GND; 5.1: on the Pi's 5 V)
+
+
 class FakeIna219:
     """Register map of one INA219 whose shunt sees ``source(t)``."""
 
@@ -85,8 +98,10 @@ class FakeIna219:
         noise: Noise | None = None,
         faults: tuple[FaultWindow, ...] = (),
         seed: int = 0,
+        wiring: Wiring | None = None,
     ) -> None:
         self._source = source
+        self.wiring = wiring or Wiring()
         self._clock = clock
         self.shunt_ohms = shunt_ohms
         self.noise = noise or Noise()
@@ -95,6 +110,7 @@ class FakeIna219:
         self._fault_rng = random.Random(seed + 1)
         self._override: FaultWindow | None = None
         self._frozen: dict[int, int] | None = None
+        self._browned_out: set[FaultWindow] = set()  # RESET windows already applied
         self.transactions = 0
         self.conversions = 0
         self.power_on()
@@ -136,6 +152,10 @@ class FakeIna219:
     def _convert(self, now: float, cfg: Config) -> None:
         self.conversions += 1
         current_a, bus_v = self._source(now)
+        if self.wiring.swapped_inputs:
+            current_a = -current_a
+        if self.wiring.bus_v is not None:
+            bus_v = self.wiring.bus_v
         shunt_v = current_a * self.shunt_ohms
         n = self.noise
         if n.shunt_sigma_lsb:
@@ -174,8 +194,10 @@ class FakeIna219:
     # -- faults ---------------------------------------------------------------
 
     def inject(self, mode: FaultMode, *, probability: float = 1.0) -> None:
-        """Force a fault mode from now on (overrides the time windows)."""
+        """Force a fault mode from now on (overrides the time windows); RESET browns out once
+        per call."""
         self._override = FaultWindow(-math.inf, math.inf, mode, probability)
+        self._browned_out.discard(self._override)
 
     def clear_fault(self) -> None:
         self._override = None
@@ -194,6 +216,9 @@ class FakeIna219:
             and self._fault_rng.random() < fault.probability
         ):
             raise OSError(errno.EREMOTEIO, "Remote I/O error")
+        if fault is not None and fault.mode is FaultMode.RESET and fault not in self._browned_out:
+            self._browned_out.add(fault)
+            self.power_on()
         if fault is None or fault.mode is not FaultMode.STUCK:
             self._frozen = None
         elif self._frozen is None:
@@ -216,6 +241,12 @@ class FakeIna219:
         value = self.regs[register]
         if register == REG_POWER:
             self.regs[REG_BUS_VOLTAGE] &= ~BUS_CNVR & 0xFFFF
+        if (
+            fault is not None
+            and fault.mode is FaultMode.BITFLIP
+            and self._fault_rng.random() < fault.probability
+        ):
+            value ^= 1 << self._fault_rng.randrange(16)
         return value
 
     def write_register(self, register: int, value: int) -> None:

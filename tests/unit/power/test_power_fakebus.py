@@ -25,7 +25,7 @@ from power.ina219 import (
     to_signed16,
 )
 from power.sim.clock import SimClock
-from power.sim.fakebus import FakeIna219, FakeSMBus, FaultMode, FaultWindow, Noise
+from power.sim.fakebus import FakeIna219, FakeSMBus, FaultMode, FaultWindow, Noise, Wiring
 
 TICK = 0.01  # longer than any 12-bit conversion cycle (1.06 ms)
 
@@ -264,3 +264,53 @@ def test_noise_and_spikes():
         values.add(to_signed16(read(bus, REG_SHUNT_VOLTAGE)))
     assert len(values) > 5
     assert all(abs(v - 10_000) < 30 for v in values)
+
+
+def test_swapped_inputs_reverse_the_shunt_voltage_and_current():
+    chip, bus, clock, _ = chip_on_bus(-0.5, 12.4, wiring=Wiring(swapped_inputs=True))
+    write(bus, REG_CALIBRATION, 4096)
+    clock.advance(TICK)
+    assert to_signed16(read(bus, REG_SHUNT_VOLTAGE)) == 5_000  # +50 mV for -0.5 A
+    assert to_signed16(read(bus, REG_CURRENT)) == 5_000
+    assert read(bus, REG_BUS_VOLTAGE) >> 3 == 3100  # the bus voltage is unchanged
+
+
+@pytest.mark.parametrize("bus_v", [0.0, 5.1])
+def test_vin_minus_off_the_battery_reads_its_own_voltage(bus_v):
+    chip, bus, clock, _ = chip_on_bus(-0.5, 12.4, wiring=Wiring(bus_v=bus_v))
+    clock.advance(TICK)
+    assert read(bus, REG_BUS_VOLTAGE) >> 3 == round(bus_v / 4e-3)
+    assert to_signed16(read(bus, REG_SHUNT_VOLTAGE)) == -5_000  # the shunt still sees the load
+
+
+def test_reset_window_browns_the_chip_out_once():
+    chip, bus, clock, _ = chip_on_bus(faults=(FaultWindow(10.0, 20.0, FaultMode.RESET),))
+    write(bus, REG_CONFIG, 0x019F)
+    write(bus, REG_CALIBRATION, 0x5000)
+    clock.advance(5.0)
+    assert (read(bus, REG_CONFIG), read(bus, REG_CALIBRATION)) == (0x019F, 0x5000)
+    clock.advance(10.0)  # inside the window: back to the power-on values
+    assert (read(bus, REG_CONFIG), read(bus, REG_CALIBRATION)) == (0x399F, 0)
+    write(bus, REG_CONFIG, 0x019F)
+    write(bus, REG_CALIBRATION, 0x5000)
+    clock.advance(1.0)  # still inside: programmed again, it keeps its settings
+    assert (read(bus, REG_CONFIG), read(bus, REG_CALIBRATION)) == (0x019F, 0x5000)
+
+
+def test_injected_reset_browns_out_at_each_call():
+    chip, bus, _, _ = chip_on_bus()
+    for _ in range(2):
+        write(bus, REG_CALIBRATION, 0x5000)
+        chip.inject(FaultMode.RESET)
+        assert read(bus, REG_CALIBRATION) == 0
+
+
+def test_bitflip_changes_one_bit_of_a_word():
+    chip, bus, _, _ = chip_on_bus(seed=5)
+    chip.inject(FaultMode.BITFLIP, probability=0.5)
+    words = [read(bus, REG_CONFIG) for _ in range(400)]
+    flipped = [w for w in words if w != 0x399F]
+    assert 120 < len(flipped) < 280
+    assert all(bin(w ^ 0x399F).count("1") == 1 for w in flipped)
+    chip.clear_fault()
+    assert read(bus, REG_CONFIG) == 0x399F
