@@ -81,6 +81,10 @@ class SocEstimator:
     smoothing, so one spiky sample neither drains the count nor the runtime.
     ``runtime_min`` is the time to ``reserve_soc`` at the load smoothed with
     time constant ``smoothing_s``.
+
+    A gap longer than ``gap_s`` between two samples (a lost sensor, a daemon restart) is
+    not integrated over -- nobody knows what flowed meanwhile: the SoC is anchored again on
+    the curve, from the voltage corrected for I x R.
     """
 
     def __init__(
@@ -95,6 +99,7 @@ class SocEstimator:
         r_internal_ohm: float = 0.02,
         smoothing_s: float = 600.0,
         reserve_soc: float = 0.0,
+        gap_s: float = 600.0,
     ) -> None:
         if capacity_ah <= 0:
             raise ValueError("capacity_ah must be positive")
@@ -108,6 +113,7 @@ class SocEstimator:
         self.r_internal_ohm = r_internal_ohm
         self.smoothing_s = smoothing_s
         self.reserve_soc = reserve_soc
+        self.gap_s = gap_s
         self._soc = None if initial_soc is None else min(100.0, max(0.0, initial_soc))
         self._t: float | None = None
         self._i: float = 0.0
@@ -128,10 +134,14 @@ class SocEstimator:
     def update(self, t: float, voltage_v: float, current_a: float) -> SocEstimate:
         if self._t is not None and t < self._t:
             raise ValueError("samples must be in time order")
+        gap = self._t is not None and t - self._t > self.gap_s
+        if gap:
+            self._recent.clear()
+            self._rest_since = None
         self._recent.append(current_a)
         i_f = sorted(self._recent)[1] if len(self._recent) == 3 else current_a
         source = "coulomb"
-        if self._soc is None:
+        if self._soc is None or gap:
             self.anchor(voltage_v, current_a)
             source = "voltage"
         elif self._t is not None:
@@ -167,9 +177,16 @@ class SocEstimator:
             source=source,
         )
 
+    def minutes_to(self, soc: float) -> float:
+        """Minutes until the SoC falls to ``soc`` at the smoothed load: 0 when already
+        there, inf if not discharging."""
+        if self._soc is None or self._load_a is None or self._load_a > -1e-3:
+            return math.inf
+        remaining_ah = max(0.0, self._soc - soc) / 100 * self.capacity_ah
+        return remaining_ah / -self._load_a * 60
+
     def runtime_min(self) -> float:
         """Minutes until ``reserve_soc`` at the smoothed load; inf if not discharging."""
         if self._soc is None or self._load_a is None or self._load_a > -1e-3:
             return math.inf
-        remaining_ah = max(0.0, self._soc - self.reserve_soc) / 100 * self.capacity_ah
-        return remaining_ah / -self._load_a * 60
+        return self.minutes_to(self.reserve_soc)

@@ -194,6 +194,12 @@ class PlausibilityMonitor:
                 found = found or got
         return self._settle(t, found, evidence)
 
+    def lost(self) -> None:
+        """The sensor answered nothing: what the driver did meanwhile (reprogramming a chip
+        that a floating line only seemed to reset) is the lost sensor's story, not a reset."""
+        self._resets = None
+        self._recent.clear()
+
     def overflow(self, t: float, voltage_v: float, reason: str = "") -> Change | None:
         """The current overflowed (OVF) on every retry while the bus voltage read fine."""
         run = self._runs["overflow"]

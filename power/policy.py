@@ -452,6 +452,7 @@ class ShutdownPolicy:
         th = self.thresholds
         self._good = 0
         self._lost_reads += 1
+        self.plausibility.lost()
         if not self.lost:
             self.lost = True
             self._lost_since = f.t

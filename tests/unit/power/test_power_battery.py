@@ -186,3 +186,35 @@ def test_samples_must_be_in_time_order():
     est.update(10.0, 12.0, -1.0)
     with pytest.raises(ValueError):
         est.update(5.0, 12.0, -1.0)
+
+
+def test_a_gap_is_not_integrated_but_anchored_on_the_voltage():
+    est = SocEstimator(40.0, initial_soc=80.0)
+    est.update(0.0, 12.5, -0.5)
+    est.update(60.0, 12.5, -0.5)
+    before = est.soc
+    # the sensor was lost for 5 h: 2.5 Ah may or may not have flowed; the voltage says 50 %
+    # (12.06 V resting, read under 0.5 A through 20 mOhm)
+    e = est.update(60.0 + 5 * 3600, 12.06 - 0.5 * 0.02, -0.5)
+    assert e.source == "voltage"
+    assert e.soc == pytest.approx(50.0, abs=1e-6)
+    assert before > 79.9
+    # a short gap is still integrated
+    e = est.update(60.0 + 5 * 3600 + 300, 12.05, -0.5)
+    assert e.source == "coulomb"
+    assert e.soc == pytest.approx(50.0 - 0.5 * 300 / 3600 / 40 * 100, abs=1e-6)
+
+
+def test_minutes_to_a_level_at_the_smoothed_load():
+    est = SocEstimator(40.0, initial_soc=50.0, smoothing_s=0.0)
+    est.update(0.0, 12.1, -2.0)
+    e = est.update(1.0, 12.1, -2.0)
+    # 35 % of 40 Ah at 2 A: 7 h
+    assert est.minutes_to(15.0) == pytest.approx((e.soc - 15) / 100 * 40 / 2 * 60)
+    assert est.minutes_to(15.0) == pytest.approx(420.0, abs=0.1)
+    assert est.minutes_to(60.0) == 0.0
+    assert e.runtime_min == pytest.approx(est.minutes_to(0.0))
+    est.update(2.0, 13.5, 3.0)
+    est.update(3.0, 13.5, 3.0)
+    est.update(4.0, 13.5, 3.0)
+    assert math.isinf(est.minutes_to(15.0))  # charging

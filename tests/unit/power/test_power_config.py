@@ -57,6 +57,13 @@ def test_chemistry_and_threshold_overrides(tmp_path):
         ({"gpio": {"red": 40}}, "red"),
         ({"gpio": {"led": 4}}, "unknown"),
         ({"colour": "blue"}, "unknown"),
+        ({"max_draw_a": 0}, "max_draw_a must be positive"),
+        ({"default_draw_a": "lots"}, "default_draw_a must be a number"),
+        ({"default_draw_a": 3, "max_draw_a": 2}, "default_draw_a must not exceed max_draw_a"),
+        ({"thresholds": {"v_critical": 11.5}}, "v_critical must be below v_low"),
+        ({"thresholds": {"soc_resume": 10}}, "soc_resume"),
+        ({"thresholds": {"n_consecutive": "5"}}, "n_consecutive must be an integer"),
+        ({"thresholds": {"blind_capacity_pct": 0}}, "blind_capacity_pct"),
     ],
 )
 def test_bad_values_are_configuration_errors(section, message):
@@ -69,3 +76,47 @@ def test_broken_toml_names_the_file(tmp_path):
     f.write_text("[power\n")
     with pytest.raises(ConfigurationError, match="facility.toml"):
         load(f)
+
+
+def test_one_shunt_default_the_common_breakout():
+    from power.ina219 import DEFAULT_MAX_CURRENT_A, DEFAULT_SHUNT_OHMS, Ina219
+
+    cfg = PowerConfig()
+    assert (cfg.shunt_ohms, cfg.max_current_a) == (0.1, 3.2)
+    assert (DEFAULT_SHUNT_OHMS, DEFAULT_MAX_CURRENT_A) == (0.1, 3.2)
+    import inspect
+
+    params = inspect.signature(Ina219).parameters
+    assert params["shunt_ohms"].default == cfg.shunt_ohms
+    assert params["max_current_a"].default == cfg.max_current_a
+
+
+def test_new_keys_and_the_policy_they_build():
+    cfg = from_mapping(
+        {
+            "chemistry": "lifepo4",
+            "capacity_ah": 100,
+            "shunt_ohms": 0.01,
+            "max_current_a": 10,
+            "max_draw_a": 3,
+            "default_draw_a": 1.2,
+            "thresholds": {"v_critical": 12.3, "soc_resume": 50, "v_resume_s": 900},
+        }
+    )
+    policy = cfg.policy()
+    th = policy.thresholds
+    assert (th.v_critical, th.soc_resume, th.v_resume_s) == (12.3, 50.0, 900.0)
+    assert th.v_resume == 13.5  # the chemistry's default
+    assert (policy.capacity_ah, policy.max_draw_a, policy.default_draw_a) == (100, 3, 1.2)
+    assert policy.plausibility.shunt_ohms == 0.01
+
+
+def test_an_old_file_that_lowers_v_low_stays_valid():
+    # written before v_critical existed: v_low 11.1 is below the new default 11.15
+    cfg = from_mapping({"thresholds": {"v_low": 11.1, "soc_low": 35}})
+    th = cfg.thresholds()
+    assert th.v_low == 11.1 and th.v_critical == pytest.approx(11.0)
+    assert th.soc_resume == 45.0 and th.soc_critical == 5.0
+    # an explicit level is kept, and checked
+    with pytest.raises(ConfigurationError, match="v_critical must be below v_low"):
+        from_mapping({"thresholds": {"v_low": 11.1, "v_critical": 11.2}})

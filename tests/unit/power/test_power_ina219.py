@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from power.errors import ConfigurationError, DeviceBusy, PowerError, SensorFault, SensorMissing
+from power.errors import (
+    ConfigurationError,
+    CurrentOverflow,
+    DeviceBusy,
+    PowerError,
+    SensorFault,
+    SensorMissing,
+)
 from power.ina219 import (
     POWER_ON_CONFIG,
     REG_BUS_VOLTAGE,
@@ -294,6 +301,28 @@ def test_persistent_overflow_is_a_fault_not_a_reading():
         dev.read()
 
 
+def test_persistent_overflow_still_gives_the_bus_voltage():
+    # a 0.1 ohm board read as 0.01 ohm while charging: the current is unusable, the battery
+    # voltage is not, and the policy needs it for its voltage-only fallback
+    dev, *_ = rig(4.0, 13.2, retries=2)
+    with dev, pytest.raises(CurrentOverflow, match="overflow") as caught:
+        dev.read()
+    assert isinstance(caught.value, SensorFault)
+    assert caught.value.bus_v == pytest.approx(13.2, abs=0.004)
+
+
+def test_garbage_with_the_overflow_bit_is_not_a_voltage():
+    # random words set OVF half the time; their bus voltages never agree across the retries
+    dev, chip, *_ = rig(retries=3)
+    with dev:
+        dev.configure()
+        chip.inject(FaultMode.GARBAGE)
+        for _ in range(50):
+            with pytest.raises(SensorFault) as caught:
+                dev.read()
+            assert not isinstance(caught.value, CurrentOverflow)
+
+
 def test_transient_overflow_is_retried():
     values = iter([(4.0, 12.0)] + [(1.0, 12.0)] * 100)
     dev, *_ = rig(source=lambda t: next(values), retries=2)
@@ -321,6 +350,14 @@ def test_chip_reset_by_brown_out_is_reprogrammed_not_read_as_zero():
         r = dev.read()
     assert r.current_a == pytest.approx(2.0, abs=2e-4)
     assert chip.regs[REG_CALIBRATION] == dev.calibration
+    assert dev.reprogrammed == 1 and r.chip_resets == 1  # counted, so the policy can name it
+
+
+def test_no_reset_no_count():
+    dev, *_ = rig(2.0, 12.4)
+    with dev:
+        assert [dev.read().chip_resets for _ in range(3)] == [0, 0, 0]
+    assert dev.reprogrammed == 0
 
 
 def test_first_read_waits_for_a_conversion():

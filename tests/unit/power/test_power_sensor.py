@@ -41,6 +41,17 @@ def test_invert_for_reversed_shunt():
     assert r.shunt_mv == pytest.approx(4.0, abs=0.01)
 
 
+def test_chip_resets_are_exposed_and_survive_invert():
+    s, chip, clock = sensor(-0.4, 12.3, invert=True)
+    with s:
+        assert s.read().chip_resets == 0
+        chip.power_on()  # a brown-out: the driver reprograms the chip
+        clock.advance(1.0)
+        r = s.read()
+    assert r.chip_resets == 1 == s.chip_resets
+    assert r.current_a == pytest.approx(0.4, abs=1e-3)
+
+
 def test_frozen_chip_is_reported_after_stuck_after_reads():
     s, chip, clock = sensor(noise=Noise(shunt_sigma_lsb=2.0, bus_sigma_lsb=0.6), stuck_after=5)
     with s:
