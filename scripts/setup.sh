@@ -17,9 +17,12 @@ cd "$(dirname "$0")/.."
 # laptop decrypts them to restore); ca-certificates: Debian's pip (the one a new venv starts
 # with) trusts only the system's CA bundle, so it cannot reach PyPI without it; libatomic1:
 # Playwright's driver is a Node.js that links against it (missing on a minimal Debian 12, the
-# browser tests fail with "Connection closed while reading from the driver").
+# browser tests fail with "Connection closed while reading from the driver");
+# mobile-broadband-provider-info: the operators' APNs and credentials the modem uses, whose
+# XML the APN tests read (they fail, never skip, without it).
 packages=(python3-venv ca-certificates sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
-    libatomic1 mtools dosfstools fdisk dnsmasq-base network-manager systemd age)
+    libatomic1 mtools dosfstools fdisk dnsmasq-base network-manager systemd age
+    mobile-broadband-provider-info)
 # The image: mmdebstrap builds the arm64 root, running its programs through qemu-user-static;
 # e2fsprogs, dosfstools, mtools and fdisk make the partitions without mounting anything; xz
 # compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test;

@@ -204,3 +204,13 @@ def test_built_in_entries_name_their_source():
     assert Apn("x", "user").auth == "pap-or-chap" and Apn("x").auth == "none"
     with pytest.raises(ConfigurationError):
         Apn("x", auth="eap")
+
+
+def test_setup_and_the_image_install_the_database():
+    root = Path(__file__).resolve().parents[2]
+    setup = (root / "scripts" / "setup.sh").read_text(encoding="utf-8")
+    array = setup.split("packages=(", 1)[1].split(")", 1)[0].split()
+    assert "mobile-broadband-provider-info" in array
+    image = (root / "image_build" / "packages.txt").read_text(encoding="utf-8")
+    listed = {line.split("#", 1)[0].strip() for line in image.splitlines()}
+    assert "mobile-broadband-provider-info" in listed
