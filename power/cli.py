@@ -22,6 +22,7 @@ from appliance.services.errors import PermissionDenied
 from appliance.store import Store, StoreError
 from appliance.store.diskspace import check, open_store
 from power import views
+from power.check import check_command
 from power.shutdown import CANCEL_ROLES, may_cancel
 from power.sim.scenarios import SCENARIOS
 
@@ -335,3 +336,6 @@ def _hardware(
     )
     stack.callback(daemon.close)
     return daemon
+
+
+power.add_command(check_command)

@@ -1,0 +1,1080 @@
+"""`keneya power check`: the technician's test of the INA219 at installation.
+
+Reads the sensor once a second for about 30 s (the chip on `[power]` bus_number/address, or a
+simulated installation), then says in plain words, French first, what it sees, the shunt and
+wiring it infers, what looks wrong and exactly what to change in `[power]` or in the wiring.
+Exit 0 when all is well, 1 when something must be changed, 2 for unusable input.
+
+:func:`collect` talks to the chip only through the driver's public calls; :func:`analyse` is
+pure, so every wiring fault is a test on the fake bus.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from appliance.cli.common import emit, json_option, paths
+from power.errors import ConfigurationError, SensorFault
+from power.ina219 import (
+    BUS_OVF,
+    POWER_ON_CONFIG,
+    REG_CALIBRATION,
+    REG_CONFIG,
+    Ina219,
+    RawRegisters,
+    SMBusLike,
+    calibration_for,
+    choose_current_lsb,
+    decode,
+    smallest_gain,
+    to_signed16,
+)
+from power.sim.scenarios import SCENARIOS, Scenario
+
+if TYPE_CHECKING:
+    from power.config import PowerConfig
+
+DEFAULT_SECONDS = 30
+# The appliance alone (Pi, screen, 3G stick through a 5 V converter) draws this much at 12 V.
+APPLIANCE_DRAW_A = (0.15, 1.5)
+# A current read with the configured shunt is accepted as the appliance's draw in this range:
+# the slack keeps a busy or an idle Pi from passing for a wrong shunt (a wrong one is 10x off).
+ACCEPTED_DRAW_A = (0.1, 2.0)
+NO_CURRENT_MV = 0.1  # below this across the shunt, nothing flows (50 mA even on 2 mOhm)
+BATTERY_RANGE_V = (8.0, 16.0)  # a 12 V battery, from flat to equalising
+GOOD_READS_NEEDED = 5
+BAD_FRACTION = 0.1  # more inconsistent reads than this is a line problem, not chance
+FROZEN_AFTER = 10  # identical register sets: a converting chip always shows ADC noise
+
+
+@dataclass(frozen=True, slots=True)
+class Shunt:
+    ohms: float
+    max_current_a: float
+    fr: str
+    en: str
+
+
+# The shunt values found on INA219 installations, with the [power] max_current_a that goes with
+# each (what the 320 mV PGA range allows, rounded to what a 100 Wp system needs).
+STANDARD_SHUNTS = (
+    Shunt(0.1, 3.2, "le R100 de la carte INA219 courante", "the common INA219 board's R100"),
+    Shunt(0.01, 10.0, "un shunt externe de 10 mΩ", "a 10 mOhm external shunt"),
+    Shunt(0.002, 20.0, "un shunt externe de 2 mΩ", "a 2 mOhm external shunt"),
+)
+BATTERY_LEAD = next(s for s in STANDARD_SHUNTS if s.ohms == 0.01)
+
+
+def _levels(chemistry: object) -> tuple[float, float]:
+    """(charge level, rest level) of a 12 V battery under the appliance's load: above the first
+    it is being charged; a battery charging at the appliance's current stays above the second."""
+    if str(getattr(chemistry, "value", chemistry)) == "lifepo4":
+        return 13.8, 12.8
+    return 13.3, 12.6
+
+
+# -- collecting -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One second of the check: the data registers, the config and calibration read back."""
+
+    t_s: float
+    raw: RawRegisters | None = None
+    config_word: int | None = None
+    calibration: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Probe:
+    """Everything read from the bus, nothing judged yet."""
+
+    source: str
+    bus_number: int
+    address: int
+    missing_bus: bool = False
+    open_error: str | None = None
+    answered: bool = True
+    configure_error: str | None = None
+    others: tuple[int, ...] = ()  # other addresses 0x40-0x4F that answer
+    config_word: int = 0
+    calibration: int = 0
+    current_lsb_a: float = 0.0
+    range_mv: float = 320.0  # the PGA range programmed for this [power]
+    samples: tuple[Sample, ...] = ()
+
+
+def collect(
+    bus: SMBusLike,
+    cfg: PowerConfig,
+    *,
+    seconds: int = DEFAULT_SECONDS,
+    sleep: Callable[[float], object] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    source: str = "ina219",
+) -> Probe:
+    """Program the chip as keneya-power does and read it once a second for ``seconds``.
+
+    A chip found back at its power-on settings is counted and programmed again, so the rest
+    of the check still measures. Raises ConfigurationError for a [power] that cannot work."""
+    base = {"source": source, "bus_number": cfg.bus_number, "address": cfg.address}
+    device = Ina219(
+        bus,
+        address=cfg.address,
+        shunt_ohms=cfg.shunt_ohms,
+        max_current_a=cfg.max_current_a,
+        sleep=sleep,
+    )
+    programmed = {
+        "config_word": device.config.encode(),
+        "calibration": device.calibration,
+        "current_lsb_a": device.current_lsb_a,
+        "range_mv": device.config.gain.range_v * 1000,
+    }
+    try:
+        try:
+            device.configure()
+        except SensorFault as exc:
+            try:
+                device.read_register(REG_CONFIG)
+            except SensorFault:
+                return Probe(**base, answered=False, others=_answering(bus, cfg.address))
+            return Probe(**base, **programmed, configure_error=str(exc))
+        samples = []
+        for i in range(seconds):
+            if i:
+                sleep(1.0)
+            samples.append(_sample(device, clock()))
+        return Probe(**base, **programmed, samples=tuple(samples))
+    finally:
+        device.close()
+
+
+def _sample(device: Ina219, t_s: float) -> Sample:
+    try:
+        config_word = device.read_register(REG_CONFIG)
+        calibration = device.read_register(REG_CALIBRATION)
+        raw = device.read_raw()
+    except OSError as exc:  # SensorFault is an OSError too
+        return Sample(t_s, error=str(exc))
+    if (config_word, calibration) != (device.config.encode(), device.calibration):
+        with contextlib.suppress(SensorFault):
+            device.configure()  # so that the next seconds measure again
+    return Sample(t_s, raw, config_word, calibration)
+
+
+def _answering(bus: SMBusLike, skip: int) -> tuple[int, ...]:
+    found = []
+    for address in range(0x40, 0x50):
+        if address == skip:
+            continue
+        other = Ina219(bus, address=address, retries=0, sleep=lambda s: None)
+        try:
+            other.read_register(REG_CONFIG)
+            found.append(address)
+        except SensorFault:
+            pass
+        finally:
+            other.close()
+    return tuple(found)
+
+
+def workable(cfg: PowerConfig) -> None:
+    """Raise ConfigurationError (exit 2) for a [power] no INA219 can be programmed with, before
+    any wire is looked at."""
+    if not 0x40 <= cfg.address <= 0x4F:
+        raise ConfigurationError(f"[power] address must be 0x40-0x4F, got {cfg.address:#x}")
+    try:
+        calibration_for(cfg.shunt_ohms, choose_current_lsb(cfg.max_current_a))
+        smallest_gain(cfg.max_current_a * cfg.shunt_ohms)
+    except ConfigurationError as exc:
+        most = 0.32 / cfg.shunt_ohms
+        raise ConfigurationError(
+            f"[power] shunt_ohms = {cfg.shunt_ohms:g} with max_current_a ="
+            f" {cfg.max_current_a:g}: {exc} (with this shunt, max_current_a = {most:g} at"
+            " most)"
+        ) from None
+
+
+def collect_hardware(
+    cfg: PowerConfig, *, seconds: int = DEFAULT_SECONDS, dev_dir: Path = Path("/dev")
+) -> Probe:
+    """The real INA219 on /dev/i2c-<bus_number>."""
+    workable(cfg)
+    base = {"source": "ina219", "bus_number": cfg.bus_number, "address": cfg.address}
+    if not (dev_dir / f"i2c-{cfg.bus_number}").exists():
+        return Probe(**base, missing_bus=True, answered=False)
+    import smbus2  # deferred: the simulator and the tests do without the I2C stack
+
+    try:
+        bus = smbus2.SMBus(cfg.bus_number)
+    except OSError as exc:
+        return Probe(**base, answered=False, open_error=f"{exc.strerror or exc}")
+    try:
+        return collect(bus, cfg, seconds=seconds)
+    finally:
+        bus.close()
+
+
+def simulated(
+    scenario: Scenario, cfg: PowerConfig, *, seconds: int = DEFAULT_SECONDS
+) -> tuple[Probe, PowerConfig]:
+    """The scenario's installation at its own time, one simulated second per read (instant).
+    Its board and its [power] values stand for the facility's."""
+    cfg = dataclasses.replace(
+        cfg,
+        shunt_ohms=scenario.shunt_ohms,
+        max_current_a=scenario.max_current_a,
+        address=scenario.address,
+        invert=False,  # a scenario wires its shunt backwards in the physics, not in the file
+        chemistry=scenario.battery.chemistry,
+    )
+    with scenario.build() as rig:
+        # The model's first step has not run yet at its start (no current): the installation
+        # has been running for one step when the technician arrives.
+        rig.clock.advance(rig.model.step_s)
+        hour = rig.clock.now % 86400 / 3600
+        probe = collect(
+            rig.bus,
+            cfg,
+            seconds=seconds,
+            sleep=rig.clock.advance,
+            clock=rig.clock,
+            source=f"simulator:{scenario.name}@{int(hour):02d}:{int(hour % 1 * 60):02d}",
+        )
+    return probe, cfg
+
+
+# -- judging ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """Something wrong ("fix": exit 1) or uncertain ("note"), in both languages, with the
+    [power] values to set (``power``) and whether wires must move (``wiring``)."""
+
+    code: str
+    severity: str
+    fr: str
+    en: str
+    fault: str | None = None  # the monitor's name for it (power.policy Fault)
+    power: dict[str, Any] = field(default_factory=dict)
+    wiring: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity,
+            "fault": self.fault,
+            "message_fr": self.fr,
+            "message_en": self.en,
+            "power": self.power,
+            "wiring": self.wiring,
+        }
+
+
+@dataclass
+class Report:
+    probe: Probe
+    cfg: PowerConfig
+    findings: list[Finding] = field(default_factory=list)
+    measured: dict[str, Any] = field(default_factory=dict)
+    inferred: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(f.severity == "fix" for f in self.findings) else 0
+
+    @property
+    def change(self) -> dict[str, Any]:
+        """The [power] values to set, those that differ from the file's."""
+        out: dict[str, Any] = {}
+        for f in self.findings:
+            out |= {k: v for k, v in f.power.items() if getattr(self.cfg, k) != v}
+        return out
+
+    def fix(self, code: str, fr: str, en: str, **kw: Any) -> None:
+        self.findings.append(Finding(code, "fix", fr, en, **kw))
+
+    def note(self, code: str, fr: str, en: str, **kw: Any) -> None:
+        self.findings.append(Finding(code, "note", fr, en, **kw))
+
+    def to_dict(self) -> dict[str, Any]:
+        p, c = self.probe, self.cfg
+        return {
+            "ok": self.exit_code == 0,
+            "exit_code": self.exit_code,
+            "source": p.source,
+            "bus_number": p.bus_number,
+            "address": f"{p.address:#04x}",
+            "config": {
+                "shunt_ohms": c.shunt_ohms,
+                "max_current_a": c.max_current_a,
+                "invert": c.invert,
+                "chemistry": str(getattr(c.chemistry, "value", c.chemistry)),
+            },
+            "reads": len(p.samples),
+            "measured": self.measured,
+            "inferred": self.inferred,
+            "findings": [f.to_dict() for f in self.findings],
+            "change": self.change,
+            "change_lines": [toml_line(k, v) for k, v in self.change.items()],
+        }
+
+    def text(self, lang: str = "fr", facility_file: Path | None = None) -> str:
+        return render(self, lang, facility_file)
+
+
+def toml_line(key: str, value: Any) -> str:
+    if key == "address":
+        return f"address = {value:#04x}"
+    if isinstance(value, bool):
+        return f"{key} = {str(value).lower()}"
+    return f"{key} = {value:g}"
+
+
+def _power_lines(power: dict[str, Any]) -> str:
+    return ", ".join(toml_line(k, v) for k, v in power.items())
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """A sample in units, with the current as keneya-power will see it ([power] invert)."""
+
+    bus_v: float
+    shunt_mv: float
+    current_a: float
+    power_w: float
+    overflow: bool
+    shunt_at_limit: bool
+
+
+def analyse(probe: Probe, cfg: PowerConfig) -> Report:
+    report = Report(probe, cfg)
+    if not _reachable(report):
+        return report
+    samples = probe.samples
+    errors = [s for s in samples if s.error]
+    resets = [s for s in samples if (s.config_word, s.calibration) == (POWER_ON_CONFIG, 0)]
+    programmed = (probe.config_word, probe.calibration)
+    settled = [s for s in samples if s.raw and (s.config_word, s.calibration) == programmed]
+    misread = [s for s in samples if s.raw and s not in settled and s not in resets]
+    power_bad = [s for s in settled if not _power_agrees(s.raw)]
+    current_bad = [s for s in settled if not _current_agrees(s.raw, probe.calibration)]
+    good = [s for s in settled if s not in power_bad and s not in current_bad]
+    n = len(samples)
+    report.measured = {
+        "reads": n,
+        "good_reads": len(good),
+        "failed_reads": len(errors),
+        "resets": len(resets),
+        "inconsistent_reads": {
+            "power": len(power_bad),
+            "current": len(current_bad),
+            "settings": len(misread),
+        },
+    }
+    if errors:
+        report.fix(
+            "io_errors",
+            f"{len(errors)} lectures sur {n} ont échoué (erreur I2C) : faux contact sur SDA, SCL,"
+            " 3,3 V ou GND. Refaites ces connexions (soudées ou serties), fils courts.",
+            f"{len(errors)} of {n} reads failed (I2C error): a loose SDA, SCL, 3.3 V or GND"
+            " wire. Redo these connections (soldered or crimped), short wires.",
+            fault="sensor_lost",
+            wiring=True,
+        )
+    if resets:
+        report.fix(
+            "chip_reset",
+            f"L'INA219 a perdu ses réglages {len(resets)} fois pendant le test (configuration"
+            f" revenue à {POWER_ON_CONFIG:#06x}, calibration 0) : son alimentation chute. VCC"
+            " sur le 3,3 V du Pi (broche 1), GND sur une masse du Pi (broche 6), fils courts"
+            " et bien serrés.",
+            f"The INA219 lost its settings {len(resets)} times during the check (configuration"
+            f" back at {POWER_ON_CONFIG:#06x}, calibration 0): its supply drops. VCC on the"
+            " Pi's 3.3 V (pin 1), GND on a Pi ground (pin 6), short, firm wires.",
+            fault="chip_reset",
+            wiring=True,
+        )
+    bad = len(power_bad) + len(current_bad) + len(misread)
+    if bad > max(1, BAD_FRACTION * n):
+        report.fix(
+            "inconsistent",
+            f"{bad} lectures sur {n} ne tiennent pas ensemble (registre de puissance ≠ V × I :"
+            f" {len(power_bad)} ; courant ≠ shunt × calibration : {len(current_bad)} ; réglages"
+            f" relus faux : {len(misread)}) : des bits changent sur les fils I2C. SDA et SCL"
+            " courts (moins de 30 cm), torsadés avec GND, loin des câbles du régulateur.",
+            f"{bad} of {n} reads do not hold together (power register ≠ V × I:"
+            f" {len(power_bad)}; current ≠ shunt × calibration: {len(current_bad)}; settings"
+            f" read back wrong: {len(misread)}): bits change on the I2C wires. Keep SDA and SCL"
+            " short (under 30 cm), twisted with GND, away from the charge controller's cables.",
+            fault="implausible",
+            wiring=True,
+        )
+    frozen = _longest_identical_run(good)
+    if frozen >= FROZEN_AFTER:
+        report.fix(
+            "frozen",
+            f"Les registres ne changent plus ({frozen} lectures identiques de suite) : le"
+            " circuit ne mesure plus. Coupez et remettez l'alimentation ; si cela revient,"
+            " changez la carte INA219.",
+            f"The registers no longer change ({frozen} identical reads in a row): the chip has"
+            " stopped measuring. Power it off and on; if it comes back, replace the INA219"
+            " board.",
+            fault="sensor_lost",
+        )
+        return report
+    if len(good) < GOOD_READS_NEEDED:
+        report.note(
+            "too_few_reads",
+            f"Seulement {len(good)} lectures valables : corrigez d'abord ce qui précède, puis"
+            " relancez keneya power check.",
+            f"Only {len(good)} good reads: fix the above first, then run keneya power check again.",
+        )
+        return report
+    reads = [_units(s.raw, probe, cfg) for s in good]
+    _electrical(report, reads)
+    return report
+
+
+def _longest_identical_run(samples: list[Sample]) -> int:
+    longest = run = 0
+    previous = None
+    for s in samples:
+        run = run + 1 if s.raw == previous else 1
+        previous = s.raw
+        longest = max(longest, run)
+    return longest
+
+
+def _reachable(report: Report) -> bool:
+    p = report.probe
+    if p.missing_bus:
+        other = "" if p.bus_number == 1 else f" ([power] bus_number = {p.bus_number} ;"
+        other_en = "" if p.bus_number == 1 else f" ([power] bus_number = {p.bus_number};"
+        report.fix(
+            "no_i2c",
+            f"Pas de bus I2C {p.bus_number} (/dev/i2c-{p.bus_number} absent) : l'I2C n'est pas"
+            " activé. Ajoutez la ligne dtparam=i2c_arm=on dans /boot/firmware/config.txt (ou"
+            " raspi-config → Interface Options → I2C), puis redémarrez."
+            + (f"{other} le bus du connecteur est 1)" if other else ""),
+            f"No I2C bus {p.bus_number} (/dev/i2c-{p.bus_number} missing): I2C is not enabled."
+            " Add the line dtparam=i2c_arm=on to /boot/firmware/config.txt (or raspi-config →"
+            " Interface Options → I2C), then reboot."
+            + (f"{other_en} the header's bus is 1)" if other_en else ""),
+            fault="sensor_lost",
+        )
+        return False
+    if p.open_error:
+        report.fix(
+            "bus_open",
+            f"Impossible d'ouvrir /dev/i2c-{p.bus_number} ({p.open_error}) : lancez la"
+            " commande avec sudo.",
+            f"Cannot open /dev/i2c-{p.bus_number} ({p.open_error}): run the command with sudo.",
+            fault="sensor_lost",
+        )
+        return False
+    wires_fr = (
+        "SDA → GPIO2 (broche 3), SCL → GPIO3 (broche 5), VCC → 3,3 V (broche 1),"
+        " GND → GND (broche 6)"
+    )
+    wires_en = "SDA → GPIO2 (pin 3), SCL → GPIO3 (pin 5), VCC → 3.3 V (pin 1), GND → GND (pin 6)"
+    if not p.answered and p.others:
+        found = ", ".join(f"{a:#04x}" for a in p.others)
+        report.fix(
+            "other_address",
+            f"Rien ne répond à l'adresse {p.address:#04x}, mais un circuit répond à {found} :"
+            " c'est sans doute l'INA219, ses cavaliers A0/A1 changent son adresse. Dans"
+            f" [power] : address = {p.others[0]:#04x} (ou défaites les cavaliers pour"
+            f" revenir à {p.address:#04x}).",
+            f"Nothing answers at address {p.address:#04x}, but a device answers at {found}:"
+            " most likely the INA219, its A0/A1 jumpers change its address. In [power]:"
+            f" address = {p.others[0]:#04x} (or undo the jumpers to go back to"
+            f" {p.address:#04x}).",
+            fault="sensor_lost",
+            power={"address": p.others[0]},
+        )
+        return False
+    if not p.answered:
+        report.fix(
+            "no_answer",
+            f"Rien ne répond sur le bus I2C {p.bus_number} (adresses 0x40 à 0x4F) : vérifiez"
+            f" les fils de la carte INA219 : {wires_fr}. Ensuite i2cdetect -y {p.bus_number}"
+            f" doit montrer {p.address:x}.",
+            f"Nothing answers on I2C bus {p.bus_number} (addresses 0x40 to 0x4F): check the"
+            f" INA219 board's wires: {wires_en}. Then i2cdetect -y {p.bus_number} must show"
+            f" {p.address:x}.",
+            fault="sensor_lost",
+            wiring=True,
+        )
+        return False
+    if p.configure_error and "read back" not in p.configure_error:
+        report.fix(
+            "io_errors",
+            f"Le circuit à {p.address:#04x} répond par moments seulement ({p.configure_error})"
+            f" : faux contact sur SDA, SCL, 3,3 V ou GND. Refaites ces connexions : {wires_fr}.",
+            f"The device at {p.address:#04x} answers only now and then ({p.configure_error}):"
+            f" a loose SDA, SCL, 3.3 V or GND wire. Redo these connections: {wires_en}.",
+            fault="sensor_lost",
+            wiring=True,
+        )
+        return False
+    if p.configure_error:
+        report.fix(
+            "not_ina219",
+            f"Un circuit répond à {p.address:#04x} mais ne garde pas les réglages d'un INA219"
+            f" ({p.configure_error}). Est-ce bien un INA219 ? Si oui, des bits changent sur"
+            f" les fils I2C : {wires_fr}, fils courts.",
+            f"A device answers at {p.address:#04x} but does not keep an INA219's settings"
+            f" ({p.configure_error}). Is it an INA219? If so, bits change on the I2C wires:"
+            f" {wires_en}, short wires.",
+            fault="sensor_lost",
+            wiring=True,
+        )
+        return False
+    return True
+
+
+def _current_agrees(raw: RawRegisters, calibration: int) -> bool:
+    """Equation 4 of the datasheet, with the driver's tolerance for a read across conversions."""
+    expected = int(to_signed16(raw.shunt) * calibration / 4096)
+    return abs(to_signed16(raw.current) - expected) <= 2 + abs(expected) // 128
+
+
+def _power_agrees(raw: RawRegisters) -> bool:
+    """Equation 5: power = |current| x bus / 5000, in register counts."""
+    expected = int(abs(to_signed16(raw.current)) * (raw.bus >> 3) / 5000)
+    return abs(raw.power - expected) <= 2 + expected // 128
+
+
+def _units(raw: RawRegisters, probe: Probe, cfg: PowerConfig) -> _Read:
+    r = decode(raw, current_lsb_a=probe.current_lsb_a)
+    sign = -1.0 if cfg.invert else 1.0
+    limit_counts = round(probe.range_mv * 100)
+    return _Read(
+        bus_v=r.bus_v,
+        shunt_mv=sign * r.shunt_mv,
+        current_a=sign * r.current_a,
+        power_w=r.power_w,
+        overflow=bool(raw.bus & BUS_OVF),
+        shunt_at_limit=abs(to_signed16(raw.shunt)) >= limit_counts * 0.99,
+    )
+
+
+def _fmt(value: float, digits: int = 2) -> str:
+    return f"{value:.{digits}f}"
+
+
+def _electrical(report: Report, reads: list[_Read]) -> None:
+    cfg = report.cfg
+    volts = [r.bus_v for r in reads]
+    amps = [r.current_a for r in reads]
+    v = statistics.median(volts)
+    i = statistics.median(amps)
+    mv = statistics.median(r.shunt_mv for r in reads)
+    report.measured |= {
+        "bus_v": round(v, 3),
+        "bus_v_min": round(min(volts), 3),
+        "bus_v_max": round(max(volts), 3),
+        "current_a": round(i, 4),
+        "current_min_a": round(min(amps), 4),
+        "current_max_a": round(max(amps), 4),
+        "shunt_mv": round(mv, 2),
+        "power_w": round(statistics.median(r.power_w for r in reads), 2),
+        "overflow_reads": sum(r.overflow or r.shunt_at_limit for r in reads),
+    }
+    report.inferred = {
+        "battery_voltage_ok": False,
+        "direction": None,
+        "sign": None,
+        "shunt_ohms": None,
+        "shunt": None,
+        "max_current_a": None,
+        "appliance_draw_a": None,
+        "lead": None,
+    }
+    if not _voltage_plausible(report, v):
+        return
+    report.inferred["battery_voltage_ok"] = True
+    # A clipped shunt voltage is an overflow; the OVF bit alone needs two reads to count (one
+    # flipped bit on a noisy line must not pass for one).
+    clipped = sum(r.shunt_at_limit for r in reads)
+    flagged = sum(r.overflow for r in reads)
+    if clipped or flagged >= 2:
+        _overflow(report, max(clipped, flagged), len(reads))
+        report.inferred["lead"] = "battery"
+        return
+    charge_v, rest_v = _levels(cfg.chemistry)
+    steady_pos = sum(a > 0 for a in amps) >= 0.9 * len(amps)
+    steady_neg = sum(a < 0 for a in amps) >= 0.9 * len(amps)
+    if abs(mv) < NO_CURRENT_MV:
+        if v >= charge_v:
+            report.inferred["direction"] = "float"
+            report.note(
+                "float",
+                f"Batterie pleine ({_fmt(v)} V), presque aucun courant : le panneau alimente"
+                " l'appareil. Rien à vérifier pour le shunt maintenant : relancez le test à la"
+                " tombée du jour.",
+                f"Battery full ({_fmt(v)} V), almost no current: the panel feeds the"
+                " appliance. Nothing to check on the shunt now: run the check again at dusk.",
+            )
+            return
+        report.fix(
+            "no_current",
+            f"Aucun courant dans le shunt ({_fmt(mv)} mV) alors que l'appareil consomme : le"
+            " shunt n'est pas sur le fil qui l'alimente (sur le fil du panneau ?). Placez-le"
+            " dans le fil + de la batterie (shunt externe 0,01 Ω) ou dans le fil + de"
+            " l'appareil (carte R100).",
+            f"No current through the shunt ({_fmt(mv)} mV) while the appliance runs: the shunt"
+            " is not on the wire that feeds it (on the panel's?). Put it in the battery's +"
+            " lead (0.01 ohm external shunt) or in the appliance's + lead (R100 board).",
+            fault="wrong_shunt",
+            wiring=True,
+        )
+        return
+    draw_shunt = _shunt_for_draw(abs(mv), cfg)
+    appliance_sized = draw_shunt is not None
+    if v >= charge_v and steady_neg:
+        _reversed(report, v, i, charge_v, charging=True)
+        report.inferred |= {"direction": "charging", "lead": "battery"}
+        _charging_note(report, v, -i)
+        return
+    if v >= charge_v and i > 0:
+        report.inferred |= {"direction": "charging", "sign": "likely", "lead": "battery"}
+        _charging_note(report, v, i)
+        return
+    if v < rest_v and steady_pos and appliance_sized:
+        _reversed(report, v, i, rest_v, charging=False)
+        report.inferred["direction"] = "discharging"
+        _shunt_value(report, mv)
+        return
+    if i > 0:
+        report.inferred |= {"direction": "charging?", "sign": "uncertain"}
+        report.note(
+            "sign_uncertain",
+            f"Courant +{_fmt(i)} A (en charge) à {_fmt(v)} V : c'est juste si le panneau"
+            " reçoit du soleil en ce moment ; de nuit, ce serait un shunt monté à l'envers."
+            " Relancez le test à la tombée du jour ou panneau débranché.",
+            f"Current +{_fmt(i)} A (charging) at {_fmt(v)} V: right if the panel gets sun now;"
+            " at night it would be a shunt wired backwards. Run the check again at dusk or"
+            " with the panel disconnected.",
+        )
+        return
+    report.inferred |= {"direction": "discharging", "sign": "ok"}
+    _shunt_value(report, mv)
+
+
+def _voltage_plausible(report: Report, v: float) -> bool:
+    where_fr = "+ de la batterie (côté batterie du shunt)"
+    where_en = "the battery + (the battery side of the shunt)"
+    if v < 1.0:
+        report.fix(
+            "bus_0v",
+            f"Tension de bus {_fmt(v)} V : VIN- n'est pas relié au + de la batterie, ou le GND"
+            f" de la carte n'est pas commun avec le − de la batterie. Reliez VIN- au {where_fr}"
+            " et le GND de la carte au GND du Pi.",
+            f"Bus voltage {_fmt(v)} V: VIN- is not on the battery +, or the board's GND is not"
+            f" common with the battery −. Connect VIN- to {where_en} and the board's GND to the"
+            " Pi's GND.",
+            fault="implausible",
+            wiring=True,
+        )
+        return False
+    if 4.5 <= v <= 5.5:
+        report.fix(
+            "bus_5v",
+            f"Tension de bus {_fmt(v)} V : c'est le 5 V du Pi, pas la batterie. Le shunt va sur"
+            f" le fil 12 V, avant le convertisseur 5 V : VIN- sur le {where_fr}.",
+            f"Bus voltage {_fmt(v)} V: that is the Pi's 5 V, not the battery. The shunt goes"
+            f" on the 12 V wire, before the 5 V converter: VIN- on {where_en}.",
+            fault="implausible",
+            wiring=True,
+        )
+        return False
+    low, high = BATTERY_RANGE_V
+    if not low <= v <= high:
+        fr = (
+            "une batterie 24 V ? Keneya attend une batterie 12 V"
+            if v > high
+            else "batterie profondément déchargée, ou VIN- ailleurs que sur le + de la"
+            " batterie : mesurez-la au multimètre"
+        )
+        en = (
+            "a 24 V battery? Keneya expects a 12 V battery"
+            if v > high
+            else "a deeply discharged battery, or VIN- somewhere other than the battery +:"
+            " measure it with a multimeter"
+        )
+        report.fix(
+            "bus_out_of_range",
+            f"Tension de bus {_fmt(v)} V, hors de la plage d'une batterie 12 V ({low:g} à"
+            f" {high:g} V) : {fr}.",
+            f"Bus voltage {_fmt(v)} V, outside a 12 V battery's range ({low:g} to {high:g} V):"
+            f" {en}.",
+            fault="implausible",
+            wiring=True,
+        )
+        return False
+    return True
+
+
+def _shunt_for_draw(abs_mv: float, cfg: PowerConfig) -> float | None:
+    """The shunt that makes ``abs_mv`` the appliance's own draw: the configured one if it
+    does, else the standard value that puts it nearest the middle of the range; None if
+    none does."""
+    low, high = ACCEPTED_DRAW_A
+    if low <= abs_mv / 1000 / cfg.shunt_ohms <= high:
+        return cfg.shunt_ohms
+    middle = (APPLIANCE_DRAW_A[0] * APPLIANCE_DRAW_A[1]) ** 0.5
+    fitting = [
+        s.ohms
+        for s in STANDARD_SHUNTS
+        if APPLIANCE_DRAW_A[0] <= abs_mv / 1000 / s.ohms <= APPLIANCE_DRAW_A[1]
+    ]
+    return min(fitting, key=lambda r: abs(_log_ratio(abs_mv / 1000 / r, middle)), default=None)
+
+
+def _log_ratio(a: float, b: float) -> float:
+    return math.log(a / b)
+
+
+def _shunt_named(ohms: float) -> Shunt | None:
+    return next((s for s in STANDARD_SHUNTS if abs(s.ohms - ohms) < 1e-9), None)
+
+
+def _shunt_value(report: Report, mv: float) -> None:
+    """The shunt's value from a discharge: the appliance's own draw is 0.15-1.5 A."""
+    cfg = report.cfg
+    abs_mv = abs(mv)
+    configured_a = abs_mv / 1000 / cfg.shunt_ohms
+    ohms = _shunt_for_draw(abs_mv, cfg)
+    low, high = APPLIANCE_DRAW_A
+    if ohms == cfg.shunt_ohms:
+        shunt = _shunt_named(ohms)
+        report.inferred |= {
+            "shunt_ohms": ohms,
+            "shunt": shunt.en if shunt else None,
+            "max_current_a": cfg.max_current_a,
+            "appliance_draw_a": round(configured_a, 3),
+        }
+        return
+    if ohms is None:
+        report.fix(
+            "shunt_unknown",
+            f"Courant {_fmt(configured_a)} A avec shunt_ohms = {cfg.shunt_ohms:g} : ce n'est"
+            f" pas la consommation de l'appareil seul ({low:g} à {high:g} A), et aucune valeur"
+            f" courante de shunt (0,1 / 0,01 / 0,002 Ω) ne l'explique (tension de shunt"
+            f" {_fmt(abs_mv)} mV). Lisez la valeur marquée sur le shunt et reportez-la dans"
+            " shunt_ohms ; vérifiez que seul le fil de l'installation passe par le shunt.",
+            f"Current {_fmt(configured_a)} A with shunt_ohms = {cfg.shunt_ohms:g}: not the"
+            f" appliance's own draw ({low:g} to {high:g} A), and no usual shunt value (0.1 /"
+            f" 0.01 / 0.002 ohm) explains it (shunt voltage {_fmt(abs_mv)} mV). Read the value"
+            " marked on the shunt and put it in shunt_ohms; check that only the installation's"
+            " wire goes through the shunt.",
+            fault="wrong_shunt",
+        )
+        return
+    shunt = _shunt_named(ohms)
+    assert shunt is not None  # _shunt_for_draw only returns the configured or a standard value
+    draw = abs_mv / 1000 / ohms
+    seen_a = math.copysign(configured_a, mv)  # as keneya-power would show it
+    ratio = configured_a / draw
+    how_fr = f"{ratio:.0f} fois" if ratio > 1 else f"{1 / ratio:.0f} fois moins que"
+    how_en = f"{ratio:.0f} times" if ratio > 1 else f"1/{1 / ratio:.0f} of"
+    report.inferred |= {
+        "shunt_ohms": ohms,
+        "shunt": shunt.en,
+        "max_current_a": shunt.max_current_a,
+        "appliance_draw_a": round(draw, 3),
+    }
+    power = {"shunt_ohms": ohms, "max_current_a": shunt.max_current_a}
+    fr = (
+        f"Courant {_fmt(seen_a)} A avec shunt_ohms = {cfg.shunt_ohms:g} : {how_fr} la"
+        f" consommation de l'appareil seul ({low:g} à {high:g} A). Tension de shunt"
+        f" {_fmt(mv)} mV : la carte porte {shunt.fr} ({ohms:g} Ω), l'appareil consomme"
+        f" {_fmt(draw)} A. Dans [power] : {_power_lines(power)}."
+    )
+    en = (
+        f"Current {_fmt(seen_a)} A with shunt_ohms = {cfg.shunt_ohms:g}: {how_en} the"
+        f" appliance's own draw ({low:g} to {high:g} A). Shunt voltage {_fmt(mv)} mV:"
+        f" the board carries {shunt.en} ({ohms:g} ohm), the appliance draws {_fmt(draw)} A."
+        f" In [power]: {_power_lines(power)}."
+    )
+    if shunt.max_current_a < BATTERY_LEAD.max_current_a:
+        fr += (
+            f" Ce shunt mesure au plus {shunt.max_current_a:g} A : assez dans le fil de"
+            " l'appareil seul ; dans le fil de la batterie (un panneau de 100 Wc charge à"
+            " environ 6 A), posez plutôt un shunt externe de 0,01 Ω (R100 retiré) avec"
+            f" {_power_lines({'shunt_ohms': 0.01, 'max_current_a': 10.0})}."
+        )
+        en += (
+            f" This shunt reads at most {shunt.max_current_a:g} A: enough in the appliance's"
+            " own lead; in the battery lead (a 100 Wp panel charges at about 6 A) fit a 0.01"
+            " ohm external shunt instead (R100 removed) with"
+            f" {_power_lines({'shunt_ohms': 0.01, 'max_current_a': 10.0})}."
+        )
+    report.fix("wrong_shunt", fr, en, fault="wrong_shunt", power=power)
+
+
+def _reversed(report: Report, v: float, i: float, level: float, *, charging: bool) -> None:
+    cfg = report.cfg
+    report.inferred["sign"] = "reversed"
+    power = {"invert": not cfg.invert}
+    if cfg.invert:
+        do_fr = "Dans [power] : invert = false (invert = true retourne un shunt bien monté)."
+        do_en = "In [power]: invert = false (invert = true flips a shunt wired the right way)."
+    else:
+        do_fr = "Dans [power] : invert = true (ou croisez les fils VIN+ et VIN-)."
+        do_en = "In [power]: invert = true (or swap the VIN+ and VIN- wires)."
+    if charging:
+        why_fr = (
+            f"Courant {_fmt(i)} A (« décharge ») à {_fmt(v)} V : au-dessus de {level:g} V la"
+            " batterie est en charge, c'est le courant de charge lu à l'envers."
+        )
+        why_en = (
+            f'Current {_fmt(i)} A ("discharging") at {_fmt(v)} V: above {level:g} V the'
+            " battery is being charged, this is the charge current read backwards."
+        )
+    else:
+        why_fr = (
+            f"Courant +{_fmt(i)} A (« en charge ») à {_fmt(v)} V : une batterie qui charge ne"
+            f" reste pas sous {level:g} V, c'est la consommation de l'appareil lue à l'envers."
+        )
+        why_en = (
+            f'Current +{_fmt(i)} A ("charging") at {_fmt(v)} V: a battery being charged does'
+            f" not stay below {level:g} V, this is the appliance's draw read backwards."
+        )
+    report.fix(
+        "reversed",
+        f"{why_fr} Le shunt est monté à l'envers. {do_fr}",
+        f"{why_en} The shunt is wired backwards. {do_en}",
+        fault="reversed_shunt",
+        power=power,
+    )
+
+
+def _charging_note(report: Report, v: float, i: float) -> None:
+    report.note(
+        "charging_now",
+        f"Le panneau charge ({_fmt(i)} A à {_fmt(v)} V) : en plein soleil le contrôle du sens"
+        " est moins sûr et la valeur du shunt ne peut pas être vérifiée. Relancez le test à"
+        " la tombée du jour ou panneau débranché.",
+        f"The panel is charging ({_fmt(i)} A at {_fmt(v)} V): in full sun the sign check is"
+        " less certain and the shunt value cannot be checked. Run the check again at dusk or"
+        " with the panel disconnected.",
+    )
+
+
+def _overflow(report: Report, count: int, n: int) -> None:
+    cfg, probe = report.cfg, report.probe
+    limit_mv = probe.range_mv
+    limit_a = limit_mv / 1000 / cfg.shunt_ohms
+    power = {"shunt_ohms": BATTERY_LEAD.ohms, "max_current_a": BATTERY_LEAD.max_current_a}
+    if cfg.shunt_ohms <= BATTERY_LEAD.ohms:
+        # A 10 mOhm shunt at the limit would be 16 A or more: not a 100 Wp system's current,
+        # so the board's own shunt is in the circuit.
+        why_fr = (
+            f"avec shunt_ohms = {cfg.shunt_ohms:g} ce serait {limit_a:g} A ou plus, bien plus"
+            " que ce que donne un panneau de 100 Wc : la carte porte sans doute son R100 de"
+            " 0,1 Ω, qui lit au plus 3,2 A."
+        )
+        why_en = (
+            f"with shunt_ohms = {cfg.shunt_ohms:g} that would be {limit_a:g} A or more, far"
+            " more than a 100 Wp panel gives: the board most likely carries its 0.1 ohm R100,"
+            " which reads at most 3.2 A."
+        )
+    else:
+        why_fr = (
+            f"le courant de charge dépasse ce que ce shunt mesure ({limit_a:g} A avec"
+            f" {cfg.shunt_ohms:g} Ω) : un shunt de 0,1 Ω lit au plus 3,2 A, un panneau de"
+            " 100 Wc charge à environ 6 A."
+        )
+        why_en = (
+            f"the charge current exceeds what this shunt measures ({limit_a:g} A with"
+            f" {cfg.shunt_ohms:g} ohm): a 0.1 ohm shunt reads at most 3.2 A, a 100 Wp panel"
+            " charges at about 6 A."
+        )
+    report.inferred |= {"direction": "charging", "shunt_ohms": None}
+    already = all(getattr(cfg, k) == v for k, v in power.items())
+    then_fr = "déjà ainsi, c'est juste" if already else "à mettre"
+    then_en = "already so, which is right" if already else "to set"
+    report.fix(
+        "overflow",
+        f"Dépassement dans {count} lectures sur {n} : la tension de shunt atteint la limite de"
+        f" l'INA219 ({limit_mv:g} mV) ; {why_fr} Posez un shunt externe de 0,01 Ω dans le fil"
+        f" + de la batterie (retirez le R100 de la carte). Dans [power] ({then_fr}) :"
+        f" {_power_lines(power)}.",
+        f"Overflow in {count} of {n} reads: the shunt voltage reaches the INA219's limit"
+        f" ({limit_mv:g} mV); {why_en} Fit a 0.01 ohm external shunt in the battery's + lead"
+        f" (remove the board's R100). In [power] ({then_en}): {_power_lines(power)}.",
+        fault="wrong_shunt",
+        power=power,
+        wiring=True,
+    )
+
+
+# -- showing --------------------------------------------------------------------------------
+
+
+def render(report: Report, lang: str = "fr", facility_file: Path | None = None) -> str:
+    fr = lang != "en"
+    p, c, m, inf = report.probe, report.cfg, report.measured, report.inferred
+    lines = [
+        (
+            f"keneya power check : INA219 sur le bus I2C {p.bus_number}, adresse {p.address:#04x}"
+            if fr
+            else f"keneya power check: INA219 on I2C bus {p.bus_number}, address {p.address:#04x}"
+        )
+        + (f" ({p.source})" if p.source != "ina219" else ""),
+        f"[power] : shunt_ohms = {c.shunt_ohms:g}, max_current_a = {c.max_current_a:g},"
+        f" invert = {str(c.invert).lower()}",
+    ]
+    if p.samples:
+        lines.append(
+            f"Lu : {m.get('reads', 0)} lectures, {m.get('good_reads', 0)} valables"
+            if fr
+            else f"Read: {m.get('reads', 0)} reads, {m.get('good_reads', 0)} good"
+        )
+    if "bus_v" in m:
+        lines.append(
+            (f"Tension : {m['bus_v']:.2f} V" if fr else f"Voltage: {m['bus_v']:.2f} V")
+            + f" ({m['bus_v_min']:.2f} – {m['bus_v_max']:.2f} V)"
+        )
+        lines.append(
+            f"Courant : {m['current_a']:+.3f} A ({m['current_min_a']:+.3f} à"
+            f" {m['current_max_a']:+.3f} A), tension de shunt {m['shunt_mv']:+.2f} mV"
+            if fr
+            else f"Current: {m['current_a']:+.3f} A ({m['current_min_a']:+.3f} to"
+            f" {m['current_max_a']:+.3f} A), shunt voltage {m['shunt_mv']:+.2f} mV"
+        )
+    deduced = _deduced(inf, fr)
+    if deduced:
+        lines.append(("Déduit : " if fr else "Inferred: ") + deduced)
+    for f in report.findings:
+        lines.append(("! " if f.severity == "fix" else "? ") + (f.fr if fr else f.en))
+    where = str(facility_file) if facility_file else "facility.toml"
+    if report.exit_code == 0:
+        lines.append(
+            "Tout va bien : rien à changer. Ensuite : keneya power status"
+            if fr
+            else "All is well: nothing to change. Next: keneya power status"
+        )
+        return "\n".join(lines)
+    change = report.change
+    if change:
+        lines.append(
+            f"À mettre dans [power] de {where} :" if fr else f"To set in [power] of {where}:"
+        )
+        lines += [f"  {toml_line(k, v)}" for k, v in change.items()]
+        lines.append(
+            "puis : sudo systemctl restart keneya-power ; keneya power check"
+            if fr
+            else "then: sudo systemctl restart keneya-power; keneya power check"
+        )
+    else:
+        lines.append(
+            "Corrigez ce qui précède, puis relancez keneya power check."
+            if fr
+            else "Fix the above, then run keneya power check again."
+        )
+    return "\n".join(lines)
+
+
+def _deduced(inf: dict[str, Any], fr: bool) -> str:
+    if not inf:
+        return ""
+    parts = []
+    if inf.get("shunt_ohms"):
+        shunt = _shunt_named(inf["shunt_ohms"])
+        name = f" ({shunt.fr if fr else shunt.en})" if shunt else ""
+        parts.append(f"shunt {inf['shunt_ohms']:g} Ω{name}")
+    sign = {
+        "ok": ("sens du courant correct", "current sign right"),
+        "reversed": ("shunt monté à l'envers", "shunt wired backwards"),
+        "likely": ("sens probablement correct (soleil)", "sign probably right (sun)"),
+        "uncertain": ("sens incertain", "sign uncertain"),
+    }.get(inf.get("sign") or "")
+    if sign:
+        parts.append(sign[0] if fr else sign[1])
+    if inf.get("appliance_draw_a") is not None:
+        draw = inf["appliance_draw_a"]
+        parts.append(
+            f"l'appareil consomme {draw:.2f} A" if fr else f"the appliance draws {draw:.2f} A"
+        )
+    if inf.get("lead") == "battery":
+        parts.append(
+            "shunt dans le fil de la batterie (il voit la charge)"
+            if fr
+            else "shunt in the battery lead (it sees the charge)"
+        )
+    return ", ".join(parts)
+
+
+@click.command("check")
+@click.option(
+    "--seconds",
+    type=click.IntRange(3, 600),
+    default=DEFAULT_SECONDS,
+    show_default=True,
+    help="How long to read the sensor (one read a second).",
+)
+@click.option(
+    "--simulate",
+    "scenario",
+    type=click.Choice(sorted(SCENARIOS)),
+    help="Check a simulated installation (its board and its [power] values) instead of the"
+    " real INA219; runs instantly.",
+)
+@click.option(
+    "--start-hour",
+    type=click.FloatRange(min=0, max=24, max_open=True),
+    help="With --simulate: simulated time of day to check at (default: the scenario's start).",
+)
+@click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@json_option
+@click.pass_context
+def check_command(
+    ctx: click.Context,
+    seconds: int,
+    scenario: str | None,
+    start_hour: float | None,
+    lang: str,
+    as_json: bool,
+) -> None:
+    """Test the INA219 wiring and [power] at installation: what the sensor sees, the shunt
+    and wiring it infers, and what to change. Exit 0: all is well; 1: something to change."""
+    from power import config
+
+    if scenario is None and start_hour is not None:
+        raise click.UsageError("--start-hour only makes sense with --simulate")
+    facility_file = paths(ctx).facility_file
+    cfg = config.load(facility_file)
+    if scenario is not None:
+        chosen = SCENARIOS[scenario]
+        if start_hour is not None:
+            chosen = chosen.with_(start_s=round(start_hour * 3600))
+        probe, cfg = simulated(chosen, cfg, seconds=seconds)
+    else:
+        workable(cfg)
+        click.echo(
+            f"Lecture de l'INA219 pendant {seconds} s… / Reading the INA219 for {seconds} s…",
+            err=True,
+        )
+        probe = collect_hardware(cfg, seconds=seconds)
+    report = analyse(probe, cfg)
+    emit(report.to_dict(), as_json, report.text(lang, facility_file))
+    if report.exit_code:
+        raise SystemExit(report.exit_code)
