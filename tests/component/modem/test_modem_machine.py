@@ -192,3 +192,22 @@ def test_no_answer_then_usb_reset_after_repeated_failures(make_sim):
             m.step()
         assert m.status.state == "absent" and "does not answer" in m.status.error
         assert resets == [1]
+
+
+def test_the_simulator_plays_each_malian_network(make_sim, make_port):
+    from modem.errors import ConfigurationError
+    from modem.simulator import NETWORKS, E173Simulator
+
+    for name, network in NETWORKS.items():
+        sim = make_sim(network=name)
+        port = make_port(sim.link_path)
+        assert port.command("AT+CIMI") == [network.imsi] and network.imsi.startswith(
+            network.mcc_mnc
+        )
+        offered = port.command("AT+COPS=?")[0]
+        assert f'"{network.long_name}","{network.short_name}","{network.mcc_mnc}"' in offered
+        port.close()
+        sim.close()
+    assert {n.mcc_mnc for n in NETWORKS.values()} == {"61001", "61002", "61003"}
+    with pytest.raises(ConfigurationError, match="unknown network"):
+        E173Simulator(network="moov")
