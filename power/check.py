@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from appliance.cli.common import emit, json_option, paths
+from power.battery import Chemistry
 from power.errors import ConfigurationError, SensorFault
 from power.ina219 import (
     BUS_OVF,
@@ -39,6 +40,7 @@ from power.ina219 import (
     smallest_gain,
     to_signed16,
 )
+from power.plausibility import CHARGE_LEVEL_V, MIN_APPLIANCE_DRAW_A, V_PLAUSIBLE
 from power.sim.scenarios import SCENARIOS, Scenario
 
 if TYPE_CHECKING:
@@ -47,11 +49,10 @@ if TYPE_CHECKING:
 DEFAULT_SECONDS = 30
 # The appliance alone (Pi, screen, 3G stick through a 5 V converter) draws this much at 12 V.
 APPLIANCE_DRAW_A = (0.15, 1.5)
-# A current read with the configured shunt is accepted as the appliance's draw in this range:
+# A current read with the configured shunt is accepted as the appliance's draw from the
+# monitor's own floor (MIN_APPLIANCE_DRAW_A) to [power] max_draw_a, as keneya-power judges it:
 # the slack keeps a busy or an idle Pi from passing for a wrong shunt (a wrong one is 10x off).
-ACCEPTED_DRAW_A = (0.1, 2.0)
 NO_CURRENT_MV = 0.1  # below this across the shunt, nothing flows (50 mA even on 2 mOhm)
-BATTERY_RANGE_V = (8.0, 16.0)  # a 12 V battery, from flat to equalising
 GOOD_READS_NEEDED = 5
 BAD_FRACTION = 0.1  # more inconsistent reads than this is a line problem, not chance
 FROZEN_AFTER = 10  # identical register sets: a converting chip always shows ADC noise
@@ -75,12 +76,16 @@ STANDARD_SHUNTS = (
 BATTERY_LEAD = next(s for s in STANDARD_SHUNTS if s.ohms == 0.01)
 
 
-def _levels(chemistry: object) -> tuple[float, float]:
-    """(charge level, rest level) of a 12 V battery under the appliance's load: above the first
-    it is being charged; a battery charging at the appliance's current stays above the second."""
-    if str(getattr(chemistry, "value", chemistry)) == "lifepo4":
-        return 13.8, 12.8
-    return 13.3, 12.6
+# A battery charging at the appliance's current stays above this (lead-acid: about 80 % at
+# rest; LiFePO4: about 20 %, its curve is flat above).
+REST_LEVEL_V = {Chemistry.LEAD_ACID: 12.6, Chemistry.LIFEPO4: 12.8}
+
+
+def _levels(chemistry: Chemistry) -> tuple[float, float]:
+    """(charge level, rest level): above the first the battery is being charged (the monitor's
+    own figure); below the second a steady positive current of the appliance's size is its
+    draw read backwards."""
+    return CHARGE_LEVEL_V.get(chemistry, 13.3), REST_LEVEL_V.get(chemistry, 12.6)
 
 
 # -- collecting -----------------------------------------------------------------------------
@@ -704,7 +709,7 @@ def _voltage_plausible(report: Report, v: float) -> bool:
             wiring=True,
         )
         return False
-    low, high = BATTERY_RANGE_V
+    low, high = V_PLAUSIBLE
     if not low <= v <= high:
         fr = (
             "une batterie 24 V ? Keneya attend une batterie 12 V"
@@ -735,7 +740,7 @@ def _shunt_for_draw(abs_mv: float, cfg: PowerConfig) -> float | None:
     """The shunt that makes ``abs_mv`` the appliance's own draw: the configured one if it
     does, else the standard value that puts it nearest the middle of the range; None if
     none does."""
-    low, high = ACCEPTED_DRAW_A
+    low, high = MIN_APPLIANCE_DRAW_A, cfg.max_draw_a
     if low <= abs_mv / 1000 / cfg.shunt_ohms <= high:
         return cfg.shunt_ohms
     middle = (APPLIANCE_DRAW_A[0] * APPLIANCE_DRAW_A[1]) ** 0.5
