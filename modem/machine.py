@@ -377,6 +377,7 @@ class ModemMachine:
         keep_history = st.history
         self.status = ModemStatus(state=st.state, since=st.since, history=keep_history)
         self.status.error = why
+        self.apn = None
         self._identified = False
         self._time_read = False
         self._enter("absent")
