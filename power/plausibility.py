@@ -167,9 +167,13 @@ class PlausibilityMonitor:
     def feed(self, s: Any) -> Change | None:
         """One good sample (a :class:`power.policy.Sample`)."""
         t, v, i = s.t, s.voltage_v, s.current_a
-        self._recent.append((v, i))
-        mv = statistics.median(x[0] for x in self._recent)
-        mi = statistics.median(x[1] for x in self._recent)
+        if V_PLAUSIBLE[0] <= v <= V_PLAUSIBLE[1]:  # an impossible voltage is no trend
+            self._recent.append((v, i))
+        if self._recent:
+            mv = statistics.median(x[0] for x in self._recent)
+            mi = statistics.median(x[1] for x in self._recent)
+        else:
+            mv, mi = v, 0.0
         self._runs["overflow"].hold(t, False)
         found: tuple[Fault, str] | None = None
         evidence = False

@@ -212,9 +212,10 @@ DEFAULT_THRESHOLDS = {
     ),
 }
 
-# The blind estimate's SoC when the sensor has never answered: the warning level (the
-# resting-voltage equivalent of v_warn). Not knowing is not the same as being full.
-_GAP_S = 600.0  # a longer gap between samples is not integrated over (daemon restart)
+_GAP_S = 600.0  # a longer gap between samples starts the load smoothing again
+# The wait's own draw is measured once the smoothing (10 min) has forgotten the running load;
+# until then the blind estimate keeps the running draw, the higher one.
+_WAIT_SETTLE_S = 1800.0
 
 
 class ShutdownPolicy:
@@ -275,7 +276,8 @@ class ShutdownPolicy:
         self._load_t: float | None = None
         self._load_a: float | None = None  # smoothed current, trusted samples only
         self._max_draw: float | None = None  # highest smoothed discharge, not charging
-        self._wait_draw: float | None = None  # the same, since enter_wait
+        self._wait_draw: float | None = None  # the same, 30 min after enter_wait
+        self._wait_since = 0.0
         self._resume_since: float | None = None
 
     def _reset_counters(self) -> None:
@@ -323,6 +325,8 @@ class ShutdownPolicy:
         self.waiting = True
         self.warning = True
         self._wait_draw = None
+        self._wait_since = t
+        self._load_a = None  # the services stopped: the load is a new one
         self._reset_counters()
 
     def cancel(self, t: float) -> None:
@@ -595,13 +599,16 @@ class ShutdownPolicy:
             return
         draw = min(-self._load_a, self.max_draw_a)  # above it the reading is not a draw
         self._max_draw = draw if self._max_draw is None else max(self._max_draw, draw)
-        if self.waiting:
+        if self.waiting and t - self._wait_since >= _WAIT_SETTLE_S:
             self._wait_draw = draw if self._wait_draw is None else max(self._wait_draw, draw)
 
     def _anchor(self, t: float, soc: float, *, measured: bool = False) -> None:
         self._s0, self._t0, self._s0_measured = soc, t, measured
 
     def _blind_anchor(self) -> tuple[float, float, bool]:
+        """(SoC, time, assumed) the worst case starts from. A sensor that never answered:
+        the warning level (the resting-voltage equivalent of v_warn) when the monitor
+        started -- not knowing is not the same as being full."""
         if self._s0 is not None and self._t0 is not None:
             return self._s0, self._t0, False
         warn_soc = soc_from_voltage(self.thresholds.v_warn, chemistry=self.chemistry)

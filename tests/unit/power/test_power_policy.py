@@ -264,3 +264,306 @@ def test_time_must_not_go_backwards():
     policy.feed(Sample(100.0, 12.0, -0.5))
     with pytest.raises(ValueError):
         policy.feed(FaultSample(50.0))
+
+
+# -- the blind monitor ---------------------------------------------------------------------
+
+
+def lost(policy, t0, minutes, step=60.0, reason="I/O error"):
+    """Feed fault samples every ``step`` s for ``minutes``; returns the decisions."""
+    return [
+        policy.feed(FaultSample(t0 + step * (k + 1), reason))
+        for k in range(round(minutes * 60 / step))
+    ]
+
+
+def test_blind_plan_from_the_last_soc_and_the_highest_draw_without_sun():
+    p = ShutdownPolicy(TH, capacity_ah=40.0)
+    t = 0.0
+    for current in (-0.3, -0.5, 2.0):  # an hour at each; the charge is no draw
+        for _ in range(60):
+            t += 60.0
+            p.feed(Sample(t, 12.4, current, soc=60.0))
+    assert p.state is State.OK
+    ds = lost(p, t, 10)
+    d = ds[-1]
+    assert d.state is State.SENSOR_FAULT and d.fault is Fault.SENSOR_LOST
+    assert [e.kind for e in ds[0].events] == [EventKind.SENSOR_FAULT]
+    # the smoothed -0.5 A after an hour is within 0.3 % of 0.5 A: 45 % of 24 Ah (60 % of 40)
+    draw = p._max_draw
+    assert draw == pytest.approx(0.5, rel=3e-3)
+    planned = t + (60.0 - 15.0) / 100 * 40 * 0.6 / draw * 3600
+    assert d.planned_shutdown_t == pytest.approx(planned)
+    assert d.minutes_to_shutdown == pytest.approx((planned - d.t) / 60)
+    assert "worst case" in d.fault_detail and "60.0 % measured" in d.fault_detail
+    ds = lost(p, d.t, (planned - d.t) / 60 + 2)
+    first = next(x for x in ds if x.shutdown)
+    assert planned <= first.t < planned + 60  # the first sample at or after the plan
+    d = first
+    reason = next(e.reason for e in d.events if e.kind is EventKind.SHUTDOWN)
+    assert reason.startswith("sensor lost: worst-case estimate 15.0 %")
+    assert d.state is State.SHUTDOWN_PENDING
+
+
+def test_a_few_failed_reads_never_start_a_blind_shutdown():
+    # charge just above the threshold: the worst case crosses it within a minute
+    p = ShutdownPolicy(TH, capacity_ah=40.0)
+    t = 0.0
+    for _ in range(30):
+        t += 60.0
+        p.feed(Sample(t, 11.9, -0.8, soc=15.1))
+    for _ in range(20):
+        ds = lost(p, t, 3)  # three failed reads, then a good one
+        t = ds[-1].t + 60.0
+        p.feed(Sample(t, 11.9, -0.8, soc=15.1))
+        assert not any(d.shutdown for d in ds)
+    # a loss that lasts: n_consecutive reads and blind_after_s (5 min)
+    ds = lost(p, t, 5)
+    assert [d.shutdown for d in ds] == [False] * 4 + [True]
+
+
+def test_the_sensor_back_takes_over_from_the_blind_estimate():
+    p = ShutdownPolicy(TH, capacity_ah=40.0, recover_after=3)
+    p.feed(Sample(60.0, 12.5, -0.4, soc=80.0))
+    d = lost(p, 60.0, 60)[-1]
+    assert d.fault is Fault.SENSOR_LOST and d.planned_shutdown_t is not None
+    events = []
+    for _ in range(3):
+        d = p.feed(Sample(d.t + 60, 12.5, -0.4, soc=79.0, runtime_min=7000.0))
+        events += [e.kind for e in d.events]
+    assert events == [EventKind.SENSOR_RECOVERED]
+    assert d.state is State.OK and d.fault is None
+    # the real runtime counts again: 7000 min to 0 % is 7000 x 64/79 min to 15 %
+    assert d.minutes_to_shutdown == pytest.approx(7000 * (79 - 15) / 79)
+
+
+def test_in_the_wait_the_blind_estimate_uses_the_wait_draw_and_ends_in_critical():
+    p = ShutdownPolicy(TH, capacity_ah=40.0)
+    t = 0.0
+    for _ in range(60):
+        t += 60.0
+        p.feed(Sample(t, 11.6, -0.6, soc=20.0))
+    p.enter_wait(t)
+    assert p.state is State.LOW_POWER_WAIT
+    for _ in range(120):
+        t += 60.0
+        p.feed(Sample(t, 11.7, -0.2, soc=14.0))
+    # measured from 30 min into the wait, once the smoothing forgot the running load
+    assert p._wait_draw == pytest.approx(0.2, rel=1e-3)
+    ds = lost(p, t, 10)
+    assert ds[-1].planned_shutdown_t is None and ds[-1].state is State.LOW_POWER_WAIT
+    critical_t = t + (14.0 - 5.0) / 100 * 40 * 0.6 / p._wait_draw * 3600
+    ds = lost(p, ds[-1].t, (critical_t - ds[-1].t) / 60 + 1)
+    first = next(d for d in ds if d.critical)
+    assert critical_t <= first.t < critical_t + 60
+    assert first.state is State.CRITICAL
+    assert not any(d.shutdown for d in ds)
+
+
+# -- the low-power wait ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("step", [5.0, 60.0])
+def test_services_come_back_after_resume_s_of_charge_above_soc_resume(step):
+    p = ShutdownPolicy(TH)
+    p.enter_wait(0.0)
+    t = 0.0
+
+    def feed(soc, current, seconds):
+        nonlocal t
+        out = []
+        for _ in range(round(seconds / step)):
+            t += step
+            out.append(p.feed(Sample(t, 13.4, current, soc=soc)))
+        return out
+
+    assert not any(d.resume for d in feed(39.9, 4.0, 3600))  # charging, not yet 40 %
+    assert not any(d.resume for d in feed(41.0, 4.0, 300))
+    assert not any(d.resume for d in feed(41.0, -0.3, step))  # a cloud: the run starts again
+    ds = feed(41.0, 4.0, 600 + step)  # resume_s after the first sample of the run
+    assert [d.resume for d in ds] == [False] * (len(ds) - 1) + [True]
+    assert ds[-1].state in (State.WARN, State.OK)
+    assert p.state is not State.LOW_POWER_WAIT
+    reason = next(e.reason for e in ds[-1].events if e.kind is EventKind.RESUME)
+    assert reason == "charging +4.00 A, charge 41.0 %"
+
+
+def test_under_a_fault_the_voltage_brings_the_services_back_after_30_min():
+    p = ShutdownPolicy(TH)
+    p.enter_wait(0.0)
+    t = 0.0
+    for _ in range(60):  # a persistent overflow: only the voltage is known
+        t += 60.0
+        d = p.feed(FaultSample(t, "overflow (OVF) set", voltage_v=12.9))
+        assert not d.resume
+    assert d.fault is Fault.WRONG_SHUNT
+    ds = []
+    for _ in range(30):
+        t += 60.0
+        ds.append(p.feed(FaultSample(t, "overflow (OVF) set", voltage_v=13.1)))
+    assert [d.resume for d in ds] == [False] * 29 + [False]
+    t += 60.0
+    assert p.feed(FaultSample(t, "overflow", voltage_v=13.1)).resume  # 1800 s after the first
+
+
+def test_critical_in_the_wait_only_while_not_charging():
+    p = ShutdownPolicy(TH)
+    p.enter_wait(0.0)
+    f = Feeder(p)
+    f(voltage=11.1, current=0.5, soc=4.0, n=20)  # charging: the sun is back, never power off
+    assert p.state is State.LOW_POWER_WAIT
+    d = f(voltage=11.3, current=-0.2, soc=4.9, n=4)
+    assert not d.critical
+    d = f(voltage=11.3, current=-0.2, soc=4.9)
+    assert d.critical and d.state is State.CRITICAL
+    reason = next(e.reason for e in d.events if e.kind is EventKind.CRITICAL)
+    assert reason == "charge 4.9 % < 5 %"
+    d = f(voltage=13.5, current=5.0, soc=60.0, n=50)
+    assert d.state is State.CRITICAL and f.events.count(EventKind.CRITICAL) == 1  # terminal
+
+
+def test_critical_while_running_below_v_critical():
+    f = Feeder()
+    d = f(voltage=11.1, n=5)
+    assert d.critical
+    assert f.events == [EventKind.CRITICAL]  # straight to the poweroff, no wait to go through
+    assert f.policy.state is State.CRITICAL
+    assert not f(voltage=11.1, current=-0.4).critical  # said once
+
+
+def test_lifepo4_critical_and_resume_levels():
+    th = Thresholds.for_chemistry(Chemistry.LIFEPO4)
+    assert (th.v_critical, th.soc_critical, th.soc_resume, th.v_resume) == (12.2, 5.0, 35.0, 13.5)
+    lead = Thresholds.for_chemistry(Chemistry.LEAD_ACID)
+    assert (lead.v_critical, lead.soc_critical, lead.soc_resume, lead.v_resume) == (
+        11.15,
+        5.0,
+        40.0,
+        13.0,
+    )
+
+
+def test_cancel_goes_back_to_running_and_decides_again_if_still_low():
+    f = Feeder()
+    f(voltage=11.3, n=5)
+    assert f.policy.pending
+    f.policy.cancel(f.t)
+    assert f.policy.state is State.WARN and not f.policy.pending
+    d = f(voltage=11.3, n=4)
+    assert not d.shutdown
+    assert f(voltage=11.3).shutdown
+
+
+def test_force_resume_leaves_the_wait():
+    f = Feeder()
+    f(voltage=11.3, n=5)
+    f.policy.enter_wait(f.t)
+    assert f(voltage=11.5).state is State.LOW_POWER_WAIT
+    f.policy.force_resume(f.t)
+    assert f(voltage=11.5).state is State.WARN
+    assert f(voltage=11.3, n=5).shutdown  # still low: the policy decides again
+
+
+# -- the voltage-only fallback ----------------------------------------------------------------
+
+
+def reversed_policy():
+    """A policy that has named a reversed shunt (charging at 23:00 for 30 min)."""
+    p = ShutdownPolicy(TH)
+    t = 0.0
+    for _ in range(32):
+        t += 60.0
+        d = p.feed(Sample(t, 12.3, 0.35, hour=23.0))
+    assert d.fault is Fault.REVERSED_SHUNT
+    return p, t
+
+
+def test_a_named_fault_is_an_event_with_its_detail():
+    p = ShutdownPolicy(TH)
+    kinds = []
+    for k in range(32):
+        d = p.feed(Sample(60.0 * (k + 1), 12.3, 0.35, hour=23.0))
+        kinds += [(e.kind, e.reason) for e in d.events]
+    assert len(kinds) == 1 and kinds[0][0] is EventKind.FAULT
+    assert kinds[0][1].startswith("reversed_shunt: charging current +0.35 A at night")
+    assert d.state is State.SENSOR_FAULT and d.fault_detail in kinds[0][1]
+
+
+def test_under_a_fault_low_voltage_shuts_down_whatever_the_current_says():
+    p, t = reversed_policy()
+    f = Feeder(p)
+    f.t = t
+    d = f(voltage=11.3, current=0.4, n=4)  # reads as a charge: the shunt is backwards
+    assert not d.shutdown
+    d = f(voltage=11.3, current=0.4)
+    assert d.shutdown
+    reason = next(e.reason for e in d.events if e.kind is EventKind.SHUTDOWN)
+    assert reason == "voltage 11.300 V < 11.4 V (voltage only: reversed_shunt)"
+    assert EventKind.WARN in f.events
+
+
+def test_under_a_fault_charge_and_runtime_are_ignored():
+    p, t = reversed_policy()
+    f = Feeder(p)
+    f.t = t
+    d = f(voltage=12.3, current=-0.4, soc=3.0, runtime=5.0, n=20)
+    assert not f.policy.pending and not d.critical
+    assert d.minutes_to_shutdown is None
+
+
+def test_overflow_sample_is_voltage_only():
+    p = ShutdownPolicy(TH)
+    for k in range(5):
+        d = p.feed(FaultSample(60.0 * (k + 1), "overflow", voltage_v=11.3))
+    assert d.shutdown  # decided on the voltage alone, before the overflow is named a fault
+    assert d.fault is None and p.state is State.SHUTDOWN_PENDING
+    assert not p.lost  # the voltage was read: not a lost sensor
+
+
+def test_an_impossible_voltage_in_a_fault_sample_is_a_lost_read():
+    p = ShutdownPolicy(TH)
+    d = p.feed(FaultSample(60.0, "overflow", voltage_v=31.9))
+    assert d.fault is Fault.SENSOR_LOST
+
+
+# -- runtime to the shutdown point -----------------------------------------------------------
+
+
+def test_minutes_to_shutdown_count_to_the_shutdown_point_not_to_empty():
+    f = Feeder()
+    # the estimator's 2008 min to 0 % at 34 %: the shutdown point (15 %) is 1122 min away
+    d = f(voltage=12.1, current=-0.6, soc=34.0, runtime=2008.0)
+    assert d.minutes_to_shutdown == pytest.approx(2008 * (34 - 15) / 34)
+    assert d.planned_shutdown_t == pytest.approx(d.t + d.minutes_to_shutdown * 60)
+    # a short runtime condition comes first
+    d = f(voltage=12.1, current=-0.6, soc=34.0, runtime=40.0)
+    assert d.minutes_to_shutdown == pytest.approx(10.0)
+    d = f(voltage=13.4, current=2.0, soc=34.0, runtime=None)
+    assert d.minutes_to_shutdown is None and d.planned_shutdown_t is None  # charging
+    f(voltage=11.3, current=-0.6, n=5)
+    assert f.policy.pending
+    assert f(voltage=11.3).minutes_to_shutdown is None  # already decided
+
+
+def test_decision_properties():
+    f = Feeder()
+    d = f()
+    assert not (d.shutdown or d.resume or d.critical)
+    assert d.fault is None and d.fault_detail is None
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(v_warn=11.8, v_low=11.4, v_critical=11.4),
+        dict(v_warn=11.8, v_low=11.4, soc_critical=15.0),
+        dict(v_warn=11.8, v_low=11.4, soc_resume=15.0),
+        dict(v_warn=11.8, v_low=11.4, soc_resume=101.0),
+        dict(v_warn=11.8, v_low=11.4, v_resume=11.0),
+        dict(v_warn=11.8, v_low=11.4, resume_s=-1.0),
+        dict(v_warn=11.8, v_low=11.4, blind_capacity_pct=0.0),
+    ],
+)
+def test_new_threshold_validation(kw):
+    with pytest.raises(ValueError):
+        Thresholds(**kw)
