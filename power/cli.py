@@ -18,12 +18,11 @@ import click
 
 from appliance.cli.common import as_option, emit, json_option, login_as, open_context, paths
 from appliance.clock import Clock, read_boot_id
-from appliance.services.errors import PermissionDenied
+from appliance.services.power import cancel_shutdown as cancel_pending_shutdown
 from appliance.store import Store, StoreError
 from appliance.store.diskspace import check, open_store
 from power import views
 from power.check import check_command
-from power.shutdown import CANCEL_ROLES, may_cancel
 from power.sim.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
@@ -107,30 +106,7 @@ def cancel_shutdown(ctx: click.Context, as_user: str | None, as_json: bool) -> N
         raise click.UsageError("say who is cancelling: --as USERNAME (PIN on stdin or KENEYA_PIN)")
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
-        if not may_cancel(actor.role):
-            allowed = ", ".join(sorted(CANCEL_ROLES))
-            raise PermissionDenied(
-                f"{actor.username} ({actor.role}) may not cancel a shutdown (roles: {allowed})"
-            )
-        reading = kctx.now()
-        row = kctx.store.power.request_cancel(by=actor.username, at=reading.iso())
-        if row is not None:
-            kctx.audit(
-                actor,
-                "power.cancel_shutdown",
-                detail={"shutdown_event_id": row["shutdown_event_id"]},
-                reading=reading,
-            )
-    out = {
-        "cancel_requested": row is not None,
-        "shutdown_deadline": row["shutdown_deadline"] if row else None,
-        "by": actor.username,
-        "message": (
-            "cancel requested: keneya-power calls off the shutdown at its next reading"
-            if row
-            else "no shutdown is pending"
-        ),
-    }
+        out = cancel_pending_shutdown(kctx, actor)
     emit(out, as_json, out["message"])
 
 
