@@ -13,7 +13,16 @@ from typing import Any
 from power.policy import State
 
 BUCKET_S = 60
-SEVERITY = {State.OK: 0, State.WARN: 1, State.SENSOR_FAULT: 2, State.SHUTDOWN_PENDING: 3}
+# Least to most severe: a minute keeps the worst state seen in it (the same order as
+# appliance.store.power.STATES, which merges stored minutes).
+SEVERITY = {
+    State.OK: 0,
+    State.WARN: 1,
+    State.SENSOR_FAULT: 2,
+    State.SHUTDOWN_PENDING: 3,
+    State.LOW_POWER_WAIT: 4,
+    State.CRITICAL: 5,
+}
 
 
 def worst(a: State, b: State) -> State:

@@ -5,6 +5,7 @@ point; heavy imports (the daemon, gpiozero) wait until `run` is called.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import signal
 import sqlite3
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from power.config import PowerConfig
     from power.daemon import PowerDaemon, Summary
     from power.gpio import StatusPanel
+    from power.shutdown import WaitOptions
 
 MAX_HOURS = 24 * 366 * 20
 KEPT_IN_MEMORY = (
@@ -159,14 +161,16 @@ def run(
     from appliance.sdnotify import Notifier
     from power import config
     from power.daemon import Settings
+    from power.shutdown import load_wait_options
     from power.sim import get as get_scenario
-    from power.simulated import simulated_daemon
+    from power.simulated import NO_SCREEN, simulated_daemon
     from power.timebase import SimTime
 
     if scenario is None and (speed is not None or start_hour is not None):
         raise click.UsageError("--speed and --start-hour only make sense with --simulate")
     p = paths(ctx)
     cfg = config.load(p.facility_file)
+    wait = load_wait_options(p.facility_file)
     settings = Settings(
         sample_s=interval or cfg.sample_s,
         batch_s=cfg.batch_s,
@@ -193,31 +197,61 @@ def run(
             "reopen": open_database,
             "database": p.database,
         }
+        sim = None
         if scenario is not None:
             now, trusted = _now(store, boot_id)
             start_s = start_hour * 3600 if start_hour is not None else SimTime.seconds_into_day(now)
+            chosen = get_scenario(scenario)
+            duration = duration or chosen.days * 86_400
             sim = stack.enter_context(
                 simulated_daemon(
                     store,
-                    get_scenario(scenario).with_(start_s=math.floor(start_s)),
+                    chosen.with_(start_s=math.floor(start_s)),
                     origin=now,
                     speed=speed or 1.0,
                     trusted=trusted,
                     grace_s=cfg.grace_s,
+                    # the commands are only recorded; the real screen is left alone
+                    wait=dataclasses.replace(
+                        wait, backlight=NO_SCREEN.backlight, fb_blank=NO_SCREEN.fb_blank
+                    ),
                     **common,
                 )
             )
             daemon = sim.daemon
         else:
-            daemon = _hardware(stack, store, boot_id, cfg, common)
+            daemon = _hardware(stack, store, boot_id, cfg, wait, common)
         summary = _run_with_signals(daemon, duration)
+        if sim is not None:
+            sim.finish()
     out = summary.to_dict()
-    emit(
-        out,
-        as_json,
+    emit(out, as_json, run_text(out))
+
+
+def run_text(out: dict[str, Any]) -> str:
+    """The run's summary in a few lines: what was read, and what the safe shutdown did."""
+    lines = [
         f"stopped ({out['stopped_by']}): {out['samples']} readings, {out['faults']} failed,"
-        f" {out['writes']} writes; state {out['state']}",
-    )
+        f" {out['writes']} writes; state {out['state']}"
+    ]
+
+    def when(prefix: str) -> str:
+        return f"{out[prefix + '_at']} ({out[prefix + '_h']:.2f} h)"
+
+    if out["shutdown_decided_at"]:
+        lines.append(f"shutdown decided {when('shutdown_decided')}")
+    if out["shutdown_executed"]:
+        lines.append(f"services stopped {when('shutdown_executed')} by {out['shutdown_how']}")
+    if out["poweroff_at"]:
+        lines.append(f"powered off {when('poweroff')}")
+    if out["services_back_at"]:
+        lines.append(f"services back {when('services_back')}")
+    if out["cutoff_at"]:
+        margin = "" if out["margin_s"] is None else f", {out['margin_s'] / 60:.0f} min after"
+        lines.append(f"charge controller cut the load {when('cutoff')}{margin}")
+    if out["wait_wh"]:
+        lines.append(f"low-power wait used {out['wait_wh']:.1f} Wh")
+    return "\n".join(lines)
 
 
 def _open_at_start(open_database: Callable[[], Store]) -> Store | None:
@@ -263,7 +297,12 @@ def _run_with_signals(daemon: PowerDaemon, duration: float | None) -> Summary:
 
 
 def _hardware(
-    stack: ExitStack, store: Store | None, boot_id: str, cfg: PowerConfig, common: dict[str, Any]
+    stack: ExitStack,
+    store: Store | None,
+    boot_id: str,
+    cfg: PowerConfig,
+    wait: WaitOptions,
+    common: dict[str, Any],
 ) -> PowerDaemon:
     """The INA219 on the Pi's I2C bus, systemctl for real, the GPIO panel if there is one."""
     from power.battery import SocEstimator
@@ -305,9 +344,10 @@ def _hardware(
         time_base=RealTime(current_store, boot_id=boot_id),
         estimator=SocEstimator(cfg.capacity_ah, chemistry=cfg.chemistry),
         thresholds=cfg.thresholds(),
-        shutdown=SafeShutdown(grace_s=cfg.grace_s),
+        shutdown=SafeShutdown(grace_s=cfg.grace_s, wait=wait),
         source="ina219",
         panel_factory=panel_factory,
+        shunt_ohms=cfg.shunt_ohms,
         **common,
     )
     stack.callback(daemon.close)

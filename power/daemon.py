@@ -7,6 +7,13 @@ transaction every `batch_s` (default 60 s), and at once when something happens (
 change of state, a shutdown decided or cancelled). Shares state with the kiosk and web app only
 through the store (`power_state`, `power_events`, `power_samples_*`).
 
+At the end of a low battery's countdown the appliance enters the low-power wait
+(power/shutdown.py): services stopped, screen and 3G stick off, and this loop goes on reading
+the battery. The policy says when it has recovered (the services start again) or when it is
+critical (a true poweroff, which the charge controller's low-voltage disconnect follows; its
+reconnect boots the Pi). The panel button held during the wait brings the services back at
+once; held otherwise it asks for a safe shutdown that ends in a poweroff (someone is there).
+
 A full or read-only disk never stops the monitoring: closed minutes (two days of them) and
 events wait in memory and go with the next write that succeeds; a database that could not be
 opened at all, or only read-only, is opened again at each write. No shutdown decision waits on
@@ -35,6 +42,7 @@ from appliance.clock import from_iso, to_iso
 from appliance.sdnotify import Notifier
 from appliance.store.db import StoreError
 from appliance.store.diskspace import check, classify
+from appliance.store.power import POWEROFF_KINDS
 from appliance.store.pruning import DEFAULT_MIN_FREE_FRACTION, make_room
 from power.aggregate import MinuteAggregator
 from power.battery import SocEstimate, SocEstimator
@@ -67,12 +75,17 @@ EVENT_KINDS = {
     EventKind.SHUTDOWN_CANCELLED: "shutdown_cancelled",
     EventKind.SENSOR_FAULT: "sensor_fault",
     EventKind.SENSOR_RECOVERED: "sensor_recovered",
+    EventKind.FAULT: "fault",
+    EventKind.FAULT_CLEARED: "fault_cleared",
 }
 BUTTON_REASON = "shutdown button held"
+BUTTON_RESUME_REASON = "button held during the low-power wait"
 # Closed minutes kept while the database refuses writes (two days), retried at each write.
 MAX_UNWRITTEN_ROWS = 2 * 1440
 # Events kept meanwhile (a few a day in a normal week; the oldest go first past this).
 MAX_UNWRITTEN_EVENTS = 1000
+# Sunset to sunrise in Bamako (power.sim.model.Panel): a night of the low-power wait.
+NIGHT_H = 11.75  # 18:45 to 06:30
 # What a write that fails may raise: SQLite, the OS (the lock files), the store's own errors
 # (a full or read-only disk, a restore in progress).
 WRITE_ERRORS = (sqlite3.Error, OSError, StoreError)
@@ -114,9 +127,36 @@ class Summary:
     state: str = ""
     first_at: str | None = None
     last_at: str | None = None
-    execution: ExecutionReport | None = None
+    execution: ExecutionReport | None = None  # the first safe stop (the wait or a poweroff)
+    poweroff: ExecutionReport | None = None
+    start_t: float | None = None  # loop time of the first step
+    # (loop time, wall ISO) of what happened; the first of each
+    decided: tuple[float, str] | None = None
+    executed: tuple[float, str] | None = None
+    powered_off: tuple[float, str] | None = None
+    services_back: tuple[float, str] | None = None
+    executions: list[tuple[float, str]] = field(default_factory=list)  # (loop time, how)
+    # What only a simulation knows (power.simulated fills them in): the controller's cut.
+    cutoff: tuple[float, str] | None = None
+    margin_s: float | None = None  # cut-off - the last safe stop before it
+    # the cut-off had the appliance kept running (no safe stop), and the margin to it
+    cutoff_if_running: tuple[float, str] | None = None
+    margin_if_running_s: float | None = None
+    wait_wh: float | None = None
+    wait_h: float | None = None
+    boots: list[tuple[float, str]] = field(default_factory=list)
+
+    def _when(self, prefix: str, value: tuple[float, str] | None) -> dict[str, Any]:
+        hours = None
+        if value is not None and self.start_t is not None:
+            hours = round((value[0] - self.start_t) / 3600, 3)
+        return {f"{prefix}_at": value[1] if value else None, f"{prefix}_h": hours}
 
     def to_dict(self) -> dict[str, Any]:
+        how = self.execution.how if self.execution is not None else None
+        wait_per_night = None
+        if self.wait_wh is not None and self.wait_h:
+            wait_per_night = round(self.wait_wh / self.wait_h * NIGHT_H, 1)
         return {
             "samples": self.samples,
             "faults": self.faults,
@@ -131,6 +171,21 @@ class Summary:
             "first_sample_at": self.first_at,
             "last_sample_at": self.last_at,
             "shutdown_executed": self.execution is not None,
+            **self._when("shutdown_decided", self.decided),
+            **self._when("shutdown_executed", self.executed),
+            "shutdown_how": how,
+            **self._when("poweroff", self.powered_off),
+            **self._when("services_back", self.services_back),
+            **self._when("cutoff", self.cutoff),
+            "margin_s": None if self.margin_s is None else round(self.margin_s),
+            **self._when("cutoff_if_running", self.cutoff_if_running),
+            "margin_if_running_s": (
+                None if self.margin_if_running_s is None else round(self.margin_if_running_s)
+            ),
+            "wait_wh": None if self.wait_wh is None else round(self.wait_wh, 2),
+            "wait_h": None if self.wait_h is None else round(self.wait_h, 2),
+            "wait_wh_per_night": wait_per_night,
+            "boots_at": [at for _, at in self.boots],
         }
 
 
@@ -161,6 +216,8 @@ class PowerDaemon:
         echo: Callable[[str], object] | None = None,
         reopen: Callable[[], Store] | None = None,
         database: Path | None = None,
+        powered: Callable[[], bool] | None = None,
+        shunt_ohms: float | None = None,
     ) -> None:
         self.store = store
         self._reopen = reopen
@@ -169,7 +226,13 @@ class PowerDaemon:
         self.time = time_base
         self.estimator = estimator
         self.thresholds = thresholds
-        self.policy = ShutdownPolicy(thresholds)
+        # shunt_ohms (the configured shunt) only serves a wrong shunt's explanation
+        self.policy = ShutdownPolicy(
+            thresholds,
+            chemistry=estimator.chemistry,
+            capacity_ah=estimator.capacity_ah,
+            shunt_ohms=shunt_ohms,
+        )
         self.shutdown = shutdown
         self.settings = settings or Settings()
         self.source = source
@@ -178,6 +241,16 @@ class PowerDaemon:
         self.echo = echo
         self.summary = Summary()
         self.pending: PendingShutdown | None = None
+        self.waiting = False  # in the low-power wait: services stopped, sampling on
+        self.critical = False  # powered off (or powering off) on a critical battery
+        self._wait_since: float | None = None
+        self._wait_reason: str | None = None
+        self._critical_reason: str | None = None
+        self._decision: Decision | None = None
+        self._db_closed = False  # the poweroff closed the database: nothing more is written
+        self._powered = powered  # the simulator's: False once the controller cut the load
+        self._cut = False
+        self._services_stopped = False  # by the wait (a critical poweroff needs not stop them)
         self.aggregator = MinuteAggregator()
         self._stop = threading.Event()
         self._button = threading.Event()
@@ -220,7 +293,13 @@ class PowerDaemon:
 
     @property
     def state(self) -> State:
-        return State.SHUTDOWN_PENDING if self.pending else self.policy.state
+        if self.critical:
+            return State.CRITICAL
+        if self.pending is not None:
+            return State.SHUTDOWN_PENDING
+        if self.waiting:
+            return State.LOW_POWER_WAIT
+        return self.policy.state
 
     # -- the store, which may be missing, full or read-only ----------------------------------
     @property
@@ -236,7 +315,7 @@ class PowerDaemon:
         usable = store is not None and store.conn is not None
         if usable and not store.read_only:  # type: ignore[union-attr]
             return store
-        if self._reopen is None or self.summary.execution is not None:
+        if self._reopen is None or self._db_closed:
             return None
         t = self.time.now()
         if self._last_open_t is not None and t - self._last_open_t < self.settings.batch_s:
@@ -281,6 +360,11 @@ class PowerDaemon:
             t0 = self.time.now()
             next_t = t0
             while not self._stop.is_set():
+                if self._powered is not None and not self._powered():
+                    # the controller cut the load: the Pi is off, nothing more happens
+                    self._cut = True
+                    self.summary.stopped_by = "power_cut"
+                    break
                 self.step()
                 if not self._ready:
                     # ready once the first reading is stored: `power status` has a state
@@ -306,26 +390,50 @@ class PowerDaemon:
         self._record_outage(wall_s, trusted)
 
     def step(self) -> None:
-        """One reading, its decisions, and the writes they call for."""
+        """One reading, its decisions, the writes they call for, then what they set going."""
         self.start()
         t = self.time.now()
         wall_s, trusted = self.time.wall()
         self._last_wall = (wall_s, trusted)
-        decision = self._read(t)
+        if self.summary.start_t is None:
+            self.summary.start_t = t
+        decision = self._decision = self._read(t, wall_s, trusted)
         events: list[dict[str, Any]] = []
         start: tuple[str, str] | None = None  # (origin, reason) of a shutdown to begin
         cancel: dict[str, Any] | None = None  # detail of a cancel
+        resume: tuple[str, str] | None = None  # (by, reason) of services to start again
+        critical: str | None = None  # why the battery is critical: power off now
         for e in decision.events:
-            events.append(self._event(EVENT_KINDS[e.kind], e.reason, wall_s, trusted))
+            if e.kind is EventKind.RESUME:
+                if self.waiting:
+                    resume = ("battery", e.reason or "the battery has recovered")
+                continue
+            if e.kind is EventKind.CRITICAL:
+                critical = e.reason or "battery critical"
+                continue
+            kind = EVENT_KINDS.get(e.kind)
+            if kind is None:
+                continue
+            detail = None
+            if e.kind is EventKind.FAULT:  # reason: "<fault>: <detail>"
+                fault = e.reason.split(":", 1)[0] if e.reason else _name(decision.fault)
+                detail = {"fault": fault, "detail": decision.fault_detail}
+            elif e.kind is EventKind.FAULT_CLEARED:  # reason: the fault's name
+                detail = {"fault": e.reason or None}
+            events.append(self._event(kind, e.reason, wall_s, trusted, detail))
             if e.kind is EventKind.WARN:
                 self._warn_reason = e.reason
-            if e.kind is EventKind.SHUTDOWN and self.pending is None:
+            if e.kind is EventKind.SHUTDOWN and self.pending is None and not self.waiting:
                 start = ("policy", e.reason)
             elif e.kind is EventKind.SHUTDOWN_CANCELLED and self._pending_from("policy"):
                 cancel = {"by": "policy", "reason": e.reason}
         if self._button.is_set():
             self._button.clear()
-            if self.pending is None and start is None:
+            if self.waiting:
+                if resume is None:
+                    resume = ("button", BUTTON_RESUME_REASON)
+                    self.policy.force_resume(t)
+            elif self.pending is None and start is None and not self.critical:
                 start = ("button", BUTTON_REASON)
                 events.append(self._event("shutdown_decided", BUTTON_REASON, wall_s, trusted))
         if self.pending is not None and cancel is None:
@@ -333,41 +441,84 @@ class PowerDaemon:
 
         if cancel is not None:
             self.pending = None
-            if cancel["by"] != "policy" and self.policy.pending:
-                # a fresh policy: the staff member saw the power return before the policy's
-                # hysteresis did; if the battery is in fact still low it decides again.
-                self.policy = ShutdownPolicy(self.thresholds)
+            if cancel["by"] != "policy" and self.policy.state is State.SHUTDOWN_PENDING:
+                # the staff member saw the power return before the policy's hysteresis did;
+                # if the battery is in fact still low the policy decides again.
+                self.policy.cancel(t)
+        poweroff = False
+        if critical is not None and not self.critical:
+            start, poweroff = None, True
+            detail = {
+                "services_running": not self._services_stopped,
+                "decided_event_id": self.pending.event_id if self.pending else None,
+            }
+            events.append(self._event("critical", critical, wall_s, trusted, detail))
+            self._critical_reason = critical
+            self.critical, self.waiting, self.pending = True, False, None
+        elif resume is not None:
+            by, reason = resume
+            waited = None if self._wait_since is None else round(t - self._wait_since)
+            detail = {"by": by, "waited_s": waited}
+            events.append(self._event("services_resumed", reason, wall_s, trusted, detail))
+            self.waiting, self._wait_since = False, None
         # the shutdown about to be recorded counts already for this reading's minute and LED
         state = State.SHUTDOWN_PENDING if start is not None else self.state
         self._rows += self._aggregate(wall_s, trusted, state)
         urgent = bool(events) or state != self._written_state
         batch_due = self._last_write_t is None or t - self._last_write_t >= self.settings.batch_s
+        changed = bool(start or cancel or poweroff)
         if urgent or (self._rows and batch_due):
-            self._write(t, wall_s, trusted, events, start=start, changed=bool(start or cancel))
+            self._write(t, wall_s, trusted, events, start=start, changed=changed)
         for e in events:
             self._note_event(e)
+            if e["kind"] == "shutdown_decided" and self.summary.decided is None:
+                self.summary.decided = (t, e["at"])
         self._show(state)
+        if poweroff:
+            self._power_off(t, wall_s)
+            return
+        if resume is not None:
+            self.shutdown.resume()
+            self._services_stopped = False
+            if self.summary.services_back is None:
+                self.summary.services_back = (t, iso(wall_s))
         if self.pending is not None and self.pending.due(t):
             self._execute(t, wall_s, trusted)
-            return
+            if self._stop.is_set():
+                return
         self._maybe_rollup(t, wall_s)
         self._maybe_prune(t, wall_s)
         self._maybe_report(t, wall_s)
 
     # -- pieces of a step --------------------------------------------------------------------
-    def _read(self, t: float) -> Decision:
+    def _read(self, t: float, wall_s: float, trusted: bool) -> Decision:
         self._last = None
         try:
             r = self.sensor.read()
         except SensorFault as exc:
             self.summary.faults += 1
             self._fault_reason = str(exc)
-            return self.policy.feed(FaultSample(t, str(exc)))
+            # a current overflow still carries the bus voltage: the policy can use it
+            return self.policy.feed(FaultSample(t, str(exc), voltage_v=getattr(exc, "bus_v", None)))
         self.summary.samples += 1
         est = self.estimator.update(t, r.bus_v, r.current_a)
         runtime = None if math.isinf(est.runtime_min) else est.runtime_min
         self._last = (r, est)
-        return self.policy.feed(Sample(t, r.bus_v, r.current_a, est.soc, runtime))
+        # the hour of day tells night from day (no charge at night): only from a trusted clock
+        hour = (wall_s % 86_400) / 3600 if trusted else None
+        return self.policy.feed(
+            Sample(
+                t,
+                r.bus_v,
+                r.current_a,
+                est.soc,
+                runtime,
+                shunt_mv=r.shunt_mv,
+                power_w=r.power_w,
+                hour=hour,
+                chip_resets=getattr(r, "chip_resets", None),
+            )
+        )
 
     def _pending_from(self, origin: str) -> bool:
         return self.pending is not None and self.pending.origin == origin
@@ -436,9 +587,18 @@ class PowerDaemon:
                 "current_a": round(r.current_a, 3),
                 "power_w": round(r.bus_v * r.current_a, 2),
                 "soc": round(est.soc, 1),
-                "runtime_min": None if math.isinf(est.runtime_min) else round(est.runtime_min),
                 "charging": r.current_a > self.thresholds.charging_a,
             }
+        d = self._decision
+        if d is not None:
+            # minutes to the shutdown point (the low-power wait), not to an empty battery
+            if d.minutes_to_shutdown is not None and math.isfinite(d.minutes_to_shutdown):
+                row["runtime_min"] = round(d.minutes_to_shutdown)
+            row["fault"] = _name(d.fault)
+            row["fault_detail"] = d.fault_detail if d.fault is not None else None
+            planned = d.planned_shutdown_t
+            if planned is not None and math.isfinite(planned) and not self._services_stopped:
+                row["planned_shutdown_at"] = iso(wall_s + max(0.0, planned - d.t))
         if self.pending is not None:
             recorded = self.pending.event_id > 0  # not when the decision could not be written
             row["shutdown_event_id"] = self.pending.event_id if recorded else None
@@ -447,11 +607,19 @@ class PowerDaemon:
 
     def _why(self) -> str | None:
         """What the state row says about the present state."""
+        if self.critical:
+            return self._critical_reason
         if self.pending is not None:
             return self.pending.reason
-        if self.policy.faulted:
+        if self.waiting:
+            return self._wait_reason
+        d = self._decision
+        if d is not None and d.fault is not None and d.fault_detail:
+            return d.fault_detail
+        state = self.policy.state
+        if state is State.SENSOR_FAULT or (d is not None and d.fault is not None):
             return self._fault_reason
-        return self._warn_reason if self.policy.warning else None
+        return self._warn_reason if state is State.WARN else None
 
     def _write(
         self,
@@ -543,7 +711,9 @@ class PowerDaemon:
 
     def _show(self, state: State) -> None:
         if self.panel is not None:
-            self.panel.show(state, self._usb_signal())
+            d = self._decision
+            fault = _name(d.fault) if d is not None else None
+            self.panel.show(state, self._usb_signal(), fault=fault)
         if state != self._notified_state:
             self._notified_state = state
             self.notifier.status(f"{self.source}: {state}")
@@ -558,21 +728,58 @@ class PowerDaemon:
         return usb_signal(status, time.time())
 
     def _execute(self, t: float, wall_s: float, trusted: bool) -> None:
+        """The countdown's end: a low battery's enters the low-power wait; the button's powers
+        off (someone is there to switch the appliance on again)."""
         assert self.pending is not None
         p = self.pending
-        event = self._event(
-            "shutdown_executed",
-            p.reason,
-            wall_s,
-            trusted,
-            {"decided_event_id": p.event_id, "origin": p.origin, "grace_s": self.shutdown.grace_s},
-        )
-        self._rows += self.aggregator.flush()
-        self._write(t, wall_s, trusted, [event])
+        detail = {
+            "decided_event_id": p.event_id,
+            "origin": p.origin,
+            "grace_s": self.shutdown.grace_s,
+        }
+        if p.origin == "button":
+            event = self._event("shutdown_executed", p.reason, wall_s, trusted, detail)
+            self._rows += self.aggregator.flush()
+            self._write(t, wall_s, trusted, [event])
+            self._note_event(event)
+            self._stop_for_poweroff(t, wall_s, services_running=True, stopped_by="shutdown")
+            return
+        event = self._event("low_power_wait", p.reason, wall_s, trusted, detail)
+        self.pending = None
+        self.waiting, self._wait_since, self._wait_reason = True, t, p.reason
+        self.policy.enter_wait(t)
+        self._write(t, wall_s, trusted, [event], changed=True)
         self._note_event(event)
-        self.summary.stopped_by = "shutdown"
+        self._show(self.state)
+        report = self.shutdown.enter_wait(self.store)
+        self._services_stopped = True
+        self._executed(t, wall_s, report)
+
+    def _executed(self, t: float, wall_s: float, report: ExecutionReport) -> None:
+        self.summary.executions.append((t, report.how))
+        if self.summary.execution is None:
+            self.summary.execution = report
+            self.summary.executed = (t, iso(wall_s))
+
+    def _power_off(self, t: float, wall_s: float) -> None:
+        """A critical battery: the `critical` event is written; power off now."""
+        self._rows += self.aggregator.flush()
+        if self._rows and self._last_wall is not None:
+            self._write(t, wall_s, self._last_wall[1], [])
+        self._stop_for_poweroff(
+            t, wall_s, services_running=not self._services_stopped, stopped_by="critical"
+        )
+
+    def _stop_for_poweroff(
+        self, t: float, wall_s: float, *, services_running: bool, stopped_by: str
+    ) -> None:
+        self.summary.stopped_by = stopped_by
         self._stop.set()
-        self.summary.execution = self.shutdown.execute(self.store)
+        self._db_closed = True
+        report = self.shutdown.execute(self.store, services_running=services_running)
+        self.summary.poweroff = report
+        self.summary.powered_off = (t, iso(wall_s))
+        self._executed(t, wall_s, report)
 
     def _maybe_rollup(self, t: float, wall_s: float) -> None:
         if self._last_rollup_t is None or t - self._last_rollup_t >= self.settings.rollup_every_s:
@@ -638,9 +845,9 @@ class PowerDaemon:
         if repo is None:
             return
         last = self._safely(
-            "read the last shutdown", lambda: repo.last_event(("shutdown_executed", "outage"))
+            "read the last shutdown", lambda: repo.last_event((*POWEROFF_KINDS, "outage"))
         )
-        if last is None or last["kind"] != "shutdown_executed":
+        if last is None or last["kind"] not in POWEROFF_KINDS:
             return
         off_s = max(0.0, wall_s - from_iso(last["at"]).timestamp())
         detail = {
@@ -691,7 +898,7 @@ class PowerDaemon:
         self._closed = True
         self.notifier.stopping()
         try:
-            if self.summary.execution is None and self._last_wall is not None:
+            if not (self._db_closed or self._cut) and self._last_wall is not None:
                 self._rows += self.aggregator.flush()
                 if self._rows or self._unwritten:
                     self._write(self.time.now(), *self._last_wall, [])
@@ -709,3 +916,10 @@ class PowerDaemon:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _name(value: object) -> str | None:
+    """An enum member's value (a fault's name), else None."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value))

@@ -1,8 +1,21 @@
 """The front panel through gpiozero: a status LED, a shutdown button, an optional buzzer.
 
-* LED (one RGB part, common cathode by default): steady green when all is well, blinking
-  amber on a low-battery warning, blinking red while a shutdown is pending, steady red on a
-  sensor fault. Colours are on/off (no PWM): software PWM would cost CPU all day.
+* LED (one RGB part, common cathode by default), the battery's state first:
+
+  ========================  =========================================================
+  all is well               steady green
+  low-battery warning       amber, blinking (0.5 s on, 1.5 s off)
+  shutdown pending          red, blinking fast (0.25 s / 0.25 s), with the buzzer
+  low-power wait            a short red flash every 10 s (services stopped to save
+                            the battery; little light, little power)
+  critical (powering off)   red, flickering (0.1 s / 0.1 s)
+  sensor fault (no reading) steady red
+  named sensor fault        amber and red in turn, 1 s each (a wiring or shunt fault:
+                            the voltage is still read; `keneya power status` says
+                            which and what to change)
+  ========================  =========================================================
+
+  Colours are on/off (no PWM): software PWM would cost CPU all day.
 * Button: held for `hold_s` (3 s) it asks for a safe shutdown -- the same countdown as a low
   battery, so a brush against it does nothing and an admin can still cancel.
 * Buzzer (optional): a short beep every 2 s while a shutdown is pending.
@@ -19,7 +32,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from appliance.clock import from_iso
 from power.config import GpioPins
@@ -33,17 +46,31 @@ RED = (1, 0, 0)
 BLUE = (0, 0, 1)
 MAGENTA = (1, 0, 1)
 OFF = (0, 0, 0)
-# state -> (colour, blink (on_s, off_s) or None for steady)
-PATTERNS: dict[State, tuple[tuple[int, int, int], tuple[float, float] | None]] = {
-    State.OK: (GREEN, None),
-    State.WARN: (AMBER, (0.5, 1.5)),
-    State.SHUTDOWN_PENDING: (RED, (0.25, 0.25)),
-    State.SENSOR_FAULT: (RED, None),
+Colour = tuple[int, int, int]
+
+
+class Pattern(NamedTuple):
+    colour: Colour
+    blink: tuple[float, float] | None  # (on_s, off_s); None: steady
+    off_colour: Colour = OFF  # shown in the blink's off phase
+
+
+PATTERNS: dict[State, Pattern] = {
+    State.OK: Pattern(GREEN, None),
+    State.WARN: Pattern(AMBER, (0.5, 1.5)),
+    State.SHUTDOWN_PENDING: Pattern(RED, (0.25, 0.25)),
+    State.SENSOR_FAULT: Pattern(RED, None),
+    State.LOW_POWER_WAIT: Pattern(RED, (0.1, 9.9)),
+    State.CRITICAL: Pattern(RED, (0.1, 0.1)),
 }
-USB_PATTERNS: dict[str, tuple[tuple[int, int, int], tuple[float, float] | None]] = {
-    "writing": (BLUE, (0.5, 0.5)),
-    "done": (BLUE, None),
-    "failed": (MAGENTA, (0.25, 0.75)),
+# A named fault (reversed or wrong shunt, chip reset, implausible readings) while the battery
+# itself is ok, warned or faulted: the technician's signal.
+FAULT_PATTERN = Pattern(AMBER, (1.0, 1.0), RED)
+FAULT_SHOWN_IN = (State.OK, State.WARN, State.SENSOR_FAULT)
+USB_PATTERNS: dict[str, Pattern] = {
+    "writing": Pattern(BLUE, (0.5, 0.5)),
+    "done": Pattern(BLUE, None),
+    "failed": Pattern(MAGENTA, (0.25, 0.75)),
 }
 # How long a USB backup's outcome stays on the LED (as on the kiosk's banner); a "writing"
 # older than that was cut by a power failure.
@@ -77,6 +104,7 @@ class StatusPanel:
         self._on_request = on_shutdown_request
         self.state: State | None = None
         self.usb: str | None = None
+        self.fault: str | None = None
         self.led = self.button = self.buzzer = None
         try:
             if pins.red and pins.green and pins.blue:
@@ -107,21 +135,33 @@ class StatusPanel:
             except Exception:  # gpiozero's thread must survive a bad callback
                 log.exception("shutdown request failed")
 
-    def show(self, state: State, usb: str | None = None) -> None:
-        """Reflect the daemon's state, or when it is OK a USB backup's (`usb_signal`); does
-        nothing when neither has changed."""
-        if usb is not None and state is not State.OK:
+    def show(self, state: State, usb: str | None = None, *, fault: str | None = None) -> None:
+        """Reflect the daemon's state, a named sensor fault (`fault`), or when all is OK a USB
+        backup's (`usb_signal`); does nothing when none has changed."""
+        if fault is not None and state not in FAULT_SHOWN_IN:
+            fault = None  # a pending shutdown, the wait or a poweroff comes first
+        if usb is not None and (state is not State.OK or fault is not None):
             usb = None  # the battery comes first
-        if (state, usb) == (self.state, self.usb):
+        if (state, usb, fault) == (self.state, self.usb, self.fault):
             return
-        self.state, self.usb = state, usb
-        colour, blink = USB_PATTERNS[usb] if usb else PATTERNS[state]
+        self.state, self.usb, self.fault = state, usb, fault
+        if usb:
+            pattern = USB_PATTERNS[usb]
+        elif fault:
+            pattern = FAULT_PATTERN
+        else:
+            pattern = PATTERNS[state]
         if self.led is not None:
-            if blink is None:
-                self.led.color = colour  # also stops a blink in progress
+            if pattern.blink is None:
+                self.led.color = pattern.colour  # also stops a blink in progress
             else:
-                on_s, off_s = blink
-                self.led.blink(on_time=on_s, off_time=off_s, on_color=colour, off_color=OFF)
+                on_s, off_s = pattern.blink
+                self.led.blink(
+                    on_time=on_s,
+                    off_time=off_s,
+                    on_color=pattern.colour,
+                    off_color=pattern.off_colour,
+                )
         if self.buzzer is not None:
             if state is State.SHUTDOWN_PENDING:
                 self.buzzer.beep(on_time=0.1, off_time=1.9)

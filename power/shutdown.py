@@ -1,26 +1,43 @@
 """The safe shutdown: a countdown the kiosk shows, then the records closed before the power goes.
 
-Order at the deadline, each step attempted even if the one before failed (the battery will
-not wait):
+At the deadline of a low battery's countdown the appliance enters the LOW-POWER WAIT, each step
+attempted even if the one before failed (the battery will not wait):
 
 1. checkpoint the WAL (TRUNCATE): this daemon's last records are in the main file;
-2. stop the other services (web, kiosk, modem): each closes its own store on SIGTERM;
-3. checkpoint again and close the database: what they wrote last is folded in too;
-4. power off.
+2. stop the other services (web, kiosk, modem): each checkpoints and closes its own store on
+   SIGTERM;
+3. checkpoint again: what they wrote last is folded in too;
+4. screen off: the official 7" display's backlight (`bl_power` = 4) and the framebuffer an HDMI
+   screen or the console shows (`blank` = 1); a path that does not exist is skipped;
+5. the 3G stick's USB port powered off with `uhubctl`, only where `[power.wait]
+   modem_usb_hub` names the hub (not every hub can switch its ports).
+
+keneya-power goes on reading the battery. When it has recovered (or staff hold the panel
+button) the services come back in the reverse order: USB power on, screen on, `systemctl
+start` (the kiosk starts at its login screen).
+
+A true poweroff (checkpoint, services stopped if they still run, checkpoint, the database
+closed, `systemctl poweroff`) is for a CRITICAL battery, where the charge controller's
+low-voltage disconnect follows and its reconnect boots the Pi, and for the panel button's
+shutdown (someone is there to switch the appliance on again).
 
 Commands go through an injected runner: `systemctl` on the appliance, a recorder in the
-simulator and the tests.
+simulator and the tests. `journal` keeps every step taken, in order.
 """
 
 from __future__ import annotations
 
+import glob
 import logging
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from appliance.domain.permissions import CANCEL_SHUTDOWN, ROLES, allowed
+from appliance.facility_file import read_section
+from power.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from appliance.store import Store
@@ -28,12 +45,19 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STOP_SERVICES = ("systemctl", "stop", "keneya-web", "keneya-kiosk", "keneya-modem")
+# The modem first: the web app's outbox finds its link up; the kiosk last, at its login.
+START_SERVICES = ("systemctl", "start", "keneya-modem", "keneya-web", "keneya-kiosk")
 POWEROFF = ("systemctl", "poweroff")
 COMMAND_TIMEOUT_S = 60.0
+# The official 7" display's backlight (0: on, 4: FB_BLANK_POWERDOWN) and the framebuffer's
+# blanking (HDMI and the console: 1 blank, 0 shown).
+BACKLIGHT_GLOB = "/sys/class/backlight/*/bl_power"
+FB_BLANK = "/sys/class/graphics/fb0/blank"
 # Who may call off a pending shutdown: the permission table says (CANCEL_SHUTDOWN).
 CANCEL_ROLES = frozenset(r for r in ROLES if allowed(r, CANCEL_SHUTDOWN))
 
 Runner = Callable[[Sequence[str]], int]
+Writer = Callable[[Path, str], bool]
 T = TypeVar("T")
 
 
@@ -49,6 +73,16 @@ def run_command(argv: Sequence[str], *, timeout_s: float = COMMAND_TIMEOUT_S) ->
     except (OSError, subprocess.TimeoutExpired) as exc:
         log.warning("%s: %s", " ".join(argv), exc)
         return -1
+
+
+def write_sysfs(path: Path, value: str) -> bool:
+    """Write one value to a sysfs attribute; False (logged) when the kernel refuses it."""
+    try:
+        path.write_text(value)
+    except OSError as exc:
+        log.warning("%s: %s", path, exc)
+        return False
+    return True
 
 
 class CommandRecorder:
@@ -68,6 +102,62 @@ class CommandRecorder:
         return self.calls.count(tuple(argv))
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WaitOptions:
+    """What the low-power wait switches off besides the services: `[power.wait]` in the
+    facility file.
+
+    [power.wait]
+    modem_usb_hub = "1-1"      # uhubctl's -l: the hub the 3G stick is on (unset: left on)
+    modem_usb_port = "2"       # uhubctl's -p (unset: every port of that hub)
+    backlight = "/sys/class/backlight/*/bl_power"
+    fb_blank = "/sys/class/graphics/fb0/blank"   # "" leaves out either screen path
+    """
+
+    backlight: str = BACKLIGHT_GLOB
+    fb_blank: str = FB_BLANK
+    modem_usb_hub: str | None = None
+    modem_usb_port: str | None = None
+
+    def usb_power(self, on: bool) -> tuple[str, ...] | None:
+        if not self.modem_usb_hub:
+            return None
+        port = ("-p", self.modem_usb_port) if self.modem_usb_port else ()
+        return ("uhubctl", "-l", self.modem_usb_hub, *port, "-a", "on" if on else "off")
+
+    def screen_paths(self) -> list[tuple[Path, str, str]]:
+        """(attribute, value for off, value for on) of each screen present now."""
+        found = sorted(glob.glob(self.backlight)) if self.backlight else []
+        out = [(Path(p), "4", "0") for p in found]
+        if self.fb_blank and Path(self.fb_blank).exists():
+            out.append((Path(self.fb_blank), "1", "0"))
+        return out
+
+
+WAIT_KEYS = {"backlight", "fb_blank", "modem_usb_hub", "modem_usb_port"}
+
+
+def wait_options(section: dict[str, Any]) -> WaitOptions:
+    """WaitOptions from the parsed `[power.wait]` table."""
+    unknown = set(section) - WAIT_KEYS
+    if unknown:
+        raise ConfigurationError(f"[power.wait] unknown keys: {', '.join(sorted(unknown))}")
+    kw: dict[str, str | None] = {}
+    for key, value in section.items():
+        if isinstance(value, bool) or not isinstance(value, str | int):
+            raise ConfigurationError(f"[power.wait] {key} must be a string")
+        kw[key] = str(value) or (None if key.startswith("modem") else "")
+    return WaitOptions(**kw)  # type: ignore[arg-type]
+
+
+def load_wait_options(facility_file: Path) -> WaitOptions:
+    power = read_section(facility_file, "power", error=ConfigurationError)
+    section = power.get("wait", {})
+    if not isinstance(section, dict):
+        raise ConfigurationError("[power] wait must be a table ([power.wait])")
+    return wait_options(section)
+
+
 @dataclass(frozen=True, slots=True)
 class PendingShutdown:
     event_id: int  # the shutdown_decided event; a cancel request names it
@@ -84,8 +174,10 @@ class PendingShutdown:
 @dataclass(frozen=True, slots=True)
 class ExecutionReport:
     checkpoints: tuple[tuple[int, int, int] | None, ...]
-    stop_status: int
-    poweroff_status: int
+    stop_status: int | None  # None: the services were already stopped
+    poweroff_status: int | None  # None: no poweroff (the low-power wait)
+    how: str = "poweroff"  # or "low_power_wait"
+    steps: tuple[str, ...] = ()
 
 
 class SafeShutdown:
@@ -95,14 +187,21 @@ class SafeShutdown:
         grace_s: float = 120.0,
         runner: Runner = run_command,
         stop_services: Sequence[str] = STOP_SERVICES,
+        start_services: Sequence[str] = START_SERVICES,
         poweroff: Sequence[str] = POWEROFF,
+        wait: WaitOptions | None = None,
+        write: Writer = write_sysfs,
     ) -> None:
         if grace_s < 60:
             raise ValueError("the countdown must leave people at least 60 s")
         self.grace_s = grace_s
         self.runner = runner
         self.stop_services = tuple(stop_services)
+        self.start_services = tuple(start_services)
         self.poweroff = tuple(poweroff)
+        self.wait = wait or WaitOptions()
+        self.write = write
+        self.journal: list[str] = []  # every step taken, in order
 
     def start(
         self, t: float, *, wall_s: float, event_id: int, origin: str, reason: str
@@ -116,16 +215,68 @@ class SafeShutdown:
             deadline_wall_s=wall_s + self.grace_s,
         )
 
-    def execute(self, store: Store | None) -> ExecutionReport:
-        """Steps 1-4 above. The caller has already recorded the executed-shutdown event (or
-        kept it, when the disk refused it). No store (none could be opened): 2 and 4 only."""
-        first = _attempt("checkpoint", store.power.checkpoint) if store is not None else None
-        stop_status = self.runner(self.stop_services)
-        second = _attempt("checkpoint", store.power.checkpoint) if store is not None else None
+    # -- steps -------------------------------------------------------------------------------
+    def _run(self, argv: Sequence[str]) -> int:
+        self.journal.append(" ".join(argv))
+        try:
+            return self.runner(argv)
+        except Exception as exc:  # the next step must still run
+            log.error("safe shutdown: %s failed: %s", " ".join(argv), exc)
+            return -1
+
+    def _checkpoint(self, store: Store | None) -> tuple[int, int, int] | None:
+        if store is None:
+            return None
+        self.journal.append("checkpoint")
+        return _attempt("checkpoint", store.power.checkpoint)
+
+    def _screen(self, on: bool) -> int:
+        """Screen on or off; how many attributes took the write."""
+        done = 0
+        for path, off_value, on_value in self.wait.screen_paths():
+            value = on_value if on else off_value
+            self.journal.append(f"screen {'on' if on else 'off'}: {path} = {value}")
+            done += bool(_attempt(f"write {path}", lambda p=path, v=value: self.write(p, v)))
+        return done
+
+    def _usb(self, on: bool) -> int | None:
+        argv = self.wait.usb_power(on)
+        return None if argv is None else self._run(argv)
+
+    # -- the three ways ----------------------------------------------------------------------
+    def enter_wait(self, store: Store | None) -> ExecutionReport:
+        """Steps 1-5 of the low-power wait. The caller has recorded (or kept) its event."""
+        start = len(self.journal)
+        first = self._checkpoint(store)
+        stop_status = self._run(self.stop_services)
+        second = self._checkpoint(store)
+        self._screen(on=False)
+        self._usb(on=False)
+        return ExecutionReport(
+            (first, second), stop_status, None, "low_power_wait", tuple(self.journal[start:])
+        )
+
+    def resume(self) -> int:
+        """The services back after the wait: USB power, screen, then `systemctl start`; the
+        start command's status."""
+        self._usb(on=True)
+        self._screen(on=True)
+        return self._run(self.start_services)
+
+    def execute(self, store: Store | None, *, services_running: bool = True) -> ExecutionReport:
+        """The poweroff. The caller has already recorded the event (or kept it, when the
+        disk refused it). No store (none could be opened): no checkpoint."""
+        start = len(self.journal)
+        first = self._checkpoint(store)
+        stop_status = self._run(self.stop_services) if services_running else None
+        second = self._checkpoint(store)
         if store is not None:
+            self.journal.append("close the database")
             _attempt("close the database", store.close)
-        poweroff_status = self.runner(self.poweroff)
-        return ExecutionReport((first, second), stop_status, poweroff_status)
+        poweroff_status = self._run(self.poweroff)
+        return ExecutionReport(
+            (first, second), stop_status, poweroff_status, "poweroff", tuple(self.journal[start:])
+        )
 
 
 def _attempt(what: str, step: Callable[[], T]) -> T | None:

@@ -1,20 +1,25 @@
 """The daemon wired to a simulator scenario: `keneya power run --simulate`, the tests and the
 benchmarks all build it here. Everything above the fake register map is production code;
-system commands (stop services, poweroff) are recorded, not run."""
+system commands (stop and start services, USB power, poweroff) are recorded, not run, and
+switch the simulated appliance's mode (running, low-power wait, halted), so the battery sees
+what the decision did. After the daemon stops for a poweroff, `finish` runs the physics on to
+the scenario's end: the controller's cut-off, if it comes, and its reconnect's boot."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from appliance.clock import to_iso
 from power.battery import SocEstimator
-from power.daemon import PowerDaemon, Settings
+from power.daemon import PowerDaemon, Settings, Summary
 from power.policy import Thresholds
-from power.shutdown import CommandRecorder, SafeShutdown
+from power.shutdown import CommandRecorder, SafeShutdown, WaitOptions, Writer
+from power.sim.model import Mode
 from power.sim.scenarios import Scenario, SimRig
 from power.timebase import SimTime
 
@@ -23,12 +28,66 @@ if TYPE_CHECKING:
     from appliance.store import Store
     from power.gpio import StatusPanel
 
+# No screen to switch off in a simulation: the real one (if any) is left alone.
+NO_SCREEN = WaitOptions(backlight="", fb_blank="")
+# Daemon stops after which the appliance is off (the physics goes on without it).
+OFF_STOPS = ("critical", "shutdown", "power_cut")
+
+
+class SimulatedSystem(CommandRecorder):
+    """The recorder as the simulated appliance's system: `systemctl stop` of the services
+    puts it in the low-power wait, `start` runs them again, `poweroff` halts the Pi."""
+
+    def __init__(self, rig: SimRig, echo: Callable[[str], object] | None = None) -> None:
+        super().__init__(echo)
+        self.rig = rig
+
+    def __call__(self, argv: Sequence[str]) -> int:
+        status = super().__call__(argv)
+        head = tuple(argv[:2])
+        mode = {
+            ("systemctl", "stop"): Mode.LOW_POWER_WAIT,
+            ("systemctl", "start"): Mode.RUNNING,
+            ("systemctl", "poweroff"): Mode.HALTED,
+        }.get(head)
+        if mode is not None:
+            self.rig.model.set_mode(mode, self.rig.clock.now)
+        return status
+
 
 @dataclass
 class SimulatedRun:
     daemon: PowerDaemon
     rig: SimRig
-    commands: CommandRecorder
+    commands: SimulatedSystem
+
+    def finish(self) -> Summary:
+        """The daemon has stopped: when the appliance went off (a poweroff, a cut), run the
+        physics to the scenario's end; then the cut-off, the margin the safe stop left
+        before it, the energy of the low-power wait and the boots go into the summary."""
+        summary, model, scenario = self.daemon.summary, self.rig.model, self.rig.scenario
+        if summary.stopped_by in OFF_STOPS:
+            model.advance_to(scenario.end_s)
+        else:
+            model.advance_to(self.rig.clock.now)
+        epoch = self.daemon.time.epoch_at_zero  # type: ignore[attr-defined]
+
+        def at(t: float) -> tuple[float, str]:
+            return t, to_iso(datetime.fromtimestamp(epoch + t, UTC))
+
+        cut = model.cutoffs[0] if model.cutoffs else None
+        summary.cutoff = None if cut is None else at(cut)
+        before = [t for t, _ in summary.executions if cut is not None and t <= cut]
+        summary.margin_s = None if not before else cut - before[-1]  # type: ignore[operator]
+        summary.wait_wh = model.energy_wh.get(Mode.LOW_POWER_WAIT, 0.0)
+        summary.wait_h = model.time_s.get(Mode.LOW_POWER_WAIT, 0.0) / 3600
+        summary.boots = [at(t) for t in model.boots]
+        # the cut that would have come with the appliance running on: what the stop saved
+        running_cut = scenario.battery_empty_at()
+        summary.cutoff_if_running = None if running_cut is None else at(running_cut)
+        if running_cut is not None and summary.executed is not None:
+            summary.margin_if_running_s = running_cut - summary.executed[0]
+        return summary
 
 
 @contextmanager
@@ -48,20 +107,31 @@ def simulated_daemon(
     boot_id: str | None = None,
     reopen: Callable[[], Store] | None = None,
     database: Path | None = None,
+    wait: WaitOptions = NO_SCREEN,
+    write: Writer | None = None,
 ) -> Iterator[SimulatedRun]:
     """A daemon reading `scenario` (simulated second 0 is midnight UTC of `origin`'s day).
     `speed` None runs as fast as the CPU allows. The scenario is the hardware: its battery
-    sets the estimator and the default thresholds."""
+    sets the estimator and the default thresholds. `wait` and `write`: the screen and USB
+    the low-power wait switches (none by default)."""
     battery = scenario.battery
-    commands = CommandRecorder(echo)
     with scenario.build() as rig, rig.open_sensor() as sensor:
+        commands = SimulatedSystem(rig, echo)
+
+        def powered() -> bool:
+            rig.model.advance_to(rig.clock.now)
+            return rig.model.mode is not Mode.OFF
+
+        shutdown = SafeShutdown(grace_s=grace_s, runner=commands, wait=wait)
+        if write is not None:
+            shutdown.write = write
         daemon = PowerDaemon(
             store,
             sensor,
             time_base=SimTime(rig.clock, origin=origin, speed=speed, trusted=trusted),
             estimator=SocEstimator(battery.capacity_ah, chemistry=battery.chemistry),
             thresholds=thresholds or Thresholds.for_chemistry(battery.chemistry),
-            shutdown=SafeShutdown(grace_s=grace_s, runner=commands),
+            shutdown=shutdown,
             settings=settings,
             source=f"simulator:{scenario.name}",
             boot_id=boot_id,
@@ -70,6 +140,8 @@ def simulated_daemon(
             echo=echo,
             reopen=reopen,
             database=database,
+            powered=powered,
+            shunt_ohms=scenario.shunt_ohms,
         )
         try:
             yield SimulatedRun(daemon, rig, commands)

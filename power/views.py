@@ -34,11 +34,16 @@ def status(row: dict[str, Any] | None, *, now: datetime) -> dict[str, Any]:
             "shutdown_deadline": None,
             "shutdown_in_s": None,
             "cancel_requested_by": None,
+            "fault": None,
+            "fault_detail": None,
+            "planned_shutdown_at": None,
+            "planned_shutdown_in_s": None,
             "message": "no power sample recorded yet (is keneya-power running?)",
         }
         return out
     age = (now - from_iso(row["sampled_at"])).total_seconds()
     deadline = row["shutdown_deadline"]
+    planned = row.get("planned_shutdown_at")  # absent before migration 10
     out = {
         "voltage_v": row["voltage_v"],
         "current_a": row["current_a"],
@@ -57,6 +62,12 @@ def status(row: dict[str, Any] | None, *, now: datetime) -> dict[str, Any]:
             None if deadline is None else round((from_iso(deadline) - now).total_seconds())
         ),
         "cancel_requested_by": row["cancel_requested_by"],
+        "fault": row.get("fault"),
+        "fault_detail": row.get("fault_detail"),
+        "planned_shutdown_at": planned,
+        "planned_shutdown_in_s": (
+            None if planned is None else round((from_iso(planned) - now).total_seconds())
+        ),
         "message": None,
     }
     if age > STALE_AFTER_S:
@@ -85,7 +96,11 @@ def status_text(s: dict[str, Any]) -> str:
     lines = []
     if s["voltage_v"] is not None:
         flow = "charging" if s["charging"] else "discharging" if s["current_a"] < 0 else "idle"
-        runtime = "" if s["runtime_min"] is None else f", {_duration(s['runtime_min'] * 60)} left"
+        runtime = (
+            ""
+            if s["runtime_min"] is None
+            else f", {_duration(s['runtime_min'] * 60)} to the safe shutdown"
+        )
         lines.append(
             f"battery {s['voltage_v']:.2f} V, {s['current_a']:+.2f} A ({s['power_w']:+.1f} W),"
             f" charge {s['soc_pct']:.0f} %{runtime}, {flow}"
@@ -93,6 +108,19 @@ def status_text(s: dict[str, Any]) -> str:
     else:
         lines.append("battery: no reading (sensor fault)")
     lines.append(f"state: {s['state']}" + (f" ({s['reason']})" if s["reason"] else ""))
+    if s.get("fault"):
+        detail = s.get("fault_detail")
+        lines.append(f"sensor fault: {s['fault']}" + (f" -- {detail}" if detail else ""))
+    if s.get("planned_shutdown_at") and not s["shutdown_deadline"]:
+        lines.append(
+            f"safe shutdown expected at {s['planned_shutdown_at']}"
+            f" (in {_duration(s['planned_shutdown_in_s'])})"
+        )
+    if s["state"] == "low_power_wait":
+        lines.append(
+            "services stopped to save the battery; they start again when it has recovered"
+            " (or hold the panel button)"
+        )
     if s["shutdown_deadline"]:
         cancel = f"; cancel asked by {s['cancel_requested_by']}" if s["cancel_requested_by"] else ""
         lines.append(f"shutdown at {s['shutdown_deadline']} (in {s['shutdown_in_s']} s){cancel}")

@@ -32,7 +32,7 @@ TABLES = (
 )
 # Least to most severe: a bucket keeps the worst state seen in it. The same names as
 # power.policy.State, written out here because appliance never imports power.
-STATES = ("ok", "warn", "sensor_fault", "shutdown_pending")
+STATES = ("ok", "warn", "sensor_fault", "shutdown_pending", "low_power_wait", "critical")
 SAMPLE_COLUMNS = (
     "start_s",
     "samples",
@@ -61,7 +61,12 @@ STATE_COLUMNS = (
     "reason",
     "shutdown_event_id",
     "shutdown_deadline",
+    "fault",
+    "fault_detail",
+    "planned_shutdown_at",
 )
+# Events after which the Pi was powered off: the next start reports the outage from the last.
+POWEROFF_KINDS = ("shutdown_executed", "critical")
 CANCEL_COLUMNS = ("cancel_for", "cancel_requested_by", "cancel_requested_at")
 
 
@@ -203,8 +208,9 @@ class PowerRepo:
 
     def prune_oldest_events(self, before: str, *, limit: int) -> int:
         """Delete at most `limit` of the oldest events recorded before `before` (ISO), except
-        the shutdown the state row names and the last executed shutdown (the next start
-        reports the outage from it). One transaction; returns how many went."""
+        the shutdown the state row names and the last poweroff (an executed shutdown or a
+        critical one: the next start reports the outage from it). One transaction; returns
+        how many went."""
         with self.store.transaction() as conn:
             return conn.execute(
                 "DELETE FROM power_events WHERE id IN (SELECT id FROM power_events"
@@ -212,7 +218,7 @@ class PowerRepo:
                 " AND id NOT IN (SELECT shutdown_event_id FROM power_state"
                 "  WHERE shutdown_event_id IS NOT NULL)"
                 " AND id != COALESCE((SELECT MAX(id) FROM power_events"
-                "  WHERE kind = 'shutdown_executed'), -1)"
+                "  WHERE kind IN ('shutdown_executed', 'critical')), -1)"
                 " ORDER BY id LIMIT ?)",
                 (before, limit),
             ).rowcount

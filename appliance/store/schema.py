@@ -396,6 +396,96 @@ CREATE TRIGGER clock_steps_append_only BEFORE UPDATE ON clock_steps BEGIN
 END;
 """
 
+# Power states and events of the low-power wait (issue 17), named sensor faults on the state
+# row. SQLite cannot change a CHECK constraint in place: each power table is renamed, made again
+# with the wider CHECK and refilled (power_state's reference follows the renamed events table,
+# then points at the new one once power_state itself is made again). No row changes.
+_M010_STATES = "'ok', 'warn', 'sensor_fault', 'shutdown_pending', 'low_power_wait', 'critical'"
+
+
+def _m010_samples_table(name: str) -> str:
+    return f"""
+ALTER TABLE {name} RENAME TO {name}_old;
+CREATE TABLE {name} (
+    start_s INTEGER PRIMARY KEY,
+    samples INTEGER NOT NULL,
+    faults INTEGER NOT NULL DEFAULT 0,
+    v_avg REAL,
+    v_min REAL,
+    v_max REAL,
+    i_avg REAL,
+    soc_last REAL,
+    state TEXT NOT NULL CHECK (state IN ({_M010_STATES})),
+    clock_trusted INTEGER NOT NULL
+);
+INSERT INTO {name} SELECT * FROM {name}_old;
+DROP TABLE {name}_old;
+"""
+
+
+M010_POWER_WAIT = f"""
+{_m010_samples_table("power_samples_1m")}
+{_m010_samples_table("power_samples_15m")}
+{_m010_samples_table("power_samples_1d")}
+
+ALTER TABLE power_events RENAME TO power_events_old;
+DROP INDEX power_events_kind;
+CREATE TABLE power_events (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    clock_trusted INTEGER NOT NULL,
+    boot_id TEXT,
+    kind TEXT NOT NULL CHECK (kind IN ('warn', 'warn_cleared', 'shutdown_decided',
+        'shutdown_cancelled', 'shutdown_executed', 'sensor_fault', 'sensor_recovered',
+        'outage', 'fault', 'fault_cleared', 'low_power_wait', 'services_resumed', 'critical')),
+    reason TEXT,
+    voltage_v REAL,
+    soc REAL,
+    detail TEXT CHECK (detail IS NULL OR json_valid(detail))
+);
+INSERT INTO power_events SELECT * FROM power_events_old;
+
+-- fault: the sensor fault the monitor named (sensor_lost, reversed_shunt, wrong_shunt,
+-- chip_reset, implausible), NULL when none; fault_detail: one line for the technician;
+-- planned_shutdown_at: when the monitor expects to start the safe shutdown (NULL: not
+-- expected); runtime_min now counts to that point, not to an empty battery.
+ALTER TABLE power_state RENAME TO power_state_old;
+CREATE TABLE power_state (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    sampled_at TEXT NOT NULL,
+    clock_trusted INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    voltage_v REAL,
+    current_a REAL,
+    power_w REAL,
+    soc REAL,
+    runtime_min REAL,
+    charging INTEGER,
+    state TEXT NOT NULL CHECK (state IN ({_M010_STATES})),
+    reason TEXT,
+    shutdown_event_id INTEGER REFERENCES power_events(id),
+    shutdown_deadline TEXT,
+    cancel_for INTEGER,
+    cancel_requested_by TEXT,
+    cancel_requested_at TEXT,
+    fault TEXT,
+    fault_detail TEXT,
+    planned_shutdown_at TEXT
+);
+INSERT INTO power_state (id, sampled_at, clock_trusted, source, voltage_v, current_a, power_w,
+    soc, runtime_min, charging, state, reason, shutdown_event_id, shutdown_deadline, cancel_for,
+    cancel_requested_by, cancel_requested_at)
+SELECT id, sampled_at, clock_trusted, source, voltage_v, current_a, power_w, soc, runtime_min,
+    charging, state, reason, shutdown_event_id, shutdown_deadline, cancel_for,
+    cancel_requested_by, cancel_requested_at FROM power_state_old;
+DROP TABLE power_state_old;
+DROP TABLE power_events_old;
+CREATE INDEX power_events_kind ON power_events(kind, id);
+CREATE TRIGGER power_events_append_only BEFORE UPDATE ON power_events BEGIN
+    SELECT RAISE(ABORT, 'power events are append-only');
+END;
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -407,4 +497,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (7, "database identity", M007_DATABASE_ID),
     (8, "prunable attempts of sent outbox items", M008_PRUNABLE_ATTEMPTS),
     (9, "clock steps", M009_CLOCK_STEPS),
+    (10, "power: low-power wait, critical, named sensor faults", M010_POWER_WAIT),
 ]

@@ -1,8 +1,9 @@
 """Run a scenario through the production stack: sensor -> SoC estimator -> policy.
 
 Only the register map is simulated. After a shutdown decision the appliance is
-assumed to keep running, so the same run also yields when the battery would
-have been empty, and hence the margin the decision left.
+assumed to keep running (nothing here stops services: power.simulated runs the
+daemon, which does), so the same run also yields when the battery would have
+been empty, and hence the margin the decision left.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field
 from power.battery import SocEstimator
 from power.errors import SensorFault
 from power.policy import Decision, EventKind, FaultSample, Sample, ShutdownPolicy, Thresholds
+from power.sim.clock import SECONDS_PER_DAY
 from power.sim.scenarios import Scenario
 
 
@@ -55,7 +57,12 @@ def simulate(
     chemistry = scenario.battery.chemistry
     # The estimator is told the nameplate capacity: ageing is what it cannot see.
     estimator = SocEstimator(scenario.battery.capacity_ah, chemistry=chemistry)
-    policy = ShutdownPolicy(thresholds, chemistry=chemistry)
+    policy = ShutdownPolicy(
+        thresholds,
+        chemistry=chemistry,
+        capacity_ah=scenario.battery.capacity_ah,
+        shunt_ohms=scenario.shunt_ohms,
+    )
     events: Counter[EventKind] = Counter()
     states: Counter[str] = Counter()
     decisions: list[Decision] = []
@@ -72,15 +79,25 @@ def simulate(
                 r = sensor.read()
             except SensorFault as exc:
                 faults += 1
-                d = policy.feed(FaultSample(t, str(exc)))
+                d = policy.feed(FaultSample(t, str(exc), voltage_v=getattr(exc, "bus_v", None)))
             else:
                 est = estimator.update(t, r.bus_v, r.current_a)
                 runtime = None if math.isinf(est.runtime_min) else est.runtime_min
-                sample = Sample(t, r.bus_v, r.current_a, est.soc, runtime)
+                sample = Sample(
+                    t,
+                    r.bus_v,
+                    r.current_a,
+                    est.soc,
+                    runtime,
+                    shunt_mv=r.shunt_mv,
+                    power_w=r.power_w,
+                    hour=(t % SECONDS_PER_DAY) / 3600,  # simulated time of day is UTC
+                )
                 conditions += bool(policy.reasons(sample))
                 d = policy.feed(sample)
-                if d.shutdown and r.current_a > th.charging_a:
-                    while_charging += 1
+            # charging in truth (the battery's current), not as a miswired shunt reads it
+            if d.shutdown and rig.model.current_a > th.charging_a:
+                while_charging += 1
             rig.model.advance_to(rig.clock.now)
             states[d.state] += 1
             for e in d.events:

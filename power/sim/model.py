@@ -9,6 +9,13 @@ The model is behavioural, not electrochemical: enough to give the policy and
 the estimator realistic voltages and currents over days. Time is seconds since
 local midnight of day 0 (Mali: UTC, no DST). The state advances on a fixed
 grid of ``step_s`` so results do not depend on how often it is sampled.
+
+The appliance is in one of four modes (:class:`Mode`): running; the low-power
+wait (services stopped, screen and modem off, the monitor still sampling);
+halted (after ``systemctl poweroff``: the Pi draws a little until its supply
+goes); off (the controller's low-voltage disconnect cut the load output). When
+the controller reconnects the load (battery above ``v_reconnect``) the Pi boots:
+running again. The simulated system commands switch between the first three.
 """
 
 from __future__ import annotations
@@ -68,12 +75,24 @@ class Panel:
         return self.wp * self.derate * shape * factor
 
 
+class Mode(StrEnum):
+    RUNNING = "running"
+    LOW_POWER_WAIT = "low_power_wait"
+    HALTED = "halted"
+    OFF = "off"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Load:
     """The appliance on the 12 V load output, through a 5 V converter.
 
     Pi 3-5 W (busy during clinic hours), 7" screen 2.5 W while the clinic is
-    open, 3G modem 0.5 W idle and ~2 W during an hourly sync.
+    open, 3G modem 0.5 W idle and ~2 W during an hourly sync. In the low-power
+    wait only the Pi idles, screen and modem off: ``wait_w`` (the Raspberry Pi
+    figures put an idle Pi 3B at ~1.4 W; 2.0 W leaves room for the sensor, the
+    LED and a hub that keeps its ports powered). Halted, a Pi 3 still draws
+    ~0.5 W with the converter's own quiescent current (``halted_w``). Every
+    figure is at 5 V, before the converter.
     """
 
     pi_idle_w: float = 3.0
@@ -86,8 +105,17 @@ class Load:
     sync_period_s: float = 3600.0
     sync_s: float = 300.0
     converter_efficiency: float = 0.85
+    wait_w: float = 2.0
+    halted_w: float = 0.5
 
-    def power_w(self, t: float) -> float:
+    def power_w(self, t: float, mode: Mode = Mode.RUNNING) -> float:
+        """Draw at 12 V (after the converter's loss) at ``t`` in ``mode``."""
+        if mode is Mode.OFF:
+            return 0.0
+        if mode is Mode.LOW_POWER_WAIT:
+            return self.wait_w / self.converter_efficiency
+        if mode is Mode.HALTED:
+            return self.halted_w / self.converter_efficiency
         tod = t % SECONDS_PER_DAY
         open_ = self.open_h * 3600 <= tod < self.close_h * 3600
         p = (self.pi_busy_w + self.screen_w) if open_ else self.pi_idle_w
@@ -181,12 +209,29 @@ class SolarSystem:
     load_connected: bool = field(init=False, default=True)
     lvd_at: float | None = field(init=False, default=None)
     empty_at: float | None = field(init=False, default=None)
+    mode: Mode = field(init=False, default=Mode.RUNNING)
+    cutoffs: list[float] = field(init=False, default_factory=list)  # LVD cuts of the load
+    boots: list[float] = field(init=False, default_factory=list)  # the reconnect's boots
+    mode_log: list[tuple[float, Mode]] = field(init=False, default_factory=list)
+    energy_wh: dict[Mode, float] = field(init=False, default_factory=dict)  # load, by mode
+    time_s: dict[Mode, float] = field(init=False, default_factory=dict)  # time in each mode
 
     def __post_init__(self) -> None:
         self.t = self.start_s
         self.stage_since = self.start_s
         self.soc = self.initial_soc
         self.voltage_v = voltage_from_soc(self.soc, chemistry=self.battery.chemistry)
+
+    def set_mode(self, mode: Mode, t: float | None = None) -> None:
+        """The appliance changes mode at ``t`` (default: now): the model first catches up to
+        ``t`` so the draw before the change is counted at the old one. A Pi the controller
+        cut stays off whatever it is told: nothing runs on it."""
+        if t is not None:
+            self.advance_to(t)
+        if self.mode is Mode.OFF or mode is self.mode:
+            return
+        self.mode = Mode(mode)
+        self.mode_log.append((self.t, self.mode))
 
     def sense(self, t: float) -> tuple[float, float]:
         """(battery current, terminal voltage) at ``t`` -- the shunt's view."""
@@ -232,7 +277,10 @@ class SolarSystem:
         if p_pv <= 0 and self.stage is not Stage.BULK:
             self.stage, self.stage_since = Stage.BULK, t  # a new day starts in bulk
         i_pv = min(p_pv * c.efficiency / v_prev, c.max_current_a)
-        i_load = self.load.power_w(t) / v_prev if self.load_connected else 0.0
+        p_load = self.load.power_w(t, self.mode) if self.load_connected else 0.0
+        self.energy_wh[self.mode] = self.energy_wh.get(self.mode, 0.0) + p_load * dt / 3600
+        self.time_s[self.mode] = self.time_s.get(self.mode, 0.0) + dt
+        i_load = p_load / v_prev
         surplus = i_pv - i_load
         acceptance = self._acceptance_a()
         regulated = surplus > acceptance
@@ -258,9 +306,16 @@ class SolarSystem:
 
         if self.load_connected and v < c.v_lvd:
             self.load_connected = False
+            self.cutoffs.append(t + dt)
+            self.mode = Mode.OFF
+            self.mode_log.append((t + dt, Mode.OFF))
             if self.lvd_at is None:
                 self.lvd_at = t + dt
         elif not self.load_connected and v > c.v_reconnect:
             self.load_connected = True
+            if self.mode is Mode.OFF:  # power on the load output: the Pi boots
+                self.mode = Mode.RUNNING
+                self.boots.append(t + dt)
+                self.mode_log.append((t + dt, Mode.RUNNING))
         if self.empty_at is None and (self.soc <= 0 or not self.load_connected):
             self.empty_at = t + dt

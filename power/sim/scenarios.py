@@ -2,8 +2,12 @@
 
 The reference installation: a 100 Wp panel, a 10 A MPPT controller, a 40 Ah
 12 V AGM battery, and an INA219 with a 10 mOhm shunt in the battery lead
-(+/-10 A expected, PGA /4), the appliance as load. Time runs as fast as the
-caller advances the :class:`SimClock`.
+(+/-10 A expected, PGA /4), the appliance as load. Every scenario states its
+shunt (``shunt_ohms``, what the facility file tells the driver) because the
+facility file's default is the common breakout board's 0.1 Ohm. Wiring faults
+are built here, around the fake chip: ``board_shunt_ohms`` is the shunt really
+on the board (the file may be wrong), ``reversed_shunt`` the shunt wired the
+other way round. Time runs as fast as the caller advances the :class:`SimClock`.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import KW_ONLY, dataclass, field, replace
 from power.ina219 import DEFAULT_ADDRESS, Ina219
 from power.sensor import Ina219Sensor
 from power.sim.clock import SECONDS_PER_DAY, SimClock
-from power.sim.fakebus import FakeIna219, FakeSMBus, FaultMode, FaultWindow, Noise
+from power.sim.fakebus import FakeIna219, FakeSMBus, FaultMode, FaultWindow, Noise, Source
 from power.sim.model import (
     HARMATTAN,
     OVERCAST,
@@ -53,8 +57,10 @@ class Scenario:
     start_s: float = 0.0
     noise: Noise = BOARD_NOISE
     faults: tuple[FaultWindow, ...] = ()
-    shunt_ohms: float = 0.01
+    shunt_ohms: float = 0.01  # what the facility file says (the driver's calibration)
     max_current_a: float = 10.0
+    board_shunt_ohms: float | None = None  # the shunt on the board; None: as the file says
+    reversed_shunt: bool = False  # IN+ and IN- swapped: the chip sees the current negated
     address: int = DEFAULT_ADDRESS
     seed: int = 1
 
@@ -75,10 +81,17 @@ class Scenario:
     def build(self, *, clock: SimClock | None = None) -> SimRig:
         clock = clock or SimClock(self.start_s)
         model = self.model()
+        source: Source = model.sense
+        if self.reversed_shunt:
+
+            def source(t: float) -> tuple[float, float]:
+                current_a, bus_v = model.sense(t)
+                return -current_a, bus_v
+
         chip = FakeIna219(
-            model.sense,
+            source,
             clock=clock,
-            shunt_ohms=self.shunt_ohms,
+            shunt_ohms=self.board_shunt_ohms or self.shunt_ohms,
             noise=self.noise,
             faults=self.faults,
             seed=self.seed,
@@ -129,6 +142,13 @@ class SimRig:
 
 
 _DAY = SECONDS_PER_DAY
+# The ageing scenario's hardware and weather, which dead-sensor shares.
+_AGEING = {
+    "days": 4,
+    "weather": (HARMATTAN, OVERCAST),
+    "battery": BatterySpec(ageing=0.4),
+    "initial_soc": 90.0,
+}
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -137,6 +157,8 @@ SCENARIOS: dict[str, Scenario] = {
             "sunny",
             description="a clear week in the dry season; the battery is full every afternoon",
             days=7,
+            shunt_ohms=0.01,
+            max_current_a=10.0,
         ),
         Scenario(
             "cloudy",
@@ -144,15 +166,16 @@ SCENARIOS: dict[str, Scenario] = {
             days=3,
             weather=(OVERCAST,),
             initial_soc=65.0,
+            shunt_ohms=0.01,
+            max_current_a=10.0,
         ),
         Scenario(
             "ageing",
             description="a neglected battery (60 % capacity, 2.2x resistance) in harmattan dust, "
             "then overcast; the estimator still believes the 40 Ah label",
-            days=4,
-            weather=(HARMATTAN, OVERCAST),
-            battery=BatterySpec(ageing=0.4),
-            initial_soc=90.0,
+            **_AGEING,  # type: ignore[arg-type]
+            shunt_ohms=0.01,
+            max_current_a=10.0,
         ),
         Scenario(
             "sensor-fault",
@@ -164,6 +187,8 @@ SCENARIOS: dict[str, Scenario] = {
                 FaultWindow(1 * _DAY + 20 * HOUR, 2 * _DAY + 6 * HOUR, FaultMode.GARBAGE),
                 FaultWindow(2 * _DAY + 6 * HOUR, 2 * _DAY + 16 * HOUR, FaultMode.STUCK),
             ),
+            shunt_ohms=0.01,
+            max_current_a=10.0,
         ),
         Scenario(
             "spikes",
@@ -171,6 +196,47 @@ SCENARIOS: dict[str, Scenario] = {
             "(-6 A, -1.5 V) on ~2 % of conversions",
             days=7,
             noise=Noise(shunt_sigma_lsb=8.0, bus_sigma_lsb=2.0, spike_probability=0.02),
+            shunt_ohms=0.01,
+            max_current_a=10.0,
+        ),
+        Scenario(
+            "dead-sensor",
+            description="the ageing battery with the I2C bus dead from the first evening "
+            "(18:00) to the end: the monitor is blind and must still stop in time",
+            **_AGEING,  # type: ignore[arg-type]
+            faults=(FaultWindow(18 * HOUR, 4 * _DAY, FaultMode.OSERROR, 1.0),),
+            shunt_ohms=0.01,
+            max_current_a=10.0,
+        ),
+        Scenario(
+            "reversed-shunt",
+            description="the cloudy days with the shunt wired backwards: discharge reads as "
+            "charge, so only the voltage can tell",
+            days=3,
+            weather=(OVERCAST,),
+            initial_soc=65.0,
+            shunt_ohms=0.01,
+            max_current_a=10.0,
+            reversed_shunt=True,
+        ),
+        Scenario(
+            "wrong-shunt",
+            description="a common 0.1 Ohm breakout board while the facility file says 0.01 Ohm: "
+            "currents read 10x too high, charging overflows; healthy battery, sunny days",
+            days=4,
+            shunt_ohms=0.01,
+            max_current_a=10.0,
+            board_shunt_ohms=0.1,
+        ),
+        Scenario(
+            "recovery",
+            description="three overcast days from a two-thirds-full battery, then the sun: "
+            "the low-power wait, then the services back when the battery has recovered",
+            days=5,
+            weather=(OVERCAST, OVERCAST, OVERCAST, SUNNY),
+            initial_soc=65.0,
+            shunt_ohms=0.01,
+            max_current_a=10.0,
         ),
     )
 }

@@ -22,9 +22,17 @@ from power.errors import SensorFault
 from power.gpio import StatusPanel
 from power.policy import State, Thresholds
 from power.sensor import Reading
-from power.shutdown import POWEROFF, STOP_SERVICES, CommandRecorder, SafeShutdown
+from power.shutdown import (
+    POWEROFF,
+    START_SERVICES,
+    STOP_SERVICES,
+    CommandRecorder,
+    SafeShutdown,
+    WaitOptions,
+)
 from power.sim import SimClock, get
-from power.simulated import simulated_daemon
+from power.sim.model import ControllerSpec, Mode
+from power.simulated import NO_SCREEN, simulated_daemon
 from power.timebase import SimTime
 
 pytestmark = pytest.mark.component
@@ -72,47 +80,113 @@ def run_for(db: Path, scenario, duration_s: float, *, settings: Settings = COARS
 # -- the simulator scenarios ---------------------------------------------------------------
 
 
-def test_cloudy_days_end_in_one_safe_shutdown(db):
-    scenario = get("cloudy")
-    countdown = None
+def screen_and_hub(root: Path) -> WaitOptions:
+    """A 7" display's backlight and a framebuffer under `root`, shown (0), and the 3G stick on
+    port 2 of hub 1-1."""
+    backlight = root / "sys/class/backlight/10-0045/bl_power"
+    blank = root / "sys/class/graphics/fb0/blank"
+    for path in (backlight, blank):
+        path.parent.mkdir(parents=True)
+        path.write_text("0")
+    return WaitOptions(
+        backlight=str(root / "sys/class/backlight/*/bl_power"),
+        fb_blank=str(blank),
+        modem_usb_hub="1-1",
+        modem_usb_port="2",
+    )
+
+
+def screen(root: Path) -> tuple[str, str]:
+    return (
+        (root / "sys/class/backlight/10-0045/bl_power").read_text(),
+        (root / "sys/class/graphics/fb0/blank").read_text(),
+    )
+
+
+USB_OFF = ("uhubctl", "-l", "1-1", "-p", "2", "-a", "off")
+USB_ON = ("uhubctl", "-l", "1-1", "-p", "2", "-a", "on")
+
+
+def drive(db: Path, scenario, *, wait: WaitOptions | None = None, watch=None):
+    """The daemon's loop by hand over the whole scenario (a cut by the controller ends it as
+    `run` would); `watch(daemon, store)` after each step. Returns (summary, sim)."""
     with Store(db, create=True) as store:
-        with simulated_daemon(store, scenario, origin=ORIGIN, settings=COARSE) as sim:
+        kw = {"wait": wait} if wait is not None else {}
+        with simulated_daemon(store, scenario, origin=ORIGIN, settings=COARSE, **kw) as sim:
             d, clock = sim.daemon, sim.rig.clock
             while not d.stopped and clock.now < scenario.end_s:
                 d.step()
-                if d.pending is not None and countdown is None:
-                    countdown = store.power.state()  # what the kiosk reads
+                if watch is not None:
+                    watch(d, store)
                 if not d.stopped:
                     clock.advance(COARSE.sample_s)
-            summary = d.summary
-        assert store.conn is None  # the safe shutdown closed the database itself
+            d.close()
+        sim.finish()
+    return d.summary, sim
 
-    assert summary.stopped_by == "shutdown"
-    assert sim.commands.calls == [STOP_SERVICES, POWEROFF]  # poweroff once, services first
-    first_checkpoint = summary.execution.checkpoints[0]
-    assert first_checkpoint[0] == 0  # not blocked: the WAL was copied into the database
-    wal = db.with_name(db.name + "-wal")
-    assert not wal.exists() or wal.stat().st_size == 0
 
-    # the countdown: decided, shown with a deadline at least a minute away, then executed
-    assert countdown["state"] == "shutdown_pending"
+def test_cloudy_days_end_in_the_low_power_wait(db, tmp_path):
+    scenario = get("cloudy")
+    rows: dict[str, dict] = {}
+
+    def watch(d, store):
+        state = store.power.state()
+        rows.setdefault(state["state"], state)  # the first row of each state, as the kiosk saw
+
+    summary, sim = drive(db, scenario, wait=screen_and_hub(tmp_path), watch=watch)
+    # the services stopped once, the screen and the 3G stick off, no poweroff: the daemon
+    # goes on sampling to the scenario's end
+    assert sim.commands.calls == [STOP_SERVICES, USB_OFF]
+    journal = sim.daemon.shutdown.journal
+    assert journal == [
+        "checkpoint",
+        " ".join(STOP_SERVICES),
+        "checkpoint",
+        f"screen off: {tmp_path}/sys/class/backlight/10-0045/bl_power = 4",
+        f"screen off: {tmp_path}/sys/class/graphics/fb0/blank = 1",
+        " ".join(USB_OFF),
+    ]
+    assert screen(tmp_path) == ("4", "1")
+    assert summary.execution.how == "low_power_wait" and summary.poweroff is None
+    assert summary.execution.checkpoints[0][0] == 0  # not blocked: the WAL was copied
+    assert summary.stopped_by == "" and summary.state == "low_power_wait"
+    assert sim.rig.model.mode is Mode.LOW_POWER_WAIT  # the battery sees the smaller draw
+
+    # the countdown: decided, shown with a deadline at least a minute away, then the wait
+    countdown = rows["shutdown_pending"]
     got = stored(db)
     decided = next(e for e in got["events"] if e["kind"] == "shutdown_decided")
-    executed = next(e for e in got["events"] if e["kind"] == "shutdown_executed")
+    waited = next(e for e in got["events"] if e["kind"] == "low_power_wait")
     assert countdown["shutdown_event_id"] == decided["id"]
     deadline = from_iso(countdown["shutdown_deadline"])
-    assert deadline - from_iso(decided["at"]) == timedelta(seconds=120) >= timedelta(seconds=60)
-    assert from_iso(executed["at"]) >= deadline
-    assert executed["detail"]["decided_event_id"] == decided["id"]
-    assert 10 < executed["soc"] < 20
+    assert deadline - from_iso(decided["at"]) == timedelta(seconds=120)
+    assert from_iso(waited["at"]) >= deadline
+    assert waited["detail"]["decided_event_id"] == decided["id"]
+    assert waited["detail"]["origin"] == "policy"
+    assert 10 < waited["soc"] < 20
+    # before the decision the row counted the minutes to the shutdown point and said when
+    warned = rows["warn"]
+    assert warned["runtime_min"] is not None and warned["planned_shutdown_at"] is not None
+    planned = from_iso(warned["planned_shutdown_at"])
+    to_plan = planned - from_iso(warned["sampled_at"])
+    assert abs(to_plan - timedelta(minutes=warned["runtime_min"])) <= timedelta(minutes=1)
+    # in the wait: no deadline, no plan, the state says so
+    wait_row = got["state"]
+    assert wait_row["state"] == "low_power_wait" and wait_row["shutdown_deadline"] is None
+    assert wait_row["planned_shutdown_at"] is None and wait_row["fault"] is None
+    assert "low_power_wait" in got["states"]
 
     # every reading and every event the daemon made is in a sound database
     assert got["problems"] == []
     assert got["samples"] == summary.samples and got["faults"] == summary.faults == 0
-    assert [(e["kind"], e["at"]) for e in got["events"]] == [
-        (e["kind"], e["at"]) for e in summary.events
-    ]
-    assert kinds(got["events"]) == ["warn", "shutdown_decided", "shutdown_executed"]
+    assert kinds(got["events"]) == ["warn", "shutdown_decided", "low_power_wait"]
+    out = summary.to_dict()
+    assert out["shutdown_executed"] is True and out["shutdown_how"] == "low_power_wait"
+    assert out["shutdown_decided_h"] < out["shutdown_executed_h"] < scenario.days * 24
+    # the cut that would have come had the appliance run on is hours away
+    assert out["cutoff_at"] is None
+    assert out["margin_if_running_s"] >= 1800
+    assert out["wait_h"] > 0 and 0 < out["wait_wh"] < out["wait_h"] * 3
 
 
 @pytest.mark.parametrize("name, days", [("sunny", 3), ("spikes", 7)])
@@ -124,6 +198,119 @@ def test_sunny_weeks_never_shut_down_even_with_spikes(db, name, days):
     assert "shutdown_decided" not in kinds(got["events"])
     assert "shutdown_pending" not in got["states"]
     assert got["samples"] == summary.samples == days * 1440 + 1
+
+
+def test_wrong_shunt_is_named_and_never_shuts_down(db):
+    # a 0.1 ohm board read as 0.01 ohm: night currents 10x too high, the charge overflows
+    scenario = get("wrong-shunt")
+    summary, sim = drive(db, scenario)
+    got = stored(db)
+    assert sim.commands.calls == []
+    assert "shutdown_decided" not in kinds(got["events"])
+    assert "warn" not in kinds(got["events"])
+    faults = [e for e in got["events"] if e["kind"] == "fault"]
+    assert [e["detail"]["fault"] for e in faults] == ["wrong_shunt"]
+    row = got["state"]
+    assert row["fault"] == "wrong_shunt" and "0.1" in row["fault_detail"]
+    assert row["state"] == "sensor_fault" and row["reason"] == row["fault_detail"]
+    out = summary.to_dict()
+    assert out["shutdown_executed"] is False and out["cutoff_at"] is None
+
+
+def test_dead_sensor_stops_in_time_on_the_blind_estimate(db):
+    scenario = get("dead-sensor")
+    blind: list[dict] = []
+
+    def watch(d, store):
+        if d.stopped:
+            return  # the poweroff closed the database
+        row = store.power.state()
+        if row["fault"] == "sensor_lost" and row["state"] != "low_power_wait":
+            blind.append(row)
+
+    summary, sim = drive(db, scenario, watch=watch)
+    got = stored(db)
+    events = kinds(got["events"])
+    assert events[:2] == ["sensor_fault", "warn"]
+    assert events[2:] == ["shutdown_decided", "low_power_wait", "critical"]
+    # blind, the row said so and when it expected to stop the services
+    assert blind and all(r["voltage_v"] is None for r in blind)
+    assert "worst case" in blind[0]["fault_detail"]
+    assert blind[0]["planned_shutdown_at"] is not None
+    # services stopped by the wait, then the poweroff on the blind estimate, no second stop
+    assert sim.commands.calls == [STOP_SERVICES, POWEROFF]
+    assert summary.stopped_by == "critical" and got["state"]["state"] == "critical"
+    critical = next(e for e in got["events"] if e["kind"] == "critical")
+    assert critical["detail"]["services_running"] is False
+    out = summary.to_dict()
+    assert out["shutdown_how"] == "low_power_wait" and out["poweroff_at"] is not None
+    # before the cut that comes with the appliance running on (the issue: 77.2 h)
+    assert out["margin_if_running_s"] >= 1800
+    assert out["cutoff_at"] is None or out["margin_s"] >= 1800
+    assert sim.rig.model.mode in (Mode.HALTED, Mode.RUNNING)  # halted, or booted again
+    assert got["problems"] == []
+
+
+def test_reversed_shunt_stops_in_time_on_the_voltage(db):
+    scenario = get("reversed-shunt")
+    summary, sim = drive(db, scenario)
+    got = stored(db)
+    faults = [e for e in got["events"] if e["kind"] == "fault"]
+    assert faults and faults[0]["detail"]["fault"] == "reversed_shunt"
+    decided = next(e for e in got["events"] if e["kind"] == "shutdown_decided")
+    assert "voltage" in decided["reason"]
+    assert sim.commands.calls[0] == STOP_SERVICES
+    out = summary.to_dict()
+    assert out["shutdown_executed"] is True
+    assert out["margin_if_running_s"] >= 1800
+    assert out["cutoff_at"] is None or out["margin_s"] >= 1800
+    assert got["state"]["fault"] == "reversed_shunt"
+
+
+def test_ageing_battery_waits_then_powers_off_before_the_cut(db):
+    scenario = get("ageing")
+    summary, sim = drive(db, scenario)
+    got = stored(db)
+    assert kinds(got["events"])[-2:] == ["low_power_wait", "critical"]
+    assert sim.commands.calls == [STOP_SERVICES, POWEROFF]
+    out = summary.to_dict()
+    # the wait's smaller draw makes the battery last beyond the cut a running appliance met
+    assert out["shutdown_executed_h"] < out["cutoff_if_running_h"] < out["poweroff_h"]
+    assert out["margin_if_running_s"] >= 1800
+    assert out["cutoff_at"] is None or out["margin_s"] >= 1800
+    # halted, the Pi draws too little for the controller to cut it within the scenario
+    assert sim.rig.model.mode is Mode.HALTED or out["boots_at"]
+
+
+def test_recovery_brings_the_services_back_when_the_sun_does(db, tmp_path):
+    scenario = get("recovery")
+    screens: list[tuple[str, str]] = []
+
+    def watch(d, store):
+        if d.state is State.LOW_POWER_WAIT and not screens:
+            screens.append(screen(tmp_path))
+
+    summary, sim = drive(db, scenario, wait=screen_and_hub(tmp_path), watch=watch)
+    got = stored(db)
+    events = kinds(got["events"])
+    assert events.index("low_power_wait") < events.index("services_resumed")
+    assert events.count("low_power_wait") == events.count("services_resumed") == 1
+    resumed = next(e for e in got["events"] if e["kind"] == "services_resumed")
+    assert resumed["detail"]["by"] == "battery" and resumed["detail"]["waited_s"] > 3600
+    # stopped, the screen and stick off; back in the reverse order; the kiosk at its login
+    assert sim.commands.calls == [STOP_SERVICES, USB_OFF, USB_ON, START_SERVICES]
+    journal = sim.daemon.shutdown.journal
+    assert (
+        journal.index(" ".join(USB_ON))
+        < journal.index(f"screen on: {tmp_path}/sys/class/backlight/10-0045/bl_power = 0")
+        < journal.index(" ".join(START_SERVICES))
+    )
+    assert screens == [("4", "1")] and screen(tmp_path) == ("0", "0")
+    assert sim.rig.model.mode is Mode.RUNNING and got["state"]["state"] in ("ok", "warn")
+    out = summary.to_dict()
+    assert out["services_back_h"] > out["shutdown_executed_h"]
+    assert out["cutoff_at"] is None and out["poweroff_at"] is None
+    assert out["wait_wh"] > 0 and out["wait_wh_per_night"] < 30  # vs ~48 Wh running
 
 
 def test_sensor_fault_is_reported_never_acted_on(db):
@@ -140,13 +327,16 @@ def test_sensor_fault_is_reported_never_acted_on(db):
 
 def test_charging_never_shuts_down_even_from_a_nearly_empty_battery(db):
     # 09:00, 5 % charge, the sun up: the voltage is far below v_low but the battery charges
-    scenario = get("sunny").with_(start_s=9 * 3600, initial_soc=5.0)
+    # (a controller whose LVD does not cut the load first: the point is the policy)
+    controller = ControllerSpec(v_lvd=10.0)
+    scenario = get("sunny").with_(start_s=9 * 3600, initial_soc=5.0, controller=controller)
     _, sim = run_for(db, scenario, 7 * 3600)
     with Store(db) as store:
         rows = store.query("SELECT MIN(v_min) AS v, MIN(i_avg) AS i FROM power_samples_1m")[0]
     assert rows["v"] < Thresholds.for_chemistry(Chemistry.LEAD_ACID).v_low
     assert rows["i"] > 0
     assert "shutdown_decided" not in kinds(stored(db)["events"])
+    assert "critical" not in kinds(stored(db)["events"])
     assert sim.commands.calls == []
 
 
@@ -193,7 +383,7 @@ class ScriptedSensor:
         pass
 
 
-def scripted(store, script, *, start_s=0.0, origin=ORIGIN, panel_factory=None):
+def scripted(store, script, *, start_s=0.0, origin=ORIGIN, panel_factory=None, wait=None):
     clock = SimClock(start_s)
     commands = CommandRecorder()
     daemon = PowerDaemon(
@@ -202,7 +392,7 @@ def scripted(store, script, *, start_s=0.0, origin=ORIGIN, panel_factory=None):
         time_base=SimTime(clock, origin=origin, trusted=True),
         estimator=SocEstimator(40.0),
         thresholds=Thresholds.for_chemistry(Chemistry.LEAD_ACID),
-        shutdown=SafeShutdown(grace_s=120, runner=commands),
+        shutdown=SafeShutdown(grace_s=120, runner=commands, wait=wait or NO_SCREEN),
         settings=Settings(sample_s=5),
         boot_id="boot-test",
         panel_factory=panel_factory,
@@ -212,6 +402,11 @@ def scripted(store, script, *, start_s=0.0, origin=ORIGIN, panel_factory=None):
 
 def low_battery(t):
     return (11.2, -0.5)
+
+
+def draining(t):
+    """Low, then below the critical level (11.15 V) ten minutes later, in the wait."""
+    return (11.2, -0.5) if t < 600 else (11.0, -0.3)
 
 
 def step_while(daemon, clock, keep_going, *, sample_s=5.0):
@@ -260,13 +455,26 @@ def test_power_returning_cancels_the_countdown(db):
     assert state["state"] != "shutdown_pending" and state["shutdown_deadline"] is None
 
 
-def test_outage_is_recorded_at_the_next_start(db):
+def test_a_critical_battery_in_the_wait_powers_off_and_the_outage_is_recorded(db):
     with Store(db, create=True) as store:
-        daemon, clock, commands = scripted(store, low_battery)
+        daemon, clock, commands = scripted(store, draining)
         step_while(daemon, clock, lambda: True)
-        assert commands.count(POWEROFF) == 1
-    executed = stored(db)["events"][-1]
-    assert executed["kind"] == "shutdown_executed"
+        assert commands.calls == [STOP_SERVICES, POWEROFF]  # services already stopped
+        assert store.conn is None  # the poweroff closed the database itself
+    got = stored(db)
+    # decided and warned on the same reading
+    assert kinds(got["events"]) == ["shutdown_decided", "warn", "low_power_wait", "critical"]
+    executed = got["events"][-1]
+    assert "11.000 V < 11.15 V" in executed["reason"]
+    assert executed["detail"]["services_running"] is False
+    assert got["state"]["state"] == "critical" and got["state"]["reason"] == executed["reason"]
+    assert daemon.summary.stopped_by == "critical"
+    assert daemon.summary.poweroff.steps == (
+        "checkpoint",
+        "checkpoint",
+        "close the database",
+        " ".join(POWEROFF),
+    )
 
     next_day = ORIGIN + timedelta(days=1)
     for _ in range(2):  # a second start after the outage records nothing new
@@ -321,17 +529,73 @@ def test_held_button_starts_the_same_safe_shutdown(db):
         factory.reset()
 
 
+def test_the_button_held_in_the_wait_brings_the_services_back(db, tmp_path):
+    factory = MockFactory()
+    asked = threading.Event()
+
+    def panel_factory(request):
+        def on_request():
+            request()
+            asked.set()
+
+        return StatusPanel(
+            GpioPins(hold_s=0.05), on_shutdown_request=on_request, pin_factory=factory
+        )
+
+    try:
+        with Store(db, create=True) as store:
+            daemon, clock, commands = scripted(
+                store, low_battery, panel_factory=panel_factory, wait=screen_and_hub(tmp_path)
+            )
+            step_while(daemon, clock, lambda: not daemon.waiting)
+            daemon.step()
+            assert daemon.panel.state is State.LOW_POWER_WAIT
+            assert screen(tmp_path) == ("4", "1")
+            factory.pin(26).drive_low()
+            assert asked.wait(5.0)  # gpiozero's thread called back
+            factory.pin(26).drive_high()
+            clock.advance(5)
+            daemon.step()
+            assert not daemon.waiting and daemon.policy.state is not State.LOW_POWER_WAIT
+            assert commands.calls == [STOP_SERVICES, USB_OFF, USB_ON, START_SERVICES]
+            assert screen(tmp_path) == ("0", "0")
+            # the battery is still low: the policy decides again, with a new countdown
+            step_while(daemon, clock, lambda: daemon.pending is None)
+            assert daemon.pending.origin == "policy"
+            daemon.close()
+        events = stored(db)["events"]
+        resumed = next(e for e in events if e["kind"] == "services_resumed")
+        assert resumed["detail"]["by"] == "button"
+        assert resumed["reason"] == "button held during the low-power wait"
+        assert kinds(events).count("shutdown_decided") == 2
+    finally:
+        factory.reset()
+
+
+def test_the_controller_cutting_the_load_stops_the_daemon_and_its_reconnect_boots(db):
+    # 5 % at 09:00 with a controller that cuts at 11.0 V: the load goes before any decision
+    scenario = get("sunny").with_(start_s=9 * 3600, initial_soc=5.0, days=2)
+    summary, sim = run_for(db, scenario, scenario.days * 86_400)
+    sim.finish()
+    out = summary.to_dict()
+    assert summary.stopped_by == "power_cut" and sim.commands.calls == []
+    assert out["cutoff_at"] is not None and out["shutdown_executed"] is False
+    assert out["margin_s"] is None  # no safe stop came before the cut
+    assert out["boots_at"] and out["boots_at"][0] > out["cutoff_at"]  # the sun, the reconnect
+    assert sim.rig.model.mode is Mode.RUNNING
+
+
 def test_a_database_that_refuses_writes_does_not_stop_the_shutdown(db, monkeypatch):
     def disk_error(*args, **kwargs):
         raise sqlite3.OperationalError("disk I/O error")
 
     with Store(db, create=True) as store:
-        daemon, clock, commands = scripted(store, low_battery)
+        daemon, clock, commands = scripted(store, draining)
         monkeypatch.setattr(store.power, "add_event", disk_error)
         monkeypatch.setattr(store.power, "add_samples", disk_error)
         step_while(daemon, clock, lambda: clock.now < 3600)
-    assert commands.calls == [STOP_SERVICES, POWEROFF]
-    assert daemon.summary.write_errors > 0 and daemon.summary.stopped_by == "shutdown"
+    assert commands.calls == [STOP_SERVICES, POWEROFF]  # the wait, then the poweroff
+    assert daemon.summary.write_errors > 0 and daemon.summary.stopped_by == "critical"
 
 
 def test_a_write_that_fails_once_leaves_no_dangling_shutdown(db, monkeypatch):
@@ -347,11 +611,14 @@ def test_a_write_that_fails_once_leaves_no_dangling_shutdown(db, monkeypatch):
         monkeypatch.setattr(store.power, "add_event", fail_the_decision)
         daemon, clock, commands = scripted(store, low_battery)
         step_while(daemon, clock, lambda: clock.now < 3600)
+        daemon.close()
     assert daemon.summary.write_errors == 1
-    assert commands.calls == [STOP_SERVICES, POWEROFF]
+    assert commands.calls == [STOP_SERVICES]
     got = stored(db)
     assert got["problems"] == []  # includes the foreign-key check
-    assert "shutdown_executed" in kinds(got["events"])
+    waited = next(e for e in got["events"] if e["kind"] == "low_power_wait")
+    decided = next(e for e in got["events"] if e["kind"] == "shutdown_decided")
+    assert waited["detail"]["decided_event_id"] == decided["id"]
     assert got["samples"] == daemon.summary.samples  # the failed batch was written later
 
 

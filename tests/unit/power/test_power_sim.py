@@ -141,7 +141,17 @@ def test_lifepo4_preset():
 
 
 def test_every_named_scenario_exists_and_builds():
-    assert set(SCENARIOS) == {"sunny", "cloudy", "ageing", "sensor-fault", "spikes"}
+    assert set(SCENARIOS) == {
+        "sunny",
+        "cloudy",
+        "ageing",
+        "sensor-fault",
+        "spikes",
+        "dead-sensor",
+        "reversed-shunt",
+        "wrong-shunt",
+        "recovery",
+    }
     for sc in SCENARIOS.values():
         with sc.build() as rig, rig.open_sensor() as sensor:
             rig.clock.advance(60.0)
