@@ -269,24 +269,15 @@ class ApnOverrides:
         return tuple(keys)
 
 
-def _published(mcc_mnc: str, database: ProviderDatabase | None) -> Apn | None:
-    """The database's internet APN for the network, else the built-in table's."""
-    operator = NETWORK_NAMES.get(mcc_mnc)
-    if database is not None and mcc_mnc in database.networks:
-        provider, candidates = database.networks[mcc_mnc]
-        names = [a.name for a in candidates]
-        wanted = PREFERRED.get(mcc_mnc)
-        chosen = candidates[names.index(wanted)] if wanted in names else candidates[0]
-        return replace(
-            chosen,
-            operator=operator or provider or None,
-            source=database.source,
-            alternatives=tuple(n for n in names if n != chosen.name),
-        )
-    entry = BUILT_IN.get(mcc_mnc)
-    if entry is not None:
-        return replace(entry, operator=operator, source=SOURCE_BUILT_IN)
-    return None
+def _listed(code: str, database: ProviderDatabase | None) -> tuple[str, str | None, list[Apn]]:
+    """(source, operator, internet APNs) for the network: the database's, else the built-in
+    table's, else nothing."""
+    operator = NETWORK_NAMES.get(code)
+    if database is not None and code in database.networks:
+        provider, candidates = database.networks[code]
+        return database.source, operator or provider or None, list(candidates)
+    entry = BUILT_IN.get(code)
+    return SOURCE_BUILT_IN, operator, [entry] if entry is not None else []
 
 
 def apn_for(
@@ -299,23 +290,25 @@ def apn_for(
     with a guess of ours, and the technician sees why."""
     overrides = override if isinstance(override, ApnOverrides) else ApnOverrides(override or "")
     code = mcc_mnc or ""
-    published = _published(code, load_database(database)) if code else None
+    source, operator, candidates = _listed(code, load_database(database) if code else None)
+    names = [candidate.name for candidate in candidates]
     if overrides.apn:
-        # the facility's APN; credentials of the same APN where the source lists it
-        base = Apn(overrides.apn, operator=NETWORK_NAMES.get(code))
-        if published is not None and published.name == overrides.apn:
-            base = replace(published, alternatives=())
-        elif code:
-            database_entry = load_database(database)
-            listed = database_entry.networks.get(code) if database_entry else None
-            for candidate in listed[1] if listed else ():
-                if candidate.name == overrides.apn:
-                    base = replace(candidate, operator=NETWORK_NAMES.get(code) or listed[0])
-        base = replace(base, source=SOURCE_FACILITY, note=None)
-    elif published is None:
-        return None
+        # the facility's APN, with the credentials the source lists for that same APN
+        same = [candidate for candidate in candidates if candidate.name == overrides.apn]
+        base = replace(
+            same[0] if same else Apn(overrides.apn),
+            operator=operator,
+            source=SOURCE_FACILITY,
+            note=None,
+            alternatives=(),
+        )
+    elif candidates:
+        wanted = PREFERRED.get(code)
+        chosen = candidates[names.index(wanted)] if wanted in names else candidates[0]
+        others = tuple(n for n in names if n != chosen.name) or chosen.alternatives
+        base = replace(chosen, operator=operator, source=source, alternatives=others)
     else:
-        base = published
+        return None
     username = base.username if overrides.username is None else overrides.username
     password = base.password if overrides.password is None else overrides.password
     # a method the source states stays; a derived one is derived again from the username
