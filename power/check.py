@@ -473,12 +473,14 @@ def _reachable(report: Report) -> bool:
         report.fix(
             "no_i2c",
             f"Pas de bus I2C {p.bus_number} (/dev/i2c-{p.bus_number} absent) : l'I2C n'est pas"
-            " activé. Ajoutez la ligne dtparam=i2c_arm=on dans /boot/firmware/config.txt (ou"
-            " raspi-config → Interface Options → I2C), puis redémarrez."
+            " activé. Il faut la ligne dtparam=i2c_arm=on dans /boot/firmware/config.txt (sur"
+            " l'image Keneya, elle vient de /etc/default/raspi-firmware-custom) et le module"
+            " i2c-dev (sudo modprobe i2c-dev), puis redémarrez."
             + (f"{other} le bus du connecteur est 1)" if other else ""),
             f"No I2C bus {p.bus_number} (/dev/i2c-{p.bus_number} missing): I2C is not enabled."
-            " Add the line dtparam=i2c_arm=on to /boot/firmware/config.txt (or raspi-config →"
-            " Interface Options → I2C), then reboot."
+            " It needs the line dtparam=i2c_arm=on in /boot/firmware/config.txt (on the Keneya"
+            " image it comes from /etc/default/raspi-firmware-custom) and the i2c-dev module"
+            " (sudo modprobe i2c-dev), then a reboot."
             + (f"{other_en} the header's bus is 1)" if other_en else ""),
             fault="sensor_lost",
         )
@@ -944,7 +946,8 @@ def render(report: Report, lang: str = "fr", facility_file: Path | None = None) 
             else f"keneya power check: INA219 on I2C bus {p.bus_number}, address {p.address:#04x}"
         )
         + (f" ({p.source})" if p.source != "ina219" else ""),
-        f"[power] : shunt_ohms = {c.shunt_ohms:g}, max_current_a = {c.max_current_a:g},"
+        ("[power] : " if fr else "[power]: ")
+        + f"shunt_ohms = {c.shunt_ohms:g}, max_current_a = {c.max_current_a:g},"
         f" invert = {str(c.invert).lower()}",
     ]
     if p.samples:
