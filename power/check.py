@@ -27,6 +27,7 @@ from appliance.cli.common import emit, json_option, paths
 from power.battery import Chemistry
 from power.errors import ConfigurationError, SensorFault
 from power.ina219 import (
+    BUS_CNVR,
     BUS_OVF,
     POWER_ON_CONFIG,
     REG_CALIBRATION,
@@ -55,7 +56,11 @@ APPLIANCE_DRAW_A = (0.15, 1.5)
 NO_CURRENT_MV = 0.1  # below this across the shunt, nothing flows (50 mA even on 2 mOhm)
 GOOD_READS_NEEDED = 5
 BAD_FRACTION = 0.1  # more inconsistent reads than this is a line problem, not chance
-FROZEN_AFTER = 10  # identical register sets: a converting chip always shows ADC noise
+# Identical register sets in a row with no conversion-ready flag: a chip that converts sets
+# CNVR again within 136 ms of the last read (two 128-sample conversions), and these reads are
+# a second apart. Identical values alone prove nothing: a steady load on 128-sample averaging
+# can read the same for seconds.
+FROZEN_AFTER = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,7 +434,7 @@ def analyse(probe: Probe, cfg: PowerConfig) -> Report:
             fault="implausible",
             wiring=True,
         )
-    frozen = _longest_identical_run(good)
+    frozen = _frozen_run(good)
     if frozen >= FROZEN_AFTER:
         report.fix(
             "frozen",
@@ -455,11 +460,14 @@ def analyse(probe: Probe, cfg: PowerConfig) -> Report:
     return report
 
 
-def _longest_identical_run(samples: list[Sample]) -> int:
+def _frozen_run(samples: list[Sample]) -> int:
+    """The longest run of identical register sets without a new conversion."""
     longest = run = 0
     previous = None
     for s in samples:
-        run = run + 1 if s.raw == previous else 1
+        assert s.raw is not None
+        converted = bool(s.raw.bus & BUS_CNVR)
+        run = 0 if converted else run + 1 if s.raw == previous else 1
         previous = s.raw
         longest = max(longest, run)
     return longest

@@ -213,6 +213,17 @@ def test_frozen_registers():
     assert "Les registres ne changent plus (25 lectures identiques de suite)" in f.fr
 
 
+def test_a_steady_chip_without_noise_is_not_frozen():
+    """Identical values from a chip that still converts (CNVR set) are a steady load."""
+    clock = SimClock()
+    chip = FakeIna219(lambda t: (-0.5, 12.4), clock=clock, shunt_ohms=0.01)
+    probe = collect(FakeSMBus({0x40: chip}), FILE_10MOHM, sleep=clock.advance, clock=clock)
+    assert len({s.raw for s in probe.samples}) == 1
+    r = analyse(probe, FILE_10MOHM)
+    assert r.exit_code == 0 and r.findings == []
+    assert r.inferred["appliance_draw_a"] == 0.5
+
+
 def test_noisy_line_makes_reads_inconsistent():
     r = check(faults=(FaultWindow(T0 + 0.5, 1e9, FaultMode.BITFLIP, 0.3),))
     f = only(r, "inconsistent")
