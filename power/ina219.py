@@ -498,7 +498,7 @@ class Ina219:
 
     def read(self) -> Reading:
         """A checked reading; raises :class:`SensorFault` rather than return a bad one, and
-        :class:`CurrentOverflow` (with the bus voltage) when every attempt overflowed."""
+        :class:`CurrentOverflow` (with the bus voltage) when all attempts but one overflowed."""
         with self._lock:
             if not self._configured:
                 self.configure()
@@ -507,7 +507,9 @@ class Ina219:
                 reading = self._retrying("read", self._read_once)
             except SensorFault as exc:
                 bus = self._overflow_bus
-                if len(bus) == self.retries + 1 and max(bus) - min(bus) <= OVERFLOW_BUS_SPREAD_V:
+                # all attempts but one overflowed (one may straddle a conversion) and agree
+                overflowed = len(bus) >= max(1, self.retries)
+                if overflowed and max(bus) - min(bus) <= OVERFLOW_BUS_SPREAD_V:
                     raise CurrentOverflow(str(exc), bus_v=sorted(bus)[len(bus) // 2]) from None
                 raise
             return replace(reading, chip_resets=self.reprogrammed)

@@ -272,7 +272,6 @@ class ShutdownPolicy:
         # the blind estimate: last good SoC, when, and the draws measured
         self._s0: float | None = None
         self._t0: float | None = None
-        self._s0_measured = False
         self._load_t: float | None = None
         self._load_a: float | None = None  # smoothed current, trusted samples only
         self._max_draw: float | None = None  # highest smoothed discharge, not charging
@@ -401,7 +400,7 @@ class ShutdownPolicy:
         discharging = s.current_a < -th.charging_a
         self._track_draw(s.t, s.current_a, charging)
         if s.soc is not None:
-            self._anchor(s.t, s.soc, measured=True)
+            self._anchor(s.t, s.soc)
         else:
             self._anchor(s.t, soc_from_voltage(s.voltage_v, chemistry=self.chemistry))
         if self.critical:
@@ -478,17 +477,20 @@ class ShutdownPolicy:
         planned = None
         if self.critical:
             pass
-        elif self.waiting:
-            if settled and soc <= th.soc_critical:
-                self.critical = True
-                events.append(
-                    Event(
-                        f.t,
-                        EventKind.CRITICAL,
-                        f"sensor lost: worst-case estimate {soc:.1f} % <= "
-                        f"{th.soc_critical:g} % ({basis})",
-                    )
+        elif settled and soc <= th.soc_critical:
+            # in the wait, or a shutdown that never came (called off again and again)
+            self.critical = True
+            self.pending = False
+            events.append(
+                Event(
+                    f.t,
+                    EventKind.CRITICAL,
+                    f"sensor lost: worst-case estimate {soc:.1f} % <= "
+                    f"{th.soc_critical:g} % ({basis})",
                 )
+            )
+        elif self.waiting:
+            pass
         elif not self.pending:
             planned = self._blind_time(th.soc_low)
             warn_soc = soc_from_voltage(th.v_warn, chemistry=self.chemistry)
@@ -602,8 +604,8 @@ class ShutdownPolicy:
         if self.waiting and t - self._wait_since >= _WAIT_SETTLE_S:
             self._wait_draw = draw if self._wait_draw is None else max(self._wait_draw, draw)
 
-    def _anchor(self, t: float, soc: float, *, measured: bool = False) -> None:
-        self._s0, self._t0, self._s0_measured = soc, t, measured
+    def _anchor(self, t: float, soc: float) -> None:
+        self._s0, self._t0 = soc, t
 
     def _blind_anchor(self) -> tuple[float, float, bool]:
         """(SoC, time, assumed) the worst case starts from. A sensor that never answered:

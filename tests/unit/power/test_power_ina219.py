@@ -464,3 +464,22 @@ def test_absent_i2c_bus_is_named_and_opened_again_only_a_minute_later(monkeypatc
     assert dev.read().current_a == pytest.approx(0.5, abs=2e-4)
     assert attempts == [99, 99]
     dev.close()
+
+
+def test_overflow_with_one_straddled_attempt_still_gives_the_bus_voltage():
+    # attempts: OVF, I/O error, OVF, OVF -- three of four overflowed at the same voltage
+    dev, _, bus, _ = rig(4.0, 13.0, retries=3)
+    with dev:
+        dev.configure()
+        real = bus.read_word_data
+        calls = itertools.count()
+
+        def flaky(addr, reg, *a):
+            if reg == REG_BUS_VOLTAGE and next(calls) == 1:
+                raise OSError(errno.EREMOTEIO, "Remote I/O error")
+            return real(addr, reg, *a)
+
+        bus.read_word_data = flaky
+        with pytest.raises(CurrentOverflow) as caught:
+            dev.read()
+    assert caught.value.bus_v == pytest.approx(13.0, abs=0.004)

@@ -567,3 +567,19 @@ def test_decision_properties():
 def test_new_threshold_validation(kw):
     with pytest.raises(ValueError):
         Thresholds(**kw)
+
+
+def test_blind_critical_even_without_the_wait():
+    # a blind shutdown called off by staff each time: at soc_critical the poweroff comes anyway
+    p = ShutdownPolicy(TH, capacity_ah=40.0)
+    p.feed(Sample(60.0, 11.9, -0.8, soc=16.0))
+    t, kinds = 60.0, []
+    while not p.critical and t < 86400:
+        t += 60.0
+        d = p.feed(FaultSample(t, "I/O error"))
+        kinds += [e.kind for e in d.events]
+        if p.pending:
+            p.cancel(t)
+    critical_t = 60.0 + (16.0 - 5.0) / 100 * 40 * 0.6 / 0.8 * 3600
+    assert critical_t <= t < critical_t + 60
+    assert kinds.count(EventKind.CRITICAL) == 1 and EventKind.SHUTDOWN in kinds
