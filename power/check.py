@@ -279,7 +279,7 @@ class Finding:
     severity: str
     fr: str
     en: str
-    fault: str | None = None  # the monitor's name for it (power.policy Fault)
+    fault: str | None = None  # the monitor's name for it (power.plausibility Fault)
     power: dict[str, Any] = field(default_factory=dict)
     wiring: bool = False
 

@@ -224,6 +224,18 @@ def test_a_steady_chip_without_noise_is_not_frozen():
     assert r.inferred["appliance_draw_a"] == 0.5
 
 
+def test_charging_current_at_a_middle_voltage_is_only_a_doubt():
+    """+0.5 A at 12.9 V: a morning charge, or a reversed shunt at night; the voltage cannot
+    tell, so the check says so and asks for a run at dusk without failing."""
+    clock = SimClock()
+    chip = FakeIna219(lambda t: (0.5, 12.9), clock=clock, shunt_ohms=0.01, noise=BOARD_NOISE)
+    probe = collect(FakeSMBus({0x40: chip}), FILE_10MOHM, sleep=clock.advance, clock=clock)
+    r = analyse(probe, FILE_10MOHM)
+    assert r.exit_code == 0 and codes(r) == [("sign_uncertain", "note")]
+    assert "de nuit, ce serait un shunt monté à l'envers" in r.findings[0].fr
+    assert r.inferred["sign"] == "uncertain" and r.change == {}
+
+
 def test_noisy_line_makes_reads_inconsistent():
     r = check(faults=(FaultWindow(T0 + 0.5, 1e9, FaultMode.BITFLIP, 0.3),))
     f = only(r, "inconsistent")
