@@ -31,6 +31,11 @@ from kivy.uix.boxlayout import BoxLayout  # noqa: E402
 from kivy.uix.floatlayout import FloatLayout  # noqa: E402
 from kivy.uix.screenmanager import NoTransition, ScreenManager  # noqa: E402
 
+from appliance.services import drafts  # noqa: E402
+from appliance.services.power import NothingPending, may_cancel  # noqa: E402
+from appliance.services.power import cancel_shutdown as cancel_pending_shutdown  # noqa: E402
+from appliance.web.i18n import N_  # noqa: E402
+from appliance.web.power_texts import who_may_cancel  # noqa: E402
 from kiosk_ui.screens.base import KioskScreen  # noqa: E402
 from kiosk_ui.screens.forms import EncounterScreen, RegisterScreen  # noqa: E402
 from kiosk_ui.screens.home import HomeScreen  # noqa: E402
@@ -39,7 +44,7 @@ from kiosk_ui.screens.login import ClockScreen, LoginScreen  # noqa: E402
 from kiosk_ui.screens.record import RecordScreen  # noqa: E402
 from kiosk_ui.screens.search import SearchScreen  # noqa: E402
 from kiosk_ui.viewmodels.power import PowerVM  # noqa: E402
-from kiosk_ui.viewmodels.state import KioskState  # noqa: E402
+from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState  # noqa: E402
 from kiosk_ui.widgets.power import PowerBanner, ShutdownCountdown  # noqa: E402
 from kiosk_ui.widgets.theme import (  # noqa: E402
     BG,
@@ -54,6 +59,12 @@ from kiosk_ui.widgets.theme import (  # noqa: E402
 
 POWER_POLL_S = 5
 LOCK_CHECK_S = 1
+# The shutdown overlay's lines.
+NOTHING_TO_SAVE = N_("Rien à enregistrer : aucun formulaire ouvert")
+SAVED_AS_DRAFT = N_("Enregistré comme brouillon : il reviendra après le redémarrage")
+NOT_SAVED = N_("Pas enregistré")
+REGISTER_NOT_SAVED = N_("Pas enregistré : le formulaire est incomplet ou le patient existe déjà")
+NO_SHUTDOWN_PENDING = N_("Aucun arrêt en attente")
 
 
 class Header(BoxLayout):
@@ -114,6 +125,8 @@ class KioskRoot(FloatLayout):
         column_.add_widget(self.manager)
         self.add_widget(column_)
         self.countdown = ShutdownCountdown()
+        self.countdown.save_button.bind(on_release=lambda *_: self.save_open_form())
+        self.countdown.cancel_button.bind(on_release=lambda *_: self.cancel_shutdown())
         self.screens: dict[str, KioskScreen] = {}
         for cls in (
             LoginScreen,
@@ -156,6 +169,7 @@ class KioskRoot(FloatLayout):
 
     def logged_in(self, *, clock: bool) -> None:
         self.go("clock" if clock else "home")
+        self.show_countdown()  # a pending shutdown's overlay, now with this role's buttons
 
     def lock(self) -> None:
         """Back to the PIN screen; an encounter form in progress stays as its draft (the
@@ -166,6 +180,7 @@ class KioskRoot(FloatLayout):
             if numpad is not None:
                 numpad.dismiss()
         self.go("login")
+        self.show_countdown()  # logged out: the banner alone counts down
 
     def check_lock(self) -> None:
         if self.state.should_lock():
@@ -193,23 +208,94 @@ class KioskRoot(FloatLayout):
         self.show_countdown()
 
     def show_countdown(self) -> None:
+        """The overlay while a shutdown counts down and a staff member is logged in. Logged
+        out there is no work to save and the PIN pad must stay reachable (to cancel after
+        logging in): the banner alone counts down."""
         seconds = self.power.countdown_s
+        if (seconds is None or self.state.actor is None) and self.countdown.parent:
+            self.remove_widget(self.countdown)
+            self.countdown.say("")
         if seconds is None:
-            if self.countdown.parent:
-                self.remove_widget(self.countdown)
             if getattr(self, "_tick", None):
                 self._tick.cancel()
                 self._tick = None
             return
+        if getattr(self, "_tick", None) is None:
+            self._tick = Clock.schedule_interval(lambda _dt: self._tick_countdown(), 1)
+        if self.state.actor is None:
+            return
         self.countdown.show(self.power.countdown_text(seconds))
+        self.countdown_buttons()
         if self.countdown.parent is None:
             self.add_widget(self.countdown)
-            self._tick = Clock.schedule_interval(lambda _dt: self._tick_countdown(), 1)
+
+    def countdown_buttons(self) -> None:
+        """ "Enregistrer" while a form is open; "Annuler l'arrêt" for a role that may cancel,
+        otherwise a line saying which roles may."""
+        t, actor = self.tr, self.state.actor
+        save = t("Enregistrer") if self.open_form() is not None else None
+        if may_cancel(actor):
+            self.countdown.set_buttons(save=save, cancel=t("Annuler l'arrêt"))
+        else:
+            self.countdown.set_buttons(save=save, cancel=None, note=who_may_cancel(t))
 
     def _tick_countdown(self) -> None:
         seconds = self.power.countdown_s
         if seconds is not None:
             self.countdown.show(self.power.countdown_text(seconds))
+            self.banner.show(self.power.banner)
+
+    def open_form(self) -> KioskScreen | None:
+        """The form being filled in (an encounter or a registration), or None."""
+        screen = self.screens.get(self.current)
+        if self.current in ("encounter", "register") and getattr(screen, "vm", None) is not None:
+            return screen
+        return None
+
+    def save_open_form(self) -> None:
+        """What the form's own "Enregistrer" does; an encounter that cannot be saved as it is
+        (a field missing or wrong) is kept as its draft, offered again after the restart."""
+        t, screen = self.tr, self.open_form()
+        if screen is None:
+            self.countdown.say(t(NOTHING_TO_SAVE))
+        elif self.current == "encounter":
+            vm = screen.vm
+            screen.save()  # success opens the record
+            if self.current != "encounter":
+                self.countdown.say(t("Enregistré"))
+            elif self._keep_draft(vm):
+                self.countdown.say(t(SAVED_AS_DRAFT))
+            else:
+                self.countdown.say(vm.error or t(NOT_SAVED))
+        else:
+            screen.save()
+            saved = self.current != "register"
+            self.countdown.say(t("Enregistré") if saved else t(REGISTER_NOT_SAVED))
+        self.countdown_buttons()
+
+    def _keep_draft(self, vm) -> bool:
+        if vm.patient_id is None or self.state.actor is None:
+            return False
+        try:
+            with self.state.storage():
+                drafts.save(self.state.ctx, self.state.actor, vm.patient_id, vm.kind, vm.values)
+        except SAVE_ERRORS as e:
+            vm.error = self.state.error_text(e)
+            return False
+        return True
+
+    def cancel_shutdown(self) -> None:
+        """Ask the power monitor to call the shutdown off (audited); the overlay goes and the
+        banner says who cancelled."""
+        try:
+            with self.state.storage():
+                cancel_pending_shutdown(self.state.ctx, self.state.actor, strict=True)
+        except NothingPending:
+            self.countdown.say(self.tr(NO_SHUTDOWN_PENDING))
+        except SAVE_ERRORS as e:
+            self.countdown.say(self.state.error_text(e))
+            return
+        self.poll_power()
 
     # -- input -------------------------------------------------------------------------------
     def on_touch_down(self, touch):

@@ -30,7 +30,7 @@ MAX_HISTORY_POINTS = 300
 # The daemon writes its state at least once a minute; three missed writes mean it is not
 # running (the same rule as `keneya power status`).
 STALE_AFTER_S = 180.0
-POWER_STATES = ("ok", "warn", "sensor_fault", "shutdown_pending")
+POWER_STATES = ("ok", "warn", "sensor_fault", "shutdown_pending", "low_power_wait", "critical")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 # The hotspot NetworkManager makes (provisioning/hotspot.py writes its profile); tablets open
 # keneya.lan because Android resolves .local names poorly.
@@ -113,6 +113,10 @@ def _power(ctx: Context, now_s: float | None) -> dict[str, Any]:
             "soc_pct": None,
             "runtime_min": None,
             "shutdown_deadline": None,
+            "planned_shutdown_at": None,
+            "fault": None,
+            "fault_detail": None,
+            "cancel_requested_by": None,
             "sampled_at": None,
             "stale": None,
             "history": history,
@@ -130,6 +134,18 @@ def _power(ctx: Context, now_s: float | None) -> dict[str, Any]:
         # Written by the daemon from its own estimate; None when it had none.
         "runtime_min": _r(row["runtime_min"], 1),
         "shutdown_deadline": row["shutdown_deadline"],
+        # Written by the monitor from migration 10 on (older rows have no such columns).
+        "planned_shutdown_at": row.get("planned_shutdown_at"),
+        "fault": row.get("fault"),
+        "fault_detail": row.get("fault_detail"),
+        # Asked by a staff member for the shutdown now pending (the monitor acts on it at its
+        # next reading); None otherwise.
+        "cancel_requested_by": (
+            row.get("cancel_requested_by")
+            if row.get("cancel_for") is not None
+            and row.get("cancel_for") == row.get("shutdown_event_id")
+            else None
+        ),
         "sampled_at": row["sampled_at"],
         "stale": None if age_s is None else age_s > STALE_AFTER_S,
         "history": history,

@@ -36,6 +36,7 @@ def environment() -> Environment:
 
 def render(template: str, *, web: Web, **values: Any) -> str:
     from appliance.web.disk import disk_text
+    from appliance.web.routes.power import page_power
 
     t = web.t
     problem = web.disk_problem
@@ -52,6 +53,7 @@ def render(template: str, *, web: Web, **values: Any) -> str:
             age=lambda days: age_text(days, t),
             label=lambda key: t(labels.label(key)),
             svg=Markup,  # charts are built by appliance.web.charts, which escapes every label
+            power=values.pop("power") if "power" in values else page_power(web),
             **values,
         )
     )

@@ -14,14 +14,9 @@ from typing import Any
 from appliance.backup.usb import read_status as read_usb_status
 from appliance.clock import from_iso
 from appliance.store import Store
+from appliance.web import power_texts
 from appliance.web.i18n import DEFAULT_LANGUAGE, N_, Translator
 
-LOW = N_("Batterie faible : %(soc)s %%")
-LOW_RUNTIME = N_("Batterie faible : %(soc)s %% (environ %(min)s min)")
-LOW_UNKNOWN = N_("Batterie faible")
-SENSOR_FAULT = N_("Capteur d'énergie en panne")
-COUNTDOWN = N_("Arrêt dans %(time)s — enregistrez votre travail")
-SHUTDOWN_SOON = N_("Arrêt imminent — enregistrez votre travail")
 USB_WRITING = N_("Sauvegarde sur la clé USB en cours — ne retirez pas la clé")
 USB_DONE = N_("Sauvegarde sur la clé USB terminée : vous pouvez retirer la clé")
 USB_FAILED = N_("Sauvegarde sur la clé USB impossible : %(reason)s")
@@ -51,6 +46,7 @@ class PowerVM:
         self.t = Translator(lang)
         self.row: dict[str, Any] | None = None
         self.usb: dict[str, Any] | None = None
+        self.cancelled: dict[str, Any] | None = None
 
     def set_lang(self, lang: str) -> None:
         self.t = Translator(lang)
@@ -58,6 +54,7 @@ class PowerVM:
     def poll(self) -> None:
         self.row = self.store.power.state()
         self.usb = read_usb_status(self.store)
+        self.cancelled = self.store.power.last_event(["shutdown_cancelled"])
 
     @property
     def state(self) -> str | None:
@@ -65,14 +62,9 @@ class PowerVM:
 
     @property
     def countdown_s(self) -> int | None:
-        row = self.row
-        if not row or row["state"] != "shutdown_pending" or not row.get("shutdown_deadline"):
-            return None
-        try:
-            deadline = from_iso(row["shutdown_deadline"]).timestamp()
-        except (TypeError, ValueError):
-            return None
-        return max(0, round(deadline - self._now()))
+        """Seconds left before the pending shutdown; None when none is counting down or a
+        cancel of it was asked."""
+        return power_texts.countdown_seconds(self.row, self._now())
 
     def countdown_text(self, t: Any = None) -> str:
         """ "Arrêt dans 1:45 — …". `t` is the seconds left (default: countdown_s), or a
@@ -81,29 +73,22 @@ class PowerVM:
         tr = t if callable(t) else self.t
         if seconds is None:
             seconds = self.countdown_s
-        if seconds is None:
-            return tr(SHUTDOWN_SOON)
-        seconds = max(0, int(seconds))
-        return tr(COUNTDOWN) % {"time": f"{seconds // 60}:{seconds % 60:02d}"}
+        return power_texts.countdown_text(seconds, tr)
+
+    def name_of(self, username: str) -> str:
+        """The name staff know a colleague by (the username if the account is gone)."""
+        try:
+            staff = self.store.staff.by_username(username)
+        except Exception:  # a banner must never fail on a name
+            staff = None
+        return (staff or {}).get("display_name") or username
 
     @property
     def banner(self) -> str | None:
-        row, t = self.row, self.t
-        if not row:
-            return self.usb_text
-        state = row["state"]
-        if state == "warn":
-            soc = row.get("soc")
-            if soc is None:
-                return t(LOW_UNKNOWN)
-            if row.get("runtime_min") is not None:
-                return t(LOW_RUNTIME) % {"soc": round(soc), "min": round(row["runtime_min"])}
-            return t(LOW) % {"soc": round(soc)}
-        if state == "sensor_fault":
-            return t(SENSOR_FAULT)
-        if state == "shutdown_pending":
-            return self.countdown_text()
-        return self.usb_text
+        text = power_texts.banner(
+            self.row, self.t, self._now(), cancelled=self.cancelled, name_of=self.name_of
+        )
+        return text if text is not None else self.usb_text
 
     @property
     def usb_text(self) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 from appliance.clock import from_iso
 from appliance.services import status as status_service
 from appliance.services.errors import ServiceError
+from appliance.web import power_texts
 from appliance.web.labels import BACKUP_TITLE, MODEM, STATUS, backup_rows
 from appliance.web.qr import qr_png
 from kiosk_ui.viewmodels.state import KioskState
@@ -62,15 +63,30 @@ class StatusVM:
             else None
         )
         pw, modem, disk, clock = s["power"], s["modem"], s["disk"], s["clock"]
+        state_label = STATUS.get(pw["state"]) or power_texts.STATES.get(pw["state"], pw["state"])
+        runtime = pw["runtime_min"]
         power_rows = [
-            (t("État"), t(STATUS.get(pw["state"], pw["state"]))),
+            (t("État"), t(state_label)),
             (t("Tension"), _fmt("%.2f V", pw["voltage_v"])),
             (t("Courant"), _fmt("%+.2f A", pw["current_a"])),
             (t("Charge"), _fmt("%.0f %%", pw["soc_pct"])),
-            (t("Autonomie"), _fmt("%.0f min", pw["runtime_min"])),
+            # minutes to the safe shutdown, not to an empty battery
+            (t("Autonomie"), NONE if runtime is None else power_texts.duration_text(runtime, t)),
         ]
         if pw["shutdown_deadline"]:
             power_rows.append((t("Arrêt prévu"), _when(pw["shutdown_deadline"])))
+        planned = power_texts.planned_time(pw)
+        if planned and not pw["shutdown_deadline"]:
+            power_rows.append((t("Arrêt prévu vers"), f"{planned} (UTC)"))
+        if pw.get("fault"):
+            name = power_texts.FAULTS.get(pw["fault"])
+            power_rows.append(
+                (t("Défaut du capteur"), f"{pw['fault']} — {t(name)}" if name else pw["fault"])
+            )
+        if pw.get("fault_detail"):
+            power_rows.append((t("Détail"), pw["fault_detail"]))
+        if pw.get("cancel_requested_by"):
+            power_rows.append((t("Annulation demandée par"), pw["cancel_requested_by"]))
         if pw["reason"]:
             power_rows.append((t("Raison"), pw["reason"]))
         if pw["stale"]:

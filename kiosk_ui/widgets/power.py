@@ -6,9 +6,10 @@ from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 
-from kiosk_ui.widgets.theme import HUGE, WHITE, Text, paint
+from kiosk_ui.widgets.theme import HUGE, OK, SELECTED, WHITE, BigButton, Text, paint
 
 BANNER_H = dp(40)
+OVERLAY_BUTTON_H = dp(96)
 
 
 class PowerBanner(BoxLayout):
@@ -21,6 +22,8 @@ class PowerBanner(BoxLayout):
         self.label = Text("", font_size=sp(20), color=WHITE, bold=True, grow=False, halign="center")
         self.add_widget(self.label)
         self.opacity = 0
+        # a long line wraps to two on the 800 px screen: the strip grows with it
+        self.label.bind(texture_size=lambda *_: self._fit())
 
     @property
     def text(self) -> str:
@@ -28,27 +31,62 @@ class PowerBanner(BoxLayout):
 
     def show(self, message: str | None) -> None:
         self.label.text = message or ""
-        self.height = BANNER_H if message else 0
         self.opacity = 1 if message else 0
+        self._fit()
+
+    def _fit(self) -> None:
+        if not self.label.text:
+            self.height = 0
+            return
+        self.height = max(BANNER_H, self.label.texture_size[1] + dp(8))
 
 
 class ShutdownCountdown(FloatLayout):
-    """Covers the whole window (and swallows every touch) while a shutdown is pending."""
+    """Covers the whole window while a shutdown is pending: the big countdown, "Enregistrer"
+    (saves the open form) and "Annuler l'arrêt" (roles allowed to cancel; otherwise a line
+    says who may). Only its buttons act: a touch anywhere else on it is taken, so it never
+    lands on the form underneath (whose values stay as they are)."""
 
     def __init__(self, **kw):
         super().__init__(**kw)
         paint(self, (0.55, 0.02, 0.02, 0.96))
-        self.label = Text(
+        column_ = BoxLayout(
+            orientation="vertical",
+            padding=(dp(24), dp(16)),
+            spacing=dp(10),
+            size_hint=(1, 1),
+            pos_hint={"x": 0, "y": 0},
+        )
+        self.label = Text("", font_size=HUGE, color=WHITE, bold=True, grow=False, halign="center")
+        self.message = Text(
             "",
-            font_size=HUGE,
+            font_size=sp(24),
             color=WHITE,
             bold=True,
-            grow=False,
             halign="center",
-            size_hint=(0.9, 0.8),
-            pos_hint={"center_x": 0.5, "center_y": 0.5},
+            grow=False,
+            size_hint_y=None,
+            height=dp(64),
         )
-        self.add_widget(self.label)
+        self.note = Text(
+            "",
+            font_size=sp(20),
+            color=WHITE,
+            halign="center",
+            grow=False,
+            size_hint_y=None,
+            height=dp(56),
+        )
+        self.buttons = BoxLayout(size_hint_y=None, height=OVERLAY_BUTTON_H, spacing=dp(16))
+        self.save_button = BigButton("", colour=OK, height=OVERLAY_BUTTON_H, font_size=sp(28))
+        self.cancel_button = BigButton(
+            "", colour=SELECTED, height=OVERLAY_BUTTON_H, font_size=sp(28)
+        )
+        self.buttons.add_widget(self.save_button)
+        self.buttons.add_widget(self.cancel_button)
+        for w in (self.label, self.message, self.buttons, self.note):
+            column_.add_widget(w)
+        self.add_widget(column_)
 
     @property
     def text(self) -> str:
@@ -57,11 +95,32 @@ class ShutdownCountdown(FloatLayout):
     def show(self, text: str) -> None:
         self.label.text = text
 
+    def set_buttons(self, *, save: str | None, cancel: str | None, note: str = "") -> None:
+        """Button texts; None hides that button. `note`: the line under them."""
+        for button, text in ((self.save_button, save), (self.cancel_button, cancel)):
+            if text is None:
+                if button.parent is not None:
+                    self.buttons.remove_widget(button)
+                button.disabled = True
+                continue
+            button.text, button.disabled = text, False
+            if button.parent is None:
+                # save on the left, cancel on the right, whichever came back first
+                index = len(self.buttons.children) if button is self.save_button else 0
+                self.buttons.add_widget(button, index=index)
+        self.note.text = note
+
+    def say(self, message: str) -> None:
+        self.message.text = message
+
     def on_touch_down(self, touch):
+        super().on_touch_down(touch)
         return True
 
     def on_touch_move(self, touch):
+        super().on_touch_move(touch)
         return True
 
     def on_touch_up(self, touch):
+        super().on_touch_up(touch)
         return True

@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from appliance.services.context import Actor
 from appliance.services.status import status
-from appliance.web import charts
+from appliance.web import charts, power_texts
 from appliance.web.core import Web
 from appliance.web.qr import qr_svg
 
@@ -52,6 +52,6 @@ def router(web_dependency) -> APIRouter:
         )
         payload = s["hotspot"].get("join_payload")
         join_qr = qr_svg(payload, title=t("Rejoindre le Wi-Fi")) if payload else None
-        return web.render("status.html", s=s, chart=chart, join_qr=join_qr)
+        return web.render("status.html", s=s, chart=chart, join_qr=join_qr, power_texts=power_texts)
 
     return r

@@ -40,10 +40,10 @@ def test_low_battery_banner(store):
     assert vm.banner == "Batterie faible : 23 %"
     write_state(store, state="warn", soc=23.4, runtime_min=41.6)
     vm.poll()
-    assert vm.banner == "Batterie faible : 23 % (environ 42 min)"
+    assert vm.banner == "Batterie faible : 23 % (arrêt dans environ 42 min)"
     write_state(store, state="sensor_fault")
     vm.poll()
-    assert vm.banner == "Capteur d'énergie en panne"
+    assert vm.banner == "Capteur batterie en panne"
 
 
 def test_shutdown_countdown(store):
