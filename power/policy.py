@@ -267,6 +267,7 @@ class ShutdownPolicy:
         self._lost_since: float | None = None
         self._lost_reads = 0
         self._lost_detail: str | None = None
+        self._lost_implausible = False  # lost to readings with an impossible voltage
         self._reset_counters()
         self._good = 0  # consecutive good samples while lost
         # the blind estimate: last good SoC, when, and the draws measured
@@ -292,7 +293,7 @@ class ShutdownPolicy:
     @property
     def fault(self) -> Fault | None:
         if self.lost:
-            return Fault.SENSOR_LOST
+            return Fault.IMPLAUSIBLE if self._lost_implausible else Fault.SENSOR_LOST
         return self.plausibility.fault
 
     @property
@@ -354,10 +355,14 @@ class ShutdownPolicy:
             self._good_read(sample.t, events)
             self._note(self.plausibility.overflow(sample.t, v, sample.reason), sample.t, events)
             return self._voltage_only(sample.t, v, events)
+        lo, hi = V_PLAUSIBLE
+        if not lo <= sample.voltage_v <= hi:
+            # no voltage to act on (IN- off the battery reads ~0 V): as blind as a failed read
+            self._note(self.plausibility.feed(sample), sample.t, events)
+            why = f"battery voltage {sample.voltage_v:.2f} V outside {lo:g}-{hi:g} V"
+            return self._blind(FaultSample(sample.t, why), events, implausible=True)
         self._good_read(sample.t, events)
         self._note(self.plausibility.feed(sample), sample.t, events)
-        if not V_PLAUSIBLE[0] <= sample.voltage_v <= V_PLAUSIBLE[1]:
-            return self._finish(sample.t, events, None)  # no reading to act on
         if self.plausibility.fault is not None:
             return self._voltage_only(sample.t, sample.voltage_v, events)
         return self._trusted(sample, events)
@@ -450,12 +455,14 @@ class ShutdownPolicy:
         self._running(t, v, why, v < th.v_warn, strong, events)
         return self._finish(t, events, None)
 
-    def _blind(self, f: FaultSample, events: list[Event]) -> Decision:
+    def _blind(self, f: FaultSample, events: list[Event], *, implausible: bool = False) -> Decision:
         """No reading at all: act on the worst-case estimate once the loss is real."""
         th = self.thresholds
         self._good = 0
         self._lost_reads += 1
-        self.plausibility.lost()
+        self._lost_implausible = implausible
+        if not implausible:
+            self.plausibility.lost()
         if not self.lost:
             self.lost = True
             self._lost_since = f.t
@@ -467,7 +474,8 @@ class ShutdownPolicy:
             f"from {s0:.1f} % {'assumed (no reading since start)' if assumed else 'measured'}"
             f" {(f.t - t0) / 60:.0f} min ago at {draw:.2f} A"
         )
-        self._lost_detail = f"sensor lost ({f.reason or 'no reading'}); worst case {soc:.1f} % "
+        lost = "implausible readings" if implausible else "sensor lost"
+        self._lost_detail = f"{lost} ({f.reason or 'no reading'}); worst case {soc:.1f} % "
         self._lost_detail += basis
         settled = (
             self._lost_since is not None
@@ -485,8 +493,7 @@ class ShutdownPolicy:
                 Event(
                     f.t,
                     EventKind.CRITICAL,
-                    f"sensor lost: worst-case estimate {soc:.1f} % <= "
-                    f"{th.soc_critical:g} % ({basis})",
+                    f"{lost}: worst-case estimate {soc:.1f} % <= {th.soc_critical:g} % ({basis})",
                 )
             )
         elif self.waiting:
@@ -500,15 +507,14 @@ class ShutdownPolicy:
                     Event(
                         f.t,
                         EventKind.SHUTDOWN,
-                        f"sensor lost: worst-case estimate {soc:.1f} % <= {th.soc_low:g} % "
-                        f"({basis})",
+                        f"{lost}: worst-case estimate {soc:.1f} % <= {th.soc_low:g} % ({basis})",
                     )
                 )
                 planned = None
             if settled and not self.warning and (self.pending or soc <= warn_soc):
                 self.warning = True
                 events.append(
-                    Event(f.t, EventKind.WARN, f"sensor lost: worst-case estimate {soc:.1f} %")
+                    Event(f.t, EventKind.WARN, f"{lost}: worst-case estimate {soc:.1f} %")
                 )
         minutes = None if planned is None else max(0.0, (planned - f.t) / 60)
         return self._finish(f.t, events, minutes, planned_t=planned)

@@ -583,3 +583,20 @@ def test_blind_critical_even_without_the_wait():
     critical_t = 60.0 + (16.0 - 5.0) / 100 * 40 * 0.6 / 0.8 * 3600
     assert critical_t <= t < critical_t + 60
     assert kinds.count(EventKind.CRITICAL) == 1 and EventKind.SHUTDOWN in kinds
+
+
+def test_an_impossible_voltage_is_blind_and_named_implausible():
+    # IN- came off the battery: the bus reads ~0 V while the current still reads
+    p = ShutdownPolicy(TH, capacity_ah=40.0, recover_after=3)
+    p.feed(Sample(60.0, 12.3, -0.5, soc=50.0))
+    kinds = []
+    for k in range(10):
+        d = p.feed(Sample(120.0 + 60 * k, 0.02, -0.5, soc=50.0))
+        kinds += [e.kind for e in d.events]
+    assert d.fault is Fault.IMPLAUSIBLE and d.state is State.SENSOR_FAULT
+    assert kinds == [EventKind.SENSOR_FAULT, EventKind.FAULT]
+    assert d.fault_detail.startswith("implausible readings (battery voltage 0.02 V outside 8-16 V)")
+    assert d.planned_shutdown_t == pytest.approx(60.0 + 35 / 100 * 24 / 0.5 * 3600)
+    for k in range(3):
+        d = p.feed(Sample(800.0 + 60 * k, 12.3, -0.5, soc=50.0))
+    assert d.fault is None and d.state is State.OK
