@@ -97,6 +97,46 @@ def test_history_json_is_a_list_of_points(simulated_day):
     assert keneya(home, "power", "history", "--hours", "2").stdout.count("\n") >= 100
 
 
+def run_scenario(home: Path, name: str) -> dict:
+    """A whole scenario (no --duration: its own length), a reading a minute, from midnight."""
+    r = keneya(
+        home,
+        *("power", "run", "--simulate", name, "--speed", "1e9"),
+        *("--start-hour", "0", "--interval", "60", "--json"),
+    )
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_a_simulated_recovery_reports_the_wait_and_the_services_back(tmp_path):
+    out = run_scenario(tmp_path, "recovery")
+    assert out["samples"] == 5 * 1440 + 1 and out["stopped_by"] == "duration"
+    assert out["shutdown_executed"] is True and out["shutdown_how"] == "low_power_wait"
+    assert out["shutdown_decided_h"] < out["shutdown_executed_h"] < out["services_back_h"]
+    assert out["shutdown_executed_at"] < out["services_back_at"]
+    assert out["poweroff_at"] is None and out["cutoff_at"] is None and out["margin_s"] is None
+    assert out["margin_if_running_s"] >= 1800 and out["wait_wh"] > 0
+    assert out["events"]["low_power_wait"] == out["events"]["services_resumed"] == 1
+    events = keneya(tmp_path, "power", "events", "--json")
+    order = [e["kind"] for e in json.loads(events.stdout)][::-1]
+    assert order.index("low_power_wait") < order.index("services_resumed")
+    status = json.loads(keneya(tmp_path, "power", "status", "--json").stdout)
+    assert status["state"] in ("ok", "warn") and status["fault"] is None
+
+
+def test_a_simulated_dead_sensor_stops_in_time_and_says_why(tmp_path):
+    out = run_scenario(tmp_path, "dead-sensor")
+    assert out["stopped_by"] == "critical" and out["state"] == "critical"
+    assert out["shutdown_how"] == "low_power_wait" and out["poweroff_h"] > 0
+    assert out["shutdown_executed_h"] < out["cutoff_if_running_h"] - 0.5
+    human = keneya(tmp_path, "power", "status")
+    assert human.returncode == 0
+    assert "state: critical" in human.stdout and "sensor fault: sensor_lost" in human.stdout
+    status = json.loads(keneya(tmp_path, "power", "status", "--json").stdout)
+    assert status["fault"] == "sensor_lost" and "worst case" in status["fault_detail"]
+    assert status["voltage_v"] is None
+
+
 def test_no_sample_yet_is_nulls_and_exit_0(tmp_path):
     r = keneya(tmp_path, "power", "status", "--json")
     assert r.returncode == 0, r.stderr

@@ -160,3 +160,64 @@ def test_checkpoint_truncates_the_wal(tmp_path):
         busy, frames, done = s.power.checkpoint()
         assert busy == 0 and frames == done
         assert (tmp_path / "k.db-wal").stat().st_size == 0
+
+
+def test_migration_10_widens_the_checks_and_adds_the_fault_columns(tmp_path, monkeypatch):
+    """A database at version 9 with a pending shutdown keeps every row, and takes the new
+    states, events and state columns."""
+    import appliance.store.db as db
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(db, "MIGRATIONS", [m for m in MIGRATIONS if m[0] <= 9])
+    with Store(path, create=True) as old:
+        event_id = old.power.add_event(
+            {"at": "2026-10-15T00:00:00Z", "clock_trusted": True, "kind": "shutdown_decided"}
+        )
+        with old.transaction() as conn:  # the version 9 columns only
+            conn.execute(
+                "INSERT INTO power_state (id, sampled_at, clock_trusted, source, state,"
+                " shutdown_event_id) VALUES (1, '2026-10-15T00:00:00Z', 1, 't',"
+                " 'shutdown_pending', ?)",
+                (event_id,),
+            )
+        old.power.add_samples([minute(T0, state="warn")])
+        with pytest.raises(sqlite3.IntegrityError):
+            old.power.add_samples([minute(T0 + 60, state="low_power_wait")])
+    monkeypatch.setattr(db, "MIGRATIONS", MIGRATIONS)
+    with Store(path) as store:
+        assert store.migrated == [10] and store.integrity_check() == []
+        row = store.power.state()
+        assert row["shutdown_event_id"] == event_id and row["state"] == "shutdown_pending"
+        assert (row["fault"], row["fault_detail"], row["planned_shutdown_at"]) == (None,) * 3
+        assert store.power.history(T0, until_s=T0)[0]["state"] == "warn"
+        for kind in ("fault", "fault_cleared", "low_power_wait", "services_resumed", "critical"):
+            store.power.add_event({"at": "2026-10-15T01:00:00Z", "clock_trusted": 1, "kind": kind})
+        store.power.add_samples([minute(T0 + 60, state="low_power_wait")])
+        store.power.add_samples([minute(T0 + 60, n=1, state="critical")])  # merged: the worst
+        assert store.power.history(T0 + 60, until_s=T0 + 60)[-1]["state"] == "critical"
+        with pytest.raises(sqlite3.IntegrityError):
+            store.power.add_event({"at": "x", "clock_trusted": 1, "kind": "nonsense"})
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            store.conn.execute("UPDATE power_events SET reason = 'x'")
+        assert store.conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def test_the_state_row_keeps_the_fault_and_the_planned_shutdown(store):
+    store.power.set_state(
+        {"sampled_at": "2026-10-15T00:00:00Z", "clock_trusted": True, "source": "t",
+         "state": "low_power_wait", "fault": "reversed_shunt",
+         "fault_detail": "charging current at night", "planned_shutdown_at": None,
+         "runtime_min": 42}
+    )  # fmt: skip
+    row = store.power.state()
+    assert row["state"] == "low_power_wait" and row["fault"] == "reversed_shunt"
+    assert row["fault_detail"] == "charging current at night" and row["runtime_min"] == 42
+
+
+def test_pruning_keeps_the_last_critical_poweroff(store):
+    ids = [
+        store.power.add_event({"at": f"2026-10-1{d}T00:00:00Z", "clock_trusted": 1, "kind": k})
+        for d, k in enumerate(("warn", "critical", "warn"))
+    ]
+    assert store.power.prune_oldest_events("2027-01-01T00:00:00Z", limit=10) == 2
+    assert [e["id"] for e in store.power.events()] == [ids[1]]

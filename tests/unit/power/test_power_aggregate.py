@@ -66,6 +66,16 @@ def test_severity_order():
     assert worst(State.OK, State.WARN) is State.WARN
     assert worst(State.SENSOR_FAULT, State.WARN) is State.SENSOR_FAULT
     assert worst(State.SHUTDOWN_PENDING, State.SENSOR_FAULT) is State.SHUTDOWN_PENDING
+    assert worst(State.SHUTDOWN_PENDING, State.LOW_POWER_WAIT) is State.LOW_POWER_WAIT
+    assert worst(State.CRITICAL, State.LOW_POWER_WAIT) is State.CRITICAL
+
+
+def test_every_state_has_a_severity_in_the_stores_order():
+    from appliance.store.power import STATES
+    from power.aggregate import SEVERITY
+
+    assert sorted(SEVERITY, key=SEVERITY.get) == [State(s) for s in STATES]
+    assert set(SEVERITY) == set(State)
 
 
 @given(

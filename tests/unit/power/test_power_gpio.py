@@ -13,7 +13,18 @@ from gpiozero.pins.mock import MockFactory
 
 from appliance.clock import to_iso
 from power.config import GpioPins
-from power.gpio import AMBER, BLUE, GREEN, MAGENTA, OFF, RED, USB_SHOWN_S, StatusPanel, usb_signal
+from power.gpio import (
+    AMBER,
+    BLUE,
+    GREEN,
+    MAGENTA,
+    OFF,
+    PATTERNS,
+    RED,
+    USB_SHOWN_S,
+    StatusPanel,
+    usb_signal,
+)
 from power.policy import State
 
 PINS = GpioPins(red=17, green=27, blue=22, button=26, buzzer=18, hold_s=0.05)
@@ -131,3 +142,29 @@ def test_a_usb_backup_shows_blue_while_the_power_is_fine(factory):
         assert seen_colours(factory) == {AMBER, OFF}
         panel.show(State.OK, None)
         assert rgb(factory) == GREEN
+
+
+def test_the_low_power_wait_flashes_red_briefly_every_ten_seconds(factory):
+    assert PATTERNS[State.LOW_POWER_WAIT] == (RED, (0.1, 9.9), OFF)
+    with StatusPanel(PINS, pin_factory=factory) as panel:
+        panel.show(State.LOW_POWER_WAIT)
+        assert seen_colours(factory) == {RED, OFF}  # the flash, then the long dark
+        assert factory.pin(18).state == 0  # no beeping all night
+
+
+def test_critical_flickers_red(factory):
+    with StatusPanel(PINS, pin_factory=factory) as panel:
+        panel.show(State.CRITICAL)
+        assert seen_colours(factory) == {RED, OFF}
+
+
+def test_a_named_fault_alternates_amber_and_red(factory):
+    with StatusPanel(PINS, pin_factory=factory) as panel:
+        panel.show(State.OK, fault="wrong_shunt")
+        assert seen_colours(factory) == {AMBER, RED}  # never dark: not the warning's blink
+        panel.show(State.OK, "done", fault="wrong_shunt")  # the fault before a USB backup
+        assert panel.usb is None
+        panel.show(State.LOW_POWER_WAIT, fault="sensor_lost")  # the battery comes first
+        assert panel.fault is None
+        panel.show(State.OK)
+        assert rgb(factory) == GREEN and panel.led._blink_thread is None

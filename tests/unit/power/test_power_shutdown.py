@@ -1,15 +1,22 @@
-"""The safe shutdown's steps, in order, with fakes for the store and the commands."""
+"""The safe shutdown's steps, in order, with fakes for the store and the commands; the
+low-power wait's screen attributes are files under tmp_path."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from power.errors import ConfigurationError
 from power.shutdown import (
     CANCEL_ROLES,
     POWEROFF,
+    START_SERVICES,
     STOP_SERVICES,
     CommandRecorder,
     SafeShutdown,
+    WaitOptions,
+    load_wait_options,
     may_cancel,
 )
 
@@ -85,3 +92,110 @@ def test_who_may_cancel():
     assert set(CANCEL_ROLES) == {"admin", "doctor", "nurse", "midwife", "technician"}
     assert may_cancel("technician") and not may_cancel("matron")
     assert not may_cancel("health_worker")
+
+
+# -- the low-power wait and its way back --------------------------------------------------
+
+
+def screens(root: Path) -> WaitOptions:
+    """Two backlights and a framebuffer under `root`, all shown (0)."""
+    for name in ("rpi_backlight", "10-0045"):
+        path = root / "backlight" / name / "bl_power"
+        path.parent.mkdir(parents=True)
+        path.write_text("0")
+    (root / "fb0").mkdir()
+    (root / "fb0" / "blank").write_text("0")
+    return WaitOptions(
+        backlight=str(root / "backlight" / "*" / "bl_power"),
+        fb_blank=str(root / "fb0" / "blank"),
+        modem_usb_hub="1-1",
+    )
+
+
+def values(root: Path) -> list[str]:
+    return [
+        (root / "backlight" / n / "bl_power").read_text() for n in ("10-0045", "rpi_backlight")
+    ] + [(root / "fb0" / "blank").read_text()]
+
+
+def test_the_wait_stops_services_between_checkpoints_then_screen_and_usb(tmp_path):
+    log: list[str] = []
+    run, rec = recorder(log)
+    safe = SafeShutdown(runner=run, wait=screens(tmp_path))
+    report = safe.enter_wait(FakeStore(log))
+    assert log == [
+        "checkpoint",
+        "systemctl stop keneya-web keneya-kiosk keneya-modem",
+        "checkpoint",
+        "uhubctl -l 1-1 -a off",
+    ]
+    assert values(tmp_path) == ["4", "4", "1"]  # both backlights powered down, fb blanked
+    assert report.how == "low_power_wait" and report.poweroff_status is None
+    assert rec.count(POWEROFF) == 0
+    assert report.steps == tuple(safe.journal)
+    assert [s.split(":")[0] for s in safe.journal[3:6]] == ["screen off"] * 3
+    assert "close" not in log  # the daemon keeps its database open: it goes on sampling
+
+    log.clear()
+    assert safe.resume() == 0
+    assert log == [
+        "uhubctl -l 1-1 -a on",
+        "systemctl start keneya-modem keneya-web keneya-kiosk",
+    ]
+    assert values(tmp_path) == ["0", "0", "0"]
+    assert rec.calls[-1] == START_SERVICES
+
+
+def test_absent_screens_and_no_hub_are_skipped(tmp_path):
+    log: list[str] = []
+    run, rec = recorder(log)
+    nothing = WaitOptions(backlight=str(tmp_path / "none" / "*"), fb_blank=str(tmp_path / "x"))
+    safe = SafeShutdown(runner=run, wait=nothing)
+    safe.enter_wait(FakeStore(log))
+    safe.resume()
+    assert rec.calls == [STOP_SERVICES, START_SERVICES]
+    assert not any(step.startswith("screen") for step in safe.journal)
+
+
+def test_a_failing_step_of_the_wait_does_not_prevent_the_next(tmp_path):
+    log: list[str] = []
+
+    def broken_runner(argv):
+        log.append(" ".join(argv))
+        raise OSError("systemctl: not found")
+
+    def refusing_writer(path, value):
+        raise PermissionError(path)
+
+    safe = SafeShutdown(runner=broken_runner, wait=screens(tmp_path), write=refusing_writer)
+    report = safe.enter_wait(FakeStore(log, fail_checkpoint=True))
+    assert report.stop_status == -1 and report.checkpoints == (None, None)
+    assert log[-1] == "uhubctl -l 1-1 -a off"  # reached despite every failure before it
+    assert values(tmp_path) == ["0", "0", "0"]
+
+
+def test_a_critical_poweroff_in_the_wait_does_not_stop_the_services_again():
+    log: list[str] = []
+    run, rec = recorder(log)
+    report = SafeShutdown(runner=run).execute(FakeStore(log), services_running=False)
+    assert log == ["checkpoint", "checkpoint", "close", "systemctl poweroff"]
+    assert report.stop_status is None and report.poweroff_status == 0
+
+
+def test_wait_options_from_the_facility_file(tmp_path):
+    facility = tmp_path / "facility.toml"
+    assert load_wait_options(facility) == WaitOptions()  # no file: defaults, hub unset
+    assert WaitOptions().usb_power(on=False) is None
+    facility.write_text(
+        '[power]\nchemistry = "agm"\n[power.wait]\nmodem_usb_hub = "1-1"\nmodem_usb_port = 2\n'
+        'fb_blank = ""\n'
+    )
+    opts = load_wait_options(facility)
+    assert opts.usb_power(on=False) == ("uhubctl", "-l", "1-1", "-p", "2", "-a", "off")
+    assert opts.fb_blank == "" and opts.backlight == WaitOptions().backlight
+    facility.write_text('[power.wait]\nmodem_hub = "1-1"\n')
+    with pytest.raises(ConfigurationError, match=r"\[power.wait\] unknown keys: modem_hub"):
+        load_wait_options(facility)
+    facility.write_text("[power]\nwait = 3\n")
+    with pytest.raises(ConfigurationError, match="must be a table"):
+        load_wait_options(facility)

@@ -7,6 +7,7 @@ import functools
 import pytest
 
 from power.battery import Chemistry
+from power.errors import SensorFault
 from power.policy import EventKind, State, Thresholds
 from power.sim import SCENARIOS, SimClock, get
 from power.sim.clock import SECONDS_PER_DAY
@@ -18,6 +19,7 @@ from power.sim.model import (
     BatterySpec,
     ControllerSpec,
     Load,
+    Mode,
     Panel,
     SolarSystem,
     Stage,
@@ -254,3 +256,97 @@ def test_lifepo4_cloudy_margin():
     r = simulate(sc)
     assert sc.battery.chemistry is Chemistry.LIFEPO4
     assert r.margin_min is not None and r.margin_min >= 10.0
+
+
+# -- the appliance's modes and the wiring faults ----------------------------------------
+
+
+def test_the_load_in_each_mode():
+    load = Load()
+    night = 2 * HOUR + 1000
+    assert load.power_w(night, Mode.LOW_POWER_WAIT) == pytest.approx(2.0 / 0.85)
+    assert load.power_w(night, Mode.HALTED) == pytest.approx(0.5 / 0.85)
+    assert load.power_w(night, Mode.OFF) == 0.0
+    assert load.power_w(night, Mode.LOW_POWER_WAIT) < load.power_w(night) / 1.5
+
+
+def test_modes_change_the_draw_and_are_accounted():
+    m = SolarSystem(panel=Panel(wp=0.0), initial_soc=60.0)
+    m.advance_to(HOUR)
+    running_a = m.current_a
+    m.set_mode(Mode.LOW_POWER_WAIT, 2 * HOUR)  # catches up to 2 h at the running draw first
+    assert m.t == 2 * HOUR
+    m.advance_to(3 * HOUR)
+    assert -0.25 < m.current_a < 0 and m.current_a > running_a
+    m.set_mode(Mode.HALTED)
+    m.advance_to(4 * HOUR)
+    assert m.mode_log == [(2 * HOUR, Mode.LOW_POWER_WAIT), (3 * HOUR, Mode.HALTED)]
+    assert m.time_s == {Mode.RUNNING: 2 * HOUR, Mode.LOW_POWER_WAIT: HOUR, Mode.HALTED: HOUR}
+    assert m.energy_wh[Mode.LOW_POWER_WAIT] == pytest.approx(2.0 / 0.85, rel=1e-6)
+    assert m.energy_wh[Mode.HALTED] == pytest.approx(0.5 / 0.85, rel=1e-6)
+
+
+def test_the_controller_cuts_the_load_and_its_reconnect_boots_the_pi():
+    # 12 % at midnight, running all night: the LVD cuts; the next sunny day reconnects
+    m = SolarSystem(initial_soc=12.0)
+    m.advance_to(DAY)
+    assert m.cutoffs and m.cutoffs[0] < 7 * HOUR  # in the night
+    assert m.boots and m.cutoffs[0] < m.boots[0] < DAY  # the sun brought the voltage back
+    assert m.mode is Mode.RUNNING
+    assert [mode for _, mode in m.mode_log][:2] == [Mode.OFF, Mode.RUNNING]
+    m.set_mode(Mode.HALTED)
+    assert m.mode is Mode.HALTED
+    # a Pi the controller has cut ignores what it is told
+    m2 = SolarSystem(panel=Panel(wp=0.0), initial_soc=8.0)
+    m2.advance_to(DAY)
+    assert m2.mode is Mode.OFF
+    m2.set_mode(Mode.RUNNING)
+    assert m2.mode is Mode.OFF
+
+
+def test_every_scenario_states_its_shunt():
+    # the facility file's default is the breakout board's 0.1 ohm: the reference install's
+    # 10 mOhm shunt is said by each scenario
+    for sc in SCENARIOS.values():
+        assert (sc.shunt_ohms, sc.max_current_a) == (0.01, 10.0)
+    assert get("wrong-shunt").board_shunt_ohms == 0.1
+
+
+def read_against_truth(name: str, t: float):
+    sc = get(name)
+    with sc.build() as rig, rig.open_sensor() as sensor:
+        rig.clock.advance(t)
+        r = sensor.read()
+        return r, rig.model.current_a, rig.model.voltage_v
+
+
+def test_a_reversed_shunt_reads_the_current_negated():
+    r, true_a, true_v = read_against_truth("reversed-shunt", 2 * HOUR)  # night: discharging
+    assert true_a < 0 < r.current_a
+    assert r.current_a == pytest.approx(-true_a, abs=0.01)
+    assert r.bus_v == pytest.approx(true_v, abs=0.01)
+
+
+def test_a_wrong_shunt_reads_ten_times_the_current():
+    r, true_a, _ = read_against_truth("wrong-shunt", 2 * HOUR)
+    assert r.current_a == pytest.approx(10 * true_a, rel=0.05)
+
+
+def test_the_dead_sensor_answers_nothing_from_the_first_evening():
+    sc = get("dead-sensor")
+    assert sc.battery == get("ageing").battery and sc.weather == get("ageing").weather
+    with sc.build() as rig, rig.open_sensor() as sensor:
+        rig.clock.advance(17 * HOUR)
+        sensor.read()
+        for t in (18 * HOUR, 2 * DAY, sc.end_s - 60):
+            rig.clock.advance_to(t)
+            with pytest.raises(SensorFault):
+                sensor.read()
+
+
+def test_recovery_turns_overcast_days_into_sunny_ones():
+    sc = get("recovery")
+    panel = sc.model().panel
+    noon = 12.625 * HOUR
+    assert panel.weather_on(2) == OVERCAST and panel.weather_on(3).clearness == 1.0
+    assert panel.power_w(3 * DAY + noon) > 5 * panel.power_w(2 * DAY + noon)

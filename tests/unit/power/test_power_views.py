@@ -92,3 +92,37 @@ def test_history_points_carry_their_resolution():
         "warn",
     )
     assert "15m" in views.history_text([p])
+
+
+def test_a_named_fault_shows_its_detail_and_the_planned_shutdown():
+    planned = to_iso(NOW + timedelta(hours=5))
+    row = state_row(
+        state="sensor_fault",
+        fault="wrong_shunt",
+        fault_detail="night current -3.25 A is 4x the appliance's highest draw",
+        planned_shutdown_at=planned,
+        runtime_min=300,
+    )
+    s = views.status(row, now=NOW)
+    assert s["fault"] == "wrong_shunt" and s["fault_detail"].startswith("night current")
+    assert s["planned_shutdown_at"] == planned and s["planned_shutdown_in_s"] == 5 * 3600
+    text = views.status_text(s)
+    assert "sensor fault: wrong_shunt -- night current -3.25 A" in text
+    assert "safe shutdown expected at " + planned + " (in 5.0 h)" in text
+    assert "5.0 h to the safe shutdown" in text  # runtime counts to the shutdown point
+
+
+def test_a_row_from_before_migration_10_has_no_fault():
+    s = views.status(state_row(), now=NOW)  # no fault keys at all
+    assert s["fault"] is None and s["fault_detail"] is None
+    assert s["planned_shutdown_at"] is None and s["planned_shutdown_in_s"] is None
+    assert "sensor fault" not in views.status_text(s)
+    empty = views.status(None, now=NOW)
+    assert empty["fault"] is None and empty["planned_shutdown_at"] is None
+
+
+def test_the_low_power_wait_says_the_services_come_back():
+    s = views.status(state_row(state="low_power_wait", reason="voltage 11.3 V"), now=NOW)
+    text = views.status_text(s)
+    assert "state: low_power_wait (voltage 11.3 V)" in text
+    assert "start again when it has recovered" in text
