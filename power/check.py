@@ -819,13 +819,13 @@ def _shunt_value(report: Report, mv: float) -> None:
     fr = (
         f"Courant {_fmt(seen_a)} A avec shunt_ohms = {cfg.shunt_ohms:g} : {how_fr} la"
         f" consommation de l'appareil seul ({low:g} à {high:g} A). Tension de shunt"
-        f" {_fmt(mv)} mV : la carte porte {shunt.fr} ({ohms:g} Ω), l'appareil consomme"
+        f" {_fmt(mv)} mV : le shunt en place est {shunt.fr} ({ohms:g} Ω), l'appareil consomme"
         f" {_fmt(draw)} A. Dans [power] : {_power_lines(power)}."
     )
     en = (
         f"Current {_fmt(seen_a)} A with shunt_ohms = {cfg.shunt_ohms:g}: {how_en} the"
         f" appliance's own draw ({low:g} to {high:g} A). Shunt voltage {_fmt(mv)} mV:"
-        f" the board carries {shunt.en} ({ohms:g} ohm), the appliance draws {_fmt(draw)} A."
+        f" the shunt in place is {shunt.en} ({ohms:g} ohm), the appliance draws {_fmt(draw)} A."
         f" In [power]: {_power_lines(power)}."
     )
     if shunt.max_current_a < BATTERY_LEAD.max_current_a:

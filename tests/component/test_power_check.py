@@ -154,7 +154,7 @@ def test_breakout_board_with_a_10_mohm_file():
     assert f.fr.startswith(
         "Courant -4.74 A avec shunt_ohms = 0.01 : 10 fois la consommation de l'appareil seul"
     )
-    assert "la carte porte le R100 de la carte INA219 courante (0.1 Ω)" in f.fr
+    assert "le shunt en place est le R100 de la carte INA219 courante (0.1 Ω)" in f.fr
     assert "Dans [power] : shunt_ohms = 0.1, max_current_a = 3.2." in f.fr
     assert "posez plutôt un shunt externe de 0,01 Ω (R100 retiré)" in f.fr  # the other way
     assert r.change == {"shunt_ohms": 0.1, "max_current_a": 3.2}
@@ -166,7 +166,7 @@ def test_10_mohm_shunt_with_the_breakouts_values():
     r = check(FILE_R100, board=0.01)
     f = only(r, "wrong_shunt")
     assert f.fr.startswith("Courant -0.05 A avec shunt_ohms = 0.1 : 10 fois moins que")
-    assert "la carte porte un shunt externe de 10 mΩ (0.01 Ω)" in f.fr
+    assert "le shunt en place est un shunt externe de 10 mΩ (0.01 Ω)" in f.fr
     assert f.fr.endswith("Dans [power] : shunt_ohms = 0.01, max_current_a = 10.")
     assert r.change == {"shunt_ohms": 0.01, "max_current_a": 10.0}
 
