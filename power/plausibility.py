@@ -160,6 +160,7 @@ class PlausibilityMonitor:
         self._trend_start_v: float | None = None  # median voltage when the current trend began
         self._trend_min_v: float | None = None
         self._idle_start_v = 0.0  # median voltage when the night's near-zero current began
+        self._night_start_v = 0.0  # median voltage when the night's "charge" began
         self._good = 0
         self._good_since: float | None = None
 
@@ -264,6 +265,13 @@ class PlausibilityMonitor:
         charge_v = CHARGE_LEVEL_V[self.chemistry]
         run = self._runs["night_charge"]
         if run.hold(t, is_dark(hour) and mi > self.charging_a):
+            if run.count == 1:
+                self._night_start_v = mv
+            # a real charge at night (a generator, a mains charger) lifts the voltage within
+            # minutes; a backwards shunt shows the night's discharge, the voltage sinks
+            rising = mv > self._night_start_v + 0.02
+            if rising:
+                return None
             if run.sustained(t, self.evidence_s, self.n):
                 return (
                     Fault.REVERSED_SHUNT,

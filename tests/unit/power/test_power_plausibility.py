@@ -64,6 +64,16 @@ def test_evening_charge_before_dark_is_not_reversed():
     assert not is_dark(None)
 
 
+def test_a_generator_charging_at_night_is_not_reversed():
+    # the evening generator feeds a mains charger: a real charge, and the voltage rises
+    s = Stream(hour=20.0)
+    v = 12.3
+    for _ in range(180):
+        v += 0.004 if v < 13.6 else 0.0
+        s(v=v, i=4.0)
+    assert s.monitor.fault is None
+
+
 def test_one_spike_in_the_night_breaks_nothing_and_names_nothing():
     s = Stream(hour=23.0)
     for _ in range(60):
