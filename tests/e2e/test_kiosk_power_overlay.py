@@ -1,0 +1,276 @@
+"""The shutdown countdown in a real offscreen Kivy window at 800x480: "Enregistrer" saves the
+open form (or keeps it as its draft), "Annuler l'arrêt" is offered to the roles the permission
+table allows and cancels through the audited service, and a tap beside the buttons reaches
+nothing underneath.
+
+Kivy's Window is a process-wide singleton, so the scenario runs in a subprocess (this file is
+also the script) and prints one JSON line of what it saw. Screenshots go to
+test-artifacts/kiosk/power/ (a folder of their own: test_kiosk_window.py empties kiosk/).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+SHOTS = REPO / "test-artifacts" / "kiosk" / "power"
+
+
+@pytest.mark.e2e
+def test_countdown_overlay_saves_and_cancels(tmp_path: Path) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    for old in SHOTS.glob("*.png"):
+        old.unlink()
+    env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_HOME": str(tmp_path / "kivy")}
+    env.pop("KENEYA_HOME", None)
+    proc = subprocess.run(
+        [sys.executable, __file__, str(tmp_path / "home"), str(SHOTS)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+
+    assert seen["window"] == [800, 480]
+    # the countdown with both buttons for a nurse, inside the window and big
+    assert seen["shown"] and seen["countdown"].startswith("Arrêt dans 1:4")
+    assert seen["buttons"] == ["Enregistrer", "Annuler l'arrêt"]
+    for x, y, w, h in seen["button_boxes"]:
+        assert w >= 300 and h >= 90, seen["button_boxes"]
+        assert x >= 0 and y >= 0 and x + w <= 800 and y + h <= 480
+    # a tap beside the buttons reaches nothing: same screen, same values, no record
+    assert seen["after_stray_tap"] == {"screen": "encounter", "weight": "11.4", "saved": 0}
+    # Enregistrer on a complete form: the visit is recorded, the draft gone
+    assert seen["growth_saved"] == 1 and seen["growth_drafts"] == 0
+    assert seen["screen_after_save"] == "record" and seen["message_after_save"] == "Enregistré"
+    # Enregistrer on a form that cannot be saved as it is: kept as its draft
+    assert seen["consultation_saved"] == 0
+    assert seen["consultation_draft"] == {"temperature_c": "39.2"}
+    assert seen["message_after_draft"].startswith("Enregistré comme brouillon")
+    # a matron may not cancel: no button, a line saying who may
+    assert seen["matron_buttons"] == ["Enregistrer"]
+    assert "Infirmier" in seen["matron_note"] and "Matrone" not in seen["matron_note"]
+    # logged out, the PIN pad stays reachable; the banner counts down
+    assert seen["locked_overlay"] is False and seen["locked_banner"].startswith("Arrêt dans")
+    # the nurse cancels: request + audit row, the overlay goes, the banner says who
+    assert seen["cancel_requested_by"] == seen["nurse"]
+    assert seen["cancel_for"] == seen["shutdown_event_id"]
+    assert seen["audit"] == [[seen["nurse"], "nurse"]]
+    assert seen["overlay_after_cancel"] is False
+    assert seen["banner_after_cancel"] == f"Arrêt annulé par {seen['nurse_name']}"
+    for name in ("overlay-nurse", "overlay-matron", "overlay-saved", "after-cancel"):
+        png = SHOTS / f"{name}.png"
+        assert png.exists() and png.stat().st_size > 5000, name
+
+
+# --------------------------------------------------------------------------- the scenario
+def _scenario(home: Path, out: Path) -> dict:
+    from kiosk_ui.app import kivy_env
+
+    kivy_env(headless=True)
+    from kivy.config import Config
+
+    Config.set("graphics", "width", "800")
+    Config.set("graphics", "height", "480")
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+    from kivy.tests.common import UnitTestTouch
+
+    from appliance.paths import Paths
+    from appliance.seed.facility import seed_facility
+    from appliance.services import auth, drafts
+    from appliance.services.context import Context
+    from appliance.store import Store
+    from kiosk_ui.app import build_root
+    from kiosk_ui.viewmodels.state import KioskState
+
+    database = Paths.for_home(home).database
+    seed_facility(database, patients=40, seed=7, years=2, logins_dir=home)
+    logins = {}
+    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
+        username, role, pin = line.split()
+        logins[role] = (username, pin)
+
+    EventLoop.ensure_window()
+    Window.size = (800, 480)
+    seen: dict = {"window": list(Window.size)}
+
+    def idle(n: int = 3) -> None:
+        for _ in range(n):
+            EventLoop.idle()
+
+    def tap_at(x: float, y: float) -> None:
+        touch = UnitTestTouch(x, y)
+        touch.touch_down()
+        touch.touch_up()
+        idle(2)
+
+    def tap(widget) -> None:
+        tap_at(*widget.to_window(*widget.center))
+
+    def shot(name: str) -> None:
+        idle(3)
+        made = Window.screenshot(name=str(out / f"{name}.png"))
+        Path(made).replace(out / f"{name}.png")
+
+    def shown_buttons(overlay) -> list[str]:
+        return [b.text for b in reversed(overlay.buttons.children)]
+
+    with Store(database) as store:
+        today = date.today()
+        child = store.query_one(
+            "SELECT id FROM patients WHERE birth_date > ? AND birth_date < ? ORDER BY birth_date",
+            (
+                (today - timedelta(days=4 * 365)).isoformat(),
+                (today - timedelta(days=365)).isoformat(),
+            ),
+        )
+        state = KioskState(Context.open(store), data_dir=home)
+        root = build_root(state, timers=False)
+        Window.add_widget(root)
+        idle(5)
+        nurse = auth.login(state.ctx, *logins["nurse"][:1], pin=logins["nurse"][1])
+        matron = auth.login(state.ctx, *logins["matron"][:1], pin=logins["matron"][1])
+        seen["nurse"], seen["nurse_name"] = nurse.username, nurse.display_name
+        state.actor = nurse
+        root.go("home")
+
+        def growth_count() -> int:
+            """Growth visits recorded for the child in this scenario."""
+            return (
+                store.query_one(
+                    "SELECT COUNT(*) AS n FROM encounters WHERE patient_id = ? AND type = 'growth'",
+                    (child["id"],),
+                )["n"]
+                - seeded
+            )
+
+        seeded = 0
+        seeded = growth_count()
+
+        # ---- a growth visit being typed when the countdown starts
+        root.go("encounter", patient_id=child["id"], kind="growth")
+        form = root.screen("encounter")
+        form.change("weight_kg", "11.4")
+        idle(3)
+        eid = store.power.add_event(
+            {"at": datetime.now(UTC).isoformat(), "clock_trusted": 1, "kind": "shutdown_decided"}
+        )
+        seen["shutdown_event_id"] = eid
+        pending = {
+            "sampled_at": datetime.now(UTC).isoformat(),
+            "clock_trusted": True,
+            "source": "test",
+            "voltage_v": 11.5,
+            "soc": 9,
+            "runtime_min": 2,
+            "charging": False,
+            "state": "shutdown_pending",
+            "reason": "battery at the shutdown threshold",
+            "shutdown_event_id": eid,
+            "shutdown_deadline": (datetime.now(UTC) + timedelta(seconds=105)).isoformat(),
+        }
+        store.power.set_state(pending, clear_cancel=True)
+        root.poll_power()
+        overlay = root.countdown
+        idle(3)
+        seen["shown"] = overlay.parent is not None
+        seen["countdown"] = overlay.text
+        seen["buttons"] = shown_buttons(overlay)
+        seen["button_boxes"] = [
+            [*b.to_window(b.x, b.y), b.width, b.height] for b in reversed(overlay.buttons.children)
+        ]
+        shot("overlay-nurse")
+
+        # ---- a tap beside the buttons, where the form's own "Annuler" lies underneath
+        under = form.cancel_button
+        tap_at(*under.to_window(*under.center))
+        seen["after_stray_tap"] = {
+            "screen": root.current,
+            "weight": form.vm.values.get("weight_kg"),
+            "saved": growth_count(),
+        }
+
+        # ---- Enregistrer: the form's own save
+        tap(overlay.save_button)
+        seen["growth_saved"] = growth_count()
+        seen["growth_drafts"] = sum(
+            1 for d in drafts.pending(state.ctx, nurse) if d["kind"] == "growth"
+        )
+        seen["screen_after_save"] = root.current
+        seen["message_after_save"] = overlay.message.text
+        shot("overlay-saved")
+
+        # ---- a consultation without its diagnosis cannot be saved: its draft is kept
+        root.go("encounter", patient_id=child["id"], kind="consultation")
+        root.show_countdown()
+        form.change("temperature_c", "39.2")
+        idle(3)  # the save button came back: laid out on the next frame
+        before = store.query_one("SELECT COUNT(*) AS n FROM encounters")["n"]
+        tap(overlay.save_button)
+        seen["consultation_saved"] = (
+            store.query_one("SELECT COUNT(*) AS n FROM encounters")["n"] - before
+        )
+        draft = next(
+            (d for d in drafts.pending(state.ctx, nurse) if d["kind"] == "consultation"), None
+        )
+        seen["consultation_draft"] = (
+            {"temperature_c": draft["data"].get("temperature_c")} if draft else None
+        )
+        seen["message_after_draft"] = overlay.message.text
+
+        # ---- a matron sees who may cancel
+        state.actor = matron
+        root.show_countdown()
+        idle(3)
+        seen["matron_buttons"] = shown_buttons(overlay)
+        seen["matron_note"] = overlay.note.text
+        shot("overlay-matron")
+
+        # ---- locked: no overlay over the PIN pad, the banner counts down
+        state.actor = matron
+        root.lock()
+        idle(3)
+        seen["locked_overlay"] = overlay.parent is not None
+        seen["locked_banner"] = root.banner.text
+
+        # ---- the nurse logs in again and cancels
+        state.actor = nurse
+        root.logged_in(clock=False)
+        idle(3)
+        tap(overlay.cancel_button)
+        row = store.power.state()
+        seen["cancel_requested_by"] = row["cancel_requested_by"]
+        seen["cancel_for"] = row["cancel_for"]
+        seen["audit"] = [
+            [a["username"], a["role"]]
+            for a in store.query("SELECT * FROM audit WHERE action = 'power.cancel_shutdown'")
+        ]
+        seen["overlay_after_cancel"] = overlay.parent is not None
+        seen["banner_after_cancel"] = root.banner.text
+        shot("after-cancel")
+        root.stop()
+    return seen
+
+
+if __name__ == "__main__":
+    home, out = Path(sys.argv[1]), Path(sys.argv[2])
+    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kiosk-kivy-"))
+    try:
+        result = _scenario(home, out)
+    except BaseException:
+        import traceback
+
+        traceback.print_exc(file=sys.__stderr__)  # Kivy has taken over sys.stderr
+        sys.exit(1)
+    print(json.dumps(result, ensure_ascii=False, default=str), file=sys.__stdout__)
