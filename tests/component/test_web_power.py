@@ -1,0 +1,217 @@
+"""The power banner on every web page and the "Annuler l'arrêt" button, over HTTP."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from appliance.clock import to_iso
+from appliance.paths import Paths
+from appliance.services import auth
+from appliance.web.app import create_app
+from appliance.web.core import WebSettings
+from tests.component.test_web_http import PASSWORDS, USERNAMES, csrf_of, login
+from tests.conftest import PINS
+
+pytestmark = pytest.mark.component
+
+
+@pytest.fixture
+def client(tmp_path, store, fake_time, ctx):
+    """The web app over the test store, one staff member per role (as test_web_http)."""
+    admin = None
+    for role in PINS:
+        auth.add_staff(
+            ctx,
+            admin,
+            username=USERNAMES[role],
+            display_name=f"{role.title()} Test",
+            role=role,
+            password=PASSWORDS[role],
+        )
+        if admin is None:
+            admin = auth.login(ctx, "admin", password=PASSWORDS["admin"])
+    app = create_app(
+        WebSettings(Paths.for_home(tmp_path), now=fake_time, clock_options={"boot_id": "boot-1"})
+    )
+    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as c:
+        yield c
+
+
+def now(fake_time) -> datetime:
+    return datetime.fromtimestamp(fake_time(), UTC)
+
+
+def pend(store, fake_time, seconds: int = 105) -> int:
+    eid = store.power.add_event(
+        {"at": to_iso(now(fake_time)), "clock_trusted": 1, "kind": "shutdown_decided"}
+    )
+    store.power.set_state(
+        {
+            "sampled_at": to_iso(now(fake_time)),
+            "clock_trusted": True,
+            "source": "ina219",
+            "state": "shutdown_pending",
+            "soc": 9.0,
+            "shutdown_event_id": eid,
+            "shutdown_deadline": to_iso(now(fake_time) + timedelta(seconds=seconds)),
+        },
+        clear_cancel=True,
+    )
+    return eid
+
+
+def cancels(store) -> list[dict]:
+    return store.query("SELECT * FROM audit WHERE action = 'power.cancel_shutdown'")
+
+
+def test_no_banner_when_the_power_is_fine(client, store, fake_time):
+    assert 'class="power-text"' not in client.get("/").text
+    store.power.set_state(
+        {
+            "sampled_at": to_iso(now(fake_time)),
+            "clock_trusted": True,
+            "source": "ina219",
+            "state": "ok",
+            "soc": 80,
+        }
+    )
+    login(client, "nurse")
+    assert 'class="power-text"' not in client.get("/patients").text
+
+
+def test_every_page_shows_the_low_battery_line(client, store, fake_time):
+    store.power.set_state(
+        {
+            "sampled_at": to_iso(now(fake_time)),
+            "clock_trusted": True,
+            "source": "ina219",
+            "state": "warn",
+            "soc": 34.2,
+            "runtime_min": 1145,
+        }
+    )
+    line = "Batterie faible : 34 % (arrêt dans environ 19 h)"
+    assert line in client.get("/").text  # the login page too
+    login(client, "nurse")
+    for path in ("/", "/patients", "/due", "/status"):
+        assert line in client.get(path).text, path
+    assert "Annuler l&#39;arrêt" not in client.get("/").text  # nothing is counting down
+
+
+def test_a_nurse_cancels_from_any_page(client, store, fake_time):
+    eid = pend(store, fake_time)
+    token = login(client, "nurse")
+    page = client.get("/due").text
+    assert "Arrêt dans 1:45 — enregistrez votre travail" in page
+    assert 'action="/power/cancel"' in page and 'name="back" value="/due"' in page
+    r = client.post("/power/cancel", data={"csrf": token, "back": "/due"})
+    assert r.status_code == 303 and r.headers["location"] == "/due"
+    row = store.power.state()
+    assert row["cancel_for"] == eid and row["cancel_requested_by"] == USERNAMES["nurse"]
+    (audit,) = cancels(store)
+    assert audit["username"] == USERNAMES["nurse"]
+    assert json.loads(audit["detail"])["shutdown_event_id"] == eid
+    page = client.get("/due").text
+    assert "Arrêt annulé par Nurse Test" in page
+    assert 'action="/power/cancel"' not in page
+
+
+def test_the_banner_alone_refreshes_with_the_page_address(client, store, fake_time):
+    pend(store, fake_time)
+    login(client, "technician")
+    r = client.get(
+        "/power/banner",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://keneya.lan/status?x=1"},
+    )
+    assert r.status_code == 200 and r.text.lstrip().startswith('<div id="power-banner"')
+    assert 'name="back" value="/status?x=1"' in r.text and 'hx-trigger="every 2s"' in r.text
+    fake_time.advance(60)
+    assert "Arrêt dans 0:45" in client.get("/power/banner").text
+
+
+@pytest.mark.parametrize("role", ["matron", "health_worker"])
+def test_a_role_without_the_permission_gets_no_button_and_is_refused(
+    client, store, fake_time, role
+):
+    pend(store, fake_time)
+    token = login(client, role)
+    page = client.get("/").text
+    assert "Arrêt dans 1:45" in page
+    assert 'action="/power/cancel"' not in page
+    assert "Seuls ces rôles peuvent annuler l&#39;arrêt : Administrateur" in page
+    r = client.post("/power/cancel", data={"csrf": token, "back": "/"})
+    assert r.status_code == 403 and "Votre rôle ne permet pas" in r.text
+    assert store.power.state()["cancel_for"] is None and cancels(store) == []
+
+
+def test_the_cancel_needs_the_csrf_token_and_a_login(client, store, fake_time):
+    pend(store, fake_time)
+    r = client.post("/power/cancel", data={"csrf": csrf_of(client.get("/").text)})
+    assert r.status_code == 303 and r.headers["location"] == "/"  # to the login
+    login(client, "admin")
+    r = client.post("/power/cancel", data={"csrf": "forged", "back": "/"})
+    assert r.status_code == 403 and "Formulaire refusé" in r.text
+    assert store.power.state()["cancel_for"] is None and cancels(store) == []
+
+
+def test_cancel_with_nothing_pending_writes_nothing(client, store, fake_time):
+    token = login(client, "doctor")
+    r = client.post("/power/cancel", data={"csrf": token, "back": "https://evil.example/"})
+    assert r.status_code == 303 and r.headers["location"] == "/"
+    assert cancels(store) == []
+
+
+def test_the_status_page_shows_the_fault_its_detail_and_the_planned_time(client, store, fake_time):
+    store.power.set_state(
+        {
+            "sampled_at": to_iso(now(fake_time)),
+            "clock_trusted": True,
+            "source": "ina219",
+            "state": "ok",
+            "voltage_v": 12.5,
+            "current_a": -3.25,
+            "soc": 80.0,
+            "runtime_min": 2400,
+            "fault": "wrong_shunt",
+            "fault_detail": "night current -3.25 A is 4x the appliance's highest draw",
+            "planned_shutdown_at": to_iso(now(fake_time) + timedelta(hours=3)),
+        }
+    )
+    login(client, "technician")
+    page = client.get("/status").text
+    assert "Capteur batterie mal branché ou mal réglé — voir l&#39;écran technicien" in page
+    assert "wrong_shunt" in page and "valeur de shunt fausse dans [power]" in page
+    assert "night current -3.25 A is 4x the appliance&#39;s highest draw" in page
+    planned = (now(fake_time) + timedelta(hours=3)).strftime("%H:%M")
+    assert f"Arrêt prévu vers</dt><dd>{planned} (UTC)" in page
+    assert "40 h" in page  # runtime to the shutdown point, in hours
+    assert "<title>État de l&#39;appareil · Keneya</title>" in page
+
+
+def test_the_wait_and_critical_states_are_named_on_the_status_page(client, store, fake_time):
+    login(client, "technician")
+    for state, label in (
+        ("low_power_wait", "attente de recharge (services arrêtés)"),
+        ("critical", "batterie critique (arrêt complet)"),
+    ):
+        store.power.set_state(
+            {
+                "sampled_at": to_iso(now(fake_time)),
+                "clock_trusted": True,
+                "source": "ina219",
+                "state": state,
+            }
+        )
+        assert label in client.get("/status").text, state
+
+
+def test_the_banner_in_english(client, store, fake_time):
+    pend(store, fake_time)
+    token = login(client, "technician")
+    client.post("/lang", data={"csrf": token, "lang": "en", "back": "/"})
+    page = client.get("/").text
+    assert "Shutdown in 1:45" in page and "Cancel the shutdown" in page
