@@ -43,7 +43,8 @@ def page_power(web: Web) -> dict[str, Any] | None:
     return {
         "text": text,
         "countdown": counting,
-        "state": (row or {}).get("state"),
+        # the strip's colour: a cancel asked for is no longer an alarm
+        "state": "cancel_asked" if power_texts.cancel_asked_by(row) else (row or {}).get("state"),
         "may_cancel": counting and may_cancel(web.actor),
         "who_may": power_texts.who_may_cancel(web.t) if counting and web.actor else None,
         "back": _page_address(web),
