@@ -155,7 +155,11 @@ class Thresholds:
     v_critical: float = 11.15
     soc_critical: float = 5.0
     # Services back from the low-power wait: charging and SoC >= soc_resume for resume_s;
-    # with only the voltage to go on (a fault), voltage >= v_resume for v_resume_s.
+    # with only the voltage to go on (a fault), voltage >= v_resume for v_resume_s. Seconds
+    # of sample time, not counts, so 5 s (the Pi) and 60 s (the benchmark) agree. The SoC
+    # is already a slow quantity: 10 min of charge only keeps a gap between two clouds from
+    # counting. A voltage jumps with every break in the clouds: 30 min held means the sun
+    # is really charging (and the hour's modem sync has come and gone).
     soc_resume: float = 40.0
     v_resume: float = 13.0
     resume_s: float = 600.0
@@ -192,8 +196,9 @@ class Thresholds:
 
 DEFAULT_THRESHOLDS = {
     # Lead-acid: warn near 35 % (11.8 V resting), stop the services near 12 % (11.4 V).
-    # Power off at 11.15 V, a notch above the usual controller LVD of 11.0-11.1 V (PWM
-    # controllers of 10-20 A: 11.1 V typical, some 10.8 V), so the poweroff comes first.
+    # Power off at 11.15 V, a notch above the 11.0 V low-voltage disconnect of the reference
+    # install's controller, so the poweroff comes first (a controller set higher needs
+    # v_low and v_critical raised to match, in [power.thresholds]).
     # Services back at 40 % and charging: the wait ends with a third of the battery
     # refilled, enough for an evening; 13.0 V for 30 min under the appliance's load is only
     # reached while a charge is under way (resting full is 12.7 V).
