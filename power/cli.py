@@ -158,10 +158,12 @@ def run(
     as_json: bool,
 ) -> None:
     """The battery monitor (the keneya-power service). Stops cleanly on SIGTERM."""
+    from appliance.facility_file import read_section
     from appliance.sdnotify import Notifier
     from power import config
     from power.daemon import Settings
-    from power.shutdown import load_wait_options
+    from power.errors import ConfigurationError
+    from power.shutdown import split_wait_options
     from power.sim import get as get_scenario
     from power.simulated import NO_SCREEN, simulated_daemon
     from power.timebase import SimTime
@@ -169,8 +171,10 @@ def run(
     if scenario is None and (speed is not None or start_hour is not None):
         raise click.UsageError("--speed and --start-hour only make sense with --simulate")
     p = paths(ctx)
-    cfg = config.load(p.facility_file)
-    wait = load_wait_options(p.facility_file)
+    # [power.wait] (the low-power wait's screen and USB hub) is read here, the rest by config
+    section = read_section(p.facility_file, "power", error=ConfigurationError)
+    wait, section = split_wait_options(section)
+    cfg = config.from_mapping(section)
     settings = Settings(
         sample_s=interval or cfg.sample_s,
         batch_s=cfg.batch_s,

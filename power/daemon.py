@@ -388,6 +388,31 @@ class PowerDaemon:
         self._started = True
         wall_s, trusted = self.time.wall()
         self._record_outage(wall_s, trusted)
+        self._resume_the_wait()
+
+    def _resume_the_wait(self) -> None:
+        """Restarted (a crash, an update) during a low-power wait of this boot: the services
+        are still stopped, so the wait goes on and its end starts them again. After a boot
+        systemd has started them: nothing to take up."""
+        repo = self.repo
+        if repo is None or self.boot_id is None:
+            return
+        last = self._safely(
+            "read the last wait",
+            lambda: repo.last_event(
+                ("low_power_wait", "services_resumed", "critical", "shutdown_executed")
+            ),
+        )
+        if last is None or last["kind"] != "low_power_wait" or last["boot_id"] != self.boot_id:
+            return
+        t = self.time.now()
+        self.waiting = self._services_stopped = True
+        self._wait_since, self._wait_reason = t, last["reason"]
+        self.policy.enter_wait(t)
+        line = f"power: the low-power wait of {last['at']} goes on (services still stopped)"
+        log.warning(line)
+        if self.echo:
+            self.echo(line)
 
     def step(self) -> None:
         """One reading, its decisions, the writes they call for, then what they set going."""

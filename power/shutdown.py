@@ -150,12 +150,19 @@ def wait_options(section: dict[str, Any]) -> WaitOptions:
     return WaitOptions(**kw)  # type: ignore[arg-type]
 
 
-def load_wait_options(facility_file: Path) -> WaitOptions:
-    power = read_section(facility_file, "power", error=ConfigurationError)
-    section = power.get("wait", {})
+def split_wait_options(power: dict[str, Any]) -> tuple[WaitOptions, dict[str, Any]]:
+    """The `[power.wait]` options from the parsed `[power]` table, and the rest of the table
+    (what power.config reads)."""
+    rest = dict(power)
+    section = rest.pop("wait", None) or {}
     if not isinstance(section, dict):
         raise ConfigurationError("[power] wait must be a table ([power.wait])")
-    return wait_options(section)
+    return wait_options(section), rest
+
+
+def load_wait_options(facility_file: Path) -> WaitOptions:
+    power = read_section(facility_file, "power", error=ConfigurationError)
+    return split_wait_options(power)[0]
 
 
 @dataclass(frozen=True, slots=True)

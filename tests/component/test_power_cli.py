@@ -137,6 +137,31 @@ def test_a_simulated_dead_sensor_stops_in_time_and_says_why(tmp_path):
     assert status["voltage_v"] is None
 
 
+def test_the_wait_switches_the_3g_sticks_hub_named_in_the_facility_file(tmp_path):
+    (tmp_path / "facility.toml").write_text(
+        '[power]\ncapacity_ah = 40\n\n[power.wait]\nmodem_usb_hub = "1-1"\n', encoding="utf-8"
+    )
+    r = keneya(
+        tmp_path,
+        *("power", "run", "--simulate", "recovery", "--speed", "1e9"),
+        *("--start-hour", "0", "--interval", "60"),
+    )
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stdout.splitlines() if line.startswith("simulated: ")]
+    assert said == [
+        "simulated: systemctl stop keneya-web keneya-kiosk keneya-modem",
+        "simulated: uhubctl -l 1-1 -a off",
+        "simulated: uhubctl -l 1-1 -a on",
+        "simulated: systemctl start keneya-modem keneya-web keneya-kiosk",
+    ]
+    assert "services stopped 20" in r.stdout and "by low_power_wait" in r.stdout
+    assert "services back 20" in r.stdout
+    (tmp_path / "facility.toml").write_text('[power.wait]\nhub = "1-1"\n', encoding="utf-8")
+    r = keneya(tmp_path, "power", "run", "--simulate", "sunny", "--duration", "10")
+    assert r.returncode == 2 and r.stderr.count("\n") == 1
+    assert "[power.wait] unknown keys: hub" in r.stderr
+
+
 def test_no_sample_yet_is_nulls_and_exit_0(tmp_path):
     r = keneya(tmp_path, "power", "status", "--json")
     assert r.returncode == 0, r.stderr

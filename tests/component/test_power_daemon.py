@@ -383,7 +383,9 @@ class ScriptedSensor:
         pass
 
 
-def scripted(store, script, *, start_s=0.0, origin=ORIGIN, panel_factory=None, wait=None):
+def scripted(
+    store, script, *, start_s=0.0, origin=ORIGIN, panel_factory=None, wait=None, boot_id=None
+):
     clock = SimClock(start_s)
     commands = CommandRecorder()
     daemon = PowerDaemon(
@@ -394,7 +396,7 @@ def scripted(store, script, *, start_s=0.0, origin=ORIGIN, panel_factory=None, w
         thresholds=Thresholds.for_chemistry(Chemistry.LEAD_ACID),
         shutdown=SafeShutdown(grace_s=120, runner=commands, wait=wait or NO_SCREEN),
         settings=Settings(sample_s=5),
-        boot_id="boot-test",
+        boot_id=boot_id or "boot-test",
         panel_factory=panel_factory,
     )
     return daemon, clock, commands
@@ -583,6 +585,32 @@ def test_the_controller_cutting_the_load_stops_the_daemon_and_its_reconnect_boot
     assert out["margin_s"] is None  # no safe stop came before the cut
     assert out["boots_at"] and out["boots_at"][0] > out["cutoff_at"]  # the sun, the reconnect
     assert sim.rig.model.mode is Mode.RUNNING
+
+
+def test_a_restart_during_the_wait_takes_it_up_and_a_reboot_does_not(db):
+    def sun(t):
+        return (12.9, 2.0)
+
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(store, low_battery)
+        step_while(daemon, clock, lambda: not daemon.waiting)
+        daemon.close()
+        assert commands.calls == [STOP_SERVICES]
+        # a reboot (another boot id): systemd started the services, nothing to take up
+        rebooted, clock, commands = scripted(store, sun, boot_id="boot-2")
+        rebooted.step()
+        assert not rebooted.waiting and rebooted.state is not State.LOW_POWER_WAIT
+        rebooted.close()
+    with Store(db) as store:
+        # the same boot: keneya-power restarted while the services were stopped
+        restarted, clock, commands = scripted(store, sun)
+        restarted.step()
+        assert restarted.waiting and restarted.state is State.LOW_POWER_WAIT
+        step_while(restarted, clock, lambda: restarted.waiting and clock.now < 3600)
+        restarted.close()
+    assert commands.calls == [START_SERVICES]  # the sun is back: the services too
+    resumed = [e for e in stored(db)["events"] if e["kind"] == "services_resumed"]
+    assert len(resumed) == 1 and resumed[0]["detail"]["by"] == "battery"
 
 
 def test_a_database_that_refuses_writes_does_not_stop_the_shutdown(db, monkeypatch):
