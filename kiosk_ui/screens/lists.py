@@ -145,5 +145,12 @@ class StatusScreen(KioskScreen):
             for label, value in section["rows"]:
                 row = GridLayout(cols=2, size_hint_y=None, height=dp(40))
                 row.add_widget(Text(str(label), color=MUTED, grow=False))
-                row.add_widget(Text(str(value), bold=True, grow=False))
+                shown = Text(str(value), bold=True, grow=False)
+                # a long value (a sensor fault's detail) wraps: the row grows with it
+                shown.bind(
+                    texture_size=lambda w, size, r=row: setattr(
+                        r, "height", max(dp(40), size[1] + dp(8))
+                    )
+                )
+                row.add_widget(shown)
                 self.content.add_widget(row)

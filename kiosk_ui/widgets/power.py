@@ -49,7 +49,8 @@ class ShutdownCountdown(FloatLayout):
 
     def __init__(self, **kw):
         super().__init__(**kw)
-        paint(self, (0.55, 0.02, 0.02, 0.96))
+        # opaque: the form's own buttons must not show through as if they could be pressed
+        paint(self, (0.55, 0.02, 0.02, 1))
         column_ = BoxLayout(
             orientation="vertical",
             padding=(dp(24), dp(16)),

@@ -68,7 +68,16 @@ def test_countdown_overlay_saves_and_cancels(tmp_path: Path) -> None:
     assert seen["audit"] == [[seen["nurse"], "nurse"]]
     assert seen["overlay_after_cancel"] is False
     assert seen["banner_after_cancel"] == f"Arrêt annulé par {seen['nurse_name']}"
-    for name in ("overlay-nurse", "overlay-matron", "overlay-saved", "after-cancel"):
+    # a wiring fault: one line for staff (wrapped, the strip grows), the detail on the status
+    assert seen["miswired_banner"] == (
+        "Capteur batterie mal branché ou mal réglé — voir l'écran technicien"
+    )
+    assert seen["status_fault"] == "wrong_shunt — valeur de shunt fausse dans [power]"
+    assert seen["status_detail"].startswith("night current -3.25 A")
+    assert seen["status_runtime"] == "40 h"
+    assert seen["detail_fits"], "the fault's detail is cut on the status screen"
+    shots = ("overlay-nurse", "overlay-matron", "overlay-saved", "after-cancel")
+    for name in (*shots, "banner-miswired", "status-fault"):
         png = SHOTS / f"{name}.png"
         assert png.exists() and png.stat().st_size > 5000, name
 
@@ -259,6 +268,42 @@ def _scenario(home: Path, out: Path) -> dict:
         seen["overlay_after_cancel"] = overlay.parent is not None
         seen["banner_after_cancel"] = root.banner.text
         shot("after-cancel")
+
+        # ---- a miswired sensor: staff are sent to the technician screen, which says what
+        store.power.set_state(
+            {
+                **pending,
+                "state": "ok",
+                "soc": 80,
+                "runtime_min": 2400,
+                "fault": "wrong_shunt",
+                "fault_detail": "night current -3.25 A is 4x the appliance's highest draw:"
+                " the board's shunt looks like 0.1 ohm, [power] shunt_ohms says 0.01",
+                "shutdown_event_id": None,
+                "shutdown_deadline": None,
+            },
+            clear_cancel=True,
+        )
+        root.poll_power()
+        seen["miswired_banner"] = root.banner.text
+        seen["miswired_banner_h"] = root.banner.height
+        shot("banner-miswired")
+        state.actor = auth.login(state.ctx, *logins["technician"][:1], pin=logins["technician"][1])
+        root.go("status")
+        idle(5)
+        status_screen = root.screen("status")
+        detail = next(
+            w
+            for w in status_screen.content.walk()
+            if getattr(w, "text", "").startswith("night current")
+        )
+        seen["detail_fits"] = detail.texture_size[1] <= detail.parent.height
+        status_screen.content.parent.scroll_to(detail, padding=0, animate=False)
+        status_rows = dict(root.screen("status").vm.sections[0]["rows"])
+        seen["status_fault"] = status_rows.get("Défaut du capteur")
+        seen["status_detail"] = status_rows.get("Détail")
+        seen["status_runtime"] = status_rows.get("Autonomie")
+        shot("status-fault")
         root.stop()
     return seen
 
