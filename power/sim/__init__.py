@@ -2,6 +2,7 @@
 
 from power.sim.clock import SimClock
 from power.sim.fakebus import FakeIna219, FakeSMBus, FaultMode, FaultWindow, Noise
+from power.sim.model import Mode
 from power.sim.scenarios import SCENARIOS, Scenario, SimRig, get
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "FakeSMBus",
     "FaultMode",
     "FaultWindow",
+    "Mode",
     "Noise",
     "Scenario",
     "SimClock",

@@ -423,12 +423,13 @@ def test_staff_cancel_before_the_deadline_means_no_poweroff(db):
     with Store(db, create=True) as store:
         daemon, clock, commands = scripted(store, low_battery)
         step_while(daemon, clock, lambda: daemon.pending is None)
-        pending = daemon.pending
+        pending, policy = daemon.pending, daemon.policy
         assert pending.origin == "policy"
         with Store(db) as other:  # another process: `keneya power cancel-shutdown`
             assert other.power.request_cancel(by="nurse", at="2026-10-15T00:01:00Z")
         step_while(daemon, clock, lambda: clock.now <= pending.deadline_t + 10)
-        assert commands.calls == []
+        assert commands.calls == []  # no wait began at the first deadline
+        assert daemon.policy is policy  # told of the cancel: its fault and draw history stay
         # the battery is still low: the daemon has decided again, with its own countdown
         assert daemon.pending is not None and daemon.pending.event_id != pending.event_id
         assert daemon.pending.deadline_t > pending.deadline_t
