@@ -7,6 +7,10 @@ chemistry = "lead-acid"      # or "lifepo4"
 capacity_ah = 40
 shunt_ohms = 0.1             # the common INA219 breakout's R100 shunt, +/-3.2 A; a 10 mOhm
 max_current_a = 3.2          # external shunt (reference 100 Wp install) is 0.01 and 10
+lead = "appliance"           # where the shunt is: "battery" (its + lead: sees the charge and
+                             # the draw) or "appliance" (after LOAD +: the draw only, so the
+                             # voltage decides); default "appliance" for a board's shunt
+                             # (>= 0.05 ohm cannot carry a panel's charge), else "battery"
 bus_number = 1               # /dev/i2c-1
 address = 0x40
 invert = false               # true for a shunt wired the other way round
@@ -50,9 +54,13 @@ from power.ina219 import (
     DEFAULT_MAX_CURRENT_A,
     DEFAULT_SHUNT_OHMS,
 )
+from power.plausibility import Lead
 from power.policy import ShutdownPolicy, Thresholds
 
 MIN_GRACE_S = 60.0
+# A shunt this large is a breakout board's own (0.1 ohm: 3.2 A at most), which cannot carry a
+# 100 Wp panel's ~6 A charge: it sits in the appliance's lead unless the file says otherwise.
+BOARD_SHUNT_OHMS = 0.05
 MAX_FREE_PERCENT = 50.0  # above, the history would go whenever the card is half full
 
 
@@ -79,6 +87,7 @@ class PowerConfig:
     capacity_ah: float = 40.0
     shunt_ohms: float = DEFAULT_SHUNT_OHMS
     max_current_a: float = DEFAULT_MAX_CURRENT_A
+    lead: Lead | None = None  # None: from the shunt (see BOARD_SHUNT_OHMS)
     bus_number: int = DEFAULT_BUS_NUMBER
     address: int = DEFAULT_ADDRESS
     invert: bool = False
@@ -130,6 +139,13 @@ class PowerConfig:
         except (TypeError, ValueError) as exc:
             raise ConfigurationError(f"[power.thresholds]: {exc}") from None
 
+    @property
+    def shunt_lead(self) -> Lead:
+        """Where the shunt is: as the file says, else inferred from the shunt's value."""
+        if self.lead is not None:
+            return self.lead
+        return Lead.APPLIANCE if self.shunt_ohms >= BOARD_SHUNT_OHMS else Lead.BATTERY
+
     def policy(self) -> ShutdownPolicy:
         """The shutdown policy this installation calls for."""
         return ShutdownPolicy(
@@ -139,6 +155,7 @@ class PowerConfig:
             max_draw_a=self.max_draw_a,
             default_draw_a=self.default_draw_a,
             shunt_ohms=self.shunt_ohms,
+            lead=self.shunt_lead,
         )
 
 
@@ -188,6 +205,12 @@ def from_mapping(section: dict[str, Any]) -> PowerConfig:
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ConfigurationError(f"[power] {key} must be an integer")
             kw[key] = value
+    if "lead" in data:
+        try:
+            kw["lead"] = Lead(data.pop("lead"))
+        except ValueError:
+            known = ", ".join(f'"{lead.value}"' for lead in Lead)
+            raise ConfigurationError(f"[power] lead: expected one of {known}") from None
     if "invert" in data:
         kw["invert"] = bool(data.pop("invert"))
     overrides = data.pop("thresholds", {}) or {}

@@ -31,6 +31,14 @@ class Fault(StrEnum):
     IMPLAUSIBLE = "implausible"
 
 
+class Lead(StrEnum):
+    """Where the shunt sits: in the battery's + lead (sees the charge and the draw) or in the
+    appliance's + lead, after the controller's LOAD output (sees the appliance's draw only)."""
+
+    BATTERY = "battery"
+    APPLIANCE = "appliance"
+
+
 WIRING_FAULTS = frozenset({Fault.REVERSED_SHUNT, Fault.WRONG_SHUNT})
 
 # A 12 V battery outside these is a wrong reading: below 8 V the controller has long cut the
@@ -126,8 +134,10 @@ class PlausibilityMonitor:
         wiring_recover_s: float = 86400.0,
         power_tolerance: float = 0.10,
         power_slack_w: float = 0.05,
+        lead: Lead = Lead.BATTERY,
     ) -> None:
         self.chemistry = Chemistry(chemistry)
+        self.lead = Lead(lead)
         self.charging_a = charging_a
         self.max_draw_a = max_draw_a
         self.n = n_consecutive
@@ -261,6 +271,20 @@ class PlausibilityMonitor:
         return None
 
     def _reversed(self, s: Any, t: float, v: float, i: float, mv: float, mi: float) -> Any:
+        if self.lead is Lead.APPLIANCE:
+            # nothing charges through the appliance's lead: any sustained "charge" is the
+            # appliance's draw read backwards
+            run = self._runs["night_charge"]
+            if run.hold(t, mi > self.charging_a):
+                if run.sustained(t, self.evidence_s, self.n):
+                    return (
+                        Fault.REVERSED_SHUNT,
+                        f"the appliance's draw reads as a charge (+{mi:.2f} A) for "
+                        f"{run.minutes(t):.0f} min: the shunt is wired backwards "
+                        "(swap VIN+ and VIN-, or set [power] invert = true)",
+                    )
+                return True
+            return None
         hour = getattr(s, "hour", None)
         charge_v = CHARGE_LEVEL_V[self.chemistry]
         run = self._runs["night_charge"]
@@ -318,12 +342,16 @@ class PlausibilityMonitor:
             return True
         hour = getattr(s, "hour", None)
         run = self._runs["no_draw"]
-        idle = is_dark(hour) and abs(mi) < NEAR_ZERO_A
+        # on the battery lead only the dark rules out a panel that just covers the load; on
+        # the appliance's lead nothing can cover it
+        appliance = self.lead is Lead.APPLIANCE
+        idle = (appliance or is_dark(hour)) and abs(mi) < NEAR_ZERO_A
         if not run.hold(t, idle):
             return None
         if run.count == 1:
             self._idle_start_v = mv
-        if run.sustained(t, self.slow_evidence_s, self.n) and mv <= self._idle_start_v - 0.02:
+        falling = appliance or mv <= self._idle_start_v - 0.02
+        if run.sustained(t, self.slow_evidence_s, self.n) and falling:
             return (Fault.WRONG_SHUNT, self._too_low(mi, run.minutes(t)))
         return None
 
@@ -336,8 +364,9 @@ class PlausibilityMonitor:
         return head + self._shunt_hint(current_a)
 
     def _too_low(self, current_a: float, minutes: float) -> str:
+        when = "" if self.lead is Lead.APPLIANCE else " at night while the voltage falls"
         head = (
-            f"current {current_a:+.3f} A for {minutes:.0f} min at night while the voltage falls: "
+            f"current {current_a:+.3f} A for {minutes:.0f} min{when}: "
             "a running appliance always draws, the readings look too low"
         )
         return head + self._shunt_hint(current_a)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from power.battery import Chemistry, soc_from_voltage
-from power.plausibility import V_PLAUSIBLE, Change, Fault, PlausibilityMonitor
+from power.plausibility import V_PLAUSIBLE, Change, Fault, Lead, PlausibilityMonitor
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -42,6 +42,7 @@ __all__ = [
     "EventKind",
     "Fault",
     "FaultSample",
+    "Lead",
     "Sample",
     "ShutdownPolicy",
     "State",
@@ -244,6 +245,7 @@ class ShutdownPolicy:
         max_draw_a: float = 2.0,
         default_draw_a: float = 0.8,
         shunt_ohms: float | None = None,
+        lead: Lead = Lead.BATTERY,
     ) -> None:
         if not (capacity_ah > 0 and max_draw_a > 0 and default_draw_a > 0):
             raise ValueError("capacity_ah, max_draw_a and default_draw_a must be positive")
@@ -253,6 +255,7 @@ class ShutdownPolicy:
         self.recover_after = recover_after
         self.max_draw_a = max_draw_a
         self.default_draw_a = default_draw_a
+        self.lead = Lead(lead)
         th = self.thresholds
         self.plausibility = PlausibilityMonitor(
             chemistry=self.chemistry,
@@ -261,6 +264,7 @@ class ShutdownPolicy:
             n_consecutive=th.n_consecutive,
             recover_after=recover_after,
             shunt_ohms=shunt_ohms,
+            lead=self.lead,
         )
         self._t: float | None = None
         self._start_t: float | None = None
@@ -370,6 +374,11 @@ class ShutdownPolicy:
         self._note(self.plausibility.feed(sample), sample.t, events)
         if self.plausibility.fault is not None:
             return self._voltage_only(sample.t, sample.voltage_v, events)
+        if self.lead is Lead.APPLIANCE:
+            # the shunt sees the appliance's draw, never the charge: no charge count to trust,
+            # the voltage decides; the draw still serves the blind estimate
+            self._track_draw(sample.t, sample.current_a, False)
+            return self._voltage_only(sample.t, sample.voltage_v, events, "appliance lead")
         return self._trusted(sample, events)
 
     def _note(self, change: Change | None, t: float, events: list[Event]) -> None:
@@ -439,8 +448,12 @@ class ShutdownPolicy:
         self._running(s.t, s.voltage_v, why, weak, strong, events)
         return self._finish(s.t, events, None if charging else self._minutes(s))
 
-    def _voltage_only(self, t: float, v: float, events: list[Event]) -> Decision:
-        """The current is not to be trusted: the terminal voltage decides, whatever its sign."""
+    def _voltage_only(
+        self, t: float, v: float, events: list[Event], why: str | None = None
+    ) -> Decision:
+        """The current is not to be trusted: the terminal voltage decides, whatever its sign.
+        ``why`` says so in the shutdown's reason (default: the fault's name)."""
+        label = why or self.fault
         th = self.thresholds
         self._anchor(t, soc_from_voltage(v, chemistry=self.chemistry))
         if self.critical:
@@ -451,13 +464,9 @@ class ShutdownPolicy:
         if self.waiting:
             self._resume_check(t, v >= th.v_resume, th.v_resume_s, f"voltage {v:.2f} V", events)
             return self._finish(t, events, None)
-        why = (
-            [f"voltage {v:.3f} V < {th.v_low:g} V (voltage only: {self.fault})"]
-            if (v < th.v_low)
-            else []
-        )
+        low = [f"voltage {v:.3f} V < {th.v_low:g} V (voltage only: {label})"]
         strong = v > th.v_warn + th.cancel_margin_v / 2
-        self._running(t, v, why, v < th.v_warn, strong, events)
+        self._running(t, v, low if v < th.v_low else [], v < th.v_warn, strong, events)
         return self._finish(t, events, None)
 
     def _blind(self, f: FaultSample, events: list[Event], *, implausible: bool = False) -> Decision:

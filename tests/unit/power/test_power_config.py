@@ -120,3 +120,16 @@ def test_an_old_file_that_lowers_v_low_stays_valid():
     # an explicit level is kept, and checked
     with pytest.raises(ConfigurationError, match="v_critical must be below v_low"):
         from_mapping({"thresholds": {"v_low": 11.1, "v_critical": 11.2}})
+
+
+def test_where_the_shunt_is():
+    from power.plausibility import Lead
+
+    assert PowerConfig().shunt_lead is Lead.APPLIANCE  # the board's R100 after LOAD +
+    reference = from_mapping({"shunt_ohms": 0.01, "max_current_a": 10})
+    assert reference.shunt_lead is Lead.BATTERY
+    assert reference.policy().lead is Lead.BATTERY
+    told = from_mapping({"lead": "battery"})
+    assert told.shunt_lead is Lead.BATTERY and told.policy().plausibility.lead is Lead.BATTERY
+    with pytest.raises(ConfigurationError, match='lead: expected one of "battery", "appliance"'):
+        from_mapping({"lead": "load"})

@@ -286,3 +286,28 @@ def test_scenarios_without_a_wiring_fault_stay_clean(name):
             if change is not None:
                 named.append((t / 3600, change))
     assert named == []
+
+
+# -- a shunt in the appliance's lead: it sees the draw only ---------------------------------
+
+
+def test_appliance_lead_at_charge_voltage_is_normal():
+    # the sun charges the battery at 14.4 V; the shunt after LOAD + sees only the draw
+    s = Stream(hour=12.0, lead="appliance")
+    assert s.minutes(240, v=14.4, i=-0.9) is None
+    battery = Stream(hour=12.0)
+    assert battery.minutes(240, v=14.4, i=-0.9) is Fault.REVERSED_SHUNT  # impossible there
+
+
+def test_appliance_lead_reads_a_charge_only_when_backwards():
+    s = Stream(hour=12.0, lead="appliance")
+    assert s.minutes(29, v=12.6, i=0.5) is None
+    assert s.minutes(2, v=12.6, i=0.5) is Fault.REVERSED_SHUNT
+    assert "the appliance's draw reads as a charge" in s.monitor.detail
+
+
+def test_appliance_lead_near_zero_for_hours_is_a_wrong_shunt_by_day_too():
+    s = Stream(hour=9.0, lead="appliance", shunt_ohms=0.1)
+    assert s.minutes(119, v=13.8, i=-0.035) is None
+    assert s.minutes(2, v=13.8, i=-0.035) is Fault.WRONG_SHUNT
+    assert s.monitor.detail.startswith("current -0.035 A for 120 min: a running appliance")

@@ -600,3 +600,23 @@ def test_an_impossible_voltage_is_blind_and_named_implausible():
     for k in range(3):
         d = p.feed(Sample(800.0 + 60 * k, 12.3, -0.5, soc=50.0))
     assert d.fault is None and d.state is State.OK
+
+
+def test_appliance_lead_decides_on_the_voltage_and_measures_the_draw():
+    p = ShutdownPolicy(TH, capacity_ah=40.0, lead="appliance")
+    f = Feeder(p)
+    # the estimator's charge count sees no charge on this lead: it is not used
+    d = f(voltage=12.2, current=-0.6, soc=3.0, runtime=5.0, n=30)
+    assert not p.pending and not d.critical and d.fault is None and d.state is State.OK
+    assert d.minutes_to_shutdown is None
+    assert p._max_draw == pytest.approx(0.6)
+    d = f(voltage=11.3, current=-0.6, n=5)
+    assert d.shutdown
+    reason = next(e.reason for e in d.events if e.kind is EventKind.SHUTDOWN)
+    assert reason == "voltage 11.300 V < 11.4 V (voltage only: appliance lead)"
+    p.enter_wait(f.t)
+    f(voltage=12.9, current=-0.2, n=40)
+    assert p.state is State.LOW_POWER_WAIT  # no charge to see: the voltage brings them back
+    d = f(voltage=13.2, current=-0.2, n=30)
+    assert not d.resume
+    assert f(voltage=13.2, current=-0.2).resume  # 1800 s after the first sample at 13.2 V
