@@ -305,6 +305,8 @@ class KioskRoot(FloatLayout):
     def stop(self) -> None:
         for ev in self._events:
             ev.cancel()
+        if getattr(self, "_tick", None):
+            self._tick.cancel()
 
 
 def build_root(state: KioskState, **options: Any) -> KioskRoot:

@@ -53,7 +53,8 @@ def render(template: str, *, web: Web, **values: Any) -> str:
             age=lambda days: age_text(days, t),
             label=lambda key: t(labels.label(key)),
             svg=Markup,  # charts are built by appliance.web.charts, which escapes every label
-            power=values.pop("power") if "power" in values else page_power(web),
+            # the power banner is part of whole pages; partials (htmx) carry none
+            power=values.pop("power", None) if template.startswith("_") else page_power(web),
             **values,
         )
     )
