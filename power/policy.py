@@ -33,7 +33,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from power.battery import Chemistry, soc_from_voltage
-from power.plausibility import V_PLAUSIBLE, Change, Fault, Lead, PlausibilityMonitor
+from power.plausibility import (
+    V_PLAUSIBLE,
+    WIRING_FAULTS,
+    Change,
+    Fault,
+    Lead,
+    PlausibilityMonitor,
+)
 
 __all__ = [
     "DEFAULT_THRESHOLDS",
@@ -386,6 +393,9 @@ class ShutdownPolicy:
             return
         if change.fault is not None:
             events.append(Event(t, EventKind.FAULT, f"{change.fault}: {change.detail}"))
+            if change.fault in WIRING_FAULTS:
+                # the draws measured so far came through the same wrong wiring
+                self._max_draw = self._wait_draw = None
         if change.cleared is not None:
             events.append(Event(t, EventKind.FAULT_CLEARED, str(change.cleared)))
 

@@ -620,3 +620,14 @@ def test_appliance_lead_decides_on_the_voltage_and_measures_the_draw():
     d = f(voltage=13.2, current=-0.2, n=30)
     assert not d.resume
     assert f(voltage=13.2, current=-0.2).resume  # 1800 s after the first sample at 13.2 V
+
+
+def test_draws_read_through_a_wrong_shunt_do_not_feed_the_blind_estimate():
+    p = ShutdownPolicy(TH, capacity_ah=40.0, shunt_ohms=0.01)
+    t = 0.0
+    for _ in range(20):  # a 0.1 ohm board read as 0.01: the night's 0.33 A reads 3.3 A
+        t += 60.0
+        d = p.feed(Sample(t, 12.4, -3.3, soc=80.0, hour=23.0))
+    assert d.fault is Fault.WRONG_SHUNT
+    d = lost(p, t, 10)[-1]
+    assert "at 0.80 A" in d.fault_detail  # the default draw, not the 2 A the readings gave
