@@ -34,6 +34,7 @@ from enum import StrEnum
 
 from power.battery import Chemistry, soc_from_voltage
 from power.plausibility import (
+    CHARGE_LEVEL_V,
     V_PLAUSIBLE,
     WIRING_FAULTS,
     Change,
@@ -431,7 +432,7 @@ class ShutdownPolicy:
         if s.soc is not None:
             self._anchor(s.t, s.soc)
         else:
-            self._anchor(s.t, soc_from_voltage(s.voltage_v, chemistry=self.chemistry))
+            self._anchor_voltage(s.t, s.voltage_v)
         if self.critical:
             return self._finish(s.t, events, None)
         crit = []
@@ -465,7 +466,7 @@ class ShutdownPolicy:
         ``why`` says so in the shutdown's reason (default: the fault's name)."""
         label = why or self.fault
         th = self.thresholds
-        self._anchor(t, soc_from_voltage(v, chemistry=self.chemistry))
+        self._anchor_voltage(t, v)
         if self.critical:
             return self._finish(t, events, None)
         crit = [f"voltage {v:.3f} V < {th.v_critical:g} V"] if v < th.v_critical else []
@@ -636,6 +637,14 @@ class ShutdownPolicy:
 
     def _anchor(self, t: float, soc: float) -> None:
         self._s0, self._t0 = soc, t
+
+    def _anchor_voltage(self, t: float, v: float) -> None:
+        """Anchor on a terminal voltage read under the appliance's load (it reads low: a
+        worst case), but not on a charging voltage, which says little about the charge:
+        the older anchor, drained since, is the worse case."""
+        if v >= CHARGE_LEVEL_V[self.chemistry] and self._s0 is not None:
+            return
+        self._anchor(t, soc_from_voltage(v, chemistry=self.chemistry))
 
     def _blind_anchor(self) -> tuple[float, float, bool]:
         """(SoC, time, assumed) the worst case starts from. A sensor that never answered:

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from power.battery import Chemistry
+from power.battery import Chemistry, soc_from_voltage
 from power.policy import (
     DEFAULT_THRESHOLDS,
     EventKind,
@@ -631,3 +631,14 @@ def test_draws_read_through_a_wrong_shunt_do_not_feed_the_blind_estimate():
     assert d.fault is Fault.WRONG_SHUNT
     d = lost(p, t, 10)[-1]
     assert "at 0.80 A" in d.fault_detail  # the default draw, not the 2 A the readings gave
+
+
+def test_a_charging_voltage_does_not_reset_the_blind_estimate_to_full():
+    p, t = reversed_policy()  # voltage only from here on; 12.3 V at night anchors 68.3 %
+    anchored = p._blind_anchor()
+    for _ in range(60):  # the sun: 14.2 V under charge, whatever the battery holds
+        t += 60.0
+        p.feed(Sample(t, 14.2, -4.0, hour=11.0))
+    assert p._blind_anchor() == anchored
+    d = lost(p, t, 10)[-1]
+    assert f"from {soc_from_voltage(12.3):.1f} % measured 70 min ago" in d.fault_detail
