@@ -34,6 +34,8 @@ IDLE_TIMEOUT_S = 15 * 60
 # database's one writer just to say they are still there.
 TOUCH_EVERY_S = 60
 ANONYMOUS_KEEP_S = 24 * 3600
+# Sent by requests a page makes by itself (hx-headers), not by a person's action.
+BACKGROUND_HEADER = "X-Keneya-Background"
 
 
 class NeedLogin(Exception):
@@ -142,7 +144,9 @@ class Web:
         web.session, web.token = row, token
         if row["staff_id"]:
             web.actor = actor_for(ctx, row["staff_id"])
-        if idle > TOUCH_EVERY_S:
+        # A page's own background refresh (the power banner) is no sign of a person: it must
+        # not keep an idle tablet logged in.
+        if idle > TOUCH_EVERY_S and request.headers.get(BACKGROUND_HEADER) != "1":
             web._unless_disk_full(lambda: ctx.store.web_sessions.touch(row["token_hash"], now))
         return web
 

@@ -215,3 +215,20 @@ def test_the_banner_in_english(client, store, fake_time):
     client.post("/lang", data={"csrf": token, "lang": "en", "back": "/"})
     page = client.get("/").text
     assert "Shutdown in 1:45" in page and "Cancel the shutdown" in page
+
+
+def test_the_banner_refresh_does_not_keep_an_idle_tablet_logged_in(client, fake_time):
+    login(client, "nurse")
+    background = {"HX-Request": "true", "X-Keneya-Background": "1"}
+    for _ in range(4):  # 4 x 5 min of a page refreshing its banner alone, nobody touching
+        fake_time.advance(300)
+        assert client.get("/power/banner", headers=background).status_code == 200
+    r = client.get("/patients")  # logged out: back to the login page
+    assert r.status_code == 303 and r.headers["location"] in ("/", "/?expired=1")
+
+
+def test_a_person_s_requests_still_keep_the_session(client, fake_time):
+    login(client, "nurse")
+    for _ in range(4):
+        fake_time.advance(300)
+        assert client.get("/patients").status_code == 200
