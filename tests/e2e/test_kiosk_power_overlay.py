@@ -57,6 +57,12 @@ def test_countdown_overlay_saves_and_cancels(tmp_path: Path) -> None:
     assert seen["consultation_saved"] == 0
     assert seen["consultation_draft"] == {"temperature_c": "39.2"}
     assert seen["message_after_draft"].startswith("Enregistré comme brouillon")
+    # a registration is the form's own save: refused while incomplete, then recorded
+    assert seen["register_incomplete"] == [
+        "register",
+        "Pas enregistré : le formulaire est incomplet ou le patient existe déjà",
+    ]
+    assert seen["register_saved"] == ["record", "Enregistré"] and seen["registered"] == 1
     # a matron may not cancel: no button, a line saying who may
     assert seen["matron_buttons"] == ["Enregistrer"]
     assert "Infirmier" in seen["matron_note"] and "Matrone" not in seen["matron_note"]
@@ -237,6 +243,28 @@ def _scenario(home: Path, out: Path) -> dict:
             {"temperature_c": draft["data"].get("temperature_c")} if draft else None
         )
         seen["message_after_draft"] = overlay.message.text
+
+        # ---- a registration: refused while incomplete, then saved
+        root.go("register")
+        root.show_countdown()
+        idle(3)
+        tap(overlay.save_button)
+        seen["register_incomplete"] = [root.current, overlay.message.text]
+        register = root.screen("register")
+        for name, value in (
+            ("family_name", "Sangaré"),
+            ("given_names", "Oumou Kalsoum"),
+            ("sex", "F"),
+            ("age_years", "27"),
+            ("village", "Sirakoro"),
+        ):
+            register.set(name, value)
+        tap(overlay.save_button)
+        seen["register_saved"] = [root.current, overlay.message.text]
+        seen["registered"] = store.query_one(
+            "SELECT COUNT(*) AS n FROM patients WHERE given_names = 'Oumou Kalsoum'"
+        )["n"]
+        root.go("encounter", patient_id=child["id"], kind="consultation")
 
         # ---- a matron sees who may cancel
         state.actor = matron
