@@ -478,7 +478,7 @@ class ShutdownPolicy:
         low = [f"voltage {v:.3f} V < {th.v_low:g} V (voltage only: {label})"]
         strong = v > th.v_warn + th.cancel_margin_v / 2
         self._running(t, v, low if v < th.v_low else [], v < th.v_warn, strong, events)
-        return self._finish(t, events, None)
+        return self._finish(t, events, self._voltage_minutes(v))
 
     def _blind(self, f: FaultSample, events: list[Event], *, implausible: bool = False) -> Decision:
         """No reading at all: act on the worst-case estimate once the loss is real."""
@@ -673,6 +673,20 @@ class ShutdownPolicy:
         s0, t0, _ = self._blind_anchor()
         ah = max(0.0, s0 - soc) / 100 * self.blind_capacity_ah
         return t0 + ah / self._blind_draw() * 3600
+
+    def _voltage_minutes(self, v: float) -> float | None:
+        """Minutes from this voltage to v_low, both read as on the resting curve (both are
+        under the same load), at the draw measured on the appliance's lead or else the
+        highest measured; None at a charging voltage. A rough figure, as the voltage is."""
+        if v >= CHARGE_LEVEL_V[self.chemistry]:
+            return None
+        if self.lead is Lead.APPLIANCE and self._load_a is not None and self._load_a < 0:
+            draw = min(-self._load_a, self.max_draw_a)
+        else:
+            draw = self._blind_draw()
+        soc = soc_from_voltage(v, chemistry=self.chemistry)
+        stop = soc_from_voltage(self.thresholds.v_low, chemistry=self.chemistry)
+        return max(0.0, soc - stop) / 100 * self.capacity_ah / draw * 60
 
     def _minutes(self, s: Sample) -> float | None:
         """Minutes until the first shutdown condition would hold, at the smoothed load."""

@@ -508,7 +508,10 @@ def test_under_a_fault_charge_and_runtime_are_ignored():
     f.t = t
     d = f(voltage=12.3, current=-0.4, soc=3.0, runtime=5.0, n=20)
     assert not f.policy.pending and not d.critical
-    assert d.minutes_to_shutdown is None
+    # from the voltage: 68.3 % (12.3 V) to 12.0 % (11.4 V) of 40 Ah at the default 0.8 A
+    hours = (soc_from_voltage(12.3) - soc_from_voltage(11.4)) / 100 * 40 / 0.8
+    assert d.minutes_to_shutdown == pytest.approx(hours * 60)
+    assert f(voltage=13.8, current=-0.4).minutes_to_shutdown is None  # a charging voltage
 
 
 def test_overflow_sample_is_voltage_only():
@@ -608,7 +611,8 @@ def test_appliance_lead_decides_on_the_voltage_and_measures_the_draw():
     # the estimator's charge count sees no charge on this lead: it is not used
     d = f(voltage=12.2, current=-0.6, soc=3.0, runtime=5.0, n=30)
     assert not p.pending and not d.critical and d.fault is None and d.state is State.OK
-    assert d.minutes_to_shutdown is None
+    hours = (soc_from_voltage(12.2) - soc_from_voltage(11.4)) / 100 * 40 / 0.6
+    assert d.minutes_to_shutdown == pytest.approx(hours * 60, rel=1e-3)  # the measured draw
     assert p._max_draw == pytest.approx(0.6)
     d = f(voltage=11.3, current=-0.6, n=5)
     assert d.shutdown
