@@ -56,6 +56,7 @@ from power.ina219 import (
 )
 from power.plausibility import Lead
 from power.policy import ShutdownPolicy, Thresholds
+from power.shutdown import WaitOptions, wait_options
 
 MIN_GRACE_S = 60.0
 # A shunt this large is a breakout board's own (0.1 ohm: 3.2 A at most), which cannot carry a
@@ -99,6 +100,7 @@ class PowerConfig:
     default_draw_a: float = 0.8
     threshold_overrides: dict[str, float] = field(default_factory=dict)
     gpio: GpioPins = field(default_factory=GpioPins)
+    wait: WaitOptions = field(default_factory=WaitOptions)  # [power.wait]
 
     def __post_init__(self) -> None:
         for name in (
@@ -236,6 +238,10 @@ def from_mapping(section: dict[str, Any]) -> PowerConfig:
         else:
             raise ConfigurationError(f"[power.gpio] unknown key {key!r}")
     kw["gpio"] = GpioPins(**pins)
+    wait = data.pop("wait", {}) or {}
+    if not isinstance(wait, dict):
+        raise ConfigurationError("[power] wait must be a table ([power.wait])")
+    kw["wait"] = wait_options(wait)
     if data:
         raise ConfigurationError(f"[power] unknown keys: {', '.join(sorted(data))}")
     return PowerConfig(**kw)

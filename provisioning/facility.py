@@ -590,8 +590,11 @@ def _known_keys(section: str) -> list[str]:
         return [f.name for f in dataclasses.fields(power_config.GpioPins)]
     if section == "power.thresholds":
         return [f.name for f in dataclasses.fields(Thresholds)]
+    if section == "power.wait":
+        return [f.name for f in dataclasses.fields(power_config.WaitOptions)]
     names = [f.name for f in dataclasses.fields(power_config.PowerConfig)]
-    return [n for n in names if n not in ("threshold_overrides", "gpio")] + ["thresholds", "gpio"]
+    tables = ("threshold_overrides", "gpio", "wait")
+    return [n for n in names if n not in tables] + ["thresholds", "gpio", "wait"]
 
 
 def _parse_toml(text: str, source: str) -> dict[str, Any]:

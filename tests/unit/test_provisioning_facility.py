@@ -191,8 +191,8 @@ BAD_FILES: list[tuple[str, str, str]] = [
         "modem unknown key (delegated)",
         changed('link = "auto"', 'lnk = "auto"'),
         'facility.toml:55: modem.lnk: unknown key; did you mean "link"? known keys: device, '
-        "link, apn, sms_gateway, sms_after_days, pay_per_minute, status_every_s, send_every_s, "
-        "sim_pin",
+        "link, apn, username, password, auth, sms_gateway, sms_after_days, pay_per_minute, "
+        "status_every_s, send_every_s, sim_pin",
     ),
     (
         "modem sms_gateway (delegated)",
@@ -220,8 +220,9 @@ BAD_FILES: list[tuple[str, str, str]] = [
         "power unknown key (delegated)",
         changed("capacity_ah = 40", "capacty_ah = 40"),
         'facility.toml:66: power.capacty_ah: unknown key; did you mean "capacity_ah"? known keys: '
-        "chemistry, capacity_ah, shunt_ohms, max_current_a, bus_number, address, invert, "
-        "sample_s, batch_s, grace_s, min_free_percent, thresholds, gpio",
+        "chemistry, capacity_ah, shunt_ohms, max_current_a, lead, bus_number, address, invert, "
+        "sample_s, batch_s, grace_s, min_free_percent, max_draw_a, default_draw_a, thresholds, "
+        "gpio, wait",
     ),
     (
         "grace_s too short (delegated)",

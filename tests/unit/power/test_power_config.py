@@ -133,3 +133,14 @@ def test_where_the_shunt_is():
     assert told.shunt_lead is Lead.BATTERY and told.policy().plausibility.lead is Lead.BATTERY
     with pytest.raises(ConfigurationError, match='lead: expected one of "battery", "appliance"'):
         from_mapping({"lead": "load"})
+
+
+def test_the_wait_table_is_part_of_power(tmp_path):
+    """[power.wait] is read with the rest of [power], so provisioning validates it too."""
+    cfg = from_mapping({"wait": {"modem_usb_hub": "1-1", "modem_usb_port": "2"}})
+    assert cfg.wait.usb_power(False) == ("uhubctl", "-l", "1-1", "-p", "2", "-a", "off")
+    assert from_mapping({}).wait.usb_power(True) is None  # no hub named: the stick stays on
+    with pytest.raises(ConfigurationError, match=r"\[power.wait\] unknown keys: hub"):
+        from_mapping({"wait": {"hub": "1-1"}})
+    with pytest.raises(ConfigurationError, match="must be a table"):
+        from_mapping({"wait": "1-1"})
