@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 from appliance.ids import uuid7
 
@@ -73,3 +74,13 @@ def to_keep(
     kept = [p.name for p in parsed if p.name in keep]
     dropped = [p.name for p in parsed if p.name not in keep]
     return kept, dropped
+
+
+def written_order(folder: Path, name: BackupName) -> tuple[datetime, int]:
+    """Sort key, oldest first: the time in the name, then (several in one second, whose random
+    tails say nothing of their order) when the file was written."""
+    try:
+        mtime = (folder / name.name).stat().st_mtime_ns
+    except OSError:
+        mtime = 0
+    return name.made_at, mtime

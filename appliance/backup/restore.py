@@ -181,7 +181,7 @@ def _prune_aside(aside_dir: Path, written: str, keep: int) -> None:
     """Keep the `keep` newest copies set aside (the one just written always)."""
     names = sorted(
         (p for p in map(files.parse, os.listdir(aside_dir)) if p and p.name != written),
-        key=lambda p: (p.made_at, p.name),
+        key=lambda p: files.written_order(aside_dir, p),
         reverse=True,
     )
     for p in names[max(0, keep - 1) :]:

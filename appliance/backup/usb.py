@@ -114,7 +114,7 @@ def _prune(folder: Path, facility: str, keep: int, written: str) -> list[str]:
     that was cut (dot-files ending in .partial). Other files on the stick are never touched."""
     mine = sorted(
         (p for p in map(files.parse, os.listdir(folder)) if p and p.facility == facility),
-        key=lambda p: (p.made_at, p.name == written),
+        key=lambda p: (*files.written_order(folder, p), p.name == written),
         reverse=True,
     )
     dropped = [p.name for p in mine[keep:] if p.name != written]
@@ -134,7 +134,7 @@ def _make_room(folder: Path, facility: str, need: int) -> list[str]:
         (folder / name).unlink(missing_ok=True)
     mine = sorted(
         (p for p in map(files.parse, os.listdir(folder)) if p and p.facility == facility),
-        key=lambda p: (p.made_at, p.name),
+        key=lambda p: files.written_order(folder, p),
     )[:-1]
     while mine and shutil.disk_usage(folder).free < need:
         name = mine.pop(0).name

@@ -583,7 +583,10 @@ def test_a_full_stick_makes_room_with_this_facilitys_oldest_backups(home, distri
     _facility_file(home, [district_key[1]])
     for _ in range(2):
         assert run(home, "backup", "usb", "--dir", str(stick)).returncode == 0
-    before = sorted((stick / usb.STICK_FOLDER).iterdir(), key=lambda p: files.parse(p.name).made_at)
+    folder = stick / usb.STICK_FOLDER
+    before = sorted(
+        folder.iterdir(), key=lambda p: files.written_order(folder, files.parse(p.name))
+    )
     size = before[-1].stat().st_size
     # room for less than one more backup, unless the oldest of ours goes first
     (stick / "films.bin").write_bytes(b"\0" * (shutil.disk_usage(stick).free - size // 2))
