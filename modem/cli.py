@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from appliance.cli.common import emit, json_option, paths
-from appliance.clock import Clock, from_iso, plausible
-from appliance.services.status import modem_report
+from appliance.clock import Clock, plausible
+from appliance.services.status import modem_report, modem_running
 from appliance.store import Store
 
 if TYPE_CHECKING:
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # The status is stale when the daemon has not written it for this long (status_every_s is 30).
-STALE_AFTER_S = 180
 # The simulated SIM's SMS centre (a real SIM carries its operator's).
 SIMULATED_SMSC = "+22300000000"
 # The networks the simulator plays (modem.simulator.NETWORKS; listed here so --help does not
@@ -67,11 +66,6 @@ def read_status(store: Store, *, now: datetime) -> dict[str, Any]:
     out["signal_bars"] = out["signal_bars"] or 0
     counts = store.outbox.counts()
     updated = saved["updated_at"]
-    age = (now - from_iso(updated)).total_seconds() if updated else None
-    # a clean stop leaves its marker; a killed daemon only goes stale
-    from modem.daemon import STOPPED_AT
-
-    stopped_at = store.get_setting(STOPPED_AT)
     out.update(
         state=saved.get("state", "unknown"),
         since=saved.get("since"),
@@ -81,8 +75,9 @@ def read_status(store: Store, *, now: datetime) -> dict[str, Any]:
         outbox_pending=counts["queued"] + counts["sending"],
         outbox_failed=counts["failed"],
         updated_at=updated,
-        daemon_running=age is not None and age <= STALE_AFTER_S and stopped_at is None,
-        stopped_at=stopped_at,
+        # a clean stop leaves its marker; a killed daemon only goes stale
+        daemon_running=modem_running(saved, now),
+        stopped_at=saved["stopped_at"],
     )
     return out
 

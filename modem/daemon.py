@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.clock import to_iso
+from appliance.services.status import MODEM_STOPPED_AT
 from modem import answers
 from modem.apn import DATABASE, Apn, ApnOverrides, apn_for
 from modem.machine import ModemMachine, ModemStatus
@@ -41,7 +42,7 @@ CLIMBING_EVERY_S = 5.0
 HEARTBEAT_S = 60.0
 # Written by a clean stop, removed by the next start: `keneya modem status` then says at once
 # that the daemon is not running, instead of after the status has gone stale.
-STOPPED_AT = "modem.stopped_at"
+STOPPED_AT = MODEM_STOPPED_AT  # the status page reads it too
 
 
 class ModemDaemon:

@@ -34,7 +34,7 @@ def status(ctx, leases_file, lang, as_json):
             + (f", {power['voltage_v']} V, {power['soc_pct']} %" if power["voltage_v"] else ""),
         ),
         (
-            False,
+            modem["state"] in ("stopped", "silent"),
             f"modem:   {modem['state']}" + (f" ({modem['operator']})" if modem["operator"] else ""),
         ),
         (

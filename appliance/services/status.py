@@ -30,6 +30,8 @@ MAX_HISTORY_POINTS = 300
 # The daemon writes its state at least once a minute; three missed writes mean it is not
 # running (the same rule as `keneya power status`).
 STALE_AFTER_S = 180.0
+# Set by keneya-modem when it stops cleanly, cleared when it starts.
+MODEM_STOPPED_AT = "modem.stopped_at"
 POWER_STATES = ("ok", "warn", "sensor_fault", "shutdown_pending", "low_power_wait", "critical")
 _MAC = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 # The hotspot NetworkManager makes (provisioning/hotspot.py writes its profile); tablets open
@@ -197,23 +199,45 @@ def modem_report(store: Any) -> dict[str, Any]:
         saved = {}
     saved["updated_at"] = store.get_setting("modem.updated_at")
     saved["last_upload_at"] = store.get_setting("modem.last_upload_at")
+    saved["stopped_at"] = store.get_setting(MODEM_STOPPED_AT)
     return saved
 
 
+def modem_running(report: dict[str, Any], now: datetime) -> bool:
+    """keneya-modem wrote its status lately and did not say it stopped (a killed daemon
+    leaves no marker: it only goes silent)."""
+    updated = report.get("updated_at")
+    if not updated or report.get("stopped_at"):
+        return False
+    try:
+        age_s = (now - from_iso(updated)).total_seconds()
+    except (TypeError, ValueError):
+        return False
+    return age_s <= STALE_AFTER_S
+
+
 def _modem(ctx: Context) -> dict[str, Any]:
-    """The modem daemon's last report, for the status page."""
+    """The modem daemon's last report, for the status page. A report left by a daemon that
+    stopped, or went silent, is not the modem's state now: the network fields are cleared."""
     report = modem_report(ctx.store)
+    running = modem_running(report, ctx.now().now)
     try:
         signal_dbm = None if report.get("signal_dbm") is None else int(report["signal_dbm"])
     except (TypeError, ValueError, OverflowError):
         signal_dbm = None
+    state = "link_up" if report.get("link_up") else (report.get("state") or "unknown")
+    gone = bool(report.get("updated_at")) and not running
+    if gone:
+        state = "stopped" if report.get("stopped_at") else "silent"
     return {
-        "state": "link_up" if report.get("link_up") else (report.get("state") or "unknown"),
-        "operator": report.get("operator"),
-        "signal_dbm": signal_dbm,
-        "registration": report.get("registration"),
+        "state": state,
+        "operator": None if gone else report.get("operator"),
+        "signal_dbm": None if gone else signal_dbm,
+        "registration": None if gone else report.get("registration"),
         "last_upload_at": report["last_upload_at"],
         "updated_at": report["updated_at"],
+        "daemon_running": running,
+        "stopped_at": report.get("stopped_at"),
     }
 
 

@@ -241,6 +241,8 @@ STATUS = {
 # The modem daemon's states and the network registration (modem.machine, modem.answers).
 MODEM = {
     "unknown": N_("inconnu (le service modem n'a pas encore tourné)"),
+    "stopped": N_("service modem arrêté"),
+    "silent": N_("service modem muet depuis plus de 3 minutes"),
     "absent": N_("pas de modem (clé 3G branchée ?)"),
     "detected": N_("modem détecté"),
     "sim_missing": N_("pas de carte SIM"),

@@ -238,6 +238,8 @@ def test_modem_unknown_until_the_daemon_writes(ctx, actors, tmp_path):
         "registration": None,
         "last_upload_at": None,
         "updated_at": None,
+        "daemon_running": False,
+        "stopped_at": None,
     }
 
 
@@ -269,12 +271,25 @@ def test_modem_settings(ctx, actors, store, tmp_path):
         "registration": "home",
         "last_upload_at": "2026-10-15T07:00:00.000000Z",
         "updated_at": "2026-10-15T09:29:00.000000Z",
+        "daemon_running": True,
+        "stopped_at": None,
     }
     modem_wrote(store, state="ready", signal_dbm="garbage", link_up=True)
     modem = call(ctx, actors["technician"], tmp_path)["modem"]
     assert modem["signal_dbm"] is None and modem["state"] == "link_up"
     store.set_setting("modem.status", "{not json")
     assert call(ctx, actors["technician"], tmp_path)["modem"]["state"] == "unknown"
+
+
+def test_a_stopped_or_silent_modem_daemon_is_not_the_modem_state(ctx, actors, store, tmp_path):
+    modem_wrote(store, state="registered", operator="Orange Mali", signal_dbm=-87)
+    store.set_setting("modem.stopped_at", "2026-10-15T09:29:30.000000Z")  # a clean stop
+    modem = call(ctx, actors["technician"], tmp_path)["modem"]
+    assert modem["state"] == "stopped" and not modem["daemon_running"]
+    assert modem["operator"] is None and modem["signal_dbm"] is None
+    store.set_settings({"modem.stopped_at": None, "modem.updated_at": "2026-10-15T09:20:00Z"})
+    modem = call(ctx, actors["technician"], tmp_path)["modem"]  # killed 10 minutes ago
+    assert modem["state"] == "silent" and modem["operator"] is None
 
 
 def test_disk_numbers(ctx, actors, store, tmp_path):
