@@ -27,6 +27,8 @@ from power.check import check_command
 from power.sim.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from power.config import PowerConfig
     from power.daemon import PowerDaemon, Summary
     from power.gpio import StatusPanel
@@ -224,7 +226,7 @@ def run(
             )
             daemon = sim.daemon
         else:
-            daemon = _hardware(stack, store, boot_id, cfg, wait, common)
+            daemon = _hardware(stack, store, boot_id, cfg, wait, p.database.parent, common)
         summary = _run_with_signals(daemon, duration)
         if sim is not None:
             sim.finish()
@@ -246,15 +248,24 @@ def run_text(out: dict[str, Any]) -> str:
         lines.append(f"shutdown decided {when('shutdown_decided')}")
     if out["shutdown_executed"]:
         lines.append(f"services stopped {when('shutdown_executed')} by {out['shutdown_how']}")
+    if out["hold_started_at"]:
+        lines.append(f"critical: records closed, filesystems read-only {when('hold_started')}")
     if out["poweroff_at"]:
         lines.append(f"powered off {when('poweroff')}")
+    if out["reboot_at"]:
+        lines.append(f"rebooted out of the read-only hold {when('reboot')} ({out['reboot_by']})")
     if out["services_back_at"]:
         lines.append(f"services back {when('services_back')}")
     if out["cutoff_at"]:
         margin = "" if out["margin_s"] is None else f", {out['margin_s'] / 60:.0f} min after"
         lines.append(f"charge controller cut the load {when('cutoff')}{margin}")
+    if out["back_at"]:
+        how = "its reconnect booted" if out["back_by"] == "reconnect" else "the reboot booted"
+        lines.append(f"back by itself {when('back')}: {how} the Pi")
     if out["wait_wh"]:
         lines.append(f"low-power wait used {out['wait_wh']:.1f} Wh")
+    if out["hold_wh"]:
+        lines.append(f"read-only hold used {out['hold_wh']:.1f} Wh")
     return "\n".join(lines)
 
 
@@ -306,6 +317,7 @@ def _hardware(
     boot_id: str,
     cfg: PowerConfig,
     wait: WaitOptions,
+    data_dir: Path,
     common: dict[str, Any],
 ) -> PowerDaemon:
     """The INA219 on the Pi's I2C bus, systemctl for real, the GPIO panel if there is one."""
@@ -348,10 +360,12 @@ def _hardware(
         time_base=RealTime(current_store, boot_id=boot_id),
         estimator=SocEstimator(cfg.capacity_ah, chemistry=cfg.chemistry),
         thresholds=cfg.thresholds(),
-        shutdown=SafeShutdown(grace_s=cfg.grace_s, wait=wait),
+        # critical: the read-only hold remounts the data folder's filesystem, then all of them
+        shutdown=SafeShutdown(grace_s=cfg.grace_s, wait=wait, data_dir=data_dir),
         source="ina219",
         panel_factory=panel_factory,
         shunt_ohms=cfg.shunt_ohms,
+        policy_factory=cfg.policy,  # the installation's draws and where its shunt sits
         **common,
     )
     stack.callback(daemon.close)

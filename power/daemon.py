@@ -10,9 +10,15 @@ through the store (`power_state`, `power_events`, `power_samples_*`).
 At the end of a low battery's countdown the appliance enters the low-power wait
 (power/shutdown.py): services stopped, screen and 3G stick off, and this loop goes on reading
 the battery. The policy says when it has recovered (the services start again) or when it is
-critical (a true poweroff, which the charge controller's low-voltage disconnect follows; its
-reconnect boots the Pi). The panel button held during the wait brings the services back at
-once; held otherwise it asks for a safe shutdown that ends in a poweroff (someone is there).
+critical. Critical (running or waiting) ends in the READ-ONLY HOLD: the `critical` event and
+state are written, the records closed and every filesystem made read-only; the Pi stays on at
+the wait's draw, so the charge controller's low-voltage disconnect does come (a halted Pi
+draws so little that the battery recovers above it and the controller's reconnect never boots
+it). In the hold this loop still reads the battery but writes nothing: if a fresh policy in
+the wait sees the battery recover, or the panel button is held, it reboots the Pi; otherwise
+the controller cuts it -- harmless now -- and its reconnect boots it when the sun returns.
+The panel button held during the wait brings the services back at once; held while running
+it asks for a safe shutdown that ends in a poweroff (someone is there to switch it on).
 
 A full or read-only disk never stops the monitoring: closed minutes (two days of them) and
 events wait in memory and go with the next write that succeeds; a database that could not be
@@ -80,6 +86,7 @@ EVENT_KINDS = {
 }
 BUTTON_REASON = "shutdown button held"
 BUTTON_RESUME_REASON = "button held during the low-power wait"
+BUTTON_REBOOT_REASON = "button held during the read-only hold"
 # Closed minutes kept while the database refuses writes (two days), retried at each write.
 MAX_UNWRITTEN_ROWS = 2 * 1440
 # Events kept meanwhile (a few a day in a normal week; the oldest go first past this).
@@ -136,6 +143,9 @@ class Summary:
     powered_off: tuple[float, str] | None = None
     services_back: tuple[float, str] | None = None
     executions: list[tuple[float, str]] = field(default_factory=list)  # (loop time, how)
+    hold: tuple[float, str] | None = None  # the read-only hold began (a critical battery)
+    reboot: tuple[float, str] | None = None  # the hold's reboot (battery recovered, button)
+    reboot_by: str | None = None  # "battery" or "button"
     # What only a simulation knows (power.simulated fills them in): the controller's cut.
     cutoff: tuple[float, str] | None = None
     margin_s: float | None = None  # cut-off - the last safe stop before it
@@ -145,6 +155,11 @@ class Summary:
     wait_wh: float | None = None
     wait_h: float | None = None
     boots: list[tuple[float, str]] = field(default_factory=list)
+    # the first boot after the hold (services back): the hold's reboot or the reconnect's
+    back: tuple[float, str] | None = None
+    back_by: str | None = None  # "reboot" or "reconnect"
+    hold_wh: float | None = None
+    hold_h: float | None = None
 
     def _when(self, prefix: str, value: tuple[float, str] | None) -> dict[str, Any]:
         hours = None
@@ -174,6 +189,10 @@ class Summary:
             **self._when("shutdown_decided", self.decided),
             **self._when("shutdown_executed", self.executed),
             "shutdown_how": how,
+            "shutdown_hows": [h for _, h in self.executions],
+            **self._when("hold_started", self.hold),
+            **self._when("reboot", self.reboot),
+            "reboot_by": self.reboot_by,
             **self._when("poweroff", self.powered_off),
             **self._when("services_back", self.services_back),
             **self._when("cutoff", self.cutoff),
@@ -186,6 +205,10 @@ class Summary:
             "wait_h": None if self.wait_h is None else round(self.wait_h, 2),
             "wait_wh_per_night": wait_per_night,
             "boots_at": [at for _, at in self.boots],
+            **self._when("back", self.back),
+            "back_by": self.back_by,
+            "hold_wh": None if self.hold_wh is None else round(self.hold_wh, 2),
+            "hold_h": None if self.hold_h is None else round(self.hold_h, 2),
         }
 
 
@@ -218,6 +241,7 @@ class PowerDaemon:
         database: Path | None = None,
         powered: Callable[[], bool] | None = None,
         shunt_ohms: float | None = None,
+        policy_factory: Callable[[], ShutdownPolicy] | None = None,
     ) -> None:
         self.store = store
         self._reopen = reopen
@@ -226,13 +250,19 @@ class PowerDaemon:
         self.time = time_base
         self.estimator = estimator
         self.thresholds = thresholds
-        # shunt_ohms (the configured shunt) only serves a wrong shunt's explanation
-        self.policy = ShutdownPolicy(
-            thresholds,
-            chemistry=estimator.chemistry,
-            capacity_ah=estimator.capacity_ah,
-            shunt_ohms=shunt_ohms,
-        )
+
+        def default_policy() -> ShutdownPolicy:
+            # shunt_ohms (the configured shunt) only serves a wrong shunt's explanation
+            return ShutdownPolicy(
+                thresholds,
+                chemistry=estimator.chemistry,
+                capacity_ah=estimator.capacity_ah,
+                shunt_ohms=shunt_ohms,
+            )
+
+        # a factory: the read-only hold watches the battery with a fresh policy
+        self._new_policy = policy_factory or default_policy
+        self.policy = self._new_policy()
         self.shutdown = shutdown
         self.settings = settings or Settings()
         self.source = source
@@ -242,15 +272,16 @@ class PowerDaemon:
         self.summary = Summary()
         self.pending: PendingShutdown | None = None
         self.waiting = False  # in the low-power wait: services stopped, sampling on
-        self.critical = False  # powered off (or powering off) on a critical battery
+        self.critical = False  # a critical battery: the read-only hold (or on its way)
+        self.held = False  # in the read-only hold: nothing is written any more
         self._wait_since: float | None = None
         self._wait_reason: str | None = None
         self._critical_reason: str | None = None
         self._decision: Decision | None = None
-        self._db_closed = False  # the poweroff closed the database: nothing more is written
+        self._db_closed = False  # a poweroff or the hold closed the database: no more writes
         self._powered = powered  # the simulator's: False once the controller cut the load
         self._cut = False
-        self._services_stopped = False  # by the wait (a critical poweroff needs not stop them)
+        self._services_stopped = False  # by the wait or the hold
         self.aggregator = MinuteAggregator()
         self._stop = threading.Event()
         self._button = threading.Event()
@@ -360,10 +391,7 @@ class PowerDaemon:
             t0 = self.time.now()
             next_t = t0
             while not self._stop.is_set():
-                if self._powered is not None and not self._powered():
-                    # the controller cut the load: the Pi is off, nothing more happens
-                    self._cut = True
-                    self.summary.stopped_by = "power_cut"
+                if self.power_lost():
                     break
                 self.step()
                 if not self._ready:
@@ -381,6 +409,15 @@ class PowerDaemon:
         finally:
             self.close()
         return self.summary
+
+    def power_lost(self) -> bool:
+        """The simulator's controller cut the load: the Pi is off, nothing more happens."""
+        if self._powered is None or self._powered():
+            return False
+        self._cut = True
+        self.summary.stopped_by = "power_cut"
+        self._stop.set()
+        return True
 
     def start(self) -> None:
         if self._started:
@@ -403,13 +440,29 @@ class PowerDaemon:
                 ("low_power_wait", "services_resumed", "critical", "shutdown_executed")
             ),
         )
-        if last is None or last["kind"] != "low_power_wait" or last["boot_id"] != self.boot_id:
+        if last is None or last["boot_id"] != self.boot_id:
+            return
+        if last["kind"] == "critical":
+            self._take_up_the_hold(last)
+            return
+        if last["kind"] != "low_power_wait":
             return
         t = self.time.now()
         self.waiting = self._services_stopped = True
         self._wait_since, self._wait_reason = t, last["reason"]
         self.policy.enter_wait(t)
         line = f"power: the low-power wait of {last['at']} goes on (services still stopped)"
+        log.warning(line)
+        if self.echo:
+            self.echo(line)
+
+    def _take_up_the_hold(self, last: dict[str, Any]) -> None:
+        """Restarted during the read-only hold of this boot: the hold goes on (its read-only
+        steps again, in case the stop came before them); nothing more is written."""
+        t = self.time.now()
+        self.critical, self._critical_reason = True, last["reason"]
+        self._enter_hold(t, self.shutdown.hold(None, services_running=False))
+        line = f"power: the read-only hold of {last['at']} goes on (nothing is written)"
         log.warning(line)
         if self.echo:
             self.echo(line)
@@ -423,6 +476,9 @@ class PowerDaemon:
         if self.summary.start_t is None:
             self.summary.start_t = t
         decision = self._decision = self._read(t, wall_s, trusted)
+        if self.held:
+            self._hold_step(t, wall_s, decision)
+            return
         events: list[dict[str, Any]] = []
         start: tuple[str, str] | None = None  # (origin, reason) of a shutdown to begin
         cancel: dict[str, Any] | None = None  # detail of a cancel
@@ -470,9 +526,9 @@ class PowerDaemon:
                 # the staff member saw the power return before the policy's hysteresis did;
                 # if the battery is in fact still low the policy decides again.
                 self.policy.cancel(t)
-        poweroff = False
+        hold = False
         if critical is not None and not self.critical:
-            start, poweroff = None, True
+            start, hold = None, True
             detail = {
                 "services_running": not self._services_stopped,
                 "decided_event_id": self.pending.event_id if self.pending else None,
@@ -491,7 +547,7 @@ class PowerDaemon:
         self._rows += self._aggregate(wall_s, trusted, state)
         urgent = bool(events) or state != self._written_state
         batch_due = self._last_write_t is None or t - self._last_write_t >= self.settings.batch_s
-        changed = bool(start or cancel or poweroff)
+        changed = bool(start or cancel or hold)
         if urgent or (self._rows and batch_due):
             self._write(t, wall_s, trusted, events, start=start, changed=changed)
         for e in events:
@@ -499,8 +555,8 @@ class PowerDaemon:
             if e["kind"] == "shutdown_decided" and self.summary.decided is None:
                 self.summary.decided = (t, e["at"])
         self._show(state)
-        if poweroff:
-            self._power_off(t, wall_s)
+        if hold:
+            self._hold(t, wall_s)
             return
         if resume is not None:
             self.shutdown.resume()
@@ -660,7 +716,10 @@ class PowerDaemon:
         one transaction. A database that refuses the write never stops the daemon: rows and
         events wait for the next write, and a shutdown being decided goes ahead without its
         record -- the battery does not wait. Its event, written later while the shutdown is
-        still pending, then gives the state row the id a cancel request names."""
+        still pending, then gives the state row the id a cancel request names. In the
+        read-only hold nothing is attempted."""
+        if self.held:
+            return False
         pending_before = self.pending
         decided = next((e for e in events if start and e["kind"] == "shutdown_decided"), None)
         store = self._writable()
@@ -786,14 +845,64 @@ class PowerDaemon:
             self.summary.execution = report
             self.summary.executed = (t, iso(wall_s))
 
-    def _power_off(self, t: float, wall_s: float) -> None:
-        """A critical battery: the `critical` event is written; power off now."""
+    def _hold(self, t: float, wall_s: float) -> None:
+        """A critical battery: the `critical` event and state are written (the next boot's
+        `outage` is built from them); the open minute too; then the read-only hold."""
         self._rows += self.aggregator.flush()
         if self._rows and self._last_wall is not None:
             self._write(t, wall_s, self._last_wall[1], [])
-        self._stop_for_poweroff(
-            t, wall_s, services_running=not self._services_stopped, stopped_by="critical"
+        report = self.shutdown.hold(self.store, services_running=not self._services_stopped)
+        self._enter_hold(t, report)
+        self.summary.hold = (t, iso(wall_s))
+        self._executed(t, wall_s, report)
+        line = (
+            f"{iso(wall_s)[:19].replace('T', ' ')}Z  read-only hold: records closed, filesystems"
+            " read-only; the controller's disconnect or a recovered battery ends it"
         )
+        log.warning(line)
+        if self.echo:
+            self.echo(line)
+
+    def _enter_hold(self, t: float, report: ExecutionReport) -> None:
+        self.held = self._db_closed = self._services_stopped = True
+        self.waiting, self.pending = False, None
+        # the old policy stays critical for good: a fresh one, in the wait, says when the
+        # battery has recovered (its RESUME); its own CRITICAL only makes way for another
+        self.policy = self._new_policy()
+        self.policy.enter_wait(t)
+
+    def _hold_step(self, t: float, wall_s: float, decision: Decision) -> None:
+        """A reading in the read-only hold: nothing written; a recovered battery or the
+        panel button reboots the Pi."""
+        why: tuple[str, str] | None = None
+        v_resume = self.thresholds.v_resume
+        for e in decision.events:
+            v = self._last[0].bus_v if self._last is not None else None
+            if e.kind is EventKind.RESUME and v is not None and v >= v_resume:
+                why = ("battery", e.reason or "the battery has recovered")
+            elif e.kind in (EventKind.RESUME, EventKind.CRITICAL):
+                # A reboot brings the full load back at once: a recovery the voltage does not
+                # confirm (a state of charge an aged battery overstates, a trickle of charge
+                # under clouds) is not enough. And critical sticks in a policy and would hide
+                # the recovery. Either way: a fresh policy, in the wait again.
+                self.policy = self._new_policy()
+                self.policy.enter_wait(t)
+        if self._button.is_set():
+            self._button.clear()
+            why = why or ("button", BUTTON_REBOOT_REASON)
+        self._show(State.CRITICAL)
+        if why is None:
+            self._maybe_report(t, wall_s)
+            return
+        by, reason = why
+        line = f"{iso(wall_s)[:19].replace('T', ' ')}Z  reboot out of the read-only hold: {reason}"
+        log.warning(line)
+        if self.echo:
+            self.echo(line)
+        self.summary.reboot, self.summary.reboot_by = (t, iso(wall_s)), by
+        self.summary.stopped_by = "reboot"
+        self._stop.set()
+        self.shutdown.reboot()
 
     def _stop_for_poweroff(
         self, t: float, wall_s: float, *, services_running: bool, stopped_by: str
@@ -874,6 +983,8 @@ class PowerDaemon:
         )
         if last is None or last["kind"] not in POWEROFF_KINDS:
             return
+        if self.boot_id is not None and last["boot_id"] == self.boot_id:
+            return  # the hold of this very boot (a restart): no outage yet
         off_s = max(0.0, wall_s - from_iso(last["at"]).timestamp())
         detail = {
             "shutdown_at": last["at"],

@@ -16,19 +16,30 @@ keneya-power goes on reading the battery. When it has recovered (or staff hold t
 button) the services come back in the reverse order: USB power on, screen on, `systemctl
 start` (the kiosk starts at its login screen).
 
-A true poweroff (checkpoint, services stopped if they still run, checkpoint, the database
-closed, `systemctl poweroff`) is for a CRITICAL battery, where the charge controller's
-low-voltage disconnect follows and its reconnect boots the Pi, and for the panel button's
-shutdown (someone is there to switch the appliance on again).
+A CRITICAL battery ends in the READ-ONLY HOLD, not a poweroff: a halted Pi draws so little
+that the battery's voltage recovers, the charge controller's low-voltage disconnect never
+comes and its reconnect never boots the Pi. So the Pi stays on at the wait's draw with nothing
+left to write: checkpoint, services stopped if they still run (screen and 3G stick off too),
+checkpoint, the database closed, `sync`, the data folder's filesystem remounted read-only,
+then the kernel's emergency sync and read-only remount of every filesystem (`s` then `u` to
+/proc/sysrq-trigger; root may write it whatever kernel.sysrq says). The controller's cut is
+then harmless and its reconnect boots the Pi; if the battery recovers first, or staff hold
+the panel button, keneya-power reboots it (`systemctl reboot --force`: nothing to stop).
 
-Commands go through an injected runner: `systemctl` on the appliance, a recorder in the
-simulator and the tests. `journal` keeps every step taken, in order.
+A true poweroff (checkpoint, services stopped if they still run, checkpoint, the database
+closed, `systemctl poweroff`) is only for the panel button held while running (someone is
+there to switch the appliance on again).
+
+Commands go through an injected runner and sysfs/procfs writes through an injected writer:
+the real ones on the appliance, recorders in the simulator and the tests. `journal` keeps
+every step taken, in order.
 """
 
 from __future__ import annotations
 
 import glob
 import logging
+import os
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -48,6 +59,12 @@ STOP_SERVICES = ("systemctl", "stop", "keneya-web", "keneya-kiosk", "keneya-mode
 # The modem first: the web app's outbox finds its link up; the kiosk last, at its login.
 START_SERVICES = ("systemctl", "start", "keneya-modem", "keneya-web", "keneya-kiosk")
 POWEROFF = ("systemctl", "poweroff")
+SYNC = ("sync",)
+# --force: the filesystems are already read-only, there is nothing left to stop cleanly
+REBOOT = ("systemctl", "reboot", "--force")
+# The kernel's magic SysRq: "s" syncs every filesystem, "u" remounts them all read-only.
+SYSRQ_TRIGGER = "/proc/sysrq-trigger"
+DATA_DIR = Path("/var/lib/keneya")
 COMMAND_TIMEOUT_S = 60.0
 # The official 7" display's backlight (0: on, 4: FB_BLANK_POWERDOWN) and the framebuffer's
 # blanking (HDMI and the console: 1 blank, 0 shown).
@@ -76,13 +93,28 @@ def run_command(argv: Sequence[str], *, timeout_s: float = COMMAND_TIMEOUT_S) ->
 
 
 def write_sysfs(path: Path, value: str) -> bool:
-    """Write one value to a sysfs attribute; False (logged) when the kernel refuses it."""
+    """Write one value to an existing sysfs or procfs attribute (never creates a file); False
+    (logged) when it is absent or the kernel refuses it."""
     try:
-        path.write_text(value)
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, value.encode())
+        finally:
+            os.close(fd)
     except OSError as exc:
         log.warning("%s: %s", path, exc)
         return False
     return True
+
+
+def mount_point(path: Path) -> Path:
+    """The mount point of the filesystem holding `path` (its nearest existing ancestor)."""
+    p = Path(os.path.abspath(path))
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    while not os.path.ismount(p) and p != p.parent:
+        p = p.parent
+    return p
 
 
 class CommandRecorder:
@@ -183,7 +215,7 @@ class ExecutionReport:
     checkpoints: tuple[tuple[int, int, int] | None, ...]
     stop_status: int | None  # None: the services were already stopped
     poweroff_status: int | None  # None: no poweroff (the low-power wait)
-    how: str = "poweroff"  # or "low_power_wait"
+    how: str = "poweroff"  # or "low_power_wait", "critical_hold"
     steps: tuple[str, ...] = ()
 
 
@@ -198,7 +230,13 @@ class SafeShutdown:
         poweroff: Sequence[str] = POWEROFF,
         wait: WaitOptions | None = None,
         write: Writer = write_sysfs,
+        reboot: Sequence[str] = REBOOT,
+        data_dir: Path | None = None,
+        sysrq_trigger: str | None = SYSRQ_TRIGGER,
+        find_mount: Callable[[Path], Path] = mount_point,
     ) -> None:
+        """`data_dir`: the data folder, whose filesystem the hold remounts read-only (None:
+        that step is left out); `sysrq_trigger` "" or None leaves out the emergency remount."""
         if grace_s < 60:
             raise ValueError("the countdown must leave people at least 60 s")
         self.grace_s = grace_s
@@ -208,6 +246,10 @@ class SafeShutdown:
         self.poweroff = tuple(poweroff)
         self.wait = wait or WaitOptions()
         self.write = write
+        self.reboot_command = tuple(reboot)
+        self.data_dir = data_dir
+        self.sysrq_trigger = sysrq_trigger
+        self.find_mount = find_mount
         self.journal: list[str] = []  # every step taken, in order
 
     def start(
@@ -250,7 +292,23 @@ class SafeShutdown:
         argv = self.wait.usb_power(on)
         return None if argv is None else self._run(argv)
 
-    # -- the three ways ----------------------------------------------------------------------
+    def _sysrq(self, key: str) -> None:
+        if not self.sysrq_trigger:
+            return
+        path = Path(self.sysrq_trigger)
+        self.journal.append(f"sysrq {key}: {path}")
+        _attempt(f"write {path}", lambda: self.write(path, key))
+
+    def _remount_data_read_only(self) -> None:
+        if self.data_dir is None:
+            return
+        mount = _attempt(
+            "find the data folder's mount point", lambda: self.find_mount(self.data_dir)
+        )
+        if mount is not None:
+            self._run(("mount", "-o", "remount,ro", str(mount)))
+
+    # -- the four ways -----------------------------------------------------------------------
     def enter_wait(self, store: Store | None) -> ExecutionReport:
         """Steps 1-5 of the low-power wait. The caller has recorded (or kept) its event."""
         start = len(self.journal)
@@ -284,6 +342,33 @@ class SafeShutdown:
         return ExecutionReport(
             (first, second), stop_status, poweroff_status, "poweroff", tuple(self.journal[start:])
         )
+
+    def hold(self, store: Store | None, *, services_running: bool = True) -> ExecutionReport:
+        """The read-only hold of a critical battery. The caller has recorded (or kept) its
+        event. Each step is attempted whatever the one before did; after the last, nothing
+        on the appliance can be written any more."""
+        start = len(self.journal)
+        first = self._checkpoint(store)
+        stop_status = self._run(self.stop_services) if services_running else None
+        second = self._checkpoint(store)
+        if store is not None:
+            self.journal.append("close the database")
+            _attempt("close the database", store.close)
+        if services_running:  # the hold draws what the wait draws
+            self._screen(on=False)
+            self._usb(on=False)
+        self._run(SYNC)
+        self._remount_data_read_only()
+        self._sysrq("s")
+        self._sysrq("u")
+        return ExecutionReport(
+            (first, second), stop_status, None, "critical_hold", tuple(self.journal[start:])
+        )
+
+    def reboot(self) -> int:
+        """Out of the hold (battery recovered, or the button): the filesystems are read-only
+        already, so the reboot need not stop anything."""
+        return self._run(self.reboot_command)
 
 
 def _attempt(what: str, step: Callable[[], T]) -> T | None:

@@ -1,9 +1,11 @@
 """The daemon wired to a simulator scenario: `keneya power run --simulate`, the tests and the
 benchmarks all build it here. Everything above the fake register map is production code;
-system commands (stop and start services, USB power, poweroff) are recorded, not run, and
-switch the simulated appliance's mode (running, low-power wait, halted), so the battery sees
-what the decision did. After the daemon stops for a poweroff, `finish` runs the physics on to
-the scenario's end: the controller's cut-off, if it comes, and its reconnect's boot."""
+system commands (stop and start services, USB power, the read-only remounts, reboot,
+poweroff) and sysfs/procfs writes are recorded, never run nor written, and switch the
+simulated appliance's mode (running, low-power wait, read-only hold, halted; a reboot is a
+boot), so the battery sees what the decision did. After the daemon stops (a poweroff, the
+controller's cut, a reboot), `finish` runs the physics on to the scenario's end: the
+controller's cut-off, if it comes, and its reconnect's boot."""
 
 from __future__ import annotations
 
@@ -18,7 +20,14 @@ from appliance.clock import to_iso
 from power.battery import SocEstimator
 from power.daemon import PowerDaemon, Settings, Summary
 from power.policy import Thresholds
-from power.shutdown import CommandRecorder, SafeShutdown, WaitOptions, Writer
+from power.shutdown import (
+    SYSRQ_TRIGGER,
+    CommandRecorder,
+    SafeShutdown,
+    WaitOptions,
+    Writer,
+    write_sysfs,
+)
 from power.sim.model import Mode
 from power.sim.scenarios import Scenario, SimRig
 from power.timebase import SimTime
@@ -30,29 +39,60 @@ if TYPE_CHECKING:
 
 # No screen to switch off in a simulation: the real one (if any) is left alone.
 NO_SCREEN = WaitOptions(backlight="", fb_blank="")
-# Daemon stops after which the appliance is off (the physics goes on without it).
-OFF_STOPS = ("critical", "shutdown", "power_cut")
+# Daemon stops after which the physics goes on without it: the appliance is off (a poweroff,
+# the controller's cut) or a new boot runs (the hold's reboot).
+OFF_STOPS = ("shutdown", "power_cut", "reboot")
 
 
 class SimulatedSystem(CommandRecorder):
     """The recorder as the simulated appliance's system: `systemctl stop` of the services
-    puts it in the low-power wait, `start` runs them again, `poweroff` halts the Pi."""
+    puts it in the low-power wait, `start` runs them again, the read-only remounts (`mount -o
+    remount,ro`, SysRq `u`) put it in the hold, `systemctl reboot` boots it, `poweroff`
+    halts it. Writes are recorded in `writes`; SysRq's never reach the real file, the others
+    (the screen paths the wait options name: none by default) go to `write`, else sysfs."""
 
-    def __init__(self, rig: SimRig, echo: Callable[[str], object] | None = None) -> None:
+    def __init__(
+        self,
+        rig: SimRig,
+        echo: Callable[[str], object] | None = None,
+        *,
+        write: Writer | None = None,
+        sysrq_trigger: str = SYSRQ_TRIGGER,
+    ) -> None:
         super().__init__(echo)
         self.rig = rig
+        self.writes: list[tuple[str, str]] = []
+        self._write = write
+        self.sysrq_trigger = sysrq_trigger
 
     def __call__(self, argv: Sequence[str]) -> int:
         status = super().__call__(argv)
+        model, now = self.rig.model, self.rig.clock.now
         head = tuple(argv[:2])
+        if head == ("systemctl", "reboot"):
+            model.reboot(now)
+            return status
+        if tuple(argv[:3]) == ("mount", "-o", "remount,ro"):
+            model.set_mode(Mode.HOLD, now)
+            return status
         mode = {
             ("systemctl", "stop"): Mode.LOW_POWER_WAIT,
             ("systemctl", "start"): Mode.RUNNING,
             ("systemctl", "poweroff"): Mode.HALTED,
         }.get(head)
         if mode is not None:
-            self.rig.model.set_mode(mode, self.rig.clock.now)
+            model.set_mode(mode, now)
         return status
+
+    def write(self, path: Path, value: str) -> bool:
+        self.writes.append((str(path), value))
+        if self._echo is not None:
+            self._echo(f"simulated: {path} = {value}")
+        if str(path) == self.sysrq_trigger:
+            if value == "u":
+                self.rig.model.set_mode(Mode.HOLD, self.rig.clock.now)
+            return True
+        return (self._write or write_sysfs)(path, value)
 
 
 @dataclass
@@ -81,7 +121,20 @@ class SimulatedRun:
         summary.margin_s = None if not before else cut - before[-1]  # type: ignore[operator]
         summary.wait_wh = model.energy_wh.get(Mode.LOW_POWER_WAIT, 0.0)
         summary.wait_h = model.time_s.get(Mode.LOW_POWER_WAIT, 0.0) / 3600
+        summary.hold_wh = model.energy_wh.get(Mode.HOLD, 0.0)
+        summary.hold_h = model.time_s.get(Mode.HOLD, 0.0) / 3600
         summary.boots = [at(t) for t in model.boots]
+        if summary.hold is not None:
+            # back after the hold: the first boot since (its reboot, or the reconnect's)
+            after = [
+                (t, cause)
+                for t, cause in zip(model.boots, model.boot_causes, strict=True)
+                if t >= summary.hold[0]
+            ]
+            if after:
+                summary.back, summary.back_by = at(after[0][0]), after[0][1]
+                if summary.services_back is None:
+                    summary.services_back = summary.back
         # the cut that would have come with the appliance running on: what the stop saved
         running_cut = scenario.battery_empty_at()
         summary.cutoff_if_running = None if running_cut is None else at(running_cut)
@@ -116,15 +169,22 @@ def simulated_daemon(
     the low-power wait switches (none by default)."""
     battery = scenario.battery
     with scenario.build() as rig, rig.open_sensor() as sensor:
-        commands = SimulatedSystem(rig, echo)
+        commands = SimulatedSystem(rig, echo, write=write)
 
         def powered() -> bool:
             rig.model.advance_to(rig.clock.now)
             return rig.model.mode is not Mode.OFF
 
-        shutdown = SafeShutdown(grace_s=grace_s, runner=commands, wait=wait)
-        if write is not None:
-            shutdown.write = write
+        # the data folder's remount and SysRq are only recorded: the host is left alone
+        data_dir = database or (store.path if store is not None else None)
+        shutdown = SafeShutdown(
+            grace_s=grace_s,
+            runner=commands,
+            wait=wait,
+            write=commands.write,
+            data_dir=None if data_dir is None else data_dir.parent,
+            sysrq_trigger=commands.sysrq_trigger,
+        )
         daemon = PowerDaemon(
             store,
             sensor,

@@ -10,12 +10,15 @@ the estimator realistic voltages and currents over days. Time is seconds since
 local midnight of day 0 (Mali: UTC, no DST). The state advances on a fixed
 grid of ``step_s`` so results do not depend on how often it is sampled.
 
-The appliance is in one of four modes (:class:`Mode`): running; the low-power
-wait (services stopped, screen and modem off, the monitor still sampling);
-halted (after ``systemctl poweroff``: the Pi draws a little until its supply
-goes); off (the controller's low-voltage disconnect cut the load output). When
-the controller reconnects the load (battery above ``v_reconnect``) the Pi boots:
-running again. The simulated system commands switch between the first three.
+The appliance is in one of five modes (:class:`Mode`): running; the low-power
+wait (services stopped, screen and modem off, the monitor still sampling); the
+read-only hold of a critical battery (the wait's draw, every filesystem
+read-only, the monitor still sampling); halted (after ``systemctl poweroff``:
+the Pi draws a little until its supply goes); off (the controller's low-voltage
+disconnect cut the load output). When the controller reconnects the load
+(battery above ``v_reconnect``) the Pi boots: running again. The simulated
+system commands switch between the first four, and ``systemctl reboot`` is a
+boot too (:meth:`SolarSystem.reboot`).
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class Panel:
 class Mode(StrEnum):
     RUNNING = "running"
     LOW_POWER_WAIT = "low_power_wait"
+    HOLD = "hold"  # critical: filesystems read-only, the Pi on at the wait's draw
     HALTED = "halted"
     OFF = "off"
 
@@ -112,7 +116,7 @@ class Load:
         """Draw at 12 V (after the converter's loss) at ``t`` in ``mode``."""
         if mode is Mode.OFF:
             return 0.0
-        if mode is Mode.LOW_POWER_WAIT:
+        if mode in (Mode.LOW_POWER_WAIT, Mode.HOLD):
             return self.wait_w / self.converter_efficiency
         if mode is Mode.HALTED:
             return self.halted_w / self.converter_efficiency
@@ -211,7 +215,8 @@ class SolarSystem:
     empty_at: float | None = field(init=False, default=None)
     mode: Mode = field(init=False, default=Mode.RUNNING)
     cutoffs: list[float] = field(init=False, default_factory=list)  # LVD cuts of the load
-    boots: list[float] = field(init=False, default_factory=list)  # the reconnect's boots
+    boots: list[float] = field(init=False, default_factory=list)  # reconnects and reboots
+    boot_causes: list[str] = field(init=False, default_factory=list)  # "reconnect", "reboot"
     mode_log: list[tuple[float, Mode]] = field(init=False, default_factory=list)
     energy_wh: dict[Mode, float] = field(init=False, default_factory=dict)  # load, by mode
     time_s: dict[Mode, float] = field(init=False, default_factory=dict)  # time in each mode
@@ -232,6 +237,21 @@ class SolarSystem:
             return
         self.mode = Mode(mode)
         self.mode_log.append((self.t, self.mode))
+
+    def reboot(self, t: float | None = None) -> None:
+        """``systemctl reboot`` at ``t``: the Pi boots, its services start. Nothing happens
+        to a Pi the controller cut."""
+        if t is not None:
+            self.advance_to(t)
+        if self.mode is Mode.OFF:
+            return
+        self._boot(self.t, "reboot")
+
+    def _boot(self, t: float, cause: str) -> None:
+        self.mode = Mode.RUNNING
+        self.boots.append(t)
+        self.boot_causes.append(cause)
+        self.mode_log.append((t, Mode.RUNNING))
 
     def sense(self, t: float) -> tuple[float, float]:
         """(battery current, terminal voltage) at ``t`` -- the shunt's view."""
@@ -314,8 +334,6 @@ class SolarSystem:
         elif not self.load_connected and v > c.v_reconnect:
             self.load_connected = True
             if self.mode is Mode.OFF:  # power on the load output: the Pi boots
-                self.mode = Mode.RUNNING
-                self.boots.append(t + dt)
-                self.mode_log.append((t + dt, Mode.RUNNING))
+                self._boot(t + dt, "reconnect")
         if self.empty_at is None and (self.soc <= 0 or not self.load_connected):
             self.empty_at = t + dt

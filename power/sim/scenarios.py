@@ -12,6 +12,7 @@ other way round. Time runs as fast as the caller advances the :class:`SimClock`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import KW_ONLY, dataclass, field, replace
 
 from power.ina219 import DEFAULT_ADDRESS, Ina219
@@ -142,10 +143,12 @@ class SimRig:
 
 
 _DAY = SECONDS_PER_DAY
-# The ageing scenario's hardware and weather, which dead-sensor shares.
+# The ageing scenario's hardware and weather, which dead-sensor shares: four days of dust
+# then overcast drain the battery, four sunny days after show whether the appliance comes
+# back by itself.
 _AGEING = {
-    "days": 4,
-    "weather": (HARMATTAN, OVERCAST),
+    "days": 8,
+    "weather": (HARMATTAN, OVERCAST, OVERCAST, OVERCAST, SUNNY),
     "battery": BatterySpec(ageing=0.4),
     "initial_soc": 90.0,
 }
@@ -172,7 +175,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "ageing",
             description="a neglected battery (60 % capacity, 2.2x resistance) in harmattan dust, "
-            "then overcast; the estimator still believes the 40 Ah label",
+            "then overcast, then the sun from day 4; the estimator still believes the 40 Ah "
+            "label",
             **_AGEING,  # type: ignore[arg-type]
             shunt_ohms=0.01,
             max_current_a=10.0,
@@ -204,7 +208,7 @@ SCENARIOS: dict[str, Scenario] = {
             description="the ageing battery with the I2C bus dead from the first evening "
             "(18:00) to the end: the monitor is blind and must still stop in time",
             **_AGEING,  # type: ignore[arg-type]
-            faults=(FaultWindow(18 * HOUR, 4 * _DAY, FaultMode.OSERROR, 1.0),),
+            faults=(FaultWindow(18 * HOUR, math.inf, FaultMode.OSERROR, 1.0),),
             shunt_ohms=0.01,
             max_current_a=10.0,
         ),

@@ -24,11 +24,16 @@ from power.policy import State, Thresholds
 from power.sensor import Reading
 from power.shutdown import (
     POWEROFF,
+    REBOOT,
     START_SERVICES,
     STOP_SERVICES,
+    SYNC,
+    SYSRQ_TRIGGER,
     CommandRecorder,
     SafeShutdown,
     WaitOptions,
+    mount_point,
+    write_sysfs,
 )
 from power.sim import SimClock, get
 from power.sim.model import ControllerSpec, Mode
@@ -115,6 +120,8 @@ def drive(db: Path, scenario, *, wait: WaitOptions | None = None, watch=None):
         with simulated_daemon(store, scenario, origin=ORIGIN, settings=COARSE, **kw) as sim:
             d, clock = sim.daemon, sim.rig.clock
             while not d.stopped and clock.now < scenario.end_s:
+                if d.power_lost():
+                    break
                 d.step()
                 if watch is not None:
                     watch(d, store)
@@ -222,8 +229,8 @@ def test_dead_sensor_stops_in_time_on_the_blind_estimate(db):
     blind: list[dict] = []
 
     def watch(d, store):
-        if d.stopped:
-            return  # the poweroff closed the database
+        if d.held:
+            return  # the hold closed the database
         row = store.power.state()
         if row["fault"] == "sensor_lost" and row["state"] != "low_power_wait":
             blind.append(row)
@@ -237,17 +244,24 @@ def test_dead_sensor_stops_in_time_on_the_blind_estimate(db):
     assert blind and all(r["voltage_v"] is None for r in blind)
     assert "worst case" in blind[0]["fault_detail"]
     assert blind[0]["planned_shutdown_at"] is not None
-    # services stopped by the wait, then the poweroff on the blind estimate, no second stop
-    assert sim.commands.calls == [STOP_SERVICES, POWEROFF]
-    assert summary.stopped_by == "critical" and got["state"]["state"] == "critical"
+    # services stopped by the wait, then the read-only hold on the blind estimate, no second
+    # stop; blind, the hold never reboots: the controller's disconnect ends it
+    assert sim.commands.calls == [STOP_SERVICES, SYNC, remount(db)]
+    assert sim.commands.writes == [(SYSRQ_TRIGGER, "s"), (SYSRQ_TRIGGER, "u")]
+    assert summary.stopped_by == "power_cut" and got["state"]["state"] == "critical"
     critical = next(e for e in got["events"] if e["kind"] == "critical")
     assert critical["detail"]["services_running"] is False
     out = summary.to_dict()
-    assert out["shutdown_how"] == "low_power_wait" and out["poweroff_at"] is not None
+    assert out["shutdown_hows"] == ["low_power_wait", "critical_hold"]
+    assert out["poweroff_at"] is None and out["reboot_at"] is None
     # before the cut that comes with the appliance running on (the issue: 77.2 h)
     assert out["margin_if_running_s"] >= 1800
-    assert out["cutoff_at"] is None or out["margin_s"] >= 1800
-    assert sim.rig.model.mode in (Mode.HALTED, Mode.RUNNING)  # halted, or booted again
+    # the hold kept the Pi drawing: the controller cut it, long after the records closed,
+    # and its reconnect booted it on the first sunny day
+    assert out["hold_started_h"] < out["cutoff_h"] and out["margin_s"] >= 1800
+    assert out["back_by"] == "reconnect" and out["back_h"] > out["cutoff_h"]
+    assert 4 * 24 < out["back_h"] < 5 * 24
+    assert sim.rig.model.mode is Mode.RUNNING
     assert got["problems"] == []
 
 
@@ -267,19 +281,23 @@ def test_reversed_shunt_stops_in_time_on_the_voltage(db):
     assert got["state"]["fault"] == "reversed_shunt"
 
 
-def test_ageing_battery_waits_then_powers_off_before_the_cut(db):
+def test_ageing_battery_waits_holds_read_only_then_comes_back_by_itself(db):
     scenario = get("ageing")
     summary, sim = drive(db, scenario)
     got = stored(db)
     assert kinds(got["events"])[-2:] == ["low_power_wait", "critical"]
-    assert sim.commands.calls == [STOP_SERVICES, POWEROFF]
+    assert sim.commands.calls == [STOP_SERVICES, SYNC, remount(db)]
     out = summary.to_dict()
     # the wait's smaller draw makes the battery last beyond the cut a running appliance met
-    assert out["shutdown_executed_h"] < out["cutoff_if_running_h"] < out["poweroff_h"]
+    assert out["shutdown_executed_h"] < out["cutoff_if_running_h"] < out["hold_started_h"]
     assert out["margin_if_running_s"] >= 1800
-    assert out["cutoff_at"] is None or out["margin_s"] >= 1800
-    # halted, the Pi draws too little for the controller to cut it within the scenario
-    assert sim.rig.model.mode is Mode.HALTED or out["boots_at"]
+    # the hold's draw brings the controller's cut (a halted Pi never did), its reconnect the
+    # boot on the first sunny day: the appliance is back with nobody there
+    assert out["hold_started_h"] < out["cutoff_h"] and out["margin_s"] >= 1800
+    assert out["back_by"] == "reconnect" and out["cutoff_h"] < out["back_h"] < 5 * 24
+    assert out["services_back_at"] == out["back_at"] == out["boots_at"][0]
+    assert summary.stopped_by == "power_cut" and sim.rig.model.mode is Mode.RUNNING
+    assert out["hold_h"] > 0 and out["hold_wh"] > 0
 
 
 def test_recovery_brings_the_services_back_when_the_sun_does(db, tmp_path):
@@ -383,18 +401,47 @@ class ScriptedSensor:
         pass
 
 
+class System(CommandRecorder):
+    """Commands and writes recorded in one ordered `log`; SysRq is never written for real, the
+    screen attributes (under tmp_path) are."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[str] = []
+        self.writes: list[tuple[str, str]] = []
+
+    def __call__(self, argv) -> int:
+        self.log.append(" ".join(argv))
+        return super().__call__(argv)
+
+    def write(self, path: Path, value: str) -> bool:
+        self.log.append(f"write {path} {value}")
+        self.writes.append((str(path), value))
+        return True if str(path) == SYSRQ_TRIGGER else write_sysfs(path, value)
+
+
+def remount(db: Path) -> tuple[str, ...]:
+    return ("mount", "-o", "remount,ro", str(mount_point(db.parent)))
+
+
 def scripted(
     store, script, *, start_s=0.0, origin=ORIGIN, panel_factory=None, wait=None, boot_id=None
 ):
     clock = SimClock(start_s)
-    commands = CommandRecorder()
+    commands = System()
     daemon = PowerDaemon(
         store,
         ScriptedSensor(clock, script),
         time_base=SimTime(clock, origin=origin, trusted=True),
         estimator=SocEstimator(40.0),
         thresholds=Thresholds.for_chemistry(Chemistry.LEAD_ACID),
-        shutdown=SafeShutdown(grace_s=120, runner=commands, wait=wait or NO_SCREEN),
+        shutdown=SafeShutdown(
+            grace_s=120,
+            runner=commands,
+            wait=wait or NO_SCREEN,
+            write=commands.write,
+            data_dir=store.path.parent if store is not None else None,
+        ),
         settings=Settings(sample_s=5),
         boot_id=boot_id or "boot-test",
         panel_factory=panel_factory,
@@ -458,12 +505,51 @@ def test_power_returning_cancels_the_countdown(db):
     assert state["state"] != "shutdown_pending" and state["shutdown_deadline"] is None
 
 
-def test_a_critical_battery_in_the_wait_powers_off_and_the_outage_is_recorded(db):
+def watch_the_database(store, log: list[str], monkeypatch) -> None:
+    """Every write the daemon's store is asked for goes into `log`, in order with the
+    commands."""
+    repo = store.power
+    for name in ("add_event", "add_samples", "set_state", "checkpoint", "rollup"):
+        original = getattr(repo, name)
+
+        def logged(*args, _original=original, _name=name, **kwargs):
+            what = args[0]["kind"] if _name == "add_event" else ""
+            log.append(f"db {_name} {what}".rstrip())
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(repo, name, logged)
+
+
+def test_a_critical_battery_in_the_wait_holds_read_only_and_the_outage_is_recorded(db, monkeypatch):
     with Store(db, create=True) as store:
         daemon, clock, commands = scripted(store, draining)
-        step_while(daemon, clock, lambda: True)
-        assert commands.calls == [STOP_SERVICES, POWEROFF]  # services already stopped
-        assert store.conn is None  # the poweroff closed the database itself
+        watch_the_database(store, commands.log, monkeypatch)
+        step_while(daemon, clock, lambda: not daemon.held)
+        assert not daemon.stopped  # the hold goes on sampling
+        assert store.conn is None  # the hold closed the database itself
+        held_at = len(commands.log)
+        readings = daemon.summary.samples
+        step_while(daemon, clock, lambda: clock.now < 3 * 3600)  # still critical: no reboot
+        assert daemon.summary.samples > readings + 1000 and daemon.state is State.CRITICAL
+        daemon.close()
+    # the hold's steps in order: the event and the state written first, then the records
+    # closed, then read-only; not one write to the database asked for after that
+    log = commands.log
+    hold = log[log.index("db add_event critical") :]
+    assert hold == [
+        "db add_event critical",
+        "db set_state",
+        "db add_samples",  # the open minute
+        "db set_state",
+        "db checkpoint",
+        "db checkpoint",
+        "sync",
+        " ".join(remount(db)),
+        f"write {SYSRQ_TRIGGER} s",
+        f"write {SYSRQ_TRIGGER} u",
+    ]
+    assert len(log) == held_at
+    assert commands.calls == [STOP_SERVICES, SYNC, remount(db)]  # services already stopped
     got = stored(db)
     # decided and warned on the same reading
     assert kinds(got["events"]) == ["shutdown_decided", "warn", "low_power_wait", "critical"]
@@ -471,18 +557,17 @@ def test_a_critical_battery_in_the_wait_powers_off_and_the_outage_is_recorded(db
     assert "11.000 V < 11.15 V" in executed["reason"]
     assert executed["detail"]["services_running"] is False
     assert got["state"]["state"] == "critical" and got["state"]["reason"] == executed["reason"]
-    assert daemon.summary.stopped_by == "critical"
-    assert daemon.summary.poweroff.steps == (
-        "checkpoint",
-        "checkpoint",
-        "close the database",
-        " ".join(POWEROFF),
-    )
+    assert daemon.summary.poweroff is None and daemon.summary.reboot is None
+    assert daemon.summary.execution.how == "low_power_wait"
+    assert [how for _, how in daemon.summary.executions] == ["low_power_wait", "critical_hold"]
+    assert daemon.summary.stopped_by == ""  # still holding when the test stopped it
 
     next_day = ORIGIN + timedelta(days=1)
     for _ in range(2):  # a second start after the outage records nothing new
         with Store(db) as store:
-            daemon, clock, _ = scripted(store, lambda t: (12.6, 1.0), origin=next_day)
+            daemon, clock, _ = scripted(
+                store, lambda t: (12.6, 1.0), origin=next_day, boot_id="boot-2"
+            )
             daemon.step()
             daemon.close()
     events = stored(db)["events"]
@@ -623,8 +708,9 @@ def test_a_database_that_refuses_writes_does_not_stop_the_shutdown(db, monkeypat
         monkeypatch.setattr(store.power, "add_event", disk_error)
         monkeypatch.setattr(store.power, "add_samples", disk_error)
         step_while(daemon, clock, lambda: clock.now < 3600)
-    assert commands.calls == [STOP_SERVICES, POWEROFF]  # the wait, then the poweroff
-    assert daemon.summary.write_errors > 0 and daemon.summary.stopped_by == "critical"
+    # the wait, then the read-only hold
+    assert commands.calls == [STOP_SERVICES, SYNC, remount(db)]
+    assert daemon.summary.write_errors > 0 and daemon.held
 
 
 def test_a_write_that_fails_once_leaves_no_dangling_shutdown(db, monkeypatch):
@@ -674,3 +760,103 @@ def test_the_led_shows_a_usb_backup_written_by_another_process(db):
             assert daemon.panel.state is State.OK and daemon.panel.usb == "done"
     finally:
         factory.reset()
+
+
+MORNING = 9 * 3600.0
+
+
+def drained_then_sunny(t):
+    """From 09:00: low, critical ten minutes later, then the sun from 10:00: a strong charge."""
+    return draining(t - MORNING) if t < MORNING + 3600 else (13.8, 6.0)
+
+
+def test_a_battery_recovering_in_the_hold_reboots_the_pi(db):
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(store, drained_then_sunny, start_s=MORNING)
+        step_while(daemon, clock, lambda: not daemon.held)
+        step_while(daemon, clock, lambda: clock.now < MORNING + 12 * 3600)
+    # a fresh policy in the wait said the battery has recovered: the Pi reboots, nothing
+    # stopped first (the filesystems are read-only already)
+    assert daemon.stopped and daemon.summary.stopped_by == "reboot"
+    assert commands.calls == [STOP_SERVICES, SYNC, remount(db), REBOOT]
+    assert daemon.summary.reboot_by == "battery"
+    # charging and back to soc_resume (40 %) for resume_s (10 min): not at the first
+    # charging reading, once some 30 % more charge is in at 6 A
+    assert MORNING + 3600 + 3600 < daemon.summary.reboot[0] < MORNING + 6 * 3600
+    # nothing written in the hold: the last stored event is still the critical one
+    assert kinds(stored(db)["events"])[-1] == "critical"
+
+
+def test_a_critical_battery_never_recovering_never_reboots(db):
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(store, draining)
+        step_while(daemon, clock, lambda: clock.now < 24 * 3600)
+        daemon.close()
+    assert daemon.held and not daemon.stopped and daemon.summary.reboot is None
+    assert REBOOT not in commands.calls and POWEROFF not in commands.calls
+
+
+def test_the_button_held_in_the_hold_reboots_the_pi(db):
+    factory = MockFactory()
+    asked = threading.Event()
+
+    def panel_factory(request):
+        def on_request():
+            request()
+            asked.set()
+
+        return StatusPanel(
+            GpioPins(hold_s=0.05), on_shutdown_request=on_request, pin_factory=factory
+        )
+
+    try:
+        with Store(db, create=True) as store:
+            daemon, clock, commands = scripted(store, draining, panel_factory=panel_factory)
+            step_while(daemon, clock, lambda: not daemon.held)
+            clock.advance(5)
+            daemon.step()
+            assert daemon.panel.state is State.CRITICAL and not daemon.stopped
+            factory.pin(26).drive_low()
+            assert asked.wait(5.0)  # gpiozero's thread called back
+            factory.pin(26).drive_high()
+            clock.advance(5)
+            daemon.step()
+            assert daemon.stopped and daemon.summary.stopped_by == "reboot"
+            daemon.close()
+        assert commands.calls == [STOP_SERVICES, SYNC, remount(db), REBOOT]
+        assert daemon.summary.reboot_by == "button"
+    finally:
+        factory.reset()
+
+
+def test_a_critical_battery_while_running_stops_the_services_then_holds(db, monkeypatch):
+    def script(t):
+        return (11.0, -0.6)  # below the critical level from the first reading
+
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(store, script)
+        watch_the_database(store, commands.log, monkeypatch)
+        step_while(daemon, clock, lambda: not daemon.held)
+    log = commands.log
+    assert log.index("db add_event critical") < log.index(" ".join(STOP_SERVICES))
+    assert commands.calls == [STOP_SERVICES, SYNC, remount(db)]
+    assert daemon.summary.hold is not None and daemon.summary.execution.how == "critical_hold"
+    critical = next(e for e in stored(db)["events"] if e["kind"] == "critical")
+    assert critical["detail"]["services_running"] is True
+
+
+def test_a_restart_during_the_hold_of_the_same_boot_takes_it_up(db):
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(store, drained_then_sunny, start_s=MORNING)
+        step_while(daemon, clock, lambda: not daemon.held)
+        daemon.close()
+    before = stored(db)["events"]
+    with Store(db) as store:
+        restarted, clock, commands = scripted(store, drained_then_sunny, start_s=MORNING + 1800)
+        restarted.step()
+        assert restarted.held and restarted.state is State.CRITICAL
+        # the read-only steps once more; nothing to stop, no outage recorded, nothing written
+        assert commands.calls == [SYNC, remount(db)]
+        step_while(restarted, clock, lambda: clock.now < MORNING + 12 * 3600)
+    assert restarted.summary.stopped_by == "reboot" and commands.calls[-1] == REBOOT
+    assert stored(db)["events"] == before
