@@ -38,6 +38,7 @@ from appliance.store.diskspace import (
 )
 from power.daemon import Settings
 from power.policy import State
+from power.shutdown import STOP_SERVICES
 from power.sim import get
 from power.simulated import simulated_daemon
 from tests.conftest import PINS, running, sigterm
@@ -229,8 +230,8 @@ def stored_samples(database: Path) -> int:
 
 
 def test_the_daemon_watches_the_battery_with_no_database_at_all(tmp_path):
-    """Nothing can be opened (full disk, unreadable file): it still reads, decides and shuts
-    the Pi down; what it could not write is counted."""
+    """Nothing can be opened (full disk, unreadable file): it still reads, decides and stops
+    the services for the low-power wait; what it could not write is counted."""
 
     def refuse() -> Store:
         raise DiskFull(tmp_path)
@@ -242,8 +243,11 @@ def test_the_daemon_watches_the_battery_with_no_database_at_all(tmp_path):
         database=tmp_path / "keneya.db",
     ) as sim:  # fmt: skip
         summary = sim.daemon.run(duration_s=scenario.end_s)
-    assert summary.stopped_by == "shutdown"
-    assert sim.commands.calls[-1] == ("systemctl", "poweroff")
+    # cloudy days end in the wait, still sampling at the scenario's end
+    assert summary.stopped_by == "duration" and summary.state == "low_power_wait"
+    assert sim.commands.calls == [STOP_SERVICES]
+    assert summary.execution.how == "low_power_wait"
+    assert summary.execution.checkpoints == (None, None)  # no store: nothing to checkpoint
     assert summary.writes == 0 and summary.write_errors > 0
     assert summary.event_counts["shutdown_decided"] == 1
     assert 0 < summary.unwritten_rows <= 2 * 1440

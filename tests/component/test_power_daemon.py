@@ -860,3 +860,21 @@ def test_a_restart_during_the_hold_of_the_same_boot_takes_it_up(db):
         step_while(restarted, clock, lambda: clock.now < MORNING + 12 * 3600)
     assert restarted.summary.stopped_by == "reboot" and commands.calls[-1] == REBOOT
     assert stored(db)["events"] == before
+
+
+def test_the_sun_before_the_disconnect_the_hold_reboots_the_simulated_pi(db):
+    # 13 % at 20:00: the wait, critical before dawn, then a clear day charges the battery
+    # before the controller's disconnect came: the hold reboots the Pi itself
+    scenario = get("sunny").with_(initial_soc=13.0, start_s=20 * 3600.0, days=2)
+    summary, sim = run_for(db, scenario, scenario.days * 86_400)
+    sim.finish()
+    out = summary.to_dict()
+    assert out["shutdown_hows"] == ["low_power_wait", "critical_hold"]
+    assert summary.stopped_by == "reboot" and out["reboot_by"] == "battery"
+    assert sim.commands.calls[-1] == REBOOT and sim.commands.count(REBOOT) == 1
+    assert out["cutoff_at"] is None and out["margin_s"] is None
+    # back by its own reboot, on the same day's sun (15:12 UTC)
+    assert out["back_by"] == "reboot" and out["back_at"] == out["reboot_at"]
+    assert out["hold_started_h"] < out["reboot_h"] < out["hold_started_h"] + 14
+    assert sim.rig.model.mode is Mode.RUNNING and sim.rig.model.boot_causes == ["reboot"]
+    assert stored(db)["state"]["state"] == "critical"  # nothing written in the hold

@@ -11,6 +11,7 @@ from power.errors import ConfigurationError
 from power.shutdown import (
     CANCEL_ROLES,
     POWEROFF,
+    REBOOT,
     START_SERVICES,
     STOP_SERVICES,
     CommandRecorder,
@@ -18,6 +19,8 @@ from power.shutdown import (
     WaitOptions,
     load_wait_options,
     may_cancel,
+    mount_point,
+    write_sysfs,
 )
 
 
@@ -199,3 +202,107 @@ def test_wait_options_from_the_facility_file(tmp_path):
     facility.write_text("[power]\nwait = 3\n")
     with pytest.raises(ConfigurationError, match="must be a table"):
         load_wait_options(facility)
+
+
+# -- the read-only hold of a critical battery ----------------------------------------------
+
+
+def hold_writer(log: list[str]):
+    """Records the writes in `log`; nothing is written (SysRq above all)."""
+
+    def write(path, value):
+        log.append(f"write {path} {value}")
+        return True
+
+    return write
+
+
+def test_the_hold_closes_the_records_then_makes_everything_read_only(tmp_path):
+    log: list[str] = []
+    run, rec = recorder(log)
+    safe = SafeShutdown(
+        runner=run,
+        wait=screens(tmp_path),
+        write=hold_writer(log),
+        data_dir=tmp_path / "data",
+        sysrq_trigger=str(tmp_path / "sysrq-trigger"),
+        find_mount=lambda path: Path("/srv/data-fs"),
+    )
+    report = safe.hold(FakeStore(log))
+    assert log == [
+        "checkpoint",
+        "systemctl stop keneya-web keneya-kiosk keneya-modem",
+        "checkpoint",
+        "close",
+        f"write {tmp_path}/backlight/10-0045/bl_power 4",
+        f"write {tmp_path}/backlight/rpi_backlight/bl_power 4",
+        f"write {tmp_path}/fb0/blank 1",
+        "uhubctl -l 1-1 -a off",
+        "sync",
+        "mount -o remount,ro /srv/data-fs",
+        f"write {tmp_path}/sysrq-trigger s",
+        f"write {tmp_path}/sysrq-trigger u",
+    ]
+    assert report.how == "critical_hold" and report.poweroff_status is None
+    assert report.steps[-2:] == (
+        f"sysrq s: {tmp_path}/sysrq-trigger",
+        f"sysrq u: {tmp_path}/sysrq-trigger",
+    )
+    assert not (tmp_path / "sysrq-trigger").exists()  # the writer was the recorder
+    assert safe.reboot() == 0 and rec.calls[-1] == REBOOT == ("systemctl", "reboot", "--force")
+
+
+def test_the_hold_after_the_wait_stops_nothing_and_leaves_out_what_is_not_there():
+    log: list[str] = []
+    run, rec = recorder(log)
+    safe = SafeShutdown(runner=run, wait=WaitOptions(backlight="", fb_blank=""), sysrq_trigger=None)
+    report = safe.hold(FakeStore(log), services_running=False)
+    # no data folder named, no SysRq path: those steps are left out
+    assert log == ["checkpoint", "checkpoint", "close", "sync"]
+    assert report.stop_status is None
+
+
+def test_a_failing_step_of_the_hold_does_not_prevent_the_next(tmp_path):
+    log: list[str] = []
+
+    def broken_runner(argv):
+        log.append(" ".join(argv))
+        raise OSError(f"{argv[0]}: not found")
+
+    def refusing_writer(path, value):
+        log.append(f"write {path} {value}")
+        raise PermissionError(path)
+
+    def no_mount(path):
+        raise OSError("no such mount")
+
+    safe = SafeShutdown(
+        runner=broken_runner,
+        write=refusing_writer,
+        wait=WaitOptions(backlight="", fb_blank=""),
+        data_dir=tmp_path,
+        sysrq_trigger="/proc/sysrq-trigger",
+        find_mount=no_mount,
+    )
+    report = safe.hold(FakeStore(log, fail_checkpoint=True))
+    assert report.stop_status == -1 and report.checkpoints == (None, None)
+    assert log[-4:] == [
+        "close",
+        "sync",
+        "write /proc/sysrq-trigger s",  # reached although the remount could not even be named
+        "write /proc/sysrq-trigger u",
+    ]
+
+
+def test_writes_go_only_to_attributes_that_exist(tmp_path):
+    present = tmp_path / "blank"
+    present.write_text("0")
+    assert write_sysfs(present, "1") is True and present.read_text() == "1"
+    absent = tmp_path / "sysrq-trigger"
+    assert write_sysfs(absent, "u") is False and not absent.exists()
+
+
+def test_the_mount_point_of_a_folder_not_made_yet(tmp_path):
+    mount = mount_point(tmp_path / "not" / "yet")
+    assert mount == mount_point(tmp_path) and (tmp_path / "not").exists() is False
+    assert str(tmp_path).startswith(str(mount))

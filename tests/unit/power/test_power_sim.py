@@ -350,3 +350,41 @@ def test_recovery_turns_overcast_days_into_sunny_ones():
     noon = 12.625 * HOUR
     assert panel.weather_on(2) == OVERCAST and panel.weather_on(3).clearness == 1.0
     assert panel.power_w(3 * DAY + noon) > 5 * panel.power_w(2 * DAY + noon)
+
+
+def test_the_hold_draws_what_the_wait_draws_and_lets_the_controller_cut():
+    load = Load()
+    night = 2 * HOUR + 1000
+    assert load.power_w(night, Mode.HOLD) == load.power_w(night, Mode.LOW_POWER_WAIT)
+    # the same nearly empty battery at dusk: halted, the Pi draws too little for the
+    # controller's disconnect; held up at the wait's draw, the cut comes in the night and
+    # the reconnect boots it the next morning
+    halted, held = (SolarSystem(initial_soc=10.0, start_s=19 * HOUR) for _ in range(2))
+    for m, mode in ((halted, Mode.HALTED), (held, Mode.HOLD)):
+        m.set_mode(mode)
+        m.advance_to(DAY + 19 * HOUR)
+    assert halted.cutoffs == [] and halted.boots == [] and halted.mode is Mode.HALTED
+    assert held.cutoffs and 19 * HOUR < held.cutoffs[0] < DAY + 6.5 * HOUR
+    assert held.boot_causes == ["reconnect"] and held.boots[0] < DAY + 19 * HOUR
+    assert held.mode is Mode.RUNNING and held.time_s[Mode.HOLD] > 0
+
+
+def test_a_reboot_is_a_boot_unless_the_controller_cut_the_pi():
+    m = SolarSystem(panel=Panel(wp=0.0), initial_soc=60.0)
+    m.set_mode(Mode.HOLD, HOUR)
+    m.reboot(2 * HOUR)
+    assert m.mode is Mode.RUNNING and m.boots == [2 * HOUR] and m.boot_causes == ["reboot"]
+    assert m.mode_log == [(HOUR, Mode.HOLD), (2 * HOUR, Mode.RUNNING)]
+    cut = SolarSystem(panel=Panel(wp=0.0), initial_soc=8.0)
+    cut.advance_to(DAY)
+    cut.reboot()
+    assert cut.mode is Mode.OFF and cut.boots == []
+
+
+def test_the_ageing_days_run_on_into_sunny_ones():
+    sc = get("ageing")
+    panel = sc.model().panel
+    noon = 12.625 * HOUR
+    assert sc.days == 8 and panel.weather_on(3) == OVERCAST
+    assert panel.weather_on(4).clearness == 1.0 and panel.weather_on(7).clearness == 1.0
+    assert panel.power_w(4 * DAY + noon) > 5 * panel.power_w(3 * DAY + noon)
