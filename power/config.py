@@ -41,6 +41,7 @@ hold_s = 3                   # how long the button is held to ask for a shutdown
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ from power.policy import ShutdownPolicy, Thresholds
 from power.shutdown import WaitOptions, wait_options
 
 MIN_GRACE_S = 60.0
+I2C_PINS = (2, 3)  # SDA and SCL of /dev/i2c-1, where the INA219 is
 # A shunt this large is a breakout board's own (0.1 ohm: 3.2 A at most), which cannot carry a
 # 100 Wp panel's ~6 A charge: it sits in the appliance's lead unless the file says otherwise.
 BOARD_SHUNT_OHMS = 0.05
@@ -165,9 +167,16 @@ _THRESHOLD_FIELDS = {f.name for f in dataclasses.fields(Thresholds)}
 
 
 def _number(section: str, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise ConfigurationError(f"[{section}] {key} must be a number, got {value!r}")
     return float(value)
+
+
+def _flag(section: str, key: str, value: Any) -> bool:
+    # bool("false") is True: a quoted "false" must not turn the shunt round
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"[{section}] {key} must be true or false, got {value!r}")
+    return value
 
 
 def _pin(key: str, value: Any) -> int | None:
@@ -175,6 +184,10 @@ def _pin(key: str, value: Any) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 27:
         raise ConfigurationError(f"[power.gpio] {key} must be a BCM pin 1-27 (0: none)")
+    if value in I2C_PINS:
+        raise ConfigurationError(
+            f"[power.gpio] {key} = {value}: GPIO 2 and 3 are the I2C bus of the INA219"
+        )
     return value
 
 
@@ -204,8 +217,8 @@ def from_mapping(section: dict[str, Any]) -> PowerConfig:
     for key in ("bus_number", "address"):
         if key in data:
             value = data.pop(key)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigurationError(f"[power] {key} must be an integer")
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigurationError(f"[power] {key} must be a whole number, 0 or more")
             kw[key] = value
     if "lead" in data:
         try:
@@ -214,7 +227,7 @@ def from_mapping(section: dict[str, Any]) -> PowerConfig:
             known = ", ".join(f'"{lead.value}"' for lead in Lead)
             raise ConfigurationError(f"[power] lead: expected one of {known}") from None
     if "invert" in data:
-        kw["invert"] = bool(data.pop("invert"))
+        kw["invert"] = _flag("power", "invert", data.pop("invert"))
     overrides = data.pop("thresholds", {}) or {}
     unknown = set(overrides) - _THRESHOLD_FIELDS
     if unknown:
@@ -234,9 +247,12 @@ def from_mapping(section: dict[str, Any]) -> PowerConfig:
         elif key == "hold_s":
             pins[key] = _number("power.gpio", key, value)
         elif key == "active_high":
-            pins[key] = bool(value)
+            pins[key] = _flag("power.gpio", key, value)
         else:
             raise ConfigurationError(f"[power.gpio] unknown key {key!r}")
+    used = [p for k, p in pins.items() if k not in ("hold_s", "active_high") and p]
+    if len(used) != len(set(used)):
+        raise ConfigurationError("[power.gpio] two parts on the same pin")
     kw["gpio"] = GpioPins(**pins)
     wait = data.pop("wait", {}) or {}
     if not isinstance(wait, dict):

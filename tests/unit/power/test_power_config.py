@@ -64,6 +64,14 @@ def test_chemistry_and_threshold_overrides(tmp_path):
         ({"thresholds": {"soc_resume": 10}}, "soc_resume"),
         ({"thresholds": {"n_consecutive": "5"}}, "n_consecutive must be an integer"),
         ({"thresholds": {"blind_capacity_pct": 0}}, "blind_capacity_pct"),
+        # bool("false") is True: a quoted "false" used to turn the shunt round
+        ({"invert": "false"}, "invert must be true or false"),
+        ({"gpio": {"active_high": "yes"}}, "active_high must be true or false"),
+        ({"max_current_a": float("inf")}, "max_current_a must be a number"),
+        ({"capacity_ah": float("nan")}, "capacity_ah must be a number"),
+        ({"bus_number": -1}, "bus_number must be a whole number"),
+        ({"gpio": {"button": 3}}, "GPIO 2 and 3 are the I2C bus"),
+        ({"gpio": {"red": 17, "green": 17}}, "two parts on the same pin"),
     ],
 )
 def test_bad_values_are_configuration_errors(section, message):
