@@ -10,6 +10,7 @@ controller's cut and reconnect):
   read-only hold began), poweroff_h, services_back_h -- hours since the start;
 * cutoff_h: the controller's low-voltage disconnect if it came; margin_min its distance to
   the last safe stop before it (the hold: when the records were closed);
+  margin_since_stopped_min its distance to the services' first stop;
 * back_h, back_by: the appliance back by itself after the hold -- the controller's reconnect
   booting the Pi, or its own reboot when the battery recovered first;
 * cutoff_if_running_h and margin_if_running_min: the cut a running appliance would have met
@@ -82,6 +83,11 @@ def scenario_figures(name: str, sample_s: float, folder: Path) -> dict[str, obje
         "poweroff_h": out["poweroff_h"],
         "cutoff_h": out["cutoff_h"],
         "margin_min": _min(out["margin_s"]),
+        "margin_since_stopped_min": (
+            None
+            if out["cutoff_h"] is None or out["shutdown_executed_h"] is None
+            else round((out["cutoff_h"] - out["shutdown_executed_h"]) * 60, 1)
+        ),
         "cutoff_if_running_h": out["cutoff_if_running_h"],
         "margin_if_running_min": _min(out["margin_if_running_s"]),
         "services_back_h": out["services_back_h"],
