@@ -92,7 +92,8 @@ class Load:
 
     Pi 3-5 W (busy during clinic hours), 7" screen 2.5 W while the clinic is
     open, 3G modem 0.5 W idle and ~2 W during an hourly sync. In the low-power
-    wait only the Pi idles, screen and modem off: ``wait_w`` (the Raspberry Pi
+    wait, and in the read-only hold of a critical battery, only the Pi idles, screen and
+    modem off: ``wait_w`` (the Raspberry Pi
     figures put an idle Pi 3B at ~1.4 W; 2.0 W leaves room for the sensor, the
     LED and a hub that keeps its ports powered). Halted, a Pi 3 still draws
     ~0.5 W with the converter's own quiescent current (``halted_w``). Every
