@@ -20,6 +20,7 @@ gets "none". The file is about 360 KB: parsed once per process, and again only i
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field, replace
@@ -77,6 +78,24 @@ class Apn:
             "alternatives": list(self.alternatives),
             "overridden": list(self.overridden),
         }
+
+
+# 3GPP TS 23.003 §9.1: an APN is labels of letters, digits and hyphens separated by dots, at
+# most 100 octets (an underscore is tolerated: some operators' APNs carry one).
+APN_NAME = re.compile(
+    r"^[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?(?:\.[A-Za-z0-9_](?:[A-Za-z0-9_-]*[A-Za-z0-9_])?)*$"
+)
+MAX_APN = 100
+
+
+def check_apn_name(value: str) -> str:
+    """An APN fit for the chat script, the NetworkManager keyfile and ModemManager."""
+    if len(value) > MAX_APN or not APN_NAME.match(value):
+        raise ConfigurationError(
+            f"[modem] apn {value!r} is not an APN: letters, digits, hyphens and dots only"
+            f" (e.g. web.malitel3.ml), at most {MAX_APN} characters"
+        )
+    return value
 
 
 def check_credential(key: str, value: str) -> str:

@@ -79,7 +79,18 @@ def read_status(store: Store, *, now: datetime) -> dict[str, Any]:
         daemon_running=modem_running(saved, now),
         stopped_at=saved["stopped_at"],
     )
+    if updated and not out["daemon_running"]:
+        # what a stopped or silent daemon last saw is not the modem's state now (the same rule
+        # as the status page: appliance.services.status._modem)
+        out["last_state"], out["state"] = out["state"], "stopped" if stopped(out) else "silent"
+        for key in ("registration", "operator", "mcc_mnc", "signal_dbm", "apn", "link"):
+            out[key] = None
+        out["signal_bars"], out["link_up"] = 0, False
     return out
+
+
+def stopped(s: dict[str, Any]) -> bool:
+    return bool(s.get("stopped_at"))
 
 
 def status_text(s: dict[str, Any]) -> str:
@@ -87,12 +98,14 @@ def status_text(s: dict[str, Any]) -> str:
         head = "modem: keneya-modem has not run yet"
     else:
         head = f"modem: {s['state']} since {s['since']}"
-        if s.get("stopped_at"):
-            head += f" (keneya-modem stopped at {s['stopped_at']})"
+        if stopped(s):
+            head = f"modem: keneya-modem stopped at {s['stopped_at']}"
         elif not s["daemon_running"]:
-            head += f" (keneya-modem silent since {s['updated_at']})"
+            head = f"modem: keneya-modem silent since {s['updated_at']} (killed or stuck?)"
+        if not s["daemon_running"]:
+            head += f"; it last saw {s.get('last_state')} since {s['since']}"
     lines = [head]
-    if s["present"]:
+    if s["present"] and s["daemon_running"]:
         lines.append(f"  {s['model'] or '?'}  IMEI {s['imei'] or '?'}  SIM {s['sim'] or '?'}")
         signal_text = "unknown" if s["signal_dbm"] is None else f"{s['signal_dbm']} dBm"
         lines.append(

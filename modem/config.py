@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.facility_file import read_section
-from modem.apn import AUTH_METHODS, check_credential
+from modem.apn import AUTH_METHODS, check_apn_name, check_credential
 from modem.errors import ConfigurationError
 
 LINKS = ("auto", "modemmanager", "ppp", "hilink")
@@ -53,6 +53,8 @@ class ModemConfig:
                 f"[modem] sms_gateway {self.sms_gateway!r} is not a phone number"
                 " (e.g. +22370000000)"
             )
+        if self.apn:
+            check_apn_name(self.apn)
         if self.auth and self.auth not in AUTH_METHODS:
             raise ConfigurationError(f"[modem] auth must be one of {', '.join(AUTH_METHODS)}")
         for key in ("username", "password"):

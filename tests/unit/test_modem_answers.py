@@ -113,6 +113,12 @@ def test_modem_config_defaults_and_errors(tmp_path):
         ({"sms_after_days": "5"}, "must be a number"),
         ({"pay_per_minute": 1}, "must be true or false"),
         ({"send_every_s": 0}, "must be positive"),
+        # an APN goes into the chat script and the keyfile: checked at provisioning, not
+        # only when the link is built months later
+        ({"apn": "web malitel"}, "is not an APN"),
+        ({"apn": 'web"x'}, "is not an APN"),
+        ({"apn": "x;rm -rf /"}, "is not an APN"),
+        ({"apn": "a" * 120}, "is not an APN"),
     ]:
         with pytest.raises(ConfigurationError, match=message):
             from_mapping(section)

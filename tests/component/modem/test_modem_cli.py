@@ -136,9 +136,11 @@ def test_without_a_stick_the_daemon_runs_degraded_instead_of_failing(tmp_path):
     r = keneya(tmp_path, "modem", "run", "--duration", "3")
     assert r.returncode == 0, r.stderr
     status = json.loads(keneya(tmp_path, "modem", "status", "--json").stdout)
-    assert status["state"] == "absent" and status["present"] is False
-    assert "plugged in" in status["error"]
+    assert status["state"] == "stopped" and status["last_state"] == "absent"
+    assert status["present"] is False and "plugged in" in status["error"]
     assert status["daemon_running"] is False and status["stopped_at"]  # stopped, not stale
+    text = keneya(tmp_path, "modem", "status").stdout
+    assert text.startswith("modem: keneya-modem stopped at ") and "last saw absent" in text
 
 
 @pytest.fixture
@@ -275,4 +277,7 @@ def test_telecel_reaches_ready_and_a_stop_shows_at_once(tmp_path):
     assert status["daemon_running"] is True
     after = json.loads(keneya(tmp_path, "modem", "status", "--json").stdout)
     assert after["daemon_running"] is False and after["stopped_at"]
+    # what it last saw is not the modem's state now
+    assert after["state"] == "stopped" and after["last_state"] == "ready"
+    assert after["operator"] is None and after["signal_dbm"] is None and after["apn"] is None
     assert "stopped at" in keneya(tmp_path, "modem", "status").stdout
