@@ -24,6 +24,7 @@ LIST_FIELDS = (
     "last_error",
     "delivered_at",
     "import_summary",
+    "sms_sent_at",  # the SMS summary sent while the upload waits for the 3G
 )
 
 
@@ -42,7 +43,9 @@ def outbox_list(ctx, statuses, as_json):
         items = [{k: i[k] for k in LIST_FIELDS} for i in store.outbox.list(statuses=statuses)]
     lines = [
         f"{i['period']:<8} {i['dataset']:<12} v{i['version']:<2} {i['status']:<10}"
-        f" tries={i['attempts']} {i['last_error'] or ''}".rstrip()
+        f" tries={i['attempts']}"
+        + (f" SMS sent {i['sms_sent_at'][:16].replace('T', ' ')}Z" if i["sms_sent_at"] else "")
+        + f" {i['last_error'] or ''}".rstrip()
         for i in items
     ]
     emit(items, as_json, "\n".join(lines) or "the outbox is empty")

@@ -245,11 +245,14 @@ class OutboxRepo:
 
     def list(self, *, statuses: tuple[str, ...] = (), limit: int = 200) -> list[dict[str, Any]]:
         """Items newest first, without their payloads."""
-        where = f" WHERE status IN ({', '.join('?' * len(statuses))})" if statuses else ""
+        where = f" WHERE o.status IN ({', '.join('?' * len(statuses))})" if statuses else ""
         rows = self.store.query(
-            "SELECT id, kind, facility, dataset, period, version, content_type, status,"
-            " attempts, next_attempt_at, last_error, delivered_at, import_summary, created_at,"
-            f" superseded_by FROM outbox{where} ORDER BY id DESC LIMIT ?",
+            "SELECT o.id, o.kind, o.facility, o.dataset, o.period, o.version, o.content_type,"
+            " o.status, o.attempts, o.next_attempt_at, o.last_error, o.delivered_at,"
+            " o.import_summary, o.created_at, o.superseded_by,"
+            " s.sent_at AS sms_sent_at, s.parts_sent AS sms_parts_sent"
+            f" FROM outbox o LEFT JOIN outbox_sms s ON s.item_id = o.id{where}"
+            " ORDER BY o.id DESC LIMIT ?",
             (*statuses, limit),
         )
         return [_decode(r) for r in rows]  # type: ignore[misc]

@@ -146,3 +146,18 @@ def test_dhis2_sim_command_serves(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_the_list_says_when_a_report_went_by_sms(home):
+    """A report sent by SMS while the 3G is down stays queued for its upload; the list says the
+    district already has its SMS summary."""
+    runner = CliRunner()
+    with Store(home / "keneya.db") as s:
+        (item,) = s.outbox.list()
+        s.outbox.sms_start(item["id"], number="+22370000000", encode=lambda mid: ["K1"], now="x")
+        s.outbox.sms_part_sent(item["id"], message_ref=5, now="2026-11-06T08:00:00.000000Z")
+    r = runner.invoke(app, ["--home", str(home), "outbox", "list"])
+    assert r.exit_code == 0, r.output
+    assert "queued" in r.output and "SMS sent 2026-11-06 08:00Z" in r.output
+    r = runner.invoke(app, ["--home", str(home), "outbox", "list", "--json"])
+    assert json.loads(r.output)[0]["sms_sent_at"] == "2026-11-06T08:00:00.000000Z"

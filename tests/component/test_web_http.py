@@ -529,6 +529,10 @@ def test_report_page_downloads_and_send(client, ctx, tmp_path, woman):
     r = client.post("/reports/2026-09/send", data={"csrf": token})
     assert r.status_code == 303
     assert [i["period"] for i in ctx.store.outbox.list()] == ["202609"]
+    (item,) = ctx.store.outbox.list()  # the 3G is down: its SMS summary leaves first
+    ctx.store.outbox.sms_start(item["id"], number="+22370000000", encode=lambda m: ["K"], now="x")
+    ctx.store.outbox.sms_part_sent(item["id"], message_ref=1, now="2026-10-05T08:00:00Z")
+    assert "résumé envoyé par SMS le 2026-10-05" in client.get("/reports?period=2026-09").text
 
 
 def test_untrusted_clock_is_confirmed_by_staff(client, ctx):
