@@ -268,6 +268,7 @@ class PowerDaemon:
         self.source = source
         self.boot_id = boot_id
         self.notifier = notifier or Notifier(address="")
+        self.shutdown.after_step = self.notifier.watchdog  # the steps may outlast WatchdogSec
         self.echo = echo
         self.summary = Summary()
         self.pending: PendingShutdown | None = None

@@ -251,6 +251,9 @@ class SafeShutdown:
         self.sysrq_trigger = sysrq_trigger
         self.find_mount = find_mount
         self.journal: list[str] = []  # every step taken, in order
+        # Called after every command: each may take up to COMMAND_TIMEOUT_S, several in a row
+        # longer than the unit's watchdog, which must not restart the monitor mid-way.
+        self.after_step: Callable[[], object] | None = None
 
     def start(
         self, t: float, *, wall_s: float, event_id: int, origin: str, reason: str
@@ -272,6 +275,9 @@ class SafeShutdown:
         except Exception as exc:  # the next step must still run
             log.error("safe shutdown: %s failed: %s", " ".join(argv), exc)
             return -1
+        finally:
+            if self.after_step is not None:
+                _attempt("tell the watchdog", self.after_step)
 
     def _checkpoint(self, store: Store | None) -> tuple[int, int, int] | None:
         if store is None:

@@ -306,3 +306,26 @@ def test_the_mount_point_of_a_folder_not_made_yet(tmp_path):
     mount = mount_point(tmp_path / "not" / "yet")
     assert mount == mount_point(tmp_path) and (tmp_path / "not").exists() is False
     assert str(tmp_path).startswith(str(mount))
+
+
+def test_every_command_of_the_hold_tells_the_watchdog(tmp_path):
+    """Stop, sync and remount may each take up to a minute: together longer than the unit's
+    WatchdogSec, which must not restart the monitor half-way through."""
+    log: list[str] = []
+    run, _ = recorder(log)
+    safe = SafeShutdown(
+        runner=run,
+        wait=screens(tmp_path),
+        write=hold_writer(log),
+        data_dir=tmp_path / "data",
+        find_mount=lambda path: Path("/srv/data-fs"),
+        sysrq_trigger=None,
+    )
+    safe.after_step = lambda: log.append("WATCHDOG=1")
+    safe.hold(FakeStore(log))
+    commands = [
+        i
+        for i, line in enumerate(log)
+        if line.split()[0] in ("systemctl", "uhubctl", "sync", "mount")
+    ]
+    assert len(commands) == 4 and all(log[i + 1] == "WATCHDOG=1" for i in commands)
