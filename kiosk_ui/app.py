@@ -115,7 +115,15 @@ class KioskRoot(FloatLayout):
         super().__init__(**kw)
         paint(self, BG)  # screenshots get an opaque background
         self.state = state
-        self.power = power if power is not None else PowerVM(state.ctx.store)
+        self.power = (
+            power
+            if power is not None
+            else PowerVM(
+                state.ctx.store,
+                now=state.ctx.clock.machine_time,
+                estimate=lambda: self.state.ctx.now().now.timestamp(),
+            )
+        )
         column_ = BoxLayout(orientation="vertical")
         self.header = Header(self)
         self.banner = PowerBanner()

@@ -10,6 +10,7 @@ from appliance.services.status import machine_status
 from appliance.web.i18n import Translator
 from appliance.web.labels import backup_rows
 
+NEVER_WROTE = "keneya-power has not written yet: journalctl -u keneya-power"
 # Under this much free space the data partition's history starts being pruned.
 DISK_WARN_PCT = 5
 
@@ -28,11 +29,7 @@ def status(ctx, leases_file, lang, as_json):
     power, modem, disk, clock = s["power"], s["modem"], s["disk"], s["clock"]
     free_pct = 100 - disk["used_pct"]
     rows = [  # (needs looking at, text)
-        (
-            power["state"] not in ("ok", "unknown") or bool(power["stale"]),
-            f"power:   {power['state']}"
-            + (f", {power['voltage_v']} V, {power['soc_pct']} %" if power["voltage_v"] else ""),
-        ),
+        power_row(power),
         (
             modem["state"] in ("stopped", "silent"),
             f"modem:   {modem['state']}" + (f" ({modem['operator']})" if modem["operator"] else ""),
@@ -62,6 +59,23 @@ def status(ctx, leases_file, lang, as_json):
     emit(
         s | {"power": {k: v for k, v in power.items() if k != "history"}}, as_json, "\n".join(lines)
     )
+
+
+def power_row(power: dict) -> tuple[bool, str]:
+    """The power line. A monitor that never wrote, or went silent (its last state, even a
+    countdown, is then nobody's), needs looking at as much as a low battery."""
+    text = f"power:   {power['state']}"
+    if power["voltage_v"] is not None:
+        text += f", {power['voltage_v']} V"
+        if power["soc_pct"] is not None:
+            text += f", {power['soc_pct']} %"
+    if power["sampled_at"] is None:
+        return True, text + f" ({NEVER_WROTE})"
+    silent = power.get("silent_since")
+    if silent:
+        since = silent[:16].replace("T", " ")
+        return True, text + f" (keneya-power silent since {since} UTC)"
+    return power["state"] != "ok" or bool(power["stale"]), text
 
 
 COMMANDS = (status,)

@@ -3,20 +3,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from appliance.clock import from_iso
 from appliance.domain.permissions import CANCEL_SHUTDOWN, ROLES, allowed
 from appliance.services.context import Actor, Context
 from appliance.services.errors import Conflict, PermissionDenied
+from power.views import STALE_AFTER_S
 
 # Roles the permission table lets cancel, in the table's order (for "who may" lines).
 CANCEL_ROLES = tuple(r for r in ROLES if allowed(r, CANCEL_SHUTDOWN))
 NOTHING_PENDING = "no shutdown is pending"
 REQUESTED = "cancel requested: keneya-power calls off the shutdown at its next reading"
+# The monitor acts within a sample or two of the deadline: a countdown still "pending" this
+# long after it is a row nobody is updating any more.
+DEADLINE_PASSED_S = 60.0
 
 
 class NothingPending(Conflict):
     """No shutdown is counting down: nothing to cancel."""
+
+
+def monitor_silent_since(row: Mapping[str, Any] | None, now_s: float) -> str | None:
+    """The last time keneya-power wrote (the row's sampled_at) when it has since gone silent
+    (killed, crashed, stopped by a restore): its row is older than the monitor's own staleness
+    limit, or it still counts down to a deadline passed more than a minute ago. None while the
+    monitor is alive, or when it never wrote. `now_s` is the clock's best estimate (the monitor
+    writes in that time), in Unix seconds."""
+    if not row:
+        return None
+    sampled = row.get("sampled_at")
+    try:
+        age_s = now_s - from_iso(sampled).timestamp()
+    except (TypeError, ValueError):
+        return None
+    if age_s > STALE_AFTER_S:
+        return sampled
+    if row.get("state") == "shutdown_pending":
+        try:
+            late_s = now_s - from_iso(row["shutdown_deadline"]).timestamp()
+        except (KeyError, TypeError, ValueError):
+            return None
+        if late_s > DEADLINE_PASSED_S:
+            return sampled
+    return None
 
 
 def may_cancel(actor: Actor | None) -> bool:

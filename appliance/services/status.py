@@ -2,7 +2,8 @@
 
 Machine status only, never patient data: the technician role may call it, and it audits no
 patient. The power daemon, the modem daemon and dnsmasq each leave their state somewhere (store
-rows, store settings, the leases file); this reads them and never imports those packages.
+rows, store settings, the leases file); this reads them and imports none of those packages
+but the power monitor's staleness limit (one rule for `keneya power status` and this page).
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from appliance.backup import local, usb
 from appliance.clock import from_iso, to_iso
 from appliance.domain.permissions import VIEW_STATUS
 from appliance.services.context import Actor, Context
+from appliance.services.power import monitor_silent_since
 from appliance.store.diskspace import check, classify
+from power.views import STALE_AFTER_S
 
 HISTORY_S = 24 * 3600
 # Enough for a chart on the kiosk's screen; 24 h of minute rows would be 1440.
 MAX_HISTORY_POINTS = 300
-# The daemon writes its state at least once a minute; three missed writes mean it is not
-# running (the same rule as `keneya power status`).
-STALE_AFTER_S = 180.0
+# STALE_AFTER_S (power/views.py): the daemons write their state at least once a minute;
+# three missed writes mean one is not running. The modem's report follows the same rule.
 # Set by keneya-modem when it stops cleanly, cleared when it starts.
 MODEM_STOPPED_AT = "modem.stopped_at"
 POWER_STATES = ("ok", "warn", "sensor_fault", "shutdown_pending", "low_power_wait", "critical")
@@ -42,6 +44,9 @@ HOTSPOT_SSID_SETTING = "hotspot.ssid"
 HOTSPOT_PASSPHRASE_FILE = "hotspot_passphrase"  # in the secrets folder, root 0600
 # Who may see the Wi-Fi passphrase (inside the join QR code): not the clinical staff.
 HOTSPOT_JOIN_ROLES = frozenset({"admin", "technician"})
+# Who reads the power monitor's own lines (its reason, a fault's detail: English, technical);
+# the clinical staff's status page keeps to the French names of states and faults.
+TECHNICAL_DETAIL_ROLES = frozenset({"admin", "technician"})
 
 
 def status(
@@ -61,6 +66,8 @@ def status(
     reading = ctx.now()
     out = machine_status(ctx, data_dir=data_dir, leases_file=leases_file, now_s=now_s)
     out["hotspot"] |= _hotspot_join(ctx, actor, secrets_dir)
+    if actor.role not in TECHNICAL_DETAIL_ROLES:
+        out["power"] |= {"reason": None, "fault_detail": None}
     try:
         ctx.audit(actor, "status.view", reading=reading)
     except (sqlite3.OperationalError, OSError) as e:
@@ -119,14 +126,22 @@ def _power(ctx: Context, now_s: float | None) -> dict[str, Any]:
             "fault": None,
             "fault_detail": None,
             "cancel_requested_by": None,
+            "cancel_requested_by_name": None,
             "sampled_at": None,
             "stale": None,
+            "silent_since": None,
             "history": history,
         }
     try:
         age_s: float | None = end_s - from_iso(row["sampled_at"]).timestamp()
     except (TypeError, ValueError):
         age_s = None
+    # Asked by a staff member for the shutdown now pending (the monitor acts on it at its
+    # next reading); None otherwise.
+    asked = row.get("cancel_for") is not None and row.get("cancel_for") == row.get(
+        "shutdown_event_id"
+    )
+    cancel_by = row.get("cancel_requested_by") if asked else None
     return {
         "state": row["state"] if row["state"] in POWER_STATES else "unknown",
         "reason": row["reason"],
@@ -140,18 +155,23 @@ def _power(ctx: Context, now_s: float | None) -> dict[str, Any]:
         "planned_shutdown_at": row.get("planned_shutdown_at"),
         "fault": row.get("fault"),
         "fault_detail": row.get("fault_detail"),
-        # Asked by a staff member for the shutdown now pending (the monitor acts on it at its
-        # next reading); None otherwise.
-        "cancel_requested_by": (
-            row.get("cancel_requested_by")
-            if row.get("cancel_for") is not None
-            and row.get("cancel_for") == row.get("shutdown_event_id")
-            else None
-        ),
+        "cancel_requested_by": cancel_by,
+        "cancel_requested_by_name": _display_name(ctx, cancel_by),
         "sampled_at": row["sampled_at"],
         "stale": None if age_s is None else age_s > STALE_AFTER_S,
+        # When keneya-power last wrote, if it has gone silent since (then its state, and a
+        # countdown in it, is no longer what is happening).
+        "silent_since": monitor_silent_since(row, end_s),
         "history": history,
     }
+
+
+def _display_name(ctx: Context, username: str | None) -> str | None:
+    """The name staff know a colleague by; the username when the account is gone."""
+    if not username:
+        return None
+    staff = ctx.store.staff.by_username(username)
+    return (staff or {}).get("display_name") or username
 
 
 def thin(rows: list[dict[str, Any]], max_points: int) -> list[dict[str, Any]]:

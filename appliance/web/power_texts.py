@@ -3,7 +3,10 @@ with the time left to the safe shutdown, a failed or badly wired sensor, the shu
 countdown, who cancelled it. Also the technician's names of states and sensor faults.
 
 Everything reads the power monitor's state row (store.power.state()) with row.get(): older
-databases and tests have no fault columns. Times are shown in UTC, Mali's local time."""
+databases and tests have no fault columns. Times are shown in UTC, Mali's local time.
+
+A row keneya-power stopped updating (services.power.monitor_silent_since) is no countdown and
+no battery reading any more: every screen says the monitor is silent instead."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ from typing import Any
 
 from appliance.clock import from_iso
 from appliance.domain.permissions import CANCEL_SHUTDOWN, ROLES, allowed
+from appliance.services.power import monitor_silent_since
 from appliance.web.i18n import N_
 from appliance.web.labels import ROLES as ROLE_LABELS
 
@@ -30,6 +34,15 @@ COUNTDOWN = N_("Arrêt dans %(time)s — enregistrez votre travail")
 SHUTDOWN_SOON = N_("Arrêt imminent — enregistrez votre travail")
 CANCELLED_BY = N_("Arrêt annulé par %(who)s")
 WHO_MAY_CANCEL = N_("Seuls ces rôles peuvent annuler l'arrêt : %(roles)s")
+MONITOR_SILENT = N_("Surveillance de la batterie arrêtée — prévenez le technicien")
+# On the status pages (web and kiosk): since when the monitor wrote nothing.
+MONITOR_LABEL = N_("Surveillance de la batterie")
+# After the state of a silent monitor's row: it is what the monitor last wrote, not now.
+LAST_WRITTEN = N_("dernier état écrit")
+SILENT_SINCE = N_("le moniteur de batterie ne répond plus depuis %(time)s")
+# The monitor's own lines (English, technical), shown on the status pages to the technician.
+TECH_DETAIL = N_("Détail (technicien, en anglais)")
+TECH_REASON = N_("Raison (technicien, en anglais)")
 MINUTES = N_("%(n)s min")
 HOURS = N_("%(n)s h")
 
@@ -73,8 +86,10 @@ def hhmm(iso: str | None) -> str | None:
 
 def countdown_seconds(row: Mapping[str, Any] | None, now_s: float) -> int | None:
     """Seconds left before the pending shutdown; None when none is counting down (or a
-    cancel for it was already asked)."""
+    cancel for it was already asked, or the monitor that would carry it out went silent)."""
     if not row or row.get("state") != "shutdown_pending" or cancel_asked_by(row):
+        return None
+    if monitor_silent_since(row, now_s):
         return None
     try:
         deadline = from_iso(row["shutdown_deadline"]).timestamp()
@@ -126,6 +141,8 @@ def banner(
     latest shutdown_cancelled event; `name_of` turns a username into the name staff know."""
     if not row:
         return None
+    if monitor_silent_since(row, now_s):
+        return t(MONITOR_SILENT)
     state = row.get("state")
     fault = row.get("fault")
     if state == "shutdown_pending":
@@ -164,6 +181,25 @@ def low_battery(row: Mapping[str, Any], t: Translate) -> str:
 def who_may_cancel(t: Translate) -> str:
     roles = [t(ROLE_LABELS[r]) for r in ROLES if allowed(r, CANCEL_SHUTDOWN)]
     return t(WHO_MAY_CANCEL) % {"roles": ", ".join(roles)}
+
+
+def when_text(iso: str | None, now: str | float | None) -> str | None:
+    """ "HH:MM" (UTC) of a moment, with the date when it is not within 20 hours of `now`
+    (Unix seconds or an ISO time)."""
+    try:
+        when = from_iso(iso) if iso else None  # type: ignore[arg-type]
+        now_s = from_iso(now).timestamp() if isinstance(now, str) else now
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    near = now_s is not None and abs(when.timestamp() - now_s) < 20 * 3600
+    return when.strftime("%H:%M") if near else when.strftime("%d/%m/%Y %H:%M")
+
+
+def silent_text(iso: str | None, now: str | float | None, t: Translate) -> str:
+    """ "le moniteur de batterie ne répond plus depuis 07:04 (UTC)"."""
+    return t(SILENT_SINCE) % {"time": f"{when_text(iso, now) or '—'} (UTC)"}
 
 
 def planned_time(row: Mapping[str, Any] | None) -> str | None:

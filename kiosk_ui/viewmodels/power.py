@@ -7,12 +7,14 @@ KioskState, and its own language."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 from appliance.backup.usb import read_status as read_usb_status
 from appliance.clock import from_iso
+from appliance.services.power import monitor_silent_since
 from appliance.store import Store
 from appliance.web import power_texts
 from appliance.web.i18n import DEFAULT_LANGUAGE, N_, Translator
@@ -40,9 +42,15 @@ class PowerVM:
         *,
         now: Callable[[], float] = time.time,
         lang: str = DEFAULT_LANGUAGE,
+        estimate: Callable[[], float] | None = None,
     ):
+        """`now`: the machine's time (Unix seconds). `estimate`: the clock's best estimate of
+        it, in which the monitor writes its times; read at each poll, its offset from `now`
+        then moves the countdown between polls without a database read every second."""
         self.store = store
-        self._now = now
+        self._machine = now
+        self._estimate = estimate
+        self._offset_s = 0.0
         self.t = Translator(lang)
         self.row: dict[str, Any] | None = None
         self.usb: dict[str, Any] | None = None
@@ -51,7 +59,14 @@ class PowerVM:
     def set_lang(self, lang: str) -> None:
         self.t = Translator(lang)
 
+    def _now(self) -> float:
+        return self._machine() + self._offset_s
+
     def poll(self) -> None:
+        if self._estimate is not None:
+            # the clock unreadable for a moment: keep the last offset
+            with contextlib.suppress(Exception):
+                self._offset_s = self._estimate() - self._machine()
         self.row = self.store.power.state()
         self.usb = read_usb_status(self.store)
         self.cancelled = self.store.power.last_event(["shutdown_cancelled"])
@@ -59,6 +74,11 @@ class PowerVM:
     @property
     def state(self) -> str | None:
         return self.row["state"] if self.row else None
+
+    @property
+    def silent_since(self) -> str | None:
+        """When keneya-power last wrote, if it has gone silent since."""
+        return monitor_silent_since(self.row, self._now())
 
     @property
     def countdown_s(self) -> int | None:

@@ -66,15 +66,30 @@ class StatusVM:
         state_label = STATUS.get(pw["state"]) or power_texts.STATES.get(pw["state"], pw["state"])
         runtime = pw["runtime_min"]
         power_rows = [
-            (t("État"), t(state_label)),
+            (
+                t("État"),
+                f"{t(state_label)} ({t(power_texts.LAST_WRITTEN)})"
+                if pw.get("silent_since")
+                else t(state_label),
+            ),
             (t("Tension"), _fmt("%.2f V", pw["voltage_v"])),
             (t("Courant"), _fmt("%+.2f A", pw["current_a"])),
             (t("Charge"), _fmt("%.0f %%", pw["soc_pct"])),
             # minutes to the safe shutdown, not to an empty battery
             (t("Autonomie"), NONE if runtime is None else power_texts.duration_text(runtime, t)),
         ]
+        if pw.get("silent_since"):
+            # first: the state and the figures above it are what the monitor last saw
+            power_rows.insert(
+                1,
+                (
+                    t(power_texts.MONITOR_LABEL),
+                    power_texts.silent_text(pw["silent_since"], clock["now"], t),
+                ),
+            )
         if pw["shutdown_deadline"]:
-            power_rows.append((t("Arrêt prévu"), _when(pw["shutdown_deadline"])))
+            deadline = power_texts.when_text(pw["shutdown_deadline"], clock["now"])
+            power_rows.append((t("Arrêt prévu"), f"{deadline or NONE} (UTC)"))
         planned = power_texts.planned_time(pw)
         if planned and not pw["shutdown_deadline"]:
             power_rows.append((t("Arrêt prévu vers"), f"{planned} (UTC)"))
@@ -83,13 +98,16 @@ class StatusVM:
             power_rows.append(
                 (t("Défaut du capteur"), f"{pw['fault']} — {t(name)}" if name else pw["fault"])
             )
-        if pw.get("fault_detail"):
-            power_rows.append((t("Détail"), pw["fault_detail"]))
         if pw.get("cancel_requested_by"):
-            power_rows.append((t("Annulation demandée par"), pw["cancel_requested_by"]))
+            who = pw.get("cancel_requested_by_name") or pw["cancel_requested_by"]
+            power_rows.append((t("Annulation demandée par"), who))
+        # the monitor's own lines, in English (the service gives them to the technician and
+        # the admin only)
+        if pw.get("fault_detail"):
+            power_rows.append((t(power_texts.TECH_DETAIL), pw["fault_detail"]))
         if pw["reason"]:
-            power_rows.append((t("Raison"), pw["reason"]))
-        if pw["stale"]:
+            power_rows.append((t(power_texts.TECH_REASON), pw["reason"]))
+        if pw["stale"] and not pw.get("silent_since"):
             power_rows.append((t("État"), t("mesures anciennes : le moniteur ne répond plus")))
         outbox = s["outbox"]
         outbox_rows = [

@@ -232,3 +232,97 @@ def test_a_person_s_requests_still_keep_the_session(client, fake_time):
     for _ in range(4):
         fake_time.advance(300)
         assert client.get("/patients").status_code == 200
+
+
+SILENT = "Surveillance de la batterie arrêtée — prévenez le technicien"
+
+
+@pytest.mark.parametrize("role", ["matron", "health_worker", "nurse"])
+def test_a_monitor_killed_mid_countdown_freezes_no_page(client, store, fake_time, role):
+    """keneya-power killed (crash, kill -9, a restore) during a countdown: a minute past the
+    deadline nothing counts down any more, whatever the role; the pages say who to call."""
+    pend(store, fake_time, seconds=105)
+    fake_time.advance(105 + 61)
+    page = client.get("/").text  # the login page
+    assert SILENT in page and "Arrêt dans" not in page
+    token = login(client, role)
+    for path in ("/", "/status"):
+        page = client.get(path).text
+        assert SILENT in page and "Arrêt dans" not in page, path
+        assert 'action="/power/cancel"' not in page and "Seuls ces rôles" not in page, path
+    r = client.get("/power/banner", headers={"HX-Request": "true"})
+    assert SILENT in r.text and 'class="power-banner silent"' in r.text
+    assert 'hx-trigger="every 10s"' in r.text  # no 2 s countdown refresh
+    assert token
+
+
+def test_a_row_older_than_the_monitor_s_staleness_limit_is_a_silent_monitor(
+    client, store, fake_time
+):
+    from power.views import STALE_AFTER_S
+
+    store.power.set_state(
+        {
+            "sampled_at": to_iso(now(fake_time)),
+            "clock_trusted": True,
+            "source": "ina219",
+            "state": "warn",
+            "voltage_v": 11.9,
+            "soc": 30.0,
+            "runtime_min": 600,
+        }
+    )
+    sampled = now(fake_time).strftime("%H:%M")
+    fake_time.advance(STALE_AFTER_S - 1)
+    assert "Batterie faible : 30 %" in client.get("/").text
+    fake_time.advance(2)
+    login(client, "technician")
+    page = client.get("/status").text
+    assert SILENT in page and "Batterie faible" not in page
+    assert f"le moniteur de batterie ne répond plus depuis {sampled} (UTC)" in page
+    assert "(dernier état écrit)" in page
+
+
+def test_the_status_page_shows_the_deadline_time_and_who_asked_by_name(client, store, fake_time):
+    pend(store, fake_time, seconds=105)
+    deadline = now(fake_time) + timedelta(seconds=105)
+    store.power.request_cancel(by=USERNAMES["nurse"], at=to_iso(now(fake_time)))
+    login(client, "technician")
+    page = client.get("/status").text
+    assert f"Arrêt prévu</dt><dd>{deadline.strftime('%H:%M')} (UTC)</dd>" in page
+    assert to_iso(deadline) not in page and deadline.isoformat()[:19] not in page
+    assert "Annulation demandée par</dt><dd>Nurse Test</dd>" in page
+    assert f"<dd>{USERNAMES['nurse']}</dd>" not in page
+
+
+def test_the_monitor_s_english_lines_are_the_technician_s(client, store, fake_time):
+    store.power.set_state(
+        {
+            "sampled_at": to_iso(now(fake_time)),
+            "clock_trusted": True,
+            "source": "ina219",
+            "state": "warn",
+            "reason": "voltage 11.3 V < 11.4 V",
+            "voltage_v": 11.3,
+            "soc": 20.0,
+            "fault": "reversed_shunt",
+            "fault_detail": "night current +2.10 A: the shunt is wired backwards",
+        }
+    )
+    login(client, "technician")
+    page = client.get("/status").text
+    assert (
+        'Détail (technicien, en anglais)</dt><dd class="fault-detail" lang="en">'
+        "night current +2.10 A" in page
+    )
+    assert (
+        'Raison (technicien, en anglais)</dt><dd class="power-reason" lang="en">voltage 11.3'
+        in (page)
+    )
+    client.cookies.clear()  # a new visitor on the same tablet
+    login(client, "matron")
+    page = client.get("/status").text
+    assert "shunt branché à l&#39;envers" in page  # the fault's French name stays
+    assert "night current" not in page and "voltage 11.3 V" not in page
+    banner_line = page.split('class="power-text">')[1].split("<")[0]
+    assert banner_line == "Batterie faible : 20 %"  # the staff banner: the French texts

@@ -80,10 +80,23 @@ def test_countdown_overlay_saves_and_cancels(tmp_path: Path) -> None:
     )
     assert seen["status_fault"] == "wrong_shunt — valeur de shunt fausse dans [power]"
     assert seen["status_detail"].startswith("night current -3.25 A")
+    assert seen["status_reason"] == "battery at the shutdown threshold"
     assert seen["status_runtime"] == "40 h"
     assert seen["detail_fits"], "the fault's detail is cut on the status screen"
+    # keneya-power killed mid-countdown: no overlay, the silent monitor's banner, the header's
+    # "Verrouiller" and the PIN pad answer real taps, the status screen says since when
+    assert seen["silent_overlay"] is False
+    assert seen["silent_banner"] == "Surveillance de la batterie arrêtée — prévenez le technicien"
+    assert seen["silent_after_lock"] == ["login", False]
+    assert seen["silent_relogin"][0] == seen["matron"]
+    assert seen["silent_relogin"][1] != "login" and seen["silent_relogin"][2] is False
+    assert seen["status_silent"] == (
+        f"le moniteur de batterie ne répond plus depuis {seen['status_silent_since']} (UTC)"
+    )
+    assert seen["status_silent_state"] == "arrêt programmé (dernier état écrit)"
+    assert seen["status_deadline"] == f"{seen['status_deadline_expected']} (UTC)"
     shots = ("overlay-nurse", "overlay-matron", "overlay-saved", "after-cancel")
-    for name in (*shots, "banner-miswired", "status-fault"):
+    for name in (*shots, "banner-miswired", "status-fault", "silent-matron", "status-silent"):
         png = SHOTS / f"{name}.png"
         assert png.exists() and png.stat().st_size > 5000, name
 
@@ -157,6 +170,7 @@ def _scenario(home: Path, out: Path) -> dict:
         nurse = auth.login(state.ctx, *logins["nurse"][:1], pin=logins["nurse"][1])
         matron = auth.login(state.ctx, *logins["matron"][:1], pin=logins["matron"][1])
         seen["nurse"], seen["nurse_name"] = nurse.username, nurse.display_name
+        seen["matron"] = matron.username
         state.actor = nurse
         root.go("home")
 
@@ -329,9 +343,59 @@ def _scenario(home: Path, out: Path) -> dict:
         status_screen.content.parent.scroll_to(detail, padding=0, animate=False)
         status_rows = dict(root.screen("status").vm.sections[0]["rows"])
         seen["status_fault"] = status_rows.get("Défaut du capteur")
-        seen["status_detail"] = status_rows.get("Détail")
+        seen["status_detail"] = status_rows.get("Détail (technicien, en anglais)")
+        seen["status_reason"] = status_rows.get("Raison (technicien, en anglais)")
         seen["status_runtime"] = status_rows.get("Autonomie")
         shot("status-fault")
+
+        # ---- keneya-power killed during a countdown: its row stays "shutdown_pending" with a
+        # deadline long gone. No overlay, no frozen 0:00: the header and the PIN pad work.
+        killed_at = datetime.now(UTC) - timedelta(minutes=10)
+        eid = store.power.add_event(
+            {"at": killed_at.isoformat(), "clock_trusted": 1, "kind": "shutdown_decided"}
+        )
+        store.power.set_state(
+            {
+                **pending,
+                "sampled_at": killed_at.isoformat(),
+                "voltage_v": 11.3,
+                "shutdown_event_id": eid,
+                "shutdown_deadline": (killed_at + timedelta(seconds=105)).isoformat(),
+            },
+            clear_cancel=True,
+        )
+        state.actor = matron
+        root.go("home")
+        root.poll_power()
+        idle(3)
+        seen["silent_overlay"] = root.countdown.parent is not None
+        seen["silent_banner"] = root.banner.text
+        shot("silent-matron")
+        tap(root.header.lock_button)  # a real tap on "Verrouiller"
+        seen["silent_after_lock"] = [root.current, state.actor is not None]
+        login = root.screen("login")
+        tap(login.staff_buttons[logins["matron"][0]])
+        for digit in logins["matron"][1]:
+            tap(login.pad.keys[digit])
+        shot("silent-login")
+        tap(login.pad.ok)
+        idle(3)
+        seen["silent_relogin"] = [
+            state.actor.username if state.actor else None,
+            root.current,
+            root.countdown.parent is not None,
+        ]
+        state.actor = auth.login(state.ctx, *logins["technician"][:1], pin=logins["technician"][1])
+        root.go("status")
+        idle(5)
+        silent_rows = dict(root.screen("status").vm.sections[0]["rows"])
+        seen["status_silent"] = silent_rows.get("Surveillance de la batterie")
+        seen["status_silent_state"] = silent_rows.get("État")
+        seen["status_silent_since"] = killed_at.strftime("%H:%M")
+        seen["status_deadline"] = silent_rows.get("Arrêt prévu")
+        seen["status_deadline_expected"] = (killed_at + timedelta(seconds=105)).strftime("%H:%M")
+        root.screen("status").content.parent.scroll_y = 1
+        shot("status-silent")
         root.stop()
     return seen
 

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
-from appliance.services.power import cancel_shutdown, may_cancel
+from appliance.services.power import cancel_shutdown, may_cancel, monitor_silent_since
 from appliance.web import power_texts
 from appliance.web.routes.pages import safe_next
 
@@ -27,7 +27,9 @@ def page_power(web: Web) -> dict[str, Any] | None:
         store = web.ctx.store
         row = store.power.state()
         cancelled = store.power.last_event(["shutdown_cancelled"]) if row else None
-        now_s = web.settings.now()
+        # The clock's best estimate: the monitor writes its times in it, and the machine's
+        # own time can be hours off on a Pi without a real-time clock.
+        now_s = web.ctx.now().now.timestamp()
 
         def name_of(username: str) -> str:
             staff = store.staff.by_username(username)
@@ -40,11 +42,16 @@ def page_power(web: Web) -> dict[str, Any] | None:
     if text is None:
         return None
     counting = power_texts.countdown_seconds(row, now_s) is not None
+    if monitor_silent_since(row, now_s):
+        colour = "silent"  # not the frozen countdown's red
+    elif power_texts.cancel_asked_by(row):
+        colour = "cancel_asked"  # a cancel asked for is no longer an alarm
+    else:
+        colour = (row or {}).get("state")
     return {
         "text": text,
         "countdown": counting,
-        # the strip's colour: a cancel asked for is no longer an alarm
-        "state": "cancel_asked" if power_texts.cancel_asked_by(row) else (row or {}).get("state"),
+        "state": colour,
         "may_cancel": counting and may_cancel(web.actor),
         "who_may": power_texts.who_may_cancel(web.t) if counting and web.actor else None,
         "back": _page_address(web),

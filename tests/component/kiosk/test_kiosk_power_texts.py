@@ -170,3 +170,60 @@ def test_the_view_model_reads_plain_rows():
     vm = PowerVM(DictPower(asked), now=NOW.timestamp)
     vm.poll()
     assert vm.countdown_s is None and vm.banner == "Arrêt annulé par Awa Diarra"
+
+
+SILENT_FR = "Surveillance de la batterie arrêtée — prévenez le technicien"
+
+
+def pending_since(sampled_s_ago: float, deadline_in_s: float) -> dict:
+    """A countdown row the monitor wrote `sampled_s_ago` seconds before NOW."""
+    return row(
+        state="shutdown_pending",
+        sampled_at=to_iso(NOW - timedelta(seconds=sampled_s_ago)),
+        voltage_v=11.3,
+        shutdown_event_id=7,
+        shutdown_deadline=to_iso(NOW + timedelta(seconds=deadline_in_s)),
+    )
+
+
+def test_a_monitor_silent_past_its_staleness_limit_counts_nothing_down():
+    from power.views import STALE_AFTER_S
+
+    # killed mid-countdown, one second past the limit: no frozen 0:00, the silent line
+    stale = pending_since(STALE_AFTER_S + 1, deadline_in_s=-(STALE_AFTER_S + 1) + 105)
+    assert countdown_seconds(stale, NOW.timestamp()) is None
+    assert say(stale) == SILENT_FR
+    assert say(stale, EN) == "Battery monitoring stopped — tell the technician"
+    # a cancel asked before it died does not make it "cancelled" either
+    assert say(stale | {"cancel_for": 7, "cancel_requested_by": "nurse"}) == SILENT_FR
+    # any state: a silent monitor watches no battery
+    assert say(row(state="ok", sampled_at=to_iso(NOW - timedelta(hours=3)))) == SILENT_FR
+    # one second under the limit the countdown still runs
+    alive = pending_since(STALE_AFTER_S - 1, deadline_in_s=30)
+    assert countdown_seconds(alive, NOW.timestamp()) == 30
+    assert say(alive) == "Arrêt dans 0:30 — enregistrez votre travail"
+
+
+def test_a_countdown_a_minute_past_its_deadline_is_over():
+    # fresh row but a deadline long gone: nobody is carrying the shutdown out
+    assert say(pending_since(20, deadline_in_s=-61)) == SILENT_FR
+    assert countdown_seconds(pending_since(20, deadline_in_s=-61), NOW.timestamp()) is None
+    # at the deadline the monitor needs a sample or two to act: 0:00 meanwhile
+    assert (
+        say(pending_since(20, deadline_in_s=-59)) == "Arrêt dans 0:00 — enregistrez votre travail"
+    )
+
+
+def test_the_view_model_compares_with_the_clock_the_monitor_writes_in():
+    # the machine's time runs 2 h behind the confirmed clock (a Pi without a real-time
+    # clock): a row written 10 s ago by the clock is not 2 h in the future, nor is it silent
+    fresh = pending_since(10, deadline_in_s=95)
+    behind = NOW.timestamp() - 7200
+    vm = PowerVM(DictPower(fresh), now=lambda: behind, estimate=NOW.timestamp)
+    vm.poll()
+    assert vm.silent_since is None and vm.countdown_s == 95
+    stale = pending_since(600, deadline_in_s=-500)
+    vm = PowerVM(DictPower(stale), now=lambda: behind, estimate=NOW.timestamp)
+    vm.poll()
+    assert vm.countdown_s is None and vm.banner == SILENT_FR
+    assert vm.silent_since == stale["sampled_at"]
