@@ -3,7 +3,16 @@
 Reads the sensor once a second for about 30 s (the chip on `[power]` bus_number/address, or a
 simulated installation), then says in plain words, French first, what it sees, the shunt and
 wiring it infers, what looks wrong and exactly what to change in `[power]` or in the wiring.
-Exit 0 when all is well, 1 when something must be changed, 2 for unusable input.
+Exit 0 when all is well, 1 when something must be changed, 2 for unusable input, 3 when
+nothing could be verified.
+
+In the battery lead the shunt sees the panel's charge as well as the appliance's draw, and a
+fading or weak panel covering part of the load makes any reading of the appliance's size
+ambiguous (a small charge even keeps the voltage near rest). So what the sun could explain is
+judged only when the technician says the panel gives nothing (``--no-sun``); without it, only
+evidence the sun cannot explain is certain (a discharge at a voltage only a charger gives, a
+discharge above the appliance's highest draw, a charge no 100 Wp panel gives, a clipped
+reading), and the rest is "not verified" (exit 3).
 
 :func:`collect` talks to the chip only through the driver's public calls; :func:`analyse` is
 pure, so every wiring fault is a test on the fake bus.
@@ -25,6 +34,7 @@ import click
 
 from appliance.cli.common import emit, json_option, paths
 from power.battery import Chemistry
+from power.config import BOARD_SHUNT_OHMS
 from power.errors import ConfigurationError, SensorFault
 from power.ina219 import (
     BUS_CNVR,
@@ -41,7 +51,13 @@ from power.ina219 import (
     smallest_gain,
     to_signed16,
 )
-from power.plausibility import CHARGE_LEVEL_V, MIN_APPLIANCE_DRAW_A, V_PLAUSIBLE
+from power.plausibility import (
+    CHARGE_LEVEL_V,
+    DISCHARGE_AT_CHARGE_LEVEL_A,
+    MIN_APPLIANCE_DRAW_A,
+    V_PLAUSIBLE,
+    Lead,
+)
 from power.sim.scenarios import SCENARIOS, Scenario
 
 if TYPE_CHECKING:
@@ -61,6 +77,15 @@ BAD_FRACTION = 0.1  # more inconsistent reads than this is a line problem, not c
 # a second apart. Identical values alone prove nothing: a steady load on 128-sample averaging
 # can read the same for seconds.
 FROZEN_AFTER = 10
+# The most a 100 Wp panel puts into a 12 V battery: 100 W / 12 V through an MPPT controller at
+# ~95 % is about 8 A (a PWM controller passes the panel's ~6 A short-circuit current at most).
+PANEL_MAX_A = 9.0
+# A discharge this many times [power] max_draw_a is not the appliance, whatever the sun does
+# (the sun only reduces a discharge): the slack keeps a busy Pi's peak from counting.
+FAR_ABOVE_DRAW = 1.5
+PGA_NAMES = {40.0: "/1", 80.0: "/2", 160.0: "/4", 320.0: "/8"}
+EXIT_OK, EXIT_FIX, EXIT_UNUSABLE, EXIT_NOT_VERIFIED = 0, 1, 2, 3
+NO_SUN_RUN = "sudo keneya power check --no-sun"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,9 +267,11 @@ def simulated(
     scenario: Scenario, cfg: PowerConfig, *, seconds: int = DEFAULT_SECONDS
 ) -> tuple[Probe, PowerConfig]:
     """The scenario's installation at its own time, one simulated second per read (instant).
-    Its board and its [power] values stand for the facility's."""
+    Its board and its [power] values stand for the facility's (its shunt sits in the battery
+    lead)."""
     cfg = dataclasses.replace(
         cfg,
+        lead=None,
         shunt_ohms=scenario.shunt_ohms,
         max_current_a=scenario.max_current_a,
         address=scenario.address,
@@ -272,8 +299,9 @@ def simulated(
 
 @dataclass(frozen=True, slots=True)
 class Finding:
-    """Something wrong ("fix": exit 1) or uncertain ("note"), in both languages, with the
-    [power] values to set (``power``) and whether wires must move (``wiring``)."""
+    """Something wrong ("fix": exit 1), something that could not be verified ("unverified":
+    exit 3 when nothing is to fix) or a remark ("note"), in both languages, with the [power]
+    values to set (``power``) and whether wires must move (``wiring``)."""
 
     code: str
     severity: str
@@ -302,17 +330,27 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     measured: dict[str, Any] = field(default_factory=dict)
     inferred: dict[str, Any] = field(default_factory=dict)
+    no_sun: bool = False  # the technician says the panel gives nothing (--no-sun)
+    simulated: str | None = None  # the scenario's name under --simulate
 
     @property
     def exit_code(self) -> int:
-        return 1 if any(f.severity == "fix" for f in self.findings) else 0
+        if any(f.severity == "fix" for f in self.findings):
+            return EXIT_FIX
+        if any(f.severity == "unverified" for f in self.findings):
+            return EXIT_NOT_VERIFIED
+        return EXIT_OK
 
     @property
     def change(self) -> dict[str, Any]:
-        """The [power] values to set, those that differ from the file's."""
+        """The [power] values to set, those that differ from the file's (the lead compared
+        with the one the monitor infers when the file does not say)."""
         out: dict[str, Any] = {}
         for f in self.findings:
-            out |= {k: v for k, v in f.power.items() if getattr(self.cfg, k) != v}
+            for key, value in f.power.items():
+                now = self.cfg.shunt_lead if key == "lead" else getattr(self.cfg, key)
+                if now != value:
+                    out[key] = value
         return out
 
     def fix(self, code: str, fr: str, en: str, **kw: Any) -> None:
@@ -320,6 +358,9 @@ class Report:
 
     def note(self, code: str, fr: str, en: str, **kw: Any) -> None:
         self.findings.append(Finding(code, "note", fr, en, **kw))
+
+    def unverified(self, code: str, fr: str, en: str, **kw: Any) -> None:
+        self.findings.append(Finding(code, "unverified", fr, en, **kw))
 
     def to_dict(self) -> dict[str, Any]:
         p, c = self.probe, self.cfg
@@ -336,6 +377,8 @@ class Report:
                 "chemistry": str(getattr(c.chemistry, "value", c.chemistry)),
             },
             "reads": len(p.samples),
+            "no_sun": self.no_sun,
+            "simulated": self.simulated,
             "measured": self.measured,
             "inferred": self.inferred,
             "findings": [f.to_dict() for f in self.findings],
@@ -348,8 +391,11 @@ class Report:
 
 
 def toml_line(key: str, value: Any) -> str:
+    """A [power] line as TOML wants it (decimal point in every language)."""
     if key == "address":
         return f"address = {value:#04x}"
+    if isinstance(value, str):
+        return f'{key} = "{value}"'
     if isinstance(value, bool):
         return f"{key} = {str(value).lower()}"
     return f"{key} = {value:g}"
@@ -369,10 +415,15 @@ class _Read:
     power_w: float
     overflow: bool
     shunt_at_limit: bool
+    current_saturated: bool
 
 
-def analyse(probe: Probe, cfg: PowerConfig) -> Report:
-    report = Report(probe, cfg)
+def analyse(
+    probe: Probe, cfg: PowerConfig, *, no_sun: bool = False, simulated: str | None = None
+) -> Report:
+    """Judge the reads. ``no_sun``: the technician says the panel gives nothing now (panel
+    disconnected or dark night), so every current is the appliance's own draw."""
+    report = Report(probe, cfg, no_sun=no_sun, simulated=simulated)
     if not _reachable(report):
         return report
     samples = probe.samples
@@ -448,7 +499,7 @@ def analyse(probe: Probe, cfg: PowerConfig) -> Report:
         )
         return report
     if len(good) < GOOD_READS_NEEDED:
-        report.note(
+        report.unverified(
             "too_few_reads",
             f"Seulement {len(good)} lectures valables : corrigez d'abord ce qui précède, puis"
             " relancez keneya power check.",
@@ -564,9 +615,18 @@ def _reachable(report: Report) -> bool:
 
 
 def _current_agrees(raw: RawRegisters, calibration: int) -> bool:
-    """Equation 4 of the datasheet, with the driver's tolerance for a read across conversions."""
+    """Equation 4 of the datasheet, with the driver's tolerance for a read across conversions.
+    A current beyond 16 bits is held at the register's end (a too small max_current_a), which
+    is a true reading of a current too large, not a changed bit."""
     expected = int(to_signed16(raw.shunt) * calibration / 4096)
-    return abs(to_signed16(raw.current) - expected) <= 2 + abs(expected) // 128
+    current = to_signed16(raw.current)
+    if _saturated(current) and abs(expected) >= 0x7FFF - 2:
+        return (current > 0) == (expected > 0)
+    return abs(current - expected) <= 2 + abs(expected) // 128
+
+
+def _saturated(current_counts: int) -> bool:
+    return current_counts in (0x7FFF, -0x8000)
 
 
 def _power_agrees(raw: RawRegisters) -> bool:
@@ -586,11 +646,22 @@ def _units(raw: RawRegisters, probe: Probe, cfg: PowerConfig) -> _Read:
         power_w=r.power_w,
         overflow=bool(raw.bus & BUS_OVF),
         shunt_at_limit=abs(to_signed16(raw.shunt)) >= limit_counts * 0.99,
+        current_saturated=_saturated(to_signed16(raw.current)),
     )
 
 
 def _fmt(value: float, digits: int = 2) -> str:
+    """A number in English text, and in the [power] lines in any language: decimal point."""
     return f"{value:.{digits}f}"
+
+
+def _fr(value: float, digits: int = 2) -> str:
+    """A number in French text: decimal comma."""
+    return _fmt(value, digits).replace(".", ",")
+
+
+def _gfr(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
 
 
 def _electrical(report: Report, reads: list[_Read]) -> None:
@@ -609,7 +680,7 @@ def _electrical(report: Report, reads: list[_Read]) -> None:
         "current_max_a": round(max(amps), 4),
         "shunt_mv": round(mv, 2),
         "power_w": round(statistics.median(r.power_w for r in reads), 2),
-        "overflow_reads": sum(r.overflow or r.shunt_at_limit for r in reads),
+        "overflow_reads": sum(r.overflow or r.shunt_at_limit or r.current_saturated for r in reads),
     }
     report.inferred = {
         "battery_voltage_ok": False,
@@ -624,32 +695,59 @@ def _electrical(report: Report, reads: list[_Read]) -> None:
     if not _voltage_plausible(report, v):
         return
     report.inferred["battery_voltage_ok"] = True
-    # A clipped shunt voltage is an overflow; the OVF bit alone needs two reads to count (one
-    # flipped bit on a noisy line must not pass for one).
-    clipped = sum(r.shunt_at_limit for r in reads)
+    # A clipped shunt voltage or a current register held at its end is an overflow; the OVF
+    # bit alone needs two reads to count (one flipped bit on a noisy line must not pass for
+    # one).
+    clipped = sum(r.shunt_at_limit or r.current_saturated for r in reads)
     flagged = sum(r.overflow for r in reads)
     if clipped or flagged >= 2:
-        _overflow(report, max(clipped, flagged), len(reads))
-        report.inferred["lead"] = "battery"
+        _overflow(report, max(clipped, flagged), len(reads), charging=i > 0)
         return
-    charge_v, rest_v = _levels(cfg.chemistry)
+    _range_too_small(report)
+    charge_v, _ = _levels(cfg.chemistry)
     steady_pos = sum(a > 0 for a in amps) >= 0.9 * len(amps)
     steady_neg = sum(a < 0 for a in amps) >= 0.9 * len(amps)
-    if abs(mv) < NO_CURRENT_MV:
-        if v >= charge_v:
-            report.inferred["direction"] = "float"
-            report.note(
-                "float",
-                f"Batterie pleine ({_fmt(v)} V), presque aucun courant : le panneau alimente"
-                " l'appareil. Rien à vérifier pour le shunt maintenant : relancez le test à la"
-                " tombée du jour.",
-                f"Battery full ({_fmt(v)} V), almost no current: the panel feeds the"
-                " appliance. Nothing to check on the shunt now: run the check again at dusk.",
-            )
-            return
+    flowing = abs(mv) >= NO_CURRENT_MV
+    # Evidence the sun cannot explain: certain with or without --no-sun.
+    if (
+        flowing
+        and cfg.shunt_lead is Lead.BATTERY
+        and v >= charge_v
+        and steady_neg
+        and -i >= DISCHARGE_AT_CHARGE_LEVEL_A
+    ):
+        _reversed(report, v, i, charge_v, charging=True)
+        report.inferred |= {"direction": "charging", "lead": "battery"}
+        _charging_unverified(report, v, -i)
+        return
+    if flowing and steady_neg and -i > FAR_ABOVE_DRAW * cfg.max_draw_a:
+        report.inferred |= {"direction": "discharging", "sign": "ok"}
+        _discharge_too_large(report, i, mv)
+        return
+    if flowing and steady_pos and i > PANEL_MAX_A:
+        report.inferred |= {"direction": "charging", "lead": "battery"}
+        _charge_too_large(report, i, mv)
+        return
+    if not report.no_sun:
+        _not_verified(report, v, i, mv, charge_v, flowing=flowing)
+        return
+    # The panel gives nothing: what flows through the shunt is the appliance's own draw.
+    if v >= charge_v and (not flowing or i > 0):
+        report.inferred |= {"direction": "charging"}
+        report.unverified(
+            "still_charging",
+            f"--no-sun, mais {_fr(v)} V et {_fr(i)} A : seul un chargeur tient une batterie"
+            f" à {_gfr(charge_v)} V ou plus, le panneau donne encore du courant. Débranchez-le"
+            f" (fil + du panneau au régulateur) ou attendez la nuit noire, puis : {NO_SUN_RUN}.",
+            f"--no-sun, but {_fmt(v)} V and {_fmt(i)} A: only a charger holds a battery at"
+            f" {charge_v:g} V or more, the panel still gives current. Disconnect it (the panel's"
+            f" + wire at the controller) or wait for dark night, then: {NO_SUN_RUN}.",
+        )
+        return
+    if not flowing:
         report.fix(
             "no_current",
-            f"Aucun courant dans le shunt ({_fmt(mv)} mV) alors que l'appareil consomme : le"
+            f"Aucun courant dans le shunt ({_fr(mv)} mV) alors que l'appareil consomme : le"
             " shunt n'est pas sur le fil qui l'alimente (sur le fil du panneau ?). Placez-le"
             " dans le fil + de la batterie (shunt externe 0,01 Ω) ou dans le fil + de"
             " l'appareil (carte R100).",
@@ -660,36 +758,216 @@ def _electrical(report: Report, reads: list[_Read]) -> None:
             wiring=True,
         )
         return
-    draw_shunt = _shunt_for_draw(abs(mv), cfg)
-    appliance_sized = draw_shunt is not None
-    if v >= charge_v and steady_neg:
-        _reversed(report, v, i, charge_v, charging=True)
-        report.inferred |= {"direction": "charging", "lead": "battery"}
-        _charging_note(report, v, -i)
+    report.inferred["direction"] = "discharging"
+    if steady_pos:
+        _reversed(report, v, i, charge_v, charging=False)
+    else:
+        report.inferred["sign"] = "ok"
+    _shunt_value(report, mv)
+
+
+def _not_verified(
+    report: Report, v: float, i: float, mv: float, charge_v: float, *, flowing: bool
+) -> None:
+    """Nothing the sun could explain is judged without --no-sun: say what is seen and how to
+    make the check certain, with no [power] line."""
+    then_fr = (
+        " Non vérifié : débranchez le panneau (fil + du panneau au régulateur) ou attendez la"
+        f" nuit noire, puis : {NO_SUN_RUN}."
+    )
+    then_en = (
+        " Not verified: disconnect the panel (its + wire at the controller) or wait for dark"
+        f" night, then: {NO_SUN_RUN}."
+    )
+    if v >= charge_v and not flowing:
+        report.inferred |= {"direction": "float", "sign": "uncertain"}
+        report.unverified(
+            "float",
+            f"Batterie pleine ({_fr(v)} V), presque aucun courant : le panneau alimente"
+            " l'appareil ; ni le sens ni la valeur du shunt ne peuvent être vérifiés." + then_fr,
+            f"Battery full ({_fmt(v)} V), almost no current: the panel feeds the appliance;"
+            " neither the shunt's sign nor its value can be checked." + then_en,
+        )
         return
     if v >= charge_v and i > 0:
         report.inferred |= {"direction": "charging", "sign": "likely", "lead": "battery"}
-        _charging_note(report, v, i)
+        _charging_unverified(report, v, i)
         return
-    if v < rest_v and steady_pos and appliance_sized:
-        _reversed(report, v, i, rest_v, charging=False)
-        report.inferred["direction"] = "discharging"
-        _shunt_value(report, mv)
-        return
-    if i > 0:
-        report.inferred |= {"direction": "charging?", "sign": "uncertain"}
-        report.note(
-            "sign_uncertain",
-            f"Courant +{_fmt(i)} A (en charge) à {_fmt(v)} V : c'est juste si le panneau"
-            " reçoit du soleil en ce moment ; de nuit, ce serait un shunt monté à l'envers."
-            " Relancez le test à la tombée du jour ou panneau débranché.",
-            f"Current +{_fmt(i)} A (charging) at {_fmt(v)} V: right if the panel gets sun now;"
-            " at night it would be a shunt wired backwards. Run the check again at dusk or"
-            " with the panel disconnected.",
+    report.inferred |= {"sign": "uncertain"}
+    report.unverified(
+        "not_verified",
+        f"Courant {_signed(i, _fr)} A à {_fr(v)} V (tension de shunt {_signed(mv, _fr, 2)} mV) :"
+        " un panneau"
+        " qui faiblit ou peu ensoleillé couvre une partie de la consommation (une petite"
+        f" charge tient même la batterie sous {_gfr(REST_LEVEL_V[report.cfg.chemistry])} V) :"
+        " le sens et la valeur du shunt ne se déduisent pas de ce courant." + then_fr,
+        f"Current {_signed(i, _fmt)} A at {_fmt(v)} V (shunt voltage {_signed(mv, _fmt, 2)} mV):"
+        " a fading or"
+        " weakly lit panel covers part of the load (a small charge even keeps the battery"
+        f" below {REST_LEVEL_V[report.cfg.chemistry]:g} V): the shunt's sign and value cannot"
+        " be told from this current." + then_en,
+    )
+
+
+def _bigger_shunts(abs_mv: float, cfg: PowerConfig, most_a: float) -> list[Shunt]:
+    """The standard shunts larger than the configured one under which ``abs_mv`` is at most
+    ``most_a``: what can be in place when the configured value reads too much."""
+    return [
+        s
+        for s in STANDARD_SHUNTS
+        if s.ohms > cfg.shunt_ohms * 1.5 and abs_mv / 1000 / s.ohms <= most_a
+    ]
+
+
+def _discharge_too_large(report: Report, i: float, mv: float) -> None:
+    """A discharge above the appliance's highest draw: the sun only reduces a discharge, so
+    the shunt is larger than the file says (or other loads hang on the battery)."""
+    cfg = report.cfg
+    others_fr = (
+        f" Ou bien d'autres appareils sont branchés sur la batterie : augmentez alors"
+        f" max_draw_a (aujourd'hui {_gfr(cfg.max_draw_a)} A)."
+    )
+    others_en = (
+        f" Or other loads are on the battery: then raise max_draw_a (now {cfg.max_draw_a:g} A)."
+    )
+    seen_fr = (
+        f"Décharge de {_fr(-i)} A avec shunt_ohms = {cfg.shunt_ohms:g} : plus de"
+        f" {_gfr(FAR_ABOVE_DRAW)} fois la plus forte consommation de l'appareil (max_draw_a ="
+        f" {cfg.max_draw_a:g}), et le soleil ne peut que réduire une décharge."
+    )
+    seen_en = (
+        f"Discharge of {_fmt(-i)} A with shunt_ohms = {cfg.shunt_ohms:g}: more than"
+        f" {FAR_ABOVE_DRAW:g} times the appliance's highest draw (max_draw_a ="
+        f" {cfg.max_draw_a:g}), and the sun only reduces a discharge."
+    )
+    candidates = _bigger_shunts(abs(mv), cfg, APPLIANCE_DRAW_A[1])
+    if report.no_sun:
+        fitting = _shunt_for_draw(abs(mv), cfg)
+        candidates = [s for s in candidates if s.ohms == fitting] or candidates
+    if len(candidates) != 1:
+        names_fr = " ou ".join(f"{_gfr(s.ohms)} Ω" for s in candidates) or "aucune valeur courante"
+        names_en = " or ".join(f"{s.ohms:g} ohm" for s in candidates) or "no usual value"
+        report.fix(
+            "wrong_shunt",
+            f"{seen_fr} Tension de shunt {_fr(mv)} mV : le shunt en place n'est pas de"
+            f" {_gfr(cfg.shunt_ohms)} Ω ({names_fr}). Lisez la valeur marquée sur le shunt et"
+            f" reportez-la dans shunt_ohms, ou débranchez le panneau et lancez {NO_SUN_RUN}."
+            + others_fr,
+            f"{seen_en} Shunt voltage {_fmt(mv)} mV: the shunt in place is not"
+            f" {cfg.shunt_ohms:g} ohm ({names_en}). Read the value marked on the shunt and put"
+            f" it in shunt_ohms, or disconnect the panel and run {NO_SUN_RUN}." + others_en,
+            fault="wrong_shunt",
         )
         return
-    report.inferred |= {"direction": "discharging", "sign": "ok"}
-    _shunt_value(report, mv)
+    (shunt,) = candidates
+    draw = abs(mv) / 1000 / shunt.ohms
+    report.inferred |= {
+        "shunt_ohms": shunt.ohms,
+        "shunt": shunt.en,
+        "max_current_a": shunt.max_current_a,
+        "appliance_draw_a": round(draw, 3) if report.no_sun else None,
+    }
+    power, where_fr, where_en = _lines_for(shunt, charge_seen=False)
+    # With the sun the discharge is the draw less what the panel gives.
+    less_fr, less_en = ("", "") if report.no_sun else (" ou plus", " or more")
+    report.fix(
+        "wrong_shunt",
+        f"{seen_fr} Tension de shunt {_fr(mv)} mV : le shunt en place est {shunt.fr}"
+        f" ({_gfr(shunt.ohms)} Ω), l'appareil consomme {_fr(draw)} A{less_fr}. Dans [power] :"
+        f" {_power_lines(power)}.{where_fr}{others_fr}",
+        f"{seen_en} Shunt voltage {_fmt(mv)} mV: the shunt in place is {shunt.en}"
+        f" ({shunt.ohms:g} ohm), the appliance draws {_fmt(draw)} A{less_en}. In [power]:"
+        f" {_power_lines(power)}.{where_en}{others_en}",
+        fault="wrong_shunt",
+        power=power,
+    )
+
+
+def _charge_too_large(report: Report, i: float, mv: float) -> None:
+    """A charge no 100 Wp panel gives: the shunt is larger than the file says, and it sits in
+    the battery lead (the charge goes through it)."""
+    cfg = report.cfg
+    candidates = _bigger_shunts(abs(mv), cfg, PANEL_MAX_A)
+    board = next((s for s in candidates if s.ohms >= BOARD_SHUNT_OHMS), None)
+    seen_fr = (
+        f"Charge de {_fr(i)} A avec shunt_ohms = {cfg.shunt_ohms:g} : aucun panneau de 100 Wc"
+        f" ne donne plus d'environ {_gfr(PANEL_MAX_A)} A ; le shunt en place est plus grand"
+        f" que {_gfr(cfg.shunt_ohms)} Ω (tension de shunt {_fr(mv)} mV), et il est dans le fil"
+        " de la batterie puisque la charge le traverse."
+    )
+    seen_en = (
+        f"Charge of {_fmt(i)} A with shunt_ohms = {cfg.shunt_ohms:g}: no 100 Wp panel gives"
+        f" more than about {PANEL_MAX_A:g} A; the shunt in place is larger than"
+        f" {cfg.shunt_ohms:g} ohm (shunt voltage {_fmt(mv)} mV), and it sits in the battery"
+        " lead since the charge goes through it."
+    )
+    if board is not None or not candidates:
+        _external_shunt(report, "wrong_shunt", seen_fr, seen_en)
+        return
+    shunt = candidates[0]
+    power = {"shunt_ohms": shunt.ohms, "max_current_a": shunt.max_current_a, "lead": "battery"}
+    report.inferred |= {"shunt_ohms": shunt.ohms, "shunt": shunt.en}
+    report.fix(
+        "wrong_shunt",
+        f"{seen_fr} C'est sans doute {shunt.fr} ({_gfr(shunt.ohms)} Ω) : vérifiez la valeur"
+        f" marquée dessus. Dans [power] : {_power_lines(power)}.",
+        f"{seen_en} Most likely {shunt.en} ({shunt.ohms:g} ohm): check the value marked on"
+        f" it. In [power]: {_power_lines(power)}.",
+        fault="wrong_shunt",
+        power=power,
+    )
+
+
+def _external_shunt(report: Report, code: str, why_fr: str, why_en: str) -> None:
+    """The board's own 0.1 ohm sits in the battery lead: it cannot carry the charge, so the
+    answer is the reference install's external shunt, and the lines that go with it."""
+    cfg = report.cfg
+    power = {
+        "shunt_ohms": BATTERY_LEAD.ohms,
+        "max_current_a": BATTERY_LEAD.max_current_a,
+        "lead": "battery",
+    }
+    report.inferred |= {"lead": "battery"}
+    already = all(
+        (cfg.shunt_lead if k == "lead" else getattr(cfg, k)) == v for k, v in power.items()
+    )
+    then_fr = "déjà ainsi, c'est juste" if already else "à mettre"
+    then_en = "already so, which is right" if already else "to set"
+    report.fix(
+        code,
+        f"{why_fr} Un shunt de 0,1 Ω (le R100 de la carte) lit au plus 3,2 A, un panneau de"
+        " 100 Wc charge à environ 6 A : posez un shunt externe de 0,01 Ω dans le fil + de la"
+        f" batterie (retirez le R100 de la carte). Dans [power] ({then_fr}) :"
+        f" {_power_lines(power)}.",
+        f"{why_en} A 0.1 ohm shunt (the board's R100) reads at most 3.2 A, a 100 Wp panel"
+        " charges at about 6 A: fit a 0.01 ohm external shunt in the battery's + lead (remove"
+        f" the board's R100). In [power] ({then_en}): {_power_lines(power)}.",
+        fault="wrong_shunt",
+        power=power,
+        wiring=True,
+    )
+
+
+def _lines_for(shunt: Shunt, *, charge_seen: bool) -> tuple[dict[str, Any], str, str]:
+    """The [power] lines for a shunt found from the appliance's draw. A board's 0.1 ohm is
+    only right in the appliance's lead (the monitor infers that lead from it; said here so the
+    lines stand alone); in the battery lead it must give way to the external shunt."""
+    power: dict[str, Any] = {"shunt_ohms": shunt.ohms, "max_current_a": shunt.max_current_a}
+    if shunt.ohms < BOARD_SHUNT_OHMS or charge_seen:
+        return power, "", ""
+    power["lead"] = "appliance"
+    external = {"shunt_ohms": 0.01, "max_current_a": 10.0, "lead": "battery"}
+    return (
+        power,
+        f" Ce shunt mesure au plus {_gfr(shunt.max_current_a)} A : ces lignes valent si la"
+        " carte est dans le fil + de l'appareil (après LOAD + du régulateur) ; si elle est"
+        " dans le fil de la batterie (un panneau de 100 Wc charge à environ 6 A), posez"
+        f" plutôt un shunt externe de 0,01 Ω (R100 retiré) avec {_power_lines(external)}.",
+        f" This shunt reads at most {shunt.max_current_a:g} A: these lines hold if the board"
+        " is in the appliance's + lead (after the controller's LOAD +); if it is in the"
+        " battery lead (a 100 Wp panel charges at about 6 A), fit a 0.01 ohm external shunt"
+        f" instead (R100 removed) with {_power_lines(external)}.",
+    )
 
 
 def _voltage_plausible(report: Report, v: float) -> bool:
@@ -698,7 +976,7 @@ def _voltage_plausible(report: Report, v: float) -> bool:
     if v < 1.0:
         report.fix(
             "bus_0v",
-            f"Tension de bus {_fmt(v)} V : VIN- n'est pas relié au + de la batterie, ou le GND"
+            f"Tension de bus {_fr(v)} V : VIN- n'est pas relié au + de la batterie, ou le GND"
             f" de la carte n'est pas commun avec le − de la batterie. Reliez VIN- au {where_fr}"
             " et le GND de la carte au GND du Pi.",
             f"Bus voltage {_fmt(v)} V: VIN- is not on the battery +, or the board's GND is not"
@@ -711,7 +989,7 @@ def _voltage_plausible(report: Report, v: float) -> bool:
     if 4.5 <= v <= 5.5:
         report.fix(
             "bus_5v",
-            f"Tension de bus {_fmt(v)} V : c'est le 5 V du Pi, pas la batterie. Le shunt va sur"
+            f"Tension de bus {_fr(v)} V : c'est le 5 V du Pi, pas la batterie. Le shunt va sur"
             f" le fil 12 V, avant le convertisseur 5 V : VIN- sur le {where_fr}.",
             f"Bus voltage {_fmt(v)} V: that is the Pi's 5 V, not the battery. The shunt goes"
             f" on the 12 V wire, before the 5 V converter: VIN- on {where_en}.",
@@ -735,7 +1013,7 @@ def _voltage_plausible(report: Report, v: float) -> bool:
         )
         report.fix(
             "bus_out_of_range",
-            f"Tension de bus {_fmt(v)} V, hors de la plage d'une batterie 12 V ({low:g} à"
+            f"Tension de bus {_fr(v)} V, hors de la plage d'une batterie 12 V ({low:g} à"
             f" {high:g} V) : {fr}.",
             f"Bus voltage {_fmt(v)} V, outside a 12 V battery's range ({low:g} to {high:g} V):"
             f" {en}.",
@@ -771,7 +1049,7 @@ def _shunt_named(ohms: float) -> Shunt | None:
 
 
 def _shunt_value(report: Report, mv: float) -> None:
-    """The shunt's value from a discharge: the appliance's own draw is 0.15-1.5 A."""
+    """The shunt's value from the appliance's own draw (0.15-1.5 A), the panel giving nothing."""
     cfg = report.cfg
     abs_mv = abs(mv)
     configured_a = abs_mv / 1000 / cfg.shunt_ohms
@@ -789,10 +1067,10 @@ def _shunt_value(report: Report, mv: float) -> None:
     if ohms is None:
         report.fix(
             "shunt_unknown",
-            f"Courant {_fmt(configured_a)} A avec shunt_ohms = {cfg.shunt_ohms:g} : ce n'est"
-            f" pas la consommation de l'appareil seul ({low:g} à {high:g} A), et aucune valeur"
-            f" courante de shunt (0,1 / 0,01 / 0,002 Ω) ne l'explique (tension de shunt"
-            f" {_fmt(abs_mv)} mV). Lisez la valeur marquée sur le shunt et reportez-la dans"
+            f"Courant {_fr(configured_a)} A avec shunt_ohms = {cfg.shunt_ohms:g} : ce n'est"
+            f" pas la consommation de l'appareil seul ({_gfr(low)} à {_gfr(high)} A), et aucune"
+            " valeur courante de shunt (0,1 / 0,01 / 0,002 Ω) ne l'explique (tension de shunt"
+            f" {_fr(abs_mv)} mV). Lisez la valeur marquée sur le shunt et reportez-la dans"
             " shunt_ohms ; vérifiez que seul le fil de l'installation passe par le shunt.",
             f"Current {_fmt(configured_a)} A with shunt_ohms = {cfg.shunt_ohms:g}: not the"
             f" appliance's own draw ({low:g} to {high:g} A), and no usual shunt value (0.1 /"
@@ -815,32 +1093,20 @@ def _shunt_value(report: Report, mv: float) -> None:
         "max_current_a": shunt.max_current_a,
         "appliance_draw_a": round(draw, 3),
     }
-    power = {"shunt_ohms": ohms, "max_current_a": shunt.max_current_a}
+    power, where_fr, where_en = _lines_for(shunt, charge_seen=False)
     fr = (
-        f"Courant {_fmt(seen_a)} A avec shunt_ohms = {cfg.shunt_ohms:g} : {how_fr} la"
-        f" consommation de l'appareil seul ({low:g} à {high:g} A). Tension de shunt"
-        f" {_fmt(mv)} mV : le shunt en place est {shunt.fr} ({ohms:g} Ω), l'appareil consomme"
-        f" {_fmt(draw)} A. Dans [power] : {_power_lines(power)}."
+        f"Courant {_fr(seen_a)} A avec shunt_ohms = {cfg.shunt_ohms:g}, panneau sans"
+        f" courant : {how_fr} la consommation de l'appareil seul ({_gfr(low)} à {_gfr(high)}"
+        f" A). Tension de shunt {_fr(mv)} mV : le shunt en place est {shunt.fr}"
+        f" ({_gfr(ohms)} Ω), l'appareil consomme {_fr(draw)} A. Dans [power] :"
+        f" {_power_lines(power)}.{where_fr}"
     )
     en = (
-        f"Current {_fmt(seen_a)} A with shunt_ohms = {cfg.shunt_ohms:g}: {how_en} the"
-        f" appliance's own draw ({low:g} to {high:g} A). Shunt voltage {_fmt(mv)} mV:"
-        f" the shunt in place is {shunt.en} ({ohms:g} ohm), the appliance draws {_fmt(draw)} A."
-        f" In [power]: {_power_lines(power)}."
+        f"Current {_fmt(seen_a)} A with shunt_ohms = {cfg.shunt_ohms:g}, the panel giving"
+        f" nothing: {how_en} the appliance's own draw ({low:g} to {high:g} A). Shunt voltage"
+        f" {_fmt(mv)} mV: the shunt in place is {shunt.en} ({ohms:g} ohm), the appliance draws"
+        f" {_fmt(draw)} A. In [power]: {_power_lines(power)}.{where_en}"
     )
-    if shunt.max_current_a < BATTERY_LEAD.max_current_a:
-        fr += (
-            f" Ce shunt mesure au plus {shunt.max_current_a:g} A : assez dans le fil de"
-            " l'appareil seul ; dans le fil de la batterie (un panneau de 100 Wc charge à"
-            " environ 6 A), posez plutôt un shunt externe de 0,01 Ω (R100 retiré) avec"
-            f" {_power_lines({'shunt_ohms': 0.01, 'max_current_a': 10.0})}."
-        )
-        en += (
-            f" This shunt reads at most {shunt.max_current_a:g} A: enough in the appliance's"
-            " own lead; in the battery lead (a 100 Wp panel charges at about 6 A) fit a 0.01"
-            " ohm external shunt instead (R100 removed) with"
-            f" {_power_lines({'shunt_ohms': 0.01, 'max_current_a': 10.0})}."
-        )
     report.fix("wrong_shunt", fr, en, fault="wrong_shunt", power=power)
 
 
@@ -856,7 +1122,7 @@ def _reversed(report: Report, v: float, i: float, level: float, *, charging: boo
         do_en = "In [power]: invert = true (or swap the VIN+ and VIN- wires)."
     if charging:
         why_fr = (
-            f"Courant {_fmt(i)} A (« décharge ») à {_fmt(v)} V : au-dessus de {level:g} V la"
+            f"Courant {_fr(i)} A (« décharge ») à {_fr(v)} V : au-dessus de {_gfr(level)} V la"
             " batterie est en charge, c'est le courant de charge lu à l'envers."
         )
         why_en = (
@@ -865,12 +1131,14 @@ def _reversed(report: Report, v: float, i: float, level: float, *, charging: boo
         )
     else:
         why_fr = (
-            f"Courant +{_fmt(i)} A (« en charge ») à {_fmt(v)} V : une batterie qui charge ne"
-            f" reste pas sous {level:g} V, c'est la consommation de l'appareil lue à l'envers."
+            f"Courant +{_fr(i)} A (« en charge ») à {_fr(v)} V, panneau sans courant"
+            " (--no-sun) : rien ne charge la batterie, c'est la consommation de l'appareil lue"
+            " à l'envers."
         )
         why_en = (
-            f'Current +{_fmt(i)} A ("charging") at {_fmt(v)} V: a battery being charged does'
-            f" not stay below {level:g} V, this is the appliance's draw read backwards."
+            f'Current +{_fmt(i)} A ("charging") at {_fmt(v)} V, the panel giving nothing'
+            " (--no-sun): nothing charges the battery, this is the appliance's draw read"
+            " backwards."
         )
     report.fix(
         "reversed",
@@ -881,64 +1149,114 @@ def _reversed(report: Report, v: float, i: float, level: float, *, charging: boo
     )
 
 
-def _charging_note(report: Report, v: float, i: float) -> None:
-    report.note(
-        "charging_now",
-        f"Le panneau charge ({_fmt(i)} A à {_fmt(v)} V) : en plein soleil le contrôle du sens"
-        " est moins sûr et la valeur du shunt ne peut pas être vérifiée. Relancez le test à"
-        " la tombée du jour ou panneau débranché.",
-        f"The panel is charging ({_fmt(i)} A at {_fmt(v)} V): in full sun the sign check is"
-        " less certain and the shunt value cannot be checked. Run the check again at dusk or"
-        " with the panel disconnected.",
-    )
+def _limits(probe: Probe, cfg: PowerConfig) -> tuple[float, float, float, str]:
+    """(PGA range in mV, the current register's end in A, the largest current read, the gain's
+    name) for what [power] programs."""
+    register_a = probe.current_lsb_a * 0x7FFF
+    limit_a = min(probe.range_mv / 1000 / cfg.shunt_ohms, register_a or math.inf)
+    return probe.range_mv, register_a, limit_a, PGA_NAMES.get(probe.range_mv, "?")
 
 
-def _overflow(report: Report, count: int, n: int) -> None:
-    cfg, probe = report.cfg, report.probe
-    limit_mv = probe.range_mv
-    limit_a = limit_mv / 1000 / cfg.shunt_ohms
-    power = {"shunt_ohms": BATTERY_LEAD.ohms, "max_current_a": BATTERY_LEAD.max_current_a}
-    if cfg.shunt_ohms <= BATTERY_LEAD.ohms:
-        # A 10 mOhm shunt at the limit would be 16 A or more: not a 100 Wp system's current,
-        # so the board's own shunt is in the circuit.
-        why_fr = (
-            f"avec shunt_ohms = {cfg.shunt_ohms:g} ce serait {limit_a:g} A ou plus, bien plus"
-            " que ce que donne un panneau de 100 Wc : la carte porte sans doute son R100 de"
-            " 0,1 Ω, qui lit au plus 3,2 A."
-        )
-        why_en = (
-            f"with shunt_ohms = {cfg.shunt_ohms:g} that would be {limit_a:g} A or more, far"
-            " more than a 100 Wp panel gives: the board most likely carries its 0.1 ohm R100,"
-            " which reads at most 3.2 A."
-        )
-    else:
-        why_fr = (
-            f"le courant de charge dépasse ce que ce shunt mesure ({limit_a:g} A avec"
-            f" {cfg.shunt_ohms:g} Ω) : un shunt de 0,1 Ω lit au plus 3,2 A, un panneau de"
-            " 100 Wc charge à environ 6 A."
-        )
-        why_en = (
-            f"the charge current exceeds what this shunt measures ({limit_a:g} A with"
-            f" {cfg.shunt_ohms:g} ohm): a 0.1 ohm shunt reads at most 3.2 A, a 100 Wp panel"
-            " charges at about 6 A."
-        )
-    report.inferred |= {"direction": "charging", "shunt_ohms": None}
-    already = all(getattr(cfg, k) == v for k, v in power.items())
-    then_fr = "déjà ainsi, c'est juste" if already else "à mettre"
-    then_en = "already so, which is right" if already else "to set"
+def _wanted_max_current(cfg: PowerConfig) -> float | None:
+    """The max_current_a an external shunt in the battery lead needs to read a 100 Wp panel's
+    charge, when [power] sets less; None when it is enough or cannot be raised."""
+    shunt = _shunt_named(cfg.shunt_ohms)
+    most_a = 0.32 / cfg.shunt_ohms  # the widest PGA range
+    wanted = shunt.max_current_a if shunt else min(BATTERY_LEAD.max_current_a, most_a)
+    if cfg.shunt_ohms < BOARD_SHUNT_OHMS and cfg.max_current_a < wanted and wanted >= PANEL_MAX_A:
+        return wanted
+    return None
+
+
+def _range_too_small(report: Report) -> None:
+    """A shunt in the battery lead programmed for less than a panel's charge: a fault of the
+    file, whatever the hour (at night it reads right, at noon every read clips)."""
+    cfg = report.cfg
+    wanted = _wanted_max_current(cfg)
+    if cfg.shunt_lead is not Lead.BATTERY or wanted is None:
+        return
+    range_mv, _, limit_a, gain = _limits(report.probe, cfg)
+    power = {"max_current_a": wanted}
     report.fix(
-        "overflow",
-        f"Dépassement dans {count} lectures sur {n} : la tension de shunt atteint la limite de"
-        f" l'INA219 ({limit_mv:g} mV) ; {why_fr} Posez un shunt externe de 0,01 Ω dans le fil"
-        f" + de la batterie (retirez le R100 de la carte). Dans [power] ({then_fr}) :"
+        "max_current_too_small",
+        f"Avec shunt_ohms = {cfg.shunt_ohms:g} (shunt dans le fil de la batterie) et"
+        f" max_current_a = {cfg.max_current_a:g}, le pilote choisit le gain {gain} de l'INA219"
+        f" (±{range_mv:g} mV) : il lit au plus {_fr(limit_a)} A, moins que la charge d'un"
+        " panneau de 100 Wc (environ 6 A) ; en plein soleil chaque lecture plafonnerait."
+        f" max_current_a trop petit pour le courant de charge. Dans [power] :"
         f" {_power_lines(power)}.",
-        f"Overflow in {count} of {n} reads: the shunt voltage reaches the INA219's limit"
-        f" ({limit_mv:g} mV); {why_en} Fit a 0.01 ohm external shunt in the battery's + lead"
-        f" (remove the board's R100). In [power] ({then_en}): {_power_lines(power)}.",
+        f"With shunt_ohms = {cfg.shunt_ohms:g} (a shunt in the battery lead) and max_current_a ="
+        f" {cfg.max_current_a:g}, the driver picks the INA219's gain {gain} (±{range_mv:g} mV):"
+        f" it reads at most {_fmt(limit_a)} A, less than a 100 Wp panel's charge (about 6 A); in"
+        " full sun every read would clip. max_current_a too small for the charge current. In"
+        f" [power]: {_power_lines(power)}.",
         fault="wrong_shunt",
         power=power,
-        wiring=True,
     )
+
+
+def _charging_unverified(report: Report, v: float, i: float) -> None:
+    report.unverified(
+        "charging_now",
+        f"Le panneau charge ({_fr(i)} A à {_fr(v)} V) : pendant la charge la valeur du shunt"
+        " ne peut pas être vérifiée. Non vérifié : débranchez le panneau (fil + du panneau au"
+        f" régulateur) ou attendez la nuit noire, puis : {NO_SUN_RUN}.",
+        f"The panel is charging ({_fmt(i)} A at {_fmt(v)} V): during a charge the shunt's"
+        " value cannot be checked. Not verified: disconnect the panel (its + wire at the"
+        f" controller) or wait for dark night, then: {NO_SUN_RUN}.",
+    )
+
+
+def _overflow(report: Report, count: int, n: int, *, charging: bool) -> None:
+    """Reads at the end of the range: a current too large for what [power] programs."""
+    cfg, probe = report.cfg, report.probe
+    range_mv, register_a, limit_a, gain = _limits(probe, cfg)
+    seen_fr = (
+        f"Dépassement dans {count} lectures sur {n} : avec max_current_a ="
+        f" {cfg.max_current_a:g} le pilote a choisi le gain {gain} de l'INA219 (±{range_mv:g}"
+        f" mV sur le shunt, soit ±{_gfr(round(range_mv / 1000 / cfg.shunt_ohms, 2))} A avec"
+        f" {_gfr(cfg.shunt_ohms)} Ω) et le registre de courant plafonne à"
+        f" {_fr(register_a)} A ; le courant dépasse ce qu'il mesure ({_fr(limit_a)} A)."
+    )
+    seen_en = (
+        f"Overflow in {count} of {n} reads: with max_current_a = {cfg.max_current_a:g} the"
+        f" driver picked the INA219's gain {gain} (±{range_mv:g} mV across the shunt, that is"
+        f" ±{round(range_mv / 1000 / cfg.shunt_ohms, 2):g} A with {cfg.shunt_ohms:g} ohm) and"
+        f" the current register tops out at {_fmt(register_a)} A; the current exceeds what it"
+        f" measures ({_fmt(limit_a)} A)."
+    )
+    report.inferred |= {"direction": "charging" if charging else None}
+    if limit_a >= PANEL_MAX_A:
+        # Beyond what any 100 Wp system carries: the shunt in place is larger than the file
+        # says, most likely the board's own R100 left in the circuit.
+        report.inferred |= {"shunt_ohms": None}
+        _external_shunt(
+            report,
+            "overflow",
+            f"{seen_fr} {_fr(limit_a)} A ou plus, c'est bien plus que ce que donne un panneau"
+            " de 100 Wc ou que consomme l'appareil : la carte porte sans doute son R100 de"
+            " 0,1 Ω.",
+            f"{seen_en} {_fmt(limit_a)} A or more is far more than a 100 Wp panel gives or the"
+            " appliance draws: the board most likely carries its 0.1 ohm R100.",
+        )
+        return
+    wanted = _wanted_max_current(cfg)
+    if wanted is not None:
+        power = {"max_current_a": wanted}
+        report.inferred |= {"lead": "battery", "shunt_ohms": cfg.shunt_ohms}
+        report.fix(
+            "max_current_too_small",
+            f"{seen_fr} max_current_a trop petit pour le courant de charge (un panneau de"
+            f" 100 Wc charge à environ 6 A) : ce ne sont pas les fils I2C. Dans [power] :"
+            f" {_power_lines(power)}.",
+            f"{seen_en} max_current_a too small for the charge current (a 100 Wp panel charges"
+            f" at about 6 A): not the I2C wires. In [power]: {_power_lines(power)}.",
+            fault="wrong_shunt",
+            power=power,
+        )
+        return
+    report.inferred |= {"shunt_ohms": None}
+    _external_shunt(report, "overflow", seen_fr, seen_en)
 
 
 # -- showing --------------------------------------------------------------------------------
@@ -946,6 +1264,7 @@ def _overflow(report: Report, count: int, n: int) -> None:
 
 def render(report: Report, lang: str = "fr", facility_file: Path | None = None) -> str:
     fr = lang != "en"
+    num = _fr if fr else _fmt
     p, c, m, inf = report.probe, report.cfg, report.measured, report.inferred
     lines = [
         (
@@ -956,8 +1275,20 @@ def render(report: Report, lang: str = "fr", facility_file: Path | None = None) 
         + (f" ({p.source})" if p.source != "ina219" else ""),
         ("[power] : " if fr else "[power]: ")
         + f"shunt_ohms = {c.shunt_ohms:g}, max_current_a = {c.max_current_a:g},"
-        f" invert = {str(c.invert).lower()}",
+        f" invert = {str(c.invert).lower()}"
+        + (
+            (" (installation simulée)" if fr else " (the simulated installation)")
+            if report.simulated
+            else ""
+        ),
     ]
+    if report.no_sun:
+        lines.append(
+            "--no-sun : panneau débranché ou nuit noire, le courant est la consommation de"
+            " l'appareil"
+            if fr
+            else "--no-sun: panel disconnected or dark night, the current is the appliance's draw"
+        )
     if p.samples:
         lines.append(
             f"Lu : {m.get('reads', 0)} lectures, {m.get('good_reads', 0)} valables"
@@ -966,47 +1297,77 @@ def render(report: Report, lang: str = "fr", facility_file: Path | None = None) 
         )
     if "bus_v" in m:
         lines.append(
-            (f"Tension : {m['bus_v']:.2f} V" if fr else f"Voltage: {m['bus_v']:.2f} V")
-            + f" ({m['bus_v_min']:.2f} – {m['bus_v_max']:.2f} V)"
+            ("Tension : " if fr else "Voltage: ")
+            + f"{num(m['bus_v'])} V ({num(m['bus_v_min'])} – {num(m['bus_v_max'])} V)"
         )
         lines.append(
-            f"Courant : {m['current_a']:+.3f} A ({m['current_min_a']:+.3f} à"
-            f" {m['current_max_a']:+.3f} A), tension de shunt {m['shunt_mv']:+.2f} mV"
+            f"Courant : {_signed(m['current_a'], num)} A ({_signed(m['current_min_a'], num)} à"
+            f" {_signed(m['current_max_a'], num)} A), tension de shunt"
+            f" {_signed(m['shunt_mv'], num, 2)} mV"
             if fr
-            else f"Current: {m['current_a']:+.3f} A ({m['current_min_a']:+.3f} to"
-            f" {m['current_max_a']:+.3f} A), shunt voltage {m['shunt_mv']:+.2f} mV"
+            else f"Current: {_signed(m['current_a'], num)} A ({_signed(m['current_min_a'], num)}"
+            f" to {_signed(m['current_max_a'], num)} A), shunt voltage"
+            f" {_signed(m['shunt_mv'], num, 2)} mV"
         )
     deduced = _deduced(inf, fr)
     if deduced:
         lines.append(("Déduit : " if fr else "Inferred: ") + deduced)
     for f in report.findings:
         lines.append(("! " if f.severity == "fix" else "? ") + (f.fr if fr else f.en))
-    where = str(facility_file) if facility_file else "facility.toml"
-    if report.exit_code == 0:
+    if report.simulated:
+        where_fr = (
+            f"de l'installation simulée {report.simulated} (--simulate ne lit pas le fichier de"
+            " l'établissement)"
+        )
+        where_en = (
+            f"of the simulated installation {report.simulated} (--simulate does not read the"
+            " facility file)"
+        )
+    else:
+        where = str(facility_file) if facility_file else "facility.toml"
+        where_fr, where_en = f"de {where}", f"of {where}"
+    code = report.exit_code
+    if code == EXIT_OK:
         lines.append(
             "Tout va bien : rien à changer. Ensuite : keneya power status"
             if fr
             else "All is well: nothing to change. Next: keneya power status"
         )
         return "\n".join(lines)
+    if code == EXIT_NOT_VERIFIED:
+        lines.append(
+            "Non vérifié : rien à changer d'après ce qui est sûr, mais le shunt n'a pas pu être"
+            " vérifié. Débranchez le panneau (ou attendez la nuit noire), puis :"
+            f" {NO_SUN_RUN}"
+            if fr
+            else "Could not verify: nothing to change from what is certain, but the shunt could"
+            " not be checked. Run again with the panel disconnected (or at dark night):"
+            f" {NO_SUN_RUN}"
+        )
+        return "\n".join(lines)
+    rerun = NO_SUN_RUN  # only a run with the panel giving nothing can end in "all is well"
     change = report.change
     if change:
         lines.append(
-            f"À mettre dans [power] de {where} :" if fr else f"To set in [power] of {where}:"
+            f"À mettre dans [power] {where_fr} :" if fr else f"To set in [power] {where_en}:"
         )
         lines += [f"  {toml_line(k, v)}" for k, v in change.items()]
         lines.append(
-            "puis : sudo systemctl restart keneya-power ; keneya power check"
+            f"puis : sudo systemctl restart keneya-power ; {rerun}"
             if fr
-            else "then: sudo systemctl restart keneya-power; keneya power check"
+            else f"then: sudo systemctl restart keneya-power; {rerun}"
         )
     else:
         lines.append(
-            "Corrigez ce qui précède, puis relancez keneya power check."
+            f"Corrigez ce qui précède, puis relancez : {rerun}"
             if fr
-            else "Fix the above, then run keneya power check again."
+            else f"Fix the above, then run again: {rerun}"
         )
     return "\n".join(lines)
+
+
+def _signed(value: float, num: Callable[[float, int], str], digits: int = 3) -> str:
+    return ("+" if value >= 0 else "-") + num(abs(value), digits)
 
 
 def _deduced(inf: dict[str, Any], fr: bool) -> str:
@@ -1016,19 +1377,20 @@ def _deduced(inf: dict[str, Any], fr: bool) -> str:
     if inf.get("shunt_ohms"):
         shunt = _shunt_named(inf["shunt_ohms"])
         name = f" ({shunt.fr if fr else shunt.en})" if shunt else ""
-        parts.append(f"shunt {inf['shunt_ohms']:g} Ω{name}")
+        ohms = _gfr(inf["shunt_ohms"]) if fr else f"{inf['shunt_ohms']:g}"
+        parts.append(f"shunt {ohms} Ω{name}")
     sign = {
         "ok": ("sens du courant correct", "current sign right"),
         "reversed": ("shunt monté à l'envers", "shunt wired backwards"),
         "likely": ("sens probablement correct (soleil)", "sign probably right (sun)"),
-        "uncertain": ("sens incertain", "sign uncertain"),
+        "uncertain": ("sens non vérifié", "sign not verified"),
     }.get(inf.get("sign") or "")
     if sign:
         parts.append(sign[0] if fr else sign[1])
     if inf.get("appliance_draw_a") is not None:
         draw = inf["appliance_draw_a"]
         parts.append(
-            f"l'appareil consomme {draw:.2f} A" if fr else f"the appliance draws {draw:.2f} A"
+            f"l'appareil consomme {_fr(draw)} A" if fr else f"the appliance draws {draw:.2f} A"
         )
     if inf.get("lead") == "battery":
         parts.append(
@@ -1039,7 +1401,13 @@ def _deduced(inf: dict[str, Any], fr: bool) -> str:
     return ", ".join(parts)
 
 
-@click.command("check")
+EXIT_CODES_HELP = (
+    "Exit 0: all is well; 1: something to change; 2: a [power] no INA219 can work with (or a"
+    " wrong option); 3: could not verify: run again with the panel disconnected and --no-sun."
+)
+
+
+@click.command("check", epilog=EXIT_CODES_HELP)
 @click.option(
     "--seconds",
     type=click.IntRange(3, 600),
@@ -1048,11 +1416,18 @@ def _deduced(inf: dict[str, Any], fr: bool) -> str:
     help="How long to read the sensor (one read a second).",
 )
 @click.option(
+    "--no-sun",
+    is_flag=True,
+    help="The panel gives nothing now (panel disconnected, or dark night): the current is the"
+    " appliance's own draw, so the shunt's sign and value can be checked. Without it only"
+    " what the sun cannot explain is judged.",
+)
+@click.option(
     "--simulate",
     "scenario",
     type=click.Choice(sorted(SCENARIOS)),
-    help="Check a simulated installation (its board and its [power] values) instead of the"
-    " real INA219; runs instantly.",
+    help="Check a simulated installation (its board and its [power] values; the facility"
+    " file is not read) instead of the real INA219; runs instantly.",
 )
 @click.option(
     "--start-hour",
@@ -1065,32 +1440,33 @@ def _deduced(inf: dict[str, Any], fr: bool) -> str:
 def check_command(
     ctx: click.Context,
     seconds: int,
+    no_sun: bool,
     scenario: str | None,
     start_hour: float | None,
     lang: str,
     as_json: bool,
 ) -> None:
     """Test the INA219 wiring and [power] at installation: what the sensor sees, the shunt
-    and wiring it infers, and what to change. Exit 0: all is well; 1: something to change."""
+    and wiring it infers, and what to change."""
     from power import config
 
     if scenario is None and start_hour is not None:
         raise click.UsageError("--start-hour only makes sense with --simulate")
     facility_file = paths(ctx).facility_file
-    cfg = config.load(facility_file)
     if scenario is not None:
         chosen = SCENARIOS[scenario]
         if start_hour is not None:
             chosen = chosen.with_(start_s=round(start_hour * 3600))
-        probe, cfg = simulated(chosen, cfg, seconds=seconds)
+        probe, cfg = simulated(chosen, config.PowerConfig(), seconds=seconds)
     else:
+        cfg = config.load(facility_file)
         workable(cfg)
         click.echo(
             f"Lecture de l'INA219 pendant {seconds} s… / Reading the INA219 for {seconds} s…",
             err=True,
         )
         probe = collect_hardware(cfg, seconds=seconds)
-    report = analyse(probe, cfg)
+    report = analyse(probe, cfg, no_sun=no_sun, simulated=scenario)
     emit(report.to_dict(), as_json, report.text(lang, facility_file))
     if report.exit_code:
         raise SystemExit(report.exit_code)
