@@ -103,3 +103,55 @@ def test_the_countdown_and_its_cancel_on_a_360_px_phone(
         write_state(server, state="ok", soc=80.0)
     assert not problems.messages, "\n".join(problems.messages)
     assert "Traceback" not in server.log_text()
+
+
+def test_a_silent_monitor_on_a_360_px_phone(new_page, server, problems, screenshots: Path):
+    """keneya-power killed mid-countdown: no frozen 0:00 for a matron, the silent line on
+    every page, and the status page's power section says since when, on a phone."""
+    killed = datetime.now(UTC) - timedelta(minutes=10)
+    with Store(server.database) as store:
+        eid = store.power.add_event(
+            {"at": to_iso(killed), "clock_trusted": 1, "kind": "shutdown_decided"}
+        )
+        store.power.set_state(
+            {
+                "sampled_at": to_iso(killed),
+                "clock_trusted": True,
+                "source": "ina219",
+                "state": "shutdown_pending",
+                "reason": "voltage 11.3 V < 11.4 V",
+                "voltage_v": 11.3,
+                "soc": 9.0,
+                "shutdown_event_id": eid,
+                "shutdown_deadline": to_iso(killed + timedelta(seconds=105)),
+            },
+            clear_cancel=True,
+        )
+    try:
+        page = new_page(PHONE_360)
+        login(page, server, "matron")
+        banner = page.locator("#power-banner")
+        expect(banner.locator(".power-text")).to_have_text(
+            "Surveillance de la batterie arrêtée — prévenez le technicien"
+        )
+        expect(banner.locator("button")).to_have_count(0)
+        expect(banner.locator(".power-who")).to_have_count(0)
+        assert page.evaluate(BANNER_OVERFLOW) == []
+        page.screenshot(path=str(screenshots / "power-silent-360.png"))
+        page.goto("/status")
+        expect(page.locator(".monitor-silent")).to_have_text(
+            f"le moniteur de batterie ne répond plus depuis {killed.strftime('%H:%M')} (UTC)"
+        )
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, f"the status page scrolls sideways by {overflow}px"
+        assert "voltage 11.3 V" not in page.content()  # the technician's line, not hers
+        page.screenshot(path=str(screenshots / "power-silent-status-360.png"), full_page=True)
+        tech = new_page(PHONE_360)
+        login(tech, server, "technician")
+        tech.goto("/status")
+        expect(tech.locator("dd.power-reason")).to_have_text("voltage 11.3 V < 11.4 V")
+        tech.screenshot(path=str(screenshots / "power-silent-status-360-technician.png"))
+    finally:
+        write_state(server, state="ok", soc=80.0)
+    assert not problems.messages, "\n".join(problems.messages)
+    assert "Traceback" not in server.log_text()
