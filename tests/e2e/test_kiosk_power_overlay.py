@@ -85,7 +85,7 @@ def test_countdown_overlay_saves_and_cancels(tmp_path: Path) -> None:
     assert seen["detail_fits"], "the fault's detail is cut on the status screen"
     # keneya-power killed mid-countdown: no overlay, the silent monitor's banner, the header's
     # "Verrouiller" and the PIN pad answer real taps, the status screen says since when
-    assert seen["silent_overlay"] is False
+    assert seen["live_overlay"] is True and seen["silent_overlay"] is False
     assert seen["silent_banner"] == "Surveillance de la batterie arrêtée — prévenez le technicien"
     assert seen["silent_after_lock"] == ["login", False]
     assert seen["silent_relogin"][0] == seen["matron"]
@@ -350,6 +350,18 @@ def _scenario(home: Path, out: Path) -> dict:
 
         # ---- keneya-power killed during a countdown: its row stays "shutdown_pending" with a
         # deadline long gone. No overlay, no frozen 0:00: the header and the PIN pad work.
+        state.actor = matron
+        root.go("home")
+        store.power.set_state(
+            {
+                **pending,
+                "sampled_at": datetime.now(UTC).isoformat(),
+                "shutdown_deadline": (datetime.now(UTC) + timedelta(seconds=105)).isoformat(),
+            },
+            clear_cancel=True,
+        )
+        root.poll_power()
+        seen["live_overlay"] = root.countdown.parent is not None  # the countdown, covering all
         killed_at = datetime.now(UTC) - timedelta(minutes=10)
         eid = store.power.add_event(
             {"at": killed_at.isoformat(), "clock_trusted": 1, "kind": "shutdown_decided"}
