@@ -241,7 +241,13 @@ class OutboxRepo:
 
     # -- reading -----------------------------------------------------------------------------
     def get(self, item_id: str) -> dict[str, Any] | None:
-        return _decode(self.store.query_one("SELECT * FROM outbox WHERE id = ?", (item_id,)))
+        return _decode(
+            self.store.query_one(
+                "SELECT o.*, s.sent_at AS sms_sent_at, s.parts_sent AS sms_parts_sent"
+                " FROM outbox o LEFT JOIN outbox_sms s ON s.item_id = o.id WHERE o.id = ?",
+                (item_id,),
+            )
+        )
 
     def list(self, *, statuses: tuple[str, ...] = (), limit: int = 200) -> list[dict[str, Any]]:
         """Items newest first, without their payloads."""
