@@ -61,7 +61,7 @@ FAULTS = {
 # page and `keneya status` can show them).
 STATES = {
     "low_power_wait": N_("attente de recharge (services arrêtés)"),
-    "critical": N_("batterie critique (arrêt complet)"),
+    "critical": N_("batterie critique (tout en lecture seule, redémarre seul)"),
 }
 # How long "cancelled by" stays on the banner after the monitor called the shutdown off.
 CANCELLED_SHOWN_S = 600

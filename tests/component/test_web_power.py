@@ -196,7 +196,7 @@ def test_the_wait_and_critical_states_are_named_on_the_status_page(client, store
     login(client, "technician")
     for state, label in (
         ("low_power_wait", "attente de recharge (services arrêtés)"),
-        ("critical", "batterie critique (arrêt complet)"),
+        ("critical", "batterie critique (tout en lecture seule, redémarre seul)"),
     ):
         store.power.set_state(
             {
