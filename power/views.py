@@ -6,10 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from appliance.clock import from_iso, to_iso
+from appliance.services.power import STALE_AFTER_S  # one figure for every screen
 
-# The daemon writes the state at least once a minute; three missed writes mean it is not
-# running (or cannot write).
-STALE_AFTER_S = 180.0
 STATUS_FIELDS = (
     "voltage_v",
     "current_a",

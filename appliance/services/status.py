@@ -23,14 +23,13 @@ from appliance.backup import local, usb
 from appliance.clock import from_iso, to_iso
 from appliance.domain.permissions import VIEW_STATUS
 from appliance.services.context import Actor, Context
-from appliance.services.power import monitor_silent_since
+from appliance.services.power import STALE_AFTER_S, monitor_silent_since
 from appliance.store.diskspace import check, classify
-from power.views import STALE_AFTER_S
 
 HISTORY_S = 24 * 3600
 # Enough for a chart on the kiosk's screen; 24 h of minute rows would be 1440.
 MAX_HISTORY_POINTS = 300
-# STALE_AFTER_S (power/views.py): the daemons write their state at least once a minute;
+# STALE_AFTER_S (appliance/services/power.py): the daemons write their state at least once a minute;
 # three missed writes mean one is not running. The modem's report follows the same rule.
 # Set by keneya-modem when it stops cleanly, cleared when it starts.
 MODEM_STOPPED_AT = "modem.stopped_at"
