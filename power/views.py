@@ -6,7 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from appliance.clock import from_iso, to_iso
-from appliance.services.power import STALE_AFTER_S  # one figure for every screen
+from appliance.services.power import (  # one rule for every screen
+    STALE_AFTER_S,
+    monitor_silent_since,
+)
 
 STATUS_FIELDS = (
     "voltage_v",
@@ -68,10 +71,15 @@ def status(row: dict[str, Any] | None, *, now: datetime) -> dict[str, Any]:
         ),
         "message": None,
     }
-    if age > STALE_AFTER_S:
+    silent = monitor_silent_since(row, now.timestamp())
+    if silent is not None:
+        out["stale"] = True
         out["message"] = (
             f"last sample {_duration(age)} ago: keneya-power is not running or cannot write"
         )
+        if deadline is not None:  # a countdown nobody runs any more: no shutdown is coming
+            out["message"] += "; the shutdown it counted down to will not happen by itself"
+            out["shutdown_in_s"] = None
     elif age < -STALE_AFTER_S:
         out["message"] = "last sample is in the future (a simulation ran ahead of the clock)"
     return out
@@ -119,7 +127,7 @@ def status_text(s: dict[str, Any]) -> str:
             "services stopped to save the battery; they start again when it has recovered"
             " (or hold the panel button)"
         )
-    if s["shutdown_deadline"]:
+    if s["shutdown_deadline"] and s["shutdown_in_s"] is not None:
         cancel = f"; cancel asked by {s['cancel_requested_by']}" if s["cancel_requested_by"] else ""
         lines.append(f"shutdown at {s['shutdown_deadline']} (in {s['shutdown_in_s']} s){cancel}")
     age = s["sample_age_s"]

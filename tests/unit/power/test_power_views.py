@@ -66,6 +66,20 @@ def test_pending_shutdown_shows_the_countdown():
     assert "in 95 s" in views.status_text(s)
 
 
+def test_a_countdown_nobody_runs_any_more_is_not_shown_as_coming():
+    """keneya-power killed mid-countdown: its row still says shutdown_pending, 8 minutes past
+    the deadline; no 'in -480 s'."""
+    dead = state_row(
+        state="shutdown_pending",
+        sampled_at=to_iso(NOW - timedelta(seconds=100)),
+        shutdown_deadline=to_iso(NOW - timedelta(seconds=480)),
+    )
+    s = views.status(dead, now=NOW)
+    assert s["stale"] is True and s["shutdown_in_s"] is None
+    text = views.status_text(s)
+    assert "-480" not in text and "will not happen by itself" in text and "not running" in text
+
+
 def test_history_points_carry_their_resolution():
     rows = [
         {
