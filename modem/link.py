@@ -135,6 +135,22 @@ def _as_apn(apn: str | Apn | None) -> Apn | None:
     return settings
 
 
+class _SettableApn:
+    """The `apn` of a link that writes it into a profile: settable later (the daemon learns
+    it from the network found), an APN name alone is taken as one without credentials, and
+    every value is checked as it is set."""
+
+    _apn: Apn | None
+
+    @property
+    def apn(self) -> Apn | None:
+        return self._apn
+
+    @apn.setter
+    def apn(self, value: str | Apn | None) -> None:
+        self._apn = _as_apn(value)
+
+
 # pppd(8) / nm-settings-nmcli(5) [ppp]: what a stated method refuses. With "pap-or-chap" both
 # stay allowed and the network picks; "none" sends no credentials at all.
 _REFUSE = {
@@ -273,7 +289,7 @@ def parse_mmcli_modem(data: dict[str, Any], *, interface: str | None = None) -> 
 _NMCLI_TIMEOUT, _NMCLI_NOT_RUNNING, _NMCLI_NO_SUCH = 3, 8, 10
 
 
-class ModemManagerLink(DataLink):
+class ModemManagerLink(_SettableApn, DataLink):
     """Status from ``mmcli -J``, connect and disconnect through a NetworkManager profile.
 
     The profile comes from :func:`nm_connection_keyfile`; NetworkManager asks ModemManager to
@@ -299,14 +315,6 @@ class ModemManagerLink(DataLink):
         self.command_timeout_s = command_timeout_s
         self.connections_dir = connections_dir or self.CONNECTIONS_DIR
         self._run = run
-
-    @property
-    def apn(self) -> Apn | None:
-        return self._apn
-
-    @apn.setter
-    def apn(self, value: str | Apn | None) -> None:
-        self._apn = _as_apn(value)
 
     def ensure_profile(self) -> bool:
         """Write the NetworkManager profile for the APN in use when it is missing or names
@@ -546,7 +554,7 @@ def ppp_secrets_text(existing: str, apn: Apn | None, *, method: str, peer: str =
     return "\n".join(kept) + "\n" if kept else ""
 
 
-class PppLink(DataLink):
+class PppLink(_SettableApn, DataLink):
     """pppd on the stick's modem port; up when ppp0 appears in sysfs."""
 
     name = "ppp"
@@ -582,14 +590,6 @@ class PppLink(DataLink):
         self._kill = kill
         self._clock = clock
         self._sleep = sleep
-
-    @property
-    def apn(self) -> Apn | None:
-        return self._apn
-
-    @apn.setter
-    def apn(self, value: str | Apn | None) -> None:
-        self._apn = _as_apn(value)
 
     @property
     def peer_path(self) -> Path:
