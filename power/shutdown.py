@@ -314,6 +314,20 @@ class SafeShutdown:
         if mount is not None:
             self._run(("mount", "-o", "remount,ro", str(mount)))
 
+    def _stop_and_close(
+        self, store: Store | None, services_running: bool
+    ) -> tuple[tuple[tuple[int, int, int] | None, ...], int | None]:
+        """Checkpoint, stop the services (when running), checkpoint what they wrote on the way
+        out, close the database: the common start of the poweroff and the hold. The two
+        checkpoints and the stop command's status (None when nothing was running)."""
+        first = self._checkpoint(store)
+        stop_status = self._run(self.stop_services) if services_running else None
+        second = self._checkpoint(store)
+        if store is not None:
+            self.journal.append("close the database")
+            _attempt("close the database", store.close)
+        return (first, second), stop_status
+
     # -- the four ways -----------------------------------------------------------------------
     def enter_wait(self, store: Store | None) -> ExecutionReport:
         """Steps 1-5 of the low-power wait. The caller has recorded (or kept) its event."""
@@ -338,15 +352,10 @@ class SafeShutdown:
         """The poweroff. The caller has already recorded the event (or kept it, when the
         disk refused it). No store (none could be opened): no checkpoint."""
         start = len(self.journal)
-        first = self._checkpoint(store)
-        stop_status = self._run(self.stop_services) if services_running else None
-        second = self._checkpoint(store)
-        if store is not None:
-            self.journal.append("close the database")
-            _attempt("close the database", store.close)
+        checkpoints, stop_status = self._stop_and_close(store, services_running)
         poweroff_status = self._run(self.poweroff)
         return ExecutionReport(
-            (first, second), stop_status, poweroff_status, "poweroff", tuple(self.journal[start:])
+            checkpoints, stop_status, poweroff_status, "poweroff", tuple(self.journal[start:])
         )
 
     def hold(self, store: Store | None, *, services_running: bool = True) -> ExecutionReport:
@@ -354,12 +363,7 @@ class SafeShutdown:
         event. Each step is attempted whatever the one before did; after the last, nothing
         on the appliance can be written any more."""
         start = len(self.journal)
-        first = self._checkpoint(store)
-        stop_status = self._run(self.stop_services) if services_running else None
-        second = self._checkpoint(store)
-        if store is not None:
-            self.journal.append("close the database")
-            _attempt("close the database", store.close)
+        checkpoints, stop_status = self._stop_and_close(store, services_running)
         if services_running:  # the hold draws what the wait draws
             self._screen(on=False)
             self._usb(on=False)
@@ -368,7 +372,7 @@ class SafeShutdown:
         self._sysrq("s")
         self._sysrq("u")
         return ExecutionReport(
-            (first, second), stop_status, None, "critical_hold", tuple(self.journal[start:])
+            checkpoints, stop_status, None, "critical_hold", tuple(self.journal[start:])
         )
 
     def reboot(self) -> int:
