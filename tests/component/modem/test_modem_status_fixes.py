@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import pytest
@@ -174,17 +176,22 @@ def concat_refs(sim, start: int = 0) -> list[tuple[int, int, int]]:
     return out
 
 
-def test_long_sms_references_increment_and_survive_a_restart(tmp_path, make_sim):
-    sim = make_sim(smsc="+22300000000")
-    database = tmp_path / "refs.db"
-    with (
-        Store(database, create=True) as store,
-        machine_on(sim, next_sms_reference=lambda: next_concat_reference(store)) as machine,
-    ):
+@contextmanager
+def ready_machine_numbering(sim, store) -> Iterator[ModemMachine]:
+    """A machine on the simulator that takes its long-SMS references from the store's
+    counter, stepped until ready (or 100 steps)."""
+    with machine_on(sim, next_sms_reference=lambda: next_concat_reference(store)) as machine:
         for _ in range(100):
             if machine.step().state == "ready":
                 break
             time.sleep(0.02)
+        yield machine
+
+
+def test_long_sms_references_increment_and_survive_a_restart(tmp_path, make_sim):
+    sim = make_sim(smsc="+22300000000")
+    database = tmp_path / "refs.db"
+    with Store(database, create=True) as store, ready_machine_numbering(sim, store) as machine:
         machine.send_sms("+22370000009", LONG_TEXT)
         machine.send_sms("+22370000009", LONG_TEXT)
         first = concat_refs(sim)
@@ -200,14 +207,7 @@ def test_long_sms_references_increment_and_survive_a_restart(tmp_path, make_sim)
     assert kept == str(b)
     # a restart: a new store on the same database, a new machine
     done = len(sim.sms_sent)
-    with (
-        Store(database) as store,
-        machine_on(sim, next_sms_reference=lambda: next_concat_reference(store)) as machine,
-    ):
-        for _ in range(100):
-            if machine.step().state == "ready":
-                break
-            time.sleep(0.02)
+    with Store(database) as store, ready_machine_numbering(sim, store) as machine:
         machine.send_sms("+22370000009", LONG_TEXT)
     assert {r for r, _, _ in concat_refs(sim, done)} == {(b + 1) % 256}
 
