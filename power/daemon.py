@@ -58,11 +58,11 @@ from power.policy import (
     Decision,
     EventKind,
     FaultSample,
-    Sample,
     ShutdownPolicy,
     State,
     Thresholds,
 )
+from power.sampling import sample_from_reading
 from power.sensor import PowerSensor, Reading
 from power.shutdown import ExecutionReport, PendingShutdown, SafeShutdown
 
@@ -583,24 +583,13 @@ class PowerDaemon:
             # a current overflow still carries the bus voltage: the policy can use it
             return self.policy.feed(FaultSample(t, str(exc), voltage_v=getattr(exc, "bus_v", None)))
         self.summary.samples += 1
-        est = self.estimator.update(t, r.bus_v, r.current_a)
-        runtime = None if math.isinf(est.runtime_min) else est.runtime_min
-        self._last = (r, est)
         # the hour of day tells night from day (no charge at night): only from a trusted clock
         hour = (wall_s % 86_400) / 3600 if trusted else None
-        return self.policy.feed(
-            Sample(
-                t,
-                r.bus_v,
-                r.current_a,
-                est.soc,
-                runtime,
-                shunt_mv=r.shunt_mv,
-                power_w=r.power_w,
-                hour=hour,
-                chip_resets=getattr(r, "chip_resets", None),
-            )
+        sample, est = sample_from_reading(
+            t, r, self.estimator, hour=hour, chip_resets=getattr(r, "chip_resets", None)
         )
+        self._last = (r, est)
+        return self.policy.feed(sample)
 
     def _pending_from(self, origin: str) -> bool:
         return self.pending is not None and self.pending.origin == origin

@@ -8,13 +8,13 @@ been empty, and hence the margin the decision left.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 from power.battery import SocEstimator
 from power.errors import SensorFault
-from power.policy import Decision, EventKind, FaultSample, Sample, ShutdownPolicy, Thresholds
+from power.policy import Decision, EventKind, FaultSample, ShutdownPolicy, Thresholds
+from power.sampling import sample_from_reading
 from power.sim.clock import SECONDS_PER_DAY
 from power.sim.scenarios import Scenario
 
@@ -81,18 +81,8 @@ def simulate(
                 faults += 1
                 d = policy.feed(FaultSample(t, str(exc), voltage_v=getattr(exc, "bus_v", None)))
             else:
-                est = estimator.update(t, r.bus_v, r.current_a)
-                runtime = None if math.isinf(est.runtime_min) else est.runtime_min
-                sample = Sample(
-                    t,
-                    r.bus_v,
-                    r.current_a,
-                    est.soc,
-                    runtime,
-                    shunt_mv=r.shunt_mv,
-                    power_w=r.power_w,
-                    hour=(t % SECONDS_PER_DAY) / 3600,  # simulated time of day is UTC
-                )
+                # simulated time of day is UTC
+                sample, _ = sample_from_reading(t, r, estimator, hour=(t % SECONDS_PER_DAY) / 3600)
                 conditions += bool(policy.reasons(sample))
                 d = policy.feed(sample)
             # charging in truth (the battery's current), not as a miswired shunt reads it
