@@ -40,6 +40,19 @@ class Server:
     def log_text(self) -> str:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
+    def log_in(self, page, role: str) -> None:
+        """Log in through the login form as the seeded staff member of `role`, and wait until
+        the app's header names them."""
+        from playwright.sync_api import expect
+
+        username, password = self.logins[role]
+        page.goto("/")
+        page.fill("input[name=username]", username)
+        page.fill("input[name=password]", password)
+        page.get_by_role("button", name="Se connecter").click()
+        expect(page.locator("input[name=password]")).to_have_count(0)
+        expect(page.locator("header .me")).to_be_visible()
+
     def db(self) -> sqlite3.Connection:
         """A read-only look at the facility's database, to pick seeded patients."""
         conn = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True)

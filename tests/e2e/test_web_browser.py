@@ -38,16 +38,6 @@ def assert_clean(problems, server) -> None:
     assert "Traceback" not in log, log
 
 
-def login(page: Page, server, role: str) -> None:
-    username, password = server.logins[role]
-    page.goto("/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.locator("input[name=password]")).to_have_count(0)
-    expect(page.locator("header .me")).to_be_visible()
-
-
 def open_form(page: Page, kind: str) -> None:
     page.locator(f"a.button[href*='/encounters/new?type={kind}']").click()
     expect(page.locator(f"input[name=type][value={kind}]")).to_have_count(1)
@@ -109,7 +99,7 @@ def test_midwife_registers_a_pregnant_woman_and_records_anc1(
     new_page, server, problems, screenshots: Path
 ):
     page = new_page()
-    login(page, server, "midwife")
+    server.log_in(page, "midwife")
     expect(page.locator("h1, h2").first).to_be_visible()
     shoot(page, screenshots, "02-home-midwife")
 
@@ -188,7 +178,7 @@ def test_midwife_registers_a_pregnant_woman_and_records_anc1(
     shoot(page, screenshots, "06-record-pregnant-woman")
 
     phone = new_page(PHONE)
-    login(phone, server, "midwife")
+    server.log_in(phone, "midwife")
     phone.goto(record_url)
     expect(phone.locator("h1")).to_have_text("Konaté Mariam")
     shoot(phone, screenshots, "06b-record-pregnant-woman-phone")
@@ -206,7 +196,7 @@ def test_health_worker_weighs_a_child_and_sees_the_growth_chart(
     new_page, server, problems, screenshots: Path
 ):
     page = new_page()
-    login(page, server, "health_worker")
+    server.log_in(page, "health_worker")
     register(
         page,
         family_name="Diallo",
@@ -254,7 +244,7 @@ def test_invalid_value_shows_the_error_at_the_field_and_keeps_the_values(
         ).fetchone()
     assert child is not None, "the seed has no child under 2"
     page = new_page()
-    login(page, server, "health_worker")
+    server.log_in(page, "health_worker")
     form_url = f"/patients/{child['id']}/encounters/new"
     problems.allow(422, form_url)  # the refused form's answer
     page.goto(form_url + "?type=growth")
@@ -279,7 +269,7 @@ def test_invalid_value_shows_the_error_at_the_field_and_keeps_the_values(
 
 def test_technician_sees_only_the_status(new_page, server, problems, screenshots: Path):
     page = new_page()
-    login(page, server, "technician")
+    server.log_in(page, "technician")
     expect(page.locator("header nav a")).to_have_count(1)
     page.goto("/status")
     expect(page.locator("h1")).to_have_text("État de l'appareil")
@@ -301,7 +291,7 @@ OVERFLOWING = """() => {
 
 def test_pregnancy_record_fits_a_phone(new_page, server, problems, screenshots: Path):
     page = new_page(PHONE)
-    login(page, server, "midwife")
+    server.log_in(page, "midwife")
     register(
         page,
         family_name="Konaté",

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from appliance.clock import to_iso
 from appliance.store import Store
@@ -23,15 +23,6 @@ BANNER_OVERFLOW = """() => {
     .filter(e => e.getBoundingClientRect().right > width + 1 || e.getBoundingClientRect().left < 0)
     .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : ''));
 }"""
-
-
-def login(page: Page, server, role: str) -> None:
-    username, password = server.logins[role]
-    page.goto("/")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", password)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page.locator("header .me")).to_be_visible()
 
 
 def write_state(server, **row) -> int | None:
@@ -59,7 +50,7 @@ def test_the_countdown_and_its_cancel_on_a_360_px_phone(
     eid = write_state(server, state="shutdown_pending")
     try:
         page = new_page(PHONE_360)
-        login(page, server, "nurse")
+        server.log_in(page, "nurse")
         page.goto("/patients")
         banner = page.locator("#power-banner")
         expect(banner.locator(".power-text")).to_contain_text("Arrêt dans")
@@ -74,7 +65,7 @@ def test_the_countdown_and_its_cancel_on_a_360_px_phone(
 
         # a matron sees the countdown and who may cancel, no button
         other = new_page(PHONE_360)
-        login(other, server, "matron")
+        server.log_in(other, "matron")
         expect(other.locator("#power-banner .power-who")).to_contain_text("Infirmier")
         expect(other.locator("#power-banner button")).to_have_count(0)
         assert other.evaluate(BANNER_OVERFLOW) == []
@@ -129,7 +120,7 @@ def test_a_silent_monitor_on_a_360_px_phone(new_page, server, problems, screensh
         )
     try:
         page = new_page(PHONE_360)
-        login(page, server, "matron")
+        server.log_in(page, "matron")
         banner = page.locator("#power-banner")
         expect(banner.locator(".power-text")).to_have_text(
             "Surveillance de la batterie arrêtée — prévenez le technicien"
@@ -147,7 +138,7 @@ def test_a_silent_monitor_on_a_360_px_phone(new_page, server, problems, screensh
         assert "voltage 11.3 V" not in page.content()  # the technician's line, not hers
         page.screenshot(path=str(screenshots / "power-silent-status-360.png"), full_page=True)
         tech = new_page(PHONE_360)
-        login(tech, server, "technician")
+        server.log_in(tech, "technician")
         tech.goto("/status")
         expect(tech.locator("dd.power-reason")).to_have_text("voltage 11.3 V < 11.4 V")
         tech.screenshot(path=str(screenshots / "power-silent-status-360-technician.png"))
