@@ -581,83 +581,85 @@ def test_a_critical_battery_in_the_wait_holds_read_only_and_the_outage_is_record
     assert detail["duration_trusted"] is True
 
 
-def test_held_button_starts_the_same_safe_shutdown(db):
-    factory = MockFactory()
-    asked = threading.Event()
+class ShutdownButton:
+    """The status panel's shutdown button on gpiozero's mock pins, held for 0.05 s."""
 
-    def panel_factory(request):
+    PIN = 26
+
+    def __init__(self, factory: MockFactory) -> None:
+        self.factory = factory
+        self.asked = threading.Event()
+
+    def panel(self, request) -> StatusPanel:
+        """The daemon's panel_factory: a StatusPanel whose shutdown request is also noted."""
+
         def on_request():
             request()
-            asked.set()
+            self.asked.set()
 
         pins = GpioPins(hold_s=0.05)
-        return StatusPanel(pins, on_shutdown_request=on_request, pin_factory=factory)
+        return StatusPanel(pins, on_shutdown_request=on_request, pin_factory=self.factory)
 
-    try:
-        with Store(db, create=True) as store:
-            daemon, clock, commands = scripted(
-                store, lambda t: (12.6, -0.3), panel_factory=panel_factory
-            )
-            daemon.step()
-            assert daemon.panel.state is State.OK
-            factory.pin(26).drive_low()
-            assert asked.wait(5.0)  # gpiozero's thread called back
-            factory.pin(26).drive_high()
-            clock.advance(5)
-            daemon.step()
-            assert daemon.pending is not None and daemon.pending.origin == "button"
-            assert daemon.panel.state is State.SHUTDOWN_PENDING
-            assert daemon.policy.state is State.OK  # the battery itself is fine
-            step_while(daemon, clock, lambda: True)
-        assert commands.calls == [STOP_SERVICES, POWEROFF]
-        events = stored(db)["events"]
-        assert kinds(events) == ["shutdown_decided", "shutdown_executed"]
-        assert events[0]["reason"] == "shutdown button held"
-    finally:
-        factory.reset()
+    def hold(self) -> None:
+        """Press the button until gpiozero's thread has called back, then let go."""
+        self.factory.pin(self.PIN).drive_low()
+        assert self.asked.wait(5.0)  # gpiozero's thread called back
+        self.factory.pin(self.PIN).drive_high()
 
 
-def test_the_button_held_in_the_wait_brings_the_services_back(db, tmp_path):
+@pytest.fixture
+def shutdown_button():
     factory = MockFactory()
-    asked = threading.Event()
-
-    def panel_factory(request):
-        def on_request():
-            request()
-            asked.set()
-
-        return StatusPanel(
-            GpioPins(hold_s=0.05), on_shutdown_request=on_request, pin_factory=factory
-        )
-
     try:
-        with Store(db, create=True) as store:
-            daemon, clock, commands = scripted(
-                store, low_battery, panel_factory=panel_factory, wait=screen_and_hub(tmp_path)
-            )
-            step_while(daemon, clock, lambda: not daemon.waiting)
-            daemon.step()
-            assert daemon.panel.state is State.LOW_POWER_WAIT
-            assert screen(tmp_path) == ("4", "1")
-            factory.pin(26).drive_low()
-            assert asked.wait(5.0)  # gpiozero's thread called back
-            factory.pin(26).drive_high()
-            clock.advance(5)
-            daemon.step()
-            assert not daemon.waiting and daemon.policy.state is not State.LOW_POWER_WAIT
-            assert commands.calls == [STOP_SERVICES, USB_OFF, USB_ON, START_SERVICES]
-            assert screen(tmp_path) == ("0", "0")
-            # the battery is still low: the policy decides again, with a new countdown
-            step_while(daemon, clock, lambda: daemon.pending is None)
-            assert daemon.pending.origin == "policy"
-            daemon.close()
-        events = stored(db)["events"]
-        resumed = next(e for e in events if e["kind"] == "services_resumed")
-        assert resumed["detail"]["by"] == "button"
-        assert resumed["reason"] == "button held during the low-power wait"
-        assert kinds(events).count("shutdown_decided") == 2
+        yield ShutdownButton(factory)
     finally:
         factory.reset()
+
+
+def test_held_button_starts_the_same_safe_shutdown(db, shutdown_button):
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(
+            store, lambda t: (12.6, -0.3), panel_factory=shutdown_button.panel
+        )
+        daemon.step()
+        assert daemon.panel.state is State.OK
+        shutdown_button.hold()
+        clock.advance(5)
+        daemon.step()
+        assert daemon.pending is not None and daemon.pending.origin == "button"
+        assert daemon.panel.state is State.SHUTDOWN_PENDING
+        assert daemon.policy.state is State.OK  # the battery itself is fine
+        step_while(daemon, clock, lambda: True)
+    assert commands.calls == [STOP_SERVICES, POWEROFF]
+    events = stored(db)["events"]
+    assert kinds(events) == ["shutdown_decided", "shutdown_executed"]
+    assert events[0]["reason"] == "shutdown button held"
+
+
+def test_the_button_held_in_the_wait_brings_the_services_back(db, tmp_path, shutdown_button):
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(
+            store, low_battery, panel_factory=shutdown_button.panel, wait=screen_and_hub(tmp_path)
+        )
+        step_while(daemon, clock, lambda: not daemon.waiting)
+        daemon.step()
+        assert daemon.panel.state is State.LOW_POWER_WAIT
+        assert screen(tmp_path) == ("4", "1")
+        shutdown_button.hold()
+        clock.advance(5)
+        daemon.step()
+        assert not daemon.waiting and daemon.policy.state is not State.LOW_POWER_WAIT
+        assert commands.calls == [STOP_SERVICES, USB_OFF, USB_ON, START_SERVICES]
+        assert screen(tmp_path) == ("0", "0")
+        # the battery is still low: the policy decides again, with a new countdown
+        step_while(daemon, clock, lambda: daemon.pending is None)
+        assert daemon.pending.origin == "policy"
+        daemon.close()
+    events = stored(db)["events"]
+    resumed = next(e for e in events if e["kind"] == "services_resumed")
+    assert resumed["detail"]["by"] == "button"
+    assert resumed["reason"] == "button held during the low-power wait"
+    assert kinds(events).count("shutdown_decided") == 2
 
 
 def test_the_controller_cutting_the_load_stops_the_daemon_and_its_reconnect_boots(db):
@@ -796,37 +798,20 @@ def test_a_critical_battery_never_recovering_never_reboots(db):
     assert REBOOT not in commands.calls and POWEROFF not in commands.calls
 
 
-def test_the_button_held_in_the_hold_reboots_the_pi(db):
-    factory = MockFactory()
-    asked = threading.Event()
-
-    def panel_factory(request):
-        def on_request():
-            request()
-            asked.set()
-
-        return StatusPanel(
-            GpioPins(hold_s=0.05), on_shutdown_request=on_request, pin_factory=factory
-        )
-
-    try:
-        with Store(db, create=True) as store:
-            daemon, clock, commands = scripted(store, draining, panel_factory=panel_factory)
-            step_while(daemon, clock, lambda: not daemon.held)
-            clock.advance(5)
-            daemon.step()
-            assert daemon.panel.state is State.CRITICAL and not daemon.stopped
-            factory.pin(26).drive_low()
-            assert asked.wait(5.0)  # gpiozero's thread called back
-            factory.pin(26).drive_high()
-            clock.advance(5)
-            daemon.step()
-            assert daemon.stopped and daemon.summary.stopped_by == "reboot"
-            daemon.close()
-        assert commands.calls == [STOP_SERVICES, SYNC, remount(db), REBOOT]
-        assert daemon.summary.reboot_by == "button"
-    finally:
-        factory.reset()
+def test_the_button_held_in_the_hold_reboots_the_pi(db, shutdown_button):
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(store, draining, panel_factory=shutdown_button.panel)
+        step_while(daemon, clock, lambda: not daemon.held)
+        clock.advance(5)
+        daemon.step()
+        assert daemon.panel.state is State.CRITICAL and not daemon.stopped
+        shutdown_button.hold()
+        clock.advance(5)
+        daemon.step()
+        assert daemon.stopped and daemon.summary.stopped_by == "reboot"
+        daemon.close()
+    assert commands.calls == [STOP_SERVICES, SYNC, remount(db), REBOOT]
+    assert daemon.summary.reboot_by == "button"
 
 
 def test_a_critical_battery_while_running_stops_the_services_then_holds(db, monkeypatch):
