@@ -8,63 +8,38 @@ import shutil
 from pathlib import Path
 
 import pytest
-from fastapi.testclient import TestClient
 
-from appliance.paths import Paths
 from appliance.services import auth, patients
-from appliance.web.app import create_app
-from appliance.web.core import COOKIE, WebSettings
+from appliance.web.core import COOKIE
+from tests.component.web_session import (
+    PASSWORDS,
+    USERNAMES,
+    add_staff_per_role,
+    csrf_of,
+    login,
+    web_app,
+    web_client,
+)
 from tests.conftest import PINS
 
 pytestmark = pytest.mark.component
 
-PASSWORDS = {role: f"pass-{pin}" for role, pin in PINS.items()}
-USERNAMES = {role: role.replace("_", ".") for role in PINS}
-
 
 @pytest.fixture
 def staff(ctx):
-    admin = None
-    for role in PINS:
-        auth.add_staff(
-            ctx,
-            admin,
-            username=USERNAMES[role],
-            display_name=f"{role.title()} Test",
-            role=role,
-            password=PASSWORDS[role],
-        )
-        if admin is None:
-            admin = auth.login(ctx, "admin", password=PASSWORDS["admin"])
+    add_staff_per_role(ctx)
     return {r: auth.login(ctx, USERNAMES[r], password=PASSWORDS[r]) for r in PINS}
 
 
 @pytest.fixture
 def app(tmp_path, store, fake_time, staff):
-    return create_app(
-        WebSettings(Paths.for_home(tmp_path), now=fake_time, clock_options={"boot_id": "boot-1"})
-    )
+    return web_app(tmp_path, fake_time)
 
 
 @pytest.fixture
 def client(app):
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as c:
+    with web_client(app) as c:
         yield c
-
-
-def csrf_of(html: str) -> str:
-    m = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert m, "no CSRF field in the page"
-    return m.group(1)
-
-
-def login(client: TestClient, role: str) -> str:
-    token = csrf_of(client.get("/").text)
-    r = client.post(
-        "/login", data={"username": USERNAMES[role], "password": PASSWORDS[role], "csrf": token}
-    )
-    assert r.status_code == 303, r.text
-    return csrf_of(client.get("/").text)
 
 
 @pytest.fixture

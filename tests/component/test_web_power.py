@@ -6,15 +6,16 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 
 from appliance.clock import to_iso
-from appliance.paths import Paths
-from appliance.services import auth
-from appliance.web.app import create_app
-from appliance.web.core import WebSettings
-from tests.component.test_web_http import PASSWORDS, USERNAMES, csrf_of, login
-from tests.conftest import PINS
+from tests.component.web_session import (
+    USERNAMES,
+    add_staff_per_role,
+    csrf_of,
+    login,
+    web_app,
+    web_client,
+)
 
 pytestmark = pytest.mark.component
 
@@ -22,22 +23,8 @@ pytestmark = pytest.mark.component
 @pytest.fixture
 def client(tmp_path, store, fake_time, ctx):
     """The web app over the test store, one staff member per role (as test_web_http)."""
-    admin = None
-    for role in PINS:
-        auth.add_staff(
-            ctx,
-            admin,
-            username=USERNAMES[role],
-            display_name=f"{role.title()} Test",
-            role=role,
-            password=PASSWORDS[role],
-        )
-        if admin is None:
-            admin = auth.login(ctx, "admin", password=PASSWORDS["admin"])
-    app = create_app(
-        WebSettings(Paths.for_home(tmp_path), now=fake_time, clock_options={"boot_id": "boot-1"})
-    )
-    with TestClient(app, raise_server_exceptions=False, follow_redirects=False) as c:
+    add_staff_per_role(ctx)
+    with web_client(web_app(tmp_path, fake_time)) as c:
         yield c
 
 
