@@ -3,15 +3,18 @@ in a subprocess, driven by Playwright with the system Chromium (never a download
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
+import traceback
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -60,6 +63,18 @@ class Server:
         return conn
 
 
+def seed_with_logins(
+    home: Path, database: Path, *, patients: int, years: int
+) -> dict[str, tuple[str, str]]:
+    """Seed a facility (seed 7) into `database`; its demo logins, role -> (username, PIN)."""
+    seed_facility(database, patients=patients, seed=7, years=years, logins_dir=home)
+    logins = {}
+    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
+        username, role, pin = line.split()
+        logins[role] = (username, pin)
+    return logins
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,11 +93,8 @@ def _answers(url: str) -> bool:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     home = tmp_path_factory.mktemp("keneya-home")
     database = Paths.resolve(home).database
-    seed_facility(database, patients=300, seed=7, years=3, logins_dir=home)
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, f"demo-{pin}")
+    pins = seed_with_logins(home, database, patients=300, years=3)
+    logins = {role: (username, f"demo-{pin}") for role, (username, pin) in pins.items()}
 
     keneya = Path(sys.executable).parent / "keneya"
     port = _free_port()
@@ -202,3 +214,65 @@ def new_page(browser, server: Server, problems: Problems):
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+# --------------------------------------------------------------------------- the kiosk window
+# Kivy's Window is a process-wide singleton that needs its environment before `import kivy`:
+# a kiosk test file is also a script, run in a process of its own, that prints one JSON line
+# of what it saw. `run_kiosk_script` is the test's side; the rest runs in that process, where
+# this file is imported as `conftest` (the script's folder comes first on sys.path).
+KIOSK_SCRIPT_TIMEOUT_S = 300
+
+
+@pytest.fixture
+def run_kiosk_script(tmp_path: Path) -> Callable[..., dict]:
+    """Run `script HOME OUT *args` in an offscreen window (a fresh home and Kivy home under
+    tmp_path) and return the JSON it printed; a failure shows the end of its stderr."""
+
+    def run(script: str, out: Path, *args: str) -> dict:
+        env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_HOME": str(tmp_path / "kivy")}
+        env.pop("KENEYA_HOME", None)
+        proc = subprocess.run(
+            [sys.executable, script, str(tmp_path / "home"), str(out), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=KIOSK_SCRIPT_TIMEOUT_S,
+        )
+        assert proc.returncode == 0, proc.stderr[-4000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    return run
+
+
+def kiosk_script_main(scenario: Callable[..., dict]) -> None:
+    """The script's side: `scenario(home, out, *rest of argv)`, its result as one JSON line on
+    the real stdout, or the traceback on the real stderr and exit status 1."""
+    home, out = Path(sys.argv[1]), Path(sys.argv[2])
+    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kiosk-kivy-"))
+    try:
+        result = scenario(home, out, *sys.argv[3:])
+    except BaseException:
+        traceback.print_exc(file=sys.__stderr__)  # Kivy has taken over sys.stderr
+        sys.exit(1)
+    print(json.dumps(result, ensure_ascii=False, default=str), file=sys.__stdout__)
+
+
+def kiosk_window(w: int, h: int):
+    """Kivy's EventLoop and its offscreen Window at w x h, made now."""
+    # The window is made when a kiosk module first imports Kivy's Window: its size must be in
+    # Kivy's config by then (an offscreen surface does not grow afterwards).
+    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(w), str(h)
+    from kiosk_ui.app import kivy_env
+
+    kivy_env(headless=True)
+    from kivy.config import Config
+
+    Config.set("graphics", "width", str(w))
+    Config.set("graphics", "height", str(h))
+    from kivy.base import EventLoop
+    from kivy.core.window import Window
+
+    EventLoop.ensure_window()
+    Window.size = (w, h)
+    return EventLoop, Window

@@ -10,11 +10,6 @@ test-artifacts/kiosk/power/ (a folder of their own: test_kiosk_window.py empties
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -25,21 +20,11 @@ SHOTS = REPO / "test-artifacts" / "kiosk" / "power"
 
 
 @pytest.mark.e2e
-def test_countdown_overlay_saves_and_cancels(tmp_path: Path) -> None:
+def test_countdown_overlay_saves_and_cancels(run_kiosk_script) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob("*.png"):
         old.unlink()
-    env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_HOME": str(tmp_path / "kivy")}
-    env.pop("KENEYA_HOME", None)
-    proc = subprocess.run(
-        [sys.executable, __file__, str(tmp_path / "home"), str(SHOTS)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = run_kiosk_script(__file__, SHOTS)
 
     assert seen["window"] == [800, 480]
     # the countdown with both buttons for a nurse, inside the window and big
@@ -103,19 +88,12 @@ def test_countdown_overlay_saves_and_cancels(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- the scenario
 def _scenario(home: Path, out: Path) -> dict:
-    from kiosk_ui.app import kivy_env
+    from conftest import kiosk_window, seed_with_logins
 
-    kivy_env(headless=True)
-    from kivy.config import Config
-
-    Config.set("graphics", "width", "800")
-    Config.set("graphics", "height", "480")
-    from kivy.base import EventLoop
-    from kivy.core.window import Window
+    EventLoop, Window = kiosk_window(800, 480)
     from kivy.tests.common import UnitTestTouch
 
     from appliance.paths import Paths
-    from appliance.seed.facility import seed_facility
     from appliance.services import auth, drafts
     from appliance.services.context import Context
     from appliance.store import Store
@@ -123,14 +101,7 @@ def _scenario(home: Path, out: Path) -> dict:
     from kiosk_ui.viewmodels.state import KioskState
 
     database = Paths.for_home(home).database
-    seed_facility(database, patients=40, seed=7, years=2, logins_dir=home)
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, pin)
-
-    EventLoop.ensure_window()
-    Window.size = (800, 480)
+    logins = seed_with_logins(home, database, patients=40, years=2)
     seen: dict = {"window": list(Window.size)}
 
     def idle(n: int = 3) -> None:
@@ -413,13 +384,6 @@ def _scenario(home: Path, out: Path) -> dict:
 
 
 if __name__ == "__main__":
-    home, out = Path(sys.argv[1]), Path(sys.argv[2])
-    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kiosk-kivy-"))
-    try:
-        result = _scenario(home, out)
-    except BaseException:
-        import traceback
+    from conftest import kiosk_script_main
 
-        traceback.print_exc(file=sys.__stderr__)  # Kivy has taken over sys.stderr
-        sys.exit(1)
-    print(json.dumps(result, ensure_ascii=False, default=str), file=sys.__stdout__)
+    kiosk_script_main(_scenario)

@@ -12,11 +12,6 @@ scenario does not wait.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -43,21 +38,11 @@ SCREENS = (
 
 
 @pytest.mark.e2e
-def test_kiosk_window(tmp_path: Path) -> None:
+def test_kiosk_window(run_kiosk_script) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob("*.png"):
         old.unlink()
-    env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_HOME": str(tmp_path / "kivy")}
-    env.pop("KENEYA_HOME", None)
-    proc = subprocess.run(
-        [sys.executable, __file__, str(tmp_path / "home"), str(SHOTS)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = run_kiosk_script(__file__, SHOTS)
 
     assert seen["after_login"] == "clock"
     assert seen["after_clock"] == "home"
@@ -79,20 +64,10 @@ def test_kiosk_window(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("size", ["1024x600", "1280x800"])
-def test_kiosk_other_screen_sizes(tmp_path: Path, size: str) -> None:
+def test_kiosk_other_screen_sizes(run_kiosk_script, size: str) -> None:
     """The 7" screen is not the only one sold: the main screens at 1024x600 and 1280x800."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_HOME": str(tmp_path / "kivy")}
-    env.pop("KENEYA_HOME", None)
-    proc = subprocess.run(
-        [sys.executable, __file__, str(tmp_path / "home"), str(SHOTS), size],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = run_kiosk_script(__file__, SHOTS, size)
     w, h = (int(v) for v in size.split("x"))
     assert seen["window"] == [w, h] and seen["root"] == [w, h]
     assert seen["screens"] == ["home", "record"]
@@ -102,31 +77,13 @@ def test_kiosk_other_screen_sizes(tmp_path: Path, size: str) -> None:
 
 
 # --------------------------------------------------------------------------- the scenarios
-def _window(w: int, h: int):
-    # The window is made when a kiosk module first imports Kivy's Window: its size must be in
-    # Kivy's config by then (an offscreen surface does not grow afterwards).
-    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(w), str(h)
-    from kiosk_ui.app import kivy_env
-
-    kivy_env(headless=True)
-    from kivy.config import Config
-
-    Config.set("graphics", "width", str(w))
-    Config.set("graphics", "height", str(h))
-    from kivy.base import EventLoop
-    from kivy.core.window import Window
-
-    EventLoop.ensure_window()
-    Window.size = (w, h)
-    return EventLoop, Window
-
-
 def _sized(home: Path, out: Path, size: str) -> dict:
     """Log in (through the view-model) and shoot the home and a child's record at `size`."""
+    from conftest import kiosk_window, seed_with_logins
+
     w, h = (int(v) for v in size.split("x"))
-    EventLoop, Window = _window(w, h)
+    EventLoop, Window = kiosk_window(w, h)
     from appliance.paths import Paths
-    from appliance.seed.facility import seed_facility
     from appliance.services import auth
     from appliance.services.context import Context
     from appliance.store import Store
@@ -134,12 +91,7 @@ def _sized(home: Path, out: Path, size: str) -> dict:
     from kiosk_ui.viewmodels.state import KioskState
 
     database = Paths.for_home(home).database
-    seed_facility(database, patients=60, seed=7, years=3, logins_dir=home)
-    username, _role, pin = next(
-        line.split()
-        for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines()
-        if line.split()[1] == "nurse"
-    )
+    username, pin = seed_with_logins(home, database, patients=60, years=3)["nurse"]
     shots = []
     with Store(database) as store:
         child = store.query_one("SELECT id FROM patients ORDER BY birth_date DESC LIMIT 1")
@@ -164,33 +116,19 @@ def _sized(home: Path, out: Path, size: str) -> dict:
 
 
 def _scenario(home: Path, out: Path) -> dict:
-    from kiosk_ui.app import kivy_env
+    from conftest import kiosk_window, seed_with_logins
 
-    kivy_env(headless=True)
-    from kivy.config import Config
-
-    Config.set("graphics", "width", "800")
-    Config.set("graphics", "height", "480")
-    from kivy.base import EventLoop
-    from kivy.core.window import Window
+    EventLoop, Window = kiosk_window(800, 480)
     from kivy.tests.common import UnitTestTouch
 
     from appliance.paths import Paths
-    from appliance.seed.facility import seed_facility
     from appliance.services.context import Context
     from appliance.store import Store
     from kiosk_ui.app import build_root
     from kiosk_ui.viewmodels.state import KioskState
 
     database = Paths.for_home(home).database
-    seed_facility(database, patients=150, seed=7, years=3, logins_dir=home)
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, pin)
-
-    EventLoop.ensure_window()
-    Window.size = (800, 480)
+    logins = seed_with_logins(home, database, patients=150, years=3)
     seen: dict = {}
 
     def idle(n: int = 3) -> None:
@@ -393,14 +331,12 @@ def tap_key(vk, char: str, touch_cls, idle) -> None:
     raise LookupError(f"no key for {char!r}")
 
 
-if __name__ == "__main__":
-    home, out = Path(sys.argv[1]), Path(sys.argv[2])
-    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kiosk-kivy-"))
-    try:
-        result = _sized(home, out, sys.argv[3]) if len(sys.argv) > 3 else _scenario(home, out)
-    except BaseException:
-        import traceback
+def _sized_or_full(home: Path, out: Path, size: str | None = None) -> dict:
+    """The script's arguments: HOME OUT [WxH]; with a size, the main screens at that size."""
+    return _sized(home, out, size) if size else _scenario(home, out)
 
-        traceback.print_exc(file=sys.__stderr__)  # Kivy has taken over sys.stderr
-        sys.exit(1)
-    print(json.dumps(result, ensure_ascii=False, default=str), file=sys.__stdout__)
+
+if __name__ == "__main__":
+    from conftest import kiosk_script_main
+
+    kiosk_script_main(_sized_or_full)
