@@ -227,9 +227,14 @@ KIOSK_SCRIPT_TIMEOUT_S = 300
 @pytest.fixture
 def run_kiosk_script(tmp_path: Path) -> Callable[..., dict]:
     """Run `script HOME OUT *args` in an offscreen window (a fresh home and Kivy home under
-    tmp_path) and return the JSON it printed; a failure shows the end of its stderr."""
+    tmp_path) and return the JSON it printed; a failure shows the end of its stderr. OUT is
+    made if missing; `clear` first deletes the screenshots an earlier run left in it."""
 
-    def run(script: str, out: Path, *args: str) -> dict:
+    def run(script: str, out: Path, *args: str, clear: bool = False) -> dict:
+        out.mkdir(parents=True, exist_ok=True)
+        if clear:
+            for old in out.glob("*.png"):
+                old.unlink()
         env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_HOME": str(tmp_path / "kivy")}
         env.pop("KENEYA_HOME", None)
         proc = subprocess.run(

@@ -21,10 +21,7 @@ SHOTS = REPO / "test-artifacts" / "kiosk" / "power"
 
 @pytest.mark.e2e
 def test_countdown_overlay_saves_and_cancels(run_kiosk_script) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS.glob("*.png"):
-        old.unlink()
-    seen = run_kiosk_script(__file__, SHOTS)
+    seen = run_kiosk_script(__file__, SHOTS, clear=True)
 
     assert seen["window"] == [800, 480]
     # the countdown with both buttons for a nurse, inside the window and big

@@ -39,10 +39,7 @@ SCREENS = (
 
 @pytest.mark.e2e
 def test_kiosk_window(run_kiosk_script) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS.glob("*.png"):
-        old.unlink()
-    seen = run_kiosk_script(__file__, SHOTS)
+    seen = run_kiosk_script(__file__, SHOTS, clear=True)
 
     assert seen["after_login"] == "clock"
     assert seen["after_clock"] == "home"
@@ -66,7 +63,6 @@ def test_kiosk_window(run_kiosk_script) -> None:
 @pytest.mark.parametrize("size", ["1024x600", "1280x800"])
 def test_kiosk_other_screen_sizes(run_kiosk_script, size: str) -> None:
     """The 7" screen is not the only one sold: the main screens at 1024x600 and 1280x800."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
     seen = run_kiosk_script(__file__, SHOTS, size)
     w, h = (int(v) for v in size.split("x"))
     assert seen["window"] == [w, h] and seen["root"] == [w, h]
