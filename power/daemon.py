@@ -585,9 +585,7 @@ class PowerDaemon:
         self.summary.samples += 1
         # the hour of day tells night from day (no charge at night): only from a trusted clock
         hour = (wall_s % 86_400) / 3600 if trusted else None
-        sample, est = sample_from_reading(
-            t, r, self.estimator, hour=hour, chip_resets=getattr(r, "chip_resets", None)
-        )
+        sample, est = sample_from_reading(t, r, self.estimator, hour=hour)
         self._last = (r, est)
         return self.policy.feed(sample)
 

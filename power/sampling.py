@@ -16,7 +16,6 @@ def sample_from_reading(
     estimator: SocEstimator,
     *,
     hour: float | None,
-    chip_resets: int | None = None,
 ) -> tuple[Sample, SocEstimate]:
     """Feed the reading to the SoC estimator and build the Sample at monotonic time ``t``;
     an infinite runtime (charging, no draw) is an unknown one. The estimate comes back too."""
@@ -31,6 +30,6 @@ def sample_from_reading(
         shunt_mv=reading.shunt_mv,
         power_w=reading.power_w,
         hour=hour,
-        chip_resets=chip_resets,
+        chip_resets=reading.chip_resets,  # the policy names a chip that lost its settings
     )
     return sample, est
