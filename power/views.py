@@ -129,7 +129,9 @@ def status_text(s: dict[str, Any]) -> str:
         )
     if s["shutdown_deadline"] and s["shutdown_in_s"] is not None:
         cancel = f"; cancel asked by {s['cancel_requested_by']}" if s["cancel_requested_by"] else ""
-        lines.append(f"shutdown at {s['shutdown_deadline']} (in {s['shutdown_in_s']} s){cancel}")
+        lines.append(
+            f"shutdown at {s['shutdown_deadline']} (in {_duration(s['shutdown_in_s'])}){cancel}"
+        )
     age = s["sample_age_s"]
     when = f"{_duration(age)} ago" if age >= 0 else f"{_duration(age)} ahead"
     lines.append(f"last sample: {s['last_sample_at']} ({when}, {s['source']})")
