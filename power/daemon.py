@@ -54,6 +54,7 @@ from power.aggregate import MinuteAggregator
 from power.battery import SocEstimate, SocEstimator
 from power.errors import SensorFault
 from power.gpio import usb_signal
+from power.plausibility import Fault
 from power.policy import (
     Decision,
     EventKind,
@@ -145,7 +146,7 @@ class Summary:
     executions: list[tuple[float, str]] = field(default_factory=list)  # (loop time, how)
     hold: tuple[float, str] | None = None  # the read-only hold began (a critical battery)
     reboot: tuple[float, str] | None = None  # the hold's reboot (battery recovered, button)
-    reboot_by: str | None = None  # "battery" or "button"
+    reboot_by: str | None = None  # "battery", "blind_retry" (sensor lost) or "button"
     # What only a simulation knows (power.simulated fills them in): the controller's cut.
     cutoff: tuple[float, str] | None = None
     margin_s: float | None = None  # cut-off - the last safe stop before it
@@ -276,6 +277,7 @@ class PowerDaemon:
         self.critical = False  # a critical battery: the read-only hold (or on its way)
         self.held = False  # in the read-only hold: nothing is written any more
         self._wait_since: float | None = None
+        self._hold_t = 0.0  # loop time the read-only hold began
         self._wait_reason: str | None = None
         self._critical_reason: str | None = None
         self._decision: Decision | None = None
@@ -854,27 +856,39 @@ class PowerDaemon:
     def _enter_hold(self, t: float, report: ExecutionReport) -> None:
         self.held = self._db_closed = self._services_stopped = True
         self.waiting, self.pending = False, None
+        self._hold_t = t
         # the old policy stays critical for good: a fresh one, in the wait, says when the
         # battery has recovered (its RESUME); its own CRITICAL only makes way for another
+        self._watch_the_hold()
+
+    def _watch_the_hold(self) -> None:
+        """A fresh policy in the wait since the hold began: a policy made again (its CRITICAL,
+        an unconfirmed RESUME) keeps the hold's start, so the blind retry's hours with the
+        sensor lost are counted from there, not started again at each renewal."""
         self.policy = self._new_policy()
-        self.policy.enter_wait(t)
+        self.policy.enter_wait(self._hold_t)
 
     def _hold_step(self, t: float, wall_s: float, decision: Decision) -> None:
         """A reading in the read-only hold: nothing written; a recovered battery or the
         panel button reboots the Pi."""
         why: tuple[str, str] | None = None
         v_resume = self.thresholds.v_resume
+        blind = decision.fault is Fault.SENSOR_LOST
         for e in decision.events:
             v = self._last[0].bus_v if self._last is not None else None
             if e.kind is EventKind.RESUME and v is not None and v >= v_resume:
                 why = ("battery", e.reason or "the battery has recovered")
+            elif e.kind is EventKind.RESUME and blind:
+                # No voltage can confirm anything with the sensor lost: the policy's timed
+                # retry is the only way out of the hold short of the controller's cut (a
+                # battery that is still low is caught again by the next low-power wait).
+                why = ("blind_retry", e.reason or "sensor lost: a timed retry")
             elif e.kind in (EventKind.RESUME, EventKind.CRITICAL):
                 # A reboot brings the full load back at once: a recovery the voltage does not
                 # confirm (a state of charge an aged battery overstates, a trickle of charge
                 # under clouds) is not enough. And critical sticks in a policy and would hide
                 # the recovery. Either way: a fresh policy, in the wait again.
-                self.policy = self._new_policy()
-                self.policy.enter_wait(t)
+                self._watch_the_hold()
         if self._button.is_set():
             self._button.clear()
             why = why or ("button", BUTTON_REBOOT_REASON)

@@ -3,6 +3,7 @@ waits on the wall clock except bounded polls for gpiozero's thread."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import threading
@@ -20,7 +21,8 @@ from power.config import GpioPins
 from power.daemon import PowerDaemon, Settings
 from power.errors import SensorFault
 from power.gpio import StatusPanel
-from power.policy import State, Thresholds
+from power.plausibility import Fault
+from power.policy import Event, EventKind, ShutdownPolicy, State, Thresholds
 from power.sensor import Reading
 from power.shutdown import (
     POWEROFF,
@@ -425,7 +427,15 @@ def remount(db: Path) -> tuple[str, ...]:
 
 
 def scripted(
-    store, script, *, start_s=0.0, origin=ORIGIN, panel_factory=None, wait=None, boot_id=None
+    store,
+    script,
+    *,
+    start_s=0.0,
+    origin=ORIGIN,
+    panel_factory=None,
+    wait=None,
+    boot_id=None,
+    policy_factory=None,
 ):
     clock = SimClock(start_s)
     commands = System()
@@ -445,6 +455,7 @@ def scripted(
         settings=Settings(sample_s=5),
         boot_id=boot_id or "boot-test",
         panel_factory=panel_factory,
+        policy_factory=policy_factory,
     )
     return daemon, clock, commands
 
@@ -863,3 +874,51 @@ def test_the_sun_before_the_disconnect_the_hold_reboots_the_simulated_pi(db):
     assert out["hold_started_h"] < out["reboot_h"] < out["hold_started_h"] + 14
     assert sim.rig.model.mode is Mode.RUNNING and sim.rig.model.boot_causes == ["reboot"]
     assert stored(db)["state"]["state"] == "critical"  # nothing written in the hold
+
+
+BLIND_RETRY_S = 12 * 3600
+
+
+class BlindRetryPolicy:
+    """The real policy, plus the blind retry of the low-power wait: with the sensor lost, a
+    RESUME (fault sensor_lost) 12 h after the wait began, as the policy itself emits it."""
+
+    def __init__(self) -> None:
+        self.inner = ShutdownPolicy(Thresholds.for_chemistry(Chemistry.LEAD_ACID))
+        self.wait_t: float | None = None
+
+    def enter_wait(self, t: float) -> None:
+        self.wait_t = t
+        self.inner.enter_wait(t)
+
+    def feed(self, sample):
+        d = self.inner.feed(sample)
+        waited = None if self.wait_t is None else d.t - self.wait_t
+        if d.fault is Fault.SENSOR_LOST and waited is not None and waited >= BLIND_RETRY_S:
+            self.wait_t = None
+            retry = Event(d.t, EventKind.RESUME, "sensor lost for 12 h: a retry")
+            return dataclasses.replace(d, events=(*d.events, retry))
+        return d
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("policy_factory", [BlindRetryPolicy], ids=["stub"])
+def test_a_blind_retry_in_the_hold_reboots_the_pi(db, policy_factory):
+    sensor = {"dead": False}
+
+    def script(t):
+        return None if sensor["dead"] else draining(t)
+
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(store, script, policy_factory=policy_factory)
+        step_while(daemon, clock, lambda: not daemon.held)
+        held_at = clock.now
+        sensor["dead"] = True  # no voltage will ever reach v_resume again
+        step_while(daemon, clock, lambda: clock.now < held_at + 2 * 86_400)
+    # the policy's timed retry is the only way out short of the controller's cut: it reboots
+    assert daemon.stopped and daemon.summary.stopped_by == "reboot"
+    assert daemon.summary.reboot_by == "blind_retry"
+    assert commands.calls == [STOP_SERVICES, SYNC, remount(db), REBOOT]
+    assert held_at + 11 * 3600 < daemon.summary.reboot[0] < held_at + 13 * 3600
