@@ -5,8 +5,11 @@ point; heavy imports (the daemon, gpiozero) wait until `run` is called.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import math
+import os
 import signal
 import sqlite3
 import warnings
@@ -35,6 +38,8 @@ if TYPE_CHECKING:
     from power.shutdown import WaitOptions
 
 MAX_HOURS = 24 * 366 * 20
+# beside the database: held (flock) by the one monitor of this data folder
+LOCK_FILE = "keneya-power.lock"
 KEPT_IN_MEMORY = (
     "the battery is watched all the same; readings and events wait in memory until the"
     " database can be written"
@@ -191,6 +196,7 @@ def run(
         return open_store(p.database, create=True)
 
     with ExitStack() as stack:
+        _one_monitor(stack, p.database)
         store = _open_at_start(open_database)
         if store is not None:
             stack.callback(store.close)
@@ -267,6 +273,45 @@ def run_text(out: dict[str, Any]) -> str:
     if out["hold_wh"]:
         lines.append(f"read-only hold used {out['hold_wh']:.1f} Wh")
     return "\n".join(lines)
+
+
+def _one_monitor(stack: ExitStack, database: Path) -> None:
+    """One monitor per data folder: two would both write (minute rows averaging two
+    batteries) and, on a Pi, both stop services and power off. An exclusive flock on
+    LOCK_FILE beside the database, held for the process's life: the kernel lets it go with
+    the process, even on kill -9, so a stale lock cannot keep the monitor from starting. A
+    read-only data folder takes the lock on an existing file (lock file or database); with
+    neither, there is nothing to share and the battery is watched all the same."""
+    lock = database.parent / LOCK_FILE
+    fd = None
+    with contextlib.suppress(OSError):
+        database.parent.mkdir(parents=True, exist_ok=True)
+    for path, flags in (
+        (lock, os.O_RDWR | os.O_CREAT),
+        (lock, os.O_RDONLY),
+        (database, os.O_RDONLY),
+    ):
+        try:
+            fd = os.open(path, flags | os.O_CLOEXEC, 0o644)
+            break
+        except OSError:
+            continue
+    if fd is None:
+        return
+    stack.callback(os.close, fd)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        try:
+            pid = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        except OSError:
+            pid = "unknown"
+        raise click.ClickException(f"another keneya-power is running (pid {pid})") from None
+    # the pid, for the second monitor's message; a full disk may refuse it (the lock holds)
+    with contextlib.suppress(OSError):
+        if os.fstat(fd).st_ino == os.stat(lock).st_ino:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
 
 
 def _open_at_start(open_database: Callable[[], Store]) -> Store | None:

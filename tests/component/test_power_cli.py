@@ -332,3 +332,25 @@ def test_without_the_sensor_the_daemon_runs_degraded_and_says_why(tmp_path, noti
     with Store(tmp_path / "keneya.db") as store:
         kinds = [e["kind"] for e in store.power.events(limit=100)]
     assert kinds.count("sensor_fault") == 1
+
+
+def test_a_second_monitor_on_the_same_home_exits_2_and_a_killed_one_leaves_no_lock(
+    tmp_path, notify_listener
+):
+    env = clean_env(NOTIFY_SOCKET=notify_listener.address)
+    argv = [KENEYA, "--home", str(tmp_path), "power", "run", "--simulate", "sunny", "--speed", "1"]
+    with running(argv, env) as first:
+        notify_listener.wait_for("READY=1")
+        second = keneya(tmp_path, "power", "run", "--simulate", "sunny", "--duration", "60")
+        first.kill()  # kill -9: no chance to clean up; the kernel lets the flock go
+        first.wait(timeout=30)
+    assert second.returncode == 2, second.stderr
+    assert second.stderr == f"keneya: another keneya-power is running (pid {first.pid})\n"
+    assert (tmp_path / "keneya-power.lock").exists()
+    third = keneya(tmp_path, "power", "run", "--simulate", "sunny", "--duration", "60", "--json")
+    assert third.returncode == 0, third.stderr
+    assert json.loads(third.stdout)["stopped_by"] == "duration"
+    with Store(tmp_path / "keneya.db") as store:
+        # the second monitor wrote nothing: one reading every 5 s, not two
+        rows = store.query("SELECT samples FROM power_samples_1m")
+        assert rows and max(r["samples"] for r in rows) <= 12
