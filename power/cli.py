@@ -129,7 +129,10 @@ def cancel_shutdown(ctx: click.Context, as_user: str | None, as_json: bool) -> N
 @click.option(
     "--speed",
     type=click.FloatRange(min=0, min_open=True),
-    help="With --simulate: simulated seconds per real second (3600: an hour a second).",
+    help=(
+        "With --simulate: simulated seconds per real second (3600: an hour a second)."
+        " Default: as fast as the CPU allows."
+    ),
 )
 @click.option(
     "--duration",
@@ -220,7 +223,7 @@ def run(
                     store,
                     chosen.with_(start_s=math.floor(start_s)),
                     origin=now,
-                    speed=speed or 1.0,
+                    speed=speed,  # None: as fast as the CPU allows
                     trusted=trusted,
                     grace_s=cfg.grace_s,
                     # the commands are only recorded; the real screen is left alone

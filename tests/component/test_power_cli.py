@@ -99,10 +99,11 @@ def test_history_json_is_a_list_of_points(simulated_day):
 
 
 def run_scenario(home: Path, name: str) -> dict:
-    """A whole scenario (no --duration: its own length), a reading a minute, from midnight."""
+    """A whole scenario (no --duration: its own length), a reading a minute, from midnight;
+    no --speed: as fast as the CPU allows (days of simulated time in seconds)."""
     r = keneya(
         home,
-        *("power", "run", "--simulate", name, "--speed", "1e9"),
+        *("power", "run", "--simulate", name),
         *("--start-hour", "0", "--interval", "60", "--json"),
     )
     assert r.returncode == 0, r.stderr
@@ -354,3 +355,9 @@ def test_a_second_monitor_on_the_same_home_exits_2_and_a_killed_one_leaves_no_lo
         # the second monitor wrote nothing: one reading every 5 s, not two
         rows = store.query("SELECT samples FROM power_samples_1m")
         assert rows and max(r["samples"] for r in rows) <= 12
+
+
+def test_the_help_says_a_simulation_runs_as_fast_as_the_cpu_allows(tmp_path):
+    r = keneya(tmp_path, "power", "run", "--help")
+    assert r.returncode == 0
+    assert "Default: as fast as the CPU allows." in " ".join(r.stdout.split())
