@@ -25,7 +25,8 @@ default_draw_a = 0.8         # the draw the blind estimate assumes when none was
 
 [power.thresholds]           # overrides of Thresholds.for_chemistry(chemistry), e.g.
 # v_low = 11.5               # stop the services (low-power wait) below this
-# v_critical = 11.15         # power off below this (just above the controller's LVD)
+# v_critical = 11.15         # power off below this (just above the controller's LVD); not
+                             # below 11.0 (lead-acid) or 12.0 (LiFePO4), the usual LVDs
 # soc_resume = 40            # services back once charging and at this charge
 # v_resume = 13.0            # ... or at this voltage held v_resume_s, when the current is unusable
 
@@ -65,6 +66,10 @@ I2C_PINS = (2, 3)  # SDA and SCL of /dev/i2c-1, where the INA219 is
 # 100 Wp panel's ~6 A charge: it sits in the appliance's lead unless the file says otherwise.
 BOARD_SHUNT_OHMS = 0.05
 MAX_FREE_PERCENT = 50.0  # above, the history would go whenever the card is half full
+# The lowest critical level per chemistry: the usual low-voltage disconnect of the charge
+# controllers (lead-acid 11.0-11.1 V, LiFePO4 settings 12.0 V). Below it the controller would
+# cut the Pi before the poweroff.
+V_CRITICAL_FLOOR = {Chemistry.LEAD_ACID: 11.0, Chemistry.LIFEPO4: 12.0}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -127,15 +132,33 @@ class PowerConfig:
         self.thresholds()  # fail at load time, not at the first low battery
 
     def thresholds(self, chemistry: Chemistry | None = None) -> Thresholds:
-        base = Thresholds.for_chemistry(chemistry or self.chemistry)
+        chemistry = Chemistry(chemistry or self.chemistry)
+        base = Thresholds.for_chemistry(chemistry)
         if not self.threshold_overrides:
             return base
         over = dict(self.threshold_overrides)
+        floor = V_CRITICAL_FLOOR[chemistry]
+        why = (
+            f"{floor:.1f} V is the usual low-voltage disconnect of {chemistry} charge controllers:"
+            " the controller would cut the Pi first"
+        )
+        if "v_critical" in over and over["v_critical"] < floor:
+            raise ConfigurationError(
+                f"[power.thresholds] v_critical = {over['v_critical']:g} V is below {floor:.1f} V;"
+                f" {why}"
+            )
         # Files written before the critical and resume levels existed stay valid: a level
-        # the file does not set follows the ones it does.
+        # the file does not set follows the ones it does, never below the disconnect.
         v_low = over.get("v_low", base.v_low)
         soc_low = over.get("soc_low", base.soc_low)
-        over.setdefault("v_critical", min(base.v_critical, round(v_low - 0.1, 3)))
+        if "v_critical" not in over:
+            derived = max(floor, min(base.v_critical, round(v_low - 0.1, 3)))
+            if derived >= v_low:
+                raise ConfigurationError(
+                    f"[power.thresholds] v_low = {v_low:g} V leaves no room for the critical"
+                    f" level, which may not go below {floor:.1f} V: {why}"
+                )
+            over["v_critical"] = derived
         over.setdefault("soc_critical", min(base.soc_critical, soc_low / 3))
         over.setdefault("soc_resume", min(100.0, max(base.soc_resume, soc_low + 10)))
         try:

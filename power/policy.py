@@ -16,14 +16,15 @@ Differences that suit a solar battery rather than a UPS:
 * the shutdown is a *low-power wait* (services stopped, sensor still read, see
   :meth:`ShutdownPolicy.enter_wait`): the services come back (RESUME) once the battery is
   charging and has recovered to ``soc_resume`` (or, with only the voltage to go on, stays at
-  ``v_resume`` for ``v_resume_s``); a true poweroff (CRITICAL) happens only below
-  ``v_critical`` / ``soc_critical``, just above the controller's LVD, whose reconnect boots
-  the Pi again;
+  ``v_resume`` for ``v_resume_s``; blind, after ``blind_retry_s``); a true poweroff
+  (CRITICAL) happens only below ``v_critical`` / ``soc_critical``, just above the
+  controller's LVD, whose reconnect boots the Pi again;
 * readings are checked for plausibility (:mod:`power.plausibility`). Under a named fault
   that leaves the voltage readable the policy uses voltage-only thresholds (terminal voltage
   under the appliance's load, whatever the current's sign says); when the sensor is lost it
   keeps a worst-case estimate -- the last good charge drained at the highest draw measured
-  without sun -- and acts when that estimate reaches the threshold.
+  in the dark (by a trusted clock; until then at least ``default_draw_a``: by day a panel
+  covers part of the load) -- and acts when that estimate reaches the threshold.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from power.plausibility import (
     Fault,
     Lead,
     PlausibilityMonitor,
+    is_dark,
 )
 
 __all__ = [
@@ -110,11 +112,13 @@ class Sample:
 @dataclass(frozen=True, slots=True)
 class FaultSample:
     """The sensor could not be read at ``t``. ``voltage_v`` is given when only the current
-    is unusable (persistent overflow): the sample is then a voltage-only one."""
+    is unusable (persistent overflow): the sample is then a voltage-only one. ``hour`` as in
+    :class:`Sample` (None: the policy carries on the hour of the last trusted sample)."""
 
     t: float
     reason: str = ""
     voltage_v: float | None = None
+    hour: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +185,11 @@ class Thresholds:
     # commonly holds 50-60 % of its label (life halves per ~8-10 degC above 25 degC); a
     # LiFePO4 reaches its rated end of life at 80 %.
     blind_capacity_pct: float = 60.0
+    # A blind monitor in the low-power wait cannot see the battery recover: it brings the
+    # services back after this long (or at the next 11:00 UTC, the sun charging, when a
+    # trusted hour says it comes sooner, but at least 4 h into the wait), and the blind
+    # estimate starts again from its assumed level.
+    blind_retry_s: float = 12 * 3600.0
 
     def __post_init__(self) -> None:
         if not self.v_low < self.v_warn:
@@ -197,6 +206,8 @@ class Thresholds:
             raise ValueError("blind_capacity_pct must be in (0, 100]")
         if min(self.resume_s, self.v_resume_s, self.blind_after_s, self.runtime_min) < 0:
             raise ValueError("resume_s, v_resume_s, blind_after_s, runtime_min must be >= 0")
+        if not self.blind_retry_s > 0:
+            raise ValueError("blind_retry_s must be positive")
 
     @classmethod
     def for_chemistry(cls, chemistry: Chemistry) -> Thresholds:
@@ -230,6 +241,13 @@ _GAP_S = 600.0  # a longer gap between samples starts the load smoothing again
 # The wait's own draw is measured once the smoothing (10 min) has forgotten the running load;
 # until then the blind estimate keeps the running draw, the higher one.
 _WAIT_SETTLE_S = 1800.0
+# A draw measured in the dark replaces default_draw_a once the dark samples span this long:
+# a few minutes of one evening are not yet the appliance's night.
+_DARK_SPAN_S = 1800.0
+# The blind retry by the clock: at this UTC hour the sun charges anywhere in Mali (solar noon
+# is ~12:00-12:45 UTC), but not sooner than this into the wait.
+_RETRY_HOUR = 11.0
+_RETRY_MIN_S = 4 * 3600.0
 
 
 class ShutdownPolicy:
@@ -292,9 +310,17 @@ class ShutdownPolicy:
         self._t0: float | None = None
         self._load_t: float | None = None
         self._load_a: float | None = None  # smoothed current, trusted samples only
-        self._max_draw: float | None = None  # highest smoothed discharge, not charging
-        self._wait_draw: float | None = None  # the same, 30 min after enter_wait
+        # highest smoothed discharge while not charging, the dark stretch being measured and
+        # the longest one (the draw is the appliance's own only with no panel), and the
+        # highest discharge from 30 min after enter_wait
+        self._max_draw: float | None = None
+        self._dark_since: float | None = None
+        self._dark_span = 0.0
+        self._wait_draw: float | None = None
         self._wait_since = 0.0
+        self._assumed_t: float | None = None  # the assumed anchor's time (None: the start)
+        self._born_waiting = False
+        self._hour_offset: float | None = None  # UTC second of day minus t, trusted clock
         self._resume_since: float | None = None
 
     def _reset_counters(self) -> None:
@@ -341,6 +367,11 @@ class ShutdownPolicy:
         self.pending = False
         self.waiting = True
         self.warning = True
+        # begun in the wait, before any reading: the daemon's fresh policy for the read-only
+        # hold, or after a restart. Blind, it has no estimate of its own to power off on (its
+        # assumed level says nothing of a battery already that low): it only says when to
+        # try again, where a blind critical would hand over to yet another fresh policy.
+        self._born_waiting = self._start_t is None
         self._wait_draw = None
         self._wait_since = t
         self._load_a = None  # the services stopped: the load is a new one
@@ -364,6 +395,8 @@ class ShutdownPolicy:
         self._t = sample.t
         if self._start_t is None:
             self._start_t = sample.t
+        if sample.hour is not None:
+            self._hour_offset = (sample.hour * 3600 - sample.t) % 86_400
         events: list[Event] = []
         if isinstance(sample, FaultSample):
             v = sample.voltage_v
@@ -385,7 +418,7 @@ class ShutdownPolicy:
         if self.lead is Lead.APPLIANCE:
             # the shunt sees the appliance's draw, never the charge: no charge count to trust,
             # the voltage decides; the draw still serves the blind estimate
-            self._track_draw(sample.t, sample.current_a, False)
+            self._track_draw(sample.t, sample.current_a, False, sample.hour)
             return self._voltage_only(sample.t, sample.voltage_v, events, "appliance lead")
         return self._trusted(sample, events)
 
@@ -397,6 +430,7 @@ class ShutdownPolicy:
             if change.fault in WIRING_FAULTS:
                 # the draws measured so far came through the same wrong wiring
                 self._max_draw = self._wait_draw = None
+                self._dark_since, self._dark_span = None, 0.0
         if change.cleared is not None:
             events.append(Event(t, EventKind.FAULT_CLEARED, str(change.cleared)))
 
@@ -428,7 +462,7 @@ class ShutdownPolicy:
         th = self.thresholds
         charging = s.current_a > th.charging_a
         discharging = s.current_a < -th.charging_a
-        self._track_draw(s.t, s.current_a, charging)
+        self._track_draw(s.t, s.current_a, charging, s.hour)
         if s.soc is not None:
             self._anchor(s.t, s.soc)
         else:
@@ -496,7 +530,7 @@ class ShutdownPolicy:
         draw = self._blind_draw()
         soc = self._blind_soc(f.t)
         basis = (
-            f"from {s0:.1f} % {'assumed (no reading since start)' if assumed else 'measured'}"
+            f"from {s0:.1f} % {self._assumed_why() if assumed else 'measured'}"
             f" {(f.t - t0) / 60:.0f} min ago at {draw:.2f} A"
         )
         lost = "implausible readings" if implausible else "sensor lost"
@@ -510,7 +544,7 @@ class ShutdownPolicy:
         planned = None
         if self.critical:
             pass
-        elif settled and soc <= th.soc_critical:
+        elif settled and soc <= th.soc_critical and not (self.waiting and self._born_waiting):
             # in the wait, or a shutdown that never came (called off again and again)
             self.critical = True
             self.pending = False
@@ -522,7 +556,8 @@ class ShutdownPolicy:
                 )
             )
         elif self.waiting:
-            pass
+            if settled:
+                self._blind_retry(f.t, lost, events)
         elif not self.pending:
             planned = self._blind_time(th.soc_low)
             warn_soc = soc_from_voltage(th.v_warn, chemistry=self.chemistry)
@@ -619,15 +654,30 @@ class ShutdownPolicy:
         )
 
     # -- load, runtime and the blind estimate -----------------------------------------------
-    def _track_draw(self, t: float, current_a: float, charging: bool) -> None:
+    def _track_draw(self, t: float, current_a: float, charging: bool, hour: float | None) -> None:
         """Smooth the current (10 min time constant, as the SoC estimator's runtime) and keep
-        the highest smoothed discharge seen without sun, overall and since the wait began."""
-        if self._load_a is None or self._load_t is None or t - self._load_t > _GAP_S:
+        the highest smoothed discharge while not charging, overall and since the wait began,
+        and how long a dark stretch was measured.
+
+        By day a weak panel covers part of the load and the battery's net discharge reads far
+        below the appliance's draw (0.13 A for a 0.37 A night): only a trusted hour in the
+        dark says the sun is out of it, so until a dark stretch was measured the blind
+        estimate takes no less than default_draw_a. On the appliance's lead the shunt never
+        sees the panel: every draw is the appliance's own."""
+        gap = self._load_t is None or t - self._load_t > _GAP_S
+        if self._load_a is None or self._load_t is None or gap:
             self._load_a = current_a
         else:
             alpha = 1 - math.exp(-(t - self._load_t) / 600.0)
             self._load_a += alpha * (current_a - self._load_a)
         self._load_t = t
+        dark = self.lead is Lead.APPLIANCE or is_dark(hour)
+        if not dark:
+            self._dark_since = None
+        elif self._dark_since is None or gap:
+            self._dark_since = t
+        else:
+            self._dark_span = max(self._dark_span, t - self._dark_since)
         if charging or self._load_a >= 0:
             return
         draw = min(-self._load_a, self.max_draw_a)  # above it the reading is not a draw
@@ -653,12 +703,57 @@ class ShutdownPolicy:
         if self._s0 is not None and self._t0 is not None:
             return self._s0, self._t0, False
         warn_soc = soc_from_voltage(self.thresholds.v_warn, chemistry=self.chemistry)
-        return warn_soc, float(self._start_t or 0.0), True
+        t0 = self._assumed_t if self._assumed_t is not None else self._start_t
+        return warn_soc, float(t0 or 0.0), True
+
+    def _assumed_why(self) -> str:
+        if self._assumed_t is not None:
+            return "assumed (no reading since the services came back blind)"
+        return "assumed (no reading since start)"
 
     def _blind_draw(self) -> float:
+        """The draw measured in the dark; until a dark period was measured (or without a
+        trusted hour) no less than default_draw_a."""
+        measured = self._max_draw
         if self.waiting and self._wait_draw is not None:
-            return self._wait_draw
-        return self._max_draw if self._max_draw is not None else self.default_draw_a
+            measured = self._wait_draw
+        if measured is not None and self._dark_span >= _DARK_SPAN_S:
+            return measured
+        return max(measured or 0.0, self.default_draw_a)
+
+    def _hour_at(self, t: float) -> float | None:
+        """UTC hour of day at ``t`` by the last trusted sample's clock; None if never."""
+        if self._hour_offset is None:
+            return None
+        return (t + self._hour_offset) % 86_400 / 3600
+
+    def _blind_retry_t(self, since: float) -> tuple[float, str]:
+        """When a blind wait that began at ``since`` brings the services back, and why."""
+        th = self.thresholds
+        retry = since + th.blind_retry_s
+        why = f"sensor lost: trying again after {th.blind_retry_s / 3600:g} h"
+        hour = self._hour_at(since + _RETRY_MIN_S)
+        if hour is not None:
+            at = since + _RETRY_MIN_S + (_RETRY_HOUR - hour) % 24 * 3600
+            if at < retry:
+                retry, why = at, "sensor lost: trying again at 11:00 UTC, the sun charging"
+        return retry, why
+
+    def _blind_retry(self, t: float, lost: str, events: list[Event]) -> None:
+        """In the wait, blind: the battery cannot be seen to recover, so after half a day
+        (or at late morning) the services come back and the estimate starts again from its
+        assumed level, as after a start with no reading."""
+        since = max(self._wait_since, self._lost_since if self._lost_since is not None else t)
+        at, why = self._blind_retry_t(since)
+        if t < at - 1e-3:
+            return
+        self.waiting = self._born_waiting = False
+        self._reset_counters()
+        self._s0 = self._t0 = None
+        self._assumed_t = t
+        if lost != "sensor lost":
+            why = why.replace("sensor lost", lost)
+        events.append(Event(t, EventKind.RESUME, why))
 
     @property
     def blind_capacity_ah(self) -> float:

@@ -152,3 +152,30 @@ def test_the_wait_table_is_part_of_power(tmp_path):
         from_mapping({"wait": {"hub": "1-1"}})
     with pytest.raises(ConfigurationError, match="must be a table"):
         from_mapping({"wait": "1-1"})
+
+
+@pytest.mark.parametrize(
+    "section, floor",
+    [
+        ({"thresholds": {"v_critical": 10.5}}, "11.0 V"),
+        ({"chemistry": "lifepo4", "thresholds": {"v_critical": 11.9}}, "12.0 V"),
+    ],
+)
+def test_a_critical_level_below_the_controllers_disconnect_is_refused(section, floor):
+    with pytest.raises(ConfigurationError) as err:
+        from_mapping(section)
+    line = str(err.value)
+    assert "\n" not in line and f"below {floor}" in line
+    assert "the controller would cut the Pi first" in line
+
+
+def test_the_derived_critical_level_never_falls_below_the_disconnect():
+    # lead-acid v_low 11.05: v_low - 0.1 would be 10.95, raised to the 11.0 V floor
+    th = from_mapping({"thresholds": {"v_low": 11.05}}).thresholds()
+    assert th.v_critical == pytest.approx(11.0)
+    # a LiFePO4 v_low of 11.4 V (a lead-acid figure) leaves no room above the 12.0 V floor
+    with pytest.raises(ConfigurationError, match=r"v_low = 11.4 V leaves no room .* 12.0 V"):
+        from_mapping({"chemistry": "lifepo4", "thresholds": {"v_low": 11.4}})
+    # at the floor itself is the lowest accepted
+    th = from_mapping({"chemistry": "lifepo4", "thresholds": {"v_critical": 12.0}}).thresholds()
+    assert th.v_critical == 12.0

@@ -280,10 +280,11 @@ def lost(policy, t0, minutes, step=60.0, reason="I/O error"):
 def test_blind_plan_from_the_last_soc_and_the_highest_draw_without_sun():
     p = ShutdownPolicy(TH, capacity_ah=40.0)
     t = 0.0
-    for current in (-0.3, -0.5, 2.0):  # an hour at each; the charge is no draw
-        for _ in range(60):
+    # an hour at each, the two draws at night, then a morning's charge, which is no draw
+    for current, hour in ((-0.3, 22.0), (-0.5, 23.0), (2.0, 9.0)):
+        for k in range(60):
             t += 60.0
-            p.feed(Sample(t, 12.4, current, soc=60.0))
+            p.feed(Sample(t, 12.4, current, soc=60.0, hour=hour + k / 60))
     assert p.state is State.OK
     ds = lost(p, t, 10)
     d = ds[-1]
@@ -342,12 +343,12 @@ def test_in_the_wait_the_blind_estimate_uses_the_wait_draw_and_ends_in_critical(
     t = 0.0
     for _ in range(60):
         t += 60.0
-        p.feed(Sample(t, 11.6, -0.6, soc=20.0))
+        p.feed(Sample(t, 11.6, -0.6, soc=20.0, hour=(21 + t / 3600) % 24))
     p.enter_wait(t)
     assert p.state is State.LOW_POWER_WAIT
     for _ in range(120):
         t += 60.0
-        p.feed(Sample(t, 11.7, -0.2, soc=14.0))
+        p.feed(Sample(t, 11.7, -0.2, soc=14.0, hour=(21 + t / 3600) % 24))
     # measured from 30 min into the wait, once the smoothing forgot the running load
     assert p._wait_draw == pytest.approx(0.2, rel=1e-3)
     ds = lost(p, t, 10)
@@ -599,7 +600,8 @@ def test_an_impossible_voltage_is_blind_and_named_implausible():
     assert d.fault is Fault.IMPLAUSIBLE and d.state is State.SENSOR_FAULT
     assert kinds == [EventKind.SENSOR_FAULT, EventKind.FAULT]
     assert d.fault_detail.startswith("implausible readings (battery voltage 0.02 V outside 8-16 V)")
-    assert d.planned_shutdown_t == pytest.approx(60.0 + 35 / 100 * 24 / 0.5 * 3600)
+    # no trusted hour, so no dark draw measured: default_draw_a (0.8 A) over the 0.5 A read
+    assert d.planned_shutdown_t == pytest.approx(60.0 + 35 / 100 * 24 / 0.8 * 3600)
     for k in range(3):
         d = p.feed(Sample(800.0 + 60 * k, 12.3, -0.5, soc=50.0))
     assert d.fault is None and d.state is State.OK
@@ -646,3 +648,135 @@ def test_a_charging_voltage_does_not_reset_the_blind_estimate_to_full():
     assert p._blind_anchor() == anchored
     d = lost(p, t, 10)[-1]
     assert f"from {soc_from_voltage(12.3):.1f} % measured 70 min ago" in d.fault_detail
+
+
+# -- the blind estimate's draw: only the dark tells the appliance's own -----------------------
+
+
+def fed(p, t, hours, current, soc, start_hour, step=60.0):
+    """Samples every ``step`` s for ``hours`` from ``t``, the UTC hour running from
+    ``start_hour`` at t = 0; returns the last sample's time."""
+    for _ in range(round(hours * 3600 / step)):
+        t += step
+        p.feed(Sample(t, 12.3, current, soc=soc, hour=(start_hour + t / 3600) % 24))
+    return t
+
+
+def test_a_daytime_discharge_is_not_the_draw_the_blind_estimate_takes():
+    # started at 08:00 UTC: a weak panel covers most of the load, the battery reads -0.13 A
+    p = ShutdownPolicy(TH, capacity_ah=40.0, default_draw_a=0.8)
+    t = fed(p, 0.0, 10, -0.13, 60.0, start_hour=8.0)  # to 18:00, still light
+    d = lost(p, t, 10)[-1]
+    # no dark stretch measured: the default 0.8 A, not the 0.13 A the panel left
+    assert d.planned_shutdown_t == pytest.approx(t + 45 / 100 * 24 / 0.8 * 3600)
+    assert "at 0.80 A" in d.fault_detail
+
+
+def test_a_draw_measured_in_the_dark_replaces_the_default():
+    p = ShutdownPolicy(TH, capacity_ah=40.0, default_draw_a=0.8, recover_after=1)
+    t = fed(p, 0.0, 10, -0.13, 60.0, start_hour=8.0)
+    t = fed(p, t, 2, -0.05, 60.0, start_hour=8.0)  # dusk: idle
+    t = fed(p, t, 1, -0.37, 60.0, start_hour=8.0)  # 20:00-21:00, dark
+    d = lost(p, t, 10)[-1]
+    draw = p._blind_draw()
+    assert draw == pytest.approx(0.37, rel=1e-2)
+    assert d.planned_shutdown_t == pytest.approx(t + 45 / 100 * 24 / draw * 3600)
+
+
+def test_without_a_trusted_hour_the_blind_draw_is_at_least_the_default():
+    p = ShutdownPolicy(TH, capacity_ah=40.0, default_draw_a=0.8, max_draw_a=2.0)
+    f = Feeder(p)
+    f(current=-0.4, soc=60.0, n=120)
+    assert p._blind_draw() == 0.8
+    f(current=-1.2, soc=60.0, n=120)  # a higher draw than the default still counts
+    assert p._blind_draw() == pytest.approx(1.2, rel=1e-3)
+
+
+# -- the blind retry in the low-power wait ---------------------------------------------------
+
+
+def blind_wait(wait_hour, soc=50.0):
+    """A policy that measured two hours of night draw (0.37 A) and entered the wait at the
+    UTC hour ``wait_hour``; returns (policy, wait start). Lose its sensor from there."""
+    p = ShutdownPolicy(TH, capacity_ah=40.0)
+    t = fed(p, 0.0, 2.0, -0.37, soc, start_hour=wait_hour - 2)
+    p.enter_wait(t)
+    return p, t
+
+
+def first_resume(p, t, hours):
+    """Lost reads every minute from ``t`` up to the first RESUME (None: none in ``hours``)."""
+    for k in range(round(hours * 60)):
+        d = p.feed(FaultSample(t + 60.0 * (k + 1), "I/O error"))
+        assert not d.critical
+        if d.resume:
+            return d
+    return None
+
+
+def test_blind_in_the_wait_the_services_come_back_at_the_next_late_morning():
+    p, w = blind_wait(wait_hour=2.5)
+    d = first_resume(p, w, 13)
+    # 11:00 comes 8.5 h into the wait: sooner than 12 h, later than 4 h
+    assert d is not None and w + 8.5 * 3600 <= d.t < w + 8.5 * 3600 + 60
+    assert d.fault is Fault.SENSOR_LOST and d.state is State.SENSOR_FAULT
+    reason = next(e.reason for e in d.events if e.kind is EventKind.RESUME)
+    assert reason == "sensor lost: trying again at 11:00 UTC, the sun charging"
+    # the estimate starts again from its assumed level (the warning's) at the resume
+    after = p.feed(FaultSample(d.t + 60, "I/O error"))
+    warn_soc = soc_from_voltage(TH.v_warn)
+    assert p._blind_draw() == pytest.approx(0.37, rel=1e-2)
+    assert after.planned_shutdown_t == pytest.approx(
+        d.t + (warn_soc - 15) / 100 * 24 / p._blind_draw() * 3600
+    )
+    assert "assumed" in after.fault_detail
+
+
+def test_blind_in_the_wait_12_h_when_late_morning_is_further_or_too_close():
+    p, w = blind_wait(wait_hour=22.0)  # 11:00 is 13 h away
+    d = first_resume(p, w, 13)
+    # counted from the first lost read, a minute into the wait
+    assert d is not None and w + 60 + 12 * 3600 <= d.t < w + 12 * 3600 + 120
+    reason = next(e.reason for e in d.events if e.kind is EventKind.RESUME)
+    assert reason == "sensor lost: trying again after 12 h"
+    p, w = blind_wait(wait_hour=9.0)  # 11:00 is within 4 h, the next one 26 h away
+    d = first_resume(p, w, 13)
+    assert d is not None and w + 60 + 12 * 3600 <= d.t < w + 12 * 3600 + 120
+
+
+def test_blind_retry_without_a_trusted_hour_and_overridden():
+    th = Thresholds(v_warn=11.8, v_low=11.4, blind_retry_s=6 * 3600)
+    p = ShutdownPolicy(th, capacity_ah=40.0)
+    f = Feeder(p)
+    f(current=-0.4, soc=60.0, n=60)
+    p.enter_wait(f.t)
+    d = first_resume(p, f.t, 7)
+    assert d is not None and f.t + 60 + 6 * 3600 <= d.t < f.t + 6 * 3600 + 120
+    assert "trying again after 6 h" in d.events[-1].reason
+
+
+def test_the_sensor_back_in_the_wait_takes_the_normal_resume_rules():
+    p, w = blind_wait(wait_hour=2.5)
+    p.recover_after = 3
+    lost(p, w, 5 * 60)
+    t = w + 5 * 3600  # back at 07:30, in daylight
+    kinds = []
+    for _ in range(12 * 60):  # charging weakly, never at soc_resume: no retry by the clock
+        t += 60
+        d = p.feed(Sample(t, 12.6, 0.5, soc=30.0, hour=(0.5 + t / 3600) % 24))
+        kinds += [e.kind for e in d.events]
+    assert kinds == [EventKind.SENSOR_RECOVERED] and d.state is State.LOW_POWER_WAIT
+    for _ in range(15):
+        t += 60
+        d = p.feed(Sample(t, 13.2, 2.0, soc=45.0, hour=(0.5 + t / 3600) % 24))
+        kinds += [e.kind for e in d.events]
+    assert kinds[-1] is EventKind.RESUME and d.fault is None
+
+
+def test_a_policy_begun_in_the_wait_retries_instead_of_going_critical_blind():
+    # the daemon's fresh policy for the read-only hold: no reading ever, the wait at once
+    p = ShutdownPolicy(TH, capacity_ah=40.0)
+    p.enter_wait(0.0)
+    d = first_resume(p, 0.0, 13)  # asserts no CRITICAL on the way
+    assert d is not None and 60 + 12 * 3600 <= d.t < 12 * 3600 + 120
+    assert d.fault is Fault.SENSOR_LOST
