@@ -218,6 +218,16 @@ def run(
             start_s = start_hour * 3600 if start_hour is not None else SimTime.seconds_into_day(now)
             chosen = get_scenario(scenario)
             duration = duration or chosen.days * 86_400
+            # the scenario is the hardware; the file's decisions apply on top of it (a file
+            # that names no chemistry takes the scenario battery's)
+            battery = chosen.battery.chemistry
+            sim_cfg = config.from_mapping({"chemistry": str(battery), **section})
+            if sim_cfg.chemistry is not battery:
+                echo(
+                    f"keneya power: the facility file says chemistry = {sim_cfg.chemistry}, the"
+                    f" {scenario} scenario's battery is {battery}: the file's thresholds are"
+                    " tried on it"
+                )
             sim = stack.enter_context(
                 simulated_daemon(
                     store,
@@ -225,7 +235,7 @@ def run(
                     origin=now,
                     speed=speed,  # None: as fast as the CPU allows
                     trusted=trusted,
-                    grace_s=cfg.grace_s,
+                    config=sim_cfg,
                     # the commands are only recorded; the real screen is left alone
                     wait=dataclasses.replace(
                         wait, backlight=NO_SCREEN.backlight, fb_blank=NO_SCREEN.fb_blank

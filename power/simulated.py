@@ -9,6 +9,7 @@ controller's cut-off, if it comes, and its reconnect's boot."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING
 from appliance.clock import to_iso
 from power.battery import SocEstimator
 from power.daemon import PowerDaemon, Settings, Summary
-from power.policy import Thresholds
+from power.policy import ShutdownPolicy, Thresholds
 from power.shutdown import (
     SYSRQ_TRIGGER,
     CommandRecorder,
@@ -35,6 +36,7 @@ from power.timebase import SimTime
 if TYPE_CHECKING:
     from appliance.sdnotify import Notifier
     from appliance.store import Store
+    from power.config import PowerConfig
     from power.gpio import StatusPanel
 
 # No screen to switch off in a simulation: the real one (if any) is left alone.
@@ -42,6 +44,7 @@ NO_SCREEN = WaitOptions(backlight="", fb_blank="")
 # Daemon stops after which the physics goes on without it: the appliance is off (a poweroff,
 # the controller's cut) or a new boot runs (the hold's reboot).
 OFF_STOPS = ("shutdown", "power_cut", "reboot")
+DEFAULT_GRACE_S = 120.0  # [power] grace_s's default
 
 
 class SimulatedSystem(CommandRecorder):
@@ -152,7 +155,7 @@ def simulated_daemon(
     speed: float | None = None,
     trusted: bool = True,
     settings: Settings | None = None,
-    grace_s: float = 120.0,
+    grace_s: float | None = None,
     thresholds: Thresholds | None = None,
     notifier: Notifier | None = None,
     panel_factory: Callable[[Callable[[], None]], StatusPanel | None] | None = None,
@@ -162,12 +165,42 @@ def simulated_daemon(
     database: Path | None = None,
     wait: WaitOptions = NO_SCREEN,
     write: Writer | None = None,
+    config: PowerConfig | None = None,
 ) -> Iterator[SimulatedRun]:
     """A daemon reading `scenario` (simulated second 0 is midnight UTC of `origin`'s day).
     `speed` None runs as fast as the CPU allows. The scenario is the hardware: its battery
-    sets the estimator and the default thresholds. `wait` and `write`: the screen and USB
-    the low-power wait switches (none by default)."""
+    (capacity, and chemistry unless `config` says another), panel, shunt and wiring.
+    `config`, the facility file's [power], makes the decisions on top of it: the chemistry's
+    thresholds and [power.thresholds], max_draw_a, default_draw_a, lead and grace_s (its
+    capacity and shunt are the scenario's); `thresholds` and `grace_s` given here win. `wait`
+    and `write`: the screen and USB the low-power wait switches (none by default)."""
     battery = scenario.battery
+    chemistry = battery.chemistry
+    policy_factory = None
+    if config is not None:
+        # the file's decisions on the scenario's hardware; a lead the file does not name
+        # follows the scenario's shunt, as on a Pi it follows the file's
+        installed = dataclasses.replace(
+            config,
+            capacity_ah=battery.capacity_ah,
+            shunt_ohms=scenario.shunt_ohms,
+            max_current_a=scenario.max_current_a,
+        )
+        chemistry = installed.chemistry
+        thresholds = thresholds or installed.thresholds()
+        grace_s = installed.grace_s if grace_s is None else grace_s
+
+        def policy_factory() -> ShutdownPolicy:
+            return ShutdownPolicy(
+                thresholds,
+                chemistry=installed.chemistry,
+                capacity_ah=installed.capacity_ah,
+                max_draw_a=installed.max_draw_a,
+                default_draw_a=installed.default_draw_a,
+                shunt_ohms=installed.shunt_ohms,
+                lead=installed.shunt_lead,
+            )
+
     with scenario.build() as rig, rig.open_sensor() as sensor:
         commands = SimulatedSystem(rig, echo, write=write)
 
@@ -178,7 +211,7 @@ def simulated_daemon(
         # the data folder's remount and SysRq are only recorded: the host is left alone
         data_dir = database or (store.path if store is not None else None)
         shutdown = SafeShutdown(
-            grace_s=grace_s,
+            grace_s=DEFAULT_GRACE_S if grace_s is None else grace_s,
             runner=commands,
             wait=wait,
             write=commands.write,
@@ -189,8 +222,8 @@ def simulated_daemon(
             store,
             sensor,
             time_base=SimTime(rig.clock, origin=origin, speed=speed, trusted=trusted),
-            estimator=SocEstimator(battery.capacity_ah, chemistry=battery.chemistry),
-            thresholds=thresholds or Thresholds.for_chemistry(battery.chemistry),
+            estimator=SocEstimator(battery.capacity_ah, chemistry=chemistry),
+            thresholds=thresholds or Thresholds.for_chemistry(chemistry),
             shutdown=shutdown,
             settings=settings,
             source=f"simulator:{scenario.name}",
@@ -202,6 +235,7 @@ def simulated_daemon(
             database=database,
             powered=powered,
             shunt_ohms=scenario.shunt_ohms,
+            policy_factory=policy_factory,
         )
         try:
             yield SimulatedRun(daemon, rig, commands)

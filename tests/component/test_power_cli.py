@@ -361,3 +361,28 @@ def test_the_help_says_a_simulation_runs_as_fast_as_the_cpu_allows(tmp_path):
     r = keneya(tmp_path, "power", "run", "--help")
     assert r.returncode == 0
     assert "Default: as fast as the CPU allows." in " ".join(r.stdout.split())
+
+
+def test_a_simulation_applies_the_facility_files_decisions_to_the_scenarios_hardware(tmp_path):
+    plain = run_scenario(tmp_path / "plain", "cloudy")
+    home = tmp_path / "strict"
+    home.mkdir()
+    (home / "facility.toml").write_text("[power.thresholds]\nv_low = 11.7\n", encoding="utf-8")
+    strict = run_scenario(home, "cloudy")
+    # a higher v_low decides the shutdown hours earlier on the same overcast days
+    assert strict["shutdown_decided_h"] < plain["shutdown_decided_h"] - 1
+    # the file's chemistry on the scenario's lead-acid battery: tried, and said once
+    other = tmp_path / "lifepo4"
+    other.mkdir()
+    (other / "facility.toml").write_text('[power]\nchemistry = "lifepo4"\n', encoding="utf-8")
+    r = keneya(other, "power", "run", "--simulate", "cloudy", "--duration", "600", "--json")
+    assert r.returncode == 0, r.stderr
+    said = [line for line in r.stderr.splitlines() if "chemistry" in line]
+    assert said == [
+        "keneya power: the facility file says chemistry = lifepo4, the cloudy scenario's"
+        " battery is lead-acid: the file's thresholds are tried on it"
+    ]
+    plain_run = keneya(
+        tmp_path / "plain", "power", "run", "--simulate", "cloudy", "--duration", "60"
+    )
+    assert "chemistry" not in plain_run.stderr
