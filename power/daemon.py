@@ -661,10 +661,10 @@ class PowerDaemon:
                 "charging": r.current_a > self.thresholds.charging_a,
             }
         d = self._decision
+        left = self._minutes_to_shutdown()
+        if left is not None:
+            row["runtime_min"] = round(left)
         if d is not None:
-            # minutes to the shutdown point (the low-power wait), not to an empty battery
-            if d.minutes_to_shutdown is not None and math.isfinite(d.minutes_to_shutdown):
-                row["runtime_min"] = round(d.minutes_to_shutdown)
             row["fault"] = _name(d.fault)
             row["fault_detail"] = d.fault_detail if d.fault is not None else None
             planned = d.planned_shutdown_t
@@ -675,6 +675,14 @@ class PowerDaemon:
             row["shutdown_event_id"] = self.pending.event_id if recorded else None
             row["shutdown_deadline"] = iso(self.pending.deadline_wall_s)
         return row
+
+    def _minutes_to_shutdown(self) -> float | None:
+        """Minutes to the shutdown point (the low-power wait), not to an empty battery; None
+        when none is in sight."""
+        d = self._decision
+        if d is None or d.minutes_to_shutdown is None or not math.isfinite(d.minutes_to_shutdown):
+            return None
+        return d.minutes_to_shutdown
 
     def _why(self) -> str | None:
         """What the state row says about the present state."""
@@ -967,7 +975,9 @@ class PowerDaemon:
             self.echo(f"{iso(wall_s)[:16].replace('T', ' ')}Z  {self.state}  (no reading)")
             return
         r, est = self._last
-        runtime = "" if math.isinf(est.runtime_min) else f"  {est.runtime_min / 60:.1f} h left"
+        # the state row's figure (the time to the shutdown point), as `power status` says it
+        left = self._minutes_to_shutdown()
+        runtime = "" if left is None else f"  {left / 60:.1f} h to the safe shutdown"
         self.echo(
             f"{iso(wall_s)[:16].replace('T', ' ')}Z  {self.state:<16} {r.bus_v:6.2f} V"
             f" {r.current_a:+6.2f} A  {est.soc:5.1f} %{runtime}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -922,3 +923,27 @@ def test_a_blind_retry_in_the_hold_reboots_the_pi(db, policy_factory):
     assert daemon.summary.reboot_by == "blind_retry"
     assert commands.calls == [STOP_SERVICES, SYNC, remount(db), REBOOT]
     assert held_at + 11 * 3600 < daemon.summary.reboot[0] < held_at + 13 * 3600
+
+
+def test_the_progress_lines_count_to_the_safe_shutdown_not_to_an_empty_battery(db):
+    lines: list[str] = []
+    settings = Settings(sample_s=60, batch_s=600, report_every_s=3600)
+    with (
+        Store(db, create=True) as store,
+        simulated_daemon(
+            store, get("cloudy"), origin=ORIGIN, settings=settings, echo=lines.append
+        ) as sim,
+    ):
+        summary = sim.daemon.run(duration_s=3 * 86_400)
+    decided = from_iso(summary.decided[1])
+    said = []
+    for line in lines:
+        m = re.match(r"(\S+ \S+)Z .* ([0-9.]+) h to the safe shutdown$", line)
+        if m:
+            at = datetime.fromisoformat(m[1]).replace(tzinfo=UTC)
+            said.append((at, float(m[2])))
+    # the night before the decision (a steady draw): each line's hours come true
+    night = [(at, h) for at, h in said if decided - timedelta(hours=8) <= at < decided]
+    assert len(night) >= 7
+    for at, hours in night:
+        assert abs((decided - at).total_seconds() / 3600 - hours) < 0.5, (at, hours)
