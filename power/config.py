@@ -21,7 +21,8 @@ min_free_percent = 5         # below this much free space on the data folder, ol
                              # outbox history is pruned (appliance/store/pruning.py)
 max_draw_a = 2               # the appliance's highest plausible draw from the battery: a
                              # discharge above it for 15 min names a wrong shunt value
-default_draw_a = 0.8         # the draw the blind estimate assumes when none was measured
+default_draw_a = 0.8         # the blind estimate's least draw until one was measured in the
+                             # dark (by day a panel hides part of the load)
 
 [power.thresholds]           # overrides of Thresholds.for_chemistry(chemistry), e.g.
 # v_low = 11.5               # stop the services (low-power wait) below this
@@ -29,6 +30,8 @@ default_draw_a = 0.8         # the draw the blind estimate assumes when none was
                              # below 11.0 (lead-acid) or 12.0 (LiFePO4), the usual LVDs
 # soc_resume = 40            # services back once charging and at this charge
 # v_resume = 13.0            # ... or at this voltage held v_resume_s, when the current is unusable
+# blind_retry_s = 43200      # sensor lost in the wait: services back after this long (or at
+                             # 11:00 UTC, 4-12 h in, by a trusted clock)
 
 [power.gpio]                 # BCM pin numbers; 0 or false leaves a part out
 red = 17
