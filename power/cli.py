@@ -261,26 +261,38 @@ def run_text(out: dict[str, Any]) -> str:
     ]
 
     def when(prefix: str) -> str:
-        return f"{out[prefix + '_at']} ({out[prefix + '_h']:.2f} h)"
+        at, hours = out[prefix + "_at"], out[prefix + "_h"]
+        return f"{at}" if hours is None else f"{at} ({hours:.2f} h)"
 
-    if out["shutdown_decided_at"]:
-        lines.append(f"shutdown decided {when('shutdown_decided')}")
+    # what happened, in the order it happened (a stable sort: ties keep this order)
+    timed: list[tuple[float, str]] = []
+
+    def add(prefix: str, line: str) -> None:
+        if out[prefix + "_at"]:
+            timed.append((out[prefix + "_h"] or 0.0, line))
+
+    add("shutdown_decided", f"shutdown decided {when('shutdown_decided')}")
     if out["shutdown_executed"]:
-        lines.append(f"services stopped {when('shutdown_executed')} by {out['shutdown_how']}")
-    if out["hold_started_at"]:
-        lines.append(f"critical: records closed, filesystems read-only {when('hold_started')}")
-    if out["poweroff_at"]:
-        lines.append(f"powered off {when('poweroff')}")
+        add(
+            "shutdown_executed",
+            f"services stopped {when('shutdown_executed')} by {out['shutdown_how']}",
+        )
+    add("hold_started", f"critical: records closed, filesystems read-only {when('hold_started')}")
+    add("poweroff", f"powered off {when('poweroff')}")
     if out["reboot_at"]:
-        lines.append(f"rebooted out of the read-only hold {when('reboot')} ({out['reboot_by']})")
-    if out["services_back_at"]:
-        lines.append(f"services back {when('services_back')}")
+        add(
+            "reboot",
+            f"rebooted out of the read-only hold {when('reboot')} ({out['reboot_by']})",
+        )
+    if out["services_back_at"] and out["services_back_at"] != out["back_at"]:
+        add("services_back", f"services back {when('services_back')}")  # else: the line below
     if out["cutoff_at"]:
         margin = "" if out["margin_s"] is None else f", {out['margin_s'] / 60:.0f} min after"
-        lines.append(f"charge controller cut the load {when('cutoff')}{margin}")
+        add("cutoff", f"charge controller cut the load {when('cutoff')}{margin}")
     if out["back_at"]:
         how = "its reconnect booted" if out["back_by"] == "reconnect" else "the reboot booted"
-        lines.append(f"back by itself {when('back')}: {how} the Pi")
+        add("back", f"back by itself {when('back')}: {how} the Pi")
+    lines += [line for _, line in sorted(timed, key=lambda item: item[0])]
     if out["wait_wh"]:
         lines.append(f"low-power wait used {out['wait_wh']:.1f} Wh")
     if out["hold_wh"]:

@@ -380,9 +380,7 @@ class PowerDaemon:
                 f"power: cannot write to the database ({why}); readings and events are kept"
                 " in memory (two days at most) until it can"
             )
-            log.error(line)
-            if self.echo:
-                self.echo(line)
+            self._say(line, logging.ERROR)
         self._write_problem = why
 
     # -- the loop ----------------------------------------------------------------------------
@@ -455,9 +453,7 @@ class PowerDaemon:
         self._wait_since, self._wait_reason = t, last["reason"]
         self.policy.enter_wait(t)
         line = f"power: the low-power wait of {last['at']} goes on (services still stopped)"
-        log.warning(line)
-        if self.echo:
-            self.echo(line)
+        self._say(line, logging.WARNING)
 
     def _take_up_the_hold(self, last: dict[str, Any]) -> None:
         """Restarted during the read-only hold of this boot: the hold goes on (its read-only
@@ -466,9 +462,7 @@ class PowerDaemon:
         self.critical, self._critical_reason = True, last["reason"]
         self._enter_hold(t, self.shutdown.hold(None, services_running=False))
         line = f"power: the read-only hold of {last['at']} goes on (nothing is written)"
-        log.warning(line)
-        if self.echo:
-            self.echo(line)
+        self._say(line, logging.WARNING)
 
     def step(self) -> None:
         """One reading, its decisions, the writes they call for, then what they set going."""
@@ -752,9 +746,7 @@ class PowerDaemon:
                 f"power: the database takes writes again ({len(self._rows)} minutes and"
                 f" {len(self._unwritten)} events kept meanwhile are written)"
             )
-            log.warning(line)
-            if self.echo:
-                self.echo(line)
+            self._say(line, logging.WARNING)
             self._write_problem = None
         self._rows, self._unwritten = [], []
         if self.pending is None or self.pending.event_id > 0:
@@ -787,9 +779,15 @@ class PowerDaemon:
         self.summary.events.append(e)
         detail = f"  ({e['voltage_v']:.2f} V, {e['soc']:.1f} %)" if e["voltage_v"] else ""
         line = f"{e['at'][:19].replace('T', ' ')}Z  {e['kind']}  {e['reason'] or ''}{detail}"
-        log.info(line)
+        self._say(line, logging.INFO)
+
+    def _say(self, line: str, level: int) -> None:
+        """One line, once: through `echo` when there is one (the CLI's output), else the log.
+        Both would print it twice (Python's last-resort handler writes warnings to stderr)."""
         if self.echo:
             self.echo(line)
+        else:
+            log.log(level, line)
 
     def _show(self, state: State) -> None:
         if self.panel is not None:
@@ -857,9 +855,7 @@ class PowerDaemon:
             f"{iso(wall_s)[:19].replace('T', ' ')}Z  read-only hold: records closed, filesystems"
             " read-only; the controller's disconnect or a recovered battery ends it"
         )
-        log.warning(line)
-        if self.echo:
-            self.echo(line)
+        self._say(line, logging.WARNING)
 
     def _enter_hold(self, t: float, report: ExecutionReport) -> None:
         self.held = self._db_closed = self._services_stopped = True
@@ -906,9 +902,7 @@ class PowerDaemon:
             return
         by, reason = why
         line = f"{iso(wall_s)[:19].replace('T', ' ')}Z  reboot out of the read-only hold: {reason}"
-        log.warning(line)
-        if self.echo:
-            self.echo(line)
+        self._say(line, logging.WARNING)
         self.summary.reboot, self.summary.reboot_by = (t, iso(wall_s)), by
         self.summary.stopped_by = "reboot"
         self._stop.set()
@@ -960,9 +954,7 @@ class PowerDaemon:
                 f" {done.power_events} power events, {done.power_samples} power samples"
                 f" ({done.after.fraction:.1%} free)"
             )
-            log.warning(line)
-            if self.echo:
-                self.echo(line)
+            self._say(line, logging.WARNING)
 
     def _maybe_report(self, t: float, wall_s: float) -> None:
         every = self.settings.report_every_s

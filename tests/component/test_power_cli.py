@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 
 from appliance.store import Store
 from power.cli import run_text
+from power.daemon import Summary
 from power.views import STATUS_FIELDS
 from tests.conftest import running, sigterm
 
@@ -386,3 +388,53 @@ def test_a_simulation_applies_the_facility_files_decisions_to_the_scenarios_hard
         tmp_path / "plain", "power", "run", "--simulate", "cloudy", "--duration", "60"
     )
     assert "chemistry" not in plain_run.stderr
+
+
+def test_each_line_is_said_once_and_the_summary_in_time_order(tmp_path):
+    wait = tmp_path / "wait"
+    first = keneya(
+        wait,
+        *("power", "run", "--simulate", "ageing", "--start-hour", "0", "--interval", "60"),
+        *("--duration", str(75 * 3600), "--json"),
+    )
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["state"] == "low_power_wait"
+    # restarted on the same boot during the wait: it goes on, said once
+    again = keneya(wait, "power", "run", "--simulate", "ageing", "--duration", "600", "--json")
+    assert again.returncode == 0, again.stderr
+    assert again.stderr.count("the low-power wait of ") == 1
+    held = keneya(
+        tmp_path / "held",
+        *("power", "run", "--simulate", "ageing", "--start-hour", "0", "--interval", "60"),
+    )
+    assert held.returncode == 0, held.stderr
+    both = held.stdout + held.stderr
+    assert both.count("read-only hold: records closed") == 1
+    summary = held.stdout[held.stdout.index("stopped (") :].splitlines()
+    hours = [float(m[1]) for line in summary if (m := re.search(r"\(([0-9.]+) h\)", line))]
+    assert len(hours) >= 5 and hours == sorted(hours)
+    assert summary.index(next(s for s in summary if s.startswith("charge controller cut"))) < (
+        summary.index(next(s for s in summary if s.startswith("back by itself")))
+    )
+    assert not any(s.startswith("services back") for s in summary)  # "back by itself" says it
+
+
+def test_the_summary_lists_what_happened_in_time_order():
+    out = Summary().to_dict() | {
+        "stopped_by": "duration",
+        "state": "critical",
+        "shutdown_executed": True,
+        "shutdown_how": "low_power_wait",
+        "shutdown_executed_at": "2026-10-15T20:00:00Z",
+        "shutdown_executed_h": 20.0,
+        "services_back_at": "2026-10-16T11:00:00Z",
+        "services_back_h": 35.0,
+        "cutoff_at": "2026-10-16T04:00:00Z",
+        "cutoff_h": 28.0,
+    }
+    lines = run_text(out).splitlines()
+    assert [line.split(" 2026")[0] for line in lines[1:]] == [
+        "services stopped",
+        "charge controller cut the load",
+        "services back",
+    ]
