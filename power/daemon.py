@@ -88,6 +88,7 @@ EVENT_KINDS = {
 BUTTON_REASON = "shutdown button held"
 BUTTON_RESUME_REASON = "button held during the low-power wait"
 BUTTON_REBOOT_REASON = "button held during the read-only hold"
+RESTART_REASON = "monitor restarted"
 # Closed minutes kept while the database refuses writes (two days), retried at each write.
 MAX_UNWRITTEN_ROWS = 2 * 1440
 # Events kept meanwhile (a few a day in a normal week; the oldest go first past this).
@@ -426,7 +427,26 @@ class PowerDaemon:
         self._started = True
         wall_s, trusted = self.time.wall()
         self._record_outage(wall_s, trusted)
+        self._drop_a_previous_countdown(wall_s, trusted)
         self._resume_the_wait()
+
+    def _drop_a_previous_countdown(self, wall_s: float, trusted: bool) -> None:
+        """A monitor stopped (SIGTERM, a crash) during a countdown: its shutdown is not taken
+        up (the policy decides again if the battery is still low), and the record says so
+        rather than leaving a decision without an end."""
+        repo = self.repo
+        row = self._safely("read the last state", repo.state) if repo is not None else None
+        if not row or row.get("state") != str(State.SHUTDOWN_PENDING):
+            return
+        detail = {"by": "restart", "decided_event_id": row.get("shutdown_event_id")}
+        event = self._event("shutdown_cancelled", RESTART_REASON, wall_s, trusted, detail)
+        store = self._writable()
+        written = store and self._safely(
+            "record the dropped countdown", lambda: store.power.add_event(event)
+        )
+        if written is None:
+            self._unwritten.append(event)  # goes with the first write that succeeds
+        self._note_event(event)
 
     def _resume_the_wait(self) -> None:
         """Restarted (a crash, an update) during a low-power wait of this boot: the services

@@ -947,3 +947,26 @@ def test_the_progress_lines_count_to_the_safe_shutdown_not_to_an_empty_battery(d
     assert len(night) >= 7
     for at, hours in night:
         assert abs((decided - at).total_seconds() / 3600 - hours) < 0.5, (at, hours)
+
+
+def test_a_restart_during_a_countdown_records_that_it_was_dropped(db):
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(store, low_battery)
+        step_while(daemon, clock, lambda: daemon.pending is None)
+        decided_id = daemon.pending.event_id
+        daemon.close()  # SIGTERM during the countdown
+        assert store.power.state()["state"] == "shutdown_pending"
+        restarted, clock, commands = scripted(store, low_battery, start_s=clock.now + 30)
+        restarted.step()
+        assert restarted.pending is None  # not taken up: the policy decides again
+        restarted.close()
+        again, clock, _ = scripted(store, low_battery, start_s=clock.now + 30)
+        again.step()  # the row no longer says shutdown_pending: nothing more to drop
+        again.close()
+    events = stored(db)["events"]
+    dropped = [e for e in events if e["kind"] == "shutdown_cancelled"]
+    assert len(dropped) == 1
+    assert dropped[0]["reason"] == "monitor restarted"
+    assert dropped[0]["detail"] == {"by": "restart", "decided_event_id": decided_id}
+    assert kinds(events).index("shutdown_decided") < kinds(events).index("shutdown_cancelled")
+    assert commands.calls == []
