@@ -591,16 +591,18 @@ class PowerDaemon:
     # -- pieces of a step --------------------------------------------------------------------
     def _read(self, t: float, wall_s: float, trusted: bool) -> Decision:
         self._last = None
+        # the hour of day tells night from day (no charge at night; blind, when the sun is
+        # up for a retry): only from a trusted clock
+        hour = (wall_s % 86_400) / 3600 if trusted else None
         try:
             r = self.sensor.read()
         except SensorFault as exc:
             self.summary.faults += 1
             self._fault_reason = str(exc)
             # a current overflow still carries the bus voltage: the policy can use it
-            return self.policy.feed(FaultSample(t, str(exc), voltage_v=getattr(exc, "bus_v", None)))
+            bus_v = getattr(exc, "bus_v", None)
+            return self.policy.feed(FaultSample(t, str(exc), voltage_v=bus_v, hour=hour))
         self.summary.samples += 1
-        # the hour of day tells night from day (no charge at night): only from a trusted clock
-        hour = (wall_s % 86_400) / 3600 if trusted else None
         sample, est = sample_from_reading(t, r, self.estimator, hour=hour)
         self._last = (r, est)
         return self.policy.feed(sample)
