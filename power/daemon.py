@@ -899,7 +899,9 @@ class PowerDaemon:
         panel button reboots the Pi."""
         why: tuple[str, str] | None = None
         v_resume = self.thresholds.v_resume
-        blind = decision.fault is Fault.SENSOR_LOST
+        # blind: a lost sensor, or one whose voltage is impossible (IN- off the battery);
+        # a RESUME there is the policy's timed retry (a voltage-only resume needs v_resume)
+        blind = decision.fault in (Fault.SENSOR_LOST, Fault.IMPLAUSIBLE)
         for e in decision.events:
             v = self._last[0].bus_v if self._last is not None else None
             if e.kind is EventKind.RESUME and v is not None and v >= v_resume:

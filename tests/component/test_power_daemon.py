@@ -973,3 +973,21 @@ def test_a_restart_during_a_countdown_records_that_it_was_dropped(db):
     assert dropped[0]["detail"] == {"by": "restart", "decided_event_id": decided_id}
     assert kinds(events).index("shutdown_decided") < kinds(events).index("shutdown_cancelled")
     assert commands.calls == []
+
+
+def test_a_sensor_reading_an_impossible_voltage_in_the_hold_is_blind_too(db):
+    """IN- come off the battery reads ~0 V: the policy names it implausible and is as blind
+    as with a dead bus; its timed retry reboots the Pi out of the hold all the same."""
+    sensor = {"off": False}
+
+    def script(t):
+        return (0.02, 0.0) if sensor["off"] else draining(t)
+
+    with Store(db, create=True) as store:
+        daemon, clock, commands = scripted(store, script)
+        step_while(daemon, clock, lambda: not daemon.held)
+        held_at = clock.now
+        sensor["off"] = True
+        step_while(daemon, clock, lambda: clock.now < held_at + 2 * 86_400)
+    assert daemon.stopped and daemon.summary.reboot_by == "blind_retry"
+    assert commands.calls[-1] == REBOOT
