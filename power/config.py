@@ -30,8 +30,8 @@ default_draw_a = 0.8         # the blind estimate's least draw until one was mea
                              # below 11.0 (lead-acid) or 12.0 (LiFePO4), the usual LVDs
 # soc_resume = 40            # services back once charging and at this charge
 # v_resume = 13.0            # ... or at this voltage held v_resume_s, when the current is unusable
-# blind_retry_s = 43200      # sensor lost in the wait: services back after this long (or at
-                             # 11:00 UTC, 4-12 h in, by a trusted clock)
+# blind_retry_s = 72000      # sensor lost in the wait: services back after this long (by a
+                             # trusted clock at the next 11:00 UTC after it)
 
 [power.gpio]                 # BCM pin numbers; 0 or false leaves a part out
 red = 17

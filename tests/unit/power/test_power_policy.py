@@ -714,14 +714,14 @@ def first_resume(p, t, hours):
     return None
 
 
-def test_blind_in_the_wait_the_services_come_back_at_the_next_late_morning():
-    p, w = blind_wait(wait_hour=2.5)
-    d = first_resume(p, w, 13)
-    # 11:00 comes 8.5 h into the wait: sooner than 12 h, later than 4 h
-    assert d is not None and w + 8.5 * 3600 <= d.t < w + 8.5 * 3600 + 60
+def test_blind_in_the_wait_the_services_come_back_a_day_later_at_late_morning():
+    p, w = blind_wait(wait_hour=2.5, soc=95.0)  # enough charge to outlast a day blind
+    d = first_resume(p, w, 40)
+    # 20 h at least (a whole day of sun), then the next 11:00 UTC: 22:30 + 12.5 h = 32.5 h
+    assert d is not None and w + 32.5 * 3600 <= d.t < w + 32.5 * 3600 + 120
     assert d.fault is Fault.SENSOR_LOST and d.state is State.SENSOR_FAULT
     reason = next(e.reason for e in d.events if e.kind is EventKind.RESUME)
-    assert reason == "sensor lost: trying again at 11:00 UTC, the sun charging"
+    assert reason == "sensor lost: trying again at 11:00 UTC, 20 h at least into the wait"
     # the estimate starts again from its assumed level (the warning's) at the resume
     after = p.feed(FaultSample(d.t + 60, "I/O error"))
     warn_soc = soc_from_voltage(TH.v_warn)
@@ -732,16 +732,16 @@ def test_blind_in_the_wait_the_services_come_back_at_the_next_late_morning():
     assert "assumed" in after.fault_detail
 
 
-def test_blind_in_the_wait_12_h_when_late_morning_is_further_or_too_close():
-    p, w = blind_wait(wait_hour=22.0)  # 11:00 is 13 h away
-    d = first_resume(p, w, 13)
-    # counted from the first lost read, a minute into the wait
-    assert d is not None and w + 60 + 12 * 3600 <= d.t < w + 12 * 3600 + 120
-    reason = next(e.reason for e in d.events if e.kind is EventKind.RESUME)
-    assert reason == "sensor lost: trying again after 12 h"
-    p, w = blind_wait(wait_hour=9.0)  # 11:00 is within 4 h, the next one 26 h away
-    d = first_resume(p, w, 13)
-    assert d is not None and w + 60 + 12 * 3600 <= d.t < w + 12 * 3600 + 120
+def test_blind_in_the_wait_never_before_a_day_nor_at_night():
+    for wait_hour in (9.0, 14.0, 18.0, 22.0):
+        # a battery big enough that the blind estimate outlasts the longest wait (44 h)
+        p = ShutdownPolicy(TH, capacity_ah=400.0)
+        w = fed(p, 0.0, 2.0, -0.37, 95.0, start_hour=wait_hour - 2)
+        p.enter_wait(w)
+        d = first_resume(p, w, 48)
+        waited_h = (d.t - w) / 3600
+        hour = (wait_hour + waited_h) % 24
+        assert 20 <= waited_h <= 44 + 0.1 and 11.0 <= hour < 11.1, (wait_hour, waited_h, hour)
 
 
 def test_blind_retry_without_a_trusted_hour_and_overridden():
@@ -777,6 +777,6 @@ def test_a_policy_begun_in_the_wait_retries_instead_of_going_critical_blind():
     # the daemon's fresh policy for the read-only hold: no reading ever, the wait at once
     p = ShutdownPolicy(TH, capacity_ah=40.0)
     p.enter_wait(0.0)
-    d = first_resume(p, 0.0, 13)  # asserts no CRITICAL on the way
-    assert d is not None and 60 + 12 * 3600 <= d.t < 12 * 3600 + 120
+    d = first_resume(p, 0.0, 21)  # asserts no CRITICAL on the way
+    assert d is not None and 60 + 20 * 3600 <= d.t < 20 * 3600 + 120
     assert d.fault is Fault.SENSOR_LOST
