@@ -15,8 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from appliance.clock import from_iso
-from appliance.domain.permissions import CANCEL_SHUTDOWN, ROLES, allowed
-from appliance.services.power import monitor_silent_since
+from appliance.services.power import CANCEL_ROLES, monitor_silent_since
 from appliance.web.i18n import N_
 from appliance.web.labels import ROLES as ROLE_LABELS
 
@@ -179,7 +178,7 @@ def low_battery(row: Mapping[str, Any], t: Translate) -> str:
 
 
 def who_may_cancel(t: Translate) -> str:
-    roles = [t(ROLE_LABELS[r]) for r in ROLES if allowed(r, CANCEL_SHUTDOWN)]
+    roles = [t(ROLE_LABELS[r]) for r in CANCEL_ROLES]
     return t(WHO_MAY_CANCEL) % {"roles": ", ".join(roles)}
 
 
