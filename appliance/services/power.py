@@ -53,6 +53,13 @@ def monitor_silent_since(row: Mapping[str, Any] | None, now_s: float) -> str | N
     return None
 
 
+def staff_name(store: Any, username: str) -> str:
+    """The name staff know a colleague by (who asked for or made a cancel); the username when
+    the account is gone."""
+    staff = store.staff.by_username(username)
+    return (staff or {}).get("display_name") or username
+
+
 def may_cancel(actor: Actor | None) -> bool:
     return actor is not None and allowed(actor.role, CANCEL_SHUTDOWN)
 

@@ -23,7 +23,7 @@ from appliance.backup import local, usb
 from appliance.clock import from_iso, to_iso
 from appliance.domain.permissions import VIEW_STATUS
 from appliance.services.context import Actor, Context
-from appliance.services.power import STALE_AFTER_S, monitor_silent_since
+from appliance.services.power import STALE_AFTER_S, monitor_silent_since, staff_name
 from appliance.store.diskspace import check, classify
 
 HISTORY_S = 24 * 3600
@@ -169,8 +169,7 @@ def _display_name(ctx: Context, username: str | None) -> str | None:
     """The name staff know a colleague by; the username when the account is gone."""
     if not username:
         return None
-    staff = ctx.store.staff.by_username(username)
-    return (staff or {}).get("display_name") or username
+    return staff_name(ctx.store, username)
 
 
 def thin(rows: list[dict[str, Any]], max_points: int) -> list[dict[str, Any]]:

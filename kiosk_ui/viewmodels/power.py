@@ -14,7 +14,7 @@ from typing import Any
 
 from appliance.backup.usb import read_status as read_usb_status
 from appliance.clock import from_iso
-from appliance.services.power import monitor_silent_since
+from appliance.services.power import monitor_silent_since, staff_name
 from appliance.store import Store
 from appliance.web import power_texts
 from appliance.web.i18n import DEFAULT_LANGUAGE, N_, Translator
@@ -98,10 +98,9 @@ class PowerVM:
     def name_of(self, username: str) -> str:
         """The name staff know a colleague by (the username if the account is gone)."""
         try:
-            staff = self.store.staff.by_username(username)
+            return staff_name(self.store, username)
         except Exception:  # a banner must never fail on a name
-            staff = None
-        return (staff or {}).get("display_name") or username
+            return username
 
     @property
     def banner(self) -> str | None:

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
-from appliance.services.power import cancel_shutdown, may_cancel, monitor_silent_since
+from appliance.services.power import cancel_shutdown, may_cancel, monitor_silent_since, staff_name
 from appliance.web import power_texts
 from appliance.web.routes.pages import safe_next
 
@@ -30,12 +30,9 @@ def page_power(web: Web) -> dict[str, Any] | None:
         # The clock's best estimate: the monitor writes its times in it, and the machine's
         # own time can be hours off on a Pi without a real-time clock.
         now_s = web.ctx.now().now.timestamp()
-
-        def name_of(username: str) -> str:
-            staff = store.staff.by_username(username)
-            return (staff or {}).get("display_name") or username
-
-        text = power_texts.banner(row, web.t, now_s, cancelled=cancelled, name_of=name_of)
+        text = power_texts.banner(
+            row, web.t, now_s, cancelled=cancelled, name_of=lambda u: staff_name(store, u)
+        )
     except Exception as e:  # noqa: BLE001 - the banner is an extra; the page must open
         log.warning("power banner left out: %s", e)
         return None
