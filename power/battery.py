@@ -187,6 +187,4 @@ class SocEstimator:
 
     def runtime_min(self) -> float:
         """Minutes until ``reserve_soc`` at the smoothed load; inf if not discharging."""
-        if self._soc is None or self._load_a is None or self._load_a > -1e-3:
-            return math.inf
         return self.minutes_to(self.reserve_soc)
