@@ -440,13 +440,7 @@ class PowerDaemon:
             return
         detail = {"by": "restart", "decided_event_id": row.get("shutdown_event_id")}
         event = self._event("shutdown_cancelled", RESTART_REASON, wall_s, trusted, detail)
-        store = self._writable()
-        written = store and self._safely(
-            "record the dropped countdown", lambda: store.power.add_event(event)
-        )
-        if written is None:
-            self._unwritten.append(event)  # goes with the first write that succeeds
-        self._note_event(event)
+        self._add_event_now("record the dropped countdown", event)
 
     def _resume_the_wait(self) -> None:
         """Restarted (a crash, an update) during a low-power wait of this boot: the services
@@ -1026,10 +1020,15 @@ class PowerDaemon:
             "outage", f"off {off_s / 3600:.1f} h after a safe shutdown{soc}", wall_s, trusted
         )
         event |= {"detail": detail, "soc": last["soc"], "voltage_v": last["voltage_v"]}
+        self._add_event_now("record the outage", event)
+
+    def _add_event_now(self, what: str, event: dict[str, Any]) -> None:
+        """An event of the start, written on its own; kept, when the database refuses it, for
+        the first write that succeeds."""
         store = self._writable()
-        written = store and self._safely("record the outage", lambda: store.power.add_event(event))
+        written = store and self._safely(what, lambda: store.power.add_event(event))
         if written is None:
-            self._unwritten.append(event)  # goes with the first write that succeeds
+            self._unwritten.append(event)
         self._note_event(event)
 
     # -- waiting -----------------------------------------------------------------------------
