@@ -510,9 +510,11 @@ class ShutdownPolicy:
         if self.waiting:
             self._resume_check(t, v >= th.v_resume, th.v_resume_s, f"voltage {v:.2f} V", events)
             return self._finish(t, events, None)
-        low = [f"voltage {v:.3f} V < {th.v_low:g} V (voltage only: {label})"]
+        low: list[str] = []  # formatted only when low: runs every sample on the appliance lead
+        if v < th.v_low:
+            low.append(f"voltage {v:.3f} V < {th.v_low:g} V (voltage only: {label})")
         strong = v > th.v_warn + th.cancel_margin_v / 2
-        self._running(t, v, low if v < th.v_low else [], v < th.v_warn, strong, events)
+        self._running(t, v, low, v < th.v_warn, strong, events)
         return self._finish(t, events, self._voltage_minutes(v))
 
     def _blind(self, f: FaultSample, events: list[Event], *, implausible: bool = False) -> Decision:
