@@ -32,20 +32,25 @@ def now(fake_time) -> datetime:
     return datetime.fromtimestamp(fake_time(), UTC)
 
 
+def set_power(store, fake_time, *, clear_cancel: bool = False, **fields) -> None:
+    """The monitor's state row, sampled now on the INA219 by a trusted clock, with `fields`."""
+    store.power.set_state(
+        {"sampled_at": to_iso(now(fake_time)), "clock_trusted": True, "source": "ina219"} | fields,
+        clear_cancel=clear_cancel,
+    )
+
+
 def pend(store, fake_time, seconds: int = 105) -> int:
     eid = store.power.add_event(
         {"at": to_iso(now(fake_time)), "clock_trusted": 1, "kind": "shutdown_decided"}
     )
-    store.power.set_state(
-        {
-            "sampled_at": to_iso(now(fake_time)),
-            "clock_trusted": True,
-            "source": "ina219",
-            "state": "shutdown_pending",
-            "soc": 9.0,
-            "shutdown_event_id": eid,
-            "shutdown_deadline": to_iso(now(fake_time) + timedelta(seconds=seconds)),
-        },
+    set_power(
+        store,
+        fake_time,
+        state="shutdown_pending",
+        soc=9.0,
+        shutdown_event_id=eid,
+        shutdown_deadline=to_iso(now(fake_time) + timedelta(seconds=seconds)),
         clear_cancel=True,
     )
     return eid
@@ -57,30 +62,13 @@ def cancels(store) -> list[dict]:
 
 def test_no_banner_when_the_power_is_fine(client, store, fake_time):
     assert 'class="power-text"' not in client.get("/").text
-    store.power.set_state(
-        {
-            "sampled_at": to_iso(now(fake_time)),
-            "clock_trusted": True,
-            "source": "ina219",
-            "state": "ok",
-            "soc": 80,
-        }
-    )
+    set_power(store, fake_time, state="ok", soc=80)
     login(client, "nurse")
     assert 'class="power-text"' not in client.get("/patients").text
 
 
 def test_every_page_shows_the_low_battery_line(client, store, fake_time):
-    store.power.set_state(
-        {
-            "sampled_at": to_iso(now(fake_time)),
-            "clock_trusted": True,
-            "source": "ina219",
-            "state": "warn",
-            "soc": 34.2,
-            "runtime_min": 1145,
-        }
-    )
+    set_power(store, fake_time, state="warn", soc=34.2, runtime_min=1145)
     line = "Batterie faible : 34 % (arrêt dans environ 19 h)"
     assert line in client.get("/").text  # the login page too
     login(client, "nurse")
@@ -153,20 +141,17 @@ def test_cancel_with_nothing_pending_writes_nothing(client, store, fake_time):
 
 
 def test_the_status_page_shows_the_fault_its_detail_and_the_planned_time(client, store, fake_time):
-    store.power.set_state(
-        {
-            "sampled_at": to_iso(now(fake_time)),
-            "clock_trusted": True,
-            "source": "ina219",
-            "state": "ok",
-            "voltage_v": 12.5,
-            "current_a": -3.25,
-            "soc": 80.0,
-            "runtime_min": 2400,
-            "fault": "wrong_shunt",
-            "fault_detail": "night current -3.25 A is 4x the appliance's highest draw",
-            "planned_shutdown_at": to_iso(now(fake_time) + timedelta(hours=3)),
-        }
+    set_power(
+        store,
+        fake_time,
+        state="ok",
+        voltage_v=12.5,
+        current_a=-3.25,
+        soc=80.0,
+        runtime_min=2400,
+        fault="wrong_shunt",
+        fault_detail="night current -3.25 A is 4x the appliance's highest draw",
+        planned_shutdown_at=to_iso(now(fake_time) + timedelta(hours=3)),
     )
     login(client, "technician")
     page = client.get("/status").text
@@ -185,14 +170,7 @@ def test_the_wait_and_critical_states_are_named_on_the_status_page(client, store
         ("low_power_wait", "attente de recharge (services arrêtés)"),
         ("critical", "batterie critique (tout en lecture seule, redémarre seul)"),
     ):
-        store.power.set_state(
-            {
-                "sampled_at": to_iso(now(fake_time)),
-                "clock_trusted": True,
-                "source": "ina219",
-                "state": state,
-            }
-        )
+        set_power(store, fake_time, state=state)
         assert label in client.get("/status").text, state
 
 
@@ -248,17 +226,7 @@ def test_a_row_older_than_the_monitor_s_staleness_limit_is_a_silent_monitor(
 ):
     from power.views import STALE_AFTER_S
 
-    store.power.set_state(
-        {
-            "sampled_at": to_iso(now(fake_time)),
-            "clock_trusted": True,
-            "source": "ina219",
-            "state": "warn",
-            "voltage_v": 11.9,
-            "soc": 30.0,
-            "runtime_min": 600,
-        }
-    )
+    set_power(store, fake_time, state="warn", voltage_v=11.9, soc=30.0, runtime_min=600)
     sampled = now(fake_time).strftime("%H:%M")
     fake_time.advance(STALE_AFTER_S - 1)
     assert "Batterie faible : 30 %" in client.get("/").text
@@ -283,18 +251,15 @@ def test_the_status_page_shows_the_deadline_time_and_who_asked_by_name(client, s
 
 
 def test_the_monitor_s_english_lines_are_the_technician_s(client, store, fake_time):
-    store.power.set_state(
-        {
-            "sampled_at": to_iso(now(fake_time)),
-            "clock_trusted": True,
-            "source": "ina219",
-            "state": "warn",
-            "reason": "voltage 11.3 V < 11.4 V",
-            "voltage_v": 11.3,
-            "soc": 20.0,
-            "fault": "reversed_shunt",
-            "fault_detail": "night current +2.10 A: the shunt is wired backwards",
-        }
+    set_power(
+        store,
+        fake_time,
+        state="warn",
+        reason="voltage 11.3 V < 11.4 V",
+        voltage_v=11.3,
+        soc=20.0,
+        fault="reversed_shunt",
+        fault_detail="night current +2.10 A: the shunt is wired backwards",
     )
     login(client, "technician")
     page = client.get("/status").text
