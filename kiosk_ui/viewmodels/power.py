@@ -86,14 +86,11 @@ class PowerVM:
         cancel of it was asked."""
         return power_texts.countdown_seconds(self.row, self._now())
 
-    def countdown_text(self, t: Any = None) -> str:
-        """ "Arrêt dans 1:45 — …". `t` is the seconds left (default: countdown_s), or a
-        Translator to write it with."""
-        seconds = t if isinstance(t, (int, float)) and not isinstance(t, bool) else None
-        tr = t if callable(t) else self.t
+    def countdown_text(self, seconds: float | None = None) -> str:
+        """ "Arrêt dans 1:45 — …", for `seconds` left (default: countdown_s)."""
         if seconds is None:
             seconds = self.countdown_s
-        return power_texts.countdown_text(seconds, tr)
+        return power_texts.countdown_text(seconds, self.t)
 
     def name_of(self, username: str) -> str:
         """The name staff know a colleague by (the username if the account is gone)."""
