@@ -58,6 +58,8 @@ MEDIAN_OF = 5  # samples; two spikes in five cannot move the median
 DISCHARGE_AT_CHARGE_LEVEL_A = 0.2
 NEAR_ZERO_A = 0.05
 MIN_APPLIANCE_DRAW_A = 0.1  # a Pi with its screen never draws less from the 12 V side
+# The reversed-shunt rules' advice on the battery lead (the appliance lead's board says VIN).
+_BACKWARDS = "the shunt is wired backwards (swap IN+ and IN-, or set [power] invert = true)"
 
 
 def is_dark(hour: float | None) -> bool:
@@ -300,8 +302,7 @@ class PlausibilityMonitor:
                 return (
                     Fault.REVERSED_SHUNT,
                     f"charging current +{mi:.2f} A at night ({hour:04.1f} h UTC) for "
-                    f"{run.minutes(t):.0f} min: the shunt is wired backwards "
-                    "(swap IN+ and IN-, or set [power] invert = true)",
+                    f"{run.minutes(t):.0f} min: {_BACKWARDS}",
                 )
             return True
         run = self._runs["charge_level"]
@@ -310,8 +311,7 @@ class PlausibilityMonitor:
                 return (
                     Fault.REVERSED_SHUNT,
                     f"discharge {mi:.2f} A at {mv:.2f} V, a voltage only a charge gives, for "
-                    f"{run.minutes(t):.0f} min: the shunt is wired backwards "
-                    "(swap IN+ and IN-, or set [power] invert = true)",
+                    f"{run.minutes(t):.0f} min: {_BACKWARDS}",
                 )
             return True
         # Without a trusted hour: a "charge" for hours while the voltage only falls. Only then:
@@ -329,8 +329,7 @@ class PlausibilityMonitor:
             return (
                 Fault.REVERSED_SHUNT,
                 f"charging current +{mi:.2f} A for {run.minutes(t):.0f} min while the voltage "
-                f"fell from {self._trend_start_v:.2f} to {mv:.2f} V: the shunt is wired "
-                "backwards (swap IN+ and IN-, or set [power] invert = true)",
+                f"fell from {self._trend_start_v:.2f} to {mv:.2f} V: {_BACKWARDS}",
             )
         return None  # a trend is not evidence by itself until it is sustained
 
