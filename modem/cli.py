@@ -30,7 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The status is stale when the daemon has not written it for this long (status_every_s is 30).
 # The simulated SIM's SMS centre (a real SIM carries its operator's).
 SIMULATED_SMSC = "+22300000000"
 # The networks the simulator plays (modem.simulator.NETWORKS; listed here so --help does not
