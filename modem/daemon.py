@@ -40,9 +40,6 @@ LINK_RETRY_FIRST_S = 60.0
 SMS_CHECK_EVERY_S = 3600.0
 CLIMBING_EVERY_S = 5.0
 HEARTBEAT_S = 60.0
-# Written by a clean stop, removed by the next start: `keneya modem status` then says at once
-# that the daemon is not running, instead of after the status has gone stale.
-STOPPED_AT = MODEM_STOPPED_AT  # the status page reads it too
 
 
 class ModemDaemon:
@@ -93,8 +90,11 @@ class ModemDaemon:
         recovered = self.store.outbox.recover()  # the only drainer, starting: no claim is live
         if recovered:
             log.info("%d report(s) left half-sent by the last run put back in the queue", recovered)
+        # MODEM_STOPPED_AT: written by a clean stop, removed by the next start: `keneya modem
+        # status` and the status page then say at once that the daemon is not running, instead
+        # of after the status has gone stale.
         try:
-            self.store.set_settings({STOPPED_AT: None})
+            self.store.set_settings({MODEM_STOPPED_AT: None})
         except Exception as e:  # a busy database: the first status write comes soon anyway
             log.warning("modem: stop marker not cleared: %s", e)
         if self.notifier:
@@ -231,7 +231,7 @@ class ModemDaemon:
         now = to_iso(self.now())
         values = {"modem.status": json.dumps(snap, sort_keys=True), "modem.updated_at": now}
         if stopped:
-            values[STOPPED_AT] = now
+            values[MODEM_STOPPED_AT] = now
         try:
             # one JSON setting, read by appliance.services.status.modem_report
             self.store.set_settings(values)
