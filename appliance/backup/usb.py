@@ -118,18 +118,21 @@ def _prune(folder: Path, facility: str, keep: int, written: str) -> list[str]:
         reverse=True,
     )
     dropped = [p.name for p in mine[keep:] if p.name != written]
-    dropped += [
-        n for n in os.listdir(folder) if n.startswith(".keneya-") and n.endswith(".partial")
-    ]
+    dropped += _cut_writes(folder)
     for name in dropped:
         (folder / name).unlink(missing_ok=True)
     return dropped
 
 
+def _cut_writes(folder: Path) -> list[str]:
+    """Our leftovers on the stick of a write that was cut (private_temp's dot-files)."""
+    return [n for n in os.listdir(folder) if n.startswith(".keneya-") and n.endswith(".partial")]
+
+
 def _make_room(folder: Path, facility: str, need: int) -> list[str]:
     """Before writing: our cut writes, then this facility's oldest backups while the stick
     lacks `need` bytes -- never its newest, which stays until the new one is read back."""
-    freed = [n for n in os.listdir(folder) if n.startswith(".keneya-") and n.endswith(".partial")]
+    freed = _cut_writes(folder)
     for name in freed:
         (folder / name).unlink(missing_ok=True)
     mine = sorted(
