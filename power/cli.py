@@ -173,7 +173,6 @@ def run(
     from power import config
     from power.daemon import Settings
     from power.errors import ConfigurationError
-    from power.shutdown import split_wait_options
     from power.sim import get as get_scenario
     from power.simulated import NO_SCREEN, simulated_daemon
     from power.timebase import SimTime
@@ -181,10 +180,10 @@ def run(
     if scenario is None and (speed is not None or start_hour is not None):
         raise click.UsageError("--speed and --start-hour only make sense with --simulate")
     p = paths(ctx)
-    # [power.wait] (the low-power wait's screen and USB hub) is read here, the rest by config
+    # the section itself too: a simulation reads it again on the scenario's battery
     section = read_section(p.facility_file, "power", error=ConfigurationError)
-    wait, section = split_wait_options(section)
     cfg = config.from_mapping(section)
+    wait = cfg.wait  # [power.wait]: the low-power wait's screen and USB hub
     settings = Settings(
         sample_s=interval or cfg.sample_s,
         batch_s=cfg.batch_s,
