@@ -896,8 +896,8 @@ class PowerDaemon:
         # blind: a lost sensor, or one whose voltage is impossible (IN- off the battery);
         # a RESUME there is the policy's timed retry (a voltage-only resume needs v_resume)
         blind = decision.fault in (Fault.SENSOR_LOST, Fault.IMPLAUSIBLE)
+        v = self._last[0].bus_v if self._last is not None else None  # this step's reading
         for e in decision.events:
-            v = self._last[0].bus_v if self._last is not None else None
             if e.kind is EventKind.RESUME and v is not None and v >= v_resume:
                 why = ("battery", e.reason or "the battery has recovered")
             elif e.kind is EventKind.RESUME and blind:
