@@ -46,7 +46,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from appliance.domain.permissions import CANCEL_SHUTDOWN, ROLES, allowed
 from appliance.facility_file import read_section
 from power.errors import ConfigurationError
 
@@ -70,16 +69,10 @@ COMMAND_TIMEOUT_S = 60.0
 # blanking (HDMI and the console: 1 blank, 0 shown).
 BACKLIGHT_GLOB = "/sys/class/backlight/*/bl_power"
 FB_BLANK = "/sys/class/graphics/fb0/blank"
-# Who may call off a pending shutdown: the permission table says (CANCEL_SHUTDOWN).
-CANCEL_ROLES = frozenset(r for r in ROLES if allowed(r, CANCEL_SHUTDOWN))
 
 Runner = Callable[[Sequence[str]], int]
 Writer = Callable[[Path, str], bool]
 T = TypeVar("T")
-
-
-def may_cancel(role: str) -> bool:
-    return allowed(role, CANCEL_SHUTDOWN)
 
 
 def run_command(argv: Sequence[str], *, timeout_s: float = COMMAND_TIMEOUT_S) -> int:

@@ -9,7 +9,6 @@ import pytest
 
 from power.errors import ConfigurationError
 from power.shutdown import (
-    CANCEL_ROLES,
     POWEROFF,
     REBOOT,
     START_SERVICES,
@@ -18,7 +17,6 @@ from power.shutdown import (
     SafeShutdown,
     WaitOptions,
     load_wait_options,
-    may_cancel,
     mount_point,
     write_sysfs,
 )
@@ -89,12 +87,6 @@ def test_injected_commands_are_configurable():
     s = SafeShutdown(runner=rec, stop_services=("true",), poweroff=("echo", "off"))
     s.execute(FakeStore([]))
     assert rec.calls == [("true",), ("echo", "off")]
-
-
-def test_who_may_cancel():
-    assert set(CANCEL_ROLES) == {"admin", "doctor", "nurse", "midwife", "technician"}
-    assert may_cancel("technician") and not may_cancel("matron")
-    assert not may_cancel("health_worker")
 
 
 # -- the low-power wait and its way back --------------------------------------------------
