@@ -176,10 +176,11 @@ class PowerConfig:
             return self.lead
         return Lead.APPLIANCE if self.shunt_ohms >= BOARD_SHUNT_OHMS else Lead.BATTERY
 
-    def policy(self) -> ShutdownPolicy:
-        """The shutdown policy this installation calls for."""
+    def policy(self, thresholds: Thresholds | None = None) -> ShutdownPolicy:
+        """The shutdown policy this installation calls for (`thresholds`: others than the
+        file's, as a simulation may be given)."""
         return ShutdownPolicy(
-            self.thresholds(),
+            thresholds or self.thresholds(),
             chemistry=self.chemistry,
             capacity_ah=self.capacity_ah,
             max_draw_a=self.max_draw_a,

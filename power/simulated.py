@@ -191,15 +191,7 @@ def simulated_daemon(
         grace_s = installed.grace_s if grace_s is None else grace_s
 
         def policy_factory() -> ShutdownPolicy:
-            return ShutdownPolicy(
-                thresholds,
-                chemistry=installed.chemistry,
-                capacity_ah=installed.capacity_ah,
-                max_draw_a=installed.max_draw_a,
-                default_draw_a=installed.default_draw_a,
-                shunt_ohms=installed.shunt_ohms,
-                lead=installed.shunt_lead,
-            )
+            return installed.policy(thresholds)
 
     with scenario.build() as rig, rig.open_sensor() as sensor:
         commands = SimulatedSystem(rig, echo, write=write)
