@@ -1,15 +1,24 @@
 """The due list: what each patient should come back for, and how to reach them.
 
 `due_for_patient` combines the schedules of this package for one patient's current
-encounters (dicts as the store returns them); `due_list` and `group_by_village` cut the
-facility-wide list for a day, a week or an outreach round. An item disappears as soon as the
-matching encounter is recorded, because everything is recomputed from the encounters.
+encounters (dicts as the store returns them). Each item carries the dates at which it
+changes state (data/follow_up.json gives the windows, with their sources):
+
+  upcoming   before its due date (shown by default from `upcoming_from`)
+  due        from the due date until the kind's grace delay
+  overdue    past the grace delay, until the tracing delay
+  defaulter  past the tracing delay: lost to follow-up, to trace in the community
+  (gone)     after `ends_on`: past the kind's list limit, or no longer applicable
+
+so the state on any later day follows from the dates alone (`state_on`); the store keeps
+these items per patient and its queries derive the state in SQL the same way.
 
 Priority (1 = first to act on):
   1  referral for delivery at 41 weeks; the newborn's or mother's 24-hour postnatal check
-  2  overdue (past the kind's overdue delay)
-  3  due (due date reached, not yet overdue)
-  4  upcoming (due within the horizon)
+  2  overdue
+  3  due
+  4  upcoming
+  5  defaulter (a separate list: tracing, not today's consultations)
 
 Rules not fixed by a national protocol are in `DueConfig` (defaults documented there); pass
 another `DueConfig` to change them.
@@ -17,8 +26,13 @@ another `DueConfig` to change them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cache
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from appliance.clinical import immunization as imm
@@ -81,29 +95,22 @@ GUARDIAN_UNDER_DAYS = 15 * 365  # the mother's phone stands in for a child under
 
 @dataclass(frozen=True)
 class DueConfig:
-    # Immunization: see immunization.GRACE_DAYS (programme choice).
-    immunization_grace_days: int = imm.GRACE_DAYS
     # Growth monitoring and promotion (WHO/UNICEF GMP practice, Mali PCIME): monthly weighing
     # under 24 months, quarterly from 24 to 59 months (programme choice for the latter).
     growth_monthly_days: int = 30
     growth_quarterly_days: int = 91
     growth_monthly_until_days: int = 731  # 24 months, as in growth.HEIGHT_FROM_DAYS
     growth_until_days: int = 1826  # 5 years
-    growth_grace_days: int = 30  # one missed monthly session
     # Family planning (WHO Selected Practice Recommendations, 3rd ed. 2016, and the WHO
     # Family Planning Handbook, 2018):
     pill_cycle_days: int = 28
-    pill_grace_days: int = 2  # SPR: up to 2 missed/late pills need no back-up method
     dmpa_interval_days: int = 91  # 13 weeks
-    dmpa_grace_days: int = 14  # SPR 2016 allows up to 4 weeks late; 2 weeks kept here
     implant_years: int = 3  # etonogestrel 3 y; levonorgestrel (Jadelle) 5 y: data lacks type
     iud_years: int = 10  # copper T 380A labelled 10 y; WHO handbook: effective 12 y
-    device_grace_days: int = 30
     # Condoms: USAID couple-years-of-protection factor, 120 condoms a year = 10 a month.
     condoms_per_year: int = 120
     condom_max_days: int = 365
     condom_default_days: int = 30  # quantity not recorded
-    condom_grace_days: int = 14
     lam_until_days: int = 182  # LAM protects until 6 months after birth (FP Handbook)
     # Chronic care when the clinician gave no next_visit (programme choice; WHO HEARTS:
     # monthly until controlled; WHO HIV 2021: 3-6-monthly visits once stable on ART).
@@ -119,10 +126,95 @@ class DueConfig:
         }
     )
     chronic_default_days: int = 90
-    chronic_grace_days: int = 7  # a missed appointment is traced after a week
 
 
 DEFAULT_CONFIG = DueConfig()
+
+STATES = ("upcoming", "due", "overdue", "defaulter")
+# The lists look at most this far ahead; the store keeps items a little further, so a list
+# stays whole for a day or two before the nightly rebuild brings the next items in.
+MAX_LOOKAHEAD_DAYS = 92
+STORED_HORIZON_DAYS = 100
+
+_RULES = "data/follow_up.json"
+_WINDOW_KEYS = ("lookahead_days", "grace_days", "tracing_days", "list_until_days")
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    lookahead_days: int
+    grace_days: int  # due -> overdue once more than this many days late
+    tracing_days: int  # overdue -> defaulter once more than this many days late
+    list_until_days: int  # leaves every list once more than this many days late
+
+
+@dataclass(frozen=True)
+class FollowUpRules:
+    version: str
+    default_lookahead_days: int
+    kinds: dict[str, Window]
+    by_code: dict[str, Window]  # reason-code overrides (a method, a condition)
+    fingerprint: str  # of the file's text: the store rebuilds its items when it changes
+
+    def window(self, kind: str, code: str) -> Window:
+        return self.by_code.get(code) or self.kinds[kind]
+
+
+def parse_rules(raw: dict[str, Any], *, text: str = "") -> FollowUpRules:
+    """Check the follow-up windows read from JSON; raise ValueError naming the bad entry."""
+    kinds: dict[str, Window] = {}
+    by_code: dict[str, Window] = {}
+    for kind in KINDS:
+        entry = (raw.get("kinds") or {}).get(kind)
+        if entry is None:
+            raise ValueError(f"follow-up rules: no entry for {kind}")
+        missing = [k for k in _WINDOW_KEYS if not isinstance(entry.get(k), int)]
+        if missing:
+            raise ValueError(f"follow-up rules, {kind}: {', '.join(missing)} must be whole days")
+        w = Window(*(int(entry[k]) for k in _WINDOW_KEYS))
+        if not 0 <= w.grace_days <= w.tracing_days <= w.list_until_days or w.lookahead_days < 0:
+            raise ValueError(
+                f"follow-up rules, {kind}: need 0 <= grace <= tracing <= list_until and"
+                " lookahead >= 0"
+            )
+        kinds[kind] = w
+        for key, field_name in (
+            ("grace_days_by_code", "grace_days"),
+            ("tracing_days_by_code", "tracing_days"),
+        ):
+            for code, days in (entry.get(key) or {}).items():
+                base = by_code.get(code, w)
+                values = {k: getattr(base, k) for k in _WINDOW_KEYS}
+                values[field_name] = int(days)
+                values["tracing_days"] = max(values["tracing_days"], values["grace_days"])
+                by_code[code] = Window(**values)
+    return FollowUpRules(
+        version=str(raw.get("version", "")),
+        default_lookahead_days=int(raw.get("default_lookahead_days", 7)),
+        kinds=kinds,
+        by_code=by_code,
+        fingerprint=hashlib.sha256(text.encode()).hexdigest()[:16],
+    )
+
+
+@cache
+def _default_rules() -> FollowUpRules:
+    text = resources.files("appliance.clinical").joinpath(_RULES).read_text(encoding="utf-8")
+    return parse_rules(json.loads(text), text=text)
+
+
+def load_rules(path: str | Path | None = None) -> FollowUpRules:
+    """The shipped follow-up windows (read once), or a district's file at `path`."""
+    if path is None:
+        return _default_rules()
+    text = Path(path).read_text(encoding="utf-8")
+    return parse_rules(json.loads(text), text=text)
+
+
+def rules_fingerprint(malaria_vaccine: bool, schedule: imm.Schedule | None = None) -> str:
+    """What the stored items were computed with: when it changes they are rebuilt."""
+    sched = schedule or imm.load_schedule()
+    return f"{_default_rules().fingerprint}:{sched.version}:{int(malaria_vaccine)}"
 
 
 @dataclass(slots=True)
@@ -132,10 +224,22 @@ class DueItem:
     reason: str
     reason_code: str
     due_date: date
-    days_overdue: int
-    priority: int
+    upcoming_from: date  # shown as upcoming by default from this day
+    overdue_from: date
+    defaulter_from: date
+    ends_on: date  # the last day the item is listed
+    urgent: bool  # priority 1 whatever its state
     contact: dict[str, Any]
-    status: str = "due"  # "due" | "overdue" | "upcoming"
+    state: str = "due"  # on the day it was computed for
+    days_overdue: int = 0
+
+    @property
+    def status(self) -> str:  # the name the lists used before defaulters existed
+        return self.state
+
+    @property
+    def priority(self) -> int:
+        return priority_of(self.kind, self.state, self.reason_code)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -146,15 +250,38 @@ class DueItem:
             "due_date": self.due_date.isoformat(),
             "days_overdue": self.days_overdue,
             "priority": self.priority,
-            "status": self.status,
+            "state": self.state,
+            "status": self.state,
+            "overdue_from": self.overdue_from.isoformat(),
+            "defaulter_from": self.defaulter_from.isoformat(),
+            "ends_on": self.ends_on.isoformat(),
             "contact": dict(self.contact),
         }
 
 
+def is_urgent(kind: str, reason_code: str) -> bool:
+    return kind == "refer_delivery" or (kind == "pnc" and reason_code.endswith(":24h"))
+
+
 def priority_of(kind: str, status: str, reason_code: str = "") -> int:
-    if kind == "refer_delivery" or (kind == "pnc" and reason_code.endswith(":24h")):
+    if is_urgent(kind, reason_code):
         return 1
-    return {"overdue": 2, "due": 3}.get(status, 4)
+    return {"overdue": 2, "due": 3, "upcoming": 4}.get(status, 5)
+
+
+def state_on(
+    on: date, due: date, overdue_from: date, defaulter_from: date, ends_on: date
+) -> str | None:
+    """The item's state on `on`, None once it has left the lists."""
+    if on > ends_on:
+        return None
+    if on < due:
+        return "upcoming"
+    if on < overdue_from:
+        return "due"
+    if on < defaulter_from:
+        return "overdue"
+    return "defaulter"
 
 
 def _add_years(d: date, years: int) -> date:
@@ -162,13 +289,6 @@ def _add_years(d: date, years: int) -> date:
         return d.replace(year=d.year + years)
     except ValueError:  # 29 February
         return date(d.year + years, 3, 1)
-
-
-def _status(on: date, due: date, grace: int) -> tuple[str, int]:
-    late = (on - due).days
-    if late < 0:
-        return "upcoming", 0
-    return ("overdue" if late > grace else "due"), late
 
 
 def _contacts(
@@ -195,8 +315,8 @@ def _fp_item(
     fps: list[tuple[date, dict[str, Any]]],
     deliveries: list[date],
     cfg: DueConfig,
-) -> tuple[str, date, int] | None:
-    """(method, due date, grace days) of the current method's next visit, or None."""
+) -> tuple[str, date] | None:
+    """(method, due date) of the current method's next visit, or None."""
     fps.sort(key=lambda x: x[0])
     when, data = fps[-1]
     method = data.get("method")
@@ -204,11 +324,11 @@ def _fp_item(
         return None  # the method ended
     qty = data.get("quantity")
     if method in ("pill_coc", "pill_pop"):
-        return method, when + timedelta(days=(qty or 1) * cfg.pill_cycle_days), cfg.pill_grace_days
+        return method, when + timedelta(days=(qty or 1) * cfg.pill_cycle_days)
     if method in ("injectable_dmpa_im", "injectable_dmpa_sc"):
         # quantity > 1 only for DMPA-SC self-injection doses taken home
         days = (qty or 1) * cfg.dmpa_interval_days
-        return method, when + timedelta(days=days), cfg.dmpa_grace_days
+        return method, when + timedelta(days=days)
     if method in ("implant", "iud"):
         inserted = when
         for w, d in reversed(fps):  # back to the insertion: latest "new", or run start
@@ -218,16 +338,16 @@ def _fp_item(
             if d.get("user") == "new":
                 break
         years = cfg.implant_years if method == "implant" else cfg.iud_years
-        return method, _add_years(inserted, years), cfg.device_grace_days
+        return method, _add_years(inserted, years)
     if method in ("condom_male", "condom_female"):
         days = cfg.condom_default_days
         if qty:
             days = min(cfg.condom_max_days, max(1, qty * 365 // cfg.condoms_per_year))
-        return method, when + timedelta(days=days), cfg.condom_grace_days
+        return method, when + timedelta(days=days)
     if method == "lam":
         births = [b for b in deliveries if b <= when]
         if births:
-            return method, max(births) + timedelta(days=cfg.lam_until_days), 0
+            return method, max(births) + timedelta(days=cfg.lam_until_days)
     # standard days (reusable beads), sterilisation: nothing to come back for
     return None
 
@@ -242,8 +362,10 @@ def due_for_patient(
     malaria_vaccine: bool = False,
     schedule: imm.Schedule | None = None,
     config: DueConfig = DEFAULT_CONFIG,
+    rules: FollowUpRules | None = None,
 ) -> list[DueItem]:
-    """Every item due, overdue or due within `horizon_days` for one patient on `on`."""
+    """Every item listed on `on` for one patient (upcoming within `horizon_days`, due,
+    overdue or defaulter), with the dates at which each changes state."""
     pid = patient["id"]
     sex = patient.get("sex")
     birth = as_date(patient.get("birth_date"))
@@ -288,8 +410,31 @@ def due_for_patient(
 
     items: list[DueItem] = []
     child_contact, own_contact = _contacts(patient, mother, age)
+    windows = rules or load_rules()
 
-    def add(kind: str, reason: str, code: str, due: date, late: int, status: str) -> None:
+    def add(
+        kind: str,
+        reason: str,
+        code: str,
+        due: date,
+        *,
+        overdue_from: date | None = None,
+        last_day: date | None = None,
+    ) -> None:
+        """One item, its state dates from the kind's window; `overdue_from` when the
+        schedule has its own window (postnatal contacts), `last_day` when the item stops
+        applying on a day of its own (a vaccine's maximum age, a window, a pregnancy)."""
+        if due > horizon:
+            return
+        w = windows.window(kind, code)
+        overdue = overdue_from or due + timedelta(days=w.grace_days + 1)
+        defaulter = max(overdue, due + timedelta(days=w.tracing_days + 1))
+        ends = due + timedelta(days=w.list_until_days)
+        if last_day is not None and last_day < ends:
+            ends = last_day
+        state = state_on(on, due, overdue, defaulter, ends)
+        if state is None:
+            return
         private = kind in _PRIVATE_KINDS or code.startswith("pnc:mother")
         items.append(
             DueItem(
@@ -298,10 +443,14 @@ def due_for_patient(
                 reason,
                 code,
                 due,
-                late,
-                priority_of(kind, status, code),
+                due - timedelta(days=w.lookahead_days),
+                overdue,
+                defaulter,
+                ends,
+                is_urgent(kind, code),
                 own_contact if private else child_contact,
-                status,
+                state,
+                max((on - due).days, 0),
             )
         )
 
@@ -318,7 +467,6 @@ def due_for_patient(
                 malaria_vaccine=malaria_vaccine,
                 schedule=sched,
                 horizon_days=horizon_days,
-                grace_days=config.immunization_grace_days,
             ):
                 label = ANTIGEN_LABELS.get(dd.antigen, dd.antigen)
                 add(
@@ -326,22 +474,13 @@ def due_for_patient(
                     f"{label} {dd.dose} (vaccin)",
                     f"{dd.antigen}:{dd.dose}",
                     dd.due_date,
-                    dd.overdue_days,
-                    dd.status,
+                    last_day=dd.last_date,
                 )
 
         # Newborn postnatal care from the child's own record
         if age <= preg.PNC_LAST_DAY:
             for c in preg.pnc_schedule(birth, postnatal, on, "newborn", until=horizon):
-                if c.due_date <= horizon:
-                    add(
-                        "pnc",
-                        f"CPoN nouveau-né {PNC_LABELS[c.code]}",
-                        f"pnc:newborn:{c.code}",
-                        c.due_date,
-                        c.days_overdue,
-                        c.status,
-                    )
+                _add_pnc(add, birth, c, "newborn", "nouveau-né")
 
         # Growth monitoring
         if age < config.growth_until_days:
@@ -353,8 +492,7 @@ def due_for_patient(
                 monthly = (last - birth).days < config.growth_monthly_until_days
                 step = config.growth_monthly_days if monthly else config.growth_quarterly_days
                 due = last + timedelta(days=step)
-            if due <= horizon and (due - birth).days < config.growth_until_days:
-                status, late = _status(on, due, config.growth_grace_days)
+            if (due - birth).days < config.growth_until_days:
                 add(
                     "growth_monitoring",
                     "Pesée mensuelle (suivi de croissance)"
@@ -362,8 +500,7 @@ def due_for_patient(
                     else "Pesée trimestrielle (suivi de croissance)",
                     "growth:monthly" if monthly else "growth:quarterly",
                     due,
-                    late,
-                    status,
+                    last_day=birth + timedelta(days=config.growth_until_days - 1),
                 )
 
     delivery_dates = sorted(d for e in deliveries if (d := as_date(e["care_date"])) <= on)
@@ -372,17 +509,15 @@ def due_for_patient(
     if anc and sex != "M":
         p = preg.current_pregnancy(anc, deliveries, on)
         if p is not None:
+            over = p.lmp + timedelta(days=preg.MAX_PREGNANCY_DAYS)
             for c in preg.anc_schedule(p, p.anc_dates, on, until=horizon):
-                if c.due_date > horizon:
-                    continue
                 if c.kind == "refer_delivery":
                     add(
                         "refer_delivery",
                         "Référer pour l'accouchement (41 semaines)",
                         f"refer_delivery:{c.code}",
                         c.due_date,
-                        c.days_overdue,
-                        c.status,
+                        last_day=c.window_end,
                     )
                 else:
                     add(
@@ -390,18 +525,12 @@ def due_for_patient(
                         f"CPN {c.number} ({c.code[:-1]} semaines)",
                         f"anc:{c.number}",
                         c.due_date,
-                        c.days_overdue,
-                        c.status,
+                        last_day=c.window_end,
                     )
             t = preg.td_due(td, on, first_contact=p.anc_dates[0] if p.anc_dates else p.dated_on)
-            if t is not None and t.due_date <= horizon:
+            if t is not None:
                 add(
-                    "td",
-                    f"Td {t.dose} (femme enceinte)",
-                    f"td:{t.dose}",
-                    t.due_date,
-                    t.days_overdue,
-                    t.status,
+                    "td", f"Td {t.dose} (femme enceinte)", f"td:{t.dose}", t.due_date, last_day=over
                 )
             iptp = [
                 (e["data"]["iptp_dose"], as_date(e["care_date"]))
@@ -409,14 +538,13 @@ def due_for_patient(
                 if (e.get("data") or {}).get("iptp_dose")
             ]
             s = preg.iptp_due(p, iptp, on)
-            if s is not None and s.due_date <= horizon:
+            if s is not None:
                 add(
                     "iptp",
                     f"TPI-SP {s.dose} (paludisme, grossesse)",
                     f"iptp:{s.dose}",
                     s.due_date,
-                    s.days_overdue,
-                    s.status,
+                    last_day=over,
                 )
 
     # Postnatal care after this woman's latest delivery: her own, and the baby's when the
@@ -435,31 +563,14 @@ def due_for_patient(
         for subject in subjects:
             who = "mère" if subject == "mother" else "nouveau-né"
             for c in preg.pnc_schedule(born, after, on, subject, until=horizon):
-                if c.due_date <= horizon:
-                    add(
-                        "pnc",
-                        f"CPoN {who} {PNC_LABELS[c.code]}",
-                        f"pnc:{subject}:{c.code}",
-                        c.due_date,
-                        c.days_overdue,
-                        c.status,
-                    )
+                _add_pnc(add, born, c, subject, who)
 
     # Family planning resupply / device replacement
     if fps:
         got = _fp_item(fps, delivery_dates, config)
         if got is not None:
-            method, due, grace = got
-            if due <= horizon:
-                status, late = _status(on, due, grace)
-                add(
-                    "family_planning",
-                    f"PF : {FP_LABELS[method]}",
-                    f"fp:{method}",
-                    due,
-                    late,
-                    status,
-                )
+            method, due = got
+            add("family_planning", f"PF : {FP_LABELS[method]}", f"fp:{method}", due)
 
     # Chronic follow-up: the latest visit per condition
     for cond, (when, data) in chronic.items():
@@ -467,18 +578,22 @@ def due_for_patient(
         if due is None:
             days = config.chronic_interval_days.get(cond, config.chronic_default_days)
             due = when + timedelta(days=days)
-        if due <= horizon:
-            status, late = _status(on, due, config.chronic_grace_days)
-            add(
-                "chronic",
-                f"Suivi {CHRONIC_LABELS.get(cond, cond)}",
-                f"chronic:{cond}",
-                due,
-                late,
-                status,
-            )
+        add("chronic", f"Suivi {CHRONIC_LABELS.get(cond, cond)}", f"chronic:{cond}", due)
 
     return items
+
+
+def _add_pnc(add: Any, birth: date, c: Any, subject: str, who: str) -> None:
+    """A postnatal contact: overdue after its window, gone once the next window opens."""
+    day = preg.PNC_DAYS_LISTED[c.code]
+    add(
+        "pnc",
+        f"CPoN {who} {PNC_LABELS[c.code]}",
+        f"pnc:{subject}:{c.code}",
+        c.due_date,
+        overdue_from=c.window_end + timedelta(days=1),
+        last_day=birth + timedelta(days=day),
+    )
 
 
 def _sort_key(item: DueItem) -> tuple[int, date, str, str]:
@@ -486,15 +601,22 @@ def _sort_key(item: DueItem) -> tuple[int, date, str, str]:
 
 
 def due_list(
-    items: list[DueItem], start: date, end: date, *, village: str | None = None
+    items: list[DueItem],
+    start: date,
+    end: date,
+    *,
+    village: str | None = None,
+    states: tuple[str, ...] = ("upcoming", "due", "overdue"),
 ) -> list[DueItem]:
-    """Items due from `start` to `end`, plus every item already past its due date (late
-    items are always shown), optionally for one village; by priority, then due date."""
+    """Items of `states` due by `end` (late ones whatever their date, upcoming ones from
+    `start`), optionally for one village; by priority, then due date. Defaulters are a
+    list of their own (states=("defaulter",))."""
     out = [
         i
         for i in items
-        if i.due_date <= end
-        and (i.due_date >= start or i.days_overdue > 0)
+        if i.state in states
+        and i.due_date <= end
+        and (i.due_date >= start or i.state != "upcoming")
         and (village is None or i.contact.get("village") == village)
     ]
     out.sort(key=_sort_key)

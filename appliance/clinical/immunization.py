@@ -83,6 +83,7 @@ class DoseDue:
     earliest_date: date
     overdue_days: int  # days past the due date, 0 when not yet due
     status: str  # "due" | "overdue" | "upcoming"
+    last_date: date | None = None  # the dose's maximum age: it is not given after this day
 
 
 def _oldest(series: tuple[Series, ...], sex: str | None) -> int | None:
@@ -214,6 +215,7 @@ def due_doses(
                     earliest = after
                 if after > due:
                     due = after
+            limit = None
             if r.max_age_days is not None:
                 limit = birth + r.max_age_days
                 if today > limit or earliest > limit:
@@ -238,6 +240,7 @@ def due_doses(
                     date.fromordinal(earliest),
                     late if late > 0 else 0,
                     status,
+                    None if limit is None else date.fromordinal(limit),
                 )
             )
             break  # only the next dose of each series

@@ -52,6 +52,12 @@ PNC_CONTACTS = (
     (4, "6sem", 42, 35, 49),
 )
 PNC_LAST_DAY = 60  # postnatal records stop at day 60 (encounter model)
+# The last day after birth each contact is listed: the day before the next one's window
+# opens (the next contact covers it), day 60 for the last.
+PNC_DAYS_LISTED = {
+    code: (PNC_CONTACTS[k + 1][3] - 1 if k + 1 < len(PNC_CONTACTS) else PNC_LAST_DAY)
+    for k, (_n, code, _d, _f, _l) in enumerate(PNC_CONTACTS)
+}
 
 
 def edd_from_lmp(lmp: date) -> date:
