@@ -486,6 +486,33 @@ CREATE TRIGGER power_events_append_only BEFORE UPDATE ON power_events BEGIN
 END;
 """
 
+# Each patient's follow-up items (appliance/clinical/due.py), kept current in the same
+# transaction as every write that can change them and rebuilt nightly: the facility lists
+# read only the rows they show. The state on a day follows from the dates (due.state_on):
+# upcoming before due_date, due, overdue from overdue_from, defaulter from defaulter_from,
+# gone after ends_on. `village` is the contact's (the mother's for a child without one).
+M011_DUE_ITEMS = """
+CREATE TABLE due_items (
+    patient_id TEXT NOT NULL REFERENCES patients(id),
+    reason_code TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    due_date TEXT NOT NULL,
+    upcoming_from TEXT NOT NULL,
+    overdue_from TEXT NOT NULL,
+    defaulter_from TEXT NOT NULL,
+    ends_on TEXT NOT NULL,
+    urgent INTEGER NOT NULL,
+    village TEXT NOT NULL,
+    contact TEXT NOT NULL CHECK (json_valid(contact)),
+    computed_on TEXT NOT NULL,
+    PRIMARY KEY (patient_id, reason_code)
+) WITHOUT ROWID;
+CREATE INDEX due_items_due ON due_items(due_date, defaulter_from, ends_on);
+CREATE INDEX due_items_defaulter ON due_items(defaulter_from, ends_on);
+CREATE INDEX due_items_village ON due_items(village, due_date);
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -498,4 +525,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (8, "prunable attempts of sent outbox items", M008_PRUNABLE_ATTEMPTS),
     (9, "clock steps", M009_CLOCK_STEPS),
     (10, "power: low-power wait, critical, named sensor faults", M010_POWER_WAIT),
+    (11, "stored follow-up items", M011_DUE_ITEMS),
 ]
