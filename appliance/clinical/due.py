@@ -296,7 +296,7 @@ def _contacts(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(contact for child-health items, contact for confidential items)."""
     own = {"phone": patient.get("phone"), "village": patient.get("village")}
-    for key in ("family_name", "given_names"):
+    for key in ("family_name", "given_names", "health_number"):
         if patient.get(key):
             own[key] = patient[key]
     if mother is not None and not own["village"]:

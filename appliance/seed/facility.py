@@ -20,7 +20,7 @@ from typing import Any
 from appliance.clock import to_iso
 from appliance.ids import health_number, uuid7_from
 from appliance.seed.care import CarePlan
-from appliance.services import auth
+from appliance.services import auth, follow_up
 from appliance.services.context import Context
 from appliance.store import Store
 
@@ -118,6 +118,8 @@ def seed_facility(
         store.patients.insert_many(people)
         by_type = _encounters(store, gen, people, staff)
         store.set_setting("seed_near_duplicates", str(near_dups))
+        # written past the services: the follow-up items are built once, for the seed's day
+        follow_up.rebuild(ctx, on=today)
         logins_dir.mkdir(parents=True, exist_ok=True)
         logins_file = logins_dir / "demo-logins.txt"
         logins_file.write_text("\n".join(logins) + "\n", encoding="utf-8")

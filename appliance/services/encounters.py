@@ -10,6 +10,7 @@ from appliance.domain import limits
 from appliance.domain.encounters import MODELS, validate
 from appliance.domain.permissions import READ_PATIENT, write
 from appliance.ids import uuid7
+from appliance.services import follow_up
 from appliance.services.context import Actor, Context
 from appliance.services.errors import Conflict, NotFound
 from appliance.services.patients import resolve
@@ -85,6 +86,7 @@ def add(
     # left care recorded by nobody.
     with ctx.store.transaction():
         ctx.store.encounters.insert(row)
+        follow_up.refresh(ctx, [patient["id"]], on=reading.today)
         ctx.audit(
             actor,
             "encounter.add",
@@ -151,6 +153,7 @@ def _supersede(
         # checked again under the write lock: another tablet may have corrected it meanwhile
         _not_superseded(ctx, old["id"])
         ctx.store.encounters.insert(row)
+        follow_up.refresh(ctx, [old["patient_id"]], on=reading.today)
         ctx.audit(
             actor,
             "encounter.void" if voided else "encounter.correct",

@@ -15,6 +15,7 @@ from appliance.domain.permissions import (
     REGISTER_PATIENT,
 )
 from appliance.ids import parse_health_number
+from appliance.services import follow_up
 from appliance.services.context import Actor, Context
 from appliance.services.errors import Conflict, NotFound, PossibleDuplicates
 from appliance.store.patients import EDITABLE_FIELDS, search_columns
@@ -174,6 +175,7 @@ def register(
         row = ctx.store.patients.insert(
             fields, registered_by=actor.id, registered_at=reading.iso(), facility_code=facility_code
         )
+        follow_up.refresh(ctx, [row["id"]], on=reading.today)
         ctx.audit(
             actor,
             "patient.register",
@@ -259,6 +261,9 @@ def update(ctx: Context, actor: Actor, patient_id: str, changes: dict[str, Any])
     with ctx.store.transaction():
         if changed:
             ctx.store.patients.update(current["id"], changed)
+            # a mother's phone, village and names are her children's contact
+            children = [c["id"] for c in ctx.store.patients.children(current["id"])]
+            follow_up.refresh(ctx, [current["id"], *children], on=reading.today)
         ctx.audit(
             actor,
             "patient.update",
@@ -289,6 +294,9 @@ def merge(ctx: Context, actor: Actor, *, keep: str, merge_from: str, reason: str
             at=reading.iso(),
             reason=reason.strip(),
         )
+        # the merged record's items go; its children now have the kept record as mother
+        children = [c["id"] for c in ctx.store.patients.children(kept["id"])]
+        follow_up.refresh(ctx, [kept["id"], other["id"], *children], on=reading.today)
         detail = {
             "kept": kept["id"],
             "merged": other["id"],

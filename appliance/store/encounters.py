@@ -107,17 +107,28 @@ class EncounterRepo:
         )
         return [r[0] for r in rows]
 
-    def for_due_list(self, *, recent_from: str) -> list[tuple[str, str, str, str, dict]]:
+    def for_due_list(
+        self, *, recent_from: str, after: str | None = None, last: str | None = None
+    ) -> list[tuple[str, str, str, str, dict]]:
         """What can make someone due, facility-wide, as (patient_id, id, type, care_date,
         data), `data` holding only the fields the due rules read: every vaccine, the latest
-        weighing of each patient, pregnancies and births since `recent_from`, family
-        planning and chronic care. Consultations never make anyone due and are not read;
-        json_extract in SQL is far cheaper than decoding whole records in Python."""
-        branches, params = [], {"recent": recent_from}
+        weighing of each patient, pregnancies and births since `recent_from` (and every Td
+        dose given at an antenatal contact), family planning and chronic care.
+        Consultations never make anyone due and are not read; json_extract in SQL is far
+        cheaper than decoding whole records in Python. With
+        `after` (and `last`), only the patients whose ids are in (after, last]."""
+        branches, params = [], {"recent": recent_from, "after": after, "last": last}
+        span = ""
+        if after is not None:
+            span = " AND e.patient_id > :after"
+            if last is not None:
+                span += " AND e.patient_id <= :last"
         for kind, fields in DUE_FIELDS.items():
             cols = ", ".join(f"json_extract(e.data, '$.{f}')" for f in fields)
-            where = f"e.type = '{kind}' AND e.voided = 0 AND {CURRENT}"
-            if kind in ("anc", "delivery", "postnatal"):
+            where = f"e.type = '{kind}' AND e.voided = 0 AND {CURRENT}{span}"
+            if kind == "anc":  # Td doses count across pregnancies
+                where += " AND (e.care_date >= :recent OR json_extract(e.data, '$.td_dose'))"
+            elif kind in ("delivery", "postnatal"):
                 where += " AND e.care_date >= :recent"
             pad = ", NULL" * (DUE_WIDTH - len(fields))
             if kind == "growth":  # only the latest weighing matters

@@ -127,6 +127,40 @@ class PatientRepo:
         )
         return [dict(zip(cols, r, strict=True)) for r in rows]
 
+    def active_after(self, after: str, limit: int) -> list[dict[str, Any]]:
+        """The next `limit` patients not merged into another record, by id after `after`,
+        with what the follow-up lists need (the nightly rebuild walks them in batches)."""
+        cols = (
+            "id",
+            "health_number",
+            "family_name",
+            "given_names",
+            "sex",
+            "birth_date",
+            "village",
+            "phone",
+            "mother_id",
+        )
+        rows = self.store.conn.execute(
+            f"SELECT {', '.join(cols)} FROM patients WHERE id > ? AND merged_into IS NULL"
+            " ORDER BY id LIMIT ?",
+            (after, limit),
+        )
+        return [dict(zip(cols, r, strict=True)) for r in rows]
+
+    def get_many(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Patients by id (absent ids left out)."""
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.store.query(
+                f"SELECT {PATIENT_COLUMNS} FROM patients"
+                f" WHERE id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            out.update((r["id"], _clean(r)) for r in rows)  # type: ignore[misc]
+        return out
+
     def by_phone(self, phone: str) -> list[dict[str, Any]]:
         return [
             _clean(r)

@@ -12,6 +12,7 @@ def attach_repositories(store: Store) -> None:
     from appliance.store.audit import AuditRepo
     from appliance.store.clock import ClockRepo
     from appliance.store.drafts import DraftRepo
+    from appliance.store.due_items import DueItemRepo
     from appliance.store.encounters import EncounterRepo
     from appliance.store.outbox import OutboxRepo
     from appliance.store.patients import PatientRepo
@@ -30,3 +31,4 @@ def attach_repositories(store: Store) -> None:
     store.reports = ReportRepo(store)
     store.web_sessions = WebSessionRepo(store)
     store.drafts = DraftRepo(store)
+    store.due_items = DueItemRepo(store)
