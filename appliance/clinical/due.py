@@ -527,10 +527,17 @@ def due_for_patient(
                         c.due_date,
                         last_day=c.window_end,
                     )
-            t = preg.td_due(td, on, first_contact=p.anc_dates[0] if p.anc_dates else p.dated_on)
+            first = p.anc_dates[0] if p.anc_dates else p.dated_on
+            t = preg.td_due(td, on, first_contact=first)
             if t is not None:
+                # a dose whose interval ran out before this pregnancy is due at its first
+                # contact: she was not late for a pregnancy dose while not pregnant
                 add(
-                    "td", f"Td {t.dose} (femme enceinte)", f"td:{t.dose}", t.due_date, last_day=over
+                    "td",
+                    f"Td {t.dose} (femme enceinte)",
+                    f"td:{t.dose}",
+                    max(t.due_date, first),
+                    last_day=over,
                 )
             iptp = [
                 (e["data"]["iptp_dose"], as_date(e["care_date"]))

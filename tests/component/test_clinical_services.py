@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.services import clinical, encounters, patients
+from appliance.services import clinical, encounters, follow_up, patients
 from appliance.services.errors import PermissionDenied
 
 pytestmark = pytest.mark.component
@@ -101,22 +101,31 @@ def test_pregnancy_with_severe_hypertension_raises_an_urgent_alert(ctx, actors, 
 
 
 def test_facility_due_list(ctx, actors, baby, aminata):
-    items = clinical.facility_due(ctx, actors["nurse"], start=TODAY, end=date(2026, 10, 22))
+    nurse = actors["nurse"]
+    # born 2026-05-01 and never seen: 5 months of missed vaccines and weighings make the baby
+    # a defaulter to trace, not today's work nor the coming weeks' (MR 1 is due at 9 months)
+    assert clinical.facility_due(ctx, nurse, start=TODAY, end=date(2027, 1, 10)) == []
+    items = follow_up.listing(
+        ctx, nurse, start=TODAY, end=date(2027, 1, 10), states=("defaulter",)
+    )["items"]
     assert items and all(
-        {"patient_id", "reason", "kind", "due_date", "days_overdue", "priority", "contact"}
+        {"patient_id", "reason", "kind", "due_date", "days_overdue", "priority", "contact", "state"}
         <= set(i)
         for i in items
     )
     assert [i["priority"] for i in items] == sorted(i["priority"] for i in items)
     assert {i["patient_id"] for i in items} == {baby["id"]}
-    other = clinical.facility_due(
-        ctx, actors["nurse"], start=TODAY, end=date(2026, 10, 22), village="Ségou"
-    )
+    assert {i["state"] for i in items} == {"defaulter"}
+    lost = follow_up.defaulters(ctx, nurse)
+    assert lost["total"] >= 5 and {i["patient_id"] for i in lost["items"]} == {baby["id"]}
+    assert {"bcg:1", "penta:1", "growth:monthly"} <= {i["reason_code"] for i in lost["items"]}
+    assert follow_up.today(ctx, nurse)["defaulters"] == lost["total"]
+    other = clinical.facility_due(ctx, nurse, start=TODAY, end=date(2026, 12, 31), village="Ségou")
     assert other == []
     with pytest.raises(PermissionDenied):
         clinical.facility_due(ctx, actors["technician"], start=TODAY, end=TODAY)
     with pytest.raises(ValueError):
-        clinical.facility_due(ctx, actors["nurse"], start=TODAY, end=date(2026, 10, 1))
+        clinical.facility_due(ctx, nurse, start=TODAY, end=date(2026, 10, 1))
 
 
 def _run(*args, pin=None):

@@ -184,7 +184,7 @@ def test_growth_counts_weighings_only_and_stops_at_five_years():
     c = child(300)
     muac_only = [enc("growth", days(-200), weight_kg=6.0), enc("growth", days(-5), muac_mm=130)]
     item = codes(due(c, muac_only))["growth:monthly"]
-    assert item.due_date == days(-170) and item.status == "overdue"
+    assert item.due_date == days(-170) and item.state == "defaulter"  # five sessions missed
     assert not any(i.kind == "growth_monitoring" for i in due(child(1826)))
     assert "growth:monthly" in codes(due(child(0), horizon_days=30))
 
@@ -232,7 +232,10 @@ def test_referral_at_41_weeks_has_top_priority():
 def test_td_from_previous_pregnancies_counts():
     old = enc("immunization", ON - timedelta(days=900), antigen="td", dose=2)
     items = codes(due(woman(), [old, pregnant_at(16)]))
-    assert "td:3" in items and items["td:3"].status == "overdue"
+    # dose 2 + 6 months ran out before this pregnancy: due at its first contact (today), and
+    # listed at most until the pregnancy ends
+    assert "td:3" in items and items["td:3"].state == "due" and items["td:3"].due_date == ON
+    assert items["td:3"].ends_on == LMP + timedelta(days=44 * 7)
 
 
 def test_no_pregnancy_items_for_a_man_or_without_dating():
@@ -376,47 +379,62 @@ def test_chronic_intervals_cover_every_condition():
 # --- due list, sorting, grouping ---------------------------------------------------------
 
 
-def item(pid, prio, due_date, village, late=0):
+def item(pid, urgent, due_date, village):
+    """A chronic-care item (grace 7 days, tracing 90) seen on ON."""
+    w = dl.load_rules().window("chronic", "chronic:x")
+    overdue = due_date + timedelta(days=w.grace_days + 1)
+    defaulter = due_date + timedelta(days=w.tracing_days + 1)
+    ends = due_date + timedelta(days=w.list_until_days)
     return dl.DueItem(
         pid,
-        "chronic",
+        "pnc" if urgent else "chronic",
         "x",
-        f"chronic:{pid}",
+        "pnc:mother:24h" if urgent else f"chronic:{pid}",
         due_date,
-        late,
-        prio,
+        due_date - timedelta(days=7),
+        overdue,
+        defaulter,
+        ends,
+        urgent,
         {"village": village, "phone": None},
+        dl.state_on(ON, due_date, overdue, defaulter, ends),
+        max((ON - due_date).days, 0),
     )
 
 
-def test_due_list_window_keeps_overdue_items():
+def test_due_list_window_keeps_late_items_and_leaves_defaulters_apart():
     items = [
-        item("a", 2, days(-40), "Siby", late=40),
-        item("b", 4, days(3), "Siby"),
-        item("c", 4, days(20), "Kati"),
-        item("d", 3, days(-2), "Kati", late=2),
+        item("a", False, days(-40), "Siby"),  # overdue
+        item("b", False, days(3), "Siby"),
+        item("c", False, days(20), "Kati"),
+        item("d", False, days(-2), "Kati"),  # due
+        item("e", False, days(-120), "Kati"),  # defaulter
     ]
-    got = dl.due_list(items, days(1), days(7))
+    assert [i.state for i in items] == ["overdue", "upcoming", "upcoming", "due", "defaulter"]
+    got = dl.due_list(items, ON, days(7))
     assert [i.patient_id for i in got] == ["a", "d", "b"]  # late items stay on every list
     assert [i.patient_id for i in dl.due_list(items, ON, days(30))] == ["a", "d", "b", "c"]
     assert [i.patient_id for i in dl.due_list(items, ON, days(30), village="Kati")] == ["d", "c"]
+    assert [i.patient_id for i in dl.due_list(items, ON, ON, states=("defaulter",))] == ["e"]
 
 
 def test_sorted_by_priority_then_due_date():
     items = [
-        item("a", 4, days(1), None),
-        item("b", 2, days(-1), None, 1),
-        item("c", 2, days(-9), None, 9),
-        item("d", 1, days(2), None),
+        item("a", False, days(1), None),
+        item("b", False, days(-10), None),
+        item("c", False, days(-19), None),
+        item("d", True, days(2), None),
+        item("e", False, days(-3), None),
     ]
-    assert [i.patient_id for i in dl.due_list(items, ON, days(5))] == ["d", "c", "b", "a"]
+    assert [i.priority for i in items] == [4, 2, 2, 1, 3]
+    assert [i.patient_id for i in dl.due_list(items, ON, days(5))] == ["d", "c", "b", "e", "a"]
 
 
 def test_group_by_village():
     items = [
-        item("a", 4, days(1), "Siby"),
-        item("b", 2, days(1), None, 1),
-        item("c", 2, days(1), "Siby", 3),
+        item("a", False, days(1), "Siby"),
+        item("b", False, days(-10), None),
+        item("c", False, days(-10), "Siby"),
     ]
     groups = dl.group_by_village(items)
     assert list(groups) == [dl.UNKNOWN_VILLAGE, "Siby"]
