@@ -77,12 +77,17 @@ def test_units_are_installed_and_enabled_like_systemctl_enable(tmp_path):
     enabled = build.enable_units(root, units)
     assert "multi-user.target: keneya-modem.service" in enabled
     assert "timers.target: keneya-backup.timer" in enabled
+    assert "timers.target: keneya-due.timer" in enabled
     link = root / "etc/systemd/system/multi-user.target.wants/keneya-firstboot.service"
     assert os.readlink(link) == "/usr/lib/systemd/system/keneya-firstboot.service"
     assert (root / "usr/lib/systemd/system/keneya-firstboot.service").is_file()
     # Every unit the repository holds is installed, and enabled somewhere unless a timer or
     # udev starts it.
-    started_by_others = {"keneya-backup.service", "keneya-usb-backup@.service"}
+    started_by_others = {
+        "keneya-backup.service",
+        "keneya-due.service",
+        "keneya-usb-backup@.service",
+    }
     assert {e.split(": ")[1] for e in enabled} == {u.name for u in units} - started_by_others
     for name in started_by_others:
         assert (root / "usr/lib/systemd/system" / name).is_file()

@@ -37,7 +37,11 @@ RULES = UNITS.parent / "udev" / "90-keneya-usb-backup.rules"
 # Units that run before keneya-firstboot (it is After=local-fs.target) or are it.
 EARLY = {"keneya-firstboot.service"}
 # Services with no [Install]: what starts them instead.
-STARTED_BY = {"keneya-backup.service": "keneya-backup.timer", "keneya-usb-backup@.service": "udev"}
+STARTED_BY = {
+    "keneya-backup.service": "keneya-backup.timer",
+    "keneya-due.service": "keneya-due.timer",
+    "keneya-usb-backup@.service": "udev",
+}
 ENV_DROPPED = ("KENEYA_HOME", "KENEYA_PIN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
 
@@ -112,7 +116,7 @@ def test_the_command_of_each_unit_exists_with_these_options(path):
                 args.pop()
         else:
             args.append(a)
-    assert args[0] in {"serve", "kiosk", "power", "modem", "provision", "backup"}
+    assert args[0] in {"serve", "kiosk", "power", "modem", "provision", "backup", "due"}
     r = subprocess.run(
         [KENEYA, *args, "--help"],
         capture_output=True,
