@@ -1,4 +1,5 @@
-"""Home: today's due count, gravity alerts, drafts offered back, and the big buttons."""
+"""Home: today's follow-up counts (each opens its list), gravity alerts, drafts offered back,
+and the big buttons."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from kivy.uix.gridlayout import GridLayout
 
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
 from kiosk_ui.viewmodels.home import HomeVM
+from kiosk_ui.widgets.due_row import grow_to_text
 from kiosk_ui.widgets.theme import (
     DANGER,
+    MUTED,
     OK,
     PRIMARY,
     SECONDARY,
@@ -38,11 +41,15 @@ class HomeScreen(KioskScreen):
         self.buttons = GridLayout(cols=1, spacing=dp(8), size_hint_x=0.42)
         self.body.add_widget(self.buttons)
         self.button_by_name: dict[str, BigButton] = {}
+        self.count_buttons: dict[str, BigButton] = {}
 
     def enter(self, **kw: Any) -> None:
         self.vm = HomeVM(self.state)
         self.error = None
-        self.load_in_background(self.vm.load)
+        self.vm.load_counts()  # indexed reads: shown at once
+        self.error = self.vm.error
+        # the gravity alerts are a pass over the fortnight's patients: off the UI thread
+        self.load_in_background(self.vm.load_alerts)
 
     @property
     def loaded(self) -> bool:
@@ -64,26 +71,32 @@ class HomeScreen(KioskScreen):
             ]
         for name, text, colour in names:
             b = BigButton(text, colour=colour, height=dp(72), size_hint_y=None, font_size=sp(24))
-            b.bind(on_release=lambda _b, n=name: self.kiosk.go(n))
+            if name == "due":
+                b.bind(on_release=lambda _b: self.kiosk.go("due", list="today"))
+            else:
+                b.bind(on_release=lambda _b, n=name: self.kiosk.go(n))
             self.button_by_name[name] = b
             self.buttons.add_widget(b)
         self.buttons.add_widget(BoxLayout())
 
         self.info.clear_widgets()
-        if not self.loaded:
-            self.info.add_widget(Title(t("Chargement…")))
-            return
+        self.count_buttons = {}
+        self.info.add_widget(Title(vm.greeting))
         if self.error:
             self.info.add_widget(Box(self.error, colour=DANGER))
+        if vm.is_technician or vm.error:
             return
-        self.info.add_widget(Title(vm.greeting))
-        if vm.is_technician:
-            return
-        self.info.add_widget(
-            Text(
-                t("À revoir aujourd'hui : {n}").format(n=vm.due_today), font_size=sp(24), bold=True
-            )
-        )
+        for list_name, text, n, colour, size in (
+            ("today", t("À revoir aujourd'hui : %(n)s"), vm.due_today, SELECTED, sp(24)),
+            ("defaulters", t("Perdus de vue : %(n)s"), vm.defaulters, DANGER, sp(21)),
+            ("upcoming", t("Cette semaine : %(n)s"), vm.this_week, PRIMARY, sp(21)),
+        ):
+            b = BigButton(text % {"n": n}, colour=colour, font_size=size, height=dp(60))
+            b.halign = "left"
+            grow_to_text(b, dp(60))
+            b.bind(on_release=lambda _b, name=list_name: self.kiosk.go("due", list=name))
+            self.count_buttons[list_name] = b
+            self.info.add_widget(b)
         for draft in vm.drafts:
             b = BigButton(
                 t("Reprendre : {name} — {kind}").format(
@@ -92,12 +105,15 @@ class HomeScreen(KioskScreen):
                 colour=SELECTED,
                 font_size=sp(20),
             )
+            grow_to_text(b, dp(60))
             b.bind(
                 on_release=lambda _b, d=draft: self.kiosk.go(
                     "encounter", patient_id=d["patient_id"], kind=d["kind"]
                 )
             )
             self.info.add_widget(b)
+        if self.loading:
+            self.info.add_widget(Text(t("Recherche des alertes…"), color=MUTED))
         if vm.alerts:
             self.info.add_widget(Text(t("Alertes"), font_size=sp(22), bold=True))
         for alert in vm.alerts:
@@ -108,6 +124,7 @@ class HomeScreen(KioskScreen):
                 height=dp(64),
             )
             box.halign = "left"
+            grow_to_text(box, dp(64))
             box.bind(
                 on_release=lambda _b, a=alert: self.kiosk.go("record", patient_id=a["patient_id"])
             )

@@ -1,4 +1,5 @@
-"""The due list (who to see again) and the technician's status page."""
+"""The due lists (who to see again: today, coming, lost to follow-up) and the technician's
+status page."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.image import Image
 
-from appliance.web.i18n import N_
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
-from kiosk_ui.viewmodels.due import DueVM
+from kiosk_ui.viewmodels.due import LIST_TITLES, LISTS, UPCOMING_DAYS, DueVM
 from kiosk_ui.viewmodels.status import StatusVM
+from kiosk_ui.widgets.due_row import DueRow
 from kiosk_ui.widgets.theme import (
     DANGER,
     MUTED,
@@ -27,82 +28,172 @@ from kiosk_ui.widgets.theme import (
     Title,
 )
 
-PERIODS = ((0, N_("Aujourd'hui")), (7, N_("7 jours")), (30, N_("30 jours")))
+LIGHT = (0.78, 0.78, 0.78, 1)  # a page button with nowhere to go
 
 
 class DueScreen(KioskScreen):
+    """Three lists (today, upcoming, defaulters), one village or all, 20 rows a page.
+    Each page is an indexed read, done on the UI thread (no facility-wide pass)."""
+
     screen_name = "due"
 
     def __init__(self, kiosk, **kw):
         super().__init__(kiosk, **kw)
         self.vm: DueVM | None = None
-        self.days = 0
         self.error: str | None = None
-        self.loading = False
+        self.picking_village = False
         self.body.spacing = dp(4)
-        self.periods = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
-        self.body.add_widget(self.periods)
-        self.items = column()
-        self.body.add_widget(scrolling(self.items))
+        self.tabs = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
+        self.periods = BoxLayout(size_hint_y=None, height=dp(52), spacing=dp(6))
+        self.rows = column()
+        self.scroller = scrolling(self.rows)
+        self.pager = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
+        self.previous_button = BigButton("", colour=PRIMARY, height=dp(56), size_hint_x=0.33)
+        self.previous_button.bind(on_release=lambda *_: self.page(-1))
+        self.range_label = Text("", bold=True, grow=False, halign="center", size_hint_x=0.34)
+        self.next_button = BigButton("", colour=PRIMARY, height=dp(56), size_hint_x=0.33)
+        self.next_button.bind(on_release=lambda *_: self.page(+1))
+        for w in (self.previous_button, self.range_label, self.next_button):
+            self.pager.add_widget(w)
+        for w in (self.tabs, self.periods, self.scroller, self.pager):
+            self.body.add_widget(w)
+        self.tab_buttons: dict[str, BigButton] = {}
+        self.period_buttons: dict[int, BigButton] = {}
+        self.village_button: BigButton | None = None
+        self.village_buttons: dict[str, BigButton] = {}
+        self.row_widgets: list[DueRow] = []
 
     def enter(self, **kw: Any) -> None:
-        self.vm = DueVM(self.state)
-        self.load(self.days)
+        """`list` (today, upcoming, defaulters) opens that list at its first page; without
+        it the screen shows what it showed last."""
+        if self.vm is None:
+            self.vm = DueVM(self.state)
+        self.vm.state = self.state
+        self.picking_village = False
+        self.vm.load_villages()
+        if "list" in kw or "village" in kw:
+            self.vm.choose(list_name=kw.get("list", "today"), village=kw.get("village"))
+        else:
+            self.vm.load()
+        self.refresh()
 
-    def load(self, days: int) -> None:
-        """A pass over every record: off the UI thread, with a word while it runs."""
-        self.days, self.error = days, None
-        vm = self.vm
-        self.load_in_background(lambda: vm.load(days=days))
+    def choose(self, **kw: Any) -> None:
+        self.picking_village = False
+        self.vm.choose(**kw)
+        self.scroller.scroll_y = 1
+        self.refresh()
+
+    def page(self, step: int) -> None:
+        if step > 0:
+            self.vm.next_page()
+        else:
+            self.vm.previous_page()
+        self.scroller.scroll_y = 1
+        self.refresh()
+
+    def pick_village(self) -> None:
+        self.picking_village = not self.picking_village
+        self.refresh()
 
     def refresh(self) -> None:
         if self.vm is None:
             return
-        t = self.t
-        self.periods.clear_widgets()
-        self.periods.add_widget(Title(t("À revoir"), font_size=sp(26), grow=False))
-        for days, msgid in PERIODS:
+        t, vm = self.t, self.vm
+        self.tabs.clear_widgets()
+        self.tab_buttons = {}
+        for name in LISTS:
             b = BigButton(
-                t(msgid),
-                colour=SELECTED if days == self.days else SECONDARY,
+                t(LIST_TITLES[name]),
+                colour=SELECTED if name == vm.list else SECONDARY,
                 height=dp(56),
                 font_size=sp(20),
-                size_hint_x=0.5,
+                size_hint_x=0.22,
             )
-            b.bind(on_release=lambda _b, d=days: self.load(d))
-            self.periods.add_widget(b)
-        self.items.clear_widgets()
-        if self.error:
-            self.items.add_widget(Box(self.error, colour=DANGER))
-        if self.loading:
-            self.items.add_widget(Text(t("Calcul de la liste en cours…"), color=MUTED))
-            return
-        if not self.vm.items and not self.error:
-            self.items.add_widget(Text(t("Personne à revoir."), color=MUTED))
-        if self.vm.total > len(self.vm.items):
-            self.items.add_widget(
-                Text(
-                    t("%(n)s personnes : les %(shown)s premières sont affichées.")
-                    % {"n": self.vm.total, "shown": len(self.vm.items)},
-                    color=MUTED,
+            b.bind(on_release=lambda _b, n=name: self.choose(list_name=n))
+            self.tab_buttons[name] = b
+            self.tabs.add_widget(b)
+        village = vm.village or t("tous")
+        self.village_button = BigButton(
+            t("Village : %(village)s") % {"village": village},
+            colour=SELECTED if self.picking_village else PRIMARY,
+            height=dp(56),
+            font_size=sp(19),
+            size_hint_x=0.34,
+        )
+        self.village_button.bind(on_release=lambda *_: self.pick_village())
+        self.tabs.add_widget(self.village_button)
+
+        self.periods.clear_widgets()
+        self.period_buttons = {}
+        upcoming = vm.list == "upcoming"
+        self.periods.height = dp(52) if upcoming else 0
+        self.periods.opacity = 1 if upcoming else 0
+        if upcoming:
+            for days in UPCOMING_DAYS:
+                b = BigButton(
+                    t("%(n)s jours") % {"n": days},
+                    colour=SELECTED if days == vm.days else SECONDARY,
+                    height=dp(52),
+                    font_size=sp(20),
                 )
-            )
-        for item in self.vm.items:
+                b.bind(on_release=lambda _b, d=days: self.choose(days=d))
+                self.period_buttons[days] = b
+                self.periods.add_widget(b)
+
+        self.rows.clear_widgets()
+        self.row_widgets = []
+        self.village_buttons = {}
+        if self.picking_village:
+            self._village_grid()
+        else:
+            self._rows()
+        self._pager()
+
+    def _village_grid(self) -> None:
+        t, vm = self.t, self.vm
+        grid = GridLayout(cols=3, spacing=dp(6), size_hint_y=None)
+        grid.bind(minimum_height=grid.setter("height"))
+        for name, shown in ((None, t("Tous les villages")), *((v, v) for v in vm.villages)):
             b = BigButton(
-                f"{item['name']} — {item['reason']}\n{item['due_date']} · "
-                f"{item['status_label']} · {item.get('village') or ''} "
-                f"{item.get('phone') or ''}",
-                colour=DANGER if item["status"] == "overdue" else PRIMARY,
-                height=dp(72),
+                shown,
+                colour=SELECTED if name == vm.village else SECONDARY,
+                height=dp(56),
                 font_size=sp(19),
             )
-            b.halign = "left"
-            b.bind(
-                on_release=lambda _b, pid=item["patient_id"]: self.kiosk.go(
+            b.bind(on_release=lambda _b, v=name: self.choose(village=v))
+            self.village_buttons[name or ""] = b
+            grid.add_widget(b)
+        self.rows.add_widget(grid)
+
+    def _rows(self) -> None:
+        t, vm = self.t, self.vm
+        if vm.error:
+            self.rows.add_widget(Box(vm.error, colour=DANGER))
+            return
+        if not vm.items:
+            self.rows.add_widget(Text(t("Personne dans cette liste."), color=MUTED))
+        for item in vm.items:
+            row = DueRow(item)
+            row.bind(
+                on_release=lambda _r, pid=item["patient_id"]: self.kiosk.go(
                     "record", patient_id=pid
                 )
             )
-            self.items.add_widget(b)
+            self.row_widgets.append(row)
+            self.rows.add_widget(row)
+
+    def _pager(self) -> None:
+        t, vm = self.t, self.vm
+        self.range_label.text = vm.range_text
+        for button, text, may in (
+            (self.previous_button, t("Précédent"), vm.has_previous),
+            (self.next_button, t("Suivant"), vm.has_next),
+        ):
+            button.text = text
+            button.disabled = not may or self.picking_village
+            button.background_disabled_normal = ""
+            button.disabled_color = MUTED  # still readable, plainly not a way forward
+            button.set_colour(PRIMARY if not button.disabled else LIGHT)
 
 
 class StatusScreen(KioskScreen):

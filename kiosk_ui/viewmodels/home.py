@@ -1,24 +1,29 @@
-"""The home screen: greeting, how many are due today, recent gravity alerts, my drafts."""
+"""The home screen: greeting, today's follow-up counts, recent gravity alerts, my drafts."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from appliance.clinical.alerts import SEVERITIES
 from appliance.domain.permissions import READ_PATIENT
-from appliance.services import clinical, drafts
-from appliance.services.context import Context
+from appliance.services import clinical, drafts, follow_up
+from appliance.services.clinical import RECENT_ALERT_DAYS
 from appliance.services.errors import ServiceError
 from appliance.web.labels import ENCOUNTER_TYPES
-from kiosk_ui.viewmodels.state import KioskState, dmy
+from kiosk_ui.viewmodels.due import UPCOMING_DAYS
+from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, dmy
 
 MAX_ALERTS = 10
+WEEK = UPCOMING_DAYS[0]  # "Cette semaine": the due screen's first look-ahead
 
 
 class HomeVM:
     def __init__(self, state: KioskState):
         self.state = state
-        self.due_today = 0
+        self.due_today = 0  # due and overdue today (follow_up.today's count)
+        self.defaulters = 0
+        self.this_week = 0  # upcoming within WEEK days: what the due screen lists on a tap
         self.alerts: list[dict[str, Any]] = []
         self.drafts: list[dict[str, Any]] = []
         self.error: str | None = None
@@ -33,22 +38,45 @@ class HomeVM:
         hello = self.state.t("Bonjour")
         return f"{hello}, {actor.display_name}" if actor else hello
 
-    def load(self) -> None:
-        """Blocking: a pass over every record (the view runs it on a thread, so it reads
-        through a connection of its own: the UI thread keeps using the shared one)."""
+    def load_counts(self) -> None:
+        """Quick (indexed reads of the stored items and this person's drafts): on the UI
+        thread, so the home shows its figures at once."""
         state, actor = self.state, self.state.actor
         self.error = None
+        self.drafts = self._drafts()
+        if actor is None or not state.may(READ_PATIENT):
+            self.due_today = self.defaulters = self.this_week = 0
+            return
+        on = state.today
+        try:
+            with state.storage():
+                today = follow_up.today(state.ctx, actor, limit=1)
+                week = follow_up.listing(
+                    state.ctx,
+                    actor,
+                    start=on,
+                    end=on + timedelta(days=WEEK),
+                    states=("upcoming",),
+                    limit=1,
+                )
+        except (*SAVE_ERRORS, ValueError) as e:
+            self.error = state.error_text(e)
+            return
+        self.due_today, self.defaulters = today["count"], today["defaulters"]
+        self.this_week = week["total"]
+
+    def load_alerts(self) -> None:
+        """Blocking: a pass over the patients seen in the last fortnight (the view runs it on
+        a thread, so it reads through a connection of its own)."""
+        state, actor = self.state, self.state.actor
+        if actor is None or not state.may(READ_PATIENT):
+            self.alerts = []
+            return
+        on = state.today
         with state.own_context() as ctx:
-            self.drafts = self._drafts(ctx)
-            if actor is None or not state.may(READ_PATIENT):
-                self.due_today, self.alerts = 0, []
-                return
-            try:
-                lists = clinical.todays_lists(ctx, actor, state.today)
-            except (ServiceError, ValueError) as e:
-                self.error = state.error_text(e)
-                return
-        self.due_today = sum(1 for i in lists["due"] if i["status"] != "upcoming")
+            found = clinical.facility_alerts(
+                ctx, actor, since=on - timedelta(days=RECENT_ALERT_DAYS), on=on
+            )
         alerts = [
             {
                 "patient_id": p["patient"]["id"],
@@ -57,16 +85,22 @@ class HomeVM:
                 "reason": a["reason"],
                 "action": a["action"],
             }
-            for p in lists["alerts"]
+            for p in found
             for a in p["alerts"]
         ]
         alerts.sort(key=lambda a: SEVERITIES.index(a["severity"]))  # stable: urgent first
         self.alerts = alerts[:MAX_ALERTS]
 
-    def _drafts(self, ctx: Context) -> list[dict[str, Any]]:
+    def load(self) -> None:
+        """Everything at once (tests, scripts): the counts, then the alerts."""
+        self.load_counts()
+        if self.error is None:
+            self.load_alerts()
+
+    def _drafts(self) -> list[dict[str, Any]]:
         t = self.state.t
         try:
-            rows = drafts.pending(ctx, self.state.actor)
+            rows = drafts.pending(self.state.ctx, self.state.actor)
         except ServiceError as e:
             self.error = self.state.error_text(e)
             return []
