@@ -4,6 +4,7 @@ immunizations, growth monitoring, family planning and chronic follow-up."""
 from __future__ import annotations
 
 import bisect
+import random
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
@@ -54,6 +55,17 @@ FP_METHODS = (
     ("iud", 4, 1825),
     ("injectable_dmpa_sc", 3, 91),
 )
+# HPV: Mali added a single dose for 10-year-old girls to the EPI on 1 November 2024 (Ministry of
+# Health launch, Gavi-supported; about 268,000 girls targeted for 2024), given at fixed, advanced
+# and mobile sessions, schools included. No national coverage figure was published when this
+# was written; new introductions in the region reached roughly half their first cohort, so the
+# seed gives the dose to 50% of the girls who turned 10 since the introduction (and of the 2024
+# cohort), within months of it. Older girls (11-14 at the introduction) were not the target;
+# 15% of them got it later, at a visit (opportunistic catch-up, the schedule offers it to 14).
+HPV_INTRODUCED = date(2024, 11, 1)
+HPV_COHORT_COVERAGE = 0.50
+HPV_CATCH_UP_COVERAGE = 0.15
+HPV_MEAN_DELAY_DAYS = 60
 ANC_WEEKS = (12, 20, 26, 30, 34, 36, 38, 40)
 # Share of pregnant women reaching ANC1..ANC8 (falls from ANC1 to ANC4 and beyond).
 ANC_SHARES = (0.85, 0.70, 0.55, 0.42, 0.25, 0.15, 0.10, 0.06)
@@ -67,6 +79,13 @@ def _interp(xs: tuple, ys: tuple, x: float) -> float:
     i = min(max(bisect.bisect_right(xs, x), 1), len(xs) - 1)
     x0, x1, y0, y1 = xs[i - 1], xs[i], ys[i - 1], ys[i]
     return y0 + (y1 - y0) * (min(x, x1) - x0) / (x1 - x0)
+
+
+def _birthday(birth: date, years: int) -> date:
+    try:
+        return birth.replace(year=birth.year + years)
+    except ValueError:  # 29 February
+        return date(birth.year + years, 3, 1)
 
 
 def _al_tablets(weight: float) -> int:
@@ -90,6 +109,8 @@ class CarePlan:
             self.child_z[p["id"]] = self.rng.gauss(-0.7, 1.1)
             self._immunizations(p, birth)
             self._growth(p, birth)
+        if p["sex"] == "F" and age_now >= 9:
+            self._hpv(p, birth)
         self._consultations(p, birth)
         if p["sex"] == "F" and 15 <= age_now <= 49:
             self._pregnancies(p, birth)
@@ -119,6 +140,32 @@ class CarePlan:
                 {"antigen": antigen, "dose": dose, "outreach": self.rng.random() < 0.3},
                 "health_worker",
             )
+
+    def _hpv(self, p: dict[str, Any], birth: date) -> None:
+        ten, fifteen = _birthday(birth, 10), _birthday(birth, 15)
+        first = max(HPV_INTRODUCED, _birthday(birth, 9))
+        last = min(fifteen - timedelta(days=1), self.gen.today)
+        if first > last:
+            return  # 15 before the introduction, or not yet 9
+        # A generator of its own per girl, so that the rest of the seeded facility is unchanged.
+        rng = random.Random(f"hpv:{self.gen.seed}:{p['id']}")
+        if ten.year >= HPV_INTRODUCED.year:  # the target: 10 years old in 2024 or since
+            if rng.random() >= HPV_COHORT_COVERAGE:
+                return
+            day = max(first, ten) + timedelta(days=int(rng.expovariate(1 / HPV_MEAN_DELAY_DAYS)))
+        else:
+            if rng.random() >= HPV_CATCH_UP_COVERAGE:
+                return
+            day = first + timedelta(days=rng.randrange((last - first).days + 1))
+        if day > last:
+            return  # not yet: the session has still to come
+        self.add(
+            p,
+            "immunization",
+            day,
+            {"antigen": "hpv", "dose": 1, "outreach": rng.random() < 0.5},
+            "health_worker",
+        )
 
     def _growth(self, p: dict[str, Any], birth: date) -> None:
         day = birth + timedelta(days=30)

@@ -55,6 +55,7 @@ def _names() -> dict[str, Any]:
 
 class _Gen:
     def __init__(self, seed: int, today: date, years: int):
+        self.seed = seed
         self.rng = random.Random(seed)
         self.today = today
         self.start = today - timedelta(days=365 * years)

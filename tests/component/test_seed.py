@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 
 from appliance.domain.encounters import validate
+from appliance.seed.care import HPV_INTRODUCED
 from appliance.seed.facility import seed_facility
 from appliance.services.context import Context
 from appliance.services.patients import find_duplicates
@@ -146,3 +147,43 @@ def test_seeding_a_database_with_patients_is_refused(seeded):
     store, _, home = seeded
     with pytest.raises(ValueError, match="empty"):
         seed_facility(store.path, patients=10, seed=1, logins_dir=home)
+
+
+def test_hpv_reached_about_half_of_the_girls_since_its_introduction(seeded):
+    store, _, _ = seeded
+    given = store.query(
+        "SELECT p.sex, p.birth_date, e.care_date FROM encounters e"
+        " JOIN patients p ON p.id = e.patient_id"
+        " WHERE e.type = 'immunization' AND json_extract(e.data, '$.antigen') = 'hpv'"
+    )
+    assert given
+    for row in given:
+        born, day = date.fromisoformat(row["birth_date"]), date.fromisoformat(row["care_date"])
+        assert row["sex"] == "F"
+        assert day >= HPV_INTRODUCED
+        assert 9 <= (day - born).days / 365.25 < 15
+    # the target: girls 10 years old in the introduction's year or since, now 10-14
+    cohort = store.query(
+        "SELECT p.id, EXISTS (SELECT 1 FROM encounters e WHERE e.patient_id = p.id"
+        "  AND json_extract(e.data, '$.antigen') = 'hpv') AS vaccinated"
+        " FROM patients p WHERE p.sex = 'F' AND p.birth_date >= ? AND p.birth_date <= ?",
+        (f"{HPV_INTRODUCED.year - 10}-01-01", f"{TODAY.year - 11}-{TODAY:%m-%d}"),
+    )
+    share = sum(r["vaccinated"] for r in cohort) / len(cohort)
+    assert 0.35 <= share <= 0.6
+
+
+def test_no_girl_is_listed_for_hpv_years_late(seeded):
+    store, _, _ = seeded
+    late = store.query_one(
+        "SELECT COUNT(*) AS n, MIN(due_date) AS oldest FROM due_items"
+        " WHERE kind = 'immunization' AND reason_code LIKE 'hpv:%' AND ends_on >= ?",
+        (TODAY.isoformat(),),
+    )
+    girls = store.query_one(
+        "SELECT COUNT(*) AS n FROM patients WHERE sex = 'F' AND birth_date > ? AND birth_date <= ?",
+        (f"{TODAY.year - 15}-{TODAY:%m-%d}", f"{TODAY.year - 9}-{TODAY:%m-%d}"),
+    )["n"]
+    # unvaccinated girls of about one birth year at most, never the whole 9-14 population
+    assert 0 < late["n"] < girls / 6
+    assert (TODAY - date.fromisoformat(late["oldest"])).days <= 366
