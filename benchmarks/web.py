@@ -12,6 +12,11 @@ all of them open the home page at once, measured on its own, then the loop runs.
 not record a consultation: her tablets save a growth measure for an under-five in the results,
 or else a family-planning visit for a woman of 15-49, or nothing. Each run adds its encounters
 to the facility in --home.
+
+Before the load, one nurse's tablet alone reads the follow-up pages (--list-runs times each):
+the home's lists, /due (today, the largest village's 30 days, defaulters) and the outreach
+round, and the server's processes' peak resident memory (VmHWM) is read after that phase and
+after the load. `--duration 0` measures the lists only.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -126,6 +131,90 @@ def start_server(home: Path, port: int, stderr, workers: int = 1) -> subprocess.
         time.sleep(0.2)
     server.terminate()
     raise SystemExit("server did not answer within 60 s")
+
+
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (the uvicorn workers), from /proc."""
+    found, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        found.append(p)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def memory_mb(pid: int) -> dict[str, object]:
+    """Peak (VmHWM) and current (VmRSS) resident memory of each process of the server, and
+    the largest peak among them (a uvicorn worker's, the process that serves the pages)."""
+    processes = []
+    for p in process_tree(pid):
+        try:
+            status = Path(f"/proc/{p}/status").read_text()
+            command = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        processes.append(
+            {
+                "pid": p,
+                "role": "server" if p == pid else "child",
+                "command": b" ".join(command[1:4]).decode(errors="replace")[:80],
+                **{
+                    k: round(int(fields[k].split()[0]) / 1024, 1)
+                    for k in ("VmHWM", "VmRSS")
+                    if k in fields
+                },
+            }
+        )
+    return {
+        "largest_peak_mb": max((p.get("VmHWM", 0) for p in processes), default=None),
+        "processes": processes,
+    }
+
+
+def largest_village(database: Path) -> str:
+    """The village with the most follow-up items listed today: the longest lists."""
+    with sqlite3.connect(database) as conn:
+        row = conn.execute(
+            "SELECT village FROM due_items WHERE village != '' AND ends_on >= date('now')"
+            " GROUP BY village ORDER BY COUNT(*) DESC LIMIT 1"
+        ).fetchone()
+    return row[0] if row else ""
+
+
+def follow_up_pages(
+    base: str, username: str, password: str, village: str, runs: int
+) -> dict[str, object]:
+    """One tablet alone: the follow-up pages, each `runs` times, one after the other."""
+    tablet = Tablet(base, "nurse", username, password, seed=99)
+    client = tablet.client
+    round_day = (datetime.now().date() + timedelta(days=7)).isoformat()
+    pages = {
+        "home_lists": ("/home/lists", {}, {"HX-Request": "true"}),
+        "due_today": ("/due", {"tab": "today"}, {}),
+        "due_today_page_5": ("/due", {"tab": "today", "page": 5}, {}),
+        "due_village_30_days": ("/due", {"tab": "upcoming", "days": 30, "village": village}, {}),
+        "due_defaulters": ("/due", {"tab": "defaulters"}, {}),
+        "due_outreach_village": ("/due/outreach", {"village": village, "date": round_day}, {}),
+        "api_due_today": ("/api/v1/due/today", {}, {}),
+    }
+    out: dict[str, object] = {"village": village}
+    for name, (path, params, headers) in pages.items():
+        times, codes = [], Counter()
+        size = 0
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            reply = client.get(path, params=params, headers=headers)
+            times.append((time.perf_counter() - t0) * 1000)
+            codes[reply.status_code] += 1
+            size = len(reply.content)
+        out[name] = {**summary(times), "status": dict(codes), "bytes": size}
+    client.close()
+    return out
 
 
 def weight_for(birth_year: int, today: date) -> float:
@@ -269,6 +358,7 @@ def main() -> None:
     ap.add_argument("--tablets", type=int, default=20)
     ap.add_argument("--duration", type=float, default=60, help="seconds of load")
     ap.add_argument("--workers", type=int, default=2, help="keneya serve --workers")
+    ap.add_argument("--list-runs", type=int, default=40, help="reads of each follow-up page")
     args = ap.parse_args()
     home = (args.home or Path(tempfile.mkdtemp(prefix="keneya-bench-web-"))).resolve()
     figures: dict[str, object] = {"seed": ensure_home(home, args.patients)}
@@ -295,6 +385,14 @@ def main() -> None:
         server = start_server(work, port, stderr, args.workers)
         try:
             base = f"http://127.0.0.1:{port}"
+            figures["memory_after_start_mb"] = memory_mb(server.pid)
+            figures["follow_up_pages"] = follow_up_pages(
+                base,
+                *logins["nurse"],
+                largest_village(Paths.resolve(work).database),
+                args.list_runs,
+            )
+            figures["memory_after_follow_up_pages_mb"] = memory_mb(server.pid)
             t0 = time.perf_counter()
             with ThreadPoolExecutor(args.tablets) as pool:
                 tablets = list(
@@ -322,6 +420,7 @@ def main() -> None:
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - t0
+            figures["memory_after_load_mb"] = memory_mb(server.pid)
         finally:
             server.terminate()
             try:
