@@ -131,6 +131,14 @@ def _person_lines(contact: dict[str, Any], on: date) -> tuple[str, list[str]]:
     return head, ["   ".join(parts)]
 
 
+def _lines(pdf: FPDF, text: str) -> int:
+    """How many lines `text` takes in the reason column (wrapping only the long ones: the
+    line breaker costs a millisecond a row, and a round can hold a thousand rows)."""
+    if pdf.get_string_width(text) <= _COLS[0] - 2:
+        return 1
+    return max(1, len(pdf.multi_cell(_COLS[0] - 1, 4.5, text, dry_run=True, output="LINES")))
+
+
 def _reason(item: dict[str, Any]) -> str:
     return DISCREET_REASONS.get(item.get("reason_code", ""), item.get("reason") or "")
 
@@ -169,10 +177,7 @@ def render(outreach: dict[str, Any], *, facility: str, printed_on: date) -> byte
         states = [state_on(i, round_day) for i in block]
         reasons = [_latin1(_reason(i)) for i in block]
         pdf.set_font("Helvetica", "", 9)
-        heights = [
-            _ROW * max(1, len(pdf.multi_cell(_COLS[0] - 1, 4.5, r, dry_run=True, output="LINES")))
-            for r in reasons
-        ]
+        heights = [_ROW * _lines(pdf, r) for r in reasons]
         block_h = 7 + 5 * len(lines) + _ROW + sum(heights) + 7 + 2
         # a person's block starts a new page rather than split, unless it is longer than one
         page_h = pdf.h - pdf.t_margin - pdf.b_margin - 6
@@ -196,8 +201,11 @@ def render(outreach: dict[str, Any], *, facility: str, printed_on: date) -> byte
                 pdf.add_page()
             y, x = pdf.get_y(), pdf.l_margin
             pdf.set_font("Helvetica", "B" if state == "defaulter" else "", 9)
-            pdf.multi_cell(_COLS[0] - 1, 4.5, reason, new_x="LMARGIN", new_y="NEXT")
-            pdf.set_xy(x + _COLS[0], y)
+            if h > _ROW:
+                pdf.multi_cell(_COLS[0] - 1, 4.5, reason, new_x="LMARGIN", new_y="NEXT")
+                pdf.set_xy(x + _COLS[0], y)
+            else:
+                pdf.cell(_COLS[0], _ROW, reason)
             pdf.cell(_COLS[1], _ROW, _fr_date(item["due_date"]))
             words = STATE_WORDS.get(state, state)
             late = (round_day - date.fromisoformat(item["due_date"])).days
