@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from appliance.clinical.due import MAX_LOOKAHEAD_DAYS
 from appliance.domain.encounters import ENCOUNTER_TYPES, InvalidEncounter
 from appliance.domain.limits import DataTooLarge
-from appliance.services import auth, clinical, encounters, patients
+from appliance.services import auth, encounters, follow_up, patients
 from appliance.services.errors import Conflict, LoginFailed, PossibleDuplicates
 from appliance.web.core import Web
 from appliance.web.forms import explain
@@ -43,6 +44,12 @@ class EncounterBody(BaseModel):
     data: dict[str, Any]
 
 
+# a list parameter (?state=due&state=overdue, or ?state=due,overdue)
+STATES_QUERY = Query(
+    None,
+    description="upcoming, due, overdue, defaulter: repeated or comma-separated"
+    " (default: upcoming, due and overdue)",
+)
 REFUSED = N_("Rien n'a été enregistré")
 
 
@@ -156,19 +163,42 @@ def router(web_dependency) -> APIRouter:
             t=web.t,
         )
 
-    @r.get("/due", summary="Who is due (overdue ones always) in the next days")
+    @r.get("/due", summary="Follow-up items by state, a page at a time: {total, items}")
     def due(
         web: Web = W,
-        days: int = Query(7, ge=0, le=366),
+        days: int = Query(7, ge=0, le=MAX_LOOKAHEAD_DAYS),
         village: str | None = Query(None, max_length=80),
+        state: list[str] | None = STATES_QUERY,
+        sort: Literal["priority", "date", "village"] = "priority",
+        limit: int = Query(100, ge=1, le=500),
+        offset: int = Query(0, ge=0),
     ) -> Any:
         actor = web.require_login()
         today = web.ctx.now().today
+        asked = state or ["upcoming,due,overdue"]
+        states = tuple(dict.fromkeys(s.strip() for v in asked for s in v.split(",") if s.strip()))
         return _call(
-            lambda: clinical.facility_due(
-                web.ctx, actor, start=today, end=today + timedelta(days=days), village=village
+            lambda: follow_up.listing(
+                web.ctx,
+                actor,
+                start=today,
+                end=today + timedelta(days=days),
+                village=village,
+                states=states,
+                sort=sort,
+                limit=limit,
+                offset=offset,
             )
         )
+
+    @r.get("/due/today", summary="Today's work: due and overdue, with the defaulter count")
+    def due_today(
+        web: Web = W,
+        limit: int = Query(50, ge=1, le=500),
+        offset: int = Query(0, ge=0),
+    ) -> Any:
+        actor = web.require_login()
+        return _call(lambda: follow_up.today(web.ctx, actor, limit=limit, offset=offset))
 
     @r.get("/status", summary="Power, modem, hotspot, outbox, disk and clock")
     def technician_status(web: Web = W) -> Any:

@@ -220,6 +220,7 @@ STATUS = {
     "due": N_("à faire"),
     "overdue": N_("en retard"),
     "upcoming": N_("bientôt"),
+    "defaulter": N_("perdu de vue"),
     "ok": N_("normal"),
     "warn": N_("batterie faible"),
     "sensor_fault": N_("capteur en panne"),

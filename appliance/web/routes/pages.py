@@ -13,6 +13,7 @@ from appliance.services import audit, auth
 from appliance.services.errors import AccountLocked, LoginFailed
 from appliance.web.core import Web
 from appliance.web.disk import http_status
+from appliance.web.home import home_lists as read_home_lists
 from appliance.web.i18n import N_
 
 
@@ -46,7 +47,7 @@ def router(web_dependency) -> APIRouter:
         """The due list and alerts, loaded into the home page once they are ready."""
         actor = web.require_login()
         web.ctx.require(actor, READ_PATIENT)
-        lists = request.app.state.home_lists.get(actor)
+        lists = read_home_lists(web.ctx, actor, request.app.state.home_lists)
         return web.render("_home_lists.html", lists=lists)
 
     @r.post("/login")

@@ -6,26 +6,40 @@ from __future__ import annotations
 import logging
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from appliance.clinical import summary
+from appliance.clinical.due import MAX_LOOKAHEAD_DAYS
 from appliance.clinical.growth import MAX_AGE_DAYS
 from appliance.clinical.pregnancy import anc_schedule
 from appliance.domain.encounters import MODELS, InvalidEncounter
 from appliance.domain.limits import DataTooLarge
 from appliance.domain.permissions import READ_PATIENT, REGISTER_PATIENT, allowed, write
-from appliance.services import clinical, encounters, patients
+from appliance.services import encounters, follow_up, patients
 from appliance.services.errors import Conflict, PossibleDuplicates
 from appliance.web import charts, forms
 from appliance.web.core import Web
+from appliance.web.due_views import (
+    DAY_CHOICES,
+    DEFAULT_DAYS,
+    DUE_SORTS,
+    DUE_TABS,
+    MAX_DAYS,
+    due_links,
+    due_page,
+    households,
+    paging,
+    round_counts,
+    round_date,
+    slug,
+)
 from appliance.web.i18n import N_
 
 log = logging.getLogger("keneya.web")
-# A tablet page stays light: past this many rows, choose a village.
-DUE_ROWS = 300
 PATIENT_FIELDS = (
     "family_name",
     "given_names",
@@ -204,26 +218,103 @@ def router(web_dependency) -> APIRouter:
         return web.redirect(f"/patients/{saved['patient_id']}?saved={kind}")
 
     @r.get("/due")
-    def due(web: Web = W, village: str = "", days: int = 7) -> Response:
+    def due(
+        web: Web = W,
+        tab: str = "",
+        village: str = "",
+        sort: str = "",
+        page: int = 1,
+        days: int | None = None,
+    ) -> Response:
         actor = web.require_login()
+        web.ctx.require(actor, READ_PATIENT)
         today = web.ctx.now().today
-        days = max(0, min(days, 90))
-        items = clinical.facility_due(
-            web.ctx,
-            actor,
-            start=today,
-            end=today + timedelta(days=days),
-            village=village.strip() or None,
-        )
-        villages = sorted({(i["contact"].get("village") or "") for i in items} - {""})
+        tab = tab if tab in DUE_TABS else "today"
+        days = DEFAULT_DAYS if days is None else max(0, min(days, MAX_DAYS))
+        if sort not in DUE_SORTS:
+            sort = "date" if tab == "defaulters" else "priority"
+        village = village.strip()
+        villages = follow_up.villages(web.ctx, actor)
+        listed: dict[str, Any] = {"total": 0, "items": []}
+        pages = paging(0, page)
+        if tab != "outreach":
+            listed = due_page(web.ctx, actor, tab, today, days, village or None, sort, page)
+            pages = paging(listed["total"], page)
         return web.render(
             "due.html",
-            items=items[:DUE_ROWS],
-            total=len(items),
+            tab=tab,
+            tabs=DUE_TABS,
+            items=listed["items"],
+            pages=pages,
+            links=due_links(tab=tab, village=village, sort=sort, days=days),
             village=village,
-            days=days,
             villages=villages,
+            sort=sort,
+            sorts=DUE_SORTS,
+            days=days,
+            day_choices=DAY_CHOICES,
             today=today,
+            round_date=(today + timedelta(days=7)).isoformat(),
+            max_date=(today + timedelta(days=MAX_LOOKAHEAD_DAYS)).isoformat(),
+        )
+
+    @r.get("/due/outreach")
+    def outreach(web: Web = W, village: str = "", date: str = "") -> Response:
+        actor = web.require_login()
+        web.ctx.require(actor, READ_PATIENT)
+        today = web.ctx.now().today
+        villages = follow_up.villages(web.ctx, actor)
+        on, error = round_date(date, today)
+        village = village.strip()
+        if error is None and not village:
+            error = N_("Choisissez le village de la tournée.")
+        round_ = None
+        if error is None:
+            round_ = follow_up.outreach(web.ctx, actor, village=village, on=on)
+        return web.render(
+            "outreach.html",
+            status_code=422 if error and (date or village) else 200,
+            round=round_,
+            homes=households(round_["items"]) if round_ else [],
+            counts=round_counts(round_["items"]) if round_ else {},
+            error=error,
+            village=village,
+            villages=villages,
+            date=(on or today + timedelta(days=7)).isoformat(),
+            today=today,
+            max_date=(today + timedelta(days=MAX_LOOKAHEAD_DAYS)).isoformat(),
+            pdf_url="/due/outreach.pdf?"
+            + urlencode({"village": village, "date": on.isoformat() if on else ""}),
+        )
+
+    @r.get("/due/outreach.pdf")
+    def outreach_pdf(web: Web = W, village: str = "", date: str = "") -> Response:
+        actor = web.require_login()
+        web.ctx.require(actor, READ_PATIENT)
+        today = web.ctx.now().today
+        on, error = round_date(date, today)
+        village = village.strip()
+        if error is None and not village:
+            error = N_("Choisissez le village de la tournée.")
+        if error is not None:
+            return web.render(
+                "error.html", status_code=422, title=N_("Liste refusée"), message=error, ref=""
+            )
+        from appliance.reports import outreach_pdf as pdf
+
+        round_ = follow_up.outreach(web.ctx, actor, village=village, on=on)
+        body = pdf.render(
+            round_,
+            facility=web.ctx.store.get_setting("facility_name") or "",
+            printed_on=today,
+        )
+        name = f"tournee-{slug(village)}-{on.isoformat()}.pdf"
+        return web.finish(
+            Response(
+                body,
+                media_type="application/pdf",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
         )
 
     return r
