@@ -112,8 +112,9 @@ def round_date(text: str, today: date) -> tuple[date | None, str | None]:
 
 
 def households(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A round's items, one entry per person (their items by date), people of one household
-    together: a child listed with the mother's phone joins the mother who has that phone."""
+    """A round's items, one entry per person (their items by date), people who share a phone
+    together as one household (a child listed with the mother's phone joins the mother,
+    whatever their family names); in the order of the list (by name)."""
     people: dict[str, dict[str, Any]] = {}
     for item in items:
         person = people.setdefault(
@@ -121,13 +122,17 @@ def households(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             {"patient_id": item["patient_id"], "contact": item["contact"], "items": []},
         )
         person["items"].append(item)
-    homes: dict[tuple[str, str], dict[str, Any]] = {}
+    homes: dict[str, dict[str, Any]] = {}
     for person in people.values():
         contact = person["contact"]
-        key = (contact.get("family_name") or "", contact.get("phone") or person["patient_id"])
+        phone = contact.get("phone")
         home = homes.setdefault(
-            key, {"family_name": key[0], "phone": contact.get("phone"), "people": []}
+            f"tel:{phone}" if phone else person["patient_id"],
+            {"family_names": [], "phone": phone, "people": []},
         )
+        name = contact.get("family_name") or ""
+        if name not in home["family_names"]:
+            home["family_names"].append(name)
         home["people"].append(person)
     return list(homes.values())
 
