@@ -38,6 +38,10 @@ TICK_S = 2.0
 # A link that would not come up is tried again after this, doubling up to send_every_s.
 LINK_RETRY_FIRST_S = 60.0
 SMS_CHECK_EVERY_S = 3600.0
+# Patients' SMS reminders (queued by `keneya reminders send`): looked for this often, and sent
+# only in the daytime (Mali is on UTC all year): no text wakes a household at night.
+REMINDER_CHECK_EVERY_S = 300.0
+REMINDER_HOURS = range(8, 19)
 CLIMBING_EVERY_S = 5.0
 HEARTBEAT_S = 60.0
 
@@ -77,6 +81,7 @@ class ModemDaemon:
         self._next_link_try = 0.0
         self._link_retry_s = LINK_RETRY_FIRST_S
         self._next_sms_check = 0.0
+        self._next_reminder_check = 0.0
         self.status = ModemStatus()
         self.link_up = False
         self._written: dict[str, Any] | None = None
@@ -90,6 +95,9 @@ class ModemDaemon:
         recovered = self.store.outbox.recover()  # the only drainer, starting: no claim is live
         if recovered:
             log.info("%d report(s) left half-sent by the last run put back in the queue", recovered)
+        interrupted = self.store.reminders.recover()
+        if interrupted:
+            log.warning("%d SMS reminder(s) interrupted while sending: marked failed", interrupted)
         # MODEM_STOPPED_AT: written by a clean stop, removed by the next start: `keneya modem
         # status` and the status page then say at once that the daemon is not running, instead
         # of after the status has gone stale.
@@ -144,6 +152,9 @@ class ModemDaemon:
         if self.sms is not None and t >= self._next_sms_check and self._registered():
             self._next_sms_check = t + SMS_CHECK_EVERY_S
             self._send_overdue_sms()
+        if t >= self._next_reminder_check and self._registered():
+            self._next_reminder_check = t + REMINDER_CHECK_EVERY_S
+            self.send_reminders()
 
     # -- pieces -------------------------------------------------------------------------------
     def _wait(self, seconds: float) -> None:
@@ -199,6 +210,52 @@ class ModemDaemon:
             self.sms.send_overdue(self.send_sms)
         except Exception as e:  # a refused SMS must not stop the daemon: next check retries
             log.warning("SMS fallback: %s", e)
+
+    def send_reminders(self) -> list[int]:
+        """Send today's queued reminders, one SMS each, with the send function of the report
+        fallback; each sent one goes on its patients' records (audit rows) with its message
+        reference. A refused SMS goes back to the queue (failed after a few tries); the rest
+        wait for the next check. Returns the ids sent."""
+        assert self.send_sms is not None
+        moment = self.now()
+        if moment.hour not in REMINDER_HOURS:
+            return []
+        done = []
+        for r in self.store.reminders.to_send(moment.date().isoformat()):
+            if self._stop.is_set() or not self.store.reminders.claim(r["id"]):
+                continue
+            try:
+                ref = self.send_sms(r["phone"], r["text"])
+            except Exception as e:  # a refused SMS must not stop the daemon
+                status = self.store.reminders.send_failed(r["id"], error=f"{type(e).__name__}: {e}")
+                log.warning("SMS reminder %d: %s (%s)", r["id"], e, status)
+                if status == "queued":
+                    break  # the modem is refusing: try again at the next check
+                continue
+            at = to_iso(self.now())
+            self.store.reminders.sent(r["id"], message_ref=ref, now=at)
+            for pid in dict.fromkeys([r["patient_id"], *(i["patient_id"] for i in r["items"])]):
+                self.store.audit.append(
+                    {
+                        "at": at,
+                        # the daemon's clock reading does not carry whether it was confirmed
+                        "clock_trusted": False,
+                        "action": "reminder.sent",
+                        "patient_id": pid,
+                        "detail": {
+                            "reminder_id": r["id"],
+                            "kind": r["kind"],
+                            "reason_codes": r["reason_codes"],
+                            "due_date": r["due_date"],
+                            "language": r["language"],
+                            "message_ref": ref,
+                        },
+                    }
+                )
+            done.append(r["id"])
+        if done:
+            log.info("%d SMS reminder(s) sent", len(done))
+        return done
 
     def _on_urc(self, urc: Urc) -> None:
         # ^RSSI:<n> (Huawei) carries the same 0..31 scale as AT+CSQ

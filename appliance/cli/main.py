@@ -56,7 +56,17 @@ _paths: Paths | None = None
 
 
 def _register() -> None:
-    from appliance.cli import backup, clinical, maintenance, outbox, records, reports, status, web
+    from appliance.cli import (
+        backup,
+        clinical,
+        maintenance,
+        outbox,
+        records,
+        reminders,
+        reports,
+        status,
+        web,
+    )
 
     for group in (
         *maintenance.COMMANDS,
@@ -67,6 +77,7 @@ def _register() -> None:
         *outbox.COMMANDS,
         *reports.COMMANDS,
         *web.COMMANDS,
+        *reminders.COMMANDS,
     ):
         cli.add_command(group)
 

@@ -60,6 +60,9 @@ class PatientIn(BaseModel):
     village: str | None = Field(None, max_length=80)
     phone: str | None = Field(None, max_length=30)  # "+223 76 12 34 56", spaces as typed
     mother_id: str | None = Field(None, max_length=40)  # a record id (36 characters)
+    # opt-in SMS reminders to `phone`, in French or Bambara (off unless the patient says yes)
+    sms_consent: bool = False
+    sms_language: Literal["fr", "bm"] = "fr"
 
     @field_validator("family_name", "given_names")
     @classmethod
@@ -75,6 +78,19 @@ class PatientIn(BaseModel):
     @classmethod
     def _phone(cls, v: str | None) -> str | None:
         return normalise_phone(v) if v else None
+
+    @field_validator("sms_language", mode="before")
+    @classmethod
+    def _language(cls, v: Any) -> Any:
+        return (v.strip().lower() or "fr") if isinstance(v, str) else ("fr" if v is None else v)
+
+    @field_validator("sms_consent", mode="before")
+    @classmethod
+    def _consent(cls, v: Any) -> Any:
+        # form checkboxes send "on"/"1"; an absent box is no consent
+        if isinstance(v, str):
+            return v.strip().lower() in ("1", "on", "true", "oui", "yes")
+        return False if v is None else v
 
     @field_validator("sex", mode="before")
     @classmethod

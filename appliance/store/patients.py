@@ -12,7 +12,8 @@ if TYPE_CHECKING:
 
 PATIENT_COLUMNS = (
     "id, sequence, health_number, family_name, given_names, sex, birth_date, "
-    "birth_date_estimated, village, phone, mother_id, registered_by, registered_at, merged_into"
+    "birth_date_estimated, village, phone, mother_id, registered_by, registered_at, merged_into, "
+    "sms_consent, sms_language"
 )
 # What staff may correct on a registration (the rest is assigned by the store).
 EDITABLE_FIELDS = (
@@ -24,6 +25,8 @@ EDITABLE_FIELDS = (
     "village",
     "phone",
     "mother_id",
+    "sms_consent",
+    "sms_language",
 )
 _P_COLUMNS = ", ".join(f"p.{c.strip()}" for c in PATIENT_COLUMNS.split(","))
 
@@ -41,6 +44,8 @@ def search_columns(family_name: str, given_names: str) -> dict[str, str]:
 def _clean(row: dict[str, Any] | None) -> dict[str, Any] | None:
     if row is not None:
         row["birth_date_estimated"] = bool(row["birth_date_estimated"])
+        if "sms_consent" in row:
+            row["sms_consent"] = bool(row["sms_consent"])
     return row
 
 
@@ -73,6 +78,8 @@ class PatientRepo:
                 "village": fields.get("village"),
                 "phone": fields.get("phone"),
                 "mother_id": fields.get("mother_id"),
+                "sms_consent": int(bool(fields.get("sms_consent"))),
+                "sms_language": fields.get("sms_language") or "fr",
                 "registered_by": registered_by,
                 "registered_at": registered_at,
                 **search_columns(fields["family_name"], fields["given_names"]),

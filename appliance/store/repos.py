@@ -17,6 +17,7 @@ def attach_repositories(store: Store) -> None:
     from appliance.store.outbox import OutboxRepo
     from appliance.store.patients import PatientRepo
     from appliance.store.power import PowerRepo
+    from appliance.store.reminders import ReminderRepo
     from appliance.store.reports import ReportRepo
     from appliance.store.staff import StaffRepo
     from appliance.store.web_sessions import WebSessionRepo
@@ -32,3 +33,4 @@ def attach_repositories(store: Store) -> None:
     store.web_sessions = WebSessionRepo(store)
     store.drafts = DraftRepo(store)
     store.due_items = DueItemRepo(store)
+    store.reminders = ReminderRepo(store)

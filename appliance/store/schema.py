@@ -513,6 +513,38 @@ CREATE INDEX due_items_defaulter ON due_items(defaulter_from, ends_on);
 CREATE INDEX due_items_village ON due_items(village, due_date);
 """
 
+# SMS reminders (appliance/clinical/reminders.py): each patient's opt-in consent and language,
+# and the queue the modem daemon sends from. One row is one SMS to one phone (a household's
+# items together); `items` lists what it reminds of, so a plan run twice queues nothing new.
+M012_REMINDERS = """
+ALTER TABLE patients ADD COLUMN sms_consent INTEGER NOT NULL DEFAULT 0
+    CHECK (sms_consent IN (0, 1));
+ALTER TABLE patients ADD COLUMN sms_language TEXT NOT NULL DEFAULT 'fr'
+    CHECK (sms_language IN ('fr', 'bm'));
+CREATE TABLE reminders (
+    id INTEGER PRIMARY KEY,
+    patient_id TEXT NOT NULL REFERENCES patients(id),
+    phone TEXT NOT NULL,
+    reason_codes TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('before', 'defaulter')),
+    due_date TEXT NOT NULL,
+    items TEXT NOT NULL CHECK (json_valid(items)),
+    planned_for TEXT NOT NULL,
+    text TEXT NOT NULL,
+    language TEXT NOT NULL CHECK (language IN ('fr', 'bm')),
+    status TEXT NOT NULL CHECK (status IN
+        ('queued', 'sending', 'sent', 'failed', 'delivered', 'skipped_cap')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    message_ref INTEGER,
+    error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    UNIQUE (patient_id, reason_codes, kind, due_date)
+);
+CREATE INDEX reminders_status ON reminders(status, planned_for);
+CREATE INDEX reminders_planned ON reminders(planned_for);
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -526,4 +558,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (9, "clock steps", M009_CLOCK_STEPS),
     (10, "power: low-power wait, critical, named sensor faults", M010_POWER_WAIT),
     (11, "stored follow-up items", M011_DUE_ITEMS),
+    (12, "SMS reminders: consent, language, queue", M012_REMINDERS),
 ]

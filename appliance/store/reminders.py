@@ -1,0 +1,178 @@
+"""SQL for the SMS reminder queue: what the plan queued, what the modem daemon sent."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from appliance.store.db import Store
+
+COLUMNS = (
+    "id, patient_id, phone, reason_codes, kind, due_date, items, planned_for, text, language,"
+    " status, attempts, message_ref, error, created_at, sent_at"
+)
+# An SMS that failed this many times is left failed (a wrong number, no credit): listed, not
+# retried for ever.
+MAX_ATTEMPTS = 3
+SPENT = ("sending", "sent", "delivered", "failed")
+
+
+def _row(r: dict[str, Any]) -> dict[str, Any]:
+    r["items"] = json.loads(r["items"])
+    return r
+
+
+class ReminderRepo:
+    def __init__(self, store: Store):
+        self.store = store
+
+    def reminded(self, since: str) -> set[tuple[str, str, str, str]]:
+        """(patient_id, reason_code, kind, due_date) of items already in a queued or sent
+        reminder planned from `since` (a reminder over the cap may go on a later day)."""
+        out: set[tuple[str, str, str, str]] = set()
+        for r in self.store.query(
+            "SELECT items FROM reminders WHERE planned_for >= ? AND status != 'skipped_cap'",
+            (since,),
+        ):
+            for i in json.loads(r["items"]):
+                out.add((i["patient_id"], i["reason_code"], i["kind"], i["due_date"]))
+        return out
+
+    def count_between(self, start: str, end: str) -> int:
+        """SMS spent or queued for days `start`..`end` (the caps count them)."""
+        row = self.store.query_one(
+            "SELECT COUNT(*) AS n FROM reminders WHERE planned_for BETWEEN ? AND ?"
+            " AND status NOT IN ('skipped_cap')",
+            (start, end),
+        )
+        return int(row["n"]) if row else 0
+
+    def enqueue(self, reminder: dict[str, Any], *, status: str, now: str) -> int | None:
+        """Queue one planned reminder (or record it skipped over the cap); None when the same
+        reminder is already there (a plan run twice). A reminder skipped over the cap is
+        queued when a later plan has room for it."""
+        with self.store.transaction() as conn:
+            existing = conn.execute(
+                "SELECT id, status FROM reminders WHERE patient_id = ? AND reason_codes = ?"
+                " AND kind = ? AND due_date = ?",
+                (
+                    reminder["patient_id"],
+                    reminder["reason_codes"],
+                    reminder["kind"],
+                    reminder["due_date"],
+                ),
+            ).fetchone()
+            if existing is not None:
+                if existing[1] != "skipped_cap" or status == "skipped_cap":
+                    return None
+                conn.execute(
+                    "UPDATE reminders SET status = ?, planned_for = ?, text = ?, language = ?,"
+                    " phone = ?, items = ?, created_at = ? WHERE id = ?",
+                    (
+                        status,
+                        reminder["planned_for"],
+                        reminder["text"],
+                        reminder["language"],
+                        reminder["phone"],
+                        json.dumps(reminder["items"]),
+                        now,
+                        existing[0],
+                    ),
+                )
+                return int(existing[0])
+            cur = conn.execute(
+                "INSERT INTO reminders (patient_id, phone, reason_codes, kind, due_date, items,"
+                " planned_for, text, language, status, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    reminder["patient_id"],
+                    reminder["phone"],
+                    reminder["reason_codes"],
+                    reminder["kind"],
+                    reminder["due_date"],
+                    json.dumps(reminder["items"]),
+                    reminder["planned_for"],
+                    reminder["text"],
+                    reminder["language"],
+                    status,
+                    now,
+                ),
+            )
+            return int(cur.lastrowid)  # type: ignore[arg-type]
+
+    def get(self, reminder_id: int) -> dict[str, Any] | None:
+        row = self.store.query_one(f"SELECT {COLUMNS} FROM reminders WHERE id = ?", (reminder_id,))
+        return _row(row) if row else None
+
+    def on_day(self, day: str) -> list[dict[str, Any]]:
+        return [
+            _row(r)
+            for r in self.store.query(
+                f"SELECT {COLUMNS} FROM reminders WHERE planned_for = ? ORDER BY id", (day,)
+            )
+        ]
+
+    def to_send(self, day: str) -> list[dict[str, Any]]:
+        """Queued reminders planned for `day` (older ones are stale: their date has moved)."""
+        return [
+            _row(r)
+            for r in self.store.query(
+                f"SELECT {COLUMNS} FROM reminders WHERE status = 'queued' AND planned_for = ?"
+                " ORDER BY id",
+                (day,),
+            )
+        ]
+
+    def claim(self, reminder_id: int) -> bool:
+        """queued -> sending; False when it is no longer queued."""
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE reminders SET status = 'sending', attempts = attempts + 1"
+                " WHERE id = ? AND status = 'queued'",
+                (reminder_id,),
+            )
+            return cur.rowcount == 1
+
+    def sent(self, reminder_id: int, *, message_ref: int, now: str) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE reminders SET status = 'sent', message_ref = ?, sent_at = ?, error = NULL"
+                " WHERE id = ?",
+                (message_ref, now, reminder_id),
+            )
+
+    def send_failed(self, reminder_id: int, *, error: str) -> str:
+        """Back to the queue for the next try, or failed after MAX_ATTEMPTS; the new status."""
+        with self.store.transaction() as conn:
+            attempts = conn.execute(
+                "SELECT attempts FROM reminders WHERE id = ?", (reminder_id,)
+            ).fetchone()[0]
+            status = "failed" if attempts >= MAX_ATTEMPTS else "queued"
+            conn.execute(
+                "UPDATE reminders SET status = ?, error = ? WHERE id = ?",
+                (status, error[:500], reminder_id),
+            )
+        return status
+
+    def delivered(self, message_ref: int, *, since: str) -> int | None:
+        """A status report for `message_ref`: the most recent sent reminder with it."""
+        with self.store.transaction() as conn:
+            row = conn.execute(
+                "SELECT id FROM reminders WHERE message_ref = ? AND status = 'sent'"
+                " AND sent_at >= ? ORDER BY sent_at DESC LIMIT 1",
+                (message_ref, since),
+            ).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE reminders SET status = 'delivered' WHERE id = ?", (row[0],))
+            return int(row[0])
+
+    def recover(self) -> int:
+        """After a crash: a reminder left 'sending' may have gone out; it is marked failed
+        rather than sent a second time."""
+        with self.store.transaction() as conn:
+            return conn.execute(
+                "UPDATE reminders SET status = 'failed',"
+                " error = 'interrupted while sending: may have been sent' WHERE status = 'sending'"
+            ).rowcount
