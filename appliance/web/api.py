@@ -44,6 +44,7 @@ class EncounterBody(BaseModel):
     data: dict[str, Any]
 
 
+MAX_OFFSET = 100_000_000  # beyond any list; keeps the number an SQLite integer
 # a list parameter (?state=due&state=overdue, or ?state=due,overdue)
 STATES_QUERY = Query(
     None,
@@ -171,7 +172,7 @@ def router(web_dependency) -> APIRouter:
         state: list[str] | None = STATES_QUERY,
         sort: Literal["priority", "date", "village"] = "priority",
         limit: int = Query(100, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> Any:
         actor = web.require_login()
         today = web.ctx.now().today
@@ -195,7 +196,7 @@ def router(web_dependency) -> APIRouter:
     def due_today(
         web: Web = W,
         limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0),
+        offset: int = Query(0, ge=0, le=MAX_OFFSET),
     ) -> Any:
         actor = web.require_login()
         return _call(lambda: follow_up.today(web.ctx, actor, limit=limit, offset=offset))

@@ -15,6 +15,7 @@ from appliance.services.context import Actor
 from appliance.web.i18n import N_
 
 PAGE_SIZE = 50
+MAX_PAGE = 100_000  # 5 million items: more than any facility lists
 DUE_TABS = {
     "today": N_("Aujourd'hui"),
     "upcoming": N_("À venir"),

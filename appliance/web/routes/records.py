@@ -29,6 +29,7 @@ from appliance.web.due_views import (
     DUE_SORTS,
     DUE_TABS,
     MAX_DAYS,
+    MAX_PAGE,
     due_links,
     due_page,
     households,
@@ -230,6 +231,7 @@ def router(web_dependency) -> APIRouter:
         web.ctx.require(actor, READ_PATIENT)
         today = web.ctx.now().today
         tab = tab if tab in DUE_TABS else "today"
+        page = max(1, min(page, MAX_PAGE))  # a typed-in huge page is the last one
         days = DEFAULT_DAYS if days is None else max(0, min(days, MAX_DAYS))
         if sort not in DUE_SORTS:
             sort = "date" if tab == "defaulters" else "priority"
