@@ -1,5 +1,7 @@
-"""Kiosk figures in a real (offscreen) Kivy window at 800x480: start-up to the PIN screen, each
-screen change, a search while typing, and the process's resident memory. Prints one JSON object.
+"""Kiosk figures in a real (offscreen) Kivy window at 800x480: start-up to the PIN screen, login
+to the home ready (its follow-up counts shown, then its gravity alerts), each screen change, a
+search while typing, 20 rounds home -> due list -> next page -> home, and the process's
+resident memory after each step (VmRSS now, VmHWM the peak so far). Prints one JSON object.
 
     .venv/bin/python benchmarks/kiosk.py --home DIR   # a seeded facility (see benchmarks/web.py)
 
@@ -20,18 +22,34 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+ROUNDS = 20
 
-def rss_mb() -> float:
+
+def _status_mb(field: str) -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(field + ":"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
+
+
+def rss_mb() -> float:
+    return _status_mb("VmRSS")
+
+
+def peak_rss_mb() -> float:
+    return _status_mb("VmHWM")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", type=Path, help="a seeded facility")
     ap.add_argument("--patients", type=int, default=2000, help="when seeding (no --home)")
+    ap.add_argument("--rounds", type=int, default=ROUNDS, help="home -> due -> home rounds")
+    ap.add_argument(
+        "--rounds-first",
+        action="store_true",
+        help="the home/due rounds right after login, before the other screens are opened",
+    )
     args = ap.parse_args()
 
     from kiosk_ui.app import kivy_env
@@ -71,6 +89,14 @@ def main() -> None:
         for _ in range(n):
             EventLoop.idle()
 
+    def wait_until(condition, seconds: float = 300) -> None:
+        end = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > end:
+                raise TimeoutError("the kiosk did not get there in time")
+            time.sleep(0.01)
+            idle(1)
+
     def timed(action) -> float:
         t0 = time.perf_counter()
         action()
@@ -92,12 +118,58 @@ def main() -> None:
         startup_s = time.perf_counter() - started
         patients = store.patients.count()
 
+        memory = {"at_pin_screen": {"rss_mb": rss_mb(), "peak_mb": peak_rss_mb()}}
+
         username, pin = logins["nurse"]
         t0 = time.perf_counter()
         state.actor = auth.login(state.ctx, username, pin=pin)
         login_ms = (time.perf_counter() - t0) * 1000
 
-        # Screen changes (the home's facility-wide lists load on a thread, not counted here).
+        # Login -> home: the follow-up counts are read at once (indexed), the gravity alerts
+        # (a pass over the fortnight's patients) on a thread.
+        homescreen = root.screen("home")
+        root.go("home")
+        idle(2)
+        home_counts_ms = (time.perf_counter() - t0) * 1000
+        wait_until(lambda: homescreen.loaded)
+        home_ready_ms = (time.perf_counter() - t0) * 1000
+        memory["home_ready"] = {"rss_mb": rss_mb(), "peak_mb": peak_rss_mb()}
+        home_counts = {
+            "today": homescreen.vm.due_today,
+            "defaulters": homescreen.vm.defaulters,
+            "this_week": homescreen.vm.this_week,
+        }
+
+        due = root.screen("due")
+
+        def rounds() -> dict:
+            """Home (alerts loaded) -> a count's list -> its next page -> home, --rounds times.
+            The memory must not climb from round to round."""
+            per_round_mb, round_ms = [], []
+            for i in range(args.rounds):
+                t0 = time.perf_counter()
+                root.go("home")
+                idle(1)
+                wait_until(lambda: homescreen.loaded)
+                root.go("due", list=("today", "defaulters", "upcoming")[i % 3])
+                idle(1)
+                due.page(+1)
+                idle(1)
+                root.go("home")
+                wait_until(lambda: homescreen.loaded)
+                round_ms.append((time.perf_counter() - t0) * 1000)
+                per_round_mb.append(rss_mb())
+            return {
+                "rss_mb_after_each": per_round_mb,
+                "growth_mb_round_2_to_last": round(per_round_mb[-1] - per_round_mb[1], 1),
+                "peak_mb": peak_rss_mb(),
+                "round_ms_p50": round(statistics.median(round_ms), 1),
+            }
+
+        if args.rounds_first:
+            memory["rounds"] = rounds()
+
+        # Screen changes (the home's alerts load on a thread, not counted here).
         changes = {
             "home": timed(lambda: root.go("home")),
             "search": timed(lambda: root.go("search")),
@@ -120,15 +192,16 @@ def main() -> None:
         changes["encounter_form"] = timed(
             lambda: root.go("encounter", patient_id=patient_id, kind="consultation")
         )
-        changes["due"] = timed(lambda: root.go("due"))
-        due = root.screen("due")
-        t0 = time.perf_counter()
-        while due.loading:  # the list is worked out on a thread; the screen answers meanwhile
-            time.sleep(0.02)
-            idle(1)
-        due_list_ready_s = round(time.perf_counter() - t0, 2)
+        changes["due"] = timed(lambda: root.go("due", list="today"))
+        changes["due_next_page"] = timed(due.vm.next_page)
+        changes["due_defaulters"] = timed(lambda: root.go("due", list="defaulters"))
         changes["status"] = timed(lambda: root.go("status"))
         changes["home_again"] = timed(lambda: root.go("home"))
+        wait_until(lambda: homescreen.loaded)
+
+        memory["after_screen_changes"] = {"rss_mb": rss_mb(), "peak_mb": peak_rss_mb()}
+        if not args.rounds_first:
+            memory["rounds"] = rounds()
         changes = {k: round(v, 1) for k, v in changes.items()}
 
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -139,14 +212,17 @@ def main() -> None:
                 "seeded_s": seeded_s,
                 "startup_to_pin_screen_s": round(startup_s, 2),
                 "login_pin_ms": round(login_ms, 1),
+                "login_to_home_counts_ms": round(home_counts_ms, 1),
+                "login_to_home_ready_ms": round(home_ready_ms, 1),
+                "home_counts": home_counts,
                 "screen_change_ms": changes,
-                "due_list_ready_after_s": due_list_ready_s,
                 "search_while_typing_ms": {
                     "per_keystroke": [round(v, 1) for v in per_key],
                     "p50": round(statistics.median(per_key), 1),
                     "max": round(max(per_key), 1),
                     "view_model_only_p50": round(statistics.median(vm_only), 1),
                 },
+                "memory": memory,
                 "rss_mb": rss_mb(),
                 "max_rss_mb": round(usage.ru_maxrss / 1024, 1),
             },

@@ -9,6 +9,8 @@ from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 
+from appliance.web.i18n import N_
+from appliance.web.labels import ENCOUNTER_TYPES
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
 from kiosk_ui.viewmodels.home import HomeVM
 from kiosk_ui.widgets.due_row import grow_to_text
@@ -26,8 +28,18 @@ from kiosk_ui.widgets.theme import (
     severity_colour,
 )
 
+COUNTS = (
+    ("today", N_("À revoir aujourd'hui : %(n)s"), SELECTED, 24),
+    ("defaulters", N_("Perdus de vue : %(n)s"), DANGER, 21),
+    ("upcoming", N_("Cette semaine : %(n)s"), PRIMARY, 21),
+)
+
 
 class HomeScreen(KioskScreen):
+    """The home is shown again and again all day: its widgets are made once and their texts
+    updated (a label made anew each time renders a new texture, and the kiosk's memory
+    climbed with every visit)."""
+
     screen_name = "home"
 
     def __init__(self, kiosk, **kw):
@@ -41,7 +53,20 @@ class HomeScreen(KioskScreen):
         self.buttons = GridLayout(cols=1, spacing=dp(8), size_hint_x=0.42)
         self.body.add_widget(self.buttons)
         self.button_by_name: dict[str, BigButton] = {}
+        self._buttons_for: tuple | None = None  # (technician?, language) of the buttons made
+        self.greeting = Title("")
+        self.error_box = Box("", colour=DANGER)
         self.count_buttons: dict[str, BigButton] = {}
+        for name, _msgid, colour, size in COUNTS:
+            b = BigButton("", colour=colour, font_size=sp(size), height=dp(60))
+            b.halign = "left"
+            grow_to_text(b, dp(60))
+            b.bind(on_release=lambda _b, n=name: self.kiosk.go("due", list=n))
+            self.count_buttons[name] = b
+        self.looking = Text("", color=MUTED)
+        self.alerts_title = Text("", font_size=sp(22), bold=True)
+        self.alert_buttons: list[BigButton] = []
+        self.draft_buttons: dict[tuple, BigButton] = {}
 
     def enter(self, **kw: Any) -> None:
         self.vm = HomeVM(self.state)
@@ -59,6 +84,44 @@ class HomeScreen(KioskScreen):
         if self.vm is None:
             return
         t, vm = self.t, self.vm
+        self._side_buttons()
+        self.info.clear_widgets()  # removed, kept: added back below with updated texts
+        self.greeting.text = vm.greeting
+        self.info.add_widget(self.greeting)
+        if self.error:
+            self.error_box.text = self.error
+            self.info.add_widget(self.error_box)
+        if vm.is_technician or vm.error:
+            return
+        figures = {"today": vm.due_today, "defaulters": vm.defaulters, "upcoming": vm.this_week}
+        for name, msgid, _colour, _size in COUNTS:
+            b = self.count_buttons[name]
+            b.text = t(msgid) % {"n": figures[name]}
+            self.info.add_widget(b)
+        for draft in vm.drafts:
+            self.info.add_widget(self._draft_button(draft))
+        if self.loading:
+            self.looking.text = t("Recherche des alertes…")
+            self.info.add_widget(self.looking)
+        if vm.alerts:
+            self.alerts_title.text = t("Alertes")
+            self.info.add_widget(self.alerts_title)
+        for i, alert in enumerate(vm.alerts):
+            if i == len(self.alert_buttons):
+                self.alert_buttons.append(self._alert_button())
+            b = self.alert_buttons[i]
+            b.alert = alert
+            b.text = f"{alert['name']} — {alert['reason']}"
+            b.set_colour(severity_colour(alert["severity"]))
+            self.info.add_widget(b)
+
+    def _side_buttons(self) -> None:
+        vm = self.vm
+        made_for = (vm.is_technician, self.state.lang)
+        if made_for == self._buttons_for:
+            return
+        t = self.t
+        self._buttons_for = made_for
         self.buttons.clear_widgets()
         self.button_by_name = {}
         names = [("status", t("État de l'appareil"), SECONDARY)]
@@ -79,53 +142,23 @@ class HomeScreen(KioskScreen):
             self.buttons.add_widget(b)
         self.buttons.add_widget(BoxLayout())
 
-        self.info.clear_widgets()
-        self.count_buttons = {}
-        self.info.add_widget(Title(vm.greeting))
-        if self.error:
-            self.info.add_widget(Box(self.error, colour=DANGER))
-        if vm.is_technician or vm.error:
-            return
-        for list_name, text, n, colour, size in (
-            ("today", t("À revoir aujourd'hui : %(n)s"), vm.due_today, SELECTED, sp(24)),
-            ("defaulters", t("Perdus de vue : %(n)s"), vm.defaulters, DANGER, sp(21)),
-            ("upcoming", t("Cette semaine : %(n)s"), vm.this_week, PRIMARY, sp(21)),
-        ):
-            b = BigButton(text % {"n": n}, colour=colour, font_size=size, height=dp(60))
-            b.halign = "left"
+    def _alert_button(self) -> BigButton:
+        b = BigButton("", font_size=sp(19), height=dp(64))
+        b.halign = "left"
+        grow_to_text(b, dp(64))
+        b.bind(on_release=lambda b: self.kiosk.go("record", patient_id=b.alert["patient_id"]))
+        return b
+
+    def _draft_button(self, draft: dict[str, Any]) -> BigButton:
+        t = self.t  # the kind in the language shown now (the toggle refreshes, not reloads)
+        kind = t(ENCOUNTER_TYPES.get(draft["kind"], draft["kind"]))
+        text = t("Reprendre : {name} — {kind}").format(name=draft["name"], kind=kind)
+        key = (draft["patient_id"], draft["kind"])
+        b = self.draft_buttons.get(key)
+        if b is None:
+            b = BigButton("", colour=SELECTED, font_size=sp(20))
             grow_to_text(b, dp(60))
-            b.bind(on_release=lambda _b, name=list_name: self.kiosk.go("due", list=name))
-            self.count_buttons[list_name] = b
-            self.info.add_widget(b)
-        for draft in vm.drafts:
-            b = BigButton(
-                t("Reprendre : {name} — {kind}").format(
-                    name=draft["name"], kind=draft["kind_label"]
-                ),
-                colour=SELECTED,
-                font_size=sp(20),
-            )
-            grow_to_text(b, dp(60))
-            b.bind(
-                on_release=lambda _b, d=draft: self.kiosk.go(
-                    "encounter", patient_id=d["patient_id"], kind=d["kind"]
-                )
-            )
-            self.info.add_widget(b)
-        if self.loading:
-            self.info.add_widget(Text(t("Recherche des alertes…"), color=MUTED))
-        if vm.alerts:
-            self.info.add_widget(Text(t("Alertes"), font_size=sp(22), bold=True))
-        for alert in vm.alerts:
-            box = BigButton(
-                f"{alert['name']} — {alert['reason']}",
-                colour=severity_colour(alert["severity"]),
-                font_size=sp(19),
-                height=dp(64),
-            )
-            box.halign = "left"
-            grow_to_text(box, dp(64))
-            box.bind(
-                on_release=lambda _b, a=alert: self.kiosk.go("record", patient_id=a["patient_id"])
-            )
-            self.info.add_widget(box)
+            b.bind(on_release=lambda _b: self.kiosk.go("encounter", patient_id=key[0], kind=key[1]))
+            self.draft_buttons[key] = b
+        b.text = text
+        return b

@@ -42,6 +42,7 @@ class DueScreen(KioskScreen):
         self.vm: DueVM | None = None
         self.error: str | None = None
         self.picking_village = False
+        self.loading = False  # pages are read at once; kept for callers that wait on it
         self.body.spacing = dp(4)
         self.tabs = BoxLayout(size_hint_y=None, height=dp(56), spacing=dp(6))
         self.periods = BoxLayout(size_hint_y=None, height=dp(52), spacing=dp(6))
