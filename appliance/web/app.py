@@ -208,9 +208,9 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     from appliance.web import api
-    from appliance.web.routes import pages, power, records, reports, status
+    from appliance.web.routes import pages, power, records, reminders, reports, status
 
-    for module in (pages, records, reports, status, power):
+    for module in (pages, records, reports, status, power, reminders):
         app.include_router(module.router(web), include_in_schema=False)
     app.include_router(api.router(web), prefix=API_PREFIX)
 

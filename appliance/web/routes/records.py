@@ -50,6 +50,8 @@ PATIENT_FIELDS = (
     "age_months",
     "village",
     "phone",
+    "sms_consent",
+    "sms_language",
 )
 
 
