@@ -97,11 +97,15 @@ def main() -> None:
             time.sleep(0.01)
             idle(1)
 
+    rss_after: list[float] = []  # after each timed screen change: which screen costs memory
+
     def timed(action) -> float:
         t0 = time.perf_counter()
         action()
         idle(2)  # drawn
-        return (time.perf_counter() - t0) * 1000
+        spent = (time.perf_counter() - t0) * 1000
+        rss_after.append(rss_mb())
+        return spent
 
     logins = {}
     for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
@@ -199,7 +203,11 @@ def main() -> None:
         changes["home_again"] = timed(lambda: root.go("home"))
         wait_until(lambda: homescreen.loaded)
 
-        memory["after_screen_changes"] = {"rss_mb": rss_mb(), "peak_mb": peak_rss_mb()}
+        memory["after_screen_changes"] = {
+            "rss_mb": rss_mb(),
+            "peak_mb": peak_rss_mb(),
+            "rss_mb_after_each_change": rss_after,
+        }
         if not args.rounds_first:
             memory["rounds"] = rounds()
         changes = {k: round(v, 1) for k, v in changes.items()}
