@@ -256,7 +256,14 @@ REGISTER_FIELDS = (  # name, label msgid, input
     ("birth_date", N_("Date de naissance"), "date"),
     ("village", N_("Village"), "text"),
     ("phone", N_("Téléphone"), "number"),
+    ("sms_consent", N_("Accepte les rappels de rendez-vous par SMS"), "consent"),
+    ("sms_language", N_("Langue des SMS"), "language"),
 )
+# (value, label msgid) of the SMS choices; none chosen is no consent, French
+SMS_CHOICES = {
+    "sms_consent": (("1", N_("Oui")), ("", N_("Non"))),
+    "sms_language": (("fr", N_("français")), ("bm", N_("bambara"))),
+}
 
 
 class RegisterScreen(KioskScreen):
@@ -377,6 +384,20 @@ class RegisterScreen(KioskScreen):
                     c.bind(
                         on_release=lambda c_, code_=code: self.set(
                             "sex", code_ if c_.state == "down" else ""
+                        )
+                    )
+                    w.add_widget(c)
+            elif kind in ("consent", "language"):
+                w = BoxLayout(spacing=dp(4))
+                for code, msg in SMS_CHOICES[name]:
+                    c = Choice(
+                        t(msg),
+                        group=f"register-{name}",
+                        state="down" if value == code else "normal",
+                    )
+                    c.bind(
+                        on_release=lambda c_, n=name, code_=code: self.set(
+                            n, code_ if c_.state == "down" else ""
                         )
                     )
                     w.add_widget(c)

@@ -23,7 +23,9 @@ FIELDS = (
     ("village", "text", "text"),
     ("phone", "text", "numeric"),
 )
-FIELD_NAMES = tuple(f[0] for f in FIELDS)
+# SMS reminders: sms_consent "1" agrees (opt-in, nothing chosen is no), sms_language fr or bm
+SMS_FIELDS = ("sms_consent", "sms_language")
+FIELD_NAMES = (*(f[0] for f in FIELDS), *SMS_FIELDS)
 
 
 class RegisterVM:
