@@ -241,3 +241,27 @@ def test_off_in_the_facility_file_nothing_is_queued(ctx, actors, facility):
     with pytest.raises(service.RemindersDisabled, match=r"enabled = true under \[reminders\]"):
         service.queue(ctx, actors["nurse"], on=ctx.now().today, rules=ReminderRules())
     assert ctx.store.reminders.on_day(ctx.now().today.isoformat()) == []
+
+
+def test_a_refused_sms_is_tried_again_then_left_failed(ctx, actors, facility, make_sim):
+    store = ctx.store
+    today = ctx.now().today
+    out = service.queue(ctx, actors["nurse"], on=today, rules=ReminderRules(enabled=True))
+    sim = make_sim()  # no SMS centre on the SIM: every AT+CMGS is refused (+CMS ERROR: 330)
+    now = [datetime(today.year, today.month, today.day, 10, tzinfo=UTC)]
+    daemon, machine, t = _daemon(store, sim, now)
+    try:
+        _until_ready(daemon, t)
+        for _ in range(4):
+            t[0] += REMINDER_CHECK_EVERY_S
+            daemon.tick()
+        rows = [store.reminders.get(rid) for rid in out["queued_ids"]]
+        assert sim.sms_sent == []
+        # one refusal stops the round (the modem is refusing): the first is tried each time
+        assert rows[0]["status"] == "failed" and rows[0]["attempts"] == 3
+        assert "330" in rows[0]["error"]
+        assert all(r["status"] in ("queued", "failed") for r in rows)
+        pid = rows[0]["patient_id"]
+        assert not [a for a in store.audit.for_patient(pid) if a["action"] == "reminder.sent"]
+    finally:
+        machine.close()
