@@ -216,12 +216,14 @@ def plan(
     already: set[tuple[str, str, str, str]] = frozenset(),  # type: ignore[assignment]
     sent_today: int = 0,
     sent_this_month: int = 0,
+    phones_done: frozenset[str] | set[str] = frozenset(),
 ) -> dict[str, Any]:
     """The reminders to send on `on` and what is skipped, and why.
 
     `items`: the contract's item dicts (their state on `on`); `people`: every patient of the
     items and their mothers; `already`: (patient_id, reason_code, kind, due_date) of items
-    reminded before; `sent_today`/`sent_this_month`: SMS already spent against the caps."""
+    reminded before; `sent_today`/`sent_this_month`: SMS already spent against the caps;
+    `phones_done`: phones already given a text for `on` (by an earlier run that day)."""
     skipped: list[dict[str, Any]] = []
     by_phone: dict[str, list[tuple[str, dict[str, Any], str, Person]]] = {}
 
@@ -264,6 +266,9 @@ def plan(
         owner = people.get(owner_id)
         if owner is None or not owner.sms_consent:
             skip(item, "no_consent", kind)
+            continue
+        if phone in phones_done:
+            skip(item, "phone_texted_today", kind)  # one SMS a day; it may go tomorrow
             continue
         by_phone.setdefault(phone, []).append((owner_id, item, kind, owner))
 

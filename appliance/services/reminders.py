@@ -52,6 +52,7 @@ def plan(ctx: Context, actor: Actor, *, on: date, rules: ReminderRules) -> dict[
         already=ctx.store.reminders.reminded(since),
         sent_today=ctx.store.reminders.count_between(on.isoformat(), on.isoformat()),
         sent_this_month=ctx.store.reminders.count_between(month_start, on.isoformat()),
+        phones_done=ctx.store.reminders.phones_on(on.isoformat()),
     )
     ctx.audit(
         actor,

@@ -48,6 +48,17 @@ class ReminderRepo:
         )
         return int(row["n"]) if row else 0
 
+    def phones_on(self, day: str) -> set[str]:
+        """Phones already given a reminder planned for `day` (one SMS a phone a day)."""
+        return {
+            r["phone"]
+            for r in self.store.query(
+                "SELECT DISTINCT phone FROM reminders WHERE planned_for = ?"
+                " AND status != 'skipped_cap'",
+                (day,),
+            )
+        }
+
     def enqueue(self, reminder: dict[str, Any], *, status: str, now: str) -> int | None:
         """Queue one planned reminder (or record it skipped over the cap); None when the same
         reminder is already there (a plan run twice). A reminder skipped over the cap is

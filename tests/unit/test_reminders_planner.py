@@ -220,3 +220,9 @@ def test_reminders_section_errors_are_one_line():
         with pytest.raises(ReminderSettingsError, match=words) as e:
             reminder_rules_from(section)
         assert "\n" not in str(e.value)
+
+
+def test_a_phone_texted_earlier_that_day_gets_no_second_sms():
+    due = ON + timedelta(days=2)
+    out = run([item("awa", "chronic", "chronic:hypertension", due)], phones_done={"+22376000001"})
+    assert out["reminders"] == [] and out["skipped"][0]["why"] == "phone_texted_today"

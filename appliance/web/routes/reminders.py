@@ -30,6 +30,7 @@ WHY = {
     "hiv": N_("jamais de SMS pour ce service"),
     "pregnancy_test": N_("jamais de SMS pour ce service"),
     "confidential_other_phone": N_("téléphone d'une autre personne"),
+    "phone_texted_today": N_("déjà un SMS ce jour-là sur ce téléphone"),
     "daily_cap": N_("plafond du jour atteint"),
     "monthly_cap": N_("plafond du mois atteint"),
 }

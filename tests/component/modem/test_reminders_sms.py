@@ -179,6 +179,24 @@ def test_queued_reminders_go_out_through_the_modem_once(ctx, actors, facility, m
     assert "rendez-vous au centre de santé le 17/10/2026" in by_owner[p["awa"]["id"]]["text"]
     # the same plan queued again: nothing new
     assert service.queue(ctx, actors["nurse"], on=today, rules=rules)["queued_ids"] == []
+    # Awa's hypertension follow-up queued, then a second item of hers shows up the same day:
+    # her phone has had its one SMS for the day
+    encounters.add(
+        ctx,
+        actors["doctor"],
+        p["awa"]["id"],
+        "chronic",
+        {
+            "care_date": today.isoformat(),
+            "condition": "diabetes",
+            "next_visit": (today + timedelta(days=1)).isoformat(),
+        },
+    )
+    again = service.queue(ctx, actors["nurse"], on=today, rules=rules)
+    assert again["queued_ids"] == []
+    assert ("chronic:diabetes", "phone_texted_today") in {
+        (s["reason_code"], s["why"]) for s in again["skipped"]
+    }
 
     sim = make_sim(smsc="+22300000000")
     now = [datetime(today.year, today.month, today.day, 6, tzinfo=UTC)]
