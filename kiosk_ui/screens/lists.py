@@ -56,13 +56,27 @@ class DueScreen(KioskScreen):
         self.next_button.bind(on_release=lambda *_: self.page(+1))
         for w in (self.previous_button, self.range_label, self.next_button):
             self.pager.add_widget(w)
-        for w in (self.tabs, self.periods, self.scroller, self.pager):
+        for w in (self.tabs, self.scroller, self.pager):
             self.body.add_widget(w)
+        # made once (a label made anew renders a new texture): refresh updates their texts
         self.tab_buttons: dict[str, BigButton] = {}
+        for name in LISTS:
+            b = BigButton("", height=dp(56), font_size=sp(20), size_hint_x=0.22)
+            b.bind(on_release=lambda _b, n=name: self.choose(list_name=n))
+            self.tab_buttons[name] = b
+            self.tabs.add_widget(b)
+        self.village_button = BigButton("", height=dp(56), font_size=sp(19), size_hint_x=0.34)
+        self.village_button.bind(on_release=lambda *_: self.pick_village())
+        self.tabs.add_widget(self.village_button)
         self.period_buttons: dict[int, BigButton] = {}
-        self.village_button: BigButton | None = None
+        for days in UPCOMING_DAYS:  # shown with the upcoming list only
+            b = BigButton("", height=dp(52), font_size=sp(20))
+            b.bind(on_release=lambda _b, d=days: self.choose(days=d))
+            self.period_buttons[days] = b
+            self.periods.add_widget(b)
         self.village_buttons: dict[str, BigButton] = {}
-        self.row_widgets: list[DueRow] = []
+        self.row_widgets: list[DueRow] = []  # the rows shown now
+        self.row_pool: list[DueRow] = []  # made once, shown again with other items
 
     def enter(self, **kw: Any) -> None:
         """`list` (today, upcoming, defaulters) opens that list at its first page; without
@@ -100,46 +114,19 @@ class DueScreen(KioskScreen):
         if self.vm is None:
             return
         t, vm = self.t, self.vm
-        self.tabs.clear_widgets()
-        self.tab_buttons = {}
-        for name in LISTS:
-            b = BigButton(
-                t(LIST_TITLES[name]),
-                colour=SELECTED if name == vm.list else SECONDARY,
-                height=dp(56),
-                font_size=sp(20),
-                size_hint_x=0.22,
-            )
-            b.bind(on_release=lambda _b, n=name: self.choose(list_name=n))
-            self.tab_buttons[name] = b
-            self.tabs.add_widget(b)
-        village = vm.village or t("tous")
-        self.village_button = BigButton(
-            t("Village : %(village)s") % {"village": village},
-            colour=SELECTED if self.picking_village else PRIMARY,
-            height=dp(56),
-            font_size=sp(19),
-            size_hint_x=0.34,
-        )
-        self.village_button.bind(on_release=lambda *_: self.pick_village())
-        self.tabs.add_widget(self.village_button)
-
-        self.periods.clear_widgets()
-        self.period_buttons = {}
+        for name, b in self.tab_buttons.items():
+            b.text = t(LIST_TITLES[name])
+            b.set_colour(SELECTED if name == vm.list else SECONDARY)
+        self.village_button.text = t("Village : %(village)s") % {"village": vm.village or t("tous")}
+        self.village_button.set_colour(SELECTED if self.picking_village else PRIMARY)
         upcoming = vm.list == "upcoming"
-        self.periods.height = dp(52) if upcoming else 0
-        self.periods.opacity = 1 if upcoming else 0
-        if upcoming:
-            for days in UPCOMING_DAYS:
-                b = BigButton(
-                    t("%(n)s jours") % {"n": days},
-                    colour=SELECTED if days == vm.days else SECONDARY,
-                    height=dp(52),
-                    font_size=sp(20),
-                )
-                b.bind(on_release=lambda _b, d=days: self.choose(days=d))
-                self.period_buttons[days] = b
-                self.periods.add_widget(b)
+        if upcoming and self.periods.parent is None:
+            self.body.add_widget(self.periods, index=self.body.children.index(self.scroller) + 1)
+        elif not upcoming and self.periods.parent is not None:
+            self.body.remove_widget(self.periods)
+        for days, b in self.period_buttons.items():
+            b.text = t("%(n)s jours") % {"n": days}
+            b.set_colour(SELECTED if days == vm.days else SECONDARY)
 
         self.rows.clear_widgets()
         self.row_widgets = []
@@ -173,13 +160,15 @@ class DueScreen(KioskScreen):
             return
         if not vm.items:
             self.rows.add_widget(Text(t("Personne dans cette liste."), color=MUTED))
-        for item in vm.items:
-            row = DueRow(item)
-            row.bind(
-                on_release=lambda _r, pid=item["patient_id"]: self.kiosk.go(
-                    "record", patient_id=pid
+        for i, item in enumerate(vm.items):
+            if i == len(self.row_pool):
+                row = DueRow()
+                row.bind(
+                    on_release=lambda r: self.kiosk.go("record", patient_id=r.item["patient_id"])
                 )
-            )
+                self.row_pool.append(row)
+            row = self.row_pool[i]
+            row.show(item)
             self.row_widgets.append(row)
             self.rows.add_widget(row)
 

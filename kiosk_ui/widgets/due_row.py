@@ -32,7 +32,10 @@ def grow_to_text(widget, min_height: float, pad: float = dp(12)) -> None:
 
 
 class DueRow(ButtonBehavior, BoxLayout):
-    def __init__(self, item: dict, **kw):
+    """Made once and shown again with another item (`show`): the list pages through
+    thousands of items with the same twenty rows."""
+
+    def __init__(self, item: dict | None = None, **kw):
         super().__init__(
             orientation="horizontal",
             size_hint_y=None,
@@ -41,10 +44,9 @@ class DueRow(ButtonBehavior, BoxLayout):
             padding=(0, 0, dp(6), 0),
             **kw,
         )
-        self.item = item
+        self.item: dict = {}
         paint(self, ROW_BG)
         self.state_label = Label(
-            text=item["state_label"],
             color=WHITE,
             bold=True,
             font_size=sp(18),
@@ -54,18 +56,10 @@ class DueRow(ButtonBehavior, BoxLayout):
             valign="middle",
         )
         self.state_label.bind(size=lambda w, s: setattr(w, "text_size", (s[0] - dp(8), None)))
-        paint(self.state_label, STATE_COLOURS.get(item["state"], PRIMARY))
+        paint(self.state_label, PRIMARY)
         self.add_widget(self.state_label)
-        details = " · ".join(
-            p for p in (item["when"], item["village"], item["phone"], item["guardian"]) if p
-        )
         self.text_label = Label(
-            text=f"[b]{_escape(item['name'])}[/b] — {_escape(item['reason'])}\n{_escape(details)}",
-            markup=True,
-            color=TEXT,
-            font_size=sp(18),
-            halign="left",
-            valign="middle",
+            markup=True, color=TEXT, font_size=sp(18), halign="left", valign="middle"
         )
         self.text_label.bind(
             width=lambda w, width: setattr(w, "text_size", (max(width - dp(4), 1), None))
@@ -74,6 +68,19 @@ class DueRow(ButtonBehavior, BoxLayout):
             texture_size=lambda _w, s: setattr(self, "height", max(ROW_MIN_H, s[1] + dp(12)))
         )
         self.add_widget(self.text_label)
+        if item is not None:
+            self.show(item)
+
+    def show(self, item: dict) -> None:
+        self.item = item
+        self.state_label.text = item["state_label"]
+        repaint(self.state_label, STATE_COLOURS.get(item["state"], PRIMARY))
+        details = " · ".join(
+            p for p in (item["when"], item["village"], item["phone"], item["guardian"]) if p
+        )
+        self.text_label.text = (
+            f"[b]{_escape(item['name'])}[/b] — {_escape(item['reason'])}\n{_escape(details)}"
+        )
 
     def on_state(self, _w, state):
         repaint(self, ROW_PRESSED if state == "down" else ROW_BG)

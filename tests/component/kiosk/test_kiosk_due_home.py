@@ -5,7 +5,7 @@ Kivy's Window is a process-wide singleton that needs its environment before `imp
 so the window scenario runs in a subprocess: this file is also the script (`python
 test_kiosk_due_home.py HOME OUT`), which prints one JSON line of what it saw. Screenshots go
 to test-artifacts/kiosk/ (home.png, due_today.png, due_defaulters.png, due_village.png,
-due_village_picker.png).
+due_village_picker.png, due_upcoming.png).
 """
 
 from __future__ import annotations
@@ -150,7 +150,14 @@ def test_home_and_due_screens_in_a_window(tmp_path):
     env = {**os.environ, "SDL_VIDEODRIVER": "offscreen", "KIVY_HOME": str(tmp_path / "kivy")}
     env.pop("KENEYA_HOME", None)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for name in ("home", "due_today", "due_defaulters", "due_village", "due_village_picker"):
+    for name in (
+        "home",
+        "due_today",
+        "due_defaulters",
+        "due_village",
+        "due_village_picker",
+        "due_upcoming",
+    ):
         (SHOTS / f"{name}.png").unlink(missing_ok=True)
     proc = subprocess.run(
         [sys.executable, __file__, str(home), str(SHOTS)],
@@ -232,7 +239,14 @@ def test_home_and_due_screens_in_a_window(tmp_path):
     assert seen["window"] == [800, 480]
     assert seen["clipped"] == [], seen["clipped"]
     assert seen["small_targets"] == [], seen["small_targets"]
-    for name in ("home", "due_today", "due_defaulters", "due_village", "due_village_picker"):
+    for name in (
+        "home",
+        "due_today",
+        "due_defaulters",
+        "due_village",
+        "due_village_picker",
+        "due_upcoming",
+    ):
         png = SHOTS / f"{name}.png"
         assert png.exists() and png.stat().st_size > 5000, name
 
@@ -389,6 +403,8 @@ def _scenario(home: Path, out: Path) -> dict:
             seen["lists"][name] = walk_list(due)
         tap(due.period_buttons[30])
         seen["thirty_days"] = due.vm.total
+        check_readable("due_upcoming", root)
+        shot("due_upcoming")
 
         # the village picker, then the defaulters of one village
         tap(due.tab_buttons["defaulters"])
