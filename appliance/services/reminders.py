@@ -49,7 +49,7 @@ def plan(ctx: Context, actor: Actor, *, on: date, rules: ReminderRules) -> dict[
         facility=ctx.store.get_setting("facility_name")
         or ctx.store.get_setting("facility_code")
         or "",
-        already=ctx.store.reminders.reminded(since),
+        already=ctx.store.reminders.reminded(since, on.isoformat()),
         sent_today=ctx.store.reminders.count_between(on.isoformat(), on.isoformat()),
         sent_this_month=ctx.store.reminders.count_between(month_start, on.isoformat()),
         phones_done=ctx.store.reminders.phones_on(on.isoformat()),

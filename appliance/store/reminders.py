@@ -27,13 +27,16 @@ class ReminderRepo:
     def __init__(self, store: Store):
         self.store = store
 
-    def reminded(self, since: str) -> set[tuple[str, str, str, str]]:
-        """(patient_id, reason_code, kind, due_date) of items already in a queued or sent
-        reminder planned from `since` (a reminder over the cap may go on a later day)."""
+    def reminded(self, since: str, day: str) -> set[tuple[str, str, str, str]]:
+        """(patient_id, reason_code, kind, due_date) of items already reminded (sent, or tried)
+        or queued for `day` or later, planned from `since`. One over the cap, or left queued on
+        an earlier day (no network all day), may go on a later day."""
         out: set[tuple[str, str, str, str]] = set()
         for r in self.store.query(
-            "SELECT items FROM reminders WHERE planned_for >= ? AND status != 'skipped_cap'",
-            (since,),
+            "SELECT items FROM reminders WHERE planned_for >= ? AND (status IN"
+            " ('sending', 'sent', 'delivered', 'failed') OR"
+            " (status = 'queued' AND planned_for >= ?))",
+            (since, day),
         ):
             for i in json.loads(r["items"]):
                 out.add((i["patient_id"], i["reason_code"], i["kind"], i["due_date"]))
@@ -65,7 +68,8 @@ class ReminderRepo:
         queued when a later plan has room for it."""
         with self.store.transaction() as conn:
             existing = conn.execute(
-                "SELECT id, status FROM reminders WHERE patient_id = ? AND reason_codes = ?"
+                "SELECT id, status, planned_for FROM reminders WHERE patient_id = ?"
+                " AND reason_codes = ?"
                 " AND kind = ? AND due_date = ?",
                 (
                     reminder["patient_id"],
@@ -75,7 +79,12 @@ class ReminderRepo:
                 ),
             ).fetchone()
             if existing is not None:
-                if existing[1] != "skipped_cap" or status == "skipped_cap":
+                # a reminder held back by the cap, or left queued on an earlier day, is queued
+                # again for this day; one sent (or tried) never is
+                again = existing[1] == "skipped_cap" or (
+                    existing[1] == "queued" and existing[2] < reminder["planned_for"]
+                )
+                if not again or status == "skipped_cap":
                     return None
                 conn.execute(
                     "UPDATE reminders SET status = ?, planned_for = ?, text = ?, language = ?,"

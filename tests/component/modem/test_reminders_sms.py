@@ -283,3 +283,28 @@ def test_a_refused_sms_is_tried_again_then_left_failed(ctx, actors, facility, ma
         assert not [a for a in store.audit.for_patient(pid) if a["action"] == "reminder.sent"]
     finally:
         machine.close()
+
+
+def test_a_reminder_left_queued_all_day_is_queued_again_the_next_day(ctx, actors, facility):
+    store = ctx.store
+    rules = ReminderRules(enabled=True)
+    today = ctx.now().today
+    first = service.queue(ctx, actors["nurse"], on=today, rules=rules)
+    assert len(first["queued_ids"]) == 2  # no network all day: nothing sent
+    tomorrow = today + timedelta(days=1)
+    second = service.queue(ctx, actors["nurse"], on=tomorrow, rules=rules)
+    assert sorted(second["queued_ids"]) == sorted(first["queued_ids"])  # the same rows
+    assert {r["planned_for"] for r in map(store.reminders.get, first["queued_ids"])} == {
+        tomorrow.isoformat()
+    }
+    # once sent, never again
+    store.reminders.claim(first["queued_ids"][0])
+    store.reminders.sent(first["queued_ids"][0], message_ref=7, now="2026-10-16T10:00:00Z")
+    third = service.queue(ctx, actors["nurse"], on=tomorrow, rules=rules)
+    assert third["queued_ids"] == []
+    considered = {(s["patient_id"], s["reason_code"]) for s in third["skipped"]}
+    sent, waiting = (store.reminders.get(i) for i in first["queued_ids"])
+    # neither is looked at again: one sent, the other still queued for the day
+    for row in (sent, waiting):
+        assert not {(i["patient_id"], i["reason_code"]) for i in row["items"]} & considered
+    assert waiting["status"] == "queued" and waiting["planned_for"] == tomorrow.isoformat()
