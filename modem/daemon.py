@@ -95,7 +95,11 @@ class ModemDaemon:
         recovered = self.store.outbox.recover()  # the only drainer, starting: no claim is live
         if recovered:
             log.info("%d report(s) left half-sent by the last run put back in the queue", recovered)
-        interrupted = self.store.reminders.recover()
+        try:
+            interrupted = self.store.reminders.recover()
+        except Exception as e:  # a busy database: the reminder stays 'sending', never resent
+            log.warning("modem: reminders left sending not checked: %s", e)
+            interrupted = 0
         if interrupted:
             log.warning("%d SMS reminder(s) interrupted while sending: marked failed", interrupted)
         # MODEM_STOPPED_AT: written by a clean stop, removed by the next start: `keneya modem
@@ -154,7 +158,10 @@ class ModemDaemon:
             self._send_overdue_sms()
         if t >= self._next_reminder_check and self._registered():
             self._next_reminder_check = t + REMINDER_CHECK_EVERY_S
-            self.send_reminders()
+            try:
+                self.send_reminders()
+            except Exception as e:  # a busy database must not stop the modem: next check
+                log.warning("SMS reminders: %s", e)
 
     # -- pieces -------------------------------------------------------------------------------
     def _wait(self, seconds: float) -> None:

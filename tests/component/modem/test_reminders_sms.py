@@ -308,3 +308,23 @@ def test_a_reminder_left_queued_all_day_is_queued_again_the_next_day(ctx, actors
     for row in (sent, waiting):
         assert not {(i["patient_id"], i["reason_code"]) for i in row["items"]} & considered
     assert waiting["status"] == "queued" and waiting["planned_for"] == tomorrow.isoformat()
+
+
+def test_a_reminder_cut_while_sending_is_not_sent_twice_after_a_restart(ctx, actors, facility):
+    store = ctx.store
+    today = ctx.now().today
+    out = service.queue(ctx, actors["nurse"], on=today, rules=ReminderRules(enabled=True))
+    cut = out["queued_ids"][0]
+    assert store.reminders.claim(cut)  # the power went off during AT+CMGS
+    link = SimulatedLink(schedule=lambda t: False)
+    now = datetime(today.year, today.month, today.day, 10, tzinfo=UTC)
+    ModemDaemon(
+        store,
+        config=ModemConfig(),
+        link=link,
+        uploader=Uploader(store, link=link, dhis2=lambda: None, now=lambda: now),
+        now=lambda: now,
+    ).start()
+    row = store.reminders.get(cut)
+    assert row["status"] == "failed" and "may have been sent" in row["error"]
+    assert [r["id"] for r in store.reminders.to_send(today.isoformat())] == out["queued_ids"][1:]
