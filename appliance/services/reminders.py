@@ -95,3 +95,11 @@ def queue(ctx: Context, actor: Actor, *, on: date, rules: ReminderRules) -> dict
         )
     out["queued_ids"] = queued
     return out
+
+
+def for_patient(ctx: Context, actor: Actor, patient_id: str) -> list[dict[str, Any]]:
+    """The SMS reminders of one patient's record (to their phone or about them)."""
+    ctx.require(actor, READ_PATIENT)
+    rows = ctx.store.reminders.for_patient(patient_id)
+    ctx.audit(actor, "reminders.view", patient_id=patient_id, detail={"reminders": len(rows)})
+    return rows

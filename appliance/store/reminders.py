@@ -125,6 +125,17 @@ class ReminderRepo:
         row = self.store.query_one(f"SELECT {COLUMNS} FROM reminders WHERE id = ?", (reminder_id,))
         return _row(row) if row else None
 
+    def for_patient(self, patient_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """Reminders to this patient's phone or about them (a child's), newest first."""
+        rows = self.store.query(
+            f"SELECT {COLUMNS} FROM reminders WHERE patient_id = ? OR EXISTS"
+            " (SELECT 1 FROM json_each(reminders.items) WHERE"
+            " json_extract(json_each.value, '$.patient_id') = ?)"
+            " ORDER BY planned_for DESC, id DESC LIMIT ?",
+            (patient_id, patient_id, limit),
+        )
+        return [_row(r) for r in rows]
+
     def on_day(self, day: str) -> list[dict[str, Any]]:
         return [
             _row(r)

@@ -101,3 +101,46 @@ def test_consent_from_registration_to_tomorrows_preview_and_back(client, ctx, st
     assert changed and changed[0]["detail"]["fields"] == ["sms_consent"]
     text = html.unescape(client.get("/reminders").text)
     assert "0 SMS prévus" in text and "pas d'accord pour les SMS" in text
+
+
+def test_the_record_lists_the_patients_reminders(client, ctx, staff, tmp_path):
+    mother = patients.register(
+        ctx,
+        staff["nurse"],
+        {
+            "family_name": "Dembélé",
+            "given_names": "Kadia",
+            "sex": "F",
+            "birth_date": "1990-04-02",
+            "phone": "76 44 55 66",
+            "sms_consent": True,
+        },
+    )
+    child = patients.register(
+        ctx,
+        staff["nurse"],
+        {
+            "family_name": "Dembélé",
+            "given_names": "Adama",
+            "sex": "M",
+            "birth_date": (TODAY - timedelta(days=41)).isoformat(),
+            "mother_id": mother["id"],
+        },
+    )
+    rules = reminder_rules(Paths.for_home(tmp_path).facility_file)
+    [rid] = service.queue(ctx, staff["nurse"], on=TODAY, rules=rules)["queued_ids"]
+    ctx.store.reminders.claim(rid)
+    ctx.store.reminders.sent(rid, message_ref=12, now="2026-10-15T10:00:00.000000Z")
+    text = ctx.store.reminders.get(rid)["text"]
+    login(client, "nurse")
+    assert f"/patients/{mother['id']}/reminders" in client.get(f"/patients/{mother['id']}").text
+    for who in (mother, child):  # the mother's phone, about her son
+        page = html.unescape(client.get(f"/patients/{who['id']}/reminders").text)
+        assert text in page and "envoyé" in page
+    other = patients.register(
+        ctx,
+        staff["nurse"],
+        {"family_name": "Sow", "given_names": "Ali", "sex": "M", "birth_date": "1970-01-01"},
+    )
+    page = client.get(f"/patients/{other['id']}/reminders").text
+    assert "Aucun SMS de rappel." in page and text not in html.unescape(page)

@@ -35,6 +35,16 @@ WHY = {
     "monthly_cap": N_("plafond du mois atteint"),
 }
 
+# A queued reminder's status, as the record's page says it.
+STATES = {
+    "queued": N_("en file"),
+    "sending": N_("en cours d'envoi"),
+    "sent": N_("envoyé"),
+    "failed": N_("échec"),
+    "delivered": N_("reçu"),
+    "skipped_cap": N_("plafond atteint"),
+}
+
 
 def router(web_dependency) -> APIRouter:
     r = APIRouter()
@@ -64,6 +74,15 @@ def router(web_dependency) -> APIRouter:
             skipped=sorted(skipped.items()),
             why=WHY,
             error=None,
+        )
+
+    @r.get("/patients/{patient_id}/reminders")
+    def of_patient(patient_id: str, web: Web = W) -> Response:
+        actor = web.require_login()
+        p = patients.get(web.ctx, actor, patient_id)
+        rows = service.for_patient(web.ctx, actor, p["id"])
+        return web.render(
+            "reminders.html", patient=p, sent=rows, states=STATES, plan=None, on=None, error=None
         )
 
     @r.post("/patients/{patient_id}/sms-consent")
