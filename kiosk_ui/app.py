@@ -31,7 +31,7 @@ from kivy.uix.boxlayout import BoxLayout  # noqa: E402
 from kivy.uix.floatlayout import FloatLayout  # noqa: E402
 from kivy.uix.screenmanager import NoTransition, ScreenManager  # noqa: E402
 
-from appliance.services import drafts  # noqa: E402
+from appliance.services import drafts, follow_up  # noqa: E402
 from appliance.services.power import NothingPending, may_cancel  # noqa: E402
 from appliance.services.power import cancel_shutdown as cancel_pending_shutdown  # noqa: E402
 from appliance.web.i18n import N_  # noqa: E402
@@ -59,6 +59,7 @@ from kiosk_ui.widgets.theme import (  # noqa: E402
 
 POWER_POLL_S = 5
 LOCK_CHECK_S = 1
+DUE_CHECK_S = 600  # the follow-up items brought to the new day when the timer has not
 # The shutdown overlay's lines.
 NOTHING_TO_SAVE = N_("Rien à enregistrer : aucun formulaire ouvert")
 SAVED_AS_DRAFT = N_("Enregistré comme brouillon : il reviendra après le redémarrage")
@@ -155,9 +156,16 @@ class KioskRoot(FloatLayout):
             self._events = [
                 Clock.schedule_interval(lambda _dt: self.poll_power(), POWER_POLL_S),
                 Clock.schedule_interval(lambda _dt: self.check_lock(), LOCK_CHECK_S),
+                Clock.schedule_interval(lambda _dt: self.keep_due_items_current(), DUE_CHECK_S),
             ]
+            self.keep_due_items_current()
         self.go("login")
         self.poll_power()
+
+    def keep_due_items_current(self) -> None:
+        """A rebuild on a thread of its own when the stored items are not today's (the lists
+        keep reading the stored ones, whose states already follow the date)."""
+        follow_up.rebuild_in_background(self.state.own_context)
 
     # -- navigation --------------------------------------------------------------------------
     def screen(self, name: str) -> KioskScreen:

@@ -66,7 +66,7 @@ def serve(ctx, host, port, leases_file, workers):
     with Notifier() as notifier:
         if workers == 1:
             leases = Path(leases_file) if leases_file else None
-            app = create_app(WebSettings(p, leases_file=leases))
+            app = create_app(WebSettings(p, leases_file=leases, keep_due_items_current=True))
             server = NotifyingServer(uvicorn.Config(app, **options), notifier)
             server.run()
             if not server.started:  # the port was taken, or the app failed to start

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
 import sqlite3
 from collections.abc import Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from html import escape
 from pathlib import Path
 
@@ -20,8 +21,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from appliance.clock import Clock
 from appliance.paths import Paths
+from appliance.services import follow_up
 from appliance.services.context import Context
 from appliance.services.errors import NotFound, PermissionDenied
+from appliance.store import Store
 from appliance.store.diskspace import DiskProblem, classify
 from appliance.web import disk
 from appliance.web.core import CsrfRefused, NeedLogin, StorePool, Web, WebSettings
@@ -75,12 +78,38 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+DUE_CHECK_S = 600
+
+
+@contextmanager
+def _own_context(settings: WebSettings) -> Iterator[Context]:
+    with Store(settings.paths.database, migrate=False) as store:
+        yield Context(store, Clock(store, machine_time=settings.now, **settings.clock_options))
+
+
+async def _keep_due_items_current(settings: WebSettings) -> None:
+    """Every few minutes: when the stored follow-up items are not today's, rebuild them on a
+    thread with its own connection (one at a time; the pages read the stored ones meanwhile,
+    whose states already follow the date)."""
+    while True:
+        try:
+            follow_up.rebuild_in_background(lambda: _own_context(settings))
+        except Exception:
+            log.exception("the follow-up items could not be checked")
+        await asyncio.sleep(DUE_CHECK_S)
+
+
 def create_app(settings: WebSettings) -> FastAPI:
     pool = StorePool(settings.paths.database, settings.pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        keeper = None
+        if settings.keep_due_items_current:
+            keeper = asyncio.create_task(_keep_due_items_current(settings))
         yield
+        if keeper is not None:
+            keeper.cancel()
         pool.close()
 
     app = FastAPI(
@@ -248,4 +277,10 @@ def app_from_environment() -> FastAPI:
     """The app of `keneya serve --workers N`: each worker process builds its own from
     KENEYA_HOME and KENEYA_LEASES_FILE (set by the serve command)."""
     leases = os.environ.get("KENEYA_LEASES_FILE")
-    return create_app(WebSettings(Paths.resolve(), leases_file=Path(leases) if leases else None))
+    return create_app(
+        WebSettings(
+            Paths.resolve(),
+            leases_file=Path(leases) if leases else None,
+            keep_due_items_current=True,
+        )
+    )
