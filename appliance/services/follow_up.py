@@ -187,8 +187,8 @@ def rebuild_in_background(open_context: Callable[[], AbstractContextManager[Cont
                 if needs_rebuild(ctx):
                     done = rebuild(ctx)
                     log.info("due items rebuilt: %s", done)
-        except Exception:
-            log.exception("the due items could not be rebuilt")
+        except Exception as e:  # a full or read-only disk: said in one line, tried again later
+            log.warning("the due items could not be rebuilt: %s", e)
         finally:
             _background.release()
 

@@ -91,6 +91,13 @@ def _item(row: Any, on: str) -> dict[str, Any]:
     }
 
 
+def _unique(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """One row per (patient, reason code): the first one the schedules gave (a rare record,
+    e.g. a newborn's own postnatal contacts and a delivery on the same record, can give the
+    same contact twice)."""
+    return list({(r[0], r[1]): r for r in reversed(rows)}.values())[::-1]
+
+
 class DueItemRepo:
     def __init__(self, store: Store):
         self.store = store
@@ -102,7 +109,7 @@ class DueItemRepo:
             conn.executemany(
                 "DELETE FROM due_items WHERE patient_id = ?", [(p,) for p in patient_ids]
             )
-            conn.executemany(_INSERT, rows)
+            conn.executemany(_INSERT, _unique(rows))
 
     def replace_range(self, after: str, last: str | None, rows: list[tuple[Any, ...]]) -> None:
         """Rebuild step: every item of patient ids in (after, last] (to the end when `last`
@@ -114,7 +121,7 @@ class DueItemRepo:
                 conn.execute(
                     "DELETE FROM due_items WHERE patient_id > ? AND patient_id <= ?", (after, last)
                 )
-            conn.executemany(_INSERT, rows)
+            conn.executemany(_INSERT, _unique(rows))
 
     # -- reads -------------------------------------------------------------------------------
     def select(
