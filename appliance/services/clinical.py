@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from appliance.clinical.alerts import alerts_for
@@ -46,13 +46,3 @@ def facility_alerts(
     out.sort(key=lambda p: min(severities.index(a["severity"]) for a in p["alerts"]))
     ctx.audit(actor, "alerts.list", detail={"since": since.isoformat(), "patients": len(out)})
     return out
-
-
-def todays_lists(ctx: Context, actor: Actor, on: date) -> dict[str, Any]:
-    """What staff see first (web home page, kiosk home): who is due on `on` and the gravity
-    alerts of the patients seen in the last RECENT_ALERT_DAYS."""
-    return {
-        "today": on,
-        "due": facility_due(ctx, actor, start=on, end=on),
-        "alerts": facility_alerts(ctx, actor, since=on - timedelta(days=RECENT_ALERT_DAYS), on=on),
-    }

@@ -116,24 +116,6 @@ class PatientRepo:
             )
         )
 
-    def active(self) -> list[dict[str, Any]]:
-        """Every patient not merged into another record, with what a facility-wide list
-        shows (names, sex, birth date, village, phone, mother)."""
-        cols = (
-            "id",
-            "family_name",
-            "given_names",
-            "sex",
-            "birth_date",
-            "village",
-            "phone",
-            "mother_id",
-        )
-        rows = self.store.conn.execute(
-            f"SELECT {', '.join(cols)} FROM patients WHERE merged_into IS NULL"
-        )
-        return [dict(zip(cols, r, strict=True)) for r in rows]
-
     def active_after(self, after: str, limit: int) -> list[dict[str, Any]]:
         """The next `limit` patients not merged into another record, by id after `after`,
         with what the follow-up lists need (the nightly rebuild walks them in batches)."""
