@@ -1,5 +1,5 @@
-"""What every screen shares: the body layout, a scrolling column, running a blocking
-view-model call on a thread."""
+"""What every screen shares: the body layout, a scrolling column, keeping a widget in a
+scroll view's sight, running a blocking view-model call on a thread."""
 
 from __future__ import annotations
 
@@ -31,6 +31,36 @@ def scrolling(content: GridLayout) -> ScrollView:
     sv = ScrollView(do_scroll_x=False, bar_width=dp(10), scroll_type=["bars", "content"])
     sv.add_widget(content)
     return sv
+
+
+def window_rect(widget) -> tuple[float, float, float, float]:
+    """(x, y, right, top) of `widget` in window coordinates."""
+    x, y = widget.to_window(*widget.pos)
+    return x, y, x + widget.width, y + widget.height
+
+
+def in_view(sv: ScrollView, widget) -> bool:
+    """Is `widget` whole inside the visible part of the scroll view `sv`?"""
+    x, y, right, top = window_rect(widget)
+    sx, sy, sright, stop = window_rect(sv)
+    return y >= sy - 1 and top <= stop + 1 and x >= sx - 1 and right <= sright + 1
+
+
+def keep_in_view(sv: ScrollView, widget, padding: float = 6) -> None:
+    """Scroll `sv` (without animation) so `widget` is whole in its viewport, now and again
+    over the next two frames: a keyboard just shown, or a form just rebuilt, changes the
+    viewport or the content only when the layout runs at the next frame."""
+
+    def scroll(again: int) -> None:
+        if widget.parent is None or sv.parent is None:
+            return
+        content = sv.children[0] if sv.children else None
+        if content is not None and content.height > sv.height:  # else scroll_to jumps
+            sv.scroll_to(widget, padding=padding, animate=False)
+        if again:
+            Clock.schedule_once(lambda _dt: scroll(again - 1), 0)
+
+    scroll(2)
 
 
 class KioskScreen(Screen):

@@ -6,15 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from kivy.clock import Clock
+from kivy.core.text import Label as CoreLabel
 from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.dropdown import DropDown
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.scrollview import ScrollView
 from kivy.uix.spinner import Spinner, SpinnerOption
 from kivy.uix.textinput import TextInput
+from kivy.uix.widget import Widget
 
 from appliance.web.i18n import N_
 from appliance.web.labels import ENCOUNTER_TYPES
-from kiosk_ui.screens.base import KioskScreen, column, scrolling
+from kiosk_ui.screens.base import KioskScreen, column, keep_in_view, scrolling, window_rect
 from kiosk_ui.viewmodels.encounter import EncounterVM
 from kiosk_ui.viewmodels.register import RegisterVM
 from kiosk_ui.widgets.keyboard import AzertyKeyboard
@@ -22,6 +27,7 @@ from kiosk_ui.widgets.pads import NumPad
 from kiosk_ui.widgets.theme import (
     DANGER,
     OK,
+    PAD,
     PRIMARY,
     ROW_H,
     SECONDARY,
@@ -34,7 +40,33 @@ from kiosk_ui.widgets.theme import (
     severity_colour,
 )
 
-MAX_TOGGLES = 4  # more choices than this: a spinner
+MAX_TOGGLES = 12  # a single choice with more options than this: a spinner (24 diagnoses)
+TWO_COLUMNS_W = dp(700)  # from this window width, short fields go two to a row
+LABEL_SHARE = 0.36  # of a full-width row; a half row's label takes HALF_LABEL_SHARE
+HALF_LABEL_SHARE = 0.42
+LABEL_FONT = sp(19)
+CHOICE_FONT = sp(20)
+CHOICE_MARGIN = dp(12)  # a toggle's text is wrapped 6 dp inside it; a little air
+GAP = dp(6)
+LIVE_SHARE = 0.3  # the live feedback never takes more of the screen's height than this
+
+
+def text_width(text: str, font_size: float, bold: bool = False) -> float:
+    return CoreLabel(font_size=font_size, bold=bold).get_extents(text)[0]
+
+
+def two_line_width(text: str, font_size: float, bold: bool = False) -> float:
+    """The narrowest width that shows `text` on at most two lines without breaking a word."""
+    words = text.split()
+    if len(words) < 2:
+        return text_width(text, font_size, bold)
+    return min(
+        max(
+            text_width(" ".join(words[:i]), font_size, bold),
+            text_width(" ".join(words[i:]), font_size, bold),
+        )
+        for i in range(1, len(words))
+    )
 
 
 class BigOption(SpinnerOption):
@@ -44,19 +76,211 @@ class BigOption(SpinnerOption):
         self.height = ROW_H
 
 
-def field_row(label: str, widget, errors: list[str], warnings: Sequence[str] = ()) -> GridLayout:
-    """Label on the left, input on the right, its warnings then its errors in red under it."""
-    row = GridLayout(cols=1, size_hint_y=None, spacing=dp(2))
-    row.bind(minimum_height=row.setter("height"))
-    line = BoxLayout(size_hint_y=None, height=ROW_H, spacing=dp(6))
-    line.add_widget(Text(label, font_size=sp(19), bold=True, grow=False, size_hint_x=0.36))
-    line.add_widget(widget)
-    row.add_widget(line)
-    for message in warnings:
-        row.add_widget(Text(message, color=severity_colour("high"), font_size=sp(18)))
-    for message in errors:
-        row.add_widget(Text(message, color=DANGER, font_size=sp(18)))
-    return row
+class BoundedDropDown(DropDown):
+    """A spinner's list never taller than most of the window (it scrolls instead)."""
+
+    def __init__(self, **kw):
+        from kivy.core.window import Window
+
+        super().__init__(**kw)
+        self.max_height = Window.height * 0.7
+
+
+class ChoiceGrid(GridLayout):
+    """The toggles of a choice field, wrapped into as many columns as its longest label
+    allows: a label is never broken inside a word and, where there is room, takes at most
+    two lines; a toggle grows with its text and is never under 56 dp high."""
+
+    def __init__(self, choices, selected, *, group: str | None, on_pick, **kw):
+        kw.setdefault("spacing", dp(4))
+        super().__init__(cols=1, size_hint_y=None, **kw)
+        self.bind(minimum_height=self.setter("height"))
+        self.on_pick = on_pick
+        self.toggles: list[Choice] = []
+        widest = 0.0
+        for value, label in choices:
+            longest_word = max((text_width(w, CHOICE_FONT) for w in label.split()), default=0)
+            widest = max(widest, longest_word, two_line_width(label, CHOICE_FONT))
+            c = Choice(
+                label,
+                group=group,
+                state="down" if value in selected else "normal",
+                allow_no_selection=True,
+                font_size=CHOICE_FONT,
+            )
+            c.value = value
+            c.bind(texture_size=self._grow, on_release=lambda *_: self.on_pick(self.picked))
+            self.toggles.append(c)
+            self.add_widget(c)
+        self.cell_w = widest + CHOICE_MARGIN
+        self.bind(width=self._columns)
+
+    def columns_for(self, width: float) -> int:
+        gap = self.spacing[0]
+        return max(1, min(len(self.toggles), int((width + gap) // (self.cell_w + gap))))
+
+    def _columns(self, *_):
+        self.cols = self.columns_for(self.width)
+
+    @staticmethod
+    def _grow(toggle, size):
+        toggle.height = max(ROW_H, size[1] + dp(12))
+
+    @property
+    def picked(self) -> list:
+        return [c.value for c in self.toggles if c.state == "down"]
+
+
+class FieldRow(GridLayout):
+    """One field: its label on the left (or above a wide grid of choices), its input, then
+    its warnings and its errors under it. `compact` rows may share a line with another."""
+
+    def __init__(
+        self,
+        name: str,
+        label: str,
+        widget,
+        errors: Sequence[str] = (),
+        warnings: Sequence[str] = (),
+        *,
+        compact: bool = True,
+        label_above: bool = False,
+        share: float = LABEL_SHARE,
+    ):
+        super().__init__(cols=1, size_hint_y=None, spacing=dp(2))
+        self.bind(minimum_height=self.setter("height"))
+        self.name, self.widget, self.compact = name, widget, compact
+        self.errors = list(errors)
+        self.label = Text(label, font_size=LABEL_FONT, bold=True, grow=label_above)
+        self.line = None
+        if label_above:
+            self.add_widget(self.label)
+        else:
+            self.label.size_hint_x = share
+            self.line = BoxLayout(size_hint_y=None, height=ROW_H, spacing=GAP)
+            self.line.add_widget(self.label)
+            self.line.add_widget(widget)
+            self.label.bind(texture_size=self._fit)
+            if widget.size_hint_y is None:
+                widget.bind(height=self._fit)
+                widget.pos_hint = {"top": 1}
+            self.add_widget(self.line)
+        for message in warnings:
+            self.add_widget(Text(message, color=severity_colour("high"), font_size=sp(18)))
+        for message in errors:
+            self.add_widget(Text(message, color=DANGER, font_size=sp(18)))
+        if label_above:  # a tall grid: its label and errors above it, seen together
+            self.add_widget(widget)
+
+    def set_label_width(self, width: float) -> None:
+        if self.line is not None:
+            self.label.size_hint_x = None
+            self.label.width = width
+
+    def _fit(self, *_):
+        need = [ROW_H, self.label.texture_size[1] + dp(8)]
+        if self.widget.size_hint_y is None:
+            need.append(self.widget.height)
+        self.line.height = max(need)
+
+
+def field_row(label: str, widget, errors: list[str], warnings: Sequence[str] = ()) -> FieldRow:
+    """A full-width field row (kept for callers of the one-row-per-field form)."""
+    return FieldRow("", label, widget, errors, warnings, compact=False)
+
+
+def two_columns() -> bool:
+    from kivy.core.window import Window
+
+    return Window.width >= TWO_COLUMNS_W
+
+
+def form_width() -> float:
+    from kivy.core.window import Window
+
+    return Window.width - 2 * PAD
+
+
+def label_width(rows: Sequence[FieldRow], room: float, most: float) -> float:
+    """One label width for `rows` (labels aligned): the widest label on one line if it takes
+    at most `most` of `room`, else on two lines without breaking a word."""
+    one_line = max((text_width(r.label.text, LABEL_FONT, True) for r in rows), default=0)
+    if one_line + dp(14) <= room * most:
+        return one_line + dp(14)
+    need = max((two_line_width(r.label.text, LABEL_FONT, True) for r in rows), default=0)
+    return min(need + dp(14), room * most)
+
+
+def arrange(form: GridLayout, rows: Sequence[FieldRow]) -> list[FieldRow]:
+    """Put the rows in `form`: on a wide enough window the compact ones two to a line (in
+    their order), then the wide ones (grids of choices) each on its own. Labels beside their
+    input share one width per kind of row. Returns the rows as shown, top first."""
+    form.clear_widgets()
+    width = form_width() - form.padding[0] - form.padding[2]
+    if not two_columns():
+        beside = [r for r in rows if r.line is not None]
+        w = label_width(beside, width, 0.45)
+        for row in rows:
+            row.set_label_width(w)
+            form.add_widget(row)
+        return list(rows)
+    half = (width - dp(12)) / 2
+    for r in rows:  # a label too long for half a line: the row gets a whole line
+        if r.compact and two_line_width(r.label.text, LABEL_FONT, True) + dp(14) > half * 0.5:
+            r.compact = False
+    half_w = label_width([r for r in rows if r.compact], half, 0.5)
+    for r in rows:  # a grid that no longer fits on one line beside the shared label width
+        if r.compact and isinstance(r.widget, ChoiceGrid):
+            r.compact = r.widget.columns_for(half - half_w - GAP) == len(r.widget.toggles)
+    half_w = label_width([r for r in rows if r.compact], half, 0.5)
+    compact = [r for r in rows if r.compact]
+    wide = [r for r in rows if not r.compact]
+    wide_w = label_width([r for r in wide if r.line is not None], width, LABEL_SHARE)
+    for i in range(0, len(compact), 2):
+        pair = BoxLayout(size_hint_y=None, spacing=dp(12))
+        halves = compact[i : i + 2]
+        for row in halves:
+            row.set_label_width(half_w)
+            row.pos_hint = {"top": 1}
+            pair.add_widget(row)
+        if len(halves) == 1:
+            pair.add_widget(Widget(size_hint_y=None, height=0))
+
+        def fit(*_, pair=pair, halves=halves):
+            pair.height = max(r.height for r in halves)
+
+        for row in halves:
+            row.bind(height=fit)
+        fit()
+        form.add_widget(pair)
+    for row in wide:
+        row.set_label_width(wide_w)
+        form.add_widget(row)
+    return [*compact, *wide]
+
+
+def choice_row(
+    name: str,
+    label: str,
+    grid: ChoiceGrid,
+    errors: Sequence[str] = (),
+    warnings: Sequence[str] = (),
+) -> FieldRow:
+    """A grid of choices: compact when it fits beside its label in half a row; beside its
+    label when it fits on one line there; else its label above it, the grid full width."""
+    width = form_width() - dp(14)  # the form's right padding
+    half = (width - dp(12)) / 2 if two_columns() else width
+    beside_half = half - two_line_width(label, LABEL_FONT, True) - dp(14) - GAP
+    if two_columns() and grid.columns_for(beside_half) == len(grid.toggles):
+        return FieldRow(name, label, grid, errors, warnings, share=HALF_LABEL_SHARE)
+    beside = width * (1 - LABEL_SHARE) - GAP
+    if grid.columns_for(beside) == len(grid.toggles):
+        return FieldRow(name, label, grid, errors, warnings, compact=False)
+    return FieldRow(name, label, grid, errors, warnings, compact=False, label_above=True)
+
+
+def first_in_error(rows: Sequence[FieldRow]) -> FieldRow | None:
+    return next((r for r in rows if r.errors), None)
 
 
 class EncounterScreen(KioskScreen):
@@ -69,14 +293,21 @@ class EncounterScreen(KioskScreen):
         self.kind = ""
         self.error: str | None = None
         self.inputs: dict[str, Any] = {}
+        self.rows: list[FieldRow] = []  # as shown, top first
         self.numpad: NumPad | None = None
         self.body.spacing = dp(4)
         self.title = Title("", font_size=sp(26))
         self.body.add_widget(self.title)
-        self.form = column()
-        self.body.add_widget(scrolling(self.form))
+        self.form = column(padding=(0, 0, dp(14), 0))  # clear of the scroll bar
+        self.scroll = scrolling(self.form)
+        self.body.add_widget(self.scroll)
+        # The live feedback: in the body only while there is some, as tall as its text (up
+        # to LIVE_SHARE of the body, then it scrolls).
         self.live = column(spacing=dp(2))
-        self.body.add_widget(self.live)
+        self.live_view = ScrollView(do_scroll_x=False, size_hint_y=None, height=0)
+        self.live_view.add_widget(self.live)
+        self.live.bind(height=self._fit_live)
+        self.body.bind(height=self._fit_live)
         bar = BoxLayout(size_hint_y=None, height=dp(60), spacing=dp(8))
         self.save_button = BigButton("", colour=OK)
         self.save_button.bind(on_release=lambda *_: self.save())
@@ -94,7 +325,7 @@ class EncounterScreen(KioskScreen):
             if draft:
                 self.vm.restore(draft)
         self.error = None
-        self.build_form()
+        self.scroll.scroll_y = 1
         self.refresh()
 
     # -- the form ---------------------------------------------------------------------------
@@ -104,13 +335,14 @@ class EncounterScreen(KioskScreen):
 
     def build_form(self) -> None:
         t, vm = self.t, self.vm
-        self.form.clear_widgets()
         self.inputs = {}
         errors = vm.errors or {}
         warnings = vm.warnings
+        rows = []
         for field in vm.fields:
             name, kind = field["name"], field["widget"]
             value = vm.values.get(name)
+            field_errors, field_warnings = errors.get(name, []), warnings.get(name, [])
             if kind in ("number", "decimal", "date"):
                 w = BigButton(
                     self._value_text(field), colour=(1, 1, 1, 1), height=ROW_H, font_size=sp(24)
@@ -122,13 +354,26 @@ class EncounterScreen(KioskScreen):
                 w.bind(on_release=lambda b, n=name: self._check(n, b))
             elif kind in ("select", "diagnosis", "checkboxes"):
                 w = self._choices(field, value)
+                if isinstance(w, ChoiceGrid):
+                    self.inputs[name] = w
+                    rows.append(choice_row(name, field["label"], w, field_errors, field_warnings))
+                    continue
             else:
                 w = TextInput(text=str(value or ""), font_size=sp(22), multiline=False)
                 w.bind(text=lambda _w, text, n=name: self.change(n, text))
             self.inputs[name] = w
-            self.form.add_widget(
-                field_row(field["label"], w, errors.get(name, []), warnings.get(name, []))
+            half = two_columns()
+            rows.append(
+                FieldRow(
+                    name,
+                    field["label"],
+                    w,
+                    field_errors,
+                    field_warnings,
+                    share=HALF_LABEL_SHARE if half else LABEL_SHARE,
+                )
             )
+        self.rows = arrange(self.form, rows)
 
     def _choices(self, field: dict, value: Any):
         name, choices = field["name"], field.get("choices") or []
@@ -142,32 +387,31 @@ class EncounterScreen(KioskScreen):
                 text=current,
                 values=list(labels),
                 option_cls=BigOption,
+                dropdown_cls=BoundedDropDown,
                 font_size=sp(20),
                 background_normal="",
                 color=WHITE,
                 background_color=SECONDARY,
                 sync_height=True,
+                size_hint_y=None,
+                height=ROW_H,
+                halign="center",
+                valign="middle",
             )
-            sp_.bind(text=lambda _s, label, n=name: self.change(n, labels.get(label, "")))
+            sp_.bind(
+                text=lambda _s, label, n=name: self.change(n, labels.get(label, "")),
+                width=lambda s, w: setattr(s, "text_size", (w - dp(8), None)),
+            )
             return sp_
-        box = BoxLayout(spacing=dp(4))
         selected = set(value) if many and isinstance(value, list) else {value}
-        group = None if many else f"{name}-{id(self)}"
-        for v, label in choices:
-            c = Choice(
-                label,
-                group=group,
-                state="down" if v in selected else "normal",
-                allow_no_selection=True,
-            )
-            c.value = v
-            c.bind(on_release=lambda _c, n=name, b=box, m=many: self._chosen(n, b, m))
-            box.add_widget(c)
-        return box
-
-    def _chosen(self, name: str, box, many: bool) -> None:
-        picked = [c.value for c in reversed(box.children) if c.state == "down"]
-        self.change(name, picked if many else (picked[0] if picked else ""))
+        return ChoiceGrid(
+            choices,
+            selected,
+            group=None if many else f"{name}-{id(self)}",
+            on_pick=lambda picked, n=name: self.change(
+                n, picked if many else (picked[0] if picked else "")
+            ),
+        )
 
     def _check(self, name: str, button) -> None:
         on = button.state == "down"
@@ -193,14 +437,26 @@ class EncounterScreen(KioskScreen):
     def _typed(self, field: dict, text: str) -> None:
         self.change(field["name"], text)
         self.inputs[field["name"]].text = self._value_text(field)
+        row = next((r for r in self.rows if r.name == field["name"]), None)
+        if row is not None:  # the live feedback may just have taken some of the height
+            keep_in_view(self.scroll, row)
 
     def change(self, name: str, value: Any) -> None:
         self.vm.set(name, value)
         self.show_live()
 
     # -- feedback and buttons ---------------------------------------------------------------
+    def _fit_live(self, *_):
+        self.live_view.height = min(self.live.height, self.body.height * LIVE_SHARE)
+        self.live_view.scroll_y = 1
+
     def show_live(self) -> None:
         self.live.clear_widgets()
+        known = {f["name"] for f in self.vm.fields}
+        loose = [m for n, ms in (self.vm.errors or {}).items() if n not in known for m in ms]
+        for error in (self.vm.error, self.error, *loose):  # first: what stops the saving
+            if error:
+                self.live.add_widget(Box(error, colour=DANGER))
         for item in self.vm.live:
             self.live.add_widget(
                 Box(
@@ -210,9 +466,11 @@ class EncounterScreen(KioskScreen):
                     bold=True,
                 )
             )
-        for error in (self.vm.error, self.error):
-            if error:
-                self.live.add_widget(Box(error, colour=DANGER))
+        shown = self.live_view.parent is not None
+        if self.live.children and not shown:
+            self.body.add_widget(self.live_view, index=1)  # between the form and the buttons
+        elif not self.live.children and shown:
+            self.body.remove_widget(self.live_view)
 
     @property
     def live_text(self) -> str:
@@ -231,6 +489,12 @@ class EncounterScreen(KioskScreen):
             self.error = self.t("Corrigez les champs en rouge.")
             self.build_form()
             self.show_live()
+            self.show_first_error()
+
+    def show_first_error(self) -> None:
+        row = first_in_error(self.rows)
+        if row is not None:
+            keep_in_view(self.scroll, row)
 
     def cancel(self) -> None:
         self.vm.discard()
@@ -244,6 +508,8 @@ class EncounterScreen(KioskScreen):
         self.title.text = f"{kind} — {self.vm.title}" if self.vm.title else kind
         self.save_button.text = t("Enregistrer")
         self.cancel_button.text = t("Annuler")
+        self.vm.relabel()  # the live hints in the language now shown
+        self.build_form()
         self.show_live()
 
 
@@ -266,7 +532,17 @@ SMS_CHOICES = {
 }
 
 
+TEXT_FIELDS = tuple(name for name, _msgid, kind in REGISTER_FIELDS if kind == "text")
+TAP_SLOP = dp(20)  # a touch moving less than this is a tap, not a scroll
+HIDE_AFTER_S = 0.25  # after the scroll view's own delayed touch-up (0.2 s) has run
+
+
 class RegisterScreen(KioskScreen):
+    """Registration. While a text field is typed in, the keyboard takes the place of the
+    title and the buttons, and the field is kept in view above it; ⏎ goes to the next text
+    field and saves on the last; the keyboard's hide key, or a tap anywhere but on a text
+    field or the keyboard, puts the keyboard away."""
+
     screen_name = "register"
 
     def __init__(self, kiosk, **kw):
@@ -274,12 +550,18 @@ class RegisterScreen(KioskScreen):
         self.vm: RegisterVM | None = None
         self.values: dict[str, Any] = {}
         self.inputs: dict[str, Any] = {}
+        self.rows: list[FieldRow] = []  # as shown, top first
+        self.numpad: NumPad | None = None
         self.body.spacing = dp(4)
         self.title = Title("", font_size=sp(26))
         self.body.add_widget(self.title)
-        self.form = column()
-        self.body.add_widget(scrolling(self.form))
-        self.keyboard = AzertyKeyboard(height=dp(220))
+        self.form = column(padding=(0, 0, dp(14), 0))  # clear of the scroll bar
+        self.scroll = scrolling(self.form)
+        self.body.add_widget(self.scroll)
+        self.keyboard = AzertyKeyboard()
+        self.keyboard.bind(on_enter=lambda *_: self.enter_pressed())
+        if self.keyboard.is_event_type("on_hide"):
+            self.keyboard.bind(on_hide=lambda *_: self.hide_keyboard())
         bar = BoxLayout(size_hint_y=None, height=dp(60), spacing=dp(8))
         self.save_button = BigButton("", colour=OK)
         self.save_button.bind(on_release=lambda *_: self.save())
@@ -293,23 +575,98 @@ class RegisterScreen(KioskScreen):
     def enter(self, **kw: Any) -> None:
         self.vm = RegisterVM(self.state)
         self.values = {}
+        self.hide_keyboard()
+        self.scroll.scroll_y = 1
         self.refresh()
+
+    # -- the keyboard -----------------------------------------------------------------------
+    @property
+    def keyboard_shown(self) -> bool:
+        return self.keyboard.parent is not None
+
+    def show_keyboard(self, field: TextInput) -> None:
+        """Type into `field`: the keyboard replaces the title and the buttons (the form keeps
+        the rest of the height), the field's row scrolled into view above it."""
+        self.keyboard.target = field
+        if self.keyboard.parent is None:
+            for w in (self.title, self.bar):
+                if w.parent is not None:
+                    self.body.remove_widget(w)
+            self.body.add_widget(self.keyboard)
+        row = next((r for r in self.rows if r.widget is field), None)
+        if row is not None:
+            keep_in_view(self.scroll, row)
+
+    def hide_keyboard(self) -> None:
+        target = self.keyboard.target
+        self.keyboard.target = None
+        if target is not None and target.focus:
+            target.focus = False
+        if self.keyboard.parent is not None:
+            self.body.remove_widget(self.keyboard)
+        if self.title.parent is None:
+            self.body.add_widget(self.title, index=len(self.body.children))
+        if self.bar.parent is None:
+            self.body.add_widget(self.bar)
 
     def _keyboard_for(self, field: TextInput | None) -> None:
         if field is None:
-            if self.keyboard.parent:
-                self.body.remove_widget(self.keyboard)
-            return
-        self.keyboard.target = field
-        if self.keyboard.parent is None:
-            self.body.add_widget(self.keyboard, index=1)  # between the form and the buttons
+            self.hide_keyboard()
+        else:
+            self.show_keyboard(field)
 
+    def _focused(self, field: TextInput, on: bool) -> None:
+        if on:
+            self.show_keyboard(field)
+
+    def enter_pressed(self) -> None:
+        """⏎: the next text field, or saving after the last one."""
+        names = [n for n in TEXT_FIELDS if n in self.inputs]
+        current = next((n for n in names if self.inputs[n] is self.keyboard.target), None)
+        if current is None or current == names[-1]:
+            self.hide_keyboard()
+            self.save()
+            return
+        following = self.inputs[names[names.index(current) + 1]]
+        self.inputs[current].focus = False
+        following.focus = True
+
+    def _on_text_field(self, wx: float, wy: float) -> bool:
+        for name in TEXT_FIELDS:
+            field = self.inputs.get(name)
+            if field is not None and field.parent is not None:
+                x, y, right, top = window_rect(field)
+                if x <= wx <= right and y <= wy <= top:
+                    return True
+        return False
+
+    def on_touch_down(self, touch):
+        if self.keyboard_shown and self.parent is not None:
+            wx, wy = self.parent.to_window(*touch.pos)
+            x, y, right, top = window_rect(self.keyboard)
+            on_keyboard = x <= wx <= right and y <= wy <= top
+            if not on_keyboard and not self._on_text_field(wx, wy):
+                touch.ud["register-outside"] = True
+        return super().on_touch_down(touch)
+
+    def on_touch_up(self, touch):
+        handled = super().on_touch_up(touch)
+        if touch.ud.pop("register-outside", False):
+            moved = ((touch.x - touch.ox) ** 2 + (touch.y - touch.oy) ** 2) ** 0.5
+            if moved < TAP_SLOP:  # a tap, not a scroll of the form
+                # Later, so the widget tapped (inside the scroll view, whose touch-up comes
+                # 0.2 s late) is released before the layout moves.
+                Clock.schedule_once(lambda _dt: self.hide_keyboard(), HIDE_AFTER_S)
+        return handled
+
+    # -- values -----------------------------------------------------------------------------
     def set(self, name: str, value: Any) -> None:
         self.values[name] = value
         self.vm.set(name, value)
 
     def open_numpad(self, name: str, label: str, mode: str) -> None:
         t = self.t
+        self.hide_keyboard()
         pad = NumPad(
             label,
             str(self.values.get(name, "")),
@@ -319,6 +676,7 @@ class RegisterScreen(KioskScreen):
             erase_text=t("Effacer"),
         )
         pad.bind(on_done=lambda _p, text: self._typed(name, text))
+        self.numpad = pad
         pad.open()
 
     def _typed(self, name: str, text: str) -> None:
@@ -326,7 +684,7 @@ class RegisterScreen(KioskScreen):
         self.inputs[name].text = text or "—"
 
     def save(self, accept_duplicates: bool = False) -> None:
-        self._keyboard_for(None)
+        self.hide_keyboard()
         try:
             new_id = self.vm.save(accept_duplicates=accept_duplicates)
         except Exception as e:
@@ -336,6 +694,25 @@ class RegisterScreen(KioskScreen):
             self.kiosk.go("record", patient_id=new_id)
         else:
             self.refresh()
+            self.show_first_error()
+
+    def show_first_error(self) -> None:
+        """The duplicates or a general error at the top, else the first field in error."""
+        if self.vm.duplicates or (self.vm.errors or {}).get(""):
+            self.scroll.scroll_y = 1
+            return
+        row = first_in_error(self.rows)
+        if row is not None:
+            keep_in_view(self.scroll, row)
+
+    # -- the form ---------------------------------------------------------------------------
+    def _toggles(self, name: str, choices, value: str) -> ChoiceGrid:
+        return ChoiceGrid(
+            choices,
+            {value},
+            group=f"register-{name}-{id(self)}",
+            on_pick=lambda picked, n=name: self.set(n, picked[0] if picked else ""),
+        )
 
     def refresh(self) -> None:
         if self.vm is None:
@@ -344,25 +721,30 @@ class RegisterScreen(KioskScreen):
         self.title.text = t("Nouveau patient")
         self.save_button.text = t("Enregistrer")
         self.cancel_button.text = t("Annuler")
-        self.form.clear_widgets()
+        self.hide_keyboard()
         self.inputs = {}
         errors = self.vm.errors or {}
+        top = []
         for message in errors.get("", []):
-            self.form.add_widget(Box(message, colour=DANGER))
+            top.append(Box(message, colour=DANGER))
         if self.vm.duplicates:
-            self.form.add_widget(
-                Box(t("Ce patient existe peut-être déjà :"), colour=severity_colour("high"))
-            )
+            top.append(Box(t("Ce patient existe peut-être déjà :"), colour=severity_colour("high")))
             for d in self.vm.duplicates:
                 b = BigButton(f"{d['name']} — {d['detail']}", colour=PRIMARY, font_size=sp(19))
+                b.bind(
+                    texture_size=lambda b_, size: setattr(b_, "height", max(ROW_H, size[1] + 12))
+                )
                 b.bind(on_release=lambda _b, pid=d["id"]: self.kiosk.go("record", patient_id=pid))
-                self.form.add_widget(b)
+                top.append(b)
             anyway = BigButton(t("Enregistrer quand même"), colour=SECONDARY)
             anyway.bind(on_release=lambda *_: self.save(accept_duplicates=True))
             self.inputs["accept_duplicates"] = anyway
-            self.form.add_widget(anyway)
+            top.append(anyway)
+        share = HALF_LABEL_SHARE if two_columns() else LABEL_SHARE
+        rows = []
         for name, msgid, kind in REGISTER_FIELDS:
             label, value = t(msgid), self.values.get(name, "")
+            field_errors = errors.get(name, [])
             if kind == "text":
                 w = TextInput(
                     text=str(value),
@@ -370,37 +752,20 @@ class RegisterScreen(KioskScreen):
                     multiline=False,
                     keyboard_mode="managed",
                     padding=(dp(10), dp(12)),
+                    size_hint_y=None,
+                    height=ROW_H,
                 )
-                w.bind(
-                    text=lambda _w, text, n=name: self.set(n, text),
-                    focus=lambda w_, on: self._keyboard_for(w_) if on else None,
+                w.bind(text=lambda _w, text, n=name: self.set(n, text), focus=self._focused)
+            elif kind in ("sex", "consent", "language"):
+                choices = (
+                    (("F", t("Féminin")), ("M", t("Masculin")))
+                    if kind == "sex"
+                    else tuple((code, t(msg)) for code, msg in SMS_CHOICES[name])
                 )
-            elif kind == "sex":
-                w = BoxLayout(spacing=dp(4))
-                for code, text in (("F", t("Féminin")), ("M", t("Masculin"))):
-                    c = Choice(
-                        text, group="register-sex", state="down" if value == code else "normal"
-                    )
-                    c.bind(
-                        on_release=lambda c_, code_=code: self.set(
-                            "sex", code_ if c_.state == "down" else ""
-                        )
-                    )
-                    w.add_widget(c)
-            elif kind in ("consent", "language"):
-                w = BoxLayout(spacing=dp(4))
-                for code, msg in SMS_CHOICES[name]:
-                    c = Choice(
-                        t(msg),
-                        group=f"register-{name}",
-                        state="down" if value == code else "normal",
-                    )
-                    c.bind(
-                        on_release=lambda c_, n=name, code_=code: self.set(
-                            n, code_ if c_.state == "down" else ""
-                        )
-                    )
-                    w.add_widget(c)
+                w = self._toggles(name, choices, value)
+                self.inputs[name] = w
+                rows.append(choice_row(name, label, w, field_errors))
+                continue
             else:
                 w = BigButton(
                     str(value) or "—", colour=(1, 1, 1, 1), height=ROW_H, font_size=sp(22)
@@ -409,4 +774,7 @@ class RegisterScreen(KioskScreen):
                 mode = "date" if kind == "date" else "number"
                 w.bind(on_release=lambda _b, n=name, lab=label, m=mode: self.open_numpad(n, lab, m))
             self.inputs[name] = w
-            self.form.add_widget(field_row(label, w, errors.get(name, [])))
+            rows.append(FieldRow(name, label, w, field_errors, share=share))
+        self.rows = arrange(self.form, rows)
+        for i, widget in enumerate(top):  # above the fields
+            self.form.add_widget(widget, index=len(self.form.children) - i)

@@ -202,6 +202,10 @@ class EncounterVM:
                 self.error = self.state.error_text(e)
         self._recompute()
 
+    def relabel(self) -> None:
+        """The live hints again, in the language now chosen."""
+        self._recompute()
+
     # -- saving ------------------------------------------------------------------------------
     def data(self) -> dict[str, Any]:
         """The values as the encounter service expects them."""
