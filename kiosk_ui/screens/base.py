@@ -28,7 +28,14 @@ def column(**kw) -> GridLayout:
 
 
 def scrolling(content: GridLayout) -> ScrollView:
-    sv = ScrollView(do_scroll_x=False, bar_width=dp(10), scroll_type=["bars", "content"])
+    # always_overscroll off: content shorter than the view stays at its top whatever
+    # scroll_y was left at (with it on, Kivy's default, it sinks and leaves a band above).
+    sv = ScrollView(
+        do_scroll_x=False,
+        bar_width=dp(10),
+        scroll_type=["bars", "content"],
+        always_overscroll=False,
+    )
     sv.add_widget(content)
     return sv
 

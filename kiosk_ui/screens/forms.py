@@ -304,7 +304,9 @@ class EncounterScreen(KioskScreen):
         # The live feedback: in the body only while there is some, as tall as its text (up
         # to LIVE_SHARE of the body, then it scrolls).
         self.live = column(spacing=dp(2))
-        self.live_view = ScrollView(do_scroll_x=False, size_hint_y=None, height=0)
+        self.live_view = ScrollView(
+            do_scroll_x=False, size_hint_y=None, height=0, always_overscroll=False
+        )
         self.live_view.add_widget(self.live)
         self.live.bind(height=self._fit_live)
         self.body.bind(height=self._fit_live)
