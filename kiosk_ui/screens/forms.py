@@ -70,10 +70,17 @@ def two_line_width(text: str, font_size: float, bold: bool = False) -> float:
 
 
 class BigOption(SpinnerOption):
+    """A spinner's option: 20 sp, at least a row high, a long label wrapped inside it."""
+
     def __init__(self, **kw):
         super().__init__(**kw)
         self.font_size = sp(20)
         self.height = ROW_H
+        self.halign, self.valign = "center", "middle"
+        self.bind(
+            width=lambda o, w: setattr(o, "text_size", (w - dp(8), None)),
+            texture_size=lambda o, size: setattr(o, "height", max(ROW_H, size[1] + dp(12))),
+        )
 
 
 class BoundedDropDown(DropDown):

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from appliance.clinical import dosing
-from appliance.clinical.alerts import alerts_for
+from appliance.clinical.alerts import action_text, alerts_for, reason_text
 from appliance.clinical.growth import nutrition_of
 from appliance.domain.encounters import DIAGNOSES, InvalidEncounter, validate
 from appliance.domain.permissions import write
@@ -316,7 +316,10 @@ class EncounterVM:
         before = {(a["code"], a["reason"]) for a in r["alerts"]}  # type: ignore[index]
         encs = sorted([*r["encounters"], draft], key=lambda e: e["care_date"])  # type: ignore[index]
         return [
-            {"severity": a.severity, "text": f"{a.reason} — {a.action}"}
+            {
+                "severity": a.severity,
+                "text": f"{reason_text(a, self.state.t)} — {action_text(a, self.state.t)}",
+            }
             for a in alerts_for(r, encs, today)
             if (a.code, a.reason) not in before
         ]
