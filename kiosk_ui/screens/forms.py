@@ -1,5 +1,7 @@
-"""Encounter form (one row per field; numbers on the NumPad; live feedback under the form)
-and patient registration (with the duplicate warning)."""
+"""Encounter form and patient registration, laid out for the 7" 800x480 screen: short fields
+two to a row, choices as wrapped grids of whole-word toggles, numbers on the NumPad, the live
+feedback under the form only while there is some, a failed save scrolled to its first error.
+Registration types on the on-screen keyboard, which keeps the field typed in above it."""
 
 from __future__ import annotations
 
@@ -42,8 +44,7 @@ from kiosk_ui.widgets.theme import (
 
 MAX_TOGGLES = 12  # a single choice with more options than this: a spinner (24 diagnoses)
 TWO_COLUMNS_W = dp(700)  # from this window width, short fields go two to a row
-LABEL_SHARE = 0.36  # of a full-width row; a half row's label takes HALF_LABEL_SHARE
-HALF_LABEL_SHARE = 0.42
+LABEL_SHARE = 0.36  # most of a full-width row a label beside its input may take
 LABEL_FONT = sp(19)
 CHOICE_FONT = sp(20)
 CHOICE_MARGIN = dp(12)  # a toggle's text is wrapped 6 dp inside it; a little air
@@ -152,7 +153,6 @@ class FieldRow(GridLayout):
         *,
         compact: bool = True,
         label_above: bool = False,
-        share: float = LABEL_SHARE,
     ):
         super().__init__(cols=1, size_hint_y=None, spacing=dp(2))
         self.bind(minimum_height=self.setter("height"))
@@ -163,7 +163,7 @@ class FieldRow(GridLayout):
         if label_above:
             self.add_widget(self.label)
         else:
-            self.label.size_hint_x = share
+            self.label.size_hint_x = LABEL_SHARE  # until arrange() gives the form's width
             self.line = BoxLayout(size_hint_y=None, height=ROW_H, spacing=GAP)
             self.line.add_widget(self.label)
             self.line.add_widget(widget)
@@ -189,11 +189,6 @@ class FieldRow(GridLayout):
         if self.widget.size_hint_y is None:
             need.append(self.widget.height)
         self.line.height = max(need)
-
-
-def field_row(label: str, widget, errors: list[str], warnings: Sequence[str] = ()) -> FieldRow:
-    """A full-width field row (kept for callers of the one-row-per-field form)."""
-    return FieldRow("", label, widget, errors, warnings, compact=False)
 
 
 def two_columns() -> bool:
@@ -279,7 +274,7 @@ def choice_row(
     half = (width - dp(12)) / 2 if two_columns() else width
     beside_half = half - two_line_width(label, LABEL_FONT, True) - dp(14) - GAP
     if two_columns() and grid.columns_for(beside_half) == len(grid.toggles):
-        return FieldRow(name, label, grid, errors, warnings, share=HALF_LABEL_SHARE)
+        return FieldRow(name, label, grid, errors, warnings)
     beside = width * (1 - LABEL_SHARE) - GAP
     if grid.columns_for(beside) == len(grid.toggles):
         return FieldRow(name, label, grid, errors, warnings, compact=False)
@@ -371,17 +366,7 @@ class EncounterScreen(KioskScreen):
                 w = TextInput(text=str(value or ""), font_size=sp(22), multiline=False)
                 w.bind(text=lambda _w, text, n=name: self.change(n, text))
             self.inputs[name] = w
-            half = two_columns()
-            rows.append(
-                FieldRow(
-                    name,
-                    field["label"],
-                    w,
-                    field_errors,
-                    field_warnings,
-                    share=HALF_LABEL_SHARE if half else LABEL_SHARE,
-                )
-            )
+            rows.append(FieldRow(name, field["label"], w, field_errors, field_warnings))
         self.rows = arrange(self.form, rows)
 
     def _choices(self, field: dict, value: Any):
@@ -749,7 +734,6 @@ class RegisterScreen(KioskScreen):
             anyway.bind(on_release=lambda *_: self.save(accept_duplicates=True))
             self.inputs["accept_duplicates"] = anyway
             top.append(anyway)
-        share = HALF_LABEL_SHARE if two_columns() else LABEL_SHARE
         rows = []
         for name, msgid, kind in REGISTER_FIELDS:
             label, value = t(msgid), self.values.get(name, "")
@@ -783,7 +767,7 @@ class RegisterScreen(KioskScreen):
                 mode = "date" if kind == "date" else "number"
                 w.bind(on_release=lambda _b, n=name, lab=label, m=mode: self.open_numpad(n, lab, m))
             self.inputs[name] = w
-            rows.append(FieldRow(name, label, w, field_errors, share=share))
+            rows.append(FieldRow(name, label, w, field_errors))
         self.rows = arrange(self.form, rows)
         for i, widget in enumerate(top):  # above the fields
             self.form.add_widget(widget, index=len(self.form.children) - i)
