@@ -14,10 +14,11 @@ KEYBOARD_H = dp(250)  # 5 rows of 50 dp
 
 
 class AzertyKeyboard(RelativeLayout):
-    """Fixed (not draggable) azerty VKeyboard filling this widget. Events: on_enter()."""
+    """Fixed (not draggable) azerty VKeyboard filling this widget. Events: on_enter() (⏎) and
+    on_hide() (its hide key: the screen removes the keyboard)."""
 
     target = ObjectProperty(None, allownone=True)
-    __events__ = ("on_enter",)
+    __events__ = ("on_enter", "on_hide")
 
     def __init__(self, **kw):
         kw.setdefault("size_hint_y", None)
@@ -68,4 +69,7 @@ class AzertyKeyboard(RelativeLayout):
         self.target.text += text
 
     def on_enter(self) -> None:
+        pass
+
+    def on_hide(self) -> None:
         pass
