@@ -11,7 +11,7 @@ nurse reads them as they are.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from functools import cache
 from importlib import resources
@@ -20,6 +20,7 @@ from typing import Any
 from appliance.clinical import growth
 from appliance.clinical.dates import as_date
 from appliance.clinical.pregnancy import lmp_from_ga
+from appliance.clinical.texts import N_, Translate, msg, num, render
 
 SEVERITIES = ("urgent", "high", "moderate")
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
@@ -30,9 +31,12 @@ class Alert:
     code: str  # stable machine code, e.g. "anc.hypertension.severe"
     severity: str  # "urgent" | "high" | "moderate"
     reason: str  # French, with the measured value
-    action: str  # French, what to do
+    action: str  # French, what to do (a msgid: translate it as it is)
     source: str  # the rule's source, short
     encounter_id: str | None = None  # the encounter that raised it; None if from the patient
+    # The reason as a French template (msgid) and its values (texts.render), for English
+    reason_msg: str = ""
+    reason_args: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.severity not in _RANK:
@@ -80,11 +84,6 @@ def _upto(encounters: list[dict], on: date, kind: str) -> list[dict]:
     return sorted(found, key=lambda e: as_date(e["care_date"]))
 
 
-def _num(x: float) -> str:
-    """French decimal comma: 38.5 -> "38,5"."""
-    return f"{x:g}".replace(".", ",").replace("-", "−")
-
-
 def _dmy(d: date | str) -> str:
     return as_date(d).strftime("%d/%m/%Y")
 
@@ -111,42 +110,83 @@ def _exceeds(s: int, d: int, rule: dict) -> bool:
     return s >= rule["systolic_at_least"] or d >= rule["diastolic_at_least"]
 
 
-def _alert(code: str, rule: dict, reason: str, action: str, enc: dict | None) -> Alert:
-    """An alert whose severity and source come from its rule in the table."""
+def _alert(
+    code: str, rule: dict, reason: tuple[str, dict[str, Any]], action: str, enc: dict | None
+) -> Alert:
+    """An alert whose severity and source come from its rule in the table; `reason` is a
+    French template and its values."""
     eid = enc["id"] if enc else None
-    return Alert(code, rule["severity"], reason, action, rule["source"], eid)
+    template, args = reason
+    return Alert(
+        code,
+        rule["severity"],
+        render(template, args),
+        action,
+        rule["source"],
+        eid,
+        template,
+        args,
+    )
+
+
+def reason_text(alert: Any, t: Translate | None = None) -> str:
+    """An alert's reason (an Alert or its JSON) in the reader's language."""
+    get = alert.get if isinstance(alert, dict) else lambda k, d=None: getattr(alert, k, d)
+    template = get("reason_msg")
+    if not template:  # an alert computed before reasons had templates
+        return get("reason") or ""
+    return render(template, get("reason_args") or {}, t)
+
+
+def action_text(alert: Any, t: Translate | None = None) -> str:
+    action = alert.get("action") if isinstance(alert, dict) else alert.action
+    return t(action) if t else action
 
 
 # -- pregnancy ------------------------------------------------------------------------------
 
 _ANC_SIGNS = {
-    "bleeding": "saignement vaginal",
-    "convulsions": "convulsions",
-    "fever": "fièvre",
-    "severe_headache": "céphalées sévères",
-    "visual_disturbance": "troubles visuels",
-    "imminent_delivery": "accouchement imminent / travail",
-    "looks_very_ill": "très mauvais état général",
-    "severe_vomiting": "vomissements sévères",
-    "severe_abdominal_pain": "douleur abdominale sévère",
-    "unconscious": "inconsciente",
-    "central_cyanosis": "cyanose centrale",
+    "bleeding": N_("saignement vaginal"),
+    "convulsions": N_("convulsions"),
+    "fever": N_("fièvre"),
+    "severe_headache": N_("céphalées sévères"),
+    "visual_disturbance": N_("troubles visuels"),
+    "imminent_delivery": N_("accouchement imminent / travail"),
+    "looks_very_ill": N_("très mauvais état général"),
+    "severe_vomiting": N_("vomissements sévères"),
+    "severe_abdominal_pain": N_("douleur abdominale sévère"),
+    "unconscious": N_("inconsciente"),
+    "central_cyanosis": N_("cyanose centrale"),
 }
-_REFER_NOW = "Référer en urgence au CSRéf"
-_RISK_ACTION = (
+# Actions are whole sentences (msgids), never put together from pieces.
+_REFER_DANGER_SIGN = N_("Référer en urgence au CSRéf (signe de danger)")
+_REFER_PREECLAMPSIA = N_("Référer en urgence au CSRéf (voie de la pré-éclampsie sévère)")
+_REFER_EXAM = N_("Référer au CSRéf (examen physique anormal)")
+_PREECLAMPSIA_PATH = N_(
+    "Voie de la pré-éclampsie : reprendre la TA après 10-15 min de repos, rechercher "
+    "une protéinurie et des signes de gravité ; référer au CSRéf si confirmée"
+)
+_RISK_ACTION = N_(
     "Grossesse à risque : planifier l'accouchement au CSRéf (bloc opératoire, transfusion) ; "
     "plan d'accouchement et d'urgence avec la famille"
 )
+_RISK_ACTION_HIV = N_(
+    "Grossesse à risque : planifier l'accouchement au CSRéf (bloc opératoire, transfusion) ; "
+    "plan d'accouchement et d'urgence avec la famille ; vérifier le traitement ARV (PTME)"
+)
+_ANAEMIA_ACTION = N_(
+    "Référer au CSRéf (anémie sévère) ; accouchement en structure avec transfusion"
+)
 _KNOWN = {
-    "hypertension": "HTA connue",
-    "diabetes": "Diabète connu",
-    "heart_disease": "Cardiopathie connue",
-    "hiv": "VIH connu",
+    "hypertension": N_("HTA connue"),
+    "diabetes": N_("Diabète connu"),
+    "heart_disease": N_("Cardiopathie connue"),
+    "hiv": N_("VIH connu"),
 }
 _INTERVAL_TO = {
-    "lmp": "la DDR",
-    "ga": "la DDR estimée (âge gestationnel)",
-    "first_contact": "la 1re CPN de cette grossesse",
+    "lmp": N_("la DDR"),
+    "ga": N_("la DDR estimée (âge gestationnel)"),
+    "first_contact": N_("la 1re CPN de cette grossesse"),
 }
 
 
@@ -209,14 +249,14 @@ def pregnancy_alerts(
 
 def _danger_signs(contact: dict, rule: dict) -> list[Alert]:
     # Danger signs are a quick check of the visit itself: only the latest contact counts.
-    what = "Signe de danger : {} (CPN du " + _dmy(contact["care_date"]) + ")"
-    action = f"{_REFER_NOW} (signe de danger)"
+    what = N_("Signe de danger : %(sign)s (CPN du %(date)s)")
+    when = _dmy(contact["care_date"])
     return [
         _alert(
             f"anc.danger_sign.{sign}",
             rule,
-            what.format(_ANC_SIGNS.get(sign, sign)),
-            action,
+            (what, {"sign": _ANC_SIGNS.get(sign, sign), "date": when}),
+            _REFER_DANGER_SIGN,
             contact,
         )
         for sign in _data(contact).get("danger_signs") or []
@@ -225,30 +265,33 @@ def _danger_signs(contact: dict, rule: dict) -> list[Alert]:
 
 def _anc_vitals(contacts: list[dict], cfg: dict) -> list[Alert]:
     out = []
-    action = "Référer au CSRéf (examen physique anormal)"
 
-    def add(code: str, rule: dict, enc: dict, what: str) -> None:
-        when = f" (CPN du {_dmy(enc['care_date'])})"
-        out.append(_alert(code, rule, what + when, action, enc))
+    def add(code: str, rule: dict, enc: dict, what: str, **args: Any) -> None:
+        args["date"] = _dmy(enc["care_date"])
+        out.append(_alert(code, rule, (what, args), _REFER_EXAM, enc))
 
     if found := _latest(contacts, "temperature_c"):
         enc, (t,) = found
         rule = cfg["fever"]
         if t >= rule["temperature_c_at_least"]:
-            limit = _num(rule["temperature_c_at_least"])
-            add("anc.vital.fever", rule, enc, f"T° {_num(t)} °C (≥ {limit} °C)")
+            limit = num(rule["temperature_c_at_least"])
+            what = N_("T° %(t)s °C (≥ %(limit)s °C) (CPN du %(date)s)")
+            add("anc.vital.fever", rule, enc, what, t=num(t), limit=limit)
     if found := _latest(contacts, "pulse_bpm"):
         enc, (p,) = found
         rule = cfg["pulse"]
         if p < rule["bpm_below"]:
-            add("anc.vital.pulse_low", rule, enc, f"Pouls {p} /min (< {rule['bpm_below']})")
+            what = N_("Pouls %(p)s /min (< %(limit)s) (CPN du %(date)s)")
+            add("anc.vital.pulse_low", rule, enc, what, p=p, limit=rule["bpm_below"])
         elif p > rule["bpm_above"]:
-            add("anc.vital.pulse_high", rule, enc, f"Pouls {p} /min (> {rule['bpm_above']})")
+            what = N_("Pouls %(p)s /min (> %(limit)s) (CPN du %(date)s)")
+            add("anc.vital.pulse_high", rule, enc, what, p=p, limit=rule["bpm_above"])
     if found := _latest(contacts, "spo2_pct"):
         enc, (s,) = found
         rule = cfg["spo2"]
         if s < rule["pct_below"]:
-            add("anc.vital.spo2_low", rule, enc, f"SpO₂ {s} % (< {rule['pct_below']} %)")
+            what = N_("SpO₂ %(s)s %% (< %(limit)s %%) (CPN du %(date)s)")
+            add("anc.vital.spo2_low", rule, enc, what, s=s, limit=rule["pct_below"])
     return out
 
 
@@ -257,17 +300,15 @@ def _anc_bp(contacts: list[dict], cfg: dict) -> list[Alert]:
     if not found:
         return []
     enc, (s, d) = found
-    what = f"TA {s}/{d} mmHg (CPN du {_dmy(enc['care_date'])})"
+    what = (
+        N_("TA %(s)s/%(d)s mmHg (CPN du %(date)s)"),
+        {"s": s, "d": d, "date": _dmy(enc["care_date"])},
+    )
     severe, raised = cfg["severe_hypertension"], cfg["hypertension"]
     if _exceeds(s, d, severe):
-        action = f"{_REFER_NOW} (voie de la pré-éclampsie sévère)"
-        return [_alert("anc.hypertension.severe", severe, what, action, enc)]
+        return [_alert("anc.hypertension.severe", severe, what, _REFER_PREECLAMPSIA, enc)]
     if _exceeds(s, d, raised):
-        action = (
-            "Voie de la pré-éclampsie : reprendre la TA après 10-15 min de repos, rechercher "
-            "une protéinurie et des signes de gravité ; référer au CSRéf si confirmée"
-        )
-        return [_alert("anc.hypertension.raised", raised, what, action, enc)]
+        return [_alert("anc.hypertension.raised", raised, what, _PREECLAMPSIA_PATH, enc)]
     return []
 
 
@@ -291,9 +332,16 @@ def _high_risk(
 ) -> list[Alert]:
     out: list[Alert] = []
 
-    def add(key: str, code: str, reason: str, enc: dict | None, action: str = _RISK_ACTION):
+    def add(
+        key: str,
+        code: str,
+        reason: str,
+        enc: dict | None,
+        action: str = _RISK_ACTION,
+        **args: Any,
+    ):
         if cfg[key].get("enabled", True):
-            out.append(_alert(f"pregnancy.high_risk.{code}", cfg[key], reason, action, enc))
+            out.append(_alert(f"pregnancy.high_risk.{code}", cfg[key], (reason, args), action, enc))
 
     birth = _birth(patient)
     if birth is not None:
@@ -302,25 +350,29 @@ def _high_risk(
         age = _age_years(birth, start)
         young, old = cfg["age_under"]["years"], cfg["age_over"]["years"]
         if age < young:
-            add("age_under", f"age_under_{young}", f"Âge {age} ans (< {young} ans)", None)
+            reason = N_("Âge %(age)s ans (< %(limit)s ans)")
+            add("age_under", f"age_under_{young}", reason, None, age=age, limit=young)
         if age > old:
-            add("age_over", f"age_over_{old}", f"Âge {age} ans (> {old} ans)", None)
+            reason = N_("Âge %(age)s ans (> %(limit)s ans)")
+            add("age_over", f"age_over_{old}", reason, None, age=age, limit=old)
 
     if (found := _max_of(contacts, "parity")) and found[1] >= (
         n := cfg["grand_multiparity"]["parity_at_least"]
     ):
-        add("grand_multiparity", "grand_multiparity", f"Parité {found[1]} (≥ {n})", found[0])
+        reason = N_("Parité %(n)s (≥ %(limit)s)")
+        add("grand_multiparity", "grand_multiparity", reason, found[0], n=found[1], limit=n)
     if (found := _max_of(contacts, "miscarriages")) and found[1] >= (
         n := cfg["recurrent_miscarriage"]["miscarriages_at_least"]
     ):
-        reason = f"{found[1]} avortements spontanés antérieurs (≥ {n})"
-        add("recurrent_miscarriage", "recurrent_miscarriage", reason, found[0])
+        reason = N_("%(n)s avortements spontanés antérieurs (≥ %(limit)s)")
+        key = "recurrent_miscarriage"
+        add(key, key, reason, found[0], n=found[1], limit=n)
 
     for key, reason in (
-        ("previous_caesarean", "Utérus cicatriciel (césarienne antérieure)"),
-        ("previous_stillbirth", "Antécédent de mort-né"),
-        ("previous_difficult_delivery", "Antécédent d'accouchement difficile"),
-        ("previous_pph", "Antécédent d'hémorragie du post-partum"),
+        ("previous_caesarean", N_("Utérus cicatriciel (césarienne antérieure)")),
+        ("previous_stillbirth", N_("Antécédent de mort-né")),
+        ("previous_difficult_delivery", N_("Antécédent d'accouchement difficile")),
+        ("previous_pph", N_("Antécédent d'hémorragie du post-partum")),
     ):
         if enc := _flagged(contacts, key):
             add(key, key, reason, enc)
@@ -331,31 +383,43 @@ def _high_risk(
         limit = cfg["short_birth_interval"]["days_under"]
         if 0 <= days < limit:
             months, limit_months = int(days / 30.4375), round(limit / 30.4375)
-            reason = (
-                f"Dernier accouchement le {_dmy(last)}, {months} mois avant "
-                f"{_INTERVAL_TO[basis]} (< {limit_months} mois)"
+            reason = N_(
+                "Dernier accouchement le %(date)s, %(months)s mois avant %(since)s "
+                "(< %(limit)s mois)"
             )
-            add("short_birth_interval", "short_birth_interval", reason, enc)
+            key = "short_birth_interval"
+            add(
+                key,
+                key,
+                reason,
+                enc,
+                date=_dmy(last),
+                months=months,
+                since=_INTERVAL_TO[basis],
+                limit=limit_months,
+            )
 
     if found := _latest(contacts, "height_cm"):
         enc, (h,) = found
         limit = cfg["short_stature"]["height_cm_under"]
         if h < limit:
-            add("short_stature", "short_stature", f"Taille {_num(h)} cm (< {limit} cm)", enc)
+            reason = N_("Taille %(h)s cm (< %(limit)s cm)")
+            add("short_stature", "short_stature", reason, enc, h=num(h), limit=limit)
 
     if found := _latest(contacts, "hb_g_dl"):
         enc, (hb,) = found
         limit = cfg["severe_anaemia"]["hb_g_dl_under"]
         if hb < limit:
-            action = "Référer au CSRéf (anémie sévère) ; accouchement en structure avec transfusion"
-            reason = f"Hb {_num(hb)} g/dL (< {_num(limit)} g/dL)"
-            add("severe_anaemia", "severe_anaemia", reason, enc, action)
+            reason = N_("Hb %(hb)s g/dL (< %(limit)s g/dL)")
+            key = "severe_anaemia"
+            add(key, key, reason, enc, _ANAEMIA_ACTION, hb=num(hb), limit=num(limit))
 
     for cond in cfg["known_conditions"]["conditions"]:
         has = (c for c in reversed(contacts) if cond in (_data(c).get("known_conditions") or []))
         if enc := next(has, None):
-            arv = " ; vérifier le traitement ARV (PTME)" if cond == "hiv" else ""
-            reason, action = _KNOWN.get(cond, cond), _RISK_ACTION + arv
+            action = _RISK_ACTION_HIV if cond == "hiv" else _RISK_ACTION
+            # an unknown condition code is shown as it is (a "%" in it is no placeholder)
+            reason = _KNOWN.get(cond) or cond.replace("%", "%%")
             add("known_conditions", f"known_{cond}", reason, enc, action)
     return out
 
@@ -363,11 +427,23 @@ def _high_risk(
 # -- children under 5 -----------------------------------------------------------------------
 
 _IMCI_SIGNS = {
-    "unable_to_drink": "incapable de boire ou de téter",
-    "vomits_everything": "vomit tout ce qu'il consomme",
-    "convulsions": "convulsions",
-    "lethargic": "léthargique ou inconscient",
+    "unable_to_drink": N_("incapable de boire ou de téter"),
+    "vomits_everything": N_("vomit tout ce qu'il consomme"),
+    "convulsions": N_("convulsions"),
+    "lethargic": N_("léthargique ou inconscient"),
 }
+_SAM_ACTION = N_(
+    "Prise en charge MAS (PCIMA) : URENI si complications médicales, œdèmes sévères ou "
+    "test de l'appétit échoué ; sinon URENAS"
+)
+_MAM_ACTION = N_("Prise en charge MAM (PCIMA) : inscrire à l'URENAM ; conseils nutritionnels")
+_FALTERING_ACTION = N_(
+    "Rechercher une maladie ou un problème d'alimentation, conseiller la mère (ANJE), "
+    "suivre le poids de près"
+)
+_IMCI_ACTION = N_(
+    "Référer en urgence au CSRéf après le traitement pré-transfert (PCIME : maladie très grave)"
+)
 
 
 def child_alerts(patient: dict, encounters: list[dict], on: date) -> list[Alert]:
@@ -400,26 +476,29 @@ def _nutrition(
         return []
     muac, wfh = d.get("muac_mm"), result["wfh"]
     sam_mm, mam_mm = growth.MUAC_SAM_MM, growth.MUAC_MAM_MM
+    z = num(wfh or 0)
     found = {
-        "oedema": "œdèmes bilatéraux",
-        f"muac<{sam_mm}": f"PB {muac} mm (< {sam_mm} mm)",
-        f"muac<{mam_mm}": f"PB {muac} mm ({sam_mm}-{mam_mm - 1} mm)",
-        "wfh<-3": f"P/T {_num(wfh or 0)} z (< −3)",
-        "wfh<-2": f"P/T {_num(wfh or 0)} z (−3 à −2)",
+        "oedema": N_("œdèmes bilatéraux"),
+        f"muac<{sam_mm}": msg(N_("PB %(muac)s mm (< %(limit)s mm)"), muac=muac, limit=sam_mm),
+        f"muac<{mam_mm}": msg(
+            N_("PB %(muac)s mm (%(low)s-%(high)s mm)"), muac=muac, low=sam_mm, high=mam_mm - 1
+        ),
+        "wfh<-3": msg(N_("P/T %(z)s z (< −3)"), z=z),
+        "wfh<-2": msg(N_("P/T %(z)s z (−3 à −2)"), z=z),
     }
     parts = [found[r] for r in result["reasons"] if r in found]
+    # the measure's name as growth.py writes it (muac, wfh...): technical, not translated
     doubtful = [r.split()[0] for r in result["reasons"] if r.endswith("implausible")]
-    label = "Malnutrition aiguë sévère" if status == "sam" else "Malnutrition aiguë modérée"
-    reason = f"{label} : {', '.join(parts)} (mesure du {_dmy(enc['care_date'])})"
-    if doubtful:
-        reason += f" ; valeur à vérifier : {', '.join(doubtful)}"
     if status == "sam":
-        action = (
-            "Prise en charge MAS (PCIMA) : URENI si complications médicales, œdèmes sévères ou "
-            "test de l'appétit échoué ; sinon URENAS"
-        )
+        label = N_("Malnutrition aiguë sévère : %(found)s (mesure du %(date)s)")
     else:
-        action = "Prise en charge MAM (PCIMA) : inscrire à l'URENAM ; conseils nutritionnels"
+        label = N_("Malnutrition aiguë modérée : %(found)s (mesure du %(date)s)")
+    args = {"found": parts, "date": _dmy(enc["care_date"])}
+    reason = (label, args)
+    if doubtful:
+        check = N_("%(reason)s ; valeur à vérifier : %(check)s")
+        reason = (check, {"reason": msg(label, **args), "check": doubtful})
+    action = _SAM_ACTION if status == "sam" else _MAM_ACTION
     return [_alert(f"child.{status}", cfg[status], reason, action, enc)]
 
 
@@ -434,15 +513,14 @@ def _faltering(measures: list[dict], on: date, recent: int, rule: dict) -> list[
         return []
     if not rule["interval_days_min"] <= gap <= rule["interval_days_max"] or w1 > w0:
         return []
-    reason = (
-        f"Pas de prise de poids : {_num(w0)} kg le {_dmy(prev['care_date'])}, "
-        f"{_num(w1)} kg le {_dmy(last['care_date'])}"
-    )
-    action = (
-        "Rechercher une maladie ou un problème d'alimentation, conseiller la mère (ANJE), "
-        "suivre le poids de près"
-    )
-    return [_alert("child.growth_faltering", rule, reason, action, last)]
+    reason = N_("Pas de prise de poids : %(w0)s kg le %(d0)s, %(w1)s kg le %(d1)s")
+    args = {
+        "w0": num(w0),
+        "d0": _dmy(prev["care_date"]),
+        "w1": num(w1),
+        "d1": _dmy(last["care_date"]),
+    }
+    return [_alert("child.growth_faltering", rule, (reason, args), _FALTERING_ACTION, last)]
 
 
 def _imci_signs(consultations: list[dict], on: date, rule: dict) -> list[Alert]:
@@ -451,14 +529,14 @@ def _imci_signs(consultations: list[dict], on: date, rule: dict) -> list[Alert]:
     last = consultations[-1]
     if (on - as_date(last["care_date"])).days > rule["recent_days"]:
         return []
-    action = f"{_REFER_NOW} après le traitement pré-transfert (PCIME : maladie très grave)"
-    what = "Signe général de danger : {} (consultation du " + _dmy(last["care_date"]) + ")"
+    what = N_("Signe général de danger : %(sign)s (consultation du %(date)s)")
+    when = _dmy(last["care_date"])
     return [
         _alert(
             f"child.imci_danger_sign.{sign}",
             rule,
-            what.format(_IMCI_SIGNS.get(sign, sign)),
-            action,
+            (what, {"sign": _IMCI_SIGNS.get(sign, sign), "date": when}),
+            _IMCI_ACTION,
             last,
         )
         for sign in _data(last).get("danger_signs") or []
@@ -468,14 +546,21 @@ def _imci_signs(consultations: list[dict], on: date, rule: dict) -> list[Alert]:
 # -- chronic care ---------------------------------------------------------------------------
 
 _CONDITIONS = {
-    "hypertension": "HTA",
-    "diabetes": "Diabète",
-    "hiv": "VIH",
-    "tb": "Tuberculose",
-    "epilepsy": "Épilepsie",
-    "asthma": "Asthme",
-    "sickle_cell": "Drépanocytose",
+    "hypertension": N_("HTA"),
+    "diabetes": N_("Diabète"),
+    "hiv": N_("VIH"),
+    "tb": N_("Tuberculose"),
+    "epilepsy": N_("Épilepsie"),
+    "asthma": N_("Asthme"),
+    "sickle_cell": N_("Drépanocytose"),
 }
+_MISSED_ACTION = N_(
+    "Relancer le patient (téléphone, relais communautaire) et reprogrammer la visite"
+)
+_CRISIS_ACTION = N_(
+    "Rechercher des signes d'atteinte d'organe (céphalée, douleur thoracique, "
+    "déficit, troubles visuels) ; référer en urgence au CSRéf"
+)
 
 
 def chronic_alerts(patient: dict, chronic_encounters: list[dict], on: date) -> list[Alert]:
@@ -494,9 +579,9 @@ def chronic_alerts(patient: dict, chronic_encounters: list[dict], on: date) -> l
             continue
         severity = missed.get("severity_by_condition", {}).get(cond, missed["severity"])
         rule = {**missed, "severity": severity}
-        reason = f"{_CONDITIONS.get(cond, cond)} : rendez-vous du {_dmy(nv)} manqué ({late} jours)"
-        action = "Relancer le patient (téléphone, relais communautaire) et reprogrammer la visite"
-        out.append(_alert("chronic.missed_follow_up", rule, reason, action, v))
+        reason = N_("%(condition)s : rendez-vous du %(date)s manqué (%(days)s jours)")
+        args = {"condition": _CONDITIONS.get(cond, cond), "date": _dmy(nv), "days": late}
+        out.append(_alert("chronic.missed_follow_up", rule, (reason, args), _MISSED_ACTION, v))
 
     crisis = cfg["bp_crisis"]
     if visits:
@@ -507,12 +592,9 @@ def chronic_alerts(patient: dict, chronic_encounters: list[dict], on: date) -> l
             if as_date(v["care_date"]) != last_day or s is None or dia is None:
                 continue
             if _exceeds(s, dia, crisis):
-                reason = f"TA {s}/{dia} mmHg (visite du {_dmy(last_day)})"
-                action = (
-                    "Rechercher des signes d'atteinte d'organe (céphalée, douleur thoracique, "
-                    "déficit, troubles visuels) ; référer en urgence au CSRéf"
-                )
-                out.append(_alert("chronic.bp_crisis", crisis, reason, action, v))
+                reason = N_("TA %(s)s/%(d)s mmHg (visite du %(date)s)")
+                args = {"s": s, "d": dia, "date": _dmy(last_day)}
+                out.append(_alert("chronic.bp_crisis", crisis, (reason, args), _CRISIS_ACTION, v))
                 break
     return out
 

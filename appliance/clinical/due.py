@@ -38,6 +38,7 @@ from typing import Any
 from appliance.clinical import immunization as imm
 from appliance.clinical import pregnancy as preg
 from appliance.clinical.dates import as_date
+from appliance.clinical.texts import N_, Translate, render
 
 KINDS = (
     "immunization",
@@ -52,40 +53,61 @@ KINDS = (
 )
 UNKNOWN_VILLAGE = ""  # group_by_village key for patients without a village
 
+# Short names as the vaccination card writes them (msgids: OPV, MR, YF in English).
 ANTIGEN_LABELS = {
-    "bcg": "BCG",
-    "opv": "VPO",
-    "penta": "Penta",
-    "pcv": "PCV",
-    "rota": "Rota",
-    "ipv": "VPI",
-    "mr": "RR",
-    "yf": "VAA",
-    "menafrivac": "MenAfriVac",
-    "malaria": "Paludisme R21",
-    "hpv": "HPV",
-    "td": "Td",
+    "bcg": N_("BCG"),
+    "opv": N_("VPO"),
+    "penta": N_("Penta"),
+    "pcv": N_("PCV"),
+    "rota": N_("Rota"),
+    "ipv": N_("VPI"),
+    "mr": N_("RR"),
+    "yf": N_("VAA"),
+    "menafrivac": N_("MenAfriVac"),
+    "malaria": N_("Paludisme R21"),
+    "hpv": N_("HPV"),
+    "td": N_("Td"),
 }
-PNC_LABELS = {"24h": "24 h", "j3": "jour 3", "j7": "jours 7-14", "6sem": "6 semaines"}
+PNC_LABELS = {
+    "24h": N_("24 h"),
+    "j3": N_("jour 3"),
+    "j7": N_("jours 7-14"),
+    "6sem": N_("6 semaines"),
+}
+PNC_SUBJECTS = {"mother": N_("mère"), "newborn": N_("nouveau-né")}
 CHRONIC_LABELS = {
-    "hypertension": "HTA",
-    "diabetes": "diabète",
-    "hiv": "VIH",
-    "tb": "tuberculose",
-    "epilepsy": "épilepsie",
-    "asthma": "asthme",
-    "sickle_cell": "drépanocytose",
+    "hypertension": N_("HTA"),
+    "diabetes": N_("diabète"),
+    "hiv": N_("VIH"),
+    "tb": N_("tuberculose"),
+    "epilepsy": N_("épilepsie"),
+    "asthma": N_("asthme"),
+    "sickle_cell": N_("drépanocytose"),
 }
 FP_LABELS = {
-    "pill_coc": "pilules (COC) : réapprovisionnement",
-    "pill_pop": "pilules (POP) : réapprovisionnement",
-    "injectable_dmpa_im": "réinjection DMPA-IM",
-    "injectable_dmpa_sc": "réinjection DMPA-SC",
-    "implant": "implant : retrait/remplacement",
-    "iud": "DIU : retrait/remplacement",
-    "condom_male": "préservatifs : réapprovisionnement",
-    "condom_female": "préservatifs féminins : réapprovisionnement",
-    "lam": "MAMA : relais par une autre méthode",
+    "pill_coc": N_("pilules (COC) : réapprovisionnement"),
+    "pill_pop": N_("pilules (POP) : réapprovisionnement"),
+    "injectable_dmpa_im": N_("réinjection DMPA-IM"),
+    "injectable_dmpa_sc": N_("réinjection DMPA-SC"),
+    "implant": N_("implant : retrait/remplacement"),
+    "iud": N_("DIU : retrait/remplacement"),
+    "condom_male": N_("préservatifs : réapprovisionnement"),
+    "condom_female": N_("préservatifs féminins : réapprovisionnement"),
+    "lam": N_("MAMA : relais par une autre méthode"),
+}
+# An item's reason, by kind: a French template (msgid) filled from its reason code
+# (reason_message), so a stored item can be shown in English too.
+REASONS = {
+    "immunization": N_("%(antigen)s %(dose)s (vaccin)"),
+    "growth:monthly": N_("Pesée mensuelle (suivi de croissance)"),
+    "growth:quarterly": N_("Pesée trimestrielle (suivi de croissance)"),
+    "refer_delivery": N_("Référer pour l'accouchement (%(weeks)s semaines)"),
+    "anc": N_("CPN %(n)s (%(weeks)s semaines)"),
+    "td": N_("Td %(dose)s (femme enceinte)"),
+    "iptp": N_("TPI-SP %(dose)s (paludisme, grossesse)"),
+    "pnc": N_("CPoN %(who)s %(when)s"),
+    "family_planning": N_("PF : %(what)s"),
+    "chronic": N_("Suivi %(condition)s"),
 }
 # Items whose reminder never goes to a parent's phone: reproductive health is confidential,
 # adolescents included.
@@ -259,6 +281,41 @@ class DueItem:
         }
 
 
+def reason_message(kind: str, code: str) -> tuple[str, dict[str, Any]] | None:
+    """The French template of an item's reason and its values, from its kind and reason
+    code ("penta:2", "anc:3", "pnc:mother:j3", "fp:implant"...); None for a code this
+    version does not know (the stored French reason is then shown)."""
+    parts = code.split(":")
+    tail = parts[-1]
+    number = int(tail) if tail.isdigit() else tail
+    if kind == "immunization" and len(parts) == 2:
+        label = ANTIGEN_LABELS.get(parts[0], parts[0])
+        return REASONS[kind], {"antigen": label, "dose": number}
+    if kind == "growth_monitoring":
+        return (REASONS[code], {}) if code in REASONS else None
+    if kind == "refer_delivery" and tail.endswith("w") and tail[:-1].isdigit():
+        return REASONS[kind], {"weeks": int(tail[:-1])}
+    if kind == "anc" and isinstance(number, int) and 1 <= number <= len(preg.ANC_WEEKS):
+        return REASONS[kind], {"n": number, "weeks": preg.ANC_WEEKS[number - 1]}
+    if kind in ("td", "iptp") and isinstance(number, int):
+        return REASONS[kind], {"dose": number}
+    if kind == "pnc" and len(parts) == 3 and parts[1] in PNC_SUBJECTS and tail in PNC_LABELS:
+        return REASONS[kind], {"who": PNC_SUBJECTS[parts[1]], "when": PNC_LABELS[tail]}
+    if kind == "family_planning" and tail in FP_LABELS:
+        return REASONS[kind], {"what": FP_LABELS[tail]}
+    if kind == "chronic" and len(parts) == 2:
+        return REASONS[kind], {"condition": CHRONIC_LABELS.get(tail, tail)}
+    return None
+
+
+def reason_text(item: dict[str, Any], t: Translate | None = None) -> str:
+    """A due item's reason (a DueItem's JSON or a stored item) in the reader's language."""
+    found = reason_message(item.get("kind") or "", item.get("reason_code") or "")
+    if found is None:
+        return item.get("reason") or ""
+    return render(*found, t)
+
+
 def is_urgent(kind: str, reason_code: str) -> bool:
     return kind == "refer_delivery" or (kind == "pnc" and reason_code.endswith(":24h"))
 
@@ -414,7 +471,6 @@ def due_for_patient(
 
     def add(
         kind: str,
-        reason: str,
         code: str,
         due: date,
         *,
@@ -426,6 +482,8 @@ def due_for_patient(
         applying on a day of its own (a vaccine's maximum age, a window, a pregnancy)."""
         if due > horizon:
             return
+        message = reason_message(kind, code)
+        reason = render(*message) if message else code
         w = windows.window(kind, code)
         overdue = overdue_from or due + timedelta(days=w.grace_days + 1)
         defaulter = max(overdue, due + timedelta(days=w.tracing_days + 1))
@@ -468,10 +526,8 @@ def due_for_patient(
                 schedule=sched,
                 horizon_days=horizon_days,
             ):
-                label = ANTIGEN_LABELS.get(dd.antigen, dd.antigen)
                 add(
                     "immunization",
-                    f"{label} {dd.dose} (vaccin)",
                     f"{dd.antigen}:{dd.dose}",
                     dd.due_date,
                     last_day=dd.last_date,
@@ -480,7 +536,7 @@ def due_for_patient(
         # Newborn postnatal care from the child's own record
         if age <= preg.PNC_LAST_DAY:
             for c in preg.pnc_schedule(birth, postnatal, on, "newborn", until=horizon):
-                _add_pnc(add, birth, c, "newborn", "nouveau-né")
+                _add_pnc(add, birth, c, "newborn")
 
         # Growth monitoring
         if age < config.growth_until_days:
@@ -495,9 +551,6 @@ def due_for_patient(
             if (due - birth).days < config.growth_until_days:
                 add(
                     "growth_monitoring",
-                    "Pesée mensuelle (suivi de croissance)"
-                    if monthly
-                    else "Pesée trimestrielle (suivi de croissance)",
                     "growth:monthly" if monthly else "growth:quarterly",
                     due,
                     last_day=birth + timedelta(days=config.growth_until_days - 1),
@@ -514,7 +567,6 @@ def due_for_patient(
                 if c.kind == "refer_delivery":
                     add(
                         "refer_delivery",
-                        "Référer pour l'accouchement (41 semaines)",
                         f"refer_delivery:{c.code}",
                         c.due_date,
                         last_day=c.window_end,
@@ -522,7 +574,6 @@ def due_for_patient(
                 else:
                     add(
                         "anc",
-                        f"CPN {c.number} ({c.code[:-1]} semaines)",
                         f"anc:{c.number}",
                         c.due_date,
                         last_day=c.window_end,
@@ -534,7 +585,6 @@ def due_for_patient(
                 # contact: she was not late for a pregnancy dose while not pregnant
                 add(
                     "td",
-                    f"Td {t.dose} (femme enceinte)",
                     f"td:{t.dose}",
                     max(t.due_date, first),
                     last_day=over,
@@ -548,7 +598,6 @@ def due_for_patient(
             if s is not None:
                 add(
                     "iptp",
-                    f"TPI-SP {s.dose} (paludisme, grossesse)",
                     f"iptp:{s.dose}",
                     s.due_date,
                     last_day=over,
@@ -568,16 +617,15 @@ def due_for_patient(
         if not ldata.get("child_id") and ldata.get("outcome", "live_birth") != "stillbirth":
             subjects.append("newborn")
         for subject in subjects:
-            who = "mère" if subject == "mother" else "nouveau-né"
             for c in preg.pnc_schedule(born, after, on, subject, until=horizon):
-                _add_pnc(add, born, c, subject, who)
+                _add_pnc(add, born, c, subject)
 
     # Family planning resupply / device replacement
     if fps:
         got = _fp_item(fps, delivery_dates, config)
         if got is not None:
             method, due = got
-            add("family_planning", f"PF : {FP_LABELS[method]}", f"fp:{method}", due)
+            add("family_planning", f"fp:{method}", due)
 
     # Chronic follow-up: the latest visit per condition
     for cond, (when, data) in chronic.items():
@@ -585,17 +633,16 @@ def due_for_patient(
         if due is None:
             days = config.chronic_interval_days.get(cond, config.chronic_default_days)
             due = when + timedelta(days=days)
-        add("chronic", f"Suivi {CHRONIC_LABELS.get(cond, cond)}", f"chronic:{cond}", due)
+        add("chronic", f"chronic:{cond}", due)
 
     return items
 
 
-def _add_pnc(add: Any, birth: date, c: Any, subject: str, who: str) -> None:
+def _add_pnc(add: Any, birth: date, c: Any, subject: str) -> None:
     """A postnatal contact: overdue after its window, gone once the next window opens."""
     day = preg.PNC_DAYS_LISTED[c.code]
     add(
         "pnc",
-        f"CPoN {who} {PNC_LABELS[c.code]}",
         f"pnc:{subject}:{c.code}",
         c.due_date,
         overdue_from=c.window_end + timedelta(days=1),

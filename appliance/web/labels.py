@@ -261,6 +261,14 @@ MODEM = {
 }
 
 
+# What confirmed the clock (appliance.clock.TRUST_SOURCES), after "confirmée".
+CLOCK_SOURCES = {
+    "ntp": N_("par le réseau (NTP)"),
+    "modem": N_("par le réseau mobile"),
+    "staff": N_("par le personnel"),
+}
+
+
 def label(key: str) -> str:
     """The French msgid for a code, or the code itself when it has no label."""
     return FIELDS.get(key) or CHOICES.get(key) or STATUS.get(key) or key

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from appliance.clinical import alerts as clinical_alerts
+from appliance.clinical import due as clinical_due
 from appliance.domain.encounters import DIAGNOSES
 from appliance.web import labels
 from appliance.web.i18n import age_text, dmy
@@ -52,6 +54,11 @@ def render(template: str, *, web: Web, **values: Any) -> str:
             _=t,
             age=lambda days: age_text(days, t),
             label=lambda key: t(labels.label(key)),
+            # the clinical engine's French reasons and actions, in the page's language (the
+            # kiosk renders them with the same functions)
+            alert_reason=lambda a: clinical_alerts.reason_text(a, t),
+            alert_action=lambda a: clinical_alerts.action_text(a, t),
+            due_reason=lambda i: clinical_due.reason_text(i, t),
             svg=Markup,  # charts are built by appliance.web.charts, which escapes every label
             # the power banner is part of whole pages; partials (htmx) carry none
             power=values.pop("power", None) if template.startswith("_") else page_power(web),

@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from appliance.clinical.due import reason_text
 from appliance.services import follow_up
 from appliance.web.i18n import N_
 from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, dmy
@@ -162,7 +163,7 @@ class DueVM:
             "patient_id": i["patient_id"],
             "key": f"{i['patient_id']}:{i['reason_code']}",  # one item of one patient
             "name": name,
-            "reason": i["reason"],
+            "reason": reason_text(i, t),
             "due_date": dmy(i["due_date"]),
             "due_iso": i["due_date"],
             "when": when,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from appliance.clinical.alerts import SEVERITIES
+from appliance.clinical.alerts import SEVERITIES, action_text, reason_text
 from appliance.domain.permissions import READ_PATIENT
 from appliance.services import clinical, drafts, follow_up
 from appliance.services.clinical import RECENT_ALERT_DAYS
@@ -72,7 +72,7 @@ class HomeVM:
         if actor is None or not state.may(READ_PATIENT):
             self.alerts = []
             return
-        on = state.today
+        on, t = state.today, state.t
         with state.own_context() as ctx:
             found = clinical.facility_alerts(
                 ctx, actor, since=on - timedelta(days=RECENT_ALERT_DAYS), on=on
@@ -82,8 +82,8 @@ class HomeVM:
                 "patient_id": p["patient"]["id"],
                 "name": f"{p['patient']['family_name']} {p['patient']['given_names']}",
                 "severity": a["severity"],
-                "reason": a["reason"],
-                "action": a["action"],
+                "reason": reason_text(a, t),
+                "action": action_text(a, t),
             }
             for p in found
             for a in p["alerts"]

@@ -6,12 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from appliance.clinical import summary
+from appliance.clinical.alerts import action_text
+from appliance.clinical.alerts import reason_text as alert_reason
+from appliance.clinical.due import reason_text as due_reason
 from appliance.clinical.growth import MAX_AGE_DAYS
+from appliance.clinical.texts import num, value_text
 from appliance.domain.permissions import write
 from appliance.services import patients
+from appliance.web.i18n import N_
 from appliance.web.labels import CHOICES, ENCOUNTER_TYPES, STATUS, ZSCORES, label
 from kiosk_ui.viewmodels.encounter import KIOSK_KINDS
 from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, age_text, dmy
+
+PREGNANCY = N_("Grossesse en cours : %(weeks)s semaines, terme prévu %(edd)s")
+BP = N_("TA %(s)s/%(d)s")
 
 # What the timeline's one line shows for each kind, in order.
 SUMMARY_KEYS = {
@@ -72,10 +80,7 @@ class RecordVM:
         pregnancy = self._pregnancy()
         if pregnancy:
             weeks = (self.state.today - pregnancy.lmp).days // 7
-            out.append(
-                f"{t('Grossesse en cours')} : {weeks} {t('semaines')}, "
-                f"{t('terme prévu')} {dmy(pregnancy.edd)}"
-            )
+            out.append(t(PREGNANCY) % {"weeks": weeks, "edd": dmy(pregnancy.edd)})
         return out
 
     def _pregnancy(self) -> Any:
@@ -86,8 +91,14 @@ class RecordVM:
     def alerts(self) -> list[dict[str, Any]]:
         if not self.record:
             return []
+        t = self.state.t
         return [
-            {"severity": a["severity"], "reason": a["reason"], "action": a["action"]}
+            {
+                "severity": a["severity"],
+                "severity_label": t(STATUS.get(a["severity"], a["severity"])),
+                "reason": alert_reason(a, t),
+                "action": action_text(a, t),
+            }
             for a in self.record["alerts"]
         ]
 
@@ -100,7 +111,7 @@ class RecordVM:
     def _due_row(self, d: dict[str, Any]) -> dict[str, Any]:
         t = self.state.t
         return {
-            "text": f"{d['reason']} — {dmy(d['due_date'])}",
+            "text": f"{due_reason(d, t)} — {dmy(d['due_date'])}",
             "status": d["status"],
             "status_label": t(STATUS.get(d["status"], d["status"])),
         }
@@ -129,11 +140,12 @@ class RecordVM:
             if key == "diagnoses":
                 parts.append(", ".join(t(label(d["code"])) for d in value))
             elif key == "bp_systolic":
-                parts.append(f"TA {value}/{data.get('bp_diastolic')}")
+                parts.append(t(BP) % {"s": value, "d": data.get("bp_diastolic")})
             elif isinstance(value, str):
                 parts.append(t(label(value)))
             else:
-                shown = f"{value:g}".replace(".", ",") if isinstance(value, float) else value
+                # the reader's decimal separator (38,5 in French, 38.5 in English)
+                shown = value_text(num(value), t) if isinstance(value, float) else value
                 parts.append(f"{t(label(key))} {shown}")
         return " · ".join(parts)
 
@@ -155,7 +167,7 @@ class RecordVM:
         ]
         due = [
             {
-                "antigen_label": d["reason"],
+                "antigen_label": due_reason(d, t),
                 "dose": "",
                 "date": dmy(d["due_date"]),
                 "status": d["status"],

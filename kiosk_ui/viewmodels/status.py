@@ -9,7 +9,7 @@ from appliance.clock import from_iso
 from appliance.services import status as status_service
 from appliance.services.errors import ServiceError
 from appliance.web import power_texts
-from appliance.web.labels import BACKUP_TITLE, MODEM, STATUS, backup_rows
+from appliance.web.labels import BACKUP_TITLE, CLOCK_SOURCES, MODEM, STATUS, backup_rows
 from appliance.web.qr import qr_png
 from kiosk_ui.viewmodels.state import KioskState
 
@@ -25,8 +25,12 @@ def _when(iso: str | None) -> str:
         return iso
 
 
-def _fmt(pattern: str, value: Any) -> str:
-    return NONE if value is None else (pattern % value).replace(".", ",")
+def _fmt(pattern: str, value: Any, t: Any = None) -> str:
+    """A figure with the reader's decimal separator (a comma in French)."""
+    if value is None:
+        return NONE
+    text = pattern % value
+    return text if getattr(t, "lang", "fr") == "en" else text.replace(".", ",")
 
 
 class StatusVM:
@@ -72,9 +76,9 @@ class StatusVM:
                 if pw.get("silent_since")
                 else t(state_label),
             ),
-            (t("Tension"), _fmt("%.2f V", pw["voltage_v"])),
-            (t("Courant"), _fmt("%+.2f A", pw["current_a"])),
-            (t("Charge"), _fmt("%.0f %%", pw["soc_pct"])),
+            (t("Tension"), _fmt("%.2f V", pw["voltage_v"], t)),
+            (t("Courant"), _fmt("%+.2f A", pw["current_a"], t)),
+            (t("Charge"), _fmt("%.0f %%", pw["soc_pct"], t)),
             # minutes to the safe shutdown, not to an empty battery
             (t("Autonomie"), NONE if runtime is None else power_texts.duration_text(runtime, t)),
         ]
@@ -119,7 +123,8 @@ class StatusVM:
             outbox_rows.append((t("Dernière erreur"), str(outbox["last_error"])))
         trusted = t("confirmée") if clock["trusted"] else t("non confirmée")
         if clock["trusted"] and clock.get("source"):
-            trusted += f" ({clock['source']})"
+            source = CLOCK_SOURCES.get(clock["source"])
+            trusted += f" ({t(source) if source else clock['source']})"
         self.sections = [
             {"title": t("Énergie"), "rows": power_rows},
             {
@@ -151,12 +156,12 @@ class StatusVM:
                 "rows": [
                     (
                         t("Espace libre"),
-                        f"{disk['free_bytes'] / 1e9:.1f} {t('Go')} "
-                        f"({100 - disk['used_pct']:.0f} %)".replace(".", ","),
+                        _fmt("%.1f", disk["free_bytes"] / 1e9, t)
+                        + f" {t('Go')} ({100 - disk['used_pct']:.0f} %)",
                     ),
                     (
                         t("Base de données"),
-                        f"{disk['database_bytes'] / 1e6:.1f} {t('Mo')}".replace(".", ","),
+                        _fmt("%.1f", disk["database_bytes"] / 1e6, t) + f" {t('Mo')}",
                     ),
                     (t("Heure"), f"{_when(clock['now'])} · {trusted}"),
                 ],

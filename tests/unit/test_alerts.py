@@ -76,6 +76,9 @@ def test_alert_json_shape():
         "action": "Référer en urgence au CSRéf (voie de la pré-éclampsie sévère)",
         "source": a.source,
         "encounter_id": f"anc-{iso(ON)}",
+        # the reason's French template and values, for the reader's language
+        "reason_msg": "TA %(s)s/%(d)s mmHg (CPN du %(date)s)",
+        "reason_args": {"s": 165, "d": 112, "date": f"{ON:%d/%m/%Y}"},
     }
     json.dumps(a.to_json())
 
