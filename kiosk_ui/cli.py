@@ -3,6 +3,9 @@ when the command runs (never for other `keneya` commands)."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import click
 
 from appliance.cli.common import paths
@@ -28,9 +31,22 @@ def _size(_ctx, _param, value: str) -> tuple[int, int]:
 )
 @click.option("--fullscreen", is_flag=True, help="Fill the screen (the appliance).")
 @click.option("--lang", type=click.Choice(["fr", "en"]), default="fr", show_default=True)
+@click.option(
+    "--tour",
+    "tour_out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Instead: walk every screen and state of a seeded demo facility (never this one's "
+    "data) in an offscreen window at --size, shoot each into this folder and print the "
+    "layout findings as JSON; exit status 1 if there are any.",
+)
 @click.pass_context
-def kiosk(ctx: click.Context, size: tuple[int, int], fullscreen: bool, lang: str) -> None:
+def kiosk(
+    ctx: click.Context, size: tuple[int, int], fullscreen: bool, lang: str, tour_out: Path | None
+) -> None:
     """The touchscreen: staff PIN login, search, records, forms, the due list."""
+    if tour_out is not None:
+        _tour(size, lang, tour_out)
+        return
     database = paths(ctx).database
     if not database.exists():
         raise click.UsageError(f"{database}: no database (run `keneya db init` first)")
@@ -50,3 +66,21 @@ def kiosk(ctx: click.Context, size: tuple[int, int], fullscreen: bool, lang: str
         lang=lang,
         config_dir=paths(ctx).config_dir,
     )
+
+
+def _tour(size: tuple[int, int], lang: str, out: Path) -> None:
+    import os
+    import sys
+
+    os.environ.setdefault("SDL_VIDEODRIVER", "offscreen")  # no screen needed for a tour
+    from kiosk_ui.tour import run_tour
+
+    result = run_tour(size, [lang], out, None, 60)
+    for f in result["findings"]:
+        click.echo(
+            f"[{f['rule']}] {f['state']}: {f['widget']} {f['text']!r} — {f['detail']}",
+            file=sys.__stderr__,  # Kivy has taken over sys.stdout and sys.stderr
+        )
+    click.echo(json.dumps(result, ensure_ascii=False), file=sys.__stdout__)
+    if result["count"]:
+        raise SystemExit(1)

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -65,6 +66,7 @@ class Tour:
         self.findings: list[dict] = []
         self.allow: set[str] = set()
         self.root = None
+        self.patients = 60
 
     # -- driving -----------------------------------------------------------------------------
     def idle(self, n: int = 3) -> None:
@@ -170,6 +172,19 @@ def run_tour(
 ) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     EventLoop, Window = _window(*size)
+    tour = Tour(size, out, EventLoop, Window)
+    tour.patients = patients
+    made_home = home is None
+    if home is None:
+        home = Path(tempfile.mkdtemp(prefix="kiosk-tour-"))
+    try:
+        return _tour(tour, size, langs, home)
+    finally:
+        if made_home:
+            shutil.rmtree(home, ignore_errors=True)
+
+
+def _tour(tour: Tour, size: tuple[int, int], langs: list[str], home: Path) -> dict:
     from appliance.paths import Paths
     from appliance.services import auth
     from appliance.services.context import Context
@@ -177,9 +192,8 @@ def run_tour(
     from kiosk_ui.app import build_root
     from kiosk_ui.viewmodels.state import KioskState
 
-    tour = Tour(size, out, EventLoop, Window)
-    if home is None:
-        home = Path(tempfile.mkdtemp(prefix="kiosk-tour-"))
+    Window = tour.Window
+    patients = tour.patients
     database = Paths.for_home(home).database
     logins_file = home / "demo-logins.txt"
     if not database.exists():
@@ -254,6 +268,9 @@ def pick_patients(store) -> dict:
 
 def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
     login = root.screen("login")
+    if not logins:
+        tour.fail(f"login-{tour.tag}-{tour.lang}", "no demo-logins.txt in the home: cannot log in")
+        return
     username, pin = logins.get("midwife") or next(iter(logins.values()))
 
     def to_login():
