@@ -78,6 +78,9 @@ class BigOption(SpinnerOption):
         self.font_size = sp(20)
         self.height = ROW_H
         self.halign, self.valign = "center", "middle"
+        # flat, as the kiosk's other buttons (Kivy's grey image gave no known contrast)
+        self.background_normal = self.background_down = ""
+        self.background_color, self.color = SECONDARY, WHITE
         self.bind(
             width=lambda o, w: setattr(o, "text_size", (w - dp(8), None)),
             texture_size=lambda o, size: setattr(o, "height", max(ROW_H, size[1] + dp(12))),
@@ -92,6 +95,7 @@ class BoundedDropDown(DropDown):
 
         super().__init__(**kw)
         self.max_height = Window.height * 0.7
+        self.container.spacing = dp(2)  # flat options: a thin gap tells them apart
 
 
 class ChoiceGrid(GridLayout):
@@ -124,8 +128,12 @@ class ChoiceGrid(GridLayout):
         self.bind(width=self._columns)
 
     def columns_for(self, width: float) -> int:
-        gap = self.spacing[0]
-        return max(1, min(len(self.toggles), int((width + gap) // (self.cell_w + gap))))
+        """As many columns as fit, then as few as give the same number of rows (wider
+        toggles, fewer wrapped labels, no lone toggle on the last row when avoidable)."""
+        gap, n = self.spacing[0], len(self.toggles)
+        fit = max(1, min(n, int((width + gap) // (self.cell_w + gap))))
+        rows = -(-n // fit)
+        return -(-n // rows)
 
     def _columns(self, *_):
         self.cols = self.columns_for(self.width)
