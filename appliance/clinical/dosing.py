@@ -11,10 +11,11 @@ osmolarity ORS sachets, zinc 20 mg dispersible tablets.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from appliance.clinical import growth
+from appliance.clinical.texts import N_, Translate, msg, num, render, value_text
 
 # Ages in days, from WHO's average month (30.4375 d) and year (365.25 d).
 YOUNG_INFANT_DAYS = 61  # "2 months": IMCI's young infant is 0 up to 2 months (< 60.9 days)
@@ -42,27 +43,57 @@ class Suggestion:
     quantity: int | None  # units to dispense (tablets, sachets); None if not countable
     note: str
     source: str
+    # drug, dose and note as French templates and values (texts.render), for text_of
+    parts: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        del out["parts"]
+        return out
+
+
+def _suggestion(drug: Any, dose: Any, note: list[Any], **rest: Any) -> Suggestion:
+    """A suggestion whose texts are French templates: the French is kept in drug, dose and
+    note, the templates in parts for the reader's language."""
+    parts = {"drug": drug, "dose": dose, "note": note}
+    return Suggestion(
+        drug=value_text(drug), dose=value_text(dose), note=_sentences(note), parts=parts, **rest
+    )
+
+
+def _sentences(note: list[Any], t: Translate | None = None) -> str:
+    return " ".join(value_text(n, t) for n in note)
+
+
+def text_of(s: Suggestion, part: str, t: Translate | None = None) -> str:
+    """A suggestion's "drug", "dose" or "note" in the reader's language."""
+    if part not in s.parts:
+        return getattr(s, part)
+    value = s.parts[part]
+    return _sentences(value, t) if part == "note" else value_text(value, t)
 
 
 class DosingRefused(ValueError):
     """No suggestion: `code` says why (weight_missing, weight_implausible, age_missing,
-    below_band, young_infant, outside_table, no_practical_dose); the message is French / English."""
+    below_band, young_infant, outside_table, no_practical_dose); the message is French / English
+    (the CLI's); refusal_text gives it in the reader's language."""
 
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
+    def __init__(self, code: str, template: str, english: str, **values: Any):
+        super().__init__(f"{render(template, values)} / {english}")
         self.code = code
+        self.template = template
+        self.values = values
 
 
-def _dec(x: float) -> str:
-    return f"{x:g}".replace(".", ",")
+def refusal_text(e: DosingRefused, t: Translate | None = None) -> str:
+    return render(e.template, e.values, t)
 
 
 def _age(age_days: int | None) -> int:
     if age_days is None or age_days < 0:
-        raise DosingRefused("age_missing", "Âge manquant ou invalide. / Age missing or invalid.")
+        raise DosingRefused(
+            "age_missing", N_("Âge manquant ou invalide."), "Age missing or invalid."
+        )
     return int(age_days)
 
 
@@ -73,14 +104,15 @@ def check_weight(weight_kg: float | None, age_days: int, sex: str | None = None)
     if weight_kg is None:
         raise DosingRefused(
             "weight_missing",
-            "Poids manquant : peser le patient avant de calculer la dose. / "
+            N_("Poids manquant : peser le patient avant de calculer la dose."),
             "Weight missing: weigh the patient before dosing.",
         )
     w = float(weight_kg)
     refused = DosingRefused(
         "weight_implausible",
-        f"Poids {_dec(w)} kg invraisemblable pour l'âge : repeser et vérifier la saisie. / "
+        N_("Poids %(w)s kg invraisemblable pour l'âge : repeser et vérifier la saisie."),
         f"Weight {w:g} kg implausible for the age: weigh again and check the entry.",
+        w=num(w),
     )
     if not 0 < w < math.inf:
         raise refused
@@ -98,15 +130,21 @@ def check_weight(weight_kg: float | None, age_days: int, sex: str | None = None)
 _FRACTIONS = {0.25: "¼", 0.5: "½", 0.75: "¾"}
 
 
-def _units(n: float, unit: str) -> str:
-    """1.5 -> "1½ comprimé"; plural from 2, as French writes it."""
+TABLET = N_("%(n)s comprimé")
+TABLETS = N_("%(n)s comprimés")  # from 2, as French writes it
+ML = N_("%(n)s mL")
+PER_INTAKE = N_("%(amount)s par prise (%(mg)s mg)")
+
+
+def _units(n: float, unit: str) -> dict[str, Any]:
+    """1.5 -> "1½ comprimé" (tablets: the only unit counted in pieces)."""
     whole, frac = int(n), n - int(n)
     text = (str(whole) if whole else "") + _FRACTIONS.get(frac, "")
-    return f"{text} {unit}{'s' if n >= 2 else ''}"
+    return msg(TABLETS if n >= 2 else TABLET, n=text)
 
 
-def _measure(n: float, unit: str) -> str:
-    return _units(n, unit) if unit == "comprimé" else f"{_dec(n)} {unit}"
+def _measure(n: float, unit: str) -> dict[str, Any]:
+    return _units(n, unit) if unit == "comprimé" else msg(ML, n=num(n))
 
 
 # -- artemether-lumefantrine ----------------------------------------------------------------
@@ -131,20 +169,26 @@ def artemether_lumefantrine(
     if w < _AL_BANDS[0][0]:
         raise DosingRefused(
             "below_band",
-            f"Poids {_dec(w)} kg < 5 kg : hors des tranches de l'artéméther-luméfantrine, "
-            "référer au CSRéf. / Below the 5 kg AL band: refer.",
+            N_(
+                "Poids %(w)s kg < 5 kg : hors des tranches de l'artéméther-luméfantrine, "
+                "référer au CSRéf."
+            ),
+            "Below the 5 kg AL band: refer.",
+            w=num(w),
         )
     n = _band(_AL_BANDS, w)
-    return Suggestion(
-        drug="Artéméther-luméfantrine 20/120 mg, comprimé",
-        dose=_units(n, "comprimé") + f" par prise ({20 * n}/{120 * n} mg)",
+    return _suggestion(
+        drug=N_("Artéméther-luméfantrine 20/120 mg, comprimé"),
+        dose=msg(PER_INTAKE, amount=_units(n, "comprimé"), mg=f"{20 * n}/{120 * n}"),
         times_per_day=2,
         days=3,
         quantity=6 * n,
-        note=(
-            "6 prises en 3 jours : 2e prise 8 heures après la 1re, puis matin et soir les "
-            "jours 2 et 3. Avec un repas ou du lait (les graisses aident l'absorption)."
-        ),
+        note=[
+            N_(
+                "6 prises en 3 jours : 2e prise 8 heures après la 1re, puis matin et soir les "
+                "jours 2 et 3. Avec un repas ou du lait (les graisses aident l'absorption)."
+            )
+        ],
         source=_AL_SOURCE,
     )
 
@@ -169,28 +213,33 @@ def amoxicillin_pneumonia(
     if age_days < YOUNG_INFANT_DAYS:
         raise DosingRefused(
             "young_infant",
-            "Nourrisson de moins de 2 mois : infection bactérienne grave possible, référer en "
-            "urgence (PCIME). / Young infant under 2 months: refer urgently.",
+            N_(
+                "Nourrisson de moins de 2 mois : infection bactérienne grave possible, référer "
+                "en urgence (PCIME)."
+            ),
+            "Young infant under 2 months: refer urgently.",
         )
     if age_days >= FIVE_YEARS_DAYS:
         raise DosingRefused(
             "outside_table",
-            "5 ans ou plus : hors du tableau PCIME, dose à fixer par le prescripteur. / "
+            N_("5 ans ou plus : hors du tableau PCIME, dose à fixer par le prescripteur."),
             "5 years or older: outside the IMCI table, dose by hand.",
         )
     if w < _AMOX_BANDS[0][0]:
         raise DosingRefused(
             "below_band",
-            f"Poids {_dec(w)} kg < 4 kg : sous le tableau PCIME, référer. / "
+            N_("Poids %(w)s kg < 4 kg : sous le tableau PCIME, référer."),
             "Below the 4 kg IMCI band: refer.",
+            w=num(w),
         )
     n = _band(_AMOX_BANDS, w)
-    note = "Disperser le comprimé dans un peu d'eau ou de lait maternel."
+    note: list[Any] = [N_("Disperser le comprimé dans un peu d'eau ou de lait maternel.")]
     if w > _AMOX_TOP_KG:
-        note += f" Poids > {_dec(_AMOX_TOP_KG)} kg : au-delà du tableau, vérifier ~40 mg/kg/prise."
-    return Suggestion(
-        drug="Amoxicilline 250 mg, comprimé dispersible",
-        dose=_units(n, "comprimé") + f" par prise ({250 * n} mg)",
+        above = N_("Poids > %(kg)s kg : au-delà du tableau, vérifier ~40 mg/kg/prise.")
+        note.append(msg(above, kg=num(_AMOX_TOP_KG)))
+    return _suggestion(
+        drug=N_("Amoxicilline 250 mg, comprimé dispersible"),
+        dose=msg(PER_INTAKE, amount=_units(n, "comprimé"), mg=250 * n),
         times_per_day=2,
         days=5,
         quantity=10 * n,
@@ -211,17 +260,23 @@ def amoxicillin_pneumonia(
 # 10-15 mg/kg.
 _PARA_FORMS = (
     (
-        "Paracétamol 100 mg, comprimé",
+        N_("Paracétamol 100 mg, comprimé"),
         "comprimé",
-        " à 100 mg",
+        N_("%(amount)s à 100 mg"),
         100,
         (0.5, 1, 1.5, 2, 2.5, 3, 3.5, 4),
     ),
-    ("Paracétamol 500 mg, comprimé", "comprimé", " à 500 mg", 500, (0.25, 0.5, 1, 1.5, 2)),
     (
-        "Paracétamol sirop 120 mg/5 mL",
+        N_("Paracétamol 500 mg, comprimé"),
+        "comprimé",
+        N_("%(amount)s à 500 mg"),
+        500,
+        (0.25, 0.5, 1, 1.5, 2),
+    ),
+    (
+        N_("Paracétamol sirop 120 mg/5 mL"),
         "mL",
-        " de sirop à 120 mg/5 mL",
+        N_("%(amount)s de sirop à 120 mg/5 mL"),
         24,
         (2.5, 5, 7.5, 10, 15),
     ),
@@ -253,8 +308,10 @@ def paracetamol(weight_kg: float | None, age_days: int, *, sex: str | None = Non
     if age_days < YOUNG_INFANT_DAYS:
         raise DosingRefused(
             "young_infant",
-            "Nourrisson de moins de 2 mois : la fièvre est un signe de danger, référer "
-            "(PCIME). / Young infant under 2 months with fever: refer.",
+            N_(
+                "Nourrisson de moins de 2 mois : la fièvre est un signe de danger, référer (PCIME)."
+            ),
+            "Young infant under 2 months with fever: refer.",
         )
     lo, hi = (min(k * w, _PARA_MAX_MG) for k in _PARA_MG_PER_KG)
     target = (lo + hi) / 2
@@ -265,21 +322,30 @@ def paracetamol(weight_kg: float | None, age_days: int, *, sex: str | None = Non
     if not fits:
         raise DosingRefused(
             "no_practical_dose",
-            f"Aucune forme mesurable entre {lo:.0f} et {hi:.0f} mg pour {_dec(w)} kg : "
-            "dose à fixer par le prescripteur. / No measurable form fits: dose by hand.",
+            N_(
+                "Aucune forme mesurable entre %(lo)s et %(hi)s mg pour %(w)s kg : dose à fixer "
+                "par le prescripteur."
+            ),
+            "No measurable form fits: dose by hand.",
+            lo=f"{lo:.0f}",
+            hi=f"{hi:.0f}",
+            w=num(w),
         )
     _, _, n, (drug, unit, what, mg, _) = fits[0]
-    others = [_measure(m, form[1]) + form[2] for _, _, m, form in fits[1:]]
-    note = "Toutes les 6 heures si fièvre ou douleur, au plus 4 prises par 24 h ; réévaluer à 3 j."
+    others = [msg(form[2], amount=_measure(m, form[1])) for _, _, m, form in fits[1:]]
+    note: list[Any] = [
+        N_("Toutes les 6 heures si fièvre ou douleur, au plus 4 prises par 24 h ; réévaluer à 3 j.")
+    ]
     if unit == "mL" and n % 2.5:
-        note += " Mesurer avec une seringue orale."
+        note.append(N_("Mesurer avec une seringue orale."))
     if others:
-        note += " Autres formes possibles : " + " ; ".join(others) + "."
+        other_forms = N_("Autres formes possibles : %(forms)s.")
+        note.append(msg(other_forms, forms={"join": " ; ", "items": others}))
     per_day = 4
     tablets = math.ceil(n * per_day * _PARA_DAYS) if unit == "comprimé" else None
-    return Suggestion(
+    return _suggestion(
         drug=drug,
-        dose=f"{_measure(n, unit)}{what} par prise ({n * mg:g} mg)",
+        dose=msg(PER_INTAKE, amount=msg(what, amount=_measure(n, unit)), mg=num(n * mg)),
         times_per_day=per_day,
         days=_PARA_DAYS,
         quantity=tablets,
@@ -302,36 +368,44 @@ def ors_zinc(age_days: int) -> list[Suggestion]:
     """Diarrhoea without dehydration (IMCI Plan A): ORS, and zinc for children under 5."""
     age = _age(age_days)
     if age < TWO_YEARS_DAYS:
-        volume = "50 à 100 mL"
+        volume = N_("50 à 100 mL")
     elif age < TEN_YEARS_DAYS:
-        volume = "100 à 200 mL"
+        volume = N_("100 à 200 mL")
     else:
-        volume = "autant que souhaité"
+        volume = N_("autant que souhaité")
     out = [
-        Suggestion(
-            drug="SRO (sels de réhydratation orale, osmolarité réduite), sachet",
-            dose=f"{volume} après chaque selle liquide",
+        _suggestion(
+            drug=N_("SRO (sels de réhydratation orale, osmolarité réduite), sachet"),
+            dose=msg(N_("%(volume)s après chaque selle liquide"), volume=volume),
             times_per_day=None,
             days=None,
             quantity=2,
-            note=(
-                "Jusqu'à l'arrêt de la diarrhée ; continuer l'allaitement et l'alimentation. "
-                "Plan A : sans déshydratation (plan B ou C sinon)."
-            ),
+            note=[
+                N_(
+                    "Jusqu'à l'arrêt de la diarrhée ; continuer l'allaitement et l'alimentation. "
+                    "Plan A : sans déshydratation (plan B ou C sinon)."
+                )
+            ],
             source=_ORS_SOURCE,
         )
     ]
     if age < FIVE_YEARS_DAYS:
         half = age < SIX_MONTHS_DAYS
         out.append(
-            Suggestion(
-                drug="Zinc 20 mg, comprimé dispersible",
-                dose=("½ comprimé (10 mg)" if half else "1 comprimé (20 mg)") + " par jour",
+            _suggestion(
+                drug=N_("Zinc 20 mg, comprimé dispersible"),
+                dose=N_("½ comprimé (10 mg) par jour")
+                if half
+                else N_("1 comprimé (20 mg) par jour"),
                 times_per_day=1,
                 days=10,
                 quantity=5 if half else 10,
-                note="Disperser dans un peu d'eau ou de lait maternel ; 10 jours même si la "
-                "diarrhée s'arrête.",
+                note=[
+                    N_(
+                        "Disperser dans un peu d'eau ou de lait maternel ; 10 jours même si la "
+                        "diarrhée s'arrête."
+                    )
+                ],
                 source=_ZINC_SOURCE,
             )
         )
@@ -342,13 +416,13 @@ def ors_zinc(age_days: int) -> list[Suggestion]:
 
 
 def _malaria_test() -> Suggestion:
-    return Suggestion(
-        drug="TDR paludisme (test de diagnostic rapide)",
-        dose="1 test avant tout antipaludique",
+    return _suggestion(
+        drug=N_("TDR paludisme (test de diagnostic rapide)"),
+        dose=N_("1 test avant tout antipaludique"),
         times_per_day=None,
         days=None,
         quantity=1,
-        note="Artéméther-luméfantrine seulement si le test est positif (paludisme confirmé).",
+        note=[N_("Artéméther-luméfantrine seulement si le test est positif (paludisme confirmé).")],
         source="OMS, Guidelines for malaria : confirmation parasitologique avant traitement",
     )
 

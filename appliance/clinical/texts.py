@@ -12,6 +12,7 @@ Values (JSON-able, so they survive the API and the stored items):
   {"num": x}    a measure: decimal comma in French ("38,5"), point in English
   {"msg": template, "args": {...}}   a nested message, rendered the same way
   [value, ...]  values joined with ", "
+  {"join": sep, "items": [...]}   values joined with sep
 
 This module imports nothing of the web app: the engine stays pure, and babel.cfg extracts
 the N_ marks of appliance/clinical for the catalogue.
@@ -52,6 +53,8 @@ def _number(x: float, lang: str) -> str:
 def value_text(value: Any, t: Translate | None = None) -> str:
     tr = t or _french
     if isinstance(value, dict):
+        if "join" in value:  # values with their own separator (" ; " between amounts)
+            return value["join"].join(value_text(v, t) for v in value["items"])
         if "num" in value:
             return _number(value["num"], getattr(t, "lang", "fr"))
         if "msg" in value:

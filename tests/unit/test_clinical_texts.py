@@ -325,3 +325,28 @@ def test_every_part_of_a_due_reason_is_in_the_catalogue(table):
     english = catalog("en")
     missing = [f for f in getattr(du, table).values() if not english.get(f, "").strip()]
     assert not missing, f"du.{table}: no English for {missing}"
+
+
+# -- dose suggestions (the encounter form's live feedback) ----------------------------------
+
+
+def test_every_dose_suggestion_and_refusal_reads_in_english():
+    from appliance.clinical import dosing
+
+    shown = refused = 0
+    for code in ("malaria_confirmed", "malaria_suspected", "pneumonia", "diarrhoea", "fever"):
+        for age in (-1, 10, 100, 400, 900, 1900, 4000, 20000):
+            for weight in (None, 2.0, 3.5, 4.5, 6.3, 8.0, 12.0, 19.5, 25.0, 70.0, 300.0):
+                try:
+                    suggestions = dosing.suggest(code, weight, age)
+                except dosing.DosingRefused as e:
+                    refused += 1
+                    assert dosing.refusal_text(e) in str(e)  # the French half of the CLI's
+                    english_of(dosing.refusal_text(e), dosing.refusal_text(e, EN), e.code)
+                    continue
+                for s in suggestions:
+                    shown += 1
+                    for part in ("drug", "dose", "note"):
+                        assert dosing.text_of(s, part) == getattr(s, part)
+                        english_of(getattr(s, part), dosing.text_of(s, part, EN), part)
+    assert shown > 50 and refused > 20
