@@ -59,23 +59,26 @@ def test_forms_at_800x480(run_kiosk_script) -> None:
     for name in seen["shots"]:
         png = SHOTS / f"{name}.png"
         assert png.exists() and png.stat().st_size > 5000, name
+    assert seen["findings"] == []  # the layout check, on every state shot above
     assert kb["hidden_by_hide_key"]  # AzertyKeyboard's on_hide event removes the keyboard
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("size", ["1024x600", "1280x800"])
-def test_forms_other_sizes(run_kiosk_script, size: str) -> None:
-    seen = run_kiosk_script(__file__, SHOTS, size, "layout")
+@pytest.mark.parametrize(("size", "lang"), [("1024x600", "en"), ("1280x800", "fr")])
+def test_forms_other_sizes(run_kiosk_script, size: str, lang: str) -> None:
+    """The other screens sold (one of them in English): the same layout, no finding."""
+    seen = run_kiosk_script(__file__, SHOTS, size, "layout", lang)
     layout = seen["layout"]
     assert len(layout["consultation"]["fields_in_view"]) >= 6, layout["consultation"]
     danger = layout["danger_signs"]
     assert len(danger["rows"]) > 1
     for t in danger["toggles"]:
         assert t["height"] >= 48 and t["broken_words"] == [], t
+    assert seen["findings"] == []
 
 
 # --------------------------------------------------------------------------- the script
-def _script(home: Path, out: Path, size: str, only: str = "") -> dict:
+def _script(home: Path, out: Path, size: str, only: str = "", lang: str = "fr") -> dict:
     from conftest import kiosk_window, seed_with_logins
 
     w, h = (int(v) for v in size.split("x"))
@@ -87,7 +90,9 @@ def _script(home: Path, out: Path, size: str, only: str = "") -> dict:
     from appliance.services.context import Context
     from appliance.store import Store
     from kiosk_ui.app import build_root
+    from kiosk_ui.layout_check import findings
     from kiosk_ui.screens.base import in_view, window_rect
+    from kiosk_ui.tour import proper_names
     from kiosk_ui.viewmodels.state import KioskState
 
     database = Paths.for_home(home).database
@@ -99,7 +104,10 @@ def _script(home: Path, out: Path, size: str, only: str = "") -> dict:
             EventLoop.idle()
 
     def shot(name: str) -> None:
+        """A screenshot, and the layout check's findings on what it shows."""
         idle(4)
+        found = findings(Window, (w, h), state.lang, state=name, allow=names)
+        seen["findings"].extend(str(f) for f in found)
         made = Window.screenshot(name=str(out / f"{name}-{size}.png"))
         Path(made).replace(out / f"{name}-{size}.png")
         shots.append(f"{name}-{size}")
@@ -131,8 +139,9 @@ def _script(home: Path, out: Path, size: str, only: str = "") -> dict:
     def visible_fields(screen) -> list[str]:
         return [r.name for r in screen.rows if in_view(screen.scroll, r)]
 
-    seen: dict = {"layout": {}}
+    seen: dict = {"layout": {}, "findings": []}
     with Store(database) as store:
+        names = proper_names(store)
         today = date.today()
         child = store.query_one(
             "SELECT id FROM patients WHERE birth_date > ? ORDER BY birth_date LIMIT 1",
@@ -148,6 +157,7 @@ def _script(home: Path, out: Path, size: str, only: str = "") -> dict:
         state = KioskState(Context.open(store), data_dir=home)
         root = build_root(state, timers=False)
         Window.add_widget(root)
+        state.set_lang(lang)
         idle(5)
 
         # ---- the consultation form, as it opens
