@@ -350,3 +350,21 @@ def test_every_dose_suggestion_and_refusal_reads_in_english():
                         assert dosing.text_of(s, part) == getattr(s, part)
                         english_of(getattr(s, part), dosing.text_of(s, part, EN), part)
     assert shown > 50 and refused > 20
+
+
+# -- the catalogue itself -------------------------------------------------------------------
+
+
+def test_the_catalogue_has_no_duplicate_msgid():
+    """Several people insert entries: Babel would keep the last of two silently."""
+    from collections import Counter
+
+    from appliance.web.i18n import LOCALE_DIR
+
+    text = (LOCALE_DIR / "en" / "LC_MESSAGES" / "messages.po").read_text(encoding="utf-8")
+    ids = [
+        "".join(re.findall(r'"(.*)"', m)) for m in re.findall(r'^msgid ((?:".*"\n)+)', text, re.M)
+    ]
+    twice = [i for i, n in Counter(ids).items() if n > 1]
+    assert not twice, f"msgids entered twice: {twice}"
+    assert len(ids) == len(catalog("en")) + 1  # + the header; every entry parsed
