@@ -337,10 +337,12 @@ class EncounterVM:
             try:
                 suggestions = dosing.suggest(code, weight, age, sex=r["sex"])  # type: ignore[index]
             except dosing.DosingRefused as e:
-                live.append({"severity": "moderate", "text": f"{t(NO_DOSING)} : {e}"})
+                why = dosing.refusal_text(e, t)
+                live.append({"severity": "moderate", "text": f"{t(NO_DOSING)} : {why}"})
                 continue
             for s in suggestions:
-                text = f"{t(DOSING)} : {s.drug} — {s.dose}"
+                drug, dose = dosing.text_of(s, "drug", t), dosing.text_of(s, "dose", t)
+                text = f"{t(DOSING)} : {drug} — {dose}"
                 if s.times_per_day and s.days:
                     per_day = t("%(n)s fois par jour") % {"n": s.times_per_day}
                     text += f", {per_day}, " + t("%(n)s j") % {"n": s.days}
