@@ -16,13 +16,16 @@ from kiosk_ui.widgets.theme import (
     PRIMARY,
     SECONDARY,
     TEXT,
+    WHITE,
     BigButton,
     Text,
     paint,
+    repaint,
 )
 
 KEY_H = dp(64)
 DOTS_FONT = "data/fonts/DejaVuSans.ttf"  # has ● (Roboto has not)
+SELECTED_VALUE = (0.78, 0.87, 1.0, 1)  # like selected text: the first key replaces it
 
 
 class PinPad(GridLayout):
@@ -75,7 +78,11 @@ class PinPad(GridLayout):
 
 class NumPad(ModalView):
     """A full-height number pad for one field: digits, a decimal comma (or "/" for dates),
-    backspace, OK and Cancel. `on_done(text)` fires on OK with the typed text."""
+    backspace, OK and Cancel. `on_done(text)` fires on OK with the typed text.
+
+    Like a calculator, the first digit (or comma, or slash) typed replaces the value the pad
+    opened with; later keys append. Until then the old value is shown as selected (tinted
+    background). Effacer deletes one character (the first touch keeps the rest)."""
 
     __events__ = ("on_done",)
 
@@ -95,6 +102,7 @@ class NumPad(ModalView):
         super().__init__(background="", background_color=(0, 0, 0, 0.6), **kw)
         self.mode = mode
         self.value = value
+        self.fresh = True  # the next character replaces the value
         root = BoxLayout(orientation="vertical", spacing=dp(6), padding=dp(8))
         paint(root, BG)
         root.add_widget(Text(title, font_size=sp(20), bold=True))
@@ -106,7 +114,7 @@ class NumPad(ModalView):
             height=dp(56),
             font_name=DOTS_FONT,
         )
-        paint(self.display, (1, 1, 1, 1))
+        paint(self.display, SELECTED_VALUE if value else WHITE)
         root.add_widget(self.display)
         grid = GridLayout(cols=4, spacing=dp(6))
         self.keys: dict[str, BigButton] = {}
@@ -131,6 +139,8 @@ class NumPad(ModalView):
         self.add_widget(root)
 
     def press(self, key: str) -> None:
+        if key not in ("erase", "cancel", "ok") and self.fresh:
+            self.value = ""  # the first character typed replaces the old value
         if key == "erase":
             self.value = self.value[:-1]
         elif key == "cancel":
@@ -142,9 +152,13 @@ class NumPad(ModalView):
             return
         elif key == "," and "," in self.value:
             return
+        elif key == "," and not self.value:
+            self.value = "0,"
         elif len(self.value) < 12:
             self.value += key
+        self.fresh = False
         self.display.text = self.value
+        repaint(self.display, WHITE)
 
     def on_done(self, text: str) -> None:
         pass
