@@ -108,6 +108,7 @@ class ChoiceGrid(GridLayout):
         super().__init__(cols=1, size_hint_y=None, **kw)
         self.bind(minimum_height=self.setter("height"))
         self.on_pick = on_pick
+        self.last: Choice | None = None  # the toggle touched last
         self.toggles: list[Choice] = []
         widest = 0.0
         for value, label in choices:
@@ -121,7 +122,7 @@ class ChoiceGrid(GridLayout):
                 font_size=CHOICE_FONT,
             )
             c.value = value
-            c.bind(texture_size=self._grow, on_release=lambda *_: self.on_pick(self.picked))
+            c.bind(texture_size=self._grow, on_release=self._released)
             self.toggles.append(c)
             self.add_widget(c)
         self.cell_w = widest + CHOICE_MARGIN
@@ -137,6 +138,10 @@ class ChoiceGrid(GridLayout):
 
     def _columns(self, *_):
         self.cols = self.columns_for(self.width)
+
+    def _released(self, toggle) -> None:
+        self.last = toggle
+        self.on_pick(self.picked)
 
     @staticmethod
     def _grow(toggle, size):
@@ -406,14 +411,20 @@ class EncounterScreen(KioskScreen):
             )
             return sp_
         selected = set(value) if many and isinstance(value, list) else {value}
-        return ChoiceGrid(
+        grid = ChoiceGrid(
             choices,
             selected,
             group=None if many else f"{name}-{id(self)}",
-            on_pick=lambda picked, n=name: self.change(
-                n, picked if many else (picked[0] if picked else "")
-            ),
+            on_pick=lambda picked: None,
         )
+
+        def picked(values: list) -> None:
+            self.change(name, values if many else (values[0] if values else ""))
+            if grid.last is not None:  # the live feedback may just have taken some height
+                keep_in_view(self.scroll, grid.last)
+
+        grid.on_pick = picked
+        return grid
 
     def _check(self, name: str, button) -> None:
         on = button.state == "down"
@@ -589,6 +600,9 @@ class RegisterScreen(KioskScreen):
     def show_keyboard(self, field: TextInput) -> None:
         """Type into `field`: the keyboard replaces the title and the buttons (the form keeps
         the rest of the height), the field's row scrolled into view above it."""
+        before = self.keyboard.target
+        if before is not None and before is not field and before.focus:
+            before.focus = False  # one field typed in, one cursor
         self.keyboard.target = field
         if self.keyboard.parent is None:
             for w in (self.title, self.bar):

@@ -45,6 +45,7 @@ def test_forms_at_800x480(run_kiosk_script) -> None:
     assert kb["village_bottom"] >= kb["keyboard_top"], kb
     assert kb["village_in_view"], kb
     assert kb["hidden_by_tap"] and kb["sex_after_tap"] == "F"
+    assert kb["switched"] == [True, True, False]
     assert kb["enter_on_last"] == "record", kb  # ⏎ on the last text field saved
     assert kb["registered"] == ["diarra", "moussa", "F", "sido"]
 
@@ -270,6 +271,21 @@ def _script(home: Path, out: Path, size: str, only: str = "", lang: str = "fr") 
             reg.keyboard.dispatch("on_hide")
         idle(4)
         kb["hidden_by_hide_key"] = was_up and not reg.keyboard_shown
+        # a touch on another text field: the keyboard stays and types there, one cursor
+        reg.scroll.scroll_to(reg.inputs["given_names"], padding=0, animate=False)
+        idle(4)
+        tap(reg.inputs["given_names"])
+        reg.scroll.scroll_to(village, padding=0, animate=False)
+        idle(4)
+        tap(village)
+        idle(4)
+        kb["switched"] = [
+            reg.keyboard_shown,
+            reg.keyboard.target is village,
+            reg.inputs["given_names"].focus,
+        ]
+        reg.hide_keyboard()
+        idle(4)
         # ⏎ on the last text field saves
         reg.scroll.scroll_to(village, padding=0, animate=False)
         idle(4)
