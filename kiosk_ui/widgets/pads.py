@@ -24,6 +24,7 @@ from kiosk_ui.widgets.theme import (
 )
 
 KEY_H = dp(64)
+PAD_KEY_H = dp(72)  # NumPad: the tallest keys that keep it, title and value within 480 px
 DOTS_FONT = "data/fonts/DejaVuSans.ttf"  # has ● (Roboto has not)
 SELECTED_VALUE = (0.78, 0.87, 1.0, 1)  # like selected text: the first key replaces it
 
@@ -77,8 +78,8 @@ class PinPad(GridLayout):
 
 
 class NumPad(ModalView):
-    """A full-height number pad for one field: digits, a decimal comma (or "/" for dates),
-    backspace, OK and Cancel. `on_done(text)` fires on OK with the typed text.
+    """A number pad for one field, as high as its content: digits, a decimal comma (or "/"
+    for dates), backspace, OK and Cancel. `on_done(text)` fires on OK with the typed text.
 
     Like a calculator, the first digit (or comma, or slash) typed replaces the value the pad
     opened with; later keys append. Until then the old value is shown as selected (tinted
@@ -97,13 +98,14 @@ class NumPad(ModalView):
         erase_text: str = "Effacer",
         **kw,
     ):
-        kw.setdefault("size_hint", (0.7, 0.96))
+        kw.setdefault("size_hint", (0.7, None))  # as high as its content: no empty band
         kw.setdefault("auto_dismiss", False)
         super().__init__(background="", background_color=(0, 0, 0, 0.6), **kw)
         self.mode = mode
         self.value = value
         self.fresh = True  # the next character replaces the value
-        root = BoxLayout(orientation="vertical", spacing=dp(6), padding=dp(8))
+        root = BoxLayout(orientation="vertical", spacing=dp(6), padding=dp(8), size_hint_y=None)
+        root.bind(minimum_height=self._fit)
         paint(root, BG)
         root.add_widget(Text(title, font_size=sp(20), bold=True))
         self.display = Label(
@@ -116,27 +118,31 @@ class NumPad(ModalView):
         )
         paint(self.display, SELECTED_VALUE if value else WHITE)
         root.add_widget(self.display)
-        grid = GridLayout(cols=4, spacing=dp(6))
+        grid = GridLayout(cols=4, spacing=dp(6), size_hint_y=None)
+        grid.bind(minimum_height=grid.setter("height"))
         self.keys: dict[str, BigButton] = {}
         extra = {"decimal": ",", "date": "/", "number": ""}[mode]
         layout = ["7", "8", "9", "erase", "4", "5", "6", "cancel", "1", "2", "3", "ok", extra, "0"]
         for key in layout:
             if key == "erase":
-                b = BigButton(erase_text, colour=SECONDARY, height=KEY_H)
+                b = BigButton(erase_text, colour=SECONDARY, height=PAD_KEY_H)
             elif key == "cancel":
-                b = BigButton(cancel_text, colour=DANGER, height=KEY_H)
+                b = BigButton(cancel_text, colour=DANGER, height=PAD_KEY_H)
             elif key == "ok":
-                b = BigButton(ok_text, colour=OK, height=KEY_H)
+                b = BigButton(ok_text, colour=OK, height=PAD_KEY_H)
             elif key == "":
-                grid.add_widget(Label(size_hint_y=None, height=KEY_H))
+                grid.add_widget(Label(size_hint_y=None, height=PAD_KEY_H))
                 continue
             else:
-                b = BigButton(key, colour=PRIMARY, height=KEY_H, font_size=sp(30))
+                b = BigButton(key, colour=PRIMARY, height=PAD_KEY_H, font_size=sp(30))
             b.bind(on_release=lambda _b, k=key: self.press(k))
             self.keys[key] = b
             grid.add_widget(b)
         root.add_widget(grid)
         self.add_widget(root)
+
+    def _fit(self, root, height: float) -> None:
+        root.height = self.height = height
 
     def press(self, key: str) -> None:
         if key not in ("erase", "cancel", "ok") and self.fresh:

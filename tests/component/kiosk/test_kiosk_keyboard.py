@@ -4,8 +4,8 @@ driven by real touches on the keys' positions (kivy.tests.common.UnitTestTouch).
 Kivy's Window is a process-wide singleton that needs its environment before `import kivy`,
 so the window scenario runs once in a subprocess: this file is also the script (`python
 test_kiosk_keyboard.py HOME OUT`), which prints one JSON line of what it saw; each test
-checks one part of it. Screenshots: test-artifacts/kiosk/keyboard.png (the search screen
-with the keyboard up), keyboard_accents.png (its accents layer), numpad.png.
+checks one part of it. Screenshots in test-artifacts/kiosk/keyboard/: keyboard.png (the
+search screen with the keyboard up), keyboard_accents.png (its accents layer), numpad.png.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-SHOTS = REPO / "test-artifacts" / "kiosk"
+SHOTS = REPO / "test-artifacts" / "kiosk" / "keyboard"  # its own: other tests clear kiosk/
 SCRIPT_TIMEOUT_S = 300
 W, H = 800, 480
 MIN_KEY = 48
