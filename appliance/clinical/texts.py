@@ -69,7 +69,9 @@ def value_text(value: Any, t: Translate | None = None) -> str:
 def render(template: str, args: Mapping[str, Any] | None = None, t: Translate | None = None) -> str:
     """The template in the reader's language with its values; French when `t` is None."""
     tr = t or _french
-    text = tr(template)
-    if not args:
-        return text
-    return text % {k: value_text(v, t) for k, v in args.items()}
+    values = {k: value_text(v, t) for k, v in (args or {}).items()}
+    try:
+        return tr(template) % values
+    except (KeyError, ValueError, TypeError):
+        # a translation whose placeholders differ from its msgid's: the French, not a crash
+        return template % values

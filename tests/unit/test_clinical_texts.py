@@ -213,6 +213,15 @@ def test_nested_messages_and_lists_are_translated():
     assert text == "MUAC 108 mm (< 115 mm); value to check: x"
 
 
+def test_a_translation_with_wrong_placeholders_shows_the_french_not_a_crash():
+    def bad(message: str) -> str:
+        return "BP %(systolic)s" if message.startswith("TA") else message
+
+    args = {"s": 165, "d": 112, "date": "14/10/2026"}
+    text = render("TA %(s)s/%(d)s mmHg (CPN du %(date)s)", args, bad)
+    assert text == "TA 165/112 mmHg (CPN du 14/10/2026)"
+
+
 # -- due reasons ----------------------------------------------------------------------------
 
 
