@@ -29,6 +29,7 @@ from kivy.clock import Clock  # noqa: E402
 from kivy.metrics import dp, sp  # noqa: E402
 from kivy.uix.boxlayout import BoxLayout  # noqa: E402
 from kivy.uix.floatlayout import FloatLayout  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
 from kivy.uix.screenmanager import NoTransition, ScreenManager  # noqa: E402
 
 from appliance.services import drafts, follow_up  # noqa: E402
@@ -53,7 +54,6 @@ from kiosk_ui.widgets.theme import (  # noqa: E402
     SECONDARY,
     WHITE,
     BigButton,
-    Text,
     paint,
 )
 
@@ -75,7 +75,19 @@ class Header(BoxLayout):
         super().__init__(size_hint_y=None, height=dp(60), padding=dp(4), spacing=dp(6), **kw)
         paint(self, HEADER)
         self.kiosk = kiosk
-        self.name_label = Text("", font_size=sp(22), color=WHITE, bold=True, grow=False)
+        # 800 px: the name has what the three buttons leave (~370 px); a long one wraps to a
+        # second line and, longer still, ends in "…" rather than leaving the 60 px strip
+        self.name_label = Label(
+            text="",
+            font_size=sp(20),
+            color=WHITE,
+            bold=True,
+            halign="left",
+            valign="middle",
+            max_lines=2,
+            shorten=True,
+        )
+        self.name_label.bind(size=self._fit_name)
         self.add_widget(self.name_label)
         self.lang_button = BigButton(
             "", colour=SECONDARY, size_hint_x=None, width=dp(96), height=dp(52), font_size=sp(20)
@@ -90,6 +102,9 @@ class Header(BoxLayout):
         )
         self.lock_button.bind(on_release=lambda *_: kiosk.lock())
         self.add_widget(self.lang_button)
+
+    def _fit_name(self, label, size) -> None:
+        label.text_size = (max(size[0] - dp(8), 1), size[1])
 
     def refresh(self, screen: KioskScreen) -> None:
         kiosk, actor = self.kiosk, self.kiosk.state.actor

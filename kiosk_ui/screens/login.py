@@ -9,7 +9,9 @@ from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
+from kivy.uix.widget import Widget
 
+from appliance.web.i18n import N_
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
 from kiosk_ui.viewmodels.login import (
     FIRST_ADMIN,
@@ -22,6 +24,7 @@ from kiosk_ui.widgets.pads import DOTS_FONT, PinPad
 from kiosk_ui.widgets.theme import (
     DANGER,
     HUGE,
+    MUTED,
     OK,
     PRIMARY,
     SECONDARY,
@@ -185,9 +188,22 @@ class LoginScreen(KioskScreen):
 
 
 PARTS = ("day", "month", "year", "hour", "minute")
+PART_LABELS = {
+    "day": N_("Jour"),
+    "month": N_("Mois"),
+    "year": N_("Année"),
+    "hour": N_("Heures"),
+    "minute": N_("Minutes"),
+}
+CLOCK_STEP_H = dp(52)  # the +/- buttons: a finger's width, and the whole screen fits 480 px
+CLOCK_VALUE_H = dp(44)
 
 
 class ClockScreen(KioskScreen):
+    """The title, the date and time in big, five labelled columns (day, month, year, hours,
+    minutes) each with + above and − below its value, then the error (only when there is
+    one) beside "Confirmer". 800x480: header 60 + about 380 px of content."""
+
     screen_name = "clock"
     show_home = False
 
@@ -196,38 +212,56 @@ class ClockScreen(KioskScreen):
         self.vm: ClockVM | None = None
         self.title = Title("")
         self.body.add_widget(self.title)
-        self.big = Label(
-            text="", font_size=sp(48), bold=True, color=TEXT, size_hint_y=None, height=dp(64)
-        )
+        self.big = Text("", font_size=sp(40), bold=True, halign="center")
         self.body.add_widget(self.big)
-        self.grid = GridLayout(cols=5, spacing=dp(6), size_hint_y=None, height=dp(3 * 60 + 12))
+        self.grid = GridLayout(cols=5, spacing=dp(6), size_hint_y=None)
+        self.grid.bind(minimum_height=self.grid.setter("height"))
+        self.part_labels: dict[str, Text] = {}
         self.values: dict[str, Label] = {}
         self.part_buttons: dict[tuple[str, int], BigButton] = {}
+        for part in PARTS:
+            lab = Text("", font_size=sp(20), bold=True, color=MUTED, halign="center")
+            self.part_labels[part] = lab
+            self.grid.add_widget(lab)
         for delta in (1, None, -1):
             for part in PARTS:
                 if delta is None:
-                    lab = Label(
+                    value = Label(
                         text="",
                         font_size=sp(30),
                         bold=True,
                         color=TEXT,
                         size_hint_y=None,
-                        height=dp(60),
+                        height=CLOCK_VALUE_H,
                     )
-                    self.values[part] = lab
-                    self.grid.add_widget(lab)
+                    self.values[part] = value
+                    self.grid.add_widget(value)
                 else:
-                    b = BigButton("+" if delta > 0 else "−", colour=PRIMARY, font_size=sp(32))
+                    b = BigButton(
+                        "+" if delta > 0 else "−",
+                        colour=PRIMARY,
+                        font_size=sp(32),
+                        height=CLOCK_STEP_H,
+                    )
                     b.bind(on_release=lambda _b, p=part, d=delta: self.adjust(p, d))
                     self.part_buttons[(part, delta)] = b
                     self.grid.add_widget(b)
         self.body.add_widget(self.grid)
-        self.error = Text("", color=DANGER)
-        self.body.add_widget(self.error)
-        self.confirm_button = BigButton("", colour=OK, height=dp(64))
+        # the error beside the button: shown, it costs no height the screen does not have
+        bottom = BoxLayout(orientation="horizontal", spacing=dp(8), size_hint_y=None)
+        self.error = Text("", color=DANGER, font_size=sp(18), size_hint_x=0.55)
+        self.confirm_button = BigButton("", colour=OK, height=dp(60), size_hint_x=0.45)
         self.confirm_button.bind(on_release=lambda *_: self.confirm())
-        self.body.add_widget(self.confirm_button)
-        self.body.add_widget(Label())
+        bottom.add_widget(self.error)
+        bottom.add_widget(self.confirm_button)
+
+        def fit_bottom(*_):
+            bottom.height = max(self.confirm_button.height, self.error.height)
+
+        self.error.bind(height=fit_bottom)
+        fit_bottom()
+        self.body.add_widget(bottom)
+        self.body.add_widget(Widget())  # taller windows: the spare height goes below
 
     def enter(self, **kw: Any) -> None:
         self.vm = ClockVM(self.state)
@@ -241,8 +275,11 @@ class ClockScreen(KioskScreen):
     def confirm(self) -> None:
         try:
             self.vm.confirm()
-        except Exception as e:
+        except Exception as e:  # one line for staff, never a traceback
             self.error.text = self.state.error_text(e)
+            return
+        if self.vm.error:  # refused (no right to set the clock, or an impossible date)
+            self.error.text = self.vm.error
             return
         self.kiosk.go("home")
 
@@ -256,4 +293,6 @@ class ClockScreen(KioskScreen):
         hour, minute = self.vm.time_text.split(":")
         for part, value in zip(PARTS, (day, month, year, hour, minute), strict=True):
             self.values[part].text = value
+            self.part_labels[part].text = t(PART_LABELS[part])
+        self.error.text = self.vm.error or ""
         self.confirm_button.text = t("Confirmer")

@@ -11,11 +11,13 @@ from kivy.uix.gridlayout import GridLayout
 
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
 from kiosk_ui.viewmodels.record import RecordVM
+from kiosk_ui.widgets.due_row import grow_to_text
 from kiosk_ui.widgets.growth_chart import GrowthChart
 from kiosk_ui.widgets.theme import (
     DANGER,
     MUTED,
     OK,
+    ORANGE,
     BigButton,
     Box,
     Text,
@@ -23,7 +25,7 @@ from kiosk_ui.widgets.theme import (
     severity_colour,
 )
 
-STATUS_COLOURS = {"overdue": DANGER, "due": (0.80, 0.32, 0.0, 1), "given": OK, "done": OK}
+STATUS_COLOURS = {"overdue": DANGER, "due": ORANGE, "given": OK, "done": OK}
 
 
 class RecordScreen(KioskScreen):
@@ -35,7 +37,8 @@ class RecordScreen(KioskScreen):
         self.error: str | None = None
         self.body.orientation = "horizontal"
         self.content = column(spacing=dp(4))
-        self.body.add_widget(scrolling(self.content))
+        self.scroll = scrolling(self.content)
+        self.body.add_widget(self.scroll)
         self.actions = GridLayout(cols=1, spacing=dp(8), size_hint_x=0.3)
         self.body.add_widget(self.actions)
         self.action_buttons: dict[str, BigButton] = {}
@@ -43,6 +46,8 @@ class RecordScreen(KioskScreen):
 
     def enter(self, patient_id: str | None = None, **kw: Any) -> None:
         if patient_id is not None:
+            if self.vm is None or self.vm.patient_ref != patient_id:
+                self.scroll.scroll_y = 1  # another patient: from the top, not where the last was
             self.vm = RecordVM(self.state, patient_id)
         self.error = None
         try:
@@ -93,6 +98,7 @@ class RecordScreen(KioskScreen):
                     sex=growth["sex"],
                     points=list(points),
                     title=title,
+                    year_format=t("%(n)s a"),
                     size_hint_y=None,
                     height=dp(240),
                 )
@@ -118,6 +124,7 @@ class RecordScreen(KioskScreen):
                 )
         for action in vm.actions:
             b = BigButton(action["label"], colour=OK, font_size=sp(20))
+            grow_to_text(b, b.height)  # a long kind on two or three lines in the narrow column
             b.bind(
                 on_release=lambda _b, k=action["kind"]: self.kiosk.go(
                     "encounter", patient_id=vm.patient_id, kind=k

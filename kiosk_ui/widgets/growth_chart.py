@@ -37,6 +37,7 @@ class GrowthChart(Widget):
     sex = StringProperty("F")
     points = ListProperty([])
     title = StringProperty("")
+    year_format = StringProperty("%(n)s a")  # the age axis: "3 a" in French, "3 y" in English
 
     def __init__(self, **kw):
         super().__init__(**kw)
@@ -48,12 +49,13 @@ class GrowthChart(Widget):
             sex=self.redraw,
             points=self.redraw,
             title=self.redraw,
+            year_format=self.redraw,
         )
 
     def _label(
         self, text: str, x: float, y: float, size: float | None = None, anchor="center"
     ) -> None:
-        lab = Label(text=text, font_size=size or sp(16), color=TEXT, size_hint=(None, None))
+        lab = Label(text=text, font_size=size or sp(18), color=TEXT, size_hint=(None, None))
         lab.texture_update()
         lab.size = lab.texture_size
         lab.center_y = y
@@ -109,7 +111,9 @@ class GrowthChart(Widget):
                     Ellipse(pos=(x - r, y - r), size=(2 * r, 2 * r))
         for year in range(6):
             x, _ = xy(year * 365.25, lo)
-            self._label(f"{year} a", x, self.y + dp(12))
+            # the first and last labels end at the plot's edges: none sticks out of the chart
+            anchor = "left" if year == 0 else "right" if year == 5 else "center"
+            self._label(self.year_format % {"n": year}, x, self.y + dp(12), anchor=anchor)
         for frac in (0, 0.5, 1):
             v = lo + (hi - lo) * frac
             self._label(f"{v:.0f}", left - dp(4), bottom + h * frac, anchor="right")

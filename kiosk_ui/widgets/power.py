@@ -6,19 +6,30 @@ from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.floatlayout import FloatLayout
 
-from kiosk_ui.widgets.theme import HUGE, OK, SELECTED, WHITE, BigButton, Text, paint
+from kiosk_ui.widgets.theme import (
+    COUNTDOWN_BG,
+    HUGE,
+    OK,
+    ORANGE,
+    SELECTED,
+    WHITE,
+    BigButton,
+    Text,
+    paint,
+)
 
 BANNER_H = dp(40)
 OVERLAY_BUTTON_H = dp(96)
 
 
 class PowerBanner(BoxLayout):
-    """Hidden (0 px) without a message; an orange strip with bold white text otherwise."""
+    """Hidden (0 px) without a message; an orange strip with bold white text otherwise (the
+    theme's burnt orange: white on the old bright one was 4.2:1)."""
 
     def __init__(self, **kw):
         kw.setdefault("size_hint_y", None)
         super().__init__(height=0, **kw)
-        paint(self, (0.85, 0.30, 0.0, 1))
+        paint(self, ORANGE)
         self.label = Text("", font_size=sp(20), color=WHITE, bold=True, grow=False, halign="center")
         self.add_widget(self.label)
         self.opacity = 0
@@ -50,7 +61,7 @@ class ShutdownCountdown(FloatLayout):
     def __init__(self, **kw):
         super().__init__(**kw)
         # opaque: the form's own buttons must not show through as if they could be pressed
-        paint(self, (0.55, 0.02, 0.02, 1))
+        paint(self, COUNTDOWN_BG)
         column_ = BoxLayout(
             orientation="vertical",
             padding=(dp(24), dp(16)),
@@ -59,25 +70,10 @@ class ShutdownCountdown(FloatLayout):
             pos_hint={"x": 0, "y": 0},
         )
         self.label = Text("", font_size=HUGE, color=WHITE, bold=True, grow=False, halign="center")
-        self.message = Text(
-            "",
-            font_size=sp(24),
-            color=WHITE,
-            bold=True,
-            halign="center",
-            grow=False,
-            size_hint_y=None,
-            height=dp(64),
-        )
-        self.note = Text(
-            "",
-            font_size=sp(20),
-            color=WHITE,
-            halign="center",
-            grow=False,
-            size_hint_y=None,
-            height=dp(56),
-        )
+        # the message and the note grow with their lines and take no height when empty:
+        # the countdown above takes what is left
+        self.message = Text("", font_size=sp(24), color=WHITE, bold=True, halign="center")
+        self.note = Text("", font_size=sp(20), color=WHITE, halign="center")
         self.buttons = BoxLayout(size_hint_y=None, height=OVERLAY_BUTTON_H, spacing=dp(16))
         self.save_button = BigButton("", colour=OK, height=OVERLAY_BUTTON_H, font_size=sp(28))
         self.cancel_button = BigButton(
