@@ -29,6 +29,7 @@ from kiosk_ui.widgets.theme import (
 )
 
 LIGHT = (0.78, 0.78, 0.78, 1)  # a page button with nowhere to go
+STATUS_ROW_MIN_H = dp(40)
 
 
 class DueScreen(KioskScreen):
@@ -74,7 +75,12 @@ class DueScreen(KioskScreen):
             b.bind(on_release=lambda _b, d=days: self.choose(days=d))
             self.period_buttons[days] = b
             self.periods.add_widget(b)
-        self.village_buttons: dict[str, BigButton] = {}
+        self.village_buttons: dict[str, BigButton] = {}  # shown now, by village ("" = all)
+        self.village_pool: dict[str, BigButton] = {}
+        self.village_grid = GridLayout(cols=3, spacing=dp(6), size_hint_y=None)
+        self.village_grid.bind(minimum_height=self.village_grid.setter("height"))
+        self.empty_text = Text("", color=MUTED)
+        self.error_box = Box("", colour=DANGER)
         self.row_widgets: list[DueRow] = []  # the rows shown now
         self.row_pool: list[DueRow] = []  # made once, shown again with other items
 
@@ -138,28 +144,32 @@ class DueScreen(KioskScreen):
         self._pager()
 
     def _village_grid(self) -> None:
+        """The villages as a grid of buttons, made once per village (shown again on each
+        visit: a button made anew renders a new texture)."""
         t, vm = self.t, self.vm
-        grid = GridLayout(cols=3, spacing=dp(6), size_hint_y=None)
-        grid.bind(minimum_height=grid.setter("height"))
+        self.village_grid.clear_widgets()
         for name, shown in ((None, t("Tous les villages")), *((v, v) for v in vm.villages)):
-            b = BigButton(
-                shown,
-                colour=SELECTED if name == vm.village else SECONDARY,
-                height=dp(56),
-                font_size=sp(19),
-            )
-            b.bind(on_release=lambda _b, v=name: self.choose(village=v))
-            self.village_buttons[name or ""] = b
-            grid.add_widget(b)
-        self.rows.add_widget(grid)
+            key = name or ""
+            b = self.village_pool.get(key)
+            if b is None:
+                b = BigButton("", height=dp(56), font_size=sp(19))
+                b.bind(on_release=lambda _b, v=name: self.choose(village=v))
+                self.village_pool[key] = b
+            b.text = shown
+            b.set_colour(SELECTED if name == vm.village else SECONDARY)
+            self.village_buttons[key] = b
+            self.village_grid.add_widget(b)
+        self.rows.add_widget(self.village_grid)
 
     def _rows(self) -> None:
         t, vm = self.t, self.vm
         if vm.error:
-            self.rows.add_widget(Box(vm.error, colour=DANGER))
+            self.error_box.text = vm.error
+            self.rows.add_widget(self.error_box)
             return
         if not vm.items:
-            self.rows.add_widget(Text(t("Personne dans cette liste."), color=MUTED))
+            self.empty_text.text = t("Personne dans cette liste.")
+            self.rows.add_widget(self.empty_text)
         for i, item in enumerate(vm.items):
             if i == len(self.row_pool):
                 row = DueRow()
@@ -171,6 +181,15 @@ class DueScreen(KioskScreen):
             row.show(item)
             self.row_widgets.append(row)
             self.rows.add_widget(row)
+        for row in self.row_pool[len(vm.items) :]:
+            row.clear()  # a row not shown keeps no texture nor item
+
+    def on_leave(self, *_args) -> None:
+        """Left: the rows are emptied (their textures go); the pool stays, a page at most."""
+        self.rows.clear_widgets()
+        self.row_widgets = []
+        for row in self.row_pool:
+            row.clear()
 
     def _pager(self) -> None:
         t, vm = self.t, self.vm
@@ -186,7 +205,28 @@ class DueScreen(KioskScreen):
             button.set_colour(PRIMARY if not button.disabled else LIGHT)
 
 
+def status_row(label: str, value: str) -> BoxLayout:
+    """A label and its value side by side, as tall as the longer of the two once wrapped (a
+    sensor fault's detail, a long address): the row grows instead of its text overflowing."""
+    row = BoxLayout(size_hint_y=None, height=STATUS_ROW_MIN_H, spacing=dp(8))
+    name = Text(label, color=MUTED, grow=False, size_hint_x=0.42)
+    shown = Text(value, bold=True, grow=False, size_hint_x=0.58)
+
+    def fit(*_):
+        tallest = max(name.texture_size[1], shown.texture_size[1])
+        row.height = max(STATUS_ROW_MIN_H, tallest + dp(8))
+
+    name.bind(texture_size=fit)
+    shown.bind(texture_size=fit)
+    row.add_widget(name)
+    row.add_widget(shown)
+    return row
+
+
 class StatusScreen(KioskScreen):
+    """The technician's page: read on each visit, and let go when left (seen seldom; nothing
+    of it is kept between visits)."""
+
     screen_name = "status"
 
     def __init__(self, kiosk, **kw):
@@ -204,6 +244,10 @@ class StatusScreen(KioskScreen):
         except Exception as e:
             self.error = self.state.error_text(e)
         self.refresh()
+
+    def on_leave(self, *_args) -> None:
+        self.content.clear_widgets()
+        self.vm = None
 
     def refresh(self) -> None:
         if self.vm is None:
@@ -224,14 +268,4 @@ class StatusScreen(KioskScreen):
         for section in self.vm.sections:
             self.content.add_widget(Box(section["title"], colour=PRIMARY, bold=True))
             for label, value in section["rows"]:
-                row = GridLayout(cols=2, size_hint_y=None, height=dp(40))
-                row.add_widget(Text(str(label), color=MUTED, grow=False))
-                shown = Text(str(value), bold=True, grow=False)
-                # a long value (a sensor fault's detail) wraps: the row grows with it
-                shown.bind(
-                    texture_size=lambda w, size, r=row: setattr(
-                        r, "height", max(dp(40), size[1] + dp(8))
-                    )
-                )
-                row.add_widget(shown)
-                self.content.add_widget(row)
+                self.content.add_widget(status_row(str(label), str(value)))

@@ -12,6 +12,7 @@ from appliance.web.labels import CHOICES
 from kiosk_ui.viewmodels.state import KioskState, age_text
 
 MIN_CHARS = 2
+RESULTS_MAX = 20  # a page: the screen shows them with a pool of as many rows
 TOO_SHORT = N_("Tapez au moins 2 lettres")
 # The web search page's messages
 NOT_A_QUERY = N_("Tapez un nom (des lettres), un numéro de santé ou un numéro de téléphone.")
@@ -34,7 +35,7 @@ class SearchVM:
             self.message = t(TOO_SHORT)
             return
         try:
-            rows = patients.search(state.ctx, state.actor, self.query)
+            rows = patients.search(state.ctx, state.actor, self.query, limit=RESULTS_MAX)
         except ServiceError as e:
             self.message = state.error_text(e)
             return

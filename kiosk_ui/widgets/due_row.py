@@ -8,12 +8,12 @@ from kivy.uix.behaviors import ButtonBehavior
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.label import Label
 
-from kiosk_ui.widgets.theme import OK, PRIMARY, TEXT, WHITE, paint, repaint
+from kiosk_ui.widgets.theme import OK, ORANGE, PRIMARY, TEXT, WHITE, paint, repaint
 
 ROW_MIN_H = dp(64)
 STATE_COLOURS = {
     "urgent": (0.72, 0.04, 0.04, 1),
-    "overdue": (0.80, 0.32, 0.00, 1),
+    "overdue": ORANGE,  # white on it 5.2:1 (the brighter orange was 4.4:1)
     "due": PRIMARY,
     "upcoming": OK,
     "defaulter": (0.40, 0.10, 0.45, 1),
@@ -81,6 +81,12 @@ class DueRow(ButtonBehavior, BoxLayout):
         self.text_label.text = (
             f"[b]{_escape(item['name'])}[/b] — {_escape(item['reason'])}\n{_escape(details)}"
         )
+
+    def clear(self) -> None:
+        """Shown no more: no item, no text (an empty label keeps no texture)."""
+        self.item = {}
+        self.state_label.text = ""
+        self.text_label.text = ""
 
     def on_state(self, _w, state):
         repaint(self, ROW_PRESSED if state == "down" else ROW_BG)

@@ -28,6 +28,9 @@ REPO = Path(__file__).resolve().parents[3]
 SHOTS = REPO / "test-artifacts" / "kiosk"
 SCRIPT_TIMEOUT_S = 300
 PATIENTS = 500  # enough for several pages in each list
+# The due screen's widgets: tabs, village and period buttons, pager, and a page of rows (a
+# row and its two labels); counted with the tabs' and pager's own labels, ~100.
+DUE_WIDGETS_MAX = 40 + 3 * PAGE
 
 
 # --------------------------------------------------------------------------- view-models
@@ -235,6 +238,12 @@ def test_home_and_due_screens_in_a_window(tmp_path):
     cli_village = _keneya(home, pin, username, "--state", "defaulter", "--village", village["name"])
     assert village["total"] == len(cli_village) > 0
 
+    # a recycled view: however long the lists, the screen holds the same few widgets (a
+    # page of rows made once and shown again), never one per item
+    assert counts["defaulters"] > 3 * PAGE
+    assert seen["row_pool"] == PAGE
+    assert max(seen["due_widgets"]) <= DUE_WIDGETS_MAX, max(seen["due_widgets"])
+
     # readable at 800x480: no text cut, touch targets at least 48 px high
     assert seen["window"] == [800, 480]
     assert seen["clipped"] == [], seen["clipped"]
@@ -288,7 +297,12 @@ def _scenario(home: Path, out: Path) -> dict:
     for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
         username, role, pin = line.split()
         logins[role] = (username, pin)
-    seen: dict = {"login": logins["nurse"], "clipped": [], "small_targets": []}
+    seen: dict = {
+        "login": logins["nurse"],
+        "clipped": [],
+        "small_targets": [],
+        "due_widgets": [],  # the due screen's widgets on each page of each list
+    }
 
     def idle(n: int = 3) -> None:
         for _ in range(n):
@@ -344,6 +358,7 @@ def _scenario(home: Path, out: Path) -> dict:
         walk["previous_disabled_first"] = due.previous_button.disabled
         while True:
             pages += 1
+            seen["due_widgets"].append(sum(1 for _w in due.walk(restrict=True)))
             texts.append(due.range_label.text)
             rows = due.row_widgets
             assert len(rows) == len(vm.items) <= 20
@@ -421,6 +436,7 @@ def _scenario(home: Path, out: Path) -> dict:
         }
         check_readable("due_village", root)
         shot("due_village")
+        seen["row_pool"] = len(due.row_pool)
         seen["window"] = list(Window.size)
         root.stop()
     return seen
