@@ -24,15 +24,22 @@ from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from kivy.uix.anchorlayout import AnchorLayout
 from kivy.uix.behaviors import ButtonBehavior, ToggleButtonBehavior
+from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.button import Button
+from kivy.uix.gridlayout import GridLayout
 from kivy.uix.label import Label
+from kivy.uix.modalview import ModalView
 from kivy.uix.screenmanager import Screen, ScreenManager
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.slider import Slider
+from kivy.uix.stacklayout import StackLayout
 from kivy.uix.textinput import TextInput
 from kivy.uix.vkeyboard import VKeyboard
 
+# Containers whose children must stay inside their box (a FloatLayout's may go anywhere).
+BOXES = (BoxLayout, GridLayout, StackLayout, AnchorLayout, Screen, ScreenManager, ModalView)
 RULES = ("offscreen", "overflow", "target", "contrast", "untranslated")
 MIN_TARGET = 48
 SLACK = 2  # px of rounding allowed between a texture and its box, or a box and its bounds
@@ -101,6 +108,7 @@ def _catalogue(path: str = str(CATALOGUE)) -> dict[str, str]:
 
 # --------------------------------------------------------------------------- geometry
 Rect = tuple[float, float, float, float]  # x, y, right, top in window coordinates
+Bounds = list[tuple[Rect, str]]  # the boxes a widget must lie in, each named for the finding
 
 
 def window_rect(w) -> Rect:
@@ -232,7 +240,7 @@ class _Checker:
         self.out.append(Finding(rule, self.screen or screen, self.state, widget, clean, detail))
 
     # -- the walk ----------------------------------------------------------------------------
-    def walk(self, w, path: list[str], bounds: Rect, screen: str, opacity: float = 1.0) -> None:
+    def walk(self, w, path: list[str], bounds: Bounds, screen: str, opacity: float = 1.0) -> None:
         opacity *= w.opacity
         if opacity <= 0.01:
             return
@@ -248,36 +256,42 @@ class _Checker:
             return  # its key labels are drawn by it, checked as keys
         inner = bounds
         if isinstance(w, ScrollView) and w.children:
-            inner = window_rect(w.children[0])
+            # scrolled out of the viewport is fine; outside the content is not reachable
+            inner = [(window_rect(w.children[0]), "its scroll view's content")]
+        elif isinstance(w, BOXES):
+            # a layout's children overflowing its box overlap what lies beside it (a title
+            # pushed under the header, a row under the buttons)
+            inner = [*bounds, (window_rect(w), f"its {type(w).__name__}'s box")]
         children = list(reversed(w.children))
         if isinstance(w, ScreenManager):
             children = [c for c in children if c is w.current_screen]
         for child in children:
             self.walk(child, [*path, _label(child, w)], inner, screen, opacity)
 
-    def check(self, w, path: list[str], bounds: Rect, screen: str) -> None:
+    def check(self, w, path: list[str], bounds: Bounds, screen: str) -> None:
         text = _text_of(w)
         touch = _takes_touch(w)
         if not (text.strip() or touch or isinstance(w, ScrollView)):
             return
         r = window_rect(w)
-        if _outside(r, bounds):
-            where = "its scroll view's content" if bounds != self.window else "the window"
-            self.add(
-                "offscreen",
-                path,
-                text,
-                f"{_rect_text(r)} outside {where} {_rect_text(bounds)}",
-                screen,
-            )
-        elif bounds != self.window and isinstance(w, ScrollView) and _outside(r, self.window):
-            self.add("offscreen", path, text, f"{_rect_text(r)} outside the window", screen)
+        for rect, where in bounds:
+            if _outside(r, rect):
+                self.add(
+                    "offscreen",
+                    path,
+                    text,
+                    f"{_rect_text(r)} outside {where} {_rect_text(rect)}",
+                    screen,
+                )
+                break
         small = w.width < MIN_TARGET - 0.5 or w.height < MIN_TARGET - 0.5
         if touch and small:
             self.add("target", path, text, f"{w.width:.0f}x{w.height:.0f} px < 48", screen)
         if isinstance(w, Label) and w.text.strip():
             self.overflow(w, path, screen)
             self.contrast(w, path, screen)
+        elif isinstance(w, TextInput) and not w.text and w.hint_text.strip():
+            self.hint_contrast(w, path, screen)
         if text.strip():
             self.language(text, path, screen)
 
@@ -340,6 +354,27 @@ class _Checker:
                 screen,
             )
 
+    def hint_contrast(self, w: TextInput, path: list[str], screen: str) -> None:
+        """The grey hint of an empty field is read like any text (Kivy's default grey on its
+        white field is 3.9:1)."""
+        if w.disabled:
+            return
+        under = effective_background(w.parent, self.clear) if w.parent else self.clear
+        if w.background_normal == "" or w.background_active == "":
+            field = _over(tuple(w.background_color), under)
+        else:  # Kivy's own field image is white, tinted by background_color
+            field = _over(tuple(w.background_color), (1, 1, 1, 1))
+        fg = _over(tuple(w.hint_text_color), field)
+        ratio = contrast_ratio(fg, field)
+        if ratio < 4.5 - 0.005:
+            self.add(
+                "contrast",
+                path,
+                w.hint_text,
+                f"hint {ratio:.2f}:1 < 4.5:1 (text {_hex(fg)} on {_hex(field)})",
+                screen,
+            )
+
     def language(self, text: str, path: list[str], screen: str) -> None:
         why = untranslated(text, self.lang, self.allow)
         if why:
@@ -364,8 +399,11 @@ class _Checker:
                 if kw < MIN_TARGET - 0.5 or kh < MIN_TARGET - 0.5:
                     self.add("target", kpath, label, f"key {kw:.0f}x{kh:.0f} px < 48", screen)
                 r = (x, y, x + kw, y + kh)
-                if _outside(r, bounds):
-                    self.add("offscreen", kpath, label, f"key {_rect_text(r)} outside", screen)
+                outside = next((where for rect, where in bounds if _outside(r, rect)), None)
+                if outside:
+                    self.add(
+                        "offscreen", kpath, label, f"key {_rect_text(r)} outside {outside}", screen
+                    )
 
 
 def _hex(c) -> str:
@@ -416,7 +454,7 @@ def findings(
     checker = _Checker(window_size, lang, screen, state, allow)
     tops = list(reversed(root.children)) if _is_window(root) else [root]
     for top in tops:
-        checker.walk(top, [type(top).__name__], checker.window, screen)
+        checker.walk(top, [type(top).__name__], [(checker.window, "the window")], screen)
     return checker.out
 
 

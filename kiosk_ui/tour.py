@@ -255,18 +255,26 @@ def pick_patients(store) -> dict:
         " ORDER BY birth_date",
         ((today - timedelta(days=4 * 365)).isoformat(), (today - timedelta(days=365)).isoformat()),
     )
-    woman = store.query_one(
-        "SELECT p.id FROM encounters e JOIN patients p ON p.id = e.patient_id"
-        " WHERE e.type = 'anc' ORDER BY e.rowid DESC LIMIT 1"
-    )
+    women = [
+        r["id"]
+        for r in store.query(
+            "SELECT patient_id AS id FROM encounters WHERE type = 'anc'"
+            " GROUP BY patient_id ORDER BY MAX(rowid) DESC LIMIT 4"
+        )
+    ]
+    woman = {"id": women[0]} if women else None
     return {
         "child": child["id"] if child else None,
         "woman": woman["id"] if woman else None,
+        "women": women,
         "child_family": child["family_name"] if child else "",
     }
 
 
 def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
+    from kivy.uix.button import Button
+    from kivy.uix.spinner import Spinner
+
     login = root.screen("login")
     if not logins:
         tour.fail(f"login-{tour.tag}-{tour.lang}", "no demo-logins.txt in the home: cannot log in")
@@ -312,8 +320,11 @@ def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
 
     search = root.screen("search")
 
+    tour.step("search", lambda: root.go("search"))
+
     def search_keyboard():
-        root.go("search")
+        if root.current != "search":
+            root.go("search")
         tour.idle(3)
         query = "".join(c for c in picks["child_family"].lower() if "a" <= c <= "z")[:4]
         tap_keys(tour, search.keyboard.vk, query)
@@ -358,7 +369,6 @@ def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
             if patient is None:
                 raise RuntimeError(f"no patient for {kind}")
             root.go("encounter", patient_id=patient, kind=kind)
-            open_sections(form)
 
         tour.step(f"form-{kind}", encounter)
 
@@ -368,6 +378,17 @@ def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
             tour.idle(3)
 
         tour.step(f"form-{kind}-bottom", form_bottom)
+        spinner = next((w for w in form.inputs.values() if isinstance(w, Spinner)), None)
+        if spinner is not None and root.current == "encounter":
+
+            def open_list(spinner=spinner):
+                tour.tap(spinner)
+                if not spinner.is_open:
+                    raise RuntimeError("touching the list did not open it")
+
+            tour.step(f"form-{kind}-list", open_list)
+            spinner.is_open = False
+            tour.dismiss_modals()
 
     def numpad():
         root.go("encounter", patient_id=picks["child"], kind="growth")
@@ -380,6 +401,50 @@ def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
 
     tour.step("numpad", numpad)
     tour.dismiss_modals()
+
+    def type_on_numpad(name: str, digits: str) -> None:
+        tour.tap(form.inputs[name])
+        pad = form.numpad
+        tour.idle(2)
+        for key in digits:
+            tour.tap(pad.keys[key])
+        tour.tap(pad.keys["ok"])
+        tour.wait(lambda: pad.parent is None, 5)
+
+    def anc_alert():
+        # a woman of her own per language: an alert already recorded today is not live again
+        women = picks["women"]
+        if not women:
+            raise RuntimeError("no ANC patient in the seeded data")
+        woman = women[len(tour.states_named("form-anc-alert")) % len(women)]
+        root.go("encounter", patient_id=woman, kind="anc")
+        type_on_numpad("bp_systolic", "165")
+        type_on_numpad("bp_diastolic", "112")
+        signs = list(reversed(form.inputs["danger_signs"].children))
+        tour.tap(signs[0])
+        if not form.live_text:
+            raise RuntimeError(
+                f"no live feedback for BP 165/112 with a danger sign (values {form.vm.values})"
+            )
+
+    tour.step("form-anc-alert", anc_alert)
+
+    def record_alert():
+        tour.tap(form.save_button)
+        if root.current != "record":
+            raise RuntimeError(f"saving the ANC visit left the screen on {root.current!r}")
+
+    tour.step("record-alert", record_alert)
+
+    def home_alerts():
+        root.go("encounter", patient_id=picks["child"], kind="growth")
+        type_on_numpad("weight_kg", "11")  # left unsaved: a draft on the home screen
+        tour.tap(root.header.home_button)
+        tour.wait(lambda: root.screen("home").loaded)
+        if not root.screen("home").vm.alerts:
+            raise RuntimeError("no alert on the home screen after an ANC visit with danger signs")
+
+    tour.step("home-alerts", home_alerts)
 
     register = root.screen("register")
 
@@ -408,6 +473,23 @@ def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
     tour.step("register-keyboard-bottom", register_bottom)
     with contextlib.suppress(Exception):  # the next states do not need it hidden
         register.hide_keyboard()
+
+    def register_numpad():
+        name = next(
+            n
+            for n, w in register.inputs.items()
+            if isinstance(w, Button) and n != "accept_duplicates"
+        )
+        tour.tap(register.inputs[name])
+        tour.idle(3)
+        pad = getattr(register, "numpad", None)
+        if pad is None or pad.parent is None:
+            raise RuntimeError(f"touching {name} did not open the number pad")
+        for key in "3":
+            tour.tap(pad.keys[key])
+
+    tour.step("register-numpad", register_numpad)
+    tour.dismiss_modals()
 
     due = root.screen("due")
     from kiosk_ui.screens.lists import LISTS
@@ -463,6 +545,18 @@ def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
             raise RuntimeError("no countdown overlay for a pending shutdown")
 
     tour.step("countdown", countdown)
+
+    def countdown_matron():
+        matron = logins.get("matron")
+        if matron is None:
+            raise RuntimeError("no matron among the demo logins")
+        state.actor = auth.login(state.ctx, matron[0], pin=matron[1])
+        root.show_countdown()
+        if root.countdown.parent is None:
+            raise RuntimeError("no countdown overlay for a matron")
+
+    tour.step("countdown-matron", countdown_matron)
+    state.actor = auth.login(state.ctx, username, pin=pin)
     store.power.set_state({**row, "state": "ok", "soc": 80})
     root.poll_power()
     try:
@@ -513,16 +607,6 @@ def scroll_of(screen):
     from kivy.uix.scrollview import ScrollView
 
     return next((w for w in screen.walk(restrict=True) if isinstance(w, ScrollView)), None)
-
-
-def open_sections(screen) -> None:
-    """Open every collapsible section of a form (widgets offering `expand()` or a closed
-    `open` flag), so the check sees every field."""
-    for w in list(screen.walk(restrict=True)):
-        if getattr(w, "collapsed", False) and hasattr(w, "expand"):
-            w.expand()
-        elif hasattr(w, "is_open") and not w.is_open and hasattr(w, "toggle"):
-            w.toggle()
 
 
 def tap_keys(tour: Tour, vk, text: str) -> None:

@@ -65,6 +65,7 @@ STATES = (
     "clock",
     "first-admin",
     "home",
+    "search",
     "search-keyboard",
     "search-results",
     "record-top",
@@ -74,14 +75,20 @@ STATES = (
     "form-immunization",
     "form-growth",
     "numpad",
+    "form-anc-alert",
+    "record-alert",
+    "home-alerts",
     "register-errors",
     "register-keyboard",
+    "register-numpad",
     "due-today",
     "due-upcoming",
     "due-defaulters",
     "status",
+    "due-villages",
     "power-banner",
     "countdown",
+    "countdown-matron",
 )
 
 
@@ -110,6 +117,9 @@ def test_the_checker_finds_each_fault_on_small_trees(run_kiosk_script) -> None:
     assert rules("light button") == ["contrast"], seen["light button"]
     assert rules("big bold 3.5:1") == [], seen["big bold 3.5:1"]  # large text: 3:1 is enough
     assert rules("off-window button") == ["offscreen"], seen["off-window button"]
+    assert rules("pushed out of its box") == ["offscreen"], seen["pushed out of its box"]
+    assert "BoxLayout's box" in seen["pushed out of its box"][0]["detail"]
+    assert rules("grey hint") == ["contrast"], seen["grey hint"]
     assert rules("outside its content") == ["offscreen"], seen["outside its content"]
     assert rules("French in English") == ["untranslated"], seen["French in English"]
     assert rules("French word in English") == ["untranslated"]
@@ -135,6 +145,7 @@ def _checker_cases(home: Path, out: Path) -> dict:
     from kivy.uix.label import Label
     from kivy.uix.screenmanager import NoTransition, Screen, ScreenManager
     from kivy.uix.scrollview import ScrollView
+    from kivy.uix.textinput import TextInput
 
     from kiosk_ui.layout_check import findings
     from kiosk_ui.widgets.keyboard import AzertyKeyboard
@@ -212,6 +223,18 @@ def _checker_cases(home: Path, out: Path) -> dict:
     root = page()
     root.add_widget(flat("Suivant", (0.04, 0.26, 0.52, 1), pos=(700, 200), color=WHITE))
     seen["off-window button"] = check(root)
+
+    root = page()
+    column = BoxLayout(orientation="vertical", size_hint=(None, None), size=(300, 100))
+    column.pos = (10, 300)  # under it, inside the window: only its own box is overstepped
+    for name in ("Titre", "Confirmer"):
+        column.add_widget(flat(name, (0.04, 0.26, 0.52, 1), size_hint=(1, None), height=80))
+    root.add_widget(column)
+    seen["pushed out of its box"] = check(root)
+
+    root = page()
+    root.add_widget(TextInput(hint_text="Nom", size_hint=(None, None), size=(300, 56)))
+    seen["grey hint"] = check(root)
 
     def scrolled(scroll_y: float, extra=None) -> FloatLayout:
         root = page()
