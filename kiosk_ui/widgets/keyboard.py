@@ -143,7 +143,8 @@ class KeyboardKeys(VKeyboard):
                 for key, (pos, size) in zip(keys, geometry[f"LINE_{line}"], strict=True):
                     Color(*self._key_colours(key)[0])
                     RoundedRectangle(pos=pos, size=size, radius=[dp(5)])
-        cached = (mode, tuple(self.size))
+        # the accents layer has lower and upper case labels (⇧ changes them, not the layer)
+        cached = (mode, mode == "special" and self.shift != "off", tuple(self.size))
         labels = self._labels.get(cached)
         if labels is None:
             labels = []
@@ -163,8 +164,7 @@ class KeyboardKeys(VKeyboard):
                             size=size,
                         )
                     )
-            if mode != "special":  # the accents layer changes with ⇧: not kept
-                self._labels[cached] = labels
+            self._labels[cached] = labels
         # ⇧'s label shows the lock (⇪); its colour shows it is on
         caps_label = next((lb for lb in labels if lb.text in ("⇧", "⇪")), None)
         if caps_label is not None:

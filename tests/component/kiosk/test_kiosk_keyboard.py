@@ -78,6 +78,10 @@ def test_enter_and_hide_fire_their_events(seen):
     assert seen["events"] == {"enter": 1, "hide": 1, "text": "ab"}
 
 
+def test_only_backspace_repeats_when_held(seen):
+    assert seen["held"] == {"letter": False, "backspace": True}
+
+
 def test_no_key_empties_the_field_or_does_nothing(seen):
     # every key types one character, or is one of the agreed function keys
     assert set(seen["function_keys"]) == {"backspace", "enter", "hide", "caps", "accents"}
@@ -267,74 +271,110 @@ def _scenario(home: Path, out: Path) -> dict:  # noqa: C901 - one window, many c
         "enter": contrast(kbmod.ENTER_TEXT, kbmod.ENTER_KEY),
     }
 
-    # digits straight from the digit row
-    field.text = ""
-    for d in "0123456789":
-        press(vk, char=d)
-    seen["digits"] = {"text": field.text, "shift_pressed": vk.shift != "off"}
+    def section(name: str, check) -> None:
+        """One check's result, or its error: a failing check does not hide the others."""
+        vk.shift, vk.accents = "off", False
+        vk.show_layer()
+        field.text = ""
+        field.focus = False
+        idle(2)
+        try:
+            seen[name] = check()
+        except Exception as e:  # noqa: BLE001 - reported to the test that reads `name`
+            seen[name] = {"error": f"{type(e).__name__}: {e}"}
 
-    # names
-    names = {}
-    field.text = ""
-    type_text(vk, "N'Diaye")
-    names["n_diaye"] = field.text
-    field.text = ""
-    type_text(vk, "Keïta")
-    names["keita"] = field.text
-    modes = []
-    field.text = ""
-    type_text(vk, "Sébénikoro-B")
-    modes.append(vk.layout_mode)
-    type_text(vk, "â")
-    modes.append(vk.layout_mode)
-    names["place"] = field.text
-    names["modes_after"] = modes
-    seen["names"] = names
+    def digits():
+        for d in "0123456789":
+            press(vk, char=d)
+        return {"text": field.text, "shift_pressed": vk.shift != "off"}
 
-    # caps lock: two touches on ⇧ lock capitals, a third unlocks
-    field.text = ""
-    press(vk, code="caps")
-    press(vk, code="caps")
-    for ch in "KLB-000123-4":
-        press(vk, char=ch)
-    press(vk, code="caps")
-    for ch in " abc":
-        press(vk, char=ch)
-    seen["caps_lock"] = field.text
+    def names():
+        found = {}
+        type_text(vk, "N'Diaye")
+        found["n_diaye"] = field.text
+        field.text = ""
+        type_text(vk, "Keïta")
+        found["keita"] = field.text
+        modes = []
+        field.text = ""
+        type_text(vk, "Sébénikoro-B")
+        modes.append(vk.layout_mode)
+        type_text(vk, "â")
+        modes.append(vk.layout_mode)
+        found["place"] = field.text
+        found["modes_after"] = modes
+        return found
 
-    # backspace, unfocused (the last character) and focused (at the cursor)
-    bs = {}
-    field.text = "Diarra"
-    press(vk, code="backspace")
-    bs["unfocused"] = field.text
-    field.text = "Kita"
-    field.focus = True
-    idle(2)
-    field.cursor = field.get_cursor_from_index(2)
-    press(vk, char="x")
-    bs["inserted"] = {"text": field.text, "cursor": field.cursor_index()}
-    press(vk, code="backspace")
-    bs["deleted"] = {"text": field.text, "cursor": field.cursor_index()}
-    bs["focused_after_keys"] = field.focus
-    field.focus = False
-    idle(2)
-    seen["backspace"] = bs
+    def caps_lock():
+        """Two touches on ⇧ lock capitals, a third unlocks."""
+        press(vk, code="caps")
+        press(vk, code="caps")
+        for ch in "KLB-000123-4":
+            press(vk, char=ch)
+        press(vk, code="caps")
+        for ch in " abc":
+            press(vk, char=ch)
+        return field.text
 
-    # input filter
-    field.text = ""
-    field.input_filter = "int"
-    for ch in "4a2":
-        press(vk, char=ch)
-    seen["filtered"] = field.text
-    field.input_filter = None
+    def backspace():
+        """Unfocused: the last character; focused: the one before the cursor."""
+        bs = {}
+        field.text = "Diarra"
+        press(vk, code="backspace")
+        bs["unfocused"] = field.text
+        field.text = "Kita"
+        field.focus = True
+        idle(2)
+        field.cursor = field.get_cursor_from_index(2)
+        press(vk, char="x")
+        bs["inserted"] = {"text": field.text, "cursor": field.cursor_index()}
+        press(vk, code="backspace")
+        bs["deleted"] = {"text": field.text, "cursor": field.cursor_index()}
+        bs["focused_after_keys"] = field.focus
+        return bs
 
-    # enter and hide
-    field.text = ""
-    press(vk, char="a")
-    press(vk, char="b")
-    press(vk, code="enter")
-    press(vk, code="hide")
-    seen["events"] = {**events, "text": field.text}
+    def filtered():
+        field.input_filter = "int"
+        try:
+            for ch in "4a2":
+                press(vk, char=ch)
+        finally:
+            field.input_filter = None
+        return field.text
+
+    def enter_and_hide():
+        for ch in "ab":
+            press(vk, char=ch)
+        press(vk, code="enter")
+        press(vk, code="hide")
+        return {**events, "text": field.text}
+
+    def held_keys():
+        """A key held down: only ⌫ starts repeating (Kivy's repeat start is called at once
+        here instead of after its delay; no time is measured)."""
+        repeating = {}
+        for what, kw in (("letter", {"char": "a"}), ("backspace", {"code": "backspace"})):
+            spot = next(
+                c for k, _r, c in keys(vk) if k[1] == kw.get("char") or k[2] == kw.get("code")
+            )
+            t = UnitTestTouch(*spot)
+            t.touch_down()
+            vk._start_repeat_key(0)
+            repeating[what] = vk._repeat_key_ev is not None
+            t.touch_up()
+            idle(2)
+        return repeating
+
+    for name, check in (
+        ("digits", digits),
+        ("names", names),
+        ("caps_lock", caps_lock),
+        ("backspace", backspace),
+        ("filtered", filtered),
+        ("events", enter_and_hide),
+        ("held", held_keys),
+    ):
+        section(name, check)
     Window.remove_widget(root)
     idle(2)
 
