@@ -19,11 +19,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from kivy.clock import Clock
-from kivy.graphics import Color, Rectangle, RoundedRectangle
+from kivy.core.text import Label as CoreLabel
+from kivy.graphics import Canvas, Color, Rectangle, RoundedRectangle
 from kivy.metrics import dp, sp
 from kivy.properties import ObjectProperty
 from kivy.uix.behaviors import FocusBehavior
-from kivy.uix.label import Label
 from kivy.uix.relativelayout import RelativeLayout
 from kivy.uix.vkeyboard import VKeyboard
 
@@ -34,7 +34,7 @@ ROW_H = dp(50)  # 48 px keys and a 2 px gap: the smallest row a finger hits reli
 KEYBOARD_H = ROWS * ROW_H
 KEY_GAP = dp(1)  # each side of a key, so neighbours are 2 px apart
 FONT = "data/fonts/DejaVuSans.ttf"  # has ⌫ ⏎ ⇧ ⇪ ⌨ ▼ (Roboto has not)
-LETTER_FONT = sp(24)
+LETTER_FONT = sp(26)  # a lone apostrophe or hyphen stays visible
 WORD_FONT = sp(20)  # "abc", "àé"
 REPEATING = ("backspace",)
 REPEAT_DELAY_S = 0.5
@@ -58,6 +58,17 @@ def _layout_text() -> str:
     return LAYOUT_FILE.read_text(encoding="utf-8")
 
 
+@lru_cache(maxsize=256)
+def _label_texture(text: str):
+    """White text, tinted when drawn; shared by every keyboard and layer (~130 labels)."""
+    word = len(text) > 1
+    label = CoreLabel(
+        text=text, font_size=WORD_FONT if word else LETTER_FONT, font_name=FONT, bold=word
+    )
+    label.refresh()
+    return label.texture
+
+
 def _upper(key: list) -> list:
     label, internal, code, width = key
     if internal and len(internal) == 1 and internal.upper() != internal:
@@ -78,7 +89,9 @@ class KeyboardKeys(VKeyboard):
         self._accents_lower = [layout[f"special_{n}"] for n in range(1, ROWS + 1)]
         self._accents_upper = [[_upper(k) for k in row] for row in self._accents_lower]
         self.available_layouts[LAYOUT_NAME] = layout
-        self._labels: dict[tuple, list[Label]] = {}  # per (layer, size): made once
+        self.key_labels: list[tuple[str, tuple, tuple]] = []
+        with self.canvas:
+            self.label_layer = Canvas()  # above the pressed keys' layer
 
     # -- layers ---------------------------------------------------------------------------
     def press_switch(self, code: str) -> None:
@@ -109,10 +122,6 @@ class KeyboardKeys(VKeyboard):
             self.refresh(False)
 
     # -- drawing --------------------------------------------------------------------------
-    def refresh_keys_hint(self):
-        self._labels.clear()
-        super().refresh_keys_hint()
-
     def _key_colours(self, key: list) -> tuple[tuple, tuple]:
         code = key[2]
         lit = (code == "caps" and self.shift != "off") or (code == "accents" and self.accents)
@@ -130,47 +139,39 @@ class KeyboardKeys(VKeyboard):
         return key[0]
 
     def draw_keys(self):
+        """Keys as rounded rectangles, labels as cached text textures drawn on top (no Label
+        widgets: a layer switch only redraws instructions). `key_labels` keeps, for checks,
+        (label, text size, key size) of every key drawn."""
         layout = self.available_layouts[self.layout]
         geometry = self.layout_geometry
         mode = self.layout_mode
-        layer = self.background_key_layer
-        layer.clear()
-        with layer:
+        background = self.background_key_layer
+        background.clear()
+        self.label_layer.clear()
+        self.key_labels = []
+        with background:
             Color(*FRAME)
             Rectangle(size=self.size)
-            for line in range(1, layout["rows"] + 1):
-                keys = layout[f"{mode}_{line}"]
-                for key, (pos, size) in zip(keys, geometry[f"LINE_{line}"], strict=True):
-                    Color(*self._key_colours(key)[0])
+        for line in range(1, layout["rows"] + 1):
+            keys = layout[f"{mode}_{line}"]
+            for key, (pos, size) in zip(keys, geometry[f"LINE_{line}"], strict=True):
+                key_colour, text_colour = self._key_colours(key)
+                with background:
+                    Color(*key_colour)
                     RoundedRectangle(pos=pos, size=size, radius=[dp(5)])
-        # the accents layer has lower and upper case labels (⇧ changes them, not the layer)
-        cached = (mode, mode == "special" and self.shift != "off", tuple(self.size))
-        labels = self._labels.get(cached)
-        if labels is None:
-            labels = []
-            for line in range(1, layout["rows"] + 1):
-                keys = layout[f"{mode}_{line}"]
-                for key, (pos, size) in zip(keys, geometry[f"LINE_{line}"], strict=True):
-                    text = self._label_text(key)
-                    word = len(text) > 1
-                    labels.append(
-                        Label(
-                            text=text,
-                            font_size=WORD_FONT if word else LETTER_FONT,
-                            bold=word,
-                            color=self._key_colours(key)[1],
-                            font_name=FONT,
-                            pos=pos,
-                            size=size,
-                        )
+                text = self._label_text(key)
+                if not text.strip():
+                    continue
+                texture = _label_texture(text)
+                tw, th = texture.size
+                with self.label_layer:
+                    Color(*text_colour)
+                    Rectangle(
+                        texture=texture,
+                        size=(tw, th),
+                        pos=(pos[0] + (size[0] - tw) / 2, pos[1] + (size[1] - th) / 2),
                     )
-            self._labels[cached] = labels
-        # ⇧'s label shows the lock (⇪); its colour shows it is on
-        caps_label = next((lb for lb in labels if lb.text in ("⇧", "⇪")), None)
-        if caps_label is not None:
-            caps_label.text = "⇪" if self.shift == "lock" else "⇧"
-        for label in labels:
-            self.add_widget(label)
+                self.key_labels.append((text, (tw, th), tuple(size)))
 
     def refresh_active_keys_layer(self):
         self.active_keys_layer.clear()
