@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from kivy.clock import Clock
+from kivy.effects.scroll import ScrollEffect
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
@@ -30,11 +31,14 @@ def column(**kw) -> GridLayout:
 def scrolling(content: GridLayout) -> ScrollView:
     # always_overscroll off: content shorter than the view stays at its top whatever
     # scroll_y was left at (with it on, Kivy's default, it sinks and leaves a band above).
+    # ScrollEffect: no spring-back past the ends, which kept moving scroll_y for a while
+    # after the content changed and undid keep_in_view.
     sv = ScrollView(
         do_scroll_x=False,
         bar_width=dp(10),
         scroll_type=["bars", "content"],
         always_overscroll=False,
+        effect_cls=ScrollEffect,
     )
     sv.add_widget(content)
     return sv
@@ -53,21 +57,27 @@ def in_view(sv: ScrollView, widget) -> bool:
     return y >= sy - 1 and top <= stop + 1 and x >= sx - 1 and right <= sright + 1
 
 
-def keep_in_view(sv: ScrollView, widget, padding: float = 6) -> None:
-    """Scroll `sv` (without animation) so `widget` is whole in its viewport, now and again
-    over the next two frames: a keyboard just shown, or a form just rebuilt, changes the
-    viewport or the content only when the layout runs at the next frame."""
+def keep_in_view(sv: ScrollView, widget, padding: float = 6, frames: int = 30) -> None:
+    """Scroll `sv` (without animation) so `widget` is whole in its viewport, now and at each
+    frame until it has stayed in view for a few frames (at most `frames`): a keyboard just
+    shown, or a form just rebuilt, moves things only as the layout runs, over several frames
+    (labels get their sizes a frame late, then their rows, then the form)."""
+    left, settled = [frames], [0]
 
-    def scroll(again: int) -> None:
+    def step(_dt: float = 0) -> bool:
         if widget.parent is None or sv.parent is None:
-            return
+            return False
         content = sv.children[0] if sv.children else None
-        if content is not None and content.height > sv.height:  # else scroll_to jumps
+        if content is not None and content.height > sv.height and not in_view(sv, widget):
             sv.scroll_to(widget, padding=padding, animate=False)
-        if again:
-            Clock.schedule_once(lambda _dt: scroll(again - 1), 0)
+            settled[0] = 0
+        else:
+            settled[0] += 1
+        left[0] -= 1
+        return left[0] > 0 and settled[0] < 4  # False ends the interval
 
-    scroll(2)
+    if step():
+        Clock.schedule_interval(step, 0)
 
 
 class KioskScreen(Screen):

@@ -513,6 +513,23 @@ class EncounterScreen(KioskScreen):
         self.vm.discard()
         self.kiosk.go("record", patient_id=self.patient_id)
 
+    def on_leave(self, *_args) -> None:
+        """Left: the form's widgets go (every change is already in the draft, and entering
+        builds them again); the small view-model stays for whoever reads what was saved."""
+        if self.manager is not None and self.manager.current == self.name:
+            return  # entered again before the (deferred) leave arrived
+        if self.numpad is not None:
+            self.numpad.dismiss()
+            self.numpad = None
+        self.form.clear_widgets()
+        self.show_nothing()
+        self.rows, self.inputs = [], {}
+
+    def show_nothing(self) -> None:
+        self.live.clear_widgets()
+        if self.live_view.parent is not None:
+            self.body.remove_widget(self.live_view)
+
     def refresh(self) -> None:
         if self.vm is None:
             return
@@ -674,6 +691,18 @@ class RegisterScreen(KioskScreen):
                 # 0.2 s late) is released before the layout moves.
                 Clock.schedule_once(lambda _dt: self.hide_keyboard(), HIDE_AFTER_S)
         return handled
+
+    def on_leave(self, *_args) -> None:
+        """Left: the keyboard away, the form's widgets released (entering starts a new
+        registration; the view-model stays for whoever reads what was saved)."""
+        if self.manager is not None and self.manager.current == self.name:
+            return  # entered again before the (deferred) leave arrived
+        self.hide_keyboard()
+        if self.numpad is not None:
+            self.numpad.dismiss()
+            self.numpad = None
+        self.form.clear_widgets()
+        self.rows, self.inputs = [], {}
 
     # -- values -----------------------------------------------------------------------------
     def set(self, name: str, value: Any) -> None:

@@ -124,6 +124,12 @@ def _script(home: Path, out: Path, size: str, only: str = "", lang: str = "fr") 
         finger can touch is what is shown)."""
         x, y, right, top = window_rect(widget)
         touch_at((x + right) / 2, (y + top) / 2)
+        # A scroll view hands a tap to its content late (its touch-up 0.2 s after): let
+        # that happen, as between two taps of a finger.
+        end = time.monotonic() + 0.25
+        while time.monotonic() < end:
+            time.sleep(0.02)
+            idle(1)
 
     def wait(condition, seconds: float = 10) -> None:
         end = time.monotonic() + seconds
