@@ -102,6 +102,8 @@ class NumPad(ModalView):
         kw.setdefault("auto_dismiss", False)
         super().__init__(background="", background_color=(0, 0, 0, 0.6), **kw)
         self.mode = mode
+        if mode == "decimal":
+            value = value.replace(".", ",")  # a stored 12.5 is shown and edited as 12,5
         self.value = value
         self.fresh = True  # the next character replaces the value
         root = BoxLayout(orientation="vertical", spacing=dp(6), padding=dp(8), size_hint_y=None)

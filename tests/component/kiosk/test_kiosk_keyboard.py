@@ -117,7 +117,8 @@ def test_numpad_first_key_replaces_then_appends(seen):
     assert pad["after_more"] == "3,5"
     assert pad["after_backspace"] == "3,"
     assert pad["done"] == "3,"
-    assert pad["erase_first"] == "12,"  # ⌫ first keeps the value, one character less
+    # ⌫ first keeps the value, one character less; a stored 12.5 is edited as 12,5
+    assert pad["erase_first"] == "12,"
 
 
 def test_numpad_fits_the_window(seen):
@@ -422,7 +423,7 @@ def _scenario(home: Path, out: Path) -> dict:  # noqa: C901 - one window, many c
     tap(pad.keys["ok"])
     idle(4)
     numpad["done"] = done[-1] if done else None
-    pad2 = NumPad("Poids (kg)", "12,5", mode="decimal")
+    pad2 = NumPad("Poids (kg)", "12.5", mode="decimal")
     pad2.open()
     idle(6)
     tap(pad2.keys["erase"])
