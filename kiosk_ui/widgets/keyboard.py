@@ -36,9 +36,8 @@ KEY_GAP = dp(1)  # each side of a key, so neighbours are 2 px apart
 FONT = "data/fonts/DejaVuSans.ttf"  # has ⌫ ⏎ ⇧ ⇪ ⌨ ▼ (Roboto has not)
 LETTER_FONT = sp(26)  # a lone apostrophe or hyphen stays visible
 WORD_FONT = sp(20)  # "abc", "àé"
-REPEATING = ("backspace",)
-REPEAT_DELAY_S = 0.5
-REPEAT_EVERY_S = 0.1
+REPEATING = ("backspace",)  # after VKeyboard's 0.5 s hold
+REPEAT_EVERY_S = 0.1  # Kivy's 0.05 s deletes faster than a novice can let go
 
 # Dark text on light keys over a dark frame: readable in sunlight. Contrasts (WCAG):
 # text on a letter key 19.5:1, on a function key 13.0:1, on a lit (active/pressed) key
@@ -215,8 +214,6 @@ class AzertyKeyboard(RelativeLayout):
             do_scale=False,
             margin_hint=[0, 0, 0, 0],
             key_margin=[KEY_GAP] * 4,
-            font_size=LETTER_FONT,
-            font_name=FONT,
         )
         self.vk.bind(on_textinput=self._text, on_key_down=self._key_down)
         self.add_widget(self.vk)
