@@ -128,6 +128,7 @@ class SearchScreen(KioskScreen):
         while len(self.row_pool) <= i:
             b = BigButton("", colour=PRIMARY, font_size=sp(20), height=RESULT_H)
             b.halign = "left"
+            b.bold = False  # the name alone in bold (markup), the details plain
             b.markup = True
             b.patient_id = None
             grow_to_text(b, RESULT_H, pad=dp(10))  # a long name wraps and the row grows
