@@ -20,6 +20,7 @@ from kiosk_ui.widgets.theme import (
 
 BANNER_H = dp(40)
 OVERLAY_BUTTON_H = dp(96)
+OVERLAY_BOTTOM = dp(76)
 
 
 class PowerBanner(BoxLayout):
@@ -64,7 +65,10 @@ class ShutdownCountdown(FloatLayout):
         paint(self, COUNTDOWN_BG)
         column_ = BoxLayout(
             orientation="vertical",
-            padding=(dp(24), dp(16)),
+            # [left, top, right, bottom]: the buttons stay above the bottom 76 px, where the
+            # forms' own Enregistrer / Annuler are, so a finger already on its way to the
+            # form's Annuler does not land on "Annuler l'arrêt"
+            padding=(dp(24), dp(16), dp(24), OVERLAY_BOTTOM),
             spacing=dp(10),
             size_hint=(1, 1),
             pos_hint={"x": 0, "y": 0},

@@ -30,6 +30,7 @@ def test_countdown_overlay_saves_and_cancels(run_kiosk_script) -> None:
     for x, y, w, h in seen["button_boxes"]:
         assert w >= 300 and h >= 90, seen["button_boxes"]
         assert x >= 0 and y >= 0 and x + w <= 800 and y + h <= 480
+        assert y >= 70, "the overlay's buttons lie over the form's own button row"
     # a tap beside the buttons reaches nothing: same screen, same values, no record
     assert seen["after_stray_tap"] == {"screen": "encounter", "weight": "11.4", "saved": 0}
     # Enregistrer on a complete form: the visit is recorded, the draft gone
@@ -48,6 +49,10 @@ def test_countdown_overlay_saves_and_cancels(run_kiosk_script) -> None:
     # a matron may not cancel: no button, a line saying who may
     assert seen["matron_buttons"] == ["Enregistrer"]
     assert "Infirmier" in seen["matron_note"] and "Matrone" not in seen["matron_note"]
+    # the countdown, the message and the two-line note all whole inside the 800x480 window
+    for text, (x, y, right, top), (tw, th) in seen["matron_texts"]:
+        assert text and x >= 0 and y >= 0 and right <= 800 and top <= 480, (text, x, y, top)
+        assert tw <= right - x + 1 and th <= top - y + 1, (text, tw, th, right - x, top - y)
     # logged out, the PIN pad stays reachable; the banner counts down
     assert seen["locked_overlay"] is False and seen["locked_banner"].startswith("Arrêt dans")
     # the nurse cancels: request + audit row, the overlay goes, the banner says who
@@ -254,6 +259,14 @@ def _scenario(home: Path, out: Path) -> dict:
         idle(3)
         seen["matron_buttons"] = shown_buttons(overlay)
         seen["matron_note"] = overlay.note.text
+        seen["matron_texts"] = [
+            [
+                w.text,
+                [*w.to_window(w.x, w.y), *w.to_window(w.right, w.top)],
+                list(w.texture_size),
+            ]
+            for w in (overlay.label, overlay.message, overlay.note)
+        ]
         shot("overlay-matron")
 
         # ---- locked: no overlay over the PIN pad, the banner counts down

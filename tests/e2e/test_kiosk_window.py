@@ -42,6 +42,7 @@ def test_kiosk_window(run_kiosk_script) -> None:
     seen = run_kiosk_script(__file__, SHOTS, clear=True)
 
     assert seen["after_login"] == "clock"
+    assert_clock_fits(seen["clock"], 800, 480)
     assert seen["after_clock"] == "home"
     assert seen["due_today"] >= 0
     assert seen["search_results"] >= 1
@@ -67,9 +68,54 @@ def test_kiosk_other_screen_sizes(run_kiosk_script, size: str) -> None:
     w, h = (int(v) for v in size.split("x"))
     assert seen["window"] == [w, h] and seen["root"] == [w, h]
     assert seen["screens"] == ["home", "record"]
+    assert_clock_fits(seen["clock"], w, h)
     for name in seen["screens"]:
         png = SHOTS / f"{name}-{size}.png"
         assert png.exists() and png.stat().st_size > 5000, png
+
+
+CLOCK_LABELS = ["Jour", "Mois", "Année", "Heures", "Minutes"]
+
+
+def assert_clock_fits(clock: dict, w: int, h: int) -> None:
+    """The clock screen as laid out in the window: its title, the big date and the five
+    column labels whole inside the window and below the header, each text inside its box;
+    the +/- buttons a finger's size; no band kept for an error there is not."""
+    header_bottom = h - clock["header_h"]
+    assert [text for text, _box, _tex in clock["labels"]] == CLOCK_LABELS
+    assert clock["title"][0] == "Vérifiez la date et l'heure"
+    assert clock["date"][0].count("/") == 2 and ":" in clock["date"][0]
+    for text, (x, y, right, top), (tw, th) in [clock["title"], clock["date"], *clock["labels"]]:
+        assert x >= 0 and y >= 0 and right <= w and top <= header_bottom, (text, x, y, right, top)
+        assert tw <= right - x + 1 and th <= top - y + 1, (text, tw, th, right - x, top - y)
+    for _part, bw, bh in clock["buttons"]:
+        assert bw >= 48 and bh >= 48, clock["buttons"]
+    assert len(clock["buttons"]) == 10
+    x, y, right, top = clock["confirm"]
+    assert y >= 0 and top <= header_bottom and right <= w, clock["confirm"]
+    assert clock["error_h"] == 0  # no error: it takes no height
+
+
+def clock_layout(root) -> dict:
+    """What assert_clock_fits needs, read from the clock screen shown in the window."""
+
+    def box(widget) -> list[float]:
+        x, y = widget.to_window(widget.x, widget.y)
+        return [round(x), round(y), round(x + widget.width), round(y + widget.height)]
+
+    def seen(label) -> list:
+        return [label.text, box(label), [round(v) for v in label.texture_size]]
+
+    clock = root.screen("clock")
+    return {
+        "header_h": root.header.height,
+        "title": seen(clock.title),
+        "date": seen(clock.big),
+        "labels": [seen(clock.part_labels[part]) for part in clock.values],
+        "buttons": [[f"{p}{d:+d}", b.width, b.height] for (p, d), b in clock.part_buttons.items()],
+        "confirm": box(clock.confirm_button),
+        "error_h": clock.error.height,
+    }
 
 
 # --------------------------------------------------------------------------- the scenarios
@@ -95,6 +141,10 @@ def _sized(home: Path, out: Path, size: str) -> dict:
         root = build_root(state, timers=False)
         Window.add_widget(root)
         state.actor = auth.login(state.ctx, username, pin=pin)
+        root.go("clock")
+        for _ in range(5):
+            EventLoop.idle()
+        clock = clock_layout(root)
         for name, args in (("home", {}), ("record", {"patient_id": child["id"]})):
             root.go(name, **args)
             end = time.monotonic() + 20
@@ -106,7 +156,11 @@ def _sized(home: Path, out: Path, size: str) -> dict:
             made = Window.screenshot(name=str(out / f"{name}-{size}.png"))
             Path(made).replace(out / f"{name}-{size}.png")
             shots.append(name)
-        seen = {"window": list(Window.size), "root": [int(root.width), int(root.height)]}
+        seen = {
+            "window": list(Window.size),
+            "root": [int(root.width), int(root.height)],
+            "clock": clock,
+        }
         root.stop()
     return {**seen, "screens": shots}
 
@@ -189,6 +243,7 @@ def _scenario(home: Path, out: Path) -> dict:
 
         # ---- clock confirmation
         shot("clock")
+        seen["clock"] = clock_layout(root)
         tap(root.screen("clock").confirm_button)
         seen["after_clock"] = root.current
         homescreen = root.screen("home")
