@@ -12,6 +12,7 @@ from babel.messages.extract import extract_from_dir
 from appliance.services import encounters
 from appliance.web.i18n import catalog
 from kiosk_ui.viewmodels.due import DueVM
+from kiosk_ui.viewmodels.encounter import EncounterVM
 from kiosk_ui.viewmodels.home import HomeVM
 from kiosk_ui.viewmodels.record import RecordVM
 from kiosk_ui.viewmodels.status import StatusVM
@@ -100,6 +101,26 @@ def test_status_screen_in_english(kiosk, ctx):
         no_french(f"{label} {value}", "status row")
     clock = next(v for label, v in rows if label == "Time")
     assert "confirmed (by staff)" in clock
+
+
+def test_encounter_live_feedback_in_english(kiosk, child, aminata):
+    """What the forms say while typing: dose suggestions, a refused dose, live alerts."""
+    vm = EncounterVM(kiosk("nurse", lang="en"), child["id"], "consultation")
+    vm.set("diagnoses", "malaria_confirmed")
+    vm.set("weight_kg", "10")
+    texts = [i["text"] for i in vm.live]
+    assert any("Artemether-lumefantrine 20/120 mg, tablet — 1 tablet per dose" in t for t in texts)
+    vm.set("diagnoses", "pneumonia")
+    vm.set("weight_kg", "45")  # implausible at 18 months: the refusal says why
+    texts += [i["text"] for i in vm.live]
+    anc = EncounterVM(kiosk("midwife", lang="en"), aminata["id"], "anc")
+    anc.set("bp_systolic", "165")
+    anc.set("bp_diastolic", "112")
+    texts += [i["text"] for i in anc.live]
+    assert any("BP 165/112 mmHg" in t for t in texts), texts
+    assert any("implausible" in t for t in texts), texts
+    for text in texts:
+        no_french(text, "live feedback")
 
 
 def test_every_kiosk_msgid_has_its_english():
