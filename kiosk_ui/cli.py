@@ -82,5 +82,6 @@ def _tour(size: tuple[int, int], lang: str, out: Path) -> None:
             file=sys.__stderr__,  # Kivy has taken over sys.stdout and sys.stderr
         )
     click.echo(json.dumps(result, ensure_ascii=False), file=sys.__stdout__)
-    if result["count"]:
-        raise SystemExit(1)
+    from kiosk_ui.tour import exit_now
+
+    exit_now(1 if result["count"] else 0)  # no GL teardown at exit: it can crash

@@ -659,5 +659,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_now(status: int) -> None:
+    """Leave without the interpreter's teardown: Kivy's GL objects freed at exit after the
+    window has gone can crash the process (seen here with the offscreen driver), and the
+    result is already printed."""
+    sys.__stdout__.flush()
+    sys.__stderr__.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_now(main())
