@@ -24,6 +24,7 @@ DANGER = (0.70, 0.05, 0.05, 1)
 ORANGE = (0.72, 0.29, 0.00, 1)
 SELECTED = ORANGE
 WHITE = (1, 1, 1, 1)
+HINT = (0.40, 0.40, 0.40, 1)  # a TextInput's hint on white: 7:1 (Kivy's grey is 4.0:1)
 COUNTDOWN_BG = (0.55, 0.02, 0.02, 1)
 MODERATE = (0.52, 0.39, 0.00, 1)  # a dark ochre: the yellow (0.60, 0.45, 0) was 4.4:1
 SEVERITY = {
@@ -76,6 +77,7 @@ PAIRS: dict[str, tuple[tuple, tuple]] = {
     "orange text on page": (ORANGE, BG),
     "primary text on page": (PRIMARY, BG),
     "text on white": (TEXT, WHITE),
+    "hint on white": (HINT, WHITE),
     "white on header": (WHITE, HEADER),
     "white on primary": (WHITE, PRIMARY),
     "white on secondary": (WHITE, SECONDARY),
