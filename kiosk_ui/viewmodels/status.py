@@ -9,11 +9,14 @@ from appliance.clock import from_iso
 from appliance.services import status as status_service
 from appliance.services.errors import ServiceError
 from appliance.web import power_texts
+from appliance.web.i18n import N_
 from appliance.web.labels import BACKUP_TITLE, CLOCK_SOURCES, MODEM, STATUS, backup_rows
 from appliance.web.qr import qr_png
 from kiosk_ui.viewmodels.state import KioskState
 
 NONE = "—"
+# One sentence with its values (a translation may order them otherwise).
+JOIN = N_("Scannez pour rejoindre le réseau %(ssid)s, puis ouvrez %(address)s (ou %(ip)s)")
 
 
 def _when(iso: str | None) -> str:
@@ -61,8 +64,8 @@ class StatusVM:
             qr_png(hotspot["join_payload"], scale=6) if "join_payload" in hotspot else None
         )
         self.join_text = (
-            f"{t('Scannez pour rejoindre le réseau')} {hotspot['ssid']}, "
-            f"{t('puis ouvrez')} {hotspot['address']} ({t('ou')} {hotspot['address_ip']})"
+            t(JOIN)
+            % {"ssid": hotspot["ssid"], "address": hotspot["address"], "ip": hotspot["address_ip"]}
             if self.join_png
             else None
         )
