@@ -198,6 +198,15 @@ def _text_of(w) -> str:
     return ""
 
 
+def _scroll_view_of(w):
+    node = w.parent
+    while node is not None and node is not node.parent:
+        if isinstance(node, ScrollView):
+            return node
+        node = node.parent
+    return None
+
+
 def _label(w, parent) -> str:
     name = type(w).__name__
     if parent is None:
@@ -256,8 +265,15 @@ class _Checker:
             return  # its key labels are drawn by it, checked as keys
         inner = bounds
         if isinstance(w, ScrollView) and w.children:
-            # scrolled out of the viewport is fine; outside the content is not reachable
-            inner = [(window_rect(w.children[0]), "its scroll view's content")]
+            # scrolled out of the viewport is fine; outside the content is not reachable, nor
+            # beyond the viewport in a direction it does not scroll
+            x, y, right, top = window_rect(w.children[0])
+            vx, vy, vright, vtop = window_rect(w)
+            if not w.do_scroll_x:
+                x, right = max(x, vx), min(right, vright)
+            if not w.do_scroll_y:
+                y, top = max(y, vy), min(top, vtop)
+            inner = [((x, y, right, top), "its scroll view's reach")]
         elif isinstance(w, BOXES):
             # a layout's children overflowing its box overlap what lies beside it (a title
             # pushed under the header, a row under the buttons)
@@ -284,6 +300,17 @@ class _Checker:
                     screen,
                 )
                 break
+        if isinstance(w, TextInput) and w.focus:
+            sv = _scroll_view_of(w)
+            if sv is not None and _outside(r, window_rect(sv)):
+                self.add(
+                    "offscreen",
+                    path,
+                    text,
+                    f"the field being typed in {_rect_text(r)} is out of sight of its scroll "
+                    f"view {_rect_text(window_rect(sv))}",
+                    screen,
+                )
         small = w.width < MIN_TARGET - 0.5 or w.height < MIN_TARGET - 0.5
         if touch and small:
             self.add("target", path, text, f"{w.width:.0f}x{w.height:.0f} px < 48", screen)

@@ -466,11 +466,16 @@ def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
 
     tour.step("register-keyboard", register_keyboard)
 
-    def register_bottom():
-        register.scroll.scroll_y = 0
-        tour.idle(3)
+    def register_last():
+        from kivy.uix.textinput import TextInput
 
-    tour.step("register-keyboard-bottom", register_bottom)
+        fields = [w for w in register.inputs.values() if isinstance(w, TextInput)]
+        tour.tap(fields[-1])
+        tour.idle(3)
+        if not fields[-1].focus:
+            raise RuntimeError("touching the last text field did not focus it")
+
+    tour.step("register-keyboard-last", register_last)
     with contextlib.suppress(Exception):  # the next states do not need it hidden
         register.hide_keyboard()
 

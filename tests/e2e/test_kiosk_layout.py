@@ -80,6 +80,7 @@ STATES = (
     "home-alerts",
     "register-errors",
     "register-keyboard",
+    "register-keyboard-last",
     "register-numpad",
     "due-today",
     "due-upcoming",
@@ -126,6 +127,8 @@ def test_the_checker_finds_each_fault_on_small_trees(run_kiosk_script) -> None:
     assert rules("English in French") == ["untranslated"], seen["English in French"]
     assert seen["patient names in English"] == [], seen["patient names in English"]
     assert seen["scrolled out of view"] == [], seen["scrolled out of view"]
+    assert rules("typed out of sight") == ["offscreen"], seen["typed out of sight"]
+    assert "being typed in" in seen["typed out of sight"][0]["detail"]
     assert seen["hidden holder"] == [], seen["hidden holder"]
     assert seen["other screen"] == [], seen["other screen"]
     assert seen["transparent"] == [], seen["transparent"]
@@ -254,6 +257,11 @@ def _checker_cases(home: Path, out: Path) -> dict:
         return root
 
     seen["scrolled out of view"] = check(scrolled(0.0))
+    typed = TextInput(size_hint=(1, None), height=56, keyboard_mode="managed")
+    root = scrolled(1.0, typed)
+    typed.focus = True
+    seen["typed out of sight"] = check(root)
+    typed.focus = False
     holder = FloatLayout(size_hint=(1, None), height=80)
     holder.add_widget(flat("Perdu", (0.04, 0.26, 0.52, 1), pos=(0, -400), color=WHITE))
     seen["outside its content"] = check(scrolled(1.0, holder))
