@@ -46,8 +46,8 @@ KIOSK_FIELDS = {  # short forms for a touchscreen
 _KEYBOARD = {"number": "numeric", "decimal": "numeric", "date": "numeric"}
 _NUTRITION_SEVERITY = {"sam": "urgent", "mam": "high", "normal": "ok"}
 IMPLAUSIBLE = N_("%(index)s hors des valeurs plausibles : mesurez à nouveau.")
-DOSING = N_("Posologie suggérée")
-NO_DOSING = N_("Pas de posologie suggérée")
+DOSING = N_("Posologie suggérée : %(drug)s — %(dose)s")
+NO_DOSING = N_("Pas de posologie suggérée : %(why)s")
 
 
 class _Form:
@@ -338,11 +338,11 @@ class EncounterVM:
                 suggestions = dosing.suggest(code, weight, age, sex=r["sex"])  # type: ignore[index]
             except dosing.DosingRefused as e:
                 why = dosing.refusal_text(e, t)
-                live.append({"severity": "moderate", "text": f"{t(NO_DOSING)} : {why}"})
+                live.append({"severity": "moderate", "text": t(NO_DOSING) % {"why": why}})
                 continue
             for s in suggestions:
                 drug, dose = dosing.text_of(s, "drug", t), dosing.text_of(s, "dose", t)
-                text = f"{t(DOSING)} : {drug} — {dose}"
+                text = t(DOSING) % {"drug": drug, "dose": dose}
                 if s.times_per_day and s.days:
                     per_day = t("%(n)s fois par jour") % {"n": s.times_per_day}
                     text += f", {per_day}, " + t("%(n)s j") % {"n": s.days}

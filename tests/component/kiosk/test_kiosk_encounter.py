@@ -155,3 +155,12 @@ def test_midwife_cannot_write_a_consultation(kiosk, aminata):
     assert vm.error == "Votre rôle ne permet pas de faire cela."
     vm.set("temperature_c", "37")  # no exception, no draft
     assert vm.save() is False and not vm.has_draft
+
+
+def test_dosing_suggestion_in_english_reads_as_english(kiosk, child):
+    vm = EncounterVM(kiosk("nurse", lang="en"), child["id"], "consultation")
+    vm.set("diagnoses", "malaria_confirmed")
+    vm.set("weight_kg", "10")
+    suggestion = [i["text"] for i in vm.live if i["text"].startswith("Suggested dose: ")]
+    assert suggestion, vm.live  # one template: English punctuation, no French " : "
+    assert suggestion[0].endswith(", 2 times a day, 3 d")
