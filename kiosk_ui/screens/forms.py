@@ -227,9 +227,10 @@ def label_width(rows: Sequence[FieldRow], room: float, most: float) -> float:
 
 
 def arrange(form: GridLayout, rows: Sequence[FieldRow]) -> list[FieldRow]:
-    """Put the rows in `form`: on a wide enough window the compact ones two to a line (in
-    their order), then the wide ones (grids of choices) each on its own. Labels beside their
-    input share one width per kind of row. Returns the rows as shown, top first."""
+    """Put the rows in `form`: on a wide enough window the compact ones two to a line, the
+    wide ones (grids of choices, long labels) each on its own, in the fields' order as far
+    as pairing allows. Labels beside their input share one width per kind of row. Returns the
+    rows as shown, top first."""
     form.clear_widgets()
     width = form_width() - form.padding[0] - form.padding[2]
     if not two_columns():
@@ -248,30 +249,51 @@ def arrange(form: GridLayout, rows: Sequence[FieldRow]) -> list[FieldRow]:
         if r.compact and isinstance(r.widget, ChoiceGrid):
             r.compact = r.widget.columns_for(half - half_w - GAP) == len(r.widget.toggles)
     half_w = label_width([r for r in rows if r.compact], half, 0.5)
-    compact = [r for r in rows if r.compact]
-    wide = [r for r in rows if not r.compact]
-    wide_w = label_width([r for r in wide if r.line is not None], width, LABEL_SHARE)
-    for i in range(0, len(compact), 2):
+    beside = [r for r in rows if not r.compact and r.line is not None]
+    wide_w = label_width(beside, width, LABEL_SHARE)
+    # In their order, compact rows two to a line; a wide row met while a line has one
+    # compact row waits until the next compact row completes that line.
+    lines: list = []
+    open_pair: list[FieldRow] | None = None
+    held: list[FieldRow] = []
+    for row in rows:
+        if row.compact and open_pair is None:
+            open_pair = [row]
+            lines.append(open_pair)
+        elif row.compact:
+            open_pair.append(row)
+            open_pair = None
+            lines += held
+            held = []
+        elif open_pair is None:
+            lines.append(row)
+        else:
+            held.append(row)
+    lines += held
+    shown: list[FieldRow] = []
+    for line in lines:
+        if isinstance(line, FieldRow):
+            line.set_label_width(wide_w)
+            form.add_widget(line)
+            shown.append(line)
+            continue
         pair = BoxLayout(size_hint_y=None, spacing=dp(12))
-        halves = compact[i : i + 2]
-        for row in halves:
+        for row in line:
             row.set_label_width(half_w)
             row.pos_hint = {"top": 1}
             pair.add_widget(row)
-        if len(halves) == 1:
+        if len(line) == 1:
             pair.add_widget(Widget(size_hint_y=None, height=0))
 
-        def fit(*_, pair=pair, halves=halves):
+        def fit(*_, pair=pair, halves=line):
             pair.height = max(r.height for r in halves)
 
-        for row in halves:
+        for row in line:
             row.bind(height=fit)
         fit()
         form.add_widget(pair)
-    for row in wide:
-        row.set_label_width(wide_w)
-        form.add_widget(row)
-    return [*compact, *wide]
+        shown += line
+    return shown
 
 
 def choice_row(
