@@ -604,6 +604,7 @@ class RegisterScreen(KioskScreen):
         self.inputs: dict[str, Any] = {}
         self.rows: list[FieldRow] = []  # as shown, top first
         self.numpad: NumPad | None = None
+        self._shown = 0  # times the keyboard was given a field
         self.body.spacing = dp(4)
         self.title = Title("", font_size=sp(26))
         self.body.add_widget(self.title)
@@ -639,6 +640,7 @@ class RegisterScreen(KioskScreen):
     def show_keyboard(self, field: TextInput) -> None:
         """Type into `field`: the keyboard replaces the title and the buttons (the form keeps
         the rest of the height), the field's row scrolled into view above it."""
+        self._shown += 1  # a hide scheduled before this showing is stale
         before = self.keyboard.target
         if before is not None and before is not field and before.focus:
             before.focus = False  # one field typed in, one cursor
@@ -711,7 +713,8 @@ class RegisterScreen(KioskScreen):
             if moved < TAP_SLOP:  # a tap, not a scroll of the form
                 # Later, so the widget tapped (inside the scroll view, whose touch-up comes
                 # 0.2 s late) is released before the layout moves.
-                Clock.schedule_once(lambda _dt: self.hide_keyboard(), HIDE_AFTER_S)
+                shown = self._shown
+                Clock.schedule_once(lambda _dt: self._hide_unless_shown_since(shown), HIDE_AFTER_S)
         return handled
 
     def on_leave(self, *_args) -> None:
@@ -725,6 +728,10 @@ class RegisterScreen(KioskScreen):
             self.numpad = None
         self.form.clear_widgets()
         self.rows, self.inputs = [], {}
+
+    def _hide_unless_shown_since(self, shown: int) -> None:
+        if self._shown == shown:  # no text field touched meanwhile
+            self.hide_keyboard()
 
     # -- values -----------------------------------------------------------------------------
     def set(self, name: str, value: Any) -> None:
