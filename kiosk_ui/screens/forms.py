@@ -612,9 +612,9 @@ class RegisterScreen(KioskScreen):
         self.scroll = scrolling(self.form)
         self.body.add_widget(self.scroll)
         self.keyboard = AzertyKeyboard()
-        self.keyboard.bind(on_enter=lambda *_: self.enter_pressed())
-        if self.keyboard.is_event_type("on_hide"):
-            self.keyboard.bind(on_hide=lambda *_: self.hide_keyboard())
+        self.keyboard.bind(
+            on_enter=lambda *_: self.enter_pressed(), on_hide=lambda *_: self.hide_keyboard()
+        )
         bar = BoxLayout(size_hint_y=None, height=dp(60), spacing=dp(8))
         self.save_button = BigButton("", colour=OK)
         self.save_button.bind(on_release=lambda *_: self.save())
@@ -665,12 +665,6 @@ class RegisterScreen(KioskScreen):
             self.body.add_widget(self.title, index=len(self.body.children))
         if self.bar.parent is None:
             self.body.add_widget(self.bar)
-
-    def _keyboard_for(self, field: TextInput | None) -> None:
-        if field is None:
-            self.hide_keyboard()
-        else:
-            self.show_keyboard(field)
 
     def _focused(self, field: TextInput, on: bool) -> None:
         if on:
