@@ -37,6 +37,7 @@ from appliance.services.power import NothingPending, may_cancel  # noqa: E402
 from appliance.services.power import cancel_shutdown as cancel_pending_shutdown  # noqa: E402
 from appliance.web.i18n import N_  # noqa: E402
 from appliance.web.power_texts import who_may_cancel  # noqa: E402
+from kiosk_ui import memory  # noqa: E402
 from kiosk_ui.screens.base import KioskScreen  # noqa: E402
 from kiosk_ui.screens.forms import EncounterScreen, RegisterScreen  # noqa: E402
 from kiosk_ui.screens.home import HomeScreen  # noqa: E402
@@ -197,6 +198,7 @@ class KioskRoot(FloatLayout):
         screen.enter(**arguments)
         self.manager.current = name
         self.header.refresh(screen)
+        memory.release_soon()  # the screen left behind freed its widgets: give the heap back
 
     def logged_in(self, *, clock: bool) -> None:
         self.go("clock" if clock else "home")
@@ -364,6 +366,7 @@ def run(
     config_dir=None,
 ) -> None:
     """Open the facility's database and run the kiosk until the window closes."""
+    memory.tune_malloc()  # before any thread: glibc's thresholds fixed, the heap trimmable
     from kivy.core.window import Window
 
     from appliance.services.context import Context

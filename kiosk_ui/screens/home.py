@@ -48,7 +48,7 @@ class HomeScreen(KioskScreen):
         self.loading = False
         self.error: str | None = None
         self.body.orientation = "horizontal"
-        self.info = column()
+        self.info = column(padding=(0, 0, dp(14), 0))  # a lane for the scroll bar
         self.body.add_widget(scrolling(self.info))
         self.buttons = GridLayout(cols=1, spacing=dp(8), size_hint_x=0.42)
         self.body.add_widget(self.buttons)
@@ -157,6 +157,7 @@ class HomeScreen(KioskScreen):
         b = self.draft_buttons.get(key)
         if b is None:
             b = BigButton("", colour=SELECTED, font_size=sp(20))
+            b.halign = "left"  # as the counts above it
             grow_to_text(b, dp(60))
             b.bind(on_release=lambda _b: self.kiosk.go("encounter", patient_id=key[0], kind=key[1]))
             self.draft_buttons[key] = b

@@ -36,7 +36,7 @@ class RecordScreen(KioskScreen):
         self.vm: RecordVM | None = None
         self.error: str | None = None
         self.body.orientation = "horizontal"
-        self.content = column(spacing=dp(4))
+        self.content = column(spacing=dp(4), padding=(0, 0, dp(14), 0))  # the bar's lane
         self.scroll = scrolling(self.content)
         self.body.add_widget(self.scroll)
         self.actions = GridLayout(cols=1, spacing=dp(8), size_hint_x=0.3)
