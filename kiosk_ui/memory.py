@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import logging
 
 log = logging.getLogger("keneya.kiosk")
@@ -30,7 +31,7 @@ M_MMAP_THRESHOLD = -3
 M_ARENA_MAX = -8
 THRESHOLD = 128 * 1024  # glibc's own starting value, kept from then on
 ARENAS = 2  # the UI thread's and one for the background passes
-RELEASE_DELAY_S = 0.3  # after the new screen's first frames
+RELEASE_DELAY_S = 1.0  # once the new screen is drawn and being read (a collection takes ~30 ms)
 
 
 def _libc():
@@ -67,8 +68,22 @@ def tune_malloc() -> bool:
     return done
 
 
+_frozen = False
+
+
 def release() -> bool:
-    """Give the freed heap back to the system now. True when some was given back."""
+    """Collect the widgets just left (Kivy's are held in reference cycles: only the cyclic
+    collector frees them, and with them their textures) and give the freed heap back to the
+    system. The first call freezes what lives then (the modules, the screens made at start):
+    the collector never walks those again, so a collection after a screen change costs a few
+    milliseconds instead of a hundred. True when malloc gave memory back."""
+    global _frozen
+    if not _frozen:
+        gc.collect()
+        gc.freeze()
+        _frozen = True
+    else:
+        gc.collect()
     if _LIBC is None:
         return False
     return bool(_LIBC.malloc_trim(0))

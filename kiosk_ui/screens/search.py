@@ -41,6 +41,7 @@ class SearchScreen(KioskScreen):
             keyboard_mode="managed",  # our keyboard below, never the system's
             write_tab=False,
             padding=(dp(10), dp(10)),
+            hint_text_color=MUTED,  # Kivy's grey hint was 3.98:1 on the white field
         )
         self.field.bind(text=self._typed, focus=self._focused)
         top.add_widget(self.field)
