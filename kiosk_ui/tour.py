@@ -362,6 +362,9 @@ def walk_states(tour: Tour, root, state, store, logins, picks, auth) -> None:
     from kiosk_ui.viewmodels.encounter import KIOSK_KINDS
 
     form = root.screen("encounter")
+    nurse = logins.get("nurse")
+    if nurse is not None:  # a role that may record every kind of visit (a midwife may not)
+        state.actor = auth.login(state.ctx, nurse[0], pin=nurse[1])
     for kind in KIOSK_KINDS:
         patient = picks["woman"] if kind == "anc" else picks["child"]
 
