@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 
+from appliance.clinical import texts
 from appliance.clock import ClockReading, plausible
 from appliance.domain.encounters import MODELS, Diagnosis, Prescription, Referral
 from appliance.web.i18n import N_, Translator, dmy
@@ -251,7 +252,7 @@ def explain(details: list[dict[str, Any]], t: Translator) -> dict[str, list[str]
         if message is None:
             text = e.get("msg", "")
         else:
-            values = {k: _show(v) for k, v in (e.get("ctx") or {}).items()}
+            values = {k: _show(v, t) for k, v in (e.get("ctx") or {}).items()}
             try:
                 text = t(message) % values
             except (KeyError, TypeError, ValueError):
@@ -263,9 +264,11 @@ def explain(details: list[dict[str, Any]], t: Translator) -> dict[str, list[str]
     return out
 
 
-def _show(value: Any) -> Any:
+def _show(value: Any, t: Translator) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)  # "400 kg", not "400.0 kg"
+    if isinstance(value, float):
+        return texts.value_text(texts.num(value), t)  # "0,3 kg" in French, "0.3 kg" in English
     if isinstance(value, str) and len(value) == 10 and value[4] == "-":
         return dmy(value)
     return value

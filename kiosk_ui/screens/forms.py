@@ -487,9 +487,7 @@ class EncounterScreen(KioskScreen):
 
     def show_live(self) -> None:
         self.live.clear_widgets()
-        known = {f["name"] for f in self.vm.fields}
-        loose = [m for n, ms in (self.vm.errors or {}).items() if n not in known for m in ms]
-        for error in (self.vm.error, self.error, *loose):  # first: what stops the saving
+        for error in dict.fromkeys([self.error or "", *self.vm.stopping()]):  # stops saving
             if error:
                 self.live.add_widget(Box(error, colour=DANGER))
         for item in self.vm.live:
@@ -521,7 +519,8 @@ class EncounterScreen(KioskScreen):
         if ok:
             self.kiosk.go("record", patient_id=self.patient_id)
         else:
-            self.error = self.t("Corrigez les champs en rouge.")
+            # "the fields in red" only when a field is red: a full disk is its own message
+            self.error = self.t("Corrigez les champs en rouge.") if self.vm.fields_in_error else ""
             self.build_form()
             self.show_live()
             self.show_first_error()

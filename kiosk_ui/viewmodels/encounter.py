@@ -239,6 +239,20 @@ class EncounterVM:
             log.warning("kiosk: draft kept after a save: %s", e)
         return True
 
+    def stopping(self) -> list[str]:
+        """What stops the saving, each said once, for the top of the form: the view-model's own
+        error (a refused draft) and the errors tied to no field (a full disk is said by both
+        the draft and the save)."""
+        known = {f["name"] for f in self.fields}
+        lines = [self.error or ""]
+        lines += [m for name, ms in (self.errors or {}).items() if name not in known for m in ms]
+        return list(dict.fromkeys(line for line in lines if line))
+
+    @property
+    def fields_in_error(self) -> bool:
+        known = {f["name"] for f in self.fields}
+        return any(name in known for name in self.errors or {})
+
     # -- live hints --------------------------------------------------------------------------
     def _care_date(self) -> date:
         try:

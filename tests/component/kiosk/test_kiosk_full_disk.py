@@ -65,10 +65,21 @@ def test_a_growth_form_saved_on_a_full_disk_says_so_and_keeps_the_values(facilit
     assert vm.save() is False
     assert vm.errors == {"": [full(facility["disk"].path, lang)]}
     assert vm.values["weight_kg"] == "9,1"  # nothing typed is lost
+    # the form's top says it once (the draft and the save both failed), and no field is red
+    assert vm.stopping() == [full(facility["disk"].path, lang)]
+    assert vm.fields_in_error is False
     facility["disk"].free()
     assert vm.save() is True and vm.errors == {}
     record = patients.record(facility["ctx"], facility["nurse"], facility["child"]["id"])
     assert [e["data"]["weight_kg"] for e in record["encounters"]] == [9.1]
+
+
+def test_a_form_refused_for_a_missing_field_points_at_the_fields_not_the_disk(facility):
+    vm = EncounterVM(kiosk(facility), facility["child"]["id"], "growth")
+    vm.set("care_date", "")
+    assert vm.save() is False
+    assert vm.fields_in_error is True and "care_date" in vm.errors
+    assert vm.stopping() == []
 
 
 def test_registering_on_a_full_disk_says_so(facility):
