@@ -149,6 +149,7 @@ def main() -> None:
     from appliance.paths import Paths
     from appliance.services.context import Context
     from appliance.store import Store
+    from kiosk_ui import offscreen
     from kiosk_ui.app import build_root
     from kiosk_ui.viewmodels.encounter import KIOSK_KINDS
     from kiosk_ui.viewmodels.state import KioskState
@@ -180,10 +181,7 @@ def main() -> None:
             time.sleep(0.01)
             idle(1)
 
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, pin)
+    logins = offscreen.read_logins(home)
 
     times: dict[str, list[float]] = defaultdict(list)  # per step, one value a round
     step_rss: dict[str, list[float]] = defaultdict(list)  # --diagnose: RSS after each step

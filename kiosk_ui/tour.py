@@ -23,37 +23,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-
-def _window(w: int, h: int):
-    """Kivy's offscreen Window at w x h (its size must be in Kivy's config before it is made)."""
-    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(w), str(h)
-    from kiosk_ui.app import kivy_env
-
-    kivy_env(headless=True)
-    from kivy.config import Config
-
-    Config.set("graphics", "width", str(w))
-    Config.set("graphics", "height", str(h))
-    from kivy.base import EventLoop
-    from kivy.core.window import Window
-
-    EventLoop.ensure_window()
-    Window.size = (w, h)
-    return EventLoop, Window
-
-
-def seed(home: Path, patients: int) -> dict[str, tuple[str, str]]:
-    """A seeded facility in `home`; its demo logins, role -> (username, PIN)."""
-    from appliance.paths import Paths
-    from appliance.seed.facility import seed_facility
-
-    database = Paths.for_home(home).database
-    seed_facility(database, patients=patients, seed=7, years=3, logins_dir=home)
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, pin)
-    return logins
+from kiosk_ui import offscreen
 
 
 class Tour:
@@ -70,8 +40,7 @@ class Tour:
 
     # -- driving -----------------------------------------------------------------------------
     def idle(self, n: int = 3) -> None:
-        for _ in range(n):
-            self.EventLoop.idle()
+        offscreen.idle(n)
 
     def wait(self, condition: Callable[[], bool], seconds: float = 15) -> bool:
         end = time.monotonic() + seconds
@@ -84,7 +53,6 @@ class Tour:
 
     def tap(self, widget) -> None:
         """A real touch at the widget's centre, scrolled into view first as a finger would."""
-        from kivy.tests.common import UnitTestTouch
         from kivy.uix.scrollview import ScrollView
 
         holder = widget.parent
@@ -94,10 +62,7 @@ class Tour:
                 self.idle(2)
                 break
             holder = holder.parent
-        x, y = widget.to_window(*widget.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
+        offscreen.tap(widget)
         self.idle(2)
 
     def settle(self) -> None:
@@ -117,9 +82,7 @@ class Tour:
         self.states.append(state)
         target = self.out / f"{state}.png"
         try:
-            made = self.Window.screenshot(name=str(target))
-            if made:
-                Path(made).replace(target)
+            offscreen.screenshot(target)
         except Exception as e:  # a screenshot failing must not hide the findings
             self.fail(state, f"screenshot: {e}")
         screen = self.root.current if self.root is not None else ""
@@ -171,7 +134,7 @@ def run_tour(
     size: tuple[int, int], langs: list[str], out: Path, home: Path | None, patients: int
 ) -> dict:
     out.mkdir(parents=True, exist_ok=True)
-    EventLoop, Window = _window(*size)
+    EventLoop, Window = offscreen.open_window(*size)
     tour = Tour(size, out, EventLoop, Window)
     tour.patients = patients
     made_home = home is None
@@ -197,12 +160,8 @@ def _tour(tour: Tour, size: tuple[int, int], langs: list[str], home: Path) -> di
     database = Paths.for_home(home).database
     logins_file = home / "demo-logins.txt"
     if not database.exists():
-        seed(home, patients)
-    logins = {}
-    if logins_file.exists():
-        for line in logins_file.read_text(encoding="utf-8").splitlines():
-            username, role, pin = line.split()
-            logins[role] = (username, pin)
+        offscreen.seed_demo(home, patients=patients)
+    logins = offscreen.read_logins(home) if logins_file.exists() else {}
 
     with Store(database) as store:
         tour.allow = proper_names(store)
@@ -619,8 +578,6 @@ def scroll_of(screen):
 
 def tap_keys(tour: Tour, vk, text: str) -> None:
     """Real touches on the VKeyboard keys that type `text` in its current mode."""
-    from kivy.tests.common import UnitTestTouch
-
     layout = vk.available_layouts[vk.layout]
     w, h = vk.size
     for char in text:
@@ -629,10 +586,7 @@ def tap_keys(tour: Tour, vk, text: str) -> None:
             hit = next((i for i, k in enumerate(keys) if k[1] == char), None)
             if hit is not None:
                 (xh, yh), (wh, hh) = vk.layout_geometry[f"LINE_HINT_{line}"][hit]
-                x, y = vk.to_window((xh + wh / 2) * w, (yh + hh / 2) * h)
-                touch = UnitTestTouch(x, y)
-                touch.touch_down()
-                touch.touch_up()
+                offscreen.tap_at(*vk.to_window((xh + wh / 2) * w, (yh + hh / 2) * h))
                 tour.idle(2)
                 break
         else:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from appliance.paths import Paths
-from appliance.seed.facility import seed_facility
+from kiosk_ui import offscreen
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -67,12 +67,7 @@ def seed_with_logins(
     home: Path, database: Path, *, patients: int, years: int
 ) -> dict[str, tuple[str, str]]:
     """Seed a facility (seed 7) into `database`; its demo logins, role -> (username, PIN)."""
-    seed_facility(database, patients=patients, seed=7, years=years, logins_dir=home)
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, pin)
-    return logins
+    return offscreen.seed_demo(home, patients=patients, years=years, database=database)
 
 
 def _free_port() -> int:
@@ -264,20 +259,6 @@ def kiosk_script_main(scenario: Callable[..., dict]) -> None:
 
 
 def kiosk_window(w: int, h: int):
-    """Kivy's EventLoop and its offscreen Window at w x h, made now."""
-    # The window is made when a kiosk module first imports Kivy's Window: its size must be in
-    # Kivy's config by then (an offscreen surface does not grow afterwards).
-    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(w), str(h)
-    from kiosk_ui.app import kivy_env
-
-    kivy_env(headless=True)
-    from kivy.config import Config
-
-    Config.set("graphics", "width", str(w))
-    Config.set("graphics", "height", str(h))
-    from kivy.base import EventLoop
-    from kivy.core.window import Window
-
-    EventLoop.ensure_window()
-    Window.size = (w, h)
-    return EventLoop, Window
+    """Kivy's EventLoop and its offscreen Window at w x h, made now (kiosk_ui.offscreen: the
+    size must be in Kivy's config before the window is made)."""
+    return offscreen.open_window(w, h)

@@ -82,6 +82,8 @@ def test_forms_other_sizes(run_kiosk_script, size: str, lang: str) -> None:
 def _script(home: Path, out: Path, size: str, only: str = "", lang: str = "fr") -> dict:
     from conftest import kiosk_window, seed_with_logins
 
+    from kiosk_ui import offscreen
+
     w, h = (int(v) for v in size.split("x"))
     EventLoop, Window = kiosk_window(w, h)
     from kivy.tests.common import UnitTestTouch
@@ -100,23 +102,18 @@ def _script(home: Path, out: Path, size: str, only: str = "", lang: str = "fr") 
     logins = seed_with_logins(home, database, patients=40, years=2)
     shots: list[str] = []
 
-    def idle(n: int = 3) -> None:
-        for _ in range(n):
-            EventLoop.idle()
+    idle = offscreen.idle
 
     def shot(name: str) -> None:
         """A screenshot, and the layout check's findings on what it shows."""
         idle(4)
         found = findings(Window, (w, h), state.lang, state=name, allow=names)
         seen["findings"].extend(str(f) for f in found)
-        made = Window.screenshot(name=str(out / f"{name}-{size}.png"))
-        Path(made).replace(out / f"{name}-{size}.png")
+        offscreen.screenshot(out / f"{name}-{size}.png")
         shots.append(f"{name}-{size}")
 
     def touch_at(x: float, y: float) -> None:
-        t = UnitTestTouch(x, y)
-        t.touch_down()
-        t.touch_up()
+        offscreen.tap_at(x, y)
         idle(2)
 
     def tap(widget) -> None:

@@ -92,8 +92,9 @@ def test_countdown_overlay_saves_and_cancels(run_kiosk_script) -> None:
 def _scenario(home: Path, out: Path) -> dict:
     from conftest import kiosk_window, seed_with_logins
 
+    from kiosk_ui import offscreen
+
     EventLoop, Window = kiosk_window(800, 480)
-    from kivy.tests.common import UnitTestTouch
 
     from appliance.paths import Paths
     from appliance.services import auth, drafts
@@ -106,14 +107,10 @@ def _scenario(home: Path, out: Path) -> dict:
     logins = seed_with_logins(home, database, patients=40, years=2)
     seen: dict = {"window": list(Window.size)}
 
-    def idle(n: int = 3) -> None:
-        for _ in range(n):
-            EventLoop.idle()
+    idle = offscreen.idle
 
     def tap_at(x: float, y: float) -> None:
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
+        offscreen.tap_at(x, y)
         idle(2)
 
     def tap(widget) -> None:
@@ -121,8 +118,7 @@ def _scenario(home: Path, out: Path) -> dict:
 
     def shot(name: str) -> None:
         idle(3)
-        made = Window.screenshot(name=str(out / f"{name}.png"))
-        Path(made).replace(out / f"{name}.png")
+        offscreen.screenshot(out / f"{name}.png")
 
     def shown_buttons(overlay) -> list[str]:
         return [b.text for b in reversed(overlay.buttons.children)]

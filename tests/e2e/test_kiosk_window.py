@@ -123,6 +123,8 @@ def _sized(home: Path, out: Path, size: str) -> dict:
     """Log in (through the view-model) and shoot the home and a child's record at `size`."""
     from conftest import kiosk_window, seed_with_logins
 
+    from kiosk_ui import offscreen
+
     w, h = (int(v) for v in size.split("x"))
     EventLoop, Window = kiosk_window(w, h)
     from appliance.paths import Paths
@@ -153,8 +155,7 @@ def _sized(home: Path, out: Path, size: str) -> dict:
                 EventLoop.idle()
             for _ in range(5):
                 EventLoop.idle()
-            made = Window.screenshot(name=str(out / f"{name}-{size}.png"))
-            Path(made).replace(out / f"{name}-{size}.png")
+            offscreen.screenshot(out / f"{name}-{size}.png")
             shots.append(name)
         seen = {
             "window": list(Window.size),
@@ -167,6 +168,8 @@ def _sized(home: Path, out: Path, size: str) -> dict:
 
 def _scenario(home: Path, out: Path) -> dict:
     from conftest import kiosk_window, seed_with_logins
+
+    from kiosk_ui import offscreen
 
     EventLoop, Window = kiosk_window(800, 480)
     from kivy.tests.common import UnitTestTouch
@@ -181,9 +184,7 @@ def _scenario(home: Path, out: Path) -> dict:
     logins = seed_with_logins(home, database, patients=150, years=3)
     seen: dict = {}
 
-    def idle(n: int = 3) -> None:
-        for _ in range(n):
-            EventLoop.idle()
+    idle = offscreen.idle
 
     def tap(widget) -> None:
         from kivy.uix.scrollview import ScrollView
@@ -194,16 +195,12 @@ def _scenario(home: Path, out: Path) -> dict:
         if isinstance(holder, ScrollView):  # bring it into view first, as a finger would scroll
             holder.scroll_to(widget, padding=0, animate=False)
             idle(3)
-        x, y = widget.to_window(*widget.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
+        offscreen.tap(widget)
         idle(2)
 
     def shot(name: str) -> None:
         idle(3)
-        made = Window.screenshot(name=str(out / f"{name}.png"))
-        Path(made).replace(out / f"{name}.png")
+        offscreen.screenshot(out / f"{name}.png")
 
     def wait(condition, seconds: float = 20) -> None:
         end = time.monotonic() + seconds

@@ -263,26 +263,14 @@ def test_home_and_due_screens_in_a_window(tmp_path):
 # --------------------------------------------------------------------------- the script
 def _scenario(home: Path, out: Path) -> dict:
     w, h = 800, 480
-    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(w), str(h)
-    from kiosk_ui.app import kivy_env
+    from kiosk_ui import offscreen
 
-    kivy_env(headless=True)
-    from kivy.config import Config
-
-    Config.set("graphics", "width", str(w))
-    Config.set("graphics", "height", str(h))
-    from kivy.base import EventLoop
-    from kivy.core.window import Window
-
-    EventLoop.ensure_window()
-    Window.size = (w, h)
-    from kivy.tests.common import UnitTestTouch
+    EventLoop, Window = offscreen.open_window(w, h)
     from kivy.uix.button import Button
     from kivy.uix.label import Label
     from kivy.uix.scrollview import ScrollView
 
     from appliance.paths import Paths
-    from appliance.seed.facility import seed_facility
     from appliance.services import auth
     from appliance.services.context import Context
     from appliance.store import Store
@@ -291,12 +279,7 @@ def _scenario(home: Path, out: Path) -> dict:
     from kiosk_ui.widgets.due_row import DueRow
 
     database = Paths.for_home(home).database
-    home.mkdir(parents=True, exist_ok=True)
-    seed_facility(database, patients=PATIENTS, seed=7, years=3, logins_dir=home)
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, pin)
+    logins = offscreen.seed_demo(home, patients=PATIENTS)
     seen: dict = {
         "login": logins["nurse"],
         "clipped": [],
@@ -304,9 +287,7 @@ def _scenario(home: Path, out: Path) -> dict:
         "due_widgets": [],  # the due screen's widgets on each page of each list
     }
 
-    def idle(n: int = 3) -> None:
-        for _ in range(n):
-            EventLoop.idle()
+    idle = offscreen.idle
 
     def tap(widget) -> None:
         holder = widget.parent
@@ -315,16 +296,12 @@ def _scenario(home: Path, out: Path) -> dict:
         if isinstance(holder, ScrollView):
             holder.scroll_to(widget, padding=0, animate=False)
             idle(3)
-        x, y = widget.to_window(*widget.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
+        offscreen.tap(widget)
         idle(2)
 
     def shot(name: str) -> None:
         idle(4)
-        made = Window.screenshot(name=str(out / f"{name}.png"))
-        Path(made).replace(out / f"{name}.png")
+        offscreen.screenshot(out / f"{name}.png")
 
     def wait(condition, seconds: float = 60) -> None:
         end = time.monotonic() + seconds

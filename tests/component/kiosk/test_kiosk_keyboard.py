@@ -142,19 +142,9 @@ def test_screenshots_written(seen):
 
 # --------------------------------------------------------------------------- the script
 def _scenario(home: Path, out: Path) -> dict:  # noqa: C901 - one window, many checks
-    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(W), str(H)
-    from kiosk_ui.app import kivy_env
+    from kiosk_ui import offscreen
 
-    kivy_env(headless=True)
-    from kivy.config import Config
-
-    Config.set("graphics", "width", str(W))
-    Config.set("graphics", "height", str(H))
-    from kivy.base import EventLoop
-    from kivy.core.window import Window
-
-    EventLoop.ensure_window()
-    Window.size = (W, H)
+    EventLoop, Window = offscreen.open_window(W, H)
     from kivy.tests.common import UnitTestTouch
     from kivy.uix.boxlayout import BoxLayout
     from kivy.uix.label import Label
@@ -168,20 +158,15 @@ def _scenario(home: Path, out: Path) -> dict:  # noqa: C901 - one window, many c
 
     seen: dict = {"KEYBOARD_H": KEYBOARD_H}
 
-    def idle(n: int = 3) -> None:
-        for _ in range(n):
-            EventLoop.idle()
+    idle = offscreen.idle
 
     def touch_at(x: float, y: float) -> None:
-        t = UnitTestTouch(x, y)
-        t.touch_down()
-        t.touch_up()
+        offscreen.tap_at(x, y)
         idle(2)
 
     def shot(name: str) -> None:
         idle(4)
-        made = Window.screenshot(name=str(out / f"{name}.png"))
-        Path(made).replace(out / f"{name}.png")
+        offscreen.screenshot(out / f"{name}.png")
 
     def keys(vk):
         """(key, window rect of its drawn key, window centre) in the current layer."""
@@ -465,20 +450,15 @@ def _search_screen(home: Path, out: Path, idle, shot, keys, press) -> dict:
     from kivy.core.window import Window
 
     from appliance.paths import Paths
-    from appliance.seed.facility import seed_facility
     from appliance.services import auth
     from appliance.services.context import Context
     from appliance.store import Store
+    from kiosk_ui import offscreen
     from kiosk_ui.app import build_root
     from kiosk_ui.viewmodels.state import KioskState
 
     database = Paths.for_home(home).database
-    home.mkdir(parents=True, exist_ok=True)
-    seed_facility(database, patients=60, seed=7, years=2, logins_dir=home)
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, pin)
+    logins = offscreen.seed_demo(home, patients=60, years=2)
     username, pin = logins.get("midwife") or logins["nurse"]
     with Store(database) as store:
         state = KioskState(Context.open(store), data_dir=home)

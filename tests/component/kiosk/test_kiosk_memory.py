@@ -73,17 +73,10 @@ def _alive() -> dict[str, int]:
 
 def _scenario(home: Path) -> dict:
     w, h = 800, 480
-    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(w), str(h)
-    from kiosk_ui.app import kivy_env
+    from kiosk_ui import offscreen
 
-    kivy_env(headless=True)
-    from kivy.base import EventLoop
-    from kivy.core.window import Window
-
-    EventLoop.ensure_window()
-    Window.size = (w, h)
+    EventLoop, Window = offscreen.open_window(w, h)
     from appliance.paths import Paths
-    from appliance.seed.facility import seed_facility
     from appliance.services import auth
     from appliance.services.context import Context
     from appliance.store import Store
@@ -92,16 +85,9 @@ def _scenario(home: Path) -> dict:
     from kiosk_ui.viewmodels.state import KioskState
 
     database = Paths.for_home(home).database
-    home.mkdir(parents=True, exist_ok=True)
-    seed_facility(database, patients=PATIENTS, seed=7, years=3, logins_dir=home)
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, pin)
+    logins = offscreen.seed_demo(home, patients=PATIENTS)
 
-    def idle(n: int = 3) -> None:
-        for _ in range(n):
-            EventLoop.idle()
+    idle = offscreen.idle
 
     def wait(condition, seconds: float = 60) -> None:
         end = time.monotonic() + seconds

@@ -106,19 +106,11 @@ def test_search_screen_gives_the_results_the_height(tmp_path):
 
 def _scenario(home: Path, out: Path) -> dict:
     w, h = 800, 480
-    os.environ["KCFG_GRAPHICS_WIDTH"], os.environ["KCFG_GRAPHICS_HEIGHT"] = str(w), str(h)
-    from kiosk_ui.app import kivy_env
+    from kiosk_ui import offscreen
 
-    kivy_env(headless=True)
-    from kivy.base import EventLoop
-    from kivy.core.window import Window
-
-    EventLoop.ensure_window()
-    Window.size = (w, h)
-    from kivy.tests.common import UnitTestTouch
+    EventLoop, Window = offscreen.open_window(w, h)
 
     from appliance.paths import Paths
-    from appliance.seed.facility import seed_facility
     from appliance.services import auth
     from appliance.services.context import Context
     from appliance.store import Store
@@ -128,28 +120,17 @@ def _scenario(home: Path, out: Path) -> dict:
     from kiosk_ui.viewmodels.state import KioskState
 
     database = Paths.for_home(home).database
-    home.mkdir(parents=True, exist_ok=True)
-    seed_facility(database, patients=WINDOW_PATIENTS, seed=7, years=3, logins_dir=home)
-    logins = {}
-    for line in (home / "demo-logins.txt").read_text(encoding="utf-8").splitlines():
-        username, role, pin = line.split()
-        logins[role] = (username, pin)
+    logins = offscreen.seed_demo(home, patients=WINDOW_PATIENTS)
 
-    def idle(n: int = 3) -> None:
-        for _ in range(n):
-            EventLoop.idle()
+    idle = offscreen.idle
 
     def tap(widget) -> None:
-        x, y = widget.to_window(*widget.center)
-        touch = UnitTestTouch(x, y)
-        touch.touch_down()
-        touch.touch_up()
+        offscreen.tap(widget)
         idle(3)
 
     def shot(name: str) -> None:
         idle(4)
-        made = Window.screenshot(name=str(out / f"{name}.png"))
-        Path(made).replace(out / f"{name}.png")
+        offscreen.screenshot(out / f"{name}.png")
 
     def in_sight(search) -> int:
         """Result rows whole inside the scroll view's visible part."""
