@@ -87,7 +87,12 @@ class RecordScreen(KioskScreen):
                 )
         growth = vm.growth
         if growth:
-            self._heading(t("Croissance") + f" — {growth.get('status_label', '')}")
+            self._heading(t("Croissance"))
+            self.content.add_widget(Text(growth["acute_label"], bold=growth["status"] != "normal"))
+            for finding in growth["findings"]:
+                self.content.add_widget(
+                    Text(finding["text"], color=severity_colour(finding["severity"]), bold=True)
+                )
             for index, title in (
                 ("wfa", t("Poids pour l'âge (kg)")),
                 ("hfa", t("Taille pour l'âge (cm)")),

@@ -20,6 +20,21 @@ from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, age_text, dmy
 
 PREGNANCY = N_("Grossesse en cours : %(weeks)s semaines, terme prévu %(edd)s")
 BP = N_("TA %(s)s/%(d)s")
+# The record's growth line names what it judges: "normal" alone read as "growth normal" for a
+# child underweight and stunted (nutrition_status judges acute malnutrition only).
+ACUTE = {
+    "normal": N_("Malnutrition aiguë : aucune"),
+    "mam": N_("Malnutrition aiguë modérée (MAM)"),
+    "sam": N_("Malnutrition aiguë sévère (MAS)"),
+    "unknown": N_("Malnutrition aiguë : non évaluée"),
+}
+# WHO Child Growth Standards (2006) / WHO Nutrition Landscape: underweight is weight-for-age
+# < -2 SD, stunting is length/height-for-age < -2 SD; severe below -3 SD.
+CHRONIC = {
+    "wfa": (N_("Insuffisance pondérale sévère"), N_("Insuffisance pondérale")),
+    "hfa": (N_("Retard de croissance sévère"), N_("Retard de croissance")),
+}
+Z_FINDING = N_("%(finding)s (%(index)s %(z)s)")
 
 # What the timeline's one line shows for each kind, in order.
 SUMMARY_KEYS = {
@@ -192,6 +207,8 @@ class RecordVM:
             "zscore_labels": {k: t(v) for k, v in ZSCORES.items()},
             "status": status,
             "status_label": t(STATUS.get(status, status)),
+            "acute_label": t(ACUTE.get(status, ACUTE["unknown"])),
+            "findings": growth_findings(r.get("zscores") or {}, t),
         }
 
     @property
@@ -204,3 +221,21 @@ class RecordVM:
             for k in KIOSK_KINDS
             if k in summary.suitable_kinds(self.record) and self.state.may(write(k))
         ]
+
+
+def growth_findings(zscores: dict[str, float | None], t) -> list[dict[str, str]]:
+    """Underweight and stunting from the last z-scores, each with its z ("Retard de croissance
+    (Taille/âge −2,4)"); severity "urgent" below -3 SD, "high" below -2 SD."""
+    out = []
+    for index, (severe, moderate) in CHRONIC.items():
+        z = zscores.get(index)
+        if z is None or z >= -2:
+            continue
+        finding = severe if z < -3 else moderate
+        text = t(Z_FINDING) % {
+            "finding": t(finding),
+            "index": t(ZSCORES[index]),
+            "z": value_text(num(round(z, 1)), t),
+        }
+        out.append({"text": text, "severity": "urgent" if z < -3 else "high"})
+    return out

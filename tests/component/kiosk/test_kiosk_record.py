@@ -71,6 +71,8 @@ def test_child_growth_and_vaccines(kiosk, ctx, actors, child):
     assert g["points"]["wfa"] == [(534, 9.8)] and g["points"]["hfa"] == [(534, 79.0)]
     assert g["zscores"]["wfa"] is not None
     assert g["status_label"] == "normal"
+    assert g["acute_label"] == "Malnutrition aiguë : aucune"
+    assert g["findings"] == []  # 9.8 kg, 79 cm at 17 months: within -2 SD
     # a doctor may record ANC, but not for an 18-month-old girl
     assert [a["kind"] for a in vm.actions] == ["consultation", "immunization", "growth"]
 
@@ -86,3 +88,29 @@ def test_unknown_record(kiosk, aminata):
     vm = RecordVM(kiosk("nurse"), "no-such-id")
     vm.open()
     assert vm.error == "Ce dossier ou cette page n'existe pas."
+
+
+def test_an_underweight_stunted_child_is_not_called_normal(kiosk, ctx, actors, child):
+    """Acute malnutrition may be absent while the child is underweight and stunted: the record
+    names both (WHO: weight-for-age and height-for-age < -2 SD; severe < -3 SD)."""
+    encounters.add(
+        ctx,
+        actors["nurse"],
+        child["id"],
+        "growth",
+        {"care_date": "2026-10-01", "weight_kg": 7.6, "height_cm": 72.0, "measured": "lying"},
+    )
+    vm = RecordVM(kiosk("nurse"), child["id"])
+    vm.open()
+    g = vm.growth
+    assert g["zscores"]["wfa"] < -2 and g["zscores"]["hfa"] < -2
+    texts = [f["text"] for f in g["findings"]]
+    assert any(t.startswith("Insuffisance pondérale") for t in texts), texts
+    assert any(t.startswith("Retard de croissance") for t in texts), texts
+    assert "," in texts[0] and "Poids/âge −" in texts[0]  # z with a French decimal comma
+    english = RecordVM(kiosk("nurse", lang="en"), child["id"])
+    english.open()
+    assert all(
+        f["text"].startswith(("Underweight", "Severely underweight", "Stunted", "Severely"))
+        for f in english.growth["findings"]
+    )
