@@ -49,6 +49,7 @@ LABEL_FONT = sp(19)
 CHOICE_FONT = sp(20)
 CHOICE_MARGIN = dp(12)  # a toggle's text is wrapped 6 dp inside it; a little air
 GAP = dp(6)
+ALERTS_COUNT = N_("%(n)s alertes")
 LIVE_SHARE = 0.3  # the live feedback never takes more of the screen's height than this
 
 
@@ -341,8 +342,16 @@ class EncounterScreen(KioskScreen):
         # The live feedback: in the body only while there is some, as tall as its text (up
         # to LIVE_SHARE of the body, then it scrolls).
         self.live = column(spacing=dp(2))
+        # Its scroll bar stays drawn: with four alerts at 800x480 only two are in sight, and
+        # a bar that fades away hides that the others are there.
         self.live_view = ScrollView(
-            do_scroll_x=False, size_hint_y=None, height=0, always_overscroll=False
+            do_scroll_x=False,
+            size_hint_y=None,
+            height=0,
+            always_overscroll=False,
+            bar_width=dp(10),
+            bar_color=(0.25, 0.25, 0.25, 1),
+            bar_inactive_color=(0.25, 0.25, 0.25, 1),
         )
         self.live_view.add_widget(self.live)
         self.live.bind(height=self._fit_live)
@@ -490,6 +499,9 @@ class EncounterScreen(KioskScreen):
         for error in dict.fromkeys([self.error or "", *self.vm.stopping()]):  # stops saving
             if error:
                 self.live.add_widget(Box(error, colour=DANGER))
+        alerts = [i for i in self.vm.live if i["severity"] not in ("info", "ok", "normal")]
+        if len(alerts) > 1:  # how many there are, above them: some may be below the fold
+            self.live.add_widget(Text(self.t(ALERTS_COUNT) % {"n": len(alerts)}, bold=True))
         for item in self.vm.live:
             self.live.add_widget(
                 Box(
