@@ -682,12 +682,18 @@ class RegisterScreen(KioskScreen):
             self.show_keyboard(field)
 
     def enter_pressed(self) -> None:
-        """⏎: the next text field, or saving after the last one."""
+        """⏎: the next text field; after the last one, the first needed field the keyboard
+        does not fill (sex, age) if one is empty, else saving."""
         names = [n for n in TEXT_FIELDS if n in self.inputs]
         current = next((n for n in names if self.inputs[n] is self.keyboard.target), None)
         if current is None or current == names[-1]:
             self.hide_keyboard()
-            self.save()
+            missing = self.vm.first_unfilled()
+            row = next((r for r in self.rows if r.name == missing), None)
+            if row is not None:
+                keep_in_view(self.scroll, row)
+            else:
+                self.save()
             return
         following = self.inputs[names[names.index(current) + 1]]
         self.inputs[current].focus = False

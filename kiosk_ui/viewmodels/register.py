@@ -59,6 +59,17 @@ class RegisterVM:
         self.errors.pop(name, None)
         self.duplicates = []  # the data changed: the duplicates must be looked for again
 
+    def first_unfilled(self) -> str | None:
+        """The first field still needed that the keyboard does not fill (⏎ after the last
+        text field goes there rather than saving a form sure to be refused): the sex, then
+        the age (years, months or a birth date)."""
+        v = self.values
+        if not v["sex"]:
+            return "sex"
+        if not (v["age_years"] or v["age_months"] or v["birth_date"]):
+            return "age_years"
+        return None
+
     def data(self) -> dict[str, Any]:
         data = forms.patient_data(self.values)
         if "birth_date" in data:  # typed JJ/MM/AAAA on the kiosk

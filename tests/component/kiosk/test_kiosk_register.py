@@ -67,3 +67,15 @@ def test_technician_may_not_register(kiosk):
     fill(vm, family_name="Diarra", given_names="Moussa", sex="M", age_years="4")
     assert vm.save() is None
     assert vm.errors == {"": ["Votre rôle ne permet pas de faire cela."]}
+
+
+def test_enter_after_the_last_text_field_goes_to_what_the_keyboard_cannot_fill(kiosk):
+    """⏎ on the village: the sex first, then the age, and only then saving."""
+    vm = RegisterVM(kiosk("nurse"))
+    for name, value in (("family_name", "Diarra"), ("given_names", "Awa"), ("village", "Kati")):
+        vm.set(name, value)
+    assert vm.first_unfilled() == "sex"
+    vm.set("sex", "F")
+    assert vm.first_unfilled() == "age_years"
+    vm.set("birth_date", "01/02/2020")
+    assert vm.first_unfilled() is None
