@@ -35,15 +35,23 @@ def test_every_screen_and_state_passes_the_layout_check(tmp_path: Path, size: st
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob(f"*-{size}-*.png"):
         old.unlink()
-    proc = subprocess.run(
-        [sys.executable, "-m", "kiosk_ui.tour", "--size", size, "--lang", "fr,en"]
-        + ["--out", str(SHOTS), "--home", str(tmp_path / "home")],
-        env=_env(tmp_path),
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=TOUR_TIMEOUT_S,
-    )
+    def tour() -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "kiosk_ui.tour", "--size", size, "--lang", "fr,en"]
+            + ["--out", str(SHOTS), "--home", str(tmp_path / "home")],
+            env=_env(tmp_path),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=TOUR_TIMEOUT_S,
+        )
+
+    proc = tour()
+    if proc.returncode < 0 and not proc.stdout.strip():
+        # Killed by a signal with nothing printed: the offscreen GL driver has crashed once
+        # in ~30 runs on a loaded machine (not reproduced). One more run; a second crash or
+        # any finding still fails.
+        proc = tour()
     assert proc.returncode == 0, proc.stderr[-4000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     states = result["states"]
