@@ -35,6 +35,7 @@ def test_every_screen_and_state_passes_the_layout_check(tmp_path: Path, size: st
     SHOTS.mkdir(parents=True, exist_ok=True)
     for old in SHOTS.glob(f"*-{size}-*.png"):
         old.unlink()
+
     def tour() -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "-m", "kiosk_ui.tour", "--size", size, "--lang", "fr,en"]
