@@ -87,3 +87,22 @@ def seed_demo(
         database = Paths.for_home(home).database
     seed_facility(database, patients=patients, seed=seed, years=years, logins_dir=home)
     return read_logins(home)
+
+
+def run_script(scenario) -> None:
+    """A window scenario as a script: `python FILE PATH...` calls scenario(*paths) and prints
+    its dict as one JSON line for the test that ran it; a failure prints its traceback and
+    exits 1. Kivy has taken over sys.stdout and sys.stderr by then: the originals are used."""
+    import json
+    import os
+    import sys
+    import tempfile
+    import traceback
+
+    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kiosk-kivy-"))
+    try:
+        result = scenario(*(Path(arg) for arg in sys.argv[1:]))
+    except BaseException:
+        traceback.print_exc(file=sys.__stderr__)
+        sys.exit(1)
+    print(json.dumps(result, ensure_ascii=False, default=str), file=sys.__stdout__)

@@ -14,9 +14,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
-import traceback
 from pathlib import Path
 
 import pytest
@@ -495,16 +493,7 @@ def _search_screen(home: Path, out: Path, idle, shot, keys, press) -> dict:
     return result
 
 
-def _main() -> None:
-    home, out = Path(sys.argv[1]), Path(sys.argv[2])
-    os.environ.setdefault("KIVY_HOME", tempfile.mkdtemp(prefix="kiosk-kivy-"))
-    try:
-        result = _scenario(home, out)
-    except BaseException:
-        traceback.print_exc(file=sys.__stderr__)  # Kivy has taken over sys.stderr
-        sys.exit(1)
-    print(json.dumps(result, ensure_ascii=False, default=str), file=sys.__stdout__)
-
-
 if __name__ == "__main__":
-    _main()
+    from kiosk_ui import offscreen
+
+    offscreen.run_script(_scenario)
