@@ -22,7 +22,6 @@ import time
 STARTED = time.perf_counter()  # before Kivy and the app are imported: start-up counts them
 
 import argparse  # noqa: E402
-import gc  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 import statistics  # noqa: E402
@@ -87,25 +86,6 @@ def pymalloc_mb() -> dict[str, float]:
             # an arena is 1 MiB (Python 3.10+ on 64-bit)
             out[key] = float(n) if key == "arenas_mb" else round(n / 2**20, 1)
     return out
-
-
-def alive() -> dict[str, int]:
-    """Live Kivy objects after a full collection: widgets, labels, textures."""
-    from kivy.graphics.texture import Texture
-    from kivy.uix.label import Label
-    from kivy.uix.widget import Widget
-
-    gc.collect()
-    counts = {"widgets": 0, "labels": 0, "textures": 0}
-    for o in gc.get_objects():
-        kind = type(o)  # not isinstance: a dead weak proxy raises on it
-        if issubclass(kind, Widget):
-            counts["widgets"] += 1
-            if issubclass(kind, Label):
-                counts["labels"] += 1
-        elif issubclass(kind, Texture):
-            counts["textures"] += 1
-    return counts
 
 
 def p50(values: list[float]) -> float:
@@ -269,7 +249,7 @@ def main() -> None:
                 import tracemalloc
 
                 row.update(smaps_mb())
-                row.update(alive())
+                row.update(kiosk_memory.live_objects())
                 row.update(pymalloc_mb())
                 if tracemalloc.is_tracing():
                     row["python_heap_mb"] = round(tracemalloc.get_traced_memory()[0] / 2**20, 1)

@@ -102,3 +102,23 @@ def release_soon() -> None:
 
         _trigger = Clock.create_trigger(lambda _dt: release(), RELEASE_DELAY_S)
     _trigger()
+
+
+def live_objects() -> dict[str, int]:
+    """Live Kivy objects after a full collection: widgets, labels, textures (what a leak of
+    screens or rows would show; the benchmark and the memory test count them per round)."""
+    from kivy.graphics.texture import Texture
+    from kivy.uix.label import Label
+    from kivy.uix.widget import Widget
+
+    gc.collect()
+    counts = {"widgets": 0, "labels": 0, "textures": 0}
+    for o in gc.get_objects():
+        kind = type(o)  # not isinstance: a dead weak proxy raises on it
+        if issubclass(kind, Widget):
+            counts["widgets"] += 1
+            if issubclass(kind, Label):
+                counts["labels"] += 1
+        elif issubclass(kind, Texture):
+            counts["textures"] += 1
+    return counts

@@ -11,7 +11,6 @@ Kivy's Window needs its environment before `import kivy`: the scenario runs in a
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import subprocess
@@ -51,27 +50,12 @@ def test_screens_release_what_they_showed(tmp_path):
 
 
 # --------------------------------------------------------------------------- the script
-def _alive() -> dict[str, int]:
-    from kivy.graphics.texture import Texture
-    from kivy.uix.label import Label
-    from kivy.uix.widget import Widget
-
-    gc.collect()
-    counts = {"widgets": 0, "labels": 0, "textures": 0}
-    for o in gc.get_objects():
-        kind = type(o)  # not isinstance: a dead weak proxy raises on it
-        if issubclass(kind, Widget):
-            counts["widgets"] += 1
-            if issubclass(kind, Label):
-                counts["labels"] += 1
-        elif issubclass(kind, Texture):
-            counts["textures"] += 1
-    return counts
 
 
 def _scenario(home: Path) -> dict:
     w, h = 800, 480
     from kiosk_ui import offscreen
+    from kiosk_ui.memory import live_objects
 
     EventLoop, Window = offscreen.open_window(w, h)
     from appliance.paths import Paths
@@ -131,7 +115,7 @@ def _scenario(home: Path) -> dict:
             wait(lambda: homescreen.loaded)
             idle(4)  # the screens left have let go (on_leave comes a frame later)
             seen["rounds"].append(
-                {**_alive(), "due_rows": due_rows, "results": results, "record_title": title}
+                {**live_objects(), "due_rows": due_rows, "results": results, "record_title": title}
             )
         seen["search_pool"] = len(search.row_pool)
         from kiosk_ui.viewmodels import search as search_vm
