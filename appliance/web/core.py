@@ -108,6 +108,13 @@ class StorePool:
                 return
 
 
+def client_address(request: Request) -> str:
+    """The address a request came from (the tablet or phone on the hotspot): what per-client
+    limits count by. "unknown" when the server was not told (a test client, a Unix socket)."""
+    client = request.client
+    return client.host if client is not None and client.host else "unknown"
+
+
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
