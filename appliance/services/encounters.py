@@ -6,8 +6,9 @@ from datetime import date
 from typing import Any
 
 from appliance.clock import ClockReading, plausible
-from appliance.domain import limits
-from appliance.domain.encounters import MODELS, validate
+from appliance.domain import encounter_rules, limits
+from appliance.domain.encounter_rules import PatientFacts, Refusal
+from appliance.domain.encounters import MODELS, InvalidEncounter, validate
 from appliance.domain.permissions import READ_PATIENT, write
 from appliance.ids import uuid7
 from appliance.services import follow_up
@@ -34,6 +35,70 @@ def _check(
         future_days=leeway,
     )
     return model.model_dump(mode="json", exclude_none=True)
+
+
+# Types whose rules read the woman's deliveries and children (the others read sex and age).
+_BIRTH_KINDS = frozenset({"anc", "delivery", "postnatal"})
+
+
+def _facts(
+    ctx: Context, kind: str, patient: dict[str, Any], *, leave_out: str | None = None
+) -> PatientFacts:
+    """What the encounter rules read from this record (`leave_out`: the version corrected)."""
+    if kind in _BIRTH_KINDS and patient["sex"] == "F":
+        return PatientFacts.of(
+            patient,
+            ctx.store.encounters.for_patient(patient["id"]),
+            ctx.store.patients.children(patient["id"]),
+            leave_out=leave_out,
+        )
+    return PatientFacts.of(patient)
+
+
+def refused(refusal: Refusal) -> InvalidEncounter:
+    """A rule's refusal as the error every path already explains beside a field."""
+    ctx = {"date": refusal.date.isoformat()} if refusal.date else {}
+    return InvalidEncounter(
+        [(refusal.field, refusal.message())],
+        [
+            {
+                "loc": (refusal.field,),
+                "type": f"rule_{refusal.code}",
+                "msg": refusal.message(),
+                "ctx": ctx,
+            }
+        ],
+    )
+
+
+def type_refusals(ctx: Context, patient: dict[str, Any], on: date) -> dict[str, Refusal | None]:
+    """Every encounter type → None when this patient may have it on `on`, else why not."""
+    return encounter_rules.type_refusals(_facts(ctx, "anc", patient), on)
+
+
+def record_type_refusals(record: dict[str, Any], on: date) -> dict[str, Refusal | None]:
+    """The same for a record already read (services.patients.record): what its page offers."""
+    facts = PatientFacts.of(record, record["encounters"], record.get("children") or [])
+    return encounter_rules.type_refusals(facts, on)
+
+
+def _enforce_rules(
+    ctx: Context,
+    kind: str,
+    clean: dict[str, Any],
+    patient: dict[str, Any],
+    *,
+    old: dict[str, Any] | None = None,
+) -> None:
+    """Refuse a type (or a value) the patient may not have on the care date. A correction is
+    refused only when the version it replaces passed the rules: a record made before them, or
+    before its patient's birth date was corrected, must stay correctable."""
+    facts = _facts(ctx, kind, patient, leave_out=old["id"] if old else None)
+    if old is not None and encounter_rules.refusal(kind, old["data"], facts) is not None:
+        return
+    refusal = encounter_rules.refusal(kind, clean, facts)
+    if refusal is not None:
+        raise refused(refusal)
 
 
 def _row(
@@ -81,6 +146,7 @@ def add(
             "record care on the kept record"
         )
     clean = _check(ctx, kind, data, patient, reading)
+    _enforce_rules(ctx, kind, clean, patient)
     row = _row(ctx, actor, patient_id=patient["id"], kind=kind, data=clean, reading=reading)
     # The record and its audit row commit together: a process killed between two commits
     # left care recorded by nobody.
@@ -137,6 +203,7 @@ def _supersede(
     else:
         patient = resolve(ctx, old["patient_id"])
         clean = _check(ctx, old["type"], data or {}, patient, reading)
+        _enforce_rules(ctx, old["type"], clean, patient, old=old)
     row = _row(
         ctx,
         actor,

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from appliance.clinical import texts
 from appliance.clock import ClockReading, plausible
+from appliance.domain import encounter_rules
 from appliance.domain.encounters import MODELS, Diagnosis, Prescription, Referral
 from appliance.web.i18n import N_, Translator, dmy
 
@@ -224,6 +225,8 @@ MESSAGES = {
     "birth_past": N_("La date de naissance est trop ancienne."),
     "phone": N_("Numéro de téléphone non valable."),
     "value_error": N_("Valeur non valable."),
+    # the encounter rules (who may have which type): their own French messages
+    **{f"rule_{code}": text for code, text in encounter_rules.MESSAGES.items()},
 }
 # Model-level checks about a pair of fields: shown beside the first of them.
 _PAIRS = {
@@ -240,6 +243,12 @@ _PAIRS = {
     "birth_future": "birth_date",
     "birth_past": "birth_date",
 }
+
+
+def refusal_text(refusal: encounter_rules.Refusal, t: Translator) -> str:
+    """An encounter rule's refusal in the reader's language."""
+    text = t(encounter_rules.MESSAGES[refusal.code])
+    return text % {"date": dmy(refusal.date)} if refusal.date else text
 
 
 def explain(details: list[dict[str, Any]], t: Translator) -> dict[str, list[str]]:

@@ -55,10 +55,12 @@ PATIENT_FIELDS = (
 )
 
 
-def writable_types(role: str, record: dict[str, Any]) -> list[str]:
-    """The forms this staff member may fill for this patient."""
-    suitable = summary.suitable_kinds(record)
-    return [k for k in MODELS if k in suitable and allowed(role, write(k))]
+def writable_types(role: str, record: dict[str, Any], today: date) -> list[str]:
+    """The forms this staff member may fill for this patient today: the encounter rules the
+    service enforces on save decide, so nothing offered is refused for the patient's sex,
+    age or state."""
+    refusals = encounters.record_type_refusals(record, today)
+    return [k for k in MODELS if refusals[k] is None and allowed(role, write(k))]
 
 
 def growth_charts(web: Web, record: dict[str, Any]) -> list[str]:
@@ -160,7 +162,7 @@ def router(web_dependency) -> APIRouter:
             pregnancy=pregnancy_view(rec, today),
             vaccines_given=given,
             vaccines_due=due,
-            types=writable_types(actor.role, rec),
+            types=writable_types(actor.role, rec, today),
             timeline=list(reversed(rec["encounters"])),
             saved=web.request.query_params.get("saved"),
         )
@@ -175,6 +177,10 @@ def router(web_dependency) -> APIRouter:
         web.ctx.require(actor, READ_PATIENT)
         reading = web.ctx.now()
         care_date = forms.care_date_default(reading)
+        # a type this patient may not have today is said before anything is typed (the save
+        # would refuse it; a form for another date stays possible)
+        refusal = encounters.type_refusals(web.ctx, patient, reading.today)[type]
+        errors = {"type": [forms.refusal_text(refusal, web.t)]} if refusal else {}
         return web.render(
             "encounter.html",
             p=patient,
@@ -182,7 +188,7 @@ def router(web_dependency) -> APIRouter:
             fields=forms.fields_of(type),
             values={"care_date": care_date.isoformat() if care_date else ""},
             form=None,
-            errors={},
+            errors=errors,
             warnings=forms.clock_warnings(reading, web.t),
         )
 
