@@ -59,7 +59,7 @@ def login_as(ctx: Context, username: str | None) -> Actor:
             "this command reads or writes patient data: say who you are "
             "with --as USERNAME (PIN on stdin or in KENEYA_PIN)"
         )
-    return auth.login(ctx, username, pin=actor_pin())
+    return auth.login(ctx, username, pin=actor_pin(), client="console")
 
 
 def secret_from_stdin(what: str) -> str:

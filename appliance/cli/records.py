@@ -329,15 +329,49 @@ def staff_list(ctx, as_user, as_json):
 
 
 @staff.command("unlock")
-@click.argument("username")
+@click.argument("username", required=False)
+@click.option("--client", help="Clear a client address's throttling instead (e.g. 10.42.0.57).")
 @as_option
 @click.pass_context
-def staff_unlock(ctx, username, as_user):
-    """Lift a lockout after too many wrong PINs."""
+def staff_unlock(ctx, username, client, as_user):
+    """Clear the login throttling of an account (on every device), or of one client address."""
+    if bool(username) == bool(client):
+        raise click.UsageError("give a USERNAME or --client ADDRESS, one of them")
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
-        auth.unlock(kctx, actor, username)
-    click.echo(f"unlocked {username}")
+        if client:
+            cleared = auth.unblock_client(kctx, actor, client)
+        else:
+            cleared = auth.unlock(kctx, actor, username)
+    click.echo(f"unlocked {username or client} ({cleared} counter(s) cleared)")
+
+
+@staff.command("failures")
+@as_option
+@json_option
+@click.pass_context
+def staff_failures(ctx, as_user, as_json):
+    """Failed logins of the last hour (admins only): accounts and client addresses tried,
+    how many failures, the last attempt, and until when each is throttled."""
+    with open_context(ctx) as kctx:
+        actor = login_as(kctx, as_user)
+        found = auth.login_failures(kctx, actor)
+    lines = []
+    for title, key, name in (
+        ("accounts", "accounts", lambda e: e["account"] + ("" if e["known_account"] else " (?)")),
+        ("client addresses", "clients", lambda e: e["client"]),
+        ("account from client", "pairs", lambda e: f"{e['account']} from {e['client']}"),
+    ):
+        lines.append(f"{title}:")
+        for e in found[key]:
+            until = f"  throttled until {e['throttled_until']}" if e["throttled_until"] else ""
+            lines.append(
+                f"  {name(e):<40} {e['failures']:>4} failure(s)  last {e['last_attempt']}{until}"
+            )
+        if not found[key]:
+            lines.append("  none")
+    lines.append("(?) no such account")
+    emit(found, as_json, "\n".join(lines))
 
 
 # -- clock -----------------------------------------------------------------------------------

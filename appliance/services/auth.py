@@ -1,26 +1,23 @@
-"""Staff accounts: slow salted hashes, PIN and password logins, growing lockout."""
+"""Staff accounts: slow salted hashes, PIN and password logins, throttled per client
+(login_throttle.py)."""
 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from appliance.clock import from_iso, to_iso
 from appliance.domain.permissions import MANAGE_STAFF, ROLES
 from appliance.ids import uuid7
+from appliance.services import login_throttle
 from appliance.services.context import Actor, Context
-from appliance.services.errors import AccountLocked, Conflict, LoginFailed, NotFound
+from appliance.services.errors import Conflict, LoginFailed, LoginThrottled, NotFound
 
 # argon2id (RFC 9106). 19 MiB and 2 passes is OWASP's minimum for argon2id: a Pi 3 with 1 GB
 # can run it while the kiosk, the web app and the modem daemon are up.
 HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-FREE_ATTEMPTS = 5
-FIRST_LOCK = timedelta(minutes=1)
-LONGEST_LOCK = timedelta(hours=1)
 _PIN = re.compile(r"^\d{4,8}$")
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 
@@ -37,13 +34,6 @@ def check_password(password: str) -> str:
     if len(password or "") < 8:
         raise ValueError("the password must be at least 8 characters")
     return password
-
-
-def lock_duration(failures: int) -> timedelta | None:
-    """No lock for the first few failures, then 1, 2, 4 … minutes, at most an hour."""
-    if failures < FREE_ATTEMPTS:
-        return None
-    return min(FIRST_LOCK * 2 ** (failures - FREE_ATTEMPTS), LONGEST_LOCK)
 
 
 def add_staff(
@@ -103,22 +93,39 @@ def add_staff(
 
 
 def login(
-    ctx: Context, username: str, *, pin: str | None = None, password: str | None = None
+    ctx: Context,
+    username: str,
+    *,
+    pin: str | None = None,
+    password: str | None = None,
+    client: str = "kiosk",
 ) -> Actor:
-    """Check a PIN or a password. Every failure counts towards the lockout; the reply never
-    says whether the username exists."""
+    """Check a PIN or a password tried from `client` (a web client's address, "kiosk",
+    "console"). Failures slow that client down (login_throttle says how); a client that must
+    wait gets LoginThrottled before any hash is computed. The reply never says whether the
+    username exists: unknown, inactive and wrong secret are the same LoginFailed."""
+    account = login_throttle.account_key(username)
+    client = client or "unknown"
+    throttle = ctx.store.staff.throttle
     reading = ctx.now()
-    row = ctx.store.staff.by_username((username or "").strip().lower(), with_secrets=True)
-    if row is None or not row["active"]:
-        HASHER.hash("spend-the-same-time")  # no timing difference for unknown users
-        raise LoginFailed("wrong username or secret")
-    if row["locked_until"] and from_iso(row["locked_until"]) > reading.now:
-        ctx.audit(None, "login.locked", detail={"username": row["username"]}, reading=reading)
-        raise AccountLocked(
-            f"{row['username']} is locked until {row['locked_until']} "
-            "after too many wrong attempts (an admin can unlock)"
-        )
-    stored = row["pin_hash"] if pin is not None else row["password_hash"]
+    now_s = reading.now.timestamp()
+    # A read only: a throttled attempt writes nothing and hashes nothing.
+    wait = login_throttle.retry_after(throttle.for_attempt(account, client), now_s)
+    if wait:
+        raise LoginThrottled(wait)
+    with ctx.store.transaction():
+        # Counted before the check, under the write lock: simultaneous attempts see each other.
+        rows = throttle.for_attempt(account, client)
+        wait = login_throttle.retry_after(rows, now_s)
+        if wait:
+            raise LoginThrottled(wait)
+        throttle.prune(now_s - login_throttle.FORGET_AFTER_S)
+        for row in login_throttle.counted(rows, account, client, now_s):
+            throttle.save(row)
+    row = ctx.store.staff.by_username(account, with_secrets=True)
+    stored = None
+    if row is not None and row["active"]:
+        stored = row["pin_hash"] if pin is not None else row["password_hash"]
     secret = pin if pin is not None else password
     ok = False
     if stored and secret is not None:
@@ -126,45 +133,77 @@ def login(
             ok = HASHER.verify(stored, secret)
         except (VerificationError, InvalidHashError):
             ok = False
+    else:
+        HASHER.hash("spend-the-same-time")  # no timing difference for unknown users
     if not ok:
-        with ctx.store.transaction():
-            # counted under the write lock: two wrong attempts at once both count
-            failures = ctx.store.staff.get(row["id"])["failed_attempts"] + 1  # type: ignore[index]
-            lock = lock_duration(failures)
-            ctx.store.staff.set_login_state(
-                row["id"],
-                failed_attempts=failures,
-                locked_until=to_iso(reading.now + lock) if lock else None,
-            )
+        if row is not None:
+            pair = throttle.for_attempt(account, client).get("pair")
             ctx.audit(
                 None,
                 "login.failed",
-                detail={"username": row["username"], "failures": failures},
+                detail={
+                    "username": row["username"],
+                    "client": client,
+                    "failures": pair["failures"] if pair else 1,
+                },
                 reading=reading,
             )
         raise LoginFailed("wrong username or secret")
     rehashed: dict[str, str] = {}
-    if HASHER.check_needs_rehash(stored):  # hashed before the write lock is taken
+    if HASHER.check_needs_rehash(stored):  # type: ignore[arg-type] # before the write lock
         key = "pin_hash" if pin is not None else "password_hash"
         rehashed[key] = HASHER.hash(secret)  # type: ignore[arg-type]
-    actor = Actor(row["id"], row["username"], row["role"], row["display_name"])
+    actor = Actor(row["id"], row["username"], row["role"], row["display_name"])  # type: ignore[index]
     with ctx.store.transaction():
-        if row["failed_attempts"] or row["locked_until"]:
-            ctx.store.staff.set_login_state(row["id"], failed_attempts=0, locked_until=None)
+        # A success is no failure: the pair starts afresh, the other two take this one back.
+        throttle.delete("pair", account, client)
+        throttle.take_back("client", "", client)
+        throttle.take_back("account", account, "")
         if rehashed:
-            ctx.store.staff.set_secret(row["id"], **rehashed)
-        ctx.audit(actor, "login", reading=reading)
+            ctx.store.staff.set_secret(actor.id, **rehashed)
+        ctx.audit(actor, "login", detail={"client": client}, reading=reading)
     return actor
 
 
-def unlock(ctx: Context, actor: Actor, username: str) -> None:
+def unlock(ctx: Context, actor: Actor, username: str) -> int:
+    """Clear an account's login throttling (its own counter and its pairs with every client);
+    the number of counters cleared."""
     ctx.require(actor, MANAGE_STAFF)
     row = ctx.store.staff.by_username(username.strip().lower())
     if row is None:
         raise NotFound(f"no staff member {username!r}")
     with ctx.store.transaction():
-        ctx.store.staff.set_login_state(row["id"], failed_attempts=0, locked_until=None)
+        cleared = ctx.store.staff.throttle.clear_account(login_throttle.account_key(username))
         ctx.audit(actor, "staff.unlock", detail={"username": row["username"]})
+    return cleared
+
+
+def unblock_client(ctx: Context, actor: Actor, client: str) -> int:
+    """Clear one client address's throttling (its own counter and its pairs with every
+    account); the number of counters cleared."""
+    ctx.require(actor, MANAGE_STAFF)
+    with ctx.store.transaction():
+        cleared = ctx.store.staff.throttle.clear_client(client)
+        ctx.audit(actor, "login.unblock_client", detail={"client": client})
+    return cleared
+
+
+_FAILURE_LISTS = {"account": "accounts", "client": "clients", "pair": "pairs"}
+
+
+def login_failures(ctx: Context, actor: Actor) -> dict[str, Any]:
+    """Who is being attacked, for an admin: every counter with a failure in the last hour,
+    newest first, in three lists (accounts, clients, pairs)."""
+    ctx.require(actor, MANAGE_STAFF)
+    now_s = ctx.now().now.timestamp()
+    rows = ctx.store.staff.throttle.since(now_s - login_throttle.FORGET_AFTER_S)
+    known = {r["username"].lower() for r in ctx.store.staff.all()}
+    out: dict[str, Any] = {"accounts": [], "clients": [], "pairs": []}
+    for row in rows:
+        is_known = (row["account"] in known) if row["account"] else None
+        out[_FAILURE_LISTS[row["scope"]]].append(login_throttle.describe(row, now_s, is_known))
+    out["forget_after_s"] = int(login_throttle.FORGET_AFTER_S)
+    return out
 
 
 def list_staff(ctx: Context, actor: Actor) -> list[dict[str, Any]]:

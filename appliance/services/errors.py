@@ -21,8 +21,16 @@ class LoginFailed(ServiceError, PermissionError):
     pass
 
 
-class AccountLocked(LoginFailed):
-    pass
+class LoginThrottled(LoginFailed):
+    """Too many failed logins lately from this client (or against this name): this attempt was
+    not even checked. Says only when to try again, never which account or whether it exists."""
+
+    def __init__(self, retry_after_s: int):
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            f"trop d'essais, réessayez dans {retry_after_s} s"
+            f" / too many attempts, try again in {retry_after_s} s"
+        )
 
 
 class NotProvisioned(ServiceError, RuntimeError):

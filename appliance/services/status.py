@@ -21,7 +21,8 @@ from typing import Any
 
 from appliance.backup import local, usb
 from appliance.clock import from_iso, to_iso
-from appliance.domain.permissions import VIEW_STATUS
+from appliance.domain.permissions import MANAGE_STAFF, VIEW_STATUS, allowed
+from appliance.services.auth import login_failures
 from appliance.services.context import Actor, Context
 from appliance.services.power import STALE_AFTER_S, monitor_silent_since, staff_name
 from appliance.store.diskspace import check, classify
@@ -67,6 +68,9 @@ def status(
     out["hotspot"] |= _hotspot_join(ctx, actor, secrets_dir)
     if actor.role not in TECHNICAL_DETAIL_ROLES:
         out["power"] |= {"reason": None, "fault_detail": None}
+    if allowed(actor.role, MANAGE_STAFF):
+        # who is being attacked on the hotspot: for the admin, who can clear it
+        out["login_failures"] = login_failures(ctx, actor)
     try:
         ctx.audit(actor, "status.view", reading=reading)
     except (sqlite3.OperationalError, OSError) as e:
@@ -274,9 +278,16 @@ def _hotspot(leases_file: Path | None) -> dict[str, Any]:
     }
 
 
+def hotspot_join(ctx: Context, actor: Actor, secrets_dir: Path | None) -> dict[str, Any]:
+    """What joins the hotspot (SSID, address, join payload) alone, for the join QR image."""
+    ctx.require(actor, VIEW_STATUS)
+    return _hotspot_join(ctx, actor, secrets_dir)
+
+
 def _hotspot_join(ctx: Context, actor: Actor, secrets_dir: Path | None) -> dict[str, Any]:
     """SSID, address and join payload, only for a role that may see the passphrase and only
-    when first boot has set both; otherwise nothing (the page then shows no QR code)."""
+    when first boot has set both; otherwise nothing (the page then shows no QR code). The
+    payload holds the passphrase: the web API leaves it out and points to the QR image."""
     if actor.role not in HOTSPOT_JOIN_ROLES or secrets_dir is None:
         return {}
     ssid = ctx.store.get_setting(HOTSPOT_SSID_SETTING)

@@ -545,6 +545,27 @@ CREATE INDEX reminders_status ON reminders(status, planned_for);
 CREATE INDEX reminders_planned ON reminders(planned_for);
 """
 
+# Failed logins, counted per (account, client), per client and per account
+# (appliance/services/throttle.py says the policy). `scope` names which of the three a row
+# counts; the unused key is ''. `account` is the username as typed (folded), known or not, so
+# an unknown name is throttled like a real one. Kept across restarts: a restart must not hand
+# an attacker fresh free attempts. staff.failed_attempts and staff.locked_until, the per-account
+# lockout this replaces, stay in the table unused (dropping columns there would mean rebuilding
+# a table other tables reference).
+M013_LOGIN_THROTTLE = """
+CREATE TABLE login_throttle (
+    scope TEXT NOT NULL CHECK (scope IN ('pair', 'client', 'account')),
+    account TEXT NOT NULL,
+    client TEXT NOT NULL,
+    failures INTEGER NOT NULL CHECK (failures >= 0),
+    first_failed_s REAL NOT NULL,
+    last_attempt_s REAL NOT NULL,
+    PRIMARY KEY (scope, account, client)
+) WITHOUT ROWID;
+CREATE INDEX login_throttle_last ON login_throttle(last_attempt_s);
+CREATE INDEX login_throttle_account ON login_throttle(account);
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -559,4 +580,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (10, "power: low-power wait, critical, named sensor faults", M010_POWER_WAIT),
     (11, "stored follow-up items", M011_DUE_ITEMS),
     (12, "SMS reminders: consent, language, queue", M012_REMINDERS),
+    (13, "login throttling per client and account", M013_LOGIN_THROTTLE),
 ]

@@ -1,21 +1,22 @@
-"""SQL for staff accounts and their failed-login counters."""
+"""SQL for staff accounts; their failed-login counters are in `throttle` (login_throttle.py)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from appliance.store.login_throttle import LoginThrottleRepo
+
 if TYPE_CHECKING:
     from appliance.store.db import Store
 
-_PUBLIC = (
-    "id, username, display_name, role, active, created_at, created_by, failed_attempts,"
-    " locked_until"
-)
+# failed_attempts and locked_until, the old per-account lockout's columns, are no longer read
+_PUBLIC = "id, username, display_name, role, active, created_at, created_by"
 
 
 class StaffRepo:
     def __init__(self, store: Store):
         self.store = store
+        self.throttle = LoginThrottleRepo(store)
 
     def insert(self, row: dict[str, Any]) -> None:
         with self.store.transaction() as conn:
@@ -43,15 +44,6 @@ class StaffRepo:
 
     def count(self) -> int:
         return self.store.conn.execute("SELECT COUNT(*) FROM staff").fetchone()[0]
-
-    def set_login_state(
-        self, staff_id: str, *, failed_attempts: int, locked_until: str | None
-    ) -> None:
-        with self.store.transaction() as conn:
-            conn.execute(
-                "UPDATE staff SET failed_attempts = ?, locked_until = ? WHERE id = ?",
-                (failed_attempts, locked_until, staff_id),
-            )
 
     def set_secret(
         self, staff_id: str, *, pin_hash: str | None = None, password_hash: str | None = None

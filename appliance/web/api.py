@@ -15,11 +15,12 @@ from appliance.clinical.due import MAX_LOOKAHEAD_DAYS
 from appliance.domain.encounters import ENCOUNTER_TYPES, InvalidEncounter
 from appliance.domain.limits import DataTooLarge
 from appliance.services import auth, encounters, follow_up, patients
-from appliance.services.errors import Conflict, LoginFailed, PossibleDuplicates
-from appliance.web.core import Web
+from appliance.services.errors import Conflict, LoginFailed, LoginThrottled, PossibleDuplicates
+from appliance.web.core import Web, client_address
 from appliance.web.forms import explain
 from appliance.web.i18n import N_, Translator
-from appliance.web.routes.status import appliance_status
+from appliance.web.routes.pages import THROTTLED
+from appliance.web.routes.status import JOIN_QR_PATH, appliance_status
 
 
 class Credentials(BaseModel):
@@ -100,10 +101,24 @@ def router(web_dependency) -> APIRouter:
 
     @r.post("/session", summary="Log in; the reply carries the CSRF token for writes")
     def login(body: Credentials, web: Web = W) -> Any:
+        # Passwords only, as the form: no PIN is ever checked over the network.
         try:
-            actor = auth.login(web.ctx, body.username, password=body.password)
-        except (LoginFailed, ValueError) as e:
-            return web.finish(JSONResponse({"error": str(e)}, status_code=401))
+            actor = auth.login(
+                web.ctx, body.username, password=body.password, client=client_address(web.request)
+            )
+        except LoginThrottled as e:
+            body_429 = {
+                "error": web.t(THROTTLED) % {"seconds": e.retry_after_s},
+                "retry_after_s": e.retry_after_s,
+            }
+            return web.finish(
+                JSONResponse(
+                    body_429, status_code=429, headers={"Retry-After": str(e.retry_after_s)}
+                )
+            )
+        except (LoginFailed, ValueError):
+            # one answer for unknown, inactive and wrong: it tells nobody who exists
+            return web.finish(JSONResponse({"error": "wrong username or secret"}, status_code=401))
         web.start_login_session(actor)
         payload = {
             "csrf_token": web.csrf,
@@ -204,6 +219,35 @@ def router(web_dependency) -> APIRouter:
     @r.get("/status", summary="Power, modem, hotspot, outbox, disk and clock")
     def technician_status(web: Web = W) -> Any:
         actor = web.require_login()
-        return appliance_status(web, actor, web.settings.now())
+        s = appliance_status(web, actor, web.settings.now())
+        # The passphrase stays off the JSON (it would sit in logs and caches): the join QR code
+        # is an image at its own address, for the page's eyes and the technician's camera.
+        if s["hotspot"].pop("join_payload", None) is not None:
+            s["hotspot"]["join_qr"] = JOIN_QR_PATH
+        return s
+
+    @r.get("/login-failures", summary="Failed logins of the last hour: accounts, clients, pairs")
+    def login_failures(web: Web = W) -> Any:
+        actor = web.require_login()
+        return auth.login_failures(web.ctx, actor)
+
+    @r.delete(
+        "/login-failures",
+        summary="Clear the throttling of an account (account=) or of a client address (client=)",
+    )
+    def clear_login_failures(
+        web: Web = W,
+        account: str | None = Query(None, max_length=64),
+        client: str | None = Query(None, max_length=64),
+        x_csrf_token: str | None = Header(None),
+    ) -> Any:
+        writer(web, x_csrf_token)
+        if bool(account) == bool(client):
+            return JSONResponse({"error": "give account= or client=, one of them"}, 422)
+        if account:
+            cleared = auth.unlock(web.ctx, web.actor, account)  # type: ignore[arg-type]
+        else:
+            cleared = auth.unblock_client(web.ctx, web.actor, client)  # type: ignore[arg-type]
+        return {"cleared": cleared}
 
     return r

@@ -4,14 +4,13 @@ when the machine's time is not trusted."""
 from __future__ import annotations
 
 import calendar
-import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from appliance.clock import ClockError, from_iso
+from appliance.clock import ClockError
 from appliance.domain.permissions import CONFIRM_CLOCK
 from appliance.services import audit, auth
-from appliance.services.errors import AccountLocked, LoginFailed, ServiceError
+from appliance.services.errors import LoginFailed, LoginThrottled, ServiceError
 from appliance.web.i18n import N_
 from appliance.web.labels import ROLES
 from kiosk_ui.viewmodels.first_admin import (
@@ -30,17 +29,14 @@ DOT = "●"
 WRONG_PIN = N_("Code PIN incorrect.")
 CHOOSE_ACCOUNT = N_("Touchez d'abord votre nom.")
 PIN_TOO_SHORT = N_("Le code PIN a au moins 4 chiffres.")
-LOCKED_UNTIL = N_(
-    "Trop d'essais : ce compte est bloqué jusqu'à %(time)s. Un administrateur peut le débloquer."
-)
-LOCKED = N_("Trop d'essais : ce compte est bloqué un moment. Un administrateur peut le débloquer.")
+# The web form's words: the kiosk is one device, its client is "kiosk".
+THROTTLED = N_("Trop d'essais depuis cet appareil : réessayez dans %(seconds)s s.")
 ADMIN_CREATED = N_("Le compte est créé. Tapez votre code PIN pour vous connecter.")
 ALREADY_STAFF = N_("Un compte a été créé entre-temps : touchez votre nom.")
 # What the login screen shows instead of (or before) the staff picker.
 LOGIN = "login"
 FIRST_ADMIN = "first_admin"
 UNCONFIGURED_MODE = "unconfigured"
-_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z")
 
 
 class LoginVM:
@@ -166,9 +162,9 @@ class LoginVM:
             return False
         try:
             with self.state.storage():  # a login writes its audit row
-                actor = auth.login(self.state.ctx, self.selected, pin=pin)
-        except AccountLocked as e:
-            self.error = _locked_text(str(e), t)
+                actor = auth.login(self.state.ctx, self.selected, pin=pin, client="kiosk")
+        except LoginThrottled as e:
+            self.error = t(THROTTLED) % {"seconds": e.retry_after_s}
             return False
         except (LoginFailed, ValueError):
             self.error = t(WRONG_PIN)
@@ -184,15 +180,6 @@ class LoginVM:
     @property
     def clock_needs_confirmation(self) -> bool:
         return self.state.actor is not None and not self.state.ctx.now().trusted
-
-
-def _locked_text(message: str, t: Any) -> str:
-    # AccountLocked carries the time only in its (English) message.
-    found = _ISO.search(message)
-    if not found:
-        return t(LOCKED)
-    until = from_iso(found.group(0))
-    return t(LOCKED_UNTIL) % {"time": until.strftime("%H:%M")}
 
 
 class ClockVM:

@@ -1,4 +1,4 @@
-"""The service layer on a real SQLite file: permissions, audit, lockout, corrections, merge."""
+"""The service layer on a real SQLite file: permissions, audit, throttling, corrections, merge."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 import pytest
 
 from appliance.domain.permissions import ROLES
-from appliance.services import audit, auth, encounters, patients
+from appliance.services import audit, auth, encounters, login_throttle, patients
 from appliance.services.context import Actor
 from appliance.services.errors import (
-    AccountLocked,
     Conflict,
     LoginFailed,
+    LoginThrottled,
     NotFound,
     PermissionDenied,
     PossibleDuplicates,
@@ -118,7 +118,7 @@ def test_only_admin_reads_the_audit_trail(ctx, actors, aminata):
         audit.for_patient(ctx, actors["doctor"], aminata["id"])
 
 
-# -- login and lockout -----------------------------------------------------------------------
+# -- login and throttling --------------------------------------------------------------------
 def test_login_with_pin_and_wrong_pin(ctx, actors, pins):
     assert auth.login(ctx, "midwife", pin=pins["midwife"]).role == "midwife"
     with pytest.raises(LoginFailed):
@@ -127,29 +127,33 @@ def test_login_with_pin_and_wrong_pin(ctx, actors, pins):
         auth.login(ctx, "nobody", pin=pins["midwife"])
 
 
-def test_lockout_after_five_failures_grows_and_admin_unlocks(ctx, actors, fake_time, pins):
-    for _ in range(4):
+def test_failures_throttle_the_device_not_the_account_and_admin_unlocks(
+    ctx, actors, fake_time, pins
+):
+    for _ in range(3):  # free failures
         with pytest.raises(LoginFailed) as e:
             auth.login(ctx, "nurse", pin="111112")
-        assert not isinstance(e.value, AccountLocked)
+        assert not isinstance(e.value, LoginThrottled)
+    with pytest.raises(LoginThrottled) as e:
+        auth.login(ctx, "nurse", pin=pins["nurse"])  # even the right PIN waits, on the kiosk
+    assert e.value.retry_after_s == 2
+    # the same account from another device: in at once
+    assert auth.login(ctx, "nurse", pin=pins["nurse"], client="console").role == "nurse"
+    fake_time.advance(2)
     with pytest.raises(LoginFailed):
-        auth.login(ctx, "nurse", pin="111112")  # fifth: now locked for a minute
-    with pytest.raises(AccountLocked):
-        auth.login(ctx, "nurse", pin=pins["nurse"])  # even the right PIN waits
-    fake_time.advance(61)
-    with pytest.raises(LoginFailed):
-        auth.login(ctx, "nurse", pin="111112")  # sixth failure: two minutes
-    fake_time.advance(61)
-    with pytest.raises(AccountLocked):
+        auth.login(ctx, "nurse", pin="111112")  # fourth failure: 4 s next
+    with pytest.raises(LoginThrottled) as e:
         auth.login(ctx, "nurse", pin=pins["nurse"])
-    auth.unlock(ctx, actors["admin"], "nurse")
+    assert e.value.retry_after_s == 4
+    assert auth.unlock(ctx, actors["admin"], "nurse") >= 2
     assert auth.login(ctx, "nurse", pin=pins["nurse"]).role == "nurse"
 
 
-def test_lock_durations():
-    assert auth.lock_duration(4) is None
-    assert [auth.lock_duration(n).total_seconds() for n in (5, 6, 7)] == [60, 120, 240]
-    assert auth.lock_duration(30).total_seconds() == 3600
+def test_throttle_waits_grow_and_stop_at_their_cap():
+    pair = login_throttle.RULES["pair"]
+    assert [pair.wait_s(n) for n in (0, 2, 3, 4, 5)] == [0, 0, 2, 4, 8]
+    assert pair.wait_s(10_000) == 15 * 60
+    assert login_throttle.RULES["account"].wait_s(10_000) == 15  # the real user: seconds
 
 
 def test_no_secret_is_stored_in_clear(ctx, store, actors, pins):

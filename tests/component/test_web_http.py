@@ -136,14 +136,15 @@ def test_wrong_password_is_refused_without_saying_which_part(client):
     assert 'value="nurse"' in r.text  # the username typed is kept
 
 
-def test_lockout_after_repeated_failures(client):
+def test_repeated_failures_throttle_this_device(client):
     token = csrf_of(client.get("/").text)
-    for _ in range(5):
+    for _ in range(3):
         client.post("/login", data={"username": "nurse", "password": "wrong-one", "csrf": token})
     r = client.post(
         "/login", data={"username": "nurse", "password": PASSWORDS["nurse"], "csrf": token}
     )
-    assert r.status_code == 401 and "bloqué" in r.text
+    assert r.status_code == 429 and r.headers["Retry-After"] == "2"
+    assert "Trop d&#39;essais depuis cet appareil : réessayez dans 2 s." in r.text
 
 
 def test_forged_csrf_token_is_refused(client):
@@ -289,8 +290,13 @@ def test_status_page_shows_the_hotspot_join_qr_code(client, hotspot, role):
     assert r.status_code == 200
     assert "CSCom Kalaban" in r.text and "<svg" in r.text and "Rejoindre le Wi-Fi" in r.text
     assert "http://keneya.lan/" in r.text and "http://10.42.0.1/" in r.text
-    api = client.get("/api/v1/status").json()["hotspot"]
-    assert api["join_payload"] == f"WIFI:T:WPA;S:CSCom Kalaban;P:{HOTSPOT_PSK};;"
+    api = client.get("/api/v1/status")
+    # the API points to the QR image; the passphrase is never in its JSON
+    assert HOTSPOT_PSK not in api.text and "WIFI:" not in api.text
+    assert api.json()["hotspot"]["join_qr"] == "/status/join-qr.png"
+    image = client.get("/status/join-qr.png")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content.startswith(b"\x89PNG") and image.headers["cache-control"] == "no-store"
 
 
 @pytest.mark.parametrize("role", ["nurse", "doctor"])
@@ -301,6 +307,7 @@ def test_clinical_staff_never_get_the_hotspot_passphrase(client, hotspot, role):
         assert r.status_code == 200
         assert HOTSPOT_PSK not in r.text and "WIFI:" not in r.text
     assert "Rejoindre le Wi-Fi" not in client.get("/status").text
+    assert client.get("/status/join-qr.png").status_code == 404
 
 
 # -- search, registration, record ---------------------------------------------------------------

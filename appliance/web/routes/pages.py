@@ -10,11 +10,15 @@ from fastapi.responses import Response
 from appliance.clock import ClockError
 from appliance.domain.permissions import READ_PATIENT
 from appliance.services import audit, auth
-from appliance.services.errors import AccountLocked, LoginFailed
-from appliance.web.core import Web
+from appliance.services.errors import LoginFailed, LoginThrottled
+from appliance.web.core import Web, client_address
 from appliance.web.disk import http_status
 from appliance.web.home import home_lists as read_home_lists
 from appliance.web.i18n import N_
+
+# The same words whichever account was tried, known or not.
+THROTTLED = N_("Trop d'essais depuis cet appareil : réessayez dans %(seconds)s s.")
+WRONG_LOGIN = N_("Nom d'utilisateur ou mot de passe incorrect.")
 
 
 def safe_next(url: str | None) -> str:
@@ -59,26 +63,30 @@ def router(web_dependency) -> APIRouter:
         next: str = Form("/"),
     ) -> Response:
         web.check_csrf(csrf)
+        retry_after = None
         try:
-            actor = auth.login(web.ctx, username, password=password)
-        except AccountLocked:
-            error = N_(
-                "Trop d'essais : ce compte est bloqué un moment. "
-                "Un administrateur peut le débloquer."
+            actor = auth.login(
+                web.ctx, username, password=password, client=client_address(web.request)
             )
+        except LoginThrottled as e:
+            retry_after = e.retry_after_s
+            error = web.t(THROTTLED) % {"seconds": retry_after}
         except (LoginFailed, ValueError):
-            error = N_("Nom d'utilisateur ou mot de passe incorrect.")
+            error = WRONG_LOGIN
         else:
             web.start_login_session(actor)
             return web.redirect(safe_next(next))
-        return web.render(
+        response = web.render(
             "login.html",
-            status_code=401,
+            status_code=401 if retry_after is None else 429,
             username=username,
             error=error,
             expired=False,
             next=safe_next(next),
         )
+        if retry_after is not None:
+            response.headers["Retry-After"] = str(retry_after)
+        return response
 
     @r.post("/logout")
     def logout(web: Web = W, csrf: str = Form("")) -> Response:

@@ -8,10 +8,13 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from appliance.services.context import Actor
-from appliance.services.status import status
+from appliance.services.status import hotspot_join, status
 from appliance.web import charts, power_texts
 from appliance.web.core import Web
-from appliance.web.qr import qr_svg
+from appliance.web.qr import qr_png, qr_svg
+
+# The join QR code as an image of its own: what the API points to instead of the passphrase.
+JOIN_QR_PATH = "/status/join-qr.png"
 
 
 def appliance_status(web: Web, actor: Actor, now_s: float) -> dict[str, Any]:
@@ -53,5 +56,19 @@ def router(web_dependency) -> APIRouter:
         payload = s["hotspot"].get("join_payload")
         join_qr = qr_svg(payload, title=t("Rejoindre le Wi-Fi")) if payload else None
         return web.render("status.html", s=s, chart=chart, join_qr=join_qr, power_texts=power_texts)
+
+    @r.get(JOIN_QR_PATH)
+    def join_qr_image(web: Web = W) -> Response:
+        """The hotspot's join QR code for the roles that may join others to it (admin,
+        technician); 404 for the rest, or before first boot has set the hotspot."""
+        actor = web.require_login()
+        payload = hotspot_join(web.ctx, actor, web.settings.paths.secrets_dir).get("join_payload")
+        if not payload:
+            return web.finish(Response(status_code=404))
+        # no-store: the passphrase is in the picture; no cache keeps a copy of it
+        png = qr_png(payload, scale=8)
+        return web.finish(
+            Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+        )
 
     return r

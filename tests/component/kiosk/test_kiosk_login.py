@@ -56,17 +56,21 @@ def test_no_account_chosen(kiosk):
     assert vm.submit() is False and vm.error == "Touchez d'abord votre nom."
 
 
-def test_lockout_after_five_failures(kiosk, pins):
+def test_wrong_pins_throttle_the_kiosk_for_that_account(kiosk, pins):
     state = kiosk()
     vm = LoginVM(state)
     vm.select("nurse")
-    for _ in range(5):
+    for _ in range(3):
         type_pin(vm, "000111")
         assert vm.submit() is False
-    type_pin(vm, pins["nurse"])  # even the right PIN, while locked
+        assert vm.error == "Code PIN incorrect."
+    type_pin(vm, pins["nurse"])  # even the right PIN, while this device waits
     assert vm.submit() is False
     assert state.actor is None
-    assert "bloqué jusqu'à 09:31" in vm.error  # 1 minute after the fifth failure, 09:30
+    assert vm.error == "Trop d'essais depuis cet appareil : réessayez dans 2 s."
+    vm.select("midwife")  # another account on the same kiosk is not held up
+    type_pin(vm, pins["midwife"])
+    assert vm.submit() is True
 
 
 def test_english_error(kiosk):
