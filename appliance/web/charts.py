@@ -18,7 +18,7 @@ from appliance.clinical.growth import MAX_AGE_DAYS, reference_curves
 DAYS_PER_MONTH = 30.4375  # WHO: 365.25 / 12
 HOUR_S = 3600
 X_TICK_MONTHS = 6
-X_TICK_HOURS = 3
+X_TICK_HOURS = 6
 
 _UNITS = {"wfa": "kg", "hfa": "cm"}
 # WHO chart convention: +/-3 SD red, +/-2 SD orange, median green.
@@ -26,7 +26,10 @@ _Z_COLOURS = {-3: "#c0392b", -2: "#e67e22", 0: "#27ae60", 2: "#e67e22", 3: "#c03
 _POINT_COLOUR = "#1f3a93"
 _VOLT_COLOUR, _AMP_COLOUR = "#1f6fb2", "#8e44ad"
 _TEXT, _AXIS, _GRID = "#333333", "#666666", "#dddddd"
-_FONT_SIZE = 16  # read at arm's length on a 7" tablet, where 640 units are ~480 px
+# Charts are drawn at a phone's width (400 units shown at about 370 px on a 412 px phone, a
+# little wider on a tablet), so 15-unit text reads at 13 px or more everywhere: a chart drawn
+# for a tablet and scaled down to a phone left its text at 8 px.
+_FONT_SIZE = 15
 
 Scale = Callable[[float], float]
 
@@ -164,8 +167,8 @@ def growth_chart_svg(
     sex: str,
     points: list[tuple[int, float]],
     labels: dict[str, str],
-    width: int = 640,
-    height: int = 400,
+    width: int = 400,
+    height: int = 320,
 ) -> str:
     """WHO weight-for-age ("wfa", kg) or length/height-for-age ("hfa", cm) chart, 0-5 years.
 
@@ -179,7 +182,7 @@ def growth_chart_svg(
     )
     values = [v for curve in curves.values() for _, v in curve] + [v for _, v in kept]
     y_ticks = _ticks(min(values), max(values), 6)
-    box = _Box(64, 36, width - 40, height - 52)  # room at the right for the curves' z labels
+    box = _Box(56, 34, width - 30, height - 50)  # room at the right for the curves' z labels
     sx = _scale(0, MAX_AGE_DAYS, box.left, box.right)
     sy = _scale(y_ticks[0], y_ticks[-1], box.bottom, box.top)
     x_ticks = [(m * DAYS_PER_MONTH, str(m)) for m in range(0, 61, X_TICK_MONTHS)]
@@ -248,8 +251,8 @@ def power_chart_svg(
     start_s: float,
     end_s: float,
     labels: dict[str, str],
-    width: int = 640,
-    height: int = 220,
+    width: int = 400,
+    height: int = 240,
 ) -> str:
     """Battery voltage (left axis, V) and net current (right axis, A; > 0 is charging) over
     start_s..end_s (Unix seconds), from rows of PowerRepo.history: start_s, resolution_s,
@@ -266,7 +269,7 @@ def power_chart_svg(
     v_values = [v for run in volts for _, v in run] or [0.0]
     # Net current's axis always shows zero, the line between charging and discharging.
     a_values = [a for run in amps for _, a in run] + [0.0]
-    box = _Box(56, 32, width - 56, height - 40)
+    box = _Box(52, 32, width - 52, height - 40)
     sx = _scale(start_s, end_s, box.left, box.right)
     v_ticks = _ticks(min(v_values), max(v_values), 4)
     a_ticks = _ticks(min(a_values), max(a_values), 4)

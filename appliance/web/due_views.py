@@ -64,7 +64,22 @@ def due_page(
     listed = read(offset_of(page))
     if not listed["items"] and listed["total"]:
         listed = read(offset_of(last_page(listed["total"])))
+    with_people(ctx, listed["items"], today)
     return listed
+
+
+def with_people(ctx: Any, items: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
+    """Each item given its person's sex and age in days (`person`), which a row shows under
+    the name: one read of at most a page of patients, after the page's permission check."""
+    people = ctx.store.patients.get_many(sorted({i["patient_id"] for i in items}))
+    for item in items:
+        p = people.get(item["patient_id"]) or {}
+        born = p.get("birth_date")
+        item["person"] = {
+            "sex": p.get("sex"),
+            "age_days": (today - date.fromisoformat(born)).days if born else None,
+        }
+    return items
 
 
 def offset_of(page: int) -> int:

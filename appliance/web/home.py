@@ -20,6 +20,7 @@ from appliance.clock import Clock
 from appliance.services import clinical, follow_up
 from appliance.services.context import Actor, Context
 from appliance.store import Store
+from appliance.web.due_views import with_people
 
 log = logging.getLogger("keneya.web")
 REFRESH_S = 300
@@ -87,6 +88,7 @@ def home_lists(ctx: Context, actor: Actor, alerts: HomeLists) -> dict[str, Any]:
     week's count, and the shared alerts (None while the first ones are computed)."""
     today = follow_up.today(ctx, actor, limit=HOME_ROWS)
     on = ctx.now().today
+    with_people(ctx, today["items"], on)
     week = follow_up.listing(
         ctx,
         actor,

@@ -11,8 +11,10 @@ from markupsafe import Markup
 
 from appliance.clinical import alerts as clinical_alerts
 from appliance.clinical import due as clinical_due
+from appliance.domain import permissions
 from appliance.domain.encounters import DIAGNOSES
 from appliance.web import labels
+from appliance.web.assets import static_url
 from appliance.web.i18n import age_text, dmy
 
 if TYPE_CHECKING:
@@ -33,6 +35,8 @@ def environment() -> Environment:
     env.filters["dmy"] = dmy
     env.globals["labels"] = labels
     env.globals["labels_diagnoses"] = DIAGNOSES
+    env.globals["permissions"] = permissions
+    env.globals["static_url"] = static_url  # content-hashed names, cached for a year
     return env
 
 
@@ -53,6 +57,10 @@ def render(template: str, *, web: Web, **values: Any) -> str:
             disk=disk_text(problem, t) if problem is not None else None,
             _=t,
             age=lambda days: age_text(days, t),
+            # what the logged-in role may open: the menu and the home page offer nothing else
+            may=lambda permission: (
+                web.actor is not None and permissions.allowed(web.actor.role, permission)
+            ),
             label=lambda key: t(labels.label(key)),
             # the clinical engine's French reasons and actions, in the page's language (the
             # kiosk renders them with the same functions)

@@ -1,0 +1,247 @@
+"""The working day on a phone (412 x 915, touch) and a portrait tablet (800 x 1280) in a real
+browser: login, home, live search and Back, a record with its growth chart and a history entry
+opened, the follow-up lists, an encounter form, logout. At each step the page is measured from
+the DOM: no sideways scrolling, every visible link, button and field at least 44 x 44 CSS px,
+chart text at least 12 px as drawn, a header of at most 72 px on the phone, an open/close mark
+on every <summary>. Screenshots go to test-artifacts/web/<step>-<size>.png."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.e2e
+
+SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "web"
+SIZES = {
+    "phone": {
+        "viewport": {"width": 412, "height": 915},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 2.6,
+    },
+    "tablet": {
+        "viewport": {"width": 800, "height": 1280},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 2,
+    },
+}
+MIN_TARGET_PX = 44
+MIN_CHART_TEXT_PX = 12
+MAX_PHONE_HEADER_PX = 72
+
+# Everything the page shows that a finger may need, measured as drawn. A checkbox or radio is
+# reached through its label (the label is what is tapped), so the label is measured instead.
+MEASURE = """(min) => {
+  const shown = e => e.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true})
+    && e.getBoundingClientRect().width > 0;
+  const name = e => (e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' "'
+    + (e.innerText || e.value || e.getAttribute('aria-label') || '').trim().slice(0, 40) + '"');
+  const small = [];
+  for (const e of document.querySelectorAll(
+      'a[href], button, input:not([type=hidden]), select, textarea, summary')) {
+    if (!shown(e)) continue;
+    let box = e;
+    if (e.type === 'checkbox' || e.type === 'radio') box = e.closest('label') || e;
+    const r = box.getBoundingClientRect();
+    if (r.width < min - 0.5 || r.height < min - 0.5)
+      small.push(name(box) + ' ' + Math.round(r.width) + 'x' + Math.round(r.height));
+  }
+  const chartText = [];
+  for (const t of document.querySelectorAll('svg text')) {
+    if (!shown(t) || !t.textContent.trim()) continue;
+    const svg = t.ownerSVGElement;
+    const vb = svg.viewBox.baseVal;
+    const scale = vb && vb.width ? svg.getBoundingClientRect().width / vb.width : 1;
+    chartText.push([t.textContent.trim(), parseFloat(getComputedStyle(t).fontSize) * scale]);
+  }
+  const unmarked = [];
+  for (const s of document.querySelectorAll('summary')) {
+    if (!shown(s)) continue;
+    const before = getComputedStyle(s, '::before').content;
+    const marked = getComputedStyle(s).display === 'list-item'
+      || (before && before !== 'none' && before !== 'normal' && before !== '""');
+    if (!marked) unmarked.push(name(s));
+  }
+  const header = document.querySelector('header.bar');
+  return {
+    scrollWidth: document.scrollingElement.scrollWidth,
+    viewport: window.innerWidth,
+    small, chartText, unmarked,
+    header: header ? header.getBoundingClientRect().height : null,
+  };
+}"""
+
+
+def check(page: Page, size: str, step: str) -> dict:
+    """Measure the page, save its screenshot, and fail with every fault it has."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{step}-{size}.png"), full_page=True)
+    m = page.evaluate(MEASURE, MIN_TARGET_PX)
+    faults = []
+    if m["scrollWidth"] > m["viewport"]:
+        faults.append(f"scrolls sideways: {m['scrollWidth']} px in a {m['viewport']} px window")
+    if m["small"]:
+        faults.append(f"touch targets under {MIN_TARGET_PX} px: {m['small']}")
+    tiny = [(text, round(px, 1)) for text, px in m["chartText"] if px < MIN_CHART_TEXT_PX]
+    if tiny:
+        faults.append(f"chart text under {MIN_CHART_TEXT_PX} px: {tiny[:8]}")
+    if m["unmarked"]:
+        faults.append(f"summaries without an open/close mark: {m['unmarked']}")
+    if size == "phone" and m["header"] is not None and m["header"] > MAX_PHONE_HEADER_PX:
+        faults.append(f"header {m['header']:.0f} px high (at most {MAX_PHONE_HEADER_PX})")
+    assert not faults, f"{step} on the {size}:\n" + "\n".join(faults)
+    return m
+
+
+def child_with_growth_history(server) -> dict:
+    """A child under five of the seed with weighings and at least one other encounter."""
+    born_after = (datetime.now(UTC).date() - timedelta(days=4 * 365)).isoformat()
+    with server.db() as conn:
+        row = conn.execute(
+            "SELECT p.* FROM patients p WHERE p.birth_date > ? AND p.merged_into IS NULL"
+            " AND (SELECT count(*) FROM encounters e WHERE e.patient_id = p.id"
+            "      AND e.type = 'growth') >= 2"
+            " ORDER BY p.sequence LIMIT 1",
+            (born_after,),
+        ).fetchone()
+    assert row is not None, "the seed has no child under four with two weighings"
+    return dict(row)
+
+
+def open_menu(page: Page, size: str) -> None:
+    """On the phone the menu is folded behind its button; on the tablet it is in the bar."""
+    menu = page.locator("header details.menu")
+    if size == "phone":
+        expect(page.locator("header nav a").first).to_be_hidden()
+        menu.locator("summary").click()
+    expect(page.locator("header nav a").first).to_be_visible()
+
+
+@pytest.mark.parametrize("size", list(SIZES))
+def test_working_day_fits_the_screen(browser, server, problems, size):
+    context = browser.new_context(**SIZES[size], base_url=server.base_url, locale="fr-FR")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    problems.watch(page)
+    try:
+        _working_day(page, server, size)
+    finally:
+        context.close()
+    assert not problems.messages, "\n".join(problems.messages)
+    assert "Traceback" not in server.log_text()
+
+
+def _working_day(page: Page, server, size: str) -> None:
+    page.goto("/")
+    expect(page.locator("h1")).to_have_text("Connexion")
+    check(page, size, "01-login")
+
+    server.log_in(page, "nurse")
+    expect(page.locator("#home-lists table.due-list")).to_be_visible()
+    check(page, size, "02-home")
+
+    open_menu(page, size)
+    nav = page.locator("header nav a").all_inner_texts()
+    assert nav == ["Rechercher", "À revoir", "Rapports", "État"], nav
+    check(page, size, "03-menu")
+    page.locator("header nav a", has_text="Rechercher").click()
+    expect(page.locator("h1")).to_have_text("Rechercher un patient")
+    if size == "phone":
+        expect(page.locator("header nav a").first).to_be_hidden()  # folded again on a new page
+
+    # the live search: one history entry however many keystrokes, and Back gives a whole page
+    child = child_with_growth_history(server)
+    entries = page.evaluate("history.length")
+    box = page.locator("input[name=q]")
+    box.press_sequentially(child["health_number"], delay=120)
+    query = urlencode({"q": child["health_number"]})
+    expect(page).to_have_url(f"{server.base_url}/patients?{query}")
+    expect(page.locator(f"#results a[href='/patients/{child['id']}']")).to_be_visible()
+    assert page.evaluate("history.length") == entries, "a keystroke added a history entry"
+    check(page, size, "04-search")
+    searched = page.url
+
+    page.locator(f"#results a[href='/patients/{child['id']}']").click()
+    expect(page.locator("h1")).to_have_text(f"{child['family_name']} {child['given_names']}")
+    page.go_back()  # the search as it was left, whole: header, search box, results
+    expect(page.locator("header.bar .me")).to_be_visible()
+    expect(page.locator("input[name=q]")).to_have_value(child["health_number"])
+    expect(page.locator(f"#results a[href='/patients/{child['id']}']")).to_be_visible()
+    assert page.url == searched
+    page.go_back()  # the search replaced its page's entry: Back leaves it, to a whole page
+    expect(page.locator("header.bar .me")).to_be_visible()
+    expect(page.locator("main input[name=q]")).to_be_visible()
+    assert page.url == f"{server.base_url}/"
+    # the address the bar showed, loaded by itself, is a whole page too
+    page.goto(searched)
+    expect(page.locator("header.bar .me")).to_be_visible()
+    expect(page.locator(f"#results a[href='/patients/{child['id']}']")).to_be_visible()
+
+    # the record: growth charts and a history entry opened
+    page.goto(f"/patients/{child['id']}")
+    charts = page.locator("section:has(h2:text-is('Croissance')) svg")
+    expect(charts).to_have_count(2)
+    m = check(page, size, "05-record")
+    assert m["chartText"], "no chart text was measured"
+    entry = page.locator("details.encounter").first
+    expect(entry.locator("dl")).to_be_hidden()
+    entry.locator("summary").click()
+    expect(entry.locator("dl")).to_be_visible()
+    check(page, size, "06-record-history-open")
+
+    # the follow-up lists
+    for tab in ("today", "upcoming", "defaulters"):
+        page.goto(f"/due?tab={tab}")
+        expect(page.locator("h1")).to_have_text("Qui est attendu")
+        check(page, size, f"07-due-{tab}")
+    rows = page.locator("table.due-list tbody tr")
+    if size == "phone" and rows.count() > 1:
+        # one card per item, stacked: the second starts below the first
+        first, second = rows.nth(0).bounding_box(), rows.nth(1).bounding_box()
+        assert first and second and second["y"] >= first["y"] + first["height"] - 1
+
+    # an encounter form, its folded fields opened
+    page.goto(f"/patients/{child['id']}")
+    page.locator("a.button[href*='/encounters/new?type=growth']").click()
+    expect(page.locator("input[name=type][value=growth]")).to_have_count(1)
+    check(page, size, "08-encounter")
+    more = page.locator("form details")
+    if more.count():
+        more.first.locator("summary").click()
+        check(page, size, "09-encounter-more")
+
+    open_menu(page, size)
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.locator("h1")).to_have_text("Connexion")
+    check(page, size, "10-logout")
+
+
+@pytest.mark.parametrize(
+    "role, links",
+    [
+        ("matron", ["Rechercher", "À revoir", "État"]),
+        ("health_worker", ["Rechercher", "À revoir", "État"]),
+        ("technician", ["État"]),
+        ("admin", ["Rechercher", "À revoir", "Rapports", "État"]),
+    ],
+)
+def test_menu_offers_only_what_the_role_may_open(browser, server, problems, role, links):
+    context = browser.new_context(**SIZES["phone"], base_url=server.base_url, locale="fr-FR")
+    page = context.new_page()
+    problems.watch(page)
+    try:
+        server.log_in(page, role)
+        open_menu(page, "phone")
+        assert page.locator("header nav a").all_inner_texts() == links
+        for href in page.locator("header nav a").evaluate_all("as => as.map(a => a.href)"):
+            response = page.request.get(href)
+            assert response.status == 200, (href, response.status)
+    finally:
+        context.close()
+    assert not problems.messages, "\n".join(problems.messages)
