@@ -47,6 +47,13 @@ def estimated_birth_date(today: date, *, years: int = 0, months: int = 0) -> dat
         return date(y, m + 1, 1)
 
 
+def age_in_months(birth: date, on: date) -> int:
+    """Completed calendar months from `birth` to `on`: the inverse of estimated_birth_date, so
+    a child registered as 15 months is 15 months that day and until the day before 16."""
+    months = (on.year - birth.year) * 12 + on.month - birth.month
+    return months - (on.day < birth.day)
+
+
 class PatientIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -15,6 +15,7 @@ from appliance.clinical import texts
 from appliance.clock import ClockReading, plausible
 from appliance.domain import encounter_rules
 from appliance.domain.encounters import MODELS, Diagnosis, Prescription, Referral
+from appliance.domain.patient import PatientIn
 from appliance.web.i18n import N_, Translator, dmy
 
 ROWS = {"diagnoses": 3, "prescriptions": 3, "treatment": 3}
@@ -130,6 +131,20 @@ def _rows(form: Any, prefix: str, keys: tuple[str, ...], numeric: set[str]) -> l
                 row["confirmed"] = "confirmed" in row
             rows.append(row)
     return rows
+
+
+def _max_lengths(model: type[BaseModel]) -> dict[str, int]:
+    out = {}
+    for name, info in model.model_fields.items():
+        limits = [m.max_length for m in info.metadata if getattr(m, "max_length", None)]
+        if limits:
+            out[name] = min(limits)
+    return out
+
+
+# The registration's text limits, from the model that enforces them: the inputs carry them as
+# maxlength, and a longer value sent anyway is refused beside its field.
+PATIENT_MAX_LENGTHS = _max_lengths(PatientIn)
 
 
 def patient_data(values: dict[str, str]) -> dict[str, Any]:

@@ -3,6 +3,11 @@ comes from the catalog like every other string: each label here is a msgid."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
+from appliance.clinical import texts
+from appliance.domain.patient import age_in_months
 from appliance.web.i18n import N_
 
 ENCOUNTER_TYPES = {
@@ -267,6 +272,44 @@ CLOCK_SOURCES = {
     "modem": N_("par le réseau mobile"),
     "staff": N_("par le personnel"),
 }
+
+
+AGE_DAYS = N_("%(n)s j")
+AGE_MONTHS = N_("%(n)s mois")
+AGE_YEARS = N_("%(n)s ans")
+
+
+def age_label(birth_date: str | date, on: date, t: Any) -> str:
+    """An age in days (under two months), calendar months (under two years) or completed
+    years: the months counted from the date, not from days/30, so an age typed in months is
+    shown back as typed."""
+    birth = date.fromisoformat(birth_date[:10]) if isinstance(birth_date, str) else birth_date
+    days = (on - birth).days
+    if days < 61:
+        return t(AGE_DAYS) % {"n": days}
+    months = age_in_months(birth, on)
+    if months < 24:
+        return t(AGE_MONTHS) % {"n": months}
+    return t(AGE_YEARS) % {"n": months // 12}
+
+
+def decimal_text(
+    value: float | int | None, t: Any, *, signed: bool = False, places: int = 1
+) -> str:
+    """A measure in the reader's language: decimal comma in French, point in English, and a
+    real minus sign (−3,5) — the kiosk and the clinical texts write numbers the same way."""
+    if value is None:
+        return ""
+    text = f"{value:+.{places}f}" if signed else f"{value:.{places}f}"
+    text = text.replace("-", "\N{MINUS SIGN}")
+    return text if getattr(t, "lang", "fr") == "en" else text.replace(".", ",")
+
+
+def value_text(value: Any, t: Any) -> str:
+    """A stored value shown in a record's history: floats with the reader's decimal mark."""
+    if isinstance(value, float):
+        return texts.value_text(texts.num(value), t)
+    return str(value)
 
 
 def label(key: str) -> str:

@@ -14,9 +14,9 @@ from appliance.clinical.texts import num, value_text
 from appliance.domain.permissions import write
 from appliance.services import encounters, patients
 from appliance.web.i18n import N_
-from appliance.web.labels import CHOICES, ENCOUNTER_TYPES, STATUS, ZSCORES, label
+from appliance.web.labels import CHOICES, ENCOUNTER_TYPES, STATUS, ZSCORES, age_label, label
 from kiosk_ui.viewmodels.encounter import KIOSK_KINDS
-from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, age_text, dmy
+from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, dmy
 
 PREGNANCY = N_("Grossesse en cours : %(weeks)s semaines, terme prévu %(edd)s")
 BP = N_("TA %(s)s/%(d)s")
@@ -87,7 +87,8 @@ class RecordVM:
         if r.get("birth_date_estimated"):
             born += ", " + t("estimée")
         out = [r["health_number"], t(CHOICES.get(r["sex"], r["sex"]))]
-        out.append(f"{age_text(r['age_days'], t)} ({born})")
+        # calendar months, as the web record: a child registered as 15 months shows 15
+        out.append(f"{age_label(r['birth_date'], self.state.today, t)} ({born})")
         out += [v for v in (r.get("village"), r.get("phone")) if v]
         if r.get("mother"):
             m = r["mother"]

@@ -445,7 +445,8 @@ def test_growth_shows_zscores_and_chart_point(client, child):
     )
     assert r.status_code == 303, r.text
     page = client.get(r.headers["location"]).text
-    assert re.search(r'<span class="z">Poids/âge [+-]\d\.\d</span>', page)
+    # the reader's decimal comma and a real minus sign
+    assert re.search(r'<span class="z">Poids/âge [+−]\d,\d</span>', page)
     assert page.count('class="point"') >= 2  # one per chart (weight and length)
 
 
@@ -568,12 +569,14 @@ def test_api_needs_login_and_csrf_for_writes(client, ctx, woman):
     assert r.status_code == 200
     token = r.json()["csrf_token"]
     assert [p["id"] for p in client.get("/api/v1/patients?q=trao").json()] == [woman["id"]]
-    body = {"type": "growth", "data": {"care_date": "2026-10-15", "weight_kg": 60}}
+    # care the woman may have (growth is for under-fives: the encounter rules refuse it)
+    fp = {"care_date": "2026-10-15", "method": "pill_coc", "user": "new"}
+    body = {"type": "family_planning", "data": fp}
     url = f"/api/v1/patients/{woman['id']}/encounters"
     assert client.post(url, json=body).status_code == 403
     r = client.post(url, json=body, headers={"X-CSRF-Token": token})
-    assert r.status_code == 201 and r.json()["type"] == "growth"
-    bad = {"type": "growth", "data": {"care_date": "2026-10-15"}}
+    assert r.status_code == 201 and r.json()["type"] == "family_planning"
+    bad = {"type": "family_planning", "data": {"care_date": "2026-10-15"}}
     r = client.post(url, json=bad, headers={"X-CSRF-Token": token})
     assert r.status_code == 422 and r.json()["problems"]
     record = client.get(f"/api/v1/patients/{woman['id']}").json()

@@ -118,7 +118,13 @@ def router(web_dependency) -> APIRouter:
     def register_form(web: Web = W) -> Response:
         actor = web.require_login()
         web.ctx.require(actor, REGISTER_PATIENT)
-        return web.render("register.html", values={"sex": ""}, errors={}, duplicates=[])
+        return web.render(
+            "register.html",
+            values={"sex": ""},
+            errors={},
+            duplicates=[],
+            limits=forms.PATIENT_MAX_LENGTHS,
+        )
 
     @r.post("/patients/new")
     async def register(request: Request, web: Web = W) -> Response:
@@ -136,7 +142,12 @@ def router(web_dependency) -> APIRouter:
             )
         except PossibleDuplicates as e:
             return web.render(
-                "register.html", status_code=409, values=values, errors={}, duplicates=e.candidates
+                "register.html",
+                status_code=409,
+                values=values,
+                errors={},
+                duplicates=e.candidates,
+                limits=forms.PATIENT_MAX_LENGTHS,
             )
         except InvalidEncounter as e:
             return web.render(
@@ -145,6 +156,7 @@ def router(web_dependency) -> APIRouter:
                 values=values,
                 errors=forms.explain(e.details, web.t),
                 duplicates=[],
+                limits=forms.PATIENT_MAX_LENGTHS,
             )
         return web.redirect(f"/patients/{row['id']}")
 
