@@ -36,7 +36,7 @@ class PatientBody(BaseModel):
     age_years: int | None = Field(None, ge=0, le=120)
     age_months: int | None = Field(None, ge=0, le=71)
     village: str | None = Field(None, max_length=80)
-    phone: str | None = Field(None, max_length=20)
+    phone: str | None = Field(None, max_length=30)  # as the domain (PatientIn) allows
     mother_id: str | None = Field(None, max_length=40)
 
 
