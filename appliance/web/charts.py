@@ -161,6 +161,17 @@ def _path(segments: Iterable[Sequence[tuple[float, float]]], sx: Scale, sy: Scal
     return " ".join("M" + " L".join(_xy(sx(x), sy(y)) for x, y in seg) for seg in segments if seg)
 
 
+def _spread(ys: dict[int, float], gap: float) -> dict[int, float]:
+    """Label positions moved apart, top to bottom, so no two are closer than `gap` (the
+    curves' ends are close together at 5 years on a narrow chart)."""
+    placed: dict[int, float] = {}
+    previous = -math.inf
+    for key, y in sorted(ys.items(), key=lambda kv: kv[1]):
+        placed[key] = max(y, previous + gap)
+        previous = placed[key]
+    return placed
+
+
 def growth_chart_svg(
     *,
     index: str,
@@ -187,16 +198,16 @@ def growth_chart_svg(
     sy = _scale(y_ticks[0], y_ticks[-1], box.bottom, box.top)
     x_ticks = [(m * DAYS_PER_MONTH, str(m)) for m in range(0, 61, X_TICK_MONTHS)]
     body = _x_axis(x_ticks, sx, box, labels["x"]) + _y_axis(y_ticks, sy, box, labels["y"])
+    label_y = _spread({z: sy(curve[-1][1]) + 5 for z, curve in curves.items()}, _FONT_SIZE)
     for z, curve in curves.items():
         body.append(
             f'<path class="curve z{z}" d="{_path([curve], sx, sy)}" fill="none"'
             f' stroke="{_Z_COLOURS[z]}" stroke-width="{2.5 if z == 0 else 2}"/>'
         )
-        end = curve[-1][1]
         body.append(
             _text(
                 box.right + 4,
-                sy(end) + 5,
+                label_y[z],
                 f"{z:+d}" if z else "0",
                 anchor="start",
                 cls="z-label",
@@ -213,7 +224,7 @@ def growth_chart_svg(
     for d, v in kept:
         tip = f"{d / DAYS_PER_MONTH:.1f} {months}, {_num(round(v, 2))} {unit}"
         body.append(
-            f'<circle class="point" cx="{sx(d):.1f}" cy="{sy(v):.1f}" r="7"'
+            f'<circle class="point" cx="{sx(d):.1f}" cy="{sy(v):.1f}" r="5"'
             f' fill="{_POINT_COLOUR}" stroke="#ffffff" stroke-width="2">'
             f"<title>{escape(tip)}</title></circle>"
         )

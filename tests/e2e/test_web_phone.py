@@ -37,7 +37,7 @@ MAX_PHONE_HEADER_PX = 72
 
 # Everything the page shows that a finger may need, measured as drawn. A checkbox or radio is
 # reached through its label (the label is what is tapped), so the label is measured instead.
-MEASURE = """(min) => {
+MEASURE = """([min, width]) => {
   const shown = e => e.checkVisibility({contentVisibilityAuto: true, visibilityProperty: true})
     && e.getBoundingClientRect().width > 0;
   const name = e => (e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' "'
@@ -68,11 +68,15 @@ MEASURE = """(min) => {
       || (before && before !== 'none' && before !== 'normal' && before !== '""');
     if (!marked) unmarked.push(name(s));
   }
+  const wide = [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > width + 1)
+    .filter(e => !e.parentElement || e.parentElement.getBoundingClientRect().right <= width + 1)
+    .map(e => name(e) + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 6);
   const header = document.querySelector('header.bar');
   return {
     scrollWidth: document.scrollingElement.scrollWidth,
     viewport: window.innerWidth,
-    small, chartText, unmarked,
+    small, chartText, unmarked, wide,
     header: header ? header.getBoundingClientRect().height : null,
   };
 }"""
@@ -82,10 +86,15 @@ def check(page: Page, size: str, step: str) -> dict:
     """Measure the page, save its screenshot, and fail with every fault it has."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{step}-{size}.png"), full_page=True)
-    m = page.evaluate(MEASURE, MIN_TARGET_PX)
+    width = SIZES[size]["viewport"]["width"]
+    m = page.evaluate(MEASURE, [MIN_TARGET_PX, width])
     faults = []
-    if m["scrollWidth"] > m["viewport"]:
-        faults.append(f"scrolls sideways: {m['scrollWidth']} px in a {m['viewport']} px window")
+    # the screen's width, not window.innerWidth: a mobile browser widens its layout viewport
+    # to fit a page that overflows, which would hide the fault
+    if m["scrollWidth"] > width or m["viewport"] > width:
+        faults.append(
+            f"scrolls sideways: {m['scrollWidth']} px wide on a {width} px screen: {m['wide']}"
+        )
     if m["small"]:
         faults.append(f"touch targets under {MIN_TARGET_PX} px: {m['small']}")
     tiny = [(text, round(px, 1)) for text, px in m["chartText"] if px < MIN_CHART_TEXT_PX]
@@ -114,12 +123,12 @@ def child_with_growth_history(server) -> dict:
     return dict(row)
 
 
-def open_menu(page: Page, size: str) -> None:
-    """On the phone the menu is folded behind its button; on the tablet it is in the bar."""
-    menu = page.locator("header details.menu")
-    if size == "phone":
+def open_menu(page: Page) -> None:
+    """On a phone or a portrait tablet the menu is folded behind its button: open it."""
+    summary = page.locator("header details.menu > summary")
+    if summary.is_visible():
         expect(page.locator("header nav a").first).to_be_hidden()
-        menu.locator("summary").click()
+        summary.click()
     expect(page.locator("header nav a").first).to_be_visible()
 
 
@@ -146,14 +155,13 @@ def _working_day(page: Page, server, size: str) -> None:
     expect(page.locator("#home-lists table.due-list")).to_be_visible()
     check(page, size, "02-home")
 
-    open_menu(page, size)
+    open_menu(page)
     nav = page.locator("header nav a").all_inner_texts()
     assert nav == ["Rechercher", "À revoir", "Rapports", "État"], nav
     check(page, size, "03-menu")
     page.locator("header nav a", has_text="Rechercher").click()
     expect(page.locator("h1")).to_have_text("Rechercher un patient")
-    if size == "phone":
-        expect(page.locator("header nav a").first).to_be_hidden()  # folded again on a new page
+    expect(page.locator("header nav a").first).to_be_hidden()  # folded again on a new page
 
     # the live search: one history entry however many keystrokes, and Back gives a whole page
     child = child_with_growth_history(server)
@@ -216,7 +224,7 @@ def _working_day(page: Page, server, size: str) -> None:
         more.first.locator("summary").click()
         check(page, size, "09-encounter-more")
 
-    open_menu(page, size)
+    open_menu(page)
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page.locator("h1")).to_have_text("Connexion")
     check(page, size, "10-logout")
@@ -237,7 +245,7 @@ def test_menu_offers_only_what_the_role_may_open(browser, server, problems, role
     problems.watch(page)
     try:
         server.log_in(page, role)
-        open_menu(page, "phone")
+        open_menu(page)
         assert page.locator("header nav a").all_inner_texts() == links
         for href in page.locator("header nav a").evaluate_all("as => as.map(a => a.href)"):
             response = page.request.get(href)

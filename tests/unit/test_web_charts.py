@@ -242,3 +242,11 @@ def test_charts_have_no_inline_style_or_script(which):
     attrs = {a for e in _parse(svg).iter() for a in e.attrib}
     assert not [a for a in attrs if a.lower().startswith("on")] and "style" not in attrs
     assert 'xmlns="http://www.w3.org/2000/svg"' in svg
+
+
+def test_growth_chart_z_labels_do_not_overlap():
+    root = _parse(growth_chart_svg(index="hfa", sex="M", points=[], labels=LABELS))
+    ys = sorted(float(t.get("y")) for t in _by_class(root, "text", "z-label"))
+    assert len(ys) == 5
+    size = float(_by_class(root, "text", "z-label")[0].get("font-size"))
+    assert all(b - a >= size for a, b in zip(ys, ys[1:], strict=False)), ys
