@@ -122,6 +122,8 @@ def login(
         throttle.prune(now_s - login_throttle.FORGET_AFTER_S)
         for row in login_throttle.counted(rows, account, client, now_s):
             throttle.save(row)
+    # what a success gives back: the last attempt's time before this one
+    before = {scope: login_throttle.last_failure_s(rows.get(scope), now_s) for scope in rows}
     row = ctx.store.staff.by_username(account, with_secrets=True)
     stored = None
     if row is not None and row["active"]:
@@ -155,10 +157,11 @@ def login(
         rehashed[key] = HASHER.hash(secret)  # type: ignore[arg-type]
     actor = Actor(row["id"], row["username"], row["role"], row["display_name"])  # type: ignore[index]
     with ctx.store.transaction():
-        # A success is no failure: the pair starts afresh, the other two take this one back.
+        # A success is no failure: the pair starts afresh, the other two take this one back
+        # (so that successes alone never keep a device's old failures from lapsing).
         throttle.delete("pair", account, client)
-        throttle.take_back("client", "", client)
-        throttle.take_back("account", account, "")
+        throttle.take_back("client", "", client, counted_at=now_s, before=before.get("client"))
+        throttle.take_back("account", account, "", counted_at=now_s, before=before.get("account"))
         if rehashed:
             ctx.store.staff.set_secret(actor.id, **rehashed)
         ctx.audit(actor, "login", detail={"client": client}, reading=reading)

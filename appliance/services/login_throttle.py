@@ -13,9 +13,9 @@ attacker fresh attempts:
   guesses spread over many addresses; capped low so that the real user is only delayed, by
   15 s at worst.
 
-A counter is forgotten after an hour without attempts (longer than every wait), and the pair's
-when a login succeeds. A client is the web client's address, "kiosk" for the kiosk, "console"
-for the command line.
+A counter is forgotten an hour after its last failure (longer than every wait), and the pair's
+when a login succeeds; a success does not count and does not keep older failures alive. A
+client is the web client's address, "kiosk" for the kiosk, "console" for the command line.
 
 What that allows at worst, steadily: 96 guesses a day from one device at one account, 1,440 a
 day from one device over all accounts, 5,760 a day at one account over all devices. PINs are
@@ -78,6 +78,11 @@ def _live_failures(row: dict[str, Any] | None, now_s: float) -> int:
     if row is None or abs(now_s - row["last_attempt_s"]) > FORGET_AFTER_S:
         return 0
     return row["failures"]
+
+
+def last_failure_s(row: dict[str, Any] | None, now_s: float) -> float | None:
+    """The row's last counted attempt, None when it has lapsed (or there is none)."""
+    return row["last_attempt_s"] if _live_failures(row, now_s) else None
 
 
 def _wait_left(scope: str, row: dict[str, Any] | None, now_s: float) -> float:

@@ -48,14 +48,19 @@ class LoginThrottleRepo:
                 row,
             )
 
-    def take_back(self, scope: str, account: str, client: str) -> None:
-        """Uncount one attempt counted before its check (it succeeded); a row down to no
-        failure goes."""
+    def take_back(
+        self, scope: str, account: str, client: str, *, counted_at: float, before: float | None
+    ) -> None:
+        """Uncount one attempt counted at `counted_at` before its check (it succeeded): its
+        failures and, unless a later attempt came since, its last attempt time (`before`) go
+        back as they were. A row down to no failure goes."""
         with self.store.transaction() as conn:
             conn.execute(
-                "UPDATE login_throttle SET failures = failures - 1"
+                "UPDATE login_throttle SET failures = failures - 1,"
+                " last_attempt_s = CASE WHEN last_attempt_s = ? AND ? IS NOT NULL THEN ?"
+                " ELSE last_attempt_s END"
                 " WHERE scope = ? AND account = ? AND client = ? AND failures > 0",
-                (scope, account, client),
+                (counted_at, before, before, scope, account, client),
             )
             conn.execute(
                 "DELETE FROM login_throttle WHERE scope = ? AND account = ? AND client = ?"

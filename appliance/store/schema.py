@@ -546,12 +546,13 @@ CREATE INDEX reminders_planned ON reminders(planned_for);
 """
 
 # Failed logins, counted per (account, client), per client and per account
-# (appliance/services/throttle.py says the policy). `scope` names which of the three a row
-# counts; the unused key is ''. `account` is the username as typed (folded), known or not, so
-# an unknown name is throttled like a real one. Kept across restarts: a restart must not hand
-# an attacker fresh free attempts. staff.failed_attempts and staff.locked_until, the per-account
-# lockout this replaces, stay in the table unused (dropping columns there would mean rebuilding
-# a table other tables reference).
+# (appliance/services/login_throttle.py says the policy). `scope` names which of the three a
+# row counts; the unused key is ''. `account` is the username as typed (folded), known or not,
+# so an unknown name is throttled like a real one. last_attempt_s: the last failed attempt (or
+# one still being checked). Kept across restarts: a restart must not hand an attacker fresh
+# free attempts. staff.failed_attempts and staff.locked_until, the per-account lockout this
+# replaces, stay in the table unused (dropping columns there would mean rebuilding a table
+# other tables reference).
 M013_LOGIN_THROTTLE = """
 CREATE TABLE login_throttle (
     scope TEXT NOT NULL CHECK (scope IN ('pair', 'client', 'account')),

@@ -349,6 +349,21 @@ def test_a_burst_from_one_device_costs_only_the_free_hashes(tmp_path, store, act
     assert hasher.calls == 3
 
 
+def test_successes_do_not_keep_a_devices_old_failures_alive(ctx, actors, pins, fake_time):
+    """The kiosk is one device for all the staff: a day of mistyped PINs must lapse, hour by
+    hour, however many good logins come between them."""
+    for n in range(9):
+        with pytest.raises(LoginFailed):
+            auth.login(ctx, f"typo.{n}", pin="000000")
+    fake_time.advance(50 * 60)
+    assert auth.login(ctx, "midwife", pin=pins["midwife"]).role == "midwife"
+    fake_time.advance(11 * 60)  # an hour and a minute after the last failure
+    with pytest.raises(LoginFailed):
+        auth.login(ctx, "typo.x", pin="000000")
+    kiosk = ctx.store.staff.throttle.for_attempt("typo.x", "kiosk")["client"]
+    assert kiosk["failures"] == 1  # the nine old ones lapsed; the success counted for nothing
+
+
 def test_a_clock_set_back_never_stretches_a_wait(ctx, actors, fake_time):
     for _ in range(3):
         with pytest.raises(LoginFailed):
