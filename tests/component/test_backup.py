@@ -45,9 +45,9 @@ def fingerprint(database: Path) -> dict[str, str]:
 
 
 def add_weighing(ctx: Context, actor, patient_id: str, kg: float) -> str:
-    row = encounters.add(
-        ctx, actor, patient_id, "growth", {"care_date": "2026-10-14", "weight_kg": kg}
-    )
+    # a consultation: growth measures are for under-fives (the encounter rules refuse an adult)
+    data = {"care_date": "2026-10-14", "weight_kg": kg, "diagnoses": [{"code": "other"}]}
+    row = encounters.add(ctx, actor, patient_id, "consultation", data)
     return row["id"]
 
 

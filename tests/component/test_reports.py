@@ -56,7 +56,8 @@ def october(ctx, actors, aminata, fake_time):
     newborn = _person(ctx, nurse, "Sangaré", "Bakary", "M", "2026-10-13")
     moussa = _person(ctx, nurse, "Touré", "Moussa", "M", "2024-06-01")
     sira = _person(ctx, nurse, "Dembélé", "Sira", "F", "2024-01-01")
-    oumar = _person(ctx, nurse, "Cissé", "Oumar", "M", "2020-01-01")
+    # registered as born in 2022; his birth date is corrected to 2020 after his weighing below
+    oumar = _person(ctx, nurse, "Cissé", "Oumar", "M", "2022-01-01")
 
     # Consultations
     add(am, "consultation", _consult("2026-09-30", ["malaria_confirmed"]))  # September
@@ -120,7 +121,9 @@ def october(ctx, actors, aminata, fake_time):
     add(moussa, "growth", {"care_date": "2026-10-12", "muac_mm": 120})  # so not new
     add(sira, "growth", {"care_date": "2026-07-01", "muac_mm": 120})  # MAM 100 days before
     add(sira, "growth", {"care_date": "2026-10-09", "weight_kg": 9.5, "muac_mm": 120})  # new
-    add(oumar, "growth", {"care_date": "2026-10-05", "weight_kg": 20.0})  # over five
+    add(oumar, "growth", {"care_date": "2026-10-05", "weight_kg": 20.0})
+    # over five after all: growth is refused for him now, the measure taken stays on his record
+    patients.update(ctx, nurse, oumar, {"birth_date": "2020-01-01"})
 
     # Family planning and chronic care
     add(am, "family_planning", {"care_date": "2026-10-03", "method": "pill_coc", "user": "new"})
