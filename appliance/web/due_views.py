@@ -69,16 +69,13 @@ def due_page(
 
 
 def with_people(ctx: Any, items: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
-    """Each item given its person's sex and age in days (`person`), which a row shows under
+    """Each item given its person's sex and birth date (`person`), whose age a row shows under
     the name: one read of at most a page of patients, after the page's permission check."""
     people = ctx.store.patients.get_many(sorted({i["patient_id"] for i in items}))
     for item in items:
         p = people.get(item["patient_id"]) or {}
         born = p.get("birth_date")
-        item["person"] = {
-            "sex": p.get("sex"),
-            "age_days": (today - date.fromisoformat(born)).days if born else None,
-        }
+        item["person"] = {"sex": p.get("sex"), "birth_date": born, "on": today}
     return items
 
 

@@ -253,3 +253,47 @@ def test_menu_offers_only_what_the_role_may_open(browser, server, problems, role
     finally:
         context.close()
     assert not problems.messages, "\n".join(problems.messages)
+
+
+def test_tablet_held_sideways_has_the_menu_in_the_bar(browser, server, problems):
+    context = browser.new_context(
+        viewport={"width": 1280, "height": 800}, base_url=server.base_url, locale="fr-FR"
+    )
+    page = context.new_page()
+    problems.watch(page)
+    try:
+        server.log_in(page, "nurse")
+        expect(page.locator("header details.menu > summary")).to_be_hidden()
+        expect(page.locator("header nav a")).to_have_count(4)
+        for link in page.locator("header nav a").all():
+            expect(link).to_be_visible()
+        expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+        header = page.locator("header.bar").bounding_box()
+        assert header is not None and header["height"] <= MAX_PHONE_HEADER_PX, header
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "02-home-landscape.png"))
+    finally:
+        context.close()
+    assert not problems.messages, "\n".join(problems.messages)
+
+
+def test_admin_sees_refused_logins_on_the_status_page_of_a_phone(browser, server, problems):
+    context = browser.new_context(**SIZES["phone"], base_url=server.base_url, locale="fr-FR")
+    page = context.new_page()
+    problems.watch(page)
+    problems.allow(401, "/login")
+    try:
+        for _ in range(2):
+            page.goto("/")
+            page.fill("input[name=username]", "personne.inconnue")
+            page.fill("input[name=password]", "pas-le-bon")
+            page.get_by_role("button", name="Se connecter").click()
+            expect(page.locator("p.error[role=alert]")).to_be_visible()
+        server.log_in(page, "admin")
+        page.goto("/status")
+        refused = page.locator("section:has(h2:text-is('Connexions refusées (dernière heure)'))")
+        expect(refused).to_contain_text("personne.inconnue")
+        check(page, "phone", "11-status-admin")
+    finally:
+        context.close()
+    assert not problems.messages, "\n".join(problems.messages)
