@@ -280,14 +280,13 @@ AGE_YEARS = N_("%(n)s ans")
 
 
 def age_label(birth_date: str | date, on: date, t: Any) -> str:
-    """An age in days (under two months), calendar months (under two years) or completed
+    """An age in days (under two calendar months), calendar months (under two years) or completed
     years: the months counted from the date, not from days/30, so an age typed in months is
     shown back as typed."""
     birth = date.fromisoformat(birth_date[:10]) if isinstance(birth_date, str) else birth_date
-    days = (on - birth).days
-    if days < 61:
-        return t(AGE_DAYS) % {"n": days}
     months = age_in_months(birth, on)
+    if months < 2:
+        return t(AGE_DAYS) % {"n": (on - birth).days}
     if months < 24:
         return t(AGE_MONTHS) % {"n": months}
     return t(AGE_YEARS) % {"n": months // 12}

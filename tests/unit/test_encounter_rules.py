@@ -208,3 +208,31 @@ def test_facts_from_a_record_leave_out_the_version_corrected_and_voided_ones():
     assert facts.deliveries == (date(2026, 1, 10),)
     assert facts.children_born == (date(2024, 2, 2),)
     assert PatientFacts.of(patient, encounters, leave_out="a").deliveries == ()
+
+
+# -- what the record shows beside the rules: exact ages, decimals in the reader's language ---
+def test_an_age_typed_in_months_comes_back_as_typed():
+    from appliance.domain.patient import age_in_months, estimated_birth_date
+    from appliance.web.i18n import Translator
+    from appliance.web.labels import age_label
+
+    fr = Translator("fr")
+    for today in (date(2026, 12, 5), date(2026, 3, 31), date(2027, 2, 28), date(2028, 2, 29)):
+        for months in (2, 11, 15, 23):
+            birth = estimated_birth_date(today, months=months)
+            assert age_in_months(birth, today) == months, (today, months)
+            assert age_label(birth.isoformat(), today, fr) == f"{months} mois"
+    assert age_label("2026-11-20", date(2026, 12, 5), fr) == "15 j"
+    assert age_label("2020-12-06", date(2026, 12, 5), Translator("en")) == "5 years"
+
+
+def test_decimals_follow_the_language():
+    from appliance.web.i18n import Translator
+    from appliance.web.labels import decimal_text, value_text
+
+    assert decimal_text(-3.56, Translator("fr"), signed=True) == "\N{MINUS SIGN}3,6"
+    assert decimal_text(-3.56, Translator("en"), signed=True) == "\N{MINUS SIGN}3.6"
+    assert decimal_text(0.44, Translator("fr"), signed=True) == "+0,4"
+    assert value_text(38.5, Translator("fr")) == "38,5"
+    assert value_text(38.5, Translator("en")) == "38.5"
+    assert value_text(12, Translator("fr")) == "12"
