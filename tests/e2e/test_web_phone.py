@@ -214,6 +214,16 @@ def _working_day(page: Page, server, size: str) -> None:
         first, second = rows.nth(0).bounding_box(), rows.nth(1).bounding_box()
         assert first and second and second["y"] >= first["y"] + first["height"] - 1
 
+    page.goto("/due?tab=outreach")
+    village = page.locator("select[name=village] option").nth(1).inner_text()
+    page.select_option("select[name=village]", village)
+    page.get_by_role("button", name="Préparer la tournée").click()
+    expect(page.locator("h1")).to_contain_text(f"Tournée : {village}")
+    check(page, size, "07-outreach")
+    page.goto("/reports")
+    expect(page.locator("h1")).to_have_text("Rapport mensuel d'activités")
+    check(page, size, "07-reports")
+
     # an encounter form, its folded fields opened
     page.goto(f"/patients/{child['id']}")
     page.locator("a.button[href*='/encounters/new?type=growth']").click()
@@ -224,10 +234,14 @@ def _working_day(page: Page, server, size: str) -> None:
         more.first.locator("summary").click()
         check(page, size, "09-encounter-more")
 
+    page.goto("/patients/new")
+    expect(page.locator("h1")).to_have_text("Nouveau patient")
+    check(page, size, "10-register")
+
     open_menu(page)
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page.locator("h1")).to_have_text("Connexion")
-    check(page, size, "10-logout")
+    check(page, size, "11-logout")
 
 
 @pytest.mark.parametrize(
@@ -293,7 +307,7 @@ def test_admin_sees_refused_logins_on_the_status_page_of_a_phone(browser, server
         page.goto("/status")
         refused = page.locator("section:has(h2:text-is('Connexions refusées (dernière heure)'))")
         expect(refused).to_contain_text("personne.inconnue")
-        check(page, "phone", "11-status-admin")
+        check(page, "phone", "12-status-admin")
     finally:
         context.close()
     assert not problems.messages, "\n".join(problems.messages)
