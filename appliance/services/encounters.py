@@ -76,12 +76,6 @@ def type_refusals(ctx: Context, patient: dict[str, Any], on: date) -> dict[str, 
     return encounter_rules.type_refusals(_facts(ctx, "anc", patient), on)
 
 
-def record_type_refusals(record: dict[str, Any], on: date) -> dict[str, Refusal | None]:
-    """The same for a record already read (services.patients.record): what its page offers."""
-    facts = PatientFacts.of(record, record["encounters"], record.get("children") or [])
-    return encounter_rules.type_refusals(facts, on)
-
-
 def _enforce_rules(
     ctx: Context,
     kind: str,

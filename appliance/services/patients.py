@@ -6,6 +6,7 @@ from datetime import date
 from typing import Any
 
 from appliance.clinical.summary import clinical_summary
+from appliance.domain.encounter_rules import PatientFacts, encounter_types_allowed
 from appliance.domain.names import fold, name_key
 from appliance.domain.patient import estimated_birth_date, normalise_phone, validate_patient
 from appliance.domain.permissions import (
@@ -216,6 +217,8 @@ def record(ctx: Context, actor: Actor, patient_ref: str) -> dict[str, Any]:
     pid = patient["id"]
     encounters = ctx.store.encounters.for_patient(pid)
     mother = ctx.store.patients.get(patient["mother_id"]) if patient["mother_id"] else None
+    children = ctx.store.patients.children(pid)
+    facts = PatientFacts.of(patient, encounters, children)
     out = {
         **patient,
         "age_days": (reading.today - date.fromisoformat(patient["birth_date"])).days,
@@ -223,10 +226,13 @@ def record(ctx: Context, actor: Actor, patient_ref: str) -> dict[str, Any]:
         and {k: mother[k] for k in ("id", "health_number", "family_name", "given_names", "phone")},
         "children": [
             {k: c[k] for k in ("id", "health_number", "given_names", "birth_date", "sex")}
-            for c in ctx.store.patients.children(pid)
+            for c in children
         ],
         "merged_from": ctx.store.patients.merged_into_this(pid),
         "encounters": encounters,
+        # every encounter type → None when it may be recorded today, else the reason code
+        # (appliance.domain.encounter_rules): what the web page and the kiosk offer
+        "encounter_types": encounter_types_allowed(facts, reading.today),
     }
     out.update(
         clinical_summary(

@@ -12,7 +12,7 @@ from appliance.clinical.due import reason_text as due_reason
 from appliance.clinical.growth import MAX_AGE_DAYS
 from appliance.clinical.texts import num, value_text
 from appliance.domain.permissions import write
-from appliance.services import encounters, patients
+from appliance.services import patients
 from appliance.web.i18n import N_
 from appliance.web.labels import CHOICES, ENCOUNTER_TYPES, STATUS, ZSCORES, age_label, label
 from kiosk_ui.viewmodels.encounter import KIOSK_KINDS
@@ -218,11 +218,11 @@ class RecordVM:
             return []
         t = self.state.t
         # the rules the save enforces decide, so no button leads to a refused form
-        refusals = encounters.record_type_refusals(self.record, self.state.today)
+        rules = self.record["encounter_types"]
         return [
             {"kind": k, "label": t(ENCOUNTER_TYPES[k])}
             for k in KIOSK_KINDS
-            if refusals[k] is None and self.state.may(write(k))
+            if rules.get(k, "unknown") is None and self.state.may(write(k))
         ]
 
 

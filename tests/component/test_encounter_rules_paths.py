@@ -205,6 +205,10 @@ def test_api_refuses_anc_for_an_88_year_old_woman_with_a_message(web, web_people
         headers=headers,
     )
     assert r.status_code == 201
+    # the record says what may be recorded today, with the reason for each refusal
+    boy = web.get(f"/api/v1/patients/{web_people['boy']['id']}").json()
+    assert boy["encounter_types"]["postnatal"] == "postnatal_window"
+    assert boy["encounter_types"]["growth"] is None
 
 
 def offered(html: str, patient_id: str) -> set[str]:

@@ -55,12 +55,12 @@ PATIENT_FIELDS = (
 )
 
 
-def writable_types(role: str, record: dict[str, Any], today: date) -> list[str]:
+def writable_types(role: str, record: dict[str, Any]) -> list[str]:
     """The forms this staff member may fill for this patient today: the encounter rules the
-    service enforces on save decide, so nothing offered is refused for the patient's sex,
-    age or state."""
-    refusals = encounters.record_type_refusals(record, today)
-    return [k for k in MODELS if refusals[k] is None and allowed(role, write(k))]
+    service enforces on save decide (the record's "encounter_types"), so nothing offered is
+    refused for the patient's sex, age or state."""
+    rules = record["encounter_types"]
+    return [k for k in MODELS if rules.get(k, "unknown") is None and allowed(role, write(k))]
 
 
 def growth_charts(web: Web, record: dict[str, Any]) -> list[str]:
@@ -174,7 +174,7 @@ def router(web_dependency) -> APIRouter:
             pregnancy=pregnancy_view(rec, today),
             vaccines_given=given,
             vaccines_due=due,
-            types=writable_types(actor.role, rec, today),
+            types=writable_types(actor.role, rec),
             timeline=list(reversed(rec["encounters"])),
             saved=web.request.query_params.get("saved"),
         )
