@@ -12,9 +12,11 @@ The rules, and why:
   already recorded belongs to the pregnancy that delivery closed. A second delivery within
   24 weeks of another one is the same delivery recorded twice (no new pregnancy reaches
   22 weeks, the WHO threshold of a birth, in less): correct the first one instead.
-- Postnatal: the 42 days after a birth (WHO: the postnatal period is six weeks), for the mother
-  (a delivery on her record, or a child of hers registered with that birth date, since she may
-  have given birth elsewhere) or for the newborn (42 days old at most).
+- Postnatal: up to day 60 after a birth, for the mother (a delivery on her record, or a child of
+  hers registered with that birth date, since she may have given birth elsewhere) or for the
+  newborn. WHO's postnatal period is six weeks (day 42), but the 6-week contact stays on the
+  follow-up list until day 60 (clinical.pregnancy.PNC_LAST_DAY, the encounter model's limit
+  too): a contact the list asks for must be recordable, late or not.
 - Growth: a child within the WHO growth standards (0-1856 days, "under five").
 - Immunization: the age range of the vaccination schedule (its oldest dose for the child's sex:
   five years, fifteen for a girl's HPV), or a woman of 10 to 55 years (Td). A dose past its
@@ -35,10 +37,12 @@ from typing import Any
 
 from appliance.clinical.growth import MAX_AGE_DAYS
 from appliance.clinical.immunization import Schedule, load_schedule
+from appliance.clinical.pregnancy import PNC_LAST_DAY
 from appliance.domain.encounters import ENCOUNTER_TYPES
 
 CHILDBEARING_YEARS = (10, 55)  # completed years, both ends included
-POSTNATAL_DAYS = 42  # a birth on day 0; day 42 is the last postnatal day
+POSTNATAL_DAYS = PNC_LAST_DAY  # a birth on day 0; day 60 is the last postnatal record
+PUERPERIUM_DAYS = 42  # WHO: the six weeks after a birth, when no new pregnancy is seen
 GROWTH_MAX_DAYS = MAX_AGE_DAYS
 # 22 weeks (WHO's threshold of a birth) after a conception at least two weeks after the
 # previous delivery: two deliveries closer than this are one delivery recorded twice.
@@ -69,8 +73,8 @@ MESSAGES = {
         " corrigez-le plutôt."
     ),
     "postnatal_window": N_(
-        "Consultation postnatale : seulement dans les 42 jours après un accouchement (mère) ou"
-        " pour un nouveau-né de 42 jours au plus."
+        "Consultation postnatale : seulement dans les 60 jours après un accouchement (mère) ou"
+        " pour un nouveau-né de 60 jours au plus."
     ),
     "growth_age": N_("Pesée et mesures : seulement pour un enfant de moins de 5 ans."),
     "immunization_age": N_(
@@ -84,10 +88,10 @@ MESSAGES = {
         " l'âge gestationnel."
     ),
     "newborn_too_old": N_(
-        "Consultation postnatale du nouveau-né : seulement jusqu'à 42 jours après la naissance."
+        "Consultation postnatale du nouveau-né : seulement jusqu'à 60 jours après la naissance."
     ),
     "mother_no_birth": N_(
-        "Consultation postnatale de la mère : seulement dans les 42 jours après un accouchement"
+        "Consultation postnatale de la mère : seulement dans les 60 jours après un accouchement"
         " enregistré (ou la naissance d'un enfant enregistré)."
     ),
     "antigen_past_age": N_("Ce vaccin n'est plus donné à cet âge (calendrier vaccinal)."),
@@ -171,7 +175,7 @@ def _type_refusal(kind: str, f: PatientFacts, on: date, schedule: Schedule) -> R
     if kind == "anc":
         if not _childbearing(f, on):
             return Refusal("anc_not_childbearing", "type")
-        recent = [d for d in f.deliveries if 0 <= (on - d).days <= POSTNATAL_DAYS]
+        recent = [d for d in f.deliveries if 0 <= (on - d).days <= PUERPERIUM_DAYS]
         return Refusal("anc_after_delivery", "type", recent[-1]) if recent else None
     if kind == "delivery":
         if not _childbearing(f, on):

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.component
 TODAY = date(2026, 10, 15)
 ANC = {"care_date": "2026-10-15", "gestational_age_weeks": 20}
 ANC_MESSAGE = "Consultation prénatale : seulement pour une femme de 10 à 55 ans."
-POSTNATAL_MESSAGE = "Consultation postnatale : seulement dans les 42 jours après un accouchement"
+POSTNATAL_MESSAGE = "Consultation postnatale : seulement dans les 60 jours après un accouchement"
 
 
 def register(ctx, actor, family, given, sex, birth, **more) -> dict:

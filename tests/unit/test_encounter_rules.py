@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from appliance.clinical.pregnancy import PNC_DAYS_LISTED
 from appliance.domain.encounter_rules import (
     MESSAGES,
     PatientFacts,
@@ -94,17 +95,18 @@ def test_a_second_delivery_within_24_weeks_is_the_same_delivery():
     assert "delivery" in allowed(woman(30))
 
 
-def test_postnatal_for_a_newborn_up_to_day_42():
+def test_postnatal_for_a_newborn_up_to_day_60_the_last_day_the_6_week_contact_is_listed():
+    assert PNC_DAYS_LISTED["6sem"] == 60
     assert "postnatal" in allowed(child(0))
-    assert "postnatal" in allowed(child(42))
-    assert "postnatal" not in allowed(child(43))
+    assert "postnatal" in allowed(child(60))
+    assert "postnatal" not in allowed(child(61))
     # the 14-month-old boy of the report
     assert "postnatal" not in allowed(child(426))
     assert encounter_types_allowed(child(426), ON)["postnatal"] == "postnatal_window"
 
 
-def test_postnatal_for_a_mother_up_to_day_42_after_a_birth():
-    for days, ok in ((0, True), (42, True), (43, False)):
+def test_postnatal_for_a_mother_up_to_day_60_after_a_birth():
+    for days, ok in ((0, True), (42, True), (60, True), (61, False)):
         delivered = ON - timedelta(days=days)
         assert ("postnatal" in allowed(woman(25, deliveries=(delivered,)))) is ok, days
         # a birth elsewhere: her child registered with that birth date says it too
