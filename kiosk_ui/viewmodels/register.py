@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from appliance.domain.encounters import InvalidEncounter
 from appliance.services import patients
 from appliance.services.errors import PossibleDuplicates
 from appliance.web import forms
-from appliance.web.labels import CHOICES, label
-from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, age_text, dmy, iso_date
+from appliance.web.labels import CHOICES, age_label, label
+from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, dmy, iso_date
 
 # (name, widget, keyboard)
 FIELDS = (
@@ -101,8 +100,10 @@ class RegisterVM:
 
     def _candidate(self, c: dict[str, Any]) -> dict[str, Any]:
         t = self.state.t
-        age_days = (self.state.today - date.fromisoformat(c["birth_date"])).days
-        detail = [t(CHOICES.get(c["sex"], c["sex"])), f"{age_text(age_days, t)}"]
+        detail = [
+            t(CHOICES.get(c["sex"], c["sex"])),
+            age_label(c["birth_date"], self.state.today, t),
+        ]
         detail.append(dmy(c["birth_date"]))
         detail += [v for v in (c.get("village"), c.get("phone")) if v]
         return {

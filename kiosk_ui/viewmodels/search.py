@@ -8,8 +8,8 @@ from typing import Any
 from appliance.services import patients
 from appliance.services.errors import ServiceError
 from appliance.web.i18n import N_
-from appliance.web.labels import CHOICES
-from kiosk_ui.viewmodels.state import KioskState, age_text
+from appliance.web.labels import CHOICES, age_label
+from kiosk_ui.viewmodels.state import KioskState
 
 MIN_CHARS = 2
 RESULTS_MAX = 20  # a page: the screen shows them with a pool of as many rows
@@ -48,8 +48,8 @@ class SearchVM:
 
     def _row(self, r: dict[str, Any], today: date) -> dict[str, Any]:
         t = self.state.t
-        age_days = (today - date.fromisoformat(r["birth_date"])).days
-        detail = [t(CHOICES.get(r["sex"], r["sex"])), age_text(age_days, t)]
+        # calendar months, as the record: a child registered as 15 months shows 15
+        detail = [t(CHOICES.get(r["sex"], r["sex"])), age_label(r["birth_date"], today, t)]
         if r.get("village"):
             detail.append(r["village"])
         return {

@@ -206,3 +206,18 @@ if __name__ == "__main__":
     from kiosk_ui import offscreen
 
     offscreen.run_script(_scenario)
+
+
+def test_ages_in_calendar_months_as_on_the_record(ctx, actors, kiosk):
+    # born 15/09/2025 and today 15/10/2026: 13 months to the day (395 days made 12 when the
+    # search counted days * 12 / 365)
+    from appliance.services import patients
+
+    patients.register(
+        ctx,
+        actors["nurse"],
+        {"family_name": "Diarra", "given_names": "Moussa", "sex": "M", "birth_date": "2025-09-15"},
+    )
+    vm = SearchVM(kiosk("nurse"))
+    vm.set_query("diarra moussa")
+    assert [r["detail"] for r in vm.results] == ["Homme · 13 mois"]
