@@ -94,21 +94,3 @@ def vaccine_card(record: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dic
     given = [e for e in record["encounters"] if e["type"] == "immunization"]
     due = [d for d in record["due"] if d["kind"] in ("immunization", "td")]
     return given, due
-
-
-# Who an encounter type is for: the forms a record offers (the services still accept any).
-CHILDBEARING_DAYS = (10 * 365, 55 * 365)
-
-
-def suitable_kinds(record: dict[str, Any]) -> set[str]:
-    """Encounter types that make sense for this patient: pregnancy care for women of
-    childbearing age, family planning from ten years, growth monitoring under five."""
-    age, woman = record["age_days"], record["sex"] == "F"
-    kinds = {"consultation", "immunization", "chronic"}
-    if woman and CHILDBEARING_DAYS[0] <= age <= CHILDBEARING_DAYS[1]:
-        kinds |= {"anc", "delivery", "postnatal"}
-    if age >= CHILDBEARING_DAYS[0]:
-        kinds.add("family_planning")
-    if age <= MAX_AGE_DAYS:
-        kinds |= {"growth", "postnatal"}  # a newborn's postnatal visit is on the child's record
-    return kinds
