@@ -155,13 +155,15 @@ class StaticFiles:
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
             return
+        head = scope["method"] == "HEAD"
         if scope["method"] not in ("GET", "HEAD"):
             await _send(send, 405, b"", [(b"allow", b"GET, HEAD")], head=False)
             return
         filename = scope["path"].rsplit("/", 1)[-1]
         found = self.find(filename)
         if found is None:
-            await _send(send, 404, b"Introuvable / Not found\n", [], head=False)
+            plain = [(b"content-type", b"text/plain; charset=utf-8")]
+            await _send(send, 404, b"Introuvable / Not found\n", plain, head=head)
             return
         asset, current = found
         headers = dict(
@@ -180,7 +182,7 @@ class StaticFiles:
         extra = [(b"content-type", asset.content_type.encode())]
         if encoding != "identity":
             extra.append((b"content-encoding", encoding.encode()))
-        await _send(send, 200, body, common + extra, head=scope["method"] == "HEAD")
+        await _send(send, 200, body, common + extra, head=head)
 
 
 async def _send(send, status: int, body: bytes, headers, *, head: bool) -> None:
