@@ -1,8 +1,8 @@
 """`keneya serve`: the tablet web app (uvicorn).
 
 Under systemd (`Type=notify`, keneya-web.service) it says READY=1 once uvicorn listens,
-pings the watchdog from the event loop that serves the requests, and says STOPPING=1 when
-asked to stop. Without $NOTIFY_SOCKET all of that is a no-op.
+pings the watchdog while a database query through the requests' own pool succeeds, and says
+STOPPING=1 when asked to stop. Without $NOTIFY_SOCKET all of that is a no-op.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ import click
 
 from appliance.cli.common import paths
 from appliance.sdnotify import Notifier, watchdog_period_s
+
+GRACEFUL_STOP_S = 3
 
 
 @click.command("serve")
@@ -62,12 +64,27 @@ def serve(ctx, host, port, leases_file, workers):
             username, role, pin = line.split()
             click.echo(f"  {username:<12} demo-{pin:<10} {role}")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    from appliance.web.clients import GuardedHttpTools
+
+    options = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        # per-client connection limit and a deadline on a request's head (web/clients.py)
+        "http": GuardedHttpTools,
+        "timeout_keep_alive": 5,
+        # On SIGTERM, requests under way get this long, then are cancelled: a hung client
+        # cannot hold the stop (systemd's TimeoutStopSec is 10 s, the goal 5 s).
+        "timeout_graceful_shutdown": GRACEFUL_STOP_S,
+    }
     with Notifier() as notifier:
         if workers == 1:
             leases = Path(leases_file) if leases_file else None
             app = create_app(WebSettings(p, leases_file=leases, keep_due_items_current=True))
-            server = NotifyingServer(uvicorn.Config(app, **options), notifier)
+            server = NotifyingServer(
+                uvicorn.Config(app, **options), notifier, probe=app.state.database_answers
+            )
             server.run()
             if not server.started:  # the port was taken, or the app failed to start
                 ctx.exit(1)

@@ -8,16 +8,20 @@ import logging
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from html import escape
 from pathlib import Path
 
+import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.gzip import GZipMiddleware
 
 from appliance.clock import Clock
 from appliance.paths import Paths
@@ -27,7 +31,8 @@ from appliance.services.errors import NotFound, PermissionDenied
 from appliance.store import Store
 from appliance.store.diskspace import DiskProblem, classify
 from appliance.web import disk
-from appliance.web.core import CsrfRefused, NeedLogin, StorePool, Web, WebSettings
+from appliance.web.clients import ClientLimits, not_now
+from appliance.web.core import CsrfRefused, NeedLogin, PoolBusy, StorePool, Web, WebSettings
 from appliance.web.home import HomeLists
 from appliance.web.i18n import N_, Translator
 from appliance.web.limits import RequestLimits
@@ -65,20 +70,44 @@ class SecurityHeaders:
 
         async def with_headers(message):
             if message["type"] == "http.response.start":
-                headers = [
-                    (k, v) for k, v in message.get("headers", []) if k.lower() != b"cache-control"
-                ]
+                headers = list(message.get("headers", []))
+                # the static files keep the lifetime they were given (content-hashed names
+                # for a year); every other answer is no-store
+                cached = static and any(k.lower() == b"cache-control" for k, _ in headers)
+                if not cached:
+                    headers = [(k, v) for k, v in headers if k.lower() != b"cache-control"]
+                    headers.append(
+                        (b"cache-control", b"public, max-age=86400" if static else b"no-store")
+                    )
                 headers += SECURITY_HEADERS
-                headers.append(
-                    (b"cache-control", b"public, max-age=86400" if static else b"no-store")
-                )
                 message = {**message, "headers": headers}
             await send(message)
 
         await self.app(scope, receive, with_headers)
 
 
+class CompressPages:
+    """gzip for pages and JSON (a page of lists is ~5-10 times smaller), not for /static, whose
+    files are compressed ahead of time. Plain HTTP on the hotspot: no TLS, so no BREACH-style
+    secret recovery through compressed sizes to worry about."""
+
+    def __init__(self, app):
+        self.app = app
+        self.gzip = GZipMiddleware(app, minimum_size=500, compresslevel=6)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            return await self.gzip(scope, receive, send)
+        return await self.app(scope, receive, send)
+
+
 DUE_CHECK_S = 600
+# Worker threads besides one per pool slot: static files are read on threads too, and so is
+# the watchdog's probe. No thread ever waits for a pool slot (core.StorePool), so a slot
+# holder waits for a thread only while other threads finish a file read or a query (itself
+# bounded by SQLite's busy timeout): the two pools cannot lock each other.
+SPARE_THREADS = 16
+BUSY_LOG_EVERY_S = 10
 
 
 @contextmanager
@@ -104,6 +133,9 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        anyio.to_thread.current_default_thread_limiter().total_tokens = (
+            settings.pool_size + SPARE_THREADS
+        )
         keeper = None
         if settings.keep_due_items_current:
             keeper = asyncio.create_task(_keep_due_items_current(settings))
@@ -122,13 +154,39 @@ def create_app(settings: WebSettings) -> FastAPI:
         redoc_url=None,
     )
     app.state.home_lists = HomeLists(settings)
+    app.state.pool = pool
 
-    def web(request: Request) -> Iterator[Web]:
-        with pool.store() as store:
-            clock = Clock(store, machine_time=settings.now, **settings.clock_options)
-            w = Web.load(request, settings, Context(store, clock))
+    def load(request: Request, store: Store) -> Web:
+        clock = Clock(store, machine_time=settings.now, **settings.clock_options)
+        return Web.load(request, settings, Context(store, clock))
+
+    async def web(request: Request) -> AsyncIterator[Web]:
+        # Async: the slot is awaited on the event loop, the session read on a worker thread
+        # (see StorePool). The slot is given back once the answer is handed to the server,
+        # which buffers it without waiting for the client (a page is far below uvicorn's
+        # 64 KiB write buffer), so a slow reader does not hold a connection.
+        async with pool.store() as store:
+            w = await run_in_threadpool(load, request, store)
             request.state.web = w
             yield w
+
+    async def database_answers(wait_s: float) -> bool:
+        """The watchdog's probe: a connection from the same pool, a query on the same worker
+        threads as a page. False when either stays unavailable for wait_s."""
+        try:
+            async with pool.store(wait_s) as store:
+                await run_in_threadpool(
+                    lambda: store.conn.execute("SELECT count(*) FROM web_sessions").fetchone()
+                )
+        except PoolBusy:
+            log.warning("watchdog probe: no database connection free within %.0f s", wait_s)
+            return False
+        except Exception:
+            log.exception("watchdog probe: the database did not answer")
+            return False
+        return True
+
+    app.state.database_answers = database_answers
 
     def error_page(request: Request, status: int, title: str, message: str, ref: str = ""):
         w: Web | None = getattr(request.state, "web", None)
@@ -152,6 +210,19 @@ def create_app(settings: WebSettings) -> FastAPI:
             return JSONResponse({"error": text, **problem.to_dict()}, status_code=status)
         title = t(disk.TITLES.get(problem.kind, disk.TITLES["disk_full"]))
         return plain_page(t, status, title, text, t(disk.NOTHING_LOST))
+
+    refused = {"count": 0, "logged_at": 0.0}
+
+    @app.exception_handler(PoolBusy)
+    async def busy(request: Request, exc: PoolBusy):
+        # said at most every BUSY_LOG_EVERY_S: a flood must not fill the journal too
+        refused["count"] += 1
+        now = time.monotonic()
+        if now - refused["logged_at"] >= BUSY_LOG_EVERY_S:
+            log.warning("server busy: %d request(s) answered 503 (no database connection free)",
+                        refused["count"])  # fmt: skip
+            refused.update(count=0, logged_at=now)
+        return not_now(request.url.path, 503)
 
     @app.exception_handler(NeedLogin)
     async def need_login(request: Request, exc: NeedLogin):
@@ -244,11 +315,13 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.include_router(api.router(web), prefix=API_PREFIX)
 
     @app.get("/favicon.ico", include_in_schema=False)
-    def favicon() -> Response:
+    async def favicon() -> Response:  # async: no thread, no database
         return Response(status_code=204)
 
     app.add_middleware(RequestLimits)
-    app.add_middleware(SecurityHeaders)  # added last, so outermost: on the 413s too
+    app.add_middleware(CompressPages)
+    app.add_middleware(ClientLimits)  # before anything else works for the request
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: on the 413s and 429s too
     return app
 
 

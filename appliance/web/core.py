@@ -3,14 +3,15 @@ staff member, the translator, and responses that carry the session cookie and no
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
 import queue
 import secrets
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from appliance.paths import Paths
 from appliance.services.auth import actor_for
@@ -62,11 +64,25 @@ class WebSettings:
     keep_due_items_current: bool = False
 
 
+# How long a request waits for a database connection before it is told 503 "retry": a
+# tablet's page normally gets one at once; waiting longer only piles up requests.
+SLOT_WAIT_S = 2.0
+
+
+class PoolBusy(Exception):
+    """No database connection came free in time: the server is saturated (503, retry)."""
+
+
 class StorePool:
     """One SQLite connection per concurrent request, reused. A connection is never used by
     two requests at once (the store's transaction depth is per connection). On a full or
     read-only disk a request gets a read-only connection of its own (not kept: the next
-    request tries a writable one again), and the app starts all the same."""
+    request tries a writable one again), and the app starts all the same.
+
+    A request waits for its slot on the event loop (`async with pool.store(wait_s)`), never on
+    a worker thread: the sync routes need worker threads to finish, so a thread parked on a
+    slot is a thread a slot holder may need, and with as many parked threads as the thread
+    pool has, nobody finishes (the freeze of issue 20). The wait is bounded (PoolBusy)."""
 
     def __init__(self, path: Path, size: int):
         try:
@@ -75,30 +91,49 @@ class StorePool:
         except DiskProblem as problem:
             log.warning("keneya web: %s; starting all the same, pages say so", problem)
         self.path = path
+        self.size = size
         self._free: queue.LifoQueue[Store] = queue.LifoQueue()
-        self._slots = queue.Queue(size)
-        for _ in range(size):
-            self._slots.put(None)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._slots = asyncio.Semaphore(size)
 
-    @contextmanager
-    def store(self) -> Iterator[Store]:
-        self._slots.get()
+    def _slots_here(self) -> asyncio.Semaphore:
+        # asyncio's semaphore belongs to one loop; a test client may run the app on another
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._loop, self._slots = loop, asyncio.Semaphore(self.size)
+        return self._slots
+
+    @asynccontextmanager
+    async def store(self, wait_s: float = SLOT_WAIT_S) -> AsyncIterator[Store]:
+        slots = self._slots_here()
         try:
-            try:
-                store = self._free.get_nowait()
-            except queue.Empty:
-                store = open_store(self.path, migrate=False)
+            # FIFO: whoever waits longest gets the next slot, so each waiter leaves within
+            # wait_s, served or refused.
+            await asyncio.wait_for(slots.acquire(), wait_s)
+        except TimeoutError:
+            raise PoolBusy() from None
+        try:
+            store = await run_in_threadpool(self._take)
             try:
                 yield store
             finally:
-                if store.conn is not None and store.conn.in_transaction:
-                    store.conn.execute("ROLLBACK")
-                if store.read_only:
-                    store.close()
-                else:
-                    self._free.put(store)
+                self._give_back(store)
         finally:
-            self._slots.put(None)
+            slots.release()
+
+    def _take(self) -> Store:
+        try:
+            return self._free.get_nowait()
+        except queue.Empty:
+            return open_store(self.path, migrate=False)
+
+    def _give_back(self, store: Store) -> None:
+        if store.conn is not None and store.conn.in_transaction:
+            store.conn.execute("ROLLBACK")
+        if store.read_only:
+            store.close()
+        else:
+            self._free.put(store)
 
     def close(self) -> None:
         while True:

@@ -1,13 +1,16 @@
 """`keneya serve` under systemd (`Type=notify`): READY=1 once uvicorn listens, WATCHDOG=1
-from the event loop that serves the requests, STOPPING=1 when asked to stop."""
+each time a query through the requests' own database pool and worker threads succeeds,
+STOPPING=1 when asked to stop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import http.client
+import logging
 import socket
 import threading
+from collections.abc import Awaitable, Callable
 
 import uvicorn
 from uvicorn.supervisors import Multiprocess
@@ -15,14 +18,33 @@ from uvicorn.supervisors import Multiprocess
 from appliance.sdnotify import Notifier
 
 PROBE_PATH = "/favicon.ico"  # cheap, no session, no database
+log = logging.getLogger("keneya.web")
+
+
+class CancelledAtStop(logging.Filter):
+    """uvicorn logs a traceback for each request cancelled when the stop's grace period ends
+    (a client that never finished sending): one line says it instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], asyncio.CancelledError):
+            record.msg, record.args = "a request under way was cancelled by the stop", ()
+            record.exc_info = record.exc_text = None
+        return True
 
 
 class NotifyingServer(uvicorn.Server):
     """One process: the notifications come from uvicorn's own start-up and shut-down."""
 
-    def __init__(self, config: uvicorn.Config, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        config: uvicorn.Config,
+        notifier: Notifier,
+        probe: Callable[[float], Awaitable[bool]] | None = None,
+    ) -> None:
         super().__init__(config)
         self.notifier = notifier
+        self.probe = probe  # probe(wait_s) -> the database answered a request's way
+        logging.getLogger("uvicorn.error").addFilter(CancelledAtStop())
         self._watchdog: asyncio.Task[None] | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -36,10 +58,19 @@ class NotifyingServer(uvicorn.Server):
             self._watchdog = asyncio.create_task(self._ping(period))
 
     async def _ping(self, period: float) -> None:
-        # On the loop that serves requests: a blocked loop stops the pings.
+        """WATCHDOG=1 only when the probe got a pool connection and a worker thread, as a page
+        does: a loop that still runs but whose requests are wedged (every thread or connection
+        stuck) stops the pings, and systemd restarts the app.
+
+        A merely busy app is not killed: requests wait at most SLOT_WAIT_S (2 s) for a
+        connection, then get 503, and slots are handed out in turn, so the probe, allowed to
+        wait `period` (half of WatchdogSec), gets one after the waiters before it have left.
+        A probe every period/2 that may take up to `period` keeps pings under WatchdogSec apart.
+        """
         while True:
-            self.notifier.watchdog()
-            await asyncio.sleep(period)
+            if self.probe is None or await self.probe(period):
+                self.notifier.watchdog()
+            await asyncio.sleep(period / 2)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         self.notifier.stopping()
@@ -48,6 +79,7 @@ class NotifyingServer(uvicorn.Server):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
         await super().shutdown(sockets=sockets)
+        log.info("keneya web: stopped")
 
 
 def run_workers(config: uvicorn.Config, notifier: Notifier) -> None:
@@ -77,3 +109,4 @@ def run_workers(config: uvicorn.Config, notifier: Notifier) -> None:
     finally:
         done.set()
         notifier.stopping()
+        log.info("keneya web: stopped")

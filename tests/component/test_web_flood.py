@@ -1,0 +1,342 @@
+"""The real server (`keneya serve`, uvicorn on loopback) under a flood, slow clients and a
+stop: it answers everyone, never hangs, and a logged-in tablet keeps working.
+
+Every device on the hotspot has its own address: the test's clients bind to their own
+loopback addresses (127.0.X.Y all reach 127.0.0.1 on Linux), so the per-client limits see a
+crowd of devices, not one. No assertion on time: each request has a generous client timeout,
+and "answered at all" is the outcome checked."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from appliance.paths import Paths
+from appliance.sdnotify import Notifier
+from appliance.services import auth, patients
+from appliance.services.context import Context
+from appliance.store import Store
+from appliance.web.app import create_app
+from appliance.web.core import WebSettings
+from appliance.web.systemd import NotifyingServer
+from tests.component.web_session import PASSWORDS, USERNAMES, add_staff_per_role
+from tests.conftest import running
+
+pytestmark = pytest.mark.component
+
+KENEYA = str(Path(sys.executable).parent / "keneya")
+WAIT_S = 60  # a client's timeout: only ever reached when the server hangs
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+TABLET_ADDRESS = "127.0.0.200"
+# What a flood request may get: the page, the login's refusal or redirect, or "not now"
+FLOOD_ANSWERS = {200, 303, 401, 429, 503}
+
+
+def make_home(home: Path) -> str:
+    """A small facility: one staff member per role and a few patients; a patient's id."""
+    home.mkdir(parents=True, exist_ok=True)
+    with Store(home / "keneya.db", create=True) as store:
+        store.set_setting("facility_code", "KLB")
+        ctx = Context.open(store, boot_id="boot-1")
+        add_staff_per_role(ctx)
+        nurse = auth.login(ctx, USERNAMES["nurse"], password=PASSWORDS["nurse"])
+        first = None
+        for i, given in enumerate(("Aminata", "Fatoumata", "Mariam", "Awa", "Moussa")):
+            p = patients.register(
+                ctx,
+                nurse,
+                {
+                    "family_name": "Traoré",
+                    "given_names": given,
+                    "sex": "M" if given == "Moussa" else "F",
+                    "birth_date": f"19{80 + i}-03-14",
+                    "village": "Kalaban",
+                },
+            )
+            first = first or p["id"]
+    return first
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def server_env(**extra: str) -> dict[str, str]:
+    drop = ("KENEYA_HOME", "KENEYA_PIN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+    keep = {k: v for k, v in os.environ.items() if k not in drop}
+    return keep | {"PYTHONUNBUFFERED": "1"} | extra
+
+
+@contextlib.contextmanager
+def serving(home: Path, notify_listener, **env: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`keneya serve` on a free loopback port, once it said READY=1."""
+    port = free_port()
+    argv = [KENEYA, "--home", str(home), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    with running(argv, server_env(NOTIFY_SOCKET=notify_listener.address, **env)) as proc:
+        notify_listener.wait_for("READY=1")
+        yield proc, f"http://127.0.0.1:{port}"
+
+
+def closed_by_server(s: socket.socket) -> bool:
+    """The server closed this connection (it reads EOF or a reset, never a timeout)."""
+    try:
+        return s.recv(4096) == b""
+    except ConnectionResetError:
+        return True
+
+
+def client_from(address: str, base: str) -> httpx.Client:
+    transport = httpx.HTTPTransport(local_address=address)
+    return httpx.Client(base_url=base, transport=transport, timeout=WAIT_S)
+
+
+class Tablet:
+    """A logged-in nurse's tablet, from its own address."""
+
+    def __init__(self, base: str, address: str = TABLET_ADDRESS):
+        self.client = client_from(address, base)
+        page = self.client.get("/")
+        assert page.status_code == 200, page.status_code
+        reply = self.client.post(
+            "/login",
+            data={
+                "username": USERNAMES["nurse"],
+                "password": PASSWORDS["nurse"],
+                "csrf": CSRF.search(page.text)[1],
+            },
+        )
+        assert reply.status_code == 303, reply.text
+        self.csrf = CSRF.search(self.client.get("/patients").text)[1]
+
+    def day_goes_on(self, patient_id: str) -> None:
+        """Search, open the record, save a consultation: each answered as usual."""
+        found = self.client.get("/patients", params={"q": "Traoré"})
+        assert found.status_code == 200 and f"/patients/{patient_id}" in found.text
+        record = self.client.get(f"/patients/{patient_id}")
+        assert record.status_code == 200 and "Traoré" in record.text
+        saved = self.client.post(
+            f"/patients/{patient_id}/encounters/new",
+            data={
+                "csrf": self.csrf,
+                "type": "consultation",
+                "care_date": date.today().isoformat(),
+                "weight_kg": "58.0",
+                "temperature_c": "38.2",
+                "diagnoses-0-code": "malaria_suspected",
+            },
+        )
+        assert saved.status_code == 303, saved.text[:500]
+
+
+async def _flood(base: str, anonymous: int, logins: int, addresses: int) -> list[object]:
+    """`anonymous` GET / and `logins` failed logins at once, spread over `addresses`
+    devices; each outcome is a status or the name of the client's error (a timeout)."""
+
+    def transport(i: int) -> httpx.AsyncHTTPTransport:
+        return httpx.AsyncHTTPTransport(local_address=f"127.0.1.{1 + i % addresses}")
+
+    # Each attacking device first gets the login form (its session's CSRF token), so that
+    # its failed logins go as far as checking the password.
+    attackers = []
+    for i in range(addresses):
+        c = httpx.AsyncClient(base_url=base, transport=transport(i), timeout=WAIT_S)
+        page = await c.get("/")
+        assert page.status_code == 200, page.status_code
+        attackers.append((c, CSRF.search(page.text)[1]))
+
+    async def get_home(i: int) -> object:
+        async with httpx.AsyncClient(base_url=base, transport=transport(i), timeout=WAIT_S) as c:
+            try:
+                return (await c.get("/")).status_code
+            except httpx.HTTPError as e:
+                return type(e).__name__
+
+    async def bad_login(i: int) -> object:
+        c, csrf = attackers[i % addresses]
+        form = {"username": USERNAMES["matron"], "password": f"guess-{i}", "csrf": csrf}
+        try:
+            return (await c.post("/login", data=form)).status_code
+        except httpx.HTTPError as e:
+            return type(e).__name__
+
+    try:
+        return await asyncio.gather(
+            *(get_home(i) for i in range(anonymous)), *(bad_login(i) for i in range(logins))
+        )
+    finally:
+        for c, _ in attackers:
+            await c.aclose()
+
+
+def test_a_flood_of_anonymous_pages_and_failed_logins_never_hangs_the_server(
+    tmp_path, notify_listener
+):
+    patient_id = make_home(tmp_path / "home")
+    with serving(tmp_path / "home", notify_listener, WATCHDOG_USEC="4000000") as (proc, base):
+        tablet = Tablet(base)
+        static_during_flood = []
+
+        async def flood_and_static() -> list[object]:
+            flood = asyncio.create_task(_flood(base, anonymous=220, logins=110, addresses=20))
+            async with httpx.AsyncClient(
+                base_url=base,
+                transport=httpx.AsyncHTTPTransport(local_address="127.0.0.201"),
+                timeout=WAIT_S,
+            ) as device:
+                while not flood.done():
+                    reply = await device.get("/static/app.css")
+                    static_during_flood.append(reply.status_code)
+                    await asyncio.sleep(0.05)
+            return await flood
+
+        outcomes = Counter(asyncio.run(flood_and_static()))
+        assert set(outcomes) <= FLOOD_ANSWERS, outcomes  # every one answered: no timeout
+        assert sum(outcomes.values()) == 330
+        assert outcomes[200] > 0, outcomes  # not merely refused: pages were served
+        assert static_during_flood and set(static_during_flood) == {200}, static_during_flood
+        tablet.day_goes_on(patient_id)
+        # The app still vouches for itself: a ping comes after the flood (the ones sent
+        # during it are read first, until none is waiting).
+        listener = notify_listener.sock
+        listener.settimeout(0.2)
+        with contextlib.suppress(TimeoutError):
+            while True:
+                listener.recv(4096)
+        listener.settimeout(WAIT_S)
+        while listener.recv(4096) != b"WATCHDOG=1":
+            pass
+        assert proc.poll() is None
+    _, err = proc.communicate(timeout=WAIT_S)
+    assert "Traceback" not in err, err[-3000:]
+
+
+def test_slow_clients_do_not_stop_a_tablet_being_served(tmp_path, notify_listener):
+    patient_id = make_home(tmp_path / "home")
+    with serving(tmp_path / "home", notify_listener) as (proc, base):
+        port = int(base.rsplit(":", 1)[1])
+        held = []
+        for i in range(12):
+            # half a request, never finished (slowloris)
+            s = socket.create_connection(
+                ("127.0.0.1", port), source_address=(f"127.0.2.{i + 1}", 0)
+            )
+            s.sendall(b"GET / HTTP/1.1\r\nHost: keneya\r\nX-Slow: ")
+            held.append(s)
+        for i in range(12):
+            # a whole request whose answer is read never (a tiny receive window)
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)
+            s.bind((f"127.0.3.{i + 1}", 0))
+            s.connect(("127.0.0.1", port))
+            s.sendall(b"GET /static/htmx.min.js HTTP/1.1\r\nHost: keneya\r\n\r\n")
+            held.append(s)
+        # a request whose body never comes
+        s = socket.create_connection(("127.0.0.1", port), source_address=("127.0.4.1", 0))
+        s.sendall(b"POST /login HTTP/1.1\r\nHost: keneya\r\nContent-Length: 500\r\n\r\nab")
+        held.append(s)
+        try:
+            Tablet(base).day_goes_on(patient_id)
+            # The half requests are not kept for ever: the server closes them.
+            for s in held[:12]:
+                s.settimeout(WAIT_S)
+                assert closed_by_server(s)
+        finally:
+            for s in held:
+                s.close()
+
+
+def test_sigterm_stops_the_server_while_clients_hang(tmp_path, notify_listener):
+    make_home(tmp_path / "home")
+    with serving(tmp_path / "home", notify_listener) as (proc, base):
+        port = int(base.rsplit(":", 1)[1])
+        held = []
+        for i in range(5):
+            s = socket.create_connection(
+                ("127.0.0.1", port), source_address=(f"127.0.5.{i + 1}", 0)
+            )
+            s.sendall(b"GET / HTTP/1.1\r\nHost: keneya\r\nX-Slow: ")
+            held.append(s)
+            s = socket.create_connection(
+                ("127.0.0.1", port), source_address=(f"127.0.6.{i + 1}", 0)
+            )
+            s.sendall(b"POST /login HTTP/1.1\r\nHost: keneya\r\nContent-Length: 500\r\n\r\nab")
+            held.append(s)
+        with client_from("127.0.0.9", base) as c:  # the server is at work
+            assert c.get("/").status_code == 200
+        try:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=20)  # generous: the goal is 5 s, not asserted
+        finally:
+            for s in held:
+                s.close()
+    assert proc.returncode is not None
+    assert "keneya web: stopped" in err, (out, err[-2000:])
+    assert "Traceback" not in err, err[-3000:]
+
+
+def test_the_watchdog_stops_while_no_request_can_reach_the_database(tmp_path, notify_listener):
+    """The real server in a thread: pings while the pool answers; with every connection held
+    (what a wedged app looks like from inside) pages get 503 and the pings stop, so systemd
+    would restart it; once free again, pings resume."""
+    make_home(tmp_path / "home")
+    app = create_app(WebSettings(Paths.for_home(tmp_path / "home")))
+    pool = app.state.pool
+    port = free_port()
+    env = {"NOTIFY_SOCKET": notify_listener.address, "WATCHDOG_USEC": "1000000"}
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
+    with Notifier(environ=env) as notifier:
+        server = NotifyingServer(config, notifier, probe=app.state.database_answers)
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            notify_listener.wait_for("READY=1")
+            listener = notify_listener.sock
+            assert listener.recv(4096) == b"WATCHDOG=1"
+            loop = server.servers[0].get_loop()
+            held, release = threading.Event(), asyncio.Event()
+
+            async def hold_every_connection() -> None:
+                async with contextlib.AsyncExitStack() as stack:
+                    for _ in range(pool.size):
+                        await stack.enter_async_context(pool.store())
+                    held.set()
+                    await release.wait()
+
+            holding = asyncio.run_coroutine_threadsafe(hold_every_connection(), loop)
+            assert held.wait(WAIT_S)
+            with client_from("127.0.0.9", f"http://127.0.0.1:{port}") as c:
+                busy = c.get("/")
+                assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
+                assert "Serveur occupé" in busy.text
+                assert c.get("/static/app.css").status_code == 200  # no database needed
+                # the pings sent before the hold are read; then none comes
+                listener.settimeout(5)
+                with pytest.raises(TimeoutError):
+                    while True:
+                        listener.recv(4096)
+                loop.call_soon_threadsafe(release.set)
+                holding.result(WAIT_S)
+                listener.settimeout(WAIT_S)
+                assert listener.recv(4096) == b"WATCHDOG=1"
+                assert c.get("/").status_code == 200
+        finally:
+            server.should_exit = True
+            thread.join(WAIT_S)
+    assert not thread.is_alive()
