@@ -3,7 +3,17 @@ searching by name, opening a record and saving a consultation, over and over. Pr
 never passes or fails on time.
 
     .venv/bin/python benchmarks/web.py [--home DIR] [--patients 100000] [--tablets 20]
-                                       [--duration 60]
+                                       [--duration 60] [--workers 2]
+                                       [--flood [--flood-seconds 20] [--after-seconds 20]
+                                        [--flood-connections 500] [--flood-logins 200]
+                                        [--flood-addresses 25]]
+
+--flood: the loop runs --duration s alone, then while a flood runs (from another process:
+500 anonymous connections asking GET / again and again, 200 clients failing logins again and
+again, spread over 25 device addresses), then alone again; the tablets' p50/p95 and errors
+before, during and after, the p95 of each second after the flood, and hangs (no answer
+within 30 s). Then the home, search and record pages' bytes as sent (first and repeat
+visit), and the seconds SIGTERM takes to stop the server while a dozen clients hang.
 
 The synthetic facility is seeded once into --home (reused when it already has a database);
 the seeding time is kept beside it, in bench-seed.json, and printed with every run. The
@@ -23,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import random
 import re
 import shutil
@@ -35,7 +46,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -225,13 +236,30 @@ def weight_for(birth_year: int, today: date) -> float:
 class Tablet:
     """One browser: its own connection and cookie, logged in through the HTML form."""
 
-    def __init__(self, base: str, role: str, username: str, password: str, seed: int):
+    def __init__(
+        self,
+        base: str,
+        role: str,
+        username: str,
+        password: str,
+        seed: int,
+        timeout: float = 60,
+    ):
         self.role = role
         self.saved: dict[str, int] = {}
         self.skipped = 0
-        self.client = httpx.Client(base_url=base, timeout=60, follow_redirects=False)
+        # Each tablet from its own address, as on the hotspot (the server limits requests
+        # per client address): 127.0.10.x all reach 127.0.0.1 on Linux.
+        self.client = httpx.Client(
+            base_url=base,
+            timeout=timeout,
+            follow_redirects=False,
+            transport=httpx.HTTPTransport(local_address=f"127.0.10.{1 + seed % 250}"),
+        )
         self.rng = random.Random(seed)
         self.times: dict[str, list[float]] = {s: [] for s in STEPS}
+        # (start on the monotonic clock, step, ms, answered as expected, hung)
+        self.timeline: list[tuple[float, str, float, bool, bool]] = []
         self.errors: list[str] = []
         self.error_count = 0
         page = self.client.get("/")
@@ -263,13 +291,18 @@ class Tablet:
 
     def _step(self, step: str, send) -> httpx.Response | None:
         t0 = time.perf_counter()
+        started = time.monotonic()
         try:
             reply = send()
         except Exception as e:  # a dropped connection or a timeout is an error, not a crash
-            self.times[step].append((time.perf_counter() - t0) * 1000)
+            ms = (time.perf_counter() - t0) * 1000
+            self.times[step].append(ms)
+            self.timeline.append((started, step, ms, False, isinstance(e, httpx.TimeoutException)))
             self._error(f"{step}: {type(e).__name__}: {e}")
             return None
-        self.times[step].append((time.perf_counter() - t0) * 1000)
+        ms = (time.perf_counter() - t0) * 1000
+        self.times[step].append(ms)
+        self.timeline.append((started, step, ms, 200 <= reply.status_code < 400, False))
         if not 200 <= reply.status_code < 400:
             self._error(
                 f"{step}: {reply.request.method} {reply.request.url.path} → "
@@ -351,6 +384,185 @@ class Tablet:
         self.client.close()
 
 
+# -- the flood (--flood) -------------------------------------------------------------------
+
+GOAL_MS = 150
+HANG_S = 30  # a request not answered within this is counted as a hang
+
+
+def run_flood(
+    base: str, seconds: float, connections: int, logins: int, addresses: int, username: str
+) -> dict[str, object]:
+    """In its own process (its own GIL, like a phone's own CPU would be): `connections`
+    anonymous connections each asking GET / again and again, and `logins` clients each
+    failing logins to `username` again and again, for `seconds`, from `addresses` devices."""
+    import asyncio
+
+    async def flood() -> dict[str, object]:
+        outcomes: Counter[str] = Counter()
+        until = time.monotonic() + seconds
+
+        def client(i: int) -> httpx.AsyncClient:
+            address = f"127.0.20.{1 + i % addresses}"
+            return httpx.AsyncClient(
+                base_url=base,
+                timeout=HANG_S,
+                transport=httpx.AsyncHTTPTransport(local_address=address),
+            )
+
+        async def ask(c: httpx.AsyncClient, kind: str, send) -> httpx.Response | None:
+            try:
+                reply = await send(c)
+            except httpx.TimeoutException:
+                outcomes[f"{kind} hang"] += 1
+            except httpx.HTTPError as e:
+                outcomes[f"{kind} {type(e).__name__}"] += 1
+                await asyncio.sleep(0.1)  # a refused connection: try again a little later
+            else:
+                outcomes[f"{kind} {reply.status_code}"] += 1
+                return reply
+            return None
+
+        async def anonymous(i: int) -> None:
+            async with client(i) as c:
+                while time.monotonic() < until:
+                    await ask(c, "GET /", lambda c: c.get("/"))
+
+        async def failed_logins(i: int) -> None:
+            async with client(connections + i) as c:
+                csrf = None
+                while time.monotonic() < until:
+                    if csrf is None:
+                        page = await ask(c, "GET / (login form)", lambda c: c.get("/"))
+                        found = CSRF.search(page.text) if page is not None else None
+                        csrf = found[1] if found else None
+                        continue
+                    form = {"username": username, "password": f"wrong-{i}", "csrf": csrf}
+                    await ask(c, "POST /login", lambda c, form=form: c.post("/login", data=form))
+
+        t0 = time.monotonic()
+        await asyncio.gather(
+            *(anonymous(i) for i in range(connections)),
+            *(failed_logins(i) for i in range(logins)),
+        )
+        return {
+            "seconds": round(time.monotonic() - t0, 1),
+            "connections": connections,
+            "login_clients": logins,
+            "addresses": addresses,
+            "outcomes": dict(sorted(outcomes.items())),
+            "hangs": sum(n for k, n in outcomes.items() if k.endswith(" hang")),
+        }
+
+    return asyncio.run(flood())
+
+
+def flood_figures(tablets: list[Tablet], start: float, end: float, stop: float) -> dict:
+    """The tablets' steps before, during and after the flood (by the time each started)."""
+    steps = sorted(x for t in tablets for x in t.timeline)
+    before = [x for x in steps if x[0] < start]
+    during = [x for x in steps if start <= x[0] < end]
+    after = [x for x in steps if x[0] >= end]
+    buckets = []
+    for k in range(int(stop - end)):
+        ms = [x[2] for x in after if end + k <= x[0] < end + k + 1]
+        buckets.append(round(percentile(ms, 95), 1) if ms else None)
+    baseline = percentile([x[2] for x in before], 95) if before else None
+
+    def back_within(limit: float | None) -> int | None:
+        if limit is None:
+            return None
+        for k, p95 in enumerate(buckets):
+            if p95 is not None and p95 <= limit:
+                return k + 1
+        return None
+
+    def part(xs) -> dict[str, object]:
+        return {
+            "steps": {s: summary([x[2] for x in xs if x[1] == s]) for s in STEPS},
+            "all_steps": summary([x[2] for x in xs]),
+            "errors": sum(1 for x in xs if not x[3]),
+            "hangs": sum(1 for x in xs if x[4]),
+        }
+
+    return {
+        "before_flood": part(before),
+        "during_flood": part(during),
+        "after_flood": part(after),
+        "p95_per_second_after_flood_ms": buckets[:20],
+        "seconds_until_p95_within_150_ms": back_within(GOAL_MS),
+        "seconds_until_p95_within_baseline": back_within(baseline),
+        "tablet_hangs": sum(1 for x in steps if x[4]),
+    }
+
+
+def page_bytes(base: str, username: str, password: str) -> dict[str, object]:
+    """Body bytes as sent (compressed) of the home, search and record pages: first visit
+    (the page and each static file it links, with an empty cache) and repeat visit (the
+    page alone when the files' cache lifetime keeps them)."""
+    tablet = Tablet(base, "nurse", username, password, seed=98)
+    c = tablet.client
+    c.headers["Accept-Encoding"] = "gzip, deflate, br"
+    found = c.get("/patients", params={"q": "Traoré Aminata"})
+    record = RESULT.search(found.text)
+    pages = {
+        "home": "/",
+        "search": "/patients?q=Traor%C3%A9+Aminata",
+        "record": f"/patients/{record[1]}" if record else "/patients",
+    }
+    out: dict[str, object] = {}
+    for name, path in pages.items():
+        reply = c.get(path)
+        page = {
+            "status": reply.status_code,
+            "sent": reply.num_bytes_downloaded,
+            "uncompressed": len(reply.content),
+            "encoding": reply.headers.get("content-encoding", "identity"),
+        }
+        files, first, repeat = {}, page["sent"], page["sent"]
+        for url in dict.fromkeys(re.findall(r'(?:href|src)="(/static/[^"]+)"', reply.text)):
+            f = c.get(url)
+            cache = f.headers.get("cache-control", "")
+            files[url] = {
+                "sent": f.num_bytes_downloaded,
+                "encoding": f.headers.get("content-encoding", "identity"),
+                "cache_control": cache,
+            }
+            first += f.num_bytes_downloaded
+            if "max-age" not in cache or "max-age=0" in cache:
+                repeat += f.num_bytes_downloaded
+        out[name] = {**page, "static_files": files, "first_visit": first, "repeat_visit": repeat}
+    c.close()
+    return out
+
+
+def stop_seconds(server: subprocess.Popen, port: int) -> dict[str, object]:
+    """SIGTERM while clients hang (half a request, a body that never comes): seconds to exit."""
+    held = []
+    for i in range(10):
+        s = socket.create_connection(("127.0.0.1", port), source_address=(f"127.0.30.{i + 1}", 0))
+        s.sendall(b"GET / HTTP/1.1\r\nHost: keneya\r\nX-Slow: ")
+        held.append(s)
+    for i in range(2):
+        s = socket.create_connection(("127.0.0.1", port), source_address=(f"127.0.31.{i + 1}", 0))
+        s.sendall(b"POST /login HTTP/1.1\r\nHost: keneya\r\nContent-Length: 500\r\n\r\nab")
+        held.append(s)
+    time.sleep(0.5)
+    t0 = time.perf_counter()
+    server.terminate()
+    try:
+        server.wait(timeout=60)
+        exited = True
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait()
+        exited = False
+    seconds = round(time.perf_counter() - t0, 2)
+    for s in held:
+        s.close()
+    return {"exited_by_itself": exited, "seconds": seconds, "hung_clients": len(held)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", type=Path, help="seeded facility (seeded here when empty)")
@@ -359,6 +571,17 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=60, help="seconds of load")
     ap.add_argument("--workers", type=int, default=2, help="keneya serve --workers")
     ap.add_argument("--list-runs", type=int, default=40, help="reads of each follow-up page")
+    ap.add_argument(
+        "--flood",
+        action="store_true",
+        help="after --duration s of the loop, a flood for --flood-seconds, then the loop alone"
+        " for --after-seconds; and the pages' bytes, and the seconds SIGTERM takes",
+    )
+    ap.add_argument("--flood-seconds", type=float, default=20)
+    ap.add_argument("--after-seconds", type=float, default=20)
+    ap.add_argument("--flood-connections", type=int, default=500)
+    ap.add_argument("--flood-logins", type=int, default=200)
+    ap.add_argument("--flood-addresses", type=int, default=25, help="devices the flood uses")
     args = ap.parse_args()
     home = (args.home or Path(tempfile.mkdtemp(prefix="keneya-bench-web-"))).resolve()
     figures: dict[str, object] = {"seed": ensure_home(home, args.patients)}
@@ -411,22 +634,46 @@ def main() -> None:
                 "wall_s": round(time.perf_counter() - t0, 1),
                 "outcomes": dict(Counter(outcome for _, outcome in landings)),
             }
+            seconds = args.duration
+            if args.flood:
+                seconds += args.flood_seconds + args.after_seconds
+                for t in tablets:
+                    t.client.timeout = httpx.Timeout(HANG_S)
+                # its own process, started now: the interpreter is up when the flood begins
+                flooder = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+                flooder.submit(time.sleep, 0).result()
             start = threading.Barrier(args.tablets + 1)
-            threads = [threading.Thread(target=t.run, args=(start, args.duration)) for t in tablets]
+            threads = [threading.Thread(target=t.run, args=(start, seconds)) for t in tablets]
             for thread in threads:
                 thread.start()
             start.wait()
             t0 = time.perf_counter()
+            if args.flood:
+                time.sleep(args.duration)
+                flood_start = time.monotonic()
+                flood = flooder.submit(
+                    run_flood,
+                    base,
+                    args.flood_seconds,
+                    args.flood_connections,
+                    args.flood_logins,
+                    args.flood_addresses,
+                    logins["doctor"][0],  # a real account: the throttle's work is real
+                )
+                figures["flood"] = flood.result()
+                flood_end = time.monotonic()
+                flooder.shutdown()
             for thread in threads:
                 thread.join()
             elapsed = time.perf_counter() - t0
+            if args.flood:
+                figures["tablets_and_flood"] = flood_figures(
+                    tablets, flood_start, flood_end, time.monotonic()
+                )
+                figures["page_bytes"] = page_bytes(base, *logins["nurse"])
             figures["memory_after_load_mb"] = memory_mb(server.pid)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            figures["sigterm_to_exit"] = stop_seconds(server, port)
             shutil.rmtree(work, ignore_errors=True)
     log = stderr_path.read_text(encoding="utf-8", errors="replace")
 

@@ -18,7 +18,6 @@ import anyio.to_thread
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.gzip import GZipMiddleware
@@ -31,6 +30,7 @@ from appliance.services.errors import NotFound, PermissionDenied
 from appliance.store import Store
 from appliance.store.diskspace import DiskProblem, classify
 from appliance.web import disk
+from appliance.web.assets import static_app, static_url
 from appliance.web.clients import ClientLimits, not_now
 from appliance.web.core import CsrfRefused, NeedLogin, PoolBusy, StorePool, Web, WebSettings
 from appliance.web.home import HomeLists
@@ -306,7 +306,8 @@ def create_app(settings: WebSettings) -> FastAPI:
             ref,
         )
 
-    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    # precompressed, content-hashed files, kept in memory: no database, no thread
+    app.mount("/static", static_app(), name="static")
     from appliance.web import api
     from appliance.web.routes import pages, power, records, reminders, reports, status
 
@@ -331,7 +332,7 @@ def plain_page(t: Translator, status: int, title: str, *paragraphs: str) -> HTML
     page = (
         f'<!doctype html><html lang="{t.lang}"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f'<title>{escape(title)}</title><link rel="stylesheet" href="/static/app.css">'
+        f'<title>{escape(title)}</title><link rel="stylesheet" href="{static_url("app.css")}">'
         f'<main><section class="card narrow"><h1>{escape(title)}</h1>{text}'
         f'<p><a class="button" href="/">{escape(t(BACK_HOME))}</a></p>'
         "</section></main></html>"

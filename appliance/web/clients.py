@@ -24,6 +24,7 @@ from html import escape
 from starlette.responses import Response
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from appliance.web.assets import static_url
 from appliance.web.i18n import N_, Translator
 
 log = logging.getLogger("keneya.web")
@@ -65,6 +66,7 @@ def not_now(path: str, status: int, retry_after_s: int = RETRY_AFTER_S) -> Respo
         '<!doctype html><html lang="fr"><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(t(title))}</title>"
+        f'<link rel="stylesheet" href="{static_url("app.css")}">'
         '<main><section class="card narrow">'
         f"<h1>{escape(t(title))}</h1><p>{escape(t(message))}</p></section></main></html>"
     )

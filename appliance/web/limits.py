@@ -12,6 +12,7 @@ import json
 from html import escape
 
 from appliance.domain import limits
+from appliance.web.assets import static_url
 from appliance.web.i18n import N_, Translator
 
 MAX_BODY_BYTES = 256 * 1024
@@ -36,7 +37,7 @@ def _reply(path: str, api_prefix: str, status: int, message: str, error: str):
         body = (
             '<!doctype html><html lang="fr"><meta charset="utf-8">'
             f"<title>{escape(t(TOO_LARGE_TITLE))}</title>"
-            '<link rel="stylesheet" href="/static/app.css">'
+            f'<link rel="stylesheet" href="{static_url("app.css")}">'
             f'<main><section class="card narrow"><h1>{escape(t(TOO_LARGE_TITLE))}</h1>'
             f"<p>{escape(message)}</p></section></main></html>"
         ).encode()
