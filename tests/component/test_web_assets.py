@@ -5,6 +5,7 @@ a matching ETag."""
 from __future__ import annotations
 
 import gzip
+import re
 from pathlib import Path
 
 import brotli
@@ -15,6 +16,8 @@ from starlette.testclient import TestClient
 
 from appliance.web import assets
 from appliance.web.assets import StaticFiles, choose_encoding
+
+pytestmark = pytest.mark.component
 
 CSS = ("body { color: #123456; }\n" * 200).encode()
 JS = ("function f(){return 1}\n" * 300).encode()
@@ -146,3 +149,23 @@ def test_the_real_static_folder_compresses_well():
         assert len(bodies["br"]) < len(bodies["identity"]) / 3, name
         assert brotli.decompress(bodies["br"]) == bodies["identity"]
         assert gzip.decompress(bodies["gzip"]) == bodies["identity"]
+
+
+def test_the_app_links_hashed_names_and_serves_them_compressed(tmp_path, store, fake_time):
+    from tests.component.web_session import web_app, web_client
+
+    with web_client(web_app(tmp_path, fake_time)) as client:
+        page = client.get("/").text
+        links = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
+        assert sorted(link.split(".")[-1] for link in links) == ["css", "js"], links
+        for link in links:
+            assert re.fullmatch(r"/static/(app|htmx\.min)\.[0-9a-f]{8}\.(css|js)", link), link
+            r = client.get(link, headers={"Accept-Encoding": "gzip"})
+            assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+            assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+            assert r.headers["vary"] == "Accept-Encoding"
+            again = client.get(link, headers={"If-None-Match": r.headers["etag"]})
+            assert again.status_code == 304
+        plain = client.get("/static/app.css", headers={"Accept-Encoding": "br"})
+        assert plain.headers["content-encoding"] == "br"
+        assert "immutable" not in plain.headers["cache-control"]

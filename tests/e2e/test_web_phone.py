@@ -7,6 +7,8 @@ on every <summary>. Screenshots go to test-artifacts/web/<step>-<size>.png."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
@@ -310,4 +312,64 @@ def test_admin_sees_refused_logins_on_the_status_page_of_a_phone(browser, server
         check(page, "phone", "12-status-admin")
     finally:
         context.close()
+    assert not problems.messages, "\n".join(problems.messages)
+
+
+STATIC_NAME = re.compile(r"/static/(app|htmx\.min)\.[0-9a-f]{8}\.(css|js)$")
+
+
+def test_static_files_come_compressed_and_are_kept_a_year(browser, server, problems):
+    """A first login fetches the stylesheet and htmx compressed under content-hashed names;
+    the next page takes them from the browser's cache. The figures go to bytes.json."""
+    context = browser.new_context(**SIZES["phone"], base_url=server.base_url, locale="fr-FR")
+    page = context.new_page()
+    problems.watch(page)
+    cdp = context.new_cdp_session(page)
+    cdp.send("Network.enable")
+    urls: dict[str, str] = {}
+    received: dict[str, int] = {}
+    cdp.on(
+        "Network.requestWillBeSent", lambda e: urls.__setitem__(e["requestId"], e["request"]["url"])
+    )
+    cdp.on(
+        "Network.loadingFinished",
+        lambda e: received.__setitem__(e["requestId"], int(e["encodedDataLength"])),
+    )
+    statics = []
+    page.on("response", lambda r: statics.append(r) if "/static/" in r.url else None)
+    try:
+        server.log_in(page, "nurse")
+        expect(page.locator("#home-lists table.due-list")).to_be_visible()
+        first = [(urls.get(k, k), n) for k, n in received.items()]  # one per request
+        assert {STATIC_NAME.search(r.url) is not None for r in statics} == {True}, [
+            r.url for r in statics
+        ]
+        for r in statics:
+            headers = r.headers
+            assert headers.get("content-encoding") in ("br", "gzip"), (r.url, headers)
+            assert headers["cache-control"] == "public, max-age=31536000, immutable", r.url
+            assert "accept-encoding" in headers.get("vary", "").lower(), r.url
+        received.clear()
+        page.goto("/due")
+        expect(page.locator("h1")).to_have_text("Qui est attendu")
+        again = [(urls.get(k, k), n) for k, n in received.items()]
+    finally:
+        context.close()
+    static_again = [(u, n) for u, n in again if "/static/" in u and n > 0]
+    assert not static_again, f"static files fetched again: {static_again}"
+    total = sum(n for _, n in first)
+    static_first = sum(n for u, n in first if "/static/" in u)
+    assert static_first > 0, first  # fetched once, on the login page
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    (SHOTS / "bytes.json").write_text(
+        json.dumps(
+            {
+                "first_login_bytes": total,
+                "static_bytes": static_first,
+                "next_page_bytes": sum(n for _, n in again),
+            },
+            indent=1,
+        )
+    )
+    assert total < 40_000, f"a first login costs {total} bytes: {first}"
     assert not problems.messages, "\n".join(problems.messages)
