@@ -32,6 +32,13 @@ SIZES = {
         "has_touch": True,
         "device_scale_factor": 2,
     },
+    # the same phone turned sideways: the lists are a table again at 915 px
+    "phone-sideways": {
+        "viewport": {"width": 915, "height": 412},
+        "is_mobile": True,
+        "has_touch": True,
+        "device_scale_factor": 2.6,
+    },
 }
 MIN_TARGET_PX = 44
 MIN_CHART_TEXT_PX = 12
