@@ -650,6 +650,7 @@ def main() -> None:
             t0 = time.perf_counter()
             if args.flood:
                 time.sleep(args.duration)
+                figures["memory_before_flood_mb"] = memory_mb(server.pid)
                 flood_start = time.monotonic()
                 flood = flooder.submit(
                     run_flood,
@@ -661,6 +662,7 @@ def main() -> None:
                     logins["doctor"][0],  # a real account: the throttle's work is real
                 )
                 figures["flood"] = flood.result()
+                figures["memory_after_flood_mb"] = memory_mb(server.pid)
                 flood_end = time.monotonic()
                 flooder.shutdown()
             for thread in threads:

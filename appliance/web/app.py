@@ -87,7 +87,7 @@ class SecurityHeaders:
 
 
 class CompressPages:
-    """gzip for pages and JSON (a page of lists is ~5-10 times smaller), not for /static, whose
+    """gzip for pages and JSON (a record page is ~10 times smaller), not for /static, whose
     files are compressed ahead of time. Plain HTTP on the hotspot: no TLS, so no BREACH-style
     secret recovery through compressed sizes to worry about."""
 

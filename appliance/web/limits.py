@@ -2,12 +2,14 @@
 over MAX_BODY_BYTES gets 413 without being read in full, and a JSON body of the API nested
 deeper than the encounter data may be gets 422 before anything parses it (a deep enough body
 makes Python's JSON parser give up with a RecursionError; the API takes nothing but JSON).
+A body that stops coming half-way gets 408 after BODY_WAIT_S.
 
 These replies come before any session is read, so they speak French, the default language.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from html import escape
 
@@ -19,7 +21,13 @@ MAX_BODY_BYTES = 256 * 1024
 # the API's body holds the encounter data one level down: {"type": ..., "data": {...}}
 API_JSON_DEPTH = limits.MAX_DEPTH + 1
 
+# A body still incomplete after this is refused (408): a tablet sends a form in well under a
+# second on the hotspot; a client that stops half-way must not keep its request for ever.
+BODY_WAIT_S = 20.0
+
 TOO_LARGE_TITLE = N_("Envoi trop volumineux")
+TOO_SLOW_TITLE = N_("Envoi trop lent")
+TOO_SLOW = N_("Cet envoi n'est pas arrivé en entier à temps : rien n'a été enregistré.")
 TOO_LARGE = N_("Cet envoi contient trop de données (au plus %(kb)s Ko) : rien n'a été enregistré.")
 TOO_DEEP = N_(
     "Ces données sont imbriquées trop profondément (au plus %(depth)s niveaux) : "
@@ -27,7 +35,9 @@ TOO_DEEP = N_(
 )
 
 
-def _reply(path: str, api_prefix: str, status: int, message: str, error: str):
+def _reply(
+    path: str, api_prefix: str, status: int, message: str, error: str, title: str = TOO_LARGE_TITLE
+):
     body: bytes
     if path.startswith(api_prefix):
         body = json.dumps({"error": error, "message": message}, ensure_ascii=False).encode()
@@ -36,17 +46,19 @@ def _reply(path: str, api_prefix: str, status: int, message: str, error: str):
         t = Translator("fr")
         body = (
             '<!doctype html><html lang="fr"><meta charset="utf-8">'
-            f"<title>{escape(t(TOO_LARGE_TITLE))}</title>"
+            f"<title>{escape(t(title))}</title>"
             f'<link rel="stylesheet" href="{static_url("app.css")}">'
-            f'<main><section class="card narrow"><h1>{escape(t(TOO_LARGE_TITLE))}</h1>'
+            f'<main><section class="card narrow"><h1>{escape(t(title))}</h1>'
             f"<p>{escape(message)}</p></section></main></html>"
         ).encode()
         content_type = b"text/html; charset=utf-8"
-    return {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())],
-    }, {"type": "http.response.body", "body": body}
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if status == 408:
+        headers.append((b"connection", b"close"))  # the rest of its body must not follow
+    return {"type": "http.response.start", "status": status, "headers": headers}, {
+        "type": "http.response.body",
+        "body": body,
+    }
 
 
 class RequestLimits:
@@ -59,11 +71,13 @@ class RequestLimits:
         max_body: int = MAX_BODY_BYTES,
         api_prefix: str = "/api/",
         api_depth: int = API_JSON_DEPTH,
+        body_wait_s: float = BODY_WAIT_S,
     ):
         self.app = app
         self.max_body = max_body
         self.api_prefix = api_prefix
         self.api_depth = api_depth
+        self.body_wait_s = body_wait_s
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -72,8 +86,8 @@ class RequestLimits:
         too_large = t(TOO_LARGE) % {"kb": self.max_body // 1024}
         path = scope.get("path", "")
 
-        async def refuse(status: int, message: str, error: str) -> None:
-            start, body = _reply(path, self.api_prefix, status, message, error)
+        async def refuse(status: int, message: str, error: str, **title: str) -> None:
+            start, body = _reply(path, self.api_prefix, status, message, error, **title)
             await send(start)
             await send(body)
 
@@ -85,17 +99,21 @@ class RequestLimits:
         # Read the body here, bounded (one sent without its length, or lying about it, is cut
         # off at the limit), then hand it on: no upload in this app needs streaming.
         chunks, received = [], 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client left before sending it all
-            chunk = message.get("body", b"")
-            received += len(chunk)
-            if received > self.max_body:
-                return await refuse(413, too_large, "too large")
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                break
+        try:
+            async with asyncio.timeout(self.body_wait_s):
+                while True:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return  # the client left before sending it all
+                    chunk = message.get("body", b"")
+                    received += len(chunk)
+                    if received > self.max_body:
+                        return await refuse(413, too_large, "too large")
+                    chunks.append(chunk)
+                    if not message.get("more_body"):
+                        break
+        except TimeoutError:
+            return await refuse(408, t(TOO_SLOW), "too slow", title=TOO_SLOW_TITLE)
         body = b"".join(chunks)
         # every API body (FastAPI parses one with no Content-Type as JSON too)
         if body and path.startswith(self.api_prefix):

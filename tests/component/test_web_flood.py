@@ -257,6 +257,9 @@ def test_slow_clients_do_not_stop_a_tablet_being_served(tmp_path, notify_listene
             for s in held[:12]:
                 s.settimeout(WAIT_S)
                 assert closed_by_server(s)
+            # the body that never comes is refused (408), not waited for
+            held[-1].settimeout(WAIT_S)
+            assert held[-1].recv(4096).startswith(b"HTTP/1.1 408 ")
         finally:
             for s in held:
                 s.close()
@@ -340,3 +343,23 @@ def test_the_watchdog_stops_while_no_request_can_reach_the_database(tmp_path, no
             server.should_exit = True
             thread.join(WAIT_S)
     assert not thread.is_alive()
+
+
+def test_pages_and_json_go_compressed_static_files_as_they_are(tmp_path, notify_listener):
+    patient_id = make_home(tmp_path / "home")
+    with serving(tmp_path / "home", notify_listener) as (proc, base):
+        tablet = Tablet(base)
+        c = tablet.client
+        c.headers["Accept-Encoding"] = "gzip"
+        record = c.get(f"/patients/{patient_id}")
+        assert record.headers["content-encoding"] == "gzip" and "Traoré" in record.text
+        assert record.num_bytes_downloaded < len(record.content) / 2
+        api = c.get("/api/v1/openapi.json")
+        assert api.headers["content-encoding"] == "gzip" and api.json()["info"]["title"]
+        tiny = c.get("/favicon.ico")
+        assert tiny.status_code == 204 and "content-encoding" not in tiny.headers
+        css = c.get("/static/app.css", headers={"Accept-Encoding": "gzip"})
+        assert css.status_code == 200 and "body" in css.text  # readable: compressed once
+        c.headers["Accept-Encoding"] = "identity"
+        plain = c.get(f"/patients/{patient_id}")
+        assert "content-encoding" not in plain.headers and "Traoré" in plain.text
