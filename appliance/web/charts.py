@@ -26,10 +26,10 @@ _Z_COLOURS = {-3: "#c0392b", -2: "#e67e22", 0: "#27ae60", 2: "#e67e22", 3: "#c03
 _POINT_COLOUR = "#1f3a93"
 _VOLT_COLOUR, _AMP_COLOUR = "#1f6fb2", "#8e44ad"
 _TEXT, _AXIS, _GRID = "#333333", "#666666", "#dddddd"
-# Charts are drawn at a phone's width (400 units shown at about 370 px on a 412 px phone, a
-# little wider on a tablet), so 15-unit text reads at 13 px or more everywhere: a chart drawn
+# Charts are drawn at a phone's width (400 units shown at about 370 px on a 412 px phone and
+# 317 px on a 360 px one), so 16-unit text reads at 12.7 px or more everywhere: a chart drawn
 # for a tablet and scaled down to a phone left its text at 8 px.
-_FONT_SIZE = 15
+_FONT_SIZE = 16
 
 Scale = Callable[[float], float]
 
@@ -193,7 +193,7 @@ def growth_chart_svg(
     )
     values = [v for curve in curves.values() for _, v in curve] + [v for _, v in kept]
     y_ticks = _ticks(min(values), max(values), 6)
-    box = _Box(56, 34, width - 30, height - 50)  # room at the right for the curves' z labels
+    box = _Box(60, 34, width - 30, height - 50)  # room at the right for the curves' z labels
     sx = _scale(0, MAX_AGE_DAYS, box.left, box.right)
     sy = _scale(y_ticks[0], y_ticks[-1], box.bottom, box.top)
     x_ticks = [(m * DAYS_PER_MONTH, str(m)) for m in range(0, 61, X_TICK_MONTHS)]
