@@ -387,3 +387,28 @@ def test_static_files_come_compressed_and_are_kept_a_year(browser, server, probl
     )
     assert total < 40_000, f"a first login costs {total} bytes: {first}"
     assert not problems.messages, "\n".join(problems.messages)
+
+
+def test_english_pages_fit_the_phone_too(browser, server, problems):
+    context = browser.new_context(**SIZES["phone"], base_url=server.base_url, locale="fr-FR")
+    page = context.new_page()
+    problems.watch(page)
+    try:
+        server.log_in(page, "midwife")
+        open_menu(page)
+        page.get_by_role("button", name="English").click()
+        expect(page.locator("html")).to_have_attribute("lang", "en")
+        expect(page.locator("#home-lists table.due-list")).to_be_visible()
+        check(page, "phone", "13-home-english")
+        open_menu(page)
+        assert page.locator("header nav a").all_inner_texts() == [
+            "Search",
+            "Follow-up",
+            "Reports",
+            "Status",
+        ]
+        page.goto("/due?tab=upcoming")
+        check(page, "phone", "13-due-english")
+    finally:
+        context.close()
+    assert not problems.messages, "\n".join(problems.messages)
