@@ -32,6 +32,7 @@ from appliance.services import auth, patients
 from appliance.services.context import Context
 from appliance.store import Store
 from appliance.web.app import create_app
+from appliance.web.clients import MAX_REQUESTS_PER_CLIENT
 from appliance.web.core import WebSettings
 from appliance.web.systemd import NotifyingServer
 from tests.component.web_session import PASSWORDS, USERNAMES, add_staff_per_role
@@ -153,13 +154,15 @@ async def _flood(base: str, anonymous: int, logins: int, addresses: int) -> list
         return httpx.AsyncHTTPTransport(local_address=f"127.0.1.{1 + i % addresses}")
 
     # Each attacking device first gets the login form (its session's CSRF token), so that
-    # its failed logins go as far as checking the password.
+    # its failed logins go as far as checking the password. Every request of the flood has
+    # a connection of its own: this process's loop is too busy to reuse an idle one before
+    # the server's keep-alive ends it (a browser would retry; httpx reports an error).
     attackers = []
     for i in range(addresses):
-        c = httpx.AsyncClient(base_url=base, transport=transport(i), timeout=WAIT_S)
-        page = await c.get("/")
-        assert page.status_code == 200, page.status_code
-        attackers.append((c, CSRF.search(page.text)[1]))
+        async with httpx.AsyncClient(base_url=base, transport=transport(i)) as c:
+            page = await c.get("/", timeout=WAIT_S)
+            assert page.status_code == 200, page.status_code
+            attackers.append((c.cookies, CSRF.search(page.text)[1]))
 
     async def get_home(i: int) -> object:
         async with httpx.AsyncClient(base_url=base, transport=transport(i), timeout=WAIT_S) as c:
@@ -169,20 +172,19 @@ async def _flood(base: str, anonymous: int, logins: int, addresses: int) -> list
                 return type(e).__name__
 
     async def bad_login(i: int) -> object:
-        c, csrf = attackers[i % addresses]
+        cookies, csrf = attackers[i % addresses]
         form = {"username": USERNAMES["matron"], "password": f"guess-{i}", "csrf": csrf}
-        try:
-            return (await c.post("/login", data=form)).status_code
-        except httpx.HTTPError as e:
-            return type(e).__name__
+        async with httpx.AsyncClient(
+            base_url=base, transport=transport(i), timeout=WAIT_S, cookies=cookies
+        ) as c:
+            try:
+                return (await c.post("/login", data=form)).status_code
+            except httpx.HTTPError as e:
+                return type(e).__name__
 
-    try:
-        return await asyncio.gather(
-            *(get_home(i) for i in range(anonymous)), *(bad_login(i) for i in range(logins))
-        )
-    finally:
-        for c, _ in attackers:
-            await c.aclose()
+    return await asyncio.gather(
+        *(get_home(i) for i in range(anonymous)), *(bad_login(i) for i in range(logins))
+    )
 
 
 def test_a_flood_of_anonymous_pages_and_failed_logins_never_hangs_the_server(
@@ -195,15 +197,15 @@ def test_a_flood_of_anonymous_pages_and_failed_logins_never_hangs_the_server(
 
         async def flood_and_static() -> list[object]:
             flood = asyncio.create_task(_flood(base, anonymous=220, logins=110, addresses=20))
-            async with httpx.AsyncClient(
-                base_url=base,
-                transport=httpx.AsyncHTTPTransport(local_address="127.0.0.201"),
-                timeout=WAIT_S,
-            ) as device:
-                while not flood.done():
+            while not flood.done():
+                async with httpx.AsyncClient(
+                    base_url=base,
+                    transport=httpx.AsyncHTTPTransport(local_address="127.0.0.201"),
+                    timeout=WAIT_S,
+                ) as device:
                     reply = await device.get("/static/app.css")
-                    static_during_flood.append(reply.status_code)
-                    await asyncio.sleep(0.05)
+                static_during_flood.append(reply.status_code)
+                await asyncio.sleep(0.05)
             return await flood
 
         outcomes = Counter(asyncio.run(flood_and_static()))
@@ -294,55 +296,105 @@ def test_sigterm_stops_the_server_while_clients_hang(tmp_path, notify_listener):
     assert "Traceback" not in err, err[-3000:]
 
 
-def test_the_watchdog_stops_while_no_request_can_reach_the_database(tmp_path, notify_listener):
-    """The real server in a thread: pings while the pool answers; with every connection held
-    (what a wedged app looks like from inside) pages get 503 and the pings stop, so systemd
-    would restart it; once free again, pings resume."""
-    make_home(tmp_path / "home")
-    app = create_app(WebSettings(Paths.for_home(tmp_path / "home")))
-    pool = app.state.pool
+@contextlib.contextmanager
+def in_process_server(home: Path, notifier: Notifier | None = None):
+    """The real server (uvicorn, loopback) in a thread of this process, so that a test can
+    reach into its pool; (app, base URL, the server's event loop)."""
+    app = create_app(WebSettings(Paths.for_home(home)))
     port = free_port()
-    env = {"NOTIFY_SOCKET": notify_listener.address, "WATCHDOG_USEC": "1000000"}
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
-    with Notifier(environ=env) as notifier:
+    with contextlib.ExitStack() as stack:
+        notifier = notifier or stack.enter_context(Notifier(environ={}))
         server = NotifyingServer(config, notifier, probe=app.state.database_answers)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         try:
-            notify_listener.wait_for("READY=1")
-            listener = notify_listener.sock
-            assert listener.recv(4096) == b"WATCHDOG=1"
-            loop = server.servers[0].get_loop()
-            held, release = threading.Event(), asyncio.Event()
-
-            async def hold_every_connection() -> None:
-                async with contextlib.AsyncExitStack() as stack:
-                    for _ in range(pool.size):
-                        await stack.enter_async_context(pool.store())
-                    held.set()
-                    await release.wait()
-
-            holding = asyncio.run_coroutine_threadsafe(hold_every_connection(), loop)
-            assert held.wait(WAIT_S)
-            with client_from("127.0.0.9", f"http://127.0.0.1:{port}") as c:
-                busy = c.get("/")
-                assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
-                assert "Serveur occupé" in busy.text
-                assert c.get("/static/app.css").status_code == 200  # no database needed
-                # the pings sent before the hold are read; then none comes
-                listener.settimeout(5)
-                with pytest.raises(TimeoutError):
-                    while True:
-                        listener.recv(4096)
-                loop.call_soon_threadsafe(release.set)
-                holding.result(WAIT_S)
-                listener.settimeout(WAIT_S)
-                assert listener.recv(4096) == b"WATCHDOG=1"
-                assert c.get("/").status_code == 200
+            while not server.started:
+                assert thread.is_alive(), "the server did not start"
+                threading.Event().wait(0.05)
+            yield app, f"http://127.0.0.1:{port}", server.servers[0].get_loop()
         finally:
             server.should_exit = True
             thread.join(WAIT_S)
-    assert not thread.is_alive()
+        assert not thread.is_alive()
+
+
+@contextlib.contextmanager
+def every_connection_held(app, loop):
+    """Every connection of the server's pool taken (what a wedged app looks like inside)."""
+    pool = app.state.pool
+    held, release = threading.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with contextlib.AsyncExitStack() as stack:
+            for _ in range(pool.size):
+                await stack.enter_async_context(pool.store())
+            held.set()
+            await release.wait()
+
+    holding = asyncio.run_coroutine_threadsafe(hold(), loop)
+    assert held.wait(WAIT_S)
+    try:
+        yield
+    finally:
+        loop.call_soon_threadsafe(release.set)
+        holding.result(WAIT_S)
+
+
+def test_the_watchdog_stops_while_no_request_can_reach_the_database(tmp_path, notify_listener):
+    """Pings while the pool answers; with every connection held, pages get 503 and the pings
+    stop, so systemd would restart the app; once free again, pings resume."""
+    make_home(tmp_path / "home")
+    env = {"NOTIFY_SOCKET": notify_listener.address, "WATCHDOG_USEC": "1000000"}
+    with (
+        Notifier(environ=env) as notifier,
+        in_process_server(tmp_path / "home", notifier) as (app, base, loop),
+        client_from("127.0.0.9", base) as c,
+    ):
+        notify_listener.wait_for("READY=1")
+        listener = notify_listener.sock
+        assert listener.recv(4096) == b"WATCHDOG=1"
+        with every_connection_held(app, loop):
+            busy = c.get("/")
+            assert busy.status_code == 503 and busy.headers["retry-after"] == "2"
+            assert "Serveur occupé" in busy.text
+            api = c.get("/api/v1/patients", params={"q": "Traoré"})
+            assert api.status_code == 503 and api.headers["retry-after"] == "2"
+            assert api.json()["error"] == "busy"
+            assert c.get("/static/app.css").status_code == 200  # no database needed
+            # the pings sent before the hold are read; then none comes
+            listener.settimeout(5)
+            with pytest.raises(TimeoutError):
+                while True:
+                    listener.recv(4096)
+        listener.settimeout(WAIT_S)
+        assert listener.recv(4096) == b"WATCHDOG=1"
+        assert c.get("/").status_code == 200
+
+
+def test_one_device_asking_too_much_at_once_gets_429_and_others_are_served(tmp_path):
+    make_home(tmp_path / "home")
+    with in_process_server(tmp_path / "home") as (app, base, loop):
+
+        async def at_once(n: int) -> list[httpx.Response]:
+            transport = httpx.AsyncHTTPTransport(local_address="127.0.7.1")
+            async with httpx.AsyncClient(
+                base_url=base, transport=transport, timeout=WAIT_S
+            ) as phone:
+                return await asyncio.gather(*(phone.get("/") for _ in range(n)))
+
+        # The pool held: the phone's requests stay in flight (each waits for a connection,
+        # then gets 503), so its 13th and later are over the per-device limit at once.
+        with every_connection_held(app, loop):
+            replies = asyncio.run(at_once(MAX_REQUESTS_PER_CLIENT + 8))
+        statuses = Counter(r.status_code for r in replies)
+        assert statuses[429] >= 8 and set(statuses) <= {429, 503}, statuses
+        refused = next(r for r in replies if r.status_code == 429)
+        assert refused.headers["retry-after"] == "2" and "Trop de demandes" in refused.text
+        with client_from("127.0.0.9", base) as tablet:  # another device: served as usual
+            assert tablet.get("/").status_code == 200
+        # and the phone itself, once its burst is over
+        assert Counter(r.status_code for r in asyncio.run(at_once(3))) == {200: 3}
 
 
 def test_pages_and_json_go_compressed_static_files_as_they_are(tmp_path, notify_listener):
