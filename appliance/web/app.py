@@ -350,6 +350,9 @@ def _problems(exc: RequestValidationError) -> list[dict[str, str]]:
 def app_from_environment() -> FastAPI:
     """The app of `keneya serve --workers N`: each worker process builds its own from
     KENEYA_HOME and KENEYA_LEASES_FILE (set by the serve command)."""
+    from appliance.web.systemd import CancelledAtStop
+
+    logging.getLogger("uvicorn.error").addFilter(CancelledAtStop())
     leases = os.environ.get("KENEYA_LEASES_FILE")
     return create_app(
         WebSettings(
