@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any
 
@@ -99,26 +100,32 @@ def login(
     pin: str | None = None,
     password: str | None = None,
     client: str = "kiosk",
+    device: str | None = None,
 ) -> Actor:
     """Check a PIN or a password tried from `client` (a web client's address, "kiosk",
-    "console"). Failures slow that client down (login_throttle says how); a client that must
-    wait gets LoginThrottled before any hash is computed. The reply never says whether the
-    username exists: unknown, inactive and wrong secret are the same LoginFailed."""
+    "console"); `device` is a browser's device token (its keneya_device cookie), remembered
+    for the account when the login succeeds. Failures slow that client down (login_throttle
+    says how); a client that must wait gets LoginThrottled before any hash is computed. The
+    reply never says whether the username exists: unknown, inactive and wrong secret are the
+    same LoginFailed."""
     account = login_throttle.account_key(username)
     client = client or "unknown"
+    device_hash = hashlib.sha256(device.encode()).hexdigest() if device else None
     throttle = ctx.store.staff.throttle
     reading = ctx.now()
     now_s = reading.now.timestamp()
+    known = throttle.device(account, device_hash) if device_hash else None
+    holding = login_throttle.scopes_holding(client, known, now_s)
     # A read only: a throttled attempt writes nothing and hashes nothing.
-    wait = login_throttle.retry_after(throttle.for_attempt(account, client), now_s)
+    wait, scope = login_throttle.retry_after(throttle.for_attempt(account, client), now_s, holding)
     if wait:
-        raise LoginThrottled(wait)
+        raise LoginThrottled(wait, scope)
     with ctx.store.transaction():
         # Counted before the check, under the write lock: simultaneous attempts see each other.
         rows = throttle.for_attempt(account, client)
-        wait = login_throttle.retry_after(rows, now_s)
+        wait, scope = login_throttle.retry_after(rows, now_s, holding)
         if wait:
-            raise LoginThrottled(wait)
+            raise LoginThrottled(wait, scope)
         throttle.prune(now_s - login_throttle.FORGET_AFTER_S)
         for row in login_throttle.counted(rows, account, client, now_s):
             throttle.save(row)
@@ -138,6 +145,8 @@ def login(
     else:
         HASHER.hash("spend-the-same-time")  # no timing difference for unknown users
     if not ok:
+        if known is not None:
+            throttle.device_failed(account, device_hash)  # type: ignore[arg-type]
         if row is not None:
             pair = throttle.for_attempt(account, client).get("pair")
             ctx.audit(
@@ -162,6 +171,8 @@ def login(
         throttle.delete("pair", account, client)
         throttle.take_back("client", "", client, counted_at=now_s, before=before.get("client"))
         throttle.take_back("account", account, "", counted_at=now_s, before=before.get("account"))
+        if device_hash:
+            throttle.remember_device(account, device_hash, now_s, login_throttle.DEVICE_KEEP_S)
         if rehashed:
             ctx.store.staff.set_secret(actor.id, **rehashed)
         ctx.audit(actor, "login", detail={"client": client}, reading=reading)

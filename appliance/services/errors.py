@@ -23,10 +23,13 @@ class LoginFailed(ServiceError, PermissionError):
 
 class LoginThrottled(LoginFailed):
     """Too many failed logins lately from this client (or against this name): this attempt was
-    not even checked. Says only when to try again, never which account or whether it exists."""
+    not even checked. Says only when to try again and which counter holds it ("pair" or
+    "client": this device; "account": this name, from elsewhere), never whether the account
+    exists (unknown names are counted alike)."""
 
-    def __init__(self, retry_after_s: int):
+    def __init__(self, retry_after_s: int, scope: str = "pair"):
         self.retry_after_s = retry_after_s
+        self.scope = scope
         super().__init__(
             f"trop d'essais, réessayez dans {retry_after_s} s"
             f" / too many attempts, try again in {retry_after_s} s"

@@ -10,8 +10,13 @@ attacker fresh attempts:
 - **client** (any account, one device): 10 free failures, then 2, 4 … s, at most 60 s. Against
   one device trying many names.
 - **account** (one name, any device): 10 free failures, then 1, 2, 4 … s, at most 15 s. Against
-  guesses spread over many addresses; capped low so that the real user is only delayed, by
-  15 s at worst.
+  guesses spread over many addresses. It holds back only network clients the account has not
+  logged in from: not the kiosk or the console (someone at the appliance itself), and not a
+  browser carrying a device cookie from an earlier login to this account, as long as that
+  device has made fewer than 5 wrong attempts since (OWASP's "device cookies"). Without that,
+  an attacker rotating addresses, one guess per wait, would take every slot the counter frees
+  and the real user would be refused for as long as the attack lasts. A device never used
+  before by the account waits with the attacker: 15 s per slot, first come first served.
 
 A counter is forgotten an hour after its last failure (longer than every wait), and the pair's
 when a login succeeds; a success does not count and does not keep older failures alive. A
@@ -22,7 +27,7 @@ day from one device over all accounts, 5,760 a day at one account over all devic
 checked only on the kiosk and the console (the web and the API take passwords only), so a PIN
 gets at most 96 guesses a day from each.
 
-An attempt that must still wait is refused at once with LoginThrottled(retry_after_s): no
+An attempt that must still wait is refused at once with LoginThrottled(retry_after_s, scope): no
 hash is computed and nothing is written, so throttled attempts cost nothing. The name is a
 key as typed, known or not: an unknown name is counted, throttled and answered exactly as a
 real one. Every attempt that is checked is counted before its hash is computed (and taken back
@@ -44,6 +49,11 @@ from appliance.clock import to_iso
 from appliance.store.login_throttle import SCOPES, keys
 
 FORGET_AFTER_S = 3600.0
+# A device cookie lasts 90 days after its last login to the account; 5 wrong attempts from it
+# since then and the account counter holds it back like any stranger.
+DEVICE_KEEP_S = 90 * 24 * 3600.0
+DEVICE_FREE_FAILURES = 5
+LOCAL_CLIENTS = frozenset({"kiosk", "console"})
 ACCOUNT_KEY_LENGTH = 64  # longer names are cut: the key of a name nobody has cannot grow
 
 
@@ -93,10 +103,31 @@ def _wait_left(scope: str, row: dict[str, Any] | None, now_s: float) -> float:
     return min(row["last_attempt_s"] + wait - now_s, wait)  # type: ignore[index]
 
 
-def retry_after(rows: dict[str, dict[str, Any]], now_s: float) -> int:
-    """Whole seconds until an attempt with these counters may be checked; 0: now."""
-    left = max(_wait_left(scope, rows.get(scope), now_s) for scope in SCOPES)
-    return math.ceil(left) if left > 0 else 0
+def known_device(device: dict[str, Any] | None, now_s: float) -> bool:
+    """The device (its row in login_devices for this account) logged in lately and has not
+    guessed much since."""
+    return (
+        device is not None
+        and abs(now_s - device["last_login_s"]) <= DEVICE_KEEP_S
+        and device["failures"] < DEVICE_FREE_FAILURES
+    )
+
+
+def scopes_holding(client: str, device: dict[str, Any] | None, now_s: float) -> tuple[str, ...]:
+    """The counters that may hold back an attempt from `client`: the account's only for a
+    network client the account has not logged in from (the module's docstring says why)."""
+    if client in LOCAL_CLIENTS or known_device(device, now_s):
+        return tuple(scope for scope in SCOPES if scope != "account")
+    return SCOPES
+
+
+def retry_after(
+    rows: dict[str, dict[str, Any]], now_s: float, scopes: tuple[str, ...] = SCOPES
+) -> tuple[int, str]:
+    """Whole seconds until an attempt with these counters may be checked (0: now), and the
+    counter that holds it longest (what the refusal names: this device, or this account)."""
+    left, scope = max((_wait_left(scope, rows.get(scope), now_s), scope) for scope in scopes)
+    return (math.ceil(left), scope) if left > 0 else (0, "")
 
 
 def counted(rows: dict[str, dict[str, Any]], account: str, client: str, now_s: float) -> list:

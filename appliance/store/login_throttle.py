@@ -75,9 +75,38 @@ class LoginThrottleRepo:
                 (scope, account, client),
             )
 
-    def clear_account(self, account: str) -> int:
-        """Forget an account's failures (its own row and its pairs with every client)."""
+    def device(self, account: str, token_hash: str) -> dict[str, Any] | None:
+        """A device's standing with an account (None: never logged in from it)."""
+        return self.store.query_one(
+            "SELECT * FROM login_devices WHERE token_hash = ? AND account = ?",
+            (token_hash, account),
+        )
+
+    def remember_device(self, account: str, token_hash: str, now_s: float, keep_s: float) -> None:
+        """A login succeeded from this device: it is known, with no failure; devices unused
+        for `keep_s` are forgotten."""
         with self.store.transaction() as conn:
+            conn.execute("DELETE FROM login_devices WHERE last_login_s < ?", (now_s - keep_s,))
+            conn.execute(
+                "INSERT INTO login_devices (token_hash, account, last_login_s, failures)"
+                " VALUES (?, ?, ?, 0) ON CONFLICT (token_hash, account) DO UPDATE SET"
+                " last_login_s = excluded.last_login_s, failures = 0",
+                (token_hash, account, now_s),
+            )
+
+    def device_failed(self, account: str, token_hash: str) -> None:
+        with self.store.transaction() as conn:
+            conn.execute(
+                "UPDATE login_devices SET failures = failures + 1"
+                " WHERE token_hash = ? AND account = ?",
+                (token_hash, account),
+            )
+
+    def clear_account(self, account: str) -> int:
+        """Forget an account's failures (its own row, its pairs with every client, its
+        devices' failures)."""
+        with self.store.transaction() as conn:
+            conn.execute("UPDATE login_devices SET failures = 0 WHERE account = ?", (account,))
             return conn.execute(
                 "DELETE FROM login_throttle WHERE scope IN ('pair', 'account') AND account = ?",
                 (account,),

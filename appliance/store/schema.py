@@ -567,6 +567,22 @@ CREATE INDEX login_throttle_last ON login_throttle(last_attempt_s);
 CREATE INDEX login_throttle_account ON login_throttle(account);
 """
 
+# Devices a staff member has logged in from (the browser's keneya_device cookie, kept here as
+# its SHA-256). The account-wide counter of failed logins does not hold such a device back, so
+# an attacker spreading guesses over many addresses cannot keep the real user out of a tablet
+# they have used before. `failures`: wrong secrets from that device since its last success;
+# past a few it is held back like any other (a stolen cookie is no free pass).
+M014_LOGIN_DEVICES = """
+CREATE TABLE login_devices (
+    token_hash TEXT NOT NULL,
+    account TEXT NOT NULL,
+    last_login_s REAL NOT NULL,
+    failures INTEGER NOT NULL DEFAULT 0 CHECK (failures >= 0),
+    PRIMARY KEY (token_hash, account)
+) WITHOUT ROWID;
+CREATE INDEX login_devices_last ON login_devices(last_login_s);
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -582,4 +598,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (11, "stored follow-up items", M011_DUE_ITEMS),
     (12, "SMS reminders: consent, language, queue", M012_REMINDERS),
     (13, "login throttling per client and account", M013_LOGIN_THROTTLE),
+    (14, "devices staff have logged in from", M014_LOGIN_DEVICES),
 ]

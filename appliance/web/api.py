@@ -19,7 +19,7 @@ from appliance.services.errors import Conflict, LoginFailed, LoginThrottled, Pos
 from appliance.web.core import Web, client_address
 from appliance.web.forms import explain
 from appliance.web.i18n import N_, Translator
-from appliance.web.routes.pages import THROTTLED
+from appliance.web.routes.pages import throttled_message
 from appliance.web.routes.status import JOIN_QR_PATH, appliance_status
 
 
@@ -104,11 +104,15 @@ def router(web_dependency) -> APIRouter:
         # Passwords only, as the form: no PIN is ever checked over the network.
         try:
             actor = auth.login(
-                web.ctx, body.username, password=body.password, client=client_address(web.request)
+                web.ctx,
+                body.username,
+                password=body.password,
+                client=client_address(web.request),
+                device=web.device_token,
             )
         except LoginThrottled as e:
             body_429 = {
-                "error": web.t(THROTTLED) % {"seconds": e.retry_after_s},
+                "error": throttled_message(web, e),
                 "retry_after_s": e.retry_after_s,
             }
             return web.finish(

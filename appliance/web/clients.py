@@ -1,10 +1,10 @@
 """Limits per device on the hotspot, so that one phone (a reconnect with many tabs, a script)
 cannot take the server from the twenty tablets:
 
-- at most MAX_CONNECTIONS_PER_CLIENT open connections per client address (more are closed at
-  once), and a request's head must arrive within HEAD_WAIT_S (a half-sent request, the
-  "slowloris", is closed instead of being kept for ever): `GuardedHttpTools`, the uvicorn
-  protocol `keneya serve` uses;
+- at most MAX_CONNECTIONS_PER_CLIENT open connections per client address (more get a plain
+  429 and are closed at once, their request unread), and a request's head must arrive within
+  HEAD_WAIT_S (a half-sent request, the "slowloris", is closed instead of being kept for
+  ever): `GuardedHttpTools`, the uvicorn protocol `keneya serve` uses;
 - at most MAX_REQUESTS_PER_CLIENT requests of one address in flight at once (more get 429
   with Retry-After before any database work): `ClientLimits`, an ASGI middleware.
 
@@ -45,6 +45,17 @@ TOO_MANY_TITLE = N_("Trop de demandes")
 TOO_MANY = N_(
     "Cet appareil envoie trop de demandes à la fois : cette demande n'a pas été traitée. "
     "Attendez quelques secondes puis réessayez."
+)
+
+
+_TOO_MANY_CONNECTIONS_TEXT = (
+    "Trop de connexions depuis cet appareil : réessayez dans quelques secondes.\n"
+    "Too many connections from this device: try again in a few seconds.\n"
+).encode()
+TOO_MANY_CONNECTIONS = (
+    b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: %d\r\nConnection: close\r\n"
+    b"Content-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n\r\n%s"
+    % (RETRY_AFTER_S, len(_TOO_MANY_CONNECTIONS_TEXT), _TOO_MANY_CONNECTIONS_TEXT)
 )
 
 
@@ -115,6 +126,9 @@ class GuardedHttpTools(HttpToolsProtocol):
         self.connections_per_client[self._host] += 1
         self._head_timer: asyncio.TimerHandle | None = None
         if self.connections_per_client[self._host] > MAX_CONNECTIONS_PER_CLIENT:
+            # Answered before its request is read, so that the device is told why rather than
+            # finding the connection cut; nothing more is read from it.
+            transport.write(TOO_MANY_CONNECTIONS)
             transport.close()
             return
         self._wait_for_head()

@@ -31,6 +31,11 @@ from appliance.web.i18n import DEFAULT_LANGUAGE, LANGUAGES, Translator
 log = logging.getLogger("keneya.web")
 
 COOKIE = "keneya_session"
+# A browser's device token: sent to auth.login, which remembers it for the account on success,
+# so that guesses at that account from other addresses never lock this browser out
+# (appliance/services/login_throttle.py). Random, HttpOnly, no meaning of its own.
+DEVICE_COOKIE = "keneya_device"
+DEVICE_COOKIE_MAX_AGE_S = 90 * 24 * 3600
 IDLE_TIMEOUT_S = 15 * 60
 # last_seen is written at most once a minute per session: 20 tablets must not queue on the
 # database's one writer just to say they are still there.
@@ -167,6 +172,7 @@ class Web:
     expired: bool = False
     _set_cookie: str | None = None
     _clear_cookie: bool = False
+    _set_device: str | None = None
 
     # -- sessions --------------------------------------------------------------------------
     @classmethod
@@ -227,6 +233,13 @@ class Web:
         if self.session is None:
             self._open(staff_id=None, lang=DEFAULT_LANGUAGE)
 
+    @cached_property
+    def device_token(self) -> str:
+        """This browser's device token: its cookie's, or a new one (kept only if the login
+        it is given to succeeds)."""
+        sent = self.request.cookies.get(DEVICE_COOKIE, "")
+        return sent if 20 <= len(sent) <= 100 else secrets.token_urlsafe(32)
+
     def start_login_session(self, actor: Actor) -> None:
         """A new token at login (the one from before login is never promoted)."""
         lang = self.lang
@@ -236,6 +249,7 @@ class Web:
             self.ctx.store.web_sessions.prune(idle_before_s=self.settings.now() - ANONYMOUS_KEEP_S)
             self._open(staff_id=actor.id, lang=lang)
         self.actor = actor
+        self._set_device = self.device_token
 
     def end_session(self) -> None:
         if self.session is not None:
@@ -295,6 +309,15 @@ class Web:
             )
         elif self._clear_cookie:
             response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+        if self._set_device:
+            response.set_cookie(
+                DEVICE_COOKIE,
+                self._set_device,
+                max_age=DEVICE_COOKIE_MAX_AGE_S,
+                httponly=True,
+                samesite="strict",
+                path="/",
+            )
         return response
 
     def render(self, template: str, *, status_code: int = 200, **values: Any) -> Response:

@@ -188,6 +188,48 @@ def test_distributed_guesses_slow_the_account_by_seconds_only(app, fake_time):
         assert api_login(real_user, "nurse", PASSWORDS["nurse"]).status_code == 200
 
 
+def test_an_attacker_rotating_addresses_never_keeps_the_real_user_out(app, ctx, fake_time):
+    """One wrong password every 0.25 s, each from an address never seen before, takes every
+    slot the account counter frees. The midwife's own tablet (a device cookie from an earlier
+    login) and the kiosk get in at every try; a tablet she never used waits, and is told that
+    the name, not the device, is held; a stolen cookie is held after 5 wrong attempts."""
+    midwife = USERNAMES["midwife"]
+    with device(app, REAL_USER) as her_tablet:
+        assert form_login(her_tablet, midwife, PASSWORDS["midwife"]).status_code == 303
+        assert len(her_tablet.cookies.get("keneya_device", "")) >= 40
+        her_tablet.post("/logout", data={"csrf": csrf_of(her_tablet.get("/").text)})
+        stolen = her_tablet.cookies["keneya_device"]
+
+    answers: dict[str, list[int]] = {"attacker": [], "her_tablet": [], "new_tablet": []}
+    with device(app, REAL_USER) as her_tablet, device(app, "10.42.0.9") as new_tablet:
+        her_tablet.cookies.set("keneya_device", stolen)
+        for n in range(240):  # 60 s of attack
+            with device(app, f"10.42.{1 + n // 200}.{n % 200 + 10}") as attacker:
+                answers["attacker"].append(api_login(attacker, midwife, "guess-1234").status_code)
+            if n % 16 == 15:  # every 4 s the real user tries once from each tablet
+                r = api_login(her_tablet, midwife, PASSWORDS["midwife"])
+                answers["her_tablet"].append(r.status_code)
+                r = api_login(new_tablet, midwife, PASSWORDS["midwife"])
+                answers["new_tablet"].append(r.status_code)
+                if r.status_code == 429:
+                    refusal = r.json()["error"]
+                at_kiosk = auth.login(ctx, midwife, password=PASSWORDS["midwife"], client="kiosk")
+                assert at_kiosk.username == midwife
+            fake_time.advance(0.25)
+    assert answers["attacker"].count(401) >= 10 and answers["attacker"].count(429) > 150
+    assert answers["her_tablet"] == [200] * 15  # never held, whatever the attacker does
+    assert answers["new_tablet"].count(429) >= 13  # the attacker took the slots first
+    assert "sur ce nom depuis d'autres appareils" in refusal and "cet appareil" not in refusal
+
+    # The cookie stolen and used from fresh addresses: 5 wrong attempts, then held as a stranger.
+    statuses = []
+    for n in range(8):
+        with device(app, f"10.42.9.{n + 10}") as thief:
+            thief.cookies.set("keneya_device", stolen)
+            statuses.append(api_login(thief, midwife, "guess-1234").status_code)
+    assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
+
+
 # -- no answer tells who exists ----------------------------------------------------------------
 def _answers(app, address: str, username: str) -> list[tuple[int, bytes, dict[str, str]]]:
     out = []

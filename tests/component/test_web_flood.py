@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import date
@@ -32,7 +33,7 @@ from appliance.services import auth, patients
 from appliance.services.context import Context
 from appliance.store import Store
 from appliance.web.app import create_app
-from appliance.web.clients import MAX_REQUESTS_PER_CLIENT
+from appliance.web.clients import MAX_CONNECTIONS_PER_CLIENT, MAX_REQUESTS_PER_CLIENT
 from appliance.web.core import WebSettings
 from appliance.web.systemd import NotifyingServer
 from tests.component.web_session import PASSWORDS, USERNAMES, add_staff_per_role
@@ -262,6 +263,39 @@ def test_slow_clients_do_not_stop_a_tablet_being_served(tmp_path, notify_listene
             # the body that never comes is refused (408), not waited for
             held[-1].settimeout(WAIT_S)
             assert held[-1].recv(4096).startswith(b"HTTP/1.1 408 ")
+        finally:
+            for s in held:
+                s.close()
+
+
+def test_connections_over_the_limit_are_told_429_before_being_closed(tmp_path, notify_listener):
+    make_home(tmp_path / "home")
+    with serving(tmp_path / "home", notify_listener) as (proc, base):
+        port = int(base.rsplit(":", 1)[1])
+        held = [
+            socket.create_connection(("127.0.0.1", port), source_address=("127.0.5.1", 0))
+            for _ in range(MAX_CONNECTIONS_PER_CLIENT)
+        ]
+        try:
+            extra = socket.create_connection(("127.0.0.1", port), source_address=("127.0.5.1", 0))
+            extra.settimeout(WAIT_S)
+            answer = b""
+            while chunk := extra.recv(4096):
+                answer += chunk
+            extra.close()
+            assert answer.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
+            assert b"Retry-After: 2\r\n" in answer
+            assert "Trop de connexions depuis cet appareil" in answer.decode()
+            # another device is served meanwhile, and this one again once it lets go
+            assert client_from("127.0.5.2", base).get("/").status_code == 200
+            held.pop().close()
+            answers = []
+            with client_from("127.0.5.1", base) as again:
+                # the server sees the close a moment later: a 429 or two first at most
+                while len(answers) < 50 and 200 not in answers:
+                    answers.append(again.get("/").status_code)
+                    time.sleep(0.05)
+            assert answers[-1] == 200 and set(answers) <= {200, 429}
         finally:
             for s in held:
                 s.close()

@@ -19,6 +19,16 @@ from appliance.web.i18n import N_
 # The same words whichever account was tried, known or not.
 THROTTLED = N_("Trop d'essais depuis cet appareil : réessayez dans %(seconds)s s.")
 WRONG_LOGIN = N_("Nom d'utilisateur ou mot de passe incorrect.")
+ACCOUNT_THROTTLED = N_(
+    "Trop d'essais sur ce nom depuis d'autres appareils : réessayez dans %(seconds)s s."
+    " Sur un appareil où vous vous êtes déjà connecté, ou au kiosque, vous entrez sans attendre."
+)
+
+
+def throttled_message(web: Web, refusal: LoginThrottled) -> str:
+    """The refusal in the reader's language, naming what holds it: this device, or the name."""
+    text = ACCOUNT_THROTTLED if refusal.scope == "account" else THROTTLED
+    return web.t(text) % {"seconds": refusal.retry_after_s}
 
 
 def safe_next(url: str | None) -> str:
@@ -66,11 +76,15 @@ def router(web_dependency) -> APIRouter:
         retry_after = None
         try:
             actor = auth.login(
-                web.ctx, username, password=password, client=client_address(web.request)
+                web.ctx,
+                username,
+                password=password,
+                client=client_address(web.request),
+                device=web.device_token,
             )
         except LoginThrottled as e:
             retry_after = e.retry_after_s
-            error = web.t(THROTTLED) % {"seconds": retry_after}
+            error = throttled_message(web, e)
         except (LoginFailed, ValueError):
             error = WRONG_LOGIN
         else:
