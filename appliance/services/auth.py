@@ -101,34 +101,45 @@ def login(
     password: str | None = None,
     client: str = "kiosk",
     device: str | None = None,
+    device_renewed: str | None = None,
 ) -> Actor:
     """Check a PIN or a password tried from `client` (a web client's address, "kiosk",
-    "console"); `device` is a browser's device token (its keneya_device cookie), remembered
-    for the account when the login succeeds. Failures slow that client down (login_throttle
-    says how); a client that must wait gets LoginThrottled before any hash is computed. The
-    reply never says whether the username exists: unknown, inactive and wrong secret are the
-    same LoginFailed."""
+    "console"). `device` is the browser's device token (its keneya_device cookie, if any);
+    on success the browser gets `device_renewed` in its place, remembered for the account, and
+    whatever the old token was known for moves to it: a copy of the old cookie is worth
+    nothing once its owner logs in again. Failures slow that client down (login_throttle says
+    how); a client that must wait gets LoginThrottled before any hash is computed. The reply
+    never says whether the username exists: unknown, inactive and wrong secret are the same
+    LoginFailed."""
     account = login_throttle.account_key(username)
     client = client or "unknown"
-    device_hash = hashlib.sha256(device.encode()).hexdigest() if device else None
+    device_hash = _token_hash(device) if device else None
     throttle = ctx.store.staff.throttle
     reading = ctx.now()
     now_s = reading.now.timestamp()
-    known = throttle.device(account, device_hash) if device_hash else None
-    holding = login_throttle.scopes_holding(client, known, now_s)
-    # A read only: a throttled attempt writes nothing and hashes nothing.
-    wait, scope = login_throttle.retry_after(throttle.for_attempt(account, client), now_s, holding)
-    if wait:
-        raise LoginThrottled(wait, scope)
-    with ctx.store.transaction():
-        # Counted before the check, under the write lock: simultaneous attempts see each other.
+
+    def refuse_if_waiting() -> tuple[dict[str, Any], dict[str, Any] | None]:
         rows = throttle.for_attempt(account, client)
+        known = throttle.device(account, device_hash) if device_hash else None
+        holding = login_throttle.scopes_holding(client, known, now_s)
         wait, scope = login_throttle.retry_after(rows, now_s, holding)
         if wait:
-            raise LoginThrottled(wait, scope)
+            # a device this name logged in from, held all the same: it guessed too much since
+            raise LoginThrottled(wait, scope, device_spent=known is not None)
+        return rows, known
+
+    # A read only: a throttled attempt writes nothing and hashes nothing.
+    refuse_if_waiting()
+    with ctx.store.transaction():
+        # Counted before the check, under the write lock: simultaneous attempts see each
+        # other (the device's own count too, so a burst with a copied cookie gets no more
+        # than its free attempts).
+        rows, known = refuse_if_waiting()
         throttle.prune(now_s - login_throttle.FORGET_AFTER_S)
         for row in login_throttle.counted(rows, account, client, now_s):
             throttle.save(row)
+        if known is not None:
+            throttle.device_failed(account, device_hash)  # type: ignore[arg-type]
     # what a success gives back: the last attempt's time before this one
     before = {scope: login_throttle.last_failure_s(rows.get(scope), now_s) for scope in rows}
     row = ctx.store.staff.by_username(account, with_secrets=True)
@@ -145,8 +156,6 @@ def login(
     else:
         HASHER.hash("spend-the-same-time")  # no timing difference for unknown users
     if not ok:
-        if known is not None:
-            throttle.device_failed(account, device_hash)  # type: ignore[arg-type]
         if row is not None:
             pair = throttle.for_attempt(account, client).get("pair")
             ctx.audit(
@@ -171,12 +180,19 @@ def login(
         throttle.delete("pair", account, client)
         throttle.take_back("client", "", client, counted_at=now_s, before=before.get("client"))
         throttle.take_back("account", account, "", counted_at=now_s, before=before.get("account"))
-        if device_hash:
-            throttle.remember_device(account, device_hash, now_s, login_throttle.DEVICE_KEEP_S)
+        renewed = _token_hash(device_renewed) if device_renewed else device_hash
+        if renewed:
+            throttle.remember_device(
+                account, device_hash, renewed, now_s, keep_s=login_throttle.DEVICE_KEEP_S
+            )
         if rehashed:
             ctx.store.staff.set_secret(actor.id, **rehashed)
         ctx.audit(actor, "login", detail={"client": client}, reading=reading)
     return actor
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def unlock(ctx: Context, actor: Actor, username: str) -> int:

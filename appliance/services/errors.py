@@ -27,9 +27,11 @@ class LoginThrottled(LoginFailed):
     "client": this device; "account": this name, from elsewhere), never whether the account
     exists (unknown names are counted alike)."""
 
-    def __init__(self, retry_after_s: int, scope: str = "pair"):
+    def __init__(self, retry_after_s: int, scope: str = "pair", device_spent: bool = False):
         self.retry_after_s = retry_after_s
         self.scope = scope
+        # the browser's device cookie was known for this name but has guessed too much since
+        self.device_spent = device_spent
         super().__init__(
             f"trop d'essais, réessayez dans {retry_after_s} s"
             f" / too many attempts, try again in {retry_after_s} s"

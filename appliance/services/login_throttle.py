@@ -13,7 +13,9 @@ attacker fresh attempts:
   guesses spread over many addresses. It holds back only network clients the account has not
   logged in from: not the kiosk or the console (someone at the appliance itself), and not a
   browser carrying a device cookie from an earlier login to this account, as long as that
-  device has made fewer than 5 wrong attempts since (OWASP's "device cookies"). Without that,
+  device has made fewer than 5 wrong attempts since (OWASP's "device cookies"; counted before
+  the check like the rest, and the cookie renewed at each login, so a copy is worth nothing
+  once its owner logs in again). Without that,
   an attacker rotating addresses, one guess per wait, would take every slot the counter frees
   and the real user would be refused for as long as the attack lasts. A device never used
   before by the account waits with the attacker: 15 s per slot, first come first served.

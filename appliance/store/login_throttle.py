@@ -82,16 +82,24 @@ class LoginThrottleRepo:
             (token_hash, account),
         )
 
-    def remember_device(self, account: str, token_hash: str, now_s: float, keep_s: float) -> None:
-        """A login succeeded from this device: it is known, with no failure; devices unused
-        for `keep_s` are forgotten."""
+    def remember_device(
+        self, account: str, old_hash: str | None, new_hash: str, now_s: float, keep_s: float
+    ) -> None:
+        """A login succeeded from a device: its token is renewed (every name the old token
+        was known for moves to the new one) and it is known for `account`, with no failure.
+        Devices unused for `keep_s` are forgotten."""
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM login_devices WHERE last_login_s < ?", (now_s - keep_s,))
+            if old_hash and old_hash != new_hash:
+                conn.execute(
+                    "UPDATE OR REPLACE login_devices SET token_hash = ? WHERE token_hash = ?",
+                    (new_hash, old_hash),
+                )
             conn.execute(
                 "INSERT INTO login_devices (token_hash, account, last_login_s, failures)"
                 " VALUES (?, ?, ?, 0) ON CONFLICT (token_hash, account) DO UPDATE SET"
                 " last_login_s = excluded.last_login_s, failures = 0",
-                (token_hash, account, now_s),
+                (new_hash, account, now_s),
             )
 
     def device_failed(self, account: str, token_hash: str) -> None:

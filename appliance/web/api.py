@@ -19,7 +19,7 @@ from appliance.services.errors import Conflict, LoginFailed, LoginThrottled, Pos
 from appliance.web.core import Web, client_address
 from appliance.web.forms import explain
 from appliance.web.i18n import N_, Translator
-from appliance.web.routes.pages import throttled_message
+from appliance.web.routes.pages import WRONG_LOGIN, throttled_message
 from appliance.web.routes.status import JOIN_QR_PATH, appliance_status
 
 
@@ -109,6 +109,7 @@ def router(web_dependency) -> APIRouter:
                 password=body.password,
                 client=client_address(web.request),
                 device=web.device_token,
+                device_renewed=web.next_device_token,
             )
         except LoginThrottled as e:
             body_429 = {
@@ -122,7 +123,8 @@ def router(web_dependency) -> APIRouter:
             )
         except (LoginFailed, ValueError):
             # one answer for unknown, inactive and wrong: it tells nobody who exists
-            return web.finish(JSONResponse({"error": "wrong username or secret"}, status_code=401))
+            body_401 = {"error": web.t(WRONG_LOGIN)}  # in the session's language, as the 429
+            return web.finish(JSONResponse(body_401, status_code=401))
         web.start_login_session(actor)
         payload = {
             "csrf_token": web.csrf,

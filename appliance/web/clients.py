@@ -2,7 +2,7 @@
 cannot take the server from the twenty tablets:
 
 - at most MAX_CONNECTIONS_PER_CLIENT open connections per client address (more get a plain
-  429 and are closed at once, their request unread), and a request's head must arrive within
+  429, their request unread, and are closed), and a request's head must arrive within
   HEAD_WAIT_S (a half-sent request, the "slowloris", is closed instead of being kept for
   ever): `GuardedHttpTools`, the uvicorn protocol `keneya serve` uses;
 - at most MAX_REQUESTS_PER_CLIENT requests of one address in flight at once (more get 429
@@ -34,6 +34,7 @@ API_PREFIX = "/api/v1"
 MAX_CONNECTIONS_PER_CLIENT = 32
 MAX_REQUESTS_PER_CLIENT = 12
 HEAD_WAIT_S = 10.0
+REFUSED_LINGER_S = 2.0
 RETRY_AFTER_S = 2
 
 BUSY_TITLE = N_("Serveur occupé")
@@ -125,13 +126,22 @@ class GuardedHttpTools(HttpToolsProtocol):
         self._host = self.client[0] if self.client else "unknown"
         self.connections_per_client[self._host] += 1
         self._head_timer: asyncio.TimerHandle | None = None
-        if self.connections_per_client[self._host] > MAX_CONNECTIONS_PER_CLIENT:
-            # Answered before its request is read, so that the device is told why rather than
-            # finding the connection cut; nothing more is read from it.
+        self._refused = self.connections_per_client[self._host] > MAX_CONNECTIONS_PER_CLIENT
+        if self._refused:
+            # Told why, then let go: the 429 goes first and the write side is shut; what the
+            # device still sends is read and dropped until it closes (or REFUSED_LINGER_S
+            # passes). Closing at once, its request unread, would make the kernel reset the
+            # connection, and the 429 would be lost with it.
             transport.write(TOO_MANY_CONNECTIONS)
-            transport.close()
+            if transport.can_write_eof():
+                transport.write_eof()
+            self._head_timer = self.loop.call_later(REFUSED_LINGER_S, transport.close)
             return
         self._wait_for_head()
+
+    def data_received(self, data: bytes) -> None:
+        if not self._refused:
+            super().data_received(data)
 
     def _wait_for_head(self) -> None:
         self._stop_waiting_for_head()

@@ -234,11 +234,15 @@ class Web:
             self._open(staff_id=None, lang=DEFAULT_LANGUAGE)
 
     @cached_property
-    def device_token(self) -> str:
-        """This browser's device token: its cookie's, or a new one (kept only if the login
-        it is given to succeeds)."""
+    def device_token(self) -> str | None:
+        """The device token this browser sent (its keneya_device cookie), if it looks like one."""
         sent = self.request.cookies.get(DEVICE_COOKIE, "")
-        return sent if 20 <= len(sent) <= 100 else secrets.token_urlsafe(32)
+        return sent if 20 <= len(sent) <= 100 else None
+
+    @cached_property
+    def next_device_token(self) -> str:
+        """The token the browser gets in place of its own if the login succeeds."""
+        return secrets.token_urlsafe(32)
 
     def start_login_session(self, actor: Actor) -> None:
         """A new token at login (the one from before login is never promoted)."""
@@ -249,7 +253,7 @@ class Web:
             self.ctx.store.web_sessions.prune(idle_before_s=self.settings.now() - ANONYMOUS_KEEP_S)
             self._open(staff_id=actor.id, lang=lang)
         self.actor = actor
-        self._set_device = self.device_token
+        self._set_device = self.next_device_token
 
     def end_session(self) -> None:
         if self.session is not None:

@@ -89,6 +89,12 @@ def device(app, address: str):
     )
 
 
+def give_device_cookie(client, token: str) -> None:
+    """The cookie as the server sets it (same domain and path), so the server's renewal
+    replaces it rather than sitting beside it."""
+    client.cookies.set("keneya_device", token, domain="testserver.local", path="/")
+
+
 def form_login(client, username: str, password: str):
     token = csrf_of(client.get("/").text)
     return client.post("/login", data={"username": username, "password": password, "csrf": token})
@@ -157,8 +163,9 @@ def test_attacker_gets_429s_with_growing_waits_and_no_hash_work_while_the_real_u
 
 def test_the_api_is_throttled_like_the_form_and_takes_no_pin(app, hasher):
     with device(app, ATTACKER) as attacker, device(app, REAL_USER) as real_user:
-        statuses = [api_login(attacker, "nurse", f"guess-{n:04d}").status_code for n in range(20)]
-        assert statuses == [401] * 3 + [429] * 17
+        answers = [api_login(attacker, "nurse", f"guess-{n:04d}") for n in range(20)]
+        assert [r.status_code for r in answers] == [401] * 3 + [429] * 17
+        assert answers[0].json() == {"error": "Nom d'utilisateur ou mot de passe incorrect."}
         r = api_login(attacker, "nurse", "guess-x")
         assert r.headers["Retry-After"] == "2" and r.json()["retry_after_s"] == 2
         assert r.json()["error"] == "Trop d'essais depuis cet appareil : réessayez dans 2 s."
@@ -192,17 +199,19 @@ def test_an_attacker_rotating_addresses_never_keeps_the_real_user_out(app, ctx, 
     """One wrong password every 0.25 s, each from an address never seen before, takes every
     slot the account counter frees. The midwife's own tablet (a device cookie from an earlier
     login) and the kiosk get in at every try; a tablet she never used waits, and is told that
-    the name, not the device, is held; a stolen cookie is held after 5 wrong attempts."""
+    the name, not the device, is held. A copied cookie is held after 5 wrong attempts, and is
+    worth nothing once she logs in again (each login renews it)."""
     midwife = USERNAMES["midwife"]
     with device(app, REAL_USER) as her_tablet:
         assert form_login(her_tablet, midwife, PASSWORDS["midwife"]).status_code == 303
-        assert len(her_tablet.cookies.get("keneya_device", "")) >= 40
+        first = her_tablet.cookies.get("keneya_device", "")
+        assert len(first) >= 40
         her_tablet.post("/logout", data={"csrf": csrf_of(her_tablet.get("/").text)})
         stolen = her_tablet.cookies["keneya_device"]
 
     answers: dict[str, list[int]] = {"attacker": [], "her_tablet": [], "new_tablet": []}
     with device(app, REAL_USER) as her_tablet, device(app, "10.42.0.9") as new_tablet:
-        her_tablet.cookies.set("keneya_device", stolen)
+        give_device_cookie(her_tablet, stolen)
         for n in range(240):  # 60 s of attack
             with device(app, f"10.42.{1 + n // 200}.{n % 200 + 10}") as attacker:
                 answers["attacker"].append(api_login(attacker, midwife, "guess-1234").status_code)
@@ -221,13 +230,22 @@ def test_an_attacker_rotating_addresses_never_keeps_the_real_user_out(app, ctx, 
     assert answers["new_tablet"].count(429) >= 13  # the attacker took the slots first
     assert "sur ce nom depuis d'autres appareils" in refusal and "cet appareil" not in refusal
 
-    # The cookie stolen and used from fresh addresses: 5 wrong attempts, then held as a stranger.
-    statuses = []
+    # The cookie copied now and used from fresh addresses: 5 wrong attempts, then held as a
+    # stranger; on her tablet the refusal no longer promises she gets in there.
+    current = her_tablet.cookies["keneya_device"]
+    assert current != stolen  # renewed at each login: the old copy is worth nothing
+    statuses = {"old copy": [], "new copy": []}
     for n in range(8):
-        with device(app, f"10.42.9.{n + 10}") as thief:
-            thief.cookies.set("keneya_device", stolen)
-            statuses.append(api_login(thief, midwife, "guess-1234").status_code)
-    assert statuses[:5] == [401] * 5 and set(statuses[5:]) == {429}
+        for name, token in (("old copy", stolen), ("new copy", current)):
+            with device(app, f"10.42.9.{n + 10}") as thief:
+                give_device_cookie(thief, token)
+                statuses[name].append(api_login(thief, midwife, "guess-1234").status_code)
+    assert statuses["old copy"] == [429] * 8
+    assert statuses["new copy"][:5] == [401] * 5 and set(statuses["new copy"][5:]) == {429}
+    with device(app, REAL_USER) as her_tablet_again:
+        give_device_cookie(her_tablet_again, current)
+        r = api_login(her_tablet_again, midwife, PASSWORDS["midwife"])
+        assert r.status_code == 429 and "dont plusieurs depuis cet appareil" in r.json()["error"]
 
 
 # -- no answer tells who exists ----------------------------------------------------------------
@@ -389,6 +407,42 @@ def test_a_burst_from_one_device_costs_only_the_free_hashes(tmp_path, store, act
         t.join(timeout=60)
     assert sorted(outcomes) == ["failed"] * 3 + ["throttled"] * 13
     assert hasher.calls == 3
+
+
+def test_a_burst_with_a_copied_device_cookie_gets_only_its_free_attempts(
+    store, actors, pins, hasher
+):
+    """16 simultaneous wrong logins from 16 addresses, all with the cookie of a tablet the
+    nurse logged in from, while the name is held for everyone else: the device's own count is
+    taken before the hash too, so only its 5 free attempts are checked."""
+    clock = lambda: 1_790_000_000.0  # noqa: E731
+    ctx = Context.open(store, machine_time=clock, boot_id="boot-1")
+    auth.login(ctx, "nurse", pin=pins["nurse"], client=REAL_USER, device_renewed="t" * 43)
+    for n in range(11):  # the name's free failures spent, from other addresses
+        with pytest.raises(LoginFailed):
+            auth.login(ctx, "nurse", pin="000000", client=f"10.42.5.{n + 1}")
+    calls = hasher.calls
+    barrier = threading.Barrier(16)
+    outcomes: list[str] = []
+
+    def attempt(n: int) -> None:
+        with Store(store.path) as own:
+            own_ctx = Context.open(own, machine_time=clock, boot_id="boot-1")
+            barrier.wait()
+            try:
+                auth.login(own_ctx, "nurse", pin="000000", client=f"10.42.6.{n}", device="t" * 43)
+            except LoginThrottled:
+                outcomes.append("throttled")
+            except LoginFailed:
+                outcomes.append("failed")
+
+    threads = [threading.Thread(target=attempt, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["failed"] * 5 + ["throttled"] * 11
+    assert hasher.calls - calls == 5
 
 
 def test_successes_do_not_keep_a_devices_old_failures_alive(ctx, actors, pins, fake_time):

@@ -277,13 +277,35 @@ def test_connections_over_the_limit_are_told_429_before_being_closed(tmp_path, n
             for _ in range(MAX_CONNECTIONS_PER_CLIENT)
         ]
         try:
-            extra = socket.create_connection(("127.0.0.1", port), source_address=("127.0.5.1", 0))
-            extra.settimeout(WAIT_S)
-            answer = b""
-            while chunk := extra.recv(4096):
-                answer += chunk
-            extra.close()
-            assert answer.startswith(b"HTTP/1.1 429 Too Many Requests\r\n")
+            # 20 more at once, each sending its request straight away: the reply races the
+            # request, and must not be lost to a reset
+            body = b'{"username": "x", "password": "' + b"y" * 5000 + b'"}'
+            requests = [
+                b"GET / HTTP/1.1\r\nHost: keneya\r\n\r\n",
+                b"POST /api/v1/session HTTP/1.1\r\nHost: keneya\r\nContent-Type: "
+                b"application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body),
+            ] * 10
+            answers: list[bytes] = []
+
+            def one(request: bytes) -> None:
+                answer = b""
+                with contextlib.suppress(ConnectionResetError), socket.socket() as c:
+                    c.settimeout(WAIT_S)
+                    c.bind(("127.0.5.1", 0))
+                    c.connect(("127.0.0.1", port))
+                    c.sendall(request)
+                    while chunk := c.recv(65536):
+                        answer += chunk
+                answers.append(answer)
+
+            threads = [threading.Thread(target=one, args=(r,)) for r in requests]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            answer = answers[0]
+            answers = [a.split(b"\r\n", 1)[0] for a in answers]
+            assert answers == [b"HTTP/1.1 429 Too Many Requests"] * 20
             assert b"Retry-After: 2\r\n" in answer
             assert "Trop de connexions depuis cet appareil" in answer.decode()
             # another device is served meanwhile, and this one again once it lets go

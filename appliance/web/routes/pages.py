@@ -25,9 +25,21 @@ ACCOUNT_THROTTLED = N_(
 )
 
 
+ACCOUNT_THROTTLED_HERE_TOO = N_(
+    "Trop d'essais sur ce nom, dont plusieurs depuis cet appareil : réessayez dans"
+    " %(seconds)s s. Au kiosque, vous entrez sans attendre."
+)
+
+
 def throttled_message(web: Web, refusal: LoginThrottled) -> str:
-    """The refusal in the reader's language, naming what holds it: this device, or the name."""
-    text = ACCOUNT_THROTTLED if refusal.scope == "account" else THROTTLED
+    """The refusal in the reader's language, naming what holds it: this device, or the name
+    (this device included when it has lost its standing by guessing)."""
+    if refusal.scope != "account":
+        text = THROTTLED
+    elif refusal.device_spent:
+        text = ACCOUNT_THROTTLED_HERE_TOO
+    else:
+        text = ACCOUNT_THROTTLED
     return web.t(text) % {"seconds": refusal.retry_after_s}
 
 
@@ -81,6 +93,7 @@ def router(web_dependency) -> APIRouter:
                 password=password,
                 client=client_address(web.request),
                 device=web.device_token,
+                device_renewed=web.next_device_token,
             )
         except LoginThrottled as e:
             retry_after = e.retry_after_s
