@@ -15,10 +15,10 @@ attacker fresh attempts:
   browser carrying a device cookie from an earlier login to this account, as long as that
   device has made fewer than 5 wrong attempts since (OWASP's "device cookies"; counted before
   the check like the rest, and the cookie renewed at each login, so a copy is worth nothing
-  once its owner logs in again). Without that,
-  an attacker rotating addresses, one guess per wait, would take every slot the counter frees
-  and the real user would be refused for as long as the attack lasts. A device never used
-  before by the account waits with the attacker: 15 s per slot, first come first served.
+  once its owner logs in again). Without that, an attacker rotating addresses, one guess per
+  wait, would take every slot the counter frees and the real user would be refused for as
+  long as the attack lasts. A device never used before by the account waits with the
+  attacker: 15 s per slot, first come first served.
 
 A counter is forgotten an hour after its last failure (longer than every wait), and the pair's
 when a login succeeds; a success does not count and does not keep older failures alive. A
@@ -29,8 +29,9 @@ day from one device over all accounts, 5,760 a day at one account over all devic
 checked only on the kiosk and the console (the web and the API take passwords only), so a PIN
 gets at most 96 guesses a day from each.
 
-An attempt that must still wait is refused at once with LoginThrottled(retry_after_s, scope): no
-hash is computed and nothing is written, so throttled attempts cost nothing. The name is a
+An attempt that must still wait is refused at once with LoginThrottled (when, and which
+counter holds it): no hash is computed and nothing is written, so throttled attempts cost
+nothing. The name is a
 key as typed, known or not: an unknown name is counted, throttled and answered exactly as a
 real one. Every attempt that is checked is counted before its hash is computed (and taken back
 if it succeeds): simultaneous attempts see each other, and a burst from one device costs at
