@@ -113,7 +113,7 @@ def login(
     LoginFailed."""
     account = login_throttle.account_key(username)
     client = client or "unknown"
-    device_hash = _token_hash(device) if device else None
+    device_hash = token_hash(device) if device else None
     throttle = ctx.store.staff.throttle
     reading = ctx.now()
     now_s = reading.now.timestamp()
@@ -180,7 +180,7 @@ def login(
         throttle.delete("pair", account, client)
         throttle.take_back("client", "", client, counted_at=now_s, before=before.get("client"))
         throttle.take_back("account", account, "", counted_at=now_s, before=before.get("account"))
-        renewed = _token_hash(device_renewed) if device_renewed else device_hash
+        renewed = token_hash(device_renewed) if device_renewed else device_hash
         if renewed:
             throttle.remember_device(
                 account, device_hash, renewed, now_s, keep_s=login_throttle.DEVICE_KEEP_S
@@ -191,7 +191,8 @@ def login(
     return actor
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """How a secret token (a web session's, a device's) is stored: its SHA-256, never itself."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 

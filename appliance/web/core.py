@@ -4,7 +4,6 @@ staff member, the translator, and responses that carry the session cookie and no
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import logging
 import queue
@@ -22,7 +21,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from appliance.paths import Paths
-from appliance.services.auth import actor_for
+from appliance.services import login_throttle
+from appliance.services.auth import actor_for, token_hash
 from appliance.services.context import Actor, Context
 from appliance.store import Store
 from appliance.store.diskspace import DiskProblem, check, disk_errors, open_store
@@ -35,7 +35,7 @@ COOKIE = "keneya_session"
 # so that guesses at that account from other addresses never lock this browser out
 # (appliance/services/login_throttle.py). Random, HttpOnly, no meaning of its own.
 DEVICE_COOKIE = "keneya_device"
-DEVICE_COOKIE_MAX_AGE_S = 90 * 24 * 3600
+DEVICE_COOKIE_MAX_AGE_S = int(login_throttle.DEVICE_KEEP_S)  # as long as the server keeps it
 IDLE_TIMEOUT_S = 15 * 60
 # last_seen is written at most once a minute per session: 20 tablets must not queue on the
 # database's one writer just to say they are still there.
@@ -155,10 +155,6 @@ def client_address(request: Request) -> str:
     return client.host if client is not None and client.host else "unknown"
 
 
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 @dataclass
 class Web:
     """One request's view of the app."""
@@ -181,7 +177,7 @@ class Web:
         token = request.cookies.get(COOKIE)
         if not token:
             return web
-        row = ctx.store.web_sessions.get(_hash(token))
+        row = ctx.store.web_sessions.get(token_hash(token))
         if row is None:
             web._clear_cookie = True
             return web
@@ -219,14 +215,14 @@ class Web:
         token = secrets.token_urlsafe(32)
         now = self.settings.now()
         self.ctx.store.web_sessions.create(
-            token_hash=_hash(token),
+            token_hash=token_hash(token),
             csrf=secrets.token_urlsafe(32),
             lang=lang,
             staff_id=staff_id,
             now_s=now,
         )
         self.token, self._set_cookie = token, token
-        self.session = self.ctx.store.web_sessions.get(_hash(token))
+        self.session = self.ctx.store.web_sessions.get(token_hash(token))
 
     def ensure_session(self) -> None:
         """A visitor gets an anonymous session: it carries the login form's CSRF token."""
