@@ -1,10 +1,13 @@
-"""WHO Child Growth Standards (2006) z-scores and acute-malnutrition status, 0-5 years.
+"""WHO growth z-scores and nutrition status, 0-19 years.
 
-Computed the way WHO's igrowup macros (2007) and the WHO anthro R package compute them:
-LMS z-scores from WHO's expanded tables (by day of age, by 0.1 cm of length/height), with
-WHO's restricted application beyond +/-3 SD for the weight-based indicators. Tables and their
-source: data/who_growth/README.md. Pure functions, stdlib only; each table is read once, on
-first use, into lists indexed by day or by round(cm * 10).
+0-1856 days: WHO Child Growth Standards (2006), computed the way WHO's igrowup macros (2007)
+and the WHO anthro R package compute them: LMS z-scores from WHO's expanded tables (by day of
+age, by 0.1 cm of length/height). From 1857 days (61 months) to 228 months: WHO Growth
+Reference for school-aged children and adolescents (2007), computed the way WHO's who2007
+macro and the WHO anthroplus R package compute them (monthly LMS, interpolated by age).
+WHO's restricted application beyond +/-3 SD for the weight-based indicators in both. Tables
+and their source: data/who_growth/README.md. Pure functions, stdlib only; each table is read
+once, on first use, into lists indexed by day, month or round(cm * 10).
 
 The functions return the unrounded z-score; round(z, 2) gives what igrowup/anthro report.
 """
@@ -28,10 +31,29 @@ HEIGHT_FROM_DAYS = 731
 LENGTH_HEIGHT_OFFSET_CM = 0.7
 # WHO anthro, when neither age nor measure is known: length table below 87 cm.
 _LENGTH_BELOW_CM = 87.0
-# MUAC is a criterion for 6-59 months (WHO/UNICEF joint statement 2009); the day range
-# follows the age window of the tables.
-MUAC_FROM_DAYS, MUAC_TO_DAYS = 183, MAX_AGE_DAYS
+# MUAC is a criterion for children 6-59 months old (WHO/UNICEF joint statement 2009; WHO
+# guideline 2013), i.e. from 6 completed months to 59 completed months, before the 60th month
+# is complete. With WHO's month of 30.4375 days: from day 183 (182.6 days = 6 months) to day
+# 1826 (1826.25 days = 60 months). Past it the 2007 reference's BMI-for-age judges thinness.
+MUAC_FROM_DAYS, MUAC_TO_DAYS = 183, 1826
 MUAC_SAM_MM, MUAC_MAM_MM = 115, 125
+
+# WHO Growth Reference 2007 (de Onis et al., Bull World Health Organ 2007;85:660-667): from 61
+# months, as WHO's who2007 macro and anthroplus (age >= 61 months) take over where igrowup
+# stops (day 1857 = 61.01 months); BMI- and height-for-age to 228 months (19 years) inclusive,
+# weight-for-age to 120 months (10 years) inclusive (anthroplus age cut-offs).
+DAYS_PER_MONTH = 30.4375  # WHO: 365.25 / 12
+REF2007_FROM_DAYS = MAX_AGE_DAYS + 1
+REF2007_TO_DAYS = math.floor(228 * DAYS_PER_MONTH)  # 6939 days = 227.98 months
+REF2007_WFA_TO_DAYS = math.floor(120 * DAYS_PER_MONTH)  # 3652 days = 119.99 months
+WHO2006, WHO2007 = "who2006", "who2007"
+# WHO 2007 reference, BMI-for-age cut-offs for 5-19 years (WHO: "Growth reference 5-19
+# years", interpretation of BMI-for-age; de Onis et al. 2007): thinness < -2 SD, severe
+# thinness < -3 SD, overweight > +1 SD, obesity > +2 SD; height-for-age: stunting < -2 SD,
+# severe stunting < -3 SD. As alert levels, severe thinness counts as severe acute
+# malnutrition and thinness as moderate, the BMI-for-age cut-offs the Sphere Handbook (2018,
+# appendix 4, "Measuring acute malnutrition") gives for 5-19 year olds; bilateral oedema stays
+# severe at any age.
 
 _SEX = {"M": 1, "F": 2}
 _MEASURED = ("lying", "standing")
@@ -41,7 +63,15 @@ _WFH = ("wfhanthro", 650, 1200)
 _EPS = 1e-9  # absorbs binary noise in cm * 10 (e.g. 44.3 + 0.7)
 
 # WHO flags for biologically implausible values (igrowup / WHO anthro): z below/above.
-_FLAG_LIMITS = {"wfa": (-6.0, 5.0), "hfa": (-6.0, 6.0), "wfh": (-5.0, 5.0), "acfa": (-5.0, 5.0)}
+# bfa: |z| > 5 in both igrowup (2006) and who2007 / anthroplus (2007); the other limits are
+# the same in both.
+_FLAG_LIMITS = {
+    "wfa": (-6.0, 5.0),
+    "hfa": (-6.0, 6.0),
+    "wfh": (-5.0, 5.0),
+    "acfa": (-5.0, 5.0),
+    "bfa": (-5.0, 5.0),
+}
 _FLAG_ALIASES = {"lhfa": "hfa", "wfl": "wfh", "wflh": "wfh"}
 
 
@@ -84,7 +114,7 @@ def _table(name: str) -> dict[int, tuple[int, list[tuple[float, float, float]]]]
     with open(_DATA / f"{name}.csv", newline="") as f:
         reader = csv.reader(f)
         next(reader)
-        for sex, key, L, M, S in reader:
+        for sex, key, L, M, S, *_ in reader:  # bmianthro has a 6th column, loh
             k = round(float(key) * 10) if by_cm else int(key)
             rows[int(sex)].append((k, float(L), float(M), float(S)))
     out = {}
@@ -105,14 +135,23 @@ def _sex(sex: str | None) -> int | None:
 
 
 def _day(age_days: float | None) -> int | None:
-    """Age in whole days, rounded half up as igrowup (round(x, 1)) and anthro (round_up) do."""
+    """Age in whole days, rounded half up as igrowup (round(x, 1)) and anthro (round_up) do;
+    None past the 2007 reference (228 months)."""
     if age_days is None:
         return None
     a = float(age_days)
     if not 0.0 <= a < math.inf:  # negative or NaN
         return None
     day = math.floor(a + 0.5)
-    return day if day <= MAX_AGE_DAYS else None
+    return day if day <= REF2007_TO_DAYS else None
+
+
+def reference(age_days: float | None) -> str | None:
+    """ "who2006" (0-1856 days), "who2007" (1857 days to 228 months) or None (no valid age)."""
+    day = _day(age_days)
+    if day is None:
+        return None
+    return WHO2006 if day <= MAX_AGE_DAYS else WHO2007
 
 
 def _positive(x: float | None) -> bool:
@@ -142,13 +181,36 @@ def _by_age(name: str, sex: str | None, day: int | None) -> tuple[float, float, 
     return rows[i] if 0 <= i < len(rows) else None
 
 
+def _by_month(name: str, sex: str | None, day: int | None, last_day: int) -> tuple | None:
+    """WHO 2007 L, M, S at a day from 1857 to last_day, as WHO's who2007 macro takes them:
+    age in months = days / 30.4375 rounded to 4 decimals, then L, M and S each interpolated
+    linearly between the rows of the whole months below and above (a whole month as is)."""
+    code = _sex(sex)
+    if code is None or day is None or not REF2007_FROM_DAYS <= day <= last_day:
+        return None
+    months = round(day / DAYS_PER_MONTH, 4)
+    low = math.floor(months)
+    frac = months - low
+    first, rows = _table(name)[code]
+    L, M, S = rows[low - first]
+    if frac > 0:
+        L1, M1, S1 = rows[low - first + 1]
+        L, M, S = L + frac * (L1 - L), M + frac * (M1 - M), S + frac * (S1 - S)
+    return L, M, S
+
+
 def wfa(
     sex: str, age_days: float | None, weight_kg: float | None, oedema: bool = False
 ) -> float | None:
-    """Weight-for-age z (restricted beyond 3 SD), or None; None with bilateral oedema (WHO)."""
+    """Weight-for-age z (restricted beyond 3 SD), or None; None with bilateral oedema (WHO).
+    WHO 2006 to 1856 days, WHO 2007 from 1857 days to 120 months (10 years)."""
     if oedema or not _positive(weight_kg):
         return None
-    lms = _by_age("weianthro", sex, _day(age_days))
+    day = _day(age_days)
+    if day is not None and day > MAX_AGE_DAYS:
+        lms = _by_month("wfawho2007", sex, day, REF2007_WFA_TO_DAYS)
+    else:
+        lms = _by_age("weianthro", sex, day)
     return None if lms is None else zscore_lms(weight_kg, *lms)
 
 
@@ -159,15 +221,55 @@ def hfa(
 
     measured: "lying" (recumbent length), "standing" (height) or None (taken to be the
     position WHO prescribes for the age: length under 731 days, height from 731 days).
+    WHO 2006 to 1856 days, WHO 2007 (standing height) from 1857 days to 228 months; a length
+    taken lying past 5 years loses 0.7 cm as it does from 731 days under the 2006 standards.
     """
     _check_measured(measured)
     day = _day(age_days)
     if day is None or not _positive(height_cm):
         return None
-    lms = _by_age("lenanthro", sex, day)
+    if day > MAX_AGE_DAYS:
+        lms = _by_month("hfawho2007", sex, day, REF2007_TO_DAYS)
+    else:
+        lms = _by_age("lenanthro", sex, day)
     if lms is None:
         return None
     return zscore_lms(_adjust(day, height_cm, measured), *lms, restricted=False)
+
+
+def bmi(weight_kg: float, height_cm: float) -> float:
+    """Body mass index, kg/m2."""
+    return weight_kg / (height_cm / 100.0) ** 2
+
+
+def bfa(
+    sex: str,
+    age_days: float | None,
+    weight_kg: float | None,
+    height_cm: float | None,
+    measured: str | None = None,
+    oedema: bool = False,
+) -> float | None:
+    """BMI-for-age z (restricted beyond 3 SD, as WHO does for BMI), or None.
+
+    WHO 2006 (bmianthro, by day; length-based BMI under 731 days, height-based from 731) to
+    1856 days, WHO 2007 from 1857 days to 228 months. BMI is computed from the length/height
+    after the 0.7 cm conversion, as WHO anthro does. None with bilateral oedema (WHO: weight
+    then says nothing of nutrition), without weight or height, or outside 0-228 months.
+    """
+    _check_measured(measured)
+    if oedema or not _positive(weight_kg) or not _positive(height_cm):
+        return None
+    day = _day(age_days)
+    if day is None:
+        return None
+    if day > MAX_AGE_DAYS:
+        lms = _by_month("bfawho2007", sex, day, REF2007_TO_DAYS)
+    else:
+        lms = _by_age("bmianthro", sex, day)
+    if lms is None:
+        return None
+    return zscore_lms(bmi(weight_kg, _adjust(day, height_cm, measured)), *lms)
 
 
 def wfh(
@@ -194,7 +296,7 @@ def wfh(
         by_length = height_cm < _LENGTH_BELOW_CM if measured is None else measured == "lying"
     else:
         day = _day(age_days)
-        if day is None:
+        if day is None or day > MAX_AGE_DAYS:  # no weight-for-height past 5 years (WHO)
             return None
         cm = _adjust(day, height_cm, measured)
         by_length = day < HEIGHT_FROM_DAYS
@@ -272,7 +374,8 @@ def reference_curves(
 
 def flagged(index_name: str, z: float | None) -> bool:
     """WHO flag for a biologically implausible z: wfa < -6 or > 5, hfa < -6 or > 6,
-    wfh < -5 or > 5 (acfa < -5 or > 5). Source: igrowup / WHO anthro flag limits."""
+    wfh < -5 or > 5 (acfa, bfa < -5 or > 5). Source: igrowup / WHO anthro / who2007 flag
+    limits."""
     name = _FLAG_ALIASES.get(index_name, index_name)
     if name not in _FLAG_LIMITS:
         raise ValueError(f"unknown index {index_name!r}")
@@ -284,6 +387,26 @@ def _r2(z: float | None) -> float | None:
     return None if z is None else round(z, 2)
 
 
+def _categories_2007(z: dict) -> list[str]:
+    """WHO 2007 reference categories (cut-offs above) of a child past 60 months."""
+    out = []
+    if z["bfa"] is not None:
+        if z["bfa"] < -3:
+            out.append("severe_thinness")
+        elif z["bfa"] < -2:
+            out.append("thinness")
+        elif z["bfa"] > 2:
+            out.append("obesity")
+        elif z["bfa"] > 1:
+            out.append("overweight")
+    if z["hfa"] is not None:
+        if z["hfa"] < -3:
+            out.append("severe_stunting")
+        elif z["hfa"] < -2:
+            out.append("stunting")
+    return out
+
+
 def nutrition_status(
     sex: str,
     age_days: float | None,
@@ -293,22 +416,29 @@ def nutrition_status(
     oedema: bool = False,
     measured: str | None = None,
 ) -> dict:
-    """Acute malnutrition status from oedema, MUAC and weight-for-length/height.
+    """Acute malnutrition status, and which WHO reference judged it.
 
+    Under 61 months (WHO 2006 standards), from oedema, MUAC and weight-for-length/height.
     Sources: WHO/UNICEF joint statement "WHO child growth standards and the identification of
     severe acute malnutrition in infants and children" (2009); WHO guideline "Updates on the
     management of severe acute malnutrition in infants and children" (2013).
       sam: bilateral pitting oedema, or MUAC < 115 mm (6-59 months), or wfh < -3;
       mam: MUAC 115-124 mm (6-59 months), or -3 <= wfh < -2;
-      normal: oedema, MUAC or wfh could be judged and none of the above; else unknown.
+    From 61 months (WHO 2007 reference), from oedema and BMI-for-age (cut-offs and sources
+    above REF2007_FROM_DAYS): sam: oedema or bfa < -3; mam: -3 <= bfa < -2.
+      normal: a criterion could be judged and none of the above is met; else unknown.
     Cut-offs apply to z rounded to 2 decimals, as WHO's software classifies its output.
     "reasons" lists each criterion met, and "<index> implausible" for a WHO-flagged z
-    (re-measure: the value is kept, not dropped).
+    (re-measure: the value is kept, not dropped). "reference" is "who2006", "who2007" or None
+    (no valid age); "categories" lists the WHO 2007 categories met (thinness, overweight,
+    obesity, stunting...), empty under 61 months.
     """
+    ref = reference(age_days)
     z = {
         "wfa": _r2(wfa(sex, age_days, weight_kg, oedema)),
         "hfa": _r2(hfa(sex, age_days, height_cm, measured)),
         "wfh": _r2(wfh(sex, age_days, weight_kg, height_cm, measured, oedema)),
+        "bfa": _r2(bfa(sex, age_days, weight_kg, height_cm, measured, oedema)),
     }
     reasons: list[str] = []
     judged = bool(oedema)
@@ -327,16 +457,23 @@ def nutrition_status(
             reasons.append("wfh<-3")
         elif z["wfh"] < -2:
             reasons.append("wfh<-2")
+    if ref == WHO2007 and z["bfa"] is not None:
+        judged = True
+        if z["bfa"] < -3:
+            reasons.append("bfa<-3")
+        elif z["bfa"] < -2:
+            reasons.append("bfa<-2")
     if not judged:
         status = "unknown"
-    elif {"oedema", f"muac<{MUAC_SAM_MM}", "wfh<-3"} & set(reasons):
+    elif {"oedema", f"muac<{MUAC_SAM_MM}", "wfh<-3", "bfa<-3"} & set(reasons):
         status = "sam"
     elif reasons:
         status = "mam"
     else:
         status = "normal"
     reasons += [f"{name} implausible" for name, v in z.items() if flagged(name, v)]
-    return {**z, "status": status, "reasons": reasons}
+    categories = _categories_2007(z) if ref == WHO2007 else []
+    return {**z, "status": status, "reasons": reasons, "reference": ref, "categories": categories}
 
 
 def nutrition_of(sex: str | None, age_days: float | None, data: dict[str, Any]) -> dict:

@@ -421,13 +421,22 @@ def test_oedema_suppresses_weight_based_z_scores_only():
     assert g.hfa("F", 400, 75.0) is not None
 
 
-@pytest.mark.parametrize("age", [-1, -0.6, 1856.5, 1857, 2000, None, math.nan])
-def test_age_outside_0_to_1856_days_gives_none(age):
+@pytest.mark.parametrize("age", [-1, -0.6, 6939.5, 6940, None, math.nan])
+def test_age_outside_0_to_228_months_gives_none(age):
     assert g.wfa("M", age, 12.0) is None
     assert g.hfa("M", age, 90.0) is None
+    assert g.bfa("M", age, 12.0, 90.0) is None
     assert g.acfa("M", age, 150) is None
     if age is not None:
         assert g.wfh("M", age, 12.0, 90.0) is None
+
+
+@pytest.mark.parametrize("age", [1856.5, 1857, 2000])
+def test_wfh_and_acfa_stop_at_1856_days_where_the_2006_standards_end(age):
+    assert g.wfh("M", age, 18.0, 110.0) is None
+    assert g.acfa("M", age, 150) is None
+    assert g.wfa("M", age, 18.0) is not None  # WHO 2007 reference from 1857 days
+    assert g.hfa("M", age, 110.0) is not None
 
 
 def test_age_is_rounded_to_the_nearest_day_halves_up():
@@ -511,7 +520,9 @@ def test_muac_bands_at_their_edges(muac, status, reasons):
 def test_muac_only_judges_children_6_to_59_months():
     assert g.nutrition_status("M", 182, muac_mm=100)["status"] == "unknown"
     assert g.nutrition_status("M", 183, muac_mm=100)["status"] == "sam"
-    assert g.nutrition_status("M", 1856, muac_mm=100)["status"] == "sam"
+    assert g.nutrition_status("M", 1826, muac_mm=100)["status"] == "sam"
+    assert g.nutrition_status("M", 1827, muac_mm=100)["status"] == "unknown"
+    assert g.nutrition_status("M", 1856, muac_mm=100)["status"] == "unknown"
     assert g.nutrition_status("M", None, muac_mm=100)["status"] == "unknown"
 
 
@@ -556,7 +567,7 @@ def test_unknown_when_nothing_judges_acute_malnutrition():
     assert result["status"] == "unknown"
     assert result["wfa"] is not None and result["wfh"] is None
     assert g.nutrition_status("F", 400)["status"] == "unknown"
-    assert g.nutrition_status("F", 3000, 20.0, 115.0)["status"] == "unknown"
+    assert g.nutrition_status("F", 3000, 20.0)["status"] == "unknown"  # no height, no BMI
 
 
 def test_status_dict_shape_and_rounding():
@@ -565,8 +576,11 @@ def test_status_dict_shape_and_rounding():
         "wfa": 0.12,
         "hfa": -1.25,
         "wfh": 0.99,
+        "bfa": 1.24,
         "status": "normal",
         "reasons": [],
+        "reference": "who2006",
+        "categories": [],
     }
 
 
@@ -594,9 +608,9 @@ def test_wfa_strictly_increases_with_weight(sex, day, weight, step):
 
 @given(
     sexes,
-    st.one_of(st.none(), st.floats(min_value=-10.0, max_value=2500.0)),
-    st.one_of(st.none(), st.floats(min_value=0.5, max_value=40.0)),
-    st.one_of(st.none(), st.floats(min_value=40.0, max_value=130.0)),
+    st.one_of(st.none(), st.floats(min_value=-10.0, max_value=7500.0)),
+    st.one_of(st.none(), st.floats(min_value=0.5, max_value=90.0)),
+    st.one_of(st.none(), st.floats(min_value=40.0, max_value=200.0)),
     st.one_of(st.none(), st.floats(min_value=60.0, max_value=250.0)),
     st.booleans(),
     st.sampled_from([None, "lying", "standing"]),
@@ -604,4 +618,13 @@ def test_wfa_strictly_increases_with_weight(sex, day, weight, step):
 def test_nutrition_status_never_raises(sex, age, weight, cm, muac, oedema, measured):
     result = g.nutrition_status(sex, age, weight, cm, muac, oedema, measured)
     assert result["status"] in {"sam", "mam", "normal", "unknown"}
-    assert set(result) == {"wfa", "hfa", "wfh", "status", "reasons"}
+    assert set(result) == {
+        "wfa",
+        "hfa",
+        "wfh",
+        "bfa",
+        "status",
+        "reasons",
+        "reference",
+        "categories",
+    }
