@@ -9,16 +9,16 @@ import click
 from appliance.cli.common import as_option, emit, json_option, login_as, open_context
 from appliance.clinical.dosing import DosingRefused, suggest
 from appliance.clinical.due import STATES
-from appliance.clinical.growth import MAX_AGE_DAYS, nutrition_status
+from appliance.clinical.growth import REF2007_TO_DAYS, nutrition_status
 from appliance.services import follow_up
 from appliance.store.due_items import SORTS
 
 
 @click.command("zscore")
 @click.option("--sex", required=True, type=click.Choice(["F", "M"], case_sensitive=False))
-@click.option("--age-days", required=True, type=click.IntRange(0, MAX_AGE_DAYS))
-@click.option("--weight", "weight_kg", type=click.FloatRange(0.3, 60), help="kg")
-@click.option("--height", "height_cm", type=click.FloatRange(30, 140), help="cm")
+@click.option("--age-days", required=True, type=click.IntRange(0, REF2007_TO_DAYS))
+@click.option("--weight", "weight_kg", type=click.FloatRange(0.3, 250), help="kg")
+@click.option("--height", "height_cm", type=click.FloatRange(30, 230), help="cm")
 @click.option("--muac", "muac_mm", type=click.IntRange(60, 400), help="mm")
 @click.option("--oedema", is_flag=True, help="Bilateral pitting oedema.")
 @click.option(
@@ -28,7 +28,14 @@ from appliance.store.due_items import SORTS
 )
 @json_option
 def zscore(sex, age_days, weight_kg, height_cm, muac_mm, oedema, measured, as_json):
-    """WHO 2006 z-scores (wfa, hfa, wfh) and the nutrition status of a child 0–59 months."""
+    """WHO z-scores (wfa, hfa, wfh, bfa) and the nutrition status, 0 to 228 months (19 years).
+
+    "reference" says which WHO tables gave them: who2006 (Child Growth Standards) to 1856
+    days, who2007 (Growth Reference 5-19 years) from 1857 days, where wfh is null and
+    thinness is judged by BMI-for-age (bfa); "categories" lists the WHO 2007 categories met
+    (thinness, overweight, obesity, stunting...). A z-score is null where it cannot be
+    computed (no weight or height, oedema, past the table's age range).
+    """
     if weight_kg is None and height_cm is None and muac_mm is None and not oedema:
         raise click.UsageError("give at least one of --weight, --height, --muac, --oedema")
     out = nutrition_status(
@@ -44,8 +51,11 @@ def zscore(sex, age_days, weight_kg, height_cm, muac_mm, oedema, measured, as_js
         "wfa": out["wfa"],
         "hfa": out["hfa"],
         "wfh": out["wfh"],
+        "bfa": out["bfa"],
+        "reference": out["reference"],
         "nutrition_status": out["status"],
         "reasons": out["reasons"],
+        "categories": out["categories"],
     }
     emit(result, as_json, "  ".join(f"{k}: {v}" for k, v in result.items()))
 

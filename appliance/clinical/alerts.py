@@ -448,15 +448,19 @@ _IMCI_ACTION = N_(
 
 def child_alerts(patient: dict, encounters: list[dict], on: date) -> list[Alert]:
     """Under-5s: SAM/MAM from the latest growth measure, growth faltering, and IMCI general
-    danger signs at the latest consultation; only from recent data."""
+    danger signs at the latest consultation; only from recent data. SAM/MAM also to 19 years
+    (228 months), judged past 60 months by BMI-for-age of the WHO 2007 reference (growth.py)."""
     cfg = thresholds()["child"]
     birth = _birth(patient)
-    if birth is None or birth > on or _age_years(birth, on) >= cfg["under_years"]["value"]:
+    if birth is None or birth > on or (on - birth).days > growth.REF2007_TO_DAYS:
         return []
     measures = _upto(encounters, on, "growth")
     recent = cfg["nutrition_recent_days"]["value"]
+    nutrition = _nutrition(patient, birth, measures, on, recent, cfg)
+    if _age_years(birth, on) >= cfg["under_years"]["value"]:
+        return nutrition
     return (
-        _nutrition(patient, birth, measures, on, recent, cfg)
+        nutrition
         + _faltering(measures, on, recent, cfg["growth_faltering"])
         + _imci_signs(_upto(encounters, on, "consultation"), on, cfg["imci_danger_signs"])
     )
@@ -477,6 +481,8 @@ def _nutrition(
     muac, wfh = d.get("muac_mm"), result["wfh"]
     sam_mm, mam_mm = growth.MUAC_SAM_MM, growth.MUAC_MAM_MM
     z = num(wfh or 0)
+    # past 60 months (WHO 2007 reference) thinness by BMI-for-age stands for wfh (growth.py)
+    bz = num(result["bfa"] or 0)
     found = {
         "oedema": N_("œdèmes bilatéraux"),
         f"muac<{sam_mm}": msg(N_("PB %(muac)s mm (< %(limit)s mm)"), muac=muac, limit=sam_mm),
@@ -485,6 +491,8 @@ def _nutrition(
         ),
         "wfh<-3": msg(N_("P/T %(z)s z (< −3)"), z=z),
         "wfh<-2": msg(N_("P/T %(z)s z (−3 à −2)"), z=z),
+        "bfa<-3": msg(N_("IMC/âge %(z)s z (< −3, maigreur sévère)"), z=bz),
+        "bfa<-2": msg(N_("IMC/âge %(z)s z (−3 à −2, maigreur)"), z=bz),
     }
     parts = [found[r] for r in result["reasons"] if r in found]
     # the measure's name as growth.py writes it (muac, wfh...): technical, not translated

@@ -1,5 +1,6 @@
 """What the clinical engine says about one patient on one day: alerts, due items and, for a
-child under five, the latest z-scores and nutrition status. Pure: the date is passed in."""
+child or adolescent up to 19 years (228 months, the end of the WHO 2007 reference), the latest
+z-scores and nutrition status. Pure: the date is passed in."""
 
 from __future__ import annotations
 
@@ -8,28 +9,31 @@ from typing import Any
 
 from appliance.clinical.alerts import alerts_for
 from appliance.clinical.due import due_for_patient
-from appliance.clinical.growth import MAX_AGE_DAYS, nutrition_of
+from appliance.clinical.growth import REF2007_TO_DAYS, nutrition_of
 from appliance.clinical.pregnancy import Pregnancy, current_pregnancy
 
 
 def latest_growth(
     patient: dict[str, Any], encounters: list[dict[str, Any]]
 ) -> dict[str, Any] | None:
-    """z-scores and status from the child's latest growth measure (None past 59 months)."""
+    """z-scores and status from the child's latest growth measure, with the WHO reference
+    that gave them ("who2006" to 1856 days, "who2007" after); None past 228 months."""
     birth = date.fromisoformat(patient["birth_date"])
     for e in reversed(encounters):  # oldest first in, so the latest is last
         if e["type"] != "growth":
             continue
         care = date.fromisoformat(e["care_date"])
         age_days = (care - birth).days
-        if age_days > MAX_AGE_DAYS:
+        if age_days > REF2007_TO_DAYS:
             return None
         d = e["data"]
         out = nutrition_of(patient["sex"], age_days, d)
         return {
-            "zscores": {"wfa": out["wfa"], "hfa": out["hfa"], "wfh": out["wfh"]},
+            "zscores": {k: out[k] for k in ("wfa", "hfa", "wfh", "bfa")},
             "nutrition_status": out["status"],
             "nutrition_reasons": out["reasons"],
+            "reference": out["reference"],
+            "categories": out["categories"],
             "measured_on": e["care_date"],
             "age_days_at_measure": age_days,
         }
@@ -53,7 +57,7 @@ def clinical_summary(
             )
         ],
     }
-    if (on - date.fromisoformat(patient["birth_date"])).days <= MAX_AGE_DAYS:
+    if (on - date.fromisoformat(patient["birth_date"])).days <= REF2007_TO_DAYS:
         growth = latest_growth(patient, encounters)
         out["zscores"] = growth["zscores"] if growth else None
         out["nutrition_status"] = growth["nutrition_status"] if growth else "unknown"

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from appliance.clinical.growth import MAX_AGE_DAYS
+from appliance.clinical.growth import REF2007_TO_DAYS
 from appliance.clinical.immunization import Schedule, load_schedule
 from appliance.clinical.pregnancy import PNC_LAST_DAY
 from appliance.domain.encounters import ENCOUNTER_TYPES
@@ -43,7 +43,8 @@ from appliance.domain.encounters import ENCOUNTER_TYPES
 CHILDBEARING_YEARS = (10, 55)  # completed years, both ends included
 POSTNATAL_DAYS = PNC_LAST_DAY  # a birth on day 0; day 60 is the last postnatal record
 PUERPERIUM_DAYS = 42  # WHO: the six weeks after a birth, when no new pregnancy is seen
-GROWTH_MAX_DAYS = MAX_AGE_DAYS
+# WHO 2006 standards to 1856 days, WHO 2007 reference (BMI- and height-for-age) to 228 months
+GROWTH_MAX_DAYS = REF2007_TO_DAYS
 # 22 weeks (WHO's threshold of a birth) after a conception at least two weeks after the
 # previous delivery: two deliveries closer than this are one delivery recorded twice.
 DELIVERY_MIN_INTERVAL_DAYS = 24 * 7
@@ -76,7 +77,7 @@ MESSAGES = {
         "Consultation postnatale : seulement dans les 60 jours après un accouchement (mère) ou"
         " pour un nouveau-né de 60 jours au plus."
     ),
-    "growth_age": N_("Pesée et mesures : seulement pour un enfant de moins de 5 ans."),
+    "growth_age": N_("Pesée et mesures : seulement pour un enfant de moins de 19 ans."),
     "immunization_age": N_(
         "Vaccination : seulement pour un enfant (selon le calendrier vaccinal) ou une femme de"
         " 10 à 55 ans (Td)."

@@ -32,9 +32,7 @@ def _range(lo: float, hi: float, unit: str) -> AfterValidator:
 # Plausible ranges: wide enough for every real patient, narrow enough to catch a slipped digit
 # (grams typed as kilograms, a missing decimal point).
 WeightKg = Annotated[float, _range(0.3, 250, "kg")]
-ChildWeightKg = Annotated[float, _range(0.3, 60, "kg")]
 HeightCm = Annotated[float, _range(30, 230, "cm")]
-ChildHeightCm = Annotated[float, _range(30, 140, "cm")]
 MuacMm = Annotated[int, _range(60, 400, "mm")]
 TemperatureC = Annotated[float, _range(30, 44, "°C")]
 PulseBpm = Annotated[int, _range(20, 250, "/min")]
@@ -302,8 +300,9 @@ class Immunization(EncounterData):
 
 
 class Growth(EncounterData):
-    weight_kg: ChildWeightKg | None = None
-    height_cm: ChildHeightCm | None = None
+    # children and adolescents to 19 years (WHO 2007 reference): the adult ranges
+    weight_kg: WeightKg | None = None
+    height_cm: HeightCm | None = None
     measured: Literal["lying", "standing"] | None = None
     muac_mm: MuacMm | None = None
     oedema: bool = False

@@ -219,6 +219,23 @@ ZSCORES = {
     "wfa": N_("Poids/âge"),
     "hfa": N_("Taille/âge"),
     "wfh": N_("Poids/taille"),
+    "bfa": N_("IMC/âge"),
+}
+
+# WHO growth references, as the record names the one that gave the z-scores
+REFERENCES = {
+    "who2006": N_("Normes OMS 2006 (0-5 ans)"),
+    "who2007": N_("Référence OMS 2007 (5-19 ans)"),
+}
+
+# WHO 2007 reference categories past 60 months (growth.nutrition_status "categories")
+CATEGORIES = {
+    "severe_thinness": N_("Maigreur sévère"),
+    "thinness": N_("Maigreur"),
+    "overweight": N_("Surpoids"),
+    "obesity": N_("Obésité"),
+    "severe_stunting": N_("Retard de croissance sévère"),
+    "stunting": N_("Retard de croissance"),
 }
 
 STATUS = {

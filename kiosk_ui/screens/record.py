@@ -93,22 +93,26 @@ class RecordScreen(KioskScreen):
                 self.content.add_widget(
                     Text(finding["text"], color=severity_colour(finding["severity"]), bold=True)
                 )
-            for index, title in (
-                ("wfa", t("Poids pour l'âge (kg)")),
-                ("hfa", t("Taille pour l'âge (cm)")),
-            ):
-                points = growth["points"].get(index) or []
-                chart = GrowthChart(
-                    index=index,
-                    sex=growth["sex"],
-                    points=list(points),
-                    title=title,
-                    year_format=t("%(n)s a"),
-                    size_hint_y=None,
-                    height=dp(240),
-                )
-                self.charts.append(chart)
-                self.content.add_widget(chart)
+            if growth["reference_label"]:
+                self.content.add_widget(Text(growth["reference_label"], color=MUTED))
+            # the WHO 2006 curves: 0-5 years only; past that the findings and the reference line
+            if growth["charts"]:
+                for index, title in (
+                    ("wfa", t("Poids pour l'âge (kg)")),
+                    ("hfa", t("Taille pour l'âge (cm)")),
+                ):
+                    points = growth["points"].get(index) or []
+                    chart = GrowthChart(
+                        index=index,
+                        sex=growth["sex"],
+                        points=list(points),
+                        title=title,
+                        year_format=t("%(n)s a"),
+                        size_hint_y=None,
+                        height=dp(240),
+                    )
+                    self.charts.append(chart)
+                    self.content.add_widget(chart)
         if vm.vaccines:
             self._heading(t("Vaccins"))
             for v in vm.vaccines:

@@ -306,7 +306,7 @@ class EncounterVM:
             live.append({"severity": _NUTRITION_SEVERITY[status], "text": t(STATUS[status])})
         zs = [
             f"{t(ZSCORES[k])} {out[k]:+.1f}".replace(".", ",")
-            for k in ("wfa", "hfa", "wfh")
+            for k in ("wfa", "hfa", "wfh", "bfa")
             if out[k] is not None
         ]
         if zs:

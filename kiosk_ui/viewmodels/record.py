@@ -9,12 +9,21 @@ from appliance.clinical import summary
 from appliance.clinical.alerts import action_text
 from appliance.clinical.alerts import reason_text as alert_reason
 from appliance.clinical.due import reason_text as due_reason
-from appliance.clinical.growth import MAX_AGE_DAYS
+from appliance.clinical.growth import MAX_AGE_DAYS, REF2007_TO_DAYS
 from appliance.clinical.texts import num, value_text
 from appliance.domain.permissions import write
 from appliance.services import patients
 from appliance.web.i18n import N_
-from appliance.web.labels import CHOICES, ENCOUNTER_TYPES, STATUS, ZSCORES, age_label, label
+from appliance.web.labels import (
+    CATEGORIES,
+    CHOICES,
+    ENCOUNTER_TYPES,
+    REFERENCES,
+    STATUS,
+    ZSCORES,
+    age_label,
+    label,
+)
 from kiosk_ui.viewmodels.encounter import KIOSK_KINDS
 from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, dmy
 
@@ -35,6 +44,13 @@ CHRONIC = {
     "hfa": (N_("Retard de croissance sévère"), N_("Retard de croissance")),
 }
 Z_FINDING = N_("%(finding)s (%(index)s %(z)s)")
+# WHO 2007 reference, past 60 months: BMI-for-age categories (growth.nutrition_status)
+BMI_FINDINGS = {
+    "severe_thinness": "urgent",
+    "thinness": "high",
+    "obesity": "high",
+    "overweight": "moderate",
+}
 
 # What the timeline's one line shows for each kind, in order.
 SUMMARY_KEYS = {
@@ -194,14 +210,20 @@ class RecordVM:
 
     @property
     def growth(self) -> dict[str, Any] | None:
-        """Weight-for-age and height-for-age points for the chart; None past five years."""
+        """The last z-scores and findings to 19 years (WHO 2007 reference past 60 months), and
+        the weight-for-age and height-for-age points for the charts, which show the WHO 2006
+        curves and so only to five years ("charts" False after); None past 19 years."""
         r = self.record
-        if not r or r["age_days"] > MAX_AGE_DAYS:
+        if not r or r["age_days"] > REF2007_TO_DAYS:
             return None
         t = self.state.t
         points = summary.growth_points(r)
         status = r.get("nutrition_status") or "unknown"
+        last = r.get("growth") or {}
+        reference = last.get("reference")
         return {
+            "charts": r["age_days"] <= MAX_AGE_DAYS,
+            "reference_label": t(REFERENCES[reference]) if reference in REFERENCES else "",
             "sex": r["sex"],
             "points": points,
             "zscores": dict(r.get("zscores") or {}),
@@ -209,7 +231,7 @@ class RecordVM:
             "status": status,
             "status_label": t(STATUS.get(status, status)),
             "acute_label": t(ACUTE.get(status, ACUTE["unknown"])),
-            "findings": growth_findings(r.get("zscores") or {}, t),
+            "findings": growth_findings(r.get("zscores") or {}, t, last.get("categories") or []),
         }
 
     @property
@@ -226,10 +248,21 @@ class RecordVM:
         ]
 
 
-def growth_findings(zscores: dict[str, float | None], t) -> list[dict[str, str]]:
+def growth_findings(
+    zscores: dict[str, float | None], t, categories: list[str] = ()
+) -> list[dict[str, str]]:
     """Underweight and stunting from the last z-scores, each with its z ("Retard de croissance
-    (Taille/âge −2,4)"); severity "urgent" below -3 SD, "high" below -2 SD."""
+    (Taille/âge −2,4)"); severity "urgent" below -3 SD, "high" below -2 SD. Past 60 months,
+    the WHO 2007 BMI-for-age categories too ("Maigreur (IMC/âge −2,4)")."""
     out = []
+    z = zscores.get("bfa")
+    for category in (c for c in categories if c in BMI_FINDINGS and z is not None):
+        text = t(Z_FINDING) % {
+            "finding": t(CATEGORIES[category]),
+            "index": t(ZSCORES["bfa"]),
+            "z": value_text(num(round(z, 1)), t),
+        }
+        out.append({"text": text, "severity": BMI_FINDINGS[category]})
     for index, (severe, moderate) in CHRONIC.items():
         z = zscores.get(index)
         if z is None or z >= -2:

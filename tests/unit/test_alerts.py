@@ -383,11 +383,31 @@ def test_latest_measure_decides():
     assert "child.sam" not in got
 
 
-def test_over_five_no_child_alerts():
-    older = {"id": "c2", "sex": "F", "birth_date": iso(date(2021, 10, 15))}  # 5 today
+def test_muac_judges_to_59_completed_months_only():
+    # 1826 days = 59.99 WHO months (30.4375 days): MUAC still judges; 1827 days no longer
+    five = {"id": "c2", "sex": "F", "birth_date": iso(ON - timedelta(days=1826))}
+    assert "child.sam" in codes(kid(growth_on(ON, muac_mm=100), patient=five))
+    older = {"id": "c3", "sex": "F", "birth_date": iso(ON - timedelta(days=1827))}
     assert kid(growth_on(ON, muac_mm=100), patient=older) == []
-    younger = {"id": "c3", "sex": "F", "birth_date": iso(date(2021, 10, 16))}
-    assert "child.sam" in codes(kid(growth_on(ON, muac_mm=100), patient=younger))
+    # the 1,840-day child with MUAC 110 mm is not SAM by MUAC
+    issue = {"id": "c4", "sex": "M", "birth_date": iso(ON - timedelta(days=1840))}
+    assert kid(growth_on(ON, muac_mm=110), patient=issue) == []
+
+
+def test_past_five_only_nutrition_alerts_by_bmi_for_age():
+    nine = {"id": "c5", "sex": "F", "birth_date": iso(ON - timedelta(days=3300))}  # 108.4 months
+    # WHO 2007 BMI-for-age, girls 108 months: SD3neg 12.099, SD2neg 13.14 (BMI at 130 cm)
+    severe = one(
+        kid(growth_on(ON, weight_kg=11.9 * 1.69, height_cm=130.0), patient=nine), "child.sam"
+    )
+    assert "IMC/âge" in severe.reason and "maigreur sévère" in severe.reason
+    thin = kid(growth_on(ON, weight_kg=12.6 * 1.69, height_cm=130.0), patient=nine)
+    assert codes(thin) == ["child.mam"]
+    fine = growth_on(ON - timedelta(days=30), weight_kg=26.0, height_cm=130.0)
+    assert kid(fine, growth_on(ON, weight_kg=25.0, height_cm=130.0), patient=nine) == []
+    # no growth faltering or IMCI danger signs past five: weight lost, no alert
+    adult = {"id": "c6", "sex": "F", "birth_date": iso(ON - timedelta(days=6940))}
+    assert kid(growth_on(ON, weight_kg=30.0, height_cm=160.0), patient=adult) == []
 
 
 @pytest.mark.parametrize(

@@ -127,10 +127,12 @@ def test_postnatal_subject_must_fit_the_record():
     assert wrong is not None and wrong.code == "mother_no_birth"
 
 
-def test_growth_under_five_within_the_who_standards():
+def test_growth_to_19_years_within_the_who_standards_and_reference():
     assert "growth" in allowed(child(0))
     assert "growth" in allowed(child(1856))
-    assert "growth" not in allowed(child(1857))
+    assert "growth" in allowed(child(1857))  # WHO 2007 reference from 61 months
+    assert "growth" in allowed(child(6939))  # 227.98 months
+    assert "growth" not in allowed(child(6940))  # past 228 months (19 years)
     assert "growth" not in allowed(woman(25))
 
 

@@ -64,7 +64,8 @@ def writable_types(role: str, record: dict[str, Any]) -> list[str]:
 
 
 def growth_charts(web: Web, record: dict[str, Any]) -> list[str]:
-    """Weight-for-age and length/height-for-age with the WHO curves, for a child under five."""
+    """Weight-for-age and length/height-for-age with the WHO 2006 curves, for a child under
+    five; none after (the record then shows the last z-scores and their WHO 2007 reference)."""
     if record["age_days"] > MAX_AGE_DAYS:
         return []
     t = web.t
