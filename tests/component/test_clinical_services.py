@@ -53,7 +53,8 @@ def test_record_of_a_malnourished_child_has_alerts_zscores_and_due(ctx, actors, 
     )
     rec = patients.record(ctx, nurse, baby["id"])
     assert rec["nutrition_status"] == "sam"
-    assert set(rec["zscores"]) == {"wfa", "hfa", "wfh"} and rec["zscores"]["wfa"] < -3
+    assert set(rec["zscores"]) == {"wfa", "hfa", "wfh", "bfa"} and rec["zscores"]["wfa"] < -3
+    assert rec["growth"]["reference"] == "who2006"
     codes = [a["code"] for a in rec["alerts"]]
     assert "child.sam" in codes
     assert all({"code", "severity", "reason", "action"} <= set(a) for a in rec["alerts"])
@@ -146,13 +147,34 @@ def test_zscore_command_contract():
     r = _run("zscore", "--sex", "M", "--age-days", "400", "--muac", "112", "--json")
     assert json.loads(r.stdout)["nutrition_status"] == "sam"
     assert json.loads(r.stdout)["wfa"] is None
+    assert json.loads(r.stdout)["bfa"] is None  # no weight and height: not computable
+    assert json.loads(r.stdout)["reference"] == "who2006"
+
+
+@pytest.mark.parametrize(
+    ("age_days", "reference", "wfh", "status"),
+    [
+        ("1796", "who2006", True, "sam"),  # 59 months: MUAC 110 mm is SAM
+        ("1840", "who2006", True, "normal"),  # 60.4 months: MUAC no longer judges
+        ("1857", "who2007", False, "normal"),  # 61 months: 2007 reference, no wfh
+    ],
+)
+def test_zscore_command_at_59_60_61_months(age_days, reference, wfh, status):
+    args = ("--sex", "M", "--age-days", age_days, "--weight", "18.4", "--height", "110")
+    r = _run("zscore", *args, "--muac", "110", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["reference"] == reference
+    assert (out["wfh"] is not None) is wfh
+    assert out["bfa"] is not None and abs(out["bfa"]) < 0.5
+    assert out["nutrition_status"] == status
 
 
 @pytest.mark.parametrize(
     "args",
     [
         ("zscore", "--sex", "X", "--age-days", "10", "--weight", "3"),
-        ("zscore", "--sex", "F", "--age-days", "5000", "--weight", "3"),
+        ("zscore", "--sex", "F", "--age-days", "6940", "--weight", "3"),
         ("zscore", "--sex", "F", "--age-days", "100"),
         ("zscore", "--sex", "F", "--age-days", "100", "--weight", "300"),
     ],

@@ -450,6 +450,35 @@ def test_growth_shows_zscores_and_chart_point(client, child):
     assert page.count('class="point"') >= 2  # one per chart (weight and length)
 
 
+def test_growth_past_five_years_shows_bmi_for_age_and_the_2007_reference(client, ctx, staff):
+    pupil = patients.register(
+        ctx,
+        staff["nurse"],
+        {"family_name": "Diarra", "given_names": "Awa", "sex": "F", "birth_date": "2017-10-15"},
+    )
+    token = login(client, "health_worker")
+    r = client.post(
+        f"/patients/{pupil['id']}/encounters/new",
+        data={
+            "csrf": token,
+            "type": "growth",
+            "care_date": "2026-10-15",
+            "weight_kg": "26",
+            "height_cm": "130",
+        },
+    )
+    assert r.status_code == 303, r.text
+    page = client.get(r.headers["location"]).text
+    assert re.search(r'<span class="z">IMC/âge [+−]\d,\d</span>', page)
+    assert "Référence OMS 2007 (5-19 ans)" in page
+    assert "Poids/taille" not in page  # no weight-for-height past five years
+    assert 'class="point"' not in page  # the charts (WHO 2006 curves) stop at five years
+    client.post("/lang", data={"lang": "en", "csrf": token, "back": "/"})
+    page = client.get(r.headers["location"]).text
+    assert re.search(r'<span class="z">BMI-for-age [+−]\d\.\d</span>', page)
+    assert "WHO 2007 reference (5-19 years)" in page
+
+
 def test_consultation_with_diagnosis_and_prescription(client, ctx, woman):
     token = login(client, "nurse")
     r = client.post(

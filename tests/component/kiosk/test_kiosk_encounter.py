@@ -55,7 +55,7 @@ def test_invalid_weight_is_explained_in_french(kiosk, ctx, actors, child):
     vm.set("weight_kg", "400")
     assert vm.save() is False
     # the limits with the decimal comma the number pad types
-    assert vm.errors["weight_kg"] == ["400 kg est hors des valeurs plausibles (0,3–60 kg)."]
+    assert vm.errors["weight_kg"] == ["400 kg est hors des valeurs plausibles (0,3–250 kg)."]
     assert encounters_of(ctx, actors["nurse"], child["id"], "growth") == []
     assert vm.has_draft  # the form is kept for correction
 
@@ -64,7 +64,7 @@ def test_invalid_weight_is_explained_in_english_with_a_decimal_point(kiosk, chil
     vm = EncounterVM(kiosk("nurse", lang="en"), child["id"], "growth")
     vm.set("weight_kg", "400")
     assert vm.save() is False
-    assert vm.errors["weight_kg"] == ["400 kg is outside the plausible range (0.3–60 kg)."]
+    assert vm.errors["weight_kg"] == ["400 kg is outside the plausible range (0.3–250 kg)."]
 
 
 def test_bad_date_and_future_date(kiosk, child):

@@ -1,4 +1,4 @@
-from appliance.services import encounters
+from appliance.services import encounters, patients
 from kiosk_ui.viewmodels.record import RecordVM
 
 
@@ -114,3 +114,27 @@ def test_an_underweight_stunted_child_is_not_called_normal(kiosk, ctx, actors, c
         f["text"].startswith(("Underweight", "Severely underweight", "Stunted", "Severely"))
         for f in english.growth["findings"]
     )
+
+
+def test_a_thin_school_child_is_judged_by_the_who_2007_reference(kiosk, ctx, actors):
+    """Past 60 months: BMI-for-age of the WHO 2007 reference; no chart (WHO 2006 curves end
+    at five years), the reference named."""
+    pupil = patients.register(
+        ctx,
+        actors["nurse"],
+        {"family_name": "Diarra", "given_names": "Awa", "sex": "F", "birth_date": "2017-10-15"},
+    )  # 9 years on 15/10/2026
+    data = {"care_date": "2026-10-14", "weight_kg": 20.0, "height_cm": 130.0}
+    encounters.add(ctx, actors["nurse"], pupil["id"], "growth", data)
+    vm = RecordVM(kiosk("nurse"), pupil["id"])
+    vm.open()
+    g = vm.growth
+    assert g["charts"] is False
+    assert g["reference_label"] == "Référence OMS 2007 (5-19 ans)"
+    assert g["zscores"]["bfa"] < -3 and g["zscores"]["wfh"] is None
+    assert g["status"] == "sam"
+    assert any(f["text"].startswith("Maigreur sévère (IMC/âge −") for f in g["findings"])
+    english = RecordVM(kiosk("nurse", lang="en"), pupil["id"])
+    english.open()
+    assert english.growth["reference_label"] == "WHO 2007 reference (5-19 years)"
+    assert any(f["text"].startswith("Severe thinness") for f in english.growth["findings"])
