@@ -50,9 +50,10 @@ WHO2006, WHO2007 = "who2006", "who2007"
 # WHO 2007 reference, BMI-for-age cut-offs for 5-19 years (WHO: "Growth reference 5-19
 # years", interpretation of BMI-for-age; de Onis et al. 2007): thinness < -2 SD, severe
 # thinness < -3 SD, overweight > +1 SD, obesity > +2 SD; height-for-age: stunting < -2 SD,
-# severe stunting < -3 SD. As alert levels, severe thinness counts as severe acute
-# malnutrition and thinness as moderate, the BMI-for-age cut-offs the Sphere Handbook (2018,
-# appendix 4, "Measuring acute malnutrition") gives for 5-19 year olds; bilateral oedema stays
+# severe stunting < -3 SD. WHO defines SAM/MAM for 6-59 months only; past 60 months, as alert
+# levels, severe thinness counts as severe acute malnutrition and thinness as moderate, the
+# classification of the FANTA "Guide to Anthropometry" (2018), module 3 (children and
+# adolescents 5-19 years: BMI-for-age < -3 SD SAM, -3 to < -2 SD MAM); bilateral oedema stays
 # severe at any age.
 
 _SEX = {"M": 1, "F": 2}
