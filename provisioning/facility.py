@@ -29,6 +29,7 @@ import argon2
 import tomli_w
 from argon2.exceptions import InvalidHashError
 
+from appliance.domain import facility_settings
 from appliance.ids import FACILITY_CODE
 from modem import config as modem_config
 from modem.errors import ConfigurationError as ModemConfigurationError
@@ -42,7 +43,7 @@ from provisioning.hotspot import generate_passphrase
 EXAMPLE_FILE = "provisioning/facility.example.toml"
 
 # Tables and keys in the documented order (also the order `dump` writes them in).
-TABLES = ("facility", "dhis2", "hotspot", "admin", "modem", "power", "backup")
+TABLES = ("facility", "dhis2", "hotspot", "admin", "modem", "power", "backup", "settings")
 TOP_LEVEL_VALUES = ("time_zone", "language")
 REQUIRED_TABLES = ("facility", "dhis2", "hotspot", "admin")
 KEYS: dict[str, tuple[str, ...]] = {
@@ -51,6 +52,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "hotspot": ("ssid", "passphrase", "channel"),
     "admin": ("name", "username", "pin_hash", "password_hash"),
     "backup": ("recipients", "keep_daily", "keep_weekly"),
+    "settings": tuple(facility_settings.SETTINGS),
 }
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "facility": ("name", "code", "district", "region", "org_unit"),
@@ -81,6 +83,7 @@ EXAMPLES: dict[str, str] = {
     "admin.password_hash": '"$argon2id$…"',
     "modem.sim_pin": '"1234"',
     "backup.recipients": '["age1…"]',
+    "settings.malaria_vaccine": "true",
     "time_zone": '"Africa/Bamako"',
     "language": '"fr"',
 }
@@ -167,6 +170,8 @@ class Facility:
     keep_weekly: int = KEEP_WEEKLY
     time_zone: str = DEFAULT_TIME_ZONE
     language: str = DEFAULT_LANGUAGE
+    # [settings]: facility settings as stored (appliance/domain/facility_settings.py)
+    settings: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     def hostname(self) -> str:
@@ -216,6 +221,9 @@ class Facility:
             data["power"] = dict(self.power)
         if self.backup_toml():
             data["backup"] = self.backup_toml()
+        if self.settings:
+            # every setting is a switch: written back as a TOML boolean
+            data["settings"] = {k: facility_settings.is_on(v) for k, v in self.settings.items()}
         return dump(data)
 
     def backup_toml(self) -> dict[str, Any]:
@@ -696,6 +704,8 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
     if not backup_settings.recipients and not backup_settings.problems:
         check.warn("backup.recipients", backup_table.NO_RECIPIENT_WARNING)
 
+    settings = _settings(check, tables["settings"] or {})
+
     time_zone = check.text(doc, "", "time_zone", required=False, rule=check_time_zone)
     language = check.text(doc, "", "language", required=False, rule=check_language)
 
@@ -732,6 +742,7 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         keep_weekly=backup_settings.keep_weekly,
         time_zone=time_zone or DEFAULT_TIME_ZONE,
         language=language or DEFAULT_LANGUAGE,
+        settings=settings,
         warnings=tuple(check.warnings),
     )
 
@@ -756,6 +767,21 @@ def _check_dhis2_login(check: _Checker, dhis2: Mapping[str, Any], secrets_elsewh
             check.add(
                 "dhis2.token", "missing: neither a token nor a username and password", token_hint
             )
+
+
+def _settings(check: _Checker, table: Mapping[str, Any]) -> dict[str, str]:
+    """[settings]: each known setting's value as stored (unknown keys are reported by
+    `unknown`); a bad value is a problem at its line, in French as the console says it."""
+    out: dict[str, str] = {}
+    for key, value in table.items():
+        if key not in facility_settings.SETTINGS:
+            continue
+        try:
+            out[key] = facility_settings.parse(key, value)
+        except facility_settings.SettingError as exc:
+            example = EXAMPLES.get(f"settings.{key}", "true")
+            check.add(f"settings.{key}", str(exc), f"e.g. {key} = {example}")
+    return out
 
 
 def _channel(check: _Checker, hotspot: Mapping[str, Any]) -> int:

@@ -263,6 +263,9 @@ def apply_database(facility: Facility, store: Store, sp: SystemPaths) -> dict[st
         # with no PIN or password hash on the card, the kiosk asks this admin for a PIN
         "provision.admin_username": facility.admin_username,
         "provision.admin_name": facility.admin_name,
+        # [settings] (e.g. malaria_vaccine); a key the file leaves out keeps its value. The due
+        # items follow through their rules fingerprint: rebuilt at the next start of a list.
+        **facility.settings,
     }
     store.set_settings(settings)
     ctx = Context.open(store)

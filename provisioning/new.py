@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from appliance.domain import facility_settings
 from appliance.services.auth import HASHER, check_password, check_pin
 from modem import config as modem_config
 from modem.errors import ConfigurationError as ModemConfigurationError
@@ -105,6 +106,10 @@ def _recipients(answer: str) -> tuple[str, ...]:
         return backup_table.parse_recipients(answer)
     except backup_table.RecipientError as exc:
         raise FieldError(exc.message, exc.hint) from None
+
+
+def _malaria_vaccine(answer: str) -> str:
+    return facility_settings.parse("malaria_vaccine", answer)
 
 
 def _pin(answer: str) -> str:
@@ -228,6 +233,13 @@ QUESTIONS: list[tuple[str, str, str, Validator]] = [
         _optional(_recipients),
     ),
     (
+        "settings.malaria_vaccine",
+        "Vaccin antipaludique R21 dans le calendrier, on ou off / R21 malaria vaccine in the "
+        "schedule, on or off",
+        "off",
+        _rule(_malaria_vaccine),
+    ),
+    (
         "time_zone",
         "Fuseau horaire / Time zone",
         schema.DEFAULT_TIME_ZONE,
@@ -331,6 +343,8 @@ def build(answers: dict[str, str]) -> tuple[str, dict[str, str]]:
         data["modem"] = modem
     if values["backup.recipients"]:
         data["backup"] = {"recipients": list(_recipients(values["backup.recipients"]))}
+    vaccine = _malaria_vaccine(values["settings.malaria_vaccine"])
+    data["settings"] = {"malaria_vaccine": facility_settings.is_on(vaccine)}
     text = schema.dump(data)
     schema.parse(text, source=SOURCE)  # what we write must be what first boot accepts
     keep_safe = {

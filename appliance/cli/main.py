@@ -64,6 +64,7 @@ def _register() -> None:
         records,
         reminders,
         reports,
+        settings,
         status,
         web,
     )
@@ -78,6 +79,7 @@ def _register() -> None:
         *reports.COMMANDS,
         *web.COMMANDS,
         *reminders.COMMANDS,
+        *settings.COMMANDS,
     ):
         cli.add_command(group)
 

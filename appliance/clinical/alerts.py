@@ -177,6 +177,14 @@ _RISK_ACTION_HIV = N_(
 _ANAEMIA_ACTION = N_(
     "Référer au CSRéf (anémie sévère) ; accouchement en structure avec transfusion"
 )
+_MODERATE_ANAEMIA_ACTION = N_(
+    "Anémie modérée : fer 120 mg + acide folique 400 µg par jour (dose de traitement) ; "
+    "contrôler l'Hb dans 4 semaines ; référer au CSRéf si elle ne remonte pas"
+)
+_MILD_ANAEMIA_ACTION = N_(
+    "Anémie légère : fer 120 mg + acide folique 400 µg par jour jusqu'à Hb ≥ 11 g/dL ; "
+    "contrôler l'Hb à la prochaine CPN"
+)
 _KNOWN = {
     "hypertension": N_("HTA connue"),
     "diabetes": N_("Diabète connu"),
@@ -243,6 +251,7 @@ def pregnancy_alerts(
         _danger_signs(contacts[-1], cfg["danger_signs"])
         + _anc_vitals(contacts, cfg)
         + _anc_bp(contacts, cfg)
+        + _anc_anaemia(contacts, cfg)
         + _high_risk(patient, contacts, start, basis, cfg["high_risk"])
     )
 
@@ -310,6 +319,31 @@ def _anc_bp(contacts: list[dict], cfg: dict) -> list[Alert]:
     if _exceeds(s, d, raised):
         return [_alert("anc.hypertension.raised", raised, what, _PREECLAMPSIA_PATH, enc)]
     return []
+
+
+def _anc_anaemia(contacts: list[dict], cfg: dict) -> list[Alert]:
+    """Moderate and mild anaemia from the latest Hb (WHO 2011 cut-offs in pregnancy); severe
+    anaemia is a high-risk factor (_high_risk), raised there with its referral."""
+    found = _latest(contacts, "hb_g_dl")
+    if not found:
+        return []
+    enc, (hb,) = found
+    severe = cfg["high_risk"]["severe_anaemia"]["hb_g_dl_under"]
+    moderate, mild = cfg["moderate_anaemia"], cfg["mild_anaemia"]
+    what = N_("Hb %(hb)s g/dL (%(low)s-%(high)s g/dL) (CPN du %(date)s)")
+    if hb < severe:
+        return []
+    if hb < moderate["hb_g_dl_under"]:
+        code, rule, action, low = "anc.anaemia.moderate", moderate, _MODERATE_ANAEMIA_ACTION, severe
+    elif hb < mild["hb_g_dl_under"]:
+        code, rule, action = "anc.anaemia.mild", mild, _MILD_ANAEMIA_ACTION
+        low = moderate["hb_g_dl_under"]
+    else:
+        return []
+    # the range as WHO writes it: 7.0-9.9, 10.0-10.9 (one decimal below the next limit)
+    high = round(rule["hb_g_dl_under"] - 0.1, 1)
+    args = {"hb": num(hb), "low": num(low), "high": num(high), "date": _dmy(enc["care_date"])}
+    return [_alert(code, rule, (what, args), action, enc)]
 
 
 def _max_of(contacts: list[dict], key: str) -> tuple[dict, Any] | None:

@@ -154,6 +154,18 @@ def _measure(n: float, unit: str) -> dict[str, Any]:
 # twice daily for 3 days (6 doses). (lowest kg of the band, tablets per dose)
 _AL_BANDS = ((5.0, 1), (15.0, 2), (25.0, 3), (35.0, 4))
 _AL_SOURCE = "OMS, Guidelines for the treatment of malaria, 3e éd. 2015 : AL 20/120 mg par poids"
+# Infants under 5 kg. Decision: treat, do not refuse. WHO 2015 (same guidelines, section
+# 7.2.2, "Infants weighing < 5 kg"): uncomplicated falciparum malaria in infants under 5 kg is
+# treated with an ACT at the same mg/kg target dose as for children weighing 5 kg, i.e.
+# 1 tablet (20/120 mg) per 5 kg, here rounded down to the quarter tablet so the dose never
+# exceeds a 5 kg child's 4/24 mg/kg. Referral stays where the source puts it: a young infant
+# (under 2 months) with fever has a possible serious bacterial infection and is referred
+# urgently (WHO/UNICEF IMCI chart booklet 2014, the basis of Mali's PCIME), and danger signs
+# are the IMCI alerts' business (alerts.py), not this table's.
+_AL_SOURCE_UNDER_5_KG = (
+    "OMS, Guidelines for the treatment of malaria, 3e éd. 2015 : nourrisson < 5 kg, "
+    "même dose en mg/kg qu'un enfant de 5 kg"
+)
 
 
 def _band(bands: tuple[tuple[float, int], ...], weight: float) -> int:
@@ -166,30 +178,57 @@ def artemether_lumefantrine(
 ) -> Suggestion:
     """Uncomplicated falciparum malaria (confirmed by a test): AL 20/120 mg."""
     w = check_weight(weight_kg, age_days, sex)
-    if w < _AL_BANDS[0][0]:
+    if age_days < YOUNG_INFANT_DAYS:
         raise DosingRefused(
-            "below_band",
+            "young_infant",
             N_(
-                "Poids %(w)s kg < 5 kg : hors des tranches de l'artéméther-luméfantrine, "
-                "référer au CSRéf."
+                "Nourrisson de moins de 2 mois : infection bactérienne grave possible, référer "
+                "en urgence (PCIME)."
             ),
-            "Below the 5 kg AL band: refer.",
-            w=num(w),
+            "Young infant under 2 months: refer urgently.",
         )
-    n = _band(_AL_BANDS, w)
+    how = N_(
+        "6 prises en 3 jours : 2e prise 8 heures après la 1re, puis matin et soir les "
+        "jours 2 et 3. Avec un repas ou du lait (les graisses aident l'absorption)."
+    )
+    lowest = _AL_BANDS[0][0]
+    if w >= lowest:
+        n: float = _band(_AL_BANDS, w)
+        note: list[Any] = [how]
+        source = _AL_SOURCE
+    else:
+        n = math.floor(w / lowest * 4) / 4  # quarter tablets, rounded down
+        if n == 0:
+            raise DosingRefused(
+                "no_practical_dose",
+                N_(
+                    "Poids %(w)s kg : moins d'un quart de comprimé, dose à fixer par le "
+                    "prescripteur (référer au CSRéf)."
+                ),
+                "Less than a quarter tablet: dose by hand (refer).",
+                w=num(w),
+            )
+        note = [
+            how,
+            msg(
+                N_(
+                    "Nourrisson < %(kg)s kg : même dose par kg qu'un enfant de %(kg)s kg (OMS "
+                    "2015), arrondie au quart de comprimé inférieur ; disperser dans un peu "
+                    "d'eau ou de lait maternel ; surveiller de près, référer s'il vomit ou "
+                    "s'aggrave."
+                ),
+                kg=num(lowest),
+            ),
+        ]
+        source = _AL_SOURCE_UNDER_5_KG
     return _suggestion(
         drug=N_("Artéméther-luméfantrine 20/120 mg, comprimé"),
-        dose=msg(PER_INTAKE, amount=_units(n, "comprimé"), mg=f"{20 * n}/{120 * n}"),
+        dose=msg(PER_INTAKE, amount=_units(n, "comprimé"), mg=f"{20 * n:g}/{120 * n:g}"),
         times_per_day=2,
         days=3,
-        quantity=6 * n,
-        note=[
-            N_(
-                "6 prises en 3 jours : 2e prise 8 heures après la 1re, puis matin et soir les "
-                "jours 2 et 3. Avec un repas ou du lait (les graisses aident l'absorption)."
-            )
-        ],
-        source=_AL_SOURCE,
+        quantity=math.ceil(6 * n),
+        note=note,
+        source=source,
     )
 
 

@@ -9,6 +9,10 @@ sources per dose. Rules applied here, for each antigen series:
 - a dose whose maximum age has passed (or cannot be reached in time) is not proposed and its
   series stops, except a dose marked skip_if_missed (OPV birth dose);
 - a late child is simply due now once minimum age and interval have passed (catch-up);
+- a seasonal dose (the malaria vaccine's doses 4 and 5 in Mali) is due in the first season
+  window (e.g. 1 May - 30 June) that is still open once its minimum age and interval have
+  passed: from the window's first day, or from the earliest day when that falls inside it.
+  It is not given outside a window: once a window closes without it, the next one applies;
 - "overdue" once more than `grace_days` past the due date; "upcoming" when the due date is
   within `horizon_days`.
 
@@ -47,6 +51,8 @@ class DoseRule:
     sex: str | None = None
     flag: str | None = None
     skip_if_missed: bool = False
+    # Given only in a yearly window: (first month, first day, last month, last day)
+    season: tuple[int, int, int, int] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,12 +89,43 @@ class DoseDue:
     earliest_date: date
     overdue_days: int  # days past the due date, 0 when not yet due
     status: str  # "due" | "overdue" | "upcoming"
-    last_date: date | None = None  # the dose's maximum age: it is not given after this day
+    # the dose's maximum age, or its season window's last day: it is not given after this day
+    last_date: date | None = None
 
 
 def _oldest(series: tuple[Series, ...], sex: str | None) -> int | None:
     ages = [s.max_age_days for s in series if s.sex in (None, sex)]
     return None if None in ages else max(ages, default=0)  # type: ignore[type-var]
+
+
+def _month_day(text: Any, what: str) -> tuple[int, int]:
+    try:
+        month, day = (int(x) for x in str(text).split("-"))
+        date(2001, month, day)  # a day every year has (not 29 February)
+    except ValueError:
+        raise ValueError(f"{what}: season days are MM-DD, got {text!r}") from None
+    return month, day
+
+
+def _season(raw: Any, what: str) -> tuple[int, int, int, int] | None:
+    if raw is None:
+        return None
+    start = _month_day(raw.get("from"), what)
+    end = _month_day(raw.get("to"), what)
+    if end < start:
+        raise ValueError(f"{what}: a season ends after it starts, within one year")
+    return (*start, *end)
+
+
+def season_window(season: tuple[int, int, int, int], not_before: int) -> tuple[int, int]:
+    """The first window of a yearly season (ordinals of its first and last day) that is
+    still open on day `not_before` (an ordinal)."""
+    year = date.fromordinal(not_before).year
+    while True:
+        end = date(year, season[2], season[3]).toordinal()
+        if end >= not_before:
+            return date(year, season[0], season[1]).toordinal(), end
+        year += 1
 
 
 def _rule(raw: dict[str, Any]) -> DoseRule:
@@ -107,6 +144,7 @@ def _rule(raw: dict[str, Any]) -> DoseRule:
         sex=raw.get("sex"),
         flag=raw.get("flag"),
         skip_if_missed=bool(raw.get("skip_if_missed", False)),
+        season=_season(raw.get("season"), f"{raw['antigen']} {raw['dose']}"),
     )
     if not 0 <= rule.min_age_days <= rule.recommended_age_days:
         raise ValueError(f"{rule.antigen} {rule.dose}: need 0 <= min age <= recommended age")
@@ -215,6 +253,12 @@ def due_doses(
                     earliest = after
                 if after > due:
                     due = after
+            window_end = None
+            if r.season is not None:
+                # the first window still open once the dose may be given (and today)
+                first, window_end = season_window(r.season, max(earliest, today))
+                earliest = max(earliest, first)
+                due = earliest
             limit = None
             if r.max_age_days is not None:
                 limit = birth + r.max_age_days
@@ -223,6 +267,8 @@ def due_doses(
                         continue
                     break  # a missed dose past its window ends the series
                 due = min(due, limit)  # still possible: give it before the window closes
+            if window_end is not None and (limit is None or window_end < limit):
+                limit = window_end  # a seasonal dose is not given after its window
             if due > horizon:
                 break
             late = today - due

@@ -15,7 +15,7 @@ Sources:
 - PNC: WHO recommendations on postnatal care of the mother and newborn (2013; reaffirmed in
   WHO recommendations on maternal and newborn care for a positive postnatal experience,
   2022): contacts within 24 hours, on day 3 (48-72 hours), between days 7 and 14, and at
-  6 weeks.
+  6 weeks (day 42).
 
 Windows and "overdue" delays are not fixed by WHO; the ones chosen are documented next to
 their constants and can be passed in.
@@ -42,12 +42,14 @@ TD_GRACE_DAYS = 28  # same defaulter rule as the child schedule (programme choic
 IPTP_FROM_WEEK = 13
 IPTP_MIN_INTERVAL_DAYS = 30  # "at least one month apart"; 30 days, never less
 
-# (number, code, recommended day, window first day, window last day); days after birth,
-# birth = day 0. WHO names the moments; the windows around "day 3" (48-72 h) and "days
-# 7-14" are WHO's, the 6-week window (weeks 5-7) is a programme choice.
+# (number, code, due day, window first day, window last day); days after birth, birth =
+# day 0. WHO 2013 names the moments: within 24 hours, day 3 (48-72 hours: due from 48 h, day
+# 2), days 7-14, and 6 weeks: due on day 42. A visit counts for the contact whose window holds
+# its day; the 6-week window (weeks 5-7, days 35-49) is a programme choice, so a visit from
+# day 35 still counts, but the contact is only listed as due from day 42.
 PNC_CONTACTS = (
     (1, "24h", 0, 0, 1),
-    (2, "j3", 3, 2, 3),
+    (2, "j3", 2, 2, 3),
     (3, "j7", 7, 7, 14),
     (4, "6sem", 42, 35, 49),
 )
@@ -282,8 +284,9 @@ def pnc_schedule(
 
     A postnatal encounter of that subject counts for the contact whose window holds its day
     after birth (`days_after_birth`, else care date minus delivery date). A contact is due
-    from its window's first day (its due date), overdue after its last, and dropped once the
-    next contact's window opens (the last one after day 60): the next contact covers it.
+    from its due day (day 42 for the 6-week contact), overdue after its window's last day,
+    and dropped once the next contact's window opens (the last one after day 60): the next
+    contact covers it.
     With `until`, contacts due after that date are left out.
     """
     birth = delivery_date.toordinal()
@@ -300,15 +303,15 @@ def pnc_schedule(
             day = as_date(e["care_date"]).toordinal() - birth
         seen.add(day)
     out = []
-    for k, (number, code, _day, first, last) in enumerate(contacts):
+    for k, (number, code, due_day, first, last) in enumerate(contacts):
         drop_after = contacts[k + 1][3] - 1 if k + 1 < len(contacts) else PNC_LAST_DAY
         if day_today > drop_after:
             continue
-        if until is not None and birth + first > until.toordinal():
+        if until is not None and birth + due_day > until.toordinal():
             break
         if any(first <= d <= last for d in seen):
             continue
-        if day_today < first:
+        if day_today < due_day:
             status = "upcoming"
         elif day_today <= last:
             status = "due"
@@ -319,11 +322,11 @@ def pnc_schedule(
                 "pnc",
                 number,
                 code,
-                date.fromordinal(birth + first),
+                date.fromordinal(birth + due_day),
                 date.fromordinal(birth + first),
                 date.fromordinal(birth + last),
                 status,
-                max(day_today - first, 0),
+                max(day_today - due_day, 0),
             )
         )
     return out

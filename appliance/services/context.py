@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.clock import Clock, ClockReading
+from appliance.domain.facility_settings import is_on
 from appliance.domain.permissions import allowed
 from appliance.services.errors import NotProvisioned, PermissionDenied
 from appliance.store import Store
@@ -43,7 +44,7 @@ class Context:
     @property
     def malaria_vaccine(self) -> bool:
         """Whether the district gives the malaria vaccine (a provisioned facility setting)."""
-        return self.store.get_setting("malaria_vaccine", "0") == "1"
+        return is_on(self.store.get_setting("malaria_vaccine"))
 
     def now(self) -> ClockReading:
         return self.clock.now()

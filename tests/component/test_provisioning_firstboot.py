@@ -9,6 +9,7 @@ import os
 import stat
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -296,6 +297,52 @@ def test_a_new_card_later_reprovisions_and_keeps_the_records(root):
         assert store.get_setting("dhis2_url") == "https://dhis2.mopti.ml"
         assert store.counts()["patients"] == 1
         assert {s["username"] for s in store.staff.all()} == {"awa.traore", "moussa.diallo"}
+
+
+def test_the_cards_settings_are_applied_and_a_later_card_changes_them(root):
+    root.card_file.write_text(card_text(**{"malaria_vaccine = false": "malaria_vaccine = true"}))
+    assert apply(root)["status"] == "applied"
+    public = (root.app.config_dir / "facility.toml").read_text()
+    assert "[settings]\nmalaria_vaccine = true" in public  # kept without the secrets
+    with Store(root.app.database) as store:
+        ctx = Context.open(store)
+        assert store.get_setting("malaria_vaccine") == "1" and ctx.malaria_vaccine
+        admin = auth.login(ctx, "awa.traore", pin="482916")
+        from appliance.services import follow_up, patients
+
+        today = ctx.now().today
+        child = patients.register(
+            ctx,
+            admin,
+            {
+                "family_name": "Konaté",
+                "given_names": "Awa",
+                "sex": "F",
+                "birth_date": (today - timedelta(days=160)).isoformat(),
+                "village": "Boni",
+            },
+        )["id"]
+        follow_up.rebuild(ctx)
+        codes = {i["reason_code"] for i in store.due_items.for_patient(child, today.isoformat())}
+        assert "malaria:1" in codes  # 5 months old: R21 dose 1 is due
+    # the district stops the vaccine: a new card says so, and the due items follow
+    root.card_file.write_text(card_text(**{"malaria_vaccine = false": 'malaria_vaccine = "off"'}))
+    assert apply(root)["status"] == "applied"
+    with Store(root.app.database) as store:
+        ctx = Context.open(store)
+        assert store.get_setting("malaria_vaccine") == "0" and not ctx.malaria_vaccine
+        assert follow_up.needs_rebuild(ctx)  # the rules fingerprint moved with the setting
+        follow_up.rebuild(ctx)
+        codes = {i["reason_code"] for i in store.due_items.for_patient(child, today.isoformat())}
+        assert not [c for c in codes if c.startswith("malaria:")]
+
+
+def test_a_bad_setting_on_the_card_is_refused_and_nothing_changes(root):
+    root.card_file.write_text(card_text(**{"malaria_vaccine = false": "malaria_vaccine = 3"}))
+    with pytest.raises(FirstBootError) as caught:
+        apply(root)
+    assert "settings.malaria_vaccine" in str(caught.value) and "on ou off" in str(caught.value)
+    assert not root.app.database.exists() and not root.marker.exists()
 
 
 def test_a_card_of_another_facility_is_refused(root):

@@ -262,6 +262,39 @@ def test_no_high_risk_factor_below_threshold(data):
     assert not [c for c in codes(preg(anc(**data))) if c.startswith("pregnancy.high_risk")]
 
 
+# WHO 2011 haemoglobin cut-offs in pregnancy: severe < 7.0, moderate 7.0-9.9, mild 10.0-10.9
+@pytest.mark.parametrize(
+    ("hb", "code", "severity", "action"),
+    [
+        (6.9, "pregnancy.high_risk.severe_anaemia", "high", "Référer au CSRéf (anémie sévère)"),
+        (7.0, "anc.anaemia.moderate", "moderate", "contrôler l'Hb dans 4 semaines"),
+        (9.9, "anc.anaemia.moderate", "moderate", "fer 120 mg + acide folique 400 µg"),
+        (10.0, "anc.anaemia.mild", "moderate", "contrôler l'Hb à la prochaine CPN"),
+        (10.9, "anc.anaemia.mild", "moderate", "jusqu'à Hb ≥ 11 g/dL"),
+        (11.0, None, None, None),
+    ],
+)
+def test_anaemia_in_pregnancy_at_each_cut_off(hb, code, severity, action):
+    alerts = [a for a in preg(anc(hb_g_dl=hb)) if "anaemia" in a.code]
+    if code is None:
+        assert alerts == []
+        return
+    [a] = alerts  # one class only: severe is not also moderate
+    assert (a.code, a.severity) == (code, severity)
+    assert action in a.action and a.encounter_id == f"anc-{iso(ON)}"
+    assert f"Hb {str(hb).replace('.', ',').removesuffix(',0')} g/dL" in a.reason
+    assert "OMS 2011" in a.source
+
+
+def test_anaemia_reads_the_latest_hb_of_this_pregnancy():
+    earlier = anc(ON - timedelta(weeks=4), hb_g_dl=9.0)
+    assert "anc.anaemia.moderate" in codes(preg(earlier))
+    got = codes(preg(earlier, anc(ON, hb_g_dl=11.2)))
+    assert not [c for c in got if "anaemia" in c]  # treated: back to normal
+    a = one(preg(earlier, anc(ON, hb_g_dl=10.4)), "anc.anaemia.mild")
+    assert "(10-10,9 g/dL)" in a.reason
+
+
 def test_history_fact_from_an_earlier_contact_of_this_pregnancy_counts():
     first = anc(LMP + timedelta(weeks=10), previous_caesarean=True, parity=4, lmp=iso(LMP))
     got = codes(preg(first, anc(ON)))

@@ -86,9 +86,18 @@ def _records() -> list[tuple[dict, list[dict]]]:
     old = {"id": "w2", "sex": "F", "birth_date": "1985-01-01"}  # 41
     old_anc = [
         enc(
-            "anc", d, "b1", gestational_age_weeks=20, pulse_bpm=50, bp_systolic=145, bp_diastolic=95
+            "anc",
+            d,
+            "b1",
+            gestational_age_weeks=20,
+            pulse_bpm=50,
+            bp_systolic=145,
+            bp_diastolic=95,
+            hb_g_dl=9.0,
         )
     ]
+    mild = {"id": "w3", "sex": "F", "birth_date": "1998-01-01"}
+    mild_anc = [enc("anc", d, "m1", gestational_age_weeks=24, hb_g_dl=10.5)]
     sam_child = {"id": "c1", "sex": "M", "birth_date": iso(ON - timedelta(days=400))}
     sam = [
         enc(
@@ -132,6 +141,7 @@ def _records() -> list[tuple[dict, list[dict]]]:
     return [
         (young, young_anc),
         (old, old_anc),
+        (mild, mild_anc),
         (sam_child, sam),
         (mam_child, mam),
         (chronic_patient, chronic),
@@ -154,6 +164,8 @@ def test_the_records_raise_every_alert_rule():
             "anc.vital.spo2_low",
             "anc.hypertension.severe",
             "anc.hypertension.raised",
+            "anc.anaemia.moderate",
+            "anc.anaemia.mild",
             "pregnancy.high_risk.age_under_18",
             "pregnancy.high_risk.age_over_35",
             "pregnancy.high_risk.grand_multiparity",

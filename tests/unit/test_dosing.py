@@ -41,11 +41,33 @@ def test_al_weight_bands(weight, age, tablets):
     assert "malaria" in s.source
 
 
-def test_al_below_5_kg_refers():
-    with pytest.raises(ds.DosingRefused) as e:
-        ds.artemether_lumefantrine(4.9, 60)
-    assert e.value.code == "below_band"
-    assert "référer" in str(e.value) and "refer" in str(e.value)
+# WHO 2015: infants under 5 kg get an ACT at the same mg/kg as a 5 kg child (1 tablet / 5 kg)
+@pytest.mark.parametrize(
+    "weight, age, dose, quantity",
+    [
+        (5.0, INFANT, "1 comprimé par prise (20/120 mg)", 6),
+        (4.9, INFANT, "¾ comprimé par prise (15/90 mg)", 5),  # 0.98 tablet, rounded down
+        (3.75, 70, "¾ comprimé par prise (15/90 mg)", 5),
+        (3.7, 70, "½ comprimé par prise (10/60 mg)", 3),
+    ],
+)
+def test_al_under_5_kg_same_mg_per_kg_as_5_kg(weight, age, dose, quantity):
+    s = ds.artemether_lumefantrine(weight, age)
+    assert s.dose == dose and s.quantity == quantity and (s.times_per_day, s.days) == (2, 3)
+    under = weight < 5.0
+    assert ("même dose par kg qu'un enfant de 5 kg" in s.note) == under
+    assert ("< 5 kg" in s.source) == under and "2015" in s.source
+    artemether_mg = int(s.dose.split("(")[1].split("/")[0])
+    assert artemether_mg / weight <= 20 / 5.0  # never more per kg than a 5 kg child gets
+
+
+def test_al_young_infant_is_referred_whatever_the_weight():
+    for weight in (4.9, 5.0):
+        with pytest.raises(ds.DosingRefused) as e:
+            ds.artemether_lumefantrine(weight, 60)
+        assert e.value.code == "young_infant"
+        assert "référer" in str(e.value) and "refer" in str(e.value)
+    assert ds.artemether_lumefantrine(4.9, 61).quantity == 5
 
 
 # -- amoxicillin --------------------------------------------------------------------------------

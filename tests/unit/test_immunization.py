@@ -207,10 +207,109 @@ def test_malaria_vaccine_only_where_the_district_has_it():
     assert ("malaria", 1) not in due(on_day=152)
     got = due(on_day=152, malaria_vaccine=True)
     assert got[("malaria", 1)].due_date == day(152)
-    given = [("malaria", 1, day(152)), ("malaria", 2, day(183)), ("malaria", 3, day(213))]
-    got = due(given, on_day=560, malaria_vaccine=True)
-    assert got[("malaria", 4)].due_date == day(578)
-    assert got[("malaria", 4)].earliest_date >= day(213 + 365)
+
+
+# R21 in Mali (April 2025): doses 1-3 monthly from 5 months, doses 4 and 5 in May-June.
+R21_BIRTH = date(2024, 6, 1)
+
+
+def r21(given, on):
+    out = imm.due_doses("F", R21_BIRTH, given, on, malaria_vaccine=True, horizon_days=400)
+    return {d.dose: d for d in out if d.antigen == "malaria"}
+
+
+def test_r21_has_five_doses_the_last_two_seasonal():
+    rules = [r for r in SCHED.doses if r.antigen == "malaria"]
+    assert [r.dose for r in rules] == [1, 2, 3, 4, 5]
+    assert [r.season for r in rules] == [None, None, None, (5, 1, 6, 30), (5, 1, 6, 30)]
+
+
+def test_r21_doses_1_to_3_are_monthly_from_5_months_all_year():
+    born = R21_BIRTH
+    got = r21([], born + timedelta(days=152))
+    assert got[1].due_date == born + timedelta(days=152)  # 31 October: outside the season
+    d1 = born + timedelta(days=152)
+    assert r21([("malaria", 1, d1)], d1)[2].due_date == born + timedelta(days=183)
+    d2 = born + timedelta(days=183)
+    got = r21([("malaria", 1, d1), ("malaria", 2, d2)], d2)
+    assert got[3].due_date == born + timedelta(days=213)
+
+
+def primary(d3: date) -> list[tuple[str, int, date]]:
+    return [
+        ("malaria", 1, d3 - timedelta(days=60)),
+        ("malaria", 2, d3 - timedelta(days=30)),
+        ("malaria", 3, d3),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("dose3", "dose4_due"),
+    [
+        (date(2025, 4, 28), date(2026, 5, 1)),  # just before the window: next year's
+        (date(2025, 5, 20), date(2026, 5, 1)),  # inside the window: not the same season
+        (date(2025, 7, 2), date(2026, 5, 1)),  # just after the window
+        (date(2025, 11, 1), date(2026, 5, 2)),  # 182 days fall inside the window
+        (date(2025, 12, 30), date(2026, 6, 30)),  # 182 days later: the window's last day
+        (date(2025, 12, 31), date(2027, 5, 1)),  # 182 days reach 1 July: next season
+    ],
+)
+def test_r21_dose_4_in_the_first_may_june_window_6_months_after_dose_3(dose3, dose4_due):
+    got = r21(primary(dose3), dose4_due - timedelta(days=10))
+    d4 = got[4]
+    assert d4.due_date == d4.earliest_date == dose4_due
+    assert d4.last_date == date(dose4_due.year, 6, 30)
+    assert d4.status == "upcoming"
+    assert (dose4_due - dose3).days >= 182
+
+
+def test_r21_dose_4_missed_in_its_window_moves_to_the_next_one():
+    given = primary(date(2025, 7, 2))
+    assert r21(given, date(2026, 6, 30))[4].status == "overdue"  # late but still in season
+    got = r21(given, date(2026, 7, 1))
+    assert got[4].due_date == date(2027, 5, 1) and got[4].status == "upcoming"
+
+
+@pytest.mark.parametrize(
+    ("dose4", "dose5_due"),
+    [
+        (date(2026, 5, 1), date(2027, 5, 1)),
+        (date(2026, 6, 30), date(2027, 5, 1)),  # 305 days later: the next window
+    ],
+)
+def test_r21_dose_5_in_the_next_years_window(dose4, dose5_due):
+    given = [*primary(date(2025, 7, 2)), ("malaria", 4, dose4)]
+    got = r21(given, dose4 + timedelta(days=1))
+    assert got[5].due_date == dose5_due and got[5].last_date == date(dose5_due.year, 6, 30)
+    assert r21([*given, ("malaria", 5, dose5_due)], dose5_due) == {}  # five doses: done
+
+
+def test_r21_seasonal_doses_stop_at_5_years():
+    born = date(2020, 1, 1)
+    given = [("malaria", n, born + timedelta(days=150 + 30 * n)) for n in (1, 2, 3)]
+    on = date(2025, 1, 2)  # 1828 days: past the 5-year limit
+    assert not [
+        d
+        for d in imm.due_doses("F", born, given, on, malaria_vaccine=True)
+        if d.antigen == "malaria"
+    ]
+
+
+def test_a_season_must_be_month_day_within_one_year():
+    base = {
+        "antigen": "malaria",
+        "dose": 1,
+        "recommended_age_days": 0,
+        "min_age_days": 0,
+        "min_interval_days": None,
+    }
+    for bad in (
+        {"from": "05-01", "to": "02-30"},
+        {"from": "13-01", "to": "06-30"},
+        {"from": "06-30", "to": "05-01"},
+    ):
+        with pytest.raises(ValueError):
+            imm.parse_schedule({"doses": [{**base, "season": bad}]})
 
 
 def test_hpv_for_girls_9_to_14_only():
@@ -342,5 +441,9 @@ def test_a_child_vaccinated_on_every_due_date_follows_the_calendar(birth, malari
     expected = {(r.antigen, r.dose) for r in SCHED.doses if malaria or r.flag is None}
     assert {(a, n) for a, n, _ in given} == expected
     for a, n, when in given:
-        assert (when - birth).days == RULES[(a, n)].recommended_age_days
+        r = RULES[(a, n)]
+        if r.season is None:
+            assert (when - birth).days == r.recommended_age_days
+        else:  # seasonal: on the first day it may be given, within its window
+            assert (when.month, when.day) >= r.season[:2] and (when.month, when.day) <= r.season[2:]
     assert imm.fully_immunized_before_12_months(birth, given)

@@ -234,8 +234,18 @@ def test_pnc_four_contacts_from_birth():
     got = pnc([], 0)
     assert list(got) == ["24h", "j3", "j7", "6sem"]
     assert got["24h"].status == "due"
-    assert [c.due_date for c in got.values()] == [BORN + timedelta(days=d) for d in (0, 2, 7, 35)]
+    assert [c.due_date for c in got.values()] == [BORN + timedelta(days=d) for d in (0, 2, 7, 42)]
     assert [(c.window_end - BORN).days for c in got.values()] == [1, 3, 14, 49]
+
+
+def test_pnc_6_week_contact_is_due_on_day_42():
+    # WHO 2013 postnatal care recommendations: the last contact is at 6 weeks
+    assert pnc([], 41)["6sem"].status == "upcoming"
+    got = pnc([], 42)["6sem"]
+    assert got.status == "due" and got.due_date == BORN + timedelta(days=42)
+    assert got.days_overdue == 0 and pnc([], 43)["6sem"].days_overdue == 1
+    assert pnc([], 49)["6sem"].status == "due" and pnc([], 50)["6sem"].status == "overdue"
+    assert "6sem" not in pnc([pn(36)], 41)  # a visit in weeks 5-7 still counts for it
 
 
 def test_pnc_visit_in_a_window_completes_that_contact():

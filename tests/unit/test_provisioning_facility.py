@@ -70,7 +70,7 @@ BAD_FILES: list[tuple[str, str, str]] = [
         "unknown top-level key",
         changed('language = "fr"', 'language = "fr"\ncolour = "blue"'),
         "facility.toml:16: colour: unknown key; known keys: facility, dhis2, hotspot, admin, "
-        "modem, power, backup, time_zone, language",
+        "modem, power, backup, settings, time_zone, language",
     ),
     (
         "typo nmae",
@@ -394,6 +394,47 @@ def test_example_yields_the_expected_facility() -> None:
     assert facility.hostname() == "keneya-boni"
 
 
+VACCINE_LINE = "malaria_vaccine = false "
+
+
+@pytest.mark.parametrize(
+    ("written", "stored"),
+    [("true", "1"), ("false", "0"), ('"on"', "1"), ('"off"', "0"), ("1", "1"), ("0", "0")],
+)
+def test_settings_table_is_read_as_stored(written: str, stored: str) -> None:
+    facility = F.parse(changed(VACCINE_LINE, f"malaria_vaccine = {written} "))
+    assert facility.settings == {"malaria_vaccine": stored}
+    # written back as a TOML boolean, and read again the same
+    public = facility.public_toml()
+    assert f"malaria_vaccine = {'true' if stored == '1' else 'false'}" in public
+    assert F.parse(public, secrets_elsewhere=True).settings == facility.settings
+
+
+def test_settings_table_is_optional() -> None:
+    text = EX[: EX.index("\n[settings]")] + "\n"
+    assert "[settings]" not in text
+    facility = F.parse(text)
+    assert facility.settings == {} and "[settings]" not in facility.public_toml()
+
+
+@pytest.mark.parametrize(
+    ("line", "key", "message"),
+    [
+        ('malaria_vaccine = "peut-être" ', "settings.malaria_vaccine", "refusée"),
+        ("malaria_vaccine = 2 ", "settings.malaria_vaccine", "écrire on ou off"),
+        ("malaria_vacine = true ", "settings.malaria_vacine", "unknown key"),
+    ],
+)
+def test_a_bad_setting_is_reported_at_its_line(line: str, key: str, message: str) -> None:
+    text = changed(VACCINE_LINE, line)
+    with pytest.raises(F.FacilityFileError) as caught:
+        F.parse(text)
+    [problem] = caught.value.problems
+    assert problem.key == key and message in problem.message
+    lines = text.split("\n")
+    assert problem.line == next(n for n, x in enumerate(lines, 1) if x.startswith(line))
+
+
 def test_secrets_are_exactly_the_secrets() -> None:
     facility = F.parse(EX)
     assert facility.secrets() == {
@@ -539,6 +580,7 @@ def test_dump_round_trips_in_documented_order() -> None:
         "[power.thresholds]",
         "[power.gpio]",
         "[backup]",
+        "[settings]",
     ]
     assert text.startswith('time_zone = "Africa/Bamako"\nlanguage = "fr"\n')
 
@@ -609,6 +651,18 @@ def test_build_reports_every_wrong_answer() -> None:
         new.build(answers)
     assert [p.key for p in caught.value.problems] == ["facility.code", "admin.pin", "dhis2.token"]
     assert "too easy to guess" in caught.value.problems[1].message
+
+
+def test_build_writes_the_malaria_vaccine_setting() -> None:
+    text, _ = new.build(ANSWERS)
+    assert F.parse(text).settings == {"malaria_vaccine": "0"}  # off unless asked
+    text, _ = new.build(dict(ANSWERS, **{"settings.malaria_vaccine": "on"}))
+    assert "[settings]\nmalaria_vaccine = true" in text
+    assert F.parse(text).settings == {"malaria_vaccine": "1"}
+    with pytest.raises(F.FacilityFileError) as caught:
+        new.build(dict(ANSWERS, **{"settings.malaria_vaccine": "peut-être"}))
+    [problem] = caught.value.problems
+    assert problem.key == "settings.malaria_vaccine" and "on ou off" in problem.message
 
 
 def test_questions_have_unique_keys_and_valid_defaults() -> None:

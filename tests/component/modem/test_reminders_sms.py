@@ -83,6 +83,19 @@ def facility(ctx, actors):
         },
         accept_duplicates=True,
     )
+    # his 6-week postnatal check made early (day 38, in its weeks 5-7 window): on day 42 only
+    # his vaccines are due, so his mother's SMS is the child-vaccine one
+    encounters.add(
+        ctx,
+        doc,
+        p["issa"]["id"],
+        "postnatal",
+        {
+            "care_date": (today - timedelta(days=2)).isoformat(),
+            "subject": "newborn",
+            "days_after_birth": 38,
+        },
+    )
     for who, condition in (("awa", "hypertension"), ("fanta", "hypertension"), ("kadia", "hiv")):
         encounters.add(
             ctx,
