@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # The fields each indicator reads, by encounter type. `referral` is read as present or not.
 REPORT_FIELDS: dict[str, tuple[str, ...]] = {
     "consultation": ("new_case", "diagnoses", "referral"),
-    "anc": ("contact_number", "referral"),
+    "anc": ("contact_number", "iptp_dose", "referral"),
     "delivery": ("skilled_attendant", "place", "referral"),
     "postnatal": ("subject", "referral"),
     "immunization": ("antigen", "dose"),
@@ -54,16 +54,21 @@ class ReportRepo:
     def __init__(self, store: Store):
         self.store = store
 
-    def visits(self, *, start: date, end: date, growth_from: date) -> Iterator[Visit]:
-        """Encounters with care_date in [start, end], and growth ones from `growth_from`."""
+    def visits(
+        self, *, start: date, end: date, growth_from: date, anc_from: date | None = None
+    ) -> Iterator[Visit]:
+        """Encounters with care_date in [start, end], growth ones from `growth_from` and ANC
+        ones from `anc_from` (the pregnancies still running in the month)."""
+        since = {"growth": ":growth_from", "anc": ":anc_from"}
         sql = " UNION ALL ".join(
-            _branch(kind, fields, ":growth_from" if kind == "growth" else ":start")
+            _branch(kind, fields, since.get(kind, ":start"))
             for kind, fields in REPORT_FIELDS.items()
         )
         params = {
             "start": start.isoformat(),
             "end": end.isoformat(),
             "growth_from": growth_from.isoformat(),
+            "anc_from": (anc_from or start).isoformat(),
         }
         for pid, kind, care_date, sex, birth, *values in self.store.conn.execute(sql, params):
             data: dict[str, Any] = {}

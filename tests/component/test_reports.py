@@ -264,7 +264,7 @@ def keneya(tmp_path, monkeypatch, pins, capsys):
 def test_cli_formats(keneya, october, tmp_path):
     code, out, err = keneya("report", "monthly", "--period", "2026-10", "--as", "doctor")
     assert code == 0, err
-    assert "Consultations curatives [CONSULT] : 5" in out
+    assert "Consultations curatives : 5" in out
     code, out, err = keneya(
         "report", "monthly", "--period", "2026-10", "--format", "dhis2-json", "--as", "doctor"
     )
@@ -280,7 +280,7 @@ def test_cli_formats(keneya, october, tmp_path):
     code, out, _ = keneya(
         "report", "monthly", "--period", "2026-10", "--format", "csv", "--as", "doctor"
     )
-    assert out.splitlines()[0].startswith("indicator,")
+    assert out.splitlines()[0].startswith("Indicateur,Détail,Valeur,indicator,")
     pdf = tmp_path / "r.pdf"
     code, _, err = keneya(
         "report", "monthly", "--period", "2026-10", "--format", "pdf", "--out", str(pdf),

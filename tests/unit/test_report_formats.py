@@ -139,17 +139,20 @@ def test_adx_parses_with_namespace_period_and_attributes(report):
 
 def test_csv_round_trip(report):
     text = to_csv(report)
-    assert text.splitlines()[0].split(",")[0] == "indicator"
+    header = text.splitlines()[0].split(",")
+    assert header[:3] == ["Indicateur", "Détail", "Valeur"]  # people first, in French
+    assert "indicator" in header and header[-1] == "value"  # then the codes, for machines
     assert from_csv(text) == report.values
 
 
 def test_french_table(report):
     text = to_table(report)
     assert "CSCom de Kalaban (KLB)" in text and "Période : 2026-10" in text
-    assert "Consultations curatives [CONSULT] : 15" in text
-    assert "Enfants complètement vaccinés [FIC] : 0" in text
-    assert "cas nouveau, sexe F, âge 1-4y" in text
-    assert "CPN1 (premier contact) [ANC1] : 4\nCPN4" in text  # no empty row under it
+    assert "Consultations curatives : 15" in text
+    assert "Enfants complètement vaccinés : 0" in text
+    assert "Nouveaux cas, Féminin, 1-4 ans" in text
+    assert "CPN1 (premier contact) : 4\nCPN4" in text  # no empty row under it
+    assert "Définitions des indicateurs :" in text
 
 
 def test_a_month_still_running_is_not_sent_complete(report, mapping):
