@@ -12,6 +12,7 @@ from appliance.reports.formats import (
     ADX_NS,
     UID,
     MappingError,
+    cells_gone,
     from_csv,
     load_mapping,
     to_adx,
@@ -161,3 +162,28 @@ def test_a_month_still_running_is_not_sent_complete(report, mapping):
     assert "completeDate" not in payload
     payload, _ = to_dhis2(report, mapping, complete_date=date(2026, 11, 3))
     assert payload["completeDate"] == "2026-11-03"
+
+
+def _dvs(*rows):
+    return {
+        "dataValues": [{"dataElement": d, "categoryOptionCombo": c, "value": v} for d, c, v in rows]
+    }
+
+
+def test_cells_gone_are_those_an_earlier_version_sent_and_the_new_one_lacks():
+    mapping = {"zeroSignificant": ["zeroDe00001"]}
+    earlier = [
+        _dvs(("deA00000001", "coc", "5"), ("deB00000001", "coc", "2"), ("zeroDe00001", "coc", "4")),
+        _dvs(("deC00000001", "coc", "1"), ("deD00000001", "coc", "0")),
+    ]
+    now = _dvs(
+        ("deA00000001", "coc", "6"),  # changed: the upsert overwrites it
+        ("deB00000001", "coc", "0"),  # to zero on an element whose zeros DHIS2 skips
+        ("zeroDe00001", "coc", "0"),  # zero-significant: the zero itself overwrites
+    )
+    gone = cells_gone(now, earlier, mapping)
+    assert [(g["dataElement"], g["value"]) for g in gone] == [
+        ("deB00000001", "2"),
+        ("deC00000001", "1"),  # an older version's cell, left out since
+    ]  # deD was sent as 0: never stored, nothing to delete
+    assert cells_gone(now, [], mapping) == []
