@@ -390,3 +390,17 @@ def test_sms_figures_counts_texts_and_characters():
     assert figures["sms"]["mean"] == pytest.approx(sum(counts) / 2)
     assert figures["sms_histogram"] == {str(c): counts.count(c) for c in set(counts)}
     assert sms_figures([], MAPPING)["reports"] == 0
+
+
+def test_cells_a_revision_took_away_travel_as_zeros():
+    from appliance.outbox import DELETIONS_KEY
+
+    payload = _payload({0: 12, 1: 7})
+    de, coc = CELLS[5]
+    assert de not in ZERO
+    revised = {**payload, DELETIONS_KEY: [{"dataElement": de, "categoryOptionCombo": coc}]}
+    texts = encode_report(revised, MAPPING, facility="DEMO", message_id=9)
+    got = decode_report(texts, MAPPING)
+    sent = {(v["dataElement"], v["categoryOptionCombo"]): v["value"] for v in got["dataValues"]}
+    assert sent[(de, coc)] == "0"  # the gateway posts it: DHIS2 2.36+ removes the old value
+    assert sent[CELLS[0]] == "12" and sent[CELLS[1]] == "7"
