@@ -39,6 +39,14 @@ def _column(name: str) -> str:
     return f"json_extract(e.data, '$.{name}')"
 
 
+# Earlier ANC contacts matter only for women seen for ANC in the month (a pregnancy counts in
+# the month of a contact), so the pregnancy lookback reads no other woman's history.
+_SEEN_FOR_ANC = (
+    " AND e.patient_id IN (SELECT m.patient_id FROM encounters m WHERE m.type = 'anc'"
+    " AND m.care_date >= :start AND m.care_date <= :end AND m.voided = 0)"
+)
+
+
 def _branch(kind: str, fields: tuple[str, ...], since: str) -> str:
     cols = ", ".join(_column(f) for f in fields) + ", NULL" * (_WIDTH - len(fields))
     # The (type, care_date) index narrows each branch to its type and dates.
@@ -46,7 +54,7 @@ def _branch(kind: str, fields: tuple[str, ...], since: str) -> str:
         f"SELECT e.patient_id, e.type, e.care_date, p.sex, p.birth_date, {cols}"
         " FROM encounters e JOIN patients p ON p.id = e.patient_id"
         f" WHERE e.type = '{kind}' AND e.care_date >= {since} AND e.care_date <= :end"
-        f" AND e.voided = 0 AND {CURRENT}"
+        f" AND e.voided = 0 AND {CURRENT}" + (_SEEN_FOR_ANC if kind == "anc" else "")
     )
 
 
