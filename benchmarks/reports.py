@@ -16,7 +16,8 @@ import time
 from datetime import date
 from pathlib import Path
 
-from appliance.reports.formats import load_mapping, to_adx, to_dhis2
+from appliance.reports.formats import load_mapping, to_adx, to_csv, to_dhis2, to_table
+from appliance.reports.pdf import to_pdf
 from appliance.seed.facility import seed_facility
 from appliance.services import auth, reports
 from appliance.services.context import Context
@@ -84,6 +85,13 @@ def main() -> None:
                 "consultations": r.total("CONSULT"),
             }
         figures["each_of_12_months"] = per_month
+        # the French renderings staff download (labels and definitions included)
+        renders = {}
+        for name, render in (("table", to_table), ("csv", to_csv), ("pdf", to_pdf)):
+            t0 = time.perf_counter()
+            render(report)
+            renders[f"{name}_ms"] = round((time.perf_counter() - t0) * 1000, 1)
+        figures["render"] = renders
         payload, unmapped = to_dhis2(report, load_mapping())
         raw = json.dumps(payload, separators=(",", ":")).encode()
         figures["bytes"] = {

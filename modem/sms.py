@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from appliance.outbox import DELETIONS_KEY
+
 # ---------------------------------------------------------------------------------------------
 # GSM 7-bit default alphabet (3GPP TS 23.038 §6.2.1) and its extension table (§6.2.1.1)
 # ---------------------------------------------------------------------------------------------
@@ -388,6 +390,13 @@ def _body(payload: Mapping[str, Any], mapping: Mapping[str, Any]) -> bytes:
         if index[cell] in values:
             raise ValueError(f"data value {cell} appears twice")
         values[index[cell]] = int(text)
+    # Cells a revision takes away travel as zeros: the gateway posts them, and DHIS2 2.36+
+    # removes a stored value on a zero for an element that is not zero-significant
+    # (DHIS2-11624); an older DHIS2 keeps it until the report goes by 3G with its DELETE.
+    for row in payload.get(DELETIONS_KEY) or []:
+        cell = (row.get("dataElement"), row.get("categoryOptionCombo"))
+        if cell in index:
+            values.setdefault(index[cell], 0)
     start = _period_start(payload["period"])
     out = bytearray()
     complete = payload.get("completeDate")

@@ -14,6 +14,11 @@ from appliance.clock import Clock
 JSON_TYPE = "application/json"
 ADX_TYPE = "application/adx+xml"
 CONTENT_TYPES = {"dhis2-datavalueset": JSON_TYPE, "dhis2-adx": ADX_TYPE}
+# A revised report lists, beside its values, the cells an earlier version may have left in
+# DHIS2 that the revision no longer has. DHIS2 imports upsert and never delete, and DHIS2 before
+# 2.36 skips a zero for an element that is not zero-significant (DHIS2-11624), so the sender
+# posts these cells in a second request with importStrategy=DELETE, which every version honours.
+DELETIONS_KEY = "deletedDataValues"
 
 
 def enqueue_report(

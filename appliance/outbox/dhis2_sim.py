@@ -42,6 +42,8 @@ class Dhis2Metadata:
         self.elements = set(data.get("dataElements", []))
         self.org_units = set(data.get("orgUnits", []))
         self.combos = set(data.get("categoryOptionCombos", [])) | {DEFAULT_COC}
+        # Data elements whose zeros DHIS2 stores (zeroIsSignificant); other zeros are not kept.
+        self.zero_significant = set(data.get("zeroIsSignificant", []))
 
     @classmethod
     def load(cls, path: str | Path) -> Dhis2Metadata:
@@ -211,7 +213,16 @@ class Dhis2Sim:
                 return {"object": uid, "property": prop, "value": f"{text}: `{uid}`"}
         return None
 
-    def import_values(self, values: list[dict[str, Any]], *, dry_run: bool = False) -> dict:
+    def import_values(
+        self,
+        values: list[dict[str, Any]],
+        *,
+        dry_run: bool = False,
+        strategy: str = "CREATE_AND_UPDATE",
+    ) -> dict:
+        """Import like DHIS2 2.36+ does: values upsert by key; `strategy` DELETE removes the
+        values named (one that is not there is ignored); a zero for an element that is not
+        zero-significant is not stored and removes the value already there (DHIS2-11624)."""
         counts = {"imported": 0, "updated": 0, "ignored": 0, "deleted": 0}
         conflicts: list[dict[str, Any]] = []
         with self.lock:
@@ -235,6 +246,18 @@ class Dhis2Sim:
                 stored |= {"categoryOptionCombo": key[3], "attributeOptionCombo": key[4]}
                 stored["value"] = str(v.get("value"))
                 old = self.values.get(key)
+                insignificant_zero = (
+                    stored["value"] in ("0", "", "None")
+                    and key[0] not in self.metadata.zero_significant
+                )
+                if strategy == "DELETE" or insignificant_zero:
+                    if old is None:
+                        counts["ignored"] += 1
+                    else:
+                        counts["deleted"] += 1
+                        if not dry_run:
+                            del self.values[key]
+                    continue
                 if old is None:
                     counts["imported"] += 1
                 elif old["value"] == stored["value"]:
@@ -349,13 +372,15 @@ def _handler(sim: Dhis2Sim) -> type[BaseHTTPRequestHandler]:
             if fault and fault["kind"] == "status":
                 code = fault["status"]
                 return self._reply(code, _message(code, "ERROR", "simulated server error"))
-            dry_run = parse_qs(parts.query).get("dryRun", ["false"])[0] == "true"
+            query = parse_qs(parts.query)
+            dry_run = query.get("dryRun", ["false"])[0] == "true"
+            strategy = query.get("importStrategy", ["CREATE_AND_UPDATE"])[0].upper()
             ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
             try:
                 values = parse_adx(body) if ctype == "application/adx+xml" else parse_json(body)
             except (ValueError, ET.ParseError) as e:
                 return self._reply(400, _message(400, "ERROR", f"unreadable payload: {e}"))
-            summary = sim.import_values(values, dry_run=dry_run)
+            summary = sim.import_values(values, dry_run=dry_run, strategy=strategy)
             counts = summary["importCount"]
             took = counts["imported"] + counts["updated"]
             took += counts["ignored"] - len(summary["conflicts"])

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from appliance.clock import to_iso
+from appliance.outbox import DELETIONS_KEY
 
 ENDPOINT = "/api/dataValueSets"
 DEFAULT_TIMEOUT_S = 60.0
@@ -172,43 +173,115 @@ def judge(http_status: int, summary: dict[str, Any] | None) -> tuple[str, str | 
     return "delivered", None
 
 
+def _post(
+    connection: tuple[http.client.HTTPConnection, str],
+    query: str,
+    body: bytes,
+    headers: dict[str, str],
+    compress: bool,
+) -> tuple[int, str]:
+    conn, path = connection
+    try:
+        if compress:
+            body = gzip.compress(body, mtime=0)
+        conn.request("POST", path + query, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read().decode("utf-8", errors="replace")
+    finally:
+        conn.close()
+
+
+def _split_deletions(item: dict[str, Any]) -> tuple[bytes, dict[str, Any] | None]:
+    """(the body to import, the dataValueSet of cells to delete or None)."""
+    text = item["payload"]
+    if item["content_type"] != "application/json" or DELETIONS_KEY not in text:
+        return text.encode("utf-8"), None
+    payload = json.loads(text)
+    gone = payload.pop(DELETIONS_KEY, None)
+    body = json.dumps(payload, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    if not gone:
+        return body.encode("utf-8"), None
+    shared = {k: payload[k] for k in ("dataSet", "period", "orgUnit") if k in payload}
+    return body.encode("utf-8"), {**shared, "dataValues": gone}
+
+
 def send(item: dict[str, Any], config: Dhis2Config) -> Outcome:
-    """POST one item. Never raises for network trouble: it comes back as a `retry` outcome."""
+    """POST one item (and its deletions, if any). Never raises for network trouble: it comes
+    back as a `retry` outcome."""
     started = time.monotonic()
     headers = {"Content-Type": item["content_type"], "Accept": "application/json"}
     if auth := config.authorization():
         headers["Authorization"] = auth
-    conn, path = _connection(config)
+
+    def took() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    body, deletions = _split_deletions(item)
+    # A setup fault (a CA file missing) raises here, before anything is sent: it is no outage.
+    connection = _connection(config)
     try:
-        body = item["payload"].encode("utf-8")
-        if config.compress:
-            body = gzip.compress(body, mtime=0)
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        raw = response.read()
+        status, text = _post(connection, "", body, headers, config.compress)
+        outcome = _outcome(status, text, took())
+        if outcome.result == "delivered" and deletions is not None:
+            raw = json.dumps(deletions, separators=(",", ":")).encode("utf-8")
+            status, reply = _post(
+                _connection(config), "?importStrategy=DELETE", raw, headers, config.compress
+            )
+            outcome = _with_deletions(outcome, status, reply, took())
     except (OSError, http.client.HTTPException) as e:
         # Refused, reset, timed out, cut mid-reply: whether DHIS2 imported it or not, sending
-        # again is safe because it upserts values by their key.
+        # again is safe because it upserts values by their key (and deleting twice is a no-op).
         return Outcome(
-            "retry",
-            error=f"network: {type(e).__name__}: {e}".rstrip(": "),
-            duration_ms=int((time.monotonic() - started) * 1000),
+            "retry", error=f"network: {type(e).__name__}: {e}".rstrip(": "), duration_ms=took()
         )
-    finally:
-        conn.close()
-    text = raw.decode("utf-8", errors="replace")
+    return outcome
+
+
+def _outcome(status: int, text: str, duration_ms: int) -> Outcome:
     try:
         summary = import_summary(json.loads(text))
     except ValueError:
         summary = None
-    result, reason = judge(response.status, summary)
+    result, reason = judge(status, summary)
     return Outcome(
         result,
-        http_status=response.status,
+        http_status=status,
         error=reason,
         summary=summary,
         reply=text,
-        duration_ms=int((time.monotonic() - started) * 1000),
+        duration_ms=duration_ms,
+    )
+
+
+def _with_deletions(values: Outcome, status: int, text: str, duration_ms: int) -> Outcome:
+    """The item's outcome once its deletions were sent too. A cell already gone comes back
+    ignored or as a conflict: that is the state wanted, so only refusals and outages count."""
+    try:
+        summary = import_summary(json.loads(text))
+    except ValueError:
+        summary = None
+    if status in NO_RETRY:
+        result, reason = "failed", NO_RETRY[status]
+    elif status >= 500 or status == 429:
+        result, reason = "retry", f"DHIS2 answered HTTP {status} to the deletions"
+    elif status not in (200, 201, 409) or summary is None:
+        result, reason = "retry", f"HTTP {status} without an import summary for the deletions"
+    else:
+        result, reason = "delivered", values.error
+    merged = dict(values.summary or {})
+    if summary is not None and merged:
+        counts = dict(merged.get("importCount") or {})
+        counts["deleted"] = counts.get("deleted", 0) + (summary.get("importCount") or {}).get(
+            "deleted", 0
+        )
+        merged["importCount"] = counts
+    return Outcome(
+        result,
+        http_status=status if result != "delivered" else values.http_status,
+        error=reason,
+        summary=merged or values.summary,
+        reply=values.reply if result == "delivered" else text,
+        duration_ms=duration_ms,
     )
 
 

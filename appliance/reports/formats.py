@@ -12,11 +12,13 @@ import csv
 import io
 import json
 import re
+import textwrap
 import xml.etree.ElementTree as ET
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from appliance.reports import labels
 from appliance.reports.definitions import BY_CODE, DIMENSIONS, INDICATORS
 from appliance.reports.monthly import Key, Report, key
 
@@ -121,6 +123,42 @@ def to_dhis2(
     return payload, unmapped
 
 
+def _cell(row: dict[str, Any]) -> tuple[str, str, str]:
+    return (
+        row["dataElement"],
+        row.get("categoryOptionCombo") or "",
+        row.get("attributeOptionCombo") or "",
+    )
+
+
+def cells_gone(
+    payload: dict[str, Any], earlier: list[dict[str, Any]], mapping: dict[str, Any]
+) -> list[dict[str, Any]]:
+    """The cells that earlier versions of the same report put in DHIS2 with a value other than
+    zero and that `payload` leaves out (or sets to zero on an element whose zeros DHIS2 does
+    not store): without deleting them, a corrected month would keep the old counts. Each row
+    carries the value last sent, which DHIS2 accepts in a deletion."""
+    zero = set(mapping.get("zeroSignificant") or [])
+    now = {_cell(r): r["value"] for r in payload.get("dataValues") or []}
+    last_sent: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for version in earlier:
+        for row in version.get("dataValues") or []:
+            if str(row.get("value")) != "0":
+                last_sent[_cell(row)] = row
+    gone = []
+    for cell, row in sorted(last_sent.items()):
+        value = now.get(cell)
+        if value is None or (value == "0" and cell[0] not in zero):
+            gone.append(
+                {
+                    k: row[k]
+                    for k in ("dataElement", "categoryOptionCombo", "attributeOptionCombo", "value")
+                    if row.get(k) is not None
+                }
+            )
+    return gone
+
+
 def to_adx(
     report: Report, *, data_set: str = "KENEYA_MONTHLY", exported: datetime | None = None
 ) -> bytes:
@@ -145,15 +183,25 @@ def to_adx(
     return ET.tostring(root, encoding="UTF-8", xml_declaration=True)
 
 
+# Labels for people first (in the report's language), then the codes for machines.
+CSV_LABEL_COLUMNS = {
+    "fr": ("Indicateur", "Détail", "Valeur"),
+    "en": ("Indicator", "Detail", "Value"),
+}
 CSV_COLUMNS = ("indicator", *DIMENSIONS, "value")
 
 
-def to_csv(report: Report) -> str:
+def to_csv(report: Report, lang: str = "fr") -> str:
+    lang = labels.language(lang)
+    label_columns = CSV_LABEL_COLUMNS[lang]
     out = io.StringIO()
-    writer = csv.DictWriter(out, CSV_COLUMNS, lineterminator="\n")
+    writer = csv.DictWriter(out, (*label_columns, *CSV_COLUMNS), lineterminator="\n")
     writer.writeheader()
     for code, disaggregation, value in report.rows():
-        writer.writerow({"indicator": code, **disaggregation, "value": value})
+        indicator = BY_CODE[code]
+        described = labels.describe(indicator.dimensions, disaggregation, lang)
+        people = dict(zip(label_columns, (indicator.label_in(lang), described, value), strict=True))
+        writer.writerow({**people, "indicator": code, **disaggregation, "value": value})
     return out.getvalue()
 
 
@@ -166,71 +214,28 @@ def from_csv(text: str) -> dict[Key, int]:
     return values
 
 
-LABELS_FR = {
-    "sex": "sexe",
-    "age": "âge",
-    "case": "cas",
-    "diagnosis": "diagnostic",
-    "subject": "sujet",
-    "antigen": "antigène",
-    "dose": "dose",
-    "method": "méthode",
-    "user": "utilisatrice",
-    "condition": "affection",
-    "source": "origine",
-    "new": "nouveau",
-    "returning": "ancien",
-    "continuing": "ancienne",
-    "mother": "mère",
-    "newborn": "nouveau-né",
-    # Diagnoses (appliance.domain.encounters.DIAGNOSES)
-    "malaria_confirmed": "paludisme confirmé",
-    "malaria_severe": "paludisme grave",
-    "malaria_suspected": "paludisme suspect",
-    "pneumonia": "pneumonie",
-    "respiratory_infection": "infection respiratoire",
-    "diarrhoea": "diarrhée",
-    "dysentery": "dysenterie",
-    "malnutrition": "malnutrition",
-    "anaemia": "anémie",
-    "measles": "rougeole",
-    "meningitis": "méningite",
-    "skin_infection": "infection cutanée",
-    "eye_infection": "infection oculaire",
-    "ear_infection": "otite",
-    "urinary_infection": "infection urinaire",
-    "sti": "IST",
-    "typhoid": "fièvre typhoïde",
-    "hypertension": "hypertension artérielle",
-    "diabetes": "diabète",
-    "hiv": "VIH",
-    "tuberculosis": "tuberculose",
-    "trauma": "traumatisme",
-    "intestinal_worms": "parasitoses intestinales",
-    "other": "autre",
-}
-
-
-def label_fr(value: str) -> str:
-    return LABELS_FR.get(value, value)
+def label_fr(value: str, dimension: str = "diagnosis") -> str:
+    return labels.value_label(dimension, value, "fr")
 
 
 def describe_fr(dimensions: tuple[str, ...], disaggregation: dict[str, str]) -> str:
-    """'sexe F, âge 1-4y' for one value's disaggregation."""
-    return ", ".join(f"{label_fr(k)} {label_fr(disaggregation[k])}" for k in dimensions)
+    """'Féminin, 1-4 ans' for one value's disaggregation."""
+    return labels.describe(dimensions, disaggregation, "fr")
 
 
-def table_rows(report: Report) -> list[dict[str, Any]]:
-    """One block per indicator: its French label, total and disaggregated values (what the
+def table_rows(report: Report, lang: str = "fr") -> list[dict[str, Any]]:
+    """One block per indicator: its label, rule, total and disaggregated values (what the
     terminal table and the web page show)."""
+    lang = labels.language(lang)
     rows = report.rows()
     return [
         {
             "code": indicator.code,
-            "label": indicator.label,
+            "label": indicator.label_in(lang),
+            "definition": indicator.definition_in(lang),
             "total": report.total(indicator.code),
             "values": [
-                (describe_fr(indicator.dimensions, d), v)
+                (labels.describe(indicator.dimensions, d, lang), v)
                 for c, d, v in rows
                 if c == indicator.code and d
             ],
@@ -239,8 +244,15 @@ def table_rows(report: Report) -> list[dict[str, Any]]:
     ]
 
 
-def to_table(report: Report) -> str:
-    """A French plain-text table for the terminal: one block per indicator, with its total."""
+def definitions(lang: str = "fr") -> list[tuple[str, str]]:
+    """(label, counting rule) of every indicator, in report order."""
+    lang = labels.language(lang)
+    return [(i.label_in(lang), i.definition_in(lang)) for i in INDICATORS]
+
+
+def to_table(report: Report, *, with_definitions: bool = True) -> str:
+    """A French plain-text table for the terminal: one block per indicator, with its total,
+    then every indicator's counting rule."""
     lines = [
         f"Rapport mensuel d'activités — {report.facility_name or 'centre de santé'}"
         f" ({report.facility_code})",
@@ -248,11 +260,19 @@ def to_table(report: Report) -> str:
         "",
     ]
     for block in table_rows(report):
-        lines.append(f"{block['label']} [{block['code']}] : {block['total']}")
+        lines.append(f"{block['label']} : {block['total']}")
         for description, value in block["values"]:
             lines.append(f"    {description:<60} {value:>6}")
     top = report.top_diagnoses()
     if top:
         lines += ["", "Diagnostics les plus fréquents :"]
         lines += [f"    {n:>2}. {label_fr(code):<56} {v:>6}" for n, (code, v) in enumerate(top, 1)]
+    if with_definitions:
+        lines += ["", "Définitions des indicateurs :"]
+        for label, rule in definitions("fr"):
+            lines += [
+                "",
+                f"{label} :",
+                *textwrap.wrap(rule, 92, initial_indent="    ", subsequent_indent="    "),
+            ]
     return "\n".join(lines)

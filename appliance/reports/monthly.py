@@ -23,6 +23,7 @@ from appliance.reports.definitions import (
     IMMUNIZATION_AGE_GROUPS,
     INDICATORS,
     NEW_CASE_LOOKBACK_DAYS,
+    PREGNANCY_MAX_DAYS,
     REFERRAL_SOURCES,
     UNDER_FIVE_MONTHS,
     age_group,
@@ -80,6 +81,11 @@ class Period:
     @property
     def lookback_start(self) -> date:
         return self.start - timedelta(days=NEW_CASE_LOOKBACK_DAYS)
+
+    @property
+    def anc_lookback_start(self) -> date:
+        """The earliest contact of a pregnancy still running in the month."""
+        return self.start - timedelta(days=PREGNANCY_MAX_DAYS)
 
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
@@ -160,12 +166,15 @@ def compute(
     schedule: Schedule | None = None,
 ) -> dict[Key, int]:
     """Count every indicator. `visits` are the month's encounters plus the growth encounters
-    of the lookback window before it (for new malnutrition cases)."""
+    of the lookback window before it (for new malnutrition cases), and the ANC encounters of
+    the pregnancies still running in the month (from `Period.anc_lookback_start`)."""
     counts: Counter[Key] = Counter()
     distinct: dict[Key, set[str]] = defaultdict(set)
     # patient -> [(date, status)] over lookback + month, for new MAM/SAM cases.
     nutrition: dict[str, list[tuple[date, str]]] = defaultdict(list)
     sexes: dict[str, str] = {}
+    # woman -> [(date, contact number, IPTp dose)] over the pregnancy lookback and the month
+    antenatal: dict[str, list[tuple[date, int | None, int | None]]] = defaultdict(list)
     start, end = period.start, period.end
 
     for v in visits:
@@ -174,6 +183,10 @@ def compute(
         if v.type == "growth":
             _growth(v, in_month, distinct, nutrition, sexes)
             continue
+        if v.type == "anc":
+            antenatal[v.patient_id].append(
+                (v.care_date, d.get("contact_number"), d.get("iptp_dose"))
+            )
         if not in_month:
             continue
         if v.type in REFERRAL_SOURCES and d.get("referral"):
@@ -185,13 +198,8 @@ def compute(
             for code in d.get("diagnoses") or ():
                 counts[key("DIAG", {"diagnosis": code, "sex": v.sex, "age": age})] += 1
         elif v.type == "anc":
-            n = d.get("contact_number")
-            if n == 1:
+            if d.get("contact_number") == 1:
                 counts[key("ANC1", {})] += 1
-            if n is not None and n >= 4:
-                distinct[key("ANC4", {})].add(v.patient_id)
-            if n is not None and n >= 8:
-                distinct[key("ANC8", {})].add(v.patient_id)
         elif v.type == "delivery":
             if d.get("skilled_attendant"):
                 counts[key("DELIV_SKILLED", {})] += 1
@@ -215,6 +223,9 @@ def compute(
     for k, people in distinct.items():
         counts[k] += len(people)
     _new_malnutrition(period, nutrition, sexes, counts)
+    for contacts in antenatal.values():
+        for pregnancy in pregnancies(contacts):
+            _antenatal_milestones(period, pregnancy, counts)
     _fully_immunized(period, cohort_doses, counts, schedule)
     return {k: v for k, v in counts.items() if v}
 
@@ -236,6 +247,46 @@ def _growth(
     if status in ("mam", "sam"):
         nutrition[v.patient_id].append((v.care_date, status))
         sexes[v.patient_id] = v.sex
+
+
+AncContact = tuple[date, int | None, int | None]  # (care date, contact number, IPTp dose)
+
+
+def pregnancies(contacts: Iterable[AncContact]) -> list[list[AncContact]]:
+    """One woman's antenatal contacts split into pregnancies: a new one starts when the contact
+    number goes back down (numbering restarts with each pregnancy) or when a contact comes more
+    than PREGNANCY_MAX_DAYS after the pregnancy's first one."""
+    groups: list[list[AncContact]] = []
+    last_number = 0
+    for contact in sorted(contacts, key=lambda c: (c[0], c[1] or 0)):
+        care_date, number, _dose = contact
+        # a first contact always opens a pregnancy; any lower number means a restart
+        restarted = number is not None and last_number > 0 and (number < last_number or number == 1)
+        if not groups or restarted or (care_date - groups[-1][0][0]).days > PREGNANCY_MAX_DAYS:
+            groups.append([])
+            last_number = 0
+        groups[-1].append(contact)
+        if number is not None:
+            last_number = number
+    return groups
+
+
+# (indicator, field index in AncContact, reached) — each pregnancy counts once, in the month
+# of its first contact that reaches the milestone.
+_MILESTONES = (
+    ("ANC4", 1, lambda n: n >= 4),
+    ("ANC8", 1, lambda n: n >= 8),
+    ("IPTP1", 2, lambda n: n == 1),
+    ("IPTP2", 2, lambda n: n == 2),
+    ("IPTP3", 2, lambda n: n >= 3),
+)
+
+
+def _antenatal_milestones(period: Period, pregnancy: list[AncContact], counts: Counter) -> None:
+    for code, index, reached in _MILESTONES:
+        first = next((c[0] for c in pregnancy if c[index] is not None and reached(c[index])), None)
+        if first is not None and period.start <= first <= period.end:
+            counts[key(code, {})] += 1
 
 
 def _new_malnutrition(

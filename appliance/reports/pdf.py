@@ -5,7 +5,7 @@ from __future__ import annotations
 from fpdf import FPDF
 
 from appliance.reports.definitions import INDICATORS
-from appliance.reports.formats import describe_fr, label_fr
+from appliance.reports.formats import definitions, describe_fr, label_fr
 from appliance.reports.monthly import Report
 
 MONTHS_FR = (
@@ -26,7 +26,13 @@ MONTHS_FR = (
 
 def _latin1(text: str) -> str:
     # The PDF core fonts cover Latin-1 only, which holds every French letter; no font to ship.
-    return text.replace("—", "-").replace("’", "'").encode("latin-1", "replace").decode("latin-1")
+    return (
+        text.replace("—", "-")
+        .replace("’", "'")
+        .replace("…", "...")
+        .encode("latin-1", "replace")
+        .decode("latin-1")
+    )
 
 
 def to_pdf(report: Report) -> bytes:
@@ -49,7 +55,7 @@ def to_pdf(report: Report) -> bytes:
     for indicator in INDICATORS:
         mine = [(d, v) for c, d, v in rows if c == indicator.code and d]
         pdf.set_font("Helvetica", "B", 10)
-        pdf.cell(150, 6, _latin1(f"{indicator.label} ({indicator.code})"), border="B")
+        pdf.cell(150, 6, _latin1(indicator.label), border="B")
         pdf.cell(30, 6, str(report.total(indicator.code)), border="B", align="R")
         pdf.ln()
         pdf.set_font("Helvetica", "", 9)
@@ -73,4 +79,15 @@ def to_pdf(report: Report) -> bytes:
     line("Le Chef de poste médical")
     line("Date : ____ / ____ / ________", 10)
     line("Signature et cachet :", 10)
+    # The counting rule of every indicator, so a reader at the district knows what each
+    # figure holds without the software at hand.
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 12)
+    line("Définitions des indicateurs", 8)
+    for label, rule in definitions("fr"):
+        pdf.set_font("Helvetica", "B", 8.5)
+        line(label, 4.5)
+        pdf.set_font("Helvetica", "", 8.5)
+        pdf.multi_cell(0, 4, _latin1(rule), new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(1)
     return bytes(pdf.output())

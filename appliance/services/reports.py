@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from appliance.domain.permissions import VIEW_REPORTS
-from appliance.outbox import enqueue_report
+from appliance.outbox import DELETIONS_KEY, enqueue_report
 from appliance.reports import formats
 from appliance.reports.monthly import Period, Report, compute
 from appliance.services.context import Actor, Context
@@ -28,7 +29,12 @@ def monthly(ctx: Context, actor: Actor, period: str) -> Report:
     if month.start > reading.today:
         raise ValueError(f"period {month} has not started yet (today is {reading.today})")
     repo = ctx.store.reports
-    visits = repo.visits(start=month.start, end=month.end, growth_from=month.lookback_start)
+    visits = repo.visits(
+        start=month.start,
+        end=month.end,
+        growth_from=month.lookback_start,
+        anc_from=month.anc_lookback_start,
+    )
     # Children whose first birthday falls in the month (one day wider for 29 February).
     doses = repo.doses_of_children_born(
         born_from=_year_before(month.start) - timedelta(days=1),
@@ -58,10 +64,17 @@ def queue_for_dhis2(
     """Put the month's report in the outbox as a DHIS2 dataValueSet. Returns the outbox item,
     the payload and the values the district's mapping does not cover."""
     report = monthly(ctx, actor, period)
-    payload, unmapped = formats.to_dhis2(report, formats.load_mapping(mapping))
+    mapping_data = formats.load_mapping(mapping)
+    payload, unmapped = formats.to_dhis2(report, mapping_data)
     reading, facility = ctx.now(), ctx.facility_code
     # the outbox item and its audit row commit together
     with ctx.store.transaction():
+        earlier = ctx.store.outbox.payloads_that_may_have_arrived(
+            facility=facility, dataset=payload["dataSet"], period=payload["period"]
+        )
+        gone = formats.cells_gone(payload, [json.loads(p) for p in earlier], mapping_data)
+        if gone:  # sent after the values, as a DELETE import (appliance.outbox.sender)
+            payload[DELETIONS_KEY] = gone
         item = enqueue_report(
             ctx.store,
             facility=facility,
@@ -79,6 +92,7 @@ def queue_for_dhis2(
                 "version": item["version"],
                 "values": len(payload["dataValues"]),
                 "unmapped": len(unmapped),
+                "deleted": len(gone),
             },
             reading=reading,
         )

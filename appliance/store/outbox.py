@@ -101,6 +101,18 @@ class OutboxRepo:
             )
         return self.get(item_id)  # type: ignore[return-value]
 
+    def payloads_that_may_have_arrived(
+        self, *, facility: str, dataset: str, period: str
+    ) -> list[str]:
+        """The payloads of a report's versions that DHIS2 may hold: delivered, being sent, or
+        tried at least once (a cut connection can hide a successful import)."""
+        rows = self.store.conn.execute(
+            "SELECT payload FROM outbox WHERE facility = ? AND dataset = ? AND period = ?"
+            " AND (status IN ('delivered', 'sending') OR attempts > 0) ORDER BY version",
+            (facility, dataset, period),
+        )
+        return [r["payload"] for r in rows]
+
     # -- claiming ----------------------------------------------------------------------------
     def claim_next(self, *, now: str) -> dict[str, Any] | None:
         """Take the next due item for sending (status 'sending'), or None. BEGIN IMMEDIATE

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 # The fields each indicator reads, by encounter type. `referral` is read as present or not.
 REPORT_FIELDS: dict[str, tuple[str, ...]] = {
     "consultation": ("new_case", "diagnoses", "referral"),
-    "anc": ("contact_number", "referral"),
+    "anc": ("contact_number", "iptp_dose", "referral"),
     "delivery": ("skilled_attendant", "place", "referral"),
     "postnatal": ("subject", "referral"),
     "immunization": ("antigen", "dose"),
@@ -39,6 +39,14 @@ def _column(name: str) -> str:
     return f"json_extract(e.data, '$.{name}')"
 
 
+# Earlier ANC contacts matter only for women seen for ANC in the month (a pregnancy counts in
+# the month of a contact), so the pregnancy lookback reads no other woman's history.
+_SEEN_FOR_ANC = (
+    " AND e.patient_id IN (SELECT m.patient_id FROM encounters m WHERE m.type = 'anc'"
+    " AND m.care_date >= :start AND m.care_date <= :end AND m.voided = 0)"
+)
+
+
 def _branch(kind: str, fields: tuple[str, ...], since: str) -> str:
     cols = ", ".join(_column(f) for f in fields) + ", NULL" * (_WIDTH - len(fields))
     # The (type, care_date) index narrows each branch to its type and dates.
@@ -46,7 +54,7 @@ def _branch(kind: str, fields: tuple[str, ...], since: str) -> str:
         f"SELECT e.patient_id, e.type, e.care_date, p.sex, p.birth_date, {cols}"
         " FROM encounters e JOIN patients p ON p.id = e.patient_id"
         f" WHERE e.type = '{kind}' AND e.care_date >= {since} AND e.care_date <= :end"
-        f" AND e.voided = 0 AND {CURRENT}"
+        f" AND e.voided = 0 AND {CURRENT}" + (_SEEN_FOR_ANC if kind == "anc" else "")
     )
 
 
@@ -54,16 +62,21 @@ class ReportRepo:
     def __init__(self, store: Store):
         self.store = store
 
-    def visits(self, *, start: date, end: date, growth_from: date) -> Iterator[Visit]:
-        """Encounters with care_date in [start, end], and growth ones from `growth_from`."""
+    def visits(
+        self, *, start: date, end: date, growth_from: date, anc_from: date | None = None
+    ) -> Iterator[Visit]:
+        """Encounters with care_date in [start, end], growth ones from `growth_from` and ANC
+        ones from `anc_from` (the pregnancies still running in the month)."""
+        since = {"growth": ":growth_from", "anc": ":anc_from"}
         sql = " UNION ALL ".join(
-            _branch(kind, fields, ":growth_from" if kind == "growth" else ":start")
+            _branch(kind, fields, since.get(kind, ":start"))
             for kind, fields in REPORT_FIELDS.items()
         )
         params = {
             "start": start.isoformat(),
             "end": end.isoformat(),
             "growth_from": growth_from.isoformat(),
+            "anc_from": (anc_from or start).isoformat(),
         }
         for pid, kind, care_date, sex, birth, *values in self.store.conn.execute(sql, params):
             data: dict[str, Any] = {}

@@ -182,3 +182,49 @@ def test_values_survive_in_the_data_file(sim, tmp_path):
 
 def test_a_bad_fault_request_is_refused(sim):
     assert call(sim, "POST", "/__faults", {"kind": "explode"}, auth=None)[0] == 400
+
+
+# -- what DHIS2 keeps when a report is sent again ---------------------------------------------
+def held(sim) -> dict[str, str]:
+    values = sim.query(dataset="dsMonthly01", period="202610", org_unit="ouKalaban01")
+    return {v["dataElement"]: v["value"] for v in values}
+
+
+def test_an_import_upserts_and_never_removes_a_value_left_out(sim):
+    call(sim, "POST", "/api/dataValueSets", dvs(deConsult01="41", deMalaria01="7"))
+    call(sim, "POST", "/api/dataValueSets", dvs(deConsult01="40"))
+    assert held(sim) == {"deConsult01": "40", "deMalaria01": "7"}  # the old 7 stays
+
+
+def test_delete_strategy_removes_the_values_named(sim):
+    call(sim, "POST", "/api/dataValueSets", dvs(deConsult01="41", deMalaria01="7"))
+    status, body = call(
+        sim, "POST", "/api/dataValueSets?importStrategy=DELETE", dvs(deMalaria01="7")
+    )
+    assert status == 200 and body["response"]["importCount"]["deleted"] == 1
+    assert held(sim) == {"deConsult01": "41"}
+    # deleting it again: nothing there, ignored, no conflict
+    status, body = call(
+        sim, "POST", "/api/dataValueSets?importStrategy=DELETE", dvs(deMalaria01="7")
+    )
+    assert body["response"]["importCount"] == {
+        "imported": 0,
+        "updated": 0,
+        "ignored": 1,
+        "deleted": 0,
+    }
+
+
+def test_zeros_are_stored_only_for_zero_significant_elements(tmp_path):
+    metadata = Dhis2Metadata({**METADATA, "zeroIsSignificant": ["deConsult01"]})
+    with Dhis2Sim(metadata, tokens=(TOKEN,)) as sim:
+        call(sim, "POST", "/api/dataValueSets", dvs(deConsult01="0", deMalaria01="0"))
+        assert held(sim) == {"deConsult01": "0"}
+        call(sim, "POST", "/api/dataValueSets", dvs(deConsult01="3", deMalaria01="7"))
+        # DHIS2 2.36+ (DHIS2-11624): a zero for an element whose zeros it does not store
+        # removes the value already there
+        status, body = call(
+            sim, "POST", "/api/dataValueSets", dvs(deConsult01="0", deMalaria01="0")
+        )
+        assert body["response"]["importCount"]["deleted"] == 1
+        assert held(sim) == {"deConsult01": "0"}

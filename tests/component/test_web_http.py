@@ -527,7 +527,7 @@ def test_due_list_by_village_with_phone(client, child):
 def test_report_page_downloads_and_send(client, ctx, tmp_path, woman):
     token = login(client, "doctor")
     r = client.get("/reports?period=2026-09")
-    assert r.status_code == 200 and "CONSULT" in r.text
+    assert r.status_code == 200 and "Consultations curatives" in r.text
     assert client.get("/reports?period=2026-13").status_code == 200  # explained, not a crash
     for fmt, kind in (("csv", "text/csv"), ("pdf", "application/pdf"), ("adx", "adx+xml")):
         d = client.get(f"/reports/2026-09.{fmt}")

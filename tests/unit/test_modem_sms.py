@@ -231,8 +231,8 @@ def test_worked_example_of_the_docs():
     """docs/sms-encoding.md walks through this report byte by byte: keep the two in step."""
     payload = _payload({0: 12, 1: 7, 13: 130, 312: 5, 315: 2}, complete="2026-11-01")
     texts = encode_report(payload, MAPPING, facility="DEMO", message_id=42)
-    assert mapping_fingerprint(MAPPING) == "RIO3"
-    assert texts == ["K1 DEMO 42 1/1 202610 RIO3 ZDHWlg ACAADAAHC4IBqgIFAgI"]
+    assert mapping_fingerprint(MAPPING) == "G2IT"
+    assert texts == ["K1 DEMO 42 1/1 202610 G2IT 9fgSHQ ACAADAAHC4IBqgIFAgI"]
     assert sms_b64decode(texts[0].split(" ")[-1]) == bytes.fromhex("0020000C00070B8201AA02050202")
     assert decode_report(texts, MAPPING) == payload
 
@@ -378,7 +378,7 @@ def test_data_alphabet_is_strict():
 
 def test_fingerprint_is_four_base32_characters():
     assert re.fullmatch(r"[A-Z2-7]{4}", mapping_fingerprint(MAPPING))
-    assert len(CELLS) == len(set(CELLS)) == 403
+    assert len(CELLS) == len(set(CELLS)) == 406
 
 
 def test_sms_figures_counts_texts_and_characters():
@@ -390,3 +390,17 @@ def test_sms_figures_counts_texts_and_characters():
     assert figures["sms"]["mean"] == pytest.approx(sum(counts) / 2)
     assert figures["sms_histogram"] == {str(c): counts.count(c) for c in set(counts)}
     assert sms_figures([], MAPPING)["reports"] == 0
+
+
+def test_cells_a_revision_took_away_travel_as_zeros():
+    from appliance.outbox import DELETIONS_KEY
+
+    payload = _payload({0: 12, 1: 7})
+    de, coc = CELLS[5]
+    assert de not in ZERO
+    revised = {**payload, DELETIONS_KEY: [{"dataElement": de, "categoryOptionCombo": coc}]}
+    texts = encode_report(revised, MAPPING, facility="DEMO", message_id=9)
+    got = decode_report(texts, MAPPING)
+    sent = {(v["dataElement"], v["categoryOptionCombo"]): v["value"] for v in got["dataValues"]}
+    assert sent[(de, coc)] == "0"  # the gateway posts it: DHIS2 2.36+ removes the old value
+    assert sent[CELLS[0]] == "12" and sent[CELLS[1]] == "7"

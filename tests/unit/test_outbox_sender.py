@@ -89,3 +89,45 @@ def test_authorization_header():
 def test_a_config_that_is_not_an_http_url_is_refused_early():
     with pytest.raises(ValueError, match="http"):
         Dhis2Config("dhis2.example.org")
+
+
+def test_deletions_leave_in_a_request_of_their_own():
+    import json
+
+    from appliance.outbox import DELETIONS_KEY
+    from appliance.outbox.sender import _split_deletions
+
+    gone = [{"dataElement": "deB00000001", "categoryOptionCombo": "coc", "value": "2"}]
+    payload = {"dataSet": "ds", "period": "202609", "orgUnit": "ou", "dataValues": []}
+    item = {
+        "content_type": "application/json",
+        "payload": json.dumps({**payload, DELETIONS_KEY: gone}),
+    }
+    body, deletions = _split_deletions(item)
+    assert json.loads(body) == payload  # DHIS2 never sees the extra key
+    assert deletions == {"dataSet": "ds", "period": "202609", "orgUnit": "ou", "dataValues": gone}
+    plain = {"content_type": "application/json", "payload": json.dumps(payload)}
+    assert _split_deletions(plain) == (plain["payload"].encode(), None)
+
+
+@pytest.mark.parametrize(
+    ("status", "result"), [(200, "delivered"), (409, "delivered"), (503, "retry"), (401, "failed")]
+)
+def test_a_deletion_reply_is_judged_on_refusals_and_outages_only(status, result):
+    import json
+
+    from appliance.outbox.sender import Outcome, _with_deletions
+
+    values = Outcome("delivered", http_status=200, summary=summary(updated=3))
+    # a cell already gone comes back as a conflict: still the state wanted
+    reply = summary(conflicts=({"value": "no data value"},))
+    reply["importCount"]["deleted"] = 2
+    outcome = _with_deletions(values, status, json.dumps(reply), 5)
+    assert outcome.result == result
+    if result == "delivered":
+        assert outcome.summary["importCount"] == {
+            "imported": 0,
+            "updated": 3,
+            "ignored": 0,
+            "deleted": 2,
+        }

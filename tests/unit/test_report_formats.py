@@ -12,6 +12,7 @@ from appliance.reports.formats import (
     ADX_NS,
     UID,
     MappingError,
+    cells_gone,
     from_csv,
     load_mapping,
     to_adx,
@@ -139,17 +140,20 @@ def test_adx_parses_with_namespace_period_and_attributes(report):
 
 def test_csv_round_trip(report):
     text = to_csv(report)
-    assert text.splitlines()[0].split(",")[0] == "indicator"
+    header = text.splitlines()[0].split(",")
+    assert header[:3] == ["Indicateur", "Détail", "Valeur"]  # people first, in French
+    assert "indicator" in header and header[-1] == "value"  # then the codes, for machines
     assert from_csv(text) == report.values
 
 
 def test_french_table(report):
     text = to_table(report)
     assert "CSCom de Kalaban (KLB)" in text and "Période : 2026-10" in text
-    assert "Consultations curatives [CONSULT] : 15" in text
-    assert "Enfants complètement vaccinés [FIC] : 0" in text
-    assert "cas nouveau, sexe F, âge 1-4y" in text
-    assert "CPN1 (premier contact) [ANC1] : 4\nCPN4" in text  # no empty row under it
+    assert "Consultations curatives : 15" in text
+    assert "Enfants complètement vaccinés : 0" in text
+    assert "Nouveaux cas, Féminin, 1-4 ans" in text
+    assert "CPN1 (premier contact) : 4\nCPN4" in text  # no empty row under it
+    assert "Définitions des indicateurs :" in text
 
 
 def test_a_month_still_running_is_not_sent_complete(report, mapping):
@@ -158,3 +162,28 @@ def test_a_month_still_running_is_not_sent_complete(report, mapping):
     assert "completeDate" not in payload
     payload, _ = to_dhis2(report, mapping, complete_date=date(2026, 11, 3))
     assert payload["completeDate"] == "2026-11-03"
+
+
+def _dvs(*rows):
+    return {
+        "dataValues": [{"dataElement": d, "categoryOptionCombo": c, "value": v} for d, c, v in rows]
+    }
+
+
+def test_cells_gone_are_those_an_earlier_version_sent_and_the_new_one_lacks():
+    mapping = {"zeroSignificant": ["zeroDe00001"]}
+    earlier = [
+        _dvs(("deA00000001", "coc", "5"), ("deB00000001", "coc", "2"), ("zeroDe00001", "coc", "4")),
+        _dvs(("deC00000001", "coc", "1"), ("deD00000001", "coc", "0")),
+    ]
+    now = _dvs(
+        ("deA00000001", "coc", "6"),  # changed: the upsert overwrites it
+        ("deB00000001", "coc", "0"),  # to zero on an element whose zeros DHIS2 skips
+        ("zeroDe00001", "coc", "0"),  # zero-significant: the zero itself overwrites
+    )
+    gone = cells_gone(now, earlier, mapping)
+    assert [(g["dataElement"], g["value"]) for g in gone] == [
+        ("deB00000001", "2"),
+        ("deC00000001", "1"),  # an older version's cell, left out since
+    ]  # deD was sent as 0: never stored, nothing to delete
+    assert cells_gone(now, [], mapping) == []

@@ -224,3 +224,100 @@ def test_consultation_totals_match_the_month(cases):
     in_month = [c for c in cases if 0 <= c[0] <= 30]
     assert report.total("CONSULT") == len(in_month)
     assert report.total("DIAG") == sum(len(c[3]) for c in in_month)
+
+
+# -- antenatal milestones: each pregnancy once, in the month of its 4th (8th) contact ---------
+
+
+def anc(day, number=None, *, iptp=None, pid="w1"):
+    data = {} if number is None else {"contact_number": number}
+    if iptp is not None:
+        data["iptp_dose"] = iptp
+    return visit("anc", day, data, pid=pid)
+
+
+def anc_counts(period, rows):
+    values = compute(period, rows)
+    return {
+        c: values.get(key(c, {}), 0) for c in ("ANC1", "ANC4", "ANC8", "IPTP1", "IPTP2", "IPTP3")
+    }
+
+
+def test_fourth_contact_on_the_last_day_counts_in_that_month_only():
+    rows = [
+        anc(date(2026, 7, 1), 1),
+        anc(date(2026, 8, 1), 2),
+        anc(date(2026, 9, 1), 3),
+        anc(date(2026, 9, 30), 4),  # last day of September
+        anc(date(2026, 10, 1), 5),  # first day of October
+    ]
+    assert anc_counts(Period(2026, 9), rows)["ANC4"] == 1
+    assert anc_counts(OCT, rows)["ANC4"] == 0
+
+
+def test_contacts_five_and_six_do_not_count_the_pregnancy_again():
+    rows = [anc(date(2026, 9, 3), 4), anc(date(2026, 10, 2), 5), anc(date(2026, 10, 30), 6)]
+    assert anc_counts(OCT, rows)["ANC4"] == 0
+    assert anc_counts(Period(2026, 9), rows)["ANC4"] == 1
+
+
+def test_two_contacts_numbered_four_or_more_in_one_month_count_once():
+    rows = [anc(date(2026, 10, 2), 4), anc(date(2026, 10, 20), 5)]
+    assert anc_counts(OCT, rows)["ANC4"] == 1
+
+
+def test_a_skipped_number_still_reaches_the_fourth_contact():
+    rows = [anc(date(2026, 8, 2), 3), anc(date(2026, 10, 2), 5)]  # contact 4 never recorded
+    assert anc_counts(OCT, rows)["ANC4"] == 1
+
+
+def test_a_woman_with_two_pregnancies_counts_once_for_each():
+    first = [anc(date(2025, 12, 1), 1), anc(date(2026, 2, 1), 4), anc(date(2026, 4, 1), 5)]
+    # numbering restarts at 1: a new pregnancy, whose own 4th contact is in October
+    second = [anc(date(2026, 7, 1), 1), anc(date(2026, 8, 1), 2), anc(date(2026, 9, 1), 3)]
+    rows = [*first, *second, anc(date(2026, 10, 5), 4)]
+    assert anc_counts(Period(2026, 2), rows)["ANC4"] == 1
+    assert anc_counts(OCT, rows)["ANC4"] == 1
+    assert anc_counts(Period(2026, 7), rows)["ANC1"] == 1
+
+
+def test_a_new_pregnancy_without_a_first_contact_is_told_by_time():
+    # contact 4 in January, then contact 4 again eleven months later (the first three elsewhere)
+    rows = [anc(date(2026, 1, 10), 4), anc(date(2026, 12, 10), 4)]
+    assert anc_counts(Period(2026, 12), rows)["ANC4"] == 1
+
+
+def test_women_are_counted_apart():
+    rows = [anc(date(2026, 10, 2), 4, pid="w1"), anc(date(2026, 10, 2), 4, pid="w2")]
+    assert anc_counts(OCT, rows)["ANC4"] == 2
+
+
+def test_eighth_contact():
+    rows = [anc(date(2026, 9, 2), 7), anc(date(2026, 10, 2), 8), anc(date(2026, 10, 29), 9)]
+    assert anc_counts(OCT, rows)["ANC8"] == 1
+    assert anc_counts(OCT, rows)["ANC4"] == 0  # reached in September (7)
+
+
+def test_iptp_doses():
+    rows = [
+        anc(date(2026, 8, 3), 2, iptp=1),
+        anc(date(2026, 9, 3), 3, iptp=2),
+        anc(date(2026, 10, 1), 4, iptp=3),
+        anc(date(2026, 10, 29), 5, iptp=4),  # a 4th dose: the pregnancy is already IPTp3+
+        anc(date(2026, 10, 3), 1, iptp=1, pid="w2"),
+        anc(date(2026, 10, 3), None, iptp=None, pid="w3"),  # a contact without SP
+    ]
+    assert anc_counts(OCT, rows) == {
+        "ANC1": 1,
+        "ANC4": 1,
+        "ANC8": 0,
+        "IPTP1": 1,
+        "IPTP2": 0,
+        "IPTP3": 1,
+    }
+    assert anc_counts(Period(2026, 9), rows)["IPTP2"] == 1
+    assert anc_counts(Period(2026, 11), rows)["IPTP3"] == 0
+
+
+def test_the_pregnancy_lookback_reaches_44_weeks_back():
+    assert OCT.anc_lookback_start == date(2026, 10, 1) - timedelta(weeks=44)

@@ -49,11 +49,17 @@ def router(web_dependency) -> APIRouter:
             "report.html",
             period=period,
             report=report,
-            rows=formats.table_rows(report) if report else [],
+            rows=formats.table_rows(report, web.lang) if report else [],
             error=error,
             outbox=web.ctx.store.outbox.list(limit=12),
             sent=sent,
         )
+
+    @r.get("/reports/definitions")
+    def definitions(web: Web = W) -> Response:
+        actor = web.require_login()
+        web.ctx.require(actor, VIEW_REPORTS)
+        return web.render("report_definitions.html", definitions=formats.definitions(web.lang))
 
     @r.get("/reports/{period}.{fmt}")
     def download(period: str, fmt: str, web: Web = W) -> Response:
@@ -65,7 +71,7 @@ def router(web_dependency) -> APIRouter:
         except ValueError:
             return web.redirect("/reports")
         if fmt == "csv":
-            body: bytes = formats.to_csv(report).encode()
+            body: bytes = formats.to_csv(report, web.lang).encode()
         elif fmt == "adx":
             body = formats.to_adx(report)
         else:
