@@ -356,3 +356,16 @@ def test_changed_key_rebuilds_stored_columns_in_resumable_batches(ctx, actors, m
     assert [r["family_name"] for r in patients.search(ctx, nurse, "traore")] == ["Tarawele"] * 5
     # Search columns are not demographics: no history row for them.
     assert store.query_one("SELECT COUNT(*) AS n FROM patient_history")["n"] == history
+
+
+def test_a_merge_moves_the_last_visit_to_the_kept_record(ctx, actors):
+    nurse = actors["nurse"]
+    kept, other = _register(ctx, nurse, "Sidibé", "Awa"), _register(ctx, nurse, "Sidibe", "Awa")
+    rival = _register(ctx, nurse, "Sidibé", "Bintou")
+    _visit(ctx, nurse, kept, "2026-01-05")
+    _visit(ctx, nurse, rival, "2026-05-05")
+    _visit(ctx, nurse, other, "2026-09-05")
+    patients.merge(ctx, actors["doctor"], keep=kept["id"], merge_from=other["id"], reason="same")
+    rows = patients.search(ctx, nurse, "sidibe")
+    assert [r["id"] for r in rows] == [kept["id"], rival["id"]]
+    assert rows[0]["last_visit"] == "2026-09-05"
