@@ -46,15 +46,29 @@ def patient() -> None:
 @click.option("--age-min", type=click.IntRange(0, 130), help="In years.")
 @click.option("--age-max", type=click.IntRange(0, 130), help="In years.")
 @click.option("--village")
-@click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, patient_service.MAX_PAGE_SIZE),
+    default=patient_service.PAGE_SIZE,
+    show_default=True,
+    help="Results per page.",
+)
+@click.option(
+    "--offset",
+    type=click.IntRange(0, 100_000),
+    default=0,
+    show_default=True,
+    help="Results to skip: the next page starts at the offset given after a full page.",
+)
 @as_option
 @json_option
 @click.pass_context
-def patient_search(ctx, query, sex, age_min, age_max, village, limit, as_user, as_json):
-    """Search by name (accents and spelling variants ignored), health number or phone."""
+def patient_search(ctx, query, sex, age_min, age_max, village, limit, offset, as_user, as_json):
+    """Search by name (accents, spelling variants and clan-name equivalents ignored), health
+    number or phone: closest first, then the most recently seen, one page at a time."""
     with open_context(ctx) as kctx:
         actor = login_as(kctx, as_user)
-        rows = patient_service.search(
+        page = patient_service.search_page(
             kctx,
             actor,
             query,
@@ -63,8 +77,18 @@ def patient_search(ctx, query, sex, age_min, age_max, village, limit, as_user, a
             age_max=age_max,
             village=village,
             limit=limit,
+            offset=offset,
         )
-    emit(rows, as_json, "\n".join(_line(r) for r in rows) or "no patient found")
+    rows = page["results"]
+    human = "\n".join(_line(r) for r in rows)
+    emit(rows, as_json, human or "aucun patient trouvé / no patient found")
+    if page["more"]:
+        # On stderr with --json, so that the output stays the list of patients.
+        click.echo(
+            f"plus de résultats : --offset {offset + len(rows)}"
+            f" / more results: --offset {offset + len(rows)}",
+            err=as_json,
+        )
 
 
 @patient.command("show")

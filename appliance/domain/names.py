@@ -9,9 +9,11 @@ find the other record. Both are pure string functions, cheap enough for an index
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 
 # Marks that separate the parts of a name rather than belong to a letter. The spacing grave
 # and the modifier apostrophe are not Unicode punctuation, so they are listed by hand.
@@ -42,6 +44,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     for pattern, replacement in (
         # Consonants: French, Arabic-derived and Bambara spellings of one sound.
         (r"ph", "f"),  # Philippe / Filipe
+        (r"th", "t"),  # Théra / Tera, Bathily / Batili: the h is silent
         (r"kh", "k"),  # Khadija / Kadija: Arabic kh is written k in Bambara
         (r"[cs]h", "x"),  # Aïcha / Aisha: French ch and English sh, one sound
         (r"ck", "k"),  # Dicko / Diko, Cheick / Cheik
@@ -51,12 +54,14 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"dj|d[iy](?=[aeiou])", "j"),  # Djénéba / Jeneba / Dieneba, Diarra / Jara
         (r"c(?=[eiy])", "s"),  # Cissé / Sisse
         (r"c", "k"),  # Coulibaly / Kulibali, Boubacar / Bubakar
+        (r"n(?=[bp])", "m"),  # Dunbiya / Doumbia: Bambara writes n before b, French m
         # Silent endings (é was already folded to e).
         (r"(?<=.)h$", ""),  # Bah / Ba, Cheikh / Cheik
         (r"(?<=[a-z]{2}[^aeiou])e$", ""),  # Touré / Ture, Mariame / Mariam, Sidibé / Sidibe
         # Vowels.
         (r"ou(?=[aeio])", "w"),  # Ouattara / Wattara: ou before a vowel is the glide w
         (r"ou", "u"),  # Touré / Ture, Oumar / Umar, Doumbia / Dumbia
+        (r"(?<=[^aeiou])u(?=[aeo])", "w"),  # Buare / Bouaré, Dakuo / Dakouo: the same glide
         (r"(?<=.)y", "i"),  # Coulibaly / Kulibali, Maryam / Mariam, Seydou / Seidu
         (r"[ae]i(?=[^aeiou])", "e"),  # Cheick / Check, Seydou / Saydou, Keïta / Kaïta
         (r"ai", "ei"),  # Mbaye / Mbeye: the same diphthong where no consonant follows
@@ -75,12 +80,7 @@ def _one_pass(key: str) -> str:
     return key
 
 
-@lru_cache(maxsize=8192)
-def name_key(word: str) -> str:
-    """Phonetic key of one name word: the same for the spellings of one Malian name
-    (Coulibaly, Koulibaly, Kulibali -> "kulibali") and different for different names.
-
-    Letters outside a-z are dropped, so a word with no Latin letter has the key ""."""
+def _sound_key(word: str) -> str:
     key = "".join(c for c in fold(word) if "a" <= c <= "z")
     for _ in range(_MAX_PASSES):
         changed = _one_pass(key)
@@ -88,6 +88,40 @@ def name_key(word: str) -> str:
             break
         key = changed
     return key
+
+
+CLAN_NAMES_PATH = Path(__file__).with_name("data") / "clan_names.json"
+
+
+def _clan_table(groups: list[list[str]]) -> dict[str, str]:
+    """Sound key of every spelling -> the sound key of its group's first spelling. Some
+    spellings of one jamu differ by more than a spelling rule (Traoré / Tarawele, Bagayoko /
+    Bagayogo): those are listed, not guessed. A spelling in two groups is a data error."""
+    table: dict[str, str] = {}
+    for group in groups:
+        canonical = _sound_key(group[0])
+        for spelling in group:
+            key = _sound_key(spelling)
+            if table.get(key, canonical) != canonical:
+                raise ValueError(f"{spelling!r} is in two clan-name groups (one of {group[0]!r})")
+            table[key] = canonical
+    return table
+
+
+CLAN_KEYS: dict[str, str] = _clan_table(json.loads(CLAN_NAMES_PATH.read_text("utf-8"))["groups"])
+# Bump when the rules or the clan table change: stored search columns are rebuilt to match.
+NAME_KEY_VERSION = 2
+
+
+@lru_cache(maxsize=8192)
+def name_key(word: str) -> str:
+    """Phonetic key of one name word: the same for the spellings of one Malian name
+    (Coulibaly, Koulibaly, Kulibali -> "kulibali"; Tarawele -> Traoré's key through the clan
+    table) and different for different names.
+
+    Letters outside a-z are dropped, so a word with no Latin letter has the key ""."""
+    key = _sound_key(word)
+    return CLAN_KEYS.get(key, key)
 
 
 def name_keys(text: str) -> list[str]:

@@ -21,9 +21,15 @@ from appliance.services.context import Actor, Context
 from appliance.services.errors import Conflict, NotFound, PossibleDuplicates
 from appliance.store.patients import EDITABLE_FIELDS, search_columns
 
-# Search tiers: every word matches exactly, every word is the start of a name, every word
-# sounds like (phonetic key) the start of a name. Exact results come first.
-TIER_SCORES = (1.0, 0.8, 0.6)
+# Search tiers, closest first: every word is a name exactly; every word is a name or sounds
+# like one (phonetic key, clan-name equivalents: Tarawele for Traoré); every word is that or the
+# start of a name (Dao for Daouda); every word sounds like the start of a name. A whole name
+# spelled another way comes before longer names that merely start alike. Each tier leaves out
+# the ones before it, so a patient appears once; within a tier the most recently seen first.
+TIER_SCORES = (1.0, 0.8, 0.7, 0.6)
+# A page of results: what the screens show at once, and the most a caller may ask for.
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
 # A mother younger than this at the birth is a wrong record or a wrong date, not a mother.
 MIN_MOTHER_AGE_YEARS = 10
 
@@ -32,16 +38,27 @@ def _fts_word(word: str) -> str:
     return '"' + word.replace('"', "") + '"'
 
 
+def _all(terms: list[str]) -> str:
+    return " AND ".join(f"({t})" for t in terms)
+
+
 def _tier_queries(words: list[str]) -> list[str]:
-    exact = " AND ".join(f"search_names:{_fts_word(w)}" for w in words)
-    prefix = " AND ".join(f"search_names:{_fts_word(w)}*" for w in words)
-    sounds = " AND ".join(
-        f"(search_names:{_fts_word(w)}* OR search_keys:{_fts_word(name_key(w))}*)"
-        if name_key(w)
-        else f"search_names:{_fts_word(w)}*"
-        for w in words
-    )
-    return [exact, prefix, sounds]
+    def term(w: str, name_prefix: str, key_prefix: str) -> str:
+        key = name_key(w)
+        names = f"search_names:{_fts_word(w)}{name_prefix}"
+        return f"{names} OR search_keys:{_fts_word(key)}{key_prefix}" if key else names
+
+    # Each tier holds the one before it: E within S within P within Q.
+    exact = _all([f"search_names:{_fts_word(w)}" for w in words])
+    same_sound = _all([term(w, "", "") for w in words])
+    prefix = _all([term(w, "*", "") for w in words])
+    sound_prefix = _all([term(w, "*", "*") for w in words])
+    return [
+        exact,
+        f"({same_sound}) NOT ({exact})",
+        f"({prefix}) NOT ({same_sound})",
+        f"({sound_prefix}) NOT ({prefix})",
+    ]
 
 
 def _with_score(rows: list[dict[str, Any]], score: float) -> list[dict[str, Any]]:
@@ -57,12 +74,37 @@ def search(
     age_min: int | None = None,
     age_max: int | None = None,
     village: str | None = None,
-    limit: int = 20,
+    limit: int = PAGE_SIZE,
 ) -> list[dict[str, Any]]:
-    """Find patients by health number, phone number or name (accents, case and the usual
-    spelling variants ignored; the last word may be unfinished). Best matches first."""
+    """Find patients by health number, phone number or name: the first `limit` results of
+    search_page."""
+    return search_page(
+        ctx, actor, query, sex=sex, age_min=age_min, age_max=age_max, village=village, limit=limit
+    )["results"]
+
+
+def search_page(
+    ctx: Context,
+    actor: Actor,
+    query: str,
+    *,
+    sex: str | None = None,
+    age_min: int | None = None,
+    age_max: int | None = None,
+    village: str | None = None,
+    limit: int = PAGE_SIZE,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """Find patients by health number, phone number or name (accents, case, the usual
+    spelling variants and clan-name equivalents ignored; the last word may be unfinished).
+    Closest matches first, then the most recently seen. One page: {"results", "offset",
+    "limit", "more"}; `more` says a next page exists (one row more is read, nothing counted)."""
     ctx.require(actor, READ_PATIENT)
     reading = ctx.now()
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValueError(f"limit {limit}: expected 1 to {MAX_PAGE_SIZE}")
+    if offset < 0:
+        raise ValueError(f"offset {offset}: expected 0 or more")
     # Control characters (a NUL ends an FTS5 string early) are never part of a name or number.
     query = "".join(ch if ch.isprintable() else " " for ch in query or "").strip()
     if not query:
@@ -76,12 +118,13 @@ def search(
     if age_min is not None:
         born_before = estimated_birth_date(today, years=age_min).isoformat()
     results: list[dict[str, Any]] = []
+    wanted = limit + 1  # one more than the page: is there a next page?
     number = parse_health_number(query)
     if number is not None:
         _code, sequence, check_ok = number
         row = ctx.store.patients.get_by_sequence(sequence)
         if row is not None and check_ok is not False:
-            results = [{**row, "score": 1.0}]
+            results = [{**row, "score": 1.0}][offset:]
     elif any(ch.isdigit() for ch in query):
         try:
             phone = normalise_phone(query)
@@ -89,14 +132,14 @@ def search(
             raise ValueError(
                 f"{query!r} is neither a name, a health number nor a phone number"
             ) from None
-        results = _with_score(ctx.store.patients.by_phone(phone), 0.9)
+        results = _with_score(ctx.store.patients.by_phone(phone), 0.9)[offset:]
     else:
         words = [w for w in fold(query).split() if w]
         if not words:
             raise ValueError(f"{query!r} has no letters to search for")
-        seen: set[str] = set()
+        skip = offset
         for fts, score in zip(_tier_queries(words), TIER_SCORES, strict=True):
-            if len(results) >= limit:
+            if len(results) >= wanted:
                 break
             rows = ctx.store.patients.match(
                 fts,
@@ -104,15 +147,24 @@ def search(
                 born_after=born_after,
                 born_before=born_before,
                 village=village,
-                exclude=seen,
-                limit=limit - len(results),
+                limit=skip + wanted - len(results),
             )
-            seen.update(r["id"] for r in rows)
-            results += _with_score(rows, score)
+            # Rows before the page belong to earlier pages; a tier too short for them all
+            # leaves the rest of the skip to the next tier.
+            results += _with_score(rows[skip:], score)
+            skip = max(0, skip - len(rows))
     ctx.audit(
-        actor, "patient.search", detail={"query": query, "results": len(results)}, reading=reading
+        actor,
+        "patient.search",
+        detail={"query": query, "results": len(results[:limit]), "offset": offset},
+        reading=reading,
     )
-    return results[:limit]
+    return {
+        "results": results[:limit],
+        "offset": offset,
+        "limit": limit,
+        "more": len(results) > limit,
+    }
 
 
 def find_duplicates(ctx: Context, fields: dict[str, Any]) -> list[dict[str, Any]]:

@@ -199,6 +199,9 @@ class Store:
         from appliance.store.repos import attach_repositories
 
         attach_repositories(self)
+        if migrate and not read_only:
+            # After a change of the phonetic key: stored search columns rebuilt, in batches.
+            self.patients.refresh_search_columns()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def close(self) -> None:

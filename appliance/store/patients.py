@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from appliance.domain.names import fold, name_key, name_keys
+from appliance.domain.names import NAME_KEY_VERSION, fold, name_key, name_keys
 from appliance.ids import health_number, uuid7
 
 if TYPE_CHECKING:
@@ -185,31 +185,36 @@ class PatientRepo:
         born_after: str | None = None,
         born_before: str | None = None,
         village: str | None = None,
-        exclude: set[str] | None = None,
         limit: int = 20,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        """Patients whose indexed names match an FTS5 query, filtered, best bm25 first."""
-        where, params = ["patients_fts MATCH ?", "p.merged_into IS NULL"], [fts_query]
-        if sex:
-            where.append("p.sex = ?")
-            params.append(sex)
-        if born_after:
-            where.append("p.birth_date >= ?")
-            params.append(born_after)
-        if born_before:
-            where.append("p.birth_date <= ?")
-            params.append(born_before)
-        if village:
-            where.append("p.village = ? COLLATE NOCASE")
-            params.append(village)
-        if exclude:
-            where.append(f"p.id NOT IN ({', '.join('?' * len(exclude))})")
-            params.extend(exclude)
+        """Patients whose indexed names match an FTS5 query, filtered, the most recently seen
+        first (never seen last, then the newest registration first), with `last_visit`.
+
+        The matches are sorted on patient_recency alone and only the page's patient rows are
+        read: a common name matches thousands of patients."""
+        where, params = ["patients_fts MATCH ?", "r.active = 1"], [fts_query]
+        for condition, value in (
+            ("f.sex = ?", sex),
+            ("f.birth_date >= ?", born_after),
+            ("f.birth_date <= ?", born_before),
+            ("f.village = ? COLLATE NOCASE", village),
+        ):
+            if value:
+                where.append(condition)
+                params.append(value)
+        filtered = len(where) > 2
         sql = (
-            f"SELECT {_P_COLUMNS} FROM patients_fts JOIN patients p ON p.rowid = patients_fts.rowid"
-            f" WHERE {' AND '.join(where)} ORDER BY patients_fts.rank LIMIT ?"
+            f"SELECT {_P_COLUMNS}, m.last_visit FROM ("
+            " SELECT r.patient_rowid, r.last_visit FROM patients_fts"
+            " JOIN patient_recency r ON r.patient_rowid = patients_fts.rowid"
+            + (" JOIN patients f ON f.rowid = r.patient_rowid" if filtered else "")
+            + f" WHERE {' AND '.join(where)}"
+            " ORDER BY r.last_visit DESC, r.patient_rowid DESC LIMIT ? OFFSET ?"
+            ") m JOIN patients p ON p.rowid = m.patient_rowid"
+            " ORDER BY m.last_visit DESC, m.patient_rowid DESC"
         )
-        return [_clean(r) for r in self.store.query(sql, (*params, limit))]
+        return [_clean(r) for r in self.store.query(sql, (*params, limit, offset))]
 
     def similar(self, *, family_key: str, born_from: str, born_to: str) -> list[dict[str, Any]]:
         """Possible duplicates: same phonetic family name, birth date in a range."""
@@ -255,6 +260,54 @@ class PatientRepo:
                 (uuid7(), kept_id, merged_id, staff_id, at, reason, moved),
             )
         return moved
+
+    def refresh_search_columns(self, batch: int = 1000) -> int:
+        """Bring the stored search columns to the current phonetic key (NAME_KEY_VERSION),
+        `batch` patients per short transaction so that other writers wait at most one batch.
+        Resumable: the last patient done is kept in the settings, and a store opened again
+        carries on from there. Returns the number of patients whose columns changed; does
+        nothing (one read) once the columns are current."""
+        version = str(NAME_KEY_VERSION)
+        if self.store.get_setting("name_key_version") == version:
+            return 0
+        progress = (self.store.get_setting("name_key_rebuild") or "").split(":")
+        after = int(progress[1]) if len(progress) == 2 and progress[0] == version else 0
+        changed = 0
+        while True:
+            with self.store.transaction() as conn:
+                rows = conn.execute(
+                    "SELECT rowid, family_name, given_names, search_names, search_keys,"
+                    " family_key FROM patients WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                    (after, batch),
+                ).fetchall()
+                for row in rows:
+                    new = search_columns(row["family_name"], row["given_names"])
+                    if tuple(new.values()) != (
+                        row["search_names"],
+                        row["search_keys"],
+                        row["family_key"],
+                    ):
+                        conn.execute(
+                            "UPDATE patients SET search_names = ?, search_keys = ?,"
+                            " family_key = ? WHERE rowid = ?",
+                            (*new.values(), row["rowid"]),
+                        )
+                        changed += 1
+                if rows:
+                    after = rows[-1]["rowid"]
+                    conn.execute(
+                        "INSERT INTO settings (key, value) VALUES ('name_key_rebuild', ?)"
+                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (f"{version}:{after}",),
+                    )
+                else:
+                    conn.execute("DELETE FROM settings WHERE key = 'name_key_rebuild'")
+                    conn.execute(
+                        "INSERT INTO settings (key, value) VALUES ('name_key_version', ?)"
+                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                        (version,),
+                    )
+                    return changed
 
     def count(self) -> int:
         return self.store.conn.execute("SELECT COUNT(*) FROM patients").fetchone()[0]

@@ -583,6 +583,53 @@ CREATE TABLE login_devices (
 CREATE INDEX login_devices_last ON login_devices(last_login_s);
 """
 
+# Name search ranks equally close matches by their most recent visit. patient_recency holds,
+# per patient (by the rowid patients_fts also uses), the latest care date and whether the
+# record is still active (not merged into another): a row small enough that sorting a few
+# thousand matches of a common name by it costs less than reading their patient rows. Kept by
+# triggers on every write that changes it: a registration, a merge, a new encounter,
+# encounters moved by a merge. Voided encounters count too: the visit took place.
+# The patient history now records changes of what staff see, not the rebuild of the search
+# columns when the phonetic key changes (appliance/store/patients.py, refresh_search_columns).
+M015_NAME_SEARCH = """
+CREATE TABLE patient_recency (
+    patient_rowid INTEGER PRIMARY KEY,
+    last_visit TEXT,
+    active INTEGER NOT NULL CHECK (active IN (0, 1))
+);
+INSERT INTO patient_recency (patient_rowid, last_visit, active)
+SELECT p.rowid, (SELECT MAX(e.care_date) FROM encounters e WHERE e.patient_id = p.id),
+    p.merged_into IS NULL
+FROM patients p;
+CREATE TRIGGER patients_recency_insert AFTER INSERT ON patients BEGIN
+    INSERT INTO patient_recency (patient_rowid, last_visit, active)
+    VALUES (NEW.rowid, NULL, NEW.merged_into IS NULL);
+END;
+CREATE TRIGGER patients_recency_merged AFTER UPDATE OF merged_into ON patients BEGIN
+    UPDATE patient_recency SET active = NEW.merged_into IS NULL WHERE patient_rowid = NEW.rowid;
+END;
+CREATE TRIGGER encounters_recency_insert AFTER INSERT ON encounters BEGIN
+    UPDATE patient_recency SET last_visit = NEW.care_date
+    WHERE patient_rowid = (SELECT rowid FROM patients WHERE id = NEW.patient_id)
+        AND (last_visit IS NULL OR last_visit < NEW.care_date);
+END;
+CREATE TRIGGER encounters_recency_moved AFTER UPDATE OF patient_id ON encounters BEGIN
+    UPDATE patient_recency SET last_visit = NEW.care_date
+    WHERE patient_rowid = (SELECT rowid FROM patients WHERE id = NEW.patient_id)
+        AND (last_visit IS NULL OR last_visit < NEW.care_date);
+END;
+DROP TRIGGER patients_keep_history;
+CREATE TRIGGER patients_keep_history AFTER UPDATE OF id, sequence, health_number, family_name,
+    given_names, sex, birth_date, birth_date_estimated, village, phone, mother_id,
+    registered_by, registered_at, merged_into, sms_consent, sms_language ON patients BEGIN
+    INSERT INTO patient_history (patient_id, old) VALUES (OLD.id, json_object(
+        'health_number', OLD.health_number, 'family_name', OLD.family_name,
+        'given_names', OLD.given_names, 'sex', OLD.sex, 'birth_date', OLD.birth_date,
+        'birth_date_estimated', OLD.birth_date_estimated, 'village', OLD.village,
+        'phone', OLD.phone, 'mother_id', OLD.mother_id, 'merged_into', OLD.merged_into));
+END;
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -599,4 +646,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (12, "SMS reminders: consent, language, queue", M012_REMINDERS),
     (13, "login throttling per client and account", M013_LOGIN_THROTTLE),
     (14, "devices staff have logged in from", M014_LOGIN_DEVICES),
+    (15, "name search: each patient's last visit", M015_NAME_SEARCH),
 ]

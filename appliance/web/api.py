@@ -6,8 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Header, Query
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -140,14 +142,28 @@ def router(web_dependency) -> APIRouter:
             web.end_session()
         return web.finish(JSONResponse({"ok": True}))
 
-    @r.get("/patients", summary="Search by name, health number or phone")
+    @r.get(
+        "/patients",
+        summary="Search by name, health number or phone",
+        description="One page of results, closest first then the most recently seen. When"
+        ' more follow, the reply has a `Link` header with rel="next" (the same query at the'
+        " next offset) and `X-More-Results: true`.",
+    )
     def search(
         web: Web = W,
         q: str = Query(min_length=1, max_length=100),
         limit: int = Query(20, ge=1, le=100),
+        offset: int = Query(0, ge=0, le=100_000),
     ) -> Any:
         actor = web.require_login()
-        return _call(lambda: patients.search(web.ctx, actor, q, limit=limit))
+        page = _call(lambda: patients.search_page(web.ctx, actor, q, limit=limit, offset=offset))
+        if not isinstance(page, dict):
+            return page  # an error reply
+        headers = {"X-More-Results": "true" if page["more"] else "false"}
+        if page["more"]:
+            query = urlencode({"q": q, "limit": limit, "offset": offset + limit})
+            headers["Link"] = f'</api/v1/patients?{query}>; rel="next"'
+        return JSONResponse(jsonable_encoder(page["results"]), headers=headers)
 
     @r.post("/patients", status_code=201, summary="Register a patient")
     def register(

@@ -14,7 +14,7 @@ from kivy.uix.textinput import TextInput
 
 from appliance.web.i18n import N_
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
-from kiosk_ui.viewmodels.search import SearchVM
+from kiosk_ui.viewmodels.search import MORE, SearchVM
 from kiosk_ui.widgets.due_row import grow_to_text
 from kiosk_ui.widgets.keyboard import AzertyKeyboard
 from kiosk_ui.widgets.theme import MUTED, PRIMARY, SECONDARY, BigButton, Text
@@ -64,6 +64,9 @@ class SearchScreen(KioskScreen):
         # page): typing never makes new widgets, whose textures the memory kept.
         self.row_pool: list[BigButton] = []
         self.result_buttons: list[BigButton] = []  # the rows shown now
+        # After a full page: the next page in place of this one.
+        self.more_button = BigButton("", colour=SECONDARY, font_size=sp(20), height=RESULT_H)
+        self.more_button.bind(on_release=lambda *_: self.next_page())
 
     def enter(self, **kw: Any) -> None:
         self.vm = SearchVM(self.state)
@@ -84,6 +87,7 @@ class SearchScreen(KioskScreen):
             b.text = ""
             b.patient_id = None
         self.message.text = ""
+        self.more_button.text = ""
         self.vm = None
 
     @property
@@ -125,6 +129,13 @@ class SearchScreen(KioskScreen):
         self.scroller.scroll_y = 1
         self.refresh()
 
+    def next_page(self) -> None:
+        if self.vm is None:
+            return
+        self.vm.next_page()
+        self.scroller.scroll_y = 1
+        self.refresh()
+
     def _row(self, i: int) -> BigButton:
         while len(self.row_pool) <= i:
             b = BigButton("", colour=PRIMARY, font_size=sp(20), height=RESULT_H)
@@ -161,6 +172,9 @@ class SearchScreen(KioskScreen):
         for b in self.row_pool[len(self.vm.results) :]:
             b.text = ""  # rows not shown keep no texture
             b.patient_id = None
+        self.more_button.text = t(MORE) if self.vm.more else ""
+        if self.vm.more:
+            self.results.add_widget(self.more_button)
 
 
 def _escape(text: str) -> str:

@@ -17,6 +17,7 @@ TOO_SHORT = N_("Tapez au moins 2 lettres")
 # The web search page's messages
 NOT_A_QUERY = N_("Tapez un nom (des lettres), un numéro de santé ou un numéro de téléphone.")
 NO_RESULTS = N_("Aucun patient trouvé.")
+MORE = N_("Plus de résultats")
 
 
 class SearchVM:
@@ -25,17 +26,31 @@ class SearchVM:
         self.query = ""
         self.results: list[dict[str, Any]] = []
         self.message: str | None = None
+        self.offset = 0  # where the page shown starts among all results
+        self.more = False  # a next page exists ("Plus de résultats")
 
     def set_query(self, text: str) -> None:
-        state, t = self.state, self.state.t
-        state.touch()
+        self.state.touch()
         self.query = text or ""
-        self.results = []
+        self._load(0)
+
+    def next_page(self) -> None:
+        """The next page of the same search, in place of this one (the screen's rows stay a
+        page)."""
+        self.state.touch()
+        if self.more:
+            self._load(self.offset + len(self.results))
+
+    def _load(self, offset: int) -> None:
+        state, t = self.state, self.state.t
+        self.results, self.more, self.offset = [], False, offset
         if sum(ch.isalnum() for ch in self.query) < MIN_CHARS:
             self.message = t(TOO_SHORT)
             return
         try:
-            rows = patients.search(state.ctx, state.actor, self.query, limit=RESULTS_MAX)
+            page = patients.search_page(
+                state.ctx, state.actor, self.query, limit=RESULTS_MAX, offset=offset
+            )
         except ServiceError as e:
             self.message = state.error_text(e)
             return
@@ -43,7 +58,8 @@ class SearchVM:
             self.message = t(NOT_A_QUERY)
             return
         today = state.today
-        self.results = [self._row(r, today) for r in rows]
+        self.results = [self._row(r, today) for r in page["results"]]
+        self.more = page["more"]
         self.message = None if self.results else t(NO_RESULTS)
 
     def _row(self, r: dict[str, Any], today: date) -> dict[str, Any]:

@@ -85,6 +85,21 @@ def test_show_json_has_all_encounters_and_is_audited(home, logins):
     assert any(a["action"] == "patient.view" and a["username"] == user for a in trail)
 
 
+def test_search_pages_and_says_when_more(home, logins):
+    user, pin = logins["nurse"]
+    args = ("patient", "search", "traore", "--json", "--as", user)
+    everyone = json.loads(run(home, *args, "--limit", "100", pin=pin).stdout)
+    assert len(everyone) > 3
+    r = run(home, *args, "--limit", "2", "--offset", "1", pin=pin)
+    assert r.returncode == 0, r.stderr
+    assert [p["id"] for p in json.loads(r.stdout)] == [p["id"] for p in everyone[1:3]]
+    assert "plus de résultats : --offset 3" in r.stderr
+    last = run(home, *args, "--offset", str(len(everyone) - 1), pin=pin)
+    assert len(json.loads(last.stdout)) == 1 and "plus de résultats" not in last.stderr
+    human = run(home, "patient", "search", "traore", "--limit", "1", "--as", user, pin=pin)
+    assert human.stdout.strip().endswith("more results: --offset 1")
+
+
 def test_pin_from_stdin(home, logins):
     user, pin = logins["midwife"]
     r = run(home, "patient", "search", "a", "--json", "--as", user, stdin=pin + "\n")

@@ -320,6 +320,52 @@ def test_live_search_returns_a_fragment(client, woman):
     assert "<html" in full.text and "Aminata" in full.text
 
 
+def _many_coulibaly(ctx, n: int) -> None:
+    ctx.store.patients.insert_many(
+        [
+            {
+                "id": f"many-{i}",
+                "sequence": 500 + i,
+                "health_number": f"KLB-{500 + i}",
+                "family_name": "Coulibaly",
+                "given_names": f"Awa{chr(65 + i)}",
+                "sex": "F",
+                "birth_date": "1990-01-01",
+                "registered_at": "2026-01-01T00:00:00Z",
+            }
+            for i in range(n)
+        ]
+    )
+
+
+def test_search_page_offers_more_results(client, ctx):
+    _many_coulibaly(ctx, 25)
+    login(client, "nurse")
+    first = client.get("/patients?q=kulibali")
+    assert first.text.count('href="/patients/many-') == 20
+    assert "Plus de résultats" in first.text and "offset=20" in first.text
+    rest = client.get("/patients?q=kulibali&offset=20", headers={"HX-Request": "true"})
+    assert rest.text.count('href="/patients/many-') == 5
+    assert "Plus de résultats" not in rest.text
+    # an offset that is not a number shows the first page
+    assert client.get("/patients?q=kulibali&offset=x").text.count('href="/patients/many-') == 20
+
+
+def test_api_search_pages_with_limit_and_offset(client, ctx):
+    _many_coulibaly(ctx, 25)
+    login(client, "nurse")
+    r = client.get("/api/v1/patients?q=coulibaly&limit=10&offset=10")
+    assert r.status_code == 200 and len(r.json()) == 10
+    assert r.headers["X-More-Results"] == "true"
+    assert r.headers["Link"] == '</api/v1/patients?q=coulibaly&limit=10&offset=20>; rel="next"'
+    last = client.get("/api/v1/patients?q=coulibaly&limit=10&offset=20")
+    assert len(last.json()) == 5 and last.headers["X-More-Results"] == "false"
+    assert "Link" not in last.headers
+    ids = {p["id"] for p in r.json()} | {p["id"] for p in last.json()}
+    assert len(ids) == 15
+    assert client.get("/api/v1/patients?q=coulibaly&offset=-1").status_code == 422
+
+
 def test_search_with_no_letters_is_explained(client):
     login(client, "nurse")
     r = client.get("/patients?q=%25%25")

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from appliance.domain.names import fold, name_key, name_keys
+from appliance.domain.names import CLAN_NAMES_PATH, _clan_table, fold, name_key, name_keys
 
 # Spellings of one name that are all seen in Malian registers: one key each.
 VARIANT_GROUPS = [
@@ -52,6 +52,22 @@ VARIANT_GROUPS = [
     ["Aïcha", "Aisha"],
     ["Sékou", "Sekou", "Seku"],
     ["Bakary", "Bakari"],
+    # The spellings the health centre's search missed: one jamu each.
+    ["Traoré", "Trawore", "Tarawele", "Traouré", "TARAWELE"],
+    ["Coulibaly", "Kulubali", "Kouloubaly", "Kulibali"],
+    ["Doumbia", "Dunbiya", "Dumbiya"],
+    ["Bagayoko", "Bagayogo"],
+    ["Keïta", "Keyta"],
+    ["Touré", "Turay"],
+    ["Cissé", "Sise", "Sesay"],
+    ["Maïga", "Mayga"],
+    ["Dao", "Daou", "Dawo"],
+    ["Diallo", "Jallow"],
+    ["Camara", "Kamara"],
+    ["Diabaté", "Jabate", "Jobarteh"],
+    ["Théra", "Tera"],  # th: the h is silent
+    ["Bouaré", "Buare"],  # u before a vowel is the glide w, as ou
+    ["Samba", "Sanba"],  # n before b or p: Bambara n, French m
 ]
 
 # Different names that a careless key would merge.
@@ -75,6 +91,16 @@ KEPT_APART = [
     ("Ibrahim", "Ibrahima"),
     ("Sidibé", "Sidi"),
     ("Aïcha", "Aïssata"),
+    # Clan names close in sound or in the table's neighbourhood, yet different jamu.
+    ("Traoré", "Tounkara"),
+    ("Dao", "Diallo"),
+    ("Dao", "Daouda"),
+    ("Sissoko", "Cissé"),
+    ("Kamissoko", "Camara"),
+    ("Diawara", "Diarra"),
+    ("Doumbia", "Dembélé"),
+    ("Bagayoko", "Sinayogo"),
+    ("Sylla", "Sy"),
 ]
 
 
@@ -87,6 +113,20 @@ def test_spelling_variants_share_one_key(group):
 @pytest.mark.parametrize(("a", "b"), KEPT_APART, ids=lambda n: n)
 def test_different_names_keep_different_keys(a, b):
     assert name_key(a) != name_key(b)
+
+
+def test_clan_table_names_its_sources_and_its_groups_never_overlap():
+    data = json.loads(CLAN_NAMES_PATH.read_text("utf-8"))
+    assert "Bambara orthography" in data["source"] and "civil registers" in data["source"]
+    canonical = [name_key(group[0]) for group in data["groups"]]
+    assert len(set(canonical)) == len(canonical)  # two groups would be one name
+    for group, key in zip(data["groups"], canonical, strict=True):
+        assert {name_key(spelling) for spelling in group} == {key}, group
+
+
+def test_a_spelling_in_two_clan_groups_is_refused():
+    with pytest.raises(ValueError, match="Tarawele"):
+        _clan_table([["Traoré", "Tarawele"], ["Touré", "Tarawele"]])
 
 
 def test_ba_and_bah_are_one_name():

@@ -100,20 +100,31 @@ def router(web_dependency) -> APIRouter:
     W = Depends(web_dependency)
 
     @r.get("/patients")
-    def search(web: Web = W, q: str = "") -> Response:
+    def search(web: Web = W, q: str = "", offset: str = "") -> Response:
         actor = web.require_login()
         web.ctx.require(actor, READ_PATIENT)
-        results, error = [], None
+        results, error, more = [], None, False
+        # A page number typed by hand that is not one shows the first page.
+        start = int(offset) if offset.isdigit() and len(offset) < 7 else 0
         if q.strip():
             try:
-                results = patients.search(web.ctx, actor, q)
+                page = patients.search_page(web.ctx, actor, q, offset=start)
+                results, more = page["results"], page["more"]
             except ValueError as e:
                 log.info("search refused: %s", e)
                 error = N_(
                     "Tapez un nom (des lettres), un numéro de santé ou un numéro de téléphone."
                 )
         template = "_results.html" if web.is_htmx else "search.html"
-        return web.render(template, q=q, results=results, error=error, today=web.ctx.now().today)
+        return web.render(
+            template,
+            q=q,
+            results=results,
+            error=error,
+            offset=start,
+            next_offset=start + len(results) if more else None,
+            today=web.ctx.now().today,
+        )
 
     @r.get("/patients/new")
     def register_form(web: Web = W) -> Response:

@@ -44,6 +44,24 @@ def test_no_results(kiosk, aminata):
     assert vm.results == [] and vm.message == "Aucun patient trouvé."
 
 
+def test_a_full_page_offers_the_next(kiosk, ctx, actors):
+    from appliance.services import patients
+
+    for i in range(23):
+        data = {"family_name": "Kulibali", "given_names": f"Awa{chr(65 + i)}", "sex": "F"}
+        data["birth_date"] = "1990-01-01"
+        patients.register(ctx, actors["nurse"], data, accept_duplicates=True)
+    vm = SearchVM(kiosk("nurse"))
+    vm.set_query("coulibaly")
+    first = [r["id"] for r in vm.results]
+    assert len(first) == 20 and vm.more and vm.offset == 0
+    vm.next_page()
+    assert len(vm.results) == 3 and not vm.more and vm.offset == 20
+    assert not set(first) & {r["id"] for r in vm.results}
+    vm.set_query("coulibaly a")  # a new search starts at its first page
+    assert vm.offset == 0
+
+
 def test_technician_may_not_search(kiosk, aminata):
     vm = SearchVM(kiosk("technician"))
     vm.set_query("trao")
