@@ -81,7 +81,12 @@ def patient_search(ctx, query, sex, age_min, age_max, village, limit, offset, as
         )
     rows = page["results"]
     human = "\n".join(_line(r) for r in rows)
-    emit(rows, as_json, human or "aucun patient trouvé / no patient found")
+    nobody = (
+        f"pas d'autres résultats après les {offset} premiers / no more results after {offset}"
+        if offset
+        else "aucun patient trouvé / no patient found"
+    )
+    emit(rows, as_json, human or nobody)
     if page["more"]:
         # On stderr with --json, so that the output stays the list of patients.
         click.echo(

@@ -330,7 +330,8 @@ def _anc_anaemia(contacts: list[dict], cfg: dict) -> list[Alert]:
     enc, (hb,) = found
     severe = cfg["high_risk"]["severe_anaemia"]["hb_g_dl_under"]
     moderate, mild = cfg["moderate_anaemia"], cfg["mild_anaemia"]
-    what = N_("Hb %(hb)s g/dL (%(low)s-%(high)s g/dL) (CPN du %(date)s)")
+    # "from 10 to under 11", not WHO's "10.0-10.9": a Hb of 10.95 falls inside the words
+    what = N_("Hb %(hb)s g/dL (de %(low)s à moins de %(limit)s g/dL) (CPN du %(date)s)")
     if hb < severe:
         return []
     if hb < moderate["hb_g_dl_under"]:
@@ -340,9 +341,8 @@ def _anc_anaemia(contacts: list[dict], cfg: dict) -> list[Alert]:
         low = moderate["hb_g_dl_under"]
     else:
         return []
-    # the range as WHO writes it: 7.0-9.9, 10.0-10.9 (one decimal below the next limit)
-    high = round(rule["hb_g_dl_under"] - 0.1, 1)
-    args = {"hb": num(hb), "low": num(low), "high": num(high), "date": _dmy(enc["care_date"])}
+    limit = rule["hb_g_dl_under"]
+    args = {"hb": num(hb), "low": num(low), "limit": num(limit), "date": _dmy(enc["care_date"])}
     return [_alert(code, rule, (what, args), action, enc)]
 
 

@@ -430,7 +430,7 @@ def nutrition_status(
       normal: a criterion could be judged and none of the above is met; else unknown.
     Cut-offs apply to z rounded to 2 decimals, as WHO's software classifies its output.
     "reasons" lists each criterion met, and "<index> implausible" for a WHO-flagged z
-    (re-measure: the value is kept, not dropped). "reference" is "who2006", "who2007" or None
+    (re-measure: the value is shown, but judges neither the status nor the categories). "reference" is "who2006", "who2007" or None
     (no valid age); "categories" lists the WHO 2007 categories met (thinness, overweight,
     obesity, stunting...), empty under 61 months.
     """
@@ -441,6 +441,10 @@ def nutrition_status(
         "wfh": _r2(wfh(sex, age_days, weight_kg, height_cm, measured, oedema)),
         "bfa": _r2(bfa(sex, age_days, weight_kg, height_cm, measured, oedema)),
     }
+    # A WHO-flagged z is a measurement to repeat, not a finding: it judges nothing (WHO
+    # anthro leaves flagged values out of its classifications too).
+    implausible = [name for name, v in z.items() if flagged(name, v)]
+    usable = {name: (None if name in implausible else v) for name, v in z.items()}
     reasons: list[str] = []
     judged = bool(oedema)
     if oedema:
@@ -452,17 +456,17 @@ def nutrition_status(
             reasons.append(f"muac<{MUAC_SAM_MM}")
         elif muac_mm < MUAC_MAM_MM:
             reasons.append(f"muac<{MUAC_MAM_MM}")
-    if z["wfh"] is not None:
+    if usable["wfh"] is not None:
         judged = True
-        if z["wfh"] < -3:
+        if usable["wfh"] < -3:
             reasons.append("wfh<-3")
-        elif z["wfh"] < -2:
+        elif usable["wfh"] < -2:
             reasons.append("wfh<-2")
-    if ref == WHO2007 and z["bfa"] is not None:
+    if ref == WHO2007 and usable["bfa"] is not None:
         judged = True
-        if z["bfa"] < -3:
+        if usable["bfa"] < -3:
             reasons.append("bfa<-3")
-        elif z["bfa"] < -2:
+        elif usable["bfa"] < -2:
             reasons.append("bfa<-2")
     if not judged:
         status = "unknown"
@@ -472,8 +476,8 @@ def nutrition_status(
         status = "mam"
     else:
         status = "normal"
-    reasons += [f"{name} implausible" for name, v in z.items() if flagged(name, v)]
-    categories = _categories_2007(z) if ref == WHO2007 else []
+    reasons += [f"{name} implausible" for name in implausible]
+    categories = _categories_2007(usable) if ref == WHO2007 else []
     return {**z, "status": status, "reasons": reasons, "reference": ref, "categories": categories}
 
 

@@ -186,8 +186,8 @@ INDICATORS: tuple[Indicator, ...] = (
         "Children whose first birthday falls in the month and who received, before it, every "
         "dose of the 'fully immunized child' list (WHO/UNICEF indicator: BCG, DTP-containing "
         "vaccine 3 doses, polio 3 doses, first measles-containing dose, before 12 months; "
-        "extended with PCV3 and the last rotavirus dose; the list is "
-        "appliance/clinical/data/epi_schedule.json). Doses given at any date before the "
+        "extended with PCV3 and the last rotavirus dose, as in the appliance's EPI "
+        "schedule). Doses given at any date before the "
         "birthday count, not only those of the month.",
     ),
     Indicator(

@@ -27,6 +27,8 @@ from appliance.store.patients import EDITABLE_FIELDS, search_columns
 # spelled another way comes before longer names that merely start alike. Each tier leaves out
 # the ones before it, so a patient appears once; within a tier the most recently seen first.
 TIER_SCORES = (1.0, 0.8, 0.7, 0.6)
+# Shortest phonetic key used as the start of a name's key ("sounds like the start of").
+KEY_PREFIX_MIN = 3
 # A page of results: what the screens show at once, and the most a caller may ask for.
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -46,6 +48,11 @@ def _tier_queries(words: list[str]) -> list[str]:
     def term(w: str, name_prefix: str, key_prefix: str) -> str:
         key = name_key(w)
         names = f"search_names:{_fts_word(w)}{name_prefix}"
+        if len(key) < KEY_PREFIX_MIN or 2 * len(key) < len(w):
+            # "zzzzzz" keys to "z", "kkkkk" to "k": as a prefix of keys they would match half
+            # the register. A key this short, or this much shorter than what was typed, is
+            # only used whole.
+            key_prefix = ""
         return f"{names} OR search_keys:{_fts_word(key)}{key_prefix}" if key else names
 
     # Each tier holds the one before it: E within S within P within Q.

@@ -98,6 +98,8 @@ def test_search_pages_and_says_when_more(home, logins):
     assert len(json.loads(last.stdout)) == 1 and "plus de résultats" not in last.stderr
     human = run(home, "patient", "search", "traore", "--limit", "1", "--as", user, pin=pin)
     assert human.stdout.strip().endswith("more results: --offset 1")
+    beyond = run(home, "patient", "search", "traore", "--offset", "100000", "--as", user, pin=pin)
+    assert "pas d'autres résultats après les 100000 premiers" in beyond.stdout
 
 
 def test_pin_from_stdin(home, logins):

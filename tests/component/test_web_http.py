@@ -349,6 +349,12 @@ def test_search_page_offers_more_results(client, ctx):
     assert "Plus de résultats" not in rest.text
     # an offset that is not a number shows the first page
     assert client.get("/patients?q=kulibali&offset=x").text.count('href="/patients/many-') == 20
+    # past the last page: no "nobody found, register" (that invites a duplicate record)
+    beyond = client.get("/patients?q=kulibali&offset=100000").text
+    assert "autres résultats." in beyond and "Enregistrer un nouveau patient" not in beyond
+    assert 'href="/patients?q=kulibali"' in beyond  # back to the first page
+    # the next page is shown from its top, not where the button was
+    assert 'hx-swap="innerHTML show:top"' in first.text
 
 
 def test_api_search_pages_with_limit_and_offset(client, ctx):

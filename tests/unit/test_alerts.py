@@ -292,7 +292,7 @@ def test_anaemia_reads_the_latest_hb_of_this_pregnancy():
     got = codes(preg(earlier, anc(ON, hb_g_dl=11.2)))
     assert not [c for c in got if "anaemia" in c]  # treated: back to normal
     a = one(preg(earlier, anc(ON, hb_g_dl=10.4)), "anc.anaemia.mild")
-    assert "(10-10,9 g/dL)" in a.reason
+    assert "(de 10 à moins de 11 g/dL)" in a.reason
 
 
 def test_history_fact_from_an_earlier_contact_of_this_pregnancy_counts():

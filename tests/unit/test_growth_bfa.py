@@ -225,7 +225,7 @@ def test_2007_stunting_and_oedema():
 
 
 def test_categories_are_empty_under_the_2006_standards():
-    result = g.nutrition_status("M", 1000, 8.0, 95.0)  # very thin, very short
+    result = g.nutrition_status("M", 1000, 10.0, 95.0)  # very thin (wfh -4.3)
     assert result["reference"] == "who2006"
     assert result["categories"] == []
     assert result["status"] == "sam"  # judged by weight-for-height
@@ -235,3 +235,22 @@ def test_implausible_bfa_is_named():
     result = g.nutrition_status("M", 4383, 80.0, CM)
     assert result["bfa"] > 5
     assert "bfa implausible" in result["reasons"]
+    # a flagged z is shown but judges nothing: no obesity from a mistyped weight
+    assert result["categories"] == [] and result["status"] == "unknown"
+
+
+def test_a_flagged_z_judges_nothing_under_either_reference():
+    # WHO 2006: weight-for-height -6.6 is a measurement to repeat, not SAM
+    young = g.nutrition_status("M", 1000, 8.0, 95.0)
+    assert young["wfh"] < -5 and "wfh implausible" in young["reasons"]
+    assert young["status"] == "unknown"
+    # ... but MUAC still judges the same visit
+    assert g.nutrition_status("M", 1000, 8.0, 95.0, muac_mm=110)["status"] == "sam"
+    # WHO 2007: BMI-for-age -6.9 is neither severe thinness nor SAM
+    older = g.nutrition_status("M", 3000, 15.0, 130.0)
+    assert older["bfa"] < -5 and "bfa implausible" in older["reasons"]
+    assert older["status"] == "unknown" and "severe_thinness" not in older["categories"]
+    # a flagged height-for-age leaves BMI-for-age to judge, and names no stunting
+    short = g.nutrition_status("F", 6939, 18.0, 108.0)
+    assert "hfa implausible" in short["reasons"]
+    assert not {"stunting", "severe_stunting"} & set(short["categories"])
