@@ -430,9 +430,9 @@ def nutrition_status(
       normal: a criterion could be judged and none of the above is met; else unknown.
     Cut-offs apply to z rounded to 2 decimals, as WHO's software classifies its output.
     "reasons" lists each criterion met, and "<index> implausible" for a WHO-flagged z
-    (re-measure: the value is shown, but judges neither the status nor the categories). "reference" is "who2006", "who2007" or None
-    (no valid age); "categories" lists the WHO 2007 categories met (thinness, overweight,
-    obesity, stunting...), empty under 61 months.
+    (re-measure: the value is shown, but judges neither the status nor the categories).
+    "reference" is "who2006", "who2007" or None (no valid age); "categories" lists the WHO
+    2007 categories met (thinness, overweight, obesity, stunting...), empty under 61 months.
     """
     ref = reference(age_days)
     z = {
