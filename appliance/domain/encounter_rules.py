@@ -17,7 +17,8 @@ The rules, and why:
   newborn. WHO's postnatal period is six weeks (day 42), but the 6-week contact stays on the
   follow-up list until day 60 (clinical.pregnancy.PNC_LAST_DAY, the encounter model's limit
   too): a contact the list asks for must be recordable, late or not.
-- Growth: a child within the WHO growth standards (0-1856 days, "under five").
+- Growth: a child or adolescent within WHO's growth references: the 2006 standards to 1856
+  days, then the 2007 reference (BMI- and height-for-age) to 228 months (19 years).
 - Immunization: the age range of the vaccination schedule (its oldest dose for the child's sex:
   five years, fifteen for a girl's HPV), or a woman of 10 to 55 years (Td). A dose past its
   series' maximum age, or for the other sex, is refused; a dose given before its minimum age is
