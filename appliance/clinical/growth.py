@@ -200,6 +200,14 @@ def _by_month(name: str, sex: str | None, day: int | None, last_day: int) -> tup
     return L, M, S
 
 
+def _lms(name_2006: str, name_2007: str, sex: str | None, day: int | None, last_day: int):
+    """L, M, S at `day`: the 2006 standards' table by day to 1856 days, the 2007 reference's
+    by month after, up to `last_day`; None outside them."""
+    if day is not None and day > MAX_AGE_DAYS:
+        return _by_month(name_2007, sex, day, last_day)
+    return _by_age(name_2006, sex, day)
+
+
 def wfa(
     sex: str, age_days: float | None, weight_kg: float | None, oedema: bool = False
 ) -> float | None:
@@ -207,11 +215,7 @@ def wfa(
     WHO 2006 to 1856 days, WHO 2007 from 1857 days to 120 months (10 years)."""
     if oedema or not _positive(weight_kg):
         return None
-    day = _day(age_days)
-    if day is not None and day > MAX_AGE_DAYS:
-        lms = _by_month("wfawho2007", sex, day, REF2007_WFA_TO_DAYS)
-    else:
-        lms = _by_age("weianthro", sex, day)
+    lms = _lms("weianthro", "wfawho2007", sex, _day(age_days), REF2007_WFA_TO_DAYS)
     return None if lms is None else zscore_lms(weight_kg, *lms)
 
 
@@ -229,10 +233,7 @@ def hfa(
     day = _day(age_days)
     if day is None or not _positive(height_cm):
         return None
-    if day > MAX_AGE_DAYS:
-        lms = _by_month("hfawho2007", sex, day, REF2007_TO_DAYS)
-    else:
-        lms = _by_age("lenanthro", sex, day)
+    lms = _lms("lenanthro", "hfawho2007", sex, day, REF2007_TO_DAYS)
     if lms is None:
         return None
     return zscore_lms(_adjust(day, height_cm, measured), *lms, restricted=False)
@@ -264,10 +265,7 @@ def bfa(
     day = _day(age_days)
     if day is None:
         return None
-    if day > MAX_AGE_DAYS:
-        lms = _by_month("bfawho2007", sex, day, REF2007_TO_DAYS)
-    else:
-        lms = _by_age("bmianthro", sex, day)
+    lms = _lms("bmianthro", "bfawho2007", sex, day, REF2007_TO_DAYS)
     if lms is None:
         return None
     return zscore_lms(bmi(weight_kg, _adjust(day, height_cm, measured)), *lms)
