@@ -186,7 +186,6 @@ class PatientRepo:
         born_before: str | None = None,
         village: str | None = None,
         limit: int = 20,
-        offset: int = 0,
     ) -> list[dict[str, Any]]:
         """Patients whose indexed names match an FTS5 query, filtered, the most recently seen
         first (never seen last, then the newest registration first), with `last_visit`.
@@ -210,11 +209,11 @@ class PatientRepo:
             " JOIN patient_recency r ON r.patient_rowid = patients_fts.rowid"
             + (" JOIN patients f ON f.rowid = r.patient_rowid" if filtered else "")
             + f" WHERE {' AND '.join(where)}"
-            " ORDER BY r.last_visit DESC, r.patient_rowid DESC LIMIT ? OFFSET ?"
+            " ORDER BY r.last_visit DESC, r.patient_rowid DESC LIMIT ?"
             ") m JOIN patients p ON p.rowid = m.patient_rowid"
             " ORDER BY m.last_visit DESC, m.patient_rowid DESC"
         )
-        return [_clean(r) for r in self.store.query(sql, (*params, limit, offset))]
+        return [_clean(r) for r in self.store.query(sql, (*params, limit))]
 
     def similar(self, *, family_key: str, born_from: str, born_to: str) -> list[dict[str, Any]]:
         """Possible duplicates: same phonetic family name, birth date in a range."""
@@ -293,20 +292,12 @@ class PatientRepo:
                             (*new.values(), row["rowid"]),
                         )
                         changed += 1
+                # the settings writes join this batch's transaction
                 if rows:
                     after = rows[-1]["rowid"]
-                    conn.execute(
-                        "INSERT INTO settings (key, value) VALUES ('name_key_rebuild', ?)"
-                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        (f"{version}:{after}",),
-                    )
+                    self.store.set_setting("name_key_rebuild", f"{version}:{after}")
                 else:
-                    conn.execute("DELETE FROM settings WHERE key = 'name_key_rebuild'")
-                    conn.execute(
-                        "INSERT INTO settings (key, value) VALUES ('name_key_version', ?)"
-                        " ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                        (version,),
-                    )
+                    self.store.set_settings({"name_key_rebuild": None, "name_key_version": version})
                     return changed
 
     def count(self) -> int:

@@ -346,7 +346,8 @@ def test_changed_key_rebuilds_stored_columns_in_resumable_batches(ctx, actors, m
     real = store.transaction
 
     def failing_after_two():
-        calls["n"] += 1
+        if store._depth == 0:  # a batch's own transaction, not a write joining it
+            calls["n"] += 1
         if calls["n"] > 2:
             raise RuntimeError("power cut")
         return real()
