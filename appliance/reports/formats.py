@@ -214,15 +214,6 @@ def from_csv(text: str) -> dict[Key, int]:
     return values
 
 
-def label_fr(value: str, dimension: str = "diagnosis") -> str:
-    return labels.value_label(dimension, value, "fr")
-
-
-def describe_fr(dimensions: tuple[str, ...], disaggregation: dict[str, str]) -> str:
-    """'Féminin, 1-4 ans' for one value's disaggregation."""
-    return labels.describe(dimensions, disaggregation, "fr")
-
-
 def table_rows(report: Report, lang: str = "fr") -> list[dict[str, Any]]:
     """One block per indicator: its label, rule, total and disaggregated values (what the
     terminal table and the web page show)."""
@@ -266,7 +257,10 @@ def to_table(report: Report, *, with_definitions: bool = True) -> str:
     top = report.top_diagnoses()
     if top:
         lines += ["", "Diagnostics les plus fréquents :"]
-        lines += [f"    {n:>2}. {label_fr(code):<56} {v:>6}" for n, (code, v) in enumerate(top, 1)]
+        lines += [
+            f"    {n:>2}. {labels.value_label('diagnosis', code, 'fr'):<56} {v:>6}"
+            for n, (code, v) in enumerate(top, 1)
+        ]
     if with_definitions:
         lines += ["", "Définitions des indicateurs :"]
         for label, rule in definitions("fr"):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fpdf import FPDF
 
+from appliance.reports import labels
 from appliance.reports.definitions import INDICATORS
-from appliance.reports.formats import definitions, describe_fr, label_fr
+from appliance.reports.formats import definitions
 from appliance.reports.monthly import Report
 
 MONTHS_FR = (
@@ -61,7 +62,7 @@ def to_pdf(report: Report) -> bytes:
         pdf.set_font("Helvetica", "", 9)
         for disaggregation, value in mine:
             pdf.cell(10, 5, "")
-            pdf.cell(140, 5, _latin1(describe_fr(indicator.dimensions, disaggregation)))
+            pdf.cell(140, 5, _latin1(labels.describe(indicator.dimensions, disaggregation, "fr")))
             pdf.cell(30, 5, str(value), align="R")
             pdf.ln()
         pdf.ln(1)
@@ -71,7 +72,7 @@ def to_pdf(report: Report) -> bytes:
         line("Diagnostics les plus fréquents")
         pdf.set_font("Helvetica", "", 9)
         for n, (code, value) in enumerate(top, 1):
-            pdf.cell(150, 5, _latin1(f"{n}. {label_fr(code)}"))
+            pdf.cell(150, 5, _latin1(f"{n}. {labels.value_label('diagnosis', code, 'fr')}"))
             pdf.cell(30, 5, str(value), align="R")
             pdf.ln()
     pdf.ln(10)
