@@ -237,11 +237,16 @@ def send(item: dict[str, Any], config: Dhis2Config) -> Outcome:
     return outcome
 
 
-def _outcome(status: int, text: str, duration_ms: int) -> Outcome:
+def _summary_of(text: str) -> dict[str, Any] | None:
+    """The import summary in a reply's body, or None when the body is not one."""
     try:
-        summary = import_summary(json.loads(text))
+        return import_summary(json.loads(text))
     except ValueError:
-        summary = None
+        return None
+
+
+def _outcome(status: int, text: str, duration_ms: int) -> Outcome:
+    summary = _summary_of(text)
     result, reason = judge(status, summary)
     return Outcome(
         result,
@@ -256,10 +261,7 @@ def _outcome(status: int, text: str, duration_ms: int) -> Outcome:
 def _with_deletions(values: Outcome, status: int, text: str, duration_ms: int) -> Outcome:
     """The item's outcome once its deletions were sent too. A cell already gone comes back
     ignored or as a conflict: that is the state wanted, so only refusals and outages count."""
-    try:
-        summary = import_summary(json.loads(text))
-    except ValueError:
-        summary = None
+    summary = _summary_of(text)
     if status in NO_RETRY:
         result, reason = "failed", NO_RETRY[status]
     elif status >= 500 or status == 429:
