@@ -12,6 +12,29 @@ from pathlib import Path
 
 SYSTEM_CONFIG_DIR = Path("/etc/keneya")
 SYSTEM_DATA_DIR = Path("/var/lib/keneya")
+# The system user the services run as on the appliance (image_build/overlay/usr/lib/sysusers.d/
+# keneya.conf); first boot gives it the data folder and the secrets.
+SERVICE_USER = "keneya"
+
+
+def private_dir(path: Path) -> Path:
+    """`path` as a folder, made 0700 when missing (with its parents): the records and their
+    backups are the service user's alone. An existing folder keeps its mode."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` made empty and 0600 when missing, so that whatever opens it next (SQLite) finds
+    it private; SQLite gives a database's -wal, -shm and -journal the database file's mode
+    (sqlite.org "Files Used By SQLite", and os_unix.c findCreateFileMode). An existing file
+    keeps its mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    except FileExistsError:
+        return path
+    os.close(fd)
+    return path
 
 
 @dataclass(frozen=True)

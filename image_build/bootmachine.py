@@ -228,10 +228,15 @@ class Http:
         )
 
     def request(
-        self, path: str, *, data: dict | None = None, timeout: float = 20.0
+        self,
+        path: str,
+        *,
+        data: dict | None = None,
+        timeout: float = 20.0,
+        headers: dict[str, str] | None = None,
     ) -> tuple[int, str]:
         body = None if data is None else json.dumps(data).encode()
-        req = urllib.request.Request(self.base + path, data=body)
+        req = urllib.request.Request(self.base + path, data=body, headers=headers or {})
         if body is not None:
             req.add_header("Content-Type", "application/json")
         try:

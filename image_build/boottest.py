@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from image_build import bootbackup
+from image_build import bootbackup, boothardening
 from image_build.bootmachine import (
     Http,
     Qemu,
@@ -90,11 +90,16 @@ FACILITY_ANSWERS = {
     "admin.pin": ADMIN_PIN,
     "admin.password": ADMIN_PASSWORD,
     "modem.sms_gateway": "+22370000000",
+    # A technician's key, SSH allowed from the hotspot only; the web app also on Ethernet,
+    # which is the side qemu's forwarded ports reach: web answers there, SSH must not.
+    "ssh.authorized_keys": boothardening.SSH_TEST_KEY,
+    "ssh.from": "hotspot",
+    "firewall.ethernet_web": "true",
     **SECRET_VALUES,
 }
-# Keys that must not stay on the card after first boot: Facility.secrets(). The admin's argon2id
-# hashes stay in the card's copy by design (the same hashes are in the database on the card).
-SECRET_KEYS = ("token", "password", "passphrase", "sim_pin")
+# Keys that must not stay on the card after first boot: Facility.secrets(), and the admin's
+# argon2id hashes (boothardening also searches the FAT's bytes for any hash).
+SECRET_KEYS = ("token", "password", "passphrase", "sim_pin", "pin_hash", "password_hash")
 
 
 class BootTestError(RuntimeError):
@@ -194,14 +199,17 @@ def virt_command(
     log: Path,
     monitor: Path,
     stick: Path | None = None,
+    ssh_port: int | None = None,
     qemu: str = "qemu-system-aarch64",
 ) -> list[str]:
-    """With `stick`: a USB 3 host controller and the stick's drive, not yet plugged in (the
-    monitor's device_add plugs it, as a hand would)."""
+    """`port` is forwarded to the guest's web app, `ssh_port` to its SSH. With `stick`: a
+    USB 3 host controller and the stick's drive, not yet plugged in (the monitor's device_add
+    plugs it, as a hand would)."""
     machine = ["-M", "virt", "-cpu", "cortex-a72", "-m", "1024", "-smp", "2"]
     devices = [
         "-drive", f"file={disk},format=raw,if=virtio",
-        "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80",
+        "-netdev", f"user,id=n0,hostfwd=tcp:127.0.0.1:{port}-:80"
+                   + (f",hostfwd=tcp:127.0.0.1:{ssh_port}-:22" if ssh_port else ""),
         "-device", "virtio-net-pci,netdev=n0,romfile=",  # no iPXE ROM needed (or installed)
         "-device", "virtio-rng-pci",
     ]  # fmt: skip
@@ -503,12 +511,12 @@ def boot_virt(
         ],
     )
     figures["virt_append"] = append
-    port = free_port()
+    port, ssh_port = free_port(), free_port()
     log = work / "virt-console.log"
     qemu = Qemu(
         virt_command(
             kernel=boot.kernel, initrd=boot.initrd, append=append, disk=disk, port=port,
-            log=log, monitor=work / "virt-monitor.sock", stick=stick,
+            log=log, monitor=work / "virt-monitor.sock", stick=stick, ssh_port=ssh_port,
         ),
         log,
         work / "virt-monitor.sock",
@@ -532,6 +540,7 @@ def boot_virt(
             )
             checks["firstboot_admin_login"] = status == 200 and ADMIN_USER in body
             figures["admin_login_status"] = status
+            csrf = json.loads(body).get("csrf_token", "") if status == 200 else ""
             bootbackup.check_restored_patient(web, seeded, figures, checks)
             _check_status(web, qemu, figures, checks)
             period = last_month(date.today())
@@ -539,6 +548,10 @@ def boot_virt(
             checks["monthly_report"] = status == 200 and f"/reports/{period}.csv" in body
             figures["report"] = {"period": period, "status": status}
             bootbackup.usb_stick_backup(web, qemu, figures, checks)
+            # SSH runs (the facility gives a key) but only for the hotspot: from the Ethernet
+            # side, where qemu forwards the host's ports, it must not answer.
+            checks["ssh_refused_on_ethernet"] = not boothardening.ssh_answers(ssh_port)
+            boothardening.measure_writes(qemu, web, csrf, figures)
         else:
             for name in (
                 "firstboot_admin_login",
@@ -547,6 +560,7 @@ def boot_virt(
                 "monthly_report",
                 "usb_stick_inserted",
                 "usb_backup_unit_finished",
+                "ssh_refused_on_ethernet",
             ):
                 checks[name] = False
             say("boot 1 (virt): no login page: console tail follows")
@@ -566,6 +580,9 @@ def boot_virt(
         checks["no_restart_loop"] = not loops
         figures["virt_restarts"] = facts.restarts
         figures["virt_failed_units"] = sorted(facts.failed)
+        shown = boothardening.console_facts(qemu.console())
+        figures["console_hardening"] = shown
+        checks.update(shown)
         # udev names the file and line of a rule it cannot read
         complaints = [ln for ln in clean_console(qemu.console()).splitlines() if UDEV_RULE in ln]
         checks["udev_rule_read_without_complaint"] = not complaints
@@ -597,6 +614,7 @@ def boot_virt(
     receipt_text = (receipt or b"").decode("utf-8", "replace")
     checks["card_receipt_says_restored"] = f"{seeded.patients} patients" in receipt_text
     bootbackup.check_card_bytes(disk, seeded, SECRET_VALUES, figures, checks)
+    boothardening.check_card(disk, work, figures, checks)
     db = read_database(disk, work)
     figures["database"] = db
     checks["database_integrity_ok"] = db["integrity"] == "ok"

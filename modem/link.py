@@ -231,6 +231,63 @@ def nm_connection_keyfile(
     return "\n".join(lines)
 
 
+# The profile's properties Keneya decides, with NetworkManager's value when the keyfile leaves
+# one out (nm-settings-nmcli(5)); what `nmcli connection show` is compared on.
+_NM_MANAGED = {
+    "connection.autoconnect": "yes",
+    "gsm.apn": "",
+    "gsm.username": "",
+    "gsm.password": "",
+    "gsm.password-flags": "0",
+    "gsm.pin": "",
+    **{f"ppp.refuse-{m}": "no" for m in ("pap", "chap", "eap", "mschap", "mschapv2")},
+    "ipv4.method": "",
+    "ipv6.method": "",
+}
+
+
+def _nm_keyfile_values(keyfile: str) -> dict[str, str]:
+    """section.key -> value of a keyfile's text (the flat names nmcli uses)."""
+    out, section = {}, ""
+    for line in keyfile.splitlines():
+        if line.startswith("[") and line.endswith("]"):
+            section = line[1:-1]
+        elif "=" in line:
+            key, value = line.split("=", 1)
+            out[f"{section}.{key}"] = value
+    return out
+
+
+def _nm_normal(value: str) -> str:
+    """nmcli prints booleans as yes/no and flags with their names ("0 (none)")."""
+    value = {"true": "yes", "false": "no"}.get(value, value)
+    return value.split(" (", 1)[0]
+
+
+def nmcli_add_args(keyfile: str) -> list[str]:
+    """`nmcli connection add` arguments that make the profile `keyfile` describes, for a
+    process that may not write /etc/NetworkManager (NetworkManager writes it, polkit's
+    org.freedesktop.NetworkManager.settings.modify.system allowing). `ifname *`: any modem,
+    as the keyfile's missing interface-name says."""
+    values = _nm_keyfile_values(keyfile)
+    args = ["connection", "add", "type", values.pop("connection.type")]
+    args += ["con-name", values.pop("connection.id"), "ifname", "*"]
+    for name, value in values.items():
+        args += [name, value]
+    return args
+
+
+def _unescape_terse(value: str) -> str:
+    # nmcli --terse escapes ':' and '\\' in values with a backslash (nmcli(1), --terse)
+    out, i = [], 0
+    while i < len(value):
+        if value[i] == "\\" and i + 1 < len(value):
+            i += 1
+        out.append(value[i])
+        i += 1
+    return "".join(out)
+
+
 def _mm_value(value: Any) -> Any:
     # mmcli prints "--" for an empty property (mmcli -J output, ModemManager 1.x).
     return None if value in ("--", "", None) else value
@@ -325,6 +382,9 @@ class ModemManagerLink(_SettableApn, DataLink):
             raise ConfigurationError("no APN yet: the network has not been identified")
         path = self.connections_dir / f"{self.connection}.nmconnection"
         text = self.keyfile()
+        if not os.access(self.connections_dir, os.W_OK):
+            # the appliance's keneya user: NetworkManager writes the profile itself
+            return self._ensure_profile_by_nmcli(text)
         try:
             if path.read_text(encoding="utf-8") == text:
                 return False
@@ -336,6 +396,31 @@ class ModemManagerLink(_SettableApn, DataLink):
         if result.returncode != 0:
             message = (result.stderr or result.stdout or "").strip()
             raise LinkError(f"NetworkManager did not reload: {message}", command=args)
+        return True
+
+    def _ensure_profile_by_nmcli(self, text: str) -> bool:
+        """The profile through NetworkManager's D-Bus API (nmcli): left alone when its managed
+        properties already hold these values, otherwise deleted and added again whole (a
+        modify would keep properties the new APN no longer sets). True when it changed."""
+        wanted = _nm_keyfile_values(text)
+        expected = {k: _nm_normal(wanted.get(k, default)) for k, default in _NM_MANAGED.items()}
+        show = ["nmcli", "--show-secrets", "--terse", "--mode", "multiline"]
+        show += ["--fields", ",".join(_NM_MANAGED), "connection", "show", "id", self.connection]
+        found = _run_command(self._run, show, timeout_s=self.command_timeout_s)
+        if found.returncode == 0:
+            have = {}
+            for line in (found.stdout or "").splitlines():
+                name, _, value = line.partition(":")
+                have[name] = _nm_normal(_unescape_terse(value))
+            if have == expected:
+                return False
+            delete = ["nmcli", "connection", "delete", "id", self.connection]
+            _run_command(self._run, delete, timeout_s=self.command_timeout_s)
+        add = ["nmcli", *nmcli_add_args(text)]
+        result = _run_command(self._run, add, timeout_s=self.command_timeout_s)
+        if result.returncode != 0:
+            message = (result.stderr or result.stdout or "").strip()
+            raise LinkError(f"NetworkManager did not take the profile: {message}", command=add[:4])
         return True
 
     def send_sms(self, number: str, text: str) -> int:

@@ -393,7 +393,7 @@ def _hardware(
     from power.battery import SocEstimator
     from power.daemon import PowerDaemon
     from power.sensor import Ina219Sensor
-    from power.shutdown import SafeShutdown
+    from power.shutdown import for_this_user
     from power.timebase import RealTime
 
     sensor = Ina219Sensor.open(
@@ -430,7 +430,7 @@ def _hardware(
         estimator=SocEstimator(cfg.capacity_ah, chemistry=cfg.chemistry),
         thresholds=cfg.thresholds(),
         # critical: the read-only hold remounts the data folder's filesystem, then all of them
-        shutdown=SafeShutdown(grace_s=cfg.grace_s, wait=wait, data_dir=data_dir),
+        shutdown=for_this_user(grace_s=cfg.grace_s, wait=wait, data_dir=data_dir),
         source="ina219",
         panel_factory=panel_factory,
         shunt_ohms=cfg.shunt_ohms,

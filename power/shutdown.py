@@ -26,6 +26,13 @@ then the kernel's emergency sync and read-only remount of every filesystem (`s` 
 then harmless and its reconnect boots the Pi; if the battery recovers first, or staff hold
 the panel button, keneya-power reboots it (`systemctl reboot --force`: nothing to stop).
 
+On the appliance keneya-power runs as the `keneya` user, not root: it cannot remount or
+write /proc/sysrq-trigger, and PID 1 refuses it `systemctl reboot --force` (the Reboot()
+method wants CAP_SYS_BOOT). So there the hold's last steps are one root unit it may start
+(`systemctl start keneya-readonly.service`: sync, remount, SysRq s and u; polkit allows that
+unit to keneya), and the reboot goes through logind (`systemctl reboot`, polkit's
+org.freedesktop.login1.reboot): see `for_this_user`.
+
 A true poweroff (checkpoint, services stopped if they still run, checkpoint, the database
 closed, `systemctl poweroff`) is only for the panel button held while running (someone is
 there to switch the appliance on again).
@@ -64,6 +71,10 @@ REBOOT = ("systemctl", "reboot", "--force")
 # The kernel's magic SysRq: "s" syncs every filesystem, "u" remounts them all read-only.
 SYSRQ_TRIGGER = "/proc/sysrq-trigger"
 DATA_DIR = Path("/var/lib/keneya")
+# What a keneya-power that is not root runs instead (keneya-readonly.service does sync,
+# remount and SysRq as root; logind reboots, the filesystems already read-only).
+READ_ONLY_UNIT = ("systemctl", "start", "keneya-readonly.service")
+REBOOT_UNPRIVILEGED = ("systemctl", "reboot")
 COMMAND_TIMEOUT_S = 60.0
 # The official 7" display's backlight (0: on, 4: FB_BLANK_POWERDOWN) and the framebuffer's
 # blanking (HDMI and the console: 1 blank, 0 shown).
@@ -227,9 +238,12 @@ class SafeShutdown:
         data_dir: Path | None = None,
         sysrq_trigger: str | None = SYSRQ_TRIGGER,
         find_mount: Callable[[Path], Path] = mount_point,
+        read_only: Sequence[str] | None = None,
     ) -> None:
         """`data_dir`: the data folder, whose filesystem the hold remounts read-only (None:
-        that step is left out); `sysrq_trigger` "" or None leaves out the emergency remount."""
+        that step is left out); `sysrq_trigger` "" or None leaves out the emergency remount.
+        `read_only`: a command that does the hold's sync, remount and SysRq itself (a root
+        unit, for a monitor that is not root); then those steps are that command."""
         if grace_s < 60:
             raise ValueError("the countdown must leave people at least 60 s")
         self.grace_s = grace_s
@@ -243,6 +257,7 @@ class SafeShutdown:
         self.data_dir = data_dir
         self.sysrq_trigger = sysrq_trigger
         self.find_mount = find_mount
+        self.read_only = tuple(read_only) if read_only else None
         self.journal: list[str] = []  # every step taken, in order
         # Called after every command: each may take up to COMMAND_TIMEOUT_S, several in a row
         # longer than the unit's watchdog, which must not restart the monitor mid-way.
@@ -360,10 +375,13 @@ class SafeShutdown:
         if services_running:  # the hold draws what the wait draws
             self._screen(on=False)
             self._usb(on=False)
-        self._run(SYNC)
-        self._remount_data_read_only()
-        self._sysrq("s")
-        self._sysrq("u")
+        if self.read_only is not None:
+            self._run(self.read_only)
+        else:
+            self._run(SYNC)
+            self._remount_data_read_only()
+            self._sysrq("s")
+            self._sysrq("u")
         return ExecutionReport(
             checkpoints, stop_status, None, "critical_hold", tuple(self.journal[start:])
         )
@@ -372,6 +390,16 @@ class SafeShutdown:
         """Out of the hold (battery recovered, or the button): the filesystems are read-only
         already, so the reboot need not stop anything."""
         return self._run(self.reboot_command)
+
+
+def for_this_user(**kw: Any) -> SafeShutdown:
+    """The SafeShutdown of the real monitor: root does every step itself; any other user
+    (the appliance's `keneya`) starts the root unit for the read-only steps and reboots
+    through logind."""
+    if os.geteuid() != 0:
+        kw.setdefault("read_only", READ_ONLY_UNIT)
+        kw.setdefault("reboot", REBOOT_UNPRIVILEGED)
+    return SafeShutdown(**kw)
 
 
 def _attempt(what: str, step: Callable[[], T]) -> T | None:

@@ -4,6 +4,9 @@ The technician flashes the image, then `keneya provision write-card` puts `keney
 into the boot partition (the only partition any laptop can read) for first boot to apply. mtools
 addresses a FAT file system inside a disk image or a card reader as `target@@OFFSET`, so neither
 mounting nor root is needed for an image file; every write is read back and compared.
+A file replaced or removed is first overwritten where it lies (provisioning/fat.py): mtools
+only frees its clusters, and a facility file's secrets or a backup's records would stay in
+the free space for anyone holding the card.
 
 The partition table is parsed here rather than with sfdisk so that the one fact we need (where
 the FAT starts) comes from 512 bytes we can test, not from another tool's output format.
@@ -19,6 +22,8 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+
+from provisioning import fat
 
 # MBR layout (Wikipedia "Master boot record", classical generic MBR): 4 entries of 16 bytes at
 # 446, the signature 0x55 0xAA at 510. Entry: status, CHS first, type, CHS last, LBA start (u32
@@ -285,6 +290,31 @@ def _read(target: Path, spec: str, path: PurePosixPath) -> bytes | None:
     return result.stdout
 
 
+def _scrub(target: Path, part: Partition, spec: str, path: PurePosixPath) -> None:
+    """Zeros over the clusters of the file at `path`, checked by reading it back through
+    mtools (all zeros proves they were the file's)."""
+    try:
+        extents = fat.file_extents(target, part.start, path)
+    except (fat.FatError, OSError) as error:
+        raise CardError(
+            f"cannot find where {path} lies on {target} to erase it ({error}): "
+            "the file system may be damaged; reflash the card"
+        ) from None
+    if not extents:
+        return
+    try:
+        fat.overwrite(target, extents)
+    except OSError as error:
+        raise CardError(f"cannot erase {path} on {target}: {error.strerror or error}") from None
+    _flush(target)
+    back = _read(target, spec, path)
+    if back is None or back.strip(b"\0"):
+        raise CardError(
+            f"the old {path} on {target} could not be erased where it lies: its secrets may "
+            "still be on the card; reflash the card before writing the facility file again"
+        )
+
+
 def write_file(target: Path, data: bytes, *, dest: str = DEFAULT_DEST) -> dict:
     """Copy `data` to `dest` in the boot partition (folders made as needed), then read it back."""
     target = Path(target)
@@ -303,8 +333,11 @@ def write_file(target: Path, data: bytes, *, dest: str = DEFAULT_DEST) -> dict:
             result = _mtools("mmd", spec, f"::/{folder}")
             if result.returncode != 0:
                 raise _failure("mmd", target, result)
-    if _kind(target, spec, path) == "folder":
+    kind = _kind(target, spec, path)
+    if kind == "folder":
         raise CardError(f"{path} on {target} is a folder; cannot write a file over it")
+    if kind == "file":
+        _scrub(target, part, spec, path)  # mcopy -o would leave its bytes in the free space
     with tempfile.TemporaryDirectory(prefix="keneya-card-") as scratch:
         source = Path(scratch) / path.name
         source.write_bytes(data)
@@ -348,6 +381,7 @@ def remove_file(target: Path, path: str) -> bool:
         return False
     if kind == "folder":
         raise CardError(f"{clean} on {target} is a folder; only files are removed")
+    _scrub(target, boot_partition(target), spec, clean)
     result = _mtools("mdel", spec, f"::/{clean}")
     if _not_found(result):
         return False

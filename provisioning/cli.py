@@ -5,6 +5,7 @@ point."""
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -34,7 +35,9 @@ def provision() -> None:
     "answers",
     multiple=True,
     metavar="KEY=VALUE",
-    help="Answer a question without being asked (e.g. --set facility.code=BONI).",
+    help="Answer a question without being asked (e.g. --set facility.code=BONI). "
+    "ssh.authorized_keys may be given several times, one key each, or as @FILE (a .pub file "
+    "or an authorized_keys file): --set ssh.authorized_keys=@~/.ssh/id_ed25519.pub",
 )
 @click.option("--no-input", is_flag=True, help="Never ask: take --set answers and defaults.")
 @click.option("--force", is_flag=True, help="Replace an existing file.")
@@ -50,7 +53,11 @@ def new(output: str, answers: tuple[str, ...], no_input: bool, force: bool) -> N
         key, sep, value = item.partition("=")
         if not sep:
             raise click.UsageError(f"--set {item!r}: expected KEY=VALUE")
-        given[key.strip()] = value
+        key = key.strip()
+        if key in questions.LIST_ANSWERS and key in given:
+            given[key] += "\n" + value  # one line per key
+        else:
+            given[key] = value
     known = {q[0] for q in questions.QUESTIONS}
     unknown = sorted(set(given) - known)
     if unknown:
@@ -217,12 +224,17 @@ def firstboot(root: str, boot: str | None, image_version: str, as_json: bool) ->
     except FirstBootError as e:
         click.echo(f"keneya: the facility file was not applied; nothing changed.\n{e}", err=True)
         sys.exit(1)
+    if receipt["status"] != "unchanged":
+        _ssh_now(receipt["ssh"], root)
     if receipt["status"] == "unchanged":
-        emit(receipt, as_json, "already provisioned with this card: nothing to do")
+        text = "already provisioned with this card: nothing to do"
+        text += "".join(f"\n  warning: {w}" for w in receipt.get("warnings") or ())
+        emit(receipt, as_json, text)
     else:
         text = (
             f"applied: {receipt['name']} ({receipt['facility']}), hostname {receipt['hostname']};"
-            f" secrets moved off the card: {', '.join(receipt['secrets_moved']) or 'none'}"
+            f" secrets moved off the card: {', '.join(receipt['secrets_moved']) or 'none'};"
+            f" hashes kept in the database only: {', '.join(receipt['hashes_moved']) or 'none'}"
         )
         if receipt.get("restored"):
             counts = receipt["restored"]["counts"]
@@ -231,3 +243,23 @@ def firstboot(root: str, boot: str | None, image_version: str, as_json: bool) ->
                 f" patients, {counts.get('encounters', 0)} encounters (its copy erased)"
             )
         emit(receipt, as_json, text)
+
+
+def _ssh_now(state: str, root: str, *, running: Path = Path("/run/systemd/system")) -> None:
+    """sshd as the facility says, in this boot too: the wants link first boot wrote counts from
+    the next boot (this boot's jobs were decided before first boot ran). --no-block, since
+    first boot runs before the network and ssh.service after it."""
+    if Path(root).resolve() != Path("/") or not running.is_dir():
+        return  # a folder being prepared, or a machine without systemd: nothing to start
+    verb = "stop" if state == "disabled" else "start"
+    try:
+        subprocess.run(
+            ["systemctl", "--no-block", verb, "ssh.service"],
+            check=False,
+            capture_output=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired) as e:
+        click.echo(
+            f"keneya: ssh.service not {verb}ed now ({e}); it follows at the next boot", err=True
+        )

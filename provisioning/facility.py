@@ -8,7 +8,9 @@ would be right, and an unknown key is an error: a typo must never be silently ig
 The `[power]` and `[modem]` tables are validated by `power.config` and `modem.config` (their
 own `from_mapping`), so the rules live in one place; only `[modem] sim_pin`, a secret, is
 taken out here first. `[backup]` is checked by `provisioning.backup_table`: its recipients are
-age public keys, so they stay on the card and in /etc/keneya/facility.toml.
+age public keys, so they stay on the card and in /etc/keneya/facility.toml. `[ssh]` and
+`[firewall]` (SSH public keys, from which side, the web app on Ethernet) are checked by
+`provisioning.access_table`, and stay too: a public key is no secret.
 """
 
 from __future__ import annotations
@@ -36,14 +38,25 @@ from modem.errors import ConfigurationError as ModemConfigurationError
 from power import config as power_config
 from power.errors import ConfigurationError as PowerConfigurationError
 from power.policy import Thresholds
-from provisioning import backup_table
+from provisioning import access_table, backup_table
 from provisioning.backup_table import KEEP_DAILY, KEEP_WEEKLY
 from provisioning.hotspot import generate_passphrase
 
 EXAMPLE_FILE = "provisioning/facility.example.toml"
 
 # Tables and keys in the documented order (also the order `dump` writes them in).
-TABLES = ("facility", "dhis2", "hotspot", "admin", "modem", "power", "backup", "settings")
+TABLES = (
+    "facility",
+    "dhis2",
+    "hotspot",
+    "admin",
+    "modem",
+    "power",
+    "backup",
+    "ssh",
+    "firewall",
+    "settings",
+)
 TOP_LEVEL_VALUES = ("time_zone", "language")
 REQUIRED_TABLES = ("facility", "dhis2", "hotspot", "admin")
 KEYS: dict[str, tuple[str, ...]] = {
@@ -52,6 +65,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "hotspot": ("ssid", "passphrase", "channel"),
     "admin": ("name", "username", "pin_hash", "password_hash"),
     "backup": ("recipients", "keep_daily", "keep_weekly"),
+    "ssh": ("authorized_keys", "from"),
+    "firewall": ("ethernet_web",),
     "settings": tuple(facility_settings.SETTINGS),
 }
 REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
@@ -83,6 +98,9 @@ EXAMPLES: dict[str, str] = {
     "admin.password_hash": '"$argon2id$…"',
     "modem.sim_pin": '"1234"',
     "backup.recipients": '["age1…"]',
+    "ssh.authorized_keys": '["ssh-ed25519 AAAAC3Nza… technicien@portable"]',
+    "ssh.from": '["hotspot"]',
+    "firewall.ethernet_web": "false",
     "settings.malaria_vaccine": "true",
     "time_zone": '"Africa/Bamako"',
     "language": '"fr"',
@@ -168,6 +186,10 @@ class Facility:
     backup_recipients: tuple[str, ...] = ()
     keep_daily: int = KEEP_DAILY
     keep_weekly: int = KEEP_WEEKLY
+    # [ssh] and [firewall]: who logs in over SSH, from which side; the web app on Ethernet
+    ssh_authorized_keys: tuple[str, ...] = ()
+    ssh_from: tuple[str, ...] = access_table.DEFAULT_FROM
+    ethernet_web: bool = False
     time_zone: str = DEFAULT_TIME_ZONE
     language: str = DEFAULT_LANGUAGE
     # [settings]: facility settings as stored (appliance/domain/facility_settings.py)
@@ -187,8 +209,15 @@ class Facility:
         }
         return {name: value for name, value in found.items() if value}
 
+    def admin_hashes(self) -> dict[str, str]:
+        """The first admin's argon2id hashes, which go into the database only: a PIN has so
+        few values that its hash, read off the card, gives the PIN away on any laptop."""
+        found = {"pin_hash": self.admin_pin_hash, "password_hash": self.admin_password_hash}
+        return {name: value for name, value in found.items() if value}
+
     def public_toml(self) -> str:
-        """The facility file without its secrets: what stays in /etc/keneya/facility.toml."""
+        """The facility file without its secrets and without the admin's hashes: what stays
+        on the card and in /etc/keneya/facility.toml."""
         dhis2: dict[str, Any] = {"url": self.dhis2_url, "data_set": self.data_set}
         optional = {
             "username": self.dhis2_username,
@@ -197,10 +226,6 @@ class Facility:
         }
         dhis2.update({k: v for k, v in optional.items() if v is not None})
         admin: dict[str, Any] = {"name": self.admin_name, "username": self.admin_username}
-        if self.admin_pin_hash:
-            admin["pin_hash"] = self.admin_pin_hash
-        if self.admin_password_hash:
-            admin["password_hash"] = self.admin_password_hash
         data: dict[str, Any] = {
             "time_zone": self.time_zone,
             "language": self.language,
@@ -221,6 +246,13 @@ class Facility:
             data["power"] = dict(self.power)
         if self.backup_toml():
             data["backup"] = self.backup_toml()
+        if self.ssh_authorized_keys or self.ssh_from != access_table.DEFAULT_FROM:
+            data["ssh"] = {
+                "authorized_keys": list(self.ssh_authorized_keys),
+                "from": list(self.ssh_from),
+            }
+        if self.ethernet_web:
+            data["firewall"] = {"ethernet_web": True}
         if self.settings:
             # every setting is a switch: written back as a TOML boolean
             data["settings"] = {k: facility_settings.is_on(v) for k, v in self.settings.items()}
@@ -703,6 +735,9 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         check.add_at_value(f"backup.{found.key}", found.value, found.message, found.hint)
     if not backup_settings.recipients and not backup_settings.problems:
         check.warn("backup.recipients", backup_table.NO_RECIPIENT_WARNING)
+    access = access_table.check(tables["ssh"] or {}, tables["firewall"] or {})
+    for found in access.problems:
+        check.add_at_value(found.key, found.value, found.message, found.hint)
 
     settings = _settings(check, tables["settings"] or {})
 
@@ -740,6 +775,9 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         backup_recipients=backup_settings.recipients,
         keep_daily=backup_settings.keep_daily,
         keep_weekly=backup_settings.keep_weekly,
+        ssh_authorized_keys=access.authorized_keys,
+        ssh_from=access.ssh_from,
+        ethernet_web=access.ethernet_web,
         time_zone=time_zone or DEFAULT_TIME_ZONE,
         language=language or DEFAULT_LANGUAGE,
         settings=settings,

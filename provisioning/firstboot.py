@@ -11,9 +11,15 @@ it all or nothing:
 
 An error anywhere undoes what was done (old files back, transaction rolled back, new files
 removed) and leaves `firstboot-error.txt` for the kiosk and the technician. Only then are the
-secrets removed from the FAT partition (anyone who pulls the card can read FAT, and a deleted
-file's bytes stay there until overwritten): the card keeps the facility file without them,
-and a receipt.
+secrets and the first admin's PIN and password hashes removed from the FAT partition (anyone
+who pulls the card can read FAT, and a deleted file's bytes stay there until overwritten): the
+card keeps the facility file without them, and a receipt. The hashes live in the database
+only; the secrets in /etc/keneya/secrets.
+
+Last, every boot, the files get their owners and modes (`secure`): /etc/keneya root:keneya
+0750 and its files 0640; the secrets and the data folder belong to the service user, 0700 for
+folders and 0600 for files. Where that user does not exist (a laptop, the tests) only the
+modes are set.
 
 A card written with `write-card --restore` also carries `keneya/restore.db.gz`, a backup of the
 facility: when no database with records is there yet it becomes the database before the
@@ -31,6 +37,7 @@ import hashlib
 import json
 import logging
 import os
+import pwd
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,17 +45,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from appliance.paths import Paths
+from appliance.paths import SERVICE_USER, Paths, private_dir
 from appliance.services import auth
 from appliance.services.context import Context
 from appliance.store import Store
-from provisioning import hotspot, restore_card
+from provisioning import firewall, hotspot, restore_card
 from provisioning.facility import Facility, FacilityFileError, parse
 
 log = logging.getLogger(__name__)
 
 CARD_FOLDER = "keneya"
+ARGON2_MARK = b"$argon2"  # how a PIN or password hash begins (the PHC string format)
 HOTSPOT_CONNECTION = "keneya-hotspot"
+# openssh-server's unit, enabled as `systemctl enable ssh` does on bookworm: the wants link and
+# its Alias= (sshd.service), both to where the package puts the unit.
+SSH_UNIT_PATH = "/lib/systemd/system/ssh.service"
+SSH_LINKS = ("multi-user.target.wants/ssh.service", "sshd.service")
 
 
 class FirstBootError(RuntimeError):
@@ -61,6 +73,8 @@ class SystemPaths:
 
     root: Path = Path("/")
     boot_dir: Path | None = None  # default: root/boot/firmware (Debian's raspi-firmware)
+    # who the services run as: owner of the secrets and of the data, group of /etc/keneya
+    service_user: str = SERVICE_USER
 
     @property
     def boot(self) -> Path:
@@ -105,8 +119,14 @@ class StagedFiles:
     def __init__(self) -> None:
         self._staged: list[tuple[Path, Path]] = []  # (new, final)
         self._swapped: list[tuple[Path, Path | None]] = []  # (final, backup or None)
+        self._scrubbed: set[Path] = set()  # finals whose old bytes are overwritten at the end
+        self._removed: list[Path] = []
 
-    def write(self, path: Path, data: bytes | str, *, mode: int = 0o644) -> None:
+    def write(
+        self, path: Path, data: bytes | str, *, mode: int = 0o644, scrub_old: bool = False
+    ) -> None:
+        """Stage `data` for `path`; with scrub_old, the file it replaces is overwritten with
+        zeros before it is deleted (it held a secret)."""
         raw = data.encode("utf-8") if isinstance(data, str) else data
         path.parent.mkdir(parents=True, exist_ok=True)
         new = path.with_name(path.name + ".keneya-new")
@@ -118,6 +138,8 @@ class StagedFiles:
         finally:
             os.close(fd)
         self._staged.append((new, path))
+        if scrub_old:
+            self._scrubbed.add(path)
 
     def symlink(self, path: Path, target: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -125,6 +147,11 @@ class StagedFiles:
         new.unlink(missing_ok=True)
         os.symlink(target, new)
         self._staged.append((new, path))
+
+    def remove(self, path: Path) -> None:
+        """Take `path` away with the rest: kept aside until finish, put back by undo."""
+        if path.exists() or path.is_symlink():
+            self._removed.append(path)
 
     def swap_in(self) -> None:
         for new, final in self._staged:
@@ -134,6 +161,10 @@ class StagedFiles:
                 os.replace(final, backup)
             self._swapped.append((final, backup))
             os.replace(new, final)
+        for final in self._removed:
+            backup = final.with_name(final.name + ".keneya-old")
+            os.replace(final, backup)
+            self._swapped.append((final, backup))
 
     def undo(self) -> None:
         for final, backup in reversed(self._swapped):
@@ -143,14 +174,19 @@ class StagedFiles:
                 final.unlink(missing_ok=True)
         for new, _ in self._staged:
             new.unlink(missing_ok=True)
-        self._staged, self._swapped = [], []
+        self._staged, self._swapped, self._removed = [], [], []
+        self._scrubbed = set()
 
     def finish(self) -> None:
-        for _, backup in self._swapped:
+        for final, backup in self._swapped:
             if backup is not None:
+                if final in self._scrubbed:
+                    with contextlib.suppress(OSError):  # gone already: nothing to overwrite
+                        restore_card.scrub(backup)
                 backup.unlink(missing_ok=True)
-        _sync_dirs({final.parent for _, final in self._staged})
-        self._staged, self._swapped = [], []
+        _sync_dirs({final.parent for _, final in self._staged} | {p.parent for p in self._removed})
+        self._staged, self._swapped, self._removed = [], [], []
+        self._scrubbed = set()
 
 
 def _sync_dirs(folders: set[Path]) -> None:
@@ -184,12 +220,13 @@ def stage_system_files(
     files.write(etc / "hostname", facility.hostname() + "\n")
     hosts = etc / "hosts"
     files.write(hosts, _hosts(hosts.read_text() if hosts.exists() else "", facility.hostname()))
-    files.write(config / "facility.toml", facility.public_toml(), mode=0o644)
+    # an older file held the admin's hashes: its bytes go too
+    files.write(config / "facility.toml", facility.public_toml(), mode=0o640, scrub_old=True)
     secrets_dir = config / "secrets"
     secrets_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.chmod(secrets_dir, 0o700)  # only root reads the token, the PINs and the Wi-Fi key
+    os.chmod(secrets_dir, 0o700)  # `secure` gives it to the service user at the end
     for name, value in facility.secrets().items():
-        files.write(config / "secrets" / name, value + "\n", mode=0o600)
+        files.write(config / "secrets" / name, value + "\n", mode=0o600, scrub_old=True)
     if facility.ca_bundle:
         files.write(config / "dhis2-ca.pem", facility.ca_bundle, mode=0o644)
     if facility.mapping_file:
@@ -211,6 +248,7 @@ def stage_system_files(
             uuid=_keep_uuid(previous),
         ),
         mode=0o600,  # NetworkManager ignores a keyfile others can read; it holds the PSK
+        scrub_old=True,
     )
     files.write(
         nm / "dnsmasq-shared.d" / "keneya.conf", hotspot.dnsmasq_dropin(facility.hostname())
@@ -226,6 +264,38 @@ def stage_system_files(
         )
     files.symlink(etc / "localtime", f"/usr/share/zoneinfo/{facility.time_zone}")
     files.write(etc / "timezone", facility.time_zone + "\n")
+    # loaded by nftables.service, which keneya-firstboot.service runs before
+    files.write(etc / "nftables.conf", firewall.ruleset(facility), mode=0o644)
+    stage_ssh(facility, files, sp)
+
+
+def stage_ssh(facility: Facility, files: StagedFiles, sp: SystemPaths) -> None:
+    """SSH for the keys of [ssh], root's only (the sshd drop-in in the image refuses passwords);
+    without a key, sshd is disabled and root's keys removed, also on a card applied again."""
+    units = sp.root / "etc" / "systemd" / "system"
+    keys_file = sp.root / "root" / ".ssh" / "authorized_keys"
+    if not facility.ssh_authorized_keys:
+        files.remove(keys_file)
+        for link in SSH_LINKS:
+            files.remove(units / link)
+        return
+    ssh_dir = keys_file.parent
+    ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(ssh_dir, 0o700)  # sshd's StrictModes refuses keys in a folder others can write
+    header = (
+        "# Written by Keneya's first boot from the facility file's [ssh] authorized_keys;\n"
+        "# a new card replaces it.\n"
+    )
+    files.write(keys_file, header + "\n".join(facility.ssh_authorized_keys) + "\n", mode=0o600)
+    for link in SSH_LINKS:
+        files.symlink(units / link, SSH_UNIT_PATH)
+
+
+def ssh_state(facility: Facility) -> str:
+    """What first boot did to sshd, as the receipt says it (and the CLI then does in this boot)."""
+    if not facility.ssh_authorized_keys:
+        return "disabled"
+    return "enabled from " + " and ".join(facility.ssh_from)
 
 
 def _keep_uuid(keyfile: Path) -> str:
@@ -305,7 +375,12 @@ def apply(
     card_file = sp.card_file
     if not card_file.exists():
         if sp.marker.exists():
-            return {"status": "unchanged", "reason": "no facility file on the card"}
+            warnings = _drop_hashes(sp.app.facility_file) + secure(sp)
+            return {
+                "status": "unchanged",
+                "reason": "no facility file on the card",
+                "warnings": warnings,
+            }
         raise _fail(
             sp,
             f"no facility file on the card ({card_file}): write one with "
@@ -314,8 +389,14 @@ def apply(
     raw = card_file.read_bytes()
     marker = _read_marker(sp)
     restore_pending = sp.restore_file.exists()
-    if marker and marker.get("card_sha256") == _sha256(raw) and not restore_pending:
-        return {"status": "unchanged", "facility": marker.get("code")}
+    # A card applied before the hashes were kept off it still holds them: applied again.
+    if (
+        marker
+        and marker.get("card_sha256") == _sha256(raw)
+        and not restore_pending
+        and ARGON2_MARK not in raw
+    ):
+        return {"status": "unchanged", "facility": marker.get("code"), "warnings": secure(sp)}
     try:
         facility = parse(raw.decode("utf-8"), source=str(card_file), secrets_elsewhere=bool(marker))
     except UnicodeDecodeError:
@@ -324,7 +405,7 @@ def apply(
         raise _fail(sp, str(e)) from None
     if marker:
         facility = _with_kept_secrets(facility, sp)
-    sp.app.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(sp.app.data_dir)
     restored = _install_backup(facility, sp) if restore_pending else None
     try:
         db = _apply_files_and_database(facility, sp, fail_at)
@@ -357,6 +438,8 @@ def apply(
         "applied_at": applied_at,
         "image_version": image_version,
         "secrets_moved": sorted(facility.secrets()),
+        "hashes_moved": sorted(facility.admin_hashes()),
+        "ssh": ssh_state(facility),
         "admin_added": db["admin_added"],
         "warnings": warnings,
         "restored": _restored_summary(restored),
@@ -379,8 +462,96 @@ def apply(
         )
         + "\n",
     )
+    problems = secure(sp)
+    if problems:
+        receipt["warnings"] += problems
+        with contextlib.suppress(OSError):
+            _write_plain(sp.receipt, _receipt_text(receipt))
     log.info("facility %s applied", facility.code)
     return receipt
+
+
+def _service_ids(user: str) -> tuple[int, int]:
+    """The service user's uid and gid; (-1, -1), which chown leaves as they are, where there
+    is no such user."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        log.info("no user %s here: modes set, owners left as they are", user)
+        return -1, -1
+    return entry.pw_uid, entry.pw_gid
+
+
+def _own(path: Path, mode: int, uid: int, gid: int) -> None:
+    os.chown(path, uid, gid, follow_symlinks=False)
+    os.chmod(path, mode)
+
+
+def secure(sp: SystemPaths) -> list[str]:
+    """Owners and modes of what first boot made (done at every boot, so that an appliance
+    provisioned by an older image is put right too); what could not be done, as warnings.
+
+    /etc/keneya and its files: root, group of the service user, 0750 and 0640 (the services
+    read the facility file, the mapping, the CA; only root changes them). The secrets folder
+    and each secret: the service user's, 0700 and 0600 (the web app reads the Wi-Fi key for
+    the join QR code, the modem daemon the SIM PIN and the DHIS2 token or password, the outbox
+    sender the DHIS2 token or password; all run as that user). The data folder and all under
+    it (database, -wal, -shm, lock files, backups): the service user's, 0700 and 0600."""
+    uid, gid = _service_ids(sp.service_user)
+    problems: list[str] = []
+
+    def own(path: Path, mode: int, owner: int) -> None:
+        try:
+            _own(path, mode, owner, gid)
+        except OSError as e:
+            log.error("cannot set the owner or mode of %s: %s", path, e)
+            problems.append(
+                f"droits non appliqués à {path} / owner or mode not set on {path}:"
+                f" {e.strerror or e}"
+            )
+
+    config, secrets_dir, data = sp.app.config_dir, sp.app.secrets_dir, sp.app.data_dir
+    if config.is_dir():
+        own(config, 0o750, -1)
+        for path in sorted(config.iterdir()):
+            if path.is_file() and not path.is_symlink():
+                own(path, 0o640, -1)
+    if secrets_dir.is_dir() and not secrets_dir.is_symlink():
+        own(secrets_dir, 0o700, uid)
+        for path in sorted(secrets_dir.iterdir()):
+            if path.is_file() and not path.is_symlink():
+                own(path, 0o600, uid)
+    if data.is_dir() and not data.is_symlink():
+        own(data, 0o700, uid)
+        for folder, dirs, names in os.walk(data):
+            here = Path(folder)
+            if here == data and "lost+found" in dirs:
+                dirs.remove("lost+found")  # the file system's own (mkfs.ext4), root's
+            for name in dirs:
+                if not (here / name).is_symlink():
+                    own(here / name, 0o700, uid)
+            for name in names:
+                if (here / name).is_file() and not (here / name).is_symlink():
+                    own(here / name, 0o600, uid)
+    return problems
+
+
+def _drop_hashes(path: Path) -> list[str]:
+    """Rewrite a facility file that still holds the admin's hashes (from an older image)
+    without them, its old bytes overwritten; what went wrong, as warnings."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    if ARGON2_MARK not in raw:
+        return []
+    try:
+        facility = parse(raw.decode("utf-8"), source=str(path), secrets_elsewhere=True)
+        _replace_scrubbing(path, facility.public_toml())
+    except (UnicodeDecodeError, FacilityFileError, OSError) as e:
+        log.error("could not take the hashes out of %s: %s", path, e)
+        return [f"{path} : empreintes non retirées / hashes not removed: {e}"]
+    return []
 
 
 def _apply_files_and_database(
@@ -498,6 +669,9 @@ def _receipt_text(receipt: dict[str, Any]) -> str:
         f"version de l'image / image version: {receipt['image_version']}",
         "secrets retirés de la carte / secrets removed from the card: "
         + (", ".join(receipt["secrets_moved"]) or "-"),
+        "empreintes du PIN et du mot de passe, dans la base seulement / PIN and password hashes,"
+        " in the database only: " + (", ".join(receipt.get("hashes_moved") or ()) or "-"),
+        "SSH : " + _ssh_fr(receipt["ssh"]) + " / SSH: " + receipt["ssh"],
     ]
     restored = receipt.get("restored")
     if restored:
@@ -512,10 +686,20 @@ def _receipt_text(receipt: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ssh_fr(state: str) -> str:
+    if state == "disabled":
+        return "désactivé"
+    sides = state.removeprefix("enabled from ").split(" and ")
+    names = {"hotspot": "le Wi-Fi", "ethernet": "le câble Ethernet"}
+    return "activé depuis " + " et ".join(names.get(s, s) for s in sides)
+
+
 def _fail(sp: SystemPaths, message: str) -> FirstBootError:
     """The error where the kiosk shows it and on the card where the technician reads it."""
     text = "Keneya : la fiche de l'établissement n'a pas été appliquée.\n" + message + "\n"
     for path in (sp.error_file, sp.card_error):
         with contextlib.suppress(OSError):  # a read-only card must not hide the real error
             _write_plain(path, text)
+    with contextlib.suppress(OSError):
+        secure(sp)  # the kiosk, as the service user, reads the error
     return FirstBootError(message)

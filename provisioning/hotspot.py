@@ -19,6 +19,7 @@ from appliance.services.status import HOTSPOT_ADDRESS, LAN_NAME, wifi_join_paylo
 
 __all__ = [
     "HOTSPOT_ADDRESS",
+    "HOTSPOT_INTERFACE",
     "HOTSPOT_NETWORK",
     "LAN_NAME",
     "LEASE_TIME_S",
@@ -32,6 +33,9 @@ __all__ = [
 ]
 
 HOTSPOT_NETWORK = f"{HOTSPOT_ADDRESS}/24"
+# The Pi's own Wi-Fi (brcmfmac keeps the kernel's name); the firewall opens the tablets' ports
+# on this interface only (provisioning/firewall.py).
+HOTSPOT_INTERFACE = "wlan0"
 # A clinic day: a tablet that joins in the morning keeps its address until the evening.
 LEASE_TIME_S = 12 * 3600
 # Above the modem's and any other Wi-Fi profile: the hotspot is what the appliance is for.
@@ -135,7 +139,7 @@ def nm_keyfile(
     passphrase: str,
     *,
     channel: int,
-    interface: str = "wlan0",
+    interface: str = HOTSPOT_INTERFACE,
     name: str = "keneya-hotspot",
     uuid: str,
 ) -> str:

@@ -12,14 +12,16 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from appliance.domain import facility_settings
-from appliance.services.auth import HASHER, check_password, check_pin
+from appliance.services.auth import PASSWORD_HASHER, PIN_HASHER, check_password, check_pin
 from modem import config as modem_config
 from modem.errors import ConfigurationError as ModemConfigurationError
-from provisioning import backup_table
+from provisioning import access_table, backup_table
 from provisioning import facility as schema
 from provisioning.facility import FacilityFileError, FieldError, Problem
 
 SOURCE = "keneya provision new"
+# Answers that are lists: `--set KEY=VALUE` given several times adds a line each time.
+LIST_ANSWERS = ("ssh.authorized_keys",)
 Validator = Callable[[str], str | None]
 
 # Short, common French words without accents: easy to read aloud and type on a tablet.
@@ -105,6 +107,33 @@ def _recipients(answer: str) -> tuple[str, ...]:
     try:
         return backup_table.parse_recipients(answer)
     except backup_table.RecipientError as exc:
+        raise FieldError(exc.message, exc.hint) from None
+
+
+def _ssh_keys(answer: str) -> tuple[str, ...]:
+    """Keys one per line; a line `@PATH` stands for that file's keys (a .pub file, or an
+    authorized_keys file of several)."""
+    try:
+        text = "\n".join(access_table.read_keys_file(line) for line in answer.splitlines())
+        keys = access_table.parse_keys(text)
+    except access_table.PublicKeyError as exc:
+        raise FieldError(exc.message, exc.hint) from None
+    if answer.strip() and not keys:
+        raise FieldError("holds no key", f"give {access_table.HOW_TO}, or @FILE.pub")
+    return keys
+
+
+def _ssh_from(answer: str) -> tuple[str, ...]:
+    try:
+        return access_table.check_sides(answer.replace(",", " ").split())
+    except access_table.PublicKeyError as exc:
+        raise FieldError(exc.message, exc.hint) from None
+
+
+def _switch(answer: str) -> bool:
+    try:
+        return access_table.parse_switch(answer)
+    except access_table.PublicKeyError as exc:
         raise FieldError(exc.message, exc.hint) from None
 
 
@@ -233,6 +262,27 @@ QUESTIONS: list[tuple[str, str, str, Validator]] = [
         _optional(_recipients),
     ),
     (
+        "ssh.authorized_keys",
+        "Clé publique SSH du technicien, ou @fichier.pub (vide: pas de SSH) / Technician's SSH"
+        " public key, or @file.pub (empty: no SSH)",
+        "",
+        _optional(_ssh_keys),
+    ),
+    (
+        "ssh.from",
+        "SSH depuis: hotspot, ethernet, ou les deux (hotspot,ethernet) / SSH from: hotspot,"
+        " ethernet, or both",
+        "hotspot",
+        _rule(_ssh_from),
+    ),
+    (
+        "firewall.ethernet_web",
+        "Application web aussi sur le port Ethernet, on ou off / Web app also on the Ethernet"
+        " port, on or off",
+        "off",
+        _rule(_switch),
+    ),
+    (
         "settings.malaria_vaccine",
         "Vaccin antipaludique R21 dans le calendrier, on ou off / R21 malaria vaccine in the "
         "schedule, on or off",
@@ -335,14 +385,19 @@ def build(answers: dict[str, str]) -> tuple[str, dict[str, str]]:
         "admin": {
             "name": values["admin.name"],
             "username": values["admin.username"],
-            "pin_hash": HASHER.hash(pin),
-            "password_hash": HASHER.hash(password),
+            "pin_hash": PIN_HASHER.hash(pin),
+            "password_hash": PASSWORD_HASHER.hash(password),
         },
     }
     if modem:
         data["modem"] = modem
     if values["backup.recipients"]:
         data["backup"] = {"recipients": list(_recipients(values["backup.recipients"]))}
+    keys = _ssh_keys(values["ssh.authorized_keys"])
+    if keys:
+        data["ssh"] = {"authorized_keys": list(keys), "from": list(_ssh_from(values["ssh.from"]))}
+    if _switch(values["firewall.ethernet_web"]):
+        data["firewall"] = {"ethernet_web": True}
     vaccine = _malaria_vaccine(values["settings.malaria_vaccine"])
     data["settings"] = {"malaria_vaccine": facility_settings.is_on(vaccine)}
     text = schema.dump(data)

@@ -19,10 +19,13 @@ cd "$(dirname "$0")/.."
 # Playwright's driver is a Node.js that links against it (missing on a minimal Debian 12, the
 # browser tests fail with "Connection closed while reading from the driver");
 # mobile-broadband-provider-info: the operators' APNs and credentials the modem uses, whose
-# XML the APN tests read (they fail, never skip, without it).
+# XML the APN tests read (they fail, never skip, without it); libduktape207: the JavaScript
+# engine polkitd reads rules with, in which the tests evaluate the appliance's polkit rules;
+# nftables: the firewall's rulesets are checked by `nft -c` and loaded into a network namespace
+# by its tests (as root).
 packages=(python3-venv ca-certificates sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
     libatomic1 mtools dosfstools fdisk dnsmasq-base network-manager systemd age
-    mobile-broadband-provider-info)
+    mobile-broadband-provider-info libduktape207 nftables)
 # The image: mmdebstrap builds the arm64 root, running its programs through qemu-user-static;
 # e2fsprogs, dosfstools, mtools and fdisk make the partitions without mounting anything; xz
 # compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test;

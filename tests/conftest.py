@@ -232,26 +232,37 @@ def ctx(store: Store, fake_time: FakeTime) -> Context:
     return Context.open(store, machine_time=fake_time, boot_id="boot-1")
 
 
+@pytest.fixture(scope="session")
+def pin_hashes() -> dict[str, str]:
+    """The fixture PINs hashed once for the whole run: a PIN hash costs about 0.1 s here by
+    design (auth.PIN_HASHER), and hundreds of tests start from the same staff."""
+    return {role: auth.PIN_HASHER.hash(pin) for role, pin in PINS.items()}
+
+
 @pytest.fixture
-def actors(ctx: Context) -> dict[str, Actor]:
-    """One logged-in staff member per role."""
+def actors(ctx: Context, pin_hashes: dict[str, str]) -> dict[str, Actor]:
+    """One staff member per role; the admin logged in with the PIN (the real check), the
+    others as their session would hold them (their PINs are the same kind of hash)."""
     admin_row = auth.add_staff(
-        ctx, None, username="admin", display_name="Admin", role="admin", pin=PINS["admin"]
-    )
+        ctx, None, username="admin", display_name="Admin", role="admin",
+        pin_hash=pin_hashes["admin"],
+    )  # fmt: skip
     admin = auth.login(ctx, admin_row["username"], pin=PINS["admin"])
     out = {"admin": admin}
-    for role, pin in PINS.items():
+    for role in PINS:
         if role == "admin":
             continue
-        auth.add_staff(
+        row = auth.add_staff(
             ctx,
             admin,
             username=role.replace("_", "."),
             display_name=role.title(),
             role=role,
-            pin=pin,
+            pin_hash=pin_hashes[role],
         )
-        out[role] = auth.login(ctx, role.replace("_", "."), pin=pin)
+        actor = auth.actor_for(ctx, row["id"])
+        assert actor is not None
+        out[role] = actor
     return out
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.backup import files
+from appliance.paths import private_dir
 from appliance.store.db import Store, StoreError
 from appliance.store.schema import MIGRATIONS
 
@@ -172,7 +173,7 @@ def create(store: Store, dest_dir: str | Path, *, moment: datetime | None = None
     name = files.new_name(store.get_setting("facility_code"), moment)
     dest = dest_dir / name
     try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(dest_dir)
         with private_temp(dest_dir, name) as tmp:
             copy_database(store.conn, tmp)
             report = verify(tmp)

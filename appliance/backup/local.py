@@ -9,6 +9,7 @@ from typing import Any
 
 from appliance.backup import files
 from appliance.backup.copy import BackupError, create, sweep_partials
+from appliance.paths import private_dir
 from appliance.store.db import Store
 
 # Room kept free beyond the backup itself, so a backup never fills the disk the records need.
@@ -81,7 +82,7 @@ def nightly(
     """A verified backup, then the older ones beyond 7 daily and 4 weekly are deleted (only
     after the new one is safely written, unless the disk has no room for it: then the oldest
     go first, never the newest)."""
-    backups_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(backups_dir)
     swept = sweep_partials(backups_dir) + sweep_partials(store.path.parent)
     made_room = check_room(store.path, backups_dir)
     report = create(store, backups_dir, moment=moment)

@@ -30,6 +30,7 @@ from appliance.backup.copy import (
     sweep_partials,
     verify,
 )
+from appliance.paths import private_dir, private_file
 from appliance.store.db import DatabaseLock, Store, lock_paths
 
 # Where the copy of a replaced database goes, under the backups folder. The newest few are
@@ -88,7 +89,7 @@ def restore(
     `keep_aside` newest copies of replaced databases are kept."""
     backup_file, database = Path(backup_file), Path(database)
     moment = moment or datetime.now(UTC)
-    database.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(database.parent)
     sweep_partials(database.parent)  # plaintext copies left by a restore that was killed
     sweep_partials(Path(backups_dir) / BEFORE_RESTORE)
     with plain_file(backup_file, database.parent) as plain:
@@ -143,14 +144,14 @@ def _swap(
     lock = DatabaseLock(database)
     try:
         lock.take_all(lock_timeout_s)
-        live = sqlite3.connect(database, isolation_level=None)
+        live = sqlite3.connect(private_file(database), isolation_level=None)
         try:
             live.execute("PRAGMA busy_timeout = 10000")
             facility = live.execute(
                 "SELECT value FROM settings WHERE key = 'facility_code'"
             ).fetchone()
             aside_dir = backups_dir / BEFORE_RESTORE
-            aside_dir.mkdir(parents=True, exist_ok=True)
+            private_dir(aside_dir)
             aside = aside_dir / files.new_name(facility[0] if facility else None, moment)
             with private_temp(aside_dir, aside.name) as tmp:
                 copy_database(live, tmp)

@@ -16,9 +16,18 @@ from appliance.services import login_throttle
 from appliance.services.context import Actor, Context
 from appliance.services.errors import Conflict, LoginFailed, LoginThrottled, NotFound
 
-# argon2id (RFC 9106). 19 MiB and 2 passes is OWASP's minimum for argon2id: a Pi 3 with 1 GB
-# can run it while the kiosk, the web app and the modem daemon are up.
-HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# argon2id (RFC 9106). 19 MiB is OWASP's minimum memory for argon2id (Password Storage Cheat
+# Sheet): a Pi 3 with 1 GB runs it beside the kiosk, the web app and the daemons.
+# Passwords keep OWASP's 2 passes: they are long (8 characters and more; a generated one is 4
+# words of 190, about 30 bits) and they are what the network checks, so a flood of web logins
+# must stay cheap for the Pi (about 0.1 s of a Pi 3 core each, benchmarks/login_hash.py).
+PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# A PIN has only 10^4 to 10^8 values, so once its hash is read off a stolen card every PIN falls
+# to a laptop; 12 passes make one guess cost about 0.6 s on a Pi 3 (benchmarks/login_hash.py)
+# and 6 times more than a password's anywhere. PINs are checked only at the appliance (kiosk,
+# console), one at a time. Hashes made with other parameters still verify and are re-hashed
+# at the next successful login.
+PIN_HASHER = PasswordHasher(time_cost=12, memory_cost=19 * 1024, parallelism=1)
 _PIN = re.compile(r"^\d{4,8}$")
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 
@@ -79,9 +88,11 @@ def add_staff(
         "username": username,
         "display_name": display_name.strip(),
         "role": role,
-        "pin_hash": HASHER.hash(check_pin(pin)) if pin is not None else pin_hash,
+        "pin_hash": PIN_HASHER.hash(check_pin(pin)) if pin is not None else pin_hash,
         "password_hash": (
-            HASHER.hash(check_password(password)) if password is not None else password_hash
+            PASSWORD_HASHER.hash(check_password(password))
+            if password is not None
+            else password_hash
         ),
         "created_at": reading.iso(),
         "created_by": actor.id if actor else None,
@@ -147,14 +158,15 @@ def login(
     if row is not None and row["active"]:
         stored = row["pin_hash"] if pin is not None else row["password_hash"]
     secret = pin if pin is not None else password
+    hasher = PIN_HASHER if pin is not None else PASSWORD_HASHER
     ok = False
     if stored and secret is not None:
         try:
-            ok = HASHER.verify(stored, secret)
+            ok = hasher.verify(stored, secret)
         except (VerificationError, InvalidHashError):
             ok = False
     else:
-        HASHER.hash("spend-the-same-time")  # no timing difference for unknown users
+        hasher.hash("spend-the-same-time")  # no timing difference for unknown users
     if not ok:
         if row is not None:
             pair = throttle.for_attempt(account, client).get("pair")
@@ -170,9 +182,11 @@ def login(
             )
         raise LoginFailed("wrong username or secret")
     rehashed: dict[str, str] = {}
-    if HASHER.check_needs_rehash(stored):  # type: ignore[arg-type] # before the write lock
+    # older parameters (a card made before, a weaker default): the new hash is computed here,
+    # before the write lock, and saved with the login's audit row, in one transaction
+    if hasher.check_needs_rehash(stored):  # type: ignore[arg-type]
         key = "pin_hash" if pin is not None else "password_hash"
-        rehashed[key] = HASHER.hash(secret)  # type: ignore[arg-type]
+        rehashed[key] = hasher.hash(secret)  # type: ignore[arg-type]
     actor = Actor(row["id"], row["username"], row["role"], row["display_name"])  # type: ignore[index]
     with ctx.store.transaction():
         # A success is no failure: the pair starts afresh, the other two take this one back

@@ -22,6 +22,7 @@ from typing import Any
 import sqlite_utils
 
 from appliance.clock import to_iso
+from appliance.paths import private_dir, private_file
 from appliance.store.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 10_000
@@ -173,7 +174,9 @@ class Store:
         if (read_only or not create) and not self.path.exists():
             raise NotInitialised(f"no database at {self.path} (run `keneya db init`)")
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
+            if create:
+                private_file(self.path)  # a new database is 0600, and so are its -wal and -shm
         # isolation_level=None: we issue BEGIN IMMEDIATE ourselves, so a writer takes the write
         # lock up front (waiting on busy_timeout) instead of failing half-way through.
         self.conn = sqlite3.connect(

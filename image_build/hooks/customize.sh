@@ -26,6 +26,29 @@ enable_uart=1
 CONF
 printf 'i2c-dev\n' > "$root/etc/modules-load.d/keneya.conf"
 
+# What the appliance never uses, before the initramfs and the kernel hook read the modules:
+# kernel modules for other hardware (hooks/prune-modules), the device trees of other boards
+# (raspi-firmware copies the Broadcom ones to the boot partition), and the documentation and
+# translations of the packages installed before dpkg's exclusions (essential.sh) applied.
+python3 "$KENEYA_HOOKS/prune-modules" "$root"
+for kernel in "$root"/usr/lib/modules/*; do
+    chroot "$root" depmod "${kernel##*/}"
+done
+for dtbs in "$root"/usr/lib/linux-image-*; do
+    find "$dtbs" -mindepth 1 -maxdepth 1 -type d ! -name broadcom -exec rm -rf {} +
+done
+find "$root/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete
+find "$root/usr/share/doc" -mindepth 1 -type d -empty -delete
+rm -rf "$root/usr/share/man" "$root/usr/share/info" "$root/usr/share/groff" \
+    "$root/usr/share/lintian"
+find "$root/usr/share/locale" -mindepth 1 -maxdepth 1 -type d ! -name fr ! -name en \
+    -exec rm -rf {} +
+# Wi-Fi firmware: the Pi 3 B (43430), Zero 2 W (43436), 3 B+, 4 and 400 (43455, 43456) only, of
+# the 60 Broadcom/Cypress chips firmware-brcm80211 carries (links first, then their targets).
+find "$root/usr/lib/firmware/brcm" "$root/usr/lib/firmware/cypress" -mindepth 1 \
+    ! -name 'brcmfmac4343[06]*' ! -name 'brcmfmac4345[56]*' \
+    ! -name 'cyfmac4343[06]*' ! -name 'cyfmac4345[56]*' -delete
+
 # Restore update-initramfs, then build the one initramfs; raspi-firmware's hooks copy it, the
 # kernel and the device trees into /boot/firmware and write config.txt and cmdline.txt.
 rm "$root/usr/sbin/update-initramfs"
@@ -39,7 +62,8 @@ for kernel in "$root"/boot/vmlinuz-*; do
 done
 
 # Every card gets its own identity at first boot: machine id and SSH host keys (sshd is off
-# unless the facility file gives a key; its keys are made when it first starts).
+# unless the facility file's [ssh] authorized_keys names a key: first boot then enables it, and
+# its host keys are made when it first starts).
 : > "$root/etc/machine-id"
 rm -f "$root"/etc/ssh/ssh_host_*
 mkdir -p "$root/etc/systemd/system/ssh.service.d"
@@ -47,3 +71,6 @@ printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStart
     > "$root/etc/systemd/system/ssh.service.d/keneya-host-keys.conf"
 chroot "$root" systemctl disable ssh.service
 echo keneya > "$root/etc/hostname"
+
+# The firewall (default drop; first boot writes the facility's rules to /etc/nftables.conf).
+chroot "$root" systemctl enable nftables.service

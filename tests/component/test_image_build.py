@@ -47,6 +47,18 @@ def make_wheel(folder: Path, name: str = "demo_app", version: str = "1.0") -> Pa
     return wheel
 
 
+EPOCH = 1_767_225_600  # 2026-01-01
+
+
+def write_users(root: Path, uid: int = 995) -> None:
+    """The root's /etc/passwd and /etc/group with root and the service user."""
+    (root / "etc").mkdir(parents=True, exist_ok=True)
+    (root / "etc/passwd").write_text(
+        f"root:x:0:0:root:/root:/bin/sh\nkeneya:x:{uid}:{uid}::/var/lib/keneya:/usr/sbin/nologin\n"
+    )
+    (root / "etc/group").write_text(f"root:x:0:\nkeneya:x:{uid}:\n")
+
+
 def test_venv_is_laid_out_for_the_pi_with_its_interpreter_and_compiled_bytecode(tmp_path):
     root = tmp_path / "root"
     root.mkdir()
@@ -86,7 +98,10 @@ def test_units_are_installed_and_enabled_like_systemctl_enable(tmp_path):
     started_by_others = {
         "keneya-backup.service",
         "keneya-due.service",
+        "keneya-clock-save.service",
+        "keneya-warnings.service",
         "keneya-usb-backup@.service",
+        "keneya-readonly.service",  # keneya-power starts it, in the read-only hold
     }
     assert {e.split(": ")[1] for e in enabled} == {u.name for u in units} - started_by_others
     for name in started_by_others:
@@ -148,11 +163,12 @@ def test_image_has_three_labelled_partitions_readable_without_mounting(tmp_path,
     (boot / "keneya/LISEZ-MOI.txt").write_text(build.CARD_README, encoding="utf-8")
     (root / "etc").mkdir(parents=True)
     (root / "etc/keneya-release").write_text("0.1.0-test\n")
+    write_users(root)
     data.mkdir()
     for name, value in dict(BOOT_MIB=128, DATA_MIB=16, ROOT_SPARE_MIB=16).items():
         monkeypatch.setattr(build, name, value)
     image = tmp_path / "card.img"
-    layout = build.make_image(boot, root, data, tmp_path, image)
+    layout = build.make_image(boot, root, data, tmp_path, image, EPOCH)
     assert image.stat().st_size == layout.total
     parts = card.partitions(image)
     assert [p.start for p in parts] == [layout.boot_start, layout.root_start, layout.data_start]

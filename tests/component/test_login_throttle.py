@@ -37,22 +37,27 @@ ADMIN_TABLET = "10.42.0.2"
 THROTTLED_FR = "Trop d&#39;essais depuis cet appareil : réessayez dans"
 
 
-class CountingHasher(PasswordHasher):
-    """The service's hasher, counting the argon2 work done (hashes and verifications)."""
-
+class Counter:
     def __init__(self) -> None:
-        base = auth.HASHER
+        self.calls = 0
+        self.lock = threading.Lock()
+
+
+class CountingHasher(PasswordHasher):
+    """One of the service's hashers, counting the argon2 work done (hashes and verifications)
+    in a counter shared by the PIN's and the password's."""
+
+    def __init__(self, base: PasswordHasher, counter: Counter) -> None:
         super().__init__(
             time_cost=base.time_cost,
             memory_cost=base.memory_cost,
             parallelism=base.parallelism,
         )
-        self.calls = 0
-        self._lock = threading.Lock()
+        self.counter = counter
 
     def _count(self) -> None:
-        with self._lock:
-            self.calls += 1
+        with self.counter.lock:
+            self.counter.calls += 1
 
     def hash(self, password, *, salt=None):  # type: ignore[override]
         self._count()
@@ -64,10 +69,11 @@ class CountingHasher(PasswordHasher):
 
 
 @pytest.fixture
-def hasher(monkeypatch) -> CountingHasher:
-    counting = CountingHasher()
-    monkeypatch.setattr(auth, "HASHER", counting)
-    return counting
+def hasher(monkeypatch) -> Counter:
+    counter = Counter()
+    monkeypatch.setattr(auth, "PIN_HASHER", CountingHasher(auth.PIN_HASHER, counter))
+    monkeypatch.setattr(auth, "PASSWORD_HASHER", CountingHasher(auth.PASSWORD_HASHER, counter))
+    return counter
 
 
 @pytest.fixture
@@ -479,7 +485,9 @@ def test_status_json_keeps_the_passphrase_for_the_kiosk_only(tmp_path, ctx, acto
     kiosk_view = status(ctx, technician, data_dir=tmp_path, secrets_dir=secrets)
     assert "k7rw-m3ha-9xte" in kiosk_view["hotspot"]["join_payload"]  # the kiosk shows it
     # the technician's tablet login is a password: give the fixture's account one
-    ctx.store.staff.set_secret(technician.id, password_hash=auth.HASHER.hash("technician-pass"))
+    ctx.store.staff.set_secret(
+        technician.id, password_hash=auth.PASSWORD_HASHER.hash("technician-pass")
+    )
     app = web_app(tmp_path, fake_time)
     with device(app, ADMIN_TABLET) as tablet:
         assert api_login(tablet, technician.username, "technician-pass").status_code == 200

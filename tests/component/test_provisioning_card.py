@@ -173,6 +173,70 @@ def test_overwrite_replaces_the_content(pi_image: Path) -> None:
     assert card.list_dir(pi_image) == ["facility.toml"]
 
 
+# A facility file as `keneya provision new` writes it: secrets and the admin's hashes, long
+# enough to take several clusters.
+OLD_SECRETS = {
+    "hash": b"$argon2id$v=19$m=19456,t=12,p=1$c2VjcmV0LXNhbHQ$",
+    "token": b"d2p_4f7a9c1e8b2d6f0a3c5e7b9d1f3a5c7e",
+    "passphrase": b"tablettes-du-cscom-boni",
+}
+OLD_FILE = b"".join(
+    b'pin_hash = "' + OLD_SECRETS["hash"] + b'%d"\ntoken = "' % i + OLD_SECRETS["token"]
+    + b'"\npassphrase = "' + OLD_SECRETS["passphrase"] + b'"\n'
+    for i in range(60)
+)  # fmt: skip
+
+
+def bare(tmp_path: Path, bits: int, kib: int) -> Path:
+    """A bare FAT12, FAT16 or FAT32 file system of `kib` KiB, one sector per cluster."""
+    image = tmp_path / f"fat{bits}.img"
+    run("mkfs.vfat", "-F", str(bits), "-s", "1", "-n", "BOOT", "-C", str(image), str(kib))
+    return image
+
+
+@pytest.mark.parametrize(("bits", "kib"), [(12, 2048), (16, 16 * 1024), (32, 64 * 1024)])
+def test_a_replaced_file_leaves_none_of_its_bytes_in_the_free_space(
+    tmp_path: Path, bits: int, kib: int
+) -> None:
+    """Re-provisioning: mcopy -o only frees the old file's clusters; they are zeroed first."""
+    from image_build.bootbackup import found_on_partition
+
+    image = bare(tmp_path, bits, kib)
+    put(image, 0, "config.txt", CONFIG_TXT, tmp_path)
+    card.write_file(image, b"# another file first, so the clusters are not the first ones\n")
+    card.write_file(image, OLD_FILE, dest="keneya/old-notes.txt")
+    card.write_file(image, OLD_FILE)
+    part = card.boot_partition(image)
+    assert found_on_partition(image, part, OLD_SECRETS) == list(OLD_SECRETS)
+    card.remove_file(image, "keneya/old-notes.txt")
+    card.write_file(image, FACILITY)
+    assert found_on_partition(image, part, OLD_SECRETS) == []
+    assert card.read_file(image, "keneya/facility.toml") == FACILITY
+    assert mtype(image, 0, "config.txt") == CONFIG_TXT
+    run("fsck.vfat", "-n", str(image))  # the file system is sound (exit 0)
+
+
+def test_a_replaced_file_in_the_pi_image_is_erased_where_it_lay(pi_image: Path) -> None:
+    from image_build.bootbackup import found_on_partition
+
+    card.write_file(pi_image, OLD_FILE)
+    linux_before = _region_hash(pi_image, LINUX_START, DISK_SIZE)
+    card.write_file(pi_image, FACILITY)
+    assert found_on_partition(pi_image, card.boot_partition(pi_image), OLD_SECRETS) == []
+    assert _region_hash(pi_image, LINUX_START, DISK_SIZE) == linux_before
+    assert mtype(pi_image, FAT_START, "keneya/facility.toml") == FACILITY
+
+
+def test_erasing_clusters_that_are_not_the_files_is_refused(
+    pi_image: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mtools reading the file back as zeros is what proves the right clusters were zeroed."""
+    card.write_file(pi_image, OLD_FILE)
+    monkeypatch.setattr(card.fat, "file_extents", lambda *a: [(LINUX_START, 512)])
+    with pytest.raises(CardError, match="could not be erased where it lies"):
+        card.write_file(pi_image, FACILITY)
+
+
 def test_nested_folders_are_made_and_listed(pi_image: Path) -> None:
     card.write_file(pi_image, b"abc", dest="keneya/secrets/wifi.psk")
     card.write_file(pi_image, FACILITY)

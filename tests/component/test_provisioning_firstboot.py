@@ -25,7 +25,7 @@ pytestmark = pytest.mark.component
 
 EXAMPLE = (Path(__file__).parents[2] / "provisioning" / "facility.example.toml").read_text()
 KENEYA = str(Path(sys.executable).parent / "keneya")
-PIN_HASH = auth.HASHER.hash("482916")
+PIN_HASH = auth.PIN_HASHER.hash("482916")
 CMDLINE = "console=serial0,115200 console=tty1 root=LABEL=keneya-root rootwait\n"
 HOSTS = "127.0.0.1\tlocalhost\n127.0.1.1\tkeneya\n::1\tlocalhost ip6-localhost\n"
 
@@ -238,6 +238,12 @@ def test_a_failure_half_way_changes_nothing(root, step):
         "etc/NetworkManager",
         "etc/NetworkManager/system-connections",
         "etc/NetworkManager/dnsmasq-shared.d",
+        # the folders of sshd's enabling links and of root's keys (empty)
+        "etc/systemd",
+        "etc/systemd/system",
+        "etc/systemd/system/multi-user.target.wants",
+        "root",
+        "root/.ssh",
     }, added
     for name, content in before.items():
         assert after[name] == content, name

@@ -41,6 +41,9 @@ STARTED_BY = {
     "keneya-backup.service": "keneya-backup.timer",
     "keneya-due.service": "keneya-due.timer",
     "keneya-usb-backup@.service": "udev",
+    "keneya-readonly.service": "keneya-power (`systemctl start`, in the read-only hold)",
+    "keneya-clock-save.service": "keneya-clock-save.timer",
+    "keneya-warnings.service": "keneya-warnings.timer",
 }
 ENV_DROPPED = ("KENEYA_HOME", "KENEYA_PIN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
@@ -74,8 +77,18 @@ def exec_start(path: Path) -> list[str]:
     return argv
 
 
+def app_argv(path: Path) -> list[str]:
+    """The `keneya` command line a unit runs: its ExecStart, or the one a `/bin/sh -c` start
+    command execs (the kiosk's, after its wait for a screen); [] when it runs none."""
+    argv = exec_start(path)
+    if argv[:2] == ["/bin/sh", "-c"] and f"exec {APP} " in argv[2]:
+        tail = argv[2].split(f"exec {APP} ", 1)[1]
+        return [APP, *shlex.split(tail.split(";", 1)[0])]
+    return argv if argv[0] == APP else []
+
+
 def keneya_units() -> list[Path]:
-    return [p for p in SERVICES if exec_start(p)[0] == APP]
+    return [p for p in SERVICES if app_argv(p)]
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -107,7 +120,7 @@ def test_each_unit_is_enabled_for_the_boot_and_ordered(path):
 
 @pytest.mark.parametrize("path", keneya_units(), ids=lambda p: p.name)
 def test_the_command_of_each_unit_exists_with_these_options(path):
-    argv = exec_start(path)
+    argv = app_argv(path)
     # the same arguments minus the system paths (and the options that name them)
     args: list[str] = []
     for a in argv[1:]:
@@ -159,7 +172,8 @@ def test_the_web_unit_listens_everywhere_on_port_80_with_the_hotspot_leases():
     assert opts["--leases-file"] == "/var/lib/NetworkManager/dnsmasq-wlan0.leases"
     assert "--workers" not in opts  # one process: READY and the watchdog speak for it
     service = parse(UNITS / "keneya-web.service")["Service"]
-    assert service["ProtectSystem"] == "full" and service["ReadWritePaths"] == "/var/lib/keneya"
+    assert service["ProtectSystem"] == "strict" and service["StateDirectory"] == "keneya"
+    assert "ReadWritePaths" not in service  # the data folder (StateDirectory=) and nothing else
     assert service["NoNewPrivileges"] == "yes" and service["ProtectHome"] == "yes"
 
 
@@ -168,32 +182,69 @@ def test_the_kiosk_unit_drives_the_screen_with_sdl2_on_kms():
     unit = parse(path)
     env = dict(v.split("=", 1) for v in values(path, "Service", "Environment"))
     assert env["SDL_VIDEODRIVER"] == "kmsdrm" and env["KIVY_WINDOW"] == "sdl2"
-    assert exec_start(path)[1:] == ["kiosk", "--fullscreen"]
+    assert app_argv(path)[1:] == ["kiosk", "--fullscreen"]
     assert "getty@tty1.service" in words(unit["Unit"]["Conflicts"])
     assert unit["Service"]["Restart"] == "on-failure" and unit["Service"]["RestartSec"] == "5"
 
 
-def kiosk_screen_check(tmp_path: Path) -> str:
-    """The unit's ExecCondition script, pointed at a fake /sys/class/drm, without the waits."""
-    argv = shlex.split(parse(UNITS / "keneya-kiosk.service")["Service"]["ExecCondition"])
-    assert argv[:2] == ["/bin/sh", "-c"]
-    script = argv[2]
-    assert "/sys/class/drm/" in script and "sleep 1" in script
-    return script.replace("/sys/class/drm/", f"{tmp_path}/drm/").replace("sleep 1", "sleep 0")
+def kiosk_start(tmp_path: Path, *, drm_loaded: bool) -> str:
+    """The kiosk's start command (its wait for a screen, then the kiosk), pointed at a fake
+    /sys/class/drm and /proc/devices, without the waits, with `keneya kiosk` replaced by a
+    marker line; `$$` is systemd's escape of a literal `$` (systemd.service(5), "COMMAND
+    LINES")."""
+    unit = parse(UNITS / "keneya-kiosk.service")["Service"]
+    argv = shlex.split(unit["ExecStart"])
+    assert argv[:2] == ["/bin/sh", "-c"] and "ExecCondition" not in unit
+    script = argv[2].replace("$$", "$")
+    for part in ("/sys/class/drm/", "/proc/devices", "sleep 1", f"exec {APP} kiosk --fullscreen"):
+        assert part in script, part
+    devices = tmp_path / "devices"
+    devices.write_text("Character devices:\n  1 mem\n" + (" 226 drm\n" if drm_loaded else ""))
+    return (
+        script.replace("/sys/class/drm/", f"{tmp_path}/drm/")
+        .replace("/proc/devices", str(devices))
+        .replace("sleep 1", "sleep 0")
+        .replace(f"exec {APP} kiosk --fullscreen", "exec echo KIOSK STARTED")
+    )
 
 
 def test_the_kiosk_starts_only_with_a_connected_screen(tmp_path):
-    script = kiosk_screen_check(tmp_path)
     drm = tmp_path / "drm"
     (drm / "card1-HDMI-A-1").mkdir(parents=True)
     (drm / "card1-HDMI-A-1" / "status").write_text("disconnected\n")
+    script = kiosk_start(tmp_path, drm_loaded=True)
     r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
-    # 1..254: systemd skips the unit (not failed, so not restarted)
-    assert r.returncode == 1 and "no screen connected" in r.stdout
+    # status 0: the unit ends inactive, not failed, and Restart=on-failure leaves it alone
+    assert r.returncode == 0 and "no screen connected" in r.stdout
+    assert "KIOSK STARTED" not in r.stdout
     (drm / "card1-DSI-1").mkdir()
     (drm / "card1-DSI-1" / "status").write_text("connected\n")
     r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stdout
+    assert r.returncode == 0 and r.stdout == "KIOSK STARTED\n", r.stdout
+
+
+def test_a_screen_driver_loaded_after_the_start_starts_the_unit_again(tmp_path):
+    """DeviceAllow=char-drm is resolved when the unit starts: with no DRM driver then, the
+    command ends with the status that makes systemd start it again, counted a success."""
+    (tmp_path / "drm" / "card1-HDMI-A-1").mkdir(parents=True)
+    (tmp_path / "drm" / "card1-HDMI-A-1" / "status").write_text("connected\n")
+    script = kiosk_start(tmp_path, drm_loaded=False)
+    r = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 75 and "KIOSK STARTED" not in r.stdout, r.stdout
+    service = parse(UNITS / "keneya-kiosk.service")["Service"]
+    assert service["RestartForceExitStatus"] == "75" and service["SuccessExitStatus"] == "75"
+    assert "char-drm rw" in values(UNITS / "keneya-kiosk.service", "Service", "DeviceAllow")
+
+
+def test_the_kiosk_never_holds_up_the_boot():
+    """The wait for a screen is inside the start command of a Type=exec unit: the start job
+    ends when the command is running, so multi-user.target does not wait for it; nothing of
+    the wait sits in ExecCondition= or ExecStartPre=, which the start job waits for."""
+    service = parse(UNITS / "keneya-kiosk.service")["Service"]
+    assert service["Type"] == "exec"
+    assert not {"ExecCondition", "ExecStartPre", "ExecStartPost"} & set(service)
+    # systemd expands a lone $ (a variable): the shell's $ is written $$
+    assert "$" not in service["ExecStart"].replace("$$", "")
 
 
 def test_systemd_finds_nothing_to_say_about_the_units(tmp_path):
@@ -206,7 +257,8 @@ def test_systemd_finds_nothing_to_say_about_the_units(tmp_path):
         copies.append(str(tmp_path / path.name))
     for path in SERVICES:
         text = path.read_text(encoding="utf-8")
-        assert APP in text  # else the rewrite proves nothing
+        # else the rewrite proves nothing
+        assert (APP in text) is (path in keneya_units()), path.name
         text = text.replace(APP, KENEYA)
         copy = tmp_path / path.name
         copy.write_text(text, encoding="utf-8")
@@ -414,7 +466,8 @@ def test_the_nightly_backup_gives_way_to_the_staff_and_can_touch_only_the_data()
     assert service["Type"] == "oneshot" and "Restart" not in service
     assert exec_start(UNITS / "keneya-backup.service")[1:] == ["backup", "nightly"]
     assert int(service["Nice"]) >= 10 and service["IOSchedulingClass"] == "idle"
-    assert service["ProtectSystem"] == "strict" and service["ReadWritePaths"] == "/var/lib/keneya"
+    assert service["ProtectSystem"] == "strict" and service["StateDirectory"] == "keneya"
+    assert "ReadWritePaths" not in service
     assert service["PrivateNetwork"] == "yes" and service["CapabilityBoundingSet"] == ""
     unit = parse(UNITS / "keneya-backup.service")["Unit"]
     assert unit["ConditionPathExists"] == "/var/lib/keneya/keneya.db"

@@ -206,8 +206,8 @@ def test_secrets_left_on_the_card():
     public = '[facility]\ncode = "BOOT"\n[hotspot]\nssid = "Keneya-BOOT"\n# passphrase = moved\n'
     assert bt.secrets_left(public) == []
     hashes = public + '[admin]\npin_hash = "$argon2id$v=19$m"\n'
-    assert bt.secrets_left(hashes) == []  # hashes stay on the card by design
-    leaked = hashes + '[dhis2]\ntoken = "x"\n[modem]\nsim_pin = "1234"\n'
+    assert bt.secrets_left(hashes) == ["pin_hash"]  # hashes leave the card too
+    leaked = public + '[dhis2]\ntoken = "x"\n[modem]\nsim_pin = "1234"\n'
     assert set(bt.secrets_left(leaked)) == {"token", "sim_pin"}
     assert "hotspot.passphrase" in bt.secrets_left(public + bt.SECRET_VALUES["hotspot.passphrase"])
 

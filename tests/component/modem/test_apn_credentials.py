@@ -18,6 +18,7 @@ from modem.link import (
     ModemManagerLink,
     PppLink,
     nm_connection_keyfile,
+    nmcli_add_args,
     ppp_peer_file,
     ppp_secrets_text,
 )
@@ -209,3 +210,83 @@ def test_credentials_that_would_break_the_files_are_refused(bad):
         nm_connection_keyfile(bad)
     with pytest.raises(ConfigurationError):
         ppp_peer_file(DEVICE, bad, chat_path="/x")
+
+
+# -- the profile when the daemon may not write /etc (the appliance's keneya user) ------------
+
+
+@pytest.mark.parametrize(
+    "apn",
+    [
+        Apn("internet"),
+        Apn("web.malitel3.ml", "internet", "internet"),
+        Apn("sante.ml", "u", "p:x", "chap"),
+    ],
+    ids=["no-credentials", "pap-or-chap", "chap"],
+)
+def test_nmcli_add_makes_the_same_profile_as_the_keyfile(apn):
+    """`nmcli --offline connection add` prints the keyfile NetworkManager would store for
+    those arguments: it must say what nm_connection_keyfile says."""
+    nmcli = shutil.which("nmcli")
+    assert nmcli, "nmcli is missing: apt-get install network-manager (scripts/setup.sh does)"
+    wanted = nm_connection_keyfile(apn)
+    done = subprocess.run(
+        [nmcli, "--offline", *nmcli_add_args(wanted)],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    made, expected = parse(done.stdout), parse(wanted)
+    for section in expected.sections():
+        for key, value in expected[section].items():
+            if (section, key, value) == ("gsm", "password-flags", "0"):
+                continue  # NetworkManager's default, which it does not write out
+            assert made[section][key] == value, (section, key)
+
+
+def test_without_write_access_the_profile_goes_through_networkmanager(malian, tmp_path):
+    """As keneya, /etc/NetworkManager/system-connections is not writable: the profile is
+    added through nmcli (NetworkManager writes it), left alone when NetworkManager already
+    holds the same values, and deleted and added again for another APN."""
+    calls: list[list[str]] = []
+    profiles: dict[str, dict[str, str]] = {}
+
+    def run(args, **kwargs):
+        calls.append(args)
+        verb = args[args.index("connection") + 1]
+        if verb == "show":
+            if "keneya-3g" not in profiles:
+                return subprocess.CompletedProcess(args, 10, "", "Error: no such connection")
+            fields = args[args.index("--fields") + 1].split(",")
+            have = profiles["keneya-3g"]
+            out = "".join(f"{f}:{have.get(f, '')}\n" for f in fields)
+            return subprocess.CompletedProcess(args, 0, out, "")
+        if verb == "delete":
+            profiles.pop("keneya-3g")
+        elif verb == "add":
+            pairs = args[args.index("ifname") + 2 :]
+            have = dict(zip(pairs[::2], pairs[1::2], strict=True))
+            # how nmcli prints them back: yes/no, flags with their names, ':' escaped
+            have = {k: {"true": "yes", "false": "no"}.get(v, v) for k, v in have.items()}
+            have = {k: v.replace(":", "\\:") for k, v in have.items()}
+            have.setdefault("gsm.password-flags", "0 (none)")
+            for m in ("pap", "chap", "eap", "mschap", "mschapv2"):
+                have.setdefault(f"ppp.refuse-{m}", "no")
+            profiles["keneya-3g"] = have
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    absent = tmp_path / "system-connections"  # not writable for this process
+    link = ModemManagerLink(apn=malian["61001"], run=run, connections_dir=absent)
+    assert link.ensure_profile() is True
+    assert [c[c.index("connection") + 1] for c in calls] == ["show", "add"]
+    assert profiles["keneya-3g"]["gsm.apn"] == "web.malitel3.ml"
+    assert link.ensure_profile() is False  # NetworkManager holds the same: nothing written
+    link.apn = Apn("sante.ml", "u", "p:x", "chap")
+    assert link.ensure_profile() is True
+    assert profiles["keneya-3g"]["gsm.apn"] == "sante.ml"
+    assert link.ensure_profile() is False  # its ':' escaped by nmcli, read back the same
+    verbs = [c[c.index("connection") + 1] for c in calls]
+    assert verbs == ["show", "add", "show", "show", "delete", "add", "show"]
+    assert not absent.exists() and ["nmcli", "connection", "reload"] not in calls

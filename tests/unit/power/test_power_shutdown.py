@@ -7,15 +7,19 @@ from pathlib import Path
 
 import pytest
 
+from power import shutdown
 from power.errors import ConfigurationError
 from power.shutdown import (
     POWEROFF,
+    READ_ONLY_UNIT,
     REBOOT,
+    REBOOT_UNPRIVILEGED,
     START_SERVICES,
     STOP_SERVICES,
     CommandRecorder,
     SafeShutdown,
     WaitOptions,
+    for_this_user,
     load_wait_options,
     mount_point,
     write_sysfs,
@@ -321,3 +325,40 @@ def test_every_command_of_the_hold_tells_the_watchdog(tmp_path):
         if line.split()[0] in ("systemctl", "uhubctl", "sync", "mount")
     ]
     assert len(commands) == 4 and all(log[i + 1] == "WATCHDOG=1" for i in commands)
+
+
+def test_a_monitor_that_is_not_root_hands_the_read_only_steps_to_the_root_unit():
+    """As `keneya`, the hold cannot remount nor write /proc/sysrq-trigger: after the records
+    are closed it starts keneya-readonly.service (sync, remount, SysRq), and it reboots
+    through logind, since PID 1 refuses `systemctl reboot --force` without CAP_SYS_BOOT."""
+    log: list[str] = []
+    run, rec = recorder(log)
+    writes: list[str] = []
+    safe = SafeShutdown(
+        runner=run,
+        wait=WaitOptions(backlight="", fb_blank=""),
+        write=lambda path, value: writes.append(f"{path} {value}") or True,
+        data_dir=Path("/var/lib/keneya"),
+        sysrq_trigger="/proc/sysrq-trigger",
+        read_only=READ_ONLY_UNIT,
+        reboot=REBOOT_UNPRIVILEGED,
+    )
+    report = safe.hold(FakeStore(log))
+    assert log == [
+        "checkpoint",
+        "systemctl stop keneya-web keneya-kiosk keneya-modem",
+        "checkpoint",
+        "close",
+        "systemctl start keneya-readonly.service",
+    ]
+    assert writes == [] and report.how == "critical_hold"
+    assert safe.reboot() == 0 and rec.calls[-1] == ("systemctl", "reboot")
+
+
+def test_the_monitor_chooses_its_way_by_who_it_runs_as(monkeypatch):
+    monkeypatch.setattr(shutdown.os, "geteuid", lambda: 950)
+    safe = for_this_user(data_dir=Path("/var/lib/keneya"))
+    assert safe.read_only == READ_ONLY_UNIT and safe.reboot_command == REBOOT_UNPRIVILEGED
+    monkeypatch.setattr(shutdown.os, "geteuid", lambda: 0)
+    safe = for_this_user(data_dir=Path("/var/lib/keneya"))
+    assert safe.read_only is None and safe.reboot_command == REBOOT
