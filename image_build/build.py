@@ -607,6 +607,11 @@ def assemble(
     # The mount point, as closed as the data partition's own root that covers it.
     (root / "var/lib/keneya").mkdir(parents=True, exist_ok=True)
     (root / "var/lib/keneya").chmod(0o700)
+    # Root's SSH folder made here, empty: first boot (its unit may write /root/.ssh only, the
+    # rest of /root stays read-only to it) puts the [ssh] keys in it.
+    ssh_dir = root / "root/.ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    ssh_dir.chmod(0o700)
 
     # The firmware, kernel, initrd and device trees go to the FAT partition; the root keeps the
     # empty mount point.

@@ -97,8 +97,9 @@ def render(
         "\t\tct state established,related accept",
         "\t\t# the 3G side: nothing but replies",
         *(f"\t\tiifname {_name(p)} drop" for p in MOBILE_PATTERNS),
-        "\t\tmeta l4proto icmp jump icmp_in",
-        "\t\tmeta l4proto ipv6-icmp jump icmpv6_in",
+        # protocol numbers, not names: the image has no /etc/protocols (netbase) to resolve them
+        "\t\tmeta l4proto 1 jump icmp_in",
+        "\t\tmeta l4proto 58 jump icmpv6_in",
         f"\t\tiifname {hotspot} jump hotspot_in",
         *(f"\t\tiifname {_name(p)} jump ethernet_in" for p in ETHERNET_PATTERNS),
         "\t}",

@@ -67,7 +67,18 @@ def test_nft_accepts_the_ruleset(case, tmp_path):
     need_root_and_nft()
     path = tmp_path / "nftables.conf"
     path.write_text(ruleset_of(case))
-    r = subprocess.run([NFT, "-c", "-f", str(path)], capture_output=True, text=True, timeout=30)
+    # checked as the image reads it: without netbase's /etc/protocols and /etc/services, so a
+    # protocol or service name that only the host could resolve fails here, not at boot
+    script = (
+        "mount --bind /dev/null /etc/protocols && mount --bind /dev/null /etc/services && "
+        f'exec {NFT} -c -f "$1"'
+    )
+    r = subprocess.run(
+        ["unshare", "--mount", "sh", "-c", script, "nft-check", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert r.returncode == 0, r.stderr
 
 

@@ -264,18 +264,36 @@ def test_console_and_block_statistics_are_parsed():
         "keneya-root: clean, 40000/100000 files, 200000/400000 blocks",
         "[  OK  ] Finished systemd-fsck@dev-disk-by\\x2dlabel-keneya\\x2ddata.service - File"
         " System Check on /dev/disk/by-label/keneya\\x2ddata.",
-        "[    4.1] systemd-journald[200]: Runtime Journal (/run/log/journal/abc) is 8.0M",
         "[  OK  ] Mounted tmp.mount - /tmp.",
         "[  OK  ] Finished nftables.service - nftables.",
         "[  OK  ] Started ssh.service - OpenBSD Secure Shell server.",
     ])  # fmt: skip
     assert all(boothardening.console_facts(console).values())
-    persistent = console.replace("Runtime Journal", "System Journal")
-    assert not boothardening.console_facts(persistent)["journal_volatile"]
+    assert not boothardening.console_facts(console.replace("Mounted", "Unmounted"))["tmp_in_ram"]
     assert not boothardening.console_facts("nothing")["fsck_root_ran"]
     stats = "virtio0: rd_bytes=1000 wr_bytes=123456 rd_operations=3 wr_operations=4\n"
     assert boothardening.blockstats_written(stats) == 123456
     assert boothardening.blockstats_written("") is None
+
+
+def test_a_persistent_journal_is_found_in_its_machine_id_folder(tmp_path):
+    """The card check lists /var/log/journal and each folder in it, as debugfs shows them: a
+    journal a persistent journald would leave (in its machine-id folder) is found."""
+    tree = tmp_path / "tree"
+    (tree / "var/log/journal/0123abcd").mkdir(parents=True)
+    (tree / "var/log/journal/0123abcd/system.journal").write_bytes(b"LPKSHHRH")
+    fs = tmp_path / "root.ext4"
+    subprocess.run(["mke2fs", "-q", "-t", "ext4", "-d", str(tree), str(fs), "8M"], check=True)
+
+    def ls(path):
+        done = subprocess.run(["debugfs", "-R", f"ls -p {path}", str(fs)],
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        return done.stdout
+
+    folders = boothardening.journal_folders(ls("/var/log/journal"))
+    assert folders == ["/var/log/journal/0123abcd"]
+    assert boothardening.debugfs_names(ls(folders[0])) == ["system.journal"]
+    assert boothardening.debugfs_names(ls("/var/log/journal")) == ["0123abcd"]
 
 
 def serve_once(banner: bytes | None) -> tuple[int, threading.Event]:
