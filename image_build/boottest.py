@@ -551,7 +551,7 @@ def boot_virt(
             # SSH runs (the facility gives a key) but only for the hotspot: from the Ethernet
             # side, where qemu forwards the host's ports, it must not answer.
             checks["ssh_refused_on_ethernet"] = not boothardening.ssh_answers(ssh_port)
-            boothardening.measure_writes(qemu, web, csrf, figures)
+            checks["card_writes_measured"] = boothardening.measure_writes(qemu, web, csrf, figures)
         else:
             for name in (
                 "firstboot_admin_login",
@@ -561,6 +561,7 @@ def boot_virt(
                 "usb_stick_inserted",
                 "usb_backup_unit_finished",
                 "ssh_refused_on_ethernet",
+                "card_writes_measured",
             ):
                 checks[name] = False
             say("boot 1 (virt): no login page: console tail follows")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.clock import to_iso
-from appliance.services.status import MODEM_STOPPED_AT
+from appliance.services.status import MODEM_HEARTBEAT_S, MODEM_STOPPED_AT
 from modem import answers
 from modem.apn import DATABASE, Apn, ApnOverrides, apn_for
 from modem.machine import ModemMachine, ModemStatus
@@ -43,7 +43,7 @@ SMS_CHECK_EVERY_S = 3600.0
 REMINDER_CHECK_EVERY_S = 300.0
 REMINDER_HOURS = range(8, 19)
 CLIMBING_EVERY_S = 5.0
-HEARTBEAT_S = 60.0
+HEARTBEAT_S = MODEM_HEARTBEAT_S
 
 
 class ModemDaemon:

@@ -30,8 +30,13 @@ from appliance.store.diskspace import check, classify
 HISTORY_S = 24 * 3600
 # Enough for a chart on the kiosk's screen; 24 h of minute rows would be 1440.
 MAX_HISTORY_POINTS = 300
-# STALE_AFTER_S (appliance/services/power.py): the daemons write their state at least once a minute;
-# three missed writes mean one is not running. The modem's report follows the same rule.
+# STALE_AFTER_S (appliance/services/power.py): the power monitor writes its state at least once
+# a minute; three missed writes mean it is not running. The modem daemon writes its report when
+# it changes and otherwise every MODEM_HEARTBEAT_S, the same three missed writes: every write
+# costs the card about 60 kB (WAL frames, the -shm page, the ext4 journal's commit), so a
+# heartbeat a minute was 85 MB a day for a modem that has nothing new to say.
+MODEM_HEARTBEAT_S = 300.0
+MODEM_SILENT_AFTER_S = 3 * MODEM_HEARTBEAT_S
 # Set by keneya-modem when it stops cleanly, cleared when it starts.
 MODEM_STOPPED_AT = "modem.stopped_at"
 POWER_STATES = ("ok", "warn", "sensor_fault", "shutdown_pending", "low_power_wait", "critical")
@@ -235,7 +240,7 @@ def modem_running(report: dict[str, Any], now: datetime) -> bool:
         age_s = (now - from_iso(updated)).total_seconds()
     except (TypeError, ValueError):
         return False
-    return age_s <= STALE_AFTER_S
+    return age_s <= MODEM_SILENT_AFTER_S
 
 
 def _modem(ctx: Context) -> dict[str, Any]:

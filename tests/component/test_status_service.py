@@ -287,8 +287,11 @@ def test_a_stopped_or_silent_modem_daemon_is_not_the_modem_state(ctx, actors, st
     modem = call(ctx, actors["technician"], tmp_path)["modem"]
     assert modem["state"] == "stopped" and not modem["daemon_running"]
     assert modem["operator"] is None and modem["signal_dbm"] is None
-    store.set_settings({"modem.stopped_at": None, "modem.updated_at": "2026-10-15T09:20:00Z"})
-    modem = call(ctx, actors["technician"], tmp_path)["modem"]  # killed 10 minutes ago
+    # written 14 minutes ago: within three heartbeats, still the modem's state
+    store.set_settings({"modem.stopped_at": None, "modem.updated_at": "2026-10-15T09:16:00Z"})
+    assert call(ctx, actors["technician"], tmp_path)["modem"]["daemon_running"]
+    store.set_settings({"modem.updated_at": "2026-10-15T09:14:00Z"})
+    modem = call(ctx, actors["technician"], tmp_path)["modem"]  # killed 16 minutes ago
     assert modem["state"] == "silent" and modem["operator"] is None
 
 
