@@ -1156,6 +1156,7 @@ def choose_link(
     hilink_url: str = "http://192.168.8.1",
     peers_dir: Path = Path("/etc/ppp/peers"),
     pid_dir: Path = Path("/run"),
+    may_run_pppd: bool | None = None,
 ) -> DataLink:
     """The backend for the stick that is plugged in.
 
@@ -1168,8 +1169,14 @@ def choose_link(
     3. otherwise pppd on ``device`` or, if None, on the stick's modem port -> :class:`PppLink`.
 
     ``apn`` may be None until the network is known (the daemon sets ``link.apn`` later).
-    Raises :class:`ModemGone` when no stick is found for the chosen backend.
+    Raises :class:`ModemGone` when no stick is found for the chosen backend, and instead of 3.
+    when pppd cannot run: it needs root (its peers file in /etc/ppp, setuid pppd), which
+    keneya-modem, the `keneya` user, does not have (default: whether this process is root). A
+    stick ModemManager is still probing (tens of seconds after it appears) is then looked for
+    again by the caller, instead of being given to pppd for the daemon's whole life.
     """
+    if may_run_pppd is None:
+        may_run_pppd = os.geteuid() == 0
     if preference not in LINK_PREFERENCES:
         raise ConfigurationError(f"link must be one of {', '.join(LINK_PREFERENCES)}")
     if preference in ("auto", "hilink"):
@@ -1181,6 +1188,11 @@ def choose_link(
     port = device or find_data_port(by_id=by_id, sys_root=sys_root)
     if port is None:
         raise ModemGone("no 3G stick found: no HiLink interface, no ModemManager modem, no port")
+    if not may_run_pppd:
+        raise ModemGone(
+            f"a stick on {port} that ModemManager does not list (yet); pppd would need root, "
+            "which this daemon does not have"
+        )
     return PppLink(
         device=port,
         apn=apn,

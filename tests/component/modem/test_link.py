@@ -571,6 +571,22 @@ def test_choose_pppd_on_the_stick_data_port_otherwise(tmp_path: Path, run: FakeR
     assert isinstance(explicit, PppLink) and explicit.device == "/dev/ttyUSB0"
 
 
+def test_without_root_a_port_waits_for_modemmanager_instead_of_pppd(tmp_path: Path, run: FakeRun):
+    """keneya-modem runs as `keneya`: pppd cannot run, so a stick ModemManager is still probing
+    is looked for again (ModemGone), and taken by ModemManager once it lists it."""
+    run.on("mmcli", "-J", "-L", stdout=data_text("mmcli_list_empty.json"))
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    os.symlink("../../ttyUSB0", by_id / "usb-HUAWEI_Technology_HUAWEI_Mobile-if00-port0")
+    choose = dict(apn="internet", run=run, sys_root=tmp_path, by_id=by_id, may_run_pppd=False)
+    with pytest.raises(ModemGone, match="pppd would need root"):
+        choose_link(**choose)
+    with pytest.raises(ModemGone, match="pppd would need root"):
+        choose_link(**choose, preference="ppp")
+    run.on("mmcli", "-J", "-L", stdout=data_text("mmcli_list.json"))
+    assert isinstance(choose_link(**choose), ModemManagerLink)
+
+
 def test_choose_without_any_stick_says_so(tmp_path: Path, run: FakeRun):
     run.on("mmcli", "-J", "-L", stdout=json.dumps({"modem-list": []}))
     with pytest.raises(ModemGone, match="no 3G stick"):
