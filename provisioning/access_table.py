@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provisioning.backup_table import TableProblem
+from provisioning.backup_table import TableProblem, _shown
 
 KEY_TYPES = ("ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa")
 RSA_MIN_BITS = 3072
@@ -171,18 +171,6 @@ class AccessSettings:
     ssh_from: tuple[str, ...] = DEFAULT_FROM
     ethernet_web: bool = False
     problems: tuple[TableProblem, ...] = field(default=())
-
-
-def _shown(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, str):
-        return f'the text "{_short(value)}"'
-    return str(value)
 
 
 def _keys(table: Mapping[str, Any], problems: list[TableProblem]) -> tuple[str, ...]:
