@@ -112,7 +112,9 @@ def debian_packages(path: Path = HERE / "packages.txt") -> list[str]:
 
 
 def recipe_files() -> list[Path]:
-    return [HERE / "packages.txt", *sorted((HERE / "hooks").iterdir())]
+    # files only: a test that imports prune-modules leaves a __pycache__ folder beside it
+    hooks = sorted(p for p in (HERE / "hooks").iterdir() if p.is_file())
+    return [HERE / "packages.txt", *hooks]
 
 
 def recipe_hash() -> str:

@@ -21,20 +21,20 @@ cd "$(dirname "$0")/.."
 # mobile-broadband-provider-info: the operators' APNs and credentials the modem uses, whose
 # XML the APN tests read (they fail, never skip, without it); libduktape207: the JavaScript
 # engine polkitd reads rules with, in which the tests evaluate the appliance's polkit rules;
-# nftables: the firewall's rulesets are checked by `nft -c` and loaded into a network namespace
-# by its tests (as root).
+# nftables, iproute2: the firewall's rulesets are checked by `nft -c` and loaded into network
+# namespaces that `ip` makes (as root); git: the image's time stamps are the commit's time
+# (SOURCE_DATE_EPOCH from `git log`), which the image tests read too.
 packages=(python3-venv ca-certificates sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
     libatomic1 mtools dosfstools fdisk dnsmasq-base network-manager systemd age
-    mobile-broadband-provider-info libduktape207 nftables)
+    mobile-broadband-provider-info libduktape207 nftables iproute2 git)
 # The image: mmdebstrap builds the arm64 root, running its programs through qemu-user-static;
 # e2fsprogs, dosfstools, mtools and fdisk make the partitions without mounting anything; xz
 # compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test;
 # arch-test: mmdebstrap refuses a foreign architecture without it (only a Recommends of it);
-# git: the app's wheel is built from the files git lists (`git ls-files`), so nothing ignored
-# slips into the image.
+# git (installed for the tests already): the app's wheel is built from the files git lists
+# (`git ls-files`), so nothing ignored slips into the image.
 if [ "${1:-}" = image ]; then
-    packages+=(mmdebstrap arch-test qemu-user-static e2fsprogs xz-utils qemu-system-arm qemu-utils
-        git)
+    packages+=(mmdebstrap arch-test qemu-user-static e2fsprogs xz-utils qemu-system-arm qemu-utils)
 fi
 
 missing=()
