@@ -30,6 +30,7 @@ REPO = Path(__file__).parents[2]
 EXAMPLE = (REPO / "provisioning" / "facility.example.toml").read_text()
 NFT = shutil.which("nft") or "/usr/sbin/nft"
 IP = shutil.which("ip") or "/usr/sbin/ip"
+NSENTER = shutil.which("nsenter") or "/usr/bin/nsenter"
 
 
 def need_root_and_nft() -> None:
@@ -161,33 +162,41 @@ class Net:
         self.ns = {role: f"kfw-{role}-{tag}" for role in ("pi", "tab", "lan", "mob")}
         self.procs: list[subprocess.Popen] = []
 
+    def enter(self, name: str) -> list[str]:
+        # nsenter, not `ip netns exec` or `ip -n`: those also remount / (make-rslave), which a
+        # chroot such as the clean-room CI's refuses; the network namespace is all they need
+        return [NSENTER, f"--net=/run/netns/{name}"]
+
     def run(self, role: str, *args: str) -> str:
-        return sh(IP, "netns", "exec", self.ns[role], *args)
+        return sh(*self.enter(self.ns[role]), *args)
+
+    def ip(self, name: str, *args: str) -> str:
+        return sh(*self.enter(name), IP, *args)
 
     def up(self) -> None:
         for name in self.ns.values():
             sh(IP, "netns", "add", name)
-            sh(IP, "-n", name, "link", "set", "lo", "up")
+            self.ip(name, "link", "set", "lo", "up")
         for pi_name, peer, role, pi_addr, peer_addr in LINKS:
-            sh(IP, "-n", self.ns["pi"], "link", "add", pi_name, "type", "veth", "peer", "name",
+            self.ip(self.ns["pi"], "link", "add", pi_name, "type", "veth", "peer", "name",
                peer, "netns", self.ns[role])  # fmt: skip
-            sh(IP, "-n", self.ns["pi"], "addr", "add", f"{pi_addr}/24", "dev", pi_name)
-            sh(IP, "-n", self.ns[role], "addr", "add", f"{peer_addr}/24", "dev", peer)
-            sh(IP, "-n", self.ns["pi"], "link", "set", pi_name, "up")
-            sh(IP, "-n", self.ns[role], "link", "set", peer, "up")
+            self.ip(self.ns["pi"], "addr", "add", f"{pi_addr}/24", "dev", pi_name)
+            self.ip(self.ns[role], "addr", "add", f"{peer_addr}/24", "dev", peer)
+            self.ip(self.ns["pi"], "link", "set", pi_name, "up")
+            self.ip(self.ns[role], "link", "set", peer, "up")
         # IPv6 on the hotspot side: reaching it needs neighbour discovery through the rules
-        sh(IP, "-n", self.ns["pi"], "-6", "addr", "add", "fd42::1/64", "dev", "wlan0", "nodad")
-        sh(IP, "-n", self.ns["tab"], "-6", "addr", "add", "fd42::2/64", "dev", "cw", "nodad")
+        self.ip(self.ns["pi"], "-6", "addr", "add", "fd42::1/64", "dev", "wlan0", "nodad")
+        self.ip(self.ns["tab"], "-6", "addr", "add", "fd42::2/64", "dev", "cw", "nodad")
         # the Pi could route between the tablet and the wired side: only the rules forbid it
         self.run("pi", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-        sh(IP, "-n", self.ns["tab"], "route", "add", "default", "via", "10.42.0.1")
-        sh(IP, "-n", self.ns["lan"], "route", "add", "default", "via", "192.168.50.1")
+        self.ip(self.ns["tab"], "route", "add", "default", "via", "10.42.0.1")
+        self.ip(self.ns["lan"], "route", "add", "default", "via", "192.168.50.1")
         self.listen("pi", 80, 22)
         self.listen("lan", 8080)
 
     def listen(self, role: str, *ports: int) -> None:
         proc = subprocess.Popen(
-            [IP, "netns", "exec", self.ns[role], sys.executable, "-c", LISTENER, *map(str, ports)],
+            [*self.enter(self.ns[role]), sys.executable, "-c", LISTENER, *map(str, ports)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
