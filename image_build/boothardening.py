@@ -66,28 +66,28 @@ def parse_debugfs_stat(text: str) -> dict | None:
             "gid": int(user.group(2))}  # fmt: skip
 
 
-def debugfs_names(listing: str) -> list[str]:
-    """The names in `debugfs ls -p` output (/inode/mode/uid/gid/name/size/), but . and .."""
-    names = []
+def debugfs_entries(listing: str) -> list[tuple[str, str]]:
+    """(name, mode) of each entry of `debugfs ls -p` output (/inode/mode/uid/gid/name/size/),
+    but . and .."""
+    entries = []
     for line in listing.splitlines():
         fields = line.strip().split("/")
         if len(fields) >= 7 and fields[5] not in (".", ".."):
-            names.append(fields[5])
-    return names
+            entries.append((fields[5], fields[2]))
+    return entries
 
 
-def _is_folder(mode: str) -> bool:
-    return mode.isdigit() and int(mode, 8) & 0o170000 == 0o040000
+def debugfs_names(listing: str) -> list[str]:
+    return [name for name, _ in debugfs_entries(listing)]
 
 
 def journal_folders(listing: str) -> list[str]:
     """The sub-folders (journald's machine-id folders) of /var/log/journal's `ls -p`."""
-    folders = []
-    for line in listing.splitlines():
-        fields = line.strip().split("/")
-        if len(fields) >= 7 and fields[5] not in (".", "..") and _is_folder(fields[2]):
-            folders.append(f"/var/log/journal/{fields[5]}")
-    return folders
+    return [
+        f"/var/log/journal/{name}"
+        for name, mode in debugfs_entries(listing)
+        if mode.isdigit() and int(mode, 8) & 0o170000 == 0o040000
+    ]
 
 
 def passwd_ids(passwd: str, name: str) -> tuple[int, int] | None:
