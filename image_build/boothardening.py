@@ -21,6 +21,7 @@ from pathlib import Path
 
 from image_build import bootbackup
 from image_build.bootmachine import Http, Qemu, clean_console
+from image_build.build import DATA_PARTITION
 from provisioning import card
 
 SERVICE_USER = "keneya"
@@ -46,8 +47,8 @@ EXPECTED_MODES = (
     ("/etc/keneya", 2, 0o750, "root"),
     ("/etc/keneya/facility.toml", 2, 0o640, "root"),
     ("/etc/keneya/secrets", 2, 0o700, SERVICE_USER),
-    ("/", 3, 0o700, SERVICE_USER),
-    ("/keneya.db", 3, 0o600, SERVICE_USER),
+    ("/", DATA_PARTITION, 0o700, SERVICE_USER),
+    ("/keneya.db", DATA_PARTITION, 0o600, SERVICE_USER),
 )
 SECRET_FILES_DIR = "/etc/keneya/secrets"
 DAY_S = 86400
@@ -199,7 +200,7 @@ def check_card(disk: Path, work: Path, figures: dict, checks: dict) -> None:
     figures["journal_files_on_card"] = journal_files
     checks["no_journal_on_card"] = not journal_files
     # ... and its warnings are kept there, on the data partition (keneya-warnings.timer)
-    ring = parse_debugfs_stat(_debugfs(disk, 3, "stat /log/warnings.log"))
+    ring = parse_debugfs_stat(_debugfs(disk, DATA_PARTITION, "stat /log/warnings.log"))
     figures["warnings_ring"] = ring
     checks["warnings_ring_on_data_partition"] = ring is not None
     _check_units(disk, work, figures, checks)

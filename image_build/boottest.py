@@ -50,10 +50,11 @@ from image_build.bootmachine import (
     show_tail,
     wait_for,
 )
+from image_build.build import DATA_PARTITION
 from provisioning import card
 
 REPO = Path(__file__).resolve().parent.parent
-GROW_BYTES = 1 << 30  # the copy grows by 1 GiB: first boot must grow partition 3 into it
+GROW_BYTES = 1 << 30  # the copy grows by 1 GiB: first boot must grow the data partition (4) into it
 FIRST_BOOT_TIMEOUT_S = 600.0
 RASPI_BOOT_TIMEOUT_S = 900.0
 POWEROFF_TIMEOUT_S = 120.0
@@ -420,22 +421,22 @@ def extract_boot_files(disk: Path, work: Path) -> BootFiles:
     )
 
 
-def ext4_partition(disk: Path, number: int = 3) -> card.Partition:
+def ext4_partition(disk: Path, number: int = DATA_PARTITION) -> card.Partition:
     parts = {p.number: p for p in card.partitions(disk)}
     if number not in parts:
         raise BootTestError(f"{disk} has no partition {number} (found {sorted(parts)})")
     return parts[number]
 
 
-def block_count(disk: Path, number: int = 3) -> int | None:
+def block_count(disk: Path, number: int = DATA_PARTITION) -> int | None:
     part = ext4_partition(disk, number)
     out = run_tool(["dumpe2fs", "-h", f"{disk}?offset={part.start}"], check=False)
     return dumpe2fs_block_count(out)
 
 
 def read_database(disk: Path, work: Path) -> dict:
-    """Dump keneya.db (and a WAL if one was left) from partition 3; check it with SQLite."""
-    part = ext4_partition(disk, 3)
+    """Dump keneya.db (and a WAL if one was left) from the data partition; check it with SQLite."""
+    part = ext4_partition(disk, DATA_PARTITION)
     spec = f"{disk}?offset={part.start}"
     out_dir = work / "db-after"
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -474,7 +475,7 @@ def boot_virt(
     run_tool(["cp", "--sparse=always", str(base), str(disk)])
     if grow:
         resize(disk, disk.stat().st_size + grow)
-    blocks_before = block_count(disk, 3)
+    blocks_before = block_count(disk, DATA_PARTITION)
     try:
         district = bootbackup.district_key(work)
         seeded = bootbackup.seeded_backup(work, keneya_command(), district)
@@ -623,7 +624,7 @@ def boot_virt(
     # the restored patients and those the card-writes measure registered through the web app
     registered = figures.get("card_writes", {}).get("registrations_done", 0)
     checks["database_holds_restored_patients"] = db["patients"] == seeded.patients + registered
-    nightly = bootbackup.data_backups(disk, ext4_partition(disk, 3))
+    nightly = bootbackup.data_backups(disk, ext4_partition(disk, DATA_PARTITION))
     figures["nightly_backups"] = nightly
     checks["nightly_backup_on_data_partition"] = any(
         n.startswith(f"keneya-{FACILITY_CODE}-") for n in nightly
@@ -638,13 +639,13 @@ def boot_virt(
     )
     checks["usb_stick_has_no_leftover"] = on_stick.get("files") and not on_stick.get("leftovers")
     table = json.loads(run_tool(["sfdisk", "-J", str(disk)]))
-    blocks_after = block_count(disk, 3)
+    blocks_after = block_count(disk, DATA_PARTITION)
     figures["data_blocks"] = {"before": blocks_before, "after": blocks_after}
     if not grow:  # nothing to grow into: the check is not exercised (and not counted)
         figures["data_partition_grew"] = "not exercised (--grow-mib 0)"
         return
     checks["data_partition_grew"] = (
-        partition_fills_disk(table, 3, disk.stat().st_size)
+        partition_fills_disk(table, DATA_PARTITION, disk.stat().st_size)
         and blocks_before is not None
         and blocks_after is not None
         and blocks_after > blocks_before
@@ -759,7 +760,7 @@ def run(
     try:
         try:
             card.boot_partition(base)
-            ext4_partition(base, 3)
+            ext4_partition(base, DATA_PARTITION)
         except card.CardError as e:
             raise BootTestError(f"{image}: {e}") from None
         if virt:

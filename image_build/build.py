@@ -7,8 +7,9 @@ Stages (each line of progress on stderr says which, with the seconds since the s
    target's Python, so the Pi never compiles anything;
 3. assembly: the tar unpacked, the venv laid out in /opt/keneya/venv, the systemd units
    installed and enabled, fstab, /etc/keneya-release;
-4. partitions: FAT boot (mkfs.vfat + mtools), ext4 root and ext4 data (`mke2fs -d`), an MBR
-   written with sfdisk on the image file — nothing is mounted, so it runs in CI;
+4. partitions: FAT boot (mkfs.vfat + mtools), root slot A (ext4), root slot B (empty: the
+   first update fills it), data (ext4) — `mke2fs -d`, an MBR written with sfdisk on the image
+   file; nothing is mounted, so it runs in CI;
 5. `keneya-<version>-arm64.img.xz`, its `.sha256` and a manifest (packages and versions).
 
 Runs as root (mmdebstrap's root mode, and the files' owners survive into the ext4 images).
@@ -50,6 +51,10 @@ APT_SOURCES = (
 WHEEL_PLATFORMS = ("manylinux2014_aarch64", *(f"manylinux_2_{n}_aarch64" for n in range(17, 37)))
 VENV = "/opt/keneya/venv"
 SERVICE_USER = "keneya"  # the daemons' user (overlay/usr/lib/sysusers.d/keneya.conf)
+# The development key pair that signs the tests' update bundles. A card for a clinic carries
+# the district's certificate instead (--update-cert); its key never enters this repository.
+DEV_CERT = HERE / "dev-keys/development.cert.pem"
+DEV_KEY = HERE / "dev-keys/development.key.pem"
 
 BOOT_LABEL = "KENEYA-BOOT"  # FAT: at most 11 characters
 ROOT_LABEL = "keneya-root"
@@ -59,6 +64,12 @@ FIRST_SECTOR = 8192  # partitions start at 4 MiB, on an erase-block boundary of 
 BOOT_MIB = 256
 DATA_MIB = 128  # grown to the rest of the card at first boot (hooks/initramfs-growdata)
 ROOT_SPARE_MIB = 384  # free space on the root for logs and an update
+# Each root slot's partition: room for the root file system of later versions (this one's is
+# about 1.5 GiB; RAUC grows a new slot's file system to the partition, resize=true).
+SLOT_MIB = 2048
+ROOT_A_PARTITION, ROOT_B_PARTITION, DATA_PARTITION = 2, 3, 4
+DISK_ID = "4b4e5941"  # the MBR's id: slots are found as PARTUUID=4b4e5941-02 and -03
+SLOTS_RECORD = "primary=A\nA_state=good\nA_attempts=0\nB_state=empty\nB_attempts=0\n"
 
 # Debian packages the build itself needs on the host, by the command that shows they are there.
 HOST_TOOLS = {
@@ -304,10 +315,10 @@ def source_tree(dest: Path) -> Path:
 
 @dataclass(frozen=True)
 class Layout:
-    """Sizes and offsets of the three partitions, in bytes."""
+    """Sizes and offsets of the four partitions, in bytes: boot, root slots A and B, data."""
 
     boot: int
-    root: int
+    root: int  # each slot's partition
     data: int
 
     @property
@@ -319,8 +330,12 @@ class Layout:
         return self.boot_start + self.boot
 
     @property
-    def data_start(self) -> int:
+    def root_b_start(self) -> int:
         return self.root_start + self.root
+
+    @property
+    def data_start(self) -> int:
+        return self.root_b_start + self.root
 
     @property
     def total(self) -> int:
@@ -334,10 +349,11 @@ class Layout:
 
         return (
             "label: dos\n"
-            "label-id: 0x4b4e5941\n"
+            f"label-id: 0x{DISK_ID}\n"
             "unit: sectors\n\n"
             f"start={sectors(self.boot_start)}, size={sectors(self.boot)}, type=c, bootable\n"
             f"start={sectors(self.root_start)}, size={sectors(self.root)}, type=83\n"
+            f"start={sectors(self.root_b_start)}, size={sectors(self.root)}, type=83\n"
             f"start={sectors(self.data_start)}, size={sectors(self.data)}, type=83\n"
         )
 
@@ -554,15 +570,16 @@ BOOT_MOUNT_OPTIONS = (
 )
 FSTAB = f"""\
 # Written by the Keneya image build. Partitions are found by label, so the card works in any
-# reader. The data partition holds the records; the initramfs grows it to the whole card at
-# first boot (x-systemd.growfs finishes the file system should that have been cut short).
-# Both ext4 file systems are checked at every boot (pass 1 and 2; fsck.repair=yes is on the
-# kernel command line): the root by the initramfs, the data by systemd-fsck.
+# reader; the root is whichever slot (A or B) the initramfs mounted, hence /dev/root. The data
+# partition holds the records; the initramfs grows it to the whole card at first boot
+# (x-systemd.growfs finishes the file system should that have been cut short).
+# Both ext4 file systems are checked at every boot (fsck.repair=yes is on the kernel command
+# line): the root by the initramfs (pass 0 here: not again), the data by systemd-fsck.
 # commit=60: what is not fsync'ed reaches the card at most once a minute (SQLite syncs its own
 # commits), a fifth of ext4's default writes of journal blocks. The boot partition is mounted
 # only while something reads it (first boot, a kernel update) and unmounted after 60 s idle, so
 # a power cut almost never finds the FAT mounted. /tmp is in RAM.
-LABEL={ROOT_LABEL}  /                ext4   defaults,noatime,commit=60,errors=remount-ro  0  1
+/dev/root           /                ext4   defaults,noatime,commit=60,errors=remount-ro  0  0
 LABEL={BOOT_LABEL}  /boot/firmware   vfat   {BOOT_MOUNT_OPTIONS}  0  2
 LABEL={DATA_LABEL}  /var/lib/keneya  ext4   defaults,noatime,commit=60,x-systemd.growfs  0  2
 tmpfs               /tmp             tmpfs  mode=1777,nosuid,nodev,size=64m  0  0
@@ -581,8 +598,9 @@ EN: Put the facility file, facility.toml, here (made with `keneya provision new`
 
 
 def assemble(
-    tar: Path, wheels: list[Path], work: Path, version: str, python_version: str
-) -> tuple[Path, Path, Path]:
+    tar: Path, wheels: list[Path], work: Path, version: str, python_version: str,
+    update_cert: Path = DEV_CERT,
+) -> tuple[Path, Path, Path]:  # fmt: skip
     """Unpack the root filesystem and add the app; returns (boot, root, data) folders."""
     root, boot, data = work / "root", work / "boot", work / "data"
     for d in (root, boot, data):
@@ -622,6 +640,11 @@ def assemble(
         shutil.move(str(item), boot / item.name)
     (boot / "keneya").mkdir()
     (boot / "keneya/LISEZ-MOI.txt").write_text(CARD_README, encoding="utf-8")
+    # The root slots' record (hooks/initramfs-slot, provisioning/slots.py): A boots, B is empty.
+    (boot / "keneya/slots.txt").write_text(SLOTS_RECORD, encoding="ascii")
+    # The certificate whose key signs the bundles this card accepts (RAUC's keyring).
+    shutil.copyfile(update_cert, root / "etc/rauc/keyring.pem")
+    (root / "etc/rauc/keyring.pem").chmod(0o644)
     return boot, root, data
 
 
@@ -714,13 +737,18 @@ def copy_sparse(src: Path, dst, offset: int) -> None:
 
 def make_image(boot: Path, root: Path, data: Path, work: Path, image: Path, epoch: int) -> Layout:
     root_size = round_mib(tree_size(root) * 11 // 10 + ROOT_SPARE_MIB * MIB)
-    layout = Layout(boot=BOOT_MIB * MIB, root=root_size, data=DATA_MIB * MIB)
-    progress(f"partitions: boot {BOOT_MIB} MiB FAT32, root {root_size // MIB} MiB ext4,"
-             f" data {DATA_MIB} MiB ext4")  # fmt: skip
+    if root_size > SLOT_MIB * MIB:
+        raise BuildError(
+            f"the root file system needs {root_size // MIB} MiB, more than a slot's"
+            f" {SLOT_MIB} MiB: cards already in clinics could not take this version"
+        )
+    layout = Layout(boot=BOOT_MIB * MIB, root=SLOT_MIB * MIB, data=DATA_MIB * MIB)
+    progress(f"partitions: boot {BOOT_MIB} MiB FAT32, root slots A and B {SLOT_MIB} MiB"
+             f" (A: {root_size // MIB} MiB ext4, B empty), data {DATA_MIB} MiB ext4")  # fmt: skip
     fat, root_img, data_img = work / "boot.fat", work / "root.ext4", work / "data.ext4"
     make_fat(boot, fat, layout.boot, epoch)
     progress("partitions: root filesystem (mke2fs -d)")
-    make_ext4(root, root_img, layout.root, ROOT_LABEL, epoch)
+    make_ext4(root, root_img, root_size, ROOT_LABEL, epoch)
     # The records' partition: its root folder is the service user's alone (the database).
     owner = f"{root_id(root, 'passwd', SERVICE_USER)}:{root_id(root, 'group', SERVICE_USER)}"
     make_ext4(data, data_img, layout.data, DATA_LABEL, epoch, root_owner=owner, root_mode=0o700)
@@ -807,13 +835,20 @@ def work_folder_lock(work: Path):
         yield
 
 
-def build(out: Path, cache: Path, work: Path, keep_raw: bool = True) -> dict:
+def build(
+    out: Path, cache: Path, work: Path, keep_raw: bool = True, update_cert: Path | None = None
+) -> dict:
     with work_folder_lock(work):
-        return _build(out, cache, work, keep_raw)
+        return _build(out, cache, work, keep_raw, update_cert or DEV_CERT)
 
 
-def _build(out: Path, cache: Path, work: Path, keep_raw: bool) -> dict:
+def _build(out: Path, cache: Path, work: Path, keep_raw: bool, update_cert: Path) -> dict:
     check_host()
+    if not update_cert.is_file():
+        raise BuildError(f"no certificate for the update keyring at {update_cert}")
+    if update_cert.resolve() == DEV_CERT.resolve():
+        progress("keyring: the DEVELOPMENT certificate (tests only): give the district's"
+                 " with --update-cert or KENEYA_UPDATE_CERT for a card for a clinic")  # fmt: skip
     version = app_version()
     epoch = source_date_epoch()
     tar = build_rootfs(cache)
@@ -823,7 +858,7 @@ def _build(out: Path, cache: Path, work: Path, keep_raw: bool) -> dict:
     if wheel_dir.exists():
         shutil.rmtree(wheel_dir)
     wheels = fetch_wheels(wheel_dir, python_version)
-    boot, root, data = assemble(tar, wheels, work, version, python_version)
+    boot, root, data = assemble(tar, wheels, work, version, python_version, update_cert)
     out.mkdir(parents=True, exist_ok=True)
     image = out / f"keneya-{version}-arm64.img"
     layout = make_image(boot, root, data, work, image, epoch)
@@ -841,7 +876,12 @@ def _build(out: Path, cache: Path, work: Path, keep_raw: bool) -> dict:
         "partitions": {
             BOOT_LABEL: [layout.boot_start, layout.boot],
             ROOT_LABEL: [layout.root_start, layout.root],
+            "root-b": [layout.root_b_start, layout.root],
             DATA_LABEL: [layout.data_start, layout.data],
+        },
+        "update_keyring": {
+            "certificate_sha256": sha256_of(update_cert),
+            "development": update_cert.resolve() == DEV_CERT.resolve(),
         },
         "python": python_version,
         "python_packages": wheel_versions(wheels),

@@ -199,6 +199,11 @@ def write_to_folder(
     }
 
 
+def holds_update(folder: Path) -> bool:
+    """A stick with an update bundle at its top is for the update only (provisioning/update.py)."""
+    return any(folder.glob("*.raucb"))
+
+
 def _run(args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
     return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
 

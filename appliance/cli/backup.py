@@ -211,12 +211,17 @@ def backup_usb(ctx, device, folder, as_json):
     p = paths(ctx)
     with Store(p.database) as store:
         where = device or folder
-        usb.record(store, "writing", device=where)
         point = None
         try:
             recipients = _settings(p)["recipients"]
             if device:
                 point = usb.mount(Path(device))
+            if usb.holds_update(point or Path(folder)):
+                # an update stick (keneya-update-usb@ offers its bundle): no backup onto it
+                said = "clé de mise à jour : pas de sauvegarde / update stick: no backup"
+                emit({"skipped": "update_stick", "device": where}, as_json, said)
+                return
+            usb.record(store, "writing", device=where)
             result = usb.write_to_folder(
                 store, point or Path(folder), recipients, work_dir=p.backups_dir
             )

@@ -4,11 +4,12 @@ set -eu
 root="$1"
 
 # Boot partition contents (raspi-firmware's kernel hook writes them into /boot/firmware, which
-# the assembler moves into the FAT partition): the root by label, the serial console on the
-# Pi's mini UART (GPIO 14/15) and the screen.
+# the assembler moves into the FAT partition): the root as slot A (partition 2 of the image's
+# fixed MBR id; the initramfs's keneya-slot may choose slot B instead), the serial console on
+# the Pi's mini UART (GPIO 14/15) and the screen.
 cat > "$root/etc/default/raspi-firmware" <<'CONF'
 # Written by the Keneya image build.
-ROOTPART=LABEL=keneya-root
+ROOTPART=PARTUUID=4b4e5941-02
 CONSOLES="tty1 ttyS1,115200"
 CMA=64M
 KERNEL_ARCH=arm64
@@ -56,6 +57,8 @@ chroot "$root" dpkg-divert --quiet --local --rename --remove /usr/sbin/update-in
 install -m 0755 "$KENEYA_HOOKS/initramfs-storage" "$root/etc/initramfs-tools/hooks/keneya-storage"
 install -D -m 0755 "$KENEYA_HOOKS/initramfs-growdata" \
     "$root/etc/initramfs-tools/scripts/local-premount/keneya-growdata"
+install -D -m 0755 "$KENEYA_HOOKS/initramfs-slot" \
+    "$root/etc/initramfs-tools/scripts/local-premount/keneya-slot"
 chroot "$root" update-initramfs -c -k all
 for kernel in "$root"/boot/vmlinuz-*; do
     chroot "$root" /etc/kernel/postinst.d/z50-raspi-firmware "${kernel#"$root"/boot/vmlinuz-}"

@@ -1,0 +1,473 @@
+"""Updates on the appliance: a signed RAUC bundle into the other root slot, a trial boot, and
+the health check that keeps it or goes back.
+
+The flow, each step a root unit (image_build/units/keneya-update-*.service):
+1. `scan` (a USB stick goes in): a `.raucb` at the stick's top is checked by `rauc info`
+   against the district's keyring (/etc/rauc/keyring.pem) and this appliance's compatible,
+   copied to the data partition and offered: "Mise à jour disponible : version X". A bad
+   signature is refused with a clear message and nothing is copied.
+2. `install` (the admin confirms): a verified copy of the database (the pre-update backup),
+   then `rauc install`; its progress and outcome in the state file; then a reboot.
+3. `boot` (every boot, before the web app): when the initramfs came back from a slot that
+   failed (fallback_from in the slot record) the outcome says so, and if that version had
+   migrated the database beyond what this one reads, the pre-update backup is restored.
+4. `health` (every boot, after the web app): on a slot on trial, the database opens and passes
+   quick_check with its migrations applied, the web app answers its login page and the power
+   daemon runs: `rauc status mark-good`. Not within the time allowed: mark-bad and reboot, and
+   the initramfs takes the other slot.
+
+Everything the web app, kiosk and `keneya update status` show is in one JSON file on the data
+partition (STATE_NAME), written through a temporary file by root and readable by the service
+user, so that nothing but root ever talks to RAUC.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from appliance.backup import copy as backup_copy
+from appliance.backup import restore as backup_restore
+from appliance.backup.copy import BackupError
+from appliance.paths import Paths
+from appliance.services.update_state import STATE_NAME, UPDATE_DIR
+from appliance.store.db import Store
+from appliance.store.schema import MIGRATIONS
+from provisioning import slots
+
+KEYRING = Path("/etc/rauc/keyring.pem")
+RELEASE = Path("/etc/keneya-release")
+COMPATIBLE = "keneya-rpi-arm64"
+PRE_UPDATE = "avant-mise-a-jour"  # folder of the pre-update backup, in the update folder
+HEALTH_MINUTES = 10
+LOGIN_URL = "http://127.0.0.1/login"
+REQUIRED_UNITS = ("keneya-power.service",)
+
+
+class UpdateError(RuntimeError):
+    """A step that could not be done; the message is for the admin (French first)."""
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- the state file ----------------------------------------------------------------------
+
+
+def update_dir(p: Paths) -> Path:
+    return p.data_dir / UPDATE_DIR
+
+
+def read_state(p: Paths) -> dict[str, Any]:
+    try:
+        return json.loads((update_dir(p) / STATE_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def write_state(p: Paths, state: dict[str, Any]) -> dict[str, Any]:
+    folder = update_dir(p)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / (STATE_NAME + ".new")
+    tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    _give_to_database_owner(p, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, folder / STATE_NAME)
+    return state
+
+
+def _give_to_database_owner(p: Paths, path: Path) -> None:
+    """Root writes, the service user (the web app, the kiosk) reads: same owner as the data."""
+    try:
+        st = p.data_dir.stat()
+        if os.geteuid() == 0:
+            os.chown(path, st.st_uid, st.st_gid)
+            os.chown(path.parent, st.st_uid, st.st_gid)
+        path.chmod(0o640)
+    except OSError:
+        pass
+
+
+def change(p: Paths, **fields: Any) -> dict[str, Any]:
+    state = read_state(p)
+    state.update(fields)
+    return write_state(p, state)
+
+
+def this_version() -> str:
+    try:
+        return RELEASE.read_text(encoding="utf-8").strip() or "?"
+    except OSError:
+        return "?"
+
+
+def snapshot(p: Paths, rec: slots.SlotRecord | None = None) -> dict[str, Any]:
+    """The slots as the status screens show them, refreshed from the slot record."""
+    state = read_state(p)
+    rec = rec or slots.read()
+    booted = slots.booted()
+    versions = dict(state.get("versions") or {})
+    if booted:
+        versions[booted] = this_version()
+    state.update(
+        booted=booted,
+        primary=rec.primary,
+        slots={s: {"state": rec.state[s], "version": versions.get(s)} for s in slots.SLOTS},
+        versions=versions,
+    )
+    return write_state(p, state)
+
+
+# --- 1. a bundle found on a stick --------------------------------------------------------
+
+
+def rauc(*args: str, timeout: float = 600.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["rauc", *args], capture_output=True, text=True, timeout=timeout)
+
+
+def bundle_info(bundle: Path, keyring: Path = KEYRING) -> dict[str, Any]:
+    """`rauc info` checks the signature against the keyring; UpdateError when it fails."""
+    done = rauc("info", f"--keyring={keyring}", "--output-format=json", str(bundle))
+    if done.returncode != 0:
+        raise UpdateError(refusal(done.stderr))
+    try:
+        info = json.loads(done.stdout)
+    except ValueError:
+        raise UpdateError(f"{bundle.name} : rauc info illisible") from None
+    if info.get("compatible") != COMPATIBLE:
+        raise UpdateError(
+            f"{bundle.name} est pour « {info.get('compatible')} », pas pour cet appareil"
+            f" ({COMPATIBLE}) : refusé / not for this appliance"
+        )
+    return info
+
+
+def refusal(stderr: str) -> str:
+    """rauc's error, said for the admin: a bad signature above all."""
+    text = " ".join(stderr.split())
+    if re.search(r"signature|verif|certificate|CMS|self.signed|unable to get", text, re.I):
+        return (
+            "signature invalide : ce paquet n'est pas signé par le district, rien n'a été"
+            " changé / bad signature: not signed by the district, nothing changed"
+            f" ({text[-200:]})"
+        )
+    return f"paquet refusé, rien n'a été changé / bundle refused, nothing changed ({text[-200:]})"
+
+
+def find_bundles(folder: Path) -> list[Path]:
+    return sorted(folder.glob("*.raucb"))
+
+
+def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
+    """The stick's bundle, checked then copied to the data partition and offered."""
+    bundles = find_bundles(folder)
+    if not bundles:
+        raise UpdateError(f"aucun fichier .raucb dans {folder} / no bundle on the stick")
+    bundle = bundles[-1]
+    try:
+        info = bundle_info(bundle, keyring)
+    except UpdateError as e:
+        change(p, offer=None, last={"outcome": "refused", "file": bundle.name,
+                                     "message": str(e), "at": now_iso()})  # fmt: skip
+        raise
+    incoming = update_dir(p) / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    for old in incoming.glob("*"):
+        old.unlink()
+    need = bundle.stat().st_size
+    free = shutil.disk_usage(incoming).free
+    if free < need + 64 * 2**20:
+        raise UpdateError(
+            f"pas assez de place pour la mise à jour ({need // 2**20} Mo à copier,"
+            f" {free // 2**20} Mo libres) / not enough room on the card"
+        )
+    dest = incoming / bundle.name
+    tmp = incoming / (bundle.name + ".part")
+    with open(bundle, "rb") as src, open(tmp, "wb") as out:
+        shutil.copyfileobj(src, out, 4 << 20)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, dest)
+    # the copy is what gets installed: check it again (a stick may return bad bytes)
+    info = bundle_info(dest, keyring)
+    offered = {
+        "version": info.get("version"),
+        "file": str(dest),
+        "bytes": need,
+        "description": info.get("description"),
+        "found_at": now_iso(),
+    }
+    change(p, offer=offered, progress=None)
+    return offered
+
+
+# --- 2. install ----------------------------------------------------------------------------
+
+# What first boot (provisioning/firstboot.py) and the running appliance wrote to the root and
+# the new slot must keep: without them the new version would be an unprovisioned card (its
+# secrets are no longer on the FAT to apply again). Copied by RAUC's post-install handler
+# from the running root into the slot just written, owners and modes kept.
+CARRIED = (
+    "etc/keneya",  # facility, secrets, provisioned.json (first boot then finds it applied)
+    "etc/hostname",
+    "etc/hosts",
+    "etc/timezone",
+    "etc/localtime",
+    "etc/nftables.conf",
+    "etc/NetworkManager/system-connections",  # the hotspot and the 3G profile
+    "etc/NetworkManager/dnsmasq-shared.d",
+    "etc/machine-id",
+    "etc/fake-hwclock.data",
+    "etc/ssh/ssh_host_ecdsa_key",
+    "etc/ssh/ssh_host_ecdsa_key.pub",
+    "etc/ssh/ssh_host_ed25519_key",
+    "etc/ssh/ssh_host_ed25519_key.pub",
+    "etc/ssh/ssh_host_rsa_key",
+    "etc/ssh/ssh_host_rsa_key.pub",
+    "etc/systemd/system/multi-user.target.wants/ssh.service",
+    "root/.ssh",
+)
+
+
+def carry_over(old_root: Path, new_root: Path, names: tuple[str, ...] = CARRIED) -> list[str]:
+    """Copy each of `names` that exists in old_root over the same path in new_root."""
+    carried = []
+    for name in names:
+        src, dest = old_root / name, new_root / name
+        if not (src.exists() or src.is_symlink()):
+            continue
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        elif dest.exists() or dest.is_symlink():
+            dest.unlink()
+        if src.is_dir() and not src.is_symlink():
+            shutil.copytree(src, dest, symlinks=True, copy_function=_copy_owned)
+            _same_owner(src, dest)
+        else:
+            _copy_owned(src, dest)
+        carried.append(name)
+    os.sync()
+    return carried
+
+
+def _copy_owned(src: str | Path, dest: str | Path) -> None:
+    shutil.copy2(src, dest, follow_symlinks=False)
+    _same_owner(Path(src), Path(dest))
+
+
+def _same_owner(src: Path, dest: Path) -> None:
+    if os.geteuid() == 0:
+        st = src.lstat()
+        os.lchown(dest, st.st_uid, st.st_gid)
+
+
+def carry_into_slot(device: str, mount_root: Path = Path("/run/keneya/new-slot")) -> list[str]:
+    """RAUC's post-install handler: mount the slot just written and carry the files over."""
+    mount_root.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(["mount", "-t", "ext4", device, str(mount_root)], capture_output=True,
+                          text=True)  # fmt: skip
+    if done.returncode != 0:
+        raise UpdateError(f"cannot mount the new slot {device}: {done.stderr.strip()}")
+    try:
+        return carry_over(Path("/"), mount_root)
+    finally:
+        subprocess.run(["umount", str(mount_root)], check=False)
+
+
+def pre_update_backup(p: Paths) -> dict[str, Any]:
+    folder = update_dir(p) / PRE_UPDATE
+    if folder.exists():
+        shutil.rmtree(folder)
+    with Store(p.database) as store:
+        report = backup_copy.create(store, folder)
+    return {"file": report["file"], "schema_version": report["schema_version"],
+            "counts": report["counts"]}  # fmt: skip
+
+
+PERCENT = re.compile(r"(\d{1,3})%\s*(.*)")
+
+
+def install(
+    p: Paths,
+    *,
+    runner: Callable[[list[str]], subprocess.Popen] | None = None,
+) -> dict[str, Any]:
+    """Install the offered bundle into the other slot. The caller reboots."""
+    state = read_state(p)
+    offered = state.get("offer")
+    if not offered or not Path(offered["file"]).is_file():
+        raise UpdateError("aucune mise à jour proposée / no update offered")
+    change(p, progress={"percent": 0, "step": "sauvegarde avant mise à jour", "at": now_iso()})
+    try:
+        backup = pre_update_backup(p)
+    except BackupError as e:
+        fail = {"outcome": "failed", "version": offered["version"], "at": now_iso(),
+                "message": f"sauvegarde impossible, rien n'a été installé : {e}"}  # fmt: skip
+        change(p, progress=None, last=fail)
+        raise UpdateError(fail["message"]) from e
+    change(p, pre_update=backup)
+    cmd = ["rauc", "install", offered["file"]]
+    proc = (runner or _popen)(cmd)
+    lines = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line.rstrip())
+        if m := PERCENT.search(line):
+            change(p, progress={"percent": int(m[1]), "step": m[2].strip(), "at": now_iso()})
+    code = proc.wait()
+    rec = slots.read()
+    if code != 0:
+        message = refusal("\n".join(lines[-5:]))
+        change(p, progress=None, last={"outcome": "failed", "version": offered["version"],
+                                       "message": message, "at": now_iso()})  # fmt: skip
+        raise UpdateError(message)
+    target = rec.primary
+    state = read_state(p)
+    versions = dict(state.get("versions") or {})
+    versions[target] = offered["version"]
+    state.update(
+        versions=versions,
+        offer=None,
+        progress={"percent": 100, "step": "redémarrage", "at": now_iso()},
+        last={
+            "outcome": "installed",
+            "version": offered["version"],
+            "slot": target,
+            "from_version": this_version(),
+            "at": now_iso(),
+        },  # fmt: skip
+    )
+    write_state(p, state)
+    Path(offered["file"]).unlink(missing_ok=True)
+    snapshot(p, rec)
+    return state["last"]
+
+
+def _popen(cmd: list[str]) -> subprocess.Popen:
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+# --- 3. at every boot: came back from a failed slot? ---------------------------------------
+
+
+def database_schema(database: Path) -> int | None:
+    try:
+        conn = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+        try:
+            return conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()[0]
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+
+
+def at_boot(p: Paths, *, rec: slots.SlotRecord | None = None) -> dict[str, Any]:
+    rec = rec or slots.read()
+    state = read_state(p)
+    if rec.fallback_from:
+        left = rec.fallback_from
+        failed_version = (state.get("versions") or {}).get(left)
+        outcome = {
+            "outcome": "rolled_back",
+            "version": failed_version,
+            "slot": left,
+            "at": now_iso(),
+            "message": f"la version {failed_version} n'a pas démarré correctement : retour à"
+            f" la version {this_version()} / the new version failed its checks, back to the"
+            " previous one",
+            "reason": (state.get("last") or {}).get("reason"),
+        }
+        schema = database_schema(p.database)
+        latest = MIGRATIONS[-1][0]
+        backup = state.get("pre_update") or {}
+        if schema is not None and schema > latest and backup.get("file"):
+            done = backup_restore.restore(backup["file"], p.database, backups_dir=p.backups_dir)
+            outcome["restored"] = {"from": backup["file"], "counts": done["counts"],
+                                   "replaced_kept_at": done["replaced_kept_at"]}  # fmt: skip
+            outcome["message"] += (
+                " ; les dossiers ont été remis comme avant la mise à jour (sauvegarde"
+                " restaurée) / the records were restored from the pre-update backup"
+            )
+        change(p, last=outcome, progress=None)
+        rec = slots.SlotRecord(rec.primary, rec.state, rec.attempts, None)
+        slots.write(rec)
+    return snapshot(p, rec)
+
+
+# --- 4. health of a slot on trial ----------------------------------------------------------
+
+
+def checks(p: Paths, *, login_url: str = LOGIN_URL) -> list[str]:
+    """What is wrong, empty when healthy."""
+    problems = []
+    try:
+        with Store(p.database) as store:
+            if store.schema_version() != MIGRATIONS[-1][0]:
+                problems.append(f"migrations not applied ({store.schema_version()})")
+            quick = [r[0] for r in store.conn.execute("PRAGMA quick_check")]
+            if quick != ["ok"]:
+                problems.append(f"quick_check: {quick[0]}")
+    except Exception as e:  # noqa: BLE001 - any failure to open is a finding, not a crash
+        problems.append(f"database: {e}")
+    try:
+        with urllib.request.urlopen(login_url, timeout=10) as r:
+            if r.status != 200:
+                problems.append(f"web: HTTP {r.status}")
+    except Exception as e:  # noqa: BLE001
+        problems.append(f"web: {e}")
+    for unit in REQUIRED_UNITS:
+        if subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode != 0:
+            problems.append(f"{unit} not running")
+    return problems
+
+
+def health(
+    p: Paths,
+    *,
+    minutes: float = HEALTH_MINUTES,
+    check: Callable[[Paths], list[str]] = checks,
+    mark: Callable[[str], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    every_s: float = 10.0,
+) -> dict[str, Any]:
+    """On a slot on trial: mark it good once every check passes, or bad after `minutes`."""
+    rec = slots.read()
+    booted = slots.booted()
+    if booted is None or rec.state.get(booted) != "trying":
+        return {"booted": booted, "trial": False}
+    mark = mark or _rauc_mark
+    deadline = time.monotonic() + minutes * 60
+    problems = check(p)
+    while problems and time.monotonic() < deadline:
+        sleep(every_s)
+        problems = check(p)
+    version = this_version()
+    if not problems:
+        mark("good")
+        last = {"outcome": "good", "version": version, "slot": booted, "at": now_iso()}
+        change(p, marked_good={booted: now_iso()}, last=last)
+        snapshot(p)
+        return {"booted": booted, "trial": True, "good": True}
+    mark("bad")
+    change(p, last={"outcome": "failed", "version": version, "slot": booted, "at": now_iso(),
+                    "reason": "; ".join(problems)})  # fmt: skip
+    return {"booted": booted, "trial": True, "good": False, "problems": problems}
+
+
+def _rauc_mark(what: str) -> None:
+    done = rauc("status", f"mark-{what}", "booted", timeout=60)
+    if done.returncode != 0:
+        raise UpdateError(f"rauc status mark-{what}: {done.stderr.strip()}")

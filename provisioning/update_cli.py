@@ -1,0 +1,133 @@
+"""`keneya update …`: the appliance's updates (provisioning/update.py says the flow).
+
+`status` is for anyone; `scan`, `install`, `boot` and `health` are the root units' commands
+(image_build/units/keneya-update-*.service), and work on a laptop's home for the tests.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import click
+
+from appliance.backup import usb
+from appliance.cli.common import emit, json_option, paths
+from appliance.services import update_state
+from provisioning import update as updates
+
+
+def _fail(message: str) -> None:
+    click.echo(f"keneya update: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group("update")
+def update() -> None:
+    """Updates: the two root slots, a signed bundle from a USB stick, trial and rollback."""
+
+
+@update.command("status")
+@json_option
+@click.pass_context
+def status(ctx, as_json):
+    """Both slots' versions, which is booted, an update on offer, the last outcome."""
+    state = update_state.read(paths(ctx).data_dir)
+    lines = update_state.summary(state) or ["aucune information de mise à jour / no update yet"]
+    emit(state, as_json, "\n".join(lines))
+
+
+@update.command("scan")
+@click.argument("device", required=False, type=click.Path(dir_okay=False))
+@click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True),
+              help="A stick already mounted at this folder (instead of DEVICE).")  # fmt: skip
+@click.option("--keyring", type=click.Path(dir_okay=False), default=str(updates.KEYRING),
+              show_default=True)  # fmt: skip
+@json_option
+@click.pass_context
+def scan(ctx, device, folder, keyring, as_json):
+    """Check a stick's .raucb (signature, compatible) and offer it; run by udev."""
+    if bool(device) == bool(folder):
+        raise click.UsageError("give the stick's DEVICE or --dir FOLDER (one of them)")
+    p = paths(ctx)
+    point = None
+    try:
+        if device:
+            point = usb.mount(Path(device))
+        where = point or Path(folder)
+        if not updates.find_bundles(where):
+            emit({"bundle": None}, as_json, "pas de mise à jour sur cette clé / no bundle")
+            return
+        offered = updates.offer(p, where, keyring=Path(keyring))
+    except (updates.UpdateError, usb.UsbError) as e:
+        _fail(str(e))
+    finally:
+        if point is not None:
+            with contextlib.suppress(OSError, subprocess.SubprocessError):
+                usb.unmount(point)
+    emit(offered, as_json, f"Mise à jour disponible : version {offered['version']}")
+
+
+@update.command("install")
+@click.option("--reboot/--no-reboot", default=True, show_default=True,
+              help="Reboot into the new slot once it is written.")  # fmt: skip
+@json_option
+@click.pass_context
+def install(ctx, reboot, as_json):
+    """Install the offered bundle (a pre-update backup first), then reboot into it."""
+    p = paths(ctx)
+    try:
+        last = updates.install(p)
+    except (updates.UpdateError, OSError) as e:
+        _fail(str(e))
+    emit(last, as_json, f"version {last['version']} installée en partition {last['slot']}")
+    if reboot:
+        subprocess.run(["systemctl", "reboot"], check=False)
+
+
+@update.command("boot")
+@json_option
+@click.pass_context
+def boot(ctx, as_json):
+    """At every boot: report a return from a failed slot (restoring the pre-update backup if
+    that version changed the database beyond this one) and refresh the slots' state."""
+    try:
+        state = updates.at_boot(paths(ctx))
+    except Exception as e:  # noqa: BLE001 - the boot goes on; the reason is in the journal
+        _fail(f"{type(e).__name__}: {e}")
+    emit(state, as_json, "\n".join(update_state.summary(state)))
+
+
+@update.command("health")
+@click.option("--minutes", type=float, default=updates.HEALTH_MINUTES, show_default=True)
+@click.option("--reboot/--no-reboot", default=True, show_default=True)
+@json_option
+@click.pass_context
+def health(ctx, minutes, reboot, as_json):
+    """On a slot on trial: mark it good when healthy, else bad after MINUTES and reboot."""
+    p = paths(ctx)
+    result = updates.health(p, minutes=minutes)
+    emit(result, as_json, str(result))
+    if result.get("trial") and not result.get("good") and reboot:
+        subprocess.run(["systemctl", "reboot"], check=False)
+
+
+@update.command("carry-over")
+def carry_over():
+    """RAUC's post-install handler: the facility's files into the slot just written (RAUC
+    gives it in RAUC_TARGET_SLOTS and RAUC_SLOT_DEVICE_<n>)."""
+    targets = os.environ.get("RAUC_TARGET_SLOTS", "").split()
+    if not targets:
+        _fail("no RAUC_TARGET_SLOTS: this is run by RAUC after an install")
+    for n in targets:
+        device = os.environ.get(f"RAUC_SLOT_DEVICE_{n}")
+        if not device:
+            _fail(f"no RAUC_SLOT_DEVICE_{n}")
+        try:
+            carried = updates.carry_into_slot(device)
+        except (updates.UpdateError, OSError) as e:
+            _fail(str(e))
+        click.echo(f"carried into {device}: {', '.join(carried)}")
