@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.backup import copy as backup_copy
-from appliance.backup import restore as backup_restore
+from appliance.backup.restore import restore as restore_backup
 from appliance.backup.copy import BackupError
 from appliance.paths import Paths
 from appliance.services.update_state import STATE_NAME, UPDATE_DIR
@@ -139,6 +139,11 @@ def rauc(*args: str, timeout: float = 600.0) -> subprocess.CompletedProcess[str]
 
 def bundle_info(bundle: Path, keyring: Path = KEYRING) -> dict[str, Any]:
     """`rauc info` checks the signature against the keyring; UpdateError when it fails."""
+    if not keyring.is_file():
+        raise UpdateError(
+            f"pas de certificat du district ({keyring}) : aucune mise à jour ne peut être"
+            " vérifiée / no keyring to check bundles against"
+        )
     done = rauc("info", f"--keyring={keyring}", "--output-format=json", str(bundle))
     if done.returncode != 0:
         raise UpdateError(refusal(done.stderr))
@@ -391,12 +396,11 @@ def at_boot(p: Paths, *, rec: slots.SlotRecord | None = None) -> dict[str, Any]:
             "reason": (state.get("last") or {}).get("reason"),
         }
         schema = database_schema(p.database)
-        latest = MIGRATIONS[-1][0]
         backup = state.get("pre_update") or {}
-        if schema is not None and schema > latest and backup.get("file"):
-            done = backup_restore.restore(backup["file"], p.database, backups_dir=p.backups_dir)
-            outcome["restored"] = {"from": backup["file"], "counts": done["counts"],
-                                   "replaced_kept_at": done["replaced_kept_at"]}  # fmt: skip
+        too_new = schema is not None and schema > MIGRATIONS[-1][0]
+        # missing: a power cut came between setting the newer database aside and the restore
+        if (too_new or not p.database.exists()) and backup.get("file"):
+            outcome["restored"] = restore_pre_update(p, backup["file"], failed_version)
             outcome["message"] += (
                 " ; les dossiers ont été remis comme avant la mise à jour (sauvegarde"
                 " restaurée) / the records were restored from the pre-update backup"
@@ -405,6 +409,35 @@ def at_boot(p: Paths, *, rec: slots.SlotRecord | None = None) -> dict[str, Any]:
         rec = slots.SlotRecord(rec.primary, rec.state, rec.attempts, None)
         slots.write(rec)
     return snapshot(p, rec)
+
+
+def restore_pre_update(p: Paths, backup: str, failed_version: str | None) -> dict[str, Any]:
+    """The database as it was before the update. The one the failed version changed (a
+    schema this version cannot open, so no verified backup can be made of it) is kept in the
+    update folder, renamed, for the district to look at: nothing is deleted."""
+    kept = None
+    if p.database.exists():
+        conn = sqlite3.connect(p.database)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # all of it in the one file
+        finally:
+            conn.close()
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        kept = update_dir(p) / f"base-de-la-version-{failed_version or 'inconnue'}-{stamp}.db"
+        os.replace(p.database, kept)
+        for suffix in ("-wal", "-shm"):
+            p.database.with_name(p.database.name + suffix).unlink(missing_ok=True)
+        _fsync_dir(p.database.parent)
+    done = restore_backup(backup, p.database, backups_dir=p.backups_dir)
+    return {"from": backup, "counts": done["counts"], "newer_database_kept_at": str(kept)}
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 # --- 4. health of a slot on trial ----------------------------------------------------------

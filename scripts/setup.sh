@@ -23,10 +23,14 @@ cd "$(dirname "$0")/.."
 # engine polkitd reads rules with, in which the tests evaluate the appliance's polkit rules;
 # nftables, iproute2: the firewall's rulesets are checked by `nft -c` and loaded into network
 # namespaces that `ip` makes (as root); git: the image's time stamps are the commit's time
-# (SOURCE_DATE_EPOCH from `git log`), which the image tests read too.
+# (SOURCE_DATE_EPOCH from `git log`), which the image tests read too; rauc, squashfs-tools,
+# e2fsprogs: update bundles are built and their signatures checked by Debian's RAUC (the same
+# version as on the card), which packs them with mksquashfs; debugfs edits a root without
+# mounting it.
 packages=(python3-venv ca-certificates sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
     libatomic1 mtools dosfstools fdisk dnsmasq-base network-manager systemd age
-    mobile-broadband-provider-info libduktape207 nftables iproute2 git)
+    mobile-broadband-provider-info libduktape207 nftables iproute2 git rauc squashfs-tools
+    e2fsprogs)
 # The image: mmdebstrap builds the arm64 root, running its programs through qemu-user-static;
 # e2fsprogs, dosfstools, mtools and fdisk make the partitions without mounting anything; xz
 # compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test;
