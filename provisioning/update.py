@@ -37,8 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from appliance.backup import copy as backup_copy
-from appliance.backup.restore import restore as restore_backup
 from appliance.backup.copy import BackupError
+from appliance.backup.restore import restore as restore_backup
 from appliance.paths import Paths
 from appliance.services.update_state import STATE_NAME, UPDATE_DIR
 from appliance.store.db import Store

@@ -149,7 +149,10 @@ def test_install_takes_a_verified_backup_then_reports_progress(home, good_bundle
         # stands for `rauc install`: RAUC's progress lines, then its backend making B primary
         seen.append(cmd)
         slots.write(slots.backend(slots.read(), ["set-primary", "B"])[1])
-        script = "echo '  0% Installing'; echo ' 40% Copying image to rootfs.1'; echo '100% Installing done.'"
+        script = (
+            "echo '  0% Installing'; echo ' 40% Copying image to rootfs.1';"
+            " echo '100% Installing done.'"
+        )
         return subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, text=True)
 
     last = updates.install(home, runner=fake_rauc)
