@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 
 from appliance.cli.common import emit, json_option, open_context, paths
+from appliance.services import update_state
 from appliance.services.status import machine_status
 from appliance.web.i18n import Translator
 from appliance.web.labels import backup_rows
@@ -55,6 +56,13 @@ def status(ctx, leases_file, lang, as_json):
         (warn, f"{label or t('Sauvegardes')}: {value}")
         for label, value, warn in backup_rows(s["backup"], t)
     ]
+    update = s["update"]
+    rows += [
+        (line.startswith(("Dernière mise à jour", "Mise à jour disponible"))
+         and (update.get("last") or {}).get("outcome") in ("failed", "rolled_back", "refused"),
+         f"update:  {line}")
+        for line in update_state.summary(update)
+    ]  # fmt: skip
     lines = [f"{'!' if warn else ' '} {text}" for warn, text in rows]
     emit(
         s | {"power": {k: v for k, v in power.items() if k != "history"}}, as_json, "\n".join(lines)

@@ -18,6 +18,8 @@ CONFIRM_CLOCK = "clock.confirm"
 # Call off a pending low-battery shutdown when the power comes back: whoever runs the day
 # (admin, doctor, nurse, midwife) and the technician, since it is a power matter.
 CANCEL_SHUTDOWN = "power.cancel_shutdown"
+# Installs the update on offer (a signed bundle from a USB stick): the head of the facility.
+INSTALL_UPDATE = "update.install"
 
 
 def write(encounter_type: str) -> str:
@@ -49,6 +51,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
             VIEW_REPORTS,
             VIEW_STATUS,
             CONFIRM_CLOCK,
+            INSTALL_UPDATE,
         }
     ),
     "doctor": frozenset(_CLINICAL_ALL | {MERGE_PATIENTS, CANCEL_SHUTDOWN}),

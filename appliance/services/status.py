@@ -21,7 +21,8 @@ from typing import Any
 
 from appliance.backup import local, usb
 from appliance.clock import from_iso, to_iso
-from appliance.domain.permissions import MANAGE_STAFF, VIEW_STATUS, allowed
+from appliance.domain.permissions import INSTALL_UPDATE, MANAGE_STAFF, VIEW_STATUS, allowed
+from appliance.services import update_state
 from appliance.services.auth import login_failures
 from appliance.services.context import Actor, Context
 from appliance.services.power import STALE_AFTER_S, monitor_silent_since, staff_name
@@ -73,6 +74,7 @@ def status(
     out["hotspot"] |= _hotspot_join(ctx, actor, secrets_dir)
     if actor.role not in TECHNICAL_DETAIL_ROLES:
         out["power"] |= {"reason": None, "fault_detail": None}
+    out["update"]["may_install"] = allowed(actor.role, INSTALL_UPDATE)
     if allowed(actor.role, MANAGE_STAFF):
         # who is being attacked on the hotspot: for the admin, who can clear it
         out["login_failures"] = login_failures(ctx, actor)
@@ -99,6 +101,7 @@ def machine_status(
         "disk": _disk(ctx, data_dir),
         "clock": _clock(ctx),
         "backup": backup_status(ctx.store, data_dir / "backups", ctx.now().now),
+        "update": update_state.read(data_dir),
     }
 
 

@@ -7,8 +7,13 @@ it, so nothing running as the service user talks to RAUC.
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from appliance.domain.permissions import INSTALL_UPDATE
+from appliance.services.context import Actor, Context
 
 UPDATE_DIR = "update"  # under the data folder (/var/lib/keneya/update)
 STATE_NAME = "state.json"
@@ -55,3 +60,40 @@ def summary(state: dict[str, Any]) -> list[str]:
             + (f" — {last['message']}" if last.get("message") else "")
         )
     return lines
+
+
+INSTALL_UNIT = "keneya-update-install.service"
+
+
+class UpdateRequestError(RuntimeError):
+    """The install cannot be asked for now (nothing on offer, one under way, not a Pi)."""
+
+
+def request_install(
+    ctx: Context, actor: Actor, data_dir: Path, *, start: Callable[[str], bool] | None = None
+) -> dict[str, Any]:
+    """The admin confirms the update on offer: the root unit installs it and reboots."""
+    ctx.require(actor, INSTALL_UPDATE)
+    state = read(data_dir)
+    offer = state.get("offer")
+    if not offer:
+        raise UpdateRequestError("aucune mise à jour proposée / no update on offer")
+    if state.get("progress"):
+        raise UpdateRequestError("une installation est déjà en cours / already installing")
+    ctx.audit(actor, "update.install", detail={"version": offer.get("version")})
+    if not (start or _start_unit)(INSTALL_UNIT):
+        raise UpdateRequestError(
+            "impossible de lancer l'installation (pas sur l'appareil ?) / could not start it"
+        )
+    return {"version": offer.get("version"), "started": True}
+
+
+def _start_unit(unit: str) -> bool:
+    """--no-block: the web request returns; polkit lets the service user start this unit."""
+    try:
+        done = subprocess.run(
+            ["systemctl", "start", "--no-block", unit], capture_output=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return False
+    return done.returncode == 0

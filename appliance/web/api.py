@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from appliance.clinical.due import MAX_LOOKAHEAD_DAYS
 from appliance.domain.encounters import ENCOUNTER_TYPES, InvalidEncounter
 from appliance.domain.limits import DataTooLarge
-from appliance.services import auth, encounters, follow_up, patients
+from appliance.services import auth, encounters, follow_up, patients, update_state
 from appliance.services.errors import Conflict, LoginFailed, LoginThrottled, PossibleDuplicates
 from appliance.web.core import Web, client_address
 from appliance.web.forms import explain
@@ -247,6 +247,14 @@ def router(web_dependency) -> APIRouter:
         if s["hotspot"].pop("join_payload", None) is not None:
             s["hotspot"]["join_qr"] = JOIN_QR_PATH
         return s
+
+    @r.post("/update/install", status_code=202, summary="Install the update on offer (admin)")
+    def install_update(web: Web = W, x_csrf_token: str | None = Header(None)) -> Any:
+        writer(web, x_csrf_token)
+        try:
+            return update_state.request_install(web.ctx, web.actor, web.settings.paths.data_dir)
+        except update_state.UpdateRequestError as e:
+            return JSONResponse({"detail": str(e)}, status_code=409)
 
     @r.get("/login-failures", summary="Failed logins of the last hour: accounts, clients, pairs")
     def login_failures(web: Web = W) -> Any:

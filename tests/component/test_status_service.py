@@ -77,7 +77,7 @@ def call(ctx, actor, tmp_path, **kw):
 
 def test_the_technician_may_view_status_and_it_is_json(ctx, actors, tmp_path):
     out = call(ctx, actors["technician"], tmp_path)
-    assert set(out) == {"power", "modem", "hotspot", "outbox", "disk", "clock", "backup"}
+    assert set(out) == {"power", "modem", "hotspot", "outbox", "disk", "clock", "backup", "update"}
     json.dumps(out)
 
 

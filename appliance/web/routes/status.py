@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Form
 from fastapi.responses import Response
 
+from appliance.services import update_state
 from appliance.services.context import Actor
 from appliance.services.status import hotspot_join, status
 from appliance.web import charts, power_texts
@@ -55,7 +56,25 @@ def router(web_dependency) -> APIRouter:
         )
         payload = s["hotspot"].get("join_payload")
         join_qr = qr_svg(payload, title=t("Rejoindre le Wi-Fi")) if payload else None
-        return web.render("status.html", s=s, chart=chart, join_qr=join_qr, power_texts=power_texts)
+        return web.render(
+            "status.html",
+            s=s,
+            chart=chart,
+            join_qr=join_qr,
+            power_texts=power_texts,
+            update_lines=update_state.summary,
+        )
+
+    @r.post("/update/install")
+    def install_update(web: Web = W, csrf: str = Form("")) -> Response:
+        """The admin confirms the update on offer; the status page then shows its progress."""
+        web.check_csrf(csrf)
+        actor = web.require_login()
+        try:
+            update_state.request_install(web.ctx, actor, web.settings.paths.data_dir)
+        except update_state.UpdateRequestError as e:
+            return web.render("error.html", status_code=409, message=str(e))
+        return web.redirect("/status")
 
     @r.get(JOIN_QR_PATH)
     def join_qr_image(web: Web = W) -> Response:
