@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from image_build import bootbackup, boothardening
+from image_build import bootbackup, boothardening, bootupdate
 from image_build.bootmachine import (
     Http,
     Qemu,
@@ -201,6 +201,7 @@ def virt_command(
     monitor: Path,
     stick: Path | None = None,
     ssh_port: int | None = None,
+    extra_devices: list[str] | None = None,
     qemu: str = "qemu-system-aarch64",
 ) -> list[str]:
     """`port` is forwarded to the guest's web app, `ssh_port` to its SSH. With `stick`: a
@@ -219,6 +220,7 @@ def virt_command(
             "-device", "qemu-xhci,id=xhci",
             "-drive", f"if=none,id=stick,format=raw,file={stick}",
         ]  # fmt: skip
+    devices += extra_devices or []
     return _qemu_command(
         machine, devices, kernel=kernel, initrd=initrd, append=append, log=log,
         monitor=monitor, qemu=qemu,
@@ -738,8 +740,67 @@ def boot_raspi(base: Path, work: Path, figures: dict, checks: dict) -> None:
     figures["raspi3b_console_log"] = str(log)
 
 
+def boot_update(base: Path, work: Path, figures: dict, checks: dict) -> None:
+    """Boot 3 (virt): updates from USB sticks, a trial, a rollback (image_build.bootupdate)."""
+    work = work / "update"
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.monotonic()
+    try:
+        sticks = bootupdate.prepare_or_fail(base, work, figures)
+    except bootupdate.UpdateTestError as e:
+        raise BootTestError(str(e)) from None
+    figures["update"]["prepare_s"] = round(time.monotonic() - t0, 1)
+    disk = work / "update.img"
+    say(f"update (virt): copying the image to {disk}")
+    run_tool(["cp", "--sparse=always", str(base), str(disk)])
+    resize(disk, disk.stat().st_size + GROW_BYTES)  # the data partition receives the bundles
+    provision(disk, work)
+    boot = extract_boot_files(disk, work / "boot-files")
+    append = rewrite_cmdline(
+        boot.cmdline,
+        extra=["systemd.show_status=1", "systemd.status_unit_format=combined",
+               "systemd.journald.forward_to_console=1"],
+    )  # fmt: skip
+    port = free_port()
+    log = work / "update-console.log"
+    monitor = work / "update-monitor.sock"
+    qemu = Qemu(
+        virt_command(
+            kernel=boot.kernel, initrd=boot.initrd, append=append, disk=disk, port=port,
+            log=log, monitor=monitor, extra_devices=bootupdate.qemu_devices(sticks),
+        ),
+        log,
+        monitor,
+    )  # fmt: skip
+    say(f"update (virt): qemu started, web app on 127.0.0.1:{port}; console {log}")
+    web = Http(port)
+    try:
+
+        def login_page() -> bool:
+            return web.request("/", timeout=10)[0] == 200
+
+        if not wait_for(login_page, FIRST_BOOT_TIMEOUT_S, qemu, every=2.0):
+            checks["update_first_boot"] = False
+            show_tail(qemu)
+            return
+        checks["update_first_boot"] = True
+        bootupdate.run_update_boots(qemu, web, (ADMIN_USER, ADMIN_PASSWORD), figures, checks)
+        figures["update"]["total_s"] = round(time.monotonic() - t0, 1)
+    finally:
+        qemu.stop()
+        for stick in sticks.values():
+            stick.unlink(missing_ok=True)
+    figures["update_console_log"] = str(log)
+
+
 def run(
-    image: Path, work: Path, *, raspi: bool = True, virt: bool = True, grow: int = GROW_BYTES
+    image: Path,
+    work: Path,
+    *,
+    raspi: bool = True,
+    virt: bool = True,
+    grow: int = GROW_BYTES,
+    update: bool = True,
 ) -> dict:
     """Both boots (or one); the figures, with `checks` {name: passed}."""
     image, work = Path(image), Path(work)
@@ -767,6 +828,8 @@ def run(
             boot_virt(base, work, figures, checks, grow=grow)
         if raspi:
             boot_raspi(base, work, figures, checks)
+        if update:
+            boot_update(base, work, figures, checks)
     finally:
         base.unlink(missing_ok=True)  # the boots' own copies stay for a look afterwards
     figures["passed"] = all(checks.values())
@@ -788,6 +851,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, default=REPO / "build" / "boottest")
     parser.add_argument("--no-raspi", action="store_true", help="skip the raspi3b boot")
     parser.add_argument("--no-virt", action="store_true", help="skip the virt boot")
+    parser.add_argument("--no-update", action="store_true", help="skip the update boots")
     parser.add_argument(
         "--grow-mib",
         type=int,
@@ -805,6 +869,7 @@ def main(argv: list[str] | None = None) -> int:
             raspi=not args.no_raspi,
             virt=not args.no_virt,
             grow=args.grow_mib << 20,
+            update=not args.no_update,
         )
     except (BootTestError, card.CardError) as e:
         say(f"boot test not run: {e}")

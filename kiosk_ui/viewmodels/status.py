@@ -7,6 +7,7 @@ from typing import Any
 
 from appliance.clock import from_iso
 from appliance.services import status as status_service
+from appliance.services import update_state
 from appliance.services.errors import ServiceError
 from appliance.web import power_texts
 from appliance.web.i18n import N_
@@ -173,4 +174,15 @@ class StatusVM:
                 "title": t(BACKUP_TITLE),
                 "rows": [(label, value) for label, value, _ in backup_rows(s["backup"], t)],
             },
+            *_update_section(s.get("update") or {}, t),
         ]
+
+
+def _update_section(state: dict, t) -> list[dict]:
+    """Both root slots, an update on offer and the last outcome (a return to the previous
+    version says so here); nothing on a laptop or a card never updated."""
+    lines = update_state.summary(state)
+    if not lines:
+        return []
+    rows = [tuple(line.split(" : ", 1)) if " : " in line else ("", line) for line in lines]
+    return [{"title": t("Mises à jour"), "rows": rows}]
