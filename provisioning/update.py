@@ -50,7 +50,7 @@ RELEASE = Path("/etc/keneya-release")
 COMPATIBLE = "keneya-rpi-arm64"
 PRE_UPDATE = "avant-mise-a-jour"  # folder of the pre-update backup, in the update folder
 HEALTH_MINUTES = 10
-LOGIN_URL = "http://127.0.0.1/login"
+LOGIN_URL = "http://127.0.0.1/"  # the login page, for a request without a session
 REQUIRED_UNITS = ("keneya-power.service",)
 
 

@@ -201,7 +201,7 @@ def test_health_does_nothing_on_a_slot_already_good(home):
 
 
 def test_the_real_checks_find_a_dead_web_app(home):
-    problems = updates.checks(home, login_url="http://127.0.0.1:9/login")
+    problems = updates.checks(home, login_url="http://127.0.0.1:9/")
     assert any(p.startswith("web:") for p in problems)
     assert not any(p.startswith("database") for p in problems)
 
