@@ -50,6 +50,19 @@ ROOT_UNITS = {
     "keneya-readonly.service": {"CAP_SYS_ADMIN"},
     # fake-hwclock writes root's /etc/fake-hwclock.data, and nothing else: no power at all
     "keneya-clock-save.service": set(),
+    # updates: RAUC's D-Bus service answers root only; the slot record is on the FAT (root's);
+    # the pre-update backup and a rollback's restore read and write the keneya-owned data
+    "keneya-update-boot.service": {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"},
+    "keneya-update-health.service": {"CAP_DAC_OVERRIDE"},
+    "keneya-update-install.service": {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"},
+    # mounts the stick, as the backup does
+    "keneya-update-usb@.service": {
+        "CAP_SYS_ADMIN",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_CHOWN",
+        "CAP_FOWNER",
+    },
 }
 # `systemd-analyze security` exposure goals (0 safest, 10 most exposed).
 GOAL = 3.0

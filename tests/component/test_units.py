@@ -44,6 +44,8 @@ STARTED_BY = {
     "keneya-readonly.service": "keneya-power (`systemctl start`, in the read-only hold)",
     "keneya-clock-save.service": "keneya-clock-save.timer",
     "keneya-warnings.service": "keneya-warnings.timer",
+    "keneya-update-usb@.service": "udev",
+    "keneya-update-install.service": "the web app (`systemctl start`, when the admin confirms)",
 }
 ENV_DROPPED = ("KENEYA_HOME", "KENEYA_PIN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
@@ -129,7 +131,7 @@ def test_the_command_of_each_unit_exists_with_these_options(path):
                 args.pop()
         else:
             args.append(a)
-    assert args[0] in {"serve", "kiosk", "power", "modem", "provision", "backup", "due"}
+    assert args[0] in {"serve", "kiosk", "power", "modem", "provision", "backup", "due", "update"}
     r = subprocess.run(
         [KENEYA, *args, "--help"],
         capture_output=True,
@@ -614,10 +616,14 @@ def test_the_udev_rule_wants_a_backup_for_a_fat_or_exfat_usb_stick_only(event, w
     else:
         assert out == {
             "TAGS": ["systemd"],
-            "SYSTEMD_WANTS": [f"keneya-usb-backup@{wanted}.service"],
+            # a backup, or the offer of the update the stick holds (each unit looks)
+            "SYSTEMD_WANTS": [
+                f"keneya-usb-backup@{wanted}.service keneya-update-usb@{wanted}.service"
+            ],
         }
-        # the unit it names is the template of the image
+        # the units it names are templates of the image
         assert (UNITS / "keneya-usb-backup@.service").is_file()
+        assert (UNITS / "keneya-update-usb@.service").is_file()
 
 
 def test_no_desktop_automounter_competes_for_the_stick():
