@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 KENEYA_HOME ?= $(CURDIR)/demo-home
 
-.PHONY: setup demo test lint unit component bench clean image image-test
+.PHONY: setup demo test lint unit component bench clean image image-test bundle
 
 setup:
 	@scripts/setup.sh
@@ -36,6 +36,12 @@ unit: setup
 image: setup
 	@scripts/setup.sh image
 	$(BIN)/python -m image_build build
+
+# The signed update bundle of the newest image's root (README: "Updating a facility"); the
+# district's key from KENEYA_BUNDLE_KEY / KENEYA_BUNDLE_CERT or /etc/keneya-district/.
+bundle: setup
+	@scripts/setup.sh image
+	$(BIN)/python -m image_build bundle
 
 image-test: setup
 	@scripts/setup.sh image

@@ -21,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from image_build.boothardening import debugfs_names
 from image_build.build import (
     MIB,
     ROOT_A_PARTITION,
@@ -79,6 +80,15 @@ def root_from_image(image: Path, dest: Path) -> int:
 
 def read_file(ext4: Path, path: str) -> str:
     return tool(["debugfs", "-R", f"cat {path}", str(ext4)])
+
+
+def kernel_release(ext4: Path) -> str:
+    """The root's kernel (its /usr/lib/modules folder): the card's kernel is on the boot
+    partition, shared by both slots, so a bundle must be for the same one."""
+    names = debugfs_names(tool(["debugfs", "-R", "ls -p /usr/lib/modules", str(ext4)]))
+    if len(names) != 1:
+        raise BuildError(f"{ext4}: expected one kernel in /usr/lib/modules, found {names}")
+    return names[0]
 
 
 def put_files(ext4: Path, files: dict[str, bytes], *, mode: int = 0o644) -> None:
@@ -171,9 +181,11 @@ def bundle_from_image(
             changes["/etc/keneya-release"] = (version + "\n").encode()
         if changes:
             put_files(root, changes)
+        kernel = kernel_release(root)
         facts = make_bundle(
-            root, out, version=version or release, key=key, cert=cert, description=description
-        )
+            root, out, version=version or release, key=key, cert=cert,
+            description=f"{description or 'Keneya ' + (version or release)}; kernel {kernel}",
+        )  # fmt: skip
     finally:
         root.unlink(missing_ok=True)
     return facts | {"image": str(image), "image_version": release}

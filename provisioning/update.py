@@ -156,7 +156,21 @@ def bundle_info(bundle: Path, keyring: Path = KEYRING) -> dict[str, Any]:
             f"{bundle.name} est pour « {info.get('compatible')} », pas pour cet appareil"
             f" ({COMPATIBLE}) : refusé / not for this appliance"
         )
+    # The kernel and initramfs are on the boot partition, shared by both slots: a root built
+    # for another kernel would find no modules. Such a change needs the card written anew.
+    m = re.search(r"\bkernel (\S+)", info.get("description") or "")
+    running = running_kernel()
+    if not m or m[1] != running:
+        raise UpdateError(
+            f"{bundle.name} est pour le noyau {m[1] if m else '(non indiqué)'}, cet appareil a"
+            f" {running} : une telle mise à jour se fait en réécrivant la carte / a kernel"
+            " change needs the card written anew: refused"
+        )
     return info
+
+
+def running_kernel() -> str:
+    return os.uname().release
 
 
 def refusal(stderr: str) -> str:

@@ -6,6 +6,7 @@ version cannot read."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import sqlite3
 import subprocess
@@ -55,7 +56,8 @@ def other_key(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def good_bundle(tmp_path_factory, root_ext4) -> Path:
     out = tmp_path_factory.mktemp("good") / "keneya-2.0.0.raucb"
-    bundles.make_bundle(root_ext4, out, version="2.0.0", key=DEV_KEY, cert=DEV_CERT)
+    bundles.make_bundle(root_ext4, out, version="2.0.0", key=DEV_KEY, cert=DEV_CERT,
+                        description=f"test; kernel {os.uname().release}")  # fmt: skip
     return out
 
 
@@ -92,7 +94,8 @@ def test_a_bundle_signed_by_another_key_is_refused_and_nothing_copied(
     stick = tmp_path / "stick"
     stick.mkdir()
     key, cert = other_key
-    bundles.make_bundle(root_ext4, stick / "evil.raucb", version="6.6.6", key=key, cert=cert)
+    bundles.make_bundle(root_ext4, stick / "evil.raucb", version="6.6.6", key=key, cert=cert,
+                        description=f"test; kernel {os.uname().release}")  # fmt: skip
     with pytest.raises(updates.UpdateError, match="signature invalide"):
         updates.offer(home, stick, keyring=DEV_CERT)
     state = update_state.read(home.data_dir)
@@ -119,9 +122,20 @@ def test_a_bundle_for_another_appliance_is_refused(home, root_ext4, tmp_path, mo
     stick = tmp_path / "stick"
     stick.mkdir()
     monkeypatch.setattr(bundles, "COMPATIBLE", "someone-else")
-    bundles.make_bundle(root_ext4, stick / "x.raucb", version="2.0.0", key=DEV_KEY, cert=DEV_CERT)
+    bundles.make_bundle(root_ext4, stick / "x.raucb", version="2.0.0", key=DEV_KEY, cert=DEV_CERT,
+                        description=f"test; kernel {os.uname().release}")  # fmt: skip
     with pytest.raises(updates.UpdateError, match="pas pour cet appareil"):
         updates.offer(home, stick, keyring=DEV_CERT)
+
+
+def test_a_bundle_for_another_kernel_is_refused(home, root_ext4, tmp_path):
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    bundles.make_bundle(root_ext4, stick / "k.raucb", version="2.0.0", key=DEV_KEY,
+                        cert=DEV_CERT, description="Keneya 2.0.0; kernel 9.9.9-arm64")  # fmt: skip
+    with pytest.raises(updates.UpdateError, match="réécrivant la carte"):
+        updates.offer(home, stick, keyring=DEV_CERT)
+    assert update_state.read(home.data_dir)["last"]["outcome"] == "refused"
 
 
 def test_a_stick_without_a_bundle_is_left_to_the_backup(home, tmp_path):
