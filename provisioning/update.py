@@ -190,17 +190,16 @@ def find_bundles(folder: Path) -> list[Path]:
 
 
 def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
-    """The stick's bundle, checked then copied to the data partition and offered."""
+    """The stick's bundle copied to the data partition, checked there, and offered.
+
+    Checked after the copy: what gets installed is the copy (a stick may hand back other bytes
+    the second time), and rauc reads it where every process sees it — the stick is mounted
+    in the scanning unit's own mount namespace, and rauc said "No such file" for it under
+    qemu. A refused copy is deleted at once."""
     bundles = find_bundles(folder)
     if not bundles:
         raise UpdateError(f"aucun fichier .raucb dans {folder} / no bundle on the stick")
     bundle = bundles[-1]
-    try:
-        info = bundle_info(bundle, keyring)
-    except UpdateError as e:
-        change(p, offer=None, last={"outcome": "refused", "file": bundle.name,
-                                     "message": str(e), "at": now_iso()})  # fmt: skip
-        raise
     incoming = update_dir(p) / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     for old in incoming.glob("*"):
@@ -208,19 +207,28 @@ def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
     need = bundle.stat().st_size
     free = shutil.disk_usage(incoming).free
     if free < need + 64 * 2**20:
-        raise UpdateError(
+        raise _refused(
+            p,
+            bundle,
             f"pas assez de place pour la mise à jour ({need // 2**20} Mo à copier,"
-            f" {free // 2**20} Mo libres) / not enough room on the card"
+            f" {free // 2**20} Mo libres) / not enough room on the card",
         )
     dest = incoming / bundle.name
     tmp = incoming / (bundle.name + ".part")
-    with open(bundle, "rb") as src, open(tmp, "wb") as out:
-        shutil.copyfileobj(src, out, 4 << 20)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, dest)
-    # the copy is what gets installed: check it again (a stick may return bad bytes)
-    info = bundle_info(dest, keyring)
+    try:
+        with open(bundle, "rb") as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, 4 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _refused(p, bundle, f"copie impossible ({e.strerror or e}) / cannot copy it") from e
+    try:
+        info = bundle_info(dest, keyring)
+    except UpdateError as e:
+        dest.unlink(missing_ok=True)
+        raise _refused(p, bundle, str(e)) from None
     offered = {
         "version": info.get("version"),
         "file": str(dest),
@@ -230,6 +238,12 @@ def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
     }
     change(p, offer=offered, progress=None)
     return offered
+
+
+def _refused(p: Paths, bundle: Path, message: str) -> UpdateError:
+    last = {"outcome": "refused", "file": bundle.name, "message": message, "at": now_iso()}
+    change(p, offer=None, last=last)
+    return UpdateError(message)
 
 
 # --- 2. install ----------------------------------------------------------------------------

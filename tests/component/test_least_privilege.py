@@ -53,7 +53,7 @@ ROOT_UNITS = {
     # updates: RAUC's D-Bus service answers root only; the slot record is on the FAT (root's);
     # the pre-update backup and a rollback's restore read and write the keneya-owned data
     "keneya-update-boot.service": {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"},
-    "keneya-update-health.service": {"CAP_DAC_OVERRIDE"},
+    "keneya-update-health.service": {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"},
     "keneya-update-install.service": {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"},
     # mounts the stick, as the backup does
     "keneya-update-usb@.service": {
