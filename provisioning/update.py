@@ -193,9 +193,7 @@ def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
     """The stick's bundle copied to the data partition, checked there, and offered.
 
     Checked after the copy: what gets installed is the copy (a stick may hand back other bytes
-    the second time), and rauc reads it where every process sees it — the stick is mounted
-    in the scanning unit's own mount namespace, and rauc said "No such file" for it under
-    qemu. A refused copy is deleted at once."""
+    the second time), and the stick can come out. A refused copy is deleted at once."""
     bundles = find_bundles(folder)
     if not bundles:
         raise UpdateError(f"aucun fichier .raucb dans {folder} / no bundle on the stick")

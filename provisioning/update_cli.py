@@ -20,6 +20,9 @@ from appliance.services import update_state
 from provisioning import update as updates
 
 
+UPDATE_MOUNT_ROOT = Path("/run/keneya/update-usb")
+
+
 def _fail(message: str) -> None:
     click.echo(f"keneya update: {message}", err=True)
     sys.exit(1)
@@ -56,7 +59,11 @@ def scan(ctx, device, folder, keyring, as_json):
     point = None
     try:
         if device:
-            point = usb.mount(Path(device))
+            # not usb.MOUNT_ROOT: the backup unit, started for the same stick, mounts it there
+            # in its own namespace, and its rmdir of that same path when it is done would
+            # take this unit's mount away mid-copy (a mount point removed in one namespace is
+            # detached in all; seen under qemu as rauc's "No such file")
+            point = usb.mount(Path(device), mount_root=UPDATE_MOUNT_ROOT)
         where = point or Path(folder)
         if not updates.find_bundles(where):
             emit({"bundle": None}, as_json, "pas de mise à jour sur cette clé / no bundle")
