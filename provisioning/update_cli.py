@@ -19,7 +19,6 @@ from appliance.cli.common import emit, json_option, paths
 from appliance.services import update_state
 from provisioning import update as updates
 
-
 UPDATE_MOUNT_ROOT = Path("/run/keneya/update-usb")
 
 
