@@ -104,9 +104,12 @@ def bundle_command(image, out, version, development, key, cert) -> None:
         if version:
             out = image.with_name(f"keneya-{version}-arm64.raucb")
     out = Path(out)
+    from provisioning.card import CardError
+
+    click.echo(f"bundle of {image}", err=True)
     try:
         facts = bundle.bundle_from_image(image, out, key=key, cert=cert, version=version)
-    except BuildError as e:
+    except (BuildError, CardError, OSError) as e:
         click.echo(f"bundle failed: {e}", err=True)
         sys.exit(1)
     click.echo(json.dumps(facts))

@@ -47,7 +47,9 @@ def parse(text: str) -> SlotRecord:
     rec = SlotRecord()
     state, attempts = dict(rec.state), dict(rec.attempts)
     primary, fallback = rec.primary, None
-    for line in text.splitlines():
+    # as the initramfs's `while read`: lines end with \n only (a CR stays in the value and
+    # makes it invalid), and a last line without one is not read
+    for line in text.split("\n")[:-1]:
         key, sep, value = line.partition("=")
         if not sep:
             continue
@@ -126,7 +128,10 @@ def backend(rec: SlotRecord, args: list[str]) -> tuple[str, SlotRecord]:
             state, attempts = dict(rec.state), dict(rec.attempts)
             if state[slot] != "good":
                 state[slot], attempts[slot] = "trying", ATTEMPTS
-            return "", replace(rec, primary=slot, state=state, attempts=attempts)
+            # a new install: an older return from a failed slot is no longer news
+            return "", replace(
+                rec, primary=slot, state=state, attempts=attempts, fallback_from=None
+            )
         case ["set-state", slot, ("good" | "bad") as new] if slot in SLOTS:
             state, attempts = dict(rec.state), dict(rec.attempts)
             state[slot] = new

@@ -29,6 +29,7 @@ import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Callable
@@ -40,6 +41,7 @@ from appliance.backup import copy as backup_copy
 from appliance.backup.copy import BackupError
 from appliance.backup.restore import restore as restore_backup
 from appliance.paths import Paths
+from appliance.services import update_state
 from appliance.services.update_state import STATE_NAME, UPDATE_DIR
 from appliance.store.db import Store
 from appliance.store.schema import MIGRATIONS
@@ -70,10 +72,7 @@ def update_dir(p: Paths) -> Path:
 
 
 def read_state(p: Paths) -> dict[str, Any]:
-    try:
-        return json.loads((update_dir(p) / STATE_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return update_state.read(p.data_dir)
 
 
 def write_state(p: Paths, state: dict[str, Any]) -> dict[str, Any]:
@@ -81,23 +80,23 @@ def write_state(p: Paths, state: dict[str, Any]) -> dict[str, Any]:
     folder.mkdir(parents=True, exist_ok=True)
     tmp = folder / (STATE_NAME + ".new")
     tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    _give_to_database_owner(p, tmp)
+    _give_to_database_owner(p, tmp, 0o640)
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, folder / STATE_NAME)
     return state
 
 
-def _give_to_database_owner(p: Paths, path: Path) -> None:
+def _give_to_database_owner(p: Paths, path: Path, mode: int = 0o600) -> None:
     """Root writes, the service user (the web app, the kiosk) reads: same owner as the data."""
     try:
+        path.chmod(mode)
         st = p.data_dir.stat()
         if os.geteuid() == 0:
             os.chown(path, st.st_uid, st.st_gid)
             os.chown(path.parent, st.st_uid, st.st_gid)
-        path.chmod(0o640)
-    except OSError:
-        pass
+    except OSError as e:
+        print(f"keneya update: cannot give {path} to the data's owner: {e}", file=sys.stderr)
 
 
 def change(p: Paths, **fields: Any) -> dict[str, Any]:
@@ -197,7 +196,15 @@ def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
     bundles = find_bundles(folder)
     if not bundles:
         raise UpdateError(f"aucun fichier .raucb dans {folder} / no bundle on the stick")
-    bundle = bundles[-1]
+    if len(bundles) > 1:
+        names = ", ".join(b.name for b in bundles)
+        raise _refused(
+            p,
+            bundles[0],
+            f"plusieurs paquets sur la clé ({names}) : n'en laissez qu'un, celui de la version"
+            " à installer / more than one bundle on the stick: leave only one",
+        )
+    bundle = bundles[0]
     incoming = update_dir(p) / "incoming"
     incoming.mkdir(parents=True, exist_ok=True)
     for old in incoming.glob("*"):
@@ -224,6 +231,10 @@ def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
         raise _refused(p, bundle, f"copie impossible ({e.strerror or e}) / cannot copy it") from e
     try:
         info = bundle_info(dest, keyring)
+        if info.get("version") == this_version():
+            raise UpdateError(
+                f"la version {this_version()} est déjà celle en service / already running"
+            )
     except UpdateError as e:
         dest.unlink(missing_ok=True)
         raise _refused(p, bundle, str(e)) from None
@@ -286,7 +297,10 @@ def carry_over(old_root: Path, new_root: Path, names: tuple[str, ...] = CARRIED)
             dest.unlink()
         if src.is_dir() and not src.is_symlink():
             shutil.copytree(src, dest, symlinks=True, copy_function=_copy_owned)
-            _same_owner(src, dest)
+            for folder, dirnames, _files in os.walk(src):
+                for d in (".", *dirnames):
+                    rel = (Path(folder) / d).relative_to(src)
+                    _same_owner(src / rel, dest / rel)
         else:
             _copy_owned(src, dest)
         carried.append(name)
@@ -335,47 +349,71 @@ def install(
     p: Paths,
     *,
     runner: Callable[[list[str]], subprocess.Popen] | None = None,
+    activate: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
-    """Install the offered bundle into the other slot. The caller reboots."""
+    """Install the offered bundle into the other slot. The caller reboots.
+
+    RAUC writes the slot and runs the post-install handler (the facility's files carried
+    over) without making it primary (system.conf: activate-installed=false); only then is it
+    made primary, on trial: a power cut or a failed carry-over never leaves a blank version
+    to boot."""
     state = read_state(p)
     offered = state.get("offer")
-    if not offered or not Path(offered["file"]).is_file():
+    if not isinstance(offered, dict) or not Path(str(offered.get("file"))).is_file():
         raise UpdateError("aucune mise à jour proposée / no update offered")
+    booted, rec = slots.booted(), slots.read()
+    if booted and rec.state.get(booted) != "good":
+        raise UpdateError(
+            "la version en service est encore à l'essai : attendez qu'elle soit vérifiée"
+            " (quelques minutes) / the running version is still on trial"
+        )
+    try:
+        return _install(p, offered, runner or _popen, activate or _rauc_activate_other)
+    finally:
+        change(p, progress=None)  # whatever happened, nothing is under way any more
+
+
+def _install(p: Paths, offered: dict, runner, activate) -> dict[str, Any]:
+    version = offered.get("version")
     change(p, progress={"percent": 0, "step": "sauvegarde avant mise à jour", "at": now_iso()})
     try:
         backup = pre_update_backup(p)
     except BackupError as e:
-        fail = {"outcome": "failed", "version": offered["version"], "at": now_iso(),
+        fail = {"outcome": "failed", "version": version, "at": now_iso(),
                 "message": f"sauvegarde impossible, rien n'a été installé : {e}"}  # fmt: skip
-        change(p, progress=None, last=fail)
+        change(p, last=fail)
         raise UpdateError(fail["message"]) from e
-    change(p, pre_update=backup)
-    cmd = ["rauc", "install", offered["file"]]
-    proc = (runner or _popen)(cmd)
+    proc = runner(["rauc", "install", offered["file"]])
     lines = []
     assert proc.stdout is not None
     for line in proc.stdout:
         lines.append(line.rstrip())
         if m := PERCENT.search(line):
             change(p, progress={"percent": int(m[1]), "step": m[2].strip(), "at": now_iso()})
-    code = proc.wait()
-    rec = slots.read()
-    if code != 0:
-        message = refusal("\n".join(lines[-5:]))
-        change(p, progress=None, last={"outcome": "failed", "version": offered["version"],
-                                       "message": message, "at": now_iso()})  # fmt: skip
+    if proc.wait() != 0:
+        detail = " ".join(" ".join(lines[-5:]).split())[-300:]
+        message = (
+            "l'installation a échoué ; la version en service continue, l'autre partition sera"
+            f" réécrite à la prochaine mise à jour / the install failed ({detail})"
+        )
+        change(p, last={"outcome": "failed", "version": version, "message": message,
+                        "at": now_iso()})  # fmt: skip
         raise UpdateError(message)
+    activate()
+    rec = slots.read()
     target = rec.primary
     state = read_state(p)
     versions = dict(state.get("versions") or {})
-    versions[target] = offered["version"]
+    versions[target] = version
     state.update(
         versions=versions,
         offer=None,
-        progress={"percent": 100, "step": "redémarrage", "at": now_iso()},
+        # which slot's trial this backup is for: a later fallback from another slot must not
+        # bring back records this old
+        pre_update=backup | {"for_slot": target, "for_version": version},
         last={
             "outcome": "installed",
-            "version": offered["version"],
+            "version": version,
             "slot": target,
             "from_version": this_version(),
             "at": now_iso(),
@@ -385,6 +423,15 @@ def install(
     Path(offered["file"]).unlink(missing_ok=True)
     snapshot(p, rec)
     return state["last"]
+
+
+def _rauc_activate_other() -> None:
+    done = rauc("status", "mark-active", "other", timeout=120)
+    if done.returncode != 0:
+        raise UpdateError(
+            "la nouvelle version est écrite mais n'a pas pu être activée ; la version en service"
+            f" continue / written but not activated ({' '.join(done.stderr.split())[-200:]})"
+        )
 
 
 def _popen(cmd: list[str]) -> subprocess.Popen:
@@ -425,15 +472,19 @@ def at_boot(p: Paths, *, rec: slots.SlotRecord | None = None) -> dict[str, Any]:
         backup = state.get("pre_update") or {}
         too_new = schema is not None and schema > MIGRATIONS[-1][0]
         # missing: a power cut came between setting the newer database aside and the restore
-        if (too_new or not p.database.exists()) and backup.get("file"):
+        ours = backup.get("for_slot") == left and backup.get("file")
+        if (too_new or not p.database.exists()) and ours:
             outcome["restored"] = restore_pre_update(p, backup["file"], failed_version)
             outcome["message"] += (
                 " ; les dossiers ont été remis comme avant la mise à jour (sauvegarde"
                 " restaurée) / the records were restored from the pre-update backup"
             )
-        change(p, last=outcome, progress=None)
+        change(p, last=outcome, pre_update=None)
         rec = slots.SlotRecord(rec.primary, rec.state, rec.attempts, None)
         slots.write(rec)
+    # after a boot no install can be under way (one cut by a power failure left its progress)
+    if read_state(p).get("progress"):
+        change(p, progress=None)
     return snapshot(p, rec)
 
 
@@ -455,7 +506,16 @@ def restore_pre_update(p: Paths, backup: str, failed_version: str | None) -> dic
             p.database.with_name(p.database.name + suffix).unlink(missing_ok=True)
         _fsync_dir(p.database.parent)
     done = restore_backup(backup, p.database, backups_dir=p.backups_dir)
+    # root restored it: the web app, kiosk and daemons (keneya) must open it
+    for path in (p.database, *(p.database.with_name(p.database.name + s) for s in SIDE_FILES)):
+        if path.exists():
+            _give_to_database_owner(p, path)
+    if kept:
+        _give_to_database_owner(p, kept)
     return {"from": backup, "counts": done["counts"], "newer_database_kept_at": str(kept)}
+
+
+SIDE_FILES = ("-wal", "-shm", ".lock", ".gate")
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -490,7 +550,25 @@ def checks(p: Paths, *, login_url: str = LOGIN_URL) -> list[str]:
     for unit in REQUIRED_UNITS:
         if subprocess.run(["systemctl", "is-active", "--quiet", unit]).returncode != 0:
             problems.append(f"{unit} not running")
+    if not (p.config_dir / "provisioned.json").is_file():
+        problems.append(f"not provisioned: no {p.config_dir / 'provisioned.json'}")
     return problems
+
+
+POWER_HOLDS = ("low_power_wait", "critical", "shutdown_pending")
+
+
+def power_holding(p: Paths) -> bool:
+    """The power monitor stops the web app on a low battery: no verdict on the version then."""
+    try:
+        conn = sqlite3.connect(f"file:{p.database}?mode=ro", uri=True, timeout=5)
+        try:
+            row = conn.execute("SELECT state FROM power_state").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return False
+    return bool(row) and row[0] in POWER_HOLDS
 
 
 def health(
@@ -501,6 +579,7 @@ def health(
     mark: Callable[[str], None] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     every_s: float = 10.0,
+    holding: Callable[[Paths], bool] = power_holding,
 ) -> dict[str, Any]:
     """On a slot on trial: mark it good once every check passes, or bad after `minutes`."""
     rec = slots.read()
@@ -510,19 +589,26 @@ def health(
     mark = mark or _rauc_mark
     deadline = time.monotonic() + minutes * 60
     problems = check(p)
-    while problems and time.monotonic() < deadline:
+    while problems:
+        if holding(p):  # the battery's wait or hold: the time allowed starts again after it
+            deadline = time.monotonic() + minutes * 60
+        elif time.monotonic() >= deadline:
+            break
         sleep(every_s)
         problems = check(p)
     version = this_version()
     if not problems:
         mark("good")
         last = {"outcome": "good", "version": version, "slot": booted, "at": now_iso()}
-        change(p, marked_good={booted: now_iso()}, last=last)
+        # kept until now for a return to the previous version; not for a later one
+        change(p, marked_good={booted: now_iso()}, last=last, pre_update=None)
         snapshot(p)
         return {"booted": booted, "trial": True, "good": True}
-    mark("bad")
-    change(p, last={"outcome": "failed", "version": version, "slot": booted, "at": now_iso(),
-                    "reason": "; ".join(problems)})  # fmt: skip
+    try:
+        mark("bad")
+    finally:  # marked bad or not, the reason is said; the caller reboots
+        change(p, last={"outcome": "failed", "version": version, "slot": booted,
+                        "at": now_iso(), "reason": "; ".join(problems)})  # fmt: skip
     return {"booted": booted, "trial": True, "good": False, "problems": problems}
 
 

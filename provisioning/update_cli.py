@@ -17,6 +17,7 @@ import click
 from appliance.backup import usb
 from appliance.cli.common import emit, json_option, paths
 from appliance.services import update_state
+from appliance.store.db import StoreError
 from provisioning import update as updates
 
 UPDATE_MOUNT_ROOT = Path("/run/keneya/update-usb")
@@ -87,7 +88,7 @@ def install(ctx, reboot, as_json):
     p = paths(ctx)
     try:
         last = updates.install(p)
-    except (updates.UpdateError, OSError) as e:
+    except (updates.UpdateError, OSError, StoreError) as e:
         _fail(str(e))
     emit(last, as_json, f"version {last['version']} installée en partition {last['slot']}")
     if reboot:
@@ -115,8 +116,22 @@ def boot(ctx, as_json):
 def health(ctx, minutes, reboot, as_json):
     """On a slot on trial: mark it good when healthy, else bad after MINUTES and reboot."""
     p = paths(ctx)
-    result = updates.health(p, minutes=minutes)
-    emit(result, as_json, str(result))
+    try:
+        result = updates.health(p, minutes=minutes)
+    except (updates.UpdateError, OSError) as e:
+        # could not mark or record: the slot stays on trial, and the initramfs's attempts
+        # bring the previous version back after a few boots; this boot ends here
+        click.echo(f"keneya update: {e}", err=True)
+        if reboot:
+            subprocess.run(["systemctl", "reboot"], check=False)
+        sys.exit(1)
+    if not result.get("trial"):
+        said = "pas de version à l'essai / no version on trial"
+    elif result.get("good"):
+        said = f"partition {result['booted']} vérifiée / slot marked good"
+    else:
+        said = f"partition {result['booted']} refusée : {'; '.join(result['problems'])}"
+    emit(result, as_json, said)
     if result.get("trial") and not result.get("good") and reboot:
         subprocess.run(["systemctl", "reboot"], check=False)
 

@@ -74,7 +74,7 @@ def status(
     out["hotspot"] |= _hotspot_join(ctx, actor, secrets_dir)
     if actor.role not in TECHNICAL_DETAIL_ROLES:
         out["power"] |= {"reason": None, "fault_detail": None}
-    out["update"]["may_install"] = allowed(actor.role, INSTALL_UPDATE)
+    out["update"] = out["update"] | {"may_install": allowed(actor.role, INSTALL_UPDATE)}
     if allowed(actor.role, MANAGE_STAFF):
         # who is being attacked on the hotspot: for the admin, who can clear it
         out["login_failures"] = login_failures(ctx, actor)

@@ -18,6 +18,12 @@ from appliance.services.context import Actor, Context
 UPDATE_DIR = "update"  # under the data folder (/var/lib/keneya/update)
 STATE_NAME = "state.json"
 
+SLOT_STATES_FR = {
+    "good": "vérifiée",
+    "trying": "à l'essai",
+    "bad": "refusée",
+    "empty": "vide",
+}
 OUTCOMES_FR = {
     "installed": "installée, redémarrage pour l'essayer",
     "good": "en service (vérifiée)",
@@ -30,9 +36,15 @@ OUTCOMES_FR = {
 def read(data_dir: Path) -> dict[str, Any]:
     """The state file, or {} when nothing was ever written (a laptop, a fresh card)."""
     try:
-        return json.loads((data_dir / UPDATE_DIR / STATE_NAME).read_text(encoding="utf-8"))
+        state = json.loads((data_dir / UPDATE_DIR / STATE_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
+    # a file of another shape (written by another version, or damaged) is no state at all
+    return state if isinstance(state, dict) else {}
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def summary(state: dict[str, Any]) -> list[str]:
@@ -41,23 +53,25 @@ def summary(state: dict[str, Any]) -> list[str]:
         return []
     lines = []
     booted = state.get("booted")
-    for slot, facts in sorted((state.get("slots") or {}).items()):
+    good_at = _dict(state.get("marked_good"))
+    for slot, facts in sorted(_dict(state.get("slots")).items()):
+        facts = _dict(facts)
         mark = " (démarrée / booted)" if slot == booted else ""
-        good = (state.get("marked_good") or {}).get(slot)
+        good = str(good_at.get(slot) or "")
         when = f", vérifiée le {good[:16].replace('T', ' ')}" if good else ""
-        lines.append(
-            f"Partition {slot} : {facts.get('version') or '—'} [{facts.get('state')}]{mark}{when}"
-        )
-    if offer := state.get("offer"):
+        said = SLOT_STATES_FR.get(facts.get("state"), facts.get("state"))
+        lines.append(f"Partition {slot} : {facts.get('version') or '—'} [{said}]{mark}{when}")
+    if offer := _dict(state.get("offer")):
         lines.append(f"Mise à jour disponible : version {offer.get('version')}")
-    if progress := state.get("progress"):
+    if progress := _dict(state.get("progress")):
         lines.append(f"Installation : {progress.get('percent')} % {progress.get('step') or ''}")
-    if last := state.get("last"):
+    if last := _dict(state.get("last")):
         said = OUTCOMES_FR.get(last.get("outcome"), last.get("outcome"))
         lines.append(
             f"Dernière mise à jour : {last.get('version') or '—'} {said}"
-            f" ({(last.get('at') or '')[:16].replace('T', ' ')})"
+            f" ({str(last.get('at') or '')[:16].replace('T', ' ')})"
             + (f" — {last['message']}" if last.get("message") else "")
+            + (f" — cause : {last['reason']}" if last.get("reason") else "")
         )
     return lines
 
@@ -75,7 +89,7 @@ def request_install(
     """The admin confirms the update on offer: the root unit installs it and reboots."""
     ctx.require(actor, INSTALL_UPDATE)
     state = read(data_dir)
-    offer = state.get("offer")
+    offer = _dict(state.get("offer"))
     if not offer:
         raise UpdateRequestError("aucune mise à jour proposée / no update on offer")
     if state.get("progress"):

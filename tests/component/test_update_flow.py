@@ -160,23 +160,65 @@ def test_install_takes_a_verified_backup_then_reports_progress(home, good_bundle
     seen = []
 
     def fake_rauc(cmd):
-        # stands for `rauc install`: RAUC's progress lines, then its backend making B primary
+        # stands for `rauc install` (activate-installed=false: it does not make B primary)
         seen.append(cmd)
-        slots.write(slots.backend(slots.read(), ["set-primary", "B"])[1])
+        assert update_state.read(home.data_dir)["progress"]["percent"] == 0
         script = (
             "echo '  0% Installing'; echo ' 40% Copying image to rootfs.1';"
             " echo '100% Installing done.'"
         )
         return subprocess.Popen(["sh", "-c", script], stdout=subprocess.PIPE, text=True)
 
-    last = updates.install(home, runner=fake_rauc)
+    def activate():  # `rauc status mark-active other`: RAUC's backend makes B primary
+        assert slots.read().primary == "A"  # not before rauc install ended
+        slots.write(slots.backend(slots.read(), ["set-primary", "B"])[1])
+
+    last = updates.install(home, runner=fake_rauc, activate=activate)
     assert seen[0][:2] == ["rauc", "install"]
     assert last["outcome"] == "installed" and last["slot"] == "B" and last["version"] == "2.0.0"
     state = update_state.read(home.data_dir)
     backup = state["pre_update"]
     assert Path(backup["file"]).is_file() and backup["counts"]["patients"] == patients(home)
     assert state["versions"]["B"] == "2.0.0" and state["offer"] is None
-    assert state["slots"]["B"]["state"] == "trying"
+    assert state["slots"]["B"]["state"] == "trying" and not state.get("progress")
+    assert backup["for_slot"] == "B"
+
+
+def test_a_failed_rauc_install_says_the_running_version_goes_on(home, good_bundle, tmp_path):
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    (stick / good_bundle.name).write_bytes(good_bundle.read_bytes())
+    updates.offer(home, stick, keyring=DEV_CERT)
+
+    def failing(cmd):
+        return subprocess.Popen(["sh", "-c", "echo ' 10% Checking'; exit 1"],
+                                stdout=subprocess.PIPE, text=True)  # fmt: skip
+
+    activated = []
+    with pytest.raises(updates.UpdateError, match="la version en service continue"):
+        updates.install(home, runner=failing, activate=lambda: activated.append(1))
+    state = update_state.read(home.data_dir)
+    assert state["last"]["outcome"] == "failed" and not state.get("progress") and not activated
+    assert slots.read().primary == "A"
+
+
+def test_no_install_while_the_running_version_is_on_trial(home, good_bundle, tmp_path):
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    (stick / good_bundle.name).write_bytes(good_bundle.read_bytes())
+    updates.offer(home, stick, keyring=DEV_CERT)
+    slots.write(slots.SlotRecord("A", {"A": "trying", "B": "good"}, {"A": 2, "B": 0}))
+    with pytest.raises(updates.UpdateError, match="encore à l'essai"):
+        updates.install(home, runner=None, activate=None)
+
+
+def test_a_stick_with_several_bundles_is_refused_with_what_to_do(home, good_bundle, tmp_path):
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    for name in ("keneya-9.9.9.raucb", "keneya-10.0.0.raucb"):
+        (stick / name).write_bytes(good_bundle.read_bytes())
+    with pytest.raises(updates.UpdateError, match="n'en laissez qu'un"):
+        updates.offer(home, stick, keyring=DEV_CERT)
 
 
 def test_install_without_an_offer_says_so(home):
@@ -188,7 +230,9 @@ def test_health_marks_a_healthy_trial_slot_good(home, tmp_path):
     slots.write(slots.SlotRecord("B", {"A": "good", "B": "trying"}, {"A": 0, "B": 2}))
     (tmp_path / "keneya-slot.env").write_text("KENEYA_BOOTED_SLOT=B\n")
     marks = []
-    result = updates.health(home, minutes=1, check=lambda p: [], mark=marks.append)
+    result = updates.health(
+        home, minutes=1, check=lambda p: [], mark=marks.append, holding=lambda p: False
+    )
     assert result["good"] and marks == ["good"]
     assert update_state.read(home.data_dir)["last"]["outcome"] == "good"
 
@@ -202,10 +246,27 @@ def test_health_marks_bad_after_the_time_allowed(home, tmp_path):
         calls.append(1)
         return ["web: connection refused"]
 
-    result = updates.health(home, minutes=0, check=failing, mark=marks.append, sleep=lambda s: 0)
+    result = updates.health(
+        home, minutes=0, check=failing, mark=marks.append, sleep=lambda s: 0,
+        holding=lambda p: False,
+    )  # fmt: skip
     assert not result["good"] and marks == ["bad"]
     last = update_state.read(home.data_dir)["last"]
     assert last["outcome"] == "failed" and "connection refused" in last["reason"]
+
+
+def test_no_verdict_while_the_battery_holds_the_web_app_stopped(home, tmp_path):
+    slots.write(slots.SlotRecord("B", {"A": "good", "B": "trying"}, {"A": 0, "B": 2}))
+    (tmp_path / "keneya-slot.env").write_text("KENEYA_BOOTED_SLOT=B\n")
+    rounds = iter([["web: stopped"]] * 4 + [[]])
+    holding = iter([True] * 4)
+    marks = []
+    result = updates.health(
+        home, minutes=0, check=lambda p: next(rounds), mark=marks.append,
+        sleep=lambda s: None, holding=lambda p: next(holding),
+    )  # fmt: skip
+    # minutes=0 would have given up at once; the hold kept the verdict open until healthy
+    assert marks == ["good"] and result["good"]
 
 
 def test_health_does_nothing_on_a_slot_already_good(home):
@@ -222,7 +283,7 @@ def test_the_real_checks_find_a_dead_web_app(home):
 
 def test_rollback_across_a_migration_the_old_version_cannot_read(home):
     before = patients(home)
-    pre = updates.pre_update_backup(home)
+    pre = updates.pre_update_backup(home) | {"for_slot": "B"}
     updates.change(home, pre_update=pre, versions={"A": "1.0.0", "B": "2.0.0"})
     # the new version migrated the database beyond this one, then failed its health check
     latest = MIGRATIONS[-1][0]
@@ -253,11 +314,39 @@ def test_rollback_across_a_migration_the_old_version_cannot_read(home):
 
 def test_a_power_cut_in_the_middle_of_the_restore_is_finished_at_the_next_boot(home):
     before = patients(home)
-    updates.change(home, pre_update=updates.pre_update_backup(home), versions={"B": "2.0.0"})
+    pre = updates.pre_update_backup(home) | {"for_slot": "B"}
+    updates.change(home, pre_update=pre, versions={"B": "2.0.0"})
     home.database.rename(home.database.with_name("set-aside.db"))  # cut after the rename
     slots.write(slots.SlotRecord("A", {"A": "good", "B": "bad"}, {"A": 0, "B": 0}, "B"))
     last = updates.at_boot(home)["last"]
     assert last["restored"] and patients(home) == before
+
+
+def test_a_fallback_from_another_slot_never_brings_back_an_old_backup(home):
+    """The pre-update backup was for B's trial; a later fallback from A must not restore it."""
+    pre = updates.pre_update_backup(home) | {"for_slot": "B"}
+    updates.change(home, pre_update=pre)
+    conn = sqlite3.connect(home.database)
+    with conn:
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, 'x', 'now')",
+            (MIGRATIONS[-1][0] + 1,),
+        )
+    conn.close()
+    slots.write(slots.SlotRecord("B", {"A": "bad", "B": "good"}, {"A": 0, "B": 0}, "A"))
+    last = updates.at_boot(home)["last"]
+    assert last["outcome"] == "rolled_back" and "restored" not in last
+
+
+def test_a_state_file_of_another_shape_is_no_state(home):
+    for text in ("null", "[1, 2]", '{"slots": 5, "offer": "x", "last": "oops"}'):
+        (home.data_dir / "update").mkdir(exist_ok=True)
+        (home.data_dir / "update/state.json").write_text(text)
+        update_state.summary(update_state.read(home.data_dir))  # no exception
+        r = run(home.data_dir, "update", "status")
+        assert r.returncode == 0 and "Traceback" not in r.stderr
+        r = run(home.data_dir, "status")
+        assert r.returncode == 0, r.stderr
 
 
 def test_rollback_keeps_the_records_when_the_schema_did_not_change(home):

@@ -93,6 +93,19 @@ def test_a_record_with_junk_keeps_the_defaults_and_never_runs_it(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "primary=B\r\nA_state=good\r\nB_state=good\r\n",  # edited on a laptop: CRLF
+        "A_state=good\nB_state=good\nprimary=B",  # no final newline: the last line is not read
+        "primary=B\rB_state=good\r",
+    ],
+)
+def test_the_shell_and_python_read_odd_line_endings_alike(tmp_path, text):
+    chosen, _root, _ = run_initramfs(tmp_path, text, {"A", "B"})
+    assert chosen == slots.choose(slots.parse(text), {"A", "B"})[0]
+
+
 def test_install_trial_and_mark_good():
     rec = slots.SlotRecord()
     # RAUC: the target is marked bad before it is written, then made primary

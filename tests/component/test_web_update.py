@@ -37,7 +37,7 @@ def client(tmp_path, store, fake_time, ctx, monkeypatch):
 def test_the_admin_sees_the_slots_and_installs_the_offer(client, store):
     login(client, "admin")
     page = client.get("/status").text
-    assert "Partition A : 1.0.0 [good] (démarrée / booted)" in page
+    assert "Partition A : 1.0.0 [vérifiée] (démarrée / booted)" in page
     assert "Mise à jour disponible : version 1.1.0" in page
     assert "signature invalide" in page
     assert 'action="/update/install"' in page
