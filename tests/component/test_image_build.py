@@ -102,6 +102,8 @@ def test_units_are_installed_and_enabled_like_systemctl_enable(tmp_path):
         "keneya-warnings.service",
         "keneya-usb-backup@.service",
         "keneya-readonly.service",  # keneya-power starts it, in the read-only hold
+        "keneya-update-usb@.service",  # udev, as the backup's
+        "keneya-update-install.service",  # the web app, when the admin confirms
     }
     assert {e.split(": ")[1] for e in enabled} == {u.name for u in units} - started_by_others
     for name in started_by_others:
@@ -123,9 +125,11 @@ def test_partition_layout_is_aligned_and_fills_the_image():
     assert "label: dos" in script and "type=c, bootable" in script
     starts = [int(line.split("start=")[1].split(",")[0]) for line in script.splitlines() if
               line.startswith("start=")]  # fmt: skip
-    assert starts == [8192, 8192 + 256 * 2048, 8192 + 1256 * 2048]
+    # boot, root slot A, root slot B (the same size), data
+    assert starts == [8192, 8192 + 256 * 2048, 8192 + 1256 * 2048, 8192 + 2256 * 2048]
     assert all(s % 8192 == 0 for s in starts)  # 4 MiB erase blocks
-    assert layout.total == (4 + 256 + 1000 + 128) * build.MIB
+    assert layout.total == (4 + 256 + 1000 + 1000 + 128) * build.MIB
+    assert f"label-id: 0x{build.DISK_ID}" in script  # the slots' PARTUUIDs in system.conf
 
 
 def test_recipe_hash_follows_the_package_list(tmp_path, monkeypatch):
@@ -156,7 +160,7 @@ def test_dpkg_status_gives_installed_packages_and_the_target_python(tmp_path):
     assert build.target_python(tmp_path) == "3.11.2"
 
 
-def test_image_has_three_labelled_partitions_readable_without_mounting(tmp_path, monkeypatch):
+def test_image_has_its_partitions_readable_without_mounting(tmp_path, monkeypatch):
     boot, root, data = tmp_path / "boot", tmp_path / "root", tmp_path / "data"
     (boot / "keneya").mkdir(parents=True)
     (boot / "cmdline.txt").write_text("root=LABEL=keneya-root rootwait\n")
@@ -165,13 +169,17 @@ def test_image_has_three_labelled_partitions_readable_without_mounting(tmp_path,
     (root / "etc/keneya-release").write_text("0.1.0-test\n")
     write_users(root)
     data.mkdir()
-    for name, value in dict(BOOT_MIB=128, DATA_MIB=16, ROOT_SPARE_MIB=16).items():
+    for name, value in dict(BOOT_MIB=128, DATA_MIB=16, ROOT_SPARE_MIB=16, SLOT_MIB=48).items():
         monkeypatch.setattr(build, name, value)
     image = tmp_path / "card.img"
     layout = build.make_image(boot, root, data, tmp_path, image, EPOCH)
     assert image.stat().st_size == layout.total
     parts = card.partitions(image)
-    assert [p.start for p in parts] == [layout.boot_start, layout.root_start, layout.data_start]
+    assert [p.start for p in parts] == [
+        layout.boot_start, layout.root_start, layout.root_b_start, layout.data_start
+    ]  # fmt: skip
+    slot_b = image.read_bytes()[layout.root_b_start : layout.data_start]
+    assert not slot_b.strip(b"\0")  # empty until the first update
     assert parts[0].type_id == 0x0C
     # The boot partition is where `provision write-card` will find it.
     assert card.boot_partition(image).start == layout.boot_start
