@@ -41,6 +41,11 @@ ROOT_UNITS = (
     "keneya-usb-backup@.service",
     "keneya-readonly.service",
     "keneya-clock-save.service",
+    # updates: RAUC answers root only; the stick is mounted; the slot record is on the FAT
+    "keneya-update-boot.service",
+    "keneya-update-health.service",
+    "keneya-update-install.service",
+    "keneya-update-usb@.service",
 )
 # (path on a partition, partition number, mode, owner: "root" or the service user)
 EXPECTED_MODES = (

@@ -336,3 +336,9 @@ def test_ssh_answers_only_when_a_banner_comes_back():
 def test_tools_the_outside_checks_need_are_installed_by_setup():
     for tool in ("debugfs", "dumpe2fs", "systemd-analyze", "systemd-sysusers"):
         assert shutil.which(tool), f"{tool} missing: scripts/setup.sh must install it"
+
+
+def test_the_boot_test_knows_the_same_root_units_as_the_unit_tests():
+    from tests.component.test_least_privilege import ROOT_UNITS
+
+    assert set(boothardening.ROOT_UNITS) == set(ROOT_UNITS)
