@@ -47,6 +47,11 @@ def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def french(message: Any) -> str:
+    """The French half of a message written "français / English" (the JSON keeps both)."""
+    return str(message).split(" / ", 1)[0]
+
+
 def summary(state: dict[str, Any]) -> list[str]:
     """Lines for a status screen (French first)."""
     if not state:
@@ -70,7 +75,7 @@ def summary(state: dict[str, Any]) -> list[str]:
         lines.append(
             f"Dernière mise à jour : {last.get('version') or '—'} {said}"
             f" ({str(last.get('at') or '')[:16].replace('T', ' ')})"
-            + (f" — {last['message']}" if last.get("message") else "")
+            + (f" — {french(last['message'])}" if last.get("message") else "")
             + (f" — cause : {last['reason']}" if last.get("reason") else "")
         )
     return lines
