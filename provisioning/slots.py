@@ -160,6 +160,8 @@ def write(rec: SlotRecord, path: Path | None = None) -> None:
         f.flush()
         os.fsync(f.fileno())
     os.replace(tmp, path)
+    # not appliance.backup.copy.fsync_dir: importing that package costs RAUC's every backend
+    # call 0.15 s here (about 1 s on a Pi 3); this module imports nothing of the app
     fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.backup import copy as backup_copy
-from appliance.backup.copy import BackupError
+from appliance.backup.copy import BackupError, fsync_dir
 from appliance.backup.restore import restore as restore_backup
 from appliance.paths import Paths
 from appliance.services import update_state
@@ -504,7 +504,7 @@ def restore_pre_update(p: Paths, backup: str, failed_version: str | None) -> dic
         os.replace(p.database, kept)
         for suffix in ("-wal", "-shm"):
             p.database.with_name(p.database.name + suffix).unlink(missing_ok=True)
-        _fsync_dir(p.database.parent)
+        fsync_dir(p.database.parent)
     done = restore_backup(backup, p.database, backups_dir=p.backups_dir)
     # root restored it: the web app, kiosk and daemons (keneya) must open it
     for path in (p.database, *(p.database.with_name(p.database.name + s) for s in SIDE_FILES)):
@@ -516,14 +516,6 @@ def restore_pre_update(p: Paths, backup: str, failed_version: str | None) -> dic
 
 
 SIDE_FILES = ("-wal", "-shm", ".lock", ".gate")
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 # --- 4. health of a slot on trial ----------------------------------------------------------
