@@ -45,6 +45,7 @@ ROOT_UNITS = (
     "keneya-update-boot.service",
     "keneya-update-health.service",
     "keneya-update-install.service",
+    "keneya-update-fetched.service",
     "keneya-update-usb@.service",
 )
 # (path on a partition, partition number, mode, owner: "root" or the service user)

@@ -309,9 +309,36 @@ def build_daemon(
         uploader=uploader,
         machine=machine,
         sms=fallback,
+        updates=_update_fetcher(p),
         send_sms=send_sms,
         notifier=notifier,
         now=now,
+    )
+
+
+def _update_fetcher(p: Paths) -> Any:
+    """The fetcher of updates over 3G when the facility file names the district's server; a
+    mistake in `[update]` is logged and leaves the reports going (they come first)."""
+    import os
+
+    from modem.errors import ConfigurationError
+    from modem.update_fetch import UpdateFetcher, load_source
+    from provisioning.update import COMPATIBLE, KEYRING, UPDATE_DIR, this_version
+
+    try:
+        source = load_source(p.facility_file)
+    except ConfigurationError as e:
+        logging.getLogger(__name__).error("no updates over 3G: %s", e)
+        return None
+    if not source.server:
+        return None
+    return UpdateFetcher(
+        p.data_dir / UPDATE_DIR / "download",
+        source,
+        keyring=KEYRING,
+        running_version=this_version,
+        kernel=os.uname().release,
+        compatible=COMPATIBLE,
     )
 
 

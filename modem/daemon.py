@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from modem.at import Urc
     from modem.config import ModemConfig
     from modem.link import DataLink
+    from modem.update_fetch import UpdateFetcher
     from modem.uploader import SmsFallback, Uploader
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ SMS_CHECK_EVERY_S = 3600.0
 REMINDER_CHECK_EVERY_S = 300.0
 REMINDER_HOURS = range(8, 19)
 CLIMBING_EVERY_S = 5.0
+# Updates over 3G: at most this long a window of chunks, then the link is left to the reports
+# (and hung up when the facility pays by the minute) until the next window.
+UPDATE_WINDOW_S = 300.0
 HEARTBEAT_S = MODEM_HEARTBEAT_S
 
 
@@ -56,6 +60,7 @@ class ModemDaemon:
         uploader: Uploader,
         machine: ModemMachine | None = None,
         sms: SmsFallback | None = None,
+        updates: UpdateFetcher | None = None,
         send_sms: Callable[[str, str], int] | None = None,
         notifier: Notifier | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -69,6 +74,8 @@ class ModemDaemon:
         self.uploader = uploader
         self.machine = machine
         self.sms = sms
+        self.updates = updates
+        self._next_update_try = 0.0
         self.send_sms = send_sms
         self.notifier = notifier
         self.monotonic = monotonic
@@ -153,6 +160,14 @@ class ModemDaemon:
             self.link_up = self.link.is_up()  # with ModemManager, an mmcli call: once
             self._link_result(t, self.link_up or summary is not None)
             self._write_status()
+        if (
+            self.updates is not None
+            and self._ready()
+            and t >= self._next_update_try
+            and self._may_try_link(t)
+            and self.updates.due()
+        ):
+            self._fetch_updates(t)
         if self.sms is not None and t >= self._next_sms_check and self._registered():
             self._next_sms_check = t + SMS_CHECK_EVERY_S
             self._send_overdue_sms()
@@ -210,6 +225,37 @@ class ModemDaemon:
         else:
             self._next_link_try = t + self._link_retry_s
             self._link_retry_s = min(self._link_retry_s * 2, self.config.send_every_s)
+
+    def _fetch_updates(self, t: float) -> None:
+        """One window of update chunks (modem.update_fetch), after the reports: the link is
+        brought up for it if need be, and hung up after when the facility pays by the minute."""
+        assert self.updates is not None
+        self._next_update_try = t + self.config.send_every_s
+        was_up = self.link.is_up()
+        if not was_up:
+            if self.apn is not None and hasattr(self.link, "apn"):
+                self.link.apn = self.apn
+            try:
+                came_up = self.link.up()
+            except Exception as e:  # nmcli refusing: said by the uploader's status already
+                log.warning("update window: the link did not come up: %s", e)
+                came_up = False
+            self._link_result(t, came_up)
+            if not came_up:
+                return
+        try:
+            self.updates.run_once(
+                seconds=UPDATE_WINDOW_S,
+                link_up=self.link.is_up,
+                between_chunks=self.notifier.watchdog if self.notifier else lambda: None,
+            )
+        except Exception:  # a full disk: said in the log, tried again at the next window
+            log.exception("update window failed")
+        finally:
+            if self.config.pay_per_minute and not was_up:
+                self.link.down()
+            self.link_up = self.link.is_up()
+            self._write_status()
 
     def _send_overdue_sms(self) -> None:
         assert self.sms is not None and self.send_sms is not None
@@ -281,6 +327,10 @@ class ModemDaemon:
         out["link_up"] = self.link_up
         out["link"] = getattr(self.link, "name", type(self.link).__name__)
         out["upload_error"] = self.uploader.last_error
+        if self.updates is not None:
+            st = self.updates.state
+            out["update_download"] = {"message": st.message, "error": st.error,
+                                      "used_bytes": st.used_bytes}  # fmt: skip
         return out
 
     def _write_status(self, *, stopped: bool = False) -> None:

@@ -30,6 +30,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
@@ -45,11 +46,12 @@ from appliance.services import update_state
 from appliance.services.update_state import STATE_NAME, UPDATE_DIR
 from appliance.store.db import Store
 from appliance.store.schema import MIGRATIONS
-from provisioning import slots
+from provisioning import delta, slots
 
 KEYRING = Path("/etc/rauc/keyring.pem")
 RELEASE = Path("/etc/keneya-release")
 COMPATIBLE = "keneya-rpi-arm64"
+ROOT_LABEL = "keneya-root"  # image_build/build.py's, for a slot made on the appliance
 PRE_UPDATE = "avant-mise-a-jour"  # folder of the pre-update backup, in the update folder
 HEALTH_MINUTES = 10
 LOGIN_URL = "http://127.0.0.1/"  # the login page, for a request without a session
@@ -205,30 +207,7 @@ def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
             " à installer / more than one bundle on the stick: leave only one",
         )
     bundle = bundles[0]
-    incoming = update_dir(p) / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
-    for old in incoming.glob("*"):
-        old.unlink()
-    need = bundle.stat().st_size
-    free = shutil.disk_usage(incoming).free
-    if free < need + 64 * 2**20:
-        raise _refused(
-            p,
-            bundle,
-            f"pas assez de place pour la mise à jour ({need // 2**20} Mo à copier,"
-            f" {free // 2**20} Mo libres) / not enough room on the card",
-        )
-    dest = incoming / bundle.name
-    tmp = incoming / (bundle.name + ".part")
-    try:
-        with open(bundle, "rb") as src, open(tmp, "wb") as out:
-            shutil.copyfileobj(src, out, 4 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise _refused(p, bundle, f"copie impossible ({e.strerror or e}) / cannot copy it") from e
+    dest = _copy_in(p, bundle)
     try:
         info = bundle_info(dest, keyring)
         if info.get("version") == this_version():
@@ -241,10 +220,95 @@ def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
     offered = {
         "version": info.get("version"),
         "file": str(dest),
-        "bytes": need,
+        "bytes": dest.stat().st_size,
         "description": info.get("description"),
         "found_at": now_iso(),
     }
+    change(p, offer=offered, progress=None)
+    return offered
+
+
+def _copy_in(p: Paths, source: Path) -> Path:
+    """`source` copied (and synced) into the update folder's `incoming`, the only file there."""
+    incoming = update_dir(p) / "incoming"
+    incoming.mkdir(parents=True, exist_ok=True)
+    for old in incoming.glob("*"):
+        old.unlink()
+    need = source.stat().st_size
+    free = shutil.disk_usage(incoming).free
+    if free < need + 64 * 2**20:
+        raise _refused(
+            p,
+            source,
+            f"pas assez de place pour la mise à jour ({need // 2**20} Mo à copier,"
+            f" {free // 2**20} Mo libres) / not enough room on the card",
+        )
+    dest = incoming / source.name
+    tmp = incoming / (source.name + ".part")
+    try:
+        # O_NOFOLLOW: the download folder belongs to the service user, who must not make
+        # root read another file through a link
+        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, 4 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, dest)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise _refused(p, source, f"copie impossible ({e.strerror or e}) / cannot copy it") from e
+    return dest
+
+
+def offer_downloaded(p: Paths, folder: Path | None = None, *,
+                     keyring: Path = KEYRING) -> dict[str, Any]:  # fmt: skip
+    """What the modem daemon fetched over 3G (modem/update_fetch.py), checked again by root as
+    if it came from anyone: the index's signature, the file's SHA-256 in that signed index
+    (after the copy out of the service user's folder), then a bundle as from a stick or a
+    delta's manifest (versions, kernel), and offered."""
+    folder = folder or update_dir(p) / "download"
+    try:
+        content = (folder / delta.INDEX_NAME).read_bytes()
+        signature = (folder / delta.SIGNATURE_NAME).read_bytes()
+    except OSError:
+        raise UpdateError("aucun téléchargement à vérifier / nothing fetched") from None
+    try:
+        delta.verify(content, signature, keyring)
+        index = delta.parse_index(content, compatible=COMPATIBLE)
+    except delta.DeltaError as e:
+        raise _refused(p, folder / delta.INDEX_NAME, str(e)) from None
+    entry = delta.choose(index, running=this_version(), kernel=running_kernel())
+    if entry is None or not (folder / entry["file"]).is_file():
+        raise UpdateError("aucune mise à jour téléchargée pour cette version / nothing to offer")
+    dest = _copy_in(p, folder / entry["file"])
+    try:
+        if delta.sha256_file(dest) != entry["sha256"]:
+            raise UpdateError(
+                f"{dest.name} ne correspond pas à l'index signé : refusé, rien n'a été changé"
+                " / does not match the signed index"
+            )
+        if entry["kind"] == "bundle":
+            info = bundle_info(dest, keyring)
+            offered = {"version": info.get("version"), "kind": "bundle",
+                       "description": info.get("description")}  # fmt: skip
+        else:
+            manifest = delta.read_manifest(dest)
+            if (manifest["from"], manifest["to"]) != (this_version(), entry["version"]):
+                raise UpdateError(
+                    f"{dest.name} va de {manifest['from']} à {manifest['to']}, cet appareil a"
+                    f" {this_version()} : refusé / not from this version"
+                )
+            if manifest["kernel"] != running_kernel():
+                raise UpdateError(f"{dest.name} est pour le noyau {manifest['kernel']} : refusé")
+            offered = {"version": manifest["to"], "kind": "delta", "from": manifest["from"],
+                       "description": f"{len(manifest['files'])} fichier(s) changé(s)"}  # fmt: skip
+        if offered["version"] == this_version():
+            raise UpdateError(f"la version {this_version()} est déjà en service / already running")
+    except (UpdateError, delta.DeltaError) as e:
+        dest.unlink(missing_ok=True)
+        raise _refused(p, dest, str(e)) from None
+    offered |= {"file": str(dest), "bytes": dest.stat().st_size, "source": "3G",
+                "found_at": now_iso()}  # fmt: skip
     change(p, offer=offered, progress=None)
     return offered
 
@@ -350,6 +414,7 @@ def install(
     *,
     runner: Callable[[list[str]], subprocess.Popen] | None = None,
     activate: Callable[[], None] | None = None,
+    write_slot: Callable[[Path, Callable[[int, str], None]], None] | None = None,
 ) -> dict[str, Any]:
     """Install the offered bundle into the other slot. The caller reboots.
 
@@ -368,12 +433,12 @@ def install(
             " (quelques minutes) / the running version is still on trial"
         )
     try:
-        return _install(p, offered, runner or _popen, activate or _rauc_activate_other)
+        return _install(p, offered, runner or _popen, activate or _rauc_activate_other, write_slot)
     finally:
         change(p, progress=None)  # whatever happened, nothing is under way any more
 
 
-def _install(p: Paths, offered: dict, runner, activate) -> dict[str, Any]:
+def _install(p: Paths, offered: dict, runner, activate, write_slot=None) -> dict[str, Any]:
     version = offered.get("version")
     change(p, progress={"percent": 0, "step": "sauvegarde avant mise à jour", "at": now_iso()})
     try:
@@ -383,22 +448,26 @@ def _install(p: Paths, offered: dict, runner, activate) -> dict[str, Any]:
                 "message": f"sauvegarde impossible, rien n'a été installé : {e}"}  # fmt: skip
         change(p, last=fail)
         raise UpdateError(fail["message"]) from e
-    proc = runner(["rauc", "install", offered["file"]])
-    lines = []
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line.rstrip())
-        if m := PERCENT.search(line):
-            change(p, progress={"percent": int(m[1]), "step": m[2].strip(), "at": now_iso()})
-    if proc.wait() != 0:
-        detail = " ".join(" ".join(lines[-5:]).split())[-300:]
-        message = (
-            "l'installation a échoué ; la version en service continue, l'autre partition sera"
-            f" réécrite à la prochaine mise à jour / the install failed ({detail})"
-        )
-        change(p, last={"outcome": "failed", "version": version, "message": message,
-                        "at": now_iso()})  # fmt: skip
-        raise UpdateError(message)
+    if offered.get("kind") == "delta":
+        try:
+            (write_slot or write_delta_slot)(
+                Path(offered["file"]),
+                lambda percent, step: change(
+                    p, progress={"percent": percent, "step": step, "at": now_iso()}
+                ),
+            )
+        except (UpdateError, delta.DeltaError, OSError, subprocess.SubprocessError) as e:
+            _install_failed(p, version, str(e))
+    else:
+        proc = runner(["rauc", "install", offered["file"]])
+        lines = []
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip())
+            if m := PERCENT.search(line):
+                change(p, progress={"percent": int(m[1]), "step": m[2].strip(), "at": now_iso()})
+        if proc.wait() != 0:
+            _install_failed(p, version, " ".join(" ".join(lines[-5:]).split())[-300:])
     activate()
     rec = slots.read()
     target = rec.primary
@@ -423,6 +492,79 @@ def _install(p: Paths, offered: dict, runner, activate) -> dict[str, Any]:
     Path(offered["file"]).unlink(missing_ok=True)
     snapshot(p, rec)
     return state["last"]
+
+
+def _install_failed(p: Paths, version: Any, detail: str) -> None:
+    message = (
+        "l'installation a échoué ; la version en service continue, l'autre partition sera"
+        f" réécrite à la prochaine mise à jour / the install failed ({detail})"
+    )
+    change(p, last={"outcome": "failed", "version": version, "message": message,
+                    "at": now_iso()})  # fmt: skip
+    raise UpdateError(message)
+
+
+def slot_device(slot: str) -> str:
+    """The partition of a slot, as system.conf names it (the image's fixed MBR id)."""
+    return f"/dev/disk/by-partuuid/4b4e5941-0{2 if slot == 'A' else 3}"
+
+
+def copy_root(source: Path, target: Path, progress: Callable[[int], None]) -> None:
+    """The running root (this file system only: not the data, boot, /proc…) into target, with
+    owners, modes, links, hard links and extended attributes; progress in % of the bytes."""
+    total = max(1, _used(source))
+    proc = subprocess.Popen(["cp", "-ax", "--sparse=always", f"{source}/.", f"{target}/"],
+                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    while proc.poll() is None:
+        time.sleep(2)
+        progress(min(99, _used(target) * 100 // total))
+    if proc.returncode != 0:
+        assert proc.stderr is not None
+        detail = proc.stderr.read()[-300:]
+        raise UpdateError(f"copie de la version en service impossible : {detail}")
+
+
+def _used(path: Path) -> int:
+    st = os.statvfs(path)
+    return (st.f_blocks - st.f_bfree) * st.f_frsize
+
+
+def prepare_delta_root(running_root: Path, target: Path, delta_file: Path,
+                       progress: Callable[[int, str], None]) -> dict[str, Any]:  # fmt: skip
+    """Into an empty `target`: the running root, then the delta over it, checked."""
+    manifest = delta.read_manifest(delta_file)
+    if manifest["from"] != this_version():
+        raise UpdateError(f"cette mise à jour part de {manifest['from']}, pas de {this_version()}")
+    step = "copie de la version en service"
+    copy_root(running_root, target, lambda pc: progress(5 + pc * 80 // 100, step))
+    progress(85, "application de la mise à jour")
+    delta.apply_delta(delta_file, target, manifest)
+    progress(95, "vérification")
+    return manifest
+
+
+def write_delta_slot(delta_file: Path, progress: Callable[[int, str], None]) -> None:
+    """The other slot made from the running root and the delta: a fresh ext4 (what was there
+    is a version no longer wanted), mounted in this unit's own namespace, filled, checked,
+    unmounted. RAUC is not needed to write it; the slot record makes it primary after."""
+    booted = slots.booted() or "A"
+    device = slot_device(slots.read().other(booted))
+    progress(1, "préparation de l'autre partition")
+    _run(["mke2fs", "-q", "-F", "-t", "ext4", "-T", "default", "-L", ROOT_LABEL, device])
+    mount_point = Path(tempfile.mkdtemp(prefix="new-slot-"))
+    _run(["mount", "-t", "ext4", device, str(mount_point)])
+    try:
+        prepare_delta_root(Path("/"), mount_point, delta_file, progress)
+        os.sync()
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=False)
+        mount_point.rmdir()
+
+
+def _run(cmd: list[str]) -> None:
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise UpdateError(f"{cmd[0]} : {' '.join(done.stderr.split())[-300:]}")
 
 
 def _rauc_activate_other() -> None:

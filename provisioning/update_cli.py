@@ -78,6 +78,24 @@ def scan(ctx, device, folder, keyring, as_json):
     emit(offered, as_json, f"Mise à jour disponible : version {offered['version']}")
 
 
+@update.command("fetched")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True),
+              help="The download folder (default: the data folder's update/download).")  # fmt: skip
+@click.option("--keyring", type=click.Path(dir_okay=False), default=str(updates.KEYRING),
+              show_default=True)  # fmt: skip
+@json_option
+@click.pass_context
+def fetched(ctx, folder, keyring, as_json):
+    """Check what the modem daemon fetched over 3G (signed index, SHA-256) and offer it."""
+    try:
+        offered = updates.offer_downloaded(
+            paths(ctx), Path(folder) if folder else None, keyring=Path(keyring)
+        )
+    except updates.UpdateError as e:
+        _fail(str(e))
+    emit(offered, as_json, f"Mise à jour disponible : version {offered['version']}")
+
+
 @update.command("install")
 @click.option("--reboot/--no-reboot", default=True, show_default=True,
               help="Reboot into the new slot once it is written.")  # fmt: skip

@@ -104,6 +104,7 @@ def test_units_are_installed_and_enabled_like_systemctl_enable(tmp_path):
         "keneya-readonly.service",  # keneya-power starts it, in the read-only hold
         "keneya-update-usb@.service",  # udev, as the backup's
         "keneya-update-install.service",  # the web app, when the admin confirms
+        "keneya-update-fetched.service",  # keneya-modem, when it fetched an update
     }
     assert {e.split(": ")[1] for e in enabled} == {u.name for u in units} - started_by_others
     for name in started_by_others:

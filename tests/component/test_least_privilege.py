@@ -54,7 +54,24 @@ ROOT_UNITS = {
     # the pre-update backup and a rollback's restore read and write the keneya-owned data
     "keneya-update-boot.service": {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"},
     "keneya-update-health.service": {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"},
-    "keneya-update-install.service": {"CAP_CHOWN", "CAP_FOWNER", "CAP_DAC_OVERRIDE"},
+    # and a delta's slot: mke2fs, mount, the running root copied with owners, set-id bits and
+    # file capabilities
+    "keneya-update-install.service": {
+        "CAP_CHOWN",
+        "CAP_FOWNER",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+        "CAP_SYS_ADMIN",
+        "CAP_FSETID",
+        "CAP_SETFCAP",
+    },
+    # checks and copies what the modem daemon fetched over 3G out of its folder
+    "keneya-update-fetched.service": {
+        "CAP_CHOWN",
+        "CAP_FOWNER",
+        "CAP_DAC_OVERRIDE",
+        "CAP_DAC_READ_SEARCH",
+    },
     # mounts the stick, as the backup does
     "keneya-update-usb@.service": {
         "CAP_SYS_ADMIN",

@@ -46,6 +46,7 @@ STARTED_BY = {
     "keneya-warnings.service": "keneya-warnings.timer",
     "keneya-update-usb@.service": "udev",
     "keneya-update-install.service": "the web app (`systemctl start`, when the admin confirms)",
+    "keneya-update-fetched.service": "keneya-modem (`systemctl start`, an update fetched)",
 }
 ENV_DROPPED = ("KENEYA_HOME", "KENEYA_PIN", "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
 
