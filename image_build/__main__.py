@@ -115,6 +115,49 @@ def bundle_command(image, out, version, development, key, cert) -> None:
     click.echo(json.dumps(facts))
 
 
+@cli.command("publish")
+@click.option("--from", "old", type=click.Path(dir_okay=False, exists=True), required=True,
+              help="The raw image of the version in the clinics.")  # fmt: skip
+@click.option("--to", "new", type=click.Path(dir_okay=False, exists=True), required=True,
+              help="The raw image of the new version.")  # fmt: skip
+@click.option("--out", type=click.Path(file_okay=False), default="build/publish",
+              show_default=True, help="The folder to put on the district's server (or on a"
+              " stick, as keneya-update/).")  # fmt: skip
+@click.option(
+    "--bundle",
+    "bundles",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True),
+    help="The new version's .raucb, listed too (for sticks, or a generous budget).",
+)
+@click.option("--development", is_flag=True, help="Sign with the repository's development key.")
+@click.option("--key", type=click.Path(dir_okay=False))
+@click.option("--cert", type=click.Path(dir_okay=False))
+def publish_command(old, new, out, bundles, development, key, cert) -> None:
+    """The update folder for 3G: the delta between two images' roots and its signed index."""
+    from image_build import bundle
+    from image_build.build import DEV_CERT, DEV_KEY, BuildError
+    from provisioning.card import CardError
+    from provisioning.delta import DeltaError
+
+    if development:
+        key, cert = key or DEV_KEY, cert or DEV_CERT
+    key, cert = Path(key or bundle.PRODUCTION_KEY), Path(cert or bundle.PRODUCTION_CERT)
+    if not key.is_file() or not cert.is_file():
+        click.echo(f"no signing key at {key} (or certificate at {cert})", err=True)
+        sys.exit(1)
+    if os.geteuid() != 0:
+        click.echo("publish reads the roots with their owners: run it as root", err=True)
+        sys.exit(1)
+    try:
+        facts = bundle.publish(Path(old), Path(new), Path(out), key=key, cert=cert,
+                               bundles=tuple(Path(b) for b in bundles))  # fmt: skip
+    except (BuildError, CardError, DeltaError, OSError) as e:
+        click.echo(f"publish failed: {e}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(facts))
+
+
 @cli.command(
     "test",
     context_settings={"ignore_unknown_options": True, "help_option_names": []},

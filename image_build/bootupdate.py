@@ -8,7 +8,12 @@ On a provisioned copy of the image, with a patient registered over HTTP:
    check marks it good; the version changed and the patient is there;
 3. a stick with a bundle whose web app cannot start (and whose health check gives up after
    HEALTH_MINUTES): installed into slot A, booted on trial, marked bad, and the appliance
-   reboots into slot B by itself, with the patient.
+   reboots into slot B by itself, with the patient;
+4. a stick with the district's folder for 3G (keneya-update/: signed index and a delta that
+   edits one module and the version): checked and offered as a fetched one, installed by
+   copying the running root into slot A and applying the delta, booted on trial and marked
+   good, with the patient. (The fetch itself, over HTTP with ranges, is tested beside the
+   modem daemon: tests/component/test_update_3g.py.)
 The bundles are made here from the image under test (image_build.bundle), signed with the
 repository's development key, which the image's keyring holds unless built with another.
 """
@@ -25,7 +30,15 @@ from pathlib import Path
 from image_build import bootbackup
 from image_build.bootmachine import Http, Qemu, say, show_tail, wait_for
 from image_build.build import DEV_CERT, DEV_KEY, BuildError
-from image_build.bundle import bundle_from_image, make_bundle, read_file, root_from_image
+from image_build.bundle import (
+    bundle_from_image,
+    kernel_release,
+    make_bundle,
+    read_file,
+    root_from_image,
+)
+from provisioning import delta
+from provisioning.update import CARRIED, COMPATIBLE
 
 HEALTH_MINUTES = 2  # the broken bundle's: the product waits 10
 BOOT_TIMEOUT_S = 600.0
@@ -37,6 +50,7 @@ STICK_OFFSET = 1 << 20
 SLOT_LINE = re.compile(r"keneya-slot: root: slot ([AB])")
 WEB_UNIT = "/usr/lib/systemd/system/keneya-web.service"
 HEALTH_UNIT = "/usr/lib/systemd/system/keneya-update-health.service"
+DELTA_MODULE = "opt/keneya/venv/lib/python3.11/site-packages/provisioning/slots.py"
 
 
 class UpdateTestError(RuntimeError):
@@ -88,13 +102,44 @@ def bad_signature_bundle(work: Path) -> Path:
     return out
 
 
+def published_delta(image: Path, work: Path, from_version: str, to_version: str) -> Path:
+    """The district's folder for 3G: a delta from `from_version` (the good bundle's root) to
+    `to_version` (one module edited, as a typical app update) and its signed index. The two
+    trees hold only what differs: the delta names changed files, never the rest."""
+    root = work / "delta-root.ext4"
+    root_from_image(image, root)
+    try:
+        kernel = kernel_release(root)
+        module = read_file(root, "/" + DELTA_MODULE)
+    finally:
+        root.unlink()
+    trees = {}
+    edited = module + "\n# an app update over 3G\n"
+    for name, version, text in (("old", from_version, module), ("new", to_version, edited)):
+        t = work / f"delta-{name}"
+        (t / "etc").mkdir(parents=True)
+        (t / delta.RELEASE_PATH).write_text(version + "\n")
+        (t / DELTA_MODULE).parent.mkdir(parents=True)
+        (t / DELTA_MODULE).write_text(text)
+        trees[name] = t
+    folder = work / "keneya-update"
+    folder.mkdir()
+    out = folder / f"keneya-{to_version}-from-{from_version}.delta.tar.xz"
+    delta.make_delta(trees["old"], trees["new"], out, carried=CARRIED, kernel=kernel)
+    entry = delta.entry_for(out, kind="delta", version=to_version, kernel=kernel,
+                            **{"from": from_version})  # fmt: skip
+    delta.write_index(folder, [entry], latest=to_version, compatible=COMPATIBLE, key=DEV_KEY,
+                      cert=DEV_CERT)  # fmt: skip
+    return folder
+
+
 def stick_with(path: Path, bundle: Path) -> None:
-    """A FAT32 stick image holding the bundle at its top."""
-    size_mib = bundle.stat().st_size // (1 << 20) + 96
+    """A FAT32 stick image holding the bundle (or a folder) at its top."""
+    size_mib = (bundle.stat().st_size if bundle.is_file() else 0) // (1 << 20) + 96
     bootbackup.make_stick(path, size_mib)
     env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
     done = subprocess.run(
-        ["mcopy", "-i", f"{path}@@{STICK_OFFSET}", str(bundle), f"::/{bundle.name}"],
+        ["mcopy", "-s", "-i", f"{path}@@{STICK_OFFSET}", str(bundle), f"::/{bundle.name}"],
         capture_output=True,
         text=True,
         env=env,
@@ -120,6 +165,12 @@ def prepare(base: Path, work: Path, figures: dict) -> dict[str, Path]:
         version=broken_version, files=broken_files(base, work), work=work,
     )  # fmt: skip
     evil = bad_signature_bundle(work)
+    delta_version = f"{version}-3g"
+    published = published_delta(base, work, good_version, delta_version)
+    facts.update(
+        delta_version=delta_version,
+        delta_bytes=sum(f.stat().st_size for f in published.iterdir()),
+    )
     facts.update(
         image_version=version,
         good_version=good_version,
@@ -130,10 +181,10 @@ def prepare(base: Path, work: Path, figures: dict) -> dict[str, Path]:
     )
     sticks = {}
     for name, bundle in (("evil", evil), ("good", Path(good["bundle"])),
-                         ("broken", Path(broken["bundle"]))):  # fmt: skip
+                         ("broken", Path(broken["bundle"])), ("delta", published)):  # fmt: skip
         sticks[name] = work / f"stick-{name}.img"
         stick_with(sticks[name], bundle)
-        if name != "evil":
+        if name in ("good", "broken"):
             bundle.unlink()  # on the stick now; 200 MB each
     return sticks
 
@@ -328,6 +379,25 @@ def run_update_boots(
         "version"
     ) == good_version and (state.get("slots") or {}).get("A", {}).get("state") == "bad"
     checks["update_records_kept_after_rollback"] = bool(number) and patient_there(client, number)
+
+    # 4. the district's delta (as fetched over 3G): the running root copied into slot A
+    delta_version = facts["delta_version"]
+    slot = install_from(client, qemu, "delta", delta_version, 5, facts, "delta")
+    checks["update_delta_booted_a"] = slot == "A"
+    t0 = time.monotonic()
+    good = wait_for(
+        lambda: (client.update_state().get("last") or {}).get("outcome") == "good"
+        and client.update_state().get("booted") == "A",
+        GOOD_TIMEOUT_S, qemu, every=5.0,
+    )  # fmt: skip
+    facts["delta_reboot_to_marked_good_s"] = round(time.monotonic() - t0, 1)
+    state = client.update_state()
+    facts["after_delta"] = {k: state.get(k) for k in ("booted", "slots", "last")}
+    checks["update_delta_marked_good"] = bool(good)
+    checks["update_delta_version"] = (state.get("slots") or {}).get("A", {}).get(
+        "version"
+    ) == delta_version
+    checks["update_records_kept_after_delta"] = bool(number) and patient_there(client, number)
     facts["boots"] = boots(qemu)
 
 

@@ -195,3 +195,53 @@ def info(bundle: Path, keyring: Path) -> dict:
     return json.loads(
         tool(["rauc", "info", f"--keyring={keyring}", "--output-format=json", str(bundle)])
     )
+
+
+def tree_from_image(image: Path, dest: Path, work: Path) -> Path:
+    """Slot A's root of an image as a folder (debugfs rdump: owners kept when run as root)."""
+    root = work / f"{image.stem}.root.ext4"
+    try:
+        root_from_image(image, root)
+        dest.mkdir(parents=True)
+        tool(["debugfs", "-R", f"rdump / {dest}", str(root)], timeout=3600)
+        return dest
+    finally:
+        root.unlink(missing_ok=True)
+
+
+def publish(
+    old_image: Path, new_image: Path, out: Path, *, key: Path, cert: Path,
+    bundles: tuple[Path, ...] = (),
+) -> dict:  # fmt: skip
+    """The district's folder for 3G (and for a stick's keneya-update/): the delta from the old
+    image's root to the new one's, any bundles given, and the signed index naming them."""
+    from provisioning import delta
+    from provisioning.update import CARRIED
+
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        work = Path(tmp)
+        old = tree_from_image(old_image, work / "old", work)
+        new = tree_from_image(new_image, work / "new", work)
+        kernel = next(iter(sorted((new / "usr/lib/modules").iterdir()))).name
+        name = "keneya-{to}-from-{frm}.delta.tar.xz"
+        frm = (old / delta.RELEASE_PATH).read_text().strip()
+        to = (new / delta.RELEASE_PATH).read_text().strip()
+        path = out / name.format(to=to, frm=frm)
+        manifest = delta.make_delta(old, new, path, carried=CARRIED, kernel=kernel)
+    entries = [delta.entry_for(path, kind="delta", version=to, kernel=kernel, **{"from": frm})]
+    for b in bundles:
+        shutil.copy2(b, out / b.name)
+        entries.append(delta.entry_for(out / b.name, kind="bundle", version=to, kernel=kernel))
+    delta.write_index(out, entries, latest=to, compatible=COMPATIBLE, key=key, cert=cert)
+    return {
+        "folder": str(out),
+        "from": frm,
+        "to": to,
+        "delta": path.name,
+        "delta_bytes": path.stat().st_size,
+        "files_changed": len(manifest["files"]),
+        "deleted": len(manifest["delete"]),
+        "seconds": round(time.monotonic() - started, 1),
+    }

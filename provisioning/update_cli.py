@@ -52,7 +52,8 @@ def status(ctx, as_json):
 @json_option
 @click.pass_context
 def scan(ctx, device, folder, keyring, as_json):
-    """Check a stick's .raucb (signature, compatible) and offer it; run by udev."""
+    """Check a stick's .raucb (signature, compatible), or the district's published folder
+    (keneya-update/: signed index and delta), and offer it; run by udev."""
     if bool(device) == bool(folder):
         raise click.UsageError("give the stick's DEVICE or --dir FOLDER (one of them)")
     p = paths(ctx)
@@ -65,10 +66,16 @@ def scan(ctx, device, folder, keyring, as_json):
             # detached in all; seen under qemu as rauc's "No such file")
             point = usb.mount(Path(device), mount_root=UPDATE_MOUNT_ROOT)
         where = point or Path(folder)
-        if not updates.find_bundles(where):
+        published = where / usb.UPDATE_FOLDER
+        if updates.find_bundles(where):
+            offered = updates.offer(p, where, keyring=Path(keyring))
+        elif (published / "index.json").is_file():
+            # the district's folder as it publishes it for 3G (index, signature, deltas):
+            # checked and offered exactly as a fetched one
+            offered = updates.offer_downloaded(p, published, keyring=Path(keyring))
+        else:
             emit({"bundle": None}, as_json, "pas de mise à jour sur cette clé / no bundle")
             return
-        offered = updates.offer(p, where, keyring=Path(keyring))
     except (updates.UpdateError, usb.UsbError) as e:
         _fail(str(e))
     finally:

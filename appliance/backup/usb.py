@@ -199,9 +199,13 @@ def write_to_folder(
     }
 
 
+UPDATE_FOLDER = "keneya-update"  # a signed index and its delta, as the district publishes them
+
+
 def holds_update(folder: Path) -> bool:
-    """A stick with an update bundle at its top is for the update only (provisioning/update.py)."""
-    return any(folder.glob("*.raucb"))
+    """A stick with an update bundle at its top, or the district's published folder, is for
+    the update only (provisioning/update.py)."""
+    return any(folder.glob("*.raucb")) or (folder / UPDATE_FOLDER / "index.json").is_file()
 
 
 def _run(args: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
