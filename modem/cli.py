@@ -321,6 +321,7 @@ def _update_fetcher(p: Paths) -> Any:
     mistake in `[update]` is logged and leaves the reports going (they come first)."""
     import os
 
+    from appliance.services.update_state import DOWNLOAD_DIR
     from modem.errors import ConfigurationError
     from modem.update_fetch import UpdateFetcher, load_source
     from provisioning.update import COMPATIBLE, KEYRING, UPDATE_DIR, this_version
@@ -333,7 +334,7 @@ def _update_fetcher(p: Paths) -> Any:
     if not source.server:
         return None
     return UpdateFetcher(
-        p.data_dir / UPDATE_DIR / "download",
+        p.data_dir / UPDATE_DIR / DOWNLOAD_DIR,
         source,
         keyring=KEYRING,
         running_version=this_version,

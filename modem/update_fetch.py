@@ -33,12 +33,14 @@ from pathlib import Path
 from typing import Any
 
 from appliance.facility_file import read_section
+from appliance.services import update_state
 from modem.errors import ConfigurationError
 from provisioning import delta
 
 log = logging.getLogger(__name__)
 
-STATE_NAME = "download.json"  # in the download folder, written by the modem daemon only
+# in the download folder, written by the modem daemon only; read by the status screens
+STATE_NAME = update_state.DOWNLOAD_STATE
 FETCHED_UNIT = "keneya-update-fetched.service"
 CHUNK = 256 * 1024  # one range request: small enough to finish inside a weak 3G minute
 REQUEST_TIMEOUT_S = 60.0
@@ -329,12 +331,3 @@ def _start_unit(unit: str) -> bool:
     except (OSError, subprocess.SubprocessError):
         return False
     return done.returncode == 0
-
-
-def read_state(folder: Path) -> dict[str, Any]:
-    """The download's state for the status screens ({} when nothing was ever fetched)."""
-    try:
-        state = json.loads((folder / STATE_NAME).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}

@@ -74,7 +74,9 @@ def update_dir(p: Paths) -> Path:
 
 
 def read_state(p: Paths) -> dict[str, Any]:
-    return update_state.read(p.data_dir)
+    state = update_state.read(p.data_dir)
+    state.pop("download", None)  # the modem daemon's file, shown beside this one, not in it
+    return state
 
 
 def write_state(p: Paths, state: dict[str, Any]) -> dict[str, Any]:
@@ -266,7 +268,7 @@ def offer_downloaded(p: Paths, folder: Path | None = None, *,
     if it came from anyone: the index's signature, the file's SHA-256 in that signed index
     (after the copy out of the service user's folder), then a bundle as from a stick or a
     delta's manifest (versions, kernel), and offered."""
-    folder = folder or update_dir(p) / "download"
+    folder = folder or update_dir(p) / update_state.DOWNLOAD_DIR
     try:
         content = (folder / delta.INDEX_NAME).read_bytes()
         signature = (folder / delta.SIGNATURE_NAME).read_bytes()
@@ -465,7 +467,7 @@ def _install(p: Paths, offered: dict, runner, activate, write_slot=None) -> dict
         for line in proc.stdout:
             lines.append(line.rstrip())
             if m := PERCENT.search(line):
-                change(p, progress={"percent": int(m[1]), "step": m[2].strip(), "at": now_iso()})
+                change(p, progress={"percent": int(m[1]), "step": rauc_step(m[2]), "at": now_iso()})
         if proc.wait() != 0:
             _install_failed(p, version, " ".join(" ".join(lines[-5:]).split())[-300:])
     activate()
@@ -492,6 +494,23 @@ def _install(p: Paths, offered: dict, runner, activate, write_slot=None) -> dict
     Path(offered["file"]).unlink(missing_ok=True)
     snapshot(p, rec)
     return state["last"]
+
+
+RAUC_STEPS_FR = (
+    ("check", "vérification du paquet"),
+    ("verif", "vérification du paquet"),
+    ("copying", "écriture de l'autre partition"),
+    ("install", "installation"),
+)
+
+
+def rauc_step(text: str) -> str:
+    """RAUC's progress line said in French for the screens (its English kept in brackets)."""
+    text = text.strip()
+    for key, french in RAUC_STEPS_FR:
+        if key in text.lower():
+            return f"{french} ({text})" if text else french
+    return text
 
 
 def _install_failed(p: Paths, version: Any, detail: str) -> None:

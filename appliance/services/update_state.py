@@ -17,6 +17,9 @@ from appliance.services.context import Actor, Context
 
 UPDATE_DIR = "update"  # under the data folder (/var/lib/keneya/update)
 STATE_NAME = "state.json"
+# what the modem daemon writes while it fetches an update over 3G (modem/update_fetch.py)
+DOWNLOAD_DIR = "download"
+DOWNLOAD_STATE = "download.json"
 
 SLOT_STATES_FR = {
     "good": "vérifiée",
@@ -33,14 +36,23 @@ OUTCOMES_FR = {
 }
 
 
-def read(data_dir: Path) -> dict[str, Any]:
-    """The state file, or {} when nothing was ever written (a laptop, a fresh card)."""
+def _json(path: Path) -> dict[str, Any]:
     try:
-        state = json.loads((data_dir / UPDATE_DIR / STATE_NAME).read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     # a file of another shape (written by another version, or damaged) is no state at all
-    return state if isinstance(state, dict) else {}
+    return data if isinstance(data, dict) else {}
+
+
+def read(data_dir: Path) -> dict[str, Any]:
+    """The state file, or {} when nothing was ever written (a laptop, a fresh card); with
+    the fetch over 3G under `download` when the modem daemon has written one."""
+    state = _json(data_dir / UPDATE_DIR / STATE_NAME)
+    download = _json(data_dir / UPDATE_DIR / DOWNLOAD_DIR / DOWNLOAD_STATE)
+    if download:
+        state["download"] = download
+    return state
 
 
 def _dict(value: Any) -> dict[str, Any]:
@@ -70,6 +82,16 @@ def summary(state: dict[str, Any]) -> list[str]:
         lines.append(f"Mise à jour disponible : version {offer.get('version')}")
     if progress := _dict(state.get("progress")):
         lines.append(f"Installation : {progress.get('percent')} % {progress.get('step') or ''}")
+    if download := _dict(state.get("download")):
+        if download.get("message") and not download.get("handed_over"):
+            lines.append(f"3G : {french(download['message'])}")
+        if download.get("month"):
+            lines.append(
+                f"3G : {int(download.get('used_bytes') or 0) / 1e6:.1f} Mo utilisés pour les"
+                f" mises à jour en {download['month']}"
+            )
+        if download.get("error"):
+            lines.append(f"3G : erreur — {download['error']}")
     if last := _dict(state.get("last")):
         said = OUTCOMES_FR.get(last.get("outcome"), last.get("outcome"))
         lines.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
+from kivy.clock import Clock
 from kivy.core.image import Image as CoreImage
 from kivy.metrics import dp, sp
 from kivy.uix.boxlayout import BoxLayout
@@ -14,11 +15,14 @@ from kivy.uix.image import Image
 
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
 from kiosk_ui.viewmodels.due import LIST_TITLES, LISTS, UPCOMING_DAYS, DueVM
-from kiosk_ui.viewmodels.status import StatusVM
+from kiosk_ui.viewmodels.status import UPDATE_KEY, StatusVM
+from kiosk_ui.widgets.confirm import ConfirmPanel
 from kiosk_ui.widgets.due_row import DueRow
+from kiosk_ui.widgets.progress import ProgressStrip
 from kiosk_ui.widgets.theme import (
     DANGER,
     MUTED,
+    OK,
     PRIMARY,
     SECONDARY,
     SELECTED,
@@ -30,6 +34,9 @@ from kiosk_ui.widgets.theme import (
 
 LIGHT = (0.78, 0.78, 0.78, 1)  # a page button with nowhere to go
 STATUS_ROW_MIN_H = dp(40)
+# While an install runs, root rewrites its percent in the state file at each RAUC step; a
+# small JSON file read this often costs nothing.
+UPDATE_POLL_S = 3
 
 
 class DueScreen(KioskScreen):
@@ -225,7 +232,8 @@ def status_row(label: str, value: str) -> BoxLayout:
 
 class StatusScreen(KioskScreen):
     """The technician's page: read on each visit, and let go when left (seen seldom; nothing
-    of it is kept between visits)."""
+    of it is kept between visits). An update on offer and an install's progress come first,
+    under the title: the page is many screens long at 800x480."""
 
     screen_name = "status"
 
@@ -235,6 +243,20 @@ class StatusScreen(KioskScreen):
         self.error: str | None = None
         self.content = column()
         self.body.add_widget(scrolling(self.content))
+        # made once, filled by _show_update (a label made anew renders a new texture)
+        self.update_block = column()
+        # plain bold text and a green button: the blue boxes below are section titles
+        self.offer_text = Text("", bold=True)
+        self.install_button = BigButton("", colour=OK)
+        self.install_button.bind(on_release=lambda *_: self.ask_install())
+        self.update_note = Text("", color=MUTED)
+        self.update_message = Box("", colour=OK)
+        self.update_error = Box("", colour=DANGER)
+        self.progress_text = Text("", bold=True)
+        self.progress_bar = ProgressStrip()
+        self.update_rows = column()  # the rows of the "Mises à jour" section
+        self.confirm_panel: ConfirmPanel | None = None
+        self._poll = None
 
     def enter(self, **kw: Any) -> None:
         self.vm = StatusVM(self.state)
@@ -246,7 +268,11 @@ class StatusScreen(KioskScreen):
         self.refresh()
 
     def on_leave(self, *_args) -> None:
+        self._stop_polling()
+        self._close_confirm()
         self.content.clear_widgets()
+        self.update_block.clear_widgets()
+        self.update_rows.clear_widgets()
         self.vm = None
 
     def refresh(self) -> None:
@@ -254,10 +280,12 @@ class StatusScreen(KioskScreen):
             return
         t = self.t
         self.content.clear_widgets()
+        self.update_rows.clear_widgets()
         self.content.add_widget(Title(t("État de l'appareil")))
         if self.error:
             self.content.add_widget(Box(self.error, colour=DANGER))
             return
+        self.content.add_widget(self.update_block)
         if self.vm.join_png:
             # The hotspot's join QR code: a tablet's camera joins the Wi-Fi from it.
             texture = CoreImage(io.BytesIO(self.vm.join_png), ext="png").texture
@@ -267,5 +295,93 @@ class StatusScreen(KioskScreen):
             self.content.add_widget(Box(self.vm.join_text, colour=PRIMARY))
         for section in self.vm.sections:
             self.content.add_widget(Box(section["title"], colour=PRIMARY, bold=True))
+            if section.get("key") == UPDATE_KEY:
+                self.content.add_widget(self.update_rows)
+                continue
             for label, value in section["rows"]:
                 self.content.add_widget(status_row(str(label), str(value)))
+        self._show_update()
+
+    # -- the update --------------------------------------------------------------------------
+    def _show_update(self) -> None:
+        """The block under the title and the section's rows, from the view-model; polling
+        the state file while an install is asked for or under way."""
+        vm, block = self.vm.updates, self.update_block
+        block.clear_widgets()
+        if vm.offer_text:
+            self.offer_text.text = vm.offer_text
+            block.add_widget(self.offer_text)
+        if vm.button:
+            self.install_button.text = vm.button
+            block.add_widget(self.install_button)
+        if vm.note:
+            self.update_note.text = vm.note
+            block.add_widget(self.update_note)
+        progress = vm.progress
+        if progress:
+            self.progress_text.text = progress["text"]
+            self.progress_bar.max = progress["max"]
+            self.progress_bar.value = progress["value"]
+            block.add_widget(self.progress_text)
+            block.add_widget(self.progress_bar)
+        for box, text in ((self.update_message, vm.message), (self.update_error, vm.error)):
+            if text:
+                box.text = text
+                block.add_widget(box)
+        self.update_rows.clear_widgets()
+        section = next((s for s in self.vm.sections if s.get("key") == UPDATE_KEY), None)
+        for label, value in section["rows"] if section else ():
+            self.update_rows.add_widget(status_row(str(label), str(value)))
+        if vm.polling:
+            self._start_polling()
+        else:
+            self._stop_polling()
+
+    def ask_install(self) -> None:
+        """The button: the question, over the page, before anything starts."""
+        self._close_confirm()
+        vm = self.vm.updates if self.vm else None
+        if vm is None or not vm.ask():
+            return
+        q = vm.question
+        self.confirm_panel = ConfirmPanel(
+            q["text"], note=q["note"], cancel=q["cancel"], confirm=q["confirm"]
+        )
+        self.confirm_panel.bind(
+            on_confirm=lambda *_: self.install(), on_dismiss=lambda *_: self._asked()
+        )
+        self.confirm_panel.open(animation=False)
+
+    def _asked(self) -> None:
+        if self.vm is not None:
+            self.vm.updates.cancel()
+        self.confirm_panel = None
+
+    def install(self) -> None:
+        if self.vm is None:
+            return
+        self.vm.updates.confirm()
+        self.vm.reload_update()
+        self._show_update()
+
+    def poll_update(self) -> None:
+        """The state file read again (root writes the install's percent into it)."""
+        if self.vm is None:
+            self._stop_polling()
+            return
+        self.vm.reload_update()
+        self._show_update()
+
+    def _start_polling(self) -> None:
+        if self._poll is None:
+            self._poll = Clock.schedule_interval(lambda _dt: self.poll_update(), UPDATE_POLL_S)
+
+    def _stop_polling(self) -> None:
+        if self._poll is not None:
+            self._poll.cancel()
+            self._poll = None
+
+    def _close_confirm(self) -> None:
+        if self.confirm_panel is not None:
+            self.confirm_panel.dismiss(animation=False)
+            self.confirm_panel = None

@@ -14,8 +14,10 @@ from appliance.web.i18n import N_
 from appliance.web.labels import BACKUP_TITLE, CLOCK_SOURCES, MODEM, STATUS, backup_rows
 from appliance.web.qr import qr_png
 from kiosk_ui.viewmodels.state import KioskState
+from kiosk_ui.viewmodels.update import UpdateVM
 
 NONE = "—"
+UPDATE_KEY = "update"  # the section redone while an install runs
 # One sentence with its values (a translation may order them otherwise).
 JOIN = N_("Scannez pour rejoindre le réseau %(ssid)s, puis ouvrez %(address)s (ou %(ip)s)")
 
@@ -47,6 +49,8 @@ class StatusVM:
         # technician once first boot has made the hotspot; None otherwise.
         self.join_png: bytes | None = None
         self.join_text: str | None = None
+        # the update on offer, its button and an install's progress
+        self.updates = UpdateVM(state)
 
     def load(self) -> None:
         state = self.state
@@ -60,6 +64,7 @@ class StatusVM:
             return
         self.raw, self.error = s, None
         t = state.t
+        self.updates.show(s.get("update"))
         hotspot = s["hotspot"]
         self.join_png = (
             qr_png(hotspot["join_payload"], scale=6) if "join_payload" in hotspot else None
@@ -177,6 +182,14 @@ class StatusVM:
             *_update_section(s.get("update") or {}, t),
         ]
 
+    def reload_update(self) -> None:
+        """The update's state file read again and its section redone; the rest stays as
+        loaded (a full load writes an audit row: not every few seconds)."""
+        self.updates.reload()
+        fresh = _update_section(self.updates.update, self.state.t)
+        kept = [s for s in self.sections if s.get("key") != UPDATE_KEY]
+        self.sections = kept + fresh
+
 
 def _update_section(state: dict, t) -> list[dict]:
     """Both root slots, an update on offer and the last outcome (a return to the previous
@@ -185,4 +198,4 @@ def _update_section(state: dict, t) -> list[dict]:
     if not lines:
         return []
     rows = [tuple(line.split(" : ", 1)) if " : " in line else ("", line) for line in lines]
-    return [{"title": t("Mises à jour"), "rows": rows}]
+    return [{"title": t("Mises à jour"), "rows": rows, "key": UPDATE_KEY}]

@@ -277,7 +277,7 @@ def test_the_update_is_fetched_in_chunks_resumed_after_a_dropped_link_and_a_powe
     published, tmp_path
 ):
     server, entry = published
-    folder, started = tmp_path / "download", []
+    folder, started = tmp_path / "update/download", []
     f = fetcher(folder, server.url, started=started)
     assert f.due()
     ups = iter([True, True, False])  # the link drops after two chunks
@@ -296,17 +296,21 @@ def test_the_update_is_fetched_in_chunks_resumed_after_a_dropped_link_and_a_powe
     # and each byte of the file once
     assert entry["bytes"] <= st["used_bytes"] < entry["bytes"] + 10_000
     assert not f.due()  # nothing more until the next check
+    lines = update_state.summary(update_state.read(folder.parent.parent))
+    assert any(line.startswith("3G : ") and "Mo utilisés" in line for line in lines), lines
 
 
 def test_the_monthly_budget_stops_the_fetch_until_next_month(published, tmp_path):
     server, entry = published
     clock = Clock()
     budget_mb = (entry["bytes"] + 20_000) / 1e6
-    f = fetcher(tmp_path / "dl", server.url, budget_mb=budget_mb, clock=clock)
+    f = fetcher(tmp_path / "update/download", server.url, budget_mb=budget_mb, clock=clock)
     f._new_month()
     f.state.used_bytes = int(budget_mb * 1e6) - entry["bytes"] // 2  # the month half spent
     st = f.run_once()
     assert not st["done"] and "budget du mois atteint" in st["message"]
+    lines = update_state.summary(update_state.read(tmp_path))
+    assert any("budget du mois atteint" in line for line in lines), lines
     assert st["used_bytes"] <= budget_mb * 1e6
     assert not f.due()
     clock.day = datetime(2027, 1, 1, 8, tzinfo=UTC)

@@ -151,7 +151,9 @@ def test_a_stick_without_a_bundle_is_left_to_the_backup(home, tmp_path):
     assert not (stick / "KENEYA-SAUVEGARDES").exists()
 
 
-def test_install_takes_a_verified_backup_then_reports_progress(home, good_bundle, tmp_path):
+def test_install_takes_a_verified_backup_then_reports_progress(
+    home, good_bundle, tmp_path, monkeypatch
+):
     stick = tmp_path / "stick"
     stick.mkdir()
     (stick / good_bundle.name).write_bytes(good_bundle.read_bytes())
@@ -173,7 +175,18 @@ def test_install_takes_a_verified_backup_then_reports_progress(home, good_bundle
         assert slots.read().primary == "A"  # not before rauc install ended
         slots.write(slots.backend(slots.read(), ["set-primary", "B"])[1])
 
+    steps = []
+    change = updates.change
+
+    def watch(p, **fields):
+        if fields.get("progress"):
+            steps.append(fields["progress"]["step"])
+        return change(p, **fields)
+
+    monkeypatch.setattr(updates, "change", watch)
     last = updates.install(home, runner=fake_rauc, activate=activate)
+    # RAUC's English said in French on the screens, its own words kept
+    assert "écriture de l'autre partition (Copying image to rootfs.1)" in steps
     assert seen[0][:2] == ["rauc", "install"]
     assert last["outcome"] == "installed" and last["slot"] == "B" and last["version"] == "2.0.0"
     state = update_state.read(home.data_dir)
