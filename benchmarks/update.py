@@ -9,7 +9,8 @@ app change (one module of the venv edited, as a new commit would); then
 - the 4 KiB blocks of the new root whose content the installed root does not already have:
   what RAUC's adaptive update (`block-hash-index`) would fetch over 3G when streaming, and
   the size of that index (32 bytes a block), fetched first;
-- the venv alone as tar.xz: the size of an "app-only" bundle, had it its own slot.
+- the venv alone as tar.xz: the size of an "app-only" bundle, had it its own slot;
+- the file-level delta of the same change with its signed index: what goes over 3G.
 Prints one JSON object.
 """
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,8 @@ from image_build.build import (  # noqa: E402
     tree_size,
 )
 from image_build.bundle import make_bundle, root_from_image  # noqa: E402
+from provisioning.delta import entry_for, make_delta, write_index  # noqa: E402
+from provisioning.update import CARRIED  # noqa: E402
 
 BLOCK = 4096
 CHANGED = "opt/keneya/venv/lib/python3.11/site-packages/provisioning/slots.py"
@@ -70,6 +74,32 @@ def main() -> None:
         size = round_mib(tree_size(tree) * 11 // 10 + ROOT_SPARE_MIB * MIB)
         old, new = work / "old.ext4", work / "new.ext4"
         make_ext4(tree, old, size, ROOT_LABEL, epoch)
+        # the same change as a delta (what is fetched over 3G): the new tree is the old one
+        # hard-linked, the module and the release written anew, and make_delta walks both
+        # whole trees as the district's publish does
+        edited = work / "edited"
+        subprocess.run(["cp", "-al", str(tree), str(edited)], check=True)
+        for rel, extra in ((CHANGED, "\n# a typical app change: one module edited\n"),
+                           ("etc/keneya-release", "")):  # fmt: skip
+            text = (edited / rel).read_text()
+            (edited / rel).unlink()
+            (edited / rel).write_text(text.strip() + "-delta\n" if not extra else text + extra)
+        t0 = time.monotonic()
+        patch = work / "delta.tar.xz"
+        manifest = make_delta(tree, edited, patch, carried=CARRIED, kernel="bench")
+        figures.update(
+            delta_bytes=patch.stat().st_size,
+            delta_files=len(manifest["files"]),
+            delta_make_s=round(time.monotonic() - t0, 1),
+        )
+        with tempfile.TemporaryDirectory() as keys:
+            index = write_index(Path(keys), [entry_for(patch, kind="delta", version="b",
+                                kernel="bench")], latest="b", compatible="bench", key=DEV_KEY,
+                                cert=DEV_CERT)  # fmt: skip
+            signed = index.stat().st_size + index.with_name(index.name + ".sig").stat().st_size
+        # over 3G for this app update: the signed index and the delta (no HTTP headers)
+        figures["over_3g_bytes"] = signed + figures["delta_bytes"]
+        shutil.rmtree(edited)
         module = tree / CHANGED
         module.write_text(module.read_text() + "\n# a typical app change: one module edited\n")
         make_ext4(tree, new, size, ROOT_LABEL, epoch)
