@@ -248,13 +248,7 @@ def _copy_in(p: Paths, source: Path) -> Path:
     dest = incoming / source.name
     tmp = incoming / (source.name + ".part")
     try:
-        # O_NOFOLLOW: the download folder belongs to the service user, who must not make
-        # root read another file through a link
-        fd = os.open(source, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as src, open(tmp, "wb") as out:
-            shutil.copyfileobj(src, out, 4 << 20)
-            out.flush()
-            os.fsync(out.fileno())
+        _copy_nofollow(source, tmp)
         os.replace(tmp, dest)
     except OSError as e:
         tmp.unlink(missing_ok=True)
@@ -267,52 +261,86 @@ def offer_downloaded(p: Paths, folder: Path | None = None, *,
     """What the modem daemon fetched over 3G (modem/update_fetch.py), checked again by root as
     if it came from anyone: the index's signature, the file's SHA-256 in that signed index
     (after the copy out of the service user's folder), then a bundle as from a stick or a
-    delta's manifest (versions, kernel), and offered."""
+    delta's manifest (versions, kernel), and offered. The signed index goes along with the
+    file: the install checks both again (the update folder is the service user's)."""
     folder = folder or update_dir(p) / update_state.DOWNLOAD_DIR
     try:
-        content = (folder / delta.INDEX_NAME).read_bytes()
-        signature = (folder / delta.SIGNATURE_NAME).read_bytes()
-    except OSError:
-        raise UpdateError("aucun téléchargement à vérifier / nothing fetched") from None
-    try:
-        delta.verify(content, signature, keyring)
-        index = delta.parse_index(content, compatible=COMPATIBLE)
+        entry = signed_entry(folder, keyring)
     except delta.DeltaError as e:
         raise _refused(p, folder / delta.INDEX_NAME, str(e)) from None
-    entry = delta.choose(index, running=this_version(), kernel=running_kernel())
-    if entry is None or not (folder / entry["file"]).is_file():
+    if not (folder / entry["file"]).is_file():
         raise UpdateError("aucune mise à jour téléchargée pour cette version / nothing to offer")
     dest = _copy_in(p, folder / entry["file"])
     try:
-        if delta.sha256_file(dest) != entry["sha256"]:
-            raise UpdateError(
-                f"{dest.name} ne correspond pas à l'index signé : refusé, rien n'a été changé"
-                " / does not match the signed index"
-            )
+        for name in (delta.INDEX_NAME, delta.SIGNATURE_NAME):
+            _copy_nofollow(folder / name, dest.parent / name)
         if entry["kind"] == "bundle":
+            if delta.sha256_file(dest) != entry["sha256"]:
+                raise UpdateError(NOT_SIGNED.format(name=dest.name))
             info = bundle_info(dest, keyring)
             offered = {"version": info.get("version"), "kind": "bundle",
                        "description": info.get("description")}  # fmt: skip
         else:
-            manifest = delta.read_manifest(dest)
-            if (manifest["from"], manifest["to"]) != (this_version(), entry["version"]):
-                raise UpdateError(
-                    f"{dest.name} va de {manifest['from']} à {manifest['to']}, cet appareil a"
-                    f" {this_version()} : refusé / not from this version"
-                )
-            if manifest["kernel"] != running_kernel():
-                raise UpdateError(f"{dest.name} est pour le noyau {manifest['kernel']} : refusé")
+            manifest = checked_delta(dest, entry)
             offered = {"version": manifest["to"], "kind": "delta", "from": manifest["from"],
                        "description": f"{len(manifest['files'])} fichier(s) changé(s)"}  # fmt: skip
         if offered["version"] == this_version():
             raise UpdateError(f"la version {this_version()} est déjà en service / already running")
-    except (UpdateError, delta.DeltaError) as e:
-        dest.unlink(missing_ok=True)
+    except (UpdateError, delta.DeltaError, OSError) as e:
+        for left in dest.parent.iterdir():
+            left.unlink()
         raise _refused(p, dest, str(e)) from None
     offered |= {"file": str(dest), "bytes": dest.stat().st_size, "source": "3G",
                 "found_at": now_iso()}  # fmt: skip
     change(p, offer=offered, progress=None)
     return offered
+
+
+NOT_SIGNED = (
+    "{name} ne correspond pas à l'index signé : refusé, rien n'a été changé"
+    " / does not match the signed index"
+)
+
+
+def signed_entry(folder: Path, keyring: Path) -> dict[str, Any]:
+    """The index entry for this appliance from a folder's signed index; DeltaError when the
+    signature is not the district's, UpdateError when nothing there is for this version."""
+    try:
+        content = (folder / delta.INDEX_NAME).read_bytes()
+        signature = (folder / delta.SIGNATURE_NAME).read_bytes()
+    except OSError:
+        raise UpdateError("aucun index signé à vérifier / no signed index") from None
+    delta.verify(content, signature, keyring)
+    index = delta.parse_index(content, compatible=COMPATIBLE)
+    entry = delta.choose(index, running=this_version(), kernel=running_kernel())
+    if entry is None:
+        raise UpdateError("rien dans l'index pour cette version / nothing for this version")
+    return entry
+
+
+def checked_delta(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
+    """The delta's manifest once its bytes are the signed index's and it goes from this
+    version, on this kernel, to the index's."""
+    if path.name != entry["file"] or delta.sha256_file(path) != entry["sha256"]:
+        raise UpdateError(NOT_SIGNED.format(name=path.name))
+    manifest = delta.read_manifest(path)
+    if (manifest["from"], manifest["to"]) != (this_version(), entry["version"]):
+        raise UpdateError(
+            f"{path.name} va de {manifest['from']} à {manifest['to']}, cet appareil a"
+            f" {this_version()} : refusé / not from this version"
+        )
+    if manifest["kernel"] != running_kernel():
+        raise UpdateError(f"{path.name} est pour le noyau {manifest['kernel']} : refusé")
+    return manifest
+
+
+def _copy_nofollow(src: Path, dest: Path) -> None:
+    # O_NOFOLLOW: a folder of the service user's must not make root read another file
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as f, open(dest, "wb") as out:
+        shutil.copyfileobj(f, out, 4 << 20)
+        out.flush()
+        os.fsync(out.fileno())
 
 
 def _refused(p: Paths, bundle: Path, message: str) -> UpdateError:
@@ -417,6 +445,7 @@ def install(
     runner: Callable[[list[str]], subprocess.Popen] | None = None,
     activate: Callable[[], None] | None = None,
     write_slot: Callable[[Path, Callable[[int, str], None]], None] | None = None,
+    keyring: Path = KEYRING,
 ) -> dict[str, Any]:
     """Install the offered bundle into the other slot. The caller reboots.
 
@@ -435,12 +464,16 @@ def install(
             " (quelques minutes) / the running version is still on trial"
         )
     try:
-        return _install(p, offered, runner or _popen, activate or _rauc_activate_other, write_slot)
+        return _install(
+            p, offered, runner or _popen, activate or _rauc_activate_other, write_slot, keyring
+        )
     finally:
         change(p, progress=None)  # whatever happened, nothing is under way any more
 
 
-def _install(p: Paths, offered: dict, runner, activate, write_slot=None) -> dict[str, Any]:
+def _install(
+    p: Paths, offered: dict, runner, activate, write_slot=None, keyring: Path = KEYRING
+) -> dict[str, Any]:
     version = offered.get("version")
     change(p, progress={"percent": 0, "step": "sauvegarde avant mise à jour", "at": now_iso()})
     try:
@@ -451,15 +484,19 @@ def _install(p: Paths, offered: dict, runner, activate, write_slot=None) -> dict
         change(p, last=fail)
         raise UpdateError(fail["message"]) from e
     if offered.get("kind") == "delta":
-        try:
-            (write_slot or write_delta_slot)(
-                Path(offered["file"]),
-                lambda percent, step: change(
-                    p, progress={"percent": percent, "step": step, "at": now_iso()}
-                ),
-            )
-        except (UpdateError, delta.DeltaError, OSError, subprocess.SubprocessError) as e:
-            _install_failed(p, version, str(e))
+        # checked again from a copy only this unit sees (its private /tmp): the update folder
+        # is the service user's, who could otherwise swap the file after the offer's check
+        with tempfile.TemporaryDirectory(prefix="delta-") as private:
+            try:
+                mine = _private_delta(Path(offered["file"]), Path(private), keyring)
+                (write_slot or write_delta_slot)(
+                    mine,
+                    lambda percent, step: change(
+                        p, progress={"percent": percent, "step": step, "at": now_iso()}
+                    ),
+                )
+            except (UpdateError, delta.DeltaError, OSError, subprocess.SubprocessError) as e:
+                _install_failed(p, version, str(e))
     else:
         proc = runner(["rauc", "install", offered["file"]])
         lines = []
@@ -511,6 +548,13 @@ def rauc_step(text: str) -> str:
         if key in text.lower():
             return f"{french} ({text})" if text else french
     return text
+
+
+def _private_delta(offered: Path, private: Path, keyring: Path = KEYRING) -> Path:
+    for name in (offered.name, delta.INDEX_NAME, delta.SIGNATURE_NAME):
+        _copy_nofollow(offered.parent / name, private / name)
+    checked_delta(private / offered.name, signed_entry(private, keyring))
+    return private / offered.name
 
 
 def _install_failed(p: Paths, version: Any, detail: str) -> None:

@@ -422,7 +422,7 @@ def test_root_checks_again_offers_and_installs_the_fetched_delta(home, published
     def activate():
         slots.write(slots.SlotRecord("B", {"A": "good", "B": "trying"}, {"A": 0, "B": 3}))
 
-    last = updates.install(home, activate=activate, write_slot=write_slot)
+    last = updates.install(home, activate=activate, write_slot=write_slot, keyring=DEV_CERT)
     assert last["outcome"] == "installed" and last["slot"] == "B" and last["version"] == "1.1.0"
     assert (written[0] / "etc/keneya-release").read_text().strip() == "1.1.0"
     state = updates.read_state(home)
@@ -446,3 +446,20 @@ def test_root_refuses_a_fetched_file_that_is_not_the_signed_one(home, published,
     path.symlink_to("/etc/shadow")
     with pytest.raises(updates.UpdateError, match="copie impossible"):
         updates.offer_downloaded(home, keyring=DEV_CERT)
+
+
+def test_a_delta_swapped_after_the_offer_is_refused_at_the_install(home, published, roots):
+    server, entry = published
+    assert fetcher(updates.update_dir(home) / "download", server.url).run_once()["done"]
+    offered = updates.offer_downloaded(home, keyring=DEV_CERT)
+    # the update folder is the service user's: one who took it over swaps the offered file
+    old, new = roots
+    (new / "usr/bin/tool").write_text("#!/bin/sh\necho owned\n")
+    make(old, new, Path(offered["file"]))
+    written, activated = [], []
+    with pytest.raises(updates.UpdateError, match="index signé"):
+        updates.install(home, activate=lambda: activated.append(1),
+                        write_slot=lambda *a: written.append(a), keyring=DEV_CERT)  # fmt: skip
+    assert not written and not activated
+    state = updates.read_state(home)
+    assert state["last"]["outcome"] == "failed" and slots.read().primary == "A"
