@@ -34,17 +34,18 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from appliance.backup import copy as backup_copy
 from appliance.backup.copy import BackupError, fsync_dir
 from appliance.backup.restore import restore as restore_backup
+from appliance.clock import to_iso
 from appliance.paths import Paths
 from appliance.services import update_state
 from appliance.services.update_state import STATE_NAME, UPDATE_DIR
-from appliance.store.db import Store
+from appliance.store.db import Store, StoreError
 from appliance.store.schema import MIGRATIONS
 from provisioning import delta, slots
 
@@ -641,6 +642,52 @@ def _rauc_activate_other() -> None:
 
 def _popen(cmd: list[str]) -> subprocess.Popen:
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+# --- the reboot into it: when nobody is in the middle of a form, or at night --------------
+
+QUIET_MINUTES = 10
+NIGHT_HOURS = frozenset((22, 23, 0, 1, 2, 3, 4))  # Mali is on UTC all year
+QUIET_CHECK_S = 30.0
+
+
+def someone_busy(p: Paths, now: datetime) -> str | None:
+    """Why not to reboot now: a form being typed on the kiosk (a draft saved in the last
+    minutes) or a tablet in use by someone other than the admin who asked for the update."""
+    since = now - timedelta(minutes=QUIET_MINUTES)
+    with Store(p.database) as store:
+        if store.drafts.saved_since(to_iso(since)):
+            return "un formulaire est en cours au kiosque / a form is being filled in"
+        asked = store.audit.last_of("update.install")
+        others = store.web_sessions.active_since(
+            since.timestamp(), except_staff=asked["staff_id"] if asked else None
+        )
+        if others:
+            return f"{others} tablette(s) en cours d'utilisation / tablets in use"
+    return None
+
+
+def wait_for_quiet(
+    p: Paths,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Wait until nobody is mid-form or it is night; says which (the state shows why it
+    waits). A database that cannot be read is no reason to wait."""
+    while True:
+        moment = now()
+        if moment.hour in NIGHT_HOURS:
+            return "night"
+        try:
+            reason = someone_busy(p, moment)
+        except (sqlite3.Error, OSError, StoreError):
+            reason = None
+        if reason is None:
+            return "quiet"
+        step = f"installée ; redémarrage dès que possible : {reason}"
+        change(p, progress={"percent": 100, "step": step, "at": now_iso()})
+        sleep(QUIET_CHECK_S)
 
 
 # --- 3. at every boot: came back from a failed slot? ---------------------------------------

@@ -106,10 +106,13 @@ def fetched(ctx, folder, keyring, as_json):
 @update.command("install")
 @click.option("--reboot/--no-reboot", default=True, show_default=True,
               help="Reboot into the new slot once it is written.")  # fmt: skip
+@click.option("--wait/--no-wait", default=True, show_default=True,
+              help="Before the reboot, wait until nobody is mid-form on the kiosk or a tablet"
+                   " (or night).")  # fmt: skip
 @json_option
 @click.pass_context
-def install(ctx, reboot, as_json):
-    """Install the offered bundle (a pre-update backup first), then reboot into it."""
+def install(ctx, reboot, wait, as_json):
+    """Install the offered update (a pre-update backup first), then reboot into it."""
     p = paths(ctx)
     try:
         last = updates.install(p)
@@ -117,6 +120,8 @@ def install(ctx, reboot, as_json):
         _fail(str(e))
     emit(last, as_json, f"version {last['version']} installée en partition {last['slot']}")
     if reboot:
+        if wait:
+            updates.wait_for_quiet(p)
         subprocess.run(["systemctl", "reboot"], check=False)
 
 

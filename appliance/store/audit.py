@@ -48,5 +48,13 @@ class AuditRepo:
                 r["detail"] = json.loads(r["detail"])
         return rows
 
+    def last_of(self, action: str) -> dict[str, Any] | None:
+        """The newest row of an action (e.g. who asked for the update being installed)."""
+        return self.store.query_one(
+            f"SELECT id, {', '.join(_COLUMNS)} FROM audit WHERE action = ? ORDER BY id DESC"
+            " LIMIT 1",
+            (action,),
+        )
+
     def count(self) -> int:
         return self.store.conn.execute("SELECT COUNT(*) FROM audit").fetchone()[0]

@@ -33,6 +33,11 @@ class DraftRepo:
         )
         return [{**r, "data": json.loads(r["data"])} for r in rows]
 
+    def saved_since(self, at: str) -> int:
+        """Drafts saved since then: a form someone is filling in on the kiosk."""
+        row = self.store.query_one("SELECT COUNT(*) AS n FROM drafts WHERE updated_at >= ?", (at,))
+        return int(row["n"]) if row else 0
+
     def delete(self, *, staff_id: str, patient_id: str, kind: str) -> None:
         with self.store.transaction() as conn:
             conn.execute(

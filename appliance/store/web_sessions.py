@@ -43,6 +43,15 @@ class WebSessionRepo:
         with self.store.transaction() as conn:
             conn.execute("DELETE FROM web_sessions WHERE token_hash = ?", (token_hash,))
 
+    def active_since(self, since_s: float, *, except_staff: str | None = None) -> int:
+        """Sessions a person used since then (a page's background refresh does not count)."""
+        row = self.store.query_one(
+            "SELECT COUNT(*) AS n FROM web_sessions WHERE last_seen_s >= ?"
+            " AND staff_id IS NOT NULL AND staff_id IS NOT ?",
+            (since_s, except_staff),
+        )
+        return int(row["n"]) if row else 0
+
     def prune(self, *, idle_before_s: float) -> int:
         with self.store.transaction() as conn:
             return conn.execute(

@@ -405,3 +405,45 @@ def test_bundle_from_an_image_changes_only_the_version(tmp_path, root_ext4):
     copy.write_bytes(root_ext4.read_bytes())
     bundles.put_files(copy, {"/etc/keneya-release": b"3.1.4\n"})
     assert bundles.read_file(copy, "/etc/keneya-release") == "3.1.4\n"
+
+
+def test_the_reboot_waits_for_a_form_on_the_kiosk_or_another_tablet_user(home):
+    from datetime import UTC, datetime, timedelta
+
+    from appliance.clock import to_iso
+
+    day = datetime(2026, 12, 7, 10, 0, tzinfo=UTC)
+    with Store(home.database) as s:
+        staff = s.query("SELECT id, username FROM staff ORDER BY username LIMIT 2")
+        patient = s.conn.execute("SELECT id FROM patients LIMIT 1").fetchone()[0]
+        admin, other = staff[0]["id"], staff[1]["id"]
+        s.audit.append({"at": to_iso(day), "clock_trusted": True, "staff_id": admin,
+                        "action": "update.install", "detail": {"version": "2"}})  # fmt: skip
+        s.web_sessions.create(token_hash="a", csrf="c", lang="fr", staff_id=admin,
+                              now_s=day.timestamp())  # fmt: skip
+    # only the admin who asked is using a tablet: reboot at once
+    assert updates.someone_busy(home, day) is None
+    with Store(home.database) as s:
+        s.drafts.save(staff_id=other, patient_id=patient, kind="anc", data={"bp": "12"},
+                      at=to_iso(day - timedelta(minutes=2)))  # fmt: skip
+    assert "kiosque" in updates.someone_busy(home, day)
+    # a draft left 20 minutes ago is an abandoned form, not someone typing
+    assert updates.someone_busy(home, day + timedelta(minutes=20)) is None
+    with Store(home.database) as s:
+        s.web_sessions.create(token_hash="b", csrf="c", lang="fr", staff_id=other,
+                              now_s=(day + timedelta(minutes=19)).timestamp())  # fmt: skip
+    assert "tablette" in updates.someone_busy(home, day + timedelta(minutes=20))
+
+    clock = [day + timedelta(minutes=20)]
+    slept = []
+
+    def sleep(s):
+        slept.append(s)
+        clock[0] += timedelta(hours=6)  # 16:20, then 22:20: night
+        with Store(home.database) as store:  # the other nurse is still at work on her tablet
+            store.web_sessions.touch("b", clock[0].timestamp())
+
+    assert updates.wait_for_quiet(home, now=lambda: clock[0], sleep=sleep) == "night"
+    assert len(slept) == 2
+    assert "redémarrage dès que possible" in update_state.read(home.data_dir)["progress"]["step"]
+    assert updates.wait_for_quiet(home, now=lambda: day + timedelta(hours=1)) == "quiet"
