@@ -404,5 +404,5 @@ def run_update_boots(
 def prepare_or_fail(base: Path, work: Path, figures: dict) -> dict[str, Path]:
     try:
         return prepare(base, work, figures)
-    except (BuildError, bootbackup.RecordsError, OSError) as e:
+    except (BuildError, bootbackup.RecordsError, delta.DeltaError, OSError) as e:
         raise UpdateTestError(f"preparing the update bundles and sticks: {e}") from None

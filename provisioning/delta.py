@@ -232,9 +232,10 @@ def make_delta(old_root: Path, new_root: Path, out: Path, *, carried: tuple[str,
         listing.write_text("".join(f"./{rel}\n" for rel in changed))
         # GNU tar: owners, modes, symlinks and extended attributes (file capabilities) kept;
         # the manifest first, so an installer reads it before anything else
-        _tar(["--create", "--xz", "--file", str(out), "--numeric-owner", "--xattrs",
+        # absolute: a second -C is relative to the first
+        _tar(["--create", "--xz", "--file", str(out.resolve()), "--numeric-owner", "--xattrs",
               "--xattrs-include=*", "--no-recursion", "-C", tmp, MANIFEST_NAME,
-              "-C", str(new_root), "--files-from", str(listing)])  # fmt: skip
+              "-C", str(new_root.resolve()), "--files-from", str(listing)])  # fmt: skip
     return manifest
 
 

@@ -463,3 +463,11 @@ def test_a_delta_swapped_after_the_offer_is_refused_at_the_install(home, publish
     assert not written and not activated
     state = updates.read_state(home)
     assert state["last"]["outcome"] == "failed" and slots.read().primary == "A"
+
+
+def test_a_delta_is_made_from_relative_folders_too(roots, tmp_path, monkeypatch):
+    # the district runs publish with paths like build/…: tar's second -C is relative to the first
+    monkeypatch.chdir(tmp_path)
+    manifest = delta.make_delta(Path("old"), Path("new"), Path("d.tar.xz"),
+                                carried=updates.CARRIED, kernel=KERNEL)  # fmt: skip
+    assert delta.read_manifest(tmp_path / "d.tar.xz") == manifest

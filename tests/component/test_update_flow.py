@@ -446,4 +446,13 @@ def test_the_reboot_waits_for_a_form_on_the_kiosk_or_another_tablet_user(home):
     assert updates.wait_for_quiet(home, now=lambda: clock[0], sleep=sleep) == "night"
     assert len(slept) == 2
     assert "redémarrage dès que possible" in update_state.read(home.data_dir)["progress"]["step"]
-    assert updates.wait_for_quiet(home, now=lambda: day + timedelta(hours=1)) == "quiet"
+    with Store(home.database) as store:  # she logged out
+        store.web_sessions.delete("b")
+
+    def no_sleep(s):
+        raise AssertionError("waited although nobody was busy")
+
+    assert (
+        updates.wait_for_quiet(home, now=lambda: day + timedelta(hours=1), sleep=no_sleep)
+        == "quiet"
+    )
