@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import lzma
 import os
 import shutil
 import stat
@@ -290,9 +291,25 @@ def apply_delta(delta: Path, root: Path, manifest: dict[str, Any]) -> None:
             target.unlink()
     # members' paths were checked by the manifest's; tar refuses '..' and absolute names by
     # itself, and --no-overwrite-dir keeps the copied folders' own owners where unchanged
-    _tar(["--extract", "--xz", "--file", str(delta), "-C", str(root), "--numeric-owner",
-          "--same-permissions", "--same-owner", "--xattrs", "--xattrs-include=*",
-          "--exclude", MANIFEST_NAME])  # fmt: skip
+    # xz through Python's lzma into tar's stdin: the image has tar but no xz program
+    tar = subprocess.Popen(
+        ["tar", "--extract", "--file", "-", "-C", str(root), "--numeric-owner",
+         "--same-permissions", "--same-owner", "--xattrs", "--xattrs-include=*",
+         "--exclude", MANIFEST_NAME],
+        stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert tar.stdin is not None and tar.stderr is not None
+    try:
+        with lzma.open(delta) as unpacked:
+            shutil.copyfileobj(unpacked, tar.stdin, 1 << 20)
+    except (lzma.LZMAError, EOFError, BrokenPipeError) as e:
+        tar.kill()
+        raise DeltaError(f"{delta.name} illisible ({e})") from None
+    finally:
+        tar.stdin.close()
+    error = tar.stderr.read().decode(errors="replace")
+    if tar.wait() != 0:
+        raise DeltaError(f"tar: {' '.join(error.split())[-300:]}")
     wrong = [rel for rel, digest in manifest["files"].items()
              if not (root / rel).is_file() or sha256_file(root / rel) != digest]  # fmt: skip
     if wrong:

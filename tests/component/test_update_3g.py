@@ -471,3 +471,17 @@ def test_a_delta_is_made_from_relative_folders_too(roots, tmp_path, monkeypatch)
     manifest = delta.make_delta(Path("old"), Path("new"), Path("d.tar.xz"),
                                 carried=updates.CARRIED, kernel=KERNEL)  # fmt: skip
     assert delta.read_manifest(tmp_path / "d.tar.xz") == manifest
+
+
+def test_a_delta_is_applied_with_tar_alone_as_in_the_image(roots, tmp_path, monkeypatch):
+    # the image has GNU tar but no xz program (found by the update boot test)
+    old, new = roots
+    out = tmp_path / "d.tar.xz"
+    manifest = make(old, new, out)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "tar").symlink_to(shutil.which("tar"))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    running = shutil.copytree(old, tmp_path / "running", symlinks=True)
+    delta.apply_delta(out, running, manifest)
+    assert (running / "etc/keneya-release").read_text().strip() == "1.1.0"
