@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -138,7 +137,7 @@ class UpdateFetcher:
         self.get = get
         self.now = now
         self.monotonic = monotonic
-        self.start_unit = start_unit or _start_unit
+        self.start_unit = start_unit or update_state.start_unit
         self.chunk = chunk
         self.state = self._load()
 
@@ -322,12 +321,3 @@ class UpdateFetcher:
             log.info("update %s fetched: handed to %s", self.state.target, FETCHED_UNIT)
         else:
             self.state.error = f"{FETCHED_UNIT} could not be started"
-
-
-def _start_unit(unit: str) -> bool:
-    try:
-        done = subprocess.run(["systemctl", "start", "--no-block", unit], capture_output=True,
-                              timeout=30)  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return False
-    return done.returncode == 0

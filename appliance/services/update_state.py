@@ -122,15 +122,16 @@ def request_install(
     if state.get("progress"):
         raise UpdateRequestError("une installation est déjà en cours / already installing")
     ctx.audit(actor, "update.install", detail={"version": offer.get("version")})
-    if not (start or _start_unit)(INSTALL_UNIT):
+    if not (start or start_unit)(INSTALL_UNIT):
         raise UpdateRequestError(
             "impossible de lancer l'installation (pas sur l'appareil ?) / could not start it"
         )
     return {"version": offer.get("version"), "started": True}
 
 
-def _start_unit(unit: str) -> bool:
-    """--no-block: the web request returns; polkit lets the service user start this unit."""
+def start_unit(unit: str) -> bool:
+    """--no-block: the caller (a web request, the modem daemon) goes on; polkit lets the
+    service user start this unit and the fetched one."""
     try:
         done = subprocess.run(
             ["systemctl", "start", "--no-block", unit], capture_output=True, timeout=30

@@ -28,7 +28,7 @@ def client(tmp_path, store, fake_time, ctx, monkeypatch):
     (tmp_path / "update").mkdir()
     (tmp_path / "update" / "state.json").write_text(json.dumps(STATE))
     started = []
-    monkeypatch.setattr(update_state, "_start_unit", lambda unit: started.append(unit) or True)
+    monkeypatch.setattr(update_state, "start_unit", lambda unit: started.append(unit) or True)
     with web_client(web_app(tmp_path, fake_time)) as c:
         c.started = started
         yield c

@@ -114,7 +114,7 @@ def _scenario(home: Path, out: Path) -> dict:
         started.append(unit)
         return unit_starts[0]
 
-    update_state._start_unit = start
+    update_state.start_unit = start
 
     idle = offscreen.idle
 
