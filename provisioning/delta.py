@@ -23,6 +23,7 @@ import hashlib
 import json
 import lzma
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -117,7 +118,7 @@ def _entry_ok(e: Any) -> bool:
         and isinstance(e.get("bytes"), int)
         and e["bytes"] > 0
         and isinstance(e.get("sha256"), str)
-        and len(e["sha256"]) == 64
+        and re.fullmatch(r"[0-9a-f]{64}", e["sha256"]) is not None
         and isinstance(e.get("version"), str)
     )
 
@@ -189,6 +190,10 @@ def _same(a: Path, b: Path) -> bool:
     return True  # a directory whose owner and mode are the same
 
 
+def _kind(path: Path) -> int:
+    return stat.S_IFMT(path.lstat().st_mode)
+
+
 def make_delta(old_root: Path, new_root: Path, out: Path, *, carried: tuple[str, ...],
                kernel: str) -> dict[str, Any]:  # fmt: skip
     """The delta taking old_root to new_root, as out (.tar.xz). Its manifest is returned."""
@@ -211,11 +216,13 @@ def make_delta(old_root: Path, new_root: Path, out: Path, *, carried: tuple[str,
         changed.append(rel)
         if new.is_file() and not new.is_symlink():
             files[rel] = sha256_file(new)
+    # gone, or of another kind (a folder that became a link: tar cannot put a link over a
+    # folder): deleted first at the clinic, then the new one extracted
     deleted = [
         rel
         for rel in _walk(old_root)
         if not _is_kept(rel, carried)
-        and not ((new_root / rel).exists() or (new_root / rel).is_symlink())
+        and (not os.path.lexists(new_root / rel) or _kind(new_root / rel) != _kind(old_root / rel))
     ]
     # a deleted folder takes its contents: name only the topmost
     deleted = [d for d in deleted if not any(d.startswith(o + "/") for o in deleted)]
@@ -225,6 +232,7 @@ def make_delta(old_root: Path, new_root: Path, out: Path, *, carried: tuple[str,
         "to": new_version,
         "kernel": kernel,
         "files": files,
+        "members": changed,
         "delete": deleted,
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -272,49 +280,90 @@ def read_manifest(delta: Path) -> dict[str, Any]:
     for key in ("from", "to", "kernel"):
         if not isinstance(manifest.get(key), str):
             raise DeltaError(f"{delta.name} : manifeste incomplet / manifest lacks {key}")
-    if not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("delete"), list):
+    if not (
+        isinstance(manifest.get("files"), dict)
+        and isinstance(manifest.get("delete"), list)
+        and isinstance(manifest.get("members"), list)
+    ):
         raise DeltaError(f"{delta.name} : manifeste incomplet / manifest incomplete")
-    for rel in [*manifest["files"], *manifest["delete"]]:
+    for rel in [*manifest["files"], *manifest["delete"], *manifest["members"]]:
         if not isinstance(rel, str) or rel.startswith("/") or ".." in rel.split("/"):
             raise DeltaError(f"{delta.name} : chemin refusé {rel!r} / path refused")
     return manifest
+
+
+def _inside(root: Path, rel: str) -> bool:
+    """rel names something under root through real folders only (no link on the way): what
+    the copied root has as links (var/run → /run) must not take a write outside it."""
+    parts = Path(rel).parts
+    if not parts or rel in (".", "./") or any(p in ("..", ".") for p in parts):
+        return False
+    return not any(root.joinpath(*parts[:i]).is_symlink() for i in range(1, len(parts)))
+
+
+def check_members(delta: Path, manifest: dict[str, Any], root: Path) -> None:
+    """Every member of the delta is one the manifest names, a plain file, folder or link, and
+    lands under root through real folders (a link the delta itself brings included)."""
+    named = set(manifest["members"])
+    links: list[str] = []
+    try:
+        with tarfile.open(delta, "r:xz") as tar:
+            for m in tar:
+                name = m.name.removeprefix("./")
+                if name == MANIFEST_NAME:
+                    continue
+                if name not in named or not (m.isreg() or m.isdir() or m.issym()):
+                    raise DeltaError(f"{delta.name} : « {name} » refusé / member refused")
+                if not _inside(root, name) or any(name.startswith(k + "/") for k in links):
+                    raise DeltaError(f"{delta.name} : « {name} » passe par un lien / via a link")
+                if m.issym():
+                    links.append(name)
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise DeltaError(f"{delta.name} illisible / unreadable ({e})") from None
 
 
 def apply_delta(delta: Path, root: Path, manifest: dict[str, Any]) -> None:
     """Apply `delta` over `root` (a copy of the running root) and check the result: every file
     the manifest lists has its SHA-256, every deleted path is gone, the release is `to`."""
     for rel in manifest["delete"]:
+        if not _inside(root, rel):
+            raise DeltaError(f"suppression refusée : {rel!r} / deletion refused")
+    check_members(delta, manifest, root)
+    for rel in manifest["delete"]:
         target = root / rel
         if target.is_dir() and not target.is_symlink():
             shutil.rmtree(target)
         elif target.exists() or target.is_symlink():
             target.unlink()
-    # members' paths were checked by the manifest's; tar refuses '..' and absolute names by
-    # itself, and --no-overwrite-dir keeps the copied folders' own owners where unchanged
-    # xz through Python's lzma into tar's stdin: the image has tar but no xz program
-    tar = subprocess.Popen(
-        ["tar", "--extract", "--file", "-", "-C", str(root), "--numeric-owner",
-         "--same-permissions", "--same-owner", "--xattrs", "--xattrs-include=*",
-         "--exclude", MANIFEST_NAME],
-        stdin=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    assert tar.stdin is not None and tar.stderr is not None
-    try:
-        with lzma.open(delta) as unpacked:
-            shutil.copyfileobj(unpacked, tar.stdin, 1 << 20)
-    except (lzma.LZMAError, EOFError, BrokenPipeError) as e:
-        tar.kill()
-        raise DeltaError(f"{delta.name} illisible ({e})") from None
-    finally:
-        tar.stdin.close()
-    error = tar.stderr.read().decode(errors="replace")
-    if tar.wait() != 0:
-        raise DeltaError(f"tar: {' '.join(error.split())[-300:]}")
+    # xz through Python's lzma into tar's stdin: the image has tar but no xz program. tar's
+    # messages go to a file: a pipe left unread would stop it once full.
+    with tempfile.TemporaryFile() as errors:
+        tar = subprocess.Popen(
+            ["tar", "--extract", "--file", "-", "-C", str(root), "--numeric-owner",
+             "--same-permissions", "--same-owner", "--xattrs", "--xattrs-include=*",
+             "--exclude", MANIFEST_NAME],
+            stdin=subprocess.PIPE, stderr=errors,
+        )  # fmt: skip
+        assert tar.stdin is not None
+        try:
+            with lzma.open(delta) as unpacked:
+                shutil.copyfileobj(unpacked, tar.stdin, 1 << 20)
+        except (lzma.LZMAError, EOFError, BrokenPipeError) as e:
+            tar.kill()
+            tar.wait()
+            raise DeltaError(f"{delta.name} illisible ({e})") from None
+        finally:
+            tar.stdin.close()
+        if tar.wait() != 0:
+            errors.seek(0)
+            said = errors.read()[-2000:].decode(errors="replace")
+            raise DeltaError(f"tar: {' '.join(said.split())[-300:]}")
     wrong = [rel for rel, digest in manifest["files"].items()
              if not (root / rel).is_file() or sha256_file(root / rel) != digest]  # fmt: skip
     if wrong:
         raise DeltaError(f"{len(wrong)} fichier(s) faux après application ({wrong[0]})")
-    left = [rel for rel in manifest["delete"] if (root / rel).exists()]
+    brought = set(manifest["members"])  # a path deleted for being of another kind
+    left = [r for r in manifest["delete"] if r not in brought and os.path.lexists(root / r)]
     if left:
         raise DeltaError(f"{left[0]} aurait dû être supprimé / should have been deleted")
     release = (root / RELEASE_PATH).read_text().strip()

@@ -81,25 +81,51 @@ def read_state(p: Paths) -> dict[str, Any]:
 
 
 def write_state(p: Paths, state: dict[str, Any]) -> dict[str, Any]:
-    folder = update_dir(p)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = update_folder(p)
     tmp = folder / (STATE_NAME + ".new")
-    tmp.write_text(json.dumps(state, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-    _give_to_database_owner(p, tmp, 0o640)
-    with open(tmp, "rb") as f:
+    tmp.unlink(missing_ok=True)
+    # root's file, the service user's group may read it (the web app, the kiosk)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o640)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(json.dumps(state, ensure_ascii=False, indent=2) + "\n")
+        f.flush()
+        if os.geteuid() == 0:
+            os.fchown(f.fileno(), 0, p.data_dir.stat().st_gid)
+        os.fchmod(f.fileno(), 0o640)
         os.fsync(f.fileno())
     os.replace(tmp, folder / STATE_NAME)
     return state
 
 
+def update_folder(p: Paths) -> Path:
+    """The update folder, root's (group: the service user's, who reads the state), so that
+    nothing root writes or reads there can be swapped by the service user; inside it the
+    modem daemon's own download folder. A card whose folder the service user owned (earlier
+    versions) is put right here."""
+    folder = update_dir(p)
+    folder.mkdir(parents=True, exist_ok=True)
+    if os.geteuid() == 0:
+        st = p.data_dir.stat()
+        if folder.is_symlink():
+            raise UpdateError(f"{folder} est un lien : refusé / is a symlink")
+        if folder.stat().st_uid != 0:
+            os.chown(folder, 0, st.st_gid, follow_symlinks=False)
+        folder.chmod(0o750)
+        download = folder / update_state.DOWNLOAD_DIR
+        if not download.is_dir() or download.is_symlink():
+            download.unlink(missing_ok=True)
+            download.mkdir(mode=0o700)
+            os.chown(download, st.st_uid, st.st_gid)
+    return folder
+
+
 def _give_to_database_owner(p: Paths, path: Path, mode: int = 0o600) -> None:
-    """Root writes, the service user (the web app, the kiosk) reads: same owner as the data."""
+    """A database root restored or set aside: the service user's, like the data."""
     try:
         path.chmod(mode)
         st = p.data_dir.stat()
         if os.geteuid() == 0:
-            os.chown(path, st.st_uid, st.st_gid)
-            os.chown(path.parent, st.st_uid, st.st_gid)
+            os.chown(path, st.st_uid, st.st_gid, follow_symlinks=False)
     except OSError as e:
         print(f"keneya update: cannot give {path} to the data's owner: {e}", file=sys.stderr)
 
@@ -233,8 +259,8 @@ def offer(p: Paths, folder: Path, *, keyring: Path = KEYRING) -> dict[str, Any]:
 
 def _copy_in(p: Paths, source: Path) -> Path:
     """`source` copied (and synced) into the update folder's `incoming`, the only file there."""
-    incoming = update_dir(p) / "incoming"
-    incoming.mkdir(parents=True, exist_ok=True)
+    incoming = update_folder(p) / "incoming"
+    incoming.mkdir(exist_ok=True)
     for old in incoming.glob("*"):
         old.unlink()
     need = source.stat().st_size

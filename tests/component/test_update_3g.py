@@ -485,3 +485,52 @@ def test_a_delta_is_applied_with_tar_alone_as_in_the_image(roots, tmp_path, monk
     running = shutil.copytree(old, tmp_path / "running", symlinks=True)
     delta.apply_delta(out, running, manifest)
     assert (running / "etc/keneya-release").read_text().strip() == "1.1.0"
+
+
+def test_a_folder_that_became_a_link_is_published_so_that_it_applies(roots, tmp_path):
+    old, new = roots
+    (old / "usr/share/doc/x").mkdir(parents=True)
+    (old / "usr/share/doc/x/README").write_text("r\n")
+    (new / "usr/share/doc").mkdir(parents=True)
+    (new / "usr/share/doc/x").symlink_to("../../bin")
+    out = tmp_path / "d.tar.xz"
+    manifest = make(old, new, out)
+    assert "usr/share/doc/x" in manifest["delete"]
+    running = shutil.copytree(old, tmp_path / "running", symlinks=True)
+    delta.apply_delta(out, running, manifest)
+    assert os.readlink(running / "usr/share/doc/x") == "../../bin"
+
+
+def test_a_signed_delta_still_cannot_write_outside_the_root(roots, tmp_path):
+    """Defence in depth, should the district's key or build ever be misused: the copied root
+    has links to outside (var/run → /run); nothing goes through them, nothing unnamed goes in."""
+    old, new = roots
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "victim").write_text("keep me\n")
+    (old / "var").mkdir()
+    (old / "var/run").symlink_to(outside)
+    (new / "var").mkdir()
+    (new / "var/run").symlink_to(outside)
+    (outside / "x").write_text("the new build's\n")  # the district tree sees it through the link
+    out = tmp_path / "d.tar.xz"
+    manifest = make(old, new, out)
+    running = shutil.copytree(old, tmp_path / "running", symlinks=True)
+    for evil in ({"delete": ["var/run/victim"]}, {"delete": ["."]}, {"delete": [""]}):
+        with pytest.raises(delta.DeltaError, match="suppression refusée"):
+            delta.apply_delta(out, running, manifest | evil)
+    # a member the manifest does not name
+    with pytest.raises(delta.DeltaError, match="refusé"):
+        delta.apply_delta(out, running, manifest | {"members": manifest["members"][:-1]})
+    # a member through a link of the running root
+    sneaky = tmp_path / "sneaky"
+    (sneaky / "var/run").mkdir(parents=True)
+    (sneaky / "var/run/x").write_text("owned\n")
+    evil_tar = tmp_path / "evil.tar.xz"
+    (tmp_path / delta.MANIFEST_NAME).write_text("{}")
+    subprocess.run(["tar", "-cJf", str(evil_tar), "-C", str(tmp_path), delta.MANIFEST_NAME,
+                    "-C", str(sneaky), "./var/run/x"], check=True)  # fmt: skip
+    with pytest.raises(delta.DeltaError, match="lien"):
+        delta.apply_delta(evil_tar, running, manifest | {"members": ["var/run/x"], "delete": []})
+    assert (outside / "victim").read_text() == "keep me\n"
+    assert (outside / "x").read_text() == "the new build's\n"
