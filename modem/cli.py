@@ -333,14 +333,18 @@ def _update_fetcher(p: Paths) -> Any:
         return None
     if not source.server:
         return None
-    return UpdateFetcher(
-        p.data_dir / UPDATE_DIR / DOWNLOAD_DIR,
-        source,
-        keyring=KEYRING,
-        running_version=this_version,
-        kernel=os.uname().release,
-        compatible=COMPATIBLE,
-    )
+    try:
+        return UpdateFetcher(
+            p.data_dir / UPDATE_DIR / DOWNLOAD_DIR,
+            source,
+            keyring=KEYRING,
+            running_version=this_version,
+            kernel=os.uname().release,
+            compatible=COMPATIBLE,
+        )
+    except Exception:  # reports and SMS first, whatever the update folder holds
+        logging.getLogger(__name__).exception("no updates over 3G")
+        return None
 
 
 def _real_link(cfg: ModemConfig) -> DataLink:

@@ -165,7 +165,7 @@ class ModemDaemon:
             and self._ready()
             and t >= self._next_update_try
             and self._may_try_link(t)
-            and self.updates.due()
+            and self._updates_due(t)
         ):
             self._fetch_updates(t)
         if self.sms is not None and t >= self._next_sms_check and self._registered():
@@ -225,6 +225,14 @@ class ModemDaemon:
         else:
             self._next_link_try = t + self._link_retry_s
             self._link_retry_s = min(self._link_retry_s * 2, self.config.send_every_s)
+
+    def _updates_due(self, t: float) -> bool:
+        try:
+            return self.updates is not None and self.updates.due()
+        except Exception:  # whatever is wrong with updates must not stop reports and SMS
+            log.exception("update fetch: cannot tell whether one is due")
+            self._next_update_try = t + self.config.send_every_s
+            return False
 
     def _fetch_updates(self, t: float) -> None:
         """One window of update chunks (modem.update_fetch), after the reports: the link is

@@ -55,10 +55,10 @@ class UpdateSource:
     def __post_init__(self) -> None:
         if self.server and not self.server.startswith(("https://", "http://")):
             raise ConfigurationError(f"[update] server {self.server!r} must be an https:// URL")
-        if self.monthly_budget_mb < 0:
-            raise ConfigurationError("[update] monthly_budget_mb cannot be negative")
-        if not self.check_every_h > 0:
-            raise ConfigurationError("[update] check_every_h must be positive")
+        if not 0 <= self.monthly_budget_mb <= 100_000:
+            raise ConfigurationError("[update] monthly_budget_mb must be between 0 and 100000")
+        if not 0 < self.check_every_h <= 24 * 31:
+            raise ConfigurationError("[update] check_every_h must be between 0 and 744")
 
     def url(self, name: str) -> str:
         return self.server.rstrip("/") + "/" + name
@@ -68,7 +68,10 @@ _TYPES = {"server": (str,), "monthly_budget_mb": (int, float), "check_every_h": 
 
 
 def load_source(facility_file: Path) -> UpdateSource:
-    section = read_section(facility_file, "update", error=ConfigurationError)
+    try:
+        section = read_section(facility_file, "update", error=ConfigurationError)
+    except UnicodeDecodeError:
+        raise ConfigurationError(f"{facility_file} is not UTF-8 text") from None
     unknown = set(section) - set(_TYPES)
     if unknown:
         raise ConfigurationError(f"[update] unknown keys: {', '.join(sorted(unknown))}")
@@ -79,24 +82,55 @@ def load_source(facility_file: Path) -> UpdateSource:
 
 
 class FetchError(RuntimeError):
-    pass
+    """Said on the status screens: French first."""
+
+
+MAX_INDEX = 1 << 20  # an index or signature larger than this is not one (a captive portal)
+READ_BLOCK = 16 * 1024
 
 
 def http_get(url: str, start: int | None = None, length: int | None = None) -> bytes:
-    """GET url, or `length` bytes of it from `start` (the server must honour ranges)."""
+    """GET url (at most MAX_INDEX bytes), or `length` bytes of it from `start`, the server
+    answering the range. A request gets REQUEST_TIMEOUT_S in all; a range cut short by it or
+    by the link returns what arrived (it is the start of the range: kept, and counted)."""
+    ranged = start is not None and length is not None
     request = urllib.request.Request(url, headers={"User-Agent": "keneya-update"})
-    if start is not None and length is not None:
+    if ranged:
         request.add_header("Range", f"bytes={start}-{start + length - 1}")
+    deadline = time.monotonic() + REQUEST_TIMEOUT_S
+    limit = length if ranged else MAX_INDEX + 1
+    got = bytearray()
     try:
         with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as answer:
-            if start is not None and start > 0 and answer.status != 206:
+            if ranged and answer.status == 206 and not _range_starts(answer, start):
+                raise FetchError(f"le serveur a répondu une autre partie / wrong range ({url})")
+            if ranged and answer.status != 206 and start:
                 # the whole file again from byte 0 would cost the budget many times over
-                raise FetchError(f"{url}: the server does not answer byte ranges")
-            return answer.read(length) if length is not None else answer.read()
+                raise FetchError(
+                    "le serveur du district ne reprend pas les téléchargements"
+                    " / the server does not answer byte ranges"
+                )
+            while len(got) < limit and time.monotonic() < deadline:
+                block = answer.read(min(READ_BLOCK, limit - len(got)))
+                if not block:
+                    break
+                got += block
     except urllib.error.HTTPError as e:
-        raise FetchError(f"{url}: HTTP {e.code}") from None
+        raise FetchError(f"serveur du district : erreur {e.code} / HTTP {e.code} ({url})") from None
     except (urllib.error.URLError, OSError) as e:
-        raise FetchError(f"{url}: {getattr(e, 'reason', e)}") from None
+        if ranged and got:
+            return bytes(got)
+        reason = getattr(e, "reason", e)
+        raise FetchError(f"serveur du district injoignable / unreachable ({reason})") from None
+    if not ranged and len(got) > MAX_INDEX:
+        raise FetchError(f"réponse trop grande pour un index / not an index ({url})")
+    return bytes(got)
+
+
+def _range_starts(answer: Any, start: int) -> bool:
+    """The 206 is for the range asked (a proxy may answer another)."""
+    content_range = answer.headers.get("Content-Range") or ""
+    return content_range.startswith(f"bytes {start}-")
 
 
 @dataclass
@@ -110,6 +144,33 @@ class DownloadState:
     handed_over: bool = False  # root's unit started on it
     message: str | None = None  # what the status screens say (French / English)
     error: str | None = None
+    bad_sha256: str | None = None  # came out wrong: not fetched again until the index changes
+
+    @classmethod
+    def of(cls, raw: Any) -> DownloadState:
+        """The state as read; a file of another shape (damaged, another version's) starts
+        afresh rather than stopping the daemon."""
+        st = cls()
+        if not isinstance(raw, dict):
+            return st
+        for key, kind in (("month", str), ("used_bytes", int), ("checked_at", str),
+                          ("received", int), ("done", bool), ("handed_over", bool),
+                          ("message", str), ("error", str), ("bad_sha256", str)):  # fmt: skip
+            value = raw.get(key)
+            if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+                setattr(st, key, value)
+        target = raw.get("target")
+        if isinstance(target, dict) and delta.entry_ok(target):
+            st.target = target
+        else:
+            st.received, st.done, st.handed_over = 0, False, False
+        if st.checked_at is not None:
+            try:
+                datetime.fromisoformat(st.checked_at).astimezone(UTC)
+            except ValueError:
+                st.checked_at = None
+        st.used_bytes, st.received = max(0, st.used_bytes), max(0, st.received)
+        return st
 
 
 class UpdateFetcher:
@@ -145,10 +206,9 @@ class UpdateFetcher:
     def _load(self) -> DownloadState:
         try:
             raw = json.loads((self.folder / STATE_NAME).read_text(encoding="utf-8"))
-            known = DownloadState.__annotations__
-            return DownloadState(**{k: v for k, v in raw.items() if k in known})
-        except (OSError, ValueError, TypeError):
-            return DownloadState()
+        except (OSError, ValueError):
+            raw = None
+        return DownloadState.of(raw)
 
     def _save(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
@@ -173,15 +233,19 @@ class UpdateFetcher:
         return int(self.source.monthly_budget_mb * MB)
 
     def _new_month(self) -> None:
+        # only forward: a clock set back after a long power cut must not hand out a new
+        # month's budget (and the month it comes back to would then start from 0 again)
         month = self.now().strftime("%Y-%m")
-        if self.state.month != month:
+        if month > self.state.month:
             self.state.month, self.state.used_bytes = month, 0
 
     def _check_due(self) -> bool:
         if self.state.checked_at is None:
             return True
-        last = datetime.fromisoformat(self.state.checked_at)
-        return (self.now() - last).total_seconds() >= self.source.check_every_h * 3600
+        last = datetime.fromisoformat(self.state.checked_at).astimezone(UTC)
+        since = (self.now() - last).total_seconds()
+        # a check "in the future" was made while the clock was wrong: due now
+        return since < 0 or since >= self.source.check_every_h * 3600
 
     def due(self) -> bool:
         if not self.source.server:
@@ -206,7 +270,9 @@ class UpdateFetcher:
         """Ask the index when due, then fetch chunks for at most `seconds` while the link is
         up and the month's budget allows. Returns the state (as the status shows it)."""
         self._new_month()
+        self.state.error = None
         try:
+            self._recover_finished()
             if self._check_due():
                 self._check_index()
             deadline = self.monotonic() + seconds
@@ -220,7 +286,6 @@ class UpdateFetcher:
                 between_chunks()
             if self.state.done and not self.state.handed_over:
                 self._hand_over()
-            self.state.error = None
         except (FetchError, delta.DeltaError) as e:
             self.state.error = str(e)
             log.warning("update over 3G: %s", e)
@@ -240,10 +305,23 @@ class UpdateFetcher:
         self.state.checked_at = self.now().isoformat(timespec="seconds")
         delta.verify(content, signature, self.keyring)
         index = delta.parse_index(content, compatible=self.compatible)
-        entry = delta.choose(index, running=self.running_version(), kernel=self.kernel)
+        running = self.running_version()
+        entry = delta.choose(index, running=running, kernel=self.kernel)
         if entry is None:
             self._forget()
-            self.state.message = "à jour / up to date"
+            latest = index.get("latest")
+            self.state.message = (
+                "à jour / up to date"
+                if latest in (None, running)
+                else f"la version {latest} existe mais pas par 3G pour cette version"
+                " : apportez-la par clé USB / not published for this version: bring it by stick"
+            )
+            return
+        if entry["sha256"] == self.state.bad_sha256:
+            self.state.message = (
+                f"la version {entry['version']} publiée est défectueuse (somme de contrôle"
+                " fausse) : en attente d'une nouvelle publication / waiting for a new index"
+            )
             return
         if entry["bytes"] > self.budget:
             self._forget()
@@ -258,10 +336,32 @@ class UpdateFetcher:
         (self.folder / delta.INDEX_NAME).write_bytes(content)
         (self.folder / delta.SIGNATURE_NAME).write_bytes(signature)
         if self.state.target and self.state.target.get("sha256") == entry["sha256"]:
-            return  # the same file: go on where it stopped
+            # the same file: go on where it stopped; handed over but not on offer (root
+            # refused it for a passing reason, a stick's refusal cleared the offer): again
+            if self.state.done and self.state.handed_over and not self._offered(entry):
+                self.state.handed_over = False
+            return
         self._forget()
         self.state.target = entry
         self.state.message = f"téléchargement de la version {entry['version']} / downloading"
+
+    def _offered(self, entry: dict[str, Any]) -> bool:
+        """Root's state (the update folder, above this one) offers this version."""
+        root_state = update_state.read(self.folder.parent.parent)
+        offer = root_state.get("offer")
+        return isinstance(offer, dict) and offer.get("version") == entry["version"]
+
+    def _recover_finished(self) -> None:
+        """A power cut between the last chunk's rename and the state's save: the file is
+        there whole; checked, it needs no fetching again."""
+        target = self.state.target
+        if target is None or self.state.done or not self._final().is_file():
+            return
+        if delta.sha256_file(self._final()) == target["sha256"]:
+            self._part().unlink(missing_ok=True)
+            self.state.received, self.state.done = target["bytes"], True
+        else:
+            self._final().unlink()
 
     def _forget(self) -> None:
         if self.state.target is not None:
@@ -283,18 +383,23 @@ class UpdateFetcher:
             )
             return False
         part = self._part()
-        with open(part, "ab") as f:
-            # a power cut after the write but before the state: the state is what is sure
-            f.truncate(self.state.received)
-            f.seek(self.state.received)
-            data = self.get(self.source.url(target["file"]), self.state.received, n)
-            if not data or len(data) > n:
-                raise FetchError(f"{target['file']}: {len(data)} bytes for a range of {n}")
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        data = self.get(self.source.url(target["file"]), self.state.received, n)
+        self._spend(len(data))  # received over the air, whatever happens to it now
+        if not data:
+            raise FetchError(f"réponse vide du serveur / empty answer ({target['file']})")
+        data = data[:n]
+        try:
+            with open(part, "ab") as f:
+                # a power cut after the write but before the state: the state is what is sure
+                f.truncate(self.state.received)
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise FetchError(
+                f"écriture impossible sur la carte ({e.strerror or e}) / cannot write the card"
+            ) from None
         self.state.received += len(data)
-        self._spend(len(data))
         self.state.message = (
             f"téléchargement de la version {target['version']} :"
             f" {self.state.received * 100 // size} % / downloading"
@@ -310,7 +415,14 @@ class UpdateFetcher:
         if delta.sha256_file(self._part()) != target["sha256"]:
             self._part().unlink()
             self.state.received = 0
-            raise FetchError(f"{target['file']}: SHA-256 wrong, fetched again from the start")
+            # fetched again only when the district publishes anew: not the whole file each
+            # window for an index that is wrong
+            self.state.bad_sha256 = target["sha256"]
+            self.state.target = None
+            raise FetchError(
+                f"le fichier reçu ne correspond pas à l'index (somme de contrôle fausse)"
+                f" / SHA-256 wrong ({target['file']})"
+            )
         os.replace(self._part(), self._final())
         self.state.done = True
         self.state.message = f"version {target['version']} téléchargée et vérifiée / fetched"
@@ -320,4 +432,6 @@ class UpdateFetcher:
             self.state.handed_over = True
             log.info("update %s fetched: handed to %s", self.state.target, FETCHED_UNIT)
         else:
-            self.state.error = f"{FETCHED_UNIT} could not be started"
+            self.state.error = (
+                f"vérification impossible à lancer / {FETCHED_UNIT} could not be started"
+            )

@@ -103,12 +103,12 @@ def parse_index(content: bytes, *, compatible: str) -> dict[str, Any]:
     if index.get("compatible") != compatible:
         raise DeltaError(f"index pour « {index.get('compatible')} », pas pour {compatible}")
     files = index.get("files")
-    if not isinstance(files, list) or not all(_entry_ok(e) for e in files):
+    if not isinstance(files, list) or not all(entry_ok(e) for e in files):
         raise DeltaError("index incomplet / entries missing fields")
     return index
 
 
-def _entry_ok(e: Any) -> bool:
+def entry_ok(e: Any) -> bool:
     return (
         isinstance(e, dict)
         and e.get("kind") in ("delta", "bundle")

@@ -28,12 +28,14 @@ import os
 import re
 import shutil
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,7 @@ from typing import Any
 from appliance.backup import copy as backup_copy
 from appliance.backup.copy import BackupError, fsync_dir
 from appliance.backup.restore import restore as restore_backup
-from appliance.clock import to_iso
+from appliance.clock import Clock, to_iso
 from appliance.paths import Paths
 from appliance.services import update_state
 from appliance.services.update_state import STATE_NAME, UPDATE_DIR
@@ -333,8 +335,8 @@ def signed_entry(folder: Path, keyring: Path) -> dict[str, Any]:
     """The index entry for this appliance from a folder's signed index; DeltaError when the
     signature is not the district's, UpdateError when nothing there is for this version."""
     try:
-        content = (folder / delta.INDEX_NAME).read_bytes()
-        signature = (folder / delta.SIGNATURE_NAME).read_bytes()
+        content = _read_small(folder / delta.INDEX_NAME)
+        signature = _read_small(folder / delta.SIGNATURE_NAME)
     except OSError:
         raise UpdateError("aucun index signé à vérifier / no signed index") from None
     delta.verify(content, signature, keyring)
@@ -361,10 +363,22 @@ def checked_delta(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+def _read_small(path: Path, limit: int = 1 << 20) -> bytes:
+    """A small regular file of the service user's folder: no link, no FIFO, no /dev/zero."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode) or st.st_size > limit:
+            raise OSError(f"{path.name}: not a small file")
+        return f.read(limit)
+
+
 def _copy_nofollow(src: Path, dest: Path) -> None:
     # O_NOFOLLOW: a folder of the service user's must not make root read another file
-    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW)
+    fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as f, open(dest, "wb") as out:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{src.name}: not a regular file")
         shutil.copyfileobj(f, out, 4 << 20)
         out.flush()
         os.fsync(out.fileno())
@@ -638,17 +652,33 @@ def write_delta_slot(delta_file: Path, progress: Callable[[int, str], None]) -> 
     is a version no longer wanted), mounted in this unit's own namespace, filled, checked,
     unmounted. RAUC is not needed to write it; the slot record makes it primary after."""
     booted = slots.booted() or "A"
-    device = slot_device(slots.read().other(booted))
+    rec = slots.read()
+    other = rec.other(booted)
+    device = slot_device(other)
+    # what the other slot held is about to go: never booted again, whatever happens next
+    # (activating it after the copy makes it "trying")
+    slots.write(
+        replace(rec, state={**rec.state, other: "empty"}, attempts={**rec.attempts, other: 0})
+    )
     progress(1, "préparation de l'autre partition")
     _run(["mke2fs", "-q", "-F", "-t", "ext4", "-T", "default", "-L", ROOT_LABEL, device])
     mount_point = Path(tempfile.mkdtemp(prefix="new-slot-"))
+    running = Path(tempfile.mkdtemp(prefix="running-root-"))
     _run(["mount", "-t", "ext4", device, str(mount_point)])
     try:
-        prepare_delta_root(Path("/"), mount_point, delta_file, progress)
-        os.sync()
+        # the running root as it is on its partition: a bind of / alone leaves out what this
+        # unit's sandbox mounts over it (ProtectKernelModules hides /usr/lib/modules, PrivateTmp
+        # /tmp…); copying / itself gave a slot without kernel modules (seen under qemu)
+        _run(["mount", "--bind", "/", str(running)])
+        try:
+            prepare_delta_root(running, mount_point, delta_file, progress)
+            os.sync()
+        finally:
+            subprocess.run(["umount", str(running)], check=False)
     finally:
         subprocess.run(["umount", str(mount_point)], check=False)
         mount_point.rmdir()
+        running.rmdir()
 
 
 def _run(cmd: list[str]) -> None:
@@ -679,10 +709,14 @@ QUIET_CHECK_S = 30.0
 
 def someone_busy(p: Paths, now: datetime) -> str | None:
     """Why not to reboot now: a form being typed on the kiosk (a draft saved in the last
-    minutes) or a tablet in use by someone other than the admin who asked for the update."""
+    minutes) or a tablet in use by someone other than the admin who asked for the update.
+    `now` is the machine's clock, as the web sessions are; drafts carry the corrected one."""
     since = now - timedelta(minutes=QUIET_MINUTES)
     with Store(p.database) as store:
-        if store.drafts.saved_since(to_iso(since)):
+        # drafts carry the corrected clock (set from the network or by staff), which the
+        # machine's may be days behind after a long power cut
+        reading = Clock(store).now()
+        if store.drafts.saved_since(to_iso(since + (reading.now - reading.machine))):
             return "un formulaire est en cours au kiosque / a form is being filled in"
         asked = store.audit.last_of("update.install")
         others = store.web_sessions.active_since(

@@ -27,6 +27,11 @@ SLOT_STATES_FR = {
     "bad": "refusée",
     "empty": "vide",
 }
+MONTHS_FR = dict(zip(
+    (f"{m:02d}" for m in range(1, 13)),
+    ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre",
+     "octobre", "novembre", "décembre"), strict=True,
+))  # fmt: skip
 OUTCOMES_FR = {
     "installed": "installée, redémarrage pour l'essayer",
     "good": "en service (vérifiée)",
@@ -81,17 +86,21 @@ def summary(state: dict[str, Any]) -> list[str]:
     if offer := _dict(state.get("offer")):
         lines.append(f"Mise à jour disponible : version {offer.get('version')}")
     if progress := _dict(state.get("progress")):
-        lines.append(f"Installation : {progress.get('percent')} % {progress.get('step') or ''}")
+        percent = progress.get("percent")
+        percent = f"{percent} %" if isinstance(percent, int | float) else ""
+        lines.append(f"Installation : {percent} {french(progress.get('step') or '')}".rstrip())
     if download := _dict(state.get("download")):
-        if download.get("message") and not download.get("handed_over"):
+        if isinstance(download.get("message"), str) and not download.get("handed_over"):
             lines.append(f"3G : {french(download['message'])}")
-        if download.get("month"):
+        used = download.get("used_bytes")
+        month = str(download.get("month") or "")
+        if isinstance(used, int | float) and len(month) == 7:
             lines.append(
-                f"3G : {int(download.get('used_bytes') or 0) / 1e6:.1f} Mo utilisés pour les"
-                f" mises à jour en {download['month']}"
+                f"3G : {used / 1e6:.1f} Mo utilisés pour les mises à jour"
+                f" ({MONTHS_FR.get(month[5:], month[5:])} {month[:4]})"
             )
-        if download.get("error"):
-            lines.append(f"3G : erreur — {download['error']}")
+        if isinstance(download.get("error"), str):
+            lines.append(f"3G : problème — {french(download['error'])}")
     if last := _dict(state.get("last")):
         said = OUTCOMES_FR.get(last.get("outcome"), last.get("outcome"))
         lines.append(

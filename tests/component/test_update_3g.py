@@ -212,6 +212,9 @@ class Server:
                     a, b = rng.removeprefix("bytes=").split("-")
                     body = data[int(a) : int(b) + 1]
                     self.send_response(206)
+                    self.send_header(
+                        "Content-Range", f"bytes {a}-{int(a) + len(body) - 1}/{len(data)}"
+                    )
                 else:
                     body = data
                     self.send_response(200)
@@ -343,15 +346,22 @@ def test_a_forged_index_or_corrupt_bytes_are_never_handed_over(published, tmp_pa
     (folder / delta.SIGNATURE_NAME).write_bytes(good_sig)
     server.corrupt = True
     st = fetcher(tmp_path / "dl2", server.url, started=started).run_once()
-    assert "SHA-256 wrong" in st["error"] and not st["done"] and not started
-    assert st["received"] == 0  # fetched again from the start at the next window
+    assert "somme de contrôle fausse" in st["error"] and not st["done"] and not started
+    assert st["received"] == 0
+    # not fetched again, window after window, until the district publishes anew
+    sent = server.sent
+    again = fetcher(tmp_path / "dl2", server.url, started=started)
+    again.state.checked_at = None
+    st = again.run_once()
+    assert "en attente d'une nouvelle publication" in st["message"]
+    assert server.sent - sent < 10_000 and st["target"] is None
 
 
 def test_a_server_without_ranges_is_said_not_downloaded_again_and_again(published, tmp_path):
     server, entry = published
     server.ranges = False
     st = fetcher(tmp_path / "dl", server.url).run_once()
-    assert "byte ranges" in st["error"]
+    assert "ne reprend pas les téléchargements" in st["error"]
     assert st["received"] == 64 * 1024  # the first chunk (from 0) was read, no more
 
 
