@@ -544,3 +544,67 @@ def test_a_signed_delta_still_cannot_write_outside_the_root(roots, tmp_path):
         delta.apply_delta(evil_tar, running, manifest | {"members": ["var/run/x"], "delete": []})
     assert (outside / "victim").read_text() == "keep me\n"
     assert (outside / "x").read_text() == "the new build's\n"
+
+
+@pytest.mark.parametrize("garbage", ["[1, 2]", "null", "7", '{"used_bytes": "lots",'
+                                     ' "checked_at": 5, "target": "x", "month": 3}'])  # fmt: skip
+def test_a_download_state_of_another_shape_starts_afresh(garbage, tmp_path):
+    folder = tmp_path / "update/download"
+    folder.mkdir(parents=True)
+    (folder / "download.json").write_text(garbage)
+    f = fetcher(folder, "http://127.0.0.1:9/keneya/")
+    assert f.state.used_bytes == 0 and f.state.target is None
+    assert f.due()  # never checked: due, and no exception for the daemon's tick
+    assert update_state.summary(update_state.read(tmp_path)) is not None
+
+
+def test_a_clock_set_back_or_ahead_neither_gives_budget_nor_stops_the_checks(published, tmp_path):
+    server, entry = published
+    clock = Clock()
+    f = fetcher(tmp_path / "dl", server.url, clock=clock)
+    f.run_once()
+    used = f.state.used_bytes
+    assert used > 0 and f.state.month == "2026-12"
+    clock.day = datetime(2026, 11, 30, tzinfo=UTC)  # a long power cut, no network time yet
+    f._new_month()
+    assert f.state.month == "2026-12" and f.state.used_bytes == used
+    # a check made while the clock was years ahead is due once the clock is right again
+    f.state.checked_at = "2036-01-01T00:00:00+00:00"
+    clock.day = datetime(2026, 12, 8, tzinfo=UTC)
+    assert f._check_due()
+
+
+def test_a_cut_between_the_last_chunk_and_the_state_needs_no_second_download(published, tmp_path):
+    server, entry = published
+    folder = tmp_path / "update/download"
+    f = fetcher(folder, server.url, started=[])
+    f.run_once(link_up=iter([True, True, False]).__next__)
+    # the file came whole and was renamed, the state was not saved: as after a power cut
+    (folder / entry["file"]).write_bytes((Path(server.folder) / entry["file"]).read_bytes())
+    (folder / (entry["file"] + ".part")).unlink()
+    sent = server.sent
+    st = fetcher(folder, server.url, started=[]).run_once()
+    assert st["done"] and server.sent == sent
+
+
+def test_a_hand_over_root_did_not_turn_into_an_offer_is_made_again(published, tmp_path):
+    server, entry = published
+    folder = tmp_path / "update/download"
+    started = []
+    clock = Clock()
+    f = fetcher(folder, server.url, started=started, clock=clock)
+    assert f.run_once()["handed_over"] and len(started) == 1
+    # root refused it for a passing reason (a full card), or a stick's refusal cleared it
+    clock.day = datetime(2026, 12, 9, tzinfo=UTC)
+    assert f.run_once()["handed_over"] and len(started) == 2
+    (tmp_path / "update/state.json").write_text(json.dumps({"offer": {"version": "1.1.0"}}))
+    clock.day = datetime(2026, 12, 11, tzinfo=UTC)
+    f.run_once()
+    assert len(started) == 2  # on offer: nothing to do
+
+
+def test_an_index_too_large_is_not_read_into_memory(published, tmp_path):
+    server, entry = published
+    (Path(server.folder) / delta.INDEX_NAME).write_bytes(b" " * (2 << 20))
+    st = fetcher(tmp_path / "dl", server.url).run_once()
+    assert "trop grande" in st["error"] and st["used_bytes"] <= (1 << 20) + 1
