@@ -110,7 +110,8 @@ def update_folder(p: Paths) -> Path:
         st = p.data_dir.stat()
         if folder.is_symlink():
             raise UpdateError(f"{folder} est un lien : refusé / is a symlink")
-        if folder.stat().st_uid != 0:
+        have = folder.stat()
+        if (have.st_uid, have.st_gid) != (0, st.st_gid):
             os.chown(folder, 0, st.st_gid, follow_symlinks=False)
         folder.chmod(0o750)
         download = folder / update_state.DOWNLOAD_DIR

@@ -456,3 +456,16 @@ def test_the_reboot_waits_for_a_form_on_the_kiosk_or_another_tablet_user(home):
         updates.wait_for_quiet(home, now=lambda: day + timedelta(hours=1), sleep=no_sleep)
         == "quiet"
     )
+
+
+def test_the_update_folder_is_roots_and_readable_by_the_service_group(home):
+    # the service user's data folder, as on the card (uid and gid 950)
+    os.chown(home.data_dir, 950, 950)
+    updates.write_state(home, {"offer": {"version": "2"}})
+    folder = updates.update_dir(home)
+    st = folder.stat()
+    assert (st.st_uid, st.st_gid, st.st_mode & 0o777) == (0, 950, 0o750)
+    state = (folder / "state.json").stat()
+    assert (state.st_uid, state.st_gid, state.st_mode & 0o777) == (0, 950, 0o640)
+    download = (folder / "download").stat()
+    assert (download.st_uid, download.st_mode & 0o777) == (950, 0o700)
