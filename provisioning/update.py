@@ -35,7 +35,6 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -653,14 +652,14 @@ def write_delta_slot(delta_file: Path, progress: Callable[[int, str], None]) -> 
     is a version no longer wanted), mounted in this unit's own namespace, filled, checked,
     unmounted. RAUC is not needed to write it; the slot record makes it primary after."""
     booted = slots.booted() or "A"
-    rec = slots.read()
-    other = rec.other(booted)
-    device = slot_device(other)
-    # what the other slot held is about to go: never booted again, whatever happens next
-    # (activating it after the copy makes it "trying")
-    slots.write(
-        replace(rec, state={**rec.state, other: "empty"}, attempts={**rec.attempts, other: 0})
-    )
+    device = slot_device(slots.read().other(booted))
+    # what the other slot held is about to go: marked bad first, as RAUC does before it
+    # writes a slot, so that it is never booted half made, and its activation after the copy
+    # puts it on trial (a slot still "good" would be made primary without one). Through
+    # RAUC's service: the slot record is on the boot partition, read-only in this unit.
+    done = rauc("status", "mark-bad", "other", timeout=60)
+    if done.returncode != 0:
+        raise UpdateError(f"rauc status mark-bad other : {' '.join(done.stderr.split())[-200:]}")
     progress(1, "préparation de l'autre partition")
     _run(["mke2fs", "-q", "-F", "-t", "ext4", "-T", "default", "-L", ROOT_LABEL, device])
     mount_point = Path(tempfile.mkdtemp(prefix="new-slot-"))
