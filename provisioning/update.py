@@ -617,8 +617,11 @@ def copy_root(source: Path, target: Path, progress: Callable[[int], None]) -> No
     """The running root (this file system only: not the data, boot, /proc…) into target, with
     owners, modes, links, hard links and extended attributes; progress in % of the bytes."""
     total = max(1, _used(source))
-    proc = subprocess.Popen(["cp", "-ax", "--sparse=always", f"{source}/.", f"{target}/"],
-                            stderr=subprocess.PIPE, text=True)  # fmt: skip
+    # /dev left out: the partition's own has a few device nodes (made with the root), which
+    # this unit may not create and no boot uses (devtmpfs is mounted over it)
+    names = sorted(n for n in os.listdir(source) if n != "dev")
+    proc = subprocess.Popen(["cp", "-ax", "--sparse=always", *(f"{source}/{n}" for n in names),
+                             f"{target}/"], stderr=subprocess.PIPE, text=True)  # fmt: skip
     while proc.poll() is None:
         time.sleep(2)
         progress(min(99, _used(target) * 100 // total))
@@ -626,6 +629,10 @@ def copy_root(source: Path, target: Path, progress: Callable[[int], None]) -> No
         assert proc.stderr is not None
         detail = proc.stderr.read()[-300:]
         raise UpdateError(f"copie de la version en service impossible : {detail}")
+    st = source.stat()
+    (target / "dev").mkdir(mode=0o755, exist_ok=True)
+    os.chown(target, st.st_uid, st.st_gid)
+    target.chmod(stat.S_IMODE(st.st_mode))
 
 
 def _used(path: Path) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import subprocess
 import threading
 from datetime import UTC, datetime
@@ -170,11 +171,18 @@ def test_the_delta_slot_is_the_running_root_copied_then_the_delta(roots, tmp_pat
     (old / "root/.ssh").mkdir(parents=True)
     (old / "root/.ssh/authorized_keys").write_text("ssh-ed25519 AAAA tech\n")
     os.chmod(old / "usr/bin/tool", 0o4755)  # a set-user-id program stays so
+    # the partition's /dev has device nodes the install unit may not make: left out
+    (old / "dev").mkdir()
+    os.mknod(old / "dev/null", 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    (old / "bin").symlink_to("usr/bin")
     target = tmp_path / "slot"
     target.mkdir()
     steps = []
     updates.prepare_delta_root(old, target, out, lambda pc, step: steps.append((pc, step)))
     assert (target / "root/.ssh/authorized_keys").exists()
+    assert (target / "dev").is_dir() and not list((target / "dev").iterdir())
+    assert os.readlink(target / "bin") == "usr/bin"
+    assert stat.S_IMODE(target.stat().st_mode) == stat.S_IMODE(old.stat().st_mode)
     assert (target / f"{VENV}/appliance/b.py").exists()
     assert (target / "etc/keneya-release").read_text().strip() == "1.1.0"
     # the delta sets the new mode: 0755 (the new build's), the copy had kept the set-id bit
