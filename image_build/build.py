@@ -36,6 +36,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from provisioning.delta import sha256_file
+
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent
 
@@ -784,14 +786,6 @@ def wheel_versions(wheels: list[Path]) -> dict[str, str]:
     return dict(sorted((name.replace("_", "-").lower(), version) for name, version in pairs))
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(4 * MIB):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def compress(image: Path) -> tuple[Path, str]:
     """The .img.xz and its sha256 (also written beside it, as sha256sum -c reads it)."""
     xz = image.with_name(image.name + ".xz")
@@ -802,7 +796,7 @@ def compress(image: Path) -> tuple[Path, str]:
     # from any machine.
     progress(f"compressing: xz -9 on {os.cpu_count()} threads")
     run(["xz", "-9", "-T0", "--keep", "--force", str(image)])
-    digest = sha256_of(xz)
+    digest = sha256_file(xz)
     (xz.with_name(xz.name + ".sha256")).write_text(f"{digest}  {xz.name}\n")
     return xz, digest
 
@@ -880,7 +874,7 @@ def _build(out: Path, cache: Path, work: Path, keep_raw: bool, update_cert: Path
             DATA_LABEL: [layout.data_start, layout.data],
         },
         "update_keyring": {
-            "certificate_sha256": sha256_of(update_cert),
+            "certificate_sha256": sha256_file(update_cert),
             "development": update_cert.resolve() == DEV_CERT.resolve(),
         },
         "python": python_version,

@@ -26,9 +26,8 @@ from image_build.build import (
     MIB,
     ROOT_A_PARTITION,
     BuildError,
-    sha256_of,
 )
-from provisioning import card
+from provisioning import card, delta
 from provisioning.update import COMPATIBLE
 
 # The district's key pair, kept off this repository (and off any appliance).
@@ -153,7 +152,7 @@ def make_bundle(
         "version": version,
         "bytes": out.stat().st_size,
         "root_bytes": root_ext4.stat().st_size,
-        "sha256": sha256_of(out),
+        "sha256": delta.sha256_file(out),
         "seconds": round(time.monotonic() - started, 1),
     }
 
@@ -215,7 +214,6 @@ def publish(
 ) -> dict:  # fmt: skip
     """The district's folder for 3G (and for a stick's keneya-update/): the delta from the old
     image's root to the new one's, any bundles given, and the signed index naming them."""
-    from provisioning import delta
     from provisioning.update import CARRIED
 
     out.mkdir(parents=True, exist_ok=True)

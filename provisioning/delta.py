@@ -52,6 +52,7 @@ class DeltaError(ValueError):
 
 
 def sha256_file(path: Path) -> str:
+    """A file's SHA-256, read in blocks (the image build's files too)."""
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
@@ -65,7 +66,7 @@ def sha256_file(path: Path) -> str:
 def sign(path: Path, key: Path, cert: Path) -> Path:
     """`path`.sig: a detached CMS signature (DER) with the district's key (district side)."""
     sig = path.with_name(path.name + ".sig")
-    _openssl(["cms", "-sign", "-binary", "-in", str(path), "-signer", str(cert),
+    _tool(["openssl", "cms", "-sign", "-binary", "-in", str(path), "-signer", str(cert),
               "-inkey", str(key), "-outform", "DER", "-out", str(sig)])  # fmt: skip
     return sig
 
@@ -242,22 +243,17 @@ def make_delta(old_root: Path, new_root: Path, out: Path, *, carried: tuple[str,
         # GNU tar: owners, modes, symlinks and extended attributes (file capabilities) kept;
         # the manifest first, so an installer reads it before anything else
         # absolute: a second -C is relative to the first
-        _tar(["--create", "--xz", "--file", str(out.resolve()), "--numeric-owner", "--xattrs",
-              "--xattrs-include=*", "--no-recursion", "-C", tmp, MANIFEST_NAME,
-              "-C", str(new_root.resolve()), "--files-from", str(listing)])  # fmt: skip
+        _tool(["tar", "--create", "--xz", "--file", str(out.resolve()), "--numeric-owner",
+               "--xattrs", "--xattrs-include=*", "--no-recursion", "-C", tmp, MANIFEST_NAME,
+               "-C", str(new_root.resolve()), "--files-from", str(listing)])  # fmt: skip
     return manifest
 
 
-def _tar(args: list[str]) -> None:
-    done = subprocess.run(["tar", *args], capture_output=True, text=True)
+def _tool(args: list[str]) -> None:
+    """tar or openssl, its complaint (the end of it) in the DeltaError."""
+    done = subprocess.run(args, capture_output=True, text=True)
     if done.returncode != 0:
-        raise DeltaError(f"tar: {' '.join(done.stderr.split())[-300:]}")
-
-
-def _openssl(args: list[str]) -> None:
-    done = subprocess.run(["openssl", *args], capture_output=True, text=True)
-    if done.returncode != 0:
-        raise DeltaError(f"openssl {args[0]}: {' '.join(done.stderr.split())[-300:]}")
+        raise DeltaError(f"{args[0]} {args[1]}: {' '.join(done.stderr.split())[-300:]}")
 
 
 # --- applying a delta (appliance side) --------------------------------------------------------
