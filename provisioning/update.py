@@ -291,7 +291,7 @@ def offer_downloaded(p: Paths, folder: Path | None = None, *,
     if it came from anyone: the index's signature, the file's SHA-256 in that signed index
     (after the copy out of the service user's folder), then a bundle as from a stick or a
     delta's manifest (versions, kernel), and offered. The signed index goes along with the
-    file: the install checks both again (the update folder is the service user's)."""
+    file: the install checks both again (days may pass on the card between offer and install)."""
     folder = folder or update_dir(p) / update_state.DOWNLOAD_DIR
     try:
         entry = signed_entry(folder, keyring)
@@ -304,8 +304,7 @@ def offer_downloaded(p: Paths, folder: Path | None = None, *,
         for name in (delta.INDEX_NAME, delta.SIGNATURE_NAME):
             _copy_nofollow(folder / name, dest.parent / name)
         if entry["kind"] == "bundle":
-            if delta.sha256_file(dest) != entry["sha256"]:
-                raise UpdateError(NOT_SIGNED.format(name=dest.name))
+            _as_signed(dest, entry)
             info = bundle_info(dest, keyring)
             offered = {"version": info.get("version"), "kind": "bundle",
                        "description": info.get("description")}  # fmt: skip
@@ -325,10 +324,13 @@ def offer_downloaded(p: Paths, folder: Path | None = None, *,
     return offered
 
 
-NOT_SIGNED = (
-    "{name} ne correspond pas à l'index signé : refusé, rien n'a été changé"
-    " / does not match the signed index"
-)
+def _as_signed(path: Path, entry: dict[str, Any]) -> None:
+    """UpdateError unless the file is the one the signed index names, byte for byte."""
+    if path.name != entry["file"] or delta.sha256_file(path) != entry["sha256"]:
+        raise UpdateError(
+            f"{path.name} ne correspond pas à l'index signé : refusé, rien n'a été changé"
+            " / does not match the signed index"
+        )
 
 
 def signed_entry(folder: Path, keyring: Path) -> dict[str, Any]:
@@ -350,8 +352,7 @@ def signed_entry(folder: Path, keyring: Path) -> dict[str, Any]:
 def checked_delta(path: Path, entry: dict[str, Any]) -> dict[str, Any]:
     """The delta's manifest once its bytes are the signed index's and it goes from this
     version, on this kernel, to the index's."""
-    if path.name != entry["file"] or delta.sha256_file(path) != entry["sha256"]:
-        raise UpdateError(NOT_SIGNED.format(name=path.name))
+    _as_signed(path, entry)
     manifest = delta.read_manifest(path)
     if (manifest["from"], manifest["to"]) != (this_version(), entry["version"]):
         raise UpdateError(
@@ -525,8 +526,8 @@ def _install(
         change(p, last=fail)
         raise UpdateError(fail["message"]) from e
     if offered.get("kind") == "delta":
-        # checked again from a copy only this unit sees (its private /tmp): the update folder
-        # is the service user's, who could otherwise swap the file after the offer's check
+        # checked again, from a copy only this unit sees (its private /tmp), just before use:
+        # days may pass on the card between the offer's check and the install
         with tempfile.TemporaryDirectory(prefix="delta-") as private:
             try:
                 mine = _private_delta(Path(offered["file"]), Path(private), keyring)
@@ -587,7 +588,7 @@ def rauc_step(text: str) -> str:
     text = text.strip()
     for key, french in RAUC_STEPS_FR:
         if key in text.lower():
-            return f"{french} ({text})" if text else french
+            return f"{french} ({text})"
     return text
 
 
@@ -620,15 +621,18 @@ def copy_root(source: Path, target: Path, progress: Callable[[int], None]) -> No
     # /dev left out: the partition's own has a few device nodes (made with the root), which
     # this unit may not create and no boot uses (devtmpfs is mounted over it)
     names = sorted(n for n in os.listdir(source) if n != "dev")
-    proc = subprocess.Popen(["cp", "-ax", "--sparse=always", *(f"{source}/{n}" for n in names),
-                             f"{target}/"], stderr=subprocess.PIPE, text=True)  # fmt: skip
-    while proc.poll() is None:
-        time.sleep(2)
-        progress(min(99, _used(target) * 100 // total))
-    if proc.returncode != 0:
-        assert proc.stderr is not None
-        detail = proc.stderr.read()[-300:]
-        raise UpdateError(f"copie de la version en service impossible : {detail}")
+    # cp's complaints to a file: a pipe read only at the end would stop it once full
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(["cp", "-ax", "--sparse=always",
+                                 *(f"{source}/{n}" for n in names), f"{target}/"],
+                                stderr=errors)  # fmt: skip
+        while proc.poll() is None:
+            time.sleep(2)
+            progress(min(99, _used(target) * 100 // total))
+        if proc.returncode != 0:
+            errors.seek(0)
+            detail = errors.read()[-2000:].decode(errors="replace")[-300:]
+            raise UpdateError(f"copie de la version en service impossible : {detail}")
     st = source.stat()
     (target / "dev").mkdir(mode=0o755, exist_ok=True)
     os.chown(target, st.st_uid, st.st_gid)
