@@ -43,12 +43,16 @@ def status(ctx, as_json):
     emit(state, as_json, "\n".join(lines))
 
 
+# the district's certificate the signatures are checked against
+keyring_option = click.option("--keyring", type=click.Path(dir_okay=False, path_type=Path),
+                              default=str(updates.KEYRING), show_default=True)  # fmt: skip
+
+
 @update.command("scan")
 @click.argument("device", required=False, type=click.Path(dir_okay=False))
 @click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True),
               help="A stick already mounted at this folder (instead of DEVICE).")  # fmt: skip
-@click.option("--keyring", type=click.Path(dir_okay=False), default=str(updates.KEYRING),
-              show_default=True)  # fmt: skip
+@keyring_option
 @json_option
 @click.pass_context
 def scan(ctx, device, folder, keyring, as_json):
@@ -68,11 +72,11 @@ def scan(ctx, device, folder, keyring, as_json):
         where = point or Path(folder)
         published = where / usb.UPDATE_FOLDER
         if updates.find_bundles(where):
-            offered = updates.offer(p, where, keyring=Path(keyring))
+            offered = updates.offer(p, where, keyring=keyring)
         elif (published / "index.json").is_file():
             # the district's folder as it publishes it for 3G (index, signature, deltas):
             # checked and offered exactly as a fetched one
-            offered = updates.offer_downloaded(p, published, keyring=Path(keyring))
+            offered = updates.offer_downloaded(p, published, keyring=keyring)
         else:
             emit({"bundle": None}, as_json, "pas de mise à jour sur cette clé / no bundle")
             return
@@ -88,15 +92,14 @@ def scan(ctx, device, folder, keyring, as_json):
 @update.command("fetched")
 @click.option("--dir", "folder", type=click.Path(file_okay=False, exists=True),
               help="The download folder (default: the data folder's update/download).")  # fmt: skip
-@click.option("--keyring", type=click.Path(dir_okay=False), default=str(updates.KEYRING),
-              show_default=True)  # fmt: skip
+@keyring_option
 @json_option
 @click.pass_context
 def fetched(ctx, folder, keyring, as_json):
     """Check what the modem daemon fetched over 3G (signed index, SHA-256) and offer it."""
     try:
         offered = updates.offer_downloaded(
-            paths(ctx), Path(folder) if folder else None, keyring=Path(keyring)
+            paths(ctx), Path(folder) if folder else None, keyring=keyring
         )
     except updates.UpdateError as e:
         _fail(str(e))
