@@ -146,9 +146,7 @@ class ModemDaemon:
             every = self.config.status_every_s
             self._next_status = t + (every if self._ready() else min(every, CLIMBING_EVERY_S))
         if self._ready() and self.uploader.due() and self._may_try_link(t):
-            if self.apn is not None and hasattr(self.link, "apn"):
-                # the APN and credentials of the network found, unless overridden
-                self.link.apn = self.apn
+            self._give_link_apn()
             try:
                 summary = self.uploader.run_once()
             except Exception as e:
@@ -226,6 +224,12 @@ class ModemDaemon:
             self._next_link_try = t + self._link_retry_s
             self._link_retry_s = min(self._link_retry_s * 2, self.config.send_every_s)
 
+    def _give_link_apn(self) -> None:
+        """The APN and credentials of the network found (unless overridden), before the link
+        is brought up."""
+        if self.apn is not None and hasattr(self.link, "apn"):
+            self.link.apn = self.apn
+
     def _updates_due(self, t: float) -> bool:
         try:
             return self.updates is not None and self.updates.due()
@@ -241,8 +245,7 @@ class ModemDaemon:
         self._next_update_try = t + self.config.send_every_s
         was_up = self.link.is_up()
         if not was_up:
-            if self.apn is not None and hasattr(self.link, "apn"):
-                self.link.apn = self.apn
+            self._give_link_apn()
             try:
                 came_up = self.link.up()
             except Exception as e:  # nmcli refusing: said by the uploader's status already
