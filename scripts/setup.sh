@@ -26,11 +26,12 @@ cd "$(dirname "$0")/.."
 # (SOURCE_DATE_EPOCH from `git log`), which the image tests read too; rauc, squashfs-tools,
 # e2fsprogs: update bundles are built and their signatures checked by Debian's RAUC (the same
 # version as on the card), which packs them with mksquashfs; debugfs edits a root without
-# mounting it.
+# mounting it; xz-utils: the district's 3G deltas are made with `tar --xz` (the tests make
+# them too), and openssl signs and checks their index.
 packages=(python3-venv ca-certificates sqlite3 openssl chromium libegl1 libgl1 libgl1-mesa-dri
     libatomic1 mtools dosfstools fdisk dnsmasq-base network-manager systemd age
     mobile-broadband-provider-info libduktape207 nftables iproute2 git rauc squashfs-tools
-    e2fsprogs)
+    e2fsprogs xz-utils)
 # The image: mmdebstrap builds the arm64 root, running its programs through qemu-user-static;
 # e2fsprogs, dosfstools, mtools and fdisk make the partitions without mounting anything; xz
 # compresses the file to flash; qemu-system-arm and qemu-utils boot it for the test;
