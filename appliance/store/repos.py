@@ -14,6 +14,7 @@ def attach_repositories(store: Store) -> None:
     from appliance.store.drafts import DraftRepo
     from appliance.store.due_items import DueItemRepo
     from appliance.store.encounters import EncounterRepo
+    from appliance.store.opinions import OpinionRepo
     from appliance.store.outbox import OutboxRepo
     from appliance.store.patients import PatientRepo
     from appliance.store.power import PowerRepo
@@ -34,3 +35,4 @@ def attach_repositories(store: Store) -> None:
     store.drafts = DraftRepo(store)
     store.due_items = DueItemRepo(store)
     store.reminders = ReminderRepo(store)
+    store.opinions = OpinionRepo(store)

@@ -630,6 +630,117 @@ CREATE TRIGGER patients_keep_history AFTER UPDATE OF id, sequence, health_number
 END;
 """
 
+# Second opinions: a clinician's question about one patient, with the minimal case summary
+# and an optional photo (JPEG, already re-encoded to its budget), sent to the district as a
+# DHIS2 message conversation. The text and subject are fixed when asked, so what leaves is
+# what was checked for the patient's name. `file_resource_id` and `conversation_id` are kept
+# the moment DHIS2 gives them, so a send resumed after a lost reply or a power cut neither
+# uploads the photo twice nor opens a second conversation. Replies are kept by DHIS2's
+# message id; `seen_at` is when the clinician who asked saw them.
+M017_OPINIONS = """
+CREATE TABLE opinion_questions (
+    id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL REFERENCES patients(id),
+    asked_by TEXT NOT NULL REFERENCES staff(id),
+    asked_at TEXT NOT NULL,
+    question TEXT NOT NULL,
+    name_consented INTEGER NOT NULL CHECK (name_consented IN (0, 1)),
+    subject TEXT NOT NULL,
+    body TEXT NOT NULL,
+    photo BLOB,
+    status TEXT NOT NULL DEFAULT 'queued'
+        CHECK (status IN ('queued', 'sending', 'sent', 'answered', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    claimed_at TEXT,
+    last_error TEXT,
+    file_resource_id TEXT,
+    conversation_id TEXT,
+    sent_at TEXT,
+    message_count INTEGER NOT NULL DEFAULT 0,
+    checked_at TEXT,
+    answered_at TEXT
+);
+CREATE INDEX opinion_questions_patient ON opinion_questions(patient_id, id);
+CREATE INDEX opinion_questions_due ON opinion_questions(status, next_attempt_at);
+CREATE TABLE opinion_replies (
+    id INTEGER PRIMARY KEY,
+    question_id TEXT NOT NULL REFERENCES opinion_questions(id),
+    message_id TEXT NOT NULL,
+    sender TEXT,
+    text TEXT NOT NULL,
+    created TEXT,
+    fetched_at TEXT NOT NULL,
+    seen_at TEXT,
+    UNIQUE (question_id, message_id)
+);
+CREATE INDEX opinion_replies_unseen ON opinion_replies(question_id) WHERE seen_at IS NULL;
+CREATE TABLE opinion_attempts (
+    id INTEGER PRIMARY KEY,
+    question_id TEXT REFERENCES opinion_questions(id),
+    at TEXT NOT NULL,
+    step TEXT NOT NULL,
+    http_status INTEGER,
+    error TEXT,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    duration_ms INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX opinion_attempts_question ON opinion_attempts(question_id);
+-- 3G bytes of the second opinions (requests and replies, HTTP level) per calendar month.
+CREATE TABLE opinion_traffic (
+    month TEXT PRIMARY KEY,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    requests INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+# The training library (appliance/library): one row per PDF kept in the data folder's
+# library/ (named <id>.pdf), its text once, page by page, in library_pages. library_fts
+# indexes title and page text through a view (external content: the text is not stored
+# twice); triggers keep it in step with library_pages. A document's pages are deleted before
+# the document (store/library.py), which fires the delete trigger while its title is there.
+M018_LIBRARY = """
+CREATE TABLE library_documents (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    language TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    page INTEGER CHECK (page IS NULL OR page >= 1),
+    source TEXT NOT NULL,
+    published TEXT NOT NULL,
+    sha256 TEXT NOT NULL UNIQUE,
+    file_name TEXT NOT NULL,
+    bytes INTEGER NOT NULL CHECK (bytes > 0),
+    pages INTEGER NOT NULL CHECK (pages >= 1),
+    added_at TEXT NOT NULL,
+    added_by TEXT REFERENCES staff(id)
+);
+CREATE INDEX library_documents_topic ON library_documents(topic);
+CREATE TABLE library_pages (
+    id INTEGER PRIMARY KEY,
+    document_id TEXT NOT NULL REFERENCES library_documents(id),
+    page INTEGER NOT NULL CHECK (page >= 1),
+    body TEXT NOT NULL,
+    UNIQUE (document_id, page)
+);
+CREATE VIEW library_page_text AS
+    SELECT p.id AS id, d.title AS title, p.body AS body
+    FROM library_pages p JOIN library_documents d ON d.id = p.document_id;
+CREATE VIRTUAL TABLE library_fts USING fts5(
+    title, body,
+    content='library_page_text', content_rowid='id',
+    tokenize='unicode61 remove_diacritics 2', prefix='2 3'
+);
+CREATE TRIGGER library_pages_fts_insert AFTER INSERT ON library_pages BEGIN
+    INSERT INTO library_fts (rowid, title, body) VALUES (NEW.id,
+        (SELECT title FROM library_documents WHERE id = NEW.document_id), NEW.body);
+END;
+CREATE TRIGGER library_pages_fts_delete BEFORE DELETE ON library_pages BEGIN
+    INSERT INTO library_fts (library_fts, rowid, title, body) VALUES ('delete', OLD.id,
+        (SELECT title FROM library_documents WHERE id = OLD.document_id), OLD.body);
+END;
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -647,4 +758,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (13, "login throttling per client and account", M013_LOGIN_THROTTLE),
     (14, "devices staff have logged in from", M014_LOGIN_DEVICES),
     (15, "name search: each patient's last visit", M015_NAME_SEARCH),
+    (17, "second opinions", M017_OPINIONS),
 ]
