@@ -4,6 +4,7 @@ is validated by `provisioning.facility` before it gets there."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,3 +87,94 @@ def reminder_rules_from(section: dict[str, Any], *, where: str = "facility file"
             raise ReminderSettingsError(f"{where}: [reminders] templates must be a file path")
         values["templates"] = Path(t)
     return ReminderRules(**values)
+
+
+class OpinionSettingsError(ValueError):
+    """[opinion] of the facility file is wrong; the message is one line naming the key."""
+
+
+# A DHIS2 UID: a letter, then 10 letters or digits.
+_UID = re.compile(r"^[A-Za-z][A-Za-z0-9]{10}$")
+
+
+@dataclass(frozen=True)
+class OpinionSettings:
+    """[opinion]: second opinions go to the district as DHIS2 messages, to a user group
+    and/or users named by their UIDs. Off while neither is given."""
+
+    district_user_group: str | None = None
+    district_users: tuple[str, ...] = ()
+    monthly_budget_mb: float = 20.0  # 3G data the second opinions may use a month
+    photo_max_kb: int = 150  # a photo is re-encoded to at most this
+    poll_every_min: int = 60  # replies looked for this often (the link brought up for it)
+    follow_days: int = 30  # replies looked for this long after a question left
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.district_user_group or self.district_users)
+
+    def recipients(self) -> dict[str, list[dict[str, str]]]:
+        """`users` and `userGroups` as DHIS2's message conversation takes them."""
+        out: dict[str, list[dict[str, str]]] = {}
+        if self.district_users:
+            out["users"] = [{"id": u} for u in self.district_users]
+        if self.district_user_group:
+            out["userGroups"] = [{"id": self.district_user_group}]
+        return out
+
+
+_OPINION_NUMBERS = {
+    "monthly_budget_mb": (0, 10_000),
+    "photo_max_kb": (20, 1000),
+    "poll_every_min": (5, 24 * 60),
+    "follow_days": (1, 365),
+}
+
+
+def opinion_settings(facility_file: Path) -> OpinionSettings:
+    """The [opinion] table, checked; defaults for what is absent."""
+    section = read_section(facility_file, "opinion", error=OpinionSettingsError)
+    return opinion_settings_from(section, where=str(facility_file))
+
+
+def opinion_settings_from(
+    section: dict[str, Any], *, where: str = "facility file"
+) -> OpinionSettings:
+    known = {"district_user_group", "district_users", *_OPINION_NUMBERS}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise OpinionSettingsError(
+            f"{where}: [opinion] has no key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
+    values: dict[str, Any] = {}
+    group = section.get("district_user_group")
+    if group is not None:
+        if not isinstance(group, str) or not _UID.match(group):
+            raise OpinionSettingsError(
+                f"{where}: [opinion] district_user_group must be a DHIS2 user group UID"
+                f" (11 letters and digits, a letter first), not {group!r}"
+            )
+        values["district_user_group"] = group
+    users = section.get("district_users")
+    if users is not None:
+        if not isinstance(users, list) or not all(
+            isinstance(u, str) and _UID.match(u) for u in users
+        ):
+            raise OpinionSettingsError(
+                f"{where}: [opinion] district_users must be a list of DHIS2 user UIDs"
+                f" (11 letters and digits each), not {users!r}"
+            )
+        values["district_users"] = tuple(dict.fromkeys(users))
+    for key, (low, high) in _OPINION_NUMBERS.items():
+        if key not in section:
+            continue
+        v = section[key]
+        is_number = isinstance(v, int | float) and not isinstance(v, bool)
+        whole = key != "monthly_budget_mb"
+        if not is_number or (whole and not isinstance(v, int)) or not low <= v <= high:
+            kind = "a whole number" if whole else "a number"
+            raise OpinionSettingsError(
+                f"{where}: [opinion] {key} must be {kind} from {low} to {high}, not {v!r}"
+            )
+        values[key] = v
+    return OpinionSettings(**values)

@@ -20,6 +20,8 @@ CONFIRM_CLOCK = "clock.confirm"
 CANCEL_SHUTDOWN = "power.cancel_shutdown"
 # Installs the update on offer (a signed bundle from a USB stick): the head of the facility.
 INSTALL_UPDATE = "update.install"
+# Asks the district for a second opinion over 3G: the clinicians who examine.
+ASK_OPINION = "opinion.ask"
 
 
 def write(encounter_type: str) -> str:
@@ -79,6 +81,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Keeps the machine running; sees power, modem and queue status, never a patient.
     "technician": frozenset({VIEW_STATUS, CANCEL_SHUTDOWN}),
 }
+
+for _role in ("doctor", "nurse", "midwife"):
+    PERMISSIONS[_role] = PERMISSIONS[_role] | {ASK_OPINION}
 
 assert set(PERMISSIONS) == set(ROLES), "every role needs a row in the permission table"
 
