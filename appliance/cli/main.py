@@ -59,6 +59,7 @@ def _register() -> None:
     from appliance.cli import (
         backup,
         clinical,
+        library,
         maintenance,
         outbox,
         records,
@@ -80,6 +81,7 @@ def _register() -> None:
         *web.COMMANDS,
         *reminders.COMMANDS,
         *settings.COMMANDS,
+        *library.COMMANDS,
     ):
         cli.add_command(group)
 

@@ -20,6 +20,10 @@ CONFIRM_CLOCK = "clock.confirm"
 CANCEL_SHUTDOWN = "power.cancel_shutdown"
 # Installs the update on offer (a signed bundle from a USB stick): the head of the facility.
 INSTALL_UPDATE = "update.install"
+# The training library: every staff member reads it; the head of the facility adds and removes
+# documents (they come from the district on a USB stick).
+READ_LIBRARY = "library.read"
+MANAGE_LIBRARY = "library.manage"
 # Asks the district for a second opinion over 3G: the clinicians who examine.
 ASK_OPINION = "opinion.ask"
 
@@ -84,6 +88,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 for _role in ("doctor", "nurse", "midwife"):
     PERMISSIONS[_role] = PERMISSIONS[_role] | {ASK_OPINION}
+
+# Guidelines are no patient data: everyone reads them, the admin also manages them.
+for _role in ROLES:
+    PERMISSIONS[_role] = PERMISSIONS[_role] | {READ_LIBRARY}
+PERMISSIONS["admin"] = PERMISSIONS["admin"] | {MANAGE_LIBRARY}
 
 assert set(PERMISSIONS) == set(ROLES), "every role needs a row in the permission table"
 

@@ -14,6 +14,7 @@ def attach_repositories(store: Store) -> None:
     from appliance.store.drafts import DraftRepo
     from appliance.store.due_items import DueItemRepo
     from appliance.store.encounters import EncounterRepo
+    from appliance.store.library import LibraryRepo
     from appliance.store.opinions import OpinionRepo
     from appliance.store.outbox import OutboxRepo
     from appliance.store.patients import PatientRepo
@@ -36,3 +37,4 @@ def attach_repositories(store: Store) -> None:
     store.due_items = DueItemRepo(store)
     store.reminders = ReminderRepo(store)
     store.opinions = OpinionRepo(store)
+    store.library = LibraryRepo(store)

@@ -759,4 +759,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (14, "devices staff have logged in from", M014_LOGIN_DEVICES),
     (15, "name search: each patient's last visit", M015_NAME_SEARCH),
     (17, "second opinions", M017_OPINIONS),
+    (18, "training library", M018_LIBRARY),
 ]
