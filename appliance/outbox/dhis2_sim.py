@@ -8,20 +8,34 @@ values naming unknown metadata as `conflicts` (counted among `ignored`), honours
 and wraps the ImportSummary in the 2.36+ web message. Faults (an HTTP error, a reply that
 never comes in time, a connection reset half-way through the reply) are queued through
 `add_fault` or `POST /__faults`.
+
+Second opinions ("Messaging", "File resources"): `POST /api/fileResources` (multipart `file`,
+any domain, MESSAGE_ATTACHMENT for a message), `POST /api/messageConversations` (subject, text,
+users/userGroups/organisationUnits, attachments: file resource ids; 201 with Location), `GET
+/api/messageConversations` (`filter=id:in:[…]`, `queryString`), `GET
+/api/messageConversations/{id}` with its messages, and a reply as `POST
+/api/messageConversations/{id}` (text/plain). The district's reply is posted by a test or
+a demo through `reply`, `POST /__reply/{id}`, or `auto_reply` after some seconds.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import email.parser
+import email.policy
 import gzip
 import json
+import secrets
 import socket
 import ssl
+import string
 import struct
 import threading
+import time
 import xml.etree.ElementTree as ET
 from collections import deque
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,6 +45,19 @@ ADX_NS = "urn:ihe:qrph:adx:2015"
 # The UID DHIS2 gives the built-in "default" category option combo.
 DEFAULT_COC = "HllvX50cXC0"
 FAULT_KINDS = ("status", "delay", "reset")
+UID_CHARS = string.ascii_letters + string.digits
+DEFAULT_REPLY = "Avis du district : continuez le traitement et référez si la fièvre persiste 48 h."
+
+
+def new_uid() -> str:
+    """A DHIS2-shaped UID: a letter, then 10 letters or digits."""
+    return secrets.choice(string.ascii_letters) + "".join(
+        secrets.choice(UID_CHARS) for _ in range(10)
+    )
+
+
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
 
 
 class Dhis2Metadata:
@@ -124,8 +151,17 @@ class Dhis2Sim:
         port: int = 0,
         data_file: str | Path | None = None,
         tls: tuple[str | Path, str | Path] | None = None,
+        auto_reply_s: float | None = None,
+        reply_text: str = DEFAULT_REPLY,
     ):
         self.metadata = metadata
+        # message conversations and file resources, by UID
+        self.conversations: dict[str, dict[str, Any]] = {}
+        self.file_resources: dict[str, dict[str, Any]] = {}
+        self.auto_reply_s = auto_reply_s  # the district answers each new question after this
+        self.reply_text = reply_text
+        self.requests: list[tuple[str, str, bytes]] = []  # (method, path, body) as received
+        self._timers: list[threading.Timer] = []
         self.tokens = set(tokens)
         self.compressed_requests = 0  # bodies that came gzipped
         self.users = dict(users or {})
@@ -162,6 +198,8 @@ class Dhis2Sim:
 
     def close(self) -> None:
         self._closing.set()  # releases replies held back by a delay fault
+        for timer in self._timers:
+            timer.cancel()
         self.server.shutdown()
         self.server.server_close()
         if self._thread is not None:
@@ -174,18 +212,136 @@ class Dhis2Sim:
         self.close()
 
     # -- faults ------------------------------------------------------------------------------
-    def add_fault(self, kind: str, *, status: int = 500, seconds: float = 30.0) -> None:
-        """Queue a fault for the next POST to /api/dataValueSets: `status` answers that HTTP
-        status without importing; `delay` imports, then holds the reply `seconds`; `reset`
-        imports, then cuts the connection half-way through the reply."""
+    def add_fault(
+        self,
+        kind: str,
+        *,
+        status: int = 500,
+        seconds: float = 30.0,
+        path: str = "/api/dataValueSets",
+    ) -> None:
+        """Queue a fault for the next POST to `path` (a prefix; /api/dataValueSets unless
+        told): `status` answers that HTTP status without acting; `delay` acts (imports,
+        creates), then holds the reply `seconds`; `reset` acts, then cuts the connection
+        half-way through the reply."""
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r} (expected one of {FAULT_KINDS})")
         with self.lock:
-            self._faults.append({"kind": kind, "status": status, "seconds": seconds})
+            self._faults.append({"kind": kind, "status": status, "seconds": seconds, "path": path})
 
-    def _next_fault(self) -> dict[str, Any] | None:
+    def _next_fault(self, path: str = "/api/dataValueSets") -> dict[str, Any] | None:
         with self.lock:
-            return self._faults.popleft() if self._faults else None
+            for fault in self._faults:
+                if path.startswith(fault["path"]):
+                    self._faults.remove(fault)
+                    return fault
+            return None
+
+    # -- message conversations ---------------------------------------------------------------
+    def add_file(self, name: str, content_type: str, data: bytes, domain: str) -> dict[str, Any]:
+        uid = new_uid()
+        entry = {
+            "id": uid,
+            "name": name,
+            "contentType": content_type,
+            "contentLength": len(data),
+            "domain": domain,
+            "storageStatus": "STORED",
+            "created": _stamp(),
+        }
+        with self.lock:
+            self.file_resources[uid] = {**entry, "data": data}
+        return entry
+
+    def create_conversation(self, doc: dict[str, Any], *, sender: str = "cscom") -> str:
+        """A new conversation from a message like DHIS2's POST takes; ValueError when DHIS2
+        would refuse it."""
+        subject, text = doc.get("subject"), doc.get("text")
+        if not isinstance(subject, str) or not subject.strip() or not isinstance(text, str):
+            raise ValueError("subject and text are required")
+        recipients = {k: doc.get(k) or [] for k in ("users", "userGroups", "organisationUnits")}
+        if not any(recipients.values()):
+            raise ValueError("no recipients: users, userGroups or organisationUnits")
+        attachments = doc.get("attachments") or []
+        with self.lock:
+            for a in attachments:
+                found = self.file_resources.get(a)
+                if found is None or found["domain"] != "MESSAGE_ATTACHMENT":
+                    raise ValueError(f"Attachment '{a}' not found")
+            uid = new_uid()
+            now = _stamp()
+            self.conversations[uid] = {
+                "id": uid,
+                "subject": subject,
+                "created": now,
+                "lastUpdated": now,
+                **recipients,
+                "messages": [
+                    {
+                        "id": new_uid(),
+                        "text": text,
+                        "created": now,
+                        "sender": {"id": "cscomUser01", "displayName": sender},
+                        "attachments": [{"id": a} for a in attachments],
+                    }
+                ],
+            }
+        if self.auto_reply_s is not None:
+            if self.auto_reply_s <= 0:
+                self.reply(uid, self.reply_text)
+            else:
+                timer = threading.Timer(self.auto_reply_s, self.reply, (uid, self.reply_text))
+                timer.daemon = True
+                self._timers.append(timer)
+                timer.start()
+        return uid
+
+    def reply(self, conversation_id: str, text: str, *, sender: str = "District sanitaire") -> str:
+        """The district answers in a conversation (a test, the demo, `POST /__reply/{id}`)."""
+        with self.lock:
+            conversation = self.conversations.get(conversation_id)
+            if conversation is None:
+                raise KeyError(conversation_id)
+            # strictly later than the message before, so the order is kept on a fast machine
+            time.sleep(0.002)
+            now = _stamp()
+            message = {
+                "id": new_uid(),
+                "text": text,
+                "created": now,
+                "sender": {"id": "districtUsr1", "displayName": sender},
+                "attachments": [],
+            }
+            conversation["messages"].append(message)
+            conversation["lastUpdated"] = now
+        return message["id"]
+
+    def conversation_view(self, uid: str, *, with_messages: bool) -> dict[str, Any] | None:
+        with self.lock:
+            c = self.conversations.get(uid)
+            if c is None:
+                return None
+            out = {k: c[k] for k in ("id", "subject", "created", "lastUpdated")}
+            out["messageCount"] = len(c["messages"])
+            if with_messages:
+                out["messages"] = json.loads(json.dumps(c["messages"]))
+            return out
+
+    def find_conversations(self, *, ids: list[str] | None, query: str | None) -> list[dict]:
+        with self.lock:
+            found = list(self.conversations)
+        out = []
+        for uid in found:
+            view = self.conversation_view(uid, with_messages=False)
+            if view is None or (ids is not None and uid not in ids):
+                continue
+            if query:
+                c = self.conversations[uid]
+                haystack = c["subject"] + " ".join(m["text"] for m in c["messages"])
+                if query.lower() not in haystack.lower():
+                    continue
+            out.append(view)
+        return out
 
     # -- data --------------------------------------------------------------------------------
     @staticmethod
@@ -314,8 +470,14 @@ def _handler(sim: Dhis2Sim) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(raw)
 
+        def _seen(self, raw: bytes = b"") -> None:
+            # every byte that reached the server, for tests of what leaves the appliance
+            with sim.lock:
+                sim.requests.append((self.command, self.path, str(self.headers).encode() + raw))
+
         def _body(self) -> bytes:
             raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self._seen(raw)
             # like DHIS2's import, which unzips a stream that starts with gzip's magic bytes
             if raw[:2] == b"\x1f\x8b":
                 sim.compressed_requests += 1
@@ -340,8 +502,11 @@ def _handler(sim: Dhis2Sim) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
+            self._seen()
             if not self._authorised():
                 return self._refuse()
+            if parts.path.startswith("/api/messageConversations"):
+                return self._get_conversations(parts)
             if parts.path == "/api/system/info":
                 return self._reply(200, {"version": "2.40.3", "systemName": "DHIS2 simulator"})
             if parts.path == "/api/dataValueSets":
@@ -364,8 +529,18 @@ def _handler(sim: Dhis2Sim) -> type[BaseHTTPRequestHandler]:
                 except (ValueError, TypeError, AttributeError) as e:
                     return self._reply(400, _message(400, "ERROR", f"bad fault: {e}"))
                 return self._reply(200, {"queued": True})
+            if parts.path.startswith("/__reply/"):
+                try:
+                    uid = sim.reply(parts.path.rsplit("/", 1)[-1], body.decode() or sim.reply_text)
+                except KeyError:
+                    return self._reply(404, _message(404, "ERROR", "no such conversation"))
+                return self._reply(200, {"message": uid})
             if not self._authorised():
                 return self._refuse()
+            if parts.path in ("/api/fileResources", "/api/messageConversations") or (
+                parts.path.startswith("/api/messageConversations/")
+            ):
+                return self._post_message_api(parts, body)
             if parts.path != "/api/dataValueSets":
                 return self._reply(404, _message(404, "ERROR", f"{parts.path} not found"))
             fault = sim._next_fault()
@@ -402,6 +577,71 @@ def _handler(sim: Dhis2Sim) -> type[BaseHTTPRequestHandler]:
                 self.end_headers()
                 self.wfile.write(raw)
 
+        def _get_conversations(self, parts: Any) -> None:
+            q = {k: v[0] for k, v in parse_qs(parts.query).items()}
+            rest = parts.path[len("/api/messageConversations") :].strip("/")
+            if rest:
+                view = sim.conversation_view(rest, with_messages="messages" in q.get("fields", ""))
+                if view is None:
+                    return self._reply(404, _message(404, "ERROR", f"no conversation {rest}"))
+                return self._reply(200, view)
+            ids = None
+            flt = q.get("filter", "")
+            if flt.startswith("id:in:[") and flt.endswith("]"):
+                ids = [i for i in flt[len("id:in:[") : -1].split(",") if i]
+            found = sim.find_conversations(ids=ids, query=q.get("queryString"))
+            wanted = set(q.get("fields", "id,subject,messageCount").split(","))
+            out = [{k: v for k, v in c.items() if k in wanted or k == "id"} for c in found]
+            return self._reply(200, {"messageConversations": out})
+
+        def _post_message_api(self, parts: Any, body: bytes) -> None:
+            fault = sim._next_fault(parts.path)
+            if fault and fault["kind"] == "status":
+                code = fault["status"]
+                return self._reply(code, _message(code, "ERROR", "simulated server error"))
+            code, doc, headers = self._act(parts, body)
+            raw = json.dumps(doc).encode()
+            if fault and fault["kind"] == "delay":
+                sim._closing.wait(fault["seconds"])
+            if fault and fault["kind"] == "reset":
+                return self._reset_mid_reply(code, raw)
+            with contextlib.suppress(ConnectionError):
+                self.send_response(code)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Type", "application/json;charset=UTF-8")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        def _act(self, parts: Any, body: bytes) -> tuple[int, dict, dict[str, str]]:
+            ctype = self.headers.get("Content-Type") or ""
+            if parts.path == "/api/fileResources":
+                domain = parse_qs(parts.query).get("domain", ["DATA_VALUE"])[0]
+                part = _multipart_file(ctype, body)
+                if part is None:
+                    return 400, _message(400, "ERROR", "no file in the request"), {}
+                entry = sim.add_file(*part, domain=domain)
+                doc = _message(202, "OK", "File saved")
+                doc["httpStatus"] = "Accepted"
+                doc["response"] = {"responseType": "FileResource", "fileResource": entry}
+                return 202, doc, {}
+            if parts.path == "/api/messageConversations":
+                try:
+                    uid = sim.create_conversation(json.loads(body))
+                except ValueError as e:
+                    return 409, _message(409, "ERROR", str(e)), {}
+                doc = _message(201, "OK", "Message conversation created")
+                doc["httpStatus"] = "Created"
+                doc["response"] = {"responseType": "ObjectReport", "uid": uid}
+                return 201, doc, {"Location": f"/api/messageConversations/{uid}"}
+            uid = parts.path.rsplit("/", 1)[-1]
+            try:
+                sim.reply(uid, body.decode("utf-8"), sender="cscom")
+            except KeyError:
+                return 404, _message(404, "ERROR", f"no conversation {uid}"), {}
+            return 200, _message(200, "OK", "Message conversation updated"), {}
+
         def _reset_mid_reply(self, code: int, raw: bytes) -> None:
             self.send_response(code)
             self.send_header("Content-Type", "application/json;charset=UTF-8")
@@ -415,3 +655,16 @@ def _handler(sim: Dhis2Sim) -> type[BaseHTTPRequestHandler]:
             self.close_connection = True
 
     return Handler
+
+
+def _multipart_file(content_type: str, body: bytes) -> tuple[str, str, bytes] | None:
+    """(file name, content type, bytes) of the `file` field of a multipart/form-data body."""
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "file":
+            data = part.get_payload(decode=True) or b""
+            return part.get_filename() or "file", part.get_content_type(), data
+    return None

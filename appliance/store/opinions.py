@@ -88,11 +88,12 @@ class OpinionRepo:
 
     def recover(self) -> int:
         """Questions left 'sending' by a daemon that stopped: back in the queue. Resending is
-        safe: the conversation id, once known, is kept, and an unknown one is looked up."""
+        safe: the conversation id, once known, is kept, and an interrupted try counts as one, so
+        the next looks the conversation up before creating it."""
         with self.store.transaction() as conn:
             return conn.execute(
-                "UPDATE opinion_questions SET status = 'queued', claimed_at = NULL"
-                " WHERE status = 'sending'"
+                "UPDATE opinion_questions SET status = 'queued', claimed_at = NULL,"
+                " attempts = attempts + 1, last_error = 'interrupted' WHERE status = 'sending'"
             ).rowcount
 
     def remember(self, qid: str, **ids: str) -> None:
@@ -246,10 +247,14 @@ class OpinionRepo:
         row = self.store.query_one(
             "SELECT bytes, requests FROM opinion_traffic WHERE month = ?", (month,)
         )
-        return {"bytes": row["bytes"], "requests": row["requests"]} if row else {
-            "bytes": 0,
-            "requests": 0,
-        }
+        return (
+            {"bytes": row["bytes"], "requests": row["requests"]}
+            if row
+            else {
+                "bytes": 0,
+                "requests": 0,
+            }
+        )
 
     def attempts(self, qid: str) -> list[dict[str, Any]]:
         return self.store.query(
@@ -288,9 +293,7 @@ class OpinionRepo:
             r["replies"] = self.replies(r["id"])
         return rows
 
-    def list(
-        self, *, statuses: tuple[str, ...] = (), limit: int = 100
-    ) -> list[dict[str, Any]]:
+    def list(self, *, statuses: tuple[str, ...] = (), limit: int = 100) -> list[dict[str, Any]]:
         where = f" WHERE q.status IN ({', '.join('?' * len(statuses))})" if statuses else ""
         rows = self.store.query(
             f"SELECT {_COLUMNS}, p.health_number FROM opinion_questions q"
