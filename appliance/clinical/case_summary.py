@@ -106,9 +106,7 @@ def _immunization(record: dict[str, Any]) -> dict[str, Any]:
     return {"given": given, "overdue": late}
 
 
-def case_summary(
-    record: dict[str, Any], on: date, *, include_name: bool = False
-) -> dict[str, Any]:
+def case_summary(record: dict[str, Any], on: date, *, include_name: bool = False) -> dict[str, Any]:
     """The minimal summary of one record on one day. `include_name` only when the patient
     consented to their name being sent."""
     birth = date.fromisoformat(record["birth_date"])
@@ -165,7 +163,8 @@ def summary_text(summary: dict[str, Any]) -> str:
         lines.append(f"Croissance ({g['measured_on']}) : {z} — {g['nutrition_status']}")
     if i := summary.get("immunization"):
         lines.append(
-            "Vaccins reçus : " + (", ".join(i["given"]) or "aucun")
+            "Vaccins reçus : "
+            + (", ".join(i["given"]) or "aucun")
             + (f" ; en retard : {', '.join(i['overdue'])}" if i["overdue"] else "")
         )
     if v := summary.get("last_vitals"):
