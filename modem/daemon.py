@@ -25,6 +25,7 @@ from modem.apn import DATABASE, Apn, ApnOverrides, apn_for
 from modem.machine import ModemMachine, ModemStatus
 
 if TYPE_CHECKING:
+    from appliance.outbox.conversations import OpinionCarrier
     from appliance.sdnotify import Notifier
     from appliance.store import Store
     from modem.at import Urc
@@ -43,6 +44,9 @@ SMS_CHECK_EVERY_S = 3600.0
 # only in the daytime (Mali is on UTC all year): no text wakes a household at night.
 REMINDER_CHECK_EVERY_S = 300.0
 REMINDER_HOURS = range(8, 19)
+# An urgent referral's SMS to the receiving facility's duty phone: looked for this often, at any
+# hour (the patient is on the road).
+REFERRAL_SMS_CHECK_EVERY_S = 15.0
 CLIMBING_EVERY_S = 5.0
 # Updates over 3G: at most this long a window of chunks, then the link is left to the reports
 # (and hung up when the facility pays by the minute) until the next window.
@@ -61,6 +65,7 @@ class ModemDaemon:
         machine: ModemMachine | None = None,
         sms: SmsFallback | None = None,
         updates: UpdateFetcher | None = None,
+        opinions: OpinionCarrier | None = None,
         send_sms: Callable[[str, str], int] | None = None,
         notifier: Notifier | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -75,6 +80,7 @@ class ModemDaemon:
         self.machine = machine
         self.sms = sms
         self.updates = updates
+        self.opinions = opinions  # second opinions: questions out, replies in
         self._next_update_try = 0.0
         self.send_sms = send_sms
         self.notifier = notifier
@@ -89,6 +95,7 @@ class ModemDaemon:
         self._link_retry_s = LINK_RETRY_FIRST_S
         self._next_sms_check = 0.0
         self._next_reminder_check = 0.0
+        self._next_referral_check = 0.0
         self.status = ModemStatus()
         self.link_up = False
         self._written: dict[str, Any] | None = None
@@ -109,6 +116,19 @@ class ModemDaemon:
             interrupted = 0
         if interrupted:
             log.warning("%d SMS reminder(s) interrupted while sending: marked failed", interrupted)
+        if self.opinions is not None:
+            try:
+                if n := self.opinions.recover():
+                    log.info("%d second opinion(s) left half-sent put back in the queue", n)
+            except Exception as e:  # a busy database: looked at again at the next start
+                log.warning("modem: second opinions left sending not checked: %s", e)
+        try:
+            again = self.store.referrals.sms_recover()
+        except Exception as e:  # a busy database: the next start looks again
+            log.warning("modem: referral SMS left sending not checked: %s", e)
+            again = 0
+        if again:
+            log.warning("%d urgent referral SMS interrupted while sending: queued again", again)
         # MODEM_STOPPED_AT: written by a clean stop, removed by the next start: `keneya modem
         # status` and the status page then say at once that the daemon is not running, instead
         # of after the status has gone stale.
@@ -166,9 +186,17 @@ class ModemDaemon:
             and self._updates_due(t)
         ):
             self._fetch_updates(t)
+        if self.opinions is not None and self._ready() and self._may_try_link(t):
+            self._exchange_opinions(t)
         if self.sms is not None and t >= self._next_sms_check and self._registered():
             self._next_sms_check = t + SMS_CHECK_EVERY_S
             self._send_overdue_sms()
+        if t >= self._next_referral_check and self._registered():
+            self._next_referral_check = t + REFERRAL_SMS_CHECK_EVERY_S
+            try:
+                self.send_referral_sms()
+            except Exception as e:  # a busy database must not stop the modem: next check
+                log.warning("referral SMS: %s", e)
         if t >= self._next_reminder_check and self._registered():
             self._next_reminder_check = t + REMINDER_CHECK_EVERY_S
             try:
@@ -268,6 +296,39 @@ class ModemDaemon:
             self.link_up = self.link.is_up()
             self._write_status()
 
+    def _exchange_opinions(self, t: float) -> None:
+        """Questions due out and replies in (appliance.outbox.conversations), after the
+        reports: the link is brought up for it if need be and hung up after when the facility
+        pays by the minute. Whatever goes wrong here leaves reports and SMS going."""
+        assert self.opinions is not None
+        try:
+            if not self.opinions.due(link_up=self.link.is_up()):
+                return
+        except Exception:
+            log.exception("second opinions: cannot tell whether any is due")
+            return
+        was_up = self.link.is_up()
+        if not was_up:
+            self._give_link_apn()
+            try:
+                came_up = self.link.up()
+            except Exception as e:
+                log.warning("second opinions: the link did not come up: %s", e)
+                came_up = False
+            self._link_result(t, came_up)
+            if not came_up:
+                return
+            self.opinions.due(link_up=True)  # the link is back: what waited is due at once
+        try:
+            self.opinions.run_once(link_up=self.link.is_up)
+        except Exception:
+            log.exception("second opinions: exchange failed")
+        finally:
+            if self.config.pay_per_minute and not was_up:
+                self.link.down()
+            self.link_up = self.link.is_up()
+            self._write_status()
+
     def _send_overdue_sms(self) -> None:
         assert self.sms is not None and self.send_sms is not None
         try:
@@ -319,6 +380,39 @@ class ModemDaemon:
             done.append(r["id"])
         if done:
             log.info("%d SMS reminder(s) sent", len(done))
+        return done
+
+    def send_referral_sms(self) -> list[str]:
+        """Send the queued urgent-referral SMS (before the reminders: a patient is on the road),
+        each to its receiving facility's duty phone; the referral's record says it was sent.
+        A refused SMS goes back to the queue (failed after a few tries: the referral page then
+        tells the staff to phone). Returns the referral ids sent."""
+        if self.send_sms is None:
+            return []
+        done = []
+        for r in self.store.referrals.sms_to_send():
+            if self._stop.is_set() or not self.store.referrals.sms_claim(r["id"]):
+                continue
+            try:
+                ref = self.send_sms(r["sms_phone"], r["sms_text"])
+            except Exception as e:  # a refused SMS must not stop the daemon
+                status = self.store.referrals.sms_failed(r["id"], error=f"{type(e).__name__}: {e}")
+                log.warning("referral SMS %s: %s (%s)", r["id"], e, status)
+                continue
+            at = to_iso(self.now())
+            self.store.referrals.sms_sent(r["id"], message_ref=ref, now=at)
+            self.store.audit.append(
+                {
+                    "at": at,
+                    "clock_trusted": False,
+                    "action": "referral.sms_sent",
+                    "patient_id": r["patient_id"],
+                    "detail": {"referral_id": r["id"], "message_ref": ref},
+                }
+            )
+            done.append(r["id"])
+        if done:
+            log.info("%d urgent referral SMS sent", len(done))
         return done
 
     def _on_urc(self, urc: Urc) -> None:

@@ -64,6 +64,7 @@ def _register() -> None:
         opinion,
         outbox,
         records,
+        referral,
         reminders,
         reports,
         settings,
@@ -82,6 +83,7 @@ def _register() -> None:
         *reports.COMMANDS,
         *web.COMMANDS,
         *reminders.COMMANDS,
+        *referral.COMMANDS,
         *settings.COMMANDS,
         *library.COMMANDS,
     ):

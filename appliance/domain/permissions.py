@@ -20,12 +20,15 @@ CONFIRM_CLOCK = "clock.confirm"
 CANCEL_SHUTDOWN = "power.cancel_shutdown"
 # Installs the update on offer (a signed bundle from a USB stick): the head of the facility.
 INSTALL_UPDATE = "update.install"
+# Asks the district for a second opinion over 3G: the clinicians who examine.
+ASK_OPINION = "opinion.ask"
+# Refers a patient to the CSRéf and records the counter-referral: the clinical roles that see
+# the emergencies (a matron sends a woman in obstructed labour on).
+REFER_PATIENT = "patient.refer"
 # The training library: every staff member reads it; the head of the facility adds and removes
 # documents (they come from the district on a USB stick).
 READ_LIBRARY = "library.read"
 MANAGE_LIBRARY = "library.manage"
-# Asks the district for a second opinion over 3G: the clinicians who examine.
-ASK_OPINION = "opinion.ask"
 
 
 def write(encounter_type: str) -> str:
@@ -39,6 +42,7 @@ _CLINICAL_ALL = {
     CONFIRM_CLOCK,
     VIEW_REPORTS,
     VIEW_STATUS,
+    REFER_PATIENT,
 } | {write(t) for t in ENCOUNTER_TYPES}
 _MIDWIFE_TYPES = ("anc", "delivery", "postnatal", "family_planning", "immunization", "growth")
 
@@ -64,12 +68,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "nurse": frozenset(_CLINICAL_ALL | {CANCEL_SHUTDOWN}),
     "midwife": frozenset(
         {READ_PATIENT, REGISTER_PATIENT, EDIT_PATIENT, CONFIRM_CLOCK, VIEW_REPORTS, VIEW_STATUS}
-        | {CANCEL_SHUTDOWN}
+        | {CANCEL_SHUTDOWN, REFER_PATIENT}
         | {write(t) for t in _MIDWIFE_TYPES}
     ),
     # Matrons (matrones) are auxiliary midwives: the same maternal and child care.
     "matron": frozenset(
-        {READ_PATIENT, REGISTER_PATIENT, CONFIRM_CLOCK, VIEW_STATUS}
+        {READ_PATIENT, REGISTER_PATIENT, CONFIRM_CLOCK, VIEW_STATUS, REFER_PATIENT}
         | {write(t) for t in _MIDWIFE_TYPES}
     ),
     "health_worker": frozenset(
@@ -86,13 +90,13 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "technician": frozenset({VIEW_STATUS, CANCEL_SHUTDOWN}),
 }
 
-for _role in ("doctor", "nurse", "midwife"):
-    PERMISSIONS[_role] = PERMISSIONS[_role] | {ASK_OPINION}
-
 # Guidelines are no patient data: everyone reads them, the admin also manages them.
 for _role in ROLES:
     PERMISSIONS[_role] = PERMISSIONS[_role] | {READ_LIBRARY}
 PERMISSIONS["admin"] = PERMISSIONS["admin"] | {MANAGE_LIBRARY}
+
+for _role in ("doctor", "nurse", "midwife"):
+    PERMISSIONS[_role] = PERMISSIONS[_role] | {ASK_OPINION}
 
 assert set(PERMISSIONS) == set(ROLES), "every role needs a row in the permission table"
 

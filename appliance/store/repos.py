@@ -19,6 +19,7 @@ def attach_repositories(store: Store) -> None:
     from appliance.store.outbox import OutboxRepo
     from appliance.store.patients import PatientRepo
     from appliance.store.power import PowerRepo
+    from appliance.store.referrals import ReferralRepo
     from appliance.store.reminders import ReminderRepo
     from appliance.store.reports import ReportRepo
     from appliance.store.staff import StaffRepo
@@ -37,4 +38,5 @@ def attach_repositories(store: Store) -> None:
     store.due_items = DueItemRepo(store)
     store.reminders = ReminderRepo(store)
     store.opinions = OpinionRepo(store)
+    store.referrals = ReferralRepo(store)
     store.library = LibraryRepo(store)

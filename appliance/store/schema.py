@@ -630,6 +630,71 @@ CREATE TRIGGER patients_keep_history AFTER UPDATE OF id, sequence, health_number
 END;
 """
 
+# Referrals to the CSRéf and their counter-referrals. The referral's form never changes once
+# written (a mistake is voided with a reason, as an encounter's); the counter-referral is
+# written once, when the patient comes back; the urgent SMS's state moves as the modem daemon
+# sends it. A merge of duplicate patients moves the referrals to the kept record.
+M016_REFERRALS = """
+CREATE TABLE referrals (
+    id TEXT PRIMARY KEY,
+    patient_id TEXT NOT NULL REFERENCES patients(id),
+    care_date TEXT NOT NULL,
+    urgency TEXT NOT NULL CHECK (urgency IN ('urgent', 'non_urgent')),
+    reason TEXT NOT NULL,
+    to_facility TEXT NOT NULL,
+    evacuation INTEGER NOT NULL CHECK (evacuation IN (0, 1)),
+    data TEXT NOT NULL CHECK (json_valid(data)),
+    staff_id TEXT NOT NULL REFERENCES staff(id),
+    recorded_at TEXT NOT NULL,
+    sms_status TEXT NOT NULL CHECK (sms_status IN
+        ('not_urgent', 'no_consent', 'no_phone', 'queued', 'sending', 'sent', 'failed')),
+    sms_phone TEXT,
+    sms_text TEXT,
+    sms_attempts INTEGER NOT NULL DEFAULT 0,
+    sms_ref INTEGER,
+    sms_error TEXT,
+    sms_sent_at TEXT,
+    returned_on TEXT,
+    return_data TEXT CHECK (return_data IS NULL OR json_valid(return_data)),
+    return_staff_id TEXT REFERENCES staff(id),
+    return_recorded_at TEXT,
+    voided_reason TEXT,
+    CHECK ((returned_on IS NULL) = (return_data IS NULL))
+);
+CREATE INDEX referrals_patient ON referrals(patient_id, care_date);
+CREATE INDEX referrals_date ON referrals(care_date);
+CREATE INDEX referrals_awaiting ON referrals(care_date)
+    WHERE returned_on IS NULL AND voided_reason IS NULL;
+CREATE INDEX referrals_sms_queued ON referrals(recorded_at) WHERE sms_status = 'queued';
+CREATE TRIGGER referrals_form_frozen BEFORE UPDATE ON referrals
+WHEN NEW.id IS NOT OLD.id OR NEW.care_date IS NOT OLD.care_date
+    OR NEW.urgency IS NOT OLD.urgency OR NEW.reason IS NOT OLD.reason
+    OR NEW.to_facility IS NOT OLD.to_facility OR NEW.evacuation IS NOT OLD.evacuation
+    OR NEW.data IS NOT OLD.data OR NEW.staff_id IS NOT OLD.staff_id
+    OR NEW.recorded_at IS NOT OLD.recorded_at
+BEGIN
+    SELECT RAISE(ABORT, 'a referral is never rewritten: void it and write a new one');
+END;
+CREATE TRIGGER referrals_returned_once BEFORE UPDATE OF returned_on, return_data ON referrals
+WHEN OLD.returned_on IS NOT NULL
+    AND (NEW.returned_on IS NOT OLD.returned_on OR NEW.return_data IS NOT OLD.return_data)
+BEGIN
+    SELECT RAISE(ABORT, 'the counter-referral is already recorded');
+END;
+CREATE TRIGGER referrals_voided_once BEFORE UPDATE OF voided_reason ON referrals
+WHEN OLD.voided_reason IS NOT NULL AND NEW.voided_reason IS NOT OLD.voided_reason
+BEGIN
+    SELECT RAISE(ABORT, 'the referral is already voided');
+END;
+CREATE TRIGGER referrals_never_deleted BEFORE DELETE ON referrals BEGIN
+    SELECT RAISE(ABORT, 'referrals are never deleted: void it instead');
+END;
+CREATE TRIGGER referrals_follow_merge AFTER UPDATE OF merged_into ON patients
+WHEN NEW.merged_into IS NOT NULL BEGIN
+    UPDATE referrals SET patient_id = NEW.merged_into WHERE patient_id = NEW.id;
+END;
+"""
+
 # Second opinions: a clinician's question about one patient, with the minimal case summary
 # and an optional photo (JPEG, already re-encoded to its budget), sent to the district as a
 # DHIS2 message conversation. The text and subject are fixed when asked, so what leaves is
@@ -758,6 +823,7 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (13, "login throttling per client and account", M013_LOGIN_THROTTLE),
     (14, "devices staff have logged in from", M014_LOGIN_DEVICES),
     (15, "name search: each patient's last visit", M015_NAME_SEARCH),
+    (16, "referrals and counter-referrals", M016_REFERRALS),
     (17, "second opinions", M017_OPINIONS),
     (18, "training library", M018_LIBRARY),
 ]

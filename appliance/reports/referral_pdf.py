@@ -1,0 +1,183 @@
+"""The fiche de référence on paper (fpdf2, A5 portrait): it travels with the patient to the
+CSRéf, which writes its answer (the counter-referral) on the second half and sends it back.
+
+The health number is printed as text and as a QR code, so the CSRéf can write it into its own
+register without a typing error, and the CSCom finds the record when the paper comes back.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date
+from typing import Any
+
+import segno
+from fpdf import FPDF
+
+from appliance.domain.referrals import OUTCOMES, REASONS, TRANSPORTS, age_words
+from appliance.reports.pdf import _latin1
+from appliance.web.labels import ENCOUNTER_TYPES, label
+
+_MARGIN = 8
+_SEX = {"F": "féminin", "M": "masculin"}
+_NUTRITION = {
+    "sam": "malnutrition aiguë sévère",
+    "mam": "malnutrition aiguë modérée",
+    "normal": "normal",
+    "unknown": "non mesuré",
+}
+_VITALS = (
+    ("Tension", ("bp_systolic", "bp_diastolic"), "{}/{} mmHg"),
+    ("Température", ("temperature_c",), "{} °C"),
+    ("Pouls", ("pulse_bpm",), "{} /min"),
+    ("Fréq. resp.", ("resp_rate",), "{} /min"),
+    ("SpO2", ("spo2_pct",), "{} %"),
+    ("Poids", ("weight_kg",), "{} kg"),
+    ("PB", ("muac_mm",), "{} mm"),
+)
+
+
+def _dmy(iso: str | None) -> str:
+    return date.fromisoformat(iso).strftime("%d/%m/%Y") if iso else ""
+
+
+def _qr_png(text: str) -> io.BytesIO:
+    out = io.BytesIO()
+    segno.make(text, error="m", micro=False).save(out, kind="png", scale=4, border=2)
+    out.seek(0)
+    return out
+
+
+def vitals_line(vitals: dict[str, Any]) -> str:
+    parts = []
+    for name, keys, fmt in _VITALS:
+        if all(vitals.get(k) is not None for k in keys):
+            parts.append(f"{name} {fmt.format(*(vitals[k] for k in keys))}")
+    return " · ".join(parts) or "non prises"
+
+
+def history_lines(history: dict[str, Any]) -> list[str]:
+    """The case history in short French lines (the fiche and the kiosk show the same)."""
+    lines = []
+    if p := history.get("pregnancy"):
+        gp = ""
+        if p.get("gravida") is not None:
+            gp = f", G{p['gravida']}P{p.get('parity') if p.get('parity') is not None else '?'}"
+        lines.append(
+            f"Grossesse : {p['ga_weeks']} SA, terme prévu {_dmy(p['edd'])}, "
+            f"{p['anc_contacts']} CPN{gp}"
+        )
+    if g := history.get("growth"):
+        z = ", ".join(f"{k.upper()} {v:+.1f}" for k, v in g.get("zscores", {}).items())
+        status = _NUTRITION.get(g["nutrition_status"], g["nutrition_status"])
+        lines.append(f"Nutrition : {status} ({z}) le {_dmy(g['measured_on'])}")
+    if v := history.get("immunization"):
+        lines.append("Vaccins : " + ", ".join(v))
+    if c := history.get("chronic"):
+        lines.append("Maladies chroniques : " + ", ".join(c))
+    for a in history.get("alerts", [])[:4]:
+        lines.append(f"Alerte : {a['reason']}")
+    for r in history.get("recent", []):
+        what = ", ".join([label(d) for d in r["diagnoses"]] + r["treatment"])
+        kind = ENCOUNTER_TYPES.get(r["type"], r["type"])
+        lines.append(f"{_dmy(r['care_date'])} {kind}{' : ' + what if what else ''}")
+    return lines
+
+
+def fiche_pdf(referral: dict[str, Any]) -> bytes:
+    """The fiche for one referral (a row of store.referrals.get)."""
+    d = referral["data"]
+    pdf = FPDF(format=(148, 210))  # A5 in mm
+    pdf.set_margins(_MARGIN, _MARGIN, _MARGIN)
+    pdf.set_auto_page_break(True, margin=_MARGIN)
+    pdf.add_page()
+    width = pdf.w - 2 * _MARGIN
+
+    def text(line: str, h: float = 4.6, style: str = "", size: float = 9) -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.multi_cell(width, h, _latin1(line), new_x="LMARGIN", new_y="NEXT")
+
+    def heading(line: str) -> None:
+        pdf.ln(1.5)
+        pdf.set_fill_color(225, 225, 225)
+        pdf.set_font("Helvetica", "B", 9.5)
+        pdf.cell(width, 5.5, _latin1(line), fill=True, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(0.5)
+
+    qr = _qr_png(referral["health_number"])
+    pdf.image(qr, x=pdf.w - _MARGIN - 24, y=_MARGIN, w=24, h=24)
+    pdf.set_font("Helvetica", "B", 13)
+    pdf.cell(width - 26, 7, _latin1("FICHE DE RÉFÉRENCE"), new_x="LMARGIN", new_y="NEXT")
+    urgency = "URGENTE" if referral["urgency"] == "urgent" else "non urgente"
+    pdf.set_font("Helvetica", "B", 11)
+    pdf.cell(width - 26, 6, _latin1(f"Référence {urgency}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", "", 9)
+    pdf.cell(
+        width - 26, 4.6, _latin1(f"De : {d.get('from_name', '')}"), new_x="LMARGIN", new_y="NEXT"
+    )
+    pdf.cell(width - 26, 4.6, _latin1(f"À : {d.get('to_name', '')}"), new_x="LMARGIN", new_y="NEXT")
+    pdf.cell(
+        width - 26,
+        4.6,
+        _latin1(f"Le {_dmy(referral['care_date'])}, départ {d.get('departure', '')}"),
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.set_y(max(pdf.get_y(), _MARGIN + 25))
+
+    heading("Patient")
+    born = date.fromisoformat(referral["birth_date"])
+    on = date.fromisoformat(referral["care_date"])
+    text(f"{referral['family_name']} {referral['given_names']}", style="B", size=10)
+    text(
+        f"N° de santé : {referral['health_number']}  ·  sexe {_SEX.get(referral['sex'], '')}"
+        f"  ·  né(e) le {born.strftime('%d/%m/%Y')} ({age_words(born, on)})"
+    )
+    if d.get("accompanied_by"):
+        text(f"Accompagné(e) par : {d['accompanied_by']}")
+
+    heading("Motif de la référence")
+    reason = REASONS.get(referral["reason"], referral["reason"])
+    text(
+        reason[:1].upper()
+        + reason[1:]
+        + (f" : {d['reason_detail']}" if d.get("reason_detail") else ""),
+        style="B",
+    )
+    text(f"Signes vitaux : {vitals_line(d.get('vitals', {}))}")
+    if d.get("clinical_notes"):
+        text(f"Examen : {d['clinical_notes']}")
+    text(f"Fait et donné avant le départ : {d.get('done_given') or 'rien'}")
+    text(f"Transport : {TRANSPORTS.get(d.get('transport', ''), d.get('transport', ''))}")
+
+    lines = history_lines(d.get("history", {}))
+    if lines:
+        heading("Antécédents utiles")
+        for line in lines:
+            text("- " + line, size=8.5)
+    text(f"Référé par : {referral.get('staff_name', '')}", size=8.5)
+
+    heading("CONTRE-RÉFÉRENCE (à remplir par le CSRéf et à rendre au patient)")
+    back = referral.get("return_data")
+    if back:
+        text(f"Revenu le {_dmy(referral['returned_on'])} : {OUTCOMES[back['outcome']]}")
+        for label, key in (
+            ("Diagnostic", "diagnosis"),
+            ("Traitement", "treatment"),
+            ("Conduite à tenir", "instructions"),
+        ):
+            if back.get(key):
+                text(f"{label} : {back[key]}")
+    else:
+        pdf.set_font("Helvetica", "", 9)
+        for label in (
+            "Reçu le ........ à ........ par ..........................",
+            "Diagnostic : ..........................................",
+            "Traitement : ..........................................",
+            "...................................................................",
+            "Conduite à tenir au CSCom : ...........................",
+            "...................................................................",
+            "Prochain rendez-vous : ........  Signature et cachet :",
+        ):
+            pdf.cell(width, 6.5, _latin1(label), new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
