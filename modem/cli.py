@@ -310,8 +310,31 @@ def build_daemon(
         machine=machine,
         sms=fallback,
         updates=_update_fetcher(p),
+        opinions=_opinion_carrier(store, p, now),
         send_sms=send_sms,
         notifier=notifier,
+        now=now,
+    )
+
+
+def _opinion_carrier(store: Store, p: Paths, now: Any) -> Any:
+    """Second opinions to and from the district when `[opinion]` names who answers them; a
+    mistake there is logged and leaves the reports going."""
+    from appliance.facility_file import OpinionSettingsError, opinion_settings
+    from appliance.outbox.conversations import OpinionCarrier
+    from appliance.outbox.sender import config_from_settings
+
+    try:
+        settings = opinion_settings(p.facility_file)
+    except OpinionSettingsError as e:
+        logging.getLogger(__name__).error("no second opinions: %s", e)
+        return None
+    if not settings.enabled:
+        return None
+    return OpinionCarrier(
+        store,
+        settings=settings,
+        dhis2=lambda: config_from_settings(store, p.secrets_dir),
         now=now,
     )
 
