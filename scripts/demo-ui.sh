@@ -9,7 +9,7 @@ pids=()
 trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null' EXIT
 
 .venv/bin/keneya dhis2-sim --port 8099 --metadata "$home/dhis2-demo-metadata.json" \
-    --token d2pat_demo-only-token --data-file "$home/dhis2-sim-values.json" \
+    --token d2pat_demo-only-token --data-file "$home/dhis2-sim-values.json" --auto-reply 20 \
     >"$home/dhis2-sim.log" 2>&1 &
 pids+=($!)
 # The simulated link is up about a minute, then down about 30 s: a report sent from the web

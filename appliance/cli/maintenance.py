@@ -155,6 +155,9 @@ def demo(ctx, n_patients, seed, as_json):
     sent = send_last_month(p.database, p.config_dir, logins, datetime.now(UTC).date())
     summary["report_sent"] = sent
     point_at_demo_dhis2(p.database, p.config_dir)
+    from appliance.seed.opinion import ask_and_answer
+
+    summary["second_opinion"] = ask_and_answer(p.database, p.facility_file, logins)
     emit(
         summary,
         as_json,
@@ -164,6 +167,13 @@ def demo(ctx, n_patients, seed, as_json):
         + " patient search traore --as <username>\n"
         + _sent_text(summary["report_sent"]),
     )
+    if not as_json:
+        o = summary["second_opinion"]
+        click.echo(
+            f"Second opinion on {o['patient']} ({o['photo_bytes'] // 1000} kB photo,"
+            f" {o['wire_bytes'] // 1000} kB over the link): {o['status']} by the district"
+            f" simulator — « {o['reply']} » (`keneya opinion list --as <username>`)"
+        )
 
 
 COMMANDS = (db, seed, demo)

@@ -133,7 +133,13 @@ def outbox_drain(ctx, url, token_file, ca_file, timeout, as_json):
 @click.option("--token", "tokens", multiple=True, help="An API token it accepts.")
 @click.option("--user", "users", multiple=True, metavar="NAME:PASSWORD", help="A Basic user.")
 @click.option("--data-file", type=click.Path(dir_okay=False), help="Keep the values here.")
-def dhis2_sim(port, host, metadata, tokens, users, data_file):
+@click.option(
+    "--auto-reply",
+    "auto_reply",
+    type=click.FloatRange(min=0),
+    help="Play the district: answer each new second-opinion question after SECONDS.",
+)
+def dhis2_sim(port, host, metadata, tokens, users, data_file, auto_reply):
     """Run a small DHIS2 simulator until interrupted (for demos and tests)."""
     from appliance.outbox.dhis2_sim import Dhis2Metadata, Dhis2Sim
 
@@ -145,6 +151,7 @@ def dhis2_sim(port, host, metadata, tokens, users, data_file):
         host=host,
         port=port,
         data_file=data_file,
+        auto_reply_s=auto_reply,
     )
     with sim:
         click.echo(f"DHIS2 simulator on {sim.url} (Ctrl-C to stop)", err=True)
