@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
+from appliance.clinical.texts import N_
 from appliance.domain.encounters import (
     EARLIEST_CARE_DATE,
     Diastolic,
@@ -35,41 +36,41 @@ from appliance.domain.encounters import (
 # kiosk translate them). The SMS carries the same words, so they stay within the GSM 7-bit
 # alphabet (é and è are in it, ê and â are not).
 REASONS: dict[str, str] = {
-    "severe_preeclampsia": "pré-éclampsie sévère",
-    "eclampsia": "éclampsie",
-    "haemorrhage": "hémorragie",
-    "obstructed_labour": "dystocie, travail prolongé",
-    "pregnancy_danger_sign": "signe de danger pendant la grossesse",
-    "postpartum_complication": "complication du post-partum",
-    "newborn_danger_sign": "nouveau-né en danger",
-    "sam_complicated": "malnutrition aiguë sévère avec complications",
-    "child_danger_sign": "enfant avec signe général de danger",
-    "severe_malaria": "paludisme grave",
-    "severe_anaemia": "anémie sévère",
-    "hypertensive_crisis": "crise hypertensive",
-    "trauma": "traumatisme",
-    "surgery": "avis chirurgical",
-    "other": "autre motif",
+    "severe_preeclampsia": N_("pré-éclampsie sévère"),
+    "eclampsia": N_("éclampsie"),
+    "haemorrhage": N_("hémorragie"),
+    "obstructed_labour": N_("dystocie, travail prolongé"),
+    "pregnancy_danger_sign": N_("signe de danger pendant la grossesse"),
+    "postpartum_complication": N_("complication du post-partum"),
+    "newborn_danger_sign": N_("nouveau-né en danger"),
+    "sam_complicated": N_("malnutrition aiguë sévère avec complications"),
+    "child_danger_sign": N_("enfant avec signe général de danger"),
+    "severe_malaria": N_("paludisme grave"),
+    "severe_anaemia": N_("anémie sévère"),
+    "hypertensive_crisis": N_("crise hypertensive"),
+    "trauma": N_("traumatisme"),
+    "surgery": N_("avis chirurgical"),
+    "other": N_("autre motif"),
 }
 URGENCIES = ("urgent", "non_urgent")
 URGENCY_LABELS = {"urgent": "urgente", "non_urgent": "non urgente"}
 # How the patient travels. The district's ambulance is an evacuation (the monthly report
 # counts evacuations apart).
 TRANSPORTS: dict[str, str] = {
-    "ambulance": "ambulance du district (évacuation)",
-    "motorbike_ambulance": "moto-ambulance",
-    "own_means": "moyens propres de la famille",
-    "public_transport": "transport en commun",
+    "ambulance": N_("ambulance du district (évacuation)"),
+    "motorbike_ambulance": N_("moto-ambulance"),
+    "own_means": N_("moyens propres de la famille"),
+    "public_transport": N_("transport en commun"),
 }
 GENERIC_REASONS = frozenset({"pregnancy_danger_sign", "child_danger_sign", "other"})
 EVACUATION_TRANSPORTS = frozenset({"ambulance", "motorbike_ambulance"})
 OUTCOMES: dict[str, str] = {
-    "treated_returned": "traité(e) et renvoyé(e) au CSCom",
-    "admitted_discharged": "hospitalisé(e) puis sorti(e)",
-    "transferred": "transféré(e) plus loin (hôpital)",
-    "died": "décédé(e)",
-    "not_arrived": "n'est pas arrivé(e) au CSRéf",
-    "left_against_advice": "sorti(e) contre avis médical",
+    "treated_returned": N_("traité(e) et renvoyé(e) au CSCom"),
+    "admitted_discharged": N_("hospitalisé(e) puis sorti(e)"),
+    "transferred": N_("transféré(e) plus loin (hôpital)"),
+    "died": N_("décédé(e)"),
+    "not_arrived": N_("n'est pas arrivé(e) au CSRéf"),
+    "left_against_advice": N_("sorti(e) contre avis médical"),
 }
 
 # The gravity alert that prompted a referral pre-fills its reason (codes of clinical/alerts.py;
@@ -223,17 +224,23 @@ def _validate(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
         raise InvalidEncounter(problems_of(e), e.errors()) from None
 
 
+def _refused(field_name: str, message: str) -> InvalidEncounter:
+    return InvalidEncounter(
+        [(field_name, message)], [{"loc": (field_name,), "type": "referral", "msg": message}]
+    )
+
+
 def validate_form(
     data: dict[str, Any], *, today: date | None, receiving: dict[str, ReceivingFacility]
 ) -> ReferralForm:
     form = _validate(ReferralForm, data)
     assert isinstance(form, ReferralForm)
     if today is not None and form.care_date > today + timedelta(days=1):
-        raise InvalidEncounter([("care_date", f"{form.care_date} is in the future")])
+        raise _refused("care_date", f"{form.care_date} is in the future")
     if form.to_facility not in receiving:
         known = ", ".join(receiving) or "none: add [referral] receiving to the facility file"
-        raise InvalidEncounter(
-            [("to_facility", f"no receiving facility {form.to_facility!r} (known: {known})")]
+        raise _refused(
+            "to_facility", f"no receiving facility {form.to_facility!r} (known: {known})"
         )
     return form
 
@@ -244,11 +251,9 @@ def validate_return(
     back = _validate(CounterReferral, data)
     assert isinstance(back, CounterReferral)
     if back.returned_on < referred_on:
-        raise InvalidEncounter(
-            [("returned_on", f"{back.returned_on} is before the referral ({referred_on})")]
-        )
+        raise _refused("returned_on", f"{back.returned_on} is before the referral ({referred_on})")
     if today is not None and back.returned_on > today + timedelta(days=1):
-        raise InvalidEncounter([("returned_on", f"{back.returned_on} is in the future")])
+        raise _refused("returned_on", f"{back.returned_on} is in the future")
     return back
 
 

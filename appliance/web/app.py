@@ -309,9 +309,18 @@ def create_app(settings: WebSettings) -> FastAPI:
     # precompressed, content-hashed files, kept in memory: no database, no thread
     app.mount("/static", static_app(), name="static")
     from appliance.web import api
-    from appliance.web.routes import pages, power, records, reminders, reports, status
+    from appliance.web.routes import (
+        library,
+        pages,
+        power,
+        records,
+        referrals,
+        reminders,
+        reports,
+        status,
+    )
 
-    for module in (pages, records, reports, status, power, reminders):
+    for module in (pages, records, reports, status, power, reminders, library, referrals):
         app.include_router(module.router(web), include_in_schema=False)
     app.include_router(api.router(web), prefix=API_PREFIX)
 

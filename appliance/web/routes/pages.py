@@ -9,7 +9,8 @@ from fastapi.responses import Response
 
 from appliance.clock import ClockError
 from appliance.domain.permissions import READ_PATIENT
-from appliance.services import audit, auth
+from appliance.domain.referrals import ReferralSettingsError
+from appliance.services import audit, auth, referrals
 from appliance.services.errors import LoginFailed, LoginThrottled
 from appliance.web.core import Web, client_address
 from appliance.web.disk import http_status
@@ -50,6 +51,16 @@ def safe_next(url: str | None) -> str:
     return "/"
 
 
+def late_referrals(web: Web) -> int | None:
+    """Referrals with no counter-referral after [referral] return_after_days; None when the
+    facility file's [referral] is wrong (the referrals page says why)."""
+    try:
+        rules = referrals.rules_of(web.settings.paths.facility_file)
+    except ReferralSettingsError:
+        return None
+    return referrals.count_late(web.ctx, rules=rules)
+
+
 def router(web_dependency) -> APIRouter:
     r = APIRouter()
     W = Depends(web_dependency)
@@ -74,6 +85,7 @@ def router(web_dependency) -> APIRouter:
         actor = web.require_login()
         web.ctx.require(actor, READ_PATIENT)
         lists = read_home_lists(web.ctx, actor, request.app.state.home_lists)
+        lists["referrals_late"] = late_referrals(web)
         return web.render("_home_lists.html", lists=lists)
 
     @r.post("/login")

@@ -18,8 +18,14 @@ from appliance.clinical.growth import MAX_AGE_DAYS
 from appliance.clinical.pregnancy import anc_schedule
 from appliance.domain.encounters import MODELS, InvalidEncounter
 from appliance.domain.limits import DataTooLarge
-from appliance.domain.permissions import READ_PATIENT, REGISTER_PATIENT, allowed, write
-from appliance.services import encounters, follow_up, patients
+from appliance.domain.permissions import (
+    READ_PATIENT,
+    REFER_PATIENT,
+    REGISTER_PATIENT,
+    allowed,
+    write,
+)
+from appliance.services import encounters, follow_up, patients, referrals
 from appliance.services.errors import Conflict, PossibleDuplicates
 from appliance.web import charts, forms
 from appliance.web.core import Web
@@ -189,6 +195,8 @@ def router(web_dependency) -> APIRouter:
             types=writable_types(actor.role, rec),
             timeline=list(reversed(rec["encounters"])),
             saved=web.request.query_params.get("saved"),
+            referrals=referrals.for_patient(web.ctx, rec["id"]),
+            may_refer=allowed(actor.role, REFER_PATIENT) and not rec["merged_into"],
         )
 
     @r.get("/patients/{patient_id}/encounters/new")

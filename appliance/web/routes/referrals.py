@@ -1,0 +1,264 @@
+"""Referral to the CSRéf from a record, the fiche to print, the list of patients whose answer
+(the counter-referral) has not come back, and the form to type that answer."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from appliance.domain.encounters import InvalidEncounter
+from appliance.domain.permissions import READ_PATIENT, REFER_PATIENT, allowed
+from appliance.domain.referrals import (
+    OUTCOMES,
+    REASONS,
+    TRANSPORTS,
+    ReferralRules,
+    ReferralSettingsError,
+)
+from appliance.services import patients
+from appliance.services import referrals as service
+from appliance.services.errors import Conflict
+from appliance.web import forms
+from appliance.web.i18n import N_
+
+if TYPE_CHECKING:
+    from appliance.web.core import Web
+
+URGENCY = {"urgent": N_("Urgente"), "non_urgent": N_("Non urgente")}
+SMS_STATES = {
+    "not_urgent": N_("pas de SMS (non urgente)"),
+    "no_consent": N_("pas de SMS : pas d'accord du patient — téléphonez au centre"),
+    "no_phone": N_("pas de SMS : pas de numéro pour ce centre — téléphonez"),
+    "queued": N_("SMS en attente du réseau"),
+    "sending": N_("SMS en cours d'envoi"),
+    "sent": N_("SMS envoyé"),
+    "failed": N_("SMS non envoyé — téléphonez au centre"),
+}
+VITALS = (
+    ("bp_systolic", N_("Tension systolique (mmHg)"), "numeric"),
+    ("bp_diastolic", N_("Tension diastolique (mmHg)"), "numeric"),
+    ("temperature_c", N_("Température (°C)"), "decimal"),
+    ("pulse_bpm", N_("Pouls (/min)"), "numeric"),
+    ("resp_rate", N_("Fréquence respiratoire (/min)"), "numeric"),
+    ("spo2_pct", N_("SpO2 (%)"), "numeric"),
+    ("weight_kg", N_("Poids (kg)"), "decimal"),
+    ("muac_mm", N_("Périmètre brachial (mm)"), "numeric"),
+)
+TEXTS = ("reason_detail", "departure", "done_given", "clinical_notes", "accompanied_by")
+RETURN_TEXTS = ("returned_on", "diagnosis", "treatment", "instructions", "next_visit", "seen_by")
+_NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
+
+
+def _number(text: str) -> Any:
+    """A typed number (a comma is a decimal mark); anything else stays text, so the model
+    names the field that is wrong."""
+    text = text.strip()
+    if not _NUMBER.match(text):
+        return text
+    value = float(text.replace(",", "."))
+    return int(value) if value.is_integer() and "." not in text and "," not in text else value
+
+
+def form_data(form: Any) -> dict[str, Any]:
+    """The posted referral form as the service takes it (empty fields left out)."""
+    data: dict[str, Any] = {
+        k: (form.get(k) or "").strip()
+        for k in ("care_date", "reason", "urgency", "to_facility", "transport", *TEXTS)
+    }
+    data = {k: v for k, v in data.items() if v}
+    vitals = {k: _number(form.get(k) or "") for k, _l, _i in VITALS if (form.get(k) or "").strip()}
+    data["vitals"] = vitals
+    data["sms_consent"] = form.get("sms_consent") == "1"
+    if form.get("alert_code"):
+        data["alert_code"] = form.get("alert_code")
+    return data
+
+
+def _errors(e: InvalidEncounter, web: Web) -> dict[str, list[str]]:
+    out = forms.explain(e.details, web.t) if e.details else {}
+    if not out:
+        for field, message in e.problems:
+            out.setdefault(field.split(".")[-1], []).append(message)
+    # vitals.bp_systolic → bp_systolic: the form names the vital sign's own field
+    for key in [k for k in out if k == "vitals"]:
+        out.setdefault("bp_systolic", []).extend(out.pop(key))
+    return out
+
+
+def router(web_dependency) -> APIRouter:
+    r = APIRouter()
+    W = Depends(web_dependency)
+
+    def rules(web: Web) -> ReferralRules:
+        return service.rules_of(web.settings.paths.facility_file)
+
+    def _form_page(
+        web: Web, patient: dict[str, Any], values: dict[str, Any], errors: dict, status: int = 200
+    ) -> Response:
+        try:
+            found = rules(web)
+        except ReferralSettingsError as e:
+            return web.render(
+                "error.html",
+                status_code=422,
+                title=N_("Référence impossible"),
+                message=str(e),
+                ref="",
+            )
+        return web.render(
+            "referral_form.html",
+            status_code=status,
+            p=patient,
+            values=values,
+            errors=errors,
+            receiving=list(found.receiving.values()),
+            transport_note=found.transport_note,
+            reasons=REASONS,
+            transports=TRANSPORTS,
+            urgency=URGENCY,
+            vitals=VITALS,
+        )
+
+    @r.get("/patients/{patient_id}/referral")
+    def new_form(patient_id: str, web: Web = W) -> Response:
+        actor = web.require_login()
+        start = service.prefill(web.ctx, actor, patient_id)
+        rec = start["record"]
+        values: dict[str, Any] = {
+            "care_date": start["care_date"],
+            "reason": start["reason"] or "",
+            "alert_code": start["alert_code"] or "",
+            "urgency": start["urgency"],
+            "transport": "ambulance" if start["urgency"] == "urgent" else "own_means",
+            **{k: str(v) for k, v in start["vitals"].items()},
+        }
+        return _form_page(web, rec, values, {})
+
+    @r.post("/patients/{patient_id}/referral")
+    async def create(patient_id: str, request: Request, web: Web = W) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(_create, web, patient_id, form)
+
+    def _create(web: Web, patient_id: str, form: Any) -> Response:
+        web.check_csrf(form.get("csrf"))
+        actor = web.require_login()
+        data = form_data(form)
+        try:
+            row = service.create(web.ctx, actor, patient_id, data, rules=rules(web))
+        except ReferralSettingsError as e:
+            return web.render(
+                "error.html", status_code=422, title=N_("Référence impossible"), message=str(e),
+                ref="",
+            )  # fmt: skip
+        except (InvalidEncounter, Conflict, ValueError) as e:
+            errors = _errors(e, web) if isinstance(e, InvalidEncounter) else {"": [str(e)]}
+            patient = patients.resolve(web.ctx, patient_id)
+            values = {k: v for k, v in form.items() if k != "csrf"}
+            return _form_page(web, patient, values, errors, status=422)
+        return web.redirect(f"/referrals/{row['id']}?saved=1")
+
+    @r.get("/referrals")
+    def listing(web: Web = W, month: str = "") -> Response:
+        actor = web.require_login()
+        web.ctx.require(actor, READ_PATIENT)
+        try:
+            found = rules(web)
+        except ReferralSettingsError as e:
+            return web.render(
+                "error.html", status_code=422, title=N_("Références"), message=str(e), ref=""
+            )
+        today = web.ctx.now().today
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            month = today.strftime("%Y-%m")
+        start = date.fromisoformat(month + "-01")
+        end = (start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+        return web.render(
+            "referrals.html",
+            waiting=service.awaiting(web.ctx, actor, rules=found),
+            made=service.between(web.ctx, actor, start, end),
+            month=month,
+            months=[
+                (today.replace(day=1) - timedelta(days=31 * i)).strftime("%Y-%m") for i in range(6)
+            ],
+            return_after_days=found.return_after_days,
+            reasons=REASONS,
+            urgency=URGENCY,
+        )
+
+    @r.get("/referrals/{referral_id}")
+    def show(referral_id: str, web: Web = W, saved: str = "") -> Response:
+        actor = web.require_login()
+        row = service.show(web.ctx, actor, referral_id)
+        return _show_page(web, actor, row, saved=saved == "1")
+
+    def _show_page(
+        web: Web,
+        actor: Any,
+        row: dict[str, Any],
+        *,
+        saved: bool = False,
+        values: dict | None = None,
+        errors: dict | None = None,
+        status: int = 200,
+    ) -> Response:
+        from appliance.reports.referral_pdf import history_lines, vitals_line
+
+        return web.render(
+            "referral.html",
+            status_code=status,
+            r=row,
+            saved=saved,
+            reasons=REASONS,
+            transports=TRANSPORTS,
+            outcomes=OUTCOMES,
+            urgency=URGENCY,
+            sms_states=SMS_STATES,
+            vitals=vitals_line(row["data"].get("vitals", {})),
+            history=history_lines(row["data"].get("history", {})),
+            may_return=allowed(actor.role, REFER_PATIENT)
+            and not row["returned_on"]
+            and not row["voided_reason"],
+            values=values or {"returned_on": web.ctx.now().today.isoformat()},
+            errors=errors or {},
+        )
+
+    @r.get("/referrals/{referral_id}/fiche.pdf")
+    def fiche(referral_id: str, web: Web = W) -> Response:
+        actor = web.require_login()
+        row = service.show(web.ctx, actor, referral_id)
+        from appliance.reports.referral_pdf import fiche_pdf
+
+        name = f"reference-{row['health_number']}-{row['care_date']}.pdf"
+        return web.finish(
+            Response(
+                fiche_pdf(row),
+                media_type="application/pdf",
+                headers={"Content-Disposition": f'inline; filename="{name}"'},
+            )
+        )
+
+    @r.post("/referrals/{referral_id}/return")
+    async def record_return(referral_id: str, request: Request, web: Web = W) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(_return, web, referral_id, form)
+
+    def _return(web: Web, referral_id: str, form: Any) -> Response:
+        web.check_csrf(form.get("csrf"))
+        actor = web.require_login()
+        data = {k: (form.get(k) or "").strip() for k in ("outcome", *RETURN_TEXTS)}
+        data = {k: v for k, v in data.items() if v}
+        try:
+            service.record_return(web.ctx, actor, referral_id, data)
+        except (InvalidEncounter, Conflict) as e:
+            errors = _errors(e, web) if isinstance(e, InvalidEncounter) else {"": [str(e)]}
+            row = service.show(web.ctx, actor, referral_id)
+            values = {k: v for k, v in form.items() if k != "csrf"}
+            return _show_page(web, actor, row, values=values, errors=errors, status=422)
+        return web.redirect(f"/referrals/{referral_id}?saved=1")
+
+    return r
