@@ -41,6 +41,7 @@ from kiosk_ui import memory  # noqa: E402
 from kiosk_ui.screens.base import KioskScreen  # noqa: E402
 from kiosk_ui.screens.forms import EncounterScreen, RegisterScreen  # noqa: E402
 from kiosk_ui.screens.home import HomeScreen  # noqa: E402
+from kiosk_ui.screens.library import LibraryReaderScreen, LibraryScreen  # noqa: E402
 from kiosk_ui.screens.lists import DueScreen, StatusScreen  # noqa: E402
 from kiosk_ui.screens.login import ClockScreen, LoginScreen  # noqa: E402
 from kiosk_ui.screens.record import RecordScreen  # noqa: E402
@@ -163,6 +164,8 @@ class KioskRoot(FloatLayout):
             RegisterScreen,
             DueScreen,
             StatusScreen,
+            LibraryScreen,
+            LibraryReaderScreen,
         ):
             screen = cls(self)
             self.screens[screen.name] = screen

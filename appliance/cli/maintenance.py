@@ -158,6 +158,9 @@ def demo(ctx, n_patients, seed, as_json):
     from appliance.seed.opinion import ask_and_answer
 
     summary["second_opinion"] = ask_and_answer(p.database, p.facility_file, logins)
+    from appliance.seed.library import seed_demo_library
+
+    summary["library"] = seed_demo_library(p.database, p.data_dir, logins)
     emit(
         summary,
         as_json,
@@ -165,7 +168,10 @@ def demo(ctx, n_patients, seed, as_json):
         "Try:  KENEYA_PIN=<pin> .venv/bin/keneya --home "
         + re.sub(r"\s", "\\ ", summary["home"])
         + " patient search traore --as <username>\n"
-        + _sent_text(summary["report_sent"]),
+        + _sent_text(summary["report_sent"])
+        + f"\nLibrary: {summary['library']['documents']} generated French job aids"
+        f" ({summary['library']['bytes'] // 1024} KiB): /library on the web app,"
+        " « Bibliothèque » on the kiosk, `keneya library list --as <username>`",
     )
     if not as_json:
         o = summary["second_opinion"]

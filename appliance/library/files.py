@@ -187,3 +187,35 @@ def extract_pages(path: Path, label: str) -> list[str]:
         raise LibraryError(
             f"{label} : PDF illisible ({type(e).__name__}) / unreadable PDF"
         ) from None
+
+
+# Where a stick may be mounted: the appliance's own mount point, then the usual ones of a
+# desktop (a laptop demo); KENEYA_LIBRARY_STICKS (folders separated by ":") overrides them.
+STICK_ROOTS = (Path("/run/keneya/usb"), Path("/media"), Path("/mnt"))
+
+
+def stick_roots() -> tuple[Path, ...]:
+    given = os.environ.get("KENEYA_LIBRARY_STICKS")
+    return tuple(Path(p) for p in given.split(":") if p) if given else STICK_ROOTS
+
+
+def find_sticks(roots: tuple[Path, ...] | None = None) -> list[Path]:
+    """Library folders (`keneya-bibliotheque/` with its index) on the mounted sticks: at most
+    two levels under each root (/media/STICK, /media/USER/STICK)."""
+    found: list[Path] = []
+    for root in roots if roots is not None else stick_roots():
+        levels = [root]
+        for _ in range(2):
+            below = []
+            for folder in levels:
+                try:
+                    children = sorted(p for p in folder.iterdir() if p.is_dir())
+                except OSError:
+                    continue
+                for child in children:
+                    if (child / FOLDER / INDEX_FILE).is_file():
+                        found.append(child / FOLDER)
+                    else:
+                        below.append(child)
+            levels = below
+    return found

@@ -42,6 +42,7 @@ def environment() -> Environment:
 
 def render(template: str, *, web: Web, **values: Any) -> str:
     from appliance.web.disk import disk_text
+    from appliance.web.routes.library import job_aid_lookup
     from appliance.web.routes.power import page_power
 
     t = web.t
@@ -67,6 +68,7 @@ def render(template: str, *, web: Web, **values: Any) -> str:
             alert_reason=lambda a: clinical_alerts.reason_text(a, t),
             alert_action=lambda a: clinical_alerts.action_text(a, t),
             due_reason=lambda i: clinical_due.reason_text(i, t),
+            job_aid=job_aid_lookup(web),  # the library's job aid of an alert, if any
             svg=Markup,  # charts are built by appliance.web.charts, which escapes every label
             # the power banner is part of whole pages; partials (htmx) carry none
             power=values.pop("power", None) if template.startswith("_") else page_power(web),

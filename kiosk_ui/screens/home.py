@@ -130,10 +130,13 @@ class HomeScreen(KioskScreen):
                 ("search", t("Rechercher"), PRIMARY),
                 ("register", t("Nouveau patient"), OK),
                 ("due", t("À revoir"), SELECTED),
+                ("library", t("Bibliothèque"), PRIMARY),
                 ("status", t("État"), SECONDARY),
             ]
         for name, text, colour in names:
-            b = BigButton(text, colour=colour, height=dp(72), size_hint_y=None, font_size=sp(24))
+            # five buttons (the library among them) fit the 480 px screen at 62 px each
+            height = dp(72 if len(names) < 5 else 62)
+            b = BigButton(text, colour=colour, height=height, size_hint_y=None, font_size=sp(24))
             if name == "due":
                 b.bind(on_release=lambda _b: self.kiosk.go("due", list="today"))
             else:
