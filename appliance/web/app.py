@@ -311,6 +311,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     from appliance.web import api
     from appliance.web.routes import (
         library,
+        opinions,
         pages,
         power,
         records,
@@ -320,7 +321,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         status,
     )
 
-    for module in (pages, records, reports, status, power, reminders, library, referrals):
+    for module in (pages, records, reports, status, power, reminders, library, referrals, opinions):
         app.include_router(module.router(web), include_in_schema=False)
     app.include_router(api.router(web), prefix=API_PREFIX)
 

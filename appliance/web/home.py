@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from appliance.clock import Clock
-from appliance.services import clinical, follow_up
+from appliance.services import clinical, follow_up, opinions
 from appliance.services.context import Actor, Context
 from appliance.store import Store
 from appliance.web.due_views import with_people
@@ -102,4 +102,6 @@ def home_lists(ctx: Context, actor: Actor, alerts: HomeLists) -> dict[str, Any]:
         "due": today,
         "week": week,
         "alerts": cached["alerts"] if cached is not None else None,
+        # replies from the district to this clinician's questions, until the record is opened
+        "opinion_news": opinions.news(ctx, actor),
     }

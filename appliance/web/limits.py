@@ -18,6 +18,18 @@ from appliance.web.assets import static_url
 from appliance.web.i18n import N_, Translator
 
 MAX_BODY_BYTES = 256 * 1024
+# A second opinion's photo comes as the tablet's camera took it (a few MB); the app brings it
+# down to 150 kB before it is stored. Only that form's path takes this much.
+PHOTO_BODY_BYTES = 12 * 1024 * 1024
+
+
+def body_limit(path: str, default: int) -> int:
+    parts = path.split("/")
+    if len(parts) == 4 and parts[1] == "patients" and parts[3] == "opinion":
+        return max(default, PHOTO_BODY_BYTES)
+    return default
+
+
 # the API's body holds the encounter data one level down: {"type": ..., "data": {...}}
 API_JSON_DEPTH = limits.MAX_DEPTH + 1
 
@@ -83,8 +95,9 @@ class RequestLimits:
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         t = Translator("fr")
-        too_large = t(TOO_LARGE) % {"kb": self.max_body // 1024}
         path = scope.get("path", "")
+        max_body = body_limit(path, self.max_body)
+        too_large = t(TOO_LARGE) % {"kb": max_body // 1024}
 
         async def refuse(status: int, message: str, error: str, **title: str) -> None:
             start, body = _reply(path, self.api_prefix, status, message, error, **title)
@@ -93,7 +106,7 @@ class RequestLimits:
 
         headers = dict(scope.get("headers") or ())
         length = headers.get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_body:
+        if length is not None and length.isdigit() and int(length) > max_body:
             return await refuse(413, too_large, "too large")  # said before reading any of it
 
         # Read the body here, bounded (one sent without its length, or lying about it, is cut
@@ -107,7 +120,7 @@ class RequestLimits:
                         return  # the client left before sending it all
                     chunk = message.get("body", b"")
                     received += len(chunk)
-                    if received > self.max_body:
+                    if received > max_body:
                         return await refuse(413, too_large, "too large")
                     chunks.append(chunk)
                     if not message.get("more_body"):
