@@ -32,6 +32,7 @@ import tomli_w
 from argon2.exceptions import InvalidHashError
 
 from appliance.domain import facility_settings
+from appliance.facility_file import OpinionSettingsError, opinion_settings_from
 from appliance.ids import FACILITY_CODE
 from modem import config as modem_config
 from modem.errors import ConfigurationError as ModemConfigurationError
@@ -56,6 +57,7 @@ TABLES = (
     "ssh",
     "firewall",
     "settings",
+    "opinion",
 )
 TOP_LEVEL_VALUES = ("time_zone", "language")
 REQUIRED_TABLES = ("facility", "dhis2", "hotspot", "admin")
@@ -194,6 +196,8 @@ class Facility:
     language: str = DEFAULT_LANGUAGE
     # [settings]: facility settings as stored (appliance/domain/facility_settings.py)
     settings: dict[str, str] = field(default_factory=dict)
+    # [opinion]: who in the district's DHIS2 answers second opinions (checked, kept as written)
+    opinion: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     def hostname(self) -> str:
@@ -253,6 +257,8 @@ class Facility:
             }
         if self.ethernet_web:
             data["firewall"] = {"ethernet_web": True}
+        if self.opinion:
+            data["opinion"] = dict(self.opinion)
         if self.settings:
             # every setting is a switch: written back as a TOML boolean
             data["settings"] = {k: facility_settings.is_on(v) for k, v in self.settings.items()}
@@ -740,6 +746,13 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         check.add_at_value(found.key, found.value, found.message, found.hint)
 
     settings = _settings(check, tables["settings"] or {})
+    opinion = dict(tables["opinion"] or {})
+    try:
+        opinion_settings_from(opinion, where="")
+    except OpinionSettingsError as exc:
+        found = re.search(r"\[opinion\] (?:has no key '(\w+)'|(\w+) must)", str(exc))
+        key = f"opinion.{(found[1] or found[2])}" if found else "opinion"
+        check.add(key, str(exc).removeprefix(": "), f"see [opinion] in {EXAMPLE_FILE}")
 
     time_zone = check.text(doc, "", "time_zone", required=False, rule=check_time_zone)
     language = check.text(doc, "", "language", required=False, rule=check_language)
@@ -781,6 +794,7 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         time_zone=time_zone or DEFAULT_TIME_ZONE,
         language=language or DEFAULT_LANGUAGE,
         settings=settings,
+        opinion=opinion,
         warnings=tuple(check.warnings),
     )
 
