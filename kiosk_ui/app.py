@@ -45,6 +45,7 @@ from kiosk_ui.screens.library import LibraryReaderScreen, LibraryScreen  # noqa:
 from kiosk_ui.screens.lists import DueScreen, StatusScreen  # noqa: E402
 from kiosk_ui.screens.login import ClockScreen, LoginScreen  # noqa: E402
 from kiosk_ui.screens.record import RecordScreen  # noqa: E402
+from kiosk_ui.screens.referral import ReferralScreen, ReferralsScreen  # noqa: E402
 from kiosk_ui.screens.search import SearchScreen  # noqa: E402
 from kiosk_ui.viewmodels.power import PowerVM  # noqa: E402
 from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState  # noqa: E402
@@ -166,6 +167,8 @@ class KioskRoot(FloatLayout):
             StatusScreen,
             LibraryScreen,
             LibraryReaderScreen,
+            ReferralScreen,
+            ReferralsScreen,
         ):
             screen = cls(self)
             self.screens[screen.name] = screen

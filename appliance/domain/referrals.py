@@ -257,6 +257,29 @@ def validate_return(
     return back
 
 
+# The vital signs as the fiche, the web page and the kiosk write them on one line.
+VITAL_SIGNS = (
+    (N_("Tension"), ("bp_systolic", "bp_diastolic"), "{}/{} mmHg"),
+    (N_("Température"), ("temperature_c",), "{} °C"),
+    (N_("Pouls"), ("pulse_bpm",), "{} /min"),
+    (N_("Fréq. resp."), ("resp_rate",), "{} /min"),
+    (N_("SpO2"), ("spo2_pct",), "{} %"),
+    (N_("Poids"), ("weight_kg",), "{} kg"),
+    (N_("PB"), ("muac_mm",), "{} mm"),
+)
+NOT_TAKEN = N_("non prises")
+
+
+def vitals_line(vitals: dict[str, Any], t: Any = str) -> str:
+    """'Tension 170/112 mmHg · Pouls 96 /min', or 'non prises'; `t` translates the words."""
+    parts = [
+        f"{t(name)} {fmt.format(*(vitals[k] for k in keys))}"
+        for name, keys, fmt in VITAL_SIGNS
+        if all(vitals.get(k) is not None for k in keys)
+    ]
+    return " · ".join(parts) or t(NOT_TAKEN)
+
+
 # -- the facility file's [referral] table ---------------------------------------------------
 
 

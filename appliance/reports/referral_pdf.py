@@ -14,7 +14,7 @@ from typing import Any
 import segno
 from fpdf import FPDF
 
-from appliance.domain.referrals import OUTCOMES, REASONS, TRANSPORTS, age_words
+from appliance.domain.referrals import OUTCOMES, REASONS, TRANSPORTS, age_words, vitals_line
 from appliance.reports.pdf import _latin1
 from appliance.web.labels import ENCOUNTER_TYPES, label
 
@@ -26,15 +26,6 @@ _NUTRITION = {
     "normal": "normal",
     "unknown": "non mesuré",
 }
-_VITALS = (
-    ("Tension", ("bp_systolic", "bp_diastolic"), "{}/{} mmHg"),
-    ("Température", ("temperature_c",), "{} °C"),
-    ("Pouls", ("pulse_bpm",), "{} /min"),
-    ("Fréq. resp.", ("resp_rate",), "{} /min"),
-    ("SpO2", ("spo2_pct",), "{} %"),
-    ("Poids", ("weight_kg",), "{} kg"),
-    ("PB", ("muac_mm",), "{} mm"),
-)
 
 
 def _dmy(iso: str | None) -> str:
@@ -46,14 +37,6 @@ def _qr_png(text: str) -> io.BytesIO:
     segno.make(text, error="m", micro=False).save(out, kind="png", scale=4, border=2)
     out.seek(0)
     return out
-
-
-def vitals_line(vitals: dict[str, Any]) -> str:
-    parts = []
-    for name, keys, fmt in _VITALS:
-        if all(vitals.get(k) is not None for k in keys):
-            parts.append(f"{name} {fmt.format(*(vitals[k] for k in keys))}")
-    return " · ".join(parts) or "non prises"
 
 
 def history_lines(history: dict[str, Any]) -> list[str]:

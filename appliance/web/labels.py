@@ -372,3 +372,16 @@ def backup_rows(b: dict, t) -> list[tuple[str, str, bool]]:
             )
         )
     return rows
+
+
+# A referral's urgency and the state of its SMS to the receiving centre (web and kiosk).
+REFERRAL_URGENCY = {"urgent": N_("Urgente"), "non_urgent": N_("Non urgente")}
+REFERRAL_SMS = {
+    "not_urgent": N_("pas de SMS (non urgente)"),
+    "no_consent": N_("pas de SMS : pas d'accord du patient — téléphonez au centre"),
+    "no_phone": N_("pas de SMS : pas de numéro pour ce centre — téléphonez"),
+    "queued": N_("SMS en attente du réseau"),
+    "sending": N_("SMS en cours d'envoi"),
+    "sent": N_("SMS envoyé"),
+    "failed": N_("SMS non envoyé — téléphonez au centre"),
+}

@@ -67,6 +67,10 @@ class HomeScreen(KioskScreen):
         self.alerts_title = Text("", font_size=sp(22), bold=True)
         self.alert_buttons: list[BigButton] = []
         self.draft_buttons: dict[tuple, BigButton] = {}
+        self.late_button = BigButton("", colour=DANGER, font_size=sp(20), height=dp(60))
+        self.late_button.halign = "left"
+        grow_to_text(self.late_button, dp(60))
+        self.late_button.bind(on_release=lambda _b: self.kiosk.go("referrals"))
 
     def enter(self, **kw: Any) -> None:
         self.vm = HomeVM(self.state)
@@ -98,6 +102,9 @@ class HomeScreen(KioskScreen):
             b = self.count_buttons[name]
             b.text = t(msgid) % {"n": figures[name]}
             self.info.add_widget(b)
+        if vm.referrals_late:
+            self.late_button.text = t("Références sans retour : %(n)s") % {"n": vm.referrals_late}
+            self.info.add_widget(self.late_button)
         for draft in vm.drafts:
             self.info.add_widget(self._draft_button(draft))
         if self.loading:

@@ -131,6 +131,12 @@ class RecordScreen(KioskScreen):
                         font_size=sp(18),
                     )
                 )
+        if vm.referral_lines:
+            self._heading(t("Références"))
+            for line in vm.referral_lines:
+                self.content.add_widget(
+                    Text(line["text"], color=ORANGE if line["waiting"] else MUTED, font_size=sp(18))
+                )
         for action in vm.actions:
             b = BigButton(action["label"], colour=OK, font_size=sp(20))
             grow_to_text(b, b.height)  # a long kind on two or three lines in the narrow column
@@ -140,5 +146,11 @@ class RecordScreen(KioskScreen):
                 )
             )
             self.action_buttons[action["kind"]] = b
+            self.actions.add_widget(b)
+        if vm.may_refer:
+            b = BigButton(t("Référer au CSRéf"), colour=DANGER, font_size=sp(20))
+            grow_to_text(b, b.height)
+            b.bind(on_release=lambda _b: self.kiosk.go("referral", patient_id=vm.patient_id))
+            self.action_buttons["referral"] = b
             self.actions.add_widget(b)
         self.actions.add_widget(BoxLayout())

@@ -12,6 +12,7 @@ from appliance.services.clinical import RECENT_ALERT_DAYS
 from appliance.services.errors import ServiceError
 from appliance.web.labels import ENCOUNTER_TYPES
 from kiosk_ui.viewmodels.due import UPCOMING_DAYS
+from kiosk_ui.viewmodels.referral import late_count
 from kiosk_ui.viewmodels.state import SAVE_ERRORS, KioskState, dmy
 
 MAX_ALERTS = 10
@@ -26,6 +27,7 @@ class HomeVM:
         self.this_week = 0  # upcoming within WEEK days: what the due screen lists on a tap
         self.alerts: list[dict[str, Any]] = []
         self.drafts: list[dict[str, Any]] = []
+        self.referrals_late = 0  # referrals with no counter-referral after the district's days
         self.error: str | None = None
 
     @property
@@ -64,6 +66,7 @@ class HomeVM:
             return
         self.due_today, self.defaulters = today["count"], today["defaulters"]
         self.this_week = week["total"]
+        self.referrals_late = late_count(state)
 
     def load_alerts(self) -> None:
         """Blocking: a pass over the patients seen in the last fortnight (the view runs it on

@@ -11,8 +11,9 @@ from appliance.clinical.alerts import reason_text as alert_reason
 from appliance.clinical.due import reason_text as due_reason
 from appliance.clinical.growth import MAX_AGE_DAYS, REF2007_TO_DAYS
 from appliance.clinical.texts import num, value_text
-from appliance.domain.permissions import write
-from appliance.services import patients
+from appliance.domain.permissions import REFER_PATIENT, write
+from appliance.domain.referrals import REASONS
+from appliance.services import patients, referrals
 from appliance.web.i18n import N_
 from appliance.web.labels import (
     CATEGORIES,
@@ -70,6 +71,7 @@ class RecordVM:
         self.state = state
         self.patient_ref = patient_ref
         self.record: dict[str, Any] | None = None
+        self.referrals: list[dict[str, Any]] = []
         self.error: str | None = None
 
     def open(self) -> None:
@@ -79,6 +81,7 @@ class RecordVM:
         try:
             with self.state.storage():  # audited: a full disk refuses the read too
                 self.record = patients.record(self.state.ctx, self.state.actor, self.patient_ref)
+                self.referrals = referrals.for_patient(self.state.ctx, self.record["id"])
         except SAVE_ERRORS as e:
             self.record, self.error = None, self.state.error_text(e)
         else:
@@ -246,6 +249,36 @@ class RecordVM:
             for k in KIOSK_KINDS
             if rules.get(k, "unknown") is None and self.state.may(write(k))
         ]
+
+    @property
+    def may_refer(self) -> bool:
+        return (
+            bool(self.record)
+            and not self.record.get("merged_into")
+            and (self.state.may(REFER_PATIENT))
+        )
+
+    @property
+    def referral_lines(self) -> list[dict[str, Any]]:
+        """Each referral: when, where, why, and whether the answer came back."""
+        t = self.state.t
+        out = []
+        for r in self.referrals:
+            if r["voided_reason"]:
+                state, waiting = t("annulée"), False
+            elif r["returned_on"]:
+                state, waiting = f"{t('revenu(e) le')} {dmy(r['returned_on'])}", False
+            else:
+                state, waiting = t("en attente de contre-référence"), True
+            reason = t(REASONS.get(r["reason"], r["reason"]))
+            out.append(
+                {
+                    "text": f"{dmy(r['care_date'])} · {r['data'].get('to_name', '')} — {reason}"
+                    f" · {state}",
+                    "waiting": waiting,
+                }
+            )
+        return out
 
 
 def growth_findings(

@@ -19,26 +19,19 @@ from appliance.domain.referrals import (
     TRANSPORTS,
     ReferralRules,
     ReferralSettingsError,
+    vitals_line,
 )
 from appliance.services import patients
 from appliance.services import referrals as service
 from appliance.services.errors import Conflict
 from appliance.web import forms
 from appliance.web.i18n import N_
+from appliance.web.labels import REFERRAL_SMS as SMS_STATES
+from appliance.web.labels import REFERRAL_URGENCY as URGENCY
 
 if TYPE_CHECKING:
     from appliance.web.core import Web
 
-URGENCY = {"urgent": N_("Urgente"), "non_urgent": N_("Non urgente")}
-SMS_STATES = {
-    "not_urgent": N_("pas de SMS (non urgente)"),
-    "no_consent": N_("pas de SMS : pas d'accord du patient — téléphonez au centre"),
-    "no_phone": N_("pas de SMS : pas de numéro pour ce centre — téléphonez"),
-    "queued": N_("SMS en attente du réseau"),
-    "sending": N_("SMS en cours d'envoi"),
-    "sent": N_("SMS envoyé"),
-    "failed": N_("SMS non envoyé — téléphonez au centre"),
-}
 VITALS = (
     ("bp_systolic", N_("Tension systolique (mmHg)"), "numeric"),
     ("bp_diastolic", N_("Tension diastolique (mmHg)"), "numeric"),
@@ -206,7 +199,7 @@ def router(web_dependency) -> APIRouter:
         errors: dict | None = None,
         status: int = 200,
     ) -> Response:
-        from appliance.reports.referral_pdf import history_lines, vitals_line
+        from appliance.reports.referral_pdf import history_lines
 
         return web.render(
             "referral.html",
@@ -218,7 +211,7 @@ def router(web_dependency) -> APIRouter:
             outcomes=OUTCOMES,
             urgency=URGENCY,
             sms_states=SMS_STATES,
-            vitals=vitals_line(row["data"].get("vitals", {})),
+            vitals=vitals_line(row["data"].get("vitals", {}), web.t),
             history=history_lines(row["data"].get("history", {})),
             may_return=allowed(actor.role, REFER_PATIENT)
             and not row["returned_on"]
