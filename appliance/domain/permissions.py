@@ -25,7 +25,7 @@ ASK_OPINION = "opinion.ask"
 # Refers a patient to the CSRéf and records the counter-referral: the clinical roles that see
 # the emergencies (a matron sends a woman in obstructed labour on).
 REFER_PATIENT = "patient.refer"
-# The training library: every staff member reads it; the head of the facility adds and removes
+# The training library: the care staff read it; the head of the facility adds and removes
 # documents (they come from the district on a USB stick).
 READ_LIBRARY = "library.read"
 MANAGE_LIBRARY = "library.manage"
@@ -90,9 +90,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "technician": frozenset({VIEW_STATUS, CANCEL_SHUTDOWN}),
 }
 
-# Guidelines are no patient data: everyone reads them, the admin also manages them.
+# Guidelines are for the staff who give care and run the facility (the technician keeps to
+# power and status); the admin also manages them.
 for _role in ROLES:
-    PERMISSIONS[_role] = PERMISSIONS[_role] | {READ_LIBRARY}
+    if _role != "technician":
+        PERMISSIONS[_role] = PERMISSIONS[_role] | {READ_LIBRARY}
 PERMISSIONS["admin"] = PERMISSIONS["admin"] | {MANAGE_LIBRARY}
 
 for _role in ("doctor", "nurse", "midwife"):
