@@ -32,6 +32,7 @@ import tomli_w
 from argon2.exceptions import InvalidHashError
 
 from appliance.domain import facility_settings
+from appliance.domain.referrals import ReferralSettingsError, referral_rules_from
 from appliance.facility_file import OpinionSettingsError, opinion_settings_from
 from appliance.ids import FACILITY_CODE
 from modem import config as modem_config
@@ -58,6 +59,7 @@ TABLES = (
     "firewall",
     "settings",
     "opinion",
+    "referral",
 )
 TOP_LEVEL_VALUES = ("time_zone", "language")
 REQUIRED_TABLES = ("facility", "dhis2", "hotspot", "admin")
@@ -198,6 +200,8 @@ class Facility:
     settings: dict[str, str] = field(default_factory=dict)
     # [opinion]: who in the district's DHIS2 answers second opinions (checked, kept as written)
     opinion: dict[str, Any] = field(default_factory=dict)
+    # [referral]: the receiving centres and the urgent SMS's wording (checked, kept as written)
+    referral: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     def hostname(self) -> str:
@@ -259,6 +263,8 @@ class Facility:
             data["firewall"] = {"ethernet_web": True}
         if self.opinion:
             data["opinion"] = dict(self.opinion)
+        if self.referral:
+            data["referral"] = dict(self.referral)
         if self.settings:
             # every setting is a switch: written back as a TOML boolean
             data["settings"] = {k: facility_settings.is_on(v) for k, v in self.settings.items()}
@@ -753,6 +759,13 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         found = re.search(r"\[opinion\] (?:has no key '(\w+)'|(\w+) must)", str(exc))
         key = f"opinion.{(found[1] or found[2])}" if found else "opinion"
         check.add(key, str(exc).removeprefix(": "), f"see [opinion] in {EXAMPLE_FILE}")
+    referral = dict(tables["referral"] or {})
+    try:
+        referral_rules_from(referral, where="")
+    except ReferralSettingsError as exc:
+        found = re.search(r"\[referral\] (?:has no key '(\w+)'|(\w+) must)", str(exc))
+        key = f"referral.{(found[1] or found[2])}" if found else "referral"
+        check.add(key, str(exc).removeprefix(": "), f"see [referral] in {EXAMPLE_FILE}")
 
     time_zone = check.text(doc, "", "time_zone", required=False, rule=check_time_zone)
     language = check.text(doc, "", "language", required=False, rule=check_language)
@@ -795,6 +808,7 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         language=language or DEFAULT_LANGUAGE,
         settings=settings,
         opinion=opinion,
+        referral=referral,
         warnings=tuple(check.warnings),
     )
 
