@@ -14,18 +14,12 @@ from typing import Any
 import segno
 from fpdf import FPDF
 
+from appliance.clinical.case_summary import summary_text
 from appliance.domain.referrals import OUTCOMES, REASONS, TRANSPORTS, age_words, vitals_line
 from appliance.reports.pdf import _latin1
-from appliance.web.labels import ENCOUNTER_TYPES, label
 
 _MARGIN = 8
 _SEX = {"F": "féminin", "M": "masculin"}
-_NUTRITION = {
-    "sam": "malnutrition aiguë sévère",
-    "mam": "malnutrition aiguë modérée",
-    "normal": "normal",
-    "unknown": "non mesuré",
-}
 
 
 def _dmy(iso: str | None) -> str:
@@ -40,31 +34,12 @@ def _qr_png(text: str) -> io.BytesIO:
 
 
 def history_lines(history: dict[str, Any]) -> list[str]:
-    """The case history in short French lines (the fiche and the kiosk show the same)."""
-    lines = []
-    if p := history.get("pregnancy"):
-        gp = ""
-        if p.get("gravida") is not None:
-            gp = f", G{p['gravida']}P{p.get('parity') if p.get('parity') is not None else '?'}"
-        lines.append(
-            f"Grossesse : {p['ga_weeks']} SA, terme prévu {_dmy(p['edd'])}, "
-            f"{p['anc_contacts']} CPN{gp}"
-        )
-    if g := history.get("growth"):
-        z = ", ".join(f"{k.upper()} {v:+.1f}" for k, v in g.get("zscores", {}).items())
-        status = _NUTRITION.get(g["nutrition_status"], g["nutrition_status"])
-        lines.append(f"Nutrition : {status} ({z}) le {_dmy(g['measured_on'])}")
-    if v := history.get("immunization"):
-        lines.append("Vaccins : " + ", ".join(v))
-    if c := history.get("chronic"):
-        lines.append("Maladies chroniques : " + ", ".join(c))
-    for a in history.get("alerts", [])[:4]:
-        lines.append(f"Alerte : {a['reason']}")
-    for r in history.get("recent", []):
-        what = ", ".join([label(d) for d in r["diagnoses"]] + r["treatment"])
-        kind = ENCOUNTER_TYPES.get(r["type"], r["type"])
-        lines.append(f"{_dmy(r['care_date'])} {kind}{' : ' + what if what else ''}")
-    return lines
+    """The case history in short French lines (the fiche and the web page show the same): the
+    second opinion's summary text without its identity line, the alerts in words."""
+    lines = [
+        line for line in summary_text(history).splitlines()[1:] if not line.startswith("Alertes :")
+    ]
+    return lines + [f"Alerte : {reason}" for reason in history.get("alert_reasons", [])[:4]]
 
 
 def fiche_pdf(referral: dict[str, Any]) -> bytes:

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from appliance.clinical.summary import pregnancy_of
+from appliance.clinical.case_summary import case_summary
 from appliance.domain import limits
 from appliance.domain.permissions import READ_PATIENT, REFER_PATIENT
 from appliance.domain.referrals import (
@@ -46,7 +46,6 @@ _VITAL_KEYS = (
     "weight_kg",
     "muac_mm",
 )
-RECENT_ENCOUNTERS = 3
 
 
 def latest_vitals(encounters: list[dict[str, Any]], on: date) -> dict[str, Any]:
@@ -63,53 +62,10 @@ def latest_vitals(encounters: list[dict[str, Any]], on: date) -> dict[str, Any]:
 
 
 def case_history(record: dict[str, Any], on: date) -> dict[str, Any]:
-    """What the CSRéf needs to know, from the record: the alerts, the pregnancy, growth and
-    nutrition, the vaccines, chronic conditions and the last encounters. No name: the fiche
-    adds it, the SMS never does."""
-    encounters = [e for e in record["encounters"] if not e.get("voided")]
-    out: dict[str, Any] = {
-        "alerts": [
-            {"code": a["code"], "severity": a["severity"], "reason": a["reason"]}
-            for a in record.get("alerts", [])
-        ],
-    }
-    pregnancy = pregnancy_of(record, on)
-    if pregnancy is not None:
-        last_anc = next((e["data"] for e in reversed(encounters) if e["type"] == "anc"), {})
-        out["pregnancy"] = {
-            "ga_weeks": pregnancy.ga_days(on) // 7,
-            "edd": pregnancy.edd.isoformat(),
-            "anc_contacts": len(pregnancy.anc_dates),
-            "gravida": last_anc.get("gravida"),
-            "parity": last_anc.get("parity"),
-        }
-    if record.get("growth"):
-        g = record["growth"]
-        out["growth"] = {
-            "nutrition_status": g["nutrition_status"],
-            "measured_on": g["measured_on"],
-            "zscores": {k: v for k, v in g["zscores"].items() if v is not None},
-        }
-    doses = [e for e in encounters if e["type"] == "immunization"]
-    if doses:
-        out["immunization"] = [
-            f"{e['data']['antigen']}{e['data']['dose']} {e['care_date']}" for e in doses[-12:]
-        ]
-    conditions = sorted({e["data"]["condition"] for e in encounters if e["type"] == "chronic"})
-    if conditions:
-        out["chronic"] = conditions
-    out["recent"] = [
-        {
-            "care_date": e["care_date"],
-            "type": e["type"],
-            "diagnoses": [d["code"] for d in e["data"].get("diagnoses", [])],
-            "treatment": [
-                f"{m['drug']} {m['dose']}"
-                for m in e["data"].get("prescriptions", e["data"].get("treatment", []))
-            ],
-        }
-        for e in encounters[-RECENT_ENCOUNTERS:][::-1]
-    ]
+    """The minimal case summary a second opinion also sends (clinical.case_summary: no name,
+    no village, no phone), with the alerts in words for the CSRéf's clinician."""
+    out = case_summary(record, on)
+    out["alert_reasons"] = [a["reason"] for a in record.get("alerts", [])]
     return out
 
 

@@ -85,8 +85,11 @@ def test_a_referral_keeps_the_case_as_it_was_and_records_consent(ctx, actors, wo
         ctx, actors["midwife"], woman["id"], _form(ctx, sms_consent=True), rules=RULES
     )
     history = r["data"]["history"]
-    assert history["pregnancy"]["ga_weeks"] == 34 and history["pregnancy"]["gravida"] == 3
+    assert history["pregnancy"]["weeks"] == 34 and history["last_vitals"]["bp_systolic"] == 168
     assert "anc.hypertension.severe" in {a["code"] for a in history["alerts"]}
+    # the second opinion's minimal summary: no name, village or phone
+    assert not {"name", "village", "phone"} & set(history)
+    assert "Rokia" not in str(history) and "Kalaban" not in str(history)
     assert r["data"]["to_name"] == "CSRéf de Kati" and r["evacuation"] is True
     assert r["sms_status"] == "queued" and "Rokia" not in r["sms_text"]
     [row] = [a for a in ctx.store.audit.for_patient(woman["id"]) if a["action"] == "referral.add"]
