@@ -14,12 +14,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.clock import to_iso
 from appliance.services.status import MODEM_HEARTBEAT_S, MODEM_STOPPED_AT
+from appliance.store.referrals import SMS_STALE_AFTER_H
 from modem import answers
 from modem.apn import DATABASE, Apn, ApnOverrides, apn_for
 from modem.machine import ModemMachine, ModemStatus
@@ -389,6 +390,11 @@ class ModemDaemon:
         tells the staff to phone). Returns the referral ids sent."""
         if self.send_sms is None:
             return []
+        stale = self.store.referrals.sms_expire(
+            to_iso(self.now() - timedelta(hours=SMS_STALE_AFTER_H))
+        )
+        if stale:
+            log.warning("%d urgent referral SMS too old to send: marked failed", stale)
         done = []
         for r in self.store.referrals.sms_to_send():
             if self._stop.is_set() or not self.store.referrals.sms_claim(r["id"]):

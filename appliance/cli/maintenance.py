@@ -161,6 +161,9 @@ def demo(ctx, n_patients, seed, as_json):
     from appliance.seed.library import seed_demo_library
 
     summary["library"] = seed_demo_library(p.database, p.data_dir, logins)
+    from appliance.seed.referrals import seed_demo_referrals
+
+    summary["referrals"] = seed_demo_referrals(p.database, p.facility_file, logins)
     emit(
         summary,
         as_json,
@@ -171,7 +174,10 @@ def demo(ctx, n_patients, seed, as_json):
         + _sent_text(summary["report_sent"])
         + f"\nLibrary: {summary['library']['documents']} generated French job aids"
         f" ({summary['library']['bytes'] // 1024} KiB): /library on the web app,"
-        " « Bibliothèque » on the kiosk, `keneya library list --as <username>`",
+        " « Bibliothèque » on the kiosk, `keneya library list --as <username>`"
+        + "\nReferrals to the CSRéf: {awaiting} awaiting their counter-referral ({late} late),"
+        " {sms_queued} urgent SMS queued for the modem: /referrals on the web app,"
+        " `keneya referral list --as <username>`".format(**summary["referrals"]),
     )
     if not as_json:
         o = summary["second_opinion"]

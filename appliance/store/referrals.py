@@ -29,6 +29,9 @@ _SELECT = (
     " FROM referrals r JOIN patients p ON p.id = r.patient_id"
     " JOIN staff s ON s.id = r.staff_id LEFT JOIN staff b ON b.id = r.return_staff_id"
 )
+# An urgent SMS not sent within this many hours (no network since) is not sent at all: "en
+# route, départ 14:20" read the next day misleads; the referral page tells the staff to phone.
+SMS_STALE_AFTER_H = 6
 # An urgent SMS refused this many times is left failed (no credit, a wrong duty number): the
 # referral page says so and the staff phone instead.
 MAX_SMS_ATTEMPTS = 3
@@ -153,6 +156,17 @@ class ReferralRepo:
             " WHERE sms_status = 'queued' ORDER BY recorded_at LIMIT ?",
             (limit,),
         )
+
+    def sms_expire(self, before: str) -> int:
+        """Queued SMS of referrals recorded before `before` (an ISO time) are marked failed."""
+        with self.store.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE referrals SET sms_status = 'failed',"
+                " sms_error = 'not sent in time (no network): phone the receiving facility'"
+                " WHERE sms_status = 'queued' AND recorded_at < ?",
+                (before,),
+            )
+            return cur.rowcount
 
     def sms_claim(self, referral_id: str) -> bool:
         """queued -> sending; False when it is no longer queued."""

@@ -5,13 +5,14 @@ again and then left failed; one left 'sending' by a killed daemon is sent again.
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from appliance.domain.referrals import referral_rules_from
 from appliance.services import patients
 from appliance.services import referrals as service
+from appliance.store.referrals import SMS_STALE_AFTER_H
 from modem.at import AtPort
 from modem.config import ModemConfig
 from modem.daemon import REFERRAL_SMS_CHECK_EVERY_S, ModemDaemon
@@ -183,5 +184,25 @@ def test_a_voided_referral_sends_no_sms(ctx, actors, woman, make_sim):
         t[0] += REFERRAL_SMS_CHECK_EVERY_S
         daemon.tick()
         assert sim.sms_sent == []
+    finally:
+        machine.close()
+
+
+def test_an_sms_the_network_held_back_for_hours_is_not_sent_late(ctx, actors, woman, make_sim):
+    """ "En route, départ 02:40" read the next afternoon misleads: after SMS_STALE_AFTER_H the
+    SMS is marked failed (the page says to phone) and never sent."""
+    store = ctx.store
+    r = service.create(ctx, actors["midwife"], woman["id"], _form(), rules=RULES)
+    sim = make_sim(smsc="+22300000000")
+    recorded = datetime.fromisoformat(r["recorded_at"].replace("Z", "+00:00"))
+    now = [recorded + timedelta(hours=SMS_STALE_AFTER_H, minutes=1)]
+    daemon, machine, t = _daemon(store, sim, now)
+    try:
+        _until_ready(daemon, t)
+        t[0] += REFERRAL_SMS_CHECK_EVERY_S
+        daemon.tick()
+        assert sim.sms_sent == []
+        row = store.referrals.get(r["id"])
+        assert row["sms_status"] == "failed" and "phone" in row["sms_error"]
     finally:
         machine.close()
