@@ -84,7 +84,7 @@ def seed_demo_referrals(database: Path, facility_file: Path, logins_file: Path) 
                             "urgency": "urgent",
                             "to_facility": "CSREF-KATI",
                             "transport": "ambulance",
-                            "sms_consent": True,
+                            "sms_consent": days_ago == 0,
                             "done_given": "Sulfate de magnésium 4 g IV, nifédipine 10 mg",
                             "vitals": {"bp_systolic": 168, "bp_diastolic": 114},
                         },
