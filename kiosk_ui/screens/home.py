@@ -1,5 +1,5 @@
-"""Home: today's follow-up counts (each opens its list), gravity alerts, drafts offered back,
-and the big buttons."""
+"""Home: today's follow-up counts (each opens its list), the district's new replies (opening
+the record they are on), gravity alerts, drafts offered back, and the big buttons."""
 
 from __future__ import annotations
 
@@ -71,6 +71,11 @@ class HomeScreen(KioskScreen):
         self.late_button.halign = "left"
         grow_to_text(self.late_button, dp(60))
         self.late_button.bind(on_release=lambda _b: self.kiosk.go("referrals"))
+        # one patient at a time (the newest reply's): once read there, the line counts the rest
+        self.reply_button = BigButton("", colour=OK, font_size=sp(20), height=dp(60))
+        self.reply_button.halign = "left"
+        grow_to_text(self.reply_button, dp(60))
+        self.reply_button.bind(on_release=lambda _b: self._open_reply())
 
     def enter(self, **kw: Any) -> None:
         self.vm = HomeVM(self.state)
@@ -105,6 +110,11 @@ class HomeScreen(KioskScreen):
         if vm.referrals_late:
             self.late_button.text = t("Références sans retour : %(n)s") % {"n": vm.referrals_late}
             self.info.add_widget(self.late_button)
+        if vm.reply_patient:
+            n = len(vm.opinion_news)
+            line = t("Réponse du district : %(n)s") % {"n": n}
+            self.reply_button.text = f"{line} — {vm.reply_patient['name']}"
+            self.info.add_widget(self.reply_button)
         for draft in vm.drafts:
             self.info.add_widget(self._draft_button(draft))
         if self.loading:
@@ -151,6 +161,11 @@ class HomeScreen(KioskScreen):
             self.button_by_name[name] = b
             self.buttons.add_widget(b)
         self.buttons.add_widget(BoxLayout())
+
+    def _open_reply(self) -> None:
+        patient = self.vm.reply_patient if self.vm else None
+        if patient:
+            self.kiosk.go("record", patient_id=patient["id"])
 
     def _alert_button(self) -> BigButton:
         b = BigButton("", font_size=sp(19), height=dp(64))

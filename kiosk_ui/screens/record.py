@@ -1,5 +1,6 @@
-"""A patient's record: facts, alerts by severity, due care, timeline, vaccines, growth chart
-for under-fives, and a button per encounter kind the staff member may record."""
+"""A patient's record: facts, alerts by severity, the district's opinions, due care, timeline,
+vaccines, growth chart for under-fives, and a button per encounter kind the staff member may
+record."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from kiosk_ui.widgets.theme import (
     MUTED,
     OK,
     ORANGE,
+    TEXT,
     BigButton,
     Box,
     Text,
@@ -26,6 +28,8 @@ from kiosk_ui.widgets.theme import (
 )
 
 STATUS_COLOURS = {"overdue": DANGER, "due": ORANGE, "given": OK, "done": OK}
+# A question to the district: waiting in orange (as a referral without its answer), failed red.
+OPINION_COLOURS = {"queued": ORANGE, "sending": ORANGE, "sent": ORANGE, "failed": DANGER}
 
 
 class RecordScreen(KioskScreen):
@@ -76,6 +80,15 @@ class RecordScreen(KioskScreen):
         for alert in vm.alerts:
             text = alert["reason"] + (f" — {alert['action']}" if alert.get("action") else "")
             self.content.add_widget(Box(text, colour=severity_colour(alert["severity"])))
+        if vm.opinion_lines:
+            # high on the record: the home's « Réponse du district » line leads here, and this
+            # opening is what marks the reply read
+            self._heading(t("Avis du district"))
+            for q in vm.opinion_lines:
+                colour = OPINION_COLOURS.get(q["status"], MUTED)
+                self.content.add_widget(Text(q["text"], color=colour, font_size=sp(18)))
+                for reply in q["replies"]:
+                    self.content.add_widget(Text(reply, color=TEXT, font_size=sp(18), bold=True))
         if vm.due:
             self._heading(t("À faire"))
             for item in vm.due:

@@ -1,4 +1,5 @@
-"""The home screen: greeting, today's follow-up counts, recent gravity alerts, my drafts."""
+"""The home screen: greeting, today's follow-up counts, the district's new replies, recent
+gravity alerts, my drafts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from appliance.clinical.alerts import SEVERITIES, action_text, reason_text
 from appliance.domain.permissions import READ_PATIENT
-from appliance.services import clinical, drafts, follow_up
+from appliance.services import clinical, drafts, follow_up, opinions
 from appliance.services.clinical import RECENT_ALERT_DAYS
 from appliance.services.errors import ServiceError
 from appliance.web.labels import ENCOUNTER_TYPES
@@ -28,6 +29,8 @@ class HomeVM:
         self.alerts: list[dict[str, Any]] = []
         self.drafts: list[dict[str, Any]] = []
         self.referrals_late = 0  # referrals with no counter-referral after the district's days
+        # replies to this clinician's questions not yet read on the record, newest first
+        self.opinion_news: list[dict[str, Any]] = []
         self.error: str | None = None
 
     @property
@@ -61,12 +64,22 @@ class HomeVM:
                     states=("upcoming",),
                     limit=1,
                 )
+                news = opinions.news(state.ctx, actor)
         except (*SAVE_ERRORS, ValueError) as e:
             self.error = state.error_text(e)
             return
         self.due_today, self.defaulters = today["count"], today["defaulters"]
         self.this_week = week["total"]
         self.referrals_late = late_count(state)
+        self.opinion_news = news
+
+    @property
+    def reply_patient(self) -> dict[str, str] | None:
+        """The patient whose record the home's reply line opens: the newest reply's."""
+        if not self.opinion_news:
+            return None
+        n = self.opinion_news[0]
+        return {"id": n["patient_id"], "name": f"{n['family_name']} {n['given_names']}"}
 
     def load_alerts(self) -> None:
         """Blocking: a pass over the patients seen in the last fortnight (the view runs it on

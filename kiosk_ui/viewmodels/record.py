@@ -1,5 +1,5 @@
-"""One patient's record on the touchscreen: facts, alerts, what is due, history, vaccines,
-growth points, and the forms this staff member may open."""
+"""One patient's record on the touchscreen: facts, alerts, the district's opinions, what is
+due, history, vaccines, growth points, and the forms this staff member may open."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from appliance.clinical.growth import MAX_AGE_DAYS, REF2007_TO_DAYS
 from appliance.clinical.texts import num, value_text
 from appliance.domain.permissions import REFER_PATIENT, write
 from appliance.domain.referrals import REASONS
-from appliance.services import patients, referrals
+from appliance.services import opinions, patients, referrals
 from appliance.web.i18n import N_
 from appliance.web.labels import (
     CATEGORIES,
@@ -53,6 +53,19 @@ BMI_FINDINGS = {
     "overweight": "moderate",
 }
 
+# A question to the district in words: the opinion page's own (appliance/web/routes/opinions.py
+# STATES), repeated so the kiosk does not load the web app.
+OPINION_STATES = {
+    "queued": N_("en attente du réseau"),
+    "sending": N_("en cours d'envoi"),
+    "sent": N_("envoyée, sans réponse"),
+    "answered": N_("répondue"),
+    "failed": N_("échec : voir le technicien"),
+}
+REPLY = N_("Réponse de %(who)s, %(when)s : %(text)s")
+# The question on one or two lines of the record; the tablet's opinion page has it whole.
+QUESTION_CHARS = 100
+
 # What the timeline's one line shows for each kind, in order.
 SUMMARY_KEYS = {
     "consultation": ("diagnoses", "temperature_c", "weight_kg"),
@@ -72,6 +85,7 @@ class RecordVM:
         self.patient_ref = patient_ref
         self.record: dict[str, Any] | None = None
         self.referrals: list[dict[str, Any]] = []
+        self.opinions: list[dict[str, Any]] = []  # questions to the district, newest first
         self.error: str | None = None
 
     def open(self) -> None:
@@ -82,6 +96,11 @@ class RecordVM:
             with self.state.storage():  # audited: a full disk refuses the read too
                 self.record = patients.record(self.state.ctx, self.state.actor, self.patient_ref)
                 self.referrals = referrals.for_patient(self.state.ctx, self.record["id"])
+                # through the service, as the web's opinion page: the asker's replies shown
+                # here are no longer news on their home
+                self.opinions = opinions.for_patient(
+                    self.state.ctx, self.state.actor, self.record["id"]
+                )
         except SAVE_ERRORS as e:
             self.record, self.error = None, self.state.error_text(e)
         else:
@@ -279,6 +298,38 @@ class RecordVM:
                 }
             )
         return out
+
+    @property
+    def opinion_lines(self) -> list[dict[str, Any]]:
+        """Each question to the district: when, its state in words, the question shortened;
+        and its replies: who, when, what (whole: the reply is what the clinician came for)."""
+        t = self.state.t
+        out = []
+        for q in self.opinions:
+            state = t(OPINION_STATES.get(q["status"], q["status"]))
+            replies = []
+            for r in q["replies"]:
+                at = r["created"] or r["fetched_at"] or ""
+                who = r["sender"] or t("District")
+                when = f"{dmy(at)} {at[11:16]}".strip()
+                replies.append(t(REPLY) % {"who": who, "when": when, "text": r["text"].strip()})
+            out.append(
+                {
+                    "text": f"{dmy(q['asked_at'])} · {state} — {shortened(q['question'])}",
+                    "status": q["status"],
+                    "replies": replies,
+                }
+            )
+        return out
+
+
+def shortened(text: str, limit: int = QUESTION_CHARS) -> str:
+    """`text` on one line, cut at a word before `limit` characters with an ellipsis."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1].rsplit(" ", 1)[0] or text[: limit - 1]
+    return cut.rstrip(" ,;:.") + "…"
 
 
 def growth_findings(
