@@ -99,6 +99,9 @@ _DIAGNOSIS_REASONS = {"malaria_severe": "severe_malaria", "trauma": "trauma"}
 
 # The fiche and the home list say "awaiting return" after this many days by default.
 DEFAULT_RETURN_AFTER_DAYS = 14
+# A referral with no answer after this is no longer chased (most papers never come back; after
+# years they would bury the recent ones): it stays on the record and in its month's list.
+AWAITING_WINDOW_DAYS = 90
 MAX_TEXT = 1000
 MAX_RECEIVING = 30
 SMS_DETAILS = ("reason", "urgency")

@@ -100,7 +100,7 @@ def seed_demo_referrals(database: Path, facility_file: Path, logins_file: Path) 
                  "césarienne", "instructions": "Tension chaque semaine, revoir à J7"},
             )  # fmt: skip
         return {
-            "awaiting": store.referrals.count_awaiting(),
+            "awaiting": len(service.awaiting(ctx, midwife, rules=rules)),
             "late": service.count_late(ctx, rules=rules),
             "this_month": len(store.referrals.between(today.replace(day=1).isoformat(),
                                                       today.isoformat())),

@@ -10,6 +10,7 @@ from appliance.clinical.case_summary import case_summary
 from appliance.domain import limits
 from appliance.domain.permissions import READ_PATIENT, REFER_PATIENT
 from appliance.domain.referrals import (
+    AWAITING_WINDOW_DAYS,
     EVACUATION_TRANSPORTS,
     ReferralRules,
     ReferralSettingsError,
@@ -188,12 +189,14 @@ def show(ctx: Context, actor: Actor, referral_id: str) -> dict[str, Any]:
 def awaiting(
     ctx: Context, actor: Actor, *, rules: ReferralRules, late_only: bool = False
 ) -> list[dict[str, Any]]:
-    """Referrals awaiting their counter-referral (oldest first), each with its days waited and
-    whether it is late (more than [referral] return_after_days)."""
+    """Referrals of the last AWAITING_WINDOW_DAYS awaiting their counter-referral (oldest
+    first), each with its days waited and whether it is late (more than [referral]
+    return_after_days)."""
     ctx.require(actor, READ_PATIENT)
     today = ctx.now().today
     late_before = (today - timedelta(days=rules.return_after_days)).isoformat()
-    rows = ctx.store.referrals.awaiting(before=late_before if late_only else None)
+    since = (today - timedelta(days=AWAITING_WINDOW_DAYS)).isoformat()
+    rows = ctx.store.referrals.awaiting(since=since, before=late_before if late_only else None)
     for r in rows:
         r["days_waiting"] = (today - date.fromisoformat(r["care_date"])).days
         r["late"] = r["care_date"] < late_before
@@ -204,7 +207,8 @@ def count_late(ctx: Context, *, rules: ReferralRules) -> int:
     """How many are late (for the home page's line; no patient data)."""
     today = ctx.now().today
     return ctx.store.referrals.count_awaiting(
-        before=(today - timedelta(days=rules.return_after_days)).isoformat()
+        since=(today - timedelta(days=AWAITING_WINDOW_DAYS)).isoformat(),
+        before=(today - timedelta(days=rules.return_after_days)).isoformat(),
     )
 
 

@@ -72,14 +72,16 @@ class ReferralRepo:
             )
         ]
 
-    def awaiting(self, *, before: str | None = None, limit: int = 500) -> list[dict[str, Any]]:
-        """Referrals whose patient has not come back with the answer, oldest first; `before`:
-        only those referred before that day (late returns)."""
-        where = "r.returned_on IS NULL AND r.voided_reason IS NULL"
-        args: tuple[Any, ...] = ()
+    def awaiting(
+        self, *, since: str, before: str | None = None, limit: int = 500
+    ) -> list[dict[str, Any]]:
+        """Referrals from `since` whose patient has not come back with the answer, oldest
+        first; `before`: only those referred before that day (late returns)."""
+        where = "r.returned_on IS NULL AND r.voided_reason IS NULL AND r.care_date >= ?"
+        args: tuple[Any, ...] = (since,)
         if before is not None:
             where += " AND r.care_date < ?"
-            args = (before,)
+            args = (since, before)
         return [
             _decode(r)  # type: ignore[misc]
             for r in self.store.query(
@@ -88,13 +90,13 @@ class ReferralRepo:
             )
         ]
 
-    def count_awaiting(self, *, before: str | None = None) -> int:
+    def count_awaiting(self, *, since: str, before: str | None = None) -> int:
         sql = (
             "SELECT COUNT(*) AS n FROM referrals WHERE returned_on IS NULL"
-            " AND voided_reason IS NULL"
+            " AND voided_reason IS NULL AND care_date >= ?"
         )
         row = self.store.query_one(
-            sql + (" AND care_date < ?" if before else ""), (before,) if before else ()
+            sql + (" AND care_date < ?" if before else ""), (since, before) if before else (since,)
         )
         return int(row["n"]) if row else 0
 

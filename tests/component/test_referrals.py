@@ -255,3 +255,13 @@ def test_bad_input_is_one_line(home, args, words):
     assert r.returncode == 2
     assert words in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
+def test_a_referral_unanswered_for_three_months_is_no_longer_chased(ctx, actors, woman, fake_time):
+    r = service.create(ctx, actors["midwife"], woman["id"], _form(ctx), rules=RULES)
+    fake_time.t += 89 * 86400
+    assert service.count_late(ctx, rules=RULES) == 1
+    fake_time.t += 2 * 86400  # 91 days: most papers never come back; the list stays current
+    assert service.count_late(ctx, rules=RULES) == 0
+    assert service.awaiting(ctx, actors["nurse"], rules=RULES) == []
+    assert [x["id"] for x in service.of_patient(ctx, actors["nurse"], woman["id"])] == [r["id"]]
