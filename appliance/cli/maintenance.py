@@ -150,6 +150,11 @@ def demo(ctx, n_patients, seed, as_json):
             p.database, patients=n_patients, seed=seed, years=3, logins_dir=p.data_dir
         )
     summary["home"] = str(p.data_dir)
+    # the referrals first: last month's report counts them (referrals to the CSRéf), and a
+    # second demo run must find the same figures already sent
+    from appliance.seed.referrals import seed_demo_referrals
+
+    summary["referrals"] = seed_demo_referrals(p.database, p.facility_file, logins)
     from appliance.seed.demo_send import point_at_demo_dhis2, send_last_month
 
     sent = send_last_month(p.database, p.config_dir, logins, datetime.now(UTC).date())
@@ -161,9 +166,6 @@ def demo(ctx, n_patients, seed, as_json):
     from appliance.seed.library import seed_demo_library
 
     summary["library"] = seed_demo_library(p.database, p.data_dir, logins)
-    from appliance.seed.referrals import seed_demo_referrals
-
-    summary["referrals"] = seed_demo_referrals(p.database, p.facility_file, logins)
     emit(
         summary,
         as_json,

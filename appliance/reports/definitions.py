@@ -31,6 +31,10 @@ NEW_CASE_LOOKBACK_DAYS = 60
 # Consultations (and their diagnoses) are split into new cases and returning visits.
 CASES = ("new", "returning")
 REFERRAL_SOURCES = ("consultation", "anc", "delivery", "postnatal")
+# How a patient referred to the CSRéf travelled: an evacuation (the district's ambulance or a
+# moto-ambulance) or a referral by other means. Each referral is in exactly one, so the two
+# are the options of one DHIS2 category and add up to the referrals of a reason.
+REFERRAL_TRANSFERS = ("referral", "evacuation")
 
 
 @dataclass(frozen=True)
@@ -249,6 +253,21 @@ INDICATORS: tuple[Indicator, ...] = (
         "lieu à une référence, par service.",
         "Referrals",
         "Consultation, ANC, delivery and postnatal encounters carrying a referral, by service.",
+    ),
+    Indicator(
+        "REFERRAL_CSREF",
+        "Références au CSRéf et évacuations",
+        ("reason", "transfer"),
+        "Fiches de référence du mois (date de la référence) vers le CSRéf ou plus loin, par "
+        "motif ; chacune compte une fois, comme évacuation si le patient est parti en "
+        "ambulance ou en moto-ambulance, sinon comme référence. Les fiches annulées ne "
+        "comptent pas. « Références » ci-dessus compte les consultations qui notent une "
+        "référence, pas les fiches.",
+        "Referrals to the CSRéf and evacuations",
+        "Referral forms of the month (by referral date) to the CSRéf or further, by reason; "
+        "each counts once, as an evacuation when the patient travelled by ambulance or "
+        "motorbike ambulance, otherwise as a referral. Voided forms do not count. "
+        "'Referrals' above counts the encounters that note a referral, not the forms.",
     ),
 )
 BY_CODE = {i.code: i for i in INDICATORS}

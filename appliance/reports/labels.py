@@ -9,6 +9,7 @@ Values are keyed by their dimension, because one code can read differently in tw
 from __future__ import annotations
 
 from appliance.domain.encounters import ANTIGENS, CHRONIC_CONDITIONS, DIAGNOSES, FP_METHODS
+from appliance.domain.referrals import REASONS
 
 LANGUAGES = ("fr", "en")
 
@@ -25,6 +26,8 @@ DIMENSIONS: dict[str, tuple[str, str]] = {
     "user": ("Utilisatrice", "User"),
     "condition": ("Affection", "Condition"),
     "source": ("Service", "Service"),
+    "reason": ("Motif", "Reason"),
+    "transfer": ("Transport", "Transport"),
 }
 
 _AGES: dict[str, tuple[str, str]] = {
@@ -105,6 +108,30 @@ _CONDITIONS: dict[str, tuple[str, str]] = {
     "sickle_cell": ("Drépanocytose", "Sickle cell disease"),
 }
 
+# Referral reasons: the French is the referral form's own (domain/referrals.py REASONS, as the
+# fiche prints it), capitalised as a report row; the English is the web catalog's for it.
+_REASONS_EN = {
+    "severe_preeclampsia": "Severe pre-eclampsia",
+    "eclampsia": "Eclampsia",
+    "haemorrhage": "Haemorrhage",
+    "obstructed_labour": "Obstructed or prolonged labour",
+    "pregnancy_danger_sign": "Danger sign in pregnancy",
+    "postpartum_complication": "Postpartum complication",
+    "newborn_danger_sign": "Newborn in danger",
+    "sam_complicated": "Severe acute malnutrition with complications",
+    "child_danger_sign": "Child with a general danger sign",
+    "severe_malaria": "Severe malaria",
+    "severe_anaemia": "Severe anaemia",
+    "hypertensive_crisis": "Hypertensive crisis",
+    "trauma": "Trauma",
+    "surgery": "Surgical opinion",
+    "other": "Other reason",
+}
+_REASONS: dict[str, tuple[str, str]] = {
+    code: (french[:1].upper() + french[1:], _REASONS_EN.get(code, french))
+    for code, french in REASONS.items()
+}
+
 VALUES: dict[str, dict[str, tuple[str, str]]] = {
     "sex": _SEXES,
     "age": _AGES,
@@ -124,6 +151,9 @@ VALUES: dict[str, dict[str, tuple[str, str]]] = {
         "delivery": ("Accouchement", "Delivery"),
         "postnatal": ("Consultation postnatale", "Postnatal care"),
     },
+    "reason": _REASONS,
+    # short, for the report's rows: the definition says what an evacuation is
+    "transfer": {"referral": ("Référence", "Referral"), "evacuation": ("Évacuation", "Evacuation")},
 }
 # Every code the domain can put in a report has a label (checked at import, so a new diagnosis,
 # antigen, method or condition added to the forms cannot reach a report as a bare code).
@@ -136,6 +166,10 @@ for _dimension, _codes in (
     _missing = set(_codes) - set(VALUES[_dimension])
     if _missing:
         raise RuntimeError(f"report labels lack {_dimension} {sorted(_missing)}")
+if set(REASONS) - set(_REASONS_EN):
+    raise RuntimeError(
+        f"report labels lack English reason {sorted(set(REASONS) - set(_REASONS_EN))}"
+    )
 
 _DOSE = ("Dose %s", "Dose %s")
 _BIRTH_DOSE = ("Dose 0 (naissance)", "Dose 0 (birth)")

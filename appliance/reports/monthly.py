@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from appliance.clinical.immunization import (
     fully_immunized_before_12_months,
     load_schedule,
 )
+from appliance.domain.referrals import REASONS
 from appliance.reports.definitions import (
     AGE_GROUPS,
     BY_CODE,
@@ -25,6 +26,7 @@ from appliance.reports.definitions import (
     NEW_CASE_LOOKBACK_DAYS,
     PREGNANCY_MAX_DAYS,
     REFERRAL_SOURCES,
+    REFERRAL_TRANSFERS,
     UNDER_FIVE_MONTHS,
     age_group,
 )
@@ -125,6 +127,12 @@ _INDICATOR_ORDER = {i.code: n for n, i in enumerate(INDICATORS)}
 _VALUE_ORDER: dict[str, int] = {}
 for _label in [g[0] for g in AGE_GROUPS + IMMUNIZATION_AGE_GROUPS] + list(CASES):
     _VALUE_ORDER.setdefault(_label, len(_VALUE_ORDER))
+# Dimensions printed in their own list's order ("other" is last among reasons, not among
+# diagnoses, so these stay apart from _VALUE_ORDER).
+_DIMENSION_ORDER: dict[str, dict[str, int]] = {
+    "reason": {code: n for n, code in enumerate(REASONS)},
+    "transfer": {code: n for n, code in enumerate(REFERRAL_TRANSFERS)},
+}
 
 
 def _sort_key(k: Key) -> tuple:
@@ -133,7 +141,7 @@ def _sort_key(k: Key) -> tuple:
     parts = []
     for dim in BY_CODE[code].dimensions:
         v = values.get(dim, "")
-        rank = int(v) if v.isdigit() else _VALUE_ORDER.get(v, 1000)
+        rank = int(v) if v.isdigit() else _DIMENSION_ORDER.get(dim, _VALUE_ORDER).get(v, 1000)
         parts.append((rank, v))
     return (_INDICATOR_ORDER[code], parts)
 
@@ -162,12 +170,15 @@ def compute(
     visits: Iterable[Visit],
     cohort_doses: Iterable[Dose] = (),
     *,
+    referrals: Iterable[Mapping[str, Any]] = (),
     age_groups: tuple[tuple[str, int, int | None], ...] = AGE_GROUPS,
     schedule: Schedule | None = None,
 ) -> dict[Key, int]:
     """Count every indicator. `visits` are the month's encounters plus the growth encounters
     of the lookback window before it (for new malnutrition cases), and the ANC encounters of
-    the pregnancies still running in the month (from `Period.anc_lookback_start`)."""
+    the pregnancies still running in the month (from `Period.anc_lookback_start`).
+    `referrals` are the month's non-voided referral forms counted by reason (rows of
+    reason, referrals, evacuations: the store's `referrals.counts_by_reason`)."""
     counts: Counter[Key] = Counter()
     distinct: dict[Key, set[str]] = defaultdict(set)
     # patient -> [(date, status)] over lookback + month, for new MAM/SAM cases.
@@ -227,7 +238,19 @@ def compute(
         for pregnancy in pregnancies(contacts):
             _antenatal_milestones(period, pregnancy, counts)
     _fully_immunized(period, cohort_doses, counts, schedule)
+    _referrals_to_csref(referrals, counts)
     return {k: v for k, v in counts.items() if v}
+
+
+def _referrals_to_csref(rows: Iterable[Mapping[str, Any]], counts: Counter[Key]) -> None:
+    # an evacuation is a referral too: the rest of a reason's referrals went by other means
+    for row in rows:
+        evacuations = int(row["evacuations"] or 0)
+        for transfer, n in (
+            ("evacuation", evacuations),
+            ("referral", row["referrals"] - evacuations),
+        ):
+            counts[key("REFERRAL_CSREF", {"reason": row["reason"], "transfer": transfer})] += n
 
 
 def _growth(

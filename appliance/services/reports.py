@@ -40,7 +40,8 @@ def monthly(ctx: Context, actor: Actor, period: str) -> Report:
         born_from=_year_before(month.start) - timedelta(days=1),
         born_to=_year_before(month.end),
     )
-    values = compute(month, visits, doses)
+    referrals = ctx.store.referrals.counts_by_reason(month.start.isoformat(), month.end.isoformat())
+    values = compute(month, visits, doses, referrals=referrals)
     report = Report(
         month,
         values,

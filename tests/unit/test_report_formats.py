@@ -187,3 +187,41 @@ def test_cells_gone_are_those_an_earlier_version_sent_and_the_new_one_lacks():
         ("deC00000001", "1"),  # an older version's cell, left out since
     ]  # deD was sent as 0: never stored, nothing to delete
     assert cells_gone(now, [], mapping) == []
+
+
+def test_referral_reasons_read_as_on_the_referral_form():
+    """The French is the form's own; the English is the web catalog's for the same words."""
+    from appliance.domain.referrals import REASONS
+    from appliance.reports import labels
+    from appliance.web.i18n import catalog
+
+    english = catalog("en")
+    for code, french in REASONS.items():
+        assert labels.value_label("reason", code, "fr").lower() == french
+        assert labels.value_label("reason", code, "en").lower() == english[french].lower()
+
+
+def test_referrals_to_the_csref_map_reason_by_reason(mapping):
+    """Each reason is a data element whose two options (referral, evacuation) add up to it."""
+    from appliance.domain.referrals import REASONS
+
+    mapped = [de for de in mapping["dataElements"] if de["indicator"] == "REFERRAL_CSREF"]
+    assert sorted(de["match"]["reason"] for de in mapped) == sorted(REASONS)
+    report = Report(
+        OCT,
+        {
+            key("REFERRAL_CSREF", {"reason": "eclampsia", "transfer": "evacuation"}): 2,
+            key("REFERRAL_CSREF", {"reason": "other", "transfer": "referral"}): 1,
+        },
+    )
+    payload, unmapped = to_dhis2(report, mapping)
+    options = mapping["categoryCombos"]["referralTransfer"]["options"]
+    eclampsia = _cell(mapping, "REFERRAL_CSREF", {"reason": "eclampsia"})["dataElement"]
+    other = _cell(mapping, "REFERRAL_CSREF", {"reason": "other"})["dataElement"]
+    assert unmapped == []
+    assert {
+        (r["dataElement"], r["categoryOptionCombo"], r["value"]) for r in payload["dataValues"]
+    } >= {
+        (eclampsia, options["evacuation"], "2"),
+        (other, options["referral"], "1"),
+    }

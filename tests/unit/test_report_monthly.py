@@ -321,3 +321,27 @@ def test_iptp_doses():
 
 def test_the_pregnancy_lookback_reaches_44_weeks_back():
     assert OCT.anc_lookback_start == date(2026, 10, 1) - timedelta(weeks=44)
+
+
+def test_referrals_to_the_csref_split_each_reason_into_referrals_and_evacuations():
+    rows = [  # as the store counts them: every form of the reason, evacuations among them
+        {"reason": "haemorrhage", "referrals": 3, "evacuations": 2, "returned": 1},
+        {"reason": "trauma", "referrals": 1, "evacuations": 0, "returned": 0},
+        {"reason": "eclampsia", "referrals": 2, "evacuations": 2, "returned": 0},
+    ]
+    values = compute(OCT, [], referrals=rows)
+    assert values == {
+        key("REFERRAL_CSREF", {"reason": "haemorrhage", "transfer": "referral"}): 1,
+        key("REFERRAL_CSREF", {"reason": "haemorrhage", "transfer": "evacuation"}): 2,
+        key("REFERRAL_CSREF", {"reason": "trauma", "transfer": "referral"}): 1,
+        key("REFERRAL_CSREF", {"reason": "eclampsia", "transfer": "evacuation"}): 2,
+    }  # no zero cells
+    report = Report(OCT, values)
+    assert report.total("REFERRAL_CSREF") == 6 and report.total("REFERRAL") == 0
+    # the referral form's order of reasons (eclampsia before haemorrhage before trauma)
+    assert [(d["reason"], d["transfer"]) for _, d, _ in report.rows()] == [
+        ("eclampsia", "evacuation"),
+        ("haemorrhage", "referral"),
+        ("haemorrhage", "evacuation"),
+        ("trauma", "referral"),
+    ]
