@@ -11,7 +11,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic import ValidationError as PydanticValidationError
@@ -97,7 +97,7 @@ _DELIVERY_REASONS = {
 }
 _DIAGNOSIS_REASONS = {"malaria_severe": "severe_malaria", "trauma": "trauma"}
 
-# The fiche and the home list say "awaiting return" after this many days by default.
+# A referral with no counter-referral after this many days is late (default of [referral]).
 DEFAULT_RETURN_AFTER_DAYS = 14
 # A referral with no answer after this is no longer chased (most papers never come back; after
 # years they would bury the recent ones): it stays on the record and in its month's list.
@@ -149,7 +149,7 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
-Text = Field(None, max_length=MAX_TEXT)
+Notes = Annotated[str, Field(max_length=MAX_TEXT)]
 
 
 class Vitals(_Model):
@@ -182,8 +182,8 @@ class ReferralForm(_Model):
     to_facility: str = Field(min_length=2, max_length=40)  # a code of [referral] receiving
     transport: Literal[tuple(TRANSPORTS)]  # type: ignore[valid-type]
     departure: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM
-    done_given: str | None = Text  # what was done and given before leaving
-    clinical_notes: str | None = Text
+    done_given: Notes | None = None  # what was done and given before leaving
+    clinical_notes: Notes | None = None
     vitals: Vitals = Field(default_factory=Vitals)
     accompanied_by: str | None = Field(None, max_length=120)
     # The patient (or the guardian) agreed that the receiving facility be told by SMS; the SMS
@@ -206,8 +206,8 @@ class CounterReferral(_Model):
     returned_on: date
     outcome: Literal[tuple(OUTCOMES)]  # type: ignore[valid-type]
     diagnosis: str | None = Field(None, max_length=300)
-    treatment: str | None = Text
-    instructions: str | None = Text  # follow-up the CSCom is asked to give
+    treatment: Notes | None = None
+    instructions: Notes | None = None  # follow-up the CSCom is asked to give
     next_visit: date | None = None
     seen_by: str | None = Field(None, max_length=120)  # the CSRéf clinician who answered
 
