@@ -130,6 +130,7 @@ def referral_new(ctx, patient_ref, data, pdf_out, as_user, as_json, bp, **fields
         "no_consent": "pas de SMS : le patient n'a pas consenti (téléphonez au CSRéf)",
         "no_phone": "pas de SMS : pas de numéro pour ce centre dans le fichier de la structure",
         "not_urgent": "pas de SMS (référence non urgente)",
+        "backdated": "pas de SMS : référence saisie après coup (date passée)",
     }[row["sms_status"]]
     emit(
         _public(row),

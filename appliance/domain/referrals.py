@@ -181,7 +181,7 @@ class ReferralForm(_Model):
     urgency: Literal[URGENCIES]  # type: ignore[valid-type]
     to_facility: str = Field(min_length=2, max_length=40)  # a code of [referral] receiving
     transport: Literal[tuple(TRANSPORTS)]  # type: ignore[valid-type]
-    departure: str | None = Field(None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # HH:MM
+    departure: str | None = None  # HH:MM
     done_given: Notes | None = None  # what was done and given before leaving
     clinical_notes: Notes | None = None
     vitals: Vitals = Field(default_factory=Vitals)
@@ -194,10 +194,20 @@ class ReferralForm(_Model):
     @model_validator(mode="after")
     def _checks(self) -> ReferralForm:
         if self.care_date < EARLIEST_CARE_DATE:
-            raise PydanticCustomError("too_old", "care_date is before 2000-01-01")
+            raise PydanticCustomError(
+                "too_old", "care_date is before {e}", {"e": EARLIEST_CARE_DATE.isoformat()}
+            )
+        if self.departure is not None and not _HHMM.match(self.departure):
+            raise PydanticCustomError("time_format", "departure: write a time as 14:20")
         if self.reason == "other" and not self.reason_detail:
             raise PydanticCustomError("reason_detail", "say the reason (reason_detail)")
+        # the alert that prompted the form, kept only when it suggests the reason chosen
+        if self.alert_code and reason_for_alert(self.alert_code) != self.reason:
+            self.alert_code = None
         return self
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class CounterReferral(_Model):
@@ -215,6 +225,8 @@ class CounterReferral(_Model):
     def _dates(self) -> CounterReferral:
         if self.next_visit is not None and self.next_visit < self.returned_on:
             raise PydanticCustomError("next_visit", "next_visit is before the return date")
+        if self.outcome == "died" and self.next_visit is not None:
+            raise PydanticCustomError("next_visit_died", "no next visit for a patient who died")
         if self.outcome not in ("died", "not_arrived") and not self.diagnosis:
             raise PydanticCustomError("diagnosis", "give the CSRéf's diagnosis")
         return self
@@ -227,9 +239,12 @@ def _validate(model: type[BaseModel], data: dict[str, Any]) -> BaseModel:
         raise InvalidEncounter(problems_of(e), e.errors()) from None
 
 
-def _refused(field_name: str, message: str) -> InvalidEncounter:
+def _refused(field_name: str, kind: str, message: str, **ctx: str) -> InvalidEncounter:
+    """A refusal the forms explain beside `field_name` in the reader's language (`kind` is
+    a key of web.forms.MESSAGES, `ctx` its values)."""
     return InvalidEncounter(
-        [(field_name, message)], [{"loc": (field_name,), "type": "referral", "msg": message}]
+        [(field_name, message)],
+        [{"loc": (field_name,), "type": kind, "msg": message, "ctx": ctx}],
     )
 
 
@@ -239,11 +254,15 @@ def validate_form(
     form = _validate(ReferralForm, data)
     assert isinstance(form, ReferralForm)
     if today is not None and form.care_date > today + timedelta(days=1):
-        raise _refused("care_date", f"{form.care_date} is in the future")
+        raise _refused(
+            "care_date", "future_date", f"{form.care_date} is in the future", t=today.isoformat()
+        )
     if form.to_facility not in receiving:
         known = ", ".join(receiving) or "none: add [referral] receiving to the facility file"
         raise _refused(
-            "to_facility", f"no receiving facility {form.to_facility!r} (known: {known})"
+            "to_facility",
+            "unknown_facility",
+            f"no receiving facility {form.to_facility!r} (known: {known})",
         )
     return form
 
@@ -254,9 +273,19 @@ def validate_return(
     back = _validate(CounterReferral, data)
     assert isinstance(back, CounterReferral)
     if back.returned_on < referred_on:
-        raise _refused("returned_on", f"{back.returned_on} is before the referral ({referred_on})")
+        raise _refused(
+            "returned_on",
+            "before_referral",
+            f"{back.returned_on} is before the referral ({referred_on})",
+            d=referred_on.isoformat(),
+        )
     if today is not None and back.returned_on > today + timedelta(days=1):
-        raise _refused("returned_on", f"{back.returned_on} is in the future")
+        raise _refused(
+            "returned_on",
+            "future_date",
+            f"{back.returned_on} is in the future",
+            t=today.isoformat(),
+        )
     return back
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 from fpdf import FPDF
 
 from appliance.reports import labels
@@ -25,15 +27,26 @@ MONTHS_FR = (
 )
 
 
+# Letters of Bambara (and œ) that Latin-1 lacks, as Malian French writes them without the
+# special letters: a name printed "Kɔnɛ" must read "Kone", never "K?n?".
+_NEAREST_LATIN = str.maketrans(
+    {"ɛ": "e", "Ɛ": "E", "ɔ": "o", "Ɔ": "O", "ɲ": "ny", "Ɲ": "Ny", "ŋ": "ng", "Ŋ": "Ng",
+     "œ": "oe", "Œ": "OE", "—": "-", "–": "-", "’": "'", "…": "..."}
+)  # fmt: skip
+
+
 def _latin1(text: str) -> str:
     # The PDF core fonts cover Latin-1 only, which holds every French letter; no font to ship.
-    return (
-        text.replace("—", "-")
-        .replace("’", "'")
-        .replace("…", "...")
-        .encode("latin-1", "replace")
-        .decode("latin-1")
-    )
+    # Other accented letters lose their accent (NFKD); anything left is "?".
+    text = text.translate(_NEAREST_LATIN)
+    out = []
+    for ch in text:
+        if ord(ch) < 256:
+            out.append(ch)
+        else:
+            nearest = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore")
+            out.append(nearest.decode("latin-1") or "?")
+    return "".join(out)
 
 
 def to_pdf(report: Report) -> bytes:

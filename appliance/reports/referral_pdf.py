@@ -14,9 +14,9 @@ from typing import Any
 import segno
 from fpdf import FPDF
 
-from appliance.clinical.case_summary import summary_text
 from appliance.domain.referrals import OUTCOMES, REASONS, TRANSPORTS, age_words, vitals_line
 from appliance.reports.pdf import _latin1
+from appliance.web.labels import ENCOUNTER_TYPES, label
 
 _MARGIN = 8
 _SEX = {"F": "féminin", "M": "masculin"}
@@ -34,11 +34,30 @@ def _qr_png(text: str) -> io.BytesIO:
 
 
 def history_lines(history: dict[str, Any]) -> list[str]:
-    """The case history in short French lines (the fiche and the web page show the same): the
-    second opinion's summary text without its identity line, the alerts in words."""
-    lines = [
-        line for line in summary_text(history).splitlines()[1:] if not line.startswith("Alertes :")
-    ]
+    """The case history (clinical.case_summary, what a second opinion also sends) in short
+    French lines with the record's own labels and dd/mm/yyyy dates, the alerts in words."""
+    lines = []
+    if p := history.get("pregnancy"):
+        lines.append(
+            f"Grossesse : {p['weeks']} SA, terme prévu {_dmy(p['edd'])}, {p['anc_contacts']} CPN"
+        )
+    if g := history.get("growth"):
+        z = ", ".join(f"{label(k)} {v:+.1f}" for k, v in g.get("zscores", {}).items())
+        lines.append(
+            f"Nutrition : {label(g['nutrition_status'])} ({z}), mesuré le {_dmy(g['measured_on'])}"
+        )
+    if i := history.get("immunization"):
+        lines.append("Vaccins reçus : " + (", ".join(i["given"]) or "aucun"))
+    if v := history.get("last_vitals"):
+        lines.append(f"Derniers signes vitaux ({_dmy(v['date'])}) : {vitals_line(v)}")
+    for r in history.get("recent", []):
+        parts = [label(d) for d in r.get("diagnoses", [])]
+        if r.get("condition"):
+            parts.append(label(r["condition"]))
+        parts += [label(s) for s in r.get("danger_signs", [])]
+        parts += r.get("treatments", [])
+        kind = ENCOUNTER_TYPES.get(r["type"], r["type"])
+        lines.append(f"{_dmy(r['date'])} {kind}" + (f" : {', '.join(parts)}" if parts else ""))
     return lines + [f"Alerte : {reason}" for reason in history.get("alert_reasons", [])[:4]]
 
 
@@ -67,6 +86,8 @@ def fiche_pdf(referral: dict[str, Any]) -> bytes:
     pdf.set_font("Helvetica", "B", 13)
     pdf.cell(width - 26, 7, _latin1("FICHE DE RÉFÉRENCE"), new_x="LMARGIN", new_y="NEXT")
     urgency = "URGENTE" if referral["urgency"] == "urgent" else "non urgente"
+    if referral.get("voided_reason"):
+        urgency = f"ANNULÉE ({referral['voided_reason']})"
     pdf.set_font("Helvetica", "B", 11)
     pdf.cell(width - 26, 6, _latin1(f"Référence {urgency}"), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", "", 9)
@@ -119,16 +140,19 @@ def fiche_pdf(referral: dict[str, Any]) -> bytes:
     back = referral.get("return_data")
     if back:
         text(f"Revenu le {_dmy(referral['returned_on'])} : {OUTCOMES[back['outcome']]}")
-        for label, key in (
+        for name, key in (
             ("Diagnostic", "diagnosis"),
             ("Traitement", "treatment"),
             ("Conduite à tenir", "instructions"),
+            ("Prochain rendez-vous", "next_visit"),
+            ("Vu(e) par", "seen_by"),
         ):
             if back.get(key):
-                text(f"{label} : {back[key]}")
+                value = _dmy(back[key]) if key == "next_visit" else back[key]
+                text(f"{name} : {value}")
     else:
         pdf.set_font("Helvetica", "", 9)
-        for label in (
+        for line in (
             "Reçu le ........ à ........ par ..........................",
             "Diagnostic : ..........................................",
             "Traitement : ..........................................",
@@ -137,5 +161,5 @@ def fiche_pdf(referral: dict[str, Any]) -> bytes:
             "...................................................................",
             "Prochain rendez-vous : ........  Signature et cachet :",
         ):
-            pdf.cell(width, 6.5, _latin1(label), new_x="LMARGIN", new_y="NEXT")
+            pdf.cell(width, 6.5, _latin1(line), new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())

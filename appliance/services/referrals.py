@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -27,6 +29,8 @@ from appliance.ids import uuid7
 from appliance.services import patients
 from appliance.services.context import Actor, Context
 from appliance.services.errors import Conflict, NotFound
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 
 
 def rules_of(facility_file: Path) -> ReferralRules:
@@ -103,11 +107,21 @@ def create(
     data: dict[str, Any],
     *,
     rules: ReferralRules,
+    referral_id: str | None = None,
 ) -> dict[str, Any]:
-    """Write the referral (with the case history of this moment) and, when it is urgent and
-    the patient agreed, queue the SMS to the receiving facility's duty phone."""
+    """Write the referral (with the case history of this moment) and, when it is urgent, made
+    today and the patient agreed, queue the SMS to the receiving facility's duty phone.
+
+    `referral_id` (the web form's, made when the form was shown) makes a second post of the
+    same form, a double tap on a slow network, return the referral already written instead
+    of writing a second one and texting the duty phone twice."""
     ctx.require(actor, REFER_PATIENT)
     limits.check_data(data)
+    if referral_id is not None:
+        if not _UUID.match(referral_id):
+            raise ValueError("referral_id is not an id this form made")
+        if (done := ctx.store.referrals.get(referral_id)) is not None:
+            return _same_form(ctx, done, patient_ref)
     reading = ctx.now()
     record = patients.record(ctx, actor, patient_ref)
     if record["merged_into"]:
@@ -124,7 +138,10 @@ def create(
     clean["from_name"] = from_name
     sms_status, phone, text = "not_urgent", None, None
     if form.urgency == "urgent":
-        if not form.sms_consent:
+        if form.care_date < reading.today:
+            # typed after the event: "en route, départ 14:20" would mislead the duty phone
+            sms_status = "backdated"
+        elif not form.sms_consent:
             sms_status = "no_consent"
         elif not to.phone:
             sms_status = "no_phone"
@@ -142,7 +159,7 @@ def create(
             detail=rules.sms_detail,
         )
     row = {
-        "id": uuid7(),
+        "id": referral_id or uuid7(),
         "patient_id": record["id"],
         "care_date": form.care_date.isoformat(),
         "urgency": form.urgency,
@@ -156,23 +173,41 @@ def create(
         "sms_phone": phone,
         "sms_text": text,
     }
-    with ctx.store.transaction():
-        ctx.store.referrals.insert(row)
-        ctx.audit(
-            actor,
-            "referral.add",
-            patient_id=record["id"],
-            detail={
-                "referral_id": row["id"],
-                "reason": form.reason,
-                "urgency": form.urgency,
-                "to": form.to_facility,
-                "sms": sms_status,
-                "sms_consent": form.sms_consent,
-            },
-            reading=reading,
-        )
+    try:
+        with ctx.store.transaction():
+            ctx.store.referrals.insert(row)
+            _audit_add(ctx, actor, row, form, reading)
+    except sqlite3.IntegrityError:
+        # the same form posted twice at once: the first one wrote it
+        done = ctx.store.referrals.get(row["id"])
+        if done is None:
+            raise
+        return _same_form(ctx, done, patient_ref)
     return ctx.store.referrals.get(row["id"])  # type: ignore[return-value]
+
+
+def _same_form(ctx: Context, done: dict[str, Any], patient_ref: str) -> dict[str, Any]:
+    patient = patients.resolve(ctx, patient_ref)
+    if done["patient_id"] != patient["id"] and patient.get("merged_into") != done["patient_id"]:
+        raise Conflict("this form was already used for another patient: open a new one")
+    return done
+
+
+def _audit_add(ctx: Context, actor: Actor, row: dict, form: Any, reading: Any) -> None:
+    ctx.audit(
+        actor,
+        "referral.add",
+        patient_id=row["patient_id"],
+        detail={
+            "referral_id": row["id"],
+            "reason": form.reason,
+            "urgency": form.urgency,
+            "to": form.to_facility,
+            "sms": row["sms_status"],
+            "sms_consent": form.sms_consent,
+        },
+        reading=reading,
+    )
 
 
 def show(ctx: Context, actor: Actor, referral_id: str) -> dict[str, Any]:

@@ -647,7 +647,8 @@ CREATE TABLE referrals (
     staff_id TEXT NOT NULL REFERENCES staff(id),
     recorded_at TEXT NOT NULL,
     sms_status TEXT NOT NULL CHECK (sms_status IN
-        ('not_urgent', 'no_consent', 'no_phone', 'queued', 'sending', 'sent', 'failed')),
+        ('not_urgent', 'no_consent', 'no_phone', 'backdated', 'queued', 'sending', 'sent',
+         'failed')),
     sms_phone TEXT,
     sms_text TEXT,
     sms_attempts INTEGER NOT NULL DEFAULT 0,

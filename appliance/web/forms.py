@@ -240,6 +240,13 @@ MESSAGES = {
     "birth_past": N_("La date de naissance est trop ancienne."),
     "phone": N_("Numéro de téléphone non valable."),
     "value_error": N_("Valeur non valable."),
+    # the referral and its counter-referral (appliance/domain/referrals.py)
+    "time_format": N_("Écrivez l'heure comme 14:20."),
+    "reason_detail": N_("Précisez le motif en quelques mots."),
+    "unknown_facility": N_("Ce centre n'est pas dans le fichier de la structure."),
+    "before_referral": N_("Cette date est avant la référence (%(d)s)."),
+    "diagnosis": N_("Indiquez le diagnostic du CSRéf."),
+    "next_visit_died": N_("Pas de rendez-vous pour un patient décédé."),
     # the encounter rules (who may have which type): their own French messages
     **{f"rule_{code}": text for code, text in encounter_rules.MESSAGES.items()},
 }
@@ -257,6 +264,10 @@ _PAIRS = {
     "birth": "birth_date",
     "birth_future": "birth_date",
     "birth_past": "birth_date",
+    "time_format": "departure",
+    "reason_detail": "reason_detail",
+    "diagnosis": "diagnosis",
+    "next_visit_died": "next_visit",
 }
 
 

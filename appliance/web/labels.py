@@ -380,6 +380,7 @@ REFERRAL_SMS = {
     "not_urgent": N_("pas de SMS (non urgente)"),
     "no_consent": N_("pas de SMS : pas d'accord du patient — téléphonez au centre"),
     "no_phone": N_("pas de SMS : pas de numéro pour ce centre — téléphonez"),
+    "backdated": N_("pas de SMS : référence saisie après coup"),
     "queued": N_("SMS en attente du réseau"),
     "sending": N_("SMS en cours d'envoi"),
     "sent": N_("SMS envoyé"),

@@ -265,3 +265,39 @@ def test_a_referral_unanswered_for_three_months_is_no_longer_chased(ctx, actors,
     assert service.count_late(ctx, rules=RULES) == 0
     assert service.awaiting(ctx, actors["nurse"], rules=RULES) == []
     assert [x["id"] for x in service.of_patient(ctx, actors["nurse"], woman["id"])] == [r["id"]]
+
+
+def test_an_urgent_referral_typed_after_the_event_sends_no_sms(ctx, actors, woman):
+    yesterday = (ctx.now().today - timedelta(days=1)).isoformat()
+    r = service.create(
+        ctx, actors["midwife"], woman["id"], _form(ctx, care_date=yesterday, sms_consent=True),
+        rules=RULES,
+    )  # fmt: skip
+    assert r["sms_status"] == "backdated" and ctx.store.referrals.sms_to_send() == []
+
+
+def test_the_alert_is_kept_only_when_it_suggests_the_reason_chosen(ctx, actors, woman):
+    kept = service.create(
+        ctx, actors["midwife"], woman["id"],
+        _form(ctx, alert_code="anc.hypertension.severe"), rules=RULES,
+    )  # fmt: skip
+    assert kept["data"]["alert_code"] == "anc.hypertension.severe"
+    other = service.create(
+        ctx, actors["midwife"], woman["id"],
+        _form(ctx, reason="trauma", alert_code="anc.hypertension.severe"), rules=RULES,
+    )  # fmt: skip
+    assert "alert_code" not in other["data"]
+
+
+def test_the_fiche_writes_bambara_letters_as_their_nearest_latin(ctx, actors):
+    p = patients.register(
+        ctx, actors["midwife"],
+        {"family_name": "Kɔnɛ", "given_names": "Ɲaarɛ Œlia", "sex": "F",
+         "birth_date": "2000-01-01"},
+    )  # fmt: skip
+    r = service.create(
+        ctx, actors["midwife"], p["id"],
+        _form(ctx, reason="trauma", accompanied_by="Sa sœur Awa"), rules=RULES,
+    )  # fmt: skip
+    text = PdfReader(__import__("io").BytesIO(fiche_pdf(r))).pages[0].extract_text()
+    assert "Kone Nyaare OElia" in text and "Sa soeur Awa" in text and "?" not in text

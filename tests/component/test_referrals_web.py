@@ -151,3 +151,88 @@ def test_a_wrong_facility_file_is_said_not_a_server_error(client, woman, tmp_pat
     assert r.status_code == 422 and "sms_detail" in html.unescape(r.text)
     assert client.get("/referrals").status_code == 422
     assert client.get("/home/lists").status_code == 200
+
+
+def _form(ctx, token, form_page_html, **kw):
+    referral_id = html.unescape(form_page_html).split('name="referral_id" value="')[1].split('"')[0]
+    return {
+        "csrf": token,
+        "referral_id": referral_id,
+        "care_date": ctx.now().today.isoformat(),
+        "urgency": "urgent",
+        "reason": "severe_preeclampsia",
+        "to_facility": "KATI",
+        "transport": "ambulance",
+        "bp_systolic": "172",
+        "bp_diastolic": "114",
+        "sms_consent": "1",
+        **kw,
+    }
+
+
+def test_the_same_form_posted_twice_writes_one_referral_and_one_sms(client, woman, ctx):
+    token = login(client, "midwife")
+    page = client.get(f"/patients/{woman['id']}/referral").text
+    form = _form(ctx, token, page)
+    first = client.post(f"/patients/{woman['id']}/referral", data=form)
+    again = client.post(f"/patients/{woman['id']}/referral", data=form)  # a double tap
+    assert first.status_code == again.status_code == 303
+    assert first.headers["location"] == again.headers["location"]
+    assert len(ctx.store.referrals.for_patient(woman["id"])) == 1
+    assert len(ctx.store.referrals.sms_to_send()) == 1
+    # a new form is a new referral
+    form2 = _form(ctx, token, client.get(f"/patients/{woman['id']}/referral").text)
+    assert client.post(f"/patients/{woman['id']}/referral", data=form2).status_code == 303
+    assert len(ctx.store.referrals.for_patient(woman["id"])) == 2
+
+
+def test_refusals_are_said_in_french_beside_their_field(client, woman, ctx):
+    token = login(client, "midwife")
+    page = client.get(f"/patients/{woman['id']}/referral").text
+    cases = (
+        ({"to_facility": "NOWHERE"}, "Ce centre n'est pas dans le fichier de la structure."),
+        ({"reason": "other"}, "Précisez le motif en quelques mots."),
+        ({"departure": "25:99"}, "Écrivez l'heure comme 14:20."),
+        ({"care_date": "2099-01-01"}, "Cette date est dans le futur"),  # a hidden field
+        ({"bp_systolic": "99999999999999999999"}, "hors des valeurs plausibles"),
+    )
+    for change, words in cases:
+        r = client.post(f"/patients/{woman['id']}/referral", data=_form(ctx, token, page, **change))
+        text = html.unescape(r.text)
+        assert r.status_code == 422 and words in text, (change, text[-3000:])
+        assert "1611392" not in text  # the number as typed, never as a float turned it
+    assert ctx.store.referrals.for_patient(woman["id"]) == []
+
+
+def test_a_voided_referral_says_so_and_asks_nothing_more(client, woman, ctx):
+    token = login(client, "midwife")
+    page = client.get(f"/patients/{woman['id']}/referral").text
+    where = client.post(f"/patients/{woman['id']}/referral", data=_form(ctx, token, page))
+    where = where.headers["location"].split("?")[0]
+    refused = client.post(where + "/void", data={"csrf": token, "reason": "x"})
+    assert refused.status_code == 422 and "Dites pourquoi" in html.unescape(refused.text)
+    voided = client.post(where + "/void", data={"csrf": token, "reason": "mauvaise patiente"})
+    assert voided.status_code == 303
+    shown = html.unescape(client.get(where).text)
+    assert "RÉFÉRENCE ANNULÉE" in shown and "mauvaise patiente" in shown
+    for gone in (
+        "téléphonez",
+        "En attente du retour",
+        "Imprimer la fiche",
+        'action="' + where + '/return"',
+    ):
+        assert gone not in shown, gone
+    assert ctx.store.referrals.sms_to_send() == []  # its SMS never leaves
+
+
+def test_the_tab_that_loses_the_counter_referral_race_is_told_why(client, woman, ctx):
+    token = login(client, "midwife")
+    page = client.get(f"/patients/{woman['id']}/referral").text
+    where = client.post(f"/patients/{woman['id']}/referral", data=_form(ctx, token, page))
+    where = where.headers["location"].split("?")[0]
+    back = {"csrf": token, "returned_on": ctx.now().today.isoformat(), "outcome": "died"}
+    assert client.post(where + "/return", data=back).status_code == 303
+    late = client.post(where + "/return", data={**back, "outcome": "treated_returned",
+                                                 "diagnosis": "autre"})  # fmt: skip
+    assert late.status_code == 422
+    assert "already recorded" in html.unescape(late.text)

@@ -21,6 +21,7 @@ from appliance.domain.referrals import (
     ReferralSettingsError,
     vitals_line,
 )
+from appliance.ids import uuid7
 from appliance.services import patients
 from appliance.services import referrals as service
 from appliance.services.errors import Conflict
@@ -43,15 +44,16 @@ VITALS = (
     ("muac_mm", N_("Périmètre brachial (mm)"), "numeric"),
 )
 TEXTS = ("reason_detail", "departure", "done_given", "clinical_notes", "accompanied_by")
+VOID_REASON = N_("Dites pourquoi la référence est annulée (au moins 3 lettres).")
 RETURN_TEXTS = ("returned_on", "diagnosis", "treatment", "instructions", "next_visit", "seen_by")
 _NUMBER = re.compile(r"^-?\d+([.,]\d+)?$")
 
 
 def _number(text: str) -> Any:
-    """A typed number (a comma is a decimal mark); anything else stays text, so the model
-    names the field that is wrong."""
+    """A typed number (a comma is a decimal mark); anything else, or a number of more digits
+    than any vital sign has, stays text, so the model names the field that is wrong."""
     text = text.strip()
-    if not _NUMBER.match(text):
+    if not _NUMBER.match(text) or len(text) > 8:
         return text
     value = float(text.replace(",", "."))
     return int(value) if value.is_integer() and "." not in text and "," not in text else value
@@ -73,14 +75,39 @@ def form_data(form: Any) -> dict[str, Any]:
 
 
 def _errors(e: InvalidEncounter, web: Web) -> dict[str, list[str]]:
-    out = forms.explain(e.details, web.t) if e.details else {}
+    # vitals.bp_systolic → bp_systolic: the form names each vital sign's own field
+    details = [
+        {**d, "loc": tuple(d.get("loc", ()))[1:] or ("bp_systolic",)}
+        if tuple(d.get("loc", ()))[:1] == ("vitals",)
+        else d
+        for d in e.details
+    ]
+    out = forms.explain(details, web.t) if details else {}
     if not out:
         for field, message in e.problems:
             out.setdefault(field.split(".")[-1], []).append(message)
-    # vitals.bp_systolic → bp_systolic: the form names the vital sign's own field
-    for key in [k for k in out if k == "vitals"]:
-        out.setdefault("bp_systolic", []).extend(out.pop(key))
     return out
+
+
+def unplaced(errors: dict[str, list[str]], shown: tuple[str, ...]) -> list[str]:
+    """The messages of fields the page has no visible place for (the hidden care date, the
+    form as a whole): said at the top rather than lost."""
+    return [m for k, msgs in errors.items() if k not in shown for m in msgs]
+
+
+FORM_FIELDS = (
+    "urgency",
+    "reason",
+    "reason_detail",
+    "to_facility",
+    "transport",
+    "departure",
+    "clinical_notes",
+    "done_given",
+    "accompanied_by",
+    *(k for k, _l, _i in VITALS),
+)
+RETURN_FIELDS = ("outcome", "void", *RETURN_TEXTS)
 
 
 def router(web_dependency) -> APIRouter:
@@ -115,6 +142,7 @@ def router(web_dependency) -> APIRouter:
             transports=TRANSPORTS,
             urgency=URGENCY,
             vitals=VITALS,
+            unplaced=unplaced(errors, FORM_FIELDS),
         )
 
     @r.get("/patients/{patient_id}/referral")
@@ -128,6 +156,8 @@ def router(web_dependency) -> APIRouter:
             "alert_code": start["alert_code"] or "",
             "urgency": start["urgency"],
             "transport": "ambulance" if start["urgency"] == "urgent" else "own_means",
+            # made now: a second post of this same form returns the referral it wrote
+            "referral_id": uuid7(),
             **{k: str(v) for k, v in start["vitals"].items()},
         }
         return _form_page(web, rec, values, {})
@@ -142,7 +172,14 @@ def router(web_dependency) -> APIRouter:
         actor = web.require_login()
         data = form_data(form)
         try:
-            row = service.create(web.ctx, actor, patient_id, data, rules=rules(web))
+            row = service.create(
+                web.ctx,
+                actor,
+                patient_id,
+                data,
+                rules=rules(web),
+                referral_id=form.get("referral_id") or None,
+            )
         except ReferralSettingsError as e:
             return web.render(
                 "error.html", status_code=422, title=N_("Référence impossible"), message=str(e),
@@ -216,8 +253,10 @@ def router(web_dependency) -> APIRouter:
             may_return=allowed(actor.role, REFER_PATIENT)
             and not row["returned_on"]
             and not row["voided_reason"],
+            may_void=allowed(actor.role, REFER_PATIENT) and not row["voided_reason"],
             values=values or {"returned_on": web.ctx.now().today.isoformat()},
             errors=errors or {},
+            unplaced=unplaced(errors or {}, RETURN_FIELDS),
         )
 
     @r.get("/referrals/{referral_id}/fiche.pdf")
@@ -253,5 +292,21 @@ def router(web_dependency) -> APIRouter:
             values = {k: v for k, v in form.items() if k != "csrf"}
             return _show_page(web, actor, row, values=values, errors=errors, status=422)
         return web.redirect(f"/referrals/{referral_id}?saved=1")
+
+    @r.post("/referrals/{referral_id}/void")
+    async def void(referral_id: str, request: Request, web: Web = W) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(_void, web, referral_id, form)
+
+    def _void(web: Web, referral_id: str, form: Any) -> Response:
+        web.check_csrf(form.get("csrf"))
+        actor = web.require_login()
+        try:
+            service.void(web.ctx, actor, referral_id, reason=(form.get("reason") or ""))
+        except (ValueError, Conflict) as e:
+            row = service.show(web.ctx, actor, referral_id)
+            message = web.t(VOID_REASON) if isinstance(e, ValueError) else str(e)
+            return _show_page(web, actor, row, errors={"void": [message]}, status=422)
+        return web.redirect(f"/referrals/{referral_id}")
 
     return r
