@@ -303,3 +303,323 @@ def power_chart_svg(
                 f' stroke="{colour}" stroke-width="1.5"/>'
             )
     return _svg(width, height, labels["title"], body)
+
+
+# -- the dashboard's charts ---------------------------------------------------------------------
+# Colour-blind-safe (Okabe-Ito) and never colour alone: each series also has its own dash
+# pattern and marker shape, and the legend shows both.
+_SERIES = (
+    ("#0072b2", "", "circle"),
+    ("#d55e00", "6 3", "square"),
+    ("#009e73", "2 3", "triangle"),
+    ("#cc79a7", "8 3 2 3", "diamond"),
+)
+_TARGET_COLOUR = "#000000"
+_FEMALE, _MALE = "#cc79a7", "#0072b2"
+MONTH_INITIALS = "JFMAMJJASOND"  # the same letters in French and English
+
+
+def _dashboard_svg(width: int, height: int, title: str, body: Iterable[str]) -> str:
+    # No width/height: the page's stylesheet sizes it, the PDF places it by its viewBox.
+    return _svg(width, height, title, body).replace(f' width="{width}" height="{height}"', "", 1)
+
+
+def _marker(shape: str, x: float, y: float, colour: str, r: float = 4.5) -> str:
+    if shape == "square":
+        return (
+            f'<rect x="{x - r:.1f}" y="{y - r:.1f}" width="{2 * r:.1f}" height="{2 * r:.1f}"'
+            f' fill="{colour}"/>'
+        )
+    if shape == "triangle":
+        pts = (
+            f"{_xy(x, y - r * 1.2)} {_xy(x - r * 1.1, y + r * 0.8)} {_xy(x + r * 1.1, y + r * 0.8)}"
+        )
+        return f'<polygon points="{pts}" fill="{colour}"/>'
+    if shape == "diamond":
+        pts = f"{_xy(x, y - r * 1.3)} {_xy(x + r, y)} {_xy(x, y + r * 1.3)} {_xy(x - r, y)}"
+        return f'<polygon points="{pts}" fill="{colour}"/>'
+    return f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{r:.1f}" fill="{colour}"/>'
+
+
+def _text_width(s: str, size: int = _FONT_SIZE) -> float:
+    return 0.56 * size * len(s)  # a sans-serif's average letter, enough to lay out a legend
+
+
+def _legend(items: Sequence[tuple[str, str]], width: int, top: float) -> tuple[list[str], float]:
+    """Legend entries (sample markup drawn at 0,0 → label) flowed left to right, wrapping at
+    the chart's width. Returns the markup and the y just below it."""
+    out, x, y = [], 12.0, top + 12
+    for sample, label in items:
+        w = 34 + _text_width(label) + 16
+        if x + w > width - 4 and x > 12:
+            x, y = 12.0, y + 22
+        out.append(f'<g class="legend-item" transform="translate({x:.1f} {y:.1f})">{sample}</g>')
+        out.append(_text(x + 32, y + 5, label, anchor="start", cls="legend"))
+        x += w
+    return out, y + 14
+
+
+def _line_sample(colour: str, dash: str, shape: str, width: float = 2.5) -> str:
+    dashes = f' stroke-dasharray="{dash}"' if dash else ""
+    return (
+        f'<line x1="0" y1="0" x2="26" y2="0" stroke="{colour}" stroke-width="{width}"{dashes}/>'
+        + (_marker(shape, 13, 0, colour) if shape else "")
+    )
+
+
+def _month_axis(months: Sequence[str], sx: Scale, box: _Box, *, centred: bool) -> list[str]:
+    """Month initials under the plot: at month ends (cumulative lines start from 0 at the year's
+    start) or at the middle of each month's slot (bars)."""
+    out = [
+        f'<line class="axis" x1="{box.left}" y1="{box.bottom}" x2="{box.right}"'
+        f' y2="{box.bottom}" stroke="{_AXIS}"/>'
+    ]
+    for i, month in enumerate(months):
+        x = sx(i + 0.5) if centred else sx(i + 1)
+        initial = MONTH_INITIALS[int(month[5:7]) - 1] if len(month) >= 7 else month
+        out.append(_text(x, box.bottom + 17, initial, cls="x-tick"))
+    return out
+
+
+def _values_axis(
+    top: float, box: _Box, *, percent: bool, floor: float = 0.0
+) -> tuple[list[float], Scale, list[str]]:
+    ticks = _ticks(min(floor, 0.0), max(top, 1e-9 if percent else 1.0), 4)
+    sy = _scale(ticks[0], ticks[-1], box.bottom, box.top)
+    out = []
+    for v in ticks:
+        y = sy(v)
+        out.append(
+            f'<line class="grid" x1="{box.left}" y1="{y:.1f}" x2="{box.right}" y2="{y:.1f}"'
+            f' stroke="{_GRID}"/>'
+        )
+        label = f"{_num(round(v * 100, 1))} %" if percent else _num(v)
+        out.append(_text(box.left - 5, y + 5, label, anchor="end", cls="y-tick"))
+    out.append(
+        f'<line class="axis" x1="{box.left}" y1="{box.top}" x2="{box.left}" y2="{box.bottom}"'
+        f' stroke="{_AXIS}"/>'
+    )
+    return ticks, sy, out
+
+
+def _empty(width: int, height: int, title: str, message: str) -> str:
+    return _dashboard_svg(
+        width, height, title, [_text(width / 2, height / 2, message, cls="empty")]
+    )
+
+
+def immunization_monitoring_svg(
+    *,
+    months: Sequence[str],
+    series: Sequence[dict[str, Any]],
+    annual_target: float | None,
+    labels: dict[str, str],
+    width: int = 400,
+    height: int = 330,
+) -> str:
+    """WHO's cumulative immunization monitoring chart: for each antigen the doses given since
+    January, added month by month (a line from 0 at the year's start to each month's end),
+    against the target line (annual target × m/12); the gap between them is the children
+    still to reach. series: {"label", "cumulative": [doses to the end of each month, None
+    after the last month counted]}. labels: title, target, empty (no dose and no target)."""
+    n = len(months)
+    values = [v for s in series for v in s["cumulative"] if v is not None]
+    if not n or not (values or annual_target):
+        return _empty(width, height, labels["title"], labels.get("empty", "-"))
+    box = _Box(54, 34, width - 14, height - 66 - 22 * ((len(series) + 1) // 3))
+    sx = _scale(0, n, box.left, box.right)
+    top = max(values + [annual_target or 0])
+    _ticks_y, sy, body = _values_axis(top, box, percent=False)
+    body += _month_axis(months, sx, box, centred=False)
+    legend: list[tuple[str, str]] = []
+    if annual_target:
+        end = sy(annual_target * n / 12)
+        # the target line: thick, black, long dashes — the reference every line is read against
+        body.append(
+            f'<line class="target" x1="{sx(0):.1f}" y1="{sy(0):.1f}" x2="{sx(n):.1f}"'
+            f' y2="{end:.1f}" stroke="{_TARGET_COLOUR}" stroke-width="2" stroke-dasharray="10 5"/>'
+        )
+        legend.append((_line_sample(_TARGET_COLOUR, "10 5", "", 2), labels["target"]))
+    for (colour, dash, shape), s in zip(_SERIES, series, strict=False):
+        points = [(0.0, 0.0)] + [
+            (i + 1.0, float(v)) for i, v in enumerate(s["cumulative"]) if v is not None
+        ]
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        body.append(
+            f'<path class="series" d="{_path([points], sx, sy)}" fill="none" stroke="{colour}"'
+            f' stroke-width="2.5"{dashes}/>'
+        )
+        for x, v in points[1:]:
+            body.append(_marker(shape, sx(x), sy(v), colour))
+        legend.append((_line_sample(colour, dash, shape), s["label"]))
+    items, _below = _legend(legend, width, box.bottom + 26)
+    return _dashboard_svg(width, height, labels["title"], body + items)
+
+
+def trend_svg(
+    *,
+    months: Sequence[str],
+    series: Sequence[dict[str, Any]],
+    labels: dict[str, str],
+    percent: bool = False,
+    width: int = 400,
+    height: int = 300,
+) -> str:
+    """Twelve months of one or more indicators: one series as bars (a count: consultations,
+    new visits), several as lines with their markers. series: {"label", "values": [per month,
+    None where not counted]}; percent: values are fractions shown as %. labels: title, empty."""
+    n = len(months)
+    values = [v for s in series for v in s["values"] if v is not None]
+    if not n or not values:
+        return _empty(width, height, labels["title"], labels.get("empty", "-"))
+    bars = len(series) == 1
+    legend_rows = 0 if bars else len(series) // 2 + 1
+    box = _Box(58, 34, width - 14, height - 30 - 22 * legend_rows)
+    sx = _scale(0, n, box.left, box.right)
+    _t, sy, body = _values_axis(max(values), box, percent=percent)
+    body += _month_axis(months, sx, box, centred=True)
+    if bars:
+        colour = _SERIES[0][0]
+        slot = (box.right - box.left) / n
+        for i, v in enumerate(series[0]["values"]):
+            if v is None:
+                continue
+            y = sy(v)
+            body.append(
+                f'<rect class="bar" x="{sx(i) + slot * 0.15:.1f}" y="{min(y, sy(0)):.1f}"'
+                f' width="{slot * 0.7:.1f}" height="{abs(sy(0) - y):.1f}" fill="{colour}">'
+                f"<title>{escape(months[i])}: {escape(_fmt(v, percent))}</title></rect>"
+            )
+        return _dashboard_svg(width, height, labels["title"], body)
+    legend = []
+    for (colour, dash, shape), s in zip(_SERIES, series, strict=False):
+        runs: list[list[tuple[float, float]]] = [[]]
+        for i, v in enumerate(s["values"]):
+            if v is None:
+                runs.append([])
+            else:
+                runs[-1].append((i + 0.5, float(v)))
+        dashes = f' stroke-dasharray="{dash}"' if dash else ""
+        body.append(
+            f'<path class="series" d="{_path(runs, sx, sy)}" fill="none" stroke="{colour}"'
+            f' stroke-width="2.5"{dashes}/>'
+        )
+        body += [_marker(shape, sx(x), sy(v), colour) for run in runs for x, v in run]
+        legend.append((_line_sample(colour, dash, shape), s["label"]))
+    items, _below = _legend(legend, width, box.bottom + 22)
+    return _dashboard_svg(width, height, labels["title"], body + items)
+
+
+def _fmt(v: float, percent: bool) -> str:
+    return f"{_num(round(v * 100, 1))} %" if percent else _num(v)
+
+
+def _hatch(pattern_id: str, colour: str) -> str:
+    return (
+        f'<defs><pattern id="{pattern_id}" width="6" height="6" patternUnits="userSpaceOnUse"'
+        f' patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff"/>'
+        f'<line x1="0" y1="0" x2="0" y2="6" stroke="{colour}" stroke-width="3"/></pattern></defs>'
+    )
+
+
+def dropout_svg(
+    *,
+    months: Sequence[str],
+    series: Sequence[dict[str, Any]],
+    labels: dict[str, str],
+    threshold: float = 0.10,
+    width: int = 400,
+    height: int = 300,
+) -> str:
+    """Drop-out rates since January, month by month (Penta1→Penta3, Penta1→RR1): bars side by
+    side, one solid and one hatched, against WHO's 10 % line (above it, too many children
+    start and do not finish). A negative rate (more last doses than first) is drawn below 0.
+    series: {"label", "rates": [fraction or None]}. labels: title, threshold, empty."""
+    n = len(months)
+    values = [v for s in series for v in s["rates"] if v is not None]
+    if not n or not values:
+        return _empty(width, height, labels["title"], labels.get("empty", "-"))
+    box = _Box(58, 34, width - 14, height - 52 - 22 * (len(series) // 2))
+    sx = _scale(0, n, box.left, box.right)
+    _t, sy, body = _values_axis(
+        max(values + [threshold * 1.5]), box, percent=True, floor=min(values)
+    )
+    body += _month_axis(months, sx, box, centred=True)
+    slot = (box.right - box.left) / n
+    each = slot * 0.8 / max(len(series), 1)
+    legend = []
+    for k, ((colour, _dash, _shape), s) in enumerate(zip(_SERIES, series, strict=False)):
+        fill = colour
+        if k % 2:
+            pid = f"hatch-{k}"
+            body.insert(0, _hatch(pid, colour))
+            fill = f"url(#{pid})"
+        for i, v in enumerate(s["rates"]):
+            if v is None:
+                continue
+            y0, y = sy(0), sy(v)
+            body.append(
+                f'<rect class="bar" x="{sx(i) + slot * 0.1 + k * each:.1f}" y="{min(y, y0):.1f}"'
+                f' width="{each:.1f}" height="{abs(y0 - y):.1f}" fill="{fill}"'
+                f' stroke="{colour}" stroke-width="1">'
+                f"<title>{escape(s['label'])} {escape(months[i])}: {_fmt(v, True)}</title></rect>"
+            )
+        sample = (
+            f'<rect x="0" y="-7" width="26" height="14" fill="{fill}" stroke="{colour}"'
+            ' stroke-width="1"/>'
+        )
+        legend.append((sample, s["label"]))
+    y = sy(threshold)
+    body.append(
+        f'<line class="threshold" x1="{box.left}" y1="{y:.1f}" x2="{box.right}" y2="{y:.1f}"'
+        f' stroke="{_TARGET_COLOUR}" stroke-width="2" stroke-dasharray="10 5"/>'
+    )
+    legend.append((_line_sample(_TARGET_COLOUR, "10 5", "", 2), labels["threshold"]))
+    items, _below = _legend(legend, width, box.bottom + 24)
+    return _dashboard_svg(width, height, labels["title"], body + items)
+
+
+def pyramid_svg(
+    *,
+    groups: Sequence[dict[str, Any]],
+    labels: dict[str, str],
+    width: int = 400,
+    height: int | None = None,
+) -> str:
+    """The patients seen by age group and sex: women and girls to the left (hatched), men and
+    boys to the right (solid), the youngest at the bottom, each bar with its count.
+    groups: {"group", "F", "M"} youngest first. labels: title, F, M, empty."""
+    rows = list(groups)
+    height = height or 34 + 34 + 24 * max(len(rows), 1)
+    top = max([max(r.get("F") or 0, r.get("M") or 0) for r in rows] + [0])
+    if not rows or not top:
+        return _empty(width, height, labels["title"], labels.get("empty", "-"))
+    centre_w = 64  # the age groups between the two halves
+    box = _Box(8, 52, width - 8, height - 10)
+    half = (box.right - box.left - centre_w) / 2
+    mid_l, mid_r = box.left + half, box.left + half + centre_w
+    # the counts at the bars' ends need room: the longest bar stops short of the edge
+    k = (half - 44) / top
+    row_h = (box.bottom - box.top) / len(rows)
+    body = [
+        _hatch("hatch-f", _FEMALE),
+        _text(mid_l - 4, 44, labels["F"], anchor="end", cls="side"),
+        _text(mid_r + 4, 44, labels["M"], anchor="start", cls="side"),
+    ]
+    for i, r in enumerate(reversed(rows)):
+        y = box.top + i * row_h
+        f, m = r.get("F") or 0, r.get("M") or 0
+        bar_h = row_h * 0.78
+        body.append(
+            f'<rect class="bar female" x="{mid_l - f * k:.1f}" y="{y:.1f}" width="{f * k:.1f}"'
+            f' height="{bar_h:.1f}" fill="url(#hatch-f)" stroke="{_FEMALE}" stroke-width="1"/>'
+        )
+        body.append(
+            f'<rect class="bar male" x="{mid_r:.1f}" y="{y:.1f}" width="{m * k:.1f}"'
+            f' height="{bar_h:.1f}" fill="{_MALE}"/>'
+        )
+        cy = y + bar_h / 2 + 5
+        body.append(_text((mid_l + mid_r) / 2, cy, str(r["group"]), cls="age", size=14))
+        body.append(_text(mid_l - f * k - 3, cy, str(f), anchor="end", cls="count", size=14))
+        body.append(_text(mid_r + m * k + 3, cy, str(m), anchor="start", cls="count", size=14))
+    return _dashboard_svg(width, height, labels["title"], body)
