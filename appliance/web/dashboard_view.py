@@ -148,11 +148,17 @@ def trend_chart(data: dict, t: Translate, lang: str) -> dict:
             n, rate = e.get("numerator"), e.get("rate")
             cells.append(f"{n} ({percent(rate)})" if rate is not None else n)
         rows.append(cells)
-    caption = t(
-        "Chaque mois : femmes vues en CPN1 et CPN4, accouchements assistés par du personnel "
-        "qualifié ; en pourcentage de la cible du mois (un douzième de la cible annuelle)."
-    )
-    if not rated:
+    if rated:
+        caption = t(
+            "Chaque mois : femmes vues en CPN1 et CPN4, accouchements assistés par du "
+            "personnel qualifié ; en pourcentage de la cible du mois (un douzième de la cible "
+            "annuelle)."
+        )
+    else:
+        caption = t(
+            "Chaque mois : femmes vues en CPN1 et CPN4, accouchements assistés par du "
+            "personnel qualifié."
+        )
         caption += " " + t(NO_POPULATION)
     return {"name": "trend", "svg": svg, "caption": caption, "table": _table(head, rows)}
 
