@@ -127,13 +127,15 @@ def trend_chart(data: dict, t: Translate, lang: str) -> dict:
         }
         for i in found
     ]
-    title = t("Couverture du mois") if rated else t("Nombre par mois")
+    title = (
+        t("Santé de la mère : couverture du mois") if rated else t("Santé de la mère : par mois")
+    )
     svg = charts.trend_svg(
         months=months,
         series=series,
         percent=rated,
         labels={
-            "title": f"{t('Santé de la mère')} : {title.lower()}",
+            "title": title,
             "empty": t("Rien à montrer"),
         },
     )
