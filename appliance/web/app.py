@@ -310,6 +310,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     app.mount("/static", static_app(), name="static")
     from appliance.web import api
     from appliance.web.routes import (
+        dashboard,
         library,
         opinions,
         pages,
@@ -321,7 +322,18 @@ def create_app(settings: WebSettings) -> FastAPI:
         status,
     )
 
-    for module in (pages, records, reports, status, power, reminders, library, referrals, opinions):
+    for module in (
+        pages,
+        records,
+        reports,
+        status,
+        power,
+        reminders,
+        library,
+        referrals,
+        opinions,
+        dashboard,
+    ):
         app.include_router(module.router(web), include_in_schema=False)
     app.include_router(api.router(web), prefix=API_PREFIX)
 

@@ -1,0 +1,96 @@
+"""The dashboard: the year's indicators by group with their definitions, the four key charts
+(server-side SVG, each with its numbers in a table and a caption), and the same on one A4
+page for the monthly meeting with the ASACO."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from appliance.domain import permissions
+from appliance.services.context import Actor
+from appliance.web import dashboard_view as view
+from appliance.web.core import Web
+from appliance.web.i18n import N_
+
+FIRST_YEAR = 2000
+# The head of the facility and the clinicians who run its programmes: doctor, matron, admin.
+PERMISSION = getattr(permissions, "VIEW_DASHBOARD", permissions.READ_PATIENT)
+
+
+def load(web: Web, actor: Actor, year: int) -> dict:
+    """The year's figures, as the dashboard service counts them."""
+    from appliance.services import dashboard
+
+    return dashboard.dashboard(web.ctx, actor, year)
+
+
+def _year(web: Web, year: str) -> int | None:
+    this_year = web.ctx.now().today.year
+    if not year:
+        return this_year
+    try:
+        y = int(year)
+    except ValueError:
+        return None
+    return y if FIRST_YEAR <= y <= this_year else None
+
+
+def router(web_dependency) -> APIRouter:
+    r = APIRouter()
+    W = Depends(web_dependency)
+
+    @r.get("/dashboard")
+    def page(web: Web = W, year: str = "") -> Response:
+        actor = web.require_login()
+        web.ctx.require(actor, PERMISSION)
+        y = _year(web, year)
+        if y is None:
+            return web.render(
+                "dashboard.html",
+                year=year,
+                data=None,
+                error=N_("Choisissez une année entre 2000 et l'année en cours."),
+            )
+        data = load(web, actor, y)
+        t, lang = web.t, web.lang
+        return web.render(
+            "dashboard.html",
+            year=y,
+            data=data,
+            error=None,
+            through=view.month_name(data["through"], lang) if data.get("through") else "",
+            charts=view.key_charts(data, t, lang),
+            sections=view.sections(data, t, lang),
+            top_diagnoses=[
+                {"label": view.pick(d["label"], lang), **d} for d in data.get("top_diagnoses", [])
+            ],
+            follow_up=[
+                {"month": view.month_name(f["month"], lang), **{k: f[k] for k in f if k != "month"}}
+                for f in data.get("follow_up", [])
+            ],
+        )
+
+    @r.get("/dashboard.pdf")
+    def pdf(web: Web = W, year: str = "", month: str = "") -> Response:
+        actor = web.require_login()
+        web.ctx.require(actor, PERMISSION)
+        y = _year(web, year)
+        if y is None:
+            return web.redirect("/dashboard")
+        data = load(web, actor, y)
+        from appliance.reports.dashboard_pdf import to_pdf
+
+        through = data.get("through") or ""
+        chosen = month if month in data.get("months", []) and month <= through else None
+        body = to_pdf(data, month=chosen)
+        name = f"keneya-tableau-de-bord-{chosen or y}.pdf"
+        return web.finish(
+            Response(
+                body,
+                media_type="application/pdf",
+                headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            )
+        )
+
+    return r
