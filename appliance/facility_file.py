@@ -178,3 +178,77 @@ def opinion_settings_from(
             )
         values[key] = v
     return OpinionSettings(**values)
+
+
+class PopulationSettingsError(ValueError):
+    """[population] of the facility file is wrong; the message is one line naming the key."""
+
+
+# The target proportions of the health area's population the district divides by (Mali's
+# PEV and reproductive-health targets, "populations cibles"): expected pregnancies 4 %, live
+# births ~3.8 % (pregnancies less losses), surviving infants ~3.6 % (live births less infant
+# deaths). Under-fives: about 18 % of Mali's population (RGPH 2009 age structure; UNSURE: a
+# district using another share sets it). Growth 3.0 % a year (3.6 % between the 1998 and 2009
+# censuses; the district gives its own). All editable in [population].
+_POPULATION_PCTS = {
+    "growth_pct": (-10.0, 10.0, 3.0),
+    "expected_pregnancies_pct": (0.0, 20.0, 4.0),
+    "live_births_pct": (0.0, 20.0, 3.8),
+    "surviving_infants_pct": (0.0, 20.0, 3.6),
+    "under_five_pct": (0.0, 40.0, 18.0),
+}
+
+
+@dataclass(frozen=True)
+class PopulationSettings:
+    """[population]: the health area's population in `year` and the share of it each target
+    is; another year's population grows (or shrinks) by `growth_pct` a year."""
+
+    total: int
+    year: int
+    growth_pct: float = 3.0
+    expected_pregnancies_pct: float = 4.0
+    live_births_pct: float = 3.8
+    surviving_infants_pct: float = 3.6
+    under_five_pct: float = 18.0
+
+
+def population_settings(facility_file: Path) -> PopulationSettings | None:
+    """The [population] table, checked; None when the file has none."""
+    section = read_section(facility_file, "population", error=PopulationSettingsError)
+    return population_settings_from(section, where=str(facility_file))
+
+
+def population_settings_from(
+    section: dict[str, Any], *, where: str = "facility file"
+) -> PopulationSettings | None:
+    if not section:
+        return None
+    known = {"total", "year", *_POPULATION_PCTS}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise PopulationSettingsError(
+            f"{where}: [population] has no key {unknown[0]!r} (known: {', '.join(sorted(known))})"
+        )
+    values: dict[str, Any] = {}
+    for key, (low, high) in (("total", (1, 10_000_000)), ("year", (2000, 2100))):
+        v = section.get(key)
+        if v is None:
+            raise PopulationSettingsError(f"{where}: [population] {key} is missing")
+        if isinstance(v, bool) or not isinstance(v, int) or not low <= v <= high:
+            raise PopulationSettingsError(
+                f"{where}: [population] {key} must be a whole number from {low} to {high},"
+                f" not {v!r}"
+            )
+        values[key] = v
+    for key, (low, high, _default) in _POPULATION_PCTS.items():
+        if key not in section:
+            continue
+        v = section[key]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not low <= v <= high:
+            raise PopulationSettingsError(
+                f"{where}: [population] {key} must be a number from {low:g} to {high:g},"
+                f" not {v!r}"
+            )
+        values[key] = float(v)
+    return PopulationSettings(**values)

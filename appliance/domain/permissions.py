@@ -29,6 +29,9 @@ REFER_PATIENT = "patient.refer"
 # documents (they come from the district on a USB stick).
 READ_LIBRARY = "library.read"
 MANAGE_LIBRARY = "library.manage"
+# The facility's dashboard (coverage against targets, by month and sex): the head of the
+# facility and those who run its maternal and child programmes.
+VIEW_DASHBOARD = "dashboard.view"
 
 
 def write(encounter_type: str) -> str:
@@ -99,6 +102,9 @@ PERMISSIONS["admin"] = PERMISSIONS["admin"] | {MANAGE_LIBRARY}
 
 for _role in ("doctor", "nurse", "midwife"):
     PERMISSIONS[_role] = PERMISSIONS[_role] | {ASK_OPINION}
+
+for _role in ("admin", "doctor", "matron"):
+    PERMISSIONS[_role] = PERMISSIONS[_role] | {VIEW_DASHBOARD}
 
 assert set(PERMISSIONS) == set(ROLES), "every role needs a row in the permission table"
 

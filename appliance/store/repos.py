@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 def attach_repositories(store: Store) -> None:
     from appliance.store.audit import AuditRepo
     from appliance.store.clock import ClockRepo
+    from appliance.store.dashboard import DashboardRepo
     from appliance.store.drafts import DraftRepo
     from appliance.store.due_items import DueItemRepo
     from appliance.store.encounters import EncounterRepo
@@ -40,3 +41,4 @@ def attach_repositories(store: Store) -> None:
     store.opinions = OpinionRepo(store)
     store.referrals = ReferralRepo(store)
     store.library = LibraryRepo(store)
+    store.dashboard = DashboardRepo(store)

@@ -807,6 +807,114 @@ CREATE TRIGGER library_pages_fts_delete BEFORE DELETE ON library_pages BEGIN
 END;
 """
 
+# The dashboard's stored monthly counts (appliance/store/dashboard.py). dashboard_counts holds
+# one month's counts per (indicator, sex, key); dashboard_fresh says which (month, family)
+# were computed; a write that can change a family's counts of a month marks it in
+# dashboard_stale, from the triggers below, in the write's own transaction. A mark replaced
+# takes a new id, so a computation only clears the marks it read before it began.
+# Which months a write can change, by family (appliance/reports/dashboard_definitions.py):
+# its own month; for a vaccine, the month of the child's first birthday (fully immunized)
+# and the month the dose was due (follow-up, from dashboard_schedule, which the service
+# fills from the schedule); for an antenatal contact, the months of the woman's contacts in
+# the 44 weeks after it (milestones move within a pregnancy); for a growth visit, the months
+# of the child's visits from 90 days before (outcomes) to 60 days after (new cases); for any
+# encounter, the month of the patient's next visit of the year (distinct patients count in
+# the month of their first visit). A correction marks the corrected version's months too. A
+# merge, or a changed sex or birth date, marks every month of the patient's encounters.
+_DASHBOARD_CHANGED = (
+    "(SELECT NEW.patient_id AS pid, NEW.type AS type, NEW.care_date AS day, NEW.data AS data"
+    " UNION ALL SELECT patient_id, type, care_date, data FROM encounters"
+    " WHERE id = NEW.supersedes)"
+)
+_DASHBOARD_BIRTH_MONTHS = """
+    INSERT OR REPLACE INTO dashboard_stale (month, family)
+    SELECT substr(date({b}, '+1 year'), 1, 7), 'fic' WHERE {b} IS NOT NULL
+    UNION SELECT substr(date({b}, '+' || s.days || ' days'), 1, 7), 'followup'
+        FROM dashboard_schedule s WHERE {b} IS NOT NULL;"""
+_DASHBOARD_ALL_MONTHS = """
+    INSERT OR REPLACE INTO dashboard_stale (month, family)
+    SELECT DISTINCT substr(care_date, 1, 7), '*' FROM encounters WHERE patient_id = {p};"""
+M019_DASHBOARD = f"""
+CREATE TABLE dashboard_counts (
+    month TEXT NOT NULL,
+    indicator TEXT NOT NULL,
+    sex TEXT NOT NULL DEFAULT '',
+    key TEXT NOT NULL DEFAULT '',
+    n INTEGER NOT NULL,
+    PRIMARY KEY (month, indicator, sex, key)
+) WITHOUT ROWID;
+CREATE TABLE dashboard_fresh (
+    month TEXT NOT NULL,
+    family TEXT NOT NULL,
+    computed_at TEXT NOT NULL,
+    PRIMARY KEY (month, family)
+) WITHOUT ROWID;
+CREATE TABLE dashboard_stale (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    month TEXT NOT NULL,
+    family TEXT NOT NULL,  -- '*': every family
+    UNIQUE (month, family)
+);
+CREATE TABLE dashboard_schedule (
+    antigen TEXT NOT NULL,
+    dose INTEGER NOT NULL,
+    days INTEGER NOT NULL,
+    PRIMARY KEY (antigen, dose)
+) WITHOUT ROWID;
+-- the follow-up reads the children due in a month by their birth dates
+CREATE INDEX patients_birth_date ON patients(birth_date);
+
+CREATE TRIGGER encounters_dashboard_insert AFTER INSERT ON encounters BEGIN
+    INSERT OR REPLACE INTO dashboard_stale (month, family)
+    SELECT substr(c.day, 1, 7), CASE c.type WHEN 'delivery' THEN 'birth'
+        WHEN 'postnatal' THEN 'birth' ELSE c.type END
+    FROM {_DASHBOARD_CHANGED} c
+    WHERE c.type IN ('immunization', 'anc', 'delivery', 'postnatal', 'growth', 'consultation')
+    UNION SELECT substr(c.day, 1, 7), 'followup' FROM {_DASHBOARD_CHANGED} c
+        WHERE c.type = 'immunization'
+    UNION SELECT substr(c.day, 1, 7), 'seen' FROM {_DASHBOARD_CHANGED} c;
+    INSERT OR REPLACE INTO dashboard_stale (month, family)
+    SELECT substr(MIN(e.care_date), 1, 7) AS month, 'seen'
+    FROM {_DASHBOARD_CHANGED} c JOIN encounters e ON e.patient_id = c.pid
+        AND e.care_date >= c.day AND e.care_date < (substr(c.day, 1, 4) + 1) || '-01-01'
+    WHERE e.id != NEW.id AND e.voided = 0
+        AND NOT EXISTS (SELECT 1 FROM encounters s WHERE s.supersedes = e.id)
+    GROUP BY c.pid, c.day HAVING month IS NOT NULL;
+    INSERT OR REPLACE INTO dashboard_stale (month, family)
+    SELECT substr(date(p.birth_date, '+1 year'), 1, 7), 'fic'
+    FROM {_DASHBOARD_CHANGED} c JOIN patients p ON p.id = c.pid WHERE c.type = 'immunization'
+    UNION SELECT substr(date(p.birth_date, '+' || s.days || ' days'), 1, 7), 'followup'
+    FROM {_DASHBOARD_CHANGED} c JOIN patients p ON p.id = c.pid
+        JOIN dashboard_schedule s ON s.antigen = json_extract(c.data, '$.antigen')
+            AND s.dose = json_extract(c.data, '$.dose')
+    WHERE c.type = 'immunization'
+    UNION SELECT substr(e.care_date, 1, 7), 'anc'
+    FROM {_DASHBOARD_CHANGED} c JOIN encounters e ON e.patient_id = c.pid AND e.type = 'anc'
+        AND e.care_date BETWEEN c.day AND date(c.day, '+308 days')
+    WHERE c.type = 'anc'
+    UNION SELECT substr(e.care_date, 1, 7), 'growth'
+    FROM {_DASHBOARD_CHANGED} c JOIN encounters e ON e.patient_id = c.pid AND e.type = 'growth'
+        AND e.care_date BETWEEN date(c.day, '-90 days') AND date(c.day, '+60 days')
+    WHERE c.type = 'growth';
+END;
+CREATE TRIGGER encounters_dashboard_moved AFTER UPDATE OF patient_id ON encounters BEGIN
+    INSERT OR REPLACE INTO dashboard_stale (month, family)
+    VALUES (substr(NEW.care_date, 1, 7), '*');
+END;
+CREATE TRIGGER patients_dashboard_insert AFTER INSERT ON patients BEGIN
+    {_DASHBOARD_BIRTH_MONTHS.format(b="NEW.birth_date")}
+END;
+CREATE TRIGGER patients_dashboard_changed AFTER UPDATE OF sex, birth_date ON patients BEGIN
+    {_DASHBOARD_ALL_MONTHS.format(p="NEW.id")}
+    {_DASHBOARD_BIRTH_MONTHS.format(b="OLD.birth_date")}
+    {_DASHBOARD_BIRTH_MONTHS.format(b="NEW.birth_date")}
+END;
+CREATE TRIGGER patients_dashboard_merged AFTER UPDATE OF merged_into ON patients BEGIN
+    {_DASHBOARD_ALL_MONTHS.format(p="NEW.merged_into")}
+    {_DASHBOARD_BIRTH_MONTHS.format(b="NEW.birth_date")}
+END;
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -827,4 +935,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (16, "referrals and counter-referrals", M016_REFERRALS),
     (17, "second opinions", M017_OPINIONS),
     (18, "training library", M018_LIBRARY),
+    (19, "dashboard: stored monthly counts", M019_DASHBOARD),
 ]
