@@ -21,10 +21,10 @@ _INDICATORS = (
     ("penta1", "immunization", "Penta 1", "Penta 1", "surviving_infants", 37),
     ("penta3", "immunization", "Penta 3", "Penta 3", "surviving_infants", 33),
     ("mr1", "immunization", "RR 1", "MR 1", "surviving_infants", 31),
-    ("fully_immunized", "immunization", "Enfants complètement vaccinés",
+    ("fic", "immunization", "Enfants complètement vaccinés",
      "Fully immunized children", "surviving_infants", 29),
-    ("cpn1", "maternal", "CPN 1", "ANC 1", "expected_pregnancies", 36),
-    ("cpn4", "maternal", "CPN 4", "ANC 4", "expected_pregnancies", 18),
+    ("anc1", "maternal", "CPN 1", "ANC 1", "expected_pregnancies", 36),
+    ("anc4", "maternal", "CPN 4", "ANC 4", "expected_pregnancies", 18),
     ("skilled_births", "maternal", "Accouchements assistés", "Skilled births",
      "expected_pregnancies", 27),
     ("sam", "nutrition", "Malnutrition aiguë sévère", "Severe acute malnutrition", None, 3),
@@ -71,7 +71,7 @@ def sample(*, year: int = 2026, through_month: int = 5, population: bool = True)
                         "rate": rate if a["numerator"] else None})  # fmt: skip
         return out
 
-    groups = ("0-11m", "1-4", "5-14", "15-24", "25-34", "35-49", "50-64", "65+")
+    groups = ("0-11m", "1-4y", "5-14y", "15-24y", "25-34y", "35-49y", "50-64y", "65+y")
     return {
         "year": year,
         "through": months[through_month - 1],

@@ -345,6 +345,20 @@ def _text_width(s: str, size: int = _FONT_SIZE) -> float:
     return 0.56 * size * len(s)  # a sans-serif's average letter, enough to lay out a legend
 
 
+def _legend_rows(labels: Sequence[str], width: int) -> int:
+    """How many rows `_legend` takes for these labels (the chart grows to hold them)."""
+    rows, x = 1, 12.0
+    for label in labels:
+        w = 34 + _text_width(label) + 16
+        if x + w > width - 4 and x > 12:
+            rows, x = rows + 1, 12.0
+        x += w
+    return rows if labels else 0
+
+
+LEGEND_ROW = 22
+
+
 def _legend(items: Sequence[tuple[str, str]], width: int, top: float) -> tuple[list[str], float]:
     """Legend entries (sample markup drawn at 0,0 → label) flowed left to right, wrapping at
     the chart's width. Returns the markup and the y just below it."""
@@ -415,7 +429,7 @@ def immunization_monitoring_svg(
     annual_target: float | None,
     labels: dict[str, str],
     width: int = 400,
-    height: int = 330,
+    height: int = 270,
 ) -> str:
     """WHO's cumulative immunization monitoring chart: for each antigen the doses given since
     January, added month by month (a line from 0 at the year's start to each month's end),
@@ -426,7 +440,11 @@ def immunization_monitoring_svg(
     values = [v for s in series for v in s["cumulative"] if v is not None]
     if not n or not (values or annual_target):
         return _empty(width, height, labels["title"], labels.get("empty", "-"))
-    box = _Box(54, 34, width - 14, height - 66 - 22 * ((len(series) + 1) // 3))
+    rows = _legend_rows(
+        [labels["target"]] * bool(annual_target) + [x["label"] for x in series], width
+    )
+    height += LEGEND_ROW * rows
+    box = _Box(54, 34, width - 14, height - 40 - LEGEND_ROW * rows)
     sx = _scale(0, n, box.left, box.right)
     top = max(values + [annual_target or 0])
     _ticks_y, sy, body = _values_axis(top, box, percent=False)
@@ -452,7 +470,7 @@ def immunization_monitoring_svg(
         for x, v in points[1:]:
             body.append(_marker(shape, sx(x), sy(v), colour))
         legend.append((_line_sample(colour, dash, shape), s["label"]))
-    items, _below = _legend(legend, width, box.bottom + 26)
+    items, _below = _legend(legend, width, box.bottom + 24)
     return _dashboard_svg(width, height, labels["title"], body + items)
 
 
@@ -463,7 +481,7 @@ def trend_svg(
     labels: dict[str, str],
     percent: bool = False,
     width: int = 400,
-    height: int = 300,
+    height: int = 250,
 ) -> str:
     """Twelve months of one or more indicators: one series as bars (a count: consultations,
     new visits), several as lines with their markers. series: {"label", "values": [per month,
@@ -473,8 +491,9 @@ def trend_svg(
     if not n or not values:
         return _empty(width, height, labels["title"], labels.get("empty", "-"))
     bars = len(series) == 1
-    legend_rows = 0 if bars else len(series) // 2 + 1
-    box = _Box(58, 34, width - 14, height - 30 - 22 * legend_rows)
+    rows = 0 if bars else _legend_rows([x["label"] for x in series], width)
+    height += LEGEND_ROW * rows
+    box = _Box(58, 34, width - 14, height - 30 - LEGEND_ROW * rows)
     sx = _scale(0, n, box.left, box.right)
     _t, sy, body = _values_axis(max(values), box, percent=percent)
     body += _month_axis(months, sx, box, centred=True)
@@ -529,7 +548,7 @@ def dropout_svg(
     labels: dict[str, str],
     threshold: float = 0.10,
     width: int = 400,
-    height: int = 300,
+    height: int = 250,
 ) -> str:
     """Drop-out rates since January, month by month (Penta1→Penta3, Penta1→RR1): bars side by
     side, one solid and one hatched, against WHO's 10 % line (above it, too many children
@@ -539,7 +558,9 @@ def dropout_svg(
     values = [v for s in series for v in s["rates"] if v is not None]
     if not n or not values:
         return _empty(width, height, labels["title"], labels.get("empty", "-"))
-    box = _Box(58, 34, width - 14, height - 52 - 22 * (len(series) // 2))
+    rows = _legend_rows([x["label"] for x in series] + [labels["threshold"]], width)
+    height += LEGEND_ROW * rows
+    box = _Box(58, 34, width - 14, height - 36 - LEGEND_ROW * rows)
     sx = _scale(0, n, box.left, box.right)
     _t, sy, body = _values_axis(
         max(values + [threshold * 1.5]), box, percent=True, floor=min(values)
@@ -594,7 +615,7 @@ def pyramid_svg(
     top = max([max(r.get("F") or 0, r.get("M") or 0) for r in rows] + [0])
     if not rows or not top:
         return _empty(width, height, labels["title"], labels.get("empty", "-"))
-    centre_w = 64  # the age groups between the two halves
+    centre_w = 84  # the age groups between the two halves
     box = _Box(8, 52, width - 8, height - 10)
     half = (box.right - box.left - centre_w) / 2
     mid_l, mid_r = box.left + half, box.left + half + centre_w

@@ -12,11 +12,12 @@ from appliance.web import charts
 from appliance.web.i18n import N_
 
 IMMUNIZATION_CODES = ("penta1", "penta3", "mr1")
-TREND_CODES = ("cpn1", "cpn4", "skilled_births")
+TREND_CODES = ("anc1", "anc4", "skilled_births")
 KEY_FIGURE_CODES = (
-    "penta1", "penta3", "mr1", "fully_immunized", "cpn1", "cpn4", "skilled_births",
-    "consultations",
+    "penta1", "penta3", "mr1", "fic", "anc1", "anc4", "skilled_births", "consultations",
 )  # fmt: skip
+# Other names an indicator has gone by: the charts find it under either.
+ALIASES = {"anc1": "cpn1", "anc4": "cpn4", "fic": "fully_immunized"}
 GROUPS = (
     ("immunization", N_("Vaccination")),
     ("maternal", N_("Santé de la mère")),
@@ -52,7 +53,22 @@ def percent(rate: float | None) -> str:
 
 
 def indicator(data: dict, code: str) -> dict | None:
-    return next((i for i in data.get("indicators", []) if i["code"] == code), None)
+    codes = {code, ALIASES.get(code, code)}
+    return next((i for i in data.get("indicators", []) if i["code"] in codes), None)
+
+
+def month_short(month: str, lang: str) -> str:
+    """ "2026-03" → "mars" / "Mar": the year is in the page's title."""
+    return MONTHS.get(lang, MONTHS["fr"])[int(month[5:7]) - 1]
+
+
+def age_group(group: str, lang: str) -> str:
+    """The data's age groups ("0-11m", "1-4y", "50+y") in words: "1-4 ans", "0-11 mois"."""
+    units = {"m": ("mois", "m"), "y": ("ans", "y")}
+    if group[-1:] in units and group[:-1]:
+        fr, en = units[group[-1]]
+        return f"{group[:-1]} {fr if lang == 'fr' else en}"
+    return group
 
 
 def counted_months(data: dict) -> list[str]:
@@ -94,7 +110,7 @@ def monitoring_chart(data: dict, t: Translate, lang: str) -> dict:
     )
     head = [t("Mois")] + ([t("Cible cumulée")] if target else []) + [s["label"] for s in series]
     rows = [
-        [month_name(m, lang)]
+        [month_short(m, lang)]
         + ([round(target * (k + 1) / 12)] if target else [])
         + [s["cumulative"][k] for s in series]
         for k, m in enumerate(months)
@@ -144,7 +160,7 @@ def trend_chart(data: dict, t: Translate, lang: str) -> dict:
     for m in months:
         if m not in counted:
             continue
-        cells: list[Any] = [month_name(m, lang)]
+        cells: list[Any] = [month_short(m, lang)]
         for i in found:
             e = _entry(i["monthly"], m)
             n, rate = e.get("numerator"), e.get("rate")
@@ -191,7 +207,7 @@ def dropout_chart(data: dict, t: Translate, lang: str) -> dict:
     for m in months:
         if m not in counted:
             continue
-        cells: list[Any] = [month_name(m, lang)]
+        cells: list[Any] = [month_short(m, lang)]
         for d in dropouts:
             e = _entry(d["to_date"], m)
             cells.append(f"{percent(e.get('rate'))} ({e.get('first')} → {e.get('last')})")
@@ -204,7 +220,7 @@ def dropout_chart(data: dict, t: Translate, lang: str) -> dict:
 
 
 def pyramid_chart(data: dict, t: Translate, lang: str) -> dict:
-    groups = data.get("pyramid", [])
+    groups = [{**g, "group": age_group(str(g["group"]), lang)} for g in data.get("pyramid", [])]
     svg = charts.pyramid_svg(
         groups=groups,
         labels={
@@ -217,8 +233,8 @@ def pyramid_chart(data: dict, t: Translate, lang: str) -> dict:
     head = [t("Âge"), t("Femmes"), t("Hommes"), t("Total")]
     rows = [[g["group"], g["F"], g["M"], (g["F"] or 0) + (g["M"] or 0)] for g in groups]
     caption = t(
-        "Les patients vus depuis janvier, une fois chacun, par groupe d'âge (en années, "
-        "« m » pour les mois) : les femmes à gauche, les hommes à droite."
+        "Les patients vus depuis janvier, une fois chacun, par groupe d'âge : les femmes à "
+        "gauche, les hommes à droite."
     )
     return {"name": "pyramid", "svg": svg, "caption": caption, "table": _table(head, rows)}
 

@@ -65,6 +65,7 @@ def router(web_dependency) -> APIRouter:
             top_diagnoses=[
                 {"label": view.pick(d["label"], lang), **d} for d in data.get("top_diagnoses", [])
             ],
+            follow_up_definition=view.pick(data.get("follow_up_definition"), lang),
             follow_up=[
                 {"month": view.month_name(f["month"], lang), **{k: f[k] for k in f if k != "month"}}
                 for f in data.get("follow_up", [])
