@@ -33,7 +33,12 @@ from argon2.exceptions import InvalidHashError
 
 from appliance.domain import facility_settings
 from appliance.domain.referrals import ReferralSettingsError, referral_rules_from
-from appliance.facility_file import OpinionSettingsError, opinion_settings_from
+from appliance.facility_file import (
+    OpinionSettingsError,
+    PopulationSettingsError,
+    opinion_settings_from,
+    population_settings_from,
+)
 from appliance.ids import FACILITY_CODE
 from modem import config as modem_config
 from modem.errors import ConfigurationError as ModemConfigurationError
@@ -60,6 +65,7 @@ TABLES = (
     "settings",
     "opinion",
     "referral",
+    "population",
 )
 TOP_LEVEL_VALUES = ("time_zone", "language")
 REQUIRED_TABLES = ("facility", "dhis2", "hotspot", "admin")
@@ -202,6 +208,8 @@ class Facility:
     opinion: dict[str, Any] = field(default_factory=dict)
     # [referral]: the receiving centres and the urgent SMS's wording (checked, kept as written)
     referral: dict[str, Any] = field(default_factory=dict)
+    # [population]: the health area's population and target shares (checked, kept as written)
+    population: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     def hostname(self) -> str:
@@ -265,6 +273,8 @@ class Facility:
             data["opinion"] = dict(self.opinion)
         if self.referral:
             data["referral"] = dict(self.referral)
+        if self.population:
+            data["population"] = dict(self.population)
         if self.settings:
             # every setting is a switch: written back as a TOML boolean
             data["settings"] = {k: facility_settings.is_on(v) for k, v in self.settings.items()}
@@ -766,6 +776,13 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         found = re.search(r"\[referral\] (?:has no key '(\w+)'|(\w+) must)", str(exc))
         key = f"referral.{(found[1] or found[2])}" if found else "referral"
         check.add(key, str(exc).removeprefix(": "), f"see [referral] in {EXAMPLE_FILE}")
+    population = dict(tables["population"] or {})
+    try:
+        population_settings_from(population, where="")
+    except PopulationSettingsError as exc:
+        found = re.search(r"\[population\] (?:has no key '(\w+)'|(\w+) (?:must|is))", str(exc))
+        key = f"population.{(found[1] or found[2])}" if found else "population"
+        check.add(key, str(exc).removeprefix(": "), f"see [population] in {EXAMPLE_FILE}")
 
     time_zone = check.text(doc, "", "time_zone", required=False, rule=check_time_zone)
     language = check.text(doc, "", "language", required=False, rule=check_language)
@@ -809,6 +826,7 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         settings=settings,
         opinion=opinion,
         referral=referral,
+        population=population,
         warnings=tuple(check.warnings),
     )
 

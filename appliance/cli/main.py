@@ -59,6 +59,7 @@ def _register() -> None:
     from appliance.cli import (
         backup,
         clinical,
+        dashboard,
         library,
         maintenance,
         opinion,
@@ -81,6 +82,7 @@ def _register() -> None:
         *outbox.COMMANDS,
         *opinion.COMMANDS,
         *reports.COMMANDS,
+        *dashboard.COMMANDS,
         *web.COMMANDS,
         *reminders.COMMANDS,
         *referral.COMMANDS,

@@ -155,6 +155,11 @@ def demo(ctx, n_patients, seed, as_json):
     from appliance.seed.referrals import seed_demo_referrals
 
     summary["referrals"] = seed_demo_referrals(p.database, p.facility_file, logins)
+    from appliance.seed.population import ensure_population_table
+
+    ensure_population_table(
+        p.facility_file, patients=summary["patients"], year=datetime.now(UTC).year
+    )
     from appliance.seed.demo_send import point_at_demo_dhis2, send_last_month
 
     sent = send_last_month(p.database, p.config_dir, logins, datetime.now(UTC).date())

@@ -100,11 +100,11 @@ INDICATORS: tuple[Indicator, ...] = (
         "Fully immunized before 12 months",
         "Enfants dont le premier anniversaire tombe dans le mois et qui ont reçu avant lui "
         "toutes les doses « enfant complètement vacciné » du calendrier PEV de l'appareil "
-        "(BCG, VPO et Penta 1-3, VPC 1-3, rotavirus, RR1, fièvre jaune) ; rapportés aux "
+        "(BCG, VPO et Penta 1-3, VPC 1-3, rotavirus 1-3, RR1) ; rapportés aux "
         "enfants survivants (cible).",
         "Children whose first birthday falls in the month and who received before it every "
         "'fully immunized child' dose of the appliance's EPI schedule (BCG, OPV and Penta "
-        "1-3, PCV 1-3, rotavirus, MR1, yellow fever); against surviving infants (target).",
+        "1-3, PCV 1-3, rotavirus 1-3, MR1); against surviving infants (target).",
         "surviving_infants",
     ),
     Indicator(

@@ -818,9 +818,10 @@ END;
 # fills from the schedule); for an antenatal contact, the months of the woman's contacts in
 # the 44 weeks after it (milestones move within a pregnancy); for a growth visit, the months
 # of the child's visits from 90 days before (outcomes) to 60 days after (new cases); for any
-# encounter, the month of the patient's next visit of the year (distinct patients count in
-# the month of their first visit). A correction marks the corrected version's months too. A
-# merge, or a changed sex or birth date, marks every month of the patient's encounters.
+# encounter, the month of the patient's next visit of the year when none came before it
+# (distinct patients count in the month of their first visit). A correction marks the
+# corrected version's months too. A merge, or a changed sex or birth date, marks every month
+# of the patient's encounters.
 _DASHBOARD_CHANGED = (
     "(SELECT NEW.patient_id AS pid, NEW.type AS type, NEW.care_date AS day, NEW.data AS data"
     " UNION ALL SELECT patient_id, type, care_date, data FROM encounters"
@@ -879,6 +880,9 @@ CREATE TRIGGER encounters_dashboard_insert AFTER INSERT ON encounters BEGIN
         AND e.care_date >= c.day AND e.care_date < (substr(c.day, 1, 4) + 1) || '-01-01'
     WHERE e.id != NEW.id AND e.voided = 0
         AND NOT EXISTS (SELECT 1 FROM encounters s WHERE s.supersedes = e.id)
+        AND NOT EXISTS (SELECT 1 FROM encounters b WHERE b.patient_id = c.pid
+            AND b.care_date >= substr(c.day, 1, 4) || '-01-01' AND b.care_date < c.day
+            AND b.voided = 0 AND NOT EXISTS (SELECT 1 FROM encounters s WHERE s.supersedes = b.id))
     GROUP BY c.pid, c.day HAVING month IS NOT NULL;
     INSERT OR REPLACE INTO dashboard_stale (month, family)
     SELECT substr(date(p.birth_date, '+1 year'), 1, 7), 'fic'

@@ -70,7 +70,8 @@ BAD_FILES: list[tuple[str, str, str]] = [
         "unknown top-level key",
         changed('language = "fr"', 'language = "fr"\ncolour = "blue"'),
         "facility.toml:16: colour: unknown key; known keys: facility, dhis2, hotspot, admin, "
-        "modem, power, backup, ssh, firewall, settings, opinion, referral, time_zone, language",
+        "modem, power, backup, ssh, firewall, settings, opinion, referral, population, time_zone, "
+        "language",
     ),
     (
         "typo nmae",
@@ -585,6 +586,7 @@ def test_dump_round_trips_in_documented_order() -> None:
         "[settings]",
         "[opinion]",
         "[referral]",
+        "[population]",
     ]
     assert text.startswith('time_zone = "Africa/Bamako"\nlanguage = "fr"\n')
 

@@ -1,0 +1,97 @@
+"""Dashboard figures over a synthetic facility with five years of history: the year's
+dashboard cold (every month computed from the records), warm (read from the stored monthly
+counts), and after one new encounter (its month computed again). Prints JSON; never passes
+or fails on time.
+
+    .venv/bin/python benchmarks/dashboard.py [--patients 20000] [--db PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from appliance.seed.facility import seed_facility
+from appliance.services import auth, encounters
+from appliance.services.context import Context
+from appliance.services.dashboard import dashboard
+from appliance.store import Store
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return round((time.perf_counter() - t0) * 1000, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--patients", type=int, default=20_000)
+    ap.add_argument("--years", type=int, default=5)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--db", type=Path)
+    args = ap.parse_args()
+    db = args.db or Path(tempfile.mkdtemp(prefix="keneya-dashboard-")) / "keneya.db"
+    figures: dict[str, object] = {"patients_requested": args.patients, "years": args.years}
+    if not db.exists():
+        t0 = time.perf_counter()
+        seed_facility(db, patients=args.patients, seed=11, years=args.years, logins_dir=db.parent)
+        figures["seed_s"] = round(time.perf_counter() - t0, 1)
+    facility_file = db.parent / "facility.toml"
+    today_year = time.gmtime().tm_year
+    facility_file.write_text(f"[population]\ntotal = {args.patients}\nyear = {today_year}\n")
+    user, _, pin = next(
+        line.split()
+        for line in (db.parent / "demo-logins.txt").read_text().splitlines()
+        if line.split()[1] == "doctor"
+    )
+    with Store(db) as store:
+        ctx = Context.open(store)
+        actor = auth.login(ctx, user, pin=pin)
+        figures["patients"] = store.patients.count()
+        figures["encounters"] = store.encounters.count()
+
+        def run(year: int) -> None:
+            dashboard(ctx, actor, year, facility_file=facility_file)
+
+        for year in (today_year - 1, today_year):
+            with store.transaction() as conn:  # every month computed again from the records
+                conn.execute("DELETE FROM dashboard_fresh")
+                conn.execute("DELETE FROM dashboard_counts")
+            cold = _timed(lambda y=year: run(y))
+            warm = [_timed(lambda y=year: run(y)) for _ in range(args.runs)]
+            figures[f"year_{year}"] = {
+                "cold_ms": cold,
+                "warm_ms_median": statistics.median(warm),
+                "warm_ms_max": max(warm),
+            }
+        # one consultation today: its month (consultations, patients seen) computed again
+        pid = store.conn.execute("SELECT id FROM patients ORDER BY sequence LIMIT 1").fetchone()[0]
+        nurse_user, _, nurse_pin = next(
+            line.split()
+            for line in (db.parent / "demo-logins.txt").read_text().splitlines()
+            if line.split()[1] == "nurse"
+        )
+        nurse = auth.login(ctx, nurse_user, pin=nurse_pin)
+        today = ctx.now().today.isoformat()
+        encounters.add(
+            ctx,
+            nurse,
+            pid,
+            "consultation",
+            {"care_date": today, "diagnoses": [{"code": "malaria_confirmed"}]},
+        )
+        figures["after_one_write_ms"] = _timed(lambda: run(today_year))
+        figures["warm_again_ms"] = _timed(lambda: run(today_year))
+        figures["stored_rows"] = store.conn.execute(
+            "SELECT COUNT(*) FROM dashboard_counts"
+        ).fetchone()[0]
+    print(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
