@@ -286,6 +286,16 @@ def check_nightly_unit(qemu: Qemu, figures: dict, checks: dict) -> None:
     facts = parse_console(qemu.console())
     checks["nightly_backup_unit_finished"] = "keneya-backup" in facts.finished
     figures["nightly_unit"] = facts.state("keneya-backup")
+    if not checks["nightly_backup_unit_finished"]:
+        # what the command said (journald forwards it to the console): the reason in the log
+        said = [
+            line
+            for line in clean_console(qemu.console()).splitlines()
+            if "backup" in line.lower() or "database" in line.lower()
+        ]
+        figures["nightly_console"] = said[-20:]
+        for line in said[-8:]:
+            say(f"nightly backup: {line}")
 
 
 def check_card_bytes(

@@ -23,6 +23,10 @@ from appliance.store import Store
 # What a restore stops on the appliance (and starts again after). keneya-power goes on: the
 # battery is watched even during a restore; its writes wait at the database's lock.
 WRITER_UNITS = ("keneya-web.service", "keneya-kiosk.service", "keneya-modem.service")
+# A backup runs in the background and can wait for the database: at a boot on a busy Pi every
+# service starts at once and a writer may hold the database past the screens' 10 s; the
+# nightly backup and the stick's status line must not fail for that.
+BACKUP_BUSY_TIMEOUT_MS = 180_000
 
 
 @click.group()
@@ -48,7 +52,7 @@ def _settings(p: Paths) -> dict:
 @click.pass_context
 def backup_create(ctx, dest, as_json):
     """Copy the live database to a checked backup file."""
-    with Store(paths(ctx).database) as store:
+    with Store(paths(ctx).database, busy_timeout_ms=BACKUP_BUSY_TIMEOUT_MS) as store:
         report = backups.create(store, dest or paths(ctx).backups_dir)
     emit(report, as_json, f"backup written: {report['file']} ({report['bytes']} bytes, checked)")
 
@@ -60,7 +64,7 @@ def backup_nightly(ctx, as_json):
     """A checked backup into the backups folder, keeping 7 daily and 4 weekly (the timer's)."""
     p = paths(ctx)
     keep = _settings(p)
-    with Store(p.database) as store:
+    with Store(p.database, busy_timeout_ms=BACKUP_BUSY_TIMEOUT_MS) as store:
         report = local.nightly(
             store, p.backups_dir, keep_daily=keep["keep_daily"], keep_weekly=keep["keep_weekly"]
         )
@@ -209,7 +213,7 @@ def backup_usb(ctx, device, folder, as_json):
     if bool(device) == bool(folder):
         raise click.UsageError("give the stick's DEVICE or --dir FOLDER (one of them)")
     p = paths(ctx)
-    with Store(p.database) as store:
+    with Store(p.database, busy_timeout_ms=BACKUP_BUSY_TIMEOUT_MS) as store:
         where = device or folder
         point = None
         try:

@@ -165,10 +165,13 @@ class Store:
         create: bool = False,
         migrate: bool = True,
         read_only: bool = False,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ):
         """`read_only`: the file as it is on disk, through SQLite's immutable mode (no -shm or
         -wal file made, no migration, every write refused), for reading a full or read-only
-        disk where a normal open fails: see diskspace.open_store, the one caller."""
+        disk where a normal open fails: see diskspace.open_store, the one caller.
+        `busy_timeout_ms`: how long a write waits for another writer (and for a restore); a
+        background job that can wait (a backup) gives more than the staff's screens do."""
         self.path = Path(path)
         self.read_only = read_only
         if (read_only or not create) and not self.path.exists():
@@ -183,11 +186,12 @@ class Store:
             f"{self.path.resolve().as_uri()}?mode=ro&immutable=1" if read_only else self.path,
             uri=read_only,
             isolation_level=None,
-            timeout=BUSY_TIMEOUT_MS / 1000,
+            timeout=busy_timeout_ms / 1000,
             check_same_thread=False,
         )
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.busy_timeout_ms = int(busy_timeout_ms)
+        self.conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
         if not read_only:
             self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = FULL")
@@ -237,7 +241,7 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        locked = self.lock.share(BUSY_TIMEOUT_MS / 1000)
+        locked = self.lock.share(self.busy_timeout_ms / 1000)
         try:
             self.conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
