@@ -39,6 +39,7 @@ from appliance.web.i18n import N_  # noqa: E402
 from appliance.web.power_texts import who_may_cancel  # noqa: E402
 from kiosk_ui import memory  # noqa: E402
 from kiosk_ui.screens.base import KioskScreen  # noqa: E402
+from kiosk_ui.screens.dashboard import DashboardScreen  # noqa: E402
 from kiosk_ui.screens.forms import EncounterScreen, RegisterScreen  # noqa: E402
 from kiosk_ui.screens.home import HomeScreen  # noqa: E402
 from kiosk_ui.screens.library import LibraryReaderScreen, LibraryScreen  # noqa: E402
@@ -169,6 +170,7 @@ class KioskRoot(FloatLayout):
             LibraryReaderScreen,
             ReferralScreen,
             ReferralsScreen,
+            DashboardScreen,
         ):
             screen = cls(self)
             self.screens[screen.name] = screen

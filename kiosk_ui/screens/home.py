@@ -12,6 +12,7 @@ from kivy.uix.gridlayout import GridLayout
 from appliance.web.i18n import N_
 from appliance.web.labels import ENCOUNTER_TYPES
 from kiosk_ui.screens.base import KioskScreen, column, scrolling
+from kiosk_ui.viewmodels.dashboard import DashboardVM
 from kiosk_ui.viewmodels.home import HomeVM
 from kiosk_ui.widgets.due_row import grow_to_text
 from kiosk_ui.widgets.theme import (
@@ -76,6 +77,11 @@ class HomeScreen(KioskScreen):
         self.reply_button.halign = "left"
         grow_to_text(self.reply_button, dp(60))
         self.reply_button.bind(on_release=lambda _b: self._open_reply())
+        # the dashboard's way in: a line of the info column (the side column is full)
+        self.dashboard_button = BigButton("", colour=PRIMARY, font_size=sp(20), height=dp(60))
+        self.dashboard_button.halign = "left"
+        grow_to_text(self.dashboard_button, dp(60))
+        self.dashboard_button.bind(on_release=lambda _b: self.kiosk.go("dashboard"))
 
     def enter(self, **kw: Any) -> None:
         self.vm = HomeVM(self.state)
@@ -115,6 +121,9 @@ class HomeScreen(KioskScreen):
             line = t("Réponse du district : %(n)s") % {"n": n}
             self.reply_button.text = f"{line} — {vm.reply_patient['name']}"
             self.info.add_widget(self.reply_button)
+        if DashboardVM.may_open(self.state):
+            self.dashboard_button.text = t("Tableau de bord : vaccination, CPN, abandons")
+            self.info.add_widget(self.dashboard_button)
         for draft in vm.drafts:
             self.info.add_widget(self._draft_button(draft))
         if self.loading:
