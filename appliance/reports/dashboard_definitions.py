@@ -362,31 +362,53 @@ def _rate(numerator: float, denominator: float | None) -> float | None:
     return round(numerator / denominator, 3)
 
 
-def month_total(counts: Counts, month: str, code: str) -> int:
-    return sum(n for (m, c, _s, _k), n in counts.items() if m == month and c == code)
+class CountIndex:
+    """The stored counts indexed once by (month, indicator), so a year's dashboard reads each
+    cell once however many indicators it shows."""
+
+    def __init__(self, counts: Counts):
+        self.totals: dict[tuple[str, str], int] = {}
+        self.cells: dict[tuple[str, str], list[tuple[str, str, int]]] = {}
+        for (month, code, sex, key), n in counts.items():
+            self.totals[(month, code)] = self.totals.get((month, code), 0) + n
+            self.cells.setdefault((month, code), []).append((sex, key, n))
+
+    def total(self, month: str, code: str) -> int:
+        return self.totals.get((month, code), 0)
+
+    def by(self, month: str, code: str, position: int) -> dict[str, int]:
+        """Totals by sex (position 0) or by key (position 1)."""
+        out: dict[str, int] = {}
+        for cell in self.cells.get((month, code), ()):
+            out[cell[position]] = out.get(cell[position], 0) + cell[2]
+        return out
 
 
-def _by(counts: Counts, month: str, code: str, position: int) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for k, n in counts.items():
-        if k[0] == month and k[1] == code:
-            out[k[position]] = out.get(k[position], 0) + n
-    return out
+def _indexed(counts: Counts | CountIndex) -> CountIndex:
+    return counts if isinstance(counts, CountIndex) else CountIndex(counts)
+
+
+def month_total(counts: Counts | CountIndex, month: str, code: str) -> int:
+    return _indexed(counts).total(month, code)
 
 
 def indicator_series(
-    indicator: Indicator, months: list[str], counts: Counts, population: dict[str, int] | None
+    indicator: Indicator,
+    months: list[str],
+    counts: Counts | CountIndex,
+    population: dict[str, int] | None,
 ) -> dict:
     """One indicator of the contract: monthly values and the year to date."""
+    counts = _indexed(counts)
     target = indicator.denominator
     annual = population.get(target) if population and target in TARGETS else None
     monthly, to_date = [], []
     running = 0
     running_denominator = 0
     for n, month in enumerate(months, start=1):
-        numerator = month_total(counts, month, indicator.code)
+        numerator = counts.total(month, indicator.code)
         if target and target.startswith("count:"):
-            denominator: float | None = month_total(counts, month, target.removeprefix("count:"))
+            denominator: float | None = counts.total(month, target.removeprefix("count:"))
         elif annual is None:
             denominator = None
         elif indicator.cumulative:
@@ -399,13 +421,13 @@ def indicator_series(
             "denominator": denominator,
             "rate": _rate(numerator, denominator),
             "by_sex": (
-                {s: _by(counts, month, indicator.code, 2).get(s, 0) for s in SEXES}
+                {s: counts.by(month, indicator.code, 0).get(s, 0) for s in SEXES}
                 if indicator.by_sex
                 else None
             ),
         }
         if indicator.code == "consultations":
-            row["by_age"] = _by(counts, month, indicator.code, 3)
+            row["by_age"] = counts.by(month, indicator.code, 1)
         monthly.append(row)
         running += numerator
         if target and target.startswith("count:"):
@@ -436,7 +458,8 @@ def indicator_series(
     }
 
 
-def dropouts(months: list[str], counts: Counts) -> list[dict]:
+def dropouts(months: list[str], counts: Counts | CountIndex) -> list[dict]:
+    counts = _indexed(counts)
     out = []
     for code, first_code, last_code, fr, en in DROPOUTS:
         first = last = 0
@@ -494,7 +517,8 @@ def top_diagnoses(
     ]
 
 
-def follow_up(months: list[str], counts: Counts) -> list[dict]:
+def follow_up(months: list[str], counts: Counts | CountIndex) -> list[dict]:
+    counts = _indexed(counts)
     return [
         {
             "month": m,

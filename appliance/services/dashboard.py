@@ -116,6 +116,7 @@ def dashboard(
     rules = follow_up_rules(schedule, malaria_vaccine=ctx.malaria_vaccine)
     computed = refresh(ctx, months, schedule=schedule, rules=rules)
     counts = ctx.store.dashboard.counts(months[0], months[-1])
+    index = defs.CountIndex(counts)
     population = defs.population_of(settings, year) if settings else None
     labels = {code: {lang: value_label("diagnosis", code, lang) for lang in ("fr", "en")}
               for code in DIAGNOSES}  # fmt: skip
@@ -126,12 +127,12 @@ def dashboard(
         "population": population,
         "months": months,
         "indicators": [
-            defs.indicator_series(i, months, counts, population) for i in defs.INDICATORS
+            defs.indicator_series(i, months, index, population) for i in defs.INDICATORS
         ],
-        "dropouts": defs.dropouts(months, counts),
+        "dropouts": defs.dropouts(months, index),
         "pyramid": defs.pyramid(months, counts, tuple(g[0] for g in AGE_GROUPS)),
         "top_diagnoses": defs.top_diagnoses(months, counts, labels),
-        "follow_up": defs.follow_up(months, counts),
+        "follow_up": defs.follow_up(months, index),
         "follow_up_definition": defs.FOLLOW_UP_DEFINITION,
         "computed_ms": 0,
     }
