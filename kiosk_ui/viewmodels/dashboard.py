@@ -11,9 +11,7 @@ from appliance.web import dashboard_view as view
 from appliance.web.i18n import N_
 from kiosk_ui.viewmodels.state import KioskState
 
-# The dashboard's roles (doctor, matron, admin); the permission's provisional stand-in
-# while the table has no entry of its own.
-PERMISSION = getattr(permissions, "VIEW_DASHBOARD", permissions.READ_PATIENT)
+PERMISSION = permissions.VIEW_DASHBOARD
 CHARTS = (
     ("monitoring", N_("Vaccination")),
     ("trend", N_("Mère")),
@@ -26,7 +24,9 @@ def load_figures(state: KioskState, year: int) -> dict:
     from appliance.services import dashboard
 
     with state.own_context() as ctx:
-        return dashboard.dashboard(ctx, state.actor, year)
+        return dashboard.dashboard(
+            ctx, state.actor, year, facility_file=state.config_dir / "facility.toml"
+        )
 
 
 class DashboardVM:

@@ -86,3 +86,17 @@ def test_needs_a_login(client, data):  # noqa: F811
     r = client.get("/dashboard")
     assert r.status_code in (303, 401) or "password" in r.text
     assert csrf_of(client.get("/").text)
+
+
+def test_with_the_service_and_only_for_its_roles(client):  # noqa: F811
+    """The page over the real count (an empty facility: counts of zero, no population)."""
+    login(client, "nurse")
+    assert client.get("/dashboard").status_code == 403
+    assert 'href="/dashboard"' not in client.get("/").text
+    client.cookies.clear()
+    login(client, "matron")
+    r = client.get("/dashboard")
+    assert r.status_code == 200 and r.text.count("<svg") == 4
+    assert 'href="/dashboard"' in r.text  # the menu
+    assert "[population]" in r.text
+    assert client.get("/dashboard.pdf").content.startswith(b"%PDF")

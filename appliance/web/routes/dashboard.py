@@ -14,15 +14,15 @@ from appliance.web.core import Web
 from appliance.web.i18n import N_
 
 FIRST_YEAR = 2000
-# The head of the facility and the clinicians who run its programmes: doctor, matron, admin.
-PERMISSION = getattr(permissions, "VIEW_DASHBOARD", permissions.READ_PATIENT)
+PERMISSION = permissions.VIEW_DASHBOARD
 
 
 def load(web: Web, actor: Actor, year: int) -> dict:
     """The year's figures, as the dashboard service counts them."""
     from appliance.services import dashboard
 
-    return dashboard.dashboard(web.ctx, actor, year)
+    # the facility file's [population] gives the targets; without it, counts only
+    return dashboard.dashboard(web.ctx, actor, year, facility_file=web.settings.paths.facility_file)
 
 
 def _year(web: Web, year: str) -> int | None:
