@@ -247,8 +247,7 @@ def population_settings_from(
         v = section[key]
         if isinstance(v, bool) or not isinstance(v, int | float) or not low <= v <= high:
             raise PopulationSettingsError(
-                f"{where}: [population] {key} must be a number from {low:g} to {high:g},"
-                f" not {v!r}"
+                f"{where}: [population] {key} must be a number from {low:g} to {high:g}, not {v!r}"
             )
         values[key] = float(v)
     return PopulationSettings(**values)
