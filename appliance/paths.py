@@ -24,6 +24,19 @@ def private_dir(path: Path) -> Path:
     return path
 
 
+def private_dir_owned_like_parent(path: Path) -> Path:
+    """`path` as a private folder owned like its parent. The stick's backup runs as root (it
+    mounts the stick) and shares the backups folder with the nightly backup, which runs as the
+    service user: root making that folder first, or having made it on an older card, left
+    the nightly backup refused for good (« read-only folder »)."""
+    private_dir(path)
+    if os.geteuid() == 0:
+        parent, own = path.parent.stat(), path.stat()
+        if (own.st_uid, own.st_gid) != (parent.st_uid, parent.st_gid):
+            os.chown(path, parent.st_uid, parent.st_gid)
+    return path
+
+
 def private_file(path: Path) -> Path:
     """`path` made empty and 0600 when missing, so that whatever opens it next (SQLite) finds
     it private; SQLite gives a database's -wal, -shm and -journal the database file's mode

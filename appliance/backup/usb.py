@@ -35,6 +35,7 @@ from appliance.backup.copy import (
     verify,
 )
 from appliance.clock import to_iso
+from appliance.paths import private_dir_owned_like_parent
 from appliance.store.db import Store, StoreError
 
 STICK_FOLDER = "KENEYA-SAUVEGARDES"
@@ -165,7 +166,7 @@ def write_to_folder(
     started = time.monotonic()
     facility = store.get_setting("facility_code") or "NOFAC"
     name = files.new_name(facility, moment or datetime.now(UTC), ".db.gz.age")
-    work_dir.mkdir(parents=True, exist_ok=True)
+    private_dir_owned_like_parent(work_dir)  # the nightly backup (not root) writes there too
     sweep_partials(work_dir)  # plaintext copies left by a run that was killed
     with private_temp(work_dir, "usb") as plain:
         copy_database(store.conn, plain)

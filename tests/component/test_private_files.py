@@ -51,3 +51,21 @@ def test_backups_and_a_restored_database_are_private(tmp_path, open_umask):
     assert mode(elsewhere) == 0o600
     leftovers = [p for p in elsewhere.parent.rglob("*") if p.is_file() and mode(p) != 0o600]
     assert leftovers == []
+
+
+def test_the_backups_folder_root_makes_is_the_service_users(tmp_path):
+    """The stick's backup (root) making the backups folder, or finding it root's from an
+    older card, leaves it owned like the data folder: the nightly backup (not root) writes
+    there. The race of the two at a boot left the nightly refused (« read-only folder »)."""
+    from appliance.paths import private_dir_owned_like_parent
+
+    assert os.geteuid() == 0, "this check needs root (chown), as the stick's unit has"
+    data = tmp_path / "keneya"
+    data.mkdir()
+    os.chown(data, 4321, 4321)  # the service user's data folder
+    made = private_dir_owned_like_parent(data / "backups")
+    assert (made.stat().st_uid, made.stat().st_gid) == (4321, 4321)
+    assert made.stat().st_mode & 0o777 == 0o700
+    os.chown(made, 0, 0)  # an older card: root made it
+    private_dir_owned_like_parent(made)
+    assert (made.stat().st_uid, made.stat().st_gid) == (4321, 4321)

@@ -175,7 +175,8 @@ def test_the_web_unit_listens_everywhere_on_port_80_with_the_hotspot_leases():
     assert opts["--leases-file"] == "/var/lib/NetworkManager/dnsmasq-wlan0.leases"
     assert "--workers" not in opts  # one process: READY and the watchdog speak for it
     service = parse(UNITS / "keneya-web.service")["Service"]
-    assert service["ProtectSystem"] == "strict" and service["StateDirectory"] == "keneya"
+    assert service["ProtectSystem"] == "strict"
+    assert service["StateDirectory"] == "keneya keneya/backups"
     assert "ReadWritePaths" not in service  # the data folder (StateDirectory=) and nothing else
     assert service["NoNewPrivileges"] == "yes" and service["ProtectHome"] == "yes"
 
@@ -469,7 +470,8 @@ def test_the_nightly_backup_gives_way_to_the_staff_and_can_touch_only_the_data()
     assert service["Type"] == "oneshot" and "Restart" not in service
     assert exec_start(UNITS / "keneya-backup.service")[1:] == ["backup", "nightly"]
     assert int(service["Nice"]) >= 10 and service["IOSchedulingClass"] == "idle"
-    assert service["ProtectSystem"] == "strict" and service["StateDirectory"] == "keneya"
+    assert service["ProtectSystem"] == "strict"
+    assert service["StateDirectory"] == "keneya keneya/backups"
     assert "ReadWritePaths" not in service
     assert service["PrivateNetwork"] == "yes" and service["CapabilityBoundingSet"] == ""
     unit = parse(UNITS / "keneya-backup.service")["Unit"]
