@@ -22,12 +22,12 @@ from tests.conftest import PINS
 pytestmark = pytest.mark.component
 
 MENU = {
-    "admin": ["/patients", "/due", "/reports", "/status"],
-    "doctor": ["/patients", "/due", "/reports", "/status"],
-    "nurse": ["/patients", "/due", "/reports", "/status"],
-    "midwife": ["/patients", "/due", "/reports", "/status"],
-    "matron": ["/patients", "/due", "/status"],
-    "health_worker": ["/patients", "/due", "/status"],
+    "admin": ["/patients", "/due", "/referrals", "/reports", "/dashboard", "/library", "/status"],
+    "doctor": ["/patients", "/due", "/referrals", "/reports", "/dashboard", "/library", "/status"],
+    "nurse": ["/patients", "/due", "/referrals", "/reports", "/library", "/status"],
+    "midwife": ["/patients", "/due", "/referrals", "/reports", "/library", "/status"],
+    "matron": ["/patients", "/due", "/referrals", "/dashboard", "/library", "/status"],
+    "health_worker": ["/patients", "/due", "/referrals", "/library", "/status"],
     "technician": ["/status"],
 }
 

@@ -173,7 +173,7 @@ def _working_day(page: Page, server, size: str) -> None:
 
     open_menu(page)
     nav = page.locator("header nav a").all_inner_texts()
-    assert nav == ["Rechercher", "À revoir", "Rapports", "État"], nav
+    assert nav == ["Rechercher", "À revoir", "Références", "Rapports", "Bibliothèque", "État"], nav
     check(page, size, "03-menu")
     page.locator("header nav a", has_text="Rechercher").click()
     expect(page.locator("h1")).to_have_text("Rechercher un patient")
@@ -263,10 +263,24 @@ def _working_day(page: Page, server, size: str) -> None:
 @pytest.mark.parametrize(
     "role, links",
     [
-        ("matron", ["Rechercher", "À revoir", "État"]),
-        ("health_worker", ["Rechercher", "À revoir", "État"]),
+        (
+            "matron",
+            ["Rechercher", "À revoir", "Références", "Tableau de bord", "Bibliothèque", "État"],
+        ),
+        ("health_worker", ["Rechercher", "À revoir", "Références", "Bibliothèque", "État"]),
         ("technician", ["État"]),
-        ("admin", ["Rechercher", "À revoir", "Rapports", "État"]),
+        (
+            "admin",
+            [
+                "Rechercher",
+                "À revoir",
+                "Références",
+                "Rapports",
+                "Tableau de bord",
+                "Bibliothèque",
+                "État",
+            ],
+        ),
     ],
 )
 def test_menu_offers_only_what_the_role_may_open(browser, server, problems, role, links):
@@ -294,7 +308,7 @@ def test_tablet_held_sideways_has_the_menu_in_the_bar(browser, server, problems)
     try:
         server.log_in(page, "nurse")
         expect(page.locator("header details.menu > summary")).to_be_hidden()
-        expect(page.locator("header nav a")).to_have_count(4)
+        expect(page.locator("header nav a")).to_have_count(6)
         for link in page.locator("header nav a").all():
             expect(link).to_be_visible()
         expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
@@ -404,7 +418,9 @@ def test_english_pages_fit_the_phone_too(browser, server, problems):
         assert page.locator("header nav a").all_inner_texts() == [
             "Search",
             "Follow-up",
+            "Referrals",
             "Reports",
+            "Library",
             "Status",
         ]
         page.goto("/due?tab=upcoming")
