@@ -762,27 +762,12 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         check.add_at_value(found.key, found.value, found.message, found.hint)
 
     settings = _settings(check, tables["settings"] or {})
-    opinion = dict(tables["opinion"] or {})
-    try:
-        opinion_settings_from(opinion, where="")
-    except OpinionSettingsError as exc:
-        found = re.search(r"\[opinion\] (?:has no key '(\w+)'|(\w+) must)", str(exc))
-        key = f"opinion.{(found[1] or found[2])}" if found else "opinion"
-        check.add(key, str(exc).removeprefix(": "), f"see [opinion] in {EXAMPLE_FILE}")
-    referral = dict(tables["referral"] or {})
-    try:
-        referral_rules_from(referral, where="")
-    except ReferralSettingsError as exc:
-        found = re.search(r"\[referral\] (?:has no key '(\w+)'|(\w+) must)", str(exc))
-        key = f"referral.{(found[1] or found[2])}" if found else "referral"
-        check.add(key, str(exc).removeprefix(": "), f"see [referral] in {EXAMPLE_FILE}")
-    population = dict(tables["population"] or {})
-    try:
-        population_settings_from(population, where="")
-    except PopulationSettingsError as exc:
-        found = re.search(r"\[population\] (?:has no key '(\w+)'|(\w+) (?:must|is))", str(exc))
-        key = f"population.{(found[1] or found[2])}" if found else "population"
-        check.add(key, str(exc).removeprefix(": "), f"see [population] in {EXAMPLE_FILE}")
+    # Tables the appliance reads itself, checked by the same code (one line naming the key).
+    opinion = _checked_table(check, "opinion", tables, opinion_settings_from, OpinionSettingsError)
+    referral = _checked_table(check, "referral", tables, referral_rules_from, ReferralSettingsError)
+    population = _checked_table(
+        check, "population", tables, population_settings_from, PopulationSettingsError
+    )
 
     time_zone = check.text(doc, "", "time_zone", required=False, rule=check_time_zone)
     language = check.text(doc, "", "language", required=False, rule=check_language)
@@ -829,6 +814,25 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         population=population,
         warnings=tuple(check.warnings),
     )
+
+
+def _checked_table(
+    check: _Checker,
+    name: str,
+    tables: Mapping[str, Any],
+    from_mapping: Any,
+    error: type[Exception],
+) -> dict[str, Any]:
+    """`[name]` as written, after the appliance's own reader of it accepted it; its one-line
+    refusal is put on the key it names."""
+    table = dict(tables[name] or {})
+    try:
+        from_mapping(table, where="")
+    except error as exc:
+        found = re.search(rf"\[{name}\] (?:has no key '(\w+)'|(\w+) (?:must|is))", str(exc))
+        key = f"{name}.{(found[1] or found[2])}" if found else name
+        check.add(key, str(exc).removeprefix(": "), f"see [{name}] in {EXAMPLE_FILE}")
+    return table
 
 
 def _check_dhis2_login(check: _Checker, dhis2: Mapping[str, Any], secrets_elsewhere: bool) -> None:
