@@ -130,49 +130,45 @@ def births(
     return out
 
 
-def _status(sex: str, birth: date, care_date: date, data: dict[str, Any]) -> str:
+def nutrition_status(sex: str, birth: date, care_date: date, data: dict[str, Any]) -> str:
+    """A growth visit's status (normal, mam, sam, unknown…) from its measures."""
     return nutrition_of(sex, (care_date - birth).days, data)["status"]
 
 
 def growth(
-    period: Period, visits: Iterable[tuple[str, str, date, date, dict[str, Any]]]
+    period: Period, visits: Iterable[tuple[str, str, date, date, bool, str]]
 ) -> Counter[Cell]:
-    """`visits`: (patient, sex, birth date, care date, measures) of growth encounters from
-    NEW_CASE_LOOKBACK_DAYS before the month to OUTCOME_DAYS after it. Nutrition status is
-    worked out only where it matters (the month's visits, then the malnourished children's
-    other visits), so a month costs about its own visits."""
+    """`visits`: (patient, sex, birth date, care date, weighed, nutrition status) of every
+    growth visit of the month, and of the children malnourished in it their visits from
+    NEW_CASE_LOOKBACK_DAYS before the month to OUTCOME_DAYS after it."""
     out: Counter[Cell] = Counter()
-    by_child: dict[str, list[tuple[date, dict[str, Any]]]] = {}
-    sexes: dict[str, tuple[str, date]] = {}
-    for pid, sex, birth, care_date, data in visits:
+    by_child: dict[str, tuple[str, list[tuple[date, bool, str]]]] = {}
+    for pid, sex, birth, care_date, weighed, status in visits:
         if age_months(birth, care_date) >= UNDER_FIVE_MONTHS:
             continue
-        by_child.setdefault(pid, []).append((care_date, data))
-        sexes[pid] = (sex, birth)
-    for pid, rows in by_child.items():
-        sex, birth = sexes[pid]
+        by_child.setdefault(pid, (sex, []))[1].append((care_date, weighed, status))
+    for sex, rows in by_child.values():
         rows.sort(key=lambda r: r[0])
         in_month = [r for r in rows if _in(period, r[0])]
         if not in_month:
             continue
-        if any(d.get("weight_kg") is not None for _c, d in in_month):
+        if any(weighed for _c, weighed, _s in in_month):
             out[("weighed", sex, "")] += 1
-        statuses = {c: _status(sex, birth, c, d) for c, d in in_month}
+        statuses = {c: s for c, _w, s in in_month}
         if not any(s in ("mam", "sam") for s in statuses.values()):
             continue
-        for c, d in rows:
-            if c not in statuses:
-                statuses[c] = _status(sex, birth, c, d)
+        for c, _w, s in rows:
+            statuses.setdefault(c, s)
         for status in ("mam", "sam"):
-            first = next((c for c, _d in in_month if statuses[c] == status), None)
+            first = next((c for c, _w, _s in in_month if statuses[c] == status), None)
             if first is None:
                 continue
             since = first - timedelta(days=NEW_CASE_LOOKBACK_DAYS)
-            if any(since <= c < first and statuses[c] == status for c, _d in rows):
+            if any(since <= c < first and statuses[c] == status for c, _w, _s in rows):
                 continue
             out[(f"{status}_new", sex, "")] += 1
             until = first + timedelta(days=OUTCOME_DAYS)
-            later = [c for c, _d in rows if first < c <= until]
+            later = [c for c, _w, _s in rows if first < c <= until]
             if not later:
                 out[(f"{status}_not_seen", sex, "")] += 1
             elif statuses[later[-1]] not in ("mam", "sam"):

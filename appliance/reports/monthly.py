@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from functools import cached_property
 from typing import Any
 
 from appliance.clinical.growth import nutrition_of
@@ -72,11 +73,12 @@ class Period:
             raise ValueError(f"period must be YYYY-MM, e.g. 2026-10 (got {text!r})")
         return cls(int(m[1]), int(m[2]))
 
-    @property
+    # Cached: the dashboard compares thousands of dates to a month's bounds.
+    @cached_property
     def start(self) -> date:
         return date(self.year, self.month, 1)
 
-    @property
+    @cached_property
     def end(self) -> date:
         return date(self.year, self.month, monthrange(self.year, self.month)[1])
 

@@ -4,8 +4,12 @@ stale (appliance/store/dashboard.py)."""
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from datetime import date
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +19,12 @@ from appliance.domain.permissions import VIEW_DASHBOARD
 from appliance.facility_file import PopulationSettings, population_settings
 from appliance.reports import dashboard_counts as count
 from appliance.reports import dashboard_definitions as defs
-from appliance.reports.definitions import AGE_GROUPS
+from appliance.reports.definitions import AGE_GROUPS, NEW_CASE_LOOKBACK_DAYS
 from appliance.reports.labels import value_label
 from appliance.reports.monthly import Period
 from appliance.services.context import Actor, Context
 
+log = logging.getLogger(__name__)
 FIRST_YEAR = 2000  # no care is recorded before (appliance.domain.encounters)
 
 
@@ -42,6 +47,36 @@ def _year_before(day: date) -> date:
         return date(day.year - 1, 2, 28)
 
 
+def _growth_visits(repo, period: Period) -> list[tuple]:
+    """The month's growth visits and, for the children malnourished in it, their visits
+    around it, each with its nutrition status: worked out once per visit and stored."""
+
+    def with_status(rows) -> list[tuple]:
+        new = {
+            eid: count.nutrition_status(sex, birth, care_date, data)
+            for eid, _p, sex, birth, care_date, _w, status, data in rows
+            if status is None
+        }
+        repo.keep_growth_statuses(new)
+        return [
+            (pid, sex, birth, care_date, weighed, new.get(eid, status))
+            for eid, pid, sex, birth, care_date, weighed, status, _d in rows
+        ]
+
+    month = with_status(repo.growth_visits(period.start, period.end))
+    ill = {pid for pid, _s, _b, _c, _w, status in month if status in ("mam", "sam")}
+    if not ill:
+        return month
+    around = with_status(
+        repo.growth_visits(
+            period.start - timedelta(days=NEW_CASE_LOOKBACK_DAYS),
+            period.end + timedelta(days=defs.OUTCOME_DAYS),
+            ill,
+        )
+    )
+    return [v for v in around if not (period.start <= v[3] <= period.end)] + month
+
+
 def _compute(ctx: Context, period: Period, family: str, schedule: Schedule, rules: list) -> dict:
     repo = ctx.store.dashboard
     if family == "immunization":
@@ -56,7 +91,7 @@ def _compute(ctx: Context, period: Period, family: str, schedule: Schedule, rule
     if family == "birth":
         return count.births(period, repo.deliveries(period), repo.postnatal(period))
     if family == "growth":
-        return count.growth(period, repo.growth(period))
+        return count.growth(period, _growth_visits(repo, period))
     if family == "consultation":
         return count.consultations(period, repo.consultations(period))
     if family == "seen":
@@ -66,30 +101,81 @@ def _compute(ctx: Context, period: Period, family: str, schedule: Schedule, rule
     raise ValueError(f"unknown family {family!r}")
 
 
-def refresh(ctx: Context, months: list[str], *, schedule: Schedule, rules: list) -> int:
-    """Compute again every (month, family) never computed or marked stale; how many."""
+def refresh(
+    ctx: Context,
+    months: list[str],
+    *,
+    schedule: Schedule,
+    rules: list,
+    deadline: float | None = None,
+) -> tuple[int, list[tuple[str, str]]]:
+    """Compute again every (month, family) never computed or marked stale, the newest month
+    first (the one most looked at). With a `deadline` (time.monotonic()), stop once it has
+    passed. Returns how many were computed and the (month, family) left out of date."""
     repo = ctx.store.dashboard
     if repo.schedule() != [tuple(r) for r in rules]:
         repo.set_schedule(rules)
     marks_until, stale = repo.stale()
     fresh = repo.fresh(months)
+    todo = [
+        (month, family)
+        for month in reversed(months)
+        for family in defs.FAMILIES
+        if (month, family) not in fresh or (month, family) in stale or (month, "*") in stale
+    ]
     done = 0
-    for month in months:
-        period = Period.parse(month)
-        for family in defs.FAMILIES:
-            if (month, family) in fresh and not ((month, family) in stale or (month, "*") in stale):
-                continue
-            cells = _compute(ctx, period, family, schedule, rules)
-            repo.replace(
-                month,
-                family,
-                defs.FAMILY_CODES[family],
-                dict(cells),
-                marks_until=marks_until,
-                computed_at=ctx.now().iso(),
-            )
-            done += 1
-    return done
+    for i, (month, family) in enumerate(todo):
+        if deadline is not None and time.monotonic() >= deadline:
+            return done, todo[i:]
+        cells = _compute(ctx, Period.parse(month), family, schedule, rules)
+        repo.replace(
+            month,
+            family,
+            defs.FAMILY_CODES[family],
+            dict(cells),
+            marks_until=marks_until,
+            computed_at=ctx.now().iso(),
+        )
+        done += 1
+    return done, []
+
+
+def _months(year: int, today: date) -> list[str]:
+    last = 12 if year < today.year else today.month
+    return [f"{year:04d}-{m:02d}" for m in range(1, last + 1)]
+
+
+def _rules(ctx: Context) -> tuple[Schedule, list]:
+    schedule = load_schedule()
+    return schedule, follow_up_rules(schedule, malaria_vaccine=ctx.malaria_vaccine)
+
+
+_background = threading.Lock()
+
+
+def refresh_in_background(
+    open_context: Callable[[], AbstractContextManager[Context]], year: int
+) -> bool:
+    """Bring the year's stored counts up to date on a thread of its own (with its own
+    connection), unless one is running in this process; True when one was started."""
+    if not _background.acquire(blocking=False):
+        return False
+
+    def run() -> None:
+        try:
+            with open_context() as ctx:
+                schedule, rules = _rules(ctx)
+                done, _ = refresh(
+                    ctx, _months(year, ctx.now().today), schedule=schedule, rules=rules
+                )
+                log.info("dashboard %s: %s month counts computed", year, done)
+        except Exception as e:  # a full or read-only disk: said in one line, tried again later
+            log.warning("the dashboard could not be brought up to date: %s", e)
+        finally:
+            _background.release()
+
+    threading.Thread(target=run, name="dashboard-refresh", daemon=True).start()
+    return True
 
 
 def _population(facility_file: Path | None) -> PopulationSettings | None:
@@ -97,12 +183,23 @@ def _population(facility_file: Path | None) -> PopulationSettings | None:
 
 
 def dashboard(
-    ctx: Context, actor: Actor, year: int, *, facility_file: Path | None = None
+    ctx: Context,
+    actor: Actor,
+    year: int,
+    *,
+    facility_file: Path | None = None,
+    budget_s: float | None = None,
 ) -> dict[str, Any]:
     """The year's dashboard (the contract in tests/data/dashboard_example.json): each
     indicator by month with numerator, denominator and rate, to date against the year's
     target; drop-outs, the pyramid of patients seen, the top diagnoses, the follow-up.
-    Without [population] in the facility file, rates are None (counts only)."""
+    Without [population] in the facility file, rates are None (counts only).
+
+    With `budget_s`, the months out of date are computed for that long only (a page must
+    open at once, a cold year at 100,000 patients takes seconds): "pending" lists the months
+    whose stored counts are not current yet, and "incomplete" says that some of them were
+    never computed (their figures are missing, not merely late). Without it, every month
+    is brought up to date (the command line and the PDF)."""
     ctx.require(actor, VIEW_DASHBOARD)
     started = time.monotonic()
     reading = ctx.now()
@@ -110,11 +207,11 @@ def dashboard(
     if not FIRST_YEAR <= year <= today.year:
         raise ValueError(f"year must be from {FIRST_YEAR} to {today.year} (got {year})")
     settings = _population(facility_file)
-    last = 12 if year < today.year else today.month
-    months = [f"{year:04d}-{m:02d}" for m in range(1, last + 1)]
-    schedule = load_schedule()
-    rules = follow_up_rules(schedule, malaria_vaccine=ctx.malaria_vaccine)
-    computed = refresh(ctx, months, schedule=schedule, rules=rules)
+    months = _months(year, today)
+    schedule, rules = _rules(ctx)
+    deadline = None if budget_s is None else started + budget_s
+    computed, left = refresh(ctx, months, schedule=schedule, rules=rules, deadline=deadline)
+    computed_once = ctx.store.dashboard.fresh(months) if left else set()
     counts = ctx.store.dashboard.counts(months[0], months[-1])
     index = defs.CountIndex(counts)
     population = defs.population_of(settings, year) if settings else None
@@ -135,6 +232,8 @@ def dashboard(
         "follow_up": defs.follow_up(months, index),
         "follow_up_definition": defs.FOLLOW_UP_DEFINITION,
         "computed_ms": 0,
+        "pending": sorted({month for month, _family in left}),
+        "incomplete": any(key not in computed_once for key in left),
     }
     ctx.audit(actor, "dashboard.view", detail={"year": year, "computed": computed}, reading=reading)
     result["computed_ms"] = round((time.monotonic() - started) * 1000)

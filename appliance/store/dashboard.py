@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import date, timedelta
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
-from appliance.reports.dashboard_definitions import OUTCOME_DAYS
-from appliance.reports.definitions import NEW_CASE_LOOKBACK_DAYS
 from appliance.reports.monthly import Dose, Period
 from appliance.store.encounters import CURRENT
 
@@ -125,7 +123,17 @@ class DashboardRepo:
             yield sex, _d(birth), _d(care_date), antigen, int(dose)
 
     def doses_of_children_born(self, born_from: date, born_to: date) -> Iterator[Dose]:
-        return self.store.reports.doses_of_children_born(born_from=born_from, born_to=born_to)
+        """Every current dose of the children born between the two dates, read child by
+        child ("+": not through every immunization since the first birth date)."""
+        rows = self.store.conn.execute(
+            "SELECT e.patient_id, p.sex, p.birth_date, json_extract(e.data, '$.antigen'),"
+            f" json_extract(e.data, '$.dose'), e.care_date {_JOIN}"
+            " WHERE p.birth_date BETWEEN :a AND :b AND p.merged_into IS NULL"
+            f" AND +e.type = 'immunization' AND {_LIVE}",
+            {"a": born_from.isoformat(), "b": born_to.isoformat()},
+        )
+        for pid, sex, birth, antigen, dose, care_date in rows:
+            yield Dose(pid, sex, _d(birth), antigen, int(dose), _d(care_date))
 
     def antenatal(self, period: Period) -> dict[str, list[tuple]]:
         """The contacts of the women seen for ANC in the month, from the start of the
@@ -164,24 +172,51 @@ class DashboardRepo:
         )
         return [(pid, sex, _d(c), subject, days) for pid, sex, c, subject, days in rows]
 
-    def growth(self, period: Period) -> Iterator[tuple[str, str, date, date, dict[str, Any]]]:
-        """Growth visits from the new-case lookback before the month to the outcome window
-        after it, of the children weighed or measured in the month."""
-        cols = ", ".join(f"json_extract(e.data, '$.{f}')" for f in _GROWTH_FIELDS)
-        rows = self.store.conn.execute(
-            f"SELECT e.patient_id, p.sex, p.birth_date, e.care_date, {cols} {_JOIN}"
-            " WHERE e.type = 'growth' AND e.care_date BETWEEN :from AND :until"
-            f" AND {_LIVE} AND e.patient_id IN (SELECT m.patient_id FROM encounters m"
-            " WHERE m.type = 'growth' AND m.care_date BETWEEN :start AND :end)",
-            {
-                **_month_params(period),
-                "from": (period.start - timedelta(days=NEW_CASE_LOOKBACK_DAYS)).isoformat(),
-                "until": (period.end + timedelta(days=OUTCOME_DAYS)).isoformat(),
-            },
+    def growth_visits(
+        self, first: date, last: date, patients: Iterable[str] | None = None
+    ) -> list[tuple[str, str, str, date, date, bool, str | None, dict[str, Any] | None]]:
+        """Growth visits from `first` to `last` (of `patients` only, when given): (encounter,
+        patient, sex, birth date, care date, weighed, stored nutrition status, and the
+        measures only when no status is stored)."""
+        cols = ", ".join(
+            f"CASE WHEN g.status IS NULL THEN json_extract(e.data, '$.{f}') END"
+            for f in _GROWTH_FIELDS
         )
-        for pid, sex, birth, care_date, *values in rows:
-            data = {k: v for k, v in zip(_GROWTH_FIELDS, values, strict=True) if v is not None}
-            yield pid, sex, _d(birth), _d(care_date), data
+        sql = (
+            "SELECT e.id, e.patient_id, p.sex, p.birth_date, e.care_date,"
+            f" json_extract(e.data, '$.weight_kg') IS NOT NULL, g.status, {cols} {_JOIN}"
+            " LEFT JOIN dashboard_growth_status g ON g.encounter_id = e.id"
+            f" WHERE e.type = 'growth' AND e.care_date BETWEEN ? AND ? AND {_LIVE}"
+        )
+        params: list[Any] = [first.isoformat(), last.isoformat()]
+        if patients is None:
+            rows = self.store.conn.execute(sql, params).fetchall()
+        else:
+            ids, rows = list(patients), []
+            for i in range(0, len(ids), 500):
+                chunk = ids[i : i + 500]
+                rows += self.store.conn.execute(
+                    f"{sql} AND e.patient_id IN ({', '.join('?' * len(chunk))})",
+                    [*params, *chunk],
+                ).fetchall()
+        out = []
+        for eid, pid, sex, birth, care_date, weighed, status, *values in rows:
+            data = (
+                None
+                if status is not None
+                else {k: v for k, v in zip(_GROWTH_FIELDS, values, strict=True) if v is not None}
+            )
+            out.append((eid, pid, sex, _d(birth), _d(care_date), bool(weighed), status, data))
+        return out
+
+    def keep_growth_statuses(self, statuses: dict[str, str]) -> None:
+        if statuses:
+            with self.store.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO dashboard_growth_status (encounter_id, status)"
+                    " VALUES (?, ?)",
+                    statuses.items(),
+                )
 
     def consultations(self, period: Period) -> Iterator[tuple[str, date, date, bool, list[str]]]:
         rows = self.store.conn.execute(
@@ -244,7 +279,8 @@ class DashboardRepo:
                 "SELECT e.patient_id, json_extract(e.data, '$.antigen'),"
                 " json_extract(e.data, '$.dose'), e.care_date FROM encounters e"
                 f" WHERE e.patient_id IN ({', '.join('?' * len(chunk))})"
-                f" AND e.type = 'immunization' AND {_LIVE}",
+                # "+": by the patients' index, not every immunization of every year
+                f" AND +e.type = 'immunization' AND {_LIVE}",
                 chunk,
             )
             for pid, antigen, dose, care_date in doses:

@@ -919,6 +919,24 @@ CREATE TRIGGER patients_dashboard_merged AFTER UPDATE OF merged_into ON patients
 END;
 """
 
+# Each growth visit's nutrition status as the dashboard worked it out (WHO z-scores, the
+# costly part of a month's growth counts), so a month is counted again from stored statuses.
+# Encounters are append-only; a status changes only with the child's sex or birth date, or
+# when a merge moves the visit to another child: those forget it.
+M020_GROWTH_STATUS = """
+CREATE TABLE dashboard_growth_status (
+    encounter_id TEXT PRIMARY KEY,
+    status TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TRIGGER patients_growth_status_changed AFTER UPDATE OF sex, birth_date ON patients BEGIN
+    DELETE FROM dashboard_growth_status
+    WHERE encounter_id IN (SELECT id FROM encounters WHERE patient_id = NEW.id);
+END;
+CREATE TRIGGER encounters_growth_status_moved AFTER UPDATE OF patient_id ON encounters BEGIN
+    DELETE FROM dashboard_growth_status WHERE encounter_id = NEW.id;
+END;
+"""
+
 # (version, name, sql). Append only.
 MIGRATIONS: list[tuple[int, str, str]] = [
     (1, "initial record store", M001_INITIAL),
@@ -940,4 +958,5 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (17, "second opinions", M017_OPINIONS),
     (18, "training library", M018_LIBRARY),
     (19, "dashboard: stored monthly counts", M019_DASHBOARD),
+    (20, "dashboard: growth visits' nutrition status", M020_GROWTH_STATUS),
 ]

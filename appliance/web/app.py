@@ -111,7 +111,8 @@ BUSY_LOG_EVERY_S = 10
 
 
 @contextmanager
-def _own_context(settings: WebSettings) -> Iterator[Context]:
+def own_context(settings: WebSettings) -> Iterator[Context]:
+    """A context of its own (its own connection) for work on a background thread."""
     with Store(settings.paths.database, migrate=False) as store:
         yield Context(store, Clock(store, machine_time=settings.now, **settings.clock_options))
 
@@ -122,7 +123,7 @@ async def _keep_due_items_current(settings: WebSettings) -> None:
     whose states already follow the date)."""
     while True:
         try:
-            follow_up.rebuild_in_background(lambda: _own_context(settings))
+            follow_up.rebuild_in_background(lambda: own_context(settings))
         except Exception:
             log.exception("the follow-up items could not be checked")
         await asyncio.sleep(DUE_CHECK_S)

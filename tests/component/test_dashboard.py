@@ -6,12 +6,15 @@ March (and only what it can change) computed again."""
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 
 import pytest
 
 from appliance.services import dashboard as service
 from appliance.services import encounters, patients
+from appliance.services.context import Context
 from appliance.services.errors import PermissionDenied
+from appliance.store import Store
 from tests.conftest import PINS, keneya
 
 pytestmark = pytest.mark.component
@@ -332,6 +335,77 @@ def test_marks_follow_the_records(ctx, actors, facility):
     assert anc == ["2026-01", "2026-02", "2026-03"]
     patients.update(ctx, actors["doctor"], people["oumar"], {"birth_date": "2023-12-01"})
     assert {m for m, f in marks() if f == "*"} == {"2026-02", "2026-05", "2026-07"}
+
+
+def test_growth_statuses_are_stored_and_forgotten_with_the_birth_date(ctx, actors, facility):
+    """Each growth visit's status is worked out once and stored; a changed birth date forgets
+    the child's statuses, and the counts follow the new age."""
+    people, facility_file = facility
+    store = ctx.store
+
+    def statuses(pid):
+        rows = store.conn.execute(
+            "SELECT e.care_date, g.status FROM dashboard_growth_status g"
+            " JOIN encounters e ON e.id = g.encounter_id WHERE e.patient_id = ? ORDER BY 1",
+            (pid,),
+        )
+        return [tuple(r) for r in rows]
+
+    data = service.dashboard(ctx, actors["doctor"], 2026, facility_file=facility_file)
+    assert _series(data, "sam_new")[4] == 1 and _series(data, "sam_recovered")[4] == 1
+    assert statuses(people["oumar"]) == [("2026-05-10", "sam"), ("2026-07-10", "normal")]
+    assert statuses(people["awa"]) == [("2026-06-01", "mam")]
+    # Oumar was five already in May: no longer counted among the under-fives
+    patients.update(ctx, actors["doctor"], people["oumar"], {"birth_date": "2020-01-01"})
+    assert statuses(people["oumar"]) == []
+    data = service.dashboard(ctx, actors["doctor"], 2026, facility_file=facility_file)
+    assert _series(data, "sam_new")[4] == 0 and _series(data, "weighed")[4] == 0
+    assert _series(data, "mam_new")[5] == 1  # Awa's, kept
+
+
+def test_a_page_budget_leaves_months_pending_until_the_background_finishes(
+    ctx, actors, facility, fake_time
+):
+    """With a time budget the dashboard returns at once: months never computed are said
+    incomplete, months made stale by a write keep their stored counts and are listed as
+    pending; the background refresh brings them to the full count."""
+    people, facility_file = facility
+    store = ctx.store
+    doctor = actors["doctor"]
+    full = service.dashboard(ctx, doctor, 2025, facility_file=facility_file)
+    with store.transaction() as conn:
+        conn.execute("DELETE FROM dashboard_fresh")
+        conn.execute("DELETE FROM dashboard_counts")
+    cold = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, budget_s=0)
+    assert cold["pending"] == full["months"] and cold["incomplete"] is True
+    assert _series(cold, "penta1") == [0] * 12  # nothing computed yet
+
+    @contextmanager
+    def own_context():
+        with Store(store.path) as own:
+            yield Context.open(own, machine_time=fake_time, boot_id="boot-1")
+
+    def background_refresh():
+        assert service.refresh_in_background(own_context, 2025)
+        assert service._background.acquire(timeout=120)  # the thread has finished
+        service._background.release()
+
+    background_refresh()
+    warm = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, budget_s=0)
+    assert warm["pending"] == [] and warm["incomplete"] is False
+    assert warm["indicators"] == full["indicators"]
+
+    encounters.add(
+        ctx, actors["midwife"], people["sira"], "immunization",
+        {"care_date": "2025-09-10", "antigen": "penta", "dose": 1},
+    )  # fmt: skip
+    late = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, budget_s=0)
+    assert late["incomplete"] is False and "2025-09" in late["pending"]
+    assert late["indicators"] == full["indicators"]  # the stored counts, until recomputed
+    background_refresh()
+    now = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, budget_s=0)
+    assert now["pending"] == []
+    assert _series(now, "penta1")[8] == _series(full, "penta1")[8] + 1
 
 
 def test_cli_json_and_table(tmp_path, facility, ctx):

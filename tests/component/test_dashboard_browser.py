@@ -26,7 +26,7 @@ pytestmark = pytest.mark.component
 @pytest.fixture
 def figures(monkeypatch):
     data = example()
-    monkeypatch.setattr(dashboard_route, "load", lambda web, actor, year: data)
+    monkeypatch.setattr(dashboard_route, "load", lambda web, actor, year, **_: data)
     return data
 
 

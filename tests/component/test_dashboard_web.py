@@ -24,7 +24,7 @@ def data(monkeypatch):
     asked: list[int] = []
     figures = example()
 
-    def load(web, actor, year):
+    def load(web, actor, year, budget_s=None):
         asked.append(year)
         return figures
 
@@ -59,10 +59,31 @@ def test_the_page_in_english(client, data):  # noqa: F811
 
 
 def test_without_population_the_page_says_what_to_add(client, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(dashboard_route, "load", lambda web, actor, year: sample(population=False))
+    monkeypatch.setattr(
+        dashboard_route, "load", lambda web, actor, year, **_: sample(population=False)
+    )
     login(client, "doctor")
     html = client.get("/dashboard").text
     assert "[population]" in html and "Cible cumulée" not in html
+
+
+def test_a_cold_year_opens_at_once_and_fills_in_by_itself(client, monkeypatch):  # noqa: F811
+    """The real count with no time to compute: the page says the figures are being counted
+    and reloads itself, shows no chart of missing figures; once the web app's background
+    refresh is done, the charts are there and the notice is gone."""
+    from appliance.services import dashboard as service
+
+    monkeypatch.setattr(dashboard_route, "PAGE_BUDGET_S", 0.0)
+    login(client, "doctor")
+    html = client.get("/dashboard").text
+    assert 'id="dashboard-pending"' in html and "Calcul des chiffres en cours" in html
+    assert '<meta http-equiv="refresh" content="5">' in html
+    assert 'id="chart-monitoring"' not in html
+    assert service._background.acquire(timeout=120)  # the background refresh has finished
+    service._background.release()
+    html = client.get("/dashboard").text
+    assert 'id="dashboard-pending"' not in html and 'http-equiv="refresh"' not in html
+    assert 'id="chart-monitoring"' in html
 
 
 def test_a_wrong_year_is_refused_in_words(client, data):  # noqa: F811
