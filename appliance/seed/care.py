@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from appliance.clinical.growth import nutrition_of
+
 # Approximate WHO 2006 medians (boys) by age in months, for plausible synthetic measures only.
 # Consultation diagnoses, weights by season: (code, rainy-season weight, dry-season weight)
 DIAGNOSES = (
@@ -25,28 +27,25 @@ DIAGNOSES = (
     ("trauma", 4, 5),
     ("other", 6, 10),
 )
-# EPI doses (antigen, dose, age in days, share of children who receive it)
-EPI = (
-    ("bcg", 1, 0, 0.95),
-    ("opv", 0, 0, 0.90),
-    ("penta", 1, 42, 0.90),
-    ("opv", 1, 42, 0.89),
-    ("pcv", 1, 42, 0.89),
-    ("rota", 1, 42, 0.88),
-    ("penta", 2, 70, 0.83),
-    ("opv", 2, 70, 0.82),
-    ("pcv", 2, 70, 0.82),
-    ("rota", 2, 70, 0.81),
-    ("rota", 3, 98, 0.74),
-    ("penta", 3, 98, 0.76),
-    ("opv", 3, 98, 0.75),
-    ("pcv", 3, 98, 0.75),
-    ("ipv", 1, 98, 0.74),
-    ("mr", 1, 274, 0.70),
-    ("yf", 1, 274, 0.68),
-    ("menafrivac", 1, 274, 0.66),
-    ("mr", 2, 456, 0.50),
+# EPI sessions of the child schedule: (recommended age in days, share of children reached,
+# doses given). One draw per child (how far the programme reaches it) decides the last session
+# it comes to, so doses are nested: a child with Penta3 had Penta1 and Penta2, and the shares
+# fall along the schedule within the ranges Mali's EDS 2018 and the WHO/UNICEF estimates
+# (WUENIC) give: Penta1 85-95 %, Penta3 70-80 %, MCV1 65-75 %, drop-out Penta1-Penta3 near 12 %.
+# A family comes days to weeks after the due age, so most MR1 doses fall before 12 months.
+EPI_SESSIONS = (
+    (0, 0.95, (("bcg", 1), ("opv", 0))),
+    (42, 0.93, (("penta", 1), ("opv", 1), ("pcv", 1), ("rota", 1))),
+    (70, 0.87, (("penta", 2), ("opv", 2), ("pcv", 2), ("rota", 2))),
+    (98, 0.82, (("penta", 3), ("opv", 3), ("pcv", 3), ("rota", 3), ("ipv", 1))),
+    (274, 0.75, (("mr", 1), ("yf", 1), ("menafrivac", 1))),
+    (456, 0.52, (("mr", 2),)),
 )
+# A dose missing although the child came to the session (stock-outs; a 20-dose BCG vial not
+# opened for one child), not caught up in the seed.
+EPI_MISSED = {"bcg": 0.05, "pcv": 0.03, "rota": 0.03, "ipv": 0.03, "yf": 0.03, "menafrivac": 0.03}
+EPI_MIN_INTERVAL_DAYS = 28
+OPV0_MAX_AGE_DAYS = 14
 FP_METHODS = (
     ("injectable_dmpa_im", 45, 91),
     ("implant", 22, 1095),
@@ -67,9 +66,36 @@ HPV_COHORT_COVERAGE = 0.50
 HPV_CATCH_UP_COVERAGE = 0.15
 HPV_MEAN_DELAY_DAYS = 60
 ANC_WEEKS = (12, 20, 26, 30, 34, 36, 38, 40)
-# Share of pregnant women reaching ANC1..ANC8 (falls from ANC1 to ANC4 and beyond).
-ANC_SHARES = (0.85, 0.70, 0.55, 0.42, 0.25, 0.15, 0.10, 0.06)
+# Share of pregnant women reaching ANC1..ANC8 (falls from ANC1 to ANC4 and beyond; Mali EDS
+# 2018: ANC1 about 80 %, ANC4 43 %).
+ANC_SHARES = (0.88, 0.75, 0.62, 0.50, 0.28, 0.16, 0.10, 0.06)
+# Pregnancies still running today: the last menstrual period this many days ago (a woman is
+# rarely seen before 6 weeks), at the area's birth rate.
+ONGOING_LMP_DAYS = (40, 280)
+# Births in a facility with a skilled attendant (Mali EDS 2018: 67 %).
+FACILITY_BIRTH_SHARE = 0.70
+# Acute malnutrition (6-59 months). An episode starts between growth visits, at a monthly
+# risk higher at 6-23 months and in the lean season (June-September), and is found at the
+# next visit; the child is then treated in the outpatient programme (SAM: weekly visits,
+# MAM: fortnightly; Mali PCIMA protocol) until two normal visits in a row. Outcomes follow the
+# programme figures of the Sahel (most cured within 90 days, some defaulting).
+WASTING_RISK = {"sam": 0.006, "mam": 0.014}  # a month, at 24-59 months outside the lean season
+WASTING_YOUNG, WASTING_LEAN = 2.0, 1.6
+# The deficit when found, in the child's z units (weight-for-height falls about 1.6 z a unit):
+# MAM about -2.2 to -2.9, SAM below -3 and a MUAC near or under 115 mm.
+WASTING_DEFICIT = {"sam": (2.0, 2.8), "mam": (1.4, 1.8)}
+FOLLOW_UP_EVERY = {"sam": 7, "mam": 14}
+# (outcome, share): cured by the programme; never seen again within 90 days; seen a few times
+# then lost while still malnourished; still malnourished at 90 days (non-response, referral)
+WASTING_OUTCOMES = {
+    "sam": (("cured", 0.78), ("not_seen", 0.12), ("defaulted", 0.05), ("non_response", 0.05)),
+    "mam": (("cured", 0.76), ("not_seen", 0.14), ("defaulted", 0.05), ("non_response", 0.05)),
+}
+# The most severe SAM episodes (about one in eight) come with oedema for their first weeks.
+OEDEMA_ABOVE, OEDEMA_DAYS = 2.7, 14
+OUTCOME_WINDOW_DAYS = 90
 
+_GOLDEN = (5**0.5 - 1) / 2
 _MONTHS = (0, 6, 12, 24, 36, 60)
 _WEIGHT = (3.3, 7.9, 9.6, 12.2, 14.3, 18.3)
 _HEIGHT = (49.9, 67.6, 75.7, 87.1, 96.1, 110.0)
@@ -101,6 +127,32 @@ class CarePlan:
             if p["mother_id"]:
                 self.children.setdefault(p["mother_id"], []).append(p)
         self.child_z: dict[str, float] = {}
+        # malnutrition episodes by child: (start, end, deficit at the start)
+        self.episodes: dict[str, list[tuple[date, date, float]]] = {}
+        # How far the EPI reaches each child, how many ANC contacts each pregnancy has and
+        # where it ends follow a golden-ratio sequence in birth order (each start drawn from
+        # the seed) rather than independent draws: each month's hundred or so births then
+        # reach the shares within a point or two instead of scattering by five or more at
+        # 3,000 patients.
+        self._spread = {name: self.rng.random() for name in ("epi", "anc", "birth")}
+        self.reach: dict[str, float] = {}
+        self.pregnancy_u: dict[tuple[str, str], tuple[float, float]] = {}
+        six_years_ago = _birthday(gen.today, -6).isoformat()
+        for p in sorted(people, key=lambda p: p["birth_date"]):
+            if p["mother_id"]:
+                key = (p["mother_id"], p["birth_date"])
+                self.pregnancy_u.setdefault(key, (self._evenly("anc"), self._evenly("birth")))
+            if p["birth_date"] > six_years_ago:
+                self.reach[p["id"]] = self._evenly("epi")
+        # pregnancies running today at the area's birth rate (births of the last year for
+        # each woman of 15-49)
+        year_ago = (gen.today - timedelta(days=365)).isoformat()
+        born = sum(1 for p in people if p["birth_date"] > year_ago)
+        oldest = _birthday(gen.today, -50).isoformat()
+        youngest = _birthday(gen.today, -15).isoformat()
+        women = sum(1 for p in people if p["sex"] == "F" and oldest < p["birth_date"] <= youngest)
+        span = ONGOING_LMP_DAYS[1] - ONGOING_LMP_DAYS[0]
+        self.ongoing_share = min(born / max(women, 1), 0.4) * span / 365
 
     def for_person(self, p: dict[str, Any]) -> None:
         birth = date.fromisoformat(p["birth_date"])
@@ -119,27 +171,57 @@ class CarePlan:
             self._chronic(p, age_now)
 
     # -- children ------------------------------------------------------------------------------
+    def _evenly(self, name: str) -> float:
+        """The next value in [0, 1) of the sequence `name`."""
+        self._spread[name] = (self._spread[name] + _GOLDEN) % 1.0
+        return self._spread[name]
+
+    def _deficit(self, pid: str, day: date) -> float:
+        """How far an episode of acute malnutrition pulls the child's weight down on `day`
+        (z units; it falls back to 0 as the child recovers)."""
+        for start, end, deficit in self.episodes.get(pid, ()):
+            if start <= day < end:
+                return deficit * (end - day).days / (end - start).days
+        return 0.0
+
     def _measures(self, pid: str, birth: date, day: date) -> tuple[float, float]:
         months = (day - birth).days / 30.4375
         z = self.child_z.get(pid, -0.5)
-        weight = _interp(_MONTHS, _WEIGHT, months) * (1 + 0.11 * z) * self.rng.uniform(0.97, 1.03)
+        # the child's size (stunting and weight alike) from z, wasting from the deficit
+        wasted = z - self._deficit(pid, day)
+        weight = (
+            _interp(_MONTHS, _WEIGHT, months) * (1 + 0.11 * wasted) * self.rng.uniform(0.97, 1.03)
+        )
         height = _interp(_MONTHS, _HEIGHT, months) * (1 + 0.035 * max(z, -3))
         return round(max(weight, 1.2), 1), round(height, 1)
 
     def _immunizations(self, p: dict[str, Any], birth: date) -> None:
-        dropped = False
-        for antigen, dose, age_days, share in EPI:
-            if dropped or self.rng.random() > share / 0.95:
-                dropped = dropped or antigen == "penta"
-                continue
-            day = birth + timedelta(days=age_days + int(self.rng.expovariate(1 / 12)))
-            self.add(
-                p,
-                "immunization",
-                day,
-                {"antigen": antigen, "dose": dose, "outreach": self.rng.random() < 0.3},
-                "health_worker",
-            )
+        reach = self.reach[p["id"]]
+        # some families come within days of the due date, others weeks late (mean 2 weeks)
+        lateness = 4 + self.rng.expovariate(1 / 10)
+        previous: date | None = None
+        for age_days, share, doses in EPI_SESSIONS:
+            if reach >= share:
+                return  # dropped out: no later session either
+            day = birth + timedelta(days=age_days)
+            if previous is not None:
+                day = max(day, previous + timedelta(days=EPI_MIN_INTERVAL_DAYS))
+            day += timedelta(days=int(self.rng.expovariate(1 / lateness)))
+            if age_days:
+                previous = day
+            outreach = self.rng.random() < 0.3
+            for antigen, dose in doses:
+                if antigen == "opv" and dose == 0 and (day - birth).days > OPV0_MAX_AGE_DAYS:
+                    continue
+                if self.rng.random() < EPI_MISSED.get(antigen, 0.0):
+                    continue
+                self.add(
+                    p,
+                    "immunization",
+                    day,
+                    {"antigen": antigen, "dose": dose, "outreach": outreach},
+                    "health_worker",
+                )
 
     def _hpv(self, p: dict[str, Any], birth: date) -> None:
         ten, fifteen = _birthday(birth, 10), _birthday(birth, 15)
@@ -168,21 +250,106 @@ class CarePlan:
         )
 
     def _growth(self, p: dict[str, Any], birth: date) -> None:
+        pid, today = p["id"], self.gen.today
+        last = min(today, birth + timedelta(days=5 * 365 - 1))
         day = birth + timedelta(days=30)
-        while day <= self.gen.today and (day - birth).days < 5 * 365:
-            monthly = (day - birth).days < 730
-            if self.rng.random() < (0.55 if monthly else 0.3):
-                weight, height = self._measures(p["id"], birth, day)
-                data: dict[str, Any] = {"weight_kg": weight}
-                if self.rng.random() < 0.4:
-                    data["height_cm"] = height
-                    data["measured"] = "lying" if (day - birth).days < 731 else "standing"
-                if (day - birth).days >= 183:
-                    z = self.child_z[p["id"]]
-                    data["muac_mm"] = int(min(max(140 + 10 * z + self.rng.gauss(0, 4), 95), 190))
-                data["oedema"] = self.child_z[p["id"]] < -3.2 and self.rng.random() < 0.3
+        while day <= last:
+            age = (day - birth).days
+            step = 30 if age < 730 else 91
+            if self.rng.random() < (0.55 if age < 730 else 0.3):
+                onset = age >= 183 and not self._deficit(pid, day)  # from 6 months, once
+                kind = self._onset(pid, day, age, step) if onset else None
+                data = self._growth_visit(p, birth, day, height=kind is not None)
+                if kind is None and self._malnourished(p, birth, day, data):
+                    kind = "mam"  # a borderline child: enrolled, soon discharged
+                if kind is not None:
+                    self.add(p, "growth", day, data, "health_worker")
+                    day = self._treatment(p, birth, day, kind)
+                    continue
                 self.add(p, "growth", day, data, "health_worker")
-            day += timedelta(days=30 if monthly else 91)
+            day += timedelta(days=step)
+
+    def _onset(self, pid: str, day: date, age: int, step: int) -> str | None:
+        """The kind of an episode of acute malnutrition begun since the last visit, if any;
+        the episode is recorded from `day` (its end set by the treatment)."""
+        risk = step / 30 * (WASTING_YOUNG if age < 730 else 1.0)
+        if day.month in (6, 7, 8, 9):
+            risk *= WASTING_LEAN
+        u = self.rng.random()
+        for kind in ("sam", "mam"):
+            if u < WASTING_RISK[kind] * risk:
+                low, high = WASTING_DEFICIT[kind]
+                # a placeholder end: _treatment sets the real one
+                self.episodes.setdefault(pid, []).append(
+                    (day, day + timedelta(days=1), self.rng.uniform(low, high))
+                )
+                return kind
+            u -= WASTING_RISK[kind] * risk
+        return None
+
+    def _growth_visit(self, p: dict[str, Any], birth: date, day: date, *, height: bool) -> dict:
+        pid = p["id"]
+        weight, height_cm = self._measures(pid, birth, day)
+        data: dict[str, Any] = {"weight_kg": weight}
+        if height or self.rng.random() < 0.4:
+            data["height_cm"] = height_cm
+            data["measured"] = "lying" if (day - birth).days < 731 else "standing"
+        if (day - birth).days >= 183:
+            z, deficit = self.child_z[pid], self._deficit(pid, day)
+            muac = 142 + 3 * max(z, -3) - 10 * deficit + self.rng.gauss(0, 3)
+            data["muac_mm"] = int(min(max(muac, 95), 190))
+        data["oedema"] = any(
+            start <= day < start + timedelta(days=OEDEMA_DAYS) and deficit > OEDEMA_ABOVE
+            for start, _end, deficit in self.episodes.get(pid, ())
+        )
+        return data
+
+    def _malnourished(self, p: dict[str, Any], birth: date, day: date, data: dict) -> bool:
+        """A visit outside an episode that still classes the child MAM or SAM (a small or
+        borderline child); judged only when the measures come near the cut-offs."""
+        if data.get("muac_mm", 200) >= 128 and self.child_z[p["id"]] > -2:
+            return False
+        status = nutrition_of(p["sex"], (day - birth).days, data)["status"]
+        return status in ("mam", "sam")
+
+    def _treatment(self, p: dict[str, Any], birth: date, found: date, kind: str) -> date:
+        """The outpatient programme's visits after a child is found malnourished on `found`;
+        returns the day routine growth monitoring resumes."""
+        pid = p["id"]
+        outcomes, shares = zip(*WASTING_OUTCOMES[kind], strict=True)
+        outcome = self.rng.choices(outcomes, shares)[0]
+        episodes = self.episodes.get(pid, [])
+        if episodes and episodes[-1][0] == found:  # a new episode: how long it lasts
+            if outcome == "non_response":
+                days = self.rng.randrange(120, 200)
+            elif outcome == "cured":
+                days = self.rng.randrange(35, 70) if kind == "sam" else self.rng.randrange(21, 56)
+            else:  # recovered (or not) away from the programme
+                days = self.rng.randrange(60, 150)
+            episodes[-1] = (found, found + timedelta(days=days), episodes[-1][2])
+        # normal again after the episode's end (a borderline child: at once)
+        end = next((e for s, e, _d in episodes if s <= found < e), found)
+        every = FOLLOW_UP_EVERY[kind]
+        if outcome == "not_seen":
+            return found + timedelta(days=OUTCOME_WINDOW_DAYS + self.rng.randrange(1, 90))
+        visits = self.rng.randrange(1, 4) if outcome == "defaulted" else None
+        day, normal = found, 0
+        while True:
+            day += timedelta(days=every + self.rng.randrange(-1, 3))
+            if day > self.gen.today:
+                return day
+            if outcome == "non_response" and (day - found).days > OUTCOME_WINDOW_DAYS - every:
+                break  # referred on: routine visits again
+            data = self._growth_visit(p, birth, day, height=True)
+            self.add(p, "growth", day, data, "health_worker")
+            normal = normal + 1 if day >= end else 0
+            if visits is not None:
+                visits -= 1
+                if not visits:
+                    return found + timedelta(days=OUTCOME_WINDOW_DAYS + self.rng.randrange(1, 90))
+            elif normal == 2:
+                break  # discharged cured
+        return day + timedelta(days=30)
 
     # -- everyone ------------------------------------------------------------------------------
     def _consultations(self, p: dict[str, Any], birth: date) -> None:
@@ -252,13 +419,14 @@ class CarePlan:
         births = [date.fromisoformat(c["birth_date"]) for c in self.children.get(p["id"], [])]
         deliveries = [b for b in births if b >= self.gen.start]
         ongoing = None
-        if self.rng.random() < 0.06:
-            ongoing = self.gen.today - timedelta(days=self.rng.randrange(40, 250))
+        if self.rng.random() < self.ongoing_share:
+            ongoing = self.gen.today - timedelta(days=self.rng.randrange(*ONGOING_LMP_DAYS))
         age_years = (self.gen.today - birth).days / 365.25
         parity = len(births)
         for end in deliveries + ([None] if ongoing else []):
             lmp = (end - timedelta(days=280)) if end else ongoing
-            u = self.rng.random()
+            drawn = self.pregnancy_u.get((p["id"], end.isoformat())) if end else None
+            u = drawn[0] if drawn else self._evenly("anc")
             contacts = sum(1 for share in ANC_SHARES if u < share)  # P(>= k) = share k
             gravida = parity + 1 + (self.rng.random() < 0.2)
             for k, weeks in enumerate(ANC_WEEKS[:contacts]):
@@ -292,7 +460,8 @@ class CarePlan:
             (c for c in self.children.get(mother["id"], []) if c["birth_date"] == day.isoformat()),
             None,
         )
-        if self.rng.random() < 0.65:
+        drawn = self.pregnancy_u.get((mother["id"], day.isoformat()))
+        if (drawn[1] if drawn else self._evenly("birth")) < FACILITY_BIRTH_SHARE:
             data = {
                 "place": "facility",
                 "mode": "vaginal" if self.rng.random() < 0.96 else "assisted",
