@@ -1,9 +1,9 @@
 """Dashboard figures over a synthetic facility with five years of history: the year's
 dashboard cold (every month computed from the records), warm (read from the stored monthly
-counts), and after one new encounter of each kind: the page's time (it computes for
-PAGE_BUDGET_S, then leaves the months still out of date to the background), the months it
-left, and the full count the background then does. Prints JSON; never passes or fails on
-time.
+counts), and after one new encounter of each kind: the page's time as the web page opens
+it (stored counts, the background refresh waited for PAGE_WAIT_S at most), the months it
+showed as pending, and when the background refresh had finished. Prints JSON; never passes
+or fails on time.
 
     .venv/bin/python benchmarks/dashboard.py [--patients 20000] [--db PATH]
 """
@@ -15,15 +15,16 @@ import json
 import statistics
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
 from appliance.seed.facility import seed_facility
 from appliance.services import auth, encounters
 from appliance.services.context import Context
-from appliance.services.dashboard import dashboard
+from appliance.services.dashboard import dashboard, refresh_in_background, wait_for_refresh
 from appliance.store import Store
-from appliance.web.routes.dashboard import PAGE_BUDGET_S
+from appliance.web.routes.dashboard import PAGE_WAIT_S
 
 
 def _timed(fn) -> float:
@@ -90,6 +91,23 @@ def main() -> None:
             "growth": ("growth", {"weight_kg": 9.1, "height_cm": 74.0, "muac_mm": 128}),
             "immunization": ("immunization", {"antigen": "mr", "dose": 1}),
         }
+
+        @contextmanager
+        def own_context():
+            with Store(db) as own:
+                yield Context.open(own)
+
+        def page() -> tuple[float, dict]:
+            """As the web page does: the stored counts, the background refresh waited for
+            PAGE_WAIT_S when months are out of date, the stored counts again."""
+            t0 = time.perf_counter()
+            data = dashboard(ctx, actor, today_year, facility_file=facility_file, compute=False)
+            if data["pending"] and refresh_in_background(
+                own_context, today_year, wait_s=PAGE_WAIT_S
+            ):
+                data = dashboard(ctx, actor, today_year, facility_file=facility_file, compute=False)
+            return round((time.perf_counter() - t0) * 1000, 1), data
+
         for name, (kind, data) in writes.items():
             pid = (
                 child
@@ -99,27 +117,25 @@ def main() -> None:
                 ).fetchone()[0]
             )
             encounters.add(ctx, nurse, pid, kind, {"care_date": today.isoformat(), **data})
+            page_ms, shown = page()
             t0 = time.perf_counter()
-            page = dashboard(
-                ctx, actor, today_year, facility_file=facility_file, budget_s=PAGE_BUDGET_S
-            )
-            page_ms = round((time.perf_counter() - t0) * 1000, 1)
+            wait_for_refresh(600)
             figures[f"after_{name}"] = {
                 "page_ms": page_ms,
-                "pending_months": page["pending"],
-                "full_count_ms": _timed(lambda: run(today_year)),
+                "pending_months": shown["pending"],
+                "background_done_after_ms": round(page_ms + (time.perf_counter() - t0) * 1000, 1),
             }
         figures["warm_again_ms"] = _timed(lambda: run(today_year))
         with store.transaction() as conn:  # a year never counted: the page at once
             conn.execute("DELETE FROM dashboard_fresh WHERE month LIKE ?", (f"{today_year}-%",))
+        page_ms, shown = page()
         t0 = time.perf_counter()
-        page = dashboard(
-            ctx, actor, today_year, facility_file=facility_file, budget_s=PAGE_BUDGET_S
-        )
+        wait_for_refresh(600)
         figures["cold_page"] = {
-            "page_ms": round((time.perf_counter() - t0) * 1000, 1),
-            "pending_months": len(page["pending"]),
-            "incomplete": page["incomplete"],
+            "page_ms": page_ms,
+            "pending_months": len(shown["pending"]),
+            "incomplete": shown["incomplete"],
+            "background_done_after_ms": round(page_ms + (time.perf_counter() - t0) * 1000, 1),
         }
         figures["stored_rows"] = store.conn.execute(
             "SELECT COUNT(*) FROM dashboard_counts"

@@ -57,7 +57,9 @@ def _growth_visits(repo, period: Period) -> list[tuple]:
             for eid, _p, sex, birth, care_date, _w, status, data in rows
             if status is None
         }
-        repo.keep_growth_statuses(new)
+        repo.keep_growth_statuses(
+            (eid, new[eid], sex, birth) for eid, _p, sex, birth, *_rest in rows if eid in new
+        )
         return [
             (pid, sex, birth, care_date, weighed, new.get(eid, status))
             for eid, pid, sex, birth, care_date, weighed, status, _d in rows
@@ -101,17 +103,9 @@ def _compute(ctx: Context, period: Period, family: str, schedule: Schedule, rule
     raise ValueError(f"unknown family {family!r}")
 
 
-def refresh(
-    ctx: Context,
-    months: list[str],
-    *,
-    schedule: Schedule,
-    rules: list,
-    deadline: float | None = None,
-) -> tuple[int, list[tuple[str, str]]]:
-    """Compute again every (month, family) never computed or marked stale, the newest month
-    first (the one most looked at). With a `deadline` (time.monotonic()), stop once it has
-    passed. Returns how many were computed and the (month, family) left out of date."""
+def _out_of_date(ctx: Context, months: list[str], rules: list) -> tuple[int, list]:
+    """(the newest stale mark's id, every (month, family) never computed or marked stale),
+    the newest month first (the one most looked at)."""
     repo = ctx.store.dashboard
     if repo.schedule() != [tuple(r) for r in rules]:
         repo.set_schedule(rules)
@@ -121,12 +115,16 @@ def refresh(
         (month, family)
         for month in reversed(months)
         for family in defs.FAMILIES
-        if (month, family) not in fresh or (month, family) in stale or (month, "*") in stale
+        if (month, family) not in fresh or (month, family) in stale
     ]
-    done = 0
-    for i, (month, family) in enumerate(todo):
-        if deadline is not None and time.monotonic() >= deadline:
-            return done, todo[i:]
+    return marks_until, todo
+
+
+def refresh(ctx: Context, months: list[str], *, schedule: Schedule, rules: list) -> int:
+    """Compute again every (month, family) never computed or marked stale; how many."""
+    repo = ctx.store.dashboard
+    marks_until, todo = _out_of_date(ctx, months, rules)
+    for month, family in todo:
         cells = _compute(ctx, Period.parse(month), family, schedule, rules)
         repo.replace(
             month,
@@ -136,8 +134,7 @@ def refresh(
             marks_until=marks_until,
             computed_at=ctx.now().iso(),
         )
-        done += 1
-    return done, []
+    return len(todo)
 
 
 def _months(year: int, today: date) -> list[str]:
@@ -150,32 +147,44 @@ def _rules(ctx: Context) -> tuple[Schedule, list]:
     return schedule, follow_up_rules(schedule, malaria_vaccine=ctx.malaria_vaccine)
 
 
-_background = threading.Lock()
+# One refresh thread at a time in a process: pages reloading while it runs wait for it
+# instead of counting the same months again.
+_starting = threading.Lock()
+_thread: threading.Thread | None = None
 
 
 def refresh_in_background(
-    open_context: Callable[[], AbstractContextManager[Context]], year: int
+    open_context: Callable[[], AbstractContextManager[Context]], year: int, *, wait_s: float = 0
 ) -> bool:
     """Bring the year's stored counts up to date on a thread of its own (with its own
-    connection), unless one is running in this process; True when one was started."""
-    if not _background.acquire(blocking=False):
-        return False
+    connection), unless a refresh is running in this process already; wait for it at most
+    `wait_s`. True when it has finished by then."""
+    global _thread
 
     def run() -> None:
         try:
             with open_context() as ctx:
                 schedule, rules = _rules(ctx)
-                done, _ = refresh(
-                    ctx, _months(year, ctx.now().today), schedule=schedule, rules=rules
-                )
+                done = refresh(ctx, _months(year, ctx.now().today), schedule=schedule, rules=rules)
                 log.info("dashboard %s: %s month counts computed", year, done)
         except Exception as e:  # a full or read-only disk: said in one line, tried again later
             log.warning("the dashboard could not be brought up to date: %s", e)
-        finally:
-            _background.release()
 
-    threading.Thread(target=run, name="dashboard-refresh", daemon=True).start()
-    return True
+    with _starting:
+        if _thread is None or not _thread.is_alive():
+            _thread = threading.Thread(target=run, name="dashboard-refresh", daemon=True)
+            _thread.start()
+        thread = _thread
+    thread.join(wait_s)
+    return not thread.is_alive()
+
+
+def wait_for_refresh(timeout: float) -> bool:
+    """Wait for this process's background refresh, if any; True when none is running."""
+    thread = _thread
+    if thread is not None:
+        thread.join(timeout)
+    return thread is None or not thread.is_alive()
 
 
 def _population(facility_file: Path | None) -> PopulationSettings | None:
@@ -188,18 +197,19 @@ def dashboard(
     year: int,
     *,
     facility_file: Path | None = None,
-    budget_s: float | None = None,
+    compute: bool = True,
 ) -> dict[str, Any]:
     """The year's dashboard (the contract in tests/data/dashboard_example.json): each
     indicator by month with numerator, denominator and rate, to date against the year's
     target; drop-outs, the pyramid of patients seen, the top diagnoses, the follow-up.
     Without [population] in the facility file, rates are None (counts only).
 
-    With `budget_s`, the months out of date are computed for that long only (a page must
-    open at once, a cold year at 100,000 patients takes seconds): "pending" lists the months
-    whose stored counts are not current yet, and "incomplete" says that some of them were
-    never computed (their figures are missing, not merely late). Without it, every month
-    is brought up to date (the command line and the PDF)."""
+    With `compute` false, nothing is counted: the stored counts are read as they are (a
+    page must open at once; a cold year at 100,000 patients takes seconds, counted by
+    refresh_in_background), "pending" lists the months whose counts are not current, and
+    "incomplete" says that some of them were never computed (figures missing, not merely
+    late). Otherwise every month is brought up to date first (the command line, the PDF,
+    the kiosk)."""
     ctx.require(actor, VIEW_DASHBOARD)
     started = time.monotonic()
     reading = ctx.now()
@@ -209,8 +219,10 @@ def dashboard(
     settings = _population(facility_file)
     months = _months(year, today)
     schedule, rules = _rules(ctx)
-    deadline = None if budget_s is None else started + budget_s
-    computed, left = refresh(ctx, months, schedule=schedule, rules=rules, deadline=deadline)
+    if compute:
+        computed, left = refresh(ctx, months, schedule=schedule, rules=rules), []
+    else:
+        computed, left = 0, _out_of_date(ctx, months, rules)[1]
     computed_once = ctx.store.dashboard.fresh(months) if left else set()
     counts = ctx.store.dashboard.counts(months[0], months[-1])
     index = defs.CountIndex(counts)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from appliance.reports.dashboard_definitions import FAMILIES
 from appliance.reports.monthly import Dose, Period
 from appliance.store.encounters import CURRENT
 
@@ -40,8 +41,18 @@ class DashboardRepo:
 
     # -- what is stale ---------------------------------------------------------------------
     def stale(self) -> tuple[int, set[tuple[str, str]]]:
-        """(the newest mark's id, every (month, family) marked)."""
-        rows = self.store.conn.execute("SELECT id, month, family FROM dashboard_stale").fetchall()
+        """(the newest mark's id, every (month, family) marked). A whole-month mark ('*', a
+        merge or a changed birth date) becomes one mark per family first, so that a count
+        stopped halfway through the month (a power cut) leaves the rest of it marked."""
+        with self.store.transaction() as conn:
+            if conn.execute("SELECT 1 FROM dashboard_stale WHERE family = '*' LIMIT 1").fetchone():
+                conn.executemany(
+                    "INSERT OR REPLACE INTO dashboard_stale (month, family)"
+                    " SELECT month, ? FROM dashboard_stale WHERE family = '*'",
+                    [(f,) for f in FAMILIES],
+                )
+                conn.execute("DELETE FROM dashboard_stale WHERE family = '*'")
+            rows = conn.execute("SELECT id, month, family FROM dashboard_stale").fetchall()
         return max((r[0] for r in rows), default=0), {(r[1], r[2]) for r in rows}
 
     def fresh(self, months: list[str]) -> set[tuple[str, str]]:
@@ -93,7 +104,7 @@ class DashboardRepo:
                 [(month, c, s, k, n) for (c, s, k), n in cells.items() if n],
             )
             conn.execute(
-                "DELETE FROM dashboard_stale WHERE month = ? AND family IN (?, '*') AND id <= ?",
+                "DELETE FROM dashboard_stale WHERE month = ? AND family = ? AND id <= ?",
                 (month, family, marks_until),
             )
             conn.execute(
@@ -209,14 +220,16 @@ class DashboardRepo:
             out.append((eid, pid, sex, _d(birth), _d(care_date), bool(weighed), status, data))
         return out
 
-    def keep_growth_statuses(self, statuses: dict[str, str]) -> None:
-        if statuses:
-            with self.store.transaction() as conn:
-                conn.executemany(
-                    "INSERT OR REPLACE INTO dashboard_growth_status (encounter_id, status)"
-                    " VALUES (?, ?)",
-                    statuses.items(),
-                )
+    def keep_growth_statuses(self, statuses: Iterable[tuple[str, str, str, date]]) -> None:
+        """(encounter, status, sex, birth date it was worked out from): kept only while the
+        child's sex and birth date are still those (a change made meanwhile wins)."""
+        with self.store.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO dashboard_growth_status (encounter_id, status)"
+                " SELECT e.id, ? FROM encounters e JOIN patients p ON p.id = e.patient_id"
+                " WHERE e.id = ? AND p.sex = ? AND p.birth_date = ?",
+                [(status, eid, sex, birth.isoformat()) for eid, status, sex, birth in statuses],
+            )
 
     def consultations(self, period: Period) -> Iterator[tuple[str, date, date, bool, list[str]]]:
         rows = self.store.conn.execute(

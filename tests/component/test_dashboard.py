@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from contextlib import contextmanager
+from datetime import date
 
 import pytest
 
@@ -363,20 +364,21 @@ def test_growth_statuses_are_stored_and_forgotten_with_the_birth_date(ctx, actor
     assert _series(data, "mam_new")[5] == 1  # Awa's, kept
 
 
-def test_a_page_budget_leaves_months_pending_until_the_background_finishes(
+def test_the_stored_counts_as_they_are_then_the_background_refresh(
     ctx, actors, facility, fake_time
 ):
-    """With a time budget the dashboard returns at once: months never computed are said
-    incomplete, months made stale by a write keep their stored counts and are listed as
-    pending; the background refresh brings them to the full count."""
+    """Without counting, the dashboard reads the stored counts at once: months never
+    computed are said incomplete, months made stale by a write keep their stored counts and
+    are listed as pending; the background refresh brings them to the full count."""
     people, facility_file = facility
     store = ctx.store
     doctor = actors["doctor"]
     full = service.dashboard(ctx, doctor, 2025, facility_file=facility_file)
+    assert full["pending"] == [] and full["incomplete"] is False
     with store.transaction() as conn:
         conn.execute("DELETE FROM dashboard_fresh")
         conn.execute("DELETE FROM dashboard_counts")
-    cold = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, budget_s=0)
+    cold = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, compute=False)
     assert cold["pending"] == full["months"] and cold["incomplete"] is True
     assert _series(cold, "penta1") == [0] * 12  # nothing computed yet
 
@@ -385,13 +387,8 @@ def test_a_page_budget_leaves_months_pending_until_the_background_finishes(
         with Store(store.path) as own:
             yield Context.open(own, machine_time=fake_time, boot_id="boot-1")
 
-    def background_refresh():
-        assert service.refresh_in_background(own_context, 2025)
-        assert service._background.acquire(timeout=120)  # the thread has finished
-        service._background.release()
-
-    background_refresh()
-    warm = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, budget_s=0)
+    assert service.refresh_in_background(own_context, 2025, wait_s=120)
+    warm = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, compute=False)
     assert warm["pending"] == [] and warm["incomplete"] is False
     assert warm["indicators"] == full["indicators"]
 
@@ -399,13 +396,53 @@ def test_a_page_budget_leaves_months_pending_until_the_background_finishes(
         ctx, actors["midwife"], people["sira"], "immunization",
         {"care_date": "2025-09-10", "antigen": "penta", "dose": 1},
     )  # fmt: skip
-    late = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, budget_s=0)
+    late = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, compute=False)
     assert late["incomplete"] is False and "2025-09" in late["pending"]
     assert late["indicators"] == full["indicators"]  # the stored counts, until recomputed
-    background_refresh()
-    now = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, budget_s=0)
+    assert service.refresh_in_background(own_context, 2025, wait_s=120)
+    now = service.dashboard(ctx, doctor, 2025, facility_file=facility_file, compute=False)
     assert now["pending"] == []
     assert _series(now, "penta1")[8] == _series(full, "penta1")[8] + 1
+
+
+def test_a_whole_month_mark_survives_a_count_stopped_halfway(ctx, actors, facility):
+    """A changed birth date marks every family of the child's months; a count cut after the
+    first family of a month (a power cut, a killed web app) leaves the others marked."""
+    people, facility_file = facility
+    store = ctx.store
+    service.dashboard(ctx, actors["doctor"], 2026, facility_file=facility_file)
+    patients.update(ctx, actors["doctor"], people["oumar"], {"birth_date": "2020-01-01"})
+    _schedule, rules = service._rules(ctx)
+    marks_until, todo = service._out_of_date(ctx, ["2026-05"], rules)
+    assert todo == [("2026-05", f) for f in service.defs.FAMILIES]
+    first = todo[0][1]  # counted, then the power goes
+    store.dashboard.replace(
+        "2026-05",
+        first,
+        service.defs.FAMILY_CODES[first],
+        {},
+        marks_until=marks_until,
+        computed_at="2026-10-01T00:00:00Z",
+    )
+    assert service._out_of_date(ctx, ["2026-05"], rules)[1] == todo[1:]
+    data = service.dashboard(ctx, actors["doctor"], 2026, facility_file=facility_file)
+    assert _series(data, "weighed")[4] == 0 and _series(data, "sam_new")[4] == 0
+
+
+def test_a_status_worked_out_from_an_old_birth_date_is_not_kept(ctx, actors, facility):
+    """The birth date changed while a month was being counted: the status worked out from
+    the old one is not stored (the trigger's forgetting came first)."""
+    people, _ = facility
+    store = ctx.store
+    visit = store.conn.execute(
+        "SELECT id FROM encounters WHERE patient_id = ? AND type = 'growth'", (people["awa"],)
+    ).fetchone()[0]
+    store.dashboard.keep_growth_statuses([(visit, "mam", "F", date(2019, 1, 1))])
+    kept = store.conn.execute("SELECT COUNT(*) FROM dashboard_growth_status").fetchone()[0]
+    assert kept == 0
+    store.dashboard.keep_growth_statuses([(visit, "mam", "F", date(2025, 1, 15))])
+    kept = store.conn.execute("SELECT status FROM dashboard_growth_status").fetchall()
+    assert [tuple(r) for r in kept] == [("mam",)]
 
 
 def test_cli_json_and_table(tmp_path, facility, ctx):

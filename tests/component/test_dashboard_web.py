@@ -24,7 +24,7 @@ def data(monkeypatch):
     asked: list[int] = []
     figures = example()
 
-    def load(web, actor, year, budget_s=None):
+    def load(web, actor, year, **_):
         asked.append(year)
         return figures
 
@@ -73,14 +73,13 @@ def test_a_cold_year_opens_at_once_and_fills_in_by_itself(client, monkeypatch): 
     refresh is done, the charts are there and the notice is gone."""
     from appliance.services import dashboard as service
 
-    monkeypatch.setattr(dashboard_route, "PAGE_BUDGET_S", 0.0)
+    monkeypatch.setattr(dashboard_route, "PAGE_WAIT_S", 0.0)
     login(client, "doctor")
     html = client.get("/dashboard").text
     assert 'id="dashboard-pending"' in html and "Calcul des chiffres en cours" in html
     assert '<meta http-equiv="refresh" content="5">' in html
     assert 'id="chart-monitoring"' not in html
-    assert service._background.acquire(timeout=120)  # the background refresh has finished
-    service._background.release()
+    assert service.wait_for_refresh(120)
     html = client.get("/dashboard").text
     assert 'id="dashboard-pending"' not in html and 'http-equiv="refresh"' not in html
     assert 'id="chart-monitoring"' in html

@@ -17,26 +17,38 @@ PERMISSION = permissions.VIEW_DASHBOARD
 
 
 FIRST_YEAR = 2000
-# The page opens in under 300 ms whatever the facility's size: the months out of date are
-# computed for this long, then the page shows the stored counts and says which months are
-# still being brought up to date on a thread of the web app (the page reloads itself).
-PAGE_BUDGET_S = 0.2
+# The page opens in under 300 ms whatever the facility's size: when months are out of date,
+# the web app's one background refresh counts them (started if none runs) and the page waits
+# for it this long at most, then shows the stored counts, says which months are still being
+# counted and reloads itself.
+PAGE_WAIT_S = 0.2
 
 
-def load(web: Web, actor: Actor, year: int, *, budget_s: float | None = None) -> dict:
-    """The year's figures, as the dashboard service counts them; with `budget_s`, the rest
-    of the months out of date are brought up to date in the background."""
+def load(web: Web, actor: Actor, year: int, *, background: bool = False) -> dict:
+    """The year's figures, as the dashboard service counts them; with `background`, the
+    months out of date are left to the background refresh (waited for PAGE_WAIT_S)."""
     from appliance.services import dashboard
     from appliance.web.app import own_context
 
     # the facility file's [population] gives the targets; without it, counts only
-    data = dashboard.dashboard(
-        web.ctx, actor, year, facility_file=web.settings.paths.facility_file, budget_s=budget_s
-    )
-    if data.get("pending"):
+    facility_file = web.settings.paths.facility_file
+    if not background:
+        return dashboard.dashboard(web.ctx, actor, year, facility_file=facility_file)
+    data = dashboard.dashboard(web.ctx, actor, year, facility_file=facility_file, compute=False)
+    if data["pending"]:
         settings = web.settings
-        dashboard.refresh_in_background(lambda: own_context(settings), year)
+        if dashboard.refresh_in_background(lambda: own_context(settings), year, wait_s=PAGE_WAIT_S):
+            data = dashboard.dashboard(
+                web.ctx, actor, year, facility_file=facility_file, compute=False
+            )
     return data
+
+
+def _months_said(months: list[str], lang: str) -> str:
+    """A few months by name, more as a span (a cold year would list twelve)."""
+    if len(months) > 3:
+        return f"{view.month_name(months[0], lang)} – {view.month_name(months[-1], lang)}"
+    return ", ".join(view.month_name(m, lang) for m in months)
 
 
 def _year(web: Web, year: str) -> int | None:
@@ -66,7 +78,7 @@ def router(web_dependency) -> APIRouter:
                 data=None,
                 error=N_("Choisissez une année entre 2000 et l'année en cours."),
             )
-        data = load(web, actor, y, budget_s=PAGE_BUDGET_S)
+        data = load(web, actor, y, background=True)
         t, lang = web.t, web.lang
         return web.render(
             "dashboard.html",
@@ -74,7 +86,7 @@ def router(web_dependency) -> APIRouter:
             data=data,
             error=None,
             through=view.month_name(data["through"], lang) if data.get("through") else "",
-            pending=", ".join(view.month_name(m, lang) for m in data.get("pending", [])),
+            pending=_months_said(data.get("pending", []), lang),
             charts=view.key_charts(data, t, lang),
             sections=view.sections(data, t, lang),
             top_diagnoses=[
