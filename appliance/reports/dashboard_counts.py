@@ -169,9 +169,10 @@ def growth(
             out[(f"{status}_new", sex, "")] += 1
             until = first + timedelta(days=OUTCOME_DAYS)
             later = [c for c, _w, _s in rows if first < c <= until]
+            measured = [c for c in later if statuses[c] != "unknown"]
             if not later:
                 out[(f"{status}_not_seen", sex, "")] += 1
-            elif statuses[later[-1]] not in ("mam", "sam"):
+            elif measured and statuses[measured[-1]] == "normal":
                 out[(f"{status}_recovered", sex, "")] += 1
     return out
 

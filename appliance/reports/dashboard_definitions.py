@@ -238,10 +238,10 @@ INDICATORS: tuple[Indicator, ...] = (
         "growth",
         "MAS guéris",
         "SAM recovered",
-        "Nouveaux cas de MAS du mois dont la dernière pesée dans les 90 jours suivants est "
-        "normale (ni MAM ni MAS) ; rapportés aux nouveaux cas de MAS du mois.",
-        "New SAM cases of the month whose last growth visit within the following 90 days is "
-        "normal (neither MAM nor SAM); against the month's new SAM cases.",
+        "Nouveaux cas de MAS du mois dont la dernière pesée mesurée dans les 90 jours suivants "
+        "est normale (ni MAM ni MAS) ; rapportés aux nouveaux cas de MAS du mois.",
+        "New SAM cases of the month whose last measured growth visit within the following 90 "
+        "days is normal (neither MAM nor SAM); against the month's new SAM cases.",
         "count:sam_new",
         cumulative=False,
     ),
@@ -397,8 +397,12 @@ def indicator_series(
     months: list[str],
     counts: Counts | CountIndex,
     population: dict[str, int] | None,
+    *,
+    last_month_share: float = 1.0,
 ) -> dict:
-    """One indicator of the contract: monthly values and the year to date."""
+    """One indicator of the contract: monthly values and the year to date.
+    `last_month_share`: how much of the last month has passed; the running month's target
+    is only that share of a month (on the 7th, a whole month's target reads 20 % low)."""
     counts = _indexed(counts)
     target = indicator.denominator
     annual = population.get(target) if population and target in TARGETS else None
@@ -406,13 +410,14 @@ def indicator_series(
     running = 0
     running_denominator = 0
     for n, month in enumerate(months, start=1):
+        share = last_month_share if n == len(months) else 1.0
         numerator = counts.total(month, indicator.code)
         if target and target.startswith("count:"):
             denominator: float | None = counts.total(month, target.removeprefix("count:"))
         elif annual is None:
             denominator = None
         elif indicator.cumulative:
-            denominator = round(annual / 12, 1)
+            denominator = round(annual / 12 * share, 1)
         else:
             denominator = annual
         row: dict = {
@@ -436,7 +441,7 @@ def indicator_series(
         elif annual is None or not indicator.cumulative:
             to_denominator = None
         else:
-            to_denominator = round(annual * n / 12, 1)
+            to_denominator = round(annual * (n - 1 + share) / 12, 1)
         to_date.append(
             {
                 "month": month,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from calendar import monthrange
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import date, timedelta
@@ -218,6 +219,8 @@ def dashboard(
         raise ValueError(f"year must be from {FIRST_YEAR} to {today.year} (got {year})")
     settings = _population(facility_file)
     months = _months(year, today)
+    # the running month's targets only for the days gone (the year's last day is whole)
+    share = today.day / monthrange(today.year, today.month)[1] if year == today.year else 1.0
     schedule, rules = _rules(ctx)
     if compute:
         computed, left = refresh(ctx, months, schedule=schedule, rules=rules), []
@@ -236,7 +239,8 @@ def dashboard(
         "population": population,
         "months": months,
         "indicators": [
-            defs.indicator_series(i, months, index, population) for i in defs.INDICATORS
+            defs.indicator_series(i, months, index, population, last_month_share=share)
+            for i in defs.INDICATORS
         ],
         "dropouts": defs.dropouts(months, index),
         "pyramid": defs.pyramid(months, counts, tuple(g[0] for g in AGE_GROUPS)),

@@ -935,6 +935,8 @@ END;
 CREATE TRIGGER encounters_growth_status_moved AFTER UPDATE OF patient_id ON encounters BEGIN
     DELETE FROM dashboard_growth_status WHERE encounter_id = NEW.id;
 END;
+-- recovered now needs a measured visit: the growth counts of version 19 are counted again
+DELETE FROM dashboard_fresh WHERE family = 'growth';
 """
 
 # (version, name, sql). Append only.

@@ -338,6 +338,22 @@ def test_marks_follow_the_records(ctx, actors, facility):
     assert {m for m, f in marks() if f == "*"} == {"2026-02", "2026-05", "2026-07"}
 
 
+def test_a_later_visit_without_measures_is_no_recovery(ctx, actors, facility):
+    """Nana, MAM in September 2026, weighed in October without a height (no status): not recovered (and
+    seen, so not « not seen again »); Issa, measured normal after MAM: recovered."""
+    people, facility_file = facility
+    mw = actors["midwife"]
+    encounters.add(ctx, mw, people["issa"], "growth", {"care_date": "2026-09-05", "muac_mm": 120})
+    encounters.add(ctx, mw, people["issa"], "growth", {"care_date": "2026-10-05", "muac_mm": 135})
+    young = _person(ctx, mw, "Nana", "F", "2025-06-01")
+    encounters.add(ctx, mw, young, "growth", {"care_date": "2026-09-10", "muac_mm": 120})
+    encounters.add(ctx, mw, young, "growth", {"care_date": "2026-10-10", "weight_kg": 9.0})
+    data = service.dashboard(ctx, actors["doctor"], 2026, facility_file=facility_file)
+    assert _series(data, "mam_new")[8] == 2
+    assert _series(data, "mam_recovered")[8] == 1  # Issa only
+    assert _series(data, "mam_not_seen")[8] == 0
+
+
 def test_growth_statuses_are_stored_and_forgotten_with_the_birth_date(ctx, actors, facility):
     """Each growth visit's status is worked out once and stored; a changed birth date forgets
     the child's statuses, and the counts follow the new age."""

@@ -119,6 +119,13 @@ def test_rates_to_date_against_the_target() -> None:
         "rate": 0.917,
     }
     assert series["annual_target"] == 432 and series["cumulative"] is True
+    # on the 10th of March (10/31 of the month gone), March's target is that share of a month
+    running = defs.indicator_series(
+        defs.BY_CODE["penta1"], months, counts, population, last_month_share=10 / 31
+    )
+    assert running["monthly"][2]["denominator"] == 11.6  # 36 × 10/31
+    assert running["to_date"][2]["denominator"] == 83.6  # 72 + 11.6
+    assert running["to_date"][1] == series["to_date"][1]
     drops = {d["code"]: d["to_date"] for d in defs.dropouts(months, counts)}
     assert drops["penta1_penta3"][2] == {"month": "2026-03", "first": 66, "last": 42, "rate": 0.364}
     assert drops["penta1_mr1"][0]["rate"] == 1.0
