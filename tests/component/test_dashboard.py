@@ -339,8 +339,9 @@ def test_marks_follow_the_records(ctx, actors, facility):
 
 
 def test_a_later_visit_without_measures_is_no_recovery(ctx, actors, facility):
-    """Nana, MAM in September 2026, weighed in October without a height (no status): not recovered (and
-    seen, so not « not seen again »); Issa, measured normal after MAM: recovered."""
+    """Nana, MAM in September 2026, weighed in October without a height (no status): not
+    recovered (and seen, so not « not seen again »); Issa, measured normal after MAM:
+    recovered."""
     people, facility_file = facility
     mw = actors["midwife"]
     encounters.add(ctx, mw, people["issa"], "growth", {"care_date": "2026-09-05", "muac_mm": 120})
