@@ -83,6 +83,8 @@ def test_a_cold_year_opens_at_once_and_fills_in_by_itself(client, monkeypatch): 
     html = client.get("/dashboard").text
     assert 'id="dashboard-pending"' not in html and 'http-equiv="refresh"' not in html
     assert 'id="chart-monitoring"' in html
+    # the running year is counted to today (the test clock: 15 October 2026)
+    assert "Chiffres jusqu&#39;au 15 oct. 2026" in html or "Chiffres jusqu'au 15 oct. 2026" in html
 
 
 def test_a_wrong_year_is_refused_in_words(client, data):  # noqa: F811

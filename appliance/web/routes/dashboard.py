@@ -86,6 +86,8 @@ def router(web_dependency) -> APIRouter:
             data=data,
             error=None,
             through=view.month_name(data["through"], lang) if data.get("through") else "",
+            # the running year is counted to today, not to the end of its month
+            today=web.ctx.now().today.day if y == web.ctx.now().today.year else None,
             pending=_months_said(data.get("pending", []), lang),
             charts=view.key_charts(data, t, lang),
             sections=view.sections(data, t, lang),
