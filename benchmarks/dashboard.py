@@ -80,10 +80,11 @@ def main() -> None:
         nurse_user, _, nurse_pin = next(x for x in logins if x[1] == "nurse")
         nurse = auth.login(ctx, nurse_user, pin=nurse_pin)
         today = ctx.now().today
-        child = store.conn.execute(  # a child under two with growth visits in the last months
-            "SELECT p.id FROM patients p JOIN encounters e ON e.patient_id = p.id"
-            " WHERE e.type = 'growth' AND e.care_date >= ? AND p.birth_date >= ?"
-            " ORDER BY p.sequence LIMIT 1",
+        # a child under two, with growth visits in the last months if there is one
+        child = store.conn.execute(
+            "SELECT p.id FROM patients p LEFT JOIN encounters e ON e.patient_id = p.id"
+            " AND e.type = 'growth' AND e.care_date >= ? WHERE p.birth_date >= ?"
+            " ORDER BY e.id IS NULL, p.sequence LIMIT 1",
             ((today - timedelta(days=60)).isoformat(), (today - timedelta(days=600)).isoformat()),
         ).fetchone()[0]
         writes = {
