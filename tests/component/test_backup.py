@@ -486,7 +486,10 @@ def test_a_usb_backup_cut_by_a_power_failure_shows_as_interrupted(store, tmp_pat
 def test_nightly_on_a_nearly_full_disk_deletes_the_oldest_first_and_keeps_the_newest(
     seeded, tmp_path
 ):
-    disk = SmallDisk(tmp_path / "data", size="8M").mount()
+    # room for the database and three old backups of its size, not for a fourth: the
+    # nightly must delete the oldest (sized from the seed, whose size follows its care plan)
+    room_mb = 4 * (seeded / "keneya.db").stat().st_size // 2**20 + 2
+    disk = SmallDisk(tmp_path / "data", size=f"{room_mb}M").mount()
     try:
         home = disk.path
         shutil.copy(seeded / "keneya.db", home / "keneya.db")
