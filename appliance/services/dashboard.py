@@ -104,9 +104,9 @@ def _compute(ctx: Context, period: Period, family: str, schedule: Schedule, rule
     raise ValueError(f"unknown family {family!r}")
 
 
-def _out_of_date(ctx: Context, months: list[str], rules: list) -> tuple[int, list]:
-    """(the newest stale mark's id, every (month, family) never computed or marked stale),
-    the newest month first (the one most looked at)."""
+def _out_of_date(ctx: Context, months: list[str], rules: list) -> tuple[int, list, bool]:
+    """(the newest stale mark's id, every (month, family) never computed or marked stale
+    with the newest month first (the one most looked at), whether one was never computed)."""
     repo = ctx.store.dashboard
     if repo.schedule() != [tuple(r) for r in rules]:
         repo.set_schedule(rules)
@@ -118,13 +118,13 @@ def _out_of_date(ctx: Context, months: list[str], rules: list) -> tuple[int, lis
         for family in defs.FAMILIES
         if (month, family) not in fresh or (month, family) in stale
     ]
-    return marks_until, todo
+    return marks_until, todo, any(key not in fresh for key in todo)
 
 
 def refresh(ctx: Context, months: list[str], *, schedule: Schedule, rules: list) -> int:
     """Compute again every (month, family) never computed or marked stale; how many."""
     repo = ctx.store.dashboard
-    marks_until, todo = _out_of_date(ctx, months, rules)
+    marks_until, todo, _ = _out_of_date(ctx, months, rules)
     for month, family in todo:
         cells = _compute(ctx, Period.parse(month), family, schedule, rules)
         repo.replace(
@@ -188,6 +188,27 @@ def wait_for_refresh(timeout: float) -> bool:
     return thread is None or not thread.is_alive()
 
 
+def dashboard_at_once(
+    ctx: Context,
+    actor: Actor,
+    year: int,
+    *,
+    open_context: Callable[[], AbstractContextManager[Context]],
+    wait_s: float,
+    facility_file: Path | None = None,
+) -> dict[str, Any]:
+    """The year's dashboard for a page that must open at once: when months are out of
+    date, the background refresh counts them (started unless one runs) and is waited for
+    `wait_s` at most; then the stored counts as they are ("pending", "incomplete")."""
+    ctx.require(actor, VIEW_DASHBOARD)
+    today = ctx.now().today
+    if FIRST_YEAR <= year <= today.year:
+        _, todo, _ = _out_of_date(ctx, _months(year, today), _rules(ctx)[1])
+        if todo:
+            refresh_in_background(open_context, year, wait_s=wait_s)
+    return dashboard(ctx, actor, year, facility_file=facility_file, compute=False)
+
+
 def _population(facility_file: Path | None) -> PopulationSettings | None:
     return population_settings(facility_file) if facility_file else None
 
@@ -223,10 +244,9 @@ def dashboard(
     share = today.day / monthrange(today.year, today.month)[1] if year == today.year else 1.0
     schedule, rules = _rules(ctx)
     if compute:
-        computed, left = refresh(ctx, months, schedule=schedule, rules=rules), []
+        computed, left, missing = refresh(ctx, months, schedule=schedule, rules=rules), [], False
     else:
-        computed, left = 0, _out_of_date(ctx, months, rules)[1]
-    computed_once = ctx.store.dashboard.fresh(months) if left else set()
+        computed, (_, left, missing) = 0, _out_of_date(ctx, months, rules)
     counts = ctx.store.dashboard.counts(months[0], months[-1])
     index = defs.CountIndex(counts)
     population = defs.population_of(settings, year) if settings else None
@@ -249,7 +269,7 @@ def dashboard(
         "follow_up_definition": defs.FOLLOW_UP_DEFINITION,
         "computed_ms": 0,
         "pending": sorted({month for month, _family in left}),
-        "incomplete": any(key not in computed_once for key in left),
+        "incomplete": missing,
     }
     ctx.audit(actor, "dashboard.view", detail={"year": year, "computed": computed}, reading=reading)
     result["computed_ms"] = round((time.monotonic() - started) * 1000)

@@ -44,15 +44,16 @@ class DashboardRepo:
         """(the newest mark's id, every (month, family) marked). A whole-month mark ('*', a
         merge or a changed birth date) becomes one mark per family first, so that a count
         stopped halfway through the month (a power cut) leaves the rest of it marked."""
-        with self.store.transaction() as conn:
-            if conn.execute("SELECT 1 FROM dashboard_stale WHERE family = '*' LIMIT 1").fetchone():
+        whole = "SELECT 1 FROM dashboard_stale WHERE family = '*' LIMIT 1"
+        if self.store.conn.execute(whole).fetchone():  # a write lock only when there is one
+            with self.store.transaction() as conn:
                 conn.executemany(
                     "INSERT OR REPLACE INTO dashboard_stale (month, family)"
                     " SELECT month, ? FROM dashboard_stale WHERE family = '*'",
                     [(f,) for f in FAMILIES],
                 )
                 conn.execute("DELETE FROM dashboard_stale WHERE family = '*'")
-            rows = conn.execute("SELECT id, month, family FROM dashboard_stale").fetchall()
+        rows = self.store.conn.execute("SELECT id, month, family FROM dashboard_stale").fetchall()
         return max((r[0] for r in rows), default=0), {(r[1], r[2]) for r in rows}
 
     def fresh(self, months: list[str]) -> set[tuple[str, str]]:

@@ -430,7 +430,7 @@ def test_a_whole_month_mark_survives_a_count_stopped_halfway(ctx, actors, facili
     service.dashboard(ctx, actors["doctor"], 2026, facility_file=facility_file)
     patients.update(ctx, actors["doctor"], people["oumar"], {"birth_date": "2020-01-01"})
     _schedule, rules = service._rules(ctx)
-    marks_until, todo = service._out_of_date(ctx, ["2026-05"], rules)
+    marks_until, todo, _missing = service._out_of_date(ctx, ["2026-05"], rules)
     assert todo == [("2026-05", f) for f in service.defs.FAMILIES]
     first = todo[0][1]  # counted, then the power goes
     store.dashboard.replace(

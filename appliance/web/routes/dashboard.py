@@ -34,14 +34,15 @@ def load(web: Web, actor: Actor, year: int, *, background: bool = False) -> dict
     facility_file = web.settings.paths.facility_file
     if not background:
         return dashboard.dashboard(web.ctx, actor, year, facility_file=facility_file)
-    data = dashboard.dashboard(web.ctx, actor, year, facility_file=facility_file, compute=False)
-    if data["pending"]:
-        settings = web.settings
-        if dashboard.refresh_in_background(lambda: own_context(settings), year, wait_s=PAGE_WAIT_S):
-            data = dashboard.dashboard(
-                web.ctx, actor, year, facility_file=facility_file, compute=False
-            )
-    return data
+    settings = web.settings
+    return dashboard.dashboard_at_once(
+        web.ctx,
+        actor,
+        year,
+        open_context=lambda: own_context(settings),
+        wait_s=PAGE_WAIT_S,
+        facility_file=facility_file,
+    )
 
 
 def _months_said(months: list[str], lang: str) -> str:
@@ -80,6 +81,7 @@ def router(web_dependency) -> APIRouter:
             )
         data = load(web, actor, y, background=True)
         t, lang = web.t, web.lang
+        today = web.ctx.now().today
         return web.render(
             "dashboard.html",
             year=y,
@@ -87,7 +89,7 @@ def router(web_dependency) -> APIRouter:
             error=None,
             through=view.month_name(data["through"], lang) if data.get("through") else "",
             # the running year is counted to today, not to the end of its month
-            today=web.ctx.now().today.day if y == web.ctx.now().today.year else None,
+            today=today.day if y == today.year else None,
             pending=_months_said(data.get("pending", []), lang),
             charts=view.key_charts(data, t, lang),
             sections=view.sections(data, t, lang),
