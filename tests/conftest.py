@@ -89,12 +89,17 @@ class NotifyListener:
         return next(m for m in self.messages if m.startswith(prefix))
 
     def drain(self) -> list[str]:
-        """Receive what has already arrived, without waiting."""
+        """Receive what has already arrived, without waiting (with a timeout set, Python
+        polls before a receive even with MSG_DONTWAIT, so the socket is made non-blocking)."""
+        timeout = self.sock.gettimeout()
+        self.sock.setblocking(False)
         try:
             while True:
-                self.messages.append(self.sock.recv(4096, socket.MSG_DONTWAIT).decode())
+                self.messages.append(self.sock.recv(4096).decode())
         except BlockingIOError:
             return self.messages
+        finally:
+            self.sock.settimeout(timeout)
 
     def close(self) -> None:
         self.sock.close()

@@ -36,6 +36,7 @@ from appliance.web.app import create_app
 from appliance.web.clients import MAX_CONNECTIONS_PER_CLIENT, MAX_REQUESTS_PER_CLIENT
 from appliance.web.core import WebSettings
 from appliance.web.systemd import NotifyingServer
+from tests.component.test_sdnotify import queue_is_full
 from tests.component.web_session import PASSWORDS, USERNAMES, add_staff_per_role
 from tests.conftest import running
 
@@ -228,6 +229,25 @@ def test_a_flood_of_anonymous_pages_and_failed_logins_never_hangs_the_server(
         assert proc.poll() is None
     _, err = proc.communicate(timeout=WAIT_S)
     assert "Traceback" not in err, err[-3000:]
+
+
+def test_a_supervisor_that_stops_reading_never_freezes_the_server(tmp_path, notify_listener):
+    """The watchdog pings go to a listener that reads none of them (systemd stalled): once
+    its queue is full, the pings are dropped and the pages still come (a blocking send froze
+    the whole event loop, seen as a flood's requests all timing out)."""
+    patient_id = make_home(tmp_path / "home")
+    # a ping every 50 ms: the queue (a few datagrams) fills within the first second
+    with serving(tmp_path / "home", notify_listener, WATCHDOG_USEC="200000") as (proc, base):
+        while not queue_is_full(notify_listener.address):
+            time.sleep(0.05)
+        tablet = Tablet(base)
+        for _ in range(5):  # about 100 pings' worth of time with the queue full
+            tablet.day_goes_on(patient_id)
+            time.sleep(1)
+        assert proc.poll() is None
+        notify_listener.drain()
+        while notify_listener.sock.recv(4096) != b"WATCHDOG=1":  # still vouching once read
+            pass
 
 
 def test_slow_clients_do_not_stop_a_tablet_being_served(tmp_path, notify_listener):
