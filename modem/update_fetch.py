@@ -53,8 +53,11 @@ class UpdateSource:
     check_every_h: float = 24.0
 
     def __post_init__(self) -> None:
+        # "[update] KEY must …": the wording `provision check` puts on the key's line
         if self.server and not self.server.startswith(("https://", "http://")):
-            raise ConfigurationError(f"[update] server {self.server!r} must be an https:// URL")
+            raise ConfigurationError(
+                f"[update] server must be an https:// URL or empty, not {self.server!r}"
+            )
         if not 0 <= self.monthly_budget_mb <= 100_000:
             raise ConfigurationError("[update] monthly_budget_mb must be between 0 and 100000")
         if not 0 < self.check_every_h <= 24 * 31:
@@ -72,13 +75,25 @@ def load_source(facility_file: Path) -> UpdateSource:
         section = read_section(facility_file, "update", error=ConfigurationError)
     except UnicodeDecodeError:
         raise ConfigurationError(f"{facility_file} is not UTF-8 text") from None
-    unknown = set(section) - set(_TYPES)
+    return update_source_from(section)
+
+
+def update_source_from(section: dict[str, Any], *, where: str = "") -> UpdateSource:
+    """The `[update]` table checked (also by `provision check`); one line naming the key."""
+    prefix = f"{where}: " if where else ""
+    unknown = sorted(set(section) - set(_TYPES))
     if unknown:
-        raise ConfigurationError(f"[update] unknown keys: {', '.join(sorted(unknown))}")
+        raise ConfigurationError(
+            f"{prefix}[update] has no key {unknown[0]!r} (known: {', '.join(_TYPES)})"
+        )
     for key, value in section.items():
         if not isinstance(value, _TYPES[key]) or isinstance(value, bool):
-            raise ConfigurationError(f"[update] {key} has the wrong type: {value!r}")
-    return UpdateSource(**section)
+            kind = "text" if key == "server" else "a number"
+            raise ConfigurationError(f"{prefix}[update] {key} must be {kind}, not {value!r}")
+    try:
+        return UpdateSource(**section)
+    except ConfigurationError as exc:
+        raise ConfigurationError(f"{prefix}{exc}") from None
 
 
 class FetchError(RuntimeError):

@@ -36,12 +36,15 @@ from appliance.domain.referrals import ReferralSettingsError, referral_rules_fro
 from appliance.facility_file import (
     OpinionSettingsError,
     PopulationSettingsError,
+    ReminderSettingsError,
     opinion_settings_from,
     population_settings_from,
+    reminder_rules_from,
 )
 from appliance.ids import FACILITY_CODE
 from modem import config as modem_config
 from modem.errors import ConfigurationError as ModemConfigurationError
+from modem.update_fetch import update_source_from
 from power import config as power_config
 from power.errors import ConfigurationError as PowerConfigurationError
 from power.policy import Thresholds
@@ -66,6 +69,8 @@ TABLES = (
     "opinion",
     "referral",
     "population",
+    "reminders",
+    "update",
 )
 TOP_LEVEL_VALUES = ("time_zone", "language")
 REQUIRED_TABLES = ("facility", "dhis2", "hotspot", "admin")
@@ -210,6 +215,10 @@ class Facility:
     referral: dict[str, Any] = field(default_factory=dict)
     # [population]: the health area's population and target shares (checked, kept as written)
     population: dict[str, Any] = field(default_factory=dict)
+    # [reminders]: the patients' SMS reminders, off until enabled (checked, kept as written)
+    reminders: dict[str, Any] = field(default_factory=dict)
+    # [update]: the district's update server and the month's data budget (checked, kept)
+    update: dict[str, Any] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
     def hostname(self) -> str:
@@ -275,6 +284,10 @@ class Facility:
             data["referral"] = dict(self.referral)
         if self.population:
             data["population"] = dict(self.population)
+        if self.reminders:
+            data["reminders"] = dict(self.reminders)
+        if self.update:
+            data["update"] = dict(self.update)
         if self.settings:
             # every setting is a switch: written back as a TOML boolean
             data["settings"] = {k: facility_settings.is_on(v) for k, v in self.settings.items()}
@@ -768,6 +781,10 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
     population = _checked_table(
         check, "population", tables, population_settings_from, PopulationSettingsError
     )
+    reminders = _checked_table(
+        check, "reminders", tables, reminder_rules_from, ReminderSettingsError
+    )
+    update = _checked_table(check, "update", tables, update_source_from, ModemConfigurationError)
 
     time_zone = check.text(doc, "", "time_zone", required=False, rule=check_time_zone)
     language = check.text(doc, "", "language", required=False, rule=check_language)
@@ -812,6 +829,8 @@ def parse(text: str, *, source: str = "facility.toml", secrets_elsewhere: bool =
         opinion=opinion,
         referral=referral,
         population=population,
+        reminders=reminders,
+        update=update,
         warnings=tuple(check.warnings),
     )
 

@@ -383,7 +383,10 @@ def test_the_update_section_of_the_facility_file(tmp_path):
     with pytest.raises(ConfigurationError, match="https"):
         load_source(facility)
     facility.write_text("[update]\nbudget = 3\n")
-    with pytest.raises(ConfigurationError, match="unknown"):
+    with pytest.raises(ConfigurationError, match="has no key 'budget'"):
+        load_source(facility)
+    facility.write_text('[update]\nmonthly_budget_mb = "30"\n')
+    with pytest.raises(ConfigurationError, match="monthly_budget_mb must be a number"):
         load_source(facility)
 
 

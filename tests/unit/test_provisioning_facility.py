@@ -70,8 +70,8 @@ BAD_FILES: list[tuple[str, str, str]] = [
         "unknown top-level key",
         changed('language = "fr"', 'language = "fr"\ncolour = "blue"'),
         "facility.toml:16: colour: unknown key; known keys: facility, dhis2, hotspot, admin, "
-        "modem, power, backup, ssh, firewall, settings, opinion, referral, population, time_zone, "
-        "language",
+        "modem, power, backup, ssh, firewall, settings, opinion, referral, population, reminders, "
+        "update, time_zone, language",
     ),
     (
         "typo nmae",
@@ -587,8 +587,45 @@ def test_dump_round_trips_in_documented_order() -> None:
         "[opinion]",
         "[referral]",
         "[population]",
+        "[reminders]",
+        "[update]",
     ]
     assert text.startswith('time_zone = "Africa/Bamako"\nlanguage = "fr"\n')
+
+
+def test_the_reminders_and_update_tables_are_checked_and_kept_on_the_card() -> None:
+    """The tables the appliance reads itself (the modem daemon `[update]`, the reminders
+    `[reminders]`) pass `check` as the README writes them, go onto the card as written, and a
+    wrong value is refused on its line, naming the key."""
+    text = changed('server = ""', 'server = "https://mopti.example/keneya/"')
+    text = changed("[reminders]\nenabled = false", "[reminders]\nenabled = true", text)
+    facility = F.parse(text)
+    assert facility.update["server"] == "https://mopti.example/keneya/"
+    assert facility.reminders["enabled"] is True
+    card = tomllib.loads(facility.public_toml())
+    assert card["update"] == {
+        "server": "https://mopti.example/keneya/",
+        "monthly_budget_mb": 30,
+        "check_every_h": 24,
+    }
+    assert card["reminders"]["enabled"] is True and card["reminders"]["days_before"] == 2
+    lines = text.split("\n")
+    server_line = next(i for i, line in enumerate(lines) if line.startswith("server =")) + 1
+    days_line = next(i for i, line in enumerate(lines) if line.startswith("days_before")) + 1
+    wrong = changed('"https://mopti.example/keneya/"', '"ftp://district"', text)
+    wrong = changed("days_before = 2 ", "days_before = 40", wrong)
+    with pytest.raises(F.FacilityFileError) as refused:
+        F.parse(wrong)
+    assert str(refused.value).split("\n") == [
+        f"facility.toml:{days_line}: reminders.days_before: [reminders] days_before must be a "
+        "whole number from 1 to 14, not 40; see [reminders] in provisioning/facility.example.toml",
+        f"facility.toml:{server_line}: update.server: [update] server must be an https:// URL "
+        "or empty, not 'ftp://district'; see [update] in provisioning/facility.example.toml",
+    ]
+    with pytest.raises(F.FacilityFileError, match=r"update\.monthly_budget_mb: .* a number"):
+        F.parse(changed("monthly_budget_mb = 30 ", 'monthly_budget_mb = "30"', text))
+    with pytest.raises(F.FacilityFileError, match=r"update\.budget: \[update\] has no key"):
+        F.parse(changed("check_every_h = 24", "budget = 3", text))
 
 
 ANSWERS = {
