@@ -4,69 +4,25 @@ kiosk and the daemons; the kiosk's budget is 250 MB).
 Measured with benchmarks/kiosk.py at 50,000 patients (every screen, 20 rounds): what grew was
 not Python objects (live widgets, labels and textures stay the same from round to round) but
 memory glibc's malloc kept after it was freed:
-- a PIN check (argon2id, 19 MiB) frees a block bigger than malloc's mmap threshold, and glibc
-  then raises that threshold (and the trim threshold, to twice it) for good: later large blocks
-  come from the heap and the freed top of the heap is no longer given back;
+- a PIN check (argon2id, 19 MiB): see appliance/malloc.py;
 - the home's alerts pass runs on a thread, whose malloc arena keeps what the pass freed;
 - a screen change frees many label textures and widgets in the middle of the heap, which only
   malloc_trim gives back.
-So: fixed thresholds and two arenas at start (`tune_malloc`, the same as MALLOC_MMAP_THRESHOLD_,
-MALLOC_TRIM_THRESHOLD_ and MALLOC_ARENA_MAX=2 in the environment, but set from inside, so
-`keneya kiosk` run by hand gets it too), and `malloc_trim(0)` shortly after each screen change
-(`release_soon`), once the new screen is drawn. Elsewhere than glibc both do nothing.
+So: fixed thresholds and two arenas at start (`tune_malloc`, appliance/malloc.py), and
+`malloc_trim(0)` shortly after each screen change (`release_soon`), once the new screen is
+drawn. Elsewhere than glibc both do nothing.
 """
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import gc
-import logging
 
-log = logging.getLogger("keneya.kiosk")
+from appliance.malloc import LIBC as _LIBC
+from appliance.malloc import tune_malloc
 
-# mallopt parameters (glibc's malloc.h)
-M_TRIM_THRESHOLD = -1
-M_MMAP_THRESHOLD = -3
-M_ARENA_MAX = -8
-THRESHOLD = 128 * 1024  # glibc's own starting value, kept from then on
-ARENAS = 2  # the UI thread's and one for the background passes
 RELEASE_DELAY_S = 1.0  # once the new screen is drawn and being read (a collection takes ~30 ms)
 
-
-def _libc():
-    name = ctypes.util.find_library("c")
-    if not name:
-        return None
-    try:
-        libc = ctypes.CDLL(name)
-    except OSError:
-        return None
-    if not (hasattr(libc, "mallopt") and hasattr(libc, "malloc_trim")):
-        return None  # not glibc (musl, macOS)
-    return libc
-
-
-_LIBC = _libc()
-
-
-def tune_malloc() -> bool:
-    """Fixed mmap and trim thresholds, at most two arenas. Call it early, before the threads
-    start (an arena made before stays). True when glibc took them."""
-    if _LIBC is None:
-        return False
-    done = all(
-        _LIBC.mallopt(param, value) == 1
-        for param, value in (
-            (M_MMAP_THRESHOLD, THRESHOLD),
-            (M_TRIM_THRESHOLD, THRESHOLD),
-            (M_ARENA_MAX, ARENAS),
-        )
-    )
-    if not done:
-        log.warning("kiosk: malloc settings not taken")
-    return done
-
+__all__ = ["live_objects", "release", "release_soon", "tune_malloc"]
 
 _frozen = False
 

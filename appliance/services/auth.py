@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any
+import threading
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,13 +22,33 @@ from appliance.services.errors import Conflict, LoginFailed, LoginThrottled, Not
 # Passwords keep OWASP's 2 passes: they are long (8 characters and more; a generated one is 4
 # words of 190, about 30 bits) and they are what the network checks, so a flood of web logins
 # must stay cheap for the Pi (about 0.1 s of a Pi 3 core each, benchmarks/login_hash.py).
-PASSWORD_HASHER = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# Each hash or check takes its 19 MiB at once: a dozen tablets logging in together took the web
+# app from 90 to 245 MB. At most HASHES_AT_ONCE run in this process (the others wait their
+# turn, a tenth of a second each on a Pi 3), and the web unit's fixed malloc thresholds give
+# the memory back after each (image_build/units/keneya-web.service).
+HASHES_AT_ONCE = 2
+_hashing = threading.BoundedSemaphore(HASHES_AT_ONCE)
+
+
+class BoundedHasher(PasswordHasher):
+    """argon2id with at most HASHES_AT_ONCE hashes or checks at a time in the process."""
+
+    def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+        with _hashing:
+            return super().hash(password, salt=salt)
+
+    def verify(self, hash: str | bytes, password: str | bytes) -> Literal[True]:  # noqa: A002
+        with _hashing:
+            return super().verify(hash, password)
+
+
+PASSWORD_HASHER = BoundedHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # A PIN has only 10^4 to 10^8 values, so once its hash is read off a stolen card every PIN falls
 # to a laptop; 12 passes make one guess cost about 0.6 s on a Pi 3 (benchmarks/login_hash.py)
 # and 6 times more than a password's anywhere. PINs are checked only at the appliance (kiosk,
 # console), one at a time. Hashes made with other parameters still verify and are re-hashed
 # at the next successful login.
-PIN_HASHER = PasswordHasher(time_cost=12, memory_cost=19 * 1024, parallelism=1)
+PIN_HASHER = BoundedHasher(time_cost=12, memory_cost=19 * 1024, parallelism=1)
 _PIN = re.compile(r"^\d{4,8}$")
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,31}$")
 
