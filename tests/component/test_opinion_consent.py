@@ -85,3 +85,19 @@ def test_a_question_naming_the_patient_is_refused_without_consent(home, question
         ctx, doctor, ids["patient_id"], question, settings=H.SETTINGS, consent_name=True
     )
     assert q["status"] == "queued"
+
+
+def test_questions_read_are_audited_and_an_empty_list_writes_nothing(home):
+    """The kiosk reads the questions at each record's opening: with none, no audit row (no
+    commit to the card); with one, one `opinion.view` row per reading."""
+    ctx, doctor, ids = home
+    views = "SELECT count(*) FROM audit WHERE action = 'opinion.view'"
+    changes = ctx.store.conn.total_changes
+    assert opinions.for_patient(ctx, doctor, ids["health_number"]) == []
+    assert ctx.store.conn.total_changes == changes  # nothing written
+    assert ctx.store.conn.execute(views).fetchone()[0] == 0
+    opinions.ask(
+        ctx, doctor, ids["health_number"], settings=H.SETTINGS, question="Conduite à tenir ?"
+    )
+    assert len(opinions.for_patient(ctx, doctor, ids["health_number"])) == 1
+    assert ctx.store.conn.execute(views).fetchone()[0] == 1
