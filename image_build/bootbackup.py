@@ -5,10 +5,13 @@ Before boot 1 (virt): a district key is made with `age-keygen` (its public line 
 facility file's `[backup] recipients`); a facility BOOT is seeded with the real `keneya`
 command and backed up; the backup is gzipped and encrypted with `age`, as a USB stick's is,
 and `keneya provision write-card --restore … --identity …` puts it on the card. A USB stick
-image (an MBR, one FAT32 partition, as sticks come) is made with sfdisk and mkfs.vfat.
+image (an MBR, one FAT32 partition, as sticks come) is made with sfdisk and mkfs.vfat, and a
+small training library (`keneya-bibliotheque/`, generated PDFs) is put on it with mtools.
 
 During the boot the stick is plugged in through qemu's monitor (`device_add usb-storage`): a
-real insertion, which udev turns into `keneya-usb-backup@sda1.service`.
+real insertion, which udev turns into `keneya-usb-backup@sda1.service`, then
+`keneya-library-usb@sda1.service`, after which the web app's library import page (the admin's)
+must offer the stick's library: mounted read-only by systemd, seen inside the web app's sandbox.
 
 After the poweroff, from outside: the stick is read with mtools, its backup decrypted with the
 district key and opened with SQLite (facility BOOT, every seeded patient); the card's FAT is
@@ -22,6 +25,7 @@ from __future__ import annotations
 import gzip
 import json
 import mmap
+import os
 import re
 import shutil
 import sqlite3
@@ -30,6 +34,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.library.index import FOLDER
+from appliance.seed.library import Document, write_stick
 from image_build.bootmachine import (
     Http,
     Qemu,
@@ -52,6 +58,8 @@ STICK_DEVICE_ID = "stick0"
 STICK_FIRST_SECTOR = 2048
 PIECE = 512  # bytes of the card's backup looked for on the FAT after first boot
 USB_UNIT = "keneya-usb-backup@"
+LIBRARY_UNIT = "keneya-library-usb@"
+LIBRARY_MOUNT_ROOT = "/run/keneya-library/"
 USB_BACKUP_TIMEOUT_S = 300.0  # from the stick's insertion to its unit's end
 NIGHTLY_TIMEOUT_S = 180.0
 
@@ -144,6 +152,24 @@ def make_stick(path: Path, size_mib: int = STICK_MIB) -> None:
     blocks = (size - STICK_FIRST_SECTOR * 512) // 1024
     tool(["mkfs.vfat", "-F", "32", "-s", "1", "-n", STICK_LABEL,
           f"--offset={STICK_FIRST_SECTOR}", str(path), str(blocks)])  # fmt: skip
+
+
+def put_library(stick: Path, work: Path) -> None:
+    """A small library on the stick's FAT (generated PDFs and their index), with mtools."""
+    top = work / "stick-library"
+    shutil.rmtree(top, ignore_errors=True)
+    pages = ("Malnutrition aiguë sévère : prise en charge.",)
+    folder = write_stick(top, [Document("pcima.pdf", "Protocole PCIMA (essai)", "pcima", pages)])
+    offset = STICK_FIRST_SECTOR * 512
+    done = subprocess.run(
+        ["mcopy", "-s", "-i", f"{stick}@@{offset}", str(folder / FOLDER), "::/"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
+    )
+    if done.returncode != 0:
+        raise RecordsError(f"mcopy of the library onto {stick}: {done.stderr.strip()}")
 
 
 def hotplug_command(bus: str = "xhci.0") -> str:
@@ -268,6 +294,37 @@ def usb_stick_backup(web: Http, qemu: Qemu, figures: dict, checks: dict) -> None
         stick = None
     figures["usb_status"] = stick
     checks["usb_status_says_done"] = isinstance(stick, dict) and stick.get("state") == "done"
+    library_stick_offered(web, qemu, figures, checks)
+
+
+def library_stick_offered(web: Http, qemu: Qemu, figures: dict, checks: dict) -> None:
+    """After the backup, the stick's library unit keeps it mounted read-only, and the admin's
+    import page in the web app (its own sandbox) offers it."""
+    t0 = time.monotonic()
+
+    def unit_done() -> str | None:
+        facts = parse_console(qemu.console())
+        for unit in sorted(facts.finished | facts.failed):
+            if unit.startswith(LIBRARY_UNIT):
+                return unit
+        return None
+
+    unit = wait_for(unit_done, USB_BACKUP_TIMEOUT_S, qemu, every=0.5)
+    checks["library_stick_unit_finished"] = (
+        bool(unit) and unit in parse_console(qemu.console()).finished
+    )
+    status, body = web.request("/library/import", timeout=60)
+    offered = re.findall(re.escape(LIBRARY_MOUNT_ROOT) + r"[\w/-]*" + re.escape(FOLDER), body)
+    figures["library_stick"] = {
+        "unit": unit,
+        "s_after_backup": round(time.monotonic() - t0, 1),
+        "import_page_status": status,
+        "offered": offered,
+    }
+    checks["library_stick_offered"] = status == 200 and bool(offered)
+    if not checks["library_stick_offered"]:
+        say(f"boot 1 (virt): the library stick is not offered ({status}): console tail follows")
+        show_tail(qemu)
 
 
 _TIMER_STARTED = re.compile(r"Started keneya-backup\.timer\b")

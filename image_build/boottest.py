@@ -483,6 +483,7 @@ def boot_virt(
         seeded = bootbackup.seeded_backup(work, keneya_command(), district)
         stick = work / "stick.img"
         bootbackup.make_stick(stick)
+        bootbackup.put_library(stick, work)
     except bootbackup.RecordsError as e:
         raise BootTestError(f"preparing the backup and the USB stick: {e}") from None
     figures["restore"] = {
@@ -563,6 +564,8 @@ def boot_virt(
                 "monthly_report",
                 "usb_stick_inserted",
                 "usb_backup_unit_finished",
+                "library_stick_unit_finished",
+                "library_stick_offered",
                 "ssh_refused_on_ethernet",
                 "card_writes_measured",
             ):

@@ -113,3 +113,31 @@ def remove_cmd(ctx, document_id, as_user, as_json):
 
 
 COMMANDS = (library,)
+
+
+@library.command("stick-in", hidden=True)
+@click.argument("device", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def stick_in_cmd(ctx, device):
+    """(root, keneya-library-usb@DEV) Keep DEVICE mounted read-only for the import pages when
+    it holds a keneya-bibliotheque/ folder; let it go otherwise."""
+    from appliance.library import stick
+
+    try:
+        point = stick.stick_in(device, owner_of=paths(ctx).data_dir)
+    except stick.StickError as e:
+        raise click.ClickException(str(e)) from None
+    if point is None:
+        click.echo(f"{device} : pas de bibliothèque sur la clé / no library on the stick")
+    else:
+        click.echo(f"{device} : bibliothèque en lecture seule sous {point} / library read-only")
+
+
+@library.command("stick-out", hidden=True)
+@click.argument("device", type=click.Path(dir_okay=False, path_type=Path))
+def stick_out_cmd(device):
+    """(root, keneya-library-usb@DEV stopping: the stick was pulled out) Let go of its mount."""
+    from appliance.library import stick
+
+    stick.stick_out(device)
+    click.echo(f"{device} : clé libérée / stick let go")

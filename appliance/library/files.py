@@ -189,9 +189,10 @@ def extract_pages(path: Path, label: str) -> list[str]:
         ) from None
 
 
-# Where a stick may be mounted: the appliance's own mount point, then the usual ones of a
-# desktop (a laptop demo); KENEYA_LIBRARY_STICKS (folders separated by ":") overrides them.
-STICK_ROOTS = (Path("/run/keneya/usb"), Path("/media"), Path("/mnt"))
+# Where a stick may be mounted: the appliance's own mount point (library/stick.py), then the
+# usual ones of a desktop (a laptop demo); KENEYA_LIBRARY_STICKS (folders separated by ":")
+# overrides them.
+STICK_ROOTS = (Path("/run/keneya-library"), Path("/media"), Path("/mnt"))
 
 
 def stick_roots() -> tuple[Path, ...]:

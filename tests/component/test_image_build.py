@@ -103,6 +103,7 @@ def test_units_are_installed_and_enabled_like_systemctl_enable(tmp_path):
         "keneya-usb-backup@.service",
         "keneya-readonly.service",  # keneya-power starts it, in the read-only hold
         "keneya-update-usb@.service",  # udev, as the backup's
+        "keneya-library-usb@.service",  # udev too, after the other two
         "keneya-update-install.service",  # the web app, when the admin confirms
         "keneya-update-fetched.service",  # keneya-modem, when it fetched an update
     }

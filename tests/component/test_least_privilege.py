@@ -72,6 +72,9 @@ ROOT_UNITS = {
         "CAP_DAC_OVERRIDE",
         "CAP_DAC_READ_SEARCH",
     },
+    # asks systemd to mount a library stick read-only (systemd-mount: only root may use
+    # systemd's private socket); no capability of its own
+    "keneya-library-usb@.service": set(),
     # mounts the stick, as the backup does
     "keneya-update-usb@.service": {
         "CAP_SYS_ADMIN",

@@ -45,6 +45,7 @@ STARTED_BY = {
     "keneya-clock-save.service": "keneya-clock-save.timer",
     "keneya-warnings.service": "keneya-warnings.timer",
     "keneya-update-usb@.service": "udev",
+    "keneya-library-usb@.service": "udev",
     "keneya-update-install.service": "the web app (`systemctl start`, when the admin confirms)",
     "keneya-update-fetched.service": "keneya-modem (`systemctl start`, an update fetched)",
 }
@@ -132,7 +133,9 @@ def test_the_command_of_each_unit_exists_with_these_options(path):
                 args.pop()
         else:
             args.append(a)
-    assert args[0] in {"serve", "kiosk", "power", "modem", "provision", "backup", "due", "update"}
+    assert args[0] in {
+        "serve", "kiosk", "power", "modem", "provision", "backup", "due", "update", "library"
+    }  # fmt: skip
     r = subprocess.run(
         [KENEYA, *args, "--help"],
         capture_output=True,
@@ -619,14 +622,17 @@ def test_the_udev_rule_wants_a_backup_for_a_fat_or_exfat_usb_stick_only(event, w
     else:
         assert out == {
             "TAGS": ["systemd"],
-            # a backup, or the offer of the update the stick holds (each unit looks)
+            # a backup, or the offer of the update the stick holds, then the library it holds
+            # (each unit looks)
             "SYSTEMD_WANTS": [
-                f"keneya-usb-backup@{wanted}.service keneya-update-usb@{wanted}.service"
+                f"keneya-usb-backup@{wanted}.service keneya-update-usb@{wanted}.service "
+                f"keneya-library-usb@{wanted}.service"
             ],
         }
         # the units it names are templates of the image
         assert (UNITS / "keneya-usb-backup@.service").is_file()
         assert (UNITS / "keneya-update-usb@.service").is_file()
+        assert (UNITS / "keneya-library-usb@.service").is_file()
 
 
 def test_no_desktop_automounter_competes_for_the_stick():
@@ -634,3 +640,20 @@ def test_no_desktop_automounter_competes_for_the_stick():
     listed = {line.split("#", 1)[0].strip() for line in packages.splitlines()}
     assert not listed & {"udisks2", "usbmount", "autofs", "gvfs", "udiskie", "pmount"}
     assert {"age", "exfatprogs", "dosfstools"} <= listed
+
+
+def test_the_library_stick_unit_leaves_the_mount_to_systemd_and_follows_the_stick(tmp_path):
+    """The mount must be the system's (the web app and the kiosk see it in their own
+    namespaces): systemd makes it, so the unit keeps its whole sandbox and no capability; it
+    comes after the stick's backup and update, and stops (letting go) when the stick goes."""
+    path = UNITS / "keneya-library-usb@.service"
+    unit = parse(path)
+    assert exec_start(path)[1:] == ["library", "stick-in", "/dev/%I"]
+    service = unit["Service"]
+    assert service["ExecStop"].split()[1:] == ["library", "stick-out", "/dev/%I"]
+    assert service["Type"] == "oneshot" and service["RemainAfterExit"] == "yes"
+    assert service["User"] == "root" and service["CapabilityBoundingSet"] == ""
+    assert unit["Unit"]["BindsTo"] == "dev-%i.device"
+    after = [w for v in values(path, "Unit", "After") for w in words(v)]
+    assert {"keneya-usb-backup@%i.service", "keneya-update-usb@%i.service"} <= set(after)
+    assert exposure(path, tmp_path) <= 3.0

@@ -4,6 +4,7 @@ line naming the entry and the field; alerts and due items find their job aid's t
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -120,3 +121,19 @@ def test_due_topics_and_either_shape():
         code = "anc.vital.fever"
 
     assert topic_of(Alert()) == "sonu"
+
+
+def test_a_library_stick_is_mounted_by_systemd_read_only_and_never_repaired():
+    """What keneya-library-usb@ asks systemd for: read-only, nothing on it runs, readable by
+    the service user only, and no fsck (it would write to the district's stick)."""
+    from appliance.library import files, stick
+
+    argv = stick.mount_command(
+        Path("/dev/sda1"), "vfat", 950, 950, Path("/run/keneya-library/sda1")
+    )
+    assert argv[0] == "systemd-mount" and "--fsck=no" in argv
+    options = set(argv[argv.index("-o") + 1].split(","))
+    assert {"ro", "nosuid", "nodev", "noexec", "uid=950", "gid=950"} <= options
+    assert argv[-2:] == ["/dev/sda1", "/run/keneya-library/sda1"]
+    assert stick.mount_point(Path("/dev/sdb")) == stick.LIBRARY_MOUNT_ROOT / "sdb"
+    assert files.STICK_ROOTS[0] == stick.LIBRARY_MOUNT_ROOT  # the import pages look there first

@@ -1,0 +1,73 @@
+"""A library stick on the appliance: the udev rule starts `keneya-library-usb@DEV` for every
+stick, after its backup and update units are done with it. When the stick holds
+`keneya-bibliotheque/` with its index, it stays mounted read-only under LIBRARY_MOUNT_ROOT,
+readable by the service user, for the web app's and the kiosk's import pages (files.find_sticks
+looks there first); otherwise it is let go at once. The unit is bound to the stick's device:
+pulling the stick out stops it, which lets go of the mount (`keneya library stick-out`).
+
+The mount must be the system's, seen by the web app and the kiosk in their own namespaces, not
+a private one as the backup's: systemd makes it (`systemd-mount`, a transient mount unit), so
+the unit itself keeps its sandbox and no capability. Read-only, so a stick pulled out mid-import
+harms neither the stick nor the records (the import says which file it could not read)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from appliance.library.index import FOLDER, INDEX_FILE
+
+# Not under /run/keneya: the backup's unit makes that folder root's 0700 (UMask=0077), which
+# the service user could not cross; systemd makes this one 0755 for the mount point.
+LIBRARY_MOUNT_ROOT = Path("/run/keneya-library")
+FILESYSTEMS = ("vfat", "exfat")
+# Read by the service user (the data folder's owner) and its group; nothing on it runs.
+OPTIONS = "ro,nosuid,nodev,noexec,noatime,uid={uid},gid={gid},fmask=0337,dmask=0227"
+
+
+class StickError(RuntimeError):
+    """Said in the unit's log: French first."""
+
+
+def _run(args: list[str], timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+
+
+def fs_type(device: Path) -> str | None:
+    return _run(["blkid", "-o", "value", "-s", "TYPE", str(device)]).stdout.strip() or None
+
+
+def mount_point(device: Path, root: Path = LIBRARY_MOUNT_ROOT) -> Path:
+    return root / device.name
+
+
+def mount_command(device: Path, kind: str, uid: int, gid: int, point: Path) -> list[str]:
+    """systemd-mount, read-only, never checked or repaired (fsck would write to the stick)."""
+    options = OPTIONS.format(uid=uid, gid=gid)
+    return ["systemd-mount", "--no-ask-password", "--fsck=no", "--collect", "-t", kind,
+            "-o", options, str(device), str(point)]  # fmt: skip
+
+
+def stick_in(device: Path, owner_of: Path, root: Path = LIBRARY_MOUNT_ROOT) -> Path | None:
+    """Mount `device` read-only for the library when it holds one; its mount point, or None
+    (not a FAT or exFAT stick, or no library on it: nothing left mounted)."""
+    kind = fs_type(device)
+    if kind not in FILESYSTEMS:
+        return None
+    point = mount_point(device, root)
+    stick_out(device, root)  # a mount left from a stick pulled out while the unit was down
+    owner = owner_of.stat()
+    done = _run(mount_command(device, kind, owner.st_uid, owner.st_gid, point))
+    if done.returncode != 0:
+        raise StickError(f"impossible de monter {device} : {done.stderr.strip()}")
+    if not (point / FOLDER / INDEX_FILE).is_file():
+        stick_out(device, root)
+        return None
+    return point
+
+
+def stick_out(device: Path, root: Path = LIBRARY_MOUNT_ROOT) -> None:
+    """Let go of the stick's mount (the stick may be gone already)."""
+    point = mount_point(device, root)
+    if _run(["mountpoint", "-q", str(point)]).returncode == 0:
+        _run(["systemd-umount", "--no-ask-password", str(point)])
