@@ -47,7 +47,7 @@ ROOT_UNITS = (
     "keneya-update-install.service",
     "keneya-update-fetched.service",
     "keneya-update-usb@.service",
-    # asks systemd (root only) to mount a library stick; no capability of its own
+    # asks systemd (root only) to mount a library stick, then reads its index
     "keneya-library-usb@.service",
 )
 # (path on a partition, partition number, mode, owner: "root" or the service user)

@@ -1,14 +1,15 @@
 """A library stick on the appliance: the udev rule starts `keneya-library-usb@DEV` for every
 stick, after its backup and update units are done with it. When the stick holds
 `keneya-bibliotheque/` with its index, it stays mounted read-only under LIBRARY_MOUNT_ROOT,
-readable by the service user, for the web app's and the kiosk's import pages (files.find_sticks
+readable by the service user, for the web app's import page, the admin's (files.find_sticks
 looks there first); otherwise it is let go at once. The unit is bound to the stick's device:
 pulling the stick out stops it, which lets go of the mount (`keneya library stick-out`).
 
-The mount must be the system's, seen by the web app and the kiosk in their own namespaces, not
-a private one as the backup's: systemd makes it (`systemd-mount`, a transient mount unit), so
-the unit itself keeps its sandbox and no capability. Read-only, so a stick pulled out mid-import
-harms neither the stick nor the records (the import says which file it could not read)."""
+The mount must be the system's, seen by the web app in its own namespace, not a private one
+as the backup's: systemd makes it (`systemd-mount`, a transient mount unit), so the unit keeps
+its sandbox and one capability (reading past file modes, to find the index). Read-only, so a
+stick pulled out mid-import harms neither the stick nor the records (the import stops, naming
+the file it could not read)."""
 
 from __future__ import annotations
 
@@ -60,7 +61,12 @@ def stick_in(device: Path, owner_of: Path, root: Path = LIBRARY_MOUNT_ROOT) -> P
     done = _run(mount_command(device, kind, owner.st_uid, owner.st_gid, point))
     if done.returncode != 0:
         raise StickError(f"impossible de monter {device} : {done.stderr.strip()}")
-    if not (point / FOLDER / INDEX_FILE).is_file():
+    try:
+        holds_library = (point / FOLDER / INDEX_FILE).is_file()
+    except OSError as e:  # a stick that fails to read: let go, and say why
+        stick_out(device, root)
+        raise StickError(f"clé illisible {device} : {e.strerror or e}") from None
+    if not holds_library:
         stick_out(device, root)
         return None
     return point

@@ -73,8 +73,8 @@ ROOT_UNITS = {
         "CAP_DAC_READ_SEARCH",
     },
     # asks systemd to mount a library stick read-only (systemd-mount: only root may use
-    # systemd's private socket); no capability of its own
-    "keneya-library-usb@.service": set(),
+    # systemd's private socket), then looks for the index on it (the service user's files)
+    "keneya-library-usb@.service": {"CAP_DAC_READ_SEARCH"},
     # mounts the stick, as the backup does
     "keneya-update-usb@.service": {
         "CAP_SYS_ADMIN",
