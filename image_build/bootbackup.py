@@ -12,6 +12,7 @@ During the boot the stick is plugged in through qemu's monitor (`device_add usb-
 real insertion, which udev turns into `keneya-usb-backup@sda1.service`, then
 `keneya-library-usb@sda1.service`, after which the web app's library import page (the admin's)
 must offer the stick's library: mounted read-only by systemd, seen inside the web app's sandbox.
+Then the stick is pulled out (`device_del`): the mount must go, and the page no longer offer it.
 
 After the poweroff, from outside: the stick is read with mtools, its backup decrypted with the
 district key and opened with SQLite (facility BOOT, every seeded patient); the card's FAT is
@@ -325,6 +326,22 @@ def library_stick_offered(web: Http, qemu: Qemu, figures: dict, checks: dict) ->
     if not checks["library_stick_offered"]:
         say(f"boot 1 (virt): the library stick is not offered ({status}): console tail follows")
         show_tail(qemu)
+        return
+    # Pulled out: the unit stops with the stick, lets go of the mount, and the page no longer
+    # offers it.
+    say(f"boot 1 (virt): USB stick out (device_del {STICK_DEVICE_ID})")
+    qemu.ask(f"device_del {STICK_DEVICE_ID}")
+
+    def let_go() -> bool:
+        console = clean_console(qemu.console())
+        return bool(re.search(r"Unmounted run-keneya\\x2dlibrary-\w+\.mount", console))
+
+    unmounted = wait_for(let_go, USB_BACKUP_TIMEOUT_S, qemu, every=0.5)
+    status, body = web.request("/library/import", timeout=60)
+    figures["library_stick"]["after_removal"] = {"unmounted": bool(unmounted), "status": status}
+    checks["library_stick_let_go_when_pulled_out"] = (
+        bool(unmounted) and status == 200 and LIBRARY_MOUNT_ROOT not in body
+    )
 
 
 _TIMER_STARTED = re.compile(r"Started keneya-backup\.timer\b")

@@ -566,6 +566,7 @@ def boot_virt(
                 "usb_backup_unit_finished",
                 "library_stick_unit_finished",
                 "library_stick_offered",
+                "library_stick_let_go_when_pulled_out",
                 "ssh_refused_on_ethernet",
                 "card_writes_measured",
             ):
