@@ -112,9 +112,6 @@ def remove_cmd(ctx, document_id, as_user, as_json):
     emit({"removed": row}, as_json, f"retiré : {row['title']}")
 
 
-COMMANDS = (library,)
-
-
 @library.command("stick-in", hidden=True)
 @click.argument("device", type=click.Path(dir_okay=False, path_type=Path))
 @click.pass_context
@@ -141,3 +138,6 @@ def stick_out_cmd(device):
 
     stick.stick_out(device)
     click.echo(f"{device} : clé libérée / stick let go")
+
+
+COMMANDS = (library,)

@@ -23,9 +23,9 @@ from appliance.services.errors import Conflict, LoginFailed, LoginThrottled, Not
 # words of 190, about 30 bits) and they are what the network checks, so a flood of web logins
 # must stay cheap for the Pi (about 0.1 s of a Pi 3 core each, benchmarks/login_hash.py).
 # Each hash or check takes its 19 MiB at once: a dozen tablets logging in together took the web
-# app from 90 to 245 MB. At most HASHES_AT_ONCE run in this process (the others wait their
-# turn, a tenth of a second each on a Pi 3), and the web unit's fixed malloc thresholds give
-# the memory back after each (image_build/units/keneya-web.service).
+# app from 90 to 245-265 MB. At most HASHES_AT_ONCE run in this process (the others wait their
+# turn, a tenth of a second each on a Pi 3), and fixed malloc thresholds give the memory back
+# after each (appliance/malloc.py, set by `keneya serve` and the kiosk at start).
 HASHES_AT_ONCE = 2
 _hashing = threading.BoundedSemaphore(HASHES_AT_ONCE)
 
