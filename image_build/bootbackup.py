@@ -261,6 +261,12 @@ def check_restored_patient(web: Http, seeded: SeededBackup, figures: dict, check
     figures["restore"]["patient_search"] = {"q": number, "status": status}
 
 
+def ended_unit(qemu: Qemu, prefix: str) -> str | None:
+    """The first unit named `prefix…` that finished or failed, as the console says."""
+    facts = parse_console(qemu.console())
+    return next((u for u in sorted(facts.finished | facts.failed) if u.startswith(prefix)), None)
+
+
 def usb_stick_backup(web: Http, qemu: Qemu, figures: dict, checks: dict) -> None:
     """Plug the stick in through the monitor; its backup unit must finish, and the status
     the kiosk shows must say the stick may be removed."""
@@ -271,14 +277,7 @@ def usb_stick_backup(web: Http, qemu: Qemu, figures: dict, checks: dict) -> None
     figures["usb_hotplug_answer"] = answer
     checks["usb_stick_inserted"] = answer is not None and not answer.strip()
 
-    def unit_done() -> str | None:
-        facts = parse_console(qemu.console())
-        for unit in sorted(facts.finished | facts.failed):
-            if unit.startswith(USB_UNIT):
-                return unit
-        return None
-
-    unit = wait_for(unit_done, USB_BACKUP_TIMEOUT_S, qemu, every=0.5)
+    unit = wait_for(lambda: ended_unit(qemu, USB_UNIT), USB_BACKUP_TIMEOUT_S, qemu, every=0.5)
     facts = parse_console(qemu.console())
     figures["usb_backup_unit"] = unit
     checks["usb_backup_unit_finished"] = bool(unit) and unit in facts.finished
@@ -303,14 +302,7 @@ def library_stick_offered(web: Http, qemu: Qemu, figures: dict, checks: dict) ->
     import page in the web app (its own sandbox) offers it."""
     t0 = time.monotonic()
 
-    def unit_done() -> str | None:
-        facts = parse_console(qemu.console())
-        for unit in sorted(facts.finished | facts.failed):
-            if unit.startswith(LIBRARY_UNIT):
-                return unit
-        return None
-
-    unit = wait_for(unit_done, USB_BACKUP_TIMEOUT_S, qemu, every=0.5)
+    unit = wait_for(lambda: ended_unit(qemu, LIBRARY_UNIT), USB_BACKUP_TIMEOUT_S, qemu, every=0.5)
     checks["library_stick_unit_finished"] = (
         bool(unit) and unit in parse_console(qemu.console()).finished
     )
