@@ -56,7 +56,8 @@ class UpdateSource:
         # "[update] KEY must …": the wording `provision check` puts on the key's line
         if self.server and not self.server.startswith(("https://", "http://")):
             raise ConfigurationError(
-                f"[update] server must be an https:// URL or empty, not {self.server!r}"
+                "[update] server must be an https:// (or http://) URL or empty, "
+                f"not {self.server!r}"
             )
         if not 0 <= self.monthly_budget_mb <= 100_000:
             raise ConfigurationError("[update] monthly_budget_mb must be between 0 and 100000")

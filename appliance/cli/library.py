@@ -136,7 +136,10 @@ def stick_out_cmd(device):
     """(root, keneya-library-usb@DEV stopping: the stick was pulled out) Let go of its mount."""
     from appliance.library import stick
 
-    stick.stick_out(device)
+    try:
+        stick.stick_out(device)
+    except stick.StickError as e:
+        raise click.ClickException(str(e)) from None
     click.echo(f"{device} : clé libérée / stick let go")
 
 

@@ -30,12 +30,20 @@ class StickError(RuntimeError):
     """Said in the unit's log: French first."""
 
 
-def _run(args: list[str], timeout: float = 90.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+def _run(args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """A tool's run; a stick that hangs (or a tool missing) is a StickError, said in one line.
+    The timeouts of one `stick_in` add up to less than the unit's TimeoutStartSec."""
+    try:
+        return subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise StickError(f"{args[0]} : pas de réponse en {timeout:.0f} s / no answer") from None
+    except FileNotFoundError:
+        raise StickError(f"{args[0]} : outil absent / tool missing") from None
 
 
 def fs_type(device: Path) -> str | None:
-    return _run(["blkid", "-o", "value", "-s", "TYPE", str(device)]).stdout.strip() or None
+    found = _run(["blkid", "-o", "value", "-s", "TYPE", str(device)], timeout=15)
+    return found.stdout.strip() or None
 
 
 def mount_point(device: Path, root: Path = LIBRARY_MOUNT_ROOT) -> Path:
@@ -52,15 +60,18 @@ def mount_command(device: Path, kind: str, uid: int, gid: int, point: Path) -> l
 def stick_in(device: Path, owner_of: Path, root: Path = LIBRARY_MOUNT_ROOT) -> Path | None:
     """Mount `device` read-only for the library when it holds one; its mount point, or None
     (not a FAT or exFAT stick, or no library on it: nothing left mounted)."""
+    if not device.exists():
+        raise StickError(f"{device} : clé absente (retirée ?) / no such device")
     kind = fs_type(device)
     if kind not in FILESYSTEMS:
         return None
     point = mount_point(device, root)
     stick_out(device, root)  # a mount left from a stick pulled out while the unit was down
     owner = owner_of.stat()
-    done = _run(mount_command(device, kind, owner.st_uid, owner.st_gid, point))
+    done = _run(mount_command(device, kind, owner.st_uid, owner.st_gid, point), timeout=60)
     if done.returncode != 0:
-        raise StickError(f"impossible de monter {device} : {done.stderr.strip()}")
+        said = " ".join(done.stderr.split())
+        raise StickError(f"impossible de monter {device} : {said}")
     try:
         holds_library = (point / FOLDER / INDEX_FILE).is_file()
     except OSError as e:  # a stick that fails to read: let go, and say why
@@ -75,5 +86,5 @@ def stick_in(device: Path, owner_of: Path, root: Path = LIBRARY_MOUNT_ROOT) -> P
 def stick_out(device: Path, root: Path = LIBRARY_MOUNT_ROOT) -> None:
     """Let go of the stick's mount (the stick may be gone already)."""
     point = mount_point(device, root)
-    if _run(["mountpoint", "-q", str(point)]).returncode == 0:
-        _run(["systemd-umount", "--no-ask-password", str(point)])
+    if _run(["mountpoint", "-q", str(point)], timeout=10).returncode == 0:
+        _run(["systemd-umount", "--no-ask-password", str(point)], timeout=30)

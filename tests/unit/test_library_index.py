@@ -137,3 +137,14 @@ def test_a_library_stick_is_mounted_by_systemd_read_only_and_never_repaired():
     assert argv[-2:] == ["/dev/sda1", "/run/keneya-library/sda1"]
     assert stick.mount_point(Path("/dev/sdb")) == stick.LIBRARY_MOUNT_ROOT / "sdb"
     assert files.STICK_ROOTS[0] == stick.LIBRARY_MOUNT_ROOT  # the import pages look there first
+
+
+def test_a_stick_that_hangs_or_a_missing_tool_is_said_in_one_line():
+    """The unit's journal gets a sentence, not a traceback, when blkid or the mount hangs on a
+    bad stick, or a tool is missing."""
+    from appliance.library import stick
+
+    with pytest.raises(stick.StickError, match=r"^sleep : pas de réponse en 0 s / no answer$"):
+        stick._run(["sleep", "5"], timeout=0.2)
+    with pytest.raises(stick.StickError, match="outil absent / tool missing"):
+        stick._run(["keneya-no-such-tool"], timeout=5)

@@ -619,8 +619,9 @@ def test_the_reminders_and_update_tables_are_checked_and_kept_on_the_card() -> N
     assert str(refused.value).split("\n") == [
         f"facility.toml:{days_line}: reminders.days_before: [reminders] days_before must be a "
         "whole number from 1 to 14, not 40; see [reminders] in provisioning/facility.example.toml",
-        f"facility.toml:{server_line}: update.server: [update] server must be an https:// URL "
-        "or empty, not 'ftp://district'; see [update] in provisioning/facility.example.toml",
+        f"facility.toml:{server_line}: update.server: [update] server must be an https:// (or "
+        "http://) URL or empty, not 'ftp://district'; see [update] in "
+        "provisioning/facility.example.toml",
     ]
     with pytest.raises(F.FacilityFileError, match=r"update\.monthly_budget_mb: .* a number"):
         F.parse(changed("monthly_budget_mb = 30 ", 'monthly_budget_mb = "30"', text))
