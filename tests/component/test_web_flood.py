@@ -238,8 +238,12 @@ def test_a_supervisor_that_stops_reading_never_freezes_the_server(tmp_path, noti
     patient_id = make_home(tmp_path / "home")
     # a ping every 50 ms: the queue (a few datagrams) fills within the first second
     with serving(tmp_path / "home", notify_listener, WATCHDOG_USEC="200000") as (proc, base):
-        while not queue_is_full(notify_listener.address):
+        for _ in range(int(WAIT_S / 0.05)):  # bounded: a server that never pings fails here
+            if queue_is_full(notify_listener.address):
+                break
+            assert proc.poll() is None
             time.sleep(0.05)
+        assert queue_is_full(notify_listener.address)
         tablet = Tablet(base)
         for _ in range(5):  # about 100 pings' worth of time with the queue full
             tablet.day_goes_on(patient_id)
