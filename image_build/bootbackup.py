@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.library.index import FOLDER
+from appliance.library.stick import LIBRARY_MOUNT_ROOT
 from appliance.seed.library import Document, write_stick
 from image_build.bootmachine import (
     Http,
@@ -60,7 +61,6 @@ STICK_FIRST_SECTOR = 2048
 PIECE = 512  # bytes of the card's backup looked for on the FAT after first boot
 USB_UNIT = "keneya-usb-backup@"
 LIBRARY_UNIT = "keneya-library-usb@"
-LIBRARY_MOUNT_ROOT = "/run/keneya-library/"
 USB_BACKUP_TIMEOUT_S = 300.0  # from the stick's insertion to its unit's end
 NIGHTLY_TIMEOUT_S = 180.0
 
@@ -155,22 +155,27 @@ def make_stick(path: Path, size_mib: int = STICK_MIB) -> None:
           f"--offset={STICK_FIRST_SECTOR}", str(path), str(blocks)])  # fmt: skip
 
 
+def copy_onto_stick(stick: Path, source: Path) -> None:
+    """A file or a folder copied to the top of the stick image's FAT, with mtools."""
+    done = subprocess.run(
+        ["mcopy", "-s", "-i", f"{stick}@@{STICK_FIRST_SECTOR * 512}", str(source),
+         f"::/{source.name}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise RecordsError(f"mcopy of {source.name} onto {stick}: {done.stderr.strip()}")
+
+
 def put_library(stick: Path, work: Path) -> None:
-    """A small library on the stick's FAT (generated PDFs and their index), with mtools."""
+    """A small library on the stick's FAT (generated PDFs and their index)."""
     top = work / "stick-library"
     shutil.rmtree(top, ignore_errors=True)
     pages = ("Malnutrition aiguë sévère : prise en charge.",)
     folder = write_stick(top, [Document("pcima.pdf", "Protocole PCIMA (essai)", "pcima", pages)])
-    offset = STICK_FIRST_SECTOR * 512
-    done = subprocess.run(
-        ["mcopy", "-s", "-i", f"{stick}@@{offset}", str(folder / FOLDER), "::/"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "MTOOLS_SKIP_CHECK": "1"},
-    )
-    if done.returncode != 0:
-        raise RecordsError(f"mcopy of the library onto {stick}: {done.stderr.strip()}")
+    copy_onto_stick(stick, folder / FOLDER)
 
 
 def hotplug_command(bus: str = "xhci.0") -> str:
@@ -307,7 +312,7 @@ def library_stick_offered(web: Http, qemu: Qemu, figures: dict, checks: dict) ->
         bool(unit) and unit in parse_console(qemu.console()).finished
     )
     status, body = web.request("/library/import", timeout=60)
-    offered = re.findall(re.escape(LIBRARY_MOUNT_ROOT) + r"[\w/-]*" + re.escape(FOLDER), body)
+    offered = re.findall(re.escape(f"{LIBRARY_MOUNT_ROOT}/") + r"[\w/-]*" + re.escape(FOLDER), body)
     figures["library_stick"] = {
         "unit": unit,
         "s_after_backup": round(time.monotonic() - t0, 1),
@@ -332,7 +337,7 @@ def library_stick_offered(web: Http, qemu: Qemu, figures: dict, checks: dict) ->
     status, body = web.request("/library/import", timeout=60)
     figures["library_stick"]["after_removal"] = {"unmounted": bool(unmounted), "status": status}
     checks["library_stick_let_go_when_pulled_out"] = (
-        bool(unmounted) and status == 200 and LIBRARY_MOUNT_ROOT not in body
+        bool(unmounted) and status == 200 and f"{LIBRARY_MOUNT_ROOT}/" not in body
     )
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
@@ -46,7 +45,6 @@ INSTALL_TIMEOUT_S = 1500.0
 OFFER_TIMEOUT_S = 600.0
 GOOD_TIMEOUT_S = 600.0
 ROLLBACK_TIMEOUT_S = 1500.0
-STICK_OFFSET = 1 << 20
 SLOT_LINE = re.compile(r"keneya-slot: root: slot ([AB])")
 WEB_UNIT = "/usr/lib/systemd/system/keneya-web.service"
 HEALTH_UNIT = "/usr/lib/systemd/system/keneya-update-health.service"
@@ -137,15 +135,10 @@ def stick_with(path: Path, bundle: Path) -> None:
     """A FAT32 stick image holding the bundle (or a folder) at its top."""
     size_mib = (bundle.stat().st_size if bundle.is_file() else 0) // (1 << 20) + 96
     bootbackup.make_stick(path, size_mib)
-    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
-    done = subprocess.run(
-        ["mcopy", "-s", "-i", f"{path}@@{STICK_OFFSET}", str(bundle), f"::/{bundle.name}"],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    if done.returncode != 0:
-        raise UpdateTestError(f"mcopy of {bundle.name} onto {path}: {done.stderr.strip()}")
+    try:
+        bootbackup.copy_onto_stick(path, bundle)
+    except bootbackup.RecordsError as e:
+        raise UpdateTestError(str(e)) from None
 
 
 def prepare(base: Path, work: Path, figures: dict) -> dict[str, Path]:

@@ -16,12 +16,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from appliance.backup.usb import FILESYSTEMS
 from appliance.library.index import FOLDER, INDEX_FILE
 
 # Not under /run/keneya: the backup's unit makes that folder root's 0700 (UMask=0077), which
 # the service user could not cross; systemd makes this one 0755 for the mount point.
 LIBRARY_MOUNT_ROOT = Path("/run/keneya-library")
-FILESYSTEMS = ("vfat", "exfat")
 # Read by the service user (the data folder's owner) and its group; nothing on it runs.
 OPTIONS = "ro,nosuid,nodev,noexec,noatime,uid={uid},gid={gid},fmask=0337,dmask=0227"
 
