@@ -101,6 +101,16 @@ class NotifyListener:
         finally:
             self.sock.settimeout(timeout)
 
+    def queue_is_full(self) -> bool:
+        """Its queue is full: a datagram sent now would have to wait (net.unix.max_dgram_qlen);
+        when not full, the probe itself is queued (PROBE=1)."""
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK) as probe:
+            try:
+                probe.sendto(b"PROBE=1", self.address)
+            except BlockingIOError:
+                return True
+        return False
+
     def close(self) -> None:
         self.sock.close()
         self._dir.cleanup()

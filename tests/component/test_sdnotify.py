@@ -86,16 +86,6 @@ def test_the_daemon_says_ready_pings_and_says_stopping(notify_listener, tmp_path
     assert messages.count("STOPPING=1") == 1
 
 
-def queue_is_full(address: str) -> bool:
-    """The listener's queue is full: a datagram of ours would have to wait."""
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_NONBLOCK) as probe:
-        try:
-            probe.sendto(b"PROBE=1", address)
-        except BlockingIOError:
-            return True
-    return False
-
-
 def test_a_listener_that_stops_reading_never_blocks_the_sender(notify_listener):
     """systemd stalled (or a test reading nothing): pings are dropped, not waited for; the
     kernel queues only a few datagrams per listener (net.unix.max_dgram_qlen)."""
@@ -105,7 +95,7 @@ def test_a_listener_that_stops_reading_never_blocks_the_sender(notify_listener):
         worker.start()
         worker.join(60)
         assert not worker.is_alive(), "a ping blocked on a full queue"
-        assert queue_is_full(notify_listener.address)
+        assert notify_listener.queue_is_full()
         assert False in sent and n.dropped == sent.count(False)
         assert n.ready() is False  # retried for a moment, then given up, never hung
         notify_listener.drain()

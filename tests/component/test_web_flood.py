@@ -36,7 +36,6 @@ from appliance.web.app import create_app
 from appliance.web.clients import MAX_CONNECTIONS_PER_CLIENT, MAX_REQUESTS_PER_CLIENT
 from appliance.web.core import WebSettings
 from appliance.web.systemd import NotifyingServer
-from tests.component.test_sdnotify import queue_is_full
 from tests.component.web_session import PASSWORDS, USERNAMES, add_staff_per_role
 from tests.conftest import running
 
@@ -239,11 +238,11 @@ def test_a_supervisor_that_stops_reading_never_freezes_the_server(tmp_path, noti
     # a ping every 50 ms: the queue (a few datagrams) fills within the first second
     with serving(tmp_path / "home", notify_listener, WATCHDOG_USEC="200000") as (proc, base):
         for _ in range(int(WAIT_S / 0.05)):  # bounded: a server that never pings fails here
-            if queue_is_full(notify_listener.address):
+            if notify_listener.queue_is_full():
                 break
             assert proc.poll() is None
             time.sleep(0.05)
-        assert queue_is_full(notify_listener.address)
+        assert notify_listener.queue_is_full()
         tablet = Tablet(base)
         for _ in range(5):  # about 100 pings' worth of time with the queue full
             tablet.day_goes_on(patient_id)
