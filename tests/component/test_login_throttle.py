@@ -347,8 +347,12 @@ def test_admin_status_carries_the_login_failures(app, ctx):
 
 
 def test_cli_lists_failures_and_unlocks(tmp_path, store, actors, pins):
-    # the command runs on the real clock: these failures are made on it too
-    real_ctx = Context(store, Clock(store, machine_time=time.time, boot_id="boot-cli"))
+    # The command runs on the real clock: these failures are made on it too, a minute ahead,
+    # so that the pair's 2 s wait after the third is still running when the second command
+    # reads it, however slowly the commands start (two of them took over 2 s here).
+    real_ctx = Context(
+        store, Clock(store, machine_time=lambda: time.time() + 60, boot_id="boot-cli")
+    )
     for _ in range(3):
         with pytest.raises(LoginFailed):
             auth.login(real_ctx, "nurse", pin="000000", client=ATTACKER)
